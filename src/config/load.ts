@@ -1,0 +1,34 @@
+// Reads a config file: TOML → validateConfig. The only place that touches the file system for config.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { TomlError, parse } from 'smol-toml';
+import type { Problem } from './fields.ts';
+import { type Config, validateConfig } from './schema.ts';
+
+export type Loaded = { ok: true; config: Config; file: string } | { ok: false; file: string; problems: Problem[] };
+
+export async function loadConfig(file: string): Promise<Loaded> {
+  const absolute = path.resolve(file);
+  let text: string;
+  try {
+    text = await readFile(absolute, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file; pass --config with the path of your sealpost.toml (see config/sealpost.example.toml)' : String(err);
+    return { ok: false, file: absolute, problems: [{ path: '(file)', message: why }] };
+  }
+  let raw: Record<string, unknown>;
+  try {
+    raw = parse(text);
+  } catch (err) {
+    const message = err instanceof TomlError ? `TOML syntax error at line ${err.line}, column ${err.column}: ${err.message.split('\n')[0]}` : String(err);
+    return { ok: false, file: absolute, problems: [{ path: '(syntax)', message }] };
+  }
+  const result = validateConfig(raw, path.dirname(absolute));
+  return result.ok ? { ok: true, config: result.config, file: absolute } : { ok: false, file: absolute, problems: result.problems };
+}
+
+export function formatProblems(file: string, problems: readonly Problem[]): string {
+  const lines = problems.map((p) => `  ${p.path}: ${p.message}`);
+  return `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${lines.join('\n')}`;
+}

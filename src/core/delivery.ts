@@ -1,0 +1,51 @@
+// The contract between the queue and the couriers (local Maildir, remote SMTP): a job in, one
+// Outcome per recipient out. Couriers never touch the queue; a courier that throws is a bug.
+
+export interface SmtpReply {
+  code: number;
+  /** Enhanced status code (RFC 3463), e.g. "5.1.1", when the server sent one. */
+  enhanced?: string;
+  text: string;
+}
+
+/** What one outbound attempt to one host saw; the remote courier fills it (issue: outbound). */
+export interface HopInfo {
+  mx: string;
+  ip: string;
+  port: number;
+  policy?: string;
+  policySource?: string;
+  tls?: { version: string; cipher: string; verified: boolean; error?: string };
+  downgrade?: string;
+  ms: number;
+}
+
+export type Outcome =
+  | { kind: 'delivered'; detail?: string; reply?: SmtpReply; hop?: HopInfo }
+  | { kind: 'transient' | 'permanent'; reason: string; enhanced?: string; reply?: SmtpReply; hop?: HopInfo };
+
+export interface JobRecipient {
+  /** Row id in the recipients table. */
+  id: number;
+  /** The envelope recipient as given by the client (ORCPT). */
+  rcpt: string;
+  /** Where it goes: a local mailbox "alice@example.test" or a remote address. */
+  address: string;
+  attempts: number;
+}
+
+export interface DeliveryJob {
+  queueId: string;
+  sender: string;
+  receivedAt: number;
+  size: number;
+  body: Buffer;
+  smtputf8: boolean;
+  eightBit: boolean;
+  recipients: readonly JobRecipient[];
+}
+
+export interface Courier {
+  /** Delivers the job; the result has one Outcome per recipient id. Never rejects. */
+  deliver(job: DeliveryJob): Promise<Map<number, Outcome>>;
+}

@@ -1,0 +1,33 @@
+// The root logger (pino, JSON lines on stdout) and the typed mail-log events operators grep.
+// Field names here are a stable interface: change them only with a migration note.
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+export function createLogger(level: string, destination: NodeJS.WritableStream = process.stdout): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'sealpost' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+}
+
+/** The events of the mail log; `event` is the first field of every record. */
+export type MailEvent =
+  | 'session' // one inbound SMTP session ended
+  | 'received' // a message was accepted and committed to the queue
+  | 'rejected' // a command was refused (RCPT, MAIL, DATA)
+  | 'delivered' // a recipient was delivered (Maildir or remote)
+  | 'deferred' // a delivery attempt failed transiently; retried later
+  | 'bounced' // a recipient failed permanently or expired
+  | 'hop' // one outbound attempt to one host
+  | 'cert' // a certificate was loaded, issued, renewed or refused
+  | 'daemon'; // start, stop, reload
+
+export function mailLog(log: Logger, event: MailEvent, fields: Record<string, unknown>, msg?: string): void {
+  log.info({ event, ...fields }, msg ?? event);
+}
