@@ -7,6 +7,9 @@ import { migrate } from './migrate.ts';
 
 export type Db = Database.Database;
 
+/** migrations/ of this installation. */
+export const MIGRATIONS_DIR = path.join(import.meta.dirname, '..', '..', 'migrations');
+
 /** Opens (creating if needed) `dataDir/sealpost.db`: WAL, synchronous=FULL, foreign keys, busy timeout. */
 export function openDb(dataDir: string, migrationsDir: string): Db {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });

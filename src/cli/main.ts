@@ -1,0 +1,45 @@
+// The `sealpost` command: dispatches a verb to its module. Each verb returns an exit code.
+import { parseArgs } from './args.ts';
+
+const USAGE = `usage: sealpost <command> --config FILE [options]
+
+commands:
+  start                      run the daemon in the foreground (JSON logs on stdout)
+  config check               validate the config; list every problem with its key path
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, ['config']);
+  if (typeof args === 'string') return usage(args);
+  const [verb, sub] = args.words;
+  if (args.flags.has('help') || args.flags.has('h') || verb === 'help' || verb === undefined) {
+    process.stdout.write(USAGE);
+    return verb === undefined && !args.flags.has('help') && !args.flags.has('h') ? 2 : 0;
+  }
+  const config = args.values.get('config');
+  if (config === undefined) return usage(`${verb}: --config FILE is required (for example config/sealpost.dev.toml)`);
+  switch (verb) {
+    case 'start':
+      return (await import('./start.ts')).run(config);
+    case 'config':
+      if (sub === 'check') return (await import('./config-check.ts')).run(config);
+      return usage(`config: unknown subcommand "${sub ?? ''}"; try: sealpost config check --config FILE`);
+    default:
+      return usage(`unknown command "${verb}"`);
+  }
+}
+
+function usage(problem: string): number {
+  process.stderr.write(`sealpost: ${problem}\n\n${USAGE}`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`sealpost: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 70;
+  },
+);

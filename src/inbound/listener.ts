@@ -1,0 +1,331 @@
+// The inbound SMTP listener (port 25, MX): smtp-server wired to the recipient policy, limits, the
+// Received header and the queue. Answers 250 only after the message is committed. Logs one
+// record per session and one per accepted message.
+import type { TLSSocket } from 'node:tls';
+import { simpleParser } from 'mailparser';
+import type { SMTPServer, SMTPServerAddress, SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
+import type { Config, ListenAddress } from '../config/schema.ts';
+import { type Logger, mailLog } from '../log/log.ts';
+import type { NewRecipient, QueueStore } from '../queue/store.ts';
+import { checkNewlines, hasEightBit, headerBlock } from './body.ts';
+import { networkMatcher } from './networks.ts';
+import { receivedHeader } from './received.ts';
+import { type Directory, decideRecipient } from './recipients.ts';
+import { type SealpostServerOptions, SealpostSmtpServer } from './smtp-server-ext.ts';
+
+/** How a listener gets its certificates: constructor options plus a live binding (see src/tls). */
+export interface TlsBinding {
+  serverOptions: Partial<SMTPServerOptions>;
+  /** Keeps the server's default certificate current; returns a function that stops it. */
+  attach(server: SMTPServer): () => void;
+}
+
+export interface InboundDeps {
+  config: Config;
+  /** The current domain directory (swapped on reload). */
+  directory: () => Directory;
+  store: QueueStore;
+  tls: TlsBinding;
+  log: Logger;
+  now: () => number;
+  newId: () => string;
+  /** PTR name of an address through our resolver, or undefined. Never rejects. */
+  reverse: (ip: string) => Promise<string | undefined>;
+  /** Bytes free for the queue; refuse new mail (452 4.3.1) below the configured floor. */
+  freeBytes: () => Promise<number>;
+}
+
+interface SessionState {
+  startedAt: number;
+  reverseName?: string;
+  tls?: { version: string; cipher: string; bits?: number; sni?: string; certificate?: string };
+  messages: number;
+  rejections: number;
+  inData: boolean;
+}
+
+type Callback = (err?: Error | null) => void;
+
+export interface Listener {
+  readonly servers: readonly SMTPServer[];
+  listen(): Promise<ListenAddress[]>;
+  /** Stops accepting; sessions in DATA get `graceMs` to finish, idle ones are closed with 421. */
+  close(graceMs: number): Promise<void>;
+}
+
+export function createInboundListener(deps: InboundDeps, addresses: readonly ListenAddress[]): Listener {
+  const { config, log } = deps;
+  const sessions = new Map<string, SessionState>();
+  const perIp = new Map<string, number>();
+  let free: { bytes: number; at: number } | undefined;
+
+  const reply = (code: number, enhanced: string, text: string): Error =>
+    Object.assign(new Error(`${enhanced} ${text}`), { responseCode: code });
+
+  /** Counts a refusal; past the limit the session ends with 421 (RFC 5321 §3.8). */
+  const refuse = (session: SMTPServerSession, err: Error & { responseCode?: number }): Error => {
+    const state = sessions.get(session.id);
+    if (state && ++state.rejections >= config.limits.errors) return reply(421, '4.7.0', `${config.hostname} Too many errors, closing connection`);
+    return err;
+  };
+
+  const enoughSpace = async (): Promise<boolean> => {
+    const now = deps.now();
+    if (!free || now - free.at > 1000) free = { bytes: await deps.freeBytes(), at: now };
+    return free.bytes >= config.inbound.minFreeMegabytes * 1024 * 1024;
+  };
+
+  const options: SealpostServerOptions = {
+    ...deps.tls.serverOptions,
+    greetPauseMs: config.inbound.greetPauseMs,
+    name: config.hostname,
+    banner: 'ESMTP Sealpost',
+    size: config.limits.messageSize,
+    disabledCommands: ['AUTH'],
+    authOptional: true,
+    hideENHANCEDSTATUSCODES: false,
+    hideDSN: true,
+    disableReverseLookup: true,
+    maxClients: config.limits.connections,
+    socketTimeout: config.limits.commandTimeoutSeconds * 1000,
+    logger: false,
+
+    onConnect(session, callback: Callback) {
+      const ip = session.remoteAddress;
+      const count = perIp.get(ip) ?? 0;
+      if (count >= config.limits.connectionsPerIp) {
+        mailLog(log, 'rejected', { stage: 'connect', clientIp: ip, reason: 'too many connections from this address' });
+        return callback(reply(421, '4.7.0', `${config.hostname} Too many connections from your address, try again later`));
+      }
+      perIp.set(ip, count + 1);
+      const state: SessionState = { startedAt: deps.now(), messages: 0, rejections: 0, inData: false };
+      sessions.set(session.id, state);
+      if (!config.inbound.reverseDns) return callback();
+      void deps.reverse(ip).then((name) => {
+        if (name) state.reverseName = name;
+        callback();
+      });
+    },
+
+    onSecure(socket, session, callback: Callback) {
+      const state = sessions.get(session.id);
+      const tlsSocket = socket as TLSSocket;
+      const cipher = tlsSocket.getCipher();
+      const served = tlsSocket.getX509Certificate?.();
+      if (state) {
+        state.tls = {
+          version: tlsSocket.getProtocol() ?? cipher.version,
+          cipher: cipher.standardName ?? cipher.name,
+          bits: tlsSocket.getCipher() ? cipherBits(cipher.name) : undefined,
+          sni: tlsSocket.servername || undefined,
+          certificate: served?.subjectAltName ?? served?.subject,
+        };
+      }
+      callback();
+    },
+
+    onMailFrom(address: SMTPServerAddress, session, callback: Callback) {
+      void enoughSpace().then((ok) => {
+        if (!ok) return callback(reply(452, '4.3.1', 'Insufficient system storage, try again later'));
+        if (address.address !== '' && !address.address.includes('@')) {
+          return callback(refuse(session, reply(501, '5.1.7', `Bad sender address syntax: <${address.address}>`)));
+        }
+        callback();
+      });
+    },
+
+    onRcptTo(address: SMTPServerAddress, session, callback: Callback) {
+      if (session.envelope.rcptTo.length >= config.limits.recipients) {
+        return callback(reply(452, '4.5.3', 'Too many recipients'));
+      }
+      const decision = decideRecipient(address.address, deps.directory(), relayAllowed(session));
+      if (decision.kind === 'reject') {
+        mailLog(log, 'rejected', { stage: 'rcpt', clientIp: session.remoteAddress, from: mailFrom(session), rcpt: address.address, reply: `${decision.code} ${decision.enhanced}` });
+        return callback(refuse(session, reply(decision.code, decision.enhanced, decision.text)));
+      }
+      callback();
+    },
+
+    onData(stream: SMTPServerDataStream, session, callback: (err?: Error | null, message?: string) => void) {
+      const state = sessions.get(session.id);
+      if (state) state.inData = true;
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => {
+        if (!stream.sizeExceeded) chunks.push(chunk);
+      });
+      stream.once('end', () => {
+        accept(session, stream.sizeExceeded ? undefined : Buffer.concat(chunks)).then(
+          (queueId) => {
+            if (state) {
+              state.inData = false;
+              state.messages++;
+            }
+            callback(null, `2.0.0 Ok: queued as ${queueId}`);
+          },
+          (err: Error) => {
+            if (state) state.inData = false;
+            callback(err);
+          },
+        );
+      });
+    },
+
+    onClose(session) {
+      const state = sessions.get(session.id);
+      if (!state) return;
+      sessions.delete(session.id);
+      const ip = session.remoteAddress;
+      const left = (perIp.get(ip) ?? 1) - 1;
+      if (left > 0) perIp.set(ip, left);
+      else perIp.delete(ip);
+      mailLog(log, 'session', {
+        clientIp: ip,
+        reverseName: state.reverseName,
+        helo: session.hostNameAppearsAs || undefined,
+        tls: state.tls
+          ? { version: state.tls.version, cipher: state.tls.cipher, sniSent: state.tls.sni !== undefined, sni: state.tls.sni, certificate: state.tls.certificate }
+          : null,
+        messages: state.messages,
+        rejections: state.rejections,
+        error: session.error || undefined,
+        ms: deps.now() - state.startedAt,
+      });
+    },
+  };
+  // One smtp-server (one net.Server) per address; they share the handlers and the session maps.
+  // smtp-server keeps and mutates its options object, so each gets its own copy.
+  const servers = addresses.map(() => new SealpostSmtpServer({ ...options }));
+  // smtp-server re-emits socket and listen errors; unhandled they would end the process.
+  for (const server of servers) {
+    server.on('error', (err: Error & { code?: string; remote?: string }) => {
+      log.debug({ err: { message: err.message, code: err.code }, clientIp: err.remote }, 'smtp connection error');
+    });
+  }
+
+  const trusted = networkMatcher(config.relay.networks);
+  const relayAllowed = (session: SMTPServerSession): boolean => Boolean(session.user) || trusted(session.remoteAddress);
+
+  /** DATA is complete: check, stamp, commit, then (only then) answer 250. Returns the queue id. */
+  async function accept(session: SMTPServerSession, data: Buffer | undefined): Promise<string> {
+    if (!data) throw reply(552, '5.3.4', `Message size exceeds fixed limit of ${config.limits.messageSize} bytes`);
+    const checked = checkNewlines(data, config.inbound.bareNewline);
+    if (!checked.ok) throw refuse(session, reply(550, '5.6.0', checked.reason));
+    const directory = deps.directory();
+    const recipients: NewRecipient[] = [];
+    for (const r of session.envelope.rcptTo) {
+      const d = decideRecipient(r.address, directory, relayAllowed(session));
+      if (d.kind === 'local') recipients.push({ rcpt: r.address, address: d.mailbox, transport: 'local' });
+      else if (d.kind === 'remote') recipients.push({ rcpt: r.address, address: d.address, transport: 'remote' });
+    }
+    if (recipients.length === 0) throw reply(554, '5.5.1', 'No valid recipients');
+    const id = deps.newId();
+    const now = deps.now();
+    const state = sessions.get(session.id);
+    const headers = await simpleParser(headerBlock(checked.body), { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
+    const received = receivedHeader({
+      helo: session.hostNameAppearsAs || '',
+      reverseName: state?.reverseName,
+      ip: session.remoteAddress,
+      hostname: config.hostname,
+      queueId: id,
+      protocol: session.transmissionType || 'SMTP',
+      tls: state?.tls,
+      recipient: recipients.length === 1 ? recipients[0]?.rcpt : undefined,
+      date: new Date(now),
+    });
+    const body = Buffer.concat([Buffer.from(received), checked.body]);
+    const sender = mailFrom(session);
+    const message = {
+      id,
+      receivedAt: now,
+      sender,
+      body,
+      smtputf8: session.envelope.smtpUtf8 === true || /[^\x00-\x7f]/.test(sender + recipients.map((r) => r.address).join('')),
+      eightBit: session.envelope.bodyType === '8bitmime' || hasEightBit(checked.body),
+      origin: 'smtp' as const,
+      clientIp: session.remoteAddress,
+      helo: session.hostNameAppearsAs || undefined,
+      headerMessageId: headers.messageId,
+      subject: headers.subject,
+      recipients,
+    };
+    try {
+      await deps.store.enqueue(message);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      log.error({ err, queueId: id }, 'could not commit message to the queue');
+      if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_WRITE') throw reply(452, '4.3.1', 'Insufficient system storage, try again later');
+      throw reply(451, '4.3.0', 'Local error in processing, try again later');
+    }
+    mailLog(log, 'received', {
+      queueId: id,
+      from: sender,
+      to: recipients.map((r) => r.rcpt),
+      size: body.length,
+      messageId: headers.messageId,
+      subject: headers.subject,
+      clientIp: session.remoteAddress,
+      tls: state?.tls ? `${state.tls.version} ${state.tls.cipher}` : null,
+    });
+    return id;
+  }
+
+  const unbinds = servers.map((server) => deps.tls.attach(server));
+
+  return {
+    servers,
+    async listen() {
+      const bound: ListenAddress[] = [];
+      for (const [i, a] of addresses.entries()) {
+        const net = (servers[i] as SealpostSmtpServer).server;
+        await new Promise<void>((resolve, reject) => {
+          const onError = (err: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${a.host}:${a.port}: ${err.message}${listenHint(err.code)}`));
+          net.once('error', onError);
+          // ipv6Only: "[::]:25" next to "0.0.0.0:25" must not claim the IPv4 port as well.
+          net.listen({ host: a.host, port: a.port, ipv6Only: a.host.includes(':') }, () => {
+            net.off('error', onError);
+            resolve();
+          });
+        });
+        const info = net.address();
+        bound.push({ host: a.host, port: typeof info === 'object' && info ? info.port : a.port });
+      }
+      return bound;
+    },
+    async close(graceMs: number) {
+      for (const unbind of unbinds) unbind();
+      await Promise.all(
+        servers.map(
+          (server) =>
+            new Promise<void>((resolve) => {
+              server.options.closeTimeout = graceMs;
+              server.close(() => resolve());
+              // Idle sessions are told now; sessions in DATA finish their message first.
+              for (const connection of server.connections) {
+                if (!sessions.get(connection.session.id)?.inData) {
+                  connection.send(421, `4.3.2 ${config.hostname} Service shutting down`);
+                }
+              }
+            }),
+        ),
+      );
+    },
+  };
+}
+
+function listenHint(code: string | undefined): string {
+  if (code === 'EADDRINUSE') return '; another program (another Sealpost, Postfix, Exim?) has this port: stop it or change [listen] smtp';
+  if (code === 'EACCES') return '; ports below 1024 need root or CAP_NET_BIND_SERVICE (see systemd/sealpost.service), or use a port above 1024';
+  if (code === 'EADDRNOTAVAIL') return '; this machine has no such address: change [listen] smtp';
+  return '';
+}
+
+function mailFrom(session: SMTPServerSession): string {
+  return session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+}
+
+function cipherBits(name: string): number | undefined {
+  if (/AES_256|AES256|CHACHA20/.test(name)) return 256;
+  if (/AES_128|AES128/.test(name)) return 128;
+  return undefined;
+}

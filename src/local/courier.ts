@@ -1,0 +1,34 @@
+// The local courier: delivers a job's recipients (our mailboxes) into their Maildirs, adding
+// Return-Path and Delivered-To. Every file-system failure is transient: the message stays queued.
+import type { Courier, DeliveryJob, Outcome } from '../core/delivery.ts';
+import { maildirPath, writeMaildir } from './maildir.ts';
+
+export interface LocalCourierDeps {
+  /** <data_dir>/mail */
+  mailRoot: string;
+  hostname: string;
+}
+
+export function createLocalCourier(deps: LocalCourierDeps): Courier {
+  return {
+    async deliver(job: DeliveryJob): Promise<Map<number, Outcome>> {
+      const outcomes = new Map<number, Outcome>();
+      for (const r of job.recipients) {
+        const trace = Buffer.from(`Return-Path: <${job.sender}>\r\nDelivered-To: ${r.address}\r\n`);
+        const size = trace.length + job.body.length;
+        // Unique per message and recipient, stable across retries (so a retry cannot duplicate).
+        const name = `${Math.floor(job.receivedAt / 1000)}.${job.queueId}_${r.id}.${deps.hostname},S=${size}`;
+        const dir = maildirPath(deps.mailRoot, r.address);
+        try {
+          const result = await writeMaildir(dir, name, [trace, job.body]);
+          outcomes.set(r.id, { kind: 'delivered', detail: `maildir ${dir}${result === 'exists' ? ' (already there)' : ''}` });
+        } catch (err) {
+          const e = err as NodeJS.ErrnoException;
+          const enhanced = e.code === 'ENOSPC' || e.code === 'EDQUOT' ? '4.3.1' : '4.3.0';
+          outcomes.set(r.id, { kind: 'transient', enhanced, reason: `cannot write to ${dir}: ${e.code ?? ''} ${e.message}`.trim() });
+        }
+      }
+      return outcomes;
+    },
+  };
+}

@@ -1,0 +1,17 @@
+// Queue ids: 16 characters, time-ordered (ms timestamp) then random, from an alphabet without
+// look-alikes, so ids sort by arrival and are safe in file names, headers and shell commands.
+import { randomBytes } from 'node:crypto';
+
+const ALPHABET = '0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjkmnpqrstvwxyz'; // 50 symbols, no vowels
+
+export function newQueueId(now: number = Date.now(), random: (n: number) => Buffer = randomBytes): string {
+  let time = '';
+  let t = Math.floor(now);
+  for (let i = 0; i < 9; i++) {
+    time = ALPHABET[t % ALPHABET.length] + time;
+    t = Math.floor(t / ALPHABET.length);
+  }
+  let rest = '';
+  for (const byte of random(7)) rest += ALPHABET[byte % ALPHABET.length];
+  return time + rest;
+}

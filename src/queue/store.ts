@@ -1,0 +1,263 @@
+// The queue store: the only writer of the messages and recipients tables. Enqueue with group
+// commit (the messages that finish DATA in the same tick share one fsync'd transaction), claim
+// due recipients by index, record outcomes, recover in-flight work after a crash.
+import type { Db } from '../db/open.ts';
+import type { DeliveryJob, JobRecipient, Outcome } from '../core/delivery.ts';
+import { type RetryPolicy, expired, nextAttemptAt } from './schedule.ts';
+
+export type Transport = 'local' | 'remote';
+export type Origin = 'smtp' | 'submission' | 'local' | 'bounce';
+
+export interface NewRecipient {
+  rcpt: string;
+  address: string;
+  transport: Transport;
+}
+
+export interface NewMessage {
+  id: string;
+  receivedAt: number;
+  sender: string;
+  body: Buffer;
+  smtputf8: boolean;
+  eightBit: boolean;
+  origin: Origin;
+  clientIp?: string;
+  helo?: string;
+  headerMessageId?: string;
+  subject?: string;
+  recipients: readonly NewRecipient[];
+}
+
+/** A recipient that reached a final state other than delivered, for the bounce (DSN) writer. */
+export interface FailedRecipient {
+  rcpt: string;
+  address: string;
+  reason: string;
+  enhanced?: string;
+  remoteMta?: string;
+  diagnostic?: string;
+}
+
+export interface Finished {
+  queueId: string;
+  sender: string;
+  receivedAt: number;
+  body: Buffer;
+  failed: FailedRecipient[];
+}
+
+interface Pending {
+  message: NewMessage;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+interface RecipientRow {
+  id: number;
+  message_id: string;
+  rcpt: string;
+  address: string;
+  attempts: number;
+}
+
+interface MessageRow {
+  id: string;
+  received_at: number;
+  sender: string;
+  size: number;
+  body: Buffer;
+  smtputf8: number;
+  eight_bit: number;
+}
+
+export class QueueStore {
+  private readonly db: Db;
+  private readonly retry: RetryPolicy;
+  private pending: Pending[] = [];
+  private readonly listeners = new Set<(transport: Transport) => void>();
+  private readonly statements;
+
+  constructor(db: Db, retry: RetryPolicy) {
+    this.db = db;
+    this.retry = retry;
+    this.statements = {
+      insertMessage: db.prepare(
+        `INSERT INTO messages (id, received_at, sender, size, body, smtputf8, eight_bit, origin, client_ip, helo, header_message_id, subject)
+         VALUES (@id, @receivedAt, @sender, @size, @body, @smtputf8, @eightBit, @origin, @clientIp, @helo, @headerMessageId, @subject)`,
+      ),
+      insertRecipient: db.prepare(
+        `INSERT INTO recipients (message_id, rcpt, address, transport, state, next_attempt_at, updated_at)
+         VALUES (?, ?, ?, ?, 'queued', ?, ?)`,
+      ),
+      claim: db.prepare<[string, number, number], RecipientRow>(
+        `UPDATE recipients SET state = 'active'
+         WHERE id IN (SELECT id FROM recipients WHERE state = 'queued' AND transport = ? AND next_attempt_at <= ?
+                      ORDER BY next_attempt_at LIMIT ?)
+         RETURNING id, message_id, rcpt, address, attempts`,
+      ),
+      message: db.prepare<[string], MessageRow>(
+        'SELECT id, received_at, sender, size, body, smtputf8, eight_bit FROM messages WHERE id = ?',
+      ),
+      delivered: db.prepare(`UPDATE recipients SET state = 'delivered', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?`),
+      deferred: db.prepare(`UPDATE recipients SET state = 'queued', attempts = attempts + 1, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?`),
+      failed: db.prepare(`UPDATE recipients SET state = 'failed', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?`),
+      open: db.prepare<[string], { n: number }>(
+        `SELECT count(*) AS n FROM recipients WHERE message_id = ? AND state IN ('queued', 'active', 'held')`,
+      ),
+      failedOf: db.prepare<[string], { rcpt: string; address: string; last_error: string | null }>(
+        `SELECT rcpt, address, last_error FROM recipients WHERE message_id = ? AND state = 'failed'`,
+      ),
+      deleteMessage: db.prepare('DELETE FROM messages WHERE id = ?'),
+      recover: db.prepare(`UPDATE recipients SET state = 'queued' WHERE state = 'active'`),
+      nextDue: db.prepare<[string], { t: number | null }>(
+        `SELECT min(next_attempt_at) AS t FROM recipients WHERE state = 'queued' AND transport = ?`,
+      ),
+    };
+  }
+
+  /** Resolves once the message and its recipients are committed to disk (synchronous=FULL). */
+  enqueue(message: NewMessage): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ message, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  /** Called with the transport of every committed recipient group. */
+  onEnqueued(listener: (transport: Transport) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    const insertAll = this.db.transaction((messages: NewMessage[]) => {
+      for (const m of messages) this.insert(m);
+    });
+    try {
+      insertAll(batch.map((p) => p.message));
+      for (const p of batch) p.resolve();
+    } catch (err) {
+      if (batch.length === 1) {
+        batch[0]?.reject(err as Error);
+      } else {
+        // One bad message must not fail its neighbours: commit them one by one.
+        for (const p of batch) {
+          try {
+            insertAll([p.message]);
+            p.resolve();
+          } catch (e) {
+            p.reject(e as Error);
+          }
+        }
+      }
+    }
+    this.notify(batch.flatMap((p) => p.message.recipients.map((r) => r.transport)));
+  }
+
+  private notify(transports: Transport[]): void {
+    for (const t of new Set(transports)) for (const l of this.listeners) l(t);
+  }
+
+  private insert(m: NewMessage): void {
+    this.statements.insertMessage.run({
+      id: m.id,
+      receivedAt: m.receivedAt,
+      sender: m.sender,
+      size: m.body.length,
+      body: m.body,
+      smtputf8: m.smtputf8 ? 1 : 0,
+      eightBit: m.eightBit ? 1 : 0,
+      origin: m.origin,
+      clientIp: m.clientIp ?? null,
+      helo: m.helo ?? null,
+      headerMessageId: m.headerMessageId ?? null,
+      subject: m.subject ?? null,
+    });
+    for (const r of m.recipients) this.statements.insertRecipient.run(m.id, r.rcpt, r.address, r.transport, m.receivedAt, m.receivedAt);
+  }
+
+  /** Marks up to `limit` due recipients active and returns them grouped into jobs, one per message. */
+  claim(transport: Transport, now: number, limit: number): DeliveryJob[] {
+    return this.db.transaction(() => {
+      const rows = this.statements.claim.all(transport, now, limit);
+      const byMessage = new Map<string, JobRecipient[]>();
+      for (const row of rows) {
+        const list = byMessage.get(row.message_id) ?? [];
+        list.push({ id: row.id, rcpt: row.rcpt, address: row.address, attempts: row.attempts });
+        byMessage.set(row.message_id, list);
+      }
+      const jobs: DeliveryJob[] = [];
+      for (const [id, recipients] of byMessage) {
+        const m = this.statements.message.get(id);
+        if (!m) continue;
+        jobs.push({
+          queueId: m.id,
+          sender: m.sender,
+          receivedAt: m.received_at,
+          size: m.size,
+          body: m.body,
+          smtputf8: m.smtputf8 === 1,
+          eightBit: m.eight_bit === 1,
+          recipients,
+        });
+      }
+      return jobs;
+    }).immediate();
+  }
+
+  /**
+   * Records the outcome of each recipient of a job. Transient failures are rescheduled, or fail
+   * once the message is older than the queue lifetime. When no recipient is left to try, the
+   * message is deleted and `bounce` may turn its failed recipients into a DSN, which is queued in
+   * the same transaction (so a crash never loses the bounce nor sends it twice).
+   */
+  complete(
+    job: DeliveryJob,
+    outcomes: ReadonlyMap<number, Outcome>,
+    now: number,
+    options: { jitter?: number; bounce?: (finished: Finished) => NewMessage | undefined } = {},
+  ): Finished | undefined {
+    const jitter = options.jitter ?? 0;
+    let dsn: NewMessage | undefined;
+    const finished = this.db.transaction(() => {
+      for (const r of job.recipients) {
+        const outcome: Outcome = outcomes.get(r.id) ?? { kind: 'transient', reason: 'courier returned no outcome for this recipient (bug)' };
+        if (outcome.kind === 'delivered') {
+          this.statements.delivered.run(outcome.detail ?? null, now, r.id);
+        } else if (outcome.kind === 'permanent') {
+          this.statements.failed.run(describe(outcome), now, r.id);
+        } else if (expired(job.receivedAt, now, this.retry)) {
+          this.statements.failed.run(`${describe(outcome)} (gave up: in the queue longer than the maximum lifetime)`, now, r.id);
+        } else {
+          this.statements.deferred.run(nextAttemptAt(r.attempts + 1, now, this.retry, jitter), describe(outcome), now, r.id);
+        }
+      }
+      if ((this.statements.open.get(job.queueId)?.n ?? 0) > 0) return undefined;
+      const failed = this.statements.failedOf.all(job.queueId).map((f) => ({ rcpt: f.rcpt, address: f.address, reason: f.last_error ?? 'failed' }));
+      this.statements.deleteMessage.run(job.queueId);
+      const done: Finished = { queueId: job.queueId, sender: job.sender, receivedAt: job.receivedAt, body: job.body, failed };
+      dsn = failed.length > 0 ? options.bounce?.(done) : undefined;
+      if (dsn) this.insert(dsn);
+      return done;
+    }).immediate();
+    if (dsn) this.notify(dsn.recipients.map((r) => r.transport));
+    return finished;
+  }
+
+  /** After a crash or restart: work that was in flight is queued again (delivery is at least once). */
+  recover(): number {
+    return this.statements.recover.run().changes;
+  }
+
+  nextDue(transport: Transport): number | undefined {
+    return this.statements.nextDue.get(transport)?.t ?? undefined;
+  }
+}
+
+function describe(outcome: Exclude<Outcome, { kind: 'delivered' }>): string {
+  const reply = outcome.reply ? ` (${outcome.reply.code}${outcome.reply.enhanced ? ` ${outcome.reply.enhanced}` : ''} ${outcome.reply.text})` : '';
+  return `${outcome.enhanced ? `${outcome.enhanced} ` : ''}${outcome.reason}${reply}`;
+}

@@ -1,0 +1,98 @@
+// The queue worker for one transport: claims due recipients, hands each message to the courier,
+// records outcomes and logs one record per recipient. Wakes on enqueue and on the next due time.
+import type { Courier, DeliveryJob, Outcome } from '../core/delivery.ts';
+import { type Logger, mailLog } from '../log/log.ts';
+import type { Finished, NewMessage, QueueStore, Transport } from './store.ts';
+
+export interface WorkerDeps {
+  store: QueueStore;
+  transport: Transport;
+  courier: Courier;
+  log: Logger;
+  now: () => number;
+  /** Messages delivered at once. */
+  concurrency: number;
+  /** Turns the failed recipients of a finished message into a DSN to queue, if any. */
+  bounce?: (finished: Finished) => NewMessage | undefined;
+  random?: () => number;
+}
+
+/** Longest sleep between looks at the queue, so a clock jump or a missed wake-up heals itself. */
+const MAX_IDLE_MS = 60_000;
+
+export class QueueWorker {
+  private readonly deps: WorkerDeps;
+  private running = false;
+  private inFlight = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(deps: WorkerDeps) {
+    this.deps = deps;
+  }
+
+  start(): void {
+    this.running = true;
+    this.unsubscribe = this.deps.store.onEnqueued((t) => {
+      if (t === this.deps.transport) this.pump();
+    });
+    this.pump();
+  }
+
+  /** Stops claiming work and waits for deliveries in flight to be recorded. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.unsubscribe?.();
+    if (this.timer) clearTimeout(this.timer);
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Looks for due work now (also after `queue retry`). */
+  pump(): void {
+    if (!this.running) return;
+    const { store, transport, concurrency, now } = this.deps;
+    while (this.inFlight.size < concurrency) {
+      const jobs = store.claim(transport, now(), 1 + (concurrency - this.inFlight.size) * 50);
+      if (jobs.length === 0) break;
+      for (const job of jobs) this.track(this.run(job));
+    }
+    this.arm();
+  }
+
+  private track(p: Promise<void>): void {
+    this.inFlight.add(p);
+    void p.finally(() => {
+      this.inFlight.delete(p);
+      this.pump();
+    });
+  }
+
+  private arm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (!this.running) return;
+    const due = this.deps.store.nextDue(this.deps.transport);
+    const wait = due === undefined ? MAX_IDLE_MS : Math.min(MAX_IDLE_MS, Math.max(0, due - this.deps.now()));
+    this.timer = setTimeout(() => this.pump(), wait);
+    this.timer.unref();
+  }
+
+  private async run(job: DeliveryJob): Promise<void> {
+    const { courier, store, log, now } = this.deps;
+    let outcomes: Map<number, Outcome>;
+    try {
+      outcomes = await courier.deliver(job);
+    } catch (err) {
+      log.error({ err, queueId: job.queueId }, 'courier threw (bug); recipients deferred');
+      outcomes = new Map(job.recipients.map((r) => [r.id, { kind: 'transient', reason: `internal error: ${(err as Error).message}` }]));
+    }
+    const random = this.deps.random ?? Math.random;
+    const options = this.deps.bounce ? { jitter: random(), bounce: this.deps.bounce } : { jitter: random() };
+    store.complete(job, outcomes, now(), options);
+    for (const r of job.recipients) {
+      const o = outcomes.get(r.id);
+      const base = { queueId: job.queueId, transport: this.deps.transport, rcpt: r.rcpt, to: r.address, attempt: r.attempts + 1 };
+      if (o?.kind === 'delivered') mailLog(log, 'delivered', { ...base, detail: o.detail, reply: o.reply, delayMs: now() - job.receivedAt });
+      else if (o) mailLog(log, o.kind === 'permanent' ? 'bounced' : 'deferred', { ...base, reason: o.reason, enhanced: o.enhanced, reply: o.reply });
+    }
+  }
+}

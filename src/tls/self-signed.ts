@@ -1,0 +1,155 @@
+// The certificate of last resort: a self-signed RSA-2048 certificate for `hostname`, generated
+// on first start and kept in <data_dir>/certs/self-signed/{key.pem,cert.pem} (dir 0700, key
+// 0600, written tmp → fsync → rename). The only writer of that directory. Logs a generation.
+//
+//   selfSignedDir(dataDir)                          → the directory
+//   selfSignedVerdict(material, hostname, now)      → reuse, or why to regenerate (pure)
+//   generateSelfSigned(hostname, now)               → CertMaterial (in memory)
+//   ensureSelfSigned({ dir, hostname, now, log })   → the kept or a fresh certificate, or why not
+import { webcrypto } from 'node:crypto';
+import { constants } from 'node:fs';
+import { chmod, mkdir, open, readFile, rename } from 'node:fs/promises';
+import path from 'node:path';
+import * as x509 from './x509.ts';
+import { type Logger, mailLog } from '../log/log.ts';
+import { type CertMaterial, parseMaterial } from './material.ts';
+import { certCovers } from './names.ts';
+
+const DAY = 86_400_000;
+/** Regenerate when less than this is left. */
+export const RENEW_BEFORE_MS = 30 * DAY;
+export const LIFETIME_MS = 365 * DAY;
+/** notBefore is set this far in the past, for peers whose clocks run a little slow. */
+const BACKDATE_MS = 3_600_000;
+
+export function selfSignedDir(dataDir: string): string {
+  return path.join(dataDir, 'certs', 'self-signed');
+}
+
+export type Verdict = { reuse: true } | { reuse: false; why: string };
+
+/** Is the kept certificate still good for `hostname` at `now`? `undefined` means no files. */
+export function selfSignedVerdict(material: CertMaterial | undefined, hostname: string, now: number): Verdict {
+  if (!material) return { reuse: false, why: 'no certificate kept yet' };
+  const result = parseMaterial(material);
+  if (!result.ok) return { reuse: false, why: `kept certificate unusable: ${result.reason}` };
+  const { names, notBefore, notAfter } = result.parsed;
+  if (!certCovers(names, hostname)) return { reuse: false, why: `kept certificate is for ${names.join(', ') || 'no name'}, not ${hostname}` };
+  if (notAfter - now < RENEW_BEFORE_MS) return { reuse: false, why: `kept certificate expires ${new Date(notAfter).toISOString()}, within 30 days` };
+  if (notBefore > now + DAY) return { reuse: false, why: `kept certificate is not valid until ${new Date(notBefore).toISOString()}` };
+  return { reuse: true };
+}
+
+/** RSA-2048 (so DHE-RSA and ECDHE-RSA both work for old peers), SAN dNSName = hostname, ~1 year. */
+export async function generateSelfSigned(hostname: string, now: number): Promise<CertMaterial> {
+  const crypto = webcrypto;
+  const algorithm = { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
+  const keys = await crypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
+  const cert = await x509.X509CertificateGenerator.createSelfSigned(
+    {
+      name: [{ CN: [hostname] }],
+      notBefore: new Date(now - BACKDATE_MS),
+      notAfter: new Date(now + LIFETIME_MS),
+      keys,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+        // RFC 6125 §6.4.4: clients match the SAN, not the CN.
+        new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: hostname }]),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
+      ],
+    },
+    crypto,
+  );
+  const pkcs8 = await crypto.subtle.exportKey('pkcs8', keys.privateKey);
+  return { certPem: `${cert.toString('pem')}\n`, keyPem: `${x509.PemConverter.encode(pkcs8, 'PRIVATE KEY')}\n` };
+}
+
+export interface EnsureOptions {
+  dir: string;
+  hostname: string;
+  /** Epoch ms. */
+  now: number;
+  log: Logger;
+}
+
+export type Ensured =
+  | { ok: true; material: CertMaterial; generated: boolean }
+  | { ok: false; reason: string };
+
+/** Reuses the kept certificate, or generates, stores and returns a new one. Never throws. */
+export async function ensureSelfSigned(options: EnsureOptions): Promise<Ensured> {
+  const { dir, hostname, now, log } = options;
+  const keyPath = path.join(dir, 'key.pem');
+  const certPath = path.join(dir, 'cert.pem');
+  const kept = await readPair(keyPath, certPath);
+  const verdict = selfSignedVerdict(kept, hostname, now);
+  if (verdict.reuse && kept) return { ok: true, material: kept, generated: false };
+  const why = verdict.reuse ? '' : verdict.why;
+
+  let material: CertMaterial;
+  try {
+    material = await generateSelfSigned(hostname, now);
+  } catch (err) {
+    return { ok: false, reason: `could not generate a self-signed certificate: ${errorText(err)}` };
+  }
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
+    // Key first: a crash between the two renames leaves a pair that does not match, which the
+    // next start sees (checkPrivateKey) and replaces.
+    await writeAtomic(keyPath, material.keyPem, 0o600);
+    await writeAtomic(certPath, material.certPem, 0o644);
+    await syncDir(dir);
+  } catch (err) {
+    return { ok: false, reason: `could not store the self-signed certificate in ${dir}: ${errorText(err)}; make data_dir writable by the sealpost user` };
+  }
+  const parsed = parseMaterial(material);
+  mailLog(log, 'cert', {
+    action: 'generated',
+    source: 'self-signed',
+    hostname,
+    why,
+    dir,
+    notAfter: parsed.ok ? new Date(parsed.parsed.notAfter).toISOString() : undefined,
+    fingerprint: parsed.ok ? parsed.parsed.fingerprint : undefined,
+  });
+  return { ok: true, material, generated: true };
+}
+
+async function readPair(keyPath: string, certPath: string): Promise<CertMaterial | undefined> {
+  try {
+    const [keyPem, certPem] = await Promise.all([readFile(keyPath, 'utf8'), readFile(certPath, 'utf8')]);
+    return { keyPem, certPem };
+  } catch {
+    // Missing or unreadable: either way a new pair is written over it.
+    return undefined;
+  }
+}
+
+async function writeAtomic(target: string, text: string, mode: number): Promise<void> {
+  const temp = `${target}.tmp`;
+  const file = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode);
+  try {
+    await file.chmod(mode); // an older tmp file keeps its mode otherwise
+    await file.writeFile(text);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(temp, target);
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

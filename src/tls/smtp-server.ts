@@ -1,0 +1,62 @@
+// The only file that knows smtp-server's TLS internals: constructor options that serve the
+// store's certificates (SNICallback for named contexts, key/cert for the default) and a live
+// binding that calls server.updateSecureContext() when the default changes. No I/O of its own.
+//
+// smtp-server 3.21 builds every TLS socket (STARTTLS and implicit TLS) with
+// `secureContext: server.secureContext.get('*')` plus an SNICallback that goes through
+// `_resolveSNI` to options.SNICallback, falling back to '*'. So: a client without SNI gets '*',
+// which only the public updateSecureContext() rebuilds; a client with SNI gets what we return.
+//
+//   tlsBinding(store, listener, log) → { serverOptions, attach(server) → detach }
+import type { SecureContext } from 'node:tls';
+import type { SMTPServer, SMTPServerOptions } from 'smtp-server';
+import type { Logger } from '../log/log.ts';
+import { type ListenerTlsOptions, listenerContextOptions } from './context.ts';
+import { pickEntry } from './names.ts';
+import type { CertSnapshot, CertStore } from './store.ts';
+
+/** Same shape as `TlsBinding` in src/inbound/listener.ts. */
+export interface SmtpServerTls {
+  /** Spread into the SMTPServer options: the current default as key/cert, and SNICallback. */
+  serverOptions: Partial<SMTPServerOptions>;
+  /** Keeps `server`'s default context equal to the store's default; returns the detach. */
+  attach(server: SMTPServer): () => void;
+}
+
+/** Throws (a bug in the caller) if the store holds no certificate yet: load one first. */
+export function tlsBinding(store: CertStore, listener: ListenerTlsOptions, log: Logger): SmtpServerTls {
+  const initial = store.current().default;
+  if (!initial) throw new Error('tlsBinding: the certificate store is empty; load the self-signed or operator certificate first');
+  const options = listenerContextOptions(listener);
+
+  const SNICallback = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void => {
+    // An undefined context makes smtp-server fall back to its '*', which attach() keeps current.
+    cb(null, pickEntry(servername, store.current())?.context);
+  };
+
+  const serverOptions: Partial<SMTPServerOptions> = {
+    ...options,
+    key: initial.material.keyPem,
+    cert: initial.material.certPem,
+    SNICallback,
+  };
+
+  function attach(server: SMTPServer): () => void {
+    const sync = (snapshot: CertSnapshot): void => {
+      const target = snapshot.default;
+      if (!target) return;
+      // updateSecureContext merges into server.options, so they tell what '*' was built from.
+      if (server.options.cert === target.material.certPem && server.options.key === target.material.keyPem) return;
+      try {
+        server.updateSecureContext({ ...options, key: target.material.keyPem, cert: target.material.certPem });
+      } catch (err) {
+        // The store built a context from the same PEMs already, so this is not expected.
+        log.error({ err, event: 'cert', fingerprint: target.fingerprint }, 'could not update the listener default certificate');
+      }
+    };
+    sync(store.current());
+    return store.subscribe((snapshot) => sync(snapshot));
+  }
+
+  return { serverOptions, attach };
+}

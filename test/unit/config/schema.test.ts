@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import { loadConfig } from '../../../src/config/load.ts';
+import { validateConfig } from '../../../src/config/schema.ts';
+
+const root = path.join(import.meta.dirname, '..', '..', '..');
+
+test('the example and the dev config validate', async () => {
+  for (const file of ['config/sealpost.example.toml', 'config/sealpost.dev.toml']) {
+    const loaded = await loadConfig(path.join(root, file));
+    assert.ok(loaded.ok, `${file}: ${JSON.stringify(!loaded.ok && loaded.problems)}`);
+  }
+});
+
+test('defaults fill what a minimal config leaves out, and the result is frozen', () => {
+  const r = validateConfig({ hostname: 'MX.Example.ORG', data_dir: 'data', domain: [{ name: 'Example.ORG', mailboxes: ['Alice'] }] }, '/etc/sealpost');
+  assert.ok(r.ok);
+  assert.equal(r.config.hostname, 'mx.example.org');
+  assert.equal(r.config.dataDir, '/etc/sealpost/data');
+  assert.deepEqual(r.config.listen.smtp, [{ host: '0.0.0.0', port: 25 }, { host: '::', port: 25 }]);
+  assert.equal(r.config.tls.minVersion, 'TLSv1.2');
+  assert.deepEqual(r.config.domains[0]?.mailboxes, ['alice']);
+  assert.ok(Object.isFrozen(r.config.limits));
+});
+
+test('every problem is reported at once, each with its key path and a fix', () => {
+  const r = validateConfig(
+    {
+      hostnme: 'x',
+      data_dir: 5,
+      listen: { smtp: ['localhost:25'] },
+      tls: { min_version: 'SSLv3', cert_file: 'a.pem' },
+      dns: { servers: ['dns.example:53'] },
+      domain: [{ name: 'ok.test', mailboxes: ['a'], aliases: { b: 'nobody' }, catch_all: 'zed' }, { name: 'ok.test' }],
+      relay: { networks: ['10.0.0.0/33'] },
+      limits: { message_size: -1 },
+    },
+    '/',
+  );
+  assert.ok(!r.ok);
+  const paths = r.problems.map((p) => p.path);
+  for (const expected of [
+    'hostnme',
+    'hostname',
+    'data_dir',
+    'listen.smtp[0]',
+    'tls.min_version',
+    'tls.key_file',
+    'dns.servers[0]',
+    'domain[0].aliases.b',
+    'domain[0].catch_all',
+    'domain[1].name',
+    'relay.networks[0]',
+    'limits.message_size',
+  ]) {
+    assert.ok(paths.includes(expected), `missing problem for ${expected}: ${JSON.stringify(r.problems, null, 1)}`);
+  }
+  assert.match(r.problems.find((p) => p.path === 'hostnme')?.message ?? '', /did you mean "hostname"/);
+  assert.match(r.problems.find((p) => p.path === 'listen.smtp[0]')?.message ?? '', /"localhost" is not an IP address/);
+});

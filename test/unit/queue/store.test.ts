@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { MIGRATIONS_DIR, openDb } from '../../../src/db/open.ts';
+import { type NewMessage, QueueStore } from '../../../src/queue/store.ts';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-store-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const retry = { minBackoffMs: 60_000, maxBackoffMs: 3_600_000, maxLifetimeMs: 86_400_000 };
+
+function message(id: string, recipients: string[], receivedAt = 1000): NewMessage {
+  return {
+    id,
+    receivedAt,
+    sender: 'sender@remote.test',
+    body: Buffer.from(`Subject: ${id}\r\n\r\nbody\r\n`),
+    smtputf8: false,
+    eightBit: false,
+    origin: 'smtp',
+    recipients: recipients.map((r) => ({ rcpt: r, address: r, transport: 'local' as const })),
+  };
+}
+
+test('messages enqueued in one tick commit together and survive a reopen', async () => {
+  const db = openDb(path.join(dir, 'a'), MIGRATIONS_DIR);
+  const store = new QueueStore(db, retry);
+  let wakeups = 0;
+  store.onEnqueued(() => wakeups++);
+  await Promise.all([1, 2, 3].map((n) => store.enqueue(message(`M${n}`, [`u${n}@example.test`]))));
+  assert.equal(wakeups, 1, 'one batch, one wake-up');
+  db.close();
+  const reopened = new QueueStore(openDb(path.join(dir, 'a'), MIGRATIONS_DIR), retry);
+  const jobs = reopened.claim('local', 1000, 10);
+  assert.deepEqual(jobs.map((j) => j.queueId).sort(), ['M1', 'M2', 'M3']);
+  assert.equal(jobs[0]?.body.toString().startsWith('Subject: M'), true);
+  assert.equal(reopened.claim('local', 1000, 10).length, 0, 'claimed work is not handed out twice');
+  assert.equal(reopened.recover(), 3, 'after a crash, in-flight work is queued again');
+  assert.equal(reopened.claim('local', 1000, 10).length, 3);
+});
+
+test('a duplicate id fails alone; its batch neighbours commit', async () => {
+  const store = new QueueStore(openDb(path.join(dir, 'b'), MIGRATIONS_DIR), retry);
+  await store.enqueue(message('D', ['a@example.test']));
+  const results = await Promise.allSettled([store.enqueue(message('D', ['b@example.test'])), store.enqueue(message('E', ['c@example.test']))]);
+  assert.equal(results[0].status, 'rejected');
+  assert.equal(results[1].status, 'fulfilled');
+});
+
+test('outcomes: delivered, deferred with backoff, expired and permanent failures bounce once', async () => {
+  const store = new QueueStore(openDb(path.join(dir, 'c'), MIGRATIONS_DIR), retry);
+  await store.enqueue(message('X', ['ok@example.test', 'later@example.test', 'bad@example.test']));
+  const [job] = store.claim('local', 1000, 10);
+  assert.ok(job);
+  const [ok, later, bad] = job.recipients;
+  assert.ok(ok && later && bad);
+  const bounces: string[][] = [];
+  const bounce = (f: { failed: { rcpt: string }[] }) => {
+    bounces.push(f.failed.map((r) => r.rcpt).sort());
+    return undefined;
+  };
+  const first = store.complete(
+    job,
+    new Map([
+      [ok.id, { kind: 'delivered' as const }],
+      [later.id, { kind: 'transient' as const, reason: 'disk full' }],
+      [bad.id, { kind: 'permanent' as const, reason: 'no such user', enhanced: '5.1.1' }],
+    ]),
+    2000,
+    { bounce },
+  );
+  assert.equal(first, undefined, 'one recipient is still queued');
+  assert.equal(store.nextDue('local'), 2000 + 60_000);
+  assert.equal(store.claim('local', 2000 + 59_999, 10).length, 0, 'not before its time');
+  const [retryJob] = store.claim('local', 2000 + 60_000, 10);
+  assert.deepEqual(retryJob?.recipients.map((r) => [r.rcpt, r.attempts]), [['later@example.test', 1]]);
+  assert.ok(retryJob);
+  const done = store.complete(retryJob, new Map([[later.id, { kind: 'transient' as const, reason: 'still full' }]]), 1000 + retry.maxLifetimeMs, { bounce });
+  assert.ok(done, 'the message is finished once nothing is left to try');
+  assert.deepEqual(done.failed.map((f) => f.rcpt).sort(), ['bad@example.test', 'later@example.test']);
+  assert.match(done.failed.find((f) => f.rcpt === 'later@example.test')?.reason ?? '', /maximum lifetime/);
+  assert.deepEqual(bounces, [['bad@example.test', 'later@example.test']]);
+  assert.equal(store.claim('local', Number.MAX_SAFE_INTEGER, 10).length, 0);
+});
