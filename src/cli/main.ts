@@ -6,10 +6,18 @@ const USAGE = `usage: sealpost <command> --config FILE [options]
 commands:
   start                      run the daemon in the foreground (JSON logs on stdout)
   config check               validate the config; list every problem with its key path
+  certs [--json]             list certificates: names, issuer, expiry, next renewal, last error
+  certs renew [--force]      renew now, through the running daemon or on its own
+  send -f SENDER RCPT...     queue the message on standard input (sendmail-like injection)
+  queue list [--json]        the queue: one line per message
+  queue show ID [--json]     a message, its recipients, every delivery attempt, next attempt time
+  queue retry ID|--all       try now
+  queue hold ID / release ID keep a message from delivery / let it go again
+  queue delete ID            remove a message without a bounce
 `;
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['config']);
+  const args = parseArgs(argv, ['config', 'f']);
   if (typeof args === 'string') return usage(args);
   const [verb, sub] = args.words;
   if (args.flags.has('help') || args.flags.has('h') || verb === 'help' || verb === undefined) {
@@ -21,6 +29,12 @@ async function main(argv: string[]): Promise<number> {
   switch (verb) {
     case 'start':
       return (await import('./start.ts')).run(config);
+    case 'certs':
+      return (await import('./certs.ts')).run(args);
+    case 'send':
+      return (await import('./send.ts')).run(config, args);
+    case 'queue':
+      return (await import('./queue.ts')).run(config, args);
     case 'config':
       if (sub === 'check') return (await import('./config-check.ts')).run(config);
       return usage(`config: unknown subcommand "${sub ?? ''}"; try: sealpost config check --config FILE`);

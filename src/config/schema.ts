@@ -2,7 +2,7 @@
 // its key path and what would fix it. Pure: paths are resolved against a base directory given in.
 import net from 'node:net';
 import path from 'node:path';
-import { canonicalDomain } from '../core/address.ts';
+import { canonicalDomain, formatMailbox, parseMailbox } from '../core/address.ts';
 import { type Problem, Reader, type Table, isTable, join, parseHostPort } from './fields.ts';
 
 export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
@@ -24,16 +24,32 @@ export interface DomainConfig {
   name: string;
   /** Lowercase local parts. */
   mailboxes: readonly string[];
-  /** Lowercase local part → lowercase mailbox local part in the same domain. */
+  /** Lowercase local part → a mailbox local part in the same domain, or a full address (forwarding). */
   aliases: Readonly<Record<string, string>>;
   /** Mailbox for unknown local parts, or '' for none. */
   catchAll: string;
 }
 
+export type AcmeKeyType = 'ecdsa-p256' | 'rsa-2048';
+
+/** [acme]: certificates for `hostname` + `names` over HTTP-01 (RFC 8555 §8.3). */
+export interface AcmeConfig {
+  enabled: boolean;
+  /** RFC 8555 directory URL (https). */
+  directory: string;
+  /** Account contact, '' for none. */
+  email: string;
+  /** Extra names besides `hostname`, canonical, deduplicated. */
+  names: readonly string[];
+  keyType: AcmeKeyType;
+  /** Absolute path of an extra CA (PEM) to trust for the directory's HTTPS, or ''. */
+  caFile: string;
+}
+
 export interface Config {
   hostname: string;
   dataDir: string;
-  listen: { smtp: readonly ListenAddress[] };
+  listen: { smtp: readonly ListenAddress[]; acmeHttp: readonly ListenAddress[] };
   tls: { minVersion: TlsVersion; certFile: string; keyFile: string };
   dns: { servers: readonly string[]; timeoutMs: number };
   domains: readonly DomainConfig[];
@@ -53,12 +69,47 @@ export interface Config {
     minFreeMegabytes: number;
   };
   shutdown: { graceSeconds: number };
+  acme: AcmeConfig;
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
+  outbound: OutboundConfig;
+  queue: QueueConfig;
+}
+
+/** Postfix's TLS security levels for outbound SMTP (smtp_tls_security_level). */
+export type TlsLevel = 'none' | 'may' | 'encrypt' | 'verify';
+export const TLS_LEVELS: readonly TlsLevel[] = ['none', 'may', 'encrypt', 'verify'];
+
+/** [outbound]: delivery to remote MX hosts. */
+export interface OutboundConfig {
+  /** Port of the remote MX hosts (25; other values are for tests). */
+  port: number;
+  tlsDefault: TlsLevel;
+  /** Keys: "example.org" (that domain only) or ".example.net" (its subdomains); ASCII, lowercase. */
+  tlsPolicy: Readonly<Record<string, TlsLevel>>;
+  /** Absolute path of extra trusted CAs (PEM) on top of Node's store, or ''. */
+  caFile: string;
+  /** Fetch and apply MTA-STS policies (RFC 8461). */
+  mtaSts: boolean;
+  ipv6: boolean;
+  concurrency: number;
+  concurrencyPerDestination: number;
+  connectTimeoutSeconds: number;
+  commandTimeoutSeconds: number;
+  maxMxHosts: number;
+}
+
+/** [queue]: retry schedule and notices. */
+export interface QueueConfig {
+  minBackoffMs: number;
+  maxBackoffMs: number;
+  maxLifetimeMs: number;
+  /** A "delayed" notice goes to the sender once a message has waited this long; 0 = never. */
+  delayWarningMs: number;
 }
 
 export type Validated = { ok: true; config: Config } | { ok: false; problems: Problem[] };
 
-const TOP_KEYS = ['hostname', 'data_dir', 'listen', 'tls', 'dns', 'domain', 'relay', 'limits', 'inbound', 'shutdown', 'log'] as const;
+const TOP_KEYS = ['hostname', 'data_dir', 'listen', 'tls', 'dns', 'domain', 'relay', 'limits', 'inbound', 'shutdown', 'acme', 'log', 'outbound', 'queue'] as const;
 
 /** Validates a parsed TOML document. `baseDir` resolves relative paths (the config file's folder). */
 export function validateConfig(raw: Table, baseDir: string): Validated {
@@ -73,8 +124,9 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   if (raw['data_dir'] !== undefined && dataDirRaw === '') r.problem('data_dir', 'must name a directory, e.g. "/var/lib/sealpost"');
 
   const listenTable = r.table(raw, 'listen', '');
-  r.unknownKeys(listenTable, 'listen', ['smtp']);
+  r.unknownKeys(listenTable, 'listen', ['smtp', 'acme_http']);
   const smtp = addresses(r, listenTable, 'smtp', 'listen', ['0.0.0.0:25', '[::]:25'], 25);
+  const acmeHttp = addresses(r, listenTable, 'acme_http', 'listen', ['0.0.0.0:80', '[::]:80'], 80);
 
   const tlsTable = r.table(raw, 'tls', '');
   r.unknownKeys(tlsTable, 'tls', ['min_version', 'cert_file', 'key_file']);
@@ -132,15 +184,20 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   r.unknownKeys(shutdownTable, 'shutdown', ['grace_s']);
   const shutdown = { graceSeconds: r.integer(shutdownTable, 'grace_s', 'shutdown', 30, 0, 3600) };
 
+  const acme = readAcme(r, r.table(raw, 'acme', ''), hostname, acmeHttp.length, baseDir);
+
   const logTable = r.table(raw, 'log', '');
   r.unknownKeys(logTable, 'log', ['level']);
   const level = r.oneOf(logTable, 'level', 'log', ['trace', 'debug', 'info', 'warn', 'error'] as const, 'info');
+
+  const outbound = readOutbound(r, r.table(raw, 'outbound', ''), baseDir);
+  const queue = readQueue(r, r.table(raw, 'queue', ''));
 
   if (r.problems.length > 0) return { ok: false, problems: r.problems };
   const config: Config = {
     hostname,
     dataDir: path.resolve(baseDir, dataDirRaw),
-    listen: { smtp },
+    listen: { smtp, acmeHttp },
     tls: {
       minVersion,
       certFile: certFile && path.resolve(baseDir, certFile),
@@ -152,9 +209,66 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
     limits,
     inbound,
     shutdown,
+    acme,
     log: { level },
+    outbound,
+    queue,
   };
   return { ok: true, config: deepFreeze(config) };
+}
+
+function readOutbound(r: Reader, t: Table, baseDir: string): OutboundConfig {
+  const known = ['port', 'tls_default', 'tls_policy', 'ca_file', 'mta_sts', 'ipv6', 'concurrency', 'concurrency_per_destination', 'connect_timeout_s', 'command_timeout_s', 'max_mx_hosts'];
+  r.unknownKeys(t, 'outbound', known);
+  const tlsPolicy: Record<string, TlsLevel> = {};
+  for (const [key, level] of Object.entries(r.stringMap(t, 'tls_policy', 'outbound'))) {
+    const keyPath = `outbound.tls_policy.${JSON.stringify(key)}`;
+    const subdomains = key.startsWith('.');
+    const domain = canonicalDomain(subdomains ? key.slice(1) : key);
+    if (domain === '' || domain.startsWith('[')) r.problem(keyPath, `"${key}" is not a domain; write "example.org" for that domain or ".example.org" for its subdomains`);
+    if (!(TLS_LEVELS as readonly string[]).includes(level)) r.problem(keyPath, `must be one of ${TLS_LEVELS.map((l) => `"${l}"`).join(', ')}; got "${level}"`);
+    else tlsPolicy[(subdomains ? '.' : '') + domain] = level as TlsLevel;
+  }
+  const caFile = r.string(t, 'ca_file', 'outbound', '');
+  return {
+    port: r.integer(t, 'port', 'outbound', 25, 1, 65535),
+    tlsDefault: r.oneOf(t, 'tls_default', 'outbound', TLS_LEVELS, 'may'),
+    tlsPolicy,
+    caFile: caFile && path.resolve(baseDir, caFile),
+    mtaSts: r.boolean(t, 'mta_sts', 'outbound', true),
+    ipv6: r.boolean(t, 'ipv6', 'outbound', true),
+    concurrency: r.integer(t, 'concurrency', 'outbound', 100, 1, 10000),
+    concurrencyPerDestination: r.integer(t, 'concurrency_per_destination', 'outbound', 20, 1, 10000),
+    connectTimeoutSeconds: r.integer(t, 'connect_timeout_s', 'outbound', 30, 1, 600),
+    commandTimeoutSeconds: r.integer(t, 'command_timeout_s', 'outbound', 300, 1, 3600),
+    maxMxHosts: r.integer(t, 'max_mx_hosts', 'outbound', 5, 1, 50),
+  };
+}
+
+function readQueue(r: Reader, t: Table): QueueConfig {
+  r.unknownKeys(t, 'queue', ['min_backoff', 'max_backoff', 'max_lifetime', 'delay_warning']);
+  const before = r.problems.length;
+  const queue = {
+    minBackoffMs: duration(r, t, 'min_backoff', '5m'),
+    maxBackoffMs: duration(r, t, 'max_backoff', '4h'),
+    maxLifetimeMs: duration(r, t, 'max_lifetime', '5d'),
+    delayWarningMs: duration(r, t, 'delay_warning', '4h', true),
+  };
+  if (r.problems.length === before && queue.minBackoffMs > queue.maxBackoffMs) r.problem('queue.min_backoff', 'is longer than queue.max_backoff; the first retry delay must not exceed the largest one');
+  return queue;
+}
+
+/** A Postfix-style duration ("30s", "5m", "4h", "5d", "1w") in ms; "0" only where `zeroOk`. */
+function duration(r: Reader, t: Table, key: string, fallback: string, zeroOk = false): number {
+  const text = r.string(t, key, 'queue', fallback);
+  const m = /^(\d+)\s*([smhdw])$/.exec(text.trim());
+  const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+  const ms = m ? Number(m[1]) * unit[m[2] as keyof typeof unit] : text.trim() === '0' && zeroOk ? 0 : Number.NaN;
+  if (Number.isNaN(ms) || (ms === 0 && !zeroOk)) {
+    r.problem(`queue.${key}`, `"${text}" is not a duration; write a number with a unit s, m, h, d or w, e.g. "${fallback}"${zeroOk ? ' (or "0" for never)' : ''}`);
+    return duration(r, {}, key, fallback);
+  }
+  return ms;
 }
 
 function addresses(r: Reader, table: Table, key: string, prefix: string, fallback: string[], port: number): ListenAddress[] {
@@ -166,6 +280,45 @@ function addresses(r: Reader, table: Table, key: string, prefix: string, fallbac
     }
     return [parsed];
   });
+}
+
+function readAcme(r: Reader, table: Table, hostname: string, httpListeners: number, baseDir: string): AcmeConfig {
+  r.unknownKeys(table, 'acme', ['enabled', 'directory', 'email', 'names', 'key_type', 'ca_file']);
+  const enabled = r.boolean(table, 'enabled', 'acme', false);
+  const directory = r.string(table, 'directory', 'acme', 'https://acme-v02.api.letsencrypt.org/directory');
+  if (!isHttpsUrl(directory)) {
+    // RFC 8555 §6.1: all ACME communication is over HTTPS.
+    r.problem('acme.directory', `"${directory}" is not an https:// URL; use your CA's directory, e.g. "https://acme-v02.api.letsencrypt.org/directory"`);
+  }
+  const email = r.string(table, 'email', 'acme', '');
+  if (email !== '' && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
+    r.problem('acme.email', `"${email}" is not an email address; the CA writes to it about expiring certificates (or leave it "")`);
+  }
+  const names: string[] = [];
+  r.stringList(table, 'names', 'acme', []).forEach((text, i) => {
+    const name = canonicalDomain(text);
+    if (text.startsWith('*.')) {
+      r.problem(`acme.names[${i}]`, `"${text}" is a wildcard; wildcards need DNS-01 validation, which Sealpost does not do (HTTP-01 only): list each name`);
+    } else if (name === '' || name.startsWith('[') || !name.includes('.')) {
+      r.problem(`acme.names[${i}]`, `"${text}" is not a fully qualified host name`);
+    } else if (name !== hostname && !names.includes(name)) {
+      names.push(name);
+    }
+  });
+  const keyType = r.oneOf(table, 'key_type', 'acme', ['ecdsa-p256', 'rsa-2048'] as const, 'ecdsa-p256');
+  const caFileRaw = r.string(table, 'ca_file', 'acme', '');
+  if (enabled && httpListeners === 0) {
+    r.problem('listen.acme_http', 'is empty but [acme] is enabled: HTTP-01 validation needs a listener on port 80, e.g. acme_http = ["0.0.0.0:80", "[::]:80"]');
+  }
+  return { enabled, directory, email, names, keyType, caFile: caFileRaw && path.resolve(baseDir, caFileRaw) };
+}
+
+function isHttpsUrl(text: string): boolean {
+  try {
+    return new URL(text).protocol === 'https:';
+  } catch {
+    return false;
+  }
 }
 
 function readDomains(r: Reader, raw: unknown): DomainConfig[] {
@@ -194,9 +347,14 @@ function readDomains(r: Reader, raw: unknown): DomainConfig[] {
     });
     const aliases: Record<string, string> = {};
     for (const [from, to] of Object.entries(r.stringMap(table, 'aliases', prefix))) {
-      const target = to.toLowerCase();
-      if (!mailboxes.includes(target)) {
-        r.problem(`${prefix}.aliases.${from}`, `points to "${to}", which is not in ${prefix}.mailboxes; add it there or point the alias at an existing mailbox`);
+      let target = to.toLowerCase();
+      if (to.includes('@')) {
+        // Forwarding: a full address, here or at another domain (delivered through the outbound queue).
+        const parsed = parseMailbox(to);
+        if (!parsed) r.problem(`${prefix}.aliases.${from}`, `"${to}" is not a valid address; write a mailbox name ("alice") or a full address ("alice@example.net")`);
+        else target = formatMailbox(parsed);
+      } else if (!mailboxes.includes(target)) {
+        r.problem(`${prefix}.aliases.${from}`, `points to "${to}", which is not in ${prefix}.mailboxes; add it there, point the alias at an existing mailbox, or give a full address to forward to`);
       }
       if (mailboxes.includes(from.toLowerCase())) {
         r.problem(`${prefix}.aliases.${from}`, `"${from}" is a mailbox as well as an alias; remove one of the two`);

@@ -29,17 +29,24 @@ export function decideRecipient(address: string, directory: Directory, relayAllo
   const parsed = parseMailbox(address);
   if (!parsed) return { kind: 'reject', code: 501, enhanced: '5.1.3', text: `Bad recipient address syntax: <${address}>` };
   const domain = directory.domains.get(parsed.domain);
-  if (domain) return localRecipient(parsed, domain, address);
+  if (domain) return localRecipient(parsed, domain, address, directory);
   if (relayAllowed && !parsed.domain.startsWith('[')) return { kind: 'remote', address: formatMailbox(parsed) };
   return { kind: 'reject', code: 554, enhanced: '5.7.1', text: `<${address}>: Relay access denied` };
 }
 
-function localRecipient(parsed: Mailbox, domain: DomainConfig, address: string): RecipientDecision {
+function localRecipient(parsed: Mailbox, domain: DomainConfig, address: string, directory: Directory): RecipientDecision {
   // RFC 5321 §2.4: local parts are case-sensitive in general; ours are not (like Postfix's default).
   const local = parsed.local.toLowerCase();
-  const target = domain.mailboxes.includes(local) ? local : (domain.aliases[local] ?? (domain.catchAll || undefined));
-  if (target === undefined) {
-    return { kind: 'reject', code: 550, enhanced: '5.1.1', text: `<${address}>: Recipient address rejected: User unknown in local recipient table` };
-  }
-  return { kind: 'local', mailbox: `${target}@${domain.name}` };
+  const unknown: RecipientDecision = { kind: 'reject', code: 550, enhanced: '5.1.1', text: `<${address}>: Recipient address rejected: User unknown in local recipient table` };
+  if (domain.mailboxes.includes(local)) return { kind: 'local', mailbox: `${local}@${domain.name}` };
+  const alias = domain.aliases[local];
+  if (alias === undefined) return domain.catchAll ? { kind: 'local', mailbox: `${domain.catchAll}@${domain.name}` } : unknown;
+  if (!alias.includes('@')) return { kind: 'local', mailbox: `${alias}@${domain.name}` };
+  // A forwarding alias: to one of our mailboxes (one level, no alias chains) or out through the queue.
+  const target = parseMailbox(alias);
+  if (!target) return unknown;
+  const targetDomain = directory.domains.get(target.domain);
+  if (!targetDomain) return { kind: 'remote', address: alias };
+  const mailbox = target.local.toLowerCase();
+  return targetDomain.mailboxes.includes(mailbox) ? { kind: 'local', mailbox: `${mailbox}@${targetDomain.name}` } : unknown;
 }

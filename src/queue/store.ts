@@ -3,6 +3,7 @@
 // due recipients by index, record outcomes, recover in-flight work after a crash.
 import type { Db } from '../db/open.ts';
 import type { DeliveryJob, JobRecipient, Outcome } from '../core/delivery.ts';
+import type { NoticeInput } from './notices.ts';
 import { type RetryPolicy, expired, nextAttemptAt } from './schedule.ts';
 
 export type Transport = 'local' | 'remote';
@@ -37,6 +38,15 @@ export interface FailedRecipient {
   enhanced?: string;
   remoteMta?: string;
   diagnostic?: string;
+}
+
+export interface CompleteOptions {
+  /** In [0, 1): spreads the retries of a batch. */
+  jitter?: number;
+  /** Builds the DSN for failed or long-delayed recipients (see notices.ts). */
+  notice?: (input: NoticeInput) => NewMessage | undefined;
+  /** After this long in the queue the sender gets one "delayed" notice; 0 = never. */
+  delayWarningMs?: number;
 }
 
 export interface Finished {
@@ -109,6 +119,7 @@ export class QueueStore {
         `SELECT rcpt, address, last_error FROM recipients WHERE message_id = ? AND state = 'failed'`,
       ),
       deleteMessage: db.prepare('DELETE FROM messages WHERE id = ?'),
+      markDelayNotice: db.prepare('UPDATE messages SET delay_notice_sent = 1 WHERE id = ? AND delay_notice_sent = 0'),
       recover: db.prepare(`UPDATE recipients SET state = 'queued' WHERE state = 'active'`),
       nextDue: db.prepare<[string], { t: number | null }>(
         `SELECT min(next_attempt_at) AS t FROM recipients WHERE state = 'queued' AND transport = ?`,
@@ -211,18 +222,14 @@ export class QueueStore {
   /**
    * Records the outcome of each recipient of a job. Transient failures are rescheduled, or fail
    * once the message is older than the queue lifetime. When no recipient is left to try, the
-   * message is deleted and `bounce` may turn its failed recipients into a DSN, which is queued in
-   * the same transaction (so a crash never loses the bounce nor sends it twice).
+   * message is deleted and `notice` may turn its failed recipients into a DSN; while recipients
+   * wait longer than `delayWarningMs`, it may write one "delayed" notice. Notices are queued in
+   * the same transaction, so a crash neither loses one nor sends one twice.
    */
-  complete(
-    job: DeliveryJob,
-    outcomes: ReadonlyMap<number, Outcome>,
-    now: number,
-    options: { jitter?: number; bounce?: (finished: Finished) => NewMessage | undefined } = {},
-  ): Finished | undefined {
-    const jitter = options.jitter ?? 0;
-    let dsn: NewMessage | undefined;
+  complete(job: DeliveryJob, outcomes: ReadonlyMap<number, Outcome>, now: number, options: CompleteOptions = {}): Finished | undefined {
+    const notices: NewMessage[] = [];
     const finished = this.db.transaction(() => {
+      const deferred: FailedRecipient[] = [];
       for (const r of job.recipients) {
         const outcome: Outcome = outcomes.get(r.id) ?? { kind: 'transient', reason: 'courier returned no outcome for this recipient (bug)' };
         if (outcome.kind === 'delivered') {
@@ -232,18 +239,32 @@ export class QueueStore {
         } else if (expired(job.receivedAt, now, this.retry)) {
           this.statements.failed.run(`${describe(outcome)} (gave up: in the queue longer than the maximum lifetime)`, now, r.id);
         } else {
-          this.statements.deferred.run(nextAttemptAt(r.attempts + 1, now, this.retry, jitter), describe(outcome), now, r.id);
+          this.statements.deferred.run(nextAttemptAt(r.attempts + 1, now, this.retry, options.jitter ?? 0), describe(outcome), now, r.id);
+          deferred.push({ rcpt: r.rcpt, address: r.address, reason: describe(outcome) });
         }
       }
-      if ((this.statements.open.get(job.queueId)?.n ?? 0) > 0) return undefined;
+      const base = { queueId: job.queueId, sender: job.sender, receivedAt: job.receivedAt, body: job.body };
+      if ((this.statements.open.get(job.queueId)?.n ?? 0) > 0) {
+        const warnAfter = options.delayWarningMs ?? 0;
+        if (deferred.length > 0 && warnAfter > 0 && now - job.receivedAt >= warnAfter && this.statements.markDelayNotice.run(job.queueId).changes === 1) {
+          const notice = options.notice?.({ kind: 'delayed', ...base, recipients: deferred });
+          if (notice) {
+            this.insert(notice);
+            notices.push(notice);
+          }
+        }
+        return undefined;
+      }
       const failed = this.statements.failedOf.all(job.queueId).map((f) => ({ rcpt: f.rcpt, address: f.address, reason: f.last_error ?? 'failed' }));
       this.statements.deleteMessage.run(job.queueId);
-      const done: Finished = { queueId: job.queueId, sender: job.sender, receivedAt: job.receivedAt, body: job.body, failed };
-      dsn = failed.length > 0 ? options.bounce?.(done) : undefined;
-      if (dsn) this.insert(dsn);
-      return done;
+      const notice = failed.length > 0 ? options.notice?.({ kind: 'failed', ...base, recipients: failed }) : undefined;
+      if (notice) {
+        this.insert(notice);
+        notices.push(notice);
+      }
+      return { ...base, failed };
     }).immediate();
-    if (dsn) this.notify(dsn.recipients.map((r) => r.transport));
+    this.notify(notices.flatMap((n) => n.recipients.map((r) => r.transport)));
     return finished;
   }
 

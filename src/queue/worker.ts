@@ -2,7 +2,8 @@
 // records outcomes and logs one record per recipient. Wakes on enqueue and on the next due time.
 import type { Courier, DeliveryJob, Outcome } from '../core/delivery.ts';
 import { type Logger, mailLog } from '../log/log.ts';
-import type { Finished, NewMessage, QueueStore, Transport } from './store.ts';
+import type { NoticeInput } from './notices.ts';
+import type { NewMessage, QueueStore, Transport } from './store.ts';
 
 export interface WorkerDeps {
   store: QueueStore;
@@ -12,8 +13,9 @@ export interface WorkerDeps {
   now: () => number;
   /** Messages delivered at once. */
   concurrency: number;
-  /** Turns the failed recipients of a finished message into a DSN to queue, if any. */
-  bounce?: (finished: Finished) => NewMessage | undefined;
+  /** Builds DSNs for failed and long-delayed recipients (see notices.ts). */
+  notice?: (input: NoticeInput) => NewMessage | undefined;
+  delayWarningMs?: number;
   random?: () => number;
 }
 
@@ -29,6 +31,10 @@ export class QueueWorker {
 
   constructor(deps: WorkerDeps) {
     this.deps = deps;
+  }
+
+  get transport(): Transport {
+    return this.deps.transport;
   }
 
   start(): void {
@@ -86,8 +92,8 @@ export class QueueWorker {
       outcomes = new Map(job.recipients.map((r) => [r.id, { kind: 'transient', reason: `internal error: ${(err as Error).message}` }]));
     }
     const random = this.deps.random ?? Math.random;
-    const options = this.deps.bounce ? { jitter: random(), bounce: this.deps.bounce } : { jitter: random() };
-    store.complete(job, outcomes, now(), options);
+    const { notice, delayWarningMs } = this.deps;
+    store.complete(job, outcomes, now(), { jitter: random(), ...(notice ? { notice } : {}), ...(delayWarningMs ? { delayWarningMs } : {}) });
     for (const r of job.recipients) {
       const o = outcomes.get(r.id);
       const base = { queueId: job.queueId, transport: this.deps.transport, rcpt: r.rcpt, to: r.address, attempt: r.attempts + 1 };

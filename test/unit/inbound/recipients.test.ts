@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { buildDirectory, decideRecipient } from '../../../src/inbound/recipients.ts';
 
 const directory = buildDirectory([
-  { name: 'example.test', mailboxes: ['alice', 'bob'], aliases: { postmaster: 'alice' }, catchAll: '' },
+  { name: 'example.test', mailboxes: ['alice', 'bob'], aliases: { postmaster: 'alice', fwd: 'someone@elsewhere.test', cross: 'carol@xn--exmple-cua.test', dangling: 'nobody@xn--exmple-cua.test' }, catchAll: '' },
   { name: 'xn--exmple-cua.test', mailboxes: ['carol'], aliases: {}, catchAll: 'carol' },
 ]);
 
@@ -13,6 +13,10 @@ const table: [string, boolean, 'local' | 'remote' | 'reject', string | number][]
   ['ALICE@Example.TEST', false, 'local', 'alice@example.test'],
   ['postmaster@example.test', false, 'local', 'alice@example.test'],
   ['nobody@example.test', false, 'reject', 550],
+  // Forwarding aliases: out through the queue even for an untrusted client, or to another of our domains.
+  ['fwd@example.test', false, 'remote', 'someone@elsewhere.test'],
+  ['cross@example.test', false, 'local', 'carol@xn--exmple-cua.test'],
+  ['dangling@example.test', false, 'reject', 550],
   ['carol@exämple.test', false, 'local', 'carol@xn--exmple-cua.test'],
   ['anyone@xn--exmple-cua.test', false, 'local', 'carol@xn--exmple-cua.test'],
   ['user@other.test', false, 'reject', 554],

@@ -56,8 +56,8 @@ test('outcomes: delivered, deferred with backoff, expired and permanent failures
   const [ok, later, bad] = job.recipients;
   assert.ok(ok && later && bad);
   const bounces: string[][] = [];
-  const bounce = (f: { failed: { rcpt: string }[] }) => {
-    bounces.push(f.failed.map((r) => r.rcpt).sort());
+  const bounce = (n: { kind: string; recipients: readonly { rcpt: string }[] }) => {
+    bounces.push([n.kind, ...n.recipients.map((r) => r.rcpt).sort()]);
     return undefined;
   };
   const first = store.complete(
@@ -68,7 +68,7 @@ test('outcomes: delivered, deferred with backoff, expired and permanent failures
       [bad.id, { kind: 'permanent' as const, reason: 'no such user', enhanced: '5.1.1' }],
     ]),
     2000,
-    { bounce },
+    { notice: bounce },
   );
   assert.equal(first, undefined, 'one recipient is still queued');
   assert.equal(store.nextDue('local'), 2000 + 60_000);
@@ -76,10 +76,34 @@ test('outcomes: delivered, deferred with backoff, expired and permanent failures
   const [retryJob] = store.claim('local', 2000 + 60_000, 10);
   assert.deepEqual(retryJob?.recipients.map((r) => [r.rcpt, r.attempts]), [['later@example.test', 1]]);
   assert.ok(retryJob);
-  const done = store.complete(retryJob, new Map([[later.id, { kind: 'transient' as const, reason: 'still full' }]]), 1000 + retry.maxLifetimeMs, { bounce });
+  const done = store.complete(retryJob, new Map([[later.id, { kind: 'transient' as const, reason: 'still full' }]]), 1000 + retry.maxLifetimeMs, { notice: bounce });
   assert.ok(done, 'the message is finished once nothing is left to try');
   assert.deepEqual(done.failed.map((f) => f.rcpt).sort(), ['bad@example.test', 'later@example.test']);
   assert.match(done.failed.find((f) => f.rcpt === 'later@example.test')?.reason ?? '', /maximum lifetime/);
-  assert.deepEqual(bounces, [['bad@example.test', 'later@example.test']]);
+  assert.deepEqual(bounces, [['failed', 'bad@example.test', 'later@example.test']]);
   assert.equal(store.claim('local', Number.MAX_SAFE_INTEGER, 10).length, 0);
+});
+
+test('one delayed notice once recipients wait longer than the warning time, queued with the outcome', async () => {
+  const store = new QueueStore(openDb(path.join(dir, 'd'), MIGRATIONS_DIR), retry);
+  await store.enqueue(message('W', ['slow@example.test'], 0));
+  const notices: string[] = [];
+  const notice = (n: { kind: string; queueId: string; recipients: readonly { reason: string }[] }) => {
+    notices.push(`${n.kind} ${n.queueId} ${n.recipients[0]?.reason}`);
+    const dsn = message(`N${notices.length}`, [], 0);
+    return { ...dsn, sender: '', origin: 'bounce' as const, recipients: [{ rcpt: 's@remote.test', address: 's@remote.test', transport: 'remote' as const }] };
+  };
+  const options = { notice, delayWarningMs: 10_000 };
+  const attempt = (at: number) => {
+    const [job] = store.claim('local', at, 1).filter((j) => j.queueId === 'W');
+    assert.ok(job, `W due at ${at}`);
+    store.complete(job, new Map([[job.recipients[0]?.id ?? 0, { kind: 'transient' as const, reason: 'busy' }]]), at, options);
+  };
+  attempt(5_000);
+  assert.deepEqual(notices, [], 'not before the warning time');
+  attempt(5_000 + 60_000);
+  attempt(5_000 + 180_000);
+  assert.deepEqual(notices, ['delayed W busy'], 'exactly one notice');
+  const queued = store.claim('remote', Number.MAX_SAFE_INTEGER, 10).map((j) => j.queueId);
+  assert.ok(queued.includes('N1'), 'the notice was queued with the outcome');
 });

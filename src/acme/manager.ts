@@ -1,0 +1,342 @@
+// The ACME manager: keeps a certificate for `hostname` + `acme.names` issued and renewed.
+// At start it loads the cache (lint first: a bad entry is refused and never served), then a
+// single timer follows plan(): issue when missing or due, poll ARI, back off after failures.
+// Each new certificate is linted, written to the cache, then swapped into the cert store; on
+// any failure the old certificate keeps serving and the reason is logged.
+// Side effects: files under <dataDir>/certs/acme, HTTPS to the CA, one timer, the control watcher.
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Config } from '../config/schema.ts';
+import { type Logger, mailLog } from '../log/log.ts';
+import { lintChain, parseMaterial } from '../tls/material.ts';
+import type { CertStore } from '../tls/store.ts';
+import { type AriState, createAriPoller } from './ari-poller.ts';
+import { type CachedCert, cacheRoot, ensureCacheDir, loadAccountKey, loadAccountUrl, loadEntry, saveAccountKey, saveAccountUrl, saveEntry } from './cache.ts';
+import { type ControlWatcher, watchRenewRequests } from './control.ts';
+import { type Current, admit } from './current.ts';
+import { type OrderDeps, createKey, issueCertificate } from './order.ts';
+import type { ChallengeTable } from './responder.ts';
+import { DEFAULT_RETRY, type RetryPolicy, nextRenewalAt, parseRetryAfter, plan, retryAt } from './schedule.ts';
+import { type CertStatus, readStatus, writeStatus } from './status.ts';
+import { type AcmeTransport, configureAcmeTransport } from './transport.ts';
+
+export interface AcmeDeps {
+  config: Config;
+  /** Where issued certificates go; absent for `sealpost certs renew` run without a daemon. */
+  store?: Pick<CertStore, 'set'>;
+  /** Shared with the HTTP-01 responder (startChallengeServer). */
+  challenges: ChallengeTable;
+  log: Logger;
+  clock: { now(): number };
+  /** [0, 1) draws for jitter; Math.random by default. */
+  random?: () => number;
+  retry?: RetryPolicy;
+  /** acme-client polling of pending authorizations/orders. */
+  poll?: OrderDeps['poll'];
+  /** 'daemon': schedule by itself and answer `certs renew` requests; 'once': only renewNow(). */
+  mode?: 'daemon' | 'once';
+}
+
+export type RenewOutcome =
+  | { kind: 'issued'; names: string[]; serial: string; notAfter: string }
+  | { kind: 'not-due'; names: string[]; nextRenewalAt: string }
+  | { kind: 'failed'; names: string[]; reason: string; nextAttemptAt?: string };
+
+export interface AcmeManager {
+  status(): CertStatus;
+  /** Renews now if due (or always with `force`); waits for an attempt already running first. */
+  renewNow(force: boolean): Promise<RenewOutcome>;
+  stop(): Promise<void>;
+}
+
+/** Longest single timer: the plan is re-evaluated at least this often (clock jumps, suspend). */
+const MAX_SLEEP_MS = 3_600_000;
+
+export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
+  const { config, log, clock, challenges } = deps;
+  const random = deps.random ?? Math.random;
+  const policy = deps.retry ?? DEFAULT_RETRY;
+  const directory = config.acme.directory;
+  const names = [config.hostname, ...config.acme.names];
+  const root = cacheRoot(config.dataDir);
+
+  let caPem = '';
+  if (config.acme.caFile) {
+    try {
+      caPem = await readFile(config.acme.caFile, 'utf8');
+    } catch (err) {
+      throw new Error(`acme.ca_file: cannot read ${config.acme.caFile}: ${(err as Error).message}`);
+    }
+  }
+  await ensureCacheDir(root);
+  let accountKeyPem = await loadAccountKey(root);
+  if (accountKeyPem === undefined) {
+    accountKeyPem = await createKey('ecdsa-p256');
+    await saveAccountKey(root, accountKeyPem);
+    mailLog(log, 'cert', { action: 'account-key-created', file: `${root}/account.key` }, 'ACME account key created');
+  }
+  const accountKey = accountKeyPem;
+  let accountUrl = await loadAccountUrl(root, directory);
+
+  // Resume the failure count and retry time so a restart does not hammer a failing CA.
+  const previous = (await readStatus(root))?.certificates.find((c) => c.names.join(',') === names.join(','));
+  let failures = previous?.failures ?? 0;
+  let lastError = previous?.lastError;
+  let lastErrorAt = previous?.lastErrorAt;
+  let lastIssuedAt = previous?.lastIssuedAt;
+  // `certs renew --force` bypasses it; so does a change of names (a different certificate).
+  let nextAttemptAt = previous?.nextAttemptAt ? Date.parse(previous.nextAttemptAt) : undefined;
+  if (nextAttemptAt !== undefined && Number.isNaN(nextAttemptAt)) nextAttemptAt = undefined;
+  /** An operator's forced renewal that has not succeeded yet: retried like a due renewal. */
+  let forcedAt: number | undefined;
+
+  let current: Current | undefined;
+  const loaded = await loadEntry(root, config.hostname);
+  if (loaded.kind === 'unreadable') refuse(loaded.reason);
+  if (loaded.kind === 'found') {
+    const accepted = admit(loaded.entry, { names, now: clock.now(), origin: 'cache', ...(deps.store ? { store: deps.store } : {}) });
+    if (typeof accepted === 'string') refuse(accepted);
+    else current = accepted;
+  }
+
+  const transport: AcmeTransport = configureAcmeTransport(caPem);
+  const ari = createAriPoller(directory, transport, log, clock.now());
+
+  let inFlight: Promise<RenewOutcome> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let control: ControlWatcher | undefined;
+
+  function refuse(reason: string): void {
+    mailLog(log, 'cert', { action: 'refused', source: 'acme', names, error: reason }, 'ACME certificate refused; the previous certificate keeps serving');
+  }
+
+  function renewAt(): number | undefined {
+    if (!current) return undefined;
+    const planned = nextRenewalAt(current, current.entry.meta.jitter, ari.state().window);
+    return forcedAt === undefined ? planned : Math.min(planned, forcedAt);
+  }
+
+  function status(): CertStatus {
+    const now = clock.now();
+    const renewal = renewAt();
+    const next = plan(planInput(), now).wakeAt;
+    return {
+      names,
+      ...(current
+        ? {
+            current: {
+              serial: current.serial,
+              issuer: current.issuer,
+              notBefore: new Date(current.notBefore).toISOString(),
+              notAfter: new Date(current.notAfter).toISOString(),
+              fingerprint256: current.fingerprint,
+            },
+          }
+        : {}),
+      ...(renewal !== undefined ? { nextRenewalAt: iso(renewal) } : {}),
+      ...(deps.mode !== 'once' ? { nextCheckAt: iso(next) } : {}),
+      ...(nextAttemptAt !== undefined ? { nextAttemptAt: iso(nextAttemptAt) } : {}),
+      ...ariStatus(ari.state()),
+      failures,
+      ...(lastError !== undefined ? { lastError, ...(lastErrorAt ? { lastErrorAt } : {}) } : {}),
+      ...(lastIssuedAt ? { lastIssuedAt } : {}),
+    };
+  }
+
+  function planInput(): Parameters<typeof plan>[0] {
+    const renewal = renewAt();
+    return {
+      hasCert: current !== undefined,
+      ...(renewal !== undefined ? { renewAt: renewal } : {}),
+      ...(nextAttemptAt !== undefined ? { retryAt: nextAttemptAt } : {}),
+      ...(ari.pollAt() !== undefined ? { ariPollAt: ari.pollAt() } : {}),
+    };
+  }
+
+  async function saveStatus(): Promise<void> {
+    try {
+      await writeStatus(root, { updatedAt: iso(clock.now()), pid: process.pid, directory, ...(accountUrl ? { accountUrl } : {}), certificates: [status()] });
+    } catch (err) {
+      log.error({ event: 'cert', action: 'status-write-failed', error: (err as Error).message }, 'cannot write the ACME status file');
+    }
+  }
+
+  /** One issuance attempt; the outcome is logged, saved and returned, never thrown. */
+  async function attempt(why: string): Promise<RenewOutcome> {
+    const replaces = current && ari.offered() ? current.ariId : undefined;
+    mailLog(log, 'cert', { action: 'ordering', names, why, directory, ...(replaces ? { replaces } : {}) }, 'ordering an ACME certificate');
+    const result = await issueCertificate(
+      { directoryUrl: directory, accountKeyPem: accountKey, ...(accountUrl ? { accountUrl } : {}), email: config.acme.email },
+      { names, keyType: config.acme.keyType, ...(replaces ? { replaces } : {}) },
+      { transport, challenges, log, ...(deps.poll ? { poll: deps.poll } : {}) },
+    );
+    if (result.accountUrl && result.accountUrl !== accountUrl) {
+      accountUrl = result.accountUrl;
+      await saveAccountUrl(root, { directory, url: accountUrl });
+    }
+    if (stopped) return { kind: 'failed', names, reason: 'stopped during issuance' };
+    if (!result.ok) {
+      const retryAfterMs = parseRetryAfter(result.problem?.retryAfter, clock.now());
+      return fail(result.reason, retryAfterMs);
+    }
+    const now = clock.now();
+    const probe = parseMaterial(result);
+    const serial = probe.ok ? (probe.parsed.chain[0]?.serialNumber ?? '') : '';
+    // Lint before the cache write and the swap: a bad issuance never replaces a good certificate.
+    const lint = lintChain(result, { names, now }).filter((p) => p.level === 'error');
+    if (lint.length > 0) return fail(`the CA issued a certificate that fails the check: ${lint.map((p) => p.text).join('; ')}`);
+    let entry: CachedCert;
+    try {
+      const meta = await saveEntry(root, config.hostname, serial || randomBytes(8).toString('hex'), result, { names, issuedAt: iso(now), directory, orderUrl: result.orderUrl, jitter: random() });
+      entry = { meta, keyPem: result.keyPem, certPem: result.certPem };
+    } catch (err) {
+      return fail(`cannot write the certificate cache in ${root}: ${(err as Error).message}`);
+    }
+    const accepted = admit(entry, { names, now: clock.now(), origin: 'issued', ...(deps.store ? { store: deps.store } : {}) });
+    if (typeof accepted === 'string') return fail(accepted);
+    const replaced = current;
+    current = accepted;
+    failures = 0;
+    lastError = undefined;
+    lastErrorAt = undefined;
+    nextAttemptAt = undefined;
+    forcedAt = undefined;
+    lastIssuedAt = iso(now);
+    ari.reset(now); // ask the CA about the new certificate's window
+    mailLog(log, 'cert', {
+      action: replaced ? 'renewed' : 'issued',
+      source: 'acme',
+      names,
+      serial: accepted.serial,
+      issuer: accepted.issuer,
+      notAfter: iso(accepted.notAfter),
+      fingerprint: accepted.fingerprint,
+      nextRenewalAt: iso(renewAt() ?? accepted.notAfter),
+      ...(replaced ? { replacedSerial: replaced.serial } : {}),
+    });
+    await saveStatus();
+    return { kind: 'issued', names, serial: accepted.serial, notAfter: iso(accepted.notAfter) };
+  }
+
+  async function fail(reason: string, retryAfterMs?: number): Promise<RenewOutcome> {
+    const now = clock.now();
+    failures += 1;
+    lastError = reason;
+    lastErrorAt = iso(now);
+    nextAttemptAt = retryAt(failures, now, policy, random(), retryAfterMs);
+    mailLog(log, 'cert', {
+      action: 'failed',
+      source: 'acme',
+      names,
+      error: reason,
+      failures,
+      nextAttemptAt: iso(nextAttemptAt),
+      serving: current ? `acme certificate ${current.serial} (until ${iso(current.notAfter)})` : 'the self-signed certificate',
+    }, 'ACME issuance failed; the current certificate keeps serving');
+    await saveStatus();
+    return { kind: 'failed', names, reason, nextAttemptAt: iso(nextAttemptAt) };
+  }
+
+  async function pollAri(): Promise<void> {
+    if (await ari.poll(current?.ariId, clock.now())) {
+      const { window, explanationUrl } = ari.state();
+      if (window) mailLog(log, 'cert', { action: 'ari-window', names, windowStart: iso(window.start), windowEnd: iso(window.end), nextRenewalAt: iso(renewAt() ?? window.start), ...(explanationUrl ? { explanationUrl } : {}) });
+    }
+    await saveStatus();
+  }
+
+  function run(why: string): Promise<RenewOutcome> {
+    const job = attempt(why).finally(() => {
+      if (inFlight === job) inFlight = undefined;
+    });
+    inFlight = job;
+    return job;
+  }
+
+  function schedule(): void {
+    if (stopped || deps.mode === 'once') return;
+    clearTimeout(timer);
+    const now = clock.now();
+    const delay = Math.min(MAX_SLEEP_MS, Math.max(0, plan(planInput(), now).wakeAt - now));
+    timer = setTimeout(() => void tick(), delay);
+    timer.unref?.();
+  }
+
+  async function tick(): Promise<void> {
+    if (stopped) return;
+    if (inFlight) {
+      await inFlight.catch(() => undefined);
+    } else {
+      const next = plan(planInput(), clock.now());
+      try {
+        if (next.action === 'issue') await run(current ? 'renewal due' : 'no certificate yet');
+        else if (next.action === 'poll-ari') await pollAri();
+      } catch (err) {
+        // attempt() returns outcomes; reaching here is a bug, logged as one, and retried later.
+        log.error({ event: 'cert', err }, 'ACME manager bug');
+        if (next.action === 'issue') await fail(`internal error: ${(err as Error).message}`);
+      }
+    }
+    schedule();
+  }
+
+  if (current) mailLog(log, 'cert', { action: 'cached', source: 'acme', names, serial: current.serial, notAfter: iso(current.notAfter), nextRenewalAt: iso(renewAt() ?? current.notAfter) });
+  await saveStatus();
+
+  const manager: AcmeManager = {
+    status,
+    async renewNow(force) {
+      while (inFlight) await inFlight.catch(() => undefined);
+      if (current && ari.pollAt() !== undefined && !ari.offered()) await pollAri(); // learn whether to send `replaces`
+      const renewal = renewAt();
+      if (!force && current && renewal !== undefined && clock.now() < renewal) return { kind: 'not-due', names, nextRenewalAt: iso(renewal) };
+      if (force) forcedAt ??= clock.now();
+      clearTimeout(timer);
+      const outcome = await run(force ? 'renewal forced by the operator' : 'renewal requested by the operator');
+      schedule();
+      return outcome;
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      control?.close();
+      transport.close();
+      if (inFlight) await Promise.race([inFlight.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    },
+  };
+  if (deps.mode !== 'once') {
+    control = await watchRenewRequests(
+      root,
+      async (request) => {
+        const outcome = await manager.renewNow(request.force);
+        return { ok: outcome.kind !== 'failed', messages: [describeOutcome(outcome)] };
+      },
+      () => clock.now(),
+    );
+  }
+  schedule();
+  return manager;
+}
+
+/** One line for `sealpost certs renew`. */
+export function describeOutcome(outcome: RenewOutcome): string {
+  const names = outcome.names.join(', ');
+  switch (outcome.kind) {
+    case 'issued':
+      return `${names}: issued certificate ${outcome.serial}, valid until ${outcome.notAfter}`;
+    case 'not-due':
+      return `${names}: not due for renewal until ${outcome.nextRenewalAt} (use --force to renew now)`;
+    case 'failed':
+      return `${names}: renewal failed: ${outcome.reason}${outcome.nextAttemptAt ? ` (next attempt ${outcome.nextAttemptAt})` : ''}`;
+  }
+}
+
+function ariStatus(state: AriState): Pick<CertStatus, 'ari'> {
+  const { window, explanationUrl, pollAt } = state;
+  return window ? { ari: { windowStart: iso(window.start), windowEnd: iso(window.end), nextPollAt: iso(pollAt), ...(explanationUrl ? { explanationUrl } : {}) } } : {};
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

@@ -1,0 +1,100 @@
+// `sealpost queue list|show ID|retry ID|--all|hold ID|release ID|delete ID --config FILE [--json]`
+import type { AttemptRecord } from '../outbound/attempts-store.ts';
+import { AttemptsStore } from '../outbound/attempts-store.ts';
+import { type QueuedMessage, QueueAdmin } from '../queue/admin.ts';
+import { requestWake } from '../queue/wake.ts';
+import type { Args } from './args.ts';
+import { openForCli } from './open.ts';
+
+export async function run(configFile: string, args: Args, out = process.stdout, err = process.stderr): Promise<number> {
+  const [, action = 'list', id] = args.words;
+  const json = args.flags.has('json');
+  const opened = await openForCli(configFile, err);
+  if (!opened) return 1;
+  const { config, db } = opened;
+  const admin = new QueueAdmin(db);
+  const now = Date.now();
+  const needId = (): string | undefined => {
+    if (id === undefined) err.write(`sealpost queue ${action}: which message? give its queue id (see: sealpost queue list)\n`);
+    return id;
+  };
+  const changed = async (n: number, what: string): Promise<number> => {
+    if (n === 0) {
+      err.write(`sealpost queue ${action}: no ${what}${id ? ` in message ${id}` : ' in the queue'} (see: sealpost queue list)\n`);
+      return 1;
+    }
+    out.write(`${n} ${what}${n === 1 ? '' : 's'}: ${action} done\n`);
+    await requestWake(config.dataDir);
+    return 0;
+  };
+  try {
+    switch (action) {
+      case 'list': {
+        const messages = admin.list();
+        if (json) out.write(`${JSON.stringify(messages, null, 2)}\n`);
+        else out.write(messages.length === 0 ? 'queue is empty\n' : `${messages.map(listLine).join('\n')}\n-- ${messages.length} message${messages.length === 1 ? '' : 's'}\n`);
+        return 0;
+      }
+      case 'show': {
+        if (!needId()) return 2;
+        const message = admin.show(id as string);
+        const attempts = new AttemptsStore(db).forMessage(id as string);
+        if (!message && attempts.length === 0) {
+          err.write(`sealpost queue show: no message ${id} in the queue and no attempts on record\n`);
+          return 1;
+        }
+        if (json) out.write(`${JSON.stringify({ message: message ?? null, attempts }, null, 2)}\n`);
+        else out.write(showText(id as string, message, attempts, now));
+        return 0;
+      }
+      case 'retry':
+        if (args.flags.has('all')) return await changed(admin.retry(undefined, now), 'recipient');
+        if (!needId()) return 2;
+        return await changed(admin.retry(id, now), 'queued recipient');
+      case 'hold':
+        if (!needId()) return 2;
+        return await changed(admin.hold(id as string), 'queued recipient');
+      case 'release':
+        if (!needId()) return 2;
+        return await changed(admin.release(id as string, now), 'held recipient');
+      case 'delete':
+        if (!needId()) return 2;
+        return await changed(admin.delete(id as string), 'message');
+      default:
+        err.write(`sealpost queue: unknown action "${action}"; one of list, show, retry, hold, release, delete\n`);
+        return 2;
+    }
+  } finally {
+    db.close();
+  }
+}
+
+function listLine(m: QueuedMessage): string {
+  const states = m.recipients.map((r) => `${r.address} [${r.state}${r.attempts ? `, ${r.attempts} attempt${r.attempts === 1 ? '' : 's'}` : ''}]`).join(', ');
+  return `${m.id}  ${new Date(m.receivedAt).toISOString()}  ${m.size}B  <${m.sender}>  → ${states}`;
+}
+
+function showText(id: string, m: QueuedMessage | undefined, attempts: AttemptRecord[], now: number): string {
+  const lines: string[] = [];
+  if (m) {
+    lines.push(`message ${m.id}`, `  received  ${new Date(m.receivedAt).toISOString()} (${m.origin})`, `  from      <${m.sender}>`, `  size      ${m.size} bytes`);
+    if (m.subject) lines.push(`  subject   ${m.subject}`);
+    if (m.messageId) lines.push(`  message-id ${m.messageId}`);
+    lines.push('recipients');
+    for (const r of m.recipients) {
+      const next = r.state === 'queued' ? `, next attempt ${new Date(r.nextAttemptAt).toISOString()}${r.nextAttemptAt <= now ? ' (due now)' : ''}` : '';
+      lines.push(`  ${r.address}${r.rcpt !== r.address ? ` (for ${r.rcpt})` : ''}: ${r.state}, ${r.attempts} attempt${r.attempts === 1 ? '' : 's'}${next}`);
+      if (r.lastError) lines.push(`    ${r.state === 'delivered' ? 'delivered to' : 'last error'}: ${r.lastError}`);
+    }
+  } else {
+    lines.push(`message ${id} is no longer in the queue (delivered, bounced or deleted); attempts on record:`);
+  }
+  lines.push(`attempts (${attempts.length})`);
+  for (const a of attempts) {
+    const tls = a.tls ? `${a.tls.version} ${a.tls.cipher}, ${a.tls.verified ? 'verified' : `not verified${a.tls.error ? `: ${a.tls.error}` : ''}`}` : 'no TLS';
+    const reply = a.reply ? `${a.reply.code}${a.reply.enhanced ? ` ${a.reply.enhanced}` : ''} ${a.reply.text}` : (a.error ?? '');
+    lines.push(`  ${new Date(a.at).toISOString()}  ${a.mx || '-'}[${a.ip || '-'}]:${a.port}  policy ${a.policy} (${a.policySource})  ${tls}${a.downgrade ? `, downgraded: ${a.downgrade}` : ''}`);
+    lines.push(`    ${a.result}: ${reply}  (${a.ms} ms)`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,73 @@
+// `sealpost send --config FILE [-f SENDER] RCPT...`: queues the message on standard input, like
+// sendmail for local programs (cron, scripts). Adds Received, and Date/Message-ID when missing.
+// Exit 0 once the message is committed to the queue; the daemon delivers it.
+import os from 'node:os';
+import { checkNewlines, hasEightBit } from '../inbound/body.ts';
+import { rfc5322Date } from '../inbound/received.ts';
+import { buildDirectory, decideRecipient } from '../inbound/recipients.ts';
+import { newQueueId } from '../queue/ids.ts';
+import { type NewRecipient, QueueStore } from '../queue/store.ts';
+import { requestWake } from '../queue/wake.ts';
+import type { Args } from './args.ts';
+import { openForCli } from './open.ts';
+
+export async function run(configFile: string, args: Args, input: NodeJS.ReadableStream = process.stdin, out = process.stdout, err = process.stderr): Promise<number> {
+  const rcpts = args.words.slice(1);
+  if (rcpts.length === 0) {
+    err.write('sealpost send: name at least one recipient: sealpost send --config FILE -f SENDER RCPT... < message\n');
+    return 2;
+  }
+  const opened = await openForCli(configFile, err);
+  if (!opened) return 1;
+  const { config, db } = opened;
+  try {
+    const sender = args.values.get('f') ?? `${os.userInfo().username}@${config.hostname}`;
+    const directory = buildDirectory(config.domains);
+    const recipients: NewRecipient[] = [];
+    for (const rcpt of rcpts) {
+      // A local program is trusted like a relay client: it may send anywhere.
+      const d = decideRecipient(rcpt, directory, true);
+      if (d.kind === 'reject') {
+        err.write(`sealpost send: ${rcpt}: ${d.text}; nothing was queued\n`);
+        return 1;
+      }
+      recipients.push(d.kind === 'local' ? { rcpt, address: d.mailbox, transport: 'local' } : { rcpt, address: d.address, transport: 'remote' });
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of input) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+    const raw = Buffer.concat(chunks);
+    if (raw.length > config.limits.messageSize) {
+      err.write(`sealpost send: the message has ${raw.length} bytes, more than limits.message_size (${config.limits.messageSize}); nothing was queued\n`);
+      return 1;
+    }
+    // Local programs write LF line ends: always normalize to CRLF here.
+    const checked = checkNewlines(raw, 'normalize');
+    const text = checked.ok ? checked.body : raw;
+    const now = Date.now();
+    const id = newQueueId(now);
+    const headerEnd = text.indexOf('\r\n\r\n');
+    const header = (headerEnd < 0 ? text : text.subarray(0, headerEnd)).toString('latin1');
+    const extra: string[] = [`Received: by ${config.hostname} (Sealpost, from userid ${os.userInfo().uid})\r\n\tid ${id}; ${rfc5322Date(new Date(now))}`];
+    if (!/^date:/im.test(header)) extra.push(`Date: ${rfc5322Date(new Date(now))}`);
+    const messageId = /^message-id:\s*(.*)$/im.exec(header)?.[1]?.trim() ?? `<${id}@${config.hostname}>`;
+    if (!/^message-id:/im.test(header)) extra.push(`Message-ID: ${messageId}`);
+    const body = Buffer.concat([Buffer.from(`${extra.join('\r\n')}\r\n`), text]);
+    await new QueueStore(db, config.queue).enqueue({
+      id,
+      receivedAt: now,
+      sender,
+      body,
+      smtputf8: /[^\x00-\x7f]/.test(sender + recipients.map((r) => r.address).join('')),
+      eightBit: hasEightBit(text),
+      origin: 'local',
+      headerMessageId: messageId,
+      subject: /^subject:\s*(.*)$/im.exec(header)?.[1]?.trim(),
+      recipients,
+    });
+    await requestWake(config.dataDir);
+    out.write(`queued as ${id}\n`);
+    return 0;
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,68 @@
+// The Resolver over node:dns's c-ares Resolver, with our servers and timeout. Its own Resolver
+// instance: never dns.setServers(), nothing at import time. Network I/O on each lookup.
+import { promises as dns } from 'node:dns';
+import type { DnsAnswer, MxRecord, Resolver } from './resolver.ts';
+
+export interface NodeResolverOptions {
+  /** "IP" or "IP:PORT" / "[IPv6]:PORT"; empty = the system's (/etc/resolv.conf). */
+  servers: readonly string[];
+  /** Budget for one lookup, retries included, ms. */
+  timeoutMs: number;
+}
+
+export function createNodeResolver(options: NodeResolverOptions): Resolver {
+  const tries = 2;
+  // c-ares doubles the per-try timeout; split the budget so the whole lookup fits in it.
+  const resolver = new dns.Resolver({ timeout: Math.max(50, Math.floor(options.timeoutMs / 3)), tries });
+  if (options.servers.length > 0) resolver.setServers([...options.servers]);
+  const run = <T>(type: string, lookup: () => Promise<T[]>): Promise<DnsAnswer<T>> => guarded(type, lookup, options.timeoutMs);
+  return {
+    resolveMx: (name) =>
+      run<MxRecord>('MX', async () =>
+        (await resolver.resolveMx(name)).map((r) => ({ exchange: normalizeName(r.exchange), preference: r.priority })),
+      ),
+    resolve4: (name) => run('A', () => resolver.resolve4(name)),
+    resolve6: (name) => run('AAAA', () => resolver.resolve6(name)),
+    resolveTxt: (name) => run('TXT', async () => (await resolver.resolveTxt(name)).map((chunks) => chunks.join(''))),
+  };
+}
+
+function normalizeName(name: string): string {
+  const lower = name.toLowerCase();
+  return lower.length > 1 && lower.endsWith('.') ? lower.slice(0, -1) : lower;
+}
+
+async function guarded<T>(type: string, lookup: () => Promise<T[]>, budgetMs: number): Promise<DnsAnswer<T>> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<DnsAnswer<T>>((resolve) => {
+    timer = setTimeout(() => resolve({ kind: 'timeout', detail: `no answer within ${budgetMs} ms` }), budgetMs + 50);
+  });
+  const answer = lookup().then(
+    (records): DnsAnswer<T> => (records.length > 0 ? { kind: 'records', records } : { kind: 'nodata' }),
+    (err: unknown): DnsAnswer<T> => classify(err, type),
+  );
+  try {
+    return await Promise.race([answer, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Maps c-ares error codes to answers (https://nodejs.org/api/dns.html#error-codes). */
+export function classify<T>(err: unknown, type: string): DnsAnswer<T> {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? '';
+  switch (code) {
+    case 'ENOTFOUND':
+      return { kind: 'nxdomain' };
+    case 'ENODATA':
+      return { kind: 'nodata' };
+    case 'ETIMEOUT':
+      return { kind: 'timeout', detail: `${type} query timed out` };
+    case 'ESERVFAIL':
+      return { kind: 'servfail', detail: 'SERVFAIL' };
+    case 'EREFUSED':
+      return { kind: 'servfail', detail: 'REFUSED' };
+    default:
+      return { kind: 'servfail', detail: code || String(err) };
+  }
+}

@@ -1,0 +1,47 @@
+// The DNS lookups Sealpost makes, as an interface with typed answers (no I/O here): NXDOMAIN,
+// NODATA and temporary failures are values, so callers decide permanent vs transient (RFC 5321 §5.1).
+
+export type DnsAnswer<T> =
+  | { kind: 'records'; records: T[] }
+  /** The name does not exist (RCODE 3): a permanent condition. */
+  | { kind: 'nxdomain' }
+  /** The name exists but has no records of this type. */
+  | { kind: 'nodata' }
+  /** SERVFAIL, REFUSED, a malformed answer or no server reachable: try again later. */
+  | { kind: 'servfail'; detail: string }
+  | { kind: 'timeout'; detail: string };
+
+export interface MxRecord {
+  /** Host name, lowercase, without a trailing dot; '' or '.' for a null MX (RFC 7505). */
+  exchange: string;
+  preference: number;
+}
+
+export interface Resolver {
+  resolveMx(name: string): Promise<DnsAnswer<MxRecord>>;
+  resolve4(name: string): Promise<DnsAnswer<string>>;
+  resolve6(name: string): Promise<DnsAnswer<string>>;
+  /** Each TXT record's character-strings joined (RFC 7208 §3.3 and RFC 8461 §3.1 read them so). */
+  resolveTxt(name: string): Promise<DnsAnswer<string>>;
+}
+
+/** True for an answer that says "try again later". */
+export function isTemporary<T>(answer: DnsAnswer<T>): answer is Extract<DnsAnswer<T>, { kind: 'servfail' | 'timeout' }> {
+  return answer.kind === 'servfail' || answer.kind === 'timeout';
+}
+
+/** A short human description of a non-record answer, for logs and bounce texts. */
+export function describeAnswer(name: string, type: string, answer: DnsAnswer<unknown>): string {
+  switch (answer.kind) {
+    case 'records':
+      return `${name} ${type}: ${answer.records.length} record(s)`;
+    case 'nxdomain':
+      return `${name}: no such domain (NXDOMAIN)`;
+    case 'nodata':
+      return `${name}: no ${type} records`;
+    case 'servfail':
+      return `${name} ${type}: DNS server failure (${answer.detail})`;
+    case 'timeout':
+      return `${name} ${type}: DNS timeout (${answer.detail})`;
+  }
+}

@@ -1,0 +1,92 @@
+// The MX walk for one destination domain (RFC 5321 §5.1, RFC 7505): which hosts to try, in which
+// order, at which addresses — or why none (permanent vs transient). Lookups through the given
+// Resolver; the ordering is pure with an injected random source.
+import { type DnsAnswer, type MxRecord, type Resolver, describeAnswer, isTemporary } from '../dns/resolver.ts';
+
+export interface MxHost {
+  /** Host name (lowercase, no trailing dot): the SNI and certificate name. */
+  name: string;
+  preference: number;
+  /** True when the domain has no MX and its own A/AAAA are used (RFC 5321 §5.1). */
+  implicit: boolean;
+  /** IPv6 addresses first (when enabled), then IPv4. */
+  addresses: string[];
+  /** Why a host has no addresses, when it has none. */
+  problem?: string;
+}
+
+export type MxWalk =
+  | { kind: 'hosts'; hosts: MxHost[] }
+  | { kind: 'transient' | 'permanent'; reason: string; enhanced: string };
+
+export interface MxOptions {
+  maxHosts: number;
+  ipv6: boolean;
+}
+
+/** Orders MX records: by preference, shuffled among equals (RFC 5321 §5.1), Fisher-Yates with `random`. */
+export function orderMx(records: readonly MxRecord[], random: () => number): MxRecord[] {
+  const shuffled = [...records];
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [shuffled[i], shuffled[j]] = [shuffled[j] as MxRecord, shuffled[i] as MxRecord];
+  }
+  // Array.prototype.sort is stable: equal preferences keep their shuffled order.
+  return shuffled.sort((a, b) => a.preference - b.preference);
+}
+
+/** Decides from the MX answer alone: a list of host names to look up, or a final verdict. */
+export function mxTargets(domain: string, answer: DnsAnswer<MxRecord>, random: () => number, maxHosts: number): MxWalk | { kind: 'names'; names: { name: string; preference: number; implicit: boolean }[] } {
+  switch (answer.kind) {
+    case 'nxdomain':
+      return { kind: 'permanent', reason: `${domain}: no such domain (NXDOMAIN)`, enhanced: '5.1.2' };
+    case 'servfail':
+    case 'timeout':
+      return { kind: 'transient', reason: describeAnswer(domain, 'MX', answer), enhanced: '4.4.3' };
+    case 'nodata':
+      // RFC 5321 §5.1: no MX records → the domain itself is the implicit MX.
+      return { kind: 'names', names: [{ name: domain, preference: 0, implicit: true }] };
+    case 'records': {
+      // RFC 7505 §3: a single MX of "." (null MX) means the domain accepts no mail.
+      if (answer.records.some((r) => r.exchange === '' || r.exchange === '.')) {
+        return { kind: 'permanent', reason: `${domain} does not accept mail (null MX, RFC 7505)`, enhanced: '5.1.10' };
+      }
+      const seen = new Set<string>();
+      const names = orderMx(answer.records, random)
+        .filter((r) => !seen.has(r.exchange) && seen.add(r.exchange))
+        .slice(0, maxHosts)
+        .map((r) => ({ name: r.exchange, preference: r.preference, implicit: false }));
+      return { kind: 'names', names };
+    }
+  }
+}
+
+/** Resolves the hosts to try for `domain`, each with its addresses. */
+export async function walkMx(domain: string, resolver: Resolver, random: () => number, options: MxOptions): Promise<MxWalk> {
+  const targets = mxTargets(domain, await resolver.resolveMx(domain), random, options.maxHosts);
+  if (targets.kind !== 'names') return targets;
+  let temporary = false;
+  const hosts = await Promise.all(
+    targets.names.map(async (t): Promise<MxHost> => {
+      const [v6, v4] = await Promise.all([
+        options.ipv6 ? resolver.resolve6(t.name) : Promise.resolve<DnsAnswer<string>>({ kind: 'nodata' }),
+        resolver.resolve4(t.name),
+      ]);
+      const addresses = [...(v6.kind === 'records' ? v6.records : []), ...(v4.kind === 'records' ? v4.records : [])];
+      const host: MxHost = { ...t, addresses };
+      if (addresses.length === 0) {
+        const bad = [v6, v4].find(isTemporary) ?? v4;
+        if (isTemporary(bad)) temporary = true;
+        host.problem = describeAnswer(t.name, options.ipv6 ? 'A/AAAA' : 'A', bad);
+      }
+      return host;
+    }),
+  );
+  const usable = hosts.filter((h) => h.addresses.length > 0);
+  if (usable.length > 0) return { kind: 'hosts', hosts: usable };
+  const problems = hosts.map((h) => h.problem).join('; ');
+  // A lookup that may succeed later makes the walk transient; otherwise no host can ever be reached.
+  if (temporary) return { kind: 'transient', reason: `no MX host of ${domain} could be resolved: ${problems}`, enhanced: '4.4.3' };
+  if (targets.names[0]?.implicit) return { kind: 'permanent', reason: `${domain} has neither MX nor address records`, enhanced: '5.1.2' };
+  return { kind: 'permanent', reason: `no MX host of ${domain} has an address: ${problems}`, enhanced: '5.4.4' };
+}

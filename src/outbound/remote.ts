@@ -1,0 +1,59 @@
+// Builds the remote courier from config for the composition root: node:dns resolver on dns.servers,
+// trust (Node's CAs + outbound.ca_file, read now), attempts table, MTA-STS cache and fetcher.
+import type { Config } from '../config/schema.ts';
+import type { Db } from '../db/open.ts';
+import { createNodeResolver } from '../dns/node-resolver.ts';
+import type { Resolver } from '../dns/resolver.ts';
+import type { Logger } from '../log/log.ts';
+import { StsCache } from '../tls-policy/sts-cache.ts';
+import { fetchStsPolicy } from '../tls-policy/sts-fetch.ts';
+import { currentStsPolicy } from '../tls-policy/sts.ts';
+import { loadTrust } from '../tls-policy/trust.ts';
+import { AttemptsStore } from './attempts-store.ts';
+import { RemoteCourier } from './courier.ts';
+
+export interface RemoteOverrides {
+  resolver?: Resolver;
+  now?: () => number;
+  random?: () => number;
+  /** Port of MTA-STS policy hosts (443; tests use another). */
+  stsPort?: number;
+  idleMs?: number;
+}
+
+/** Throws only when outbound.ca_file cannot be read (a startup error). */
+export function createRemoteCourier(config: Config, db: Db, log: Logger, overrides: RemoteOverrides = {}): RemoteCourier {
+  const resolver = overrides.resolver ?? createNodeResolver(config.dns);
+  const trust = loadTrust(config.outbound.caFile);
+  const now = overrides.now ?? Date.now;
+  const cache = new StsCache(db);
+  const fetchDeps = {
+    resolver,
+    trust,
+    timeoutMs: Math.min(60_000, config.outbound.connectTimeoutSeconds * 1000),
+    ipv6: config.outbound.ipv6,
+    ...(overrides.stsPort ? { port: overrides.stsPort } : {}),
+  };
+  const sts = config.outbound.mtaSts
+    ? (domain: string) =>
+        currentStsPolicy(domain, {
+          resolver,
+          cache,
+          now,
+          fetch: (d) => fetchStsPolicy(d, fetchDeps),
+          report: (d, problem) => log.warn({ event: 'mta-sts', domain: d, problem }, 'MTA-STS policy not usable'),
+        })
+    : undefined;
+  return new RemoteCourier({
+    hostname: config.hostname,
+    outbound: config.outbound,
+    resolver,
+    trust,
+    log,
+    attempts: new AttemptsStore(db),
+    now,
+    ...(sts ? { sts } : {}),
+    ...(overrides.random ? { random: overrides.random } : {}),
+    ...(overrides.idleMs ? { idleMs: overrides.idleMs } : {}),
+  });
+}

@@ -1,0 +1,261 @@
+// One SMTP client session to one MX address (RFC 5321, RFC 3207 STARTTLS, RFC 2920 PIPELINING):
+// connect, greeting, EHLO (HELO fallback), STARTTLS as the TLS policy says, then any number of
+// transactions (MAIL, RCPT…, DATA) with RSET between them, QUIT. Network I/O; no decisions about
+// outcomes beyond what the TLS policy level demands (tls-policy/evaluate.ts).
+import net from 'node:net';
+import type tls from 'node:tls';
+import type { TlsLevel } from '../config/schema.ts';
+import type { HopInfo, SmtpReply } from '../core/delivery.ts';
+import { evaluate, shouldStarttls, type TlsObserved } from '../tls-policy/evaluate.ts';
+import { type FullReply, ReplyReader } from './reply-reader.ts';
+import { startTls } from './starttls.ts';
+import { type MessageTraits, dotStuff, mailParameters, parseExtensions, pathArgument } from './wire.ts';
+
+export interface SessionOptions {
+  ip: string;
+  port: number;
+  /** MX host name: SNI and the name the certificate must match. */
+  mxName: string;
+  /** Our name in EHLO (config hostname). */
+  heloName: string;
+  level: TlsLevel;
+  trust: tls.SecureContext;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+  /** Never STARTTLS: the one plaintext retry after a failed handshake under "may". */
+  plaintextRetry?: boolean;
+}
+
+export type TlsInfo = NonNullable<HopInfo['tls']>;
+
+export type OpenResult =
+  | { ok: true; session: SmtpSession }
+  | {
+      ok: false;
+      stage: 'connect' | 'greeting' | 'ehlo' | 'tls';
+      reason: string;
+      reply?: SmtpReply;
+      tls?: TlsInfo;
+      /** Under "may" after a failed handshake: try once more in plaintext on a new connection. */
+      retryPlaintext?: boolean;
+    };
+
+export interface Envelope extends MessageTraits {
+  from: string;
+  rcpts: readonly string[];
+  body: Buffer;
+}
+
+export type SendResult =
+  /** The message cannot go to this server (SMTPUTF8, SIZE); nothing was sent. */
+  | { kind: 'refused'; reason: string; enhanced: string }
+  /** MAIL refused, or the connection broke or timed out before the end of DATA. */
+  | { kind: 'failed'; stage: 'mail' | 'rcpt' | 'data'; reply?: SmtpReply; error?: string; rcptReplies: Map<string, SmtpReply> }
+  /** The transaction ran to its end: RCPT replies, and the reply to DATA or to the final "." */
+  | { kind: 'done'; rcptReplies: Map<string, SmtpReply>; dataReply?: SmtpReply };
+
+export class SmtpSession {
+  readonly options: SessionOptions;
+  tls: TlsInfo | undefined;
+  downgrade: string | undefined;
+  extensions = new Map<string, string>();
+  messages = 0;
+  private socket: net.Socket | tls.TLSSocket;
+  private readonly reader = new ReplyReader();
+  private broken = false;
+
+  private constructor(options: SessionOptions, socket: net.Socket) {
+    this.options = options;
+    this.socket = socket;
+    this.reader.attach(socket);
+    socket.on('close', () => (this.broken = true));
+    socket.on('error', () => (this.broken = true));
+  }
+
+  static async open(options: SessionOptions): Promise<OpenResult> {
+    const socket = await connect(options.ip, options.port, options.connectTimeoutMs);
+    if (typeof socket === 'string') return { ok: false, stage: 'connect', reason: socket };
+    const session = new SmtpSession(options, socket);
+    const result = await session.handshake();
+    if (!result.ok) session.close();
+    return result;
+  }
+
+  get usable(): boolean {
+    return !this.broken && !this.socket.destroyed;
+  }
+
+  private async handshake(): Promise<OpenResult> {
+    const o = this.options;
+    const greeting = await this.read();
+    if ('error' in greeting) return { ok: false, stage: 'greeting', reason: `no greeting: ${greeting.error}` };
+    if (greeting.reply.code !== 220) return { ok: false, stage: 'greeting', reason: 'the server refused the connection', reply: greeting.reply };
+    const ehlo = await this.hello();
+    if (!ehlo.ok) return ehlo;
+    const offered = this.extensions.has('STARTTLS');
+    const seen: TlsObserved = { starttlsOffered: offered, handshake: 'skipped' };
+    if (shouldStarttls(o.level, offered) && !o.plaintextRetry) {
+      const answer = await this.command('STARTTLS');
+      if ('error' in answer) return { ok: false, stage: 'tls', reason: `STARTTLS: ${answer.error}` };
+      if (answer.reply.code !== 220) {
+        seen.handshake = 'refused';
+        seen.error = `${answer.reply.code} ${answer.reply.text}`;
+      } else {
+        this.reader.detach();
+        const plain = this.socket as net.Socket;
+        const secured = await startTls(plain, o.mxName, o.trust, o.commandTimeoutMs);
+        if (!secured.ok) {
+          seen.handshake = 'failed';
+          seen.error = secured.error;
+          this.tls = { version: '', cipher: '', verified: false, error: secured.error };
+        } else {
+          seen.handshake = 'ok';
+          seen.chainError = secured.chainError;
+          seen.nameError = secured.nameError;
+          this.socket = secured.socket;
+          this.reader.attach(secured.socket);
+          secured.socket.on('close', () => (this.broken = true));
+          secured.socket.on('error', () => (this.broken = true));
+          const error = secured.chainError ?? secured.nameError;
+          this.tls = { version: secured.version, cipher: secured.cipher, verified: error === undefined, ...(error ? { error } : {}) };
+        }
+      }
+    }
+    const verdict = evaluate(o.level, seen);
+    const tlsInfo = this.tls ? { tls: this.tls } : {};
+    if (verdict.action === 'defer') {
+      if (seen.handshake === 'ok') await this.quit();
+      return { ok: false, stage: 'tls', reason: verdict.reason, ...tlsInfo };
+    }
+    if (verdict.action === 'retry-plaintext') return { ok: false, stage: 'tls', reason: verdict.reason, retryPlaintext: true, ...tlsInfo };
+    if (verdict.downgrade) this.downgrade = verdict.downgrade;
+    if (seen.handshake === 'ok') {
+      // RFC 3207 §4.2: forget everything learnt before TLS and say EHLO again.
+      const again = await this.hello();
+      if (!again.ok) return { ...again, ...tlsInfo };
+    }
+    return { ok: true, session: this };
+  }
+
+  /** EHLO, or HELO when EHLO is refused as unknown (RFC 5321 §3.2). */
+  private async hello(): Promise<OpenResult> {
+    this.extensions = new Map();
+    const ehlo = await this.command(`EHLO ${this.options.heloName}`);
+    if ('error' in ehlo) return { ok: false, stage: 'ehlo', reason: `EHLO: ${ehlo.error}` };
+    if (ehlo.reply.code === 250) {
+      this.extensions = parseExtensions(ehlo.lines);
+      return { ok: true, session: this };
+    }
+    if (ehlo.reply.code >= 500 && ehlo.reply.code !== 554) {
+      const helo = await this.command(`HELO ${this.options.heloName}`);
+      if ('error' in helo) return { ok: false, stage: 'ehlo', reason: `HELO: ${helo.error}` };
+      if (helo.reply.code === 250) return { ok: true, session: this };
+      return { ok: false, stage: 'ehlo', reason: 'HELO refused', reply: helo.reply };
+    }
+    return { ok: false, stage: 'ehlo', reason: 'EHLO refused', reply: ehlo.reply };
+  }
+
+  /** One transaction: MAIL, RCPT for each recipient, DATA; pipelined when the server allows. */
+  async send(env: Envelope): Promise<SendResult> {
+    const params = mailParameters(this.extensions, env);
+    if ('refuse' in params) return { kind: 'refused', reason: params.refuse, enhanced: params.enhanced };
+    this.messages++;
+    const rcptReplies = new Map<string, SmtpReply>();
+    const mail = ['MAIL FROM:' + pathArgument(env.from), ...params.params].join(' ');
+    const rcpts = env.rcpts.map((r) => `RCPT TO:${pathArgument(r)}`);
+    const pipelining = this.extensions.has('PIPELINING');
+    // RFC 2920 §3.1: MAIL, RCPT… and DATA may go in one group; DATA must be last.
+    if (pipelining) this.write([mail, ...rcpts, 'DATA']);
+    else this.write([mail]);
+    const mailReply = await this.read();
+    if ('error' in mailReply) return { kind: 'failed', stage: 'mail', error: mailReply.error, rcptReplies };
+    for (const [i, rcpt] of env.rcpts.entries()) {
+      if (!pipelining) {
+        if (mailReply.reply.code !== 250) break;
+        this.write([rcpts[i] as string]);
+      }
+      const r = await this.read();
+      if ('error' in r) return { kind: 'failed', stage: 'rcpt', error: r.error, rcptReplies };
+      rcptReplies.set(rcpt, r.reply);
+    }
+    if (mailReply.reply.code !== 250) {
+      if (pipelining) await this.read(); // the reply to DATA, a 503
+      return { kind: 'failed', stage: 'mail', reply: mailReply.reply, rcptReplies };
+    }
+    const accepted = [...rcptReplies.values()].filter((r) => r.code === 250 || r.code === 251).length;
+    if (!pipelining && accepted === 0) return { kind: 'done', rcptReplies };
+    if (!pipelining) this.write(['DATA']);
+    const data = await this.read();
+    if ('error' in data) return { kind: 'failed', stage: 'data', error: data.error, rcptReplies };
+    if (data.reply.code !== 354) return { kind: 'done', rcptReplies, ...(accepted > 0 ? { dataReply: data.reply } : {}) };
+    if (accepted === 0) {
+      // RFC 2920 §3.1: DATA accepted without recipients; end it with an empty message.
+      this.socket.write('.\r\n');
+      await this.read();
+      return { kind: 'done', rcptReplies };
+    }
+    this.socket.write(dotStuff(env.body));
+    const end = await this.read();
+    if ('error' in end) return { kind: 'failed', stage: 'data', error: `after the message: ${end.error}`, rcptReplies };
+    return { kind: 'done', rcptReplies, dataReply: end.reply };
+  }
+
+  /** RSET before reusing the connection; false when the connection is no longer usable. */
+  async reset(): Promise<boolean> {
+    if (!this.usable) return false;
+    const r = await this.command('RSET');
+    return !('error' in r) && r.reply.code === 250;
+  }
+
+  async quit(): Promise<void> {
+    if (this.usable) {
+      this.write(['QUIT']);
+      await this.read(Math.min(5000, this.options.commandTimeoutMs));
+    }
+    this.close();
+  }
+
+  close(): void {
+    this.broken = true;
+    this.reader.detach();
+    this.socket.destroy();
+  }
+
+  private write(commands: string[]): void {
+    if (this.usable) this.socket.write(commands.map((c) => `${c}\r\n`).join(''));
+  }
+
+  private async command(line: string): Promise<FullReply | { error: string }> {
+    this.write([line]);
+    return this.read();
+  }
+
+  private async read(timeoutMs = this.options.commandTimeoutMs): Promise<FullReply | { error: string }> {
+    try {
+      return await this.reader.next(timeoutMs);
+    } catch (err) {
+      this.broken = true;
+      return { error: (err as Error).message };
+    }
+  }
+}
+
+function connect(ip: string, port: number, timeoutMs: number): Promise<net.Socket | string> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: ip, port, noDelay: true });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(`connect to ${ip}:${port} timed out after ${Math.round(timeoutMs / 1000)} s`);
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(`connect to ${ip}:${port}: ${err.code ?? err.message}`);
+    });
+  });
+}

@@ -1,0 +1,74 @@
+// The TLS handshake on an SMTP connection after "220 ready" (RFC 3207), as a client: SNI = the MX
+// host name, Node's CA store plus outbound.ca_file, and both checks recorded separately (chain,
+// then name by RFC 6125) instead of aborting, so the policy level decides. Network I/O.
+import type net from 'node:net';
+import tls from 'node:tls';
+import { certNames, checkCertName } from '../tls-policy/identity.ts';
+
+export type StartTlsResult =
+  | { ok: true; socket: tls.TLSSocket; version: string; cipher: string; chainError?: string; nameError?: string }
+  | { ok: false; error: string };
+
+export function startTls(plain: net.Socket, servername: string, trust: tls.SecureContext, timeoutMs: number): Promise<StartTlsResult> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({
+      socket: plain,
+      servername,
+      secureContext: trust,
+      // Verification is recorded, not enforced here: "may" and "encrypt" accept any certificate.
+      rejectUnauthorized: false,
+      checkServerIdentity: () => undefined,
+    });
+    const finish = (result: StartTlsResult): void => {
+      clearTimeout(timer);
+      socket.off('error', onError);
+      socket.off('secureConnect', onSecure);
+      if (!result.ok) {
+        socket.destroy();
+        plain.destroy();
+      }
+      resolve(result);
+    };
+    const onError = (err: NodeJS.ErrnoException): void => finish({ ok: false, error: handshakeError(err) });
+    const onSecure = (): void => {
+      const cert = socket.getPeerCertificate();
+      const chainError = socket.authorized ? undefined : chainText(socket.authorizationError);
+      const nameError = cert && Object.keys(cert).length > 0 ? checkCertName(servername, certNames(cert)) : 'the server sent no certificate';
+      finish({
+        ok: true,
+        socket,
+        version: socket.getProtocol() ?? '',
+        cipher: socket.getCipher()?.name ?? '',
+        ...(chainError ? { chainError } : {}),
+        ...(nameError ? { nameError } : {}),
+      });
+    };
+    const timer = setTimeout(() => finish({ ok: false, error: `handshake not finished within ${Math.round(timeoutMs / 1000)} s` }), timeoutMs);
+    socket.once('error', onError);
+    socket.once('secureConnect', onSecure);
+    socket.once('close', () => finish({ ok: false, error: 'connection closed during the handshake' }));
+  });
+}
+
+const CHAIN_ERRORS: Record<string, string> = {
+  CERT_HAS_EXPIRED: 'certificate has expired',
+  CERT_NOT_YET_VALID: 'certificate is not yet valid',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'self-signed certificate',
+  SELF_SIGNED_CERT_IN_CHAIN: 'self-signed certificate in the chain (untrusted root)',
+  UNABLE_TO_GET_ISSUER_CERT: 'issuer certificate not found',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'issuer certificate not found (untrusted CA or missing intermediate)',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'unable to verify the first certificate (untrusted CA or missing intermediate)',
+  CERT_REVOKED: 'certificate revoked',
+  CERT_SIGNATURE_FAILURE: 'certificate signature failure',
+};
+
+/** "CERT_HAS_EXPIRED (certificate has expired)": the OpenSSL code verbatim, and what it means. */
+function chainText(error: Error | string | null | undefined): string {
+  const code = typeof error === 'string' ? error : ((error as NodeJS.ErrnoException | null | undefined)?.code ?? error?.message ?? 'unknown');
+  const meaning = CHAIN_ERRORS[code];
+  return meaning ? `${code} (${meaning})` : code;
+}
+
+function handshakeError(err: NodeJS.ErrnoException): string {
+  return err.code && !err.message.includes(err.code) ? `${err.code}: ${err.message}` : err.message;
+}

@@ -1,0 +1,123 @@
+// The operator's view of the queue and its levers (list, show, retry, hold, release, delete),
+// for `sealpost queue`. Writes here touch only scheduling state; message rows stay store.ts's.
+import type { Db } from '../db/open.ts';
+
+export interface QueuedRecipient {
+  rcpt: string;
+  address: string;
+  transport: string;
+  state: string;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+}
+
+export interface QueuedMessage {
+  id: string;
+  receivedAt: number;
+  sender: string;
+  size: number;
+  origin: string;
+  subject: string | null;
+  messageId: string | null;
+  recipients: QueuedRecipient[];
+}
+
+interface MessageRow {
+  id: string;
+  received_at: number;
+  sender: string;
+  size: number;
+  origin: string;
+  subject: string | null;
+  header_message_id: string | null;
+}
+
+interface RecipientRow {
+  message_id: string;
+  rcpt: string;
+  address: string;
+  transport: string;
+  state: string;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+}
+
+export class QueueAdmin {
+  private readonly db: Db;
+
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  /** Every message still in the queue, oldest first (at most `limit`). */
+  list(limit = 10_000): QueuedMessage[] {
+    const messages = this.db
+      .prepare<[number], MessageRow>('SELECT id, received_at, sender, size, origin, subject, header_message_id FROM messages ORDER BY received_at, id LIMIT ?')
+      .all(limit);
+    const recipients = this.db
+      .prepare<[], RecipientRow>(`SELECT message_id, rcpt, address, transport, state, attempts, next_attempt_at, last_error FROM recipients WHERE state IN ('queued', 'active', 'held', 'failed') ORDER BY id`)
+      .all();
+    const byMessage = new Map<string, QueuedRecipient[]>();
+    for (const r of recipients) {
+      const list = byMessage.get(r.message_id) ?? [];
+      list.push(toRecipient(r));
+      byMessage.set(r.message_id, list);
+    }
+    return messages.map((m) => toMessage(m, byMessage.get(m.id) ?? []));
+  }
+
+  show(id: string): QueuedMessage | undefined {
+    const m = this.db.prepare<[string], MessageRow>('SELECT id, received_at, sender, size, origin, subject, header_message_id FROM messages WHERE id = ?').get(id);
+    if (!m) return undefined;
+    const recipients = this.db
+      .prepare<[string], RecipientRow>('SELECT message_id, rcpt, address, transport, state, attempts, next_attempt_at, last_error FROM recipients WHERE message_id = ? ORDER BY id')
+      .all(id);
+    return toMessage(m, recipients.map(toRecipient));
+  }
+
+  /** Makes queued recipients due now: of one message, or (id undefined) of all. Returns how many. */
+  retry(id: string | undefined, now: number): number {
+    if (id === undefined) return this.db.prepare(`UPDATE recipients SET next_attempt_at = ? WHERE state = 'queued'`).run(now).changes;
+    return this.db.prepare(`UPDATE recipients SET next_attempt_at = ? WHERE state = 'queued' AND message_id = ?`).run(now, id).changes;
+  }
+
+  hold(id: string): number {
+    return this.db.prepare(`UPDATE recipients SET state = 'held' WHERE state = 'queued' AND message_id = ?`).run(id).changes;
+  }
+
+  release(id: string, now: number): number {
+    return this.db.prepare(`UPDATE recipients SET state = 'queued', next_attempt_at = ? WHERE state = 'held' AND message_id = ?`).run(now, id).changes;
+  }
+
+  /** Removes a message and its recipients; no DSN is sent. */
+  delete(id: string): number {
+    return this.db.prepare('DELETE FROM messages WHERE id = ?').run(id).changes;
+  }
+}
+
+function toRecipient(r: RecipientRow): QueuedRecipient {
+  return {
+    rcpt: r.rcpt,
+    address: r.address,
+    transport: r.transport,
+    state: r.state,
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+    lastError: r.last_error,
+  };
+}
+
+function toMessage(m: MessageRow, recipients: QueuedRecipient[]): QueuedMessage {
+  return {
+    id: m.id,
+    receivedAt: m.received_at,
+    sender: m.sender,
+    size: m.size,
+    origin: m.origin,
+    subject: m.subject,
+    messageId: m.header_message_id,
+    recipients,
+  };
+}

@@ -1,0 +1,42 @@
+// The TLS policy for one destination domain (pure): explicit table entry, then MTA-STS, then
+// tls_default. Postfix's levels (none, may, encrypt, verify); MTA-STS enforce means verify.
+import type { TlsLevel } from '../config/schema.ts';
+import type { StsPolicy } from './mta-sts.ts';
+
+export type PolicySource = 'table' | 'mta-sts' | 'default';
+
+export interface TlsPolicy {
+  level: TlsLevel;
+  source: PolicySource;
+  /** The MTA-STS policy for the domain, when there is one (mode enforce or testing). */
+  sts?: StsPolicy & { id: string };
+}
+
+/**
+ * The table entry for `domain`: the exact name first, then ".parent" entries from the closest
+ * parent outward (".example.net" matches a.example.net and a.b.example.net, not example.net).
+ */
+export function tableLevel(domain: string, table: Readonly<Record<string, TlsLevel>>): TlsLevel | undefined {
+  const name = domain.toLowerCase();
+  if (Object.hasOwn(table, name)) return table[name];
+  const labels = name.split('.');
+  for (let i = 1; i < labels.length; i++) {
+    const key = `.${labels.slice(i).join('.')}`;
+    if (Object.hasOwn(table, key)) return table[key];
+  }
+  return undefined;
+}
+
+export function choosePolicy(
+  domain: string,
+  table: Readonly<Record<string, TlsLevel>>,
+  sts: (StsPolicy & { id: string }) | undefined,
+  tlsDefault: TlsLevel,
+): TlsPolicy {
+  const active = sts && sts.mode !== 'none' ? sts : undefined;
+  const explicit = tableLevel(domain, table);
+  if (explicit !== undefined) return { level: explicit, source: 'table', ...(active ? { sts: active } : {}) };
+  // RFC 8461 §5: enforce → deliver only over verified TLS to matching MX hosts.
+  if (active?.mode === 'enforce') return { level: 'verify', source: 'mta-sts', sts: active };
+  return { level: tlsDefault, source: 'default', ...(active ? { sts: active } : {}) };
+}

@@ -1,0 +1,60 @@
+// The MTA-STS policy cache in the database (table sts_policies, migration 002): the only writer of
+// that table. A policy stays usable until fetched_at + max_age (RFC 8461 §5.1).
+import type { Db } from '../db/open.ts';
+import type { StsMode, StsPolicy } from './mta-sts.ts';
+
+export interface CachedSts extends StsPolicy {
+  id: string;
+  fetchedAt: number;
+  expiresAt: number;
+}
+
+interface Row {
+  policy_id: string;
+  mode: string;
+  mx: string;
+  max_age: number;
+  fetched_at: number;
+  expires_at: number;
+}
+
+export class StsCache {
+  private readonly select;
+  private readonly upsert;
+  private readonly remove;
+
+  constructor(db: Db) {
+    this.select = db.prepare<[string], Row>('SELECT policy_id, mode, mx, max_age, fetched_at, expires_at FROM sts_policies WHERE domain = ?');
+    this.upsert = db.prepare(
+      `INSERT INTO sts_policies (domain, policy_id, mode, mx, max_age, fetched_at, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (domain) DO UPDATE SET policy_id = excluded.policy_id, mode = excluded.mode, mx = excluded.mx,
+         max_age = excluded.max_age, fetched_at = excluded.fetched_at, expires_at = excluded.expires_at`,
+    );
+    this.remove = db.prepare('DELETE FROM sts_policies WHERE domain = ?');
+  }
+
+  /** The cached policy for `domain` if it has not expired at `now` (unix ms). */
+  get(domain: string, now: number): CachedSts | undefined {
+    const row = this.select.get(domain);
+    if (!row || row.expires_at <= now) return undefined;
+    return {
+      id: row.policy_id,
+      mode: row.mode as StsMode,
+      mx: JSON.parse(row.mx) as string[],
+      maxAge: row.max_age,
+      fetchedAt: row.fetched_at,
+      expiresAt: row.expires_at,
+    };
+  }
+
+  put(domain: string, id: string, policy: StsPolicy, now: number): CachedSts {
+    const expiresAt = now + policy.maxAge * 1000;
+    this.upsert.run(domain, id, policy.mode, JSON.stringify(policy.mx), policy.maxAge, now, expiresAt);
+    return { ...policy, id, fetchedAt: now, expiresAt };
+  }
+
+  delete(domain: string): void {
+    this.remove.run(domain);
+  }
+}

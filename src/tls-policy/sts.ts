@@ -1,0 +1,44 @@
+// The MTA-STS policy in force for a domain (RFC 8461 §5.1): TXT id compared with the cached
+// policy, fetched anew when the id changed or nothing is cached, else the cached one. Failures
+// never block delivery by themselves: without a usable policy the domain has no MTA-STS.
+import type { Resolver } from '../dns/resolver.ts';
+import { type StsPolicy, parseStsPolicy, parseStsTxt } from './mta-sts.ts';
+import type { FetchResult } from './sts-fetch.ts';
+
+export interface StsStore {
+  get(domain: string, now: number): (StsPolicy & { id: string }) | undefined;
+  put(domain: string, id: string, policy: StsPolicy, now: number): StsPolicy & { id: string };
+}
+
+export interface StsDeps {
+  resolver: Resolver;
+  cache: StsStore;
+  fetch: (domain: string) => Promise<FetchResult>;
+  now: () => number;
+  /** Told why a policy could not be used (logged by the caller). */
+  report?: (domain: string, problem: string) => void;
+}
+
+export async function currentStsPolicy(domain: string, deps: StsDeps): Promise<(StsPolicy & { id: string }) | undefined> {
+  const now = deps.now();
+  const cached = deps.cache.get(domain, now);
+  const txt = await deps.resolver.resolveTxt(`_mta-sts.${domain}`);
+  if (txt.kind !== 'records') return cached;
+  const record = parseStsTxt(txt.records);
+  if ('error' in record) {
+    if (txt.records.some((r) => r.startsWith('v=STSv1'))) deps.report?.(domain, `_mta-sts TXT: ${record.error}`);
+    return cached;
+  }
+  if (cached && cached.id === record.id) return cached;
+  const fetched = await deps.fetch(domain);
+  if (!fetched.ok) {
+    deps.report?.(domain, `policy fetch failed: ${fetched.error}${cached ? '; using the cached policy' : ''}`);
+    return cached;
+  }
+  const policy = parseStsPolicy(fetched.text);
+  if ('error' in policy) {
+    deps.report?.(domain, `policy invalid: ${policy.error}${cached ? '; using the cached policy' : ''}`);
+    return cached;
+  }
+  return deps.cache.put(domain, record.id, policy, now);
+}
