@@ -2,8 +2,8 @@
 // sendmail for local programs (cron, scripts). Adds Received, and Date/Message-ID when missing.
 // Exit 0 once the message is committed to the queue; the daemon delivers it.
 import os from 'node:os';
+import { rfc5322Date } from '../core/date.ts';
 import { checkNewlines, hasEightBit } from '../inbound/body.ts';
-import { rfc5322Date } from '../inbound/received.ts';
 import { buildDirectory, decideRecipient } from '../inbound/recipients.ts';
 import { newQueueId } from '../queue/ids.ts';
 import { type NewRecipient, QueueStore } from '../queue/store.ts';
@@ -47,8 +47,8 @@ export async function run(configFile: string, args: Args, input: NodeJS.Readable
     const id = newQueueId(now);
     const headerEnd = text.indexOf('\r\n\r\n');
     const header = (headerEnd < 0 ? text : text.subarray(0, headerEnd)).toString('latin1');
-    const extra: string[] = [`Received: by ${config.hostname} (Sealpost, from userid ${os.userInfo().uid})\r\n\tid ${id}; ${rfc5322Date(new Date(now))}`];
-    if (!/^date:/im.test(header)) extra.push(`Date: ${rfc5322Date(new Date(now))}`);
+    const extra: string[] = [`Received: by ${config.hostname} (Sealpost, from userid ${os.userInfo().uid})\r\n\tid ${id}; ${rfc5322Date(now)}`];
+    if (!/^date:/im.test(header)) extra.push(`Date: ${rfc5322Date(now)}`);
     const messageId = /^message-id:\s*(.*)$/im.exec(header)?.[1]?.trim() ?? `<${id}@${config.hostname}>`;
     if (!/^message-id:/im.test(header)) extra.push(`Message-ID: ${messageId}`);
     const body = Buffer.concat([Buffer.from(`${extra.join('\r\n')}\r\n`), text]);

@@ -1,5 +1,6 @@
 // The Received header we prepend to every accepted message (RFC 5321 §4.4), in the form
 // operators know from Postfix, with the TLS details (pure).
+import { rfc5322Date } from '../core/date.ts';
 
 export interface ReceivedFacts {
   helo: string;
@@ -19,15 +20,7 @@ export function receivedHeader(f: ReceivedFacts): string {
   const from = `from ${clean(f.helo) || 'unknown'} (${clean(f.reverseName ?? '') || 'unknown'} [${f.ip}])`;
   const tls = f.tls ? `\r\n\t(using ${f.tls.version} with cipher ${f.tls.cipher}${f.tls.bits ? ` (${f.tls.bits}/${f.tls.bits} bits)` : ''})` : '';
   const rcpt = f.recipient ? `\r\n\tfor <${clean(f.recipient)}>` : '';
-  return `Received: ${from}\r\n\tby ${f.hostname} (Sealpost) with ${f.protocol} id ${f.queueId}${tls}${rcpt};\r\n\t${rfc5322Date(f.date)}\r\n`;
-}
-
-/** "Mon, 23 Nov 2026 10:54:14 +0000" (RFC 5322 §3.3), always in UTC. */
-export function rfc5322Date(d: Date): string {
-  const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${days[d.getUTCDay()]}, ${d.getUTCDate()} ${months[d.getUTCMonth()]} ${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
+  return `Received: ${from}\r\n\tby ${f.hostname} (Sealpost) with ${f.protocol} id ${f.queueId}${tls}${rcpt};\r\n\t${rfc5322Date(f.date.getTime())}\r\n`;
 }
 
 /** Client-supplied text in a header: no control characters, no parentheses games, bounded. */

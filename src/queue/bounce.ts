@@ -1,6 +1,7 @@
 // Delivery status notifications (pure): RFC 3464 multipart/report (RFC 6522) with a human part,
 // message/delivery-status and the original's headers (text/rfc822-headers), for failed or delayed
 // recipients. Never for the null sender (RFC 5321 §4.5.5, §6.1: no bounce loops).
+import { rfc5322Date } from '../core/date.ts';
 
 export interface DsnRecipient {
   /** The envelope recipient as the client gave it (Original-Recipient). */
@@ -131,10 +132,6 @@ function hasHighBytes(b: Buffer): boolean {
   return b.some((byte) => byte > 0x7f);
 }
 
-/** RFC 5322 §3.3 date-time in UTC. */
-export function rfc5322Date(ms: number): string {
-  return new Date(ms).toUTCString().replace(/GMT$/, '+0000');
-}
 
 /** Folds a header line at spaces to lines of at most 78 characters where possible (RFC 5322 §2.2.3). */
 function fold(line: string): string {
