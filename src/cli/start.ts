@@ -1,9 +1,10 @@
 // `sealpost start --config FILE`: runs the daemon in the foreground, JSON logs on stdout.
-// SIGTERM/SIGINT stop it gracefully (a second signal exits at once); SIGHUP reloads.
+// SIGTERM/SIGINT stop it gracefully (a second signal exits at once); SIGHUP reloads. The signal
+// handlers are in place before start-up begins, so a signal during start-up waits for it.
 import { formatProblems, loadConfig } from '../config/load.ts';
-import { createLogger } from '../log/log.ts';
 import { MIGRATIONS_DIR } from '../db/open.ts';
-import { startDaemon } from '../main.ts';
+import { createLogger } from '../log/log.ts';
+import { type Daemon, startDaemon } from '../main.ts';
 
 export async function run(configFile: string): Promise<number> {
   const loaded = await loadConfig(configFile);
@@ -12,34 +13,41 @@ export async function run(configFile: string): Promise<number> {
     return 1;
   }
   const log = createLogger(loaded.config.log.level);
-  let daemon;
+  let stopRequested: ((signal: string) => void) | undefined;
+  let stopping = false;
+  let reload = () => log.warn('SIGHUP during start-up: nothing to reload yet');
+  const onStop = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    stopRequested?.(signal);
+  };
+  process.on('SIGTERM', () => onStop('SIGTERM'));
+  process.on('SIGINT', () => onStop('SIGINT'));
+  process.on('SIGHUP', () => reload());
+
+  let daemon: Daemon;
   try {
     daemon = await startDaemon(loaded.config, { log, now: Date.now, migrationsDir: MIGRATIONS_DIR });
   } catch (err) {
     log.fatal({ err }, `sealpost: cannot start: ${(err as Error).message}`);
     return 1;
   }
-  const running = daemon;
+  reload = () => {
+    daemon.reload().catch((err: unknown) => log.error({ err }, 'reload failed; the old settings stay in force'));
+  };
+  const stop = () =>
+    daemon.stop().then(
+      () => 0,
+      (err: unknown) => {
+        log.error({ err }, 'error while stopping');
+        return 1;
+      },
+    );
+  if (stopping) return stop();
   return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) {
-        log.warn({ signal }, 'second signal: exiting now');
-        process.exit(1);
-      }
-      stopping = true;
-      running.stop().then(
-        () => resolve(0),
-        (err: unknown) => {
-          log.error({ err }, 'error while stopping');
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => {
-      running.reload().catch((err: unknown) => log.error({ err }, 'reload failed; the old settings stay in force'));
-    });
+    stopRequested = () => void stop().then(resolve);
   });
 }

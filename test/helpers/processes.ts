@@ -1,6 +1,7 @@
 // Which processes are still alive, read from /proc (Linux): for asserting that a daemon and its
 // children are gone. Side effects: reads /proc only.
 import { readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 
 interface ProcStat {
   pid: number;
@@ -43,4 +44,22 @@ export function livePidsInGroup(pgrp: number): number[] {
     if (stat !== undefined && stat.pgrp === pgrp && stat.state !== 'Z') pids.push(stat.pid);
   }
   return pids;
+}
+
+/**
+ * True when `pid` has a handler installed for `signal` (SigCgt in /proc/PID/status). Note that
+ * Node always catches SIGINT and SIGTERM itself (it resets the terminal and re-raises them when
+ * no JS listener exists), so for a Node process only other signals say anything.
+ */
+export function catchesSignal(pid: number, signal: NodeJS.Signals): boolean {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return false;
+  }
+  const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  const number = os.constants.signals[signal];
+  if (mask === undefined) return false;
+  return ((BigInt(`0x${mask}`) >> BigInt(number - 1)) & 1n) === 1n;
 }

@@ -14,7 +14,11 @@ export function keepTempDirs(): boolean {
   return process.env['SEALPOST_TEST_KEEP'] === '1';
 }
 
-/** Makes a fresh directory (mode 0700) and returns its absolute path; it is removed after `scope`. */
+/**
+ * Makes a fresh directory (mode 0700) and returns its absolute path; it is removed after `scope`.
+ * node:test runs after-hooks in the order they were added, so this dir goes before peers started
+ * later are stopped: keep only files there that peers read at start (certificates, keys).
+ */
 export async function tempDir(scope: Scope, prefix = 'sealpost-test-'): Promise<string> {
   const dir = await makeTempDir(prefix);
   scope.after(() => removeTempDir(dir));

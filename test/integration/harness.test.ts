@@ -1,13 +1,19 @@
 // Smoke test of the integration harness itself, without Sealpost: Postfix sender → Postfix
 // receiver, swaks → Postfix receiver, and the helpers' waits. Runs under netless (needs root).
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
+import { createCa, issueCert } from '../helpers/certs.ts';
+import { startSealpost } from '../helpers/daemon.ts';
 import { composeMessage, headerValue } from '../helpers/maildir.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startPostfixReceiver, startPostfixSender } from '../helpers/postfix.ts';
+import { sClientStartTls } from '../helpers/openssl.ts';
 import { isAlive } from '../helpers/processes.ts';
 import { swaksSend } from '../helpers/swaks.ts';
+import { tempDir } from '../helpers/tmp.ts';
 import { waitFor, waitForLine } from '../helpers/wait.ts';
 
 test('Postfix sender relays a message into a Postfix receiver', { timeout: 60_000 }, async (t) => {
@@ -70,6 +76,87 @@ test('two receivers run side by side and stay apart', { timeout: 60_000 }, async
   assert.equal(m2?.subject, 'to two');
   assert.equal((await one.messages()).length, 1);
   assert.equal((await two.messages()).length, 1);
+});
+
+test('STARTTLS: openssl probe of a Postfix receiver, and a verified Postfix-to-Postfix hop', { timeout: 60_000 }, async (t) => {
+  const dir = await tempDir(t);
+  const ca = await createCa('Harness Root');
+  const leaf = await issueCert(ca, { names: ['mx.sink.test'] });
+  const files = { ca: path.join(dir, 'ca.pem'), cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem') };
+  await writeFile(files.ca, ca.certPem);
+  await writeFile(files.cert, leaf.chainPem);
+  await writeFile(files.key, leaf.keyPem, { mode: 0o600 });
+  const receiver = await startPostfixReceiver(t, {
+    listen: { port: await freePort() },
+    domains: ['sink.test'],
+    tls: { level: 'may', certFile: files.cert, keyFile: files.key },
+  });
+
+  const probe = await sClientStartTls({ port: receiver.port, servername: 'mx.sink.test', caFile: files.ca });
+  assert.equal(probe.ok, true, probe.stdout + probe.stderr);
+  assert.equal(probe.protocol, 'TLSv1.3');
+  assert.match(probe.cipher ?? '', /^TLS_/);
+  assert.deepEqual(probe.certificate?.dnsNames, ['mx.sink.test']);
+  assert.equal(probe.certificate?.subject, 'CN=mx.sink.test');
+  assert.deepEqual(probe.verify, { code: 0, message: 'ok' });
+  const untrusted = await sClientStartTls({ port: receiver.port, noServername: true });
+  assert.equal(untrusted.ok, true);
+  assert.notEqual(untrusted.verify?.code, 0);
+  const wrongName = await sClientStartTls({ port: receiver.port, servername: 'other.test', caFile: files.ca });
+  assert.equal(wrongName.verify?.code, 62, wrongName.stdout); // X509_V_ERR_HOSTNAME_MISMATCH
+
+  const sender = await startPostfixSender(t, {
+    relayTo: { host: '127.0.0.1', port: receiver.port },
+    tls: { level: 'verify', caFile: files.ca, match: ['mx.sink.test'] },
+  });
+  await sender.inject('alice@origin.test', ['bob@sink.test'], composeMessage({ from: 'alice@origin.test', to: ['bob@sink.test'], subject: 'over tls' }));
+  const [message] = await receiver.waitForMessages(1, 20_000);
+  // smtpd_tls_received_header: the receiver's Received names the hop's protocol and cipher.
+  assert.match(message?.header('received') ?? '', /\(using TLSv1\.3 with cipher TLS_/);
+  await sender.waitForLog(/Verified TLS connection established to 127\.0\.0\.1/);
+
+  // A name the certificate does not carry: verify level defers and the queue says why.
+  const strict = await startPostfixSender(t, {
+    name: 'strict',
+    relayTo: { host: '127.0.0.1', port: receiver.port },
+    tls: { level: 'verify', caFile: files.ca, match: ['mx.elsewhere.test'] },
+  });
+  await strict.inject('alice@origin.test', ['bob@sink.test'], composeMessage({ from: 'alice@origin.test', to: ['bob@sink.test'], subject: 'must not pass' }));
+  const [queued] = await waitFor(async () => {
+    const q = await strict.queue();
+    return q[0]?.recipients[0]?.delay_reason ? q : undefined;
+  }, { timeoutMs: 15_000, what: 'a deferred message in the strict sender' });
+  assert.match(queued?.recipients[0]?.delay_reason ?? '', /certificate verification failed|Server certificate not verified/);
+  await assert.rejects(strict.waitForQueueEmpty(500), /still queued: .*bob@sink\.test/);
+  assert.equal((await receiver.messages()).length, 1);
+});
+
+// The daemon helper against the real `sealpost start`: a smoke test of the harness, not of Sealpost.
+test('daemon helper: start, receive, restart, kill -9, stop', { timeout: 60_000 }, async (t) => {
+  const sealpost = await startSealpost(t, { config: { domain: [{ name: 'harness.test', mailboxes: ['alice', 'bob'] }] } });
+  assert.equal(sealpost.smtpPort > 0, true);
+  const sent = await swaksSend({ port: sealpost.smtpPort, from: 'x@origin.test', to: ['alice@harness.test'], subject: 'via swaks' });
+  assert.equal(sent.code, 0, sent.stdout);
+  const [first] = await sealpost.waitForMail(1, { domain: 'harness.test', mailbox: 'alice' });
+  assert.equal(first?.subject, 'via swaks');
+  await sealpost.waitForLog({ event: 'delivered' });
+
+  const sender = await startPostfixSender(t, { relayTo: { host: '127.0.0.1', port: sealpost.smtpPort }, tls: { level: 'encrypt' } });
+  await sender.inject('y@origin.test', ['bob@harness.test'], composeMessage({ from: 'y@origin.test', to: ['bob@harness.test'], subject: 'via postfix' }));
+  const [second] = await sealpost.waitForMail(1, { domain: 'harness.test', mailbox: 'bob' });
+  assert.equal(second?.subject, 'via postfix');
+  await sender.waitForQueueEmpty();
+
+  const mark = sealpost.logs().length;
+  await sealpost.restart();
+  assert.ok(sealpost.findLogs({ event: 'daemon', state: 'stopped' }).length >= 1);
+  await sealpost.waitForLog({ event: 'daemon', state: 'listening' }, { since: mark });
+  assert.equal((await sealpost.readMaildir('harness.test', 'alice')).length, 1);
+  assert.deepEqual(await sealpost.kill9(), { code: null, signal: 'SIGKILL' });
+  assert.equal(sealpost.pid(), undefined);
+  await sealpost.restart();
+  assert.deepEqual(await sealpost.stop(), { code: 0, signal: null });
+  assert.equal((await sealpost.waitForMail(2)).length, 2);
 });
 
 test('waits fail with an error naming what they waited for', { timeout: 10_000 }, async () => {

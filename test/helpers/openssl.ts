@@ -1,0 +1,105 @@
+// Probes an SMTP server's STARTTLS with `openssl s_client` in tests: which certificate it serves
+// (for a given SNI name or none), the protocol and cipher, and the verify result against a CA
+// file. Side effect: one openssl process; it sends QUIT after the handshake and exits.
+import { X509Certificate } from 'node:crypto';
+import { run } from './proc.ts';
+
+export interface StartTlsProbe {
+  port: number;
+  host?: string;
+  /** SNI name to send. Without it (and with an IP to connect to) openssl sends no SNI. */
+  servername?: string;
+  /** Send no SNI even if openssl would derive one. */
+  noServername?: boolean;
+  /** Trusted CAs (PEM file) for the verify result. Without it the result is "unable to get ...". */
+  caFile?: string;
+  /** Check the certificate against this name (-verify_hostname). Default: servername, if given. */
+  verifyHostname?: string;
+  /** EHLO name openssl uses (-name). */
+  ehlo?: string;
+  extraArgs?: readonly string[];
+  timeoutMs?: number;
+}
+
+export interface PeerCertificate {
+  subject: string;
+  issuer: string;
+  /** As node prints it: "DNS:mx.example.test, DNS:other.test"; undefined without SANs. */
+  subjectAltName: string | undefined;
+  /** The dNSName SANs alone. */
+  dnsNames: string[];
+  validFrom: string;
+  validTo: string;
+  fingerprint256: string;
+  pem: string;
+}
+
+export interface StartTlsResult {
+  /** A handshake completed: a protocol and cipher were negotiated. */
+  ok: boolean;
+  /** "TLSv1.3", "TLSv1.2" (undefined when no handshake). */
+  protocol: string | undefined;
+  /** OpenSSL's name, e.g. "TLS_AES_256_GCM_SHA384" or "ECDHE-ECDSA-AES256-GCM-SHA384". */
+  cipher: string | undefined;
+  /** The leaf the server sent. */
+  certificate: PeerCertificate | undefined;
+  /** Every certificate the server sent, leaf first (PEM). */
+  chainPem: string[];
+  /** openssl's verify result: code 0 is "ok"; e.g. 18 self-signed, 62 hostname mismatch. */
+  verify: { code: number; message: string } | undefined;
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export async function sClientStartTls(probe: StartTlsProbe): Promise<StartTlsResult> {
+  const args = ['s_client', '-starttls', 'smtp', '-connect', `${probe.host ?? '127.0.0.1'}:${probe.port}`, '-showcerts', '-crlf'];
+  if (probe.servername !== undefined) args.push('-servername', probe.servername);
+  if (probe.noServername) args.push('-noservername');
+  if (probe.caFile !== undefined) args.push('-CAfile', probe.caFile);
+  const verifyName = probe.verifyHostname ?? probe.servername;
+  if (verifyName !== undefined) args.push('-verify_hostname', verifyName);
+  if (probe.ehlo !== undefined) args.push('-name', probe.ehlo);
+  args.push(...(probe.extraArgs ?? []));
+  // QUIT after the handshake: s_client reads stdin only once TLS is up, then exits on the 221.
+  const result = await run('openssl', args, { input: 'QUIT\n', timeoutMs: probe.timeoutMs ?? 15_000 });
+  return { ...parseSClientOutput(result.stdout), code: result.code, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The facts in `openssl s_client -showcerts` output. Pure. */
+export function parseSClientOutput(stdout: string): Omit<StartTlsResult, 'code' | 'stdout' | 'stderr'> {
+  const chainPem = stdout.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  // "New, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384"; "New, (NONE), Cipher is (NONE)" on failure.
+  const session = /^New, (\S+), Cipher is (\S+)/m.exec(stdout);
+  const negotiated = session !== null && session[2] !== '(NONE)';
+  const verifies = [...stdout.matchAll(/Verify return code: (\d+) \(([^)]*)\)/g)];
+  const lastVerify = verifies.at(-1);
+  const leaf = chainPem[0];
+  return {
+    ok: negotiated,
+    protocol: negotiated ? session[1] : undefined,
+    cipher: negotiated ? session[2] : undefined,
+    certificate: leaf === undefined ? undefined : describeCertificate(leaf),
+    chainPem: chainPem.map((p) => `${p}\n`),
+    verify: lastVerify ? { code: Number(lastVerify[1]), message: lastVerify[2] ?? '' } : undefined,
+  };
+}
+
+export function describeCertificate(pem: string): PeerCertificate {
+  const cert = new X509Certificate(pem);
+  const san = cert.subjectAltName;
+  const dnsNames = (san ?? '')
+    .split(', ')
+    .filter((entry) => entry.startsWith('DNS:'))
+    .map((entry) => entry.slice(4));
+  return {
+    subject: cert.subject,
+    issuer: cert.issuer,
+    subjectAltName: san,
+    dnsNames,
+    validFrom: cert.validFrom,
+    validTo: cert.validTo,
+    fingerprint256: cert.fingerprint256,
+    pem: cert.toString(),
+  };
+}
