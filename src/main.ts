@@ -1,16 +1,28 @@
-// The composition root: config → database → queue → certificates (+ ACME) → couriers and
-// workers → listeners, started in that order and stopped in reverse. The only module that
-// imports them all.
+// The composition root: config → database → queue → DKIM keys → certificates (+ ACME) →
+// couriers and workers → listeners (MX, and submission when configured), started in that order
+// and stopped in reverse. The only module that imports them all.
 import { statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { startAcmeService } from './acme/service.ts';
+import { createAuthenticator } from './auth/authenticator.ts';
+import { AuthGuard } from './auth/guard.ts';
+import { senderAllowed } from './auth/senders.ts';
+import { prepareOutgoing } from './auth/submission.ts';
+import { UsersStore } from './auth/users.ts';
+import { applyReloadable, liveOutbound, logReload, readReload } from './config/reload.ts';
 import type { Config, ListenAddress } from './config/schema.ts';
 import { openDb } from './db/open.ts';
+import { loadDkimKeys } from './dkim/keys.ts';
+import { createDkimSigner } from './dkim/signer.ts';
+import { createNodeResolver } from './dns/node-resolver.ts';
 import { createReverseLookup } from './dns/reverse.ts';
-import { createInboundListener } from './inbound/listener.ts';
+import { type InboundDeps, type ListenerRole, createInboundListener } from './inbound/listener.ts';
 import { buildDirectory, decideRecipient } from './inbound/recipients.ts';
+import { SessionStats } from './inbound/session-stats.ts';
 import { createLocalCourier } from './local/courier.ts';
 import { type Logger, mailLog } from './log/log.ts';
+import { createExtraLookups, mailauthResolver } from './mailauth/resolver.ts';
+import { createInboundVerifier } from './mailauth/verify.ts';
 import { createRemoteCourier } from './outbound/remote.ts';
 import { newQueueId } from './queue/ids.ts';
 import { noticeMessage } from './queue/notices.ts';
@@ -24,11 +36,17 @@ export interface DaemonDeps {
   now: () => number;
   /** migrations/ of this installation. */
   migrationsDir: string;
+  /** The config file, read again on reload(); without it reload() re-reads certificate files only. */
+  configFile?: string;
 }
 
 export interface Daemon {
-  readonly listening: { smtp: ListenAddress[] };
-  /** SIGHUP: reload what can be reloaded without a restart (operator certificate files). */
+  readonly listening: { smtp: ListenAddress[]; submission: ListenAddress[]; submissions: ListenAddress[] };
+  /**
+   * SIGHUP: re-read the operator certificate files and the config file; a valid config's domains,
+   * outbound TLS policy and log level apply at once (config/reload.ts), other changes are logged
+   * as needing a restart; an invalid one is refused with its problems logged. Never rejects.
+   */
   reload(): Promise<void>;
   /** SIGTERM: stop accepting, let DATA finish within the grace period, finish deliveries, close. */
   stop(): Promise<void>;
@@ -54,6 +72,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     const store = new QueueStore(db, config.queue);
     const recovered = store.recover();
     if (recovered > 0) mailLog(log, 'daemon', { state: 'recovered', recipients: recovered }, 'deliveries in flight at the last stop are queued again');
+    // Every configured DKIM key, before anything listens: a missing one is a startup error, never unsigned mail.
+    const signer = createDkimSigner(await loadDkimKeys(config.dataDir, config.dkim));
 
     const tls = await startTls(config, log, now);
     started.push({ name: 'tls', stop: () => tls.stop() });
@@ -62,7 +82,9 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       started.push({ name: 'acme', stop: () => acme.stop() });
     }
 
-    const directory = buildDirectory(config.domains);
+    // What reload() swaps: the config in force (its reloadable parts) and the domain directory.
+    let inForce = config;
+    let directory = buildDirectory(config.domains);
     const newId = () => newQueueId(now());
     const notice = (input: Parameters<typeof noticeMessage>[0]) =>
       noticeMessage(input, {
@@ -72,7 +94,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         route: (address) => decideRecipient(address, directory, true),
         maxLifetimeMs: config.queue.maxLifetimeMs,
       });
-    const remote = createRemoteCourier(config, db, log);
+    const remote = createRemoteCourier({ ...config, outbound: liveOutbound(config.outbound, () => inForce) }, db, log);
     started.push({ name: 'remote courier', stop: () => remote.close() });
     const workers = [
       new QueueWorker({ store, transport: 'local', courier: createLocalCourier({ mailRoot: path.join(config.dataDir, 'mail'), hostname: config.hostname }), log, now, concurrency: 4, notice, delayWarningMs: config.queue.delayWarningMs }),
@@ -87,32 +109,81 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     });
     started.push({ name: 'wake watcher', stop: unwatch });
 
-    const smtp = createInboundListener(
-      {
-        config,
-        directory: () => directory,
-        store,
-        tls: tls.binding(config.tls.minVersion),
-        log,
-        now,
-        newId,
-        reverse: createReverseLookup(config.dns),
-        freeBytes: async () => {
-          const s = await statfs(config.dataDir);
-          return s.bavail * s.bsize;
-        },
+    // Stopped after the listeners (started before them), so the last sessions are counted.
+    const sessionStats = new SessionStats(db, { now, log });
+    started.push({ name: 'session stats', stop: () => sessionStats.close() });
+    const inbound: Omit<InboundDeps, 'tls'> = {
+      config,
+      directory: () => directory,
+      store,
+      log,
+      now,
+      newId,
+      reverse: createReverseLookup(config.dns),
+      freeBytes: async () => {
+        const s = await statfs(config.dataDir);
+        return s.bavail * s.bsize;
       },
-      config.listen.smtp,
-    );
-    started.push({ name: 'smtp listener', stop: () => smtp.close(config.shutdown.graceSeconds * 1000) });
-    const listening = await smtp.listen();
-    mailLog(log, 'daemon', { state: 'listening', hostname: config.hostname, smtp: listening.map(formatAddress), dataDir: config.dataDir });
+      prepareOutgoing: (input) => prepareOutgoing(input, { signer, hostname: config.hostname }),
+      sessionEnded: (end) => sessionStats.record(end),
+    };
+    // Port 25 only: SPF/DKIM/DMARC through our resolver (dns.servers), never node's global one.
+    const verifyInbound = config.inbound.authenticationResults
+      ? createInboundVerifier({
+          hostname: config.hostname,
+          resolver: mailauthResolver(createNodeResolver(config.dns), createExtraLookups(config.dns)),
+          dmarcReject: config.inbound.dmarcReject,
+          timeoutMs: Math.max(5000, config.dns.timeoutMs * 4),
+        })
+      : undefined;
+    // One guard for 587 and 465: a client cannot double its guesses by switching ports.
+    const authenticate = createAuthenticator({
+      users: new UsersStore(db),
+      guard: new AuthGuard({ ...config.auth, lockoutMs: config.auth.lockoutSeconds * 1000 }),
+      log,
+      now,
+    });
+    const roles: { role: ListenerRole; addresses: readonly ListenAddress[]; deps: InboundDeps }[] = [
+      { role: 'mx', addresses: config.listen.smtp, deps: { ...inbound, tls: tls.binding(config.tls.minVersion), verifyInbound } },
+      { role: 'submission', addresses: config.listen.submission, deps: { ...inbound, tls: tls.binding(config.submission.minVersion), authenticate, senderAllowed } },
+      { role: 'submissions', addresses: config.listen.submissions, deps: { ...inbound, tls: tls.binding(config.submissions.minVersion), authenticate, senderAllowed } },
+    ];
+    const listening = { smtp: [] as ListenAddress[], submission: [] as ListenAddress[], submissions: [] as ListenAddress[] };
+    for (const { role, addresses, deps: listenerDeps } of roles) {
+      if (addresses.length === 0) continue;
+      const listener = createInboundListener(listenerDeps, addresses, role);
+      started.push({ name: `${role} listener`, stop: () => listener.close(config.shutdown.graceSeconds * 1000) });
+      listening[role === 'mx' ? 'smtp' : role] = await listener.listen();
+    }
+    mailLog(log, 'daemon', {
+      state: 'listening',
+      hostname: config.hostname,
+      smtp: listening.smtp.map(formatAddress),
+      submission: listening.submission.map(formatAddress),
+      submissions: listening.submissions.map(formatAddress),
+      dkim: signer.domains,
+      dataDir: config.dataDir,
+    });
 
+    const reloadOnce = async (): Promise<void> => {
+      await tls.reload();
+      if (deps.configFile === undefined) return mailLog(log, 'daemon', { state: 'reloaded' });
+      const result = await readReload(deps.configFile, inForce);
+      if (result.ok) {
+        inForce = applyReloadable(inForce, result.config);
+        directory = buildDirectory(inForce.domains);
+        log.level = inForce.log.level;
+      }
+      logReload(log, result);
+    };
+    let reloading = Promise.resolve();
     return {
-      listening: { smtp: listening },
-      async reload() {
-        await tls.reload();
-        mailLog(log, 'daemon', { state: 'reloaded' });
+      listening,
+      reload() {
+        // One reload at a time, in the order the signals came.
+        const next = reloading.then(reloadOnce).catch((err: unknown) => log.error({ err, event: 'daemon' }, 'reload failed; the running config stays in force'));
+        reloading = next;
+        return next;
       },
       async stop() {
         mailLog(log, 'daemon', { state: 'stopping', graceSeconds: config.shutdown.graceSeconds });

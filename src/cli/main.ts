@@ -14,10 +14,21 @@ commands:
   queue retry ID|--all       try now
   queue hold ID / release ID keep a message from delivery / let it go again
   queue delete ID            remove a message without a bounce
+  user add|passwd|del ADDR   a submission user (password on stdin or prompted, never an argument)
+  user list [--json]         the users and the addresses each may send as
+  dkim keygen --domain D --selector S [--type rsa-2048|ed25519]
+                             make a DKIM key; prints the DNS TXT record to publish
+  dkim show                  the TXT records of the configured DKIM keys
+  status [--json]            listeners, certificates, queue, last delivery errors, TLS share (last day)
+  tls-check DOMAIN|HOST[:PORT] [--json] [--dns SERVER] [--ca-file FILE]
+                             the mail TLS of a domain's MX hosts, explained (--config optional;
+                             sealpost tls-check --help for every option)
 `;
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['config', 'f']);
+  // tls-check needs no config and has options of its own: it parses its arguments itself.
+  if (argv[0] === 'tls-check') return (await import('./tls-check.ts')).run(argv.slice(1));
+  const args = parseArgs(argv, ['config', 'f', 'domain', 'selector', 'type']);
   if (typeof args === 'string') return usage(args);
   const [verb, sub] = args.words;
   if (args.flags.has('help') || args.flags.has('h') || verb === 'help' || verb === undefined) {
@@ -35,6 +46,12 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./send.ts')).run(config, args);
     case 'queue':
       return (await import('./queue.ts')).run(config, args);
+    case 'user':
+      return (await import('./user.ts')).run(config, args);
+    case 'dkim':
+      return (await import('./dkim.ts')).run(config, args);
+    case 'status':
+      return (await import('./status.ts')).run(config, args);
     case 'config':
       if (sub === 'check') return (await import('./config-check.ts')).run(config);
       return usage(`config: unknown subcommand "${sub ?? ''}"; try: sealpost config check --config FILE`);

@@ -1,8 +1,12 @@
 // `sealpost send --config FILE [-f SENDER] RCPT...`: queues the message on standard input, like
-// sendmail for local programs (cron, scripts). Adds Received, and Date/Message-ID when missing.
+// sendmail for local programs (cron, scripts). Adds Received, From/Date/Message-ID when missing,
+// and a DKIM signature when the From: domain has a key.
 // Exit 0 once the message is committed to the queue; the daemon delivers it.
 import os from 'node:os';
 import { rfc5322Date } from '../core/date.ts';
+import { prepareOutgoing } from '../auth/submission.ts';
+import { loadDkimKeys } from '../dkim/keys.ts';
+import { createDkimSigner } from '../dkim/signer.ts';
 import { checkNewlines, hasEightBit } from '../inbound/body.ts';
 import { buildDirectory, decideRecipient } from '../inbound/recipients.ts';
 import { newQueueId } from '../queue/ids.ts';
@@ -42,16 +46,23 @@ export async function run(configFile: string, args: Args, input: NodeJS.Readable
     }
     // Local programs write LF line ends: always normalize to CRLF here.
     const checked = checkNewlines(raw, 'normalize');
-    const text = checked.ok ? checked.body : raw;
     const now = Date.now();
     const id = newQueueId(now);
+    // The same preparation as mail from a trusted client: From/Date/Message-ID when missing, DKIM.
+    const prepared = await prepareOutgoing(
+      { user: undefined, sender, body: checked.ok ? checked.body : raw, queueId: id, now, directory },
+      { signer: createDkimSigner(await loadDkimKeys(config.dataDir, config.dkim)), hostname: config.hostname },
+    );
+    if (!prepared.ok) {
+      err.write(`sealpost send: ${prepared.text}; nothing was queued\n`);
+      return 1;
+    }
+    const text = prepared.body;
     const headerEnd = text.indexOf('\r\n\r\n');
     const header = (headerEnd < 0 ? text : text.subarray(0, headerEnd)).toString('latin1');
-    const extra: string[] = [`Received: by ${config.hostname} (Sealpost, from userid ${os.userInfo().uid})\r\n\tid ${id}; ${rfc5322Date(now)}`];
-    if (!/^date:/im.test(header)) extra.push(`Date: ${rfc5322Date(now)}`);
-    const messageId = /^message-id:\s*(.*)$/im.exec(header)?.[1]?.trim() ?? `<${id}@${config.hostname}>`;
-    if (!/^message-id:/im.test(header)) extra.push(`Message-ID: ${messageId}`);
-    const body = Buffer.concat([Buffer.from(`${extra.join('\r\n')}\r\n`), text]);
+    const received = `Received: by ${config.hostname} (Sealpost, from userid ${os.userInfo().uid})\r\n\tid ${id}; ${rfc5322Date(now)}\r\n`;
+    const body = Buffer.concat([Buffer.from(received + prepared.signature), text]);
+    const messageId = /^message-id:\s*(.*)$/im.exec(header)?.[1]?.trim();
     await new QueueStore(db, config.queue).enqueue({
       id,
       receivedAt: now,
@@ -60,7 +71,7 @@ export async function run(configFile: string, args: Args, input: NodeJS.Readable
       smtputf8: /[^\x00-\x7f]/.test(sender + recipients.map((r) => r.address).join('')),
       eightBit: hasEightBit(text),
       origin: 'local',
-      headerMessageId: messageId,
+      ...(messageId ? { headerMessageId: messageId } : {}),
       subject: /^subject:\s*(.*)$/im.exec(header)?.[1]?.trim(),
       recipients,
     });

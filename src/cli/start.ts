@@ -1,5 +1,6 @@
 // `sealpost start --config FILE`: runs the daemon in the foreground, JSON logs on stdout.
-// SIGTERM/SIGINT stop it gracefully (a second signal exits at once); SIGHUP reloads. The signal
+// SIGTERM/SIGINT stop it gracefully (a second signal exits at once); SIGHUP reloads the config
+// file and the certificate files (a config with problems is refused; see src/config/reload.ts). The signal
 // handlers are in place before start-up begins, so a signal during start-up waits for it.
 import { formatProblems, loadConfig } from '../config/load.ts';
 import { MIGRATIONS_DIR } from '../db/open.ts';
@@ -30,7 +31,7 @@ export async function run(configFile: string): Promise<number> {
 
   let daemon: Daemon;
   try {
-    daemon = await startDaemon(loaded.config, { log, now: Date.now, migrationsDir: MIGRATIONS_DIR });
+    daemon = await startDaemon(loaded.config, { log, now: Date.now, migrationsDir: MIGRATIONS_DIR, configFile: loaded.file });
   } catch (err) {
     log.fatal({ err }, `sealpost: cannot start: ${(err as Error).message}`);
     return 1;

@@ -46,11 +46,42 @@ export interface AcmeConfig {
   caFile: string;
 }
 
+/** [auth]: the brute-force guard of submission AUTH, per client address (IPv6: per /64). */
+export interface AuthConfig {
+  /** Failures before each further AUTH answer is delayed. */
+  slowAfter: number;
+  /** The first delay; it doubles with each further failure (at most 30 s). */
+  delayMs: number;
+  /** Failures after which AUTH is refused (421 4.7.0) … */
+  maxFailures: number;
+  /** … until this long after the last failure; older failures are forgotten. */
+  lockoutSeconds: number;
+}
+
+/** The DKIM keys to sign with: [[domain]] dkim_selectors, keys in <data_dir>/dkim/<domain>/<selector>.pem. */
+export interface DkimDomain {
+  domain: string;
+  selectors: readonly string[];
+}
+
 export interface Config {
   hostname: string;
   dataDir: string;
-  listen: { smtp: readonly ListenAddress[]; acmeHttp: readonly ListenAddress[] };
+  listen: {
+    smtp: readonly ListenAddress[];
+    /** Message submission with STARTTLS (RFC 6409, port 587); [] = off. */
+    submission: readonly ListenAddress[];
+    /** Message submission over implicit TLS (RFC 8314 §3.3, port 465); [] = off. */
+    submissions: readonly ListenAddress[];
+    acmeHttp: readonly ListenAddress[];
+  };
   tls: { minVersion: TlsVersion; certFile: string; keyFile: string };
+  /** Lowest TLS version per submission listener (default tls.min_version). */
+  submission: { minVersion: TlsVersion };
+  submissions: { minVersion: TlsVersion };
+  auth: AuthConfig;
+  /** Domains that sign outgoing mail; [] = no DKIM. */
+  dkim: readonly DkimDomain[];
   dns: { servers: readonly string[]; timeoutMs: number };
   domains: readonly DomainConfig[];
   relay: { networks: readonly Cidr[] };
@@ -67,6 +98,10 @@ export interface Config {
     bareNewline: 'normalize' | 'reject';
     reverseDns: boolean;
     minFreeMegabytes: number;
+    /** Verify SPF, DKIM and DMARC of mail from other servers and add Authentication-Results. */
+    authenticationResults: boolean;
+    /** Refuse (550 5.7.1) mail that fails DMARC of a domain with p=reject. */
+    dmarcReject: boolean;
   };
   shutdown: { graceSeconds: number };
   acme: AcmeConfig;
@@ -109,7 +144,7 @@ export interface QueueConfig {
 
 export type Validated = { ok: true; config: Config } | { ok: false; problems: Problem[] };
 
-const TOP_KEYS = ['hostname', 'data_dir', 'listen', 'tls', 'dns', 'domain', 'relay', 'limits', 'inbound', 'shutdown', 'acme', 'log', 'outbound', 'queue'] as const;
+const TOP_KEYS = ['hostname', 'data_dir', 'listen', 'tls', 'submission', 'submissions', 'auth', 'dns', 'domain', 'relay', 'limits', 'inbound', 'shutdown', 'acme', 'log', 'outbound', 'queue'] as const;
 
 /** Validates a parsed TOML document. `baseDir` resolves relative paths (the config file's folder). */
 export function validateConfig(raw: Table, baseDir: string): Validated {
@@ -124,8 +159,11 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   if (raw['data_dir'] !== undefined && dataDirRaw === '') r.problem('data_dir', 'must name a directory, e.g. "/var/lib/sealpost"');
 
   const listenTable = r.table(raw, 'listen', '');
-  r.unknownKeys(listenTable, 'listen', ['smtp', 'acme_http']);
+  r.unknownKeys(listenTable, 'listen', ['smtp', 'submission', 'submissions', 'acme_http']);
   const smtp = addresses(r, listenTable, 'smtp', 'listen', ['0.0.0.0:25', '[::]:25'], 25);
+  // Off unless listed: without users, a submission port would only be something to attack.
+  const submission = addresses(r, listenTable, 'submission', 'listen', [], 587);
+  const submissions = addresses(r, listenTable, 'submissions', 'listen', [], 465);
   const acmeHttp = addresses(r, listenTable, 'acme_http', 'listen', ['0.0.0.0:80', '[::]:80'], 80);
 
   const tlsTable = r.table(raw, 'tls', '');
@@ -137,6 +175,16 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
     r.problem(certFile ? 'tls.key_file' : 'tls.cert_file', 'cert_file and key_file go together: set both (a PEM chain and its key) or neither');
   }
 
+  // A listener may admit older clients than [tls] does (an old phone on 587) or fewer.
+  const listenerTls = (key: 'submission' | 'submissions') => {
+    const t = r.table(raw, key, '');
+    r.unknownKeys(t, key, ['min_version']);
+    return { minVersion: r.oneOf(t, 'min_version', key, TLS_VERSIONS, minVersion) };
+  };
+  const submissionTls = listenerTls('submission');
+  const submissionsTls = listenerTls('submissions');
+  const auth = readAuth(r, r.table(raw, 'auth', ''));
+
   const dnsTable = r.table(raw, 'dns', '');
   r.unknownKeys(dnsTable, 'dns', ['servers', 'timeout_ms']);
   const servers = r.stringList(dnsTable, 'servers', 'dns', []);
@@ -146,7 +194,8 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   });
   const timeoutMs = r.integer(dnsTable, 'timeout_ms', 'dns', 5000, 100, 60000);
 
-  const domains = readDomains(r, raw['domain']);
+  const dkim: DkimDomain[] = [];
+  const domains = readDomains(r, raw['domain'], dkim);
 
   const relayTable = r.table(raw, 'relay', '');
   r.unknownKeys(relayTable, 'relay', ['networks']);
@@ -172,13 +221,18 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   };
 
   const inboundTable = r.table(raw, 'inbound', '');
-  r.unknownKeys(inboundTable, 'inbound', ['greet_pause_ms', 'bare_newline', 'reverse_dns', 'min_free_mb']);
+  r.unknownKeys(inboundTable, 'inbound', ['greet_pause_ms', 'bare_newline', 'reverse_dns', 'min_free_mb', 'authentication_results', 'dmarc_reject']);
   const inbound = {
     greetPauseMs: r.integer(inboundTable, 'greet_pause_ms', 'inbound', 0, 0, 60000),
     bareNewline: r.oneOf(inboundTable, 'bare_newline', 'inbound', ['normalize', 'reject'] as const, 'normalize'),
     reverseDns: r.boolean(inboundTable, 'reverse_dns', 'inbound', true),
     minFreeMegabytes: r.integer(inboundTable, 'min_free_mb', 'inbound', 100, 0, 1024 * 1024),
+    authenticationResults: r.boolean(inboundTable, 'authentication_results', 'inbound', true),
+    dmarcReject: r.boolean(inboundTable, 'dmarc_reject', 'inbound', false),
   };
+  if (inbound.dmarcReject && !inbound.authenticationResults) {
+    r.problem('inbound.dmarc_reject', 'needs inbound.authentication_results = true: DMARC is only evaluated when the checks run');
+  }
 
   const shutdownTable = r.table(raw, 'shutdown', '');
   r.unknownKeys(shutdownTable, 'shutdown', ['grace_s']);
@@ -197,12 +251,16 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   const config: Config = {
     hostname,
     dataDir: path.resolve(baseDir, dataDirRaw),
-    listen: { smtp, acmeHttp },
+    listen: { smtp, submission, submissions, acmeHttp },
     tls: {
       minVersion,
       certFile: certFile && path.resolve(baseDir, certFile),
       keyFile: keyFile && path.resolve(baseDir, keyFile),
     },
+    submission: submissionTls,
+    submissions: submissionsTls,
+    auth,
+    dkim,
     dns: { servers, timeoutMs },
     domains,
     relay: { networks },
@@ -243,6 +301,18 @@ function readOutbound(r: Reader, t: Table, baseDir: string): OutboundConfig {
     commandTimeoutSeconds: r.integer(t, 'command_timeout_s', 'outbound', 300, 1, 3600),
     maxMxHosts: r.integer(t, 'max_mx_hosts', 'outbound', 5, 1, 50),
   };
+}
+
+function readAuth(r: Reader, t: Table): AuthConfig {
+  r.unknownKeys(t, 'auth', ['slow_after', 'delay_ms', 'max_failures', 'lockout_s']);
+  const auth = {
+    slowAfter: r.integer(t, 'slow_after', 'auth', 3, 0, 1000),
+    delayMs: r.integer(t, 'delay_ms', 'auth', 1000, 0, 30_000),
+    maxFailures: r.integer(t, 'max_failures', 'auth', 10, 1, 10_000),
+    lockoutSeconds: r.integer(t, 'lockout_s', 'auth', 900, 1, 7 * 86_400),
+  };
+  if (auth.slowAfter > auth.maxFailures) r.problem('auth.slow_after', `is larger than auth.max_failures (${auth.maxFailures}); slowing down must start before refusing`);
+  return auth;
 }
 
 function readQueue(r: Reader, t: Table): QueueConfig {
@@ -321,7 +391,7 @@ function isHttpsUrl(text: string): boolean {
   }
 }
 
-function readDomains(r: Reader, raw: unknown): DomainConfig[] {
+function readDomains(r: Reader, raw: unknown, dkim: DkimDomain[]): DomainConfig[] {
   if (raw === undefined) {
     r.problem('domain', 'at least one [[domain]] is required: the domains this server receives mail for');
     return [];
@@ -333,7 +403,7 @@ function readDomains(r: Reader, raw: unknown): DomainConfig[] {
   const seen = new Set<string>();
   return raw.map((table, i) => {
     const prefix = `domain[${i}]`;
-    r.unknownKeys(table, prefix, ['name', 'mailboxes', 'aliases', 'catch_all']);
+    r.unknownKeys(table, prefix, ['name', 'mailboxes', 'aliases', 'catch_all', 'dkim_selectors']);
     const nameRaw = r.string(table, 'name', prefix);
     const name = canonicalDomain(nameRaw);
     if (nameRaw !== '' && name === '') r.problem(`${prefix}.name`, `"${nameRaw}" is not a valid domain name`);
@@ -365,6 +435,15 @@ function readDomains(r: Reader, raw: unknown): DomainConfig[] {
     if (catchAll !== '' && !mailboxes.includes(catchAll)) {
       r.problem(`${prefix}.catch_all`, `"${catchAll}" is not in ${prefix}.mailboxes; name an existing mailbox or leave it empty`);
     }
+    // RFC 6376 §3.1: a selector is DNS labels; it names <data_dir>/dkim/<domain>/<selector>.pem.
+    const selectors = r.stringList(table, 'dkim_selectors', prefix, []).map((s) => s.toLowerCase());
+    selectors.forEach((s, j) => {
+      if (!/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/.test(s)) {
+        r.problem(`${prefix}.dkim_selectors[${j}]`, `"${s}" is not a selector; use DNS labels (letters, digits, hyphens), e.g. "s2026"`);
+      }
+    });
+    if (new Set(selectors).size !== selectors.length) r.problem(`${prefix}.dkim_selectors`, 'lists a selector twice');
+    if (selectors.length > 0 && name !== '') dkim.push({ domain: name, selectors });
     return { name, mailboxes, aliases, catchAll };
   });
 }

@@ -1,17 +1,27 @@
-// The inbound SMTP listener (port 25, MX): smtp-server wired to the recipient policy, limits, the
-// Received header and the queue. Answers 250 only after the message is committed. Logs one
-// record per session and one per accepted message.
+// The inbound SMTP listeners: smtp-server wired to the recipient policy, limits, the Received
+// header and the queue. Answers 250 only after the message is committed. Logs one record per
+// session and one per accepted message. Three roles:
+//   mx           port 25, no AUTH; mail from other servers gets SPF/DKIM/DMARC results
+//   submission   port 587 (RFC 6409): STARTTLS before AUTH and MAIL, AUTH PLAIN/LOGIN required
+//   submissions  port 465 (RFC 8314 §3.3): the same over implicit TLS
+// Outgoing mail (authenticated, or from relay.networks) gets fix-ups and a DKIM signature.
 import type { TLSSocket } from 'node:tls';
 import { simpleParser } from 'mailparser';
-import type { SMTPServer, SMTPServerAddress, SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
+import type { SMTPServer, SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
+import type { AuthOutcome, AuthRequest } from '../auth/authenticator.ts';
+import type { OutgoingInput, Prepared } from '../auth/submission.ts';
 import type { Config, ListenAddress } from '../config/schema.ts';
 import { type Logger, mailLog } from '../log/log.ts';
+import type { Verdict, VerifyInput } from '../mailauth/verify.ts';
 import type { NewRecipient, QueueStore } from '../queue/store.ts';
 import { checkNewlines, hasEightBit, headerBlock } from './body.ts';
 import { networkMatcher } from './networks.ts';
 import { receivedHeader } from './received.ts';
 import { type Directory, decideRecipient } from './recipients.ts';
+import type { SessionEnd } from './session-stats.ts';
 import { type SealpostServerOptions, SealpostSmtpServer } from './smtp-server-ext.ts';
+
+export type ListenerRole = 'mx' | 'submission' | 'submissions';
 
 /** How a listener gets its certificates: constructor options plus a live binding (see src/tls). */
 export interface TlsBinding {
@@ -33,6 +43,16 @@ export interface InboundDeps {
   reverse: (ip: string) => Promise<string | undefined>;
   /** Bytes free for the queue; refuse new mail (452 4.3.1) below the configured floor. */
   freeBytes: () => Promise<number>;
+  /** Submission roles: AUTH PLAIN/LOGIN with the brute-force guard (src/auth/authenticator.ts). */
+  authenticate?: (request: AuthRequest) => Promise<AuthOutcome>;
+  /** Submission roles: may this user use this MAIL FROM (src/auth/senders.ts)? */
+  senderAllowed?: (user: string, address: string, directory: Directory) => boolean;
+  /** Outgoing mail: From: check, RFC 6409 §8 fix-ups, DKIM (src/auth/submission.ts). Absent: stored as received. */
+  prepareOutgoing?: (input: OutgoingInput) => Promise<Prepared>;
+  /** mx role, mail from other servers: SPF/DKIM/DMARC (src/mailauth/verify.ts). Absent: off. */
+  verifyInbound?: (input: VerifyInput) => Promise<Verdict>;
+  /** Told as each session ends: the TLS share statistics (src/inbound/session-stats.ts). */
+  sessionEnded?: (end: SessionEnd) => void;
 }
 
 interface SessionState {
@@ -53,19 +73,32 @@ export interface Listener {
   close(graceMs: number): Promise<void>;
 }
 
-export function createInboundListener(deps: InboundDeps, addresses: readonly ListenAddress[]): Listener {
+export function createInboundListener(deps: InboundDeps, addresses: readonly ListenAddress[], role: ListenerRole = 'mx'): Listener {
   const { config, log } = deps;
+  const submission = role !== 'mx';
+  if (submission && (!deps.authenticate || !deps.senderAllowed)) throw new Error(`a ${role} listener needs authenticate and senderAllowed`);
   const sessions = new Map<string, SessionState>();
   const perIp = new Map<string, number>();
   let free: { bytes: number; at: number } | undefined;
+  /** Set by close(): a session that finishes its message now is told 421 right after the reply. */
+  let closing = false;
+  const sendOffIfClosing = (session: SMTPServerSession): void => {
+    if (!closing) return;
+    for (const server of servers) {
+      for (const connection of server.connections) {
+        if (connection.session.id === session.id) connection.send(421, `4.3.2 ${config.hostname} Service shutting down`);
+      }
+    }
+  };
 
   const reply = (code: number, enhanced: string, text: string): Error =>
     Object.assign(new Error(`${enhanced} ${text}`), { responseCode: code });
 
-  /** Counts a refusal; past the limit the session ends with 421 (RFC 5321 §3.8). */
+  /** Counts a refusal for the session record. */
   const refuse = (session: SMTPServerSession, err: Error & { responseCode?: number }): Error => {
     const state = sessions.get(session.id);
-    if (state && ++state.rejections >= config.limits.errors) return reply(421, '4.7.0', `${config.hostname} Too many errors, closing connection`);
+    // The limit itself (421 after limits.errors error replies of any kind) is in smtp-server-ext.ts.
+    if (state) state.rejections++;
     return err;
   };
 
@@ -77,12 +110,23 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
 
   const options: SealpostServerOptions = {
     ...deps.tls.serverOptions,
-    greetPauseMs: config.inbound.greetPauseMs,
+    // Submission clients are people and programs we know: no early-talker pause.
+    greetPauseMs: submission ? 0 : config.inbound.greetPauseMs,
+    maxErrors: config.limits.errors,
     name: config.hostname,
     banner: 'ESMTP Sealpost',
     size: config.limits.messageSize,
-    disabledCommands: ['AUTH'],
-    authOptional: true,
+    ...(submission
+      ? {
+          // RFC 8314 §3.3: port 465 talks TLS from the first byte.
+          secure: role === 'submissions',
+          disabledCommands: [],
+          authMethods: ['PLAIN', 'LOGIN'],
+          authOptional: false,
+          allowInsecureAuth: false,
+          authRequiredMessage: '5.7.0 Authentication required',
+        }
+      : { disabledCommands: ['AUTH'], authOptional: true }),
     hideENHANCEDSTATUSCODES: false,
     hideDSN: true,
     disableReverseLookup: true,
@@ -100,6 +144,9 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
       perIp.set(ip, count + 1);
       const state: SessionState = { startedAt: deps.now(), messages: 0, rejections: 0, inData: false };
       sessions.set(session.id, state);
+      // RFC 4954 §4 and RFC 8314: passwords only inside TLS, so AUTH is neither offered nor
+      // accepted before STARTTLS (onSecure lifts this).
+      if (submission && !session.secure) session.disabledCommands = ['AUTH'];
       if (!config.inbound.reverseDns) return callback();
       void deps.reverse(ip).then((name) => {
         if (name) state.reverseName = name;
@@ -109,6 +156,7 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
 
     onSecure(socket, session, callback: Callback) {
       const state = sessions.get(session.id);
+      if (submission) session.disabledCommands = [];
       const tlsSocket = socket as TLSSocket;
       const cipher = tlsSocket.getCipher();
       const served = tlsSocket.getX509Certificate?.();
@@ -124,11 +172,38 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
       callback();
     },
 
+    onAuth(auth: SMTPServerAuthentication, session, callback: (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void) {
+      const authenticate = deps.authenticate;
+      if (!authenticate || (auth.method !== 'PLAIN' && auth.method !== 'LOGIN')) return callback(reply(504, '5.5.4', 'Unrecognized authentication type'));
+      const request = { method: auth.method, username: auth.username ?? '', password: auth.password ?? '', clientIp: session.remoteAddress, authzid: auth.authzid };
+      authenticate(request).then(
+        (outcome) => {
+          if (outcome.ok) return callback(null, { user: outcome.user });
+          const err = reply(outcome.code, outcome.enhanced, outcome.text);
+          callback(outcome.code === 421 ? err : refuse(session, err));
+        },
+        (err: unknown) => {
+          log.error({ err, clientIp: session.remoteAddress }, 'authentication failed with an error');
+          callback(reply(454, '4.7.0', 'Temporary authentication failure'));
+        },
+      );
+    },
+
     onMailFrom(address: SMTPServerAddress, session, callback: Callback) {
       void enoughSpace().then((ok) => {
         if (!ok) return callback(reply(452, '4.3.1', 'Insufficient system storage, try again later'));
         if (address.address !== '' && !address.address.includes('@')) {
           return callback(refuse(session, reply(501, '5.1.7', `Bad sender address syntax: <${address.address}>`)));
+        }
+        if (submission) {
+          // RFC 3207 §4: 530 before STARTTLS; RFC 4954 §6: 530 without AUTH.
+          if (!session.secure) return callback(refuse(session, reply(530, '5.7.0', 'Must issue a STARTTLS command first')));
+          const user = sessionUser(session);
+          if (user === undefined) return callback(refuse(session, reply(530, '5.7.0', 'Authentication required')));
+          if (!deps.senderAllowed?.(user, address.address, deps.directory())) {
+            mailLog(log, 'rejected', { stage: 'mail', listener: role, clientIp: session.remoteAddress, user, from: address.address, reply: '553 5.7.1' });
+            return callback(refuse(session, reply(553, '5.7.1', `<${address.address}>: Sender address rejected: not owned by user ${user}`)));
+          }
         }
         callback();
       });
@@ -161,10 +236,12 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
               state.messages++;
             }
             callback(null, `2.0.0 Ok: queued as ${queueId}`);
+            sendOffIfClosing(session);
           },
           (err: Error) => {
             if (state) state.inData = false;
             callback(err);
+            sendOffIfClosing(session);
           },
         );
       });
@@ -179,7 +256,9 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
       if (left > 0) perIp.set(ip, left);
       else perIp.delete(ip);
       mailLog(log, 'session', {
+        listener: role,
         clientIp: ip,
+        user: sessionUser(session),
         reverseName: state.reverseName,
         helo: session.hostNameAppearsAs || undefined,
         tls: state.tls
@@ -190,6 +269,7 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
         error: session.error || undefined,
         ms: deps.now() - state.startedAt,
       });
+      deps.sessionEnded?.({ at: deps.now(), listener: role, tls: state.tls !== undefined || session.secure, greeted: Boolean(session.hostNameAppearsAs), messages: state.messages });
     },
   };
   // One smtp-server (one net.Server) per address; they share the handlers and the session maps.
@@ -203,7 +283,8 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
   }
 
   const trusted = networkMatcher(config.relay.networks);
-  const relayAllowed = (session: SMTPServerSession): boolean => Boolean(session.user) || trusted(session.remoteAddress);
+  // Submission: only authenticated users relay (and smtp-server lets no one else get this far).
+  const relayAllowed = (session: SMTPServerSession): boolean => Boolean(session.user) || (!submission && trusted(session.remoteAddress));
 
   /** DATA is complete: check, stamp, commit, then (only then) answer 250. Returns the queue id. */
   async function accept(session: SMTPServerSession, data: Buffer | undefined): Promise<string> {
@@ -221,7 +302,33 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
     const id = deps.newId();
     const now = deps.now();
     const state = sessions.get(session.id);
-    const headers = await simpleParser(headerBlock(checked.body), { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
+    const sender = mailFrom(session);
+    const user = sessionUser(session);
+    // Our header fields between the Received header and the message: a DKIM signature or SPF/DKIM/DMARC results.
+    let stamped = { prepend: '', message: checked.body };
+    let dkim: Extract<Prepared, { ok: true }>['dkim'] | undefined;
+    let verdict: Verdict | undefined;
+    if (deps.prepareOutgoing && (user !== undefined || relayAllowed(session))) {
+      const prepared = await deps.prepareOutgoing({ user, sender, body: checked.body, queueId: id, now, directory }).catch((err: unknown) => {
+        log.error({ err, queueId: id }, 'could not prepare an outgoing message (DKIM signing?)');
+        throw reply(451, '4.3.0', 'Local error in processing, try again later');
+      });
+      if (!prepared.ok) {
+        mailLog(log, 'rejected', { stage: 'data', listener: role, clientIp: session.remoteAddress, user, from: sender, reply: `${prepared.code} ${prepared.enhanced}`, reason: prepared.text });
+        throw refuse(session, reply(prepared.code, prepared.enhanced, prepared.text));
+      }
+      stamped = { prepend: prepared.signature, message: prepared.body };
+      dkim = prepared.dkim;
+    } else if (deps.verifyInbound && !submission) {
+      verdict = await deps.verifyInbound({ message: checked.body, ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', sender });
+      if (verdict.error) log.warn({ event: 'authres', queueId: id, error: verdict.error }, 'sender authentication checks did not finish');
+      if (verdict.reject) {
+        mailLog(log, 'rejected', { stage: 'data', listener: role, clientIp: session.remoteAddress, from: sender, reply: `${verdict.reject.code} ${verdict.reject.enhanced}`, auth: verdict.results });
+        throw refuse(session, reply(verdict.reject.code, verdict.reject.enhanced, verdict.reject.text));
+      }
+      stamped = { prepend: verdict.headers, message: verdict.message };
+    }
+    const headers = await simpleParser(headerBlock(stamped.message), { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
     const received = receivedHeader({
       helo: session.hostNameAppearsAs || '',
       reverseName: state?.reverseName,
@@ -233,8 +340,7 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
       recipient: recipients.length === 1 ? recipients[0]?.rcpt : undefined,
       date: new Date(now),
     });
-    const body = Buffer.concat([Buffer.from(received), checked.body]);
-    const sender = mailFrom(session);
+    const body = Buffer.concat([Buffer.from(received + stamped.prepend), stamped.message]);
     const message = {
       id,
       receivedAt: now,
@@ -242,7 +348,7 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
       body,
       smtputf8: session.envelope.smtpUtf8 === true || /[^\x00-\x7f]/.test(sender + recipients.map((r) => r.address).join('')),
       eightBit: session.envelope.bodyType === '8bitmime' || hasEightBit(checked.body),
-      origin: 'smtp' as const,
+      origin: submission ? ('submission' as const) : ('smtp' as const),
       clientIp: session.remoteAddress,
       helo: session.hostNameAppearsAs || undefined,
       headerMessageId: headers.messageId,
@@ -266,6 +372,10 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
       subject: headers.subject,
       clientIp: session.remoteAddress,
       tls: state?.tls ? `${state.tls.version} ${state.tls.cipher}` : null,
+      listener: role,
+      user,
+      dkim,
+      auth: verdict?.results,
     });
     return id;
   }
@@ -279,7 +389,7 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
       for (const [i, a] of addresses.entries()) {
         const net = (servers[i] as SealpostSmtpServer).server;
         await new Promise<void>((resolve, reject) => {
-          const onError = (err: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${a.host}:${a.port}: ${err.message}${listenHint(err.code)}`));
+          const onError = (err: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${a.host}:${a.port}: ${err.message}${listenHint(err.code, role === 'mx' ? 'smtp' : role)}`));
           net.once('error', onError);
           // ipv6Only: "[::]:25" next to "0.0.0.0:25" must not claim the IPv4 port as well.
           net.listen({ host: a.host, port: a.port, ipv6Only: a.host.includes(':') }, () => {
@@ -293,6 +403,7 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
       return bound;
     },
     async close(graceMs: number) {
+      closing = true;
       for (const unbind of unbinds) unbind();
       await Promise.all(
         servers.map(
@@ -313,11 +424,16 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
   };
 }
 
-function listenHint(code: string | undefined): string {
-  if (code === 'EADDRINUSE') return '; another program (another Sealpost, Postfix, Exim?) has this port: stop it or change [listen] smtp';
+function listenHint(code: string | undefined, key: string): string {
+  if (code === 'EADDRINUSE') return `; another program (another Sealpost, Postfix, Exim?) has this port: stop it or change [listen] ${key}`;
   if (code === 'EACCES') return '; ports below 1024 need root or CAP_NET_BIND_SERVICE (see systemd/sealpost.service), or use a port above 1024';
-  if (code === 'EADDRNOTAVAIL') return '; this machine has no such address: change [listen] smtp';
+  if (code === 'EADDRNOTAVAIL') return `; this machine has no such address: change [listen] ${key}`;
   return '';
+}
+
+/** The authenticated user's address (set by onAuth), or undefined. */
+function sessionUser(session: SMTPServerSession): string | undefined {
+  return typeof session.user === 'string' ? session.user : undefined;
 }
 
 function mailFrom(session: SMTPServerSession): string {

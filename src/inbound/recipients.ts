@@ -26,6 +26,10 @@ export function isLocalDomain(directory: Directory, domain: string): boolean {
  * RFC 5321 §4.5.3.1.10 recommends 452 for too many recipients; the caller counts.
  */
 export function decideRecipient(address: string, directory: Directory, relayAllowed: boolean): RecipientDecision {
+  // RFC 5321 §4.1.1.3: "RCPT TO:<Postmaster>" without a domain must be accepted; it is the
+  // postmaster of our first domain (Postfix appends $myorigin the same way).
+  const first = directory.domains.keys().next().value;
+  if (address.toLowerCase() === 'postmaster' && first !== undefined) return decideRecipient(`postmaster@${first}`, directory, relayAllowed);
   const parsed = parseMailbox(address);
   if (!parsed) return { kind: 'reject', code: 501, enhanced: '5.1.3', text: `Bad recipient address syntax: <${address}>` };
   const domain = directory.domains.get(parsed.domain);

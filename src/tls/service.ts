@@ -4,19 +4,24 @@
 // <data_dir>/certs/self-signed (via self-signed.ts), one unref'd timer, logs.
 //
 //   startTls(config, log, now) → TlsService { store, binding(minVersion), reload(), stop() }
+//   binding(v) for v other than tls.min_version serves contexts rebuilt from the same entries
+//   with v, cached per entry (entries are immutable and reused across swaps, so a WeakMap keeps
+//   exactly the live ones).
 //   The ACME manager swaps its certificates in with service.store.set('acme', materials).
+import type { SecureContext } from 'node:tls';
 import type { Config, TlsVersion } from '../config/schema.ts';
 import { type Logger, mailLog } from '../log/log.ts';
+import { buildSecureContext } from './context.ts';
 import { loadCertFiles } from './files.ts';
 import { lintChain } from './material.ts';
 import { certCovers } from './names.ts';
 import { ensureSelfSigned, selfSignedDir } from './self-signed.ts';
 import { type SmtpServerTls, tlsBinding } from './smtp-server.ts';
-import { type CertStore, createCertStore } from './store.ts';
+import { type CertEntry, type CertStore, createCertStore } from './store.ts';
 
 export interface TlsService {
   readonly store: CertStore;
-  /** Options and live binding for an smtp-server listener; `minVersion` must be config's. */
+  /** Options and live binding for an smtp-server listener whose lowest TLS version is `minVersion`. */
   binding(minVersion: TlsVersion): SmtpServerTls;
   /** Re-reads tls.cert_file/key_file; a bad file is logged and the current certificate kept. */
   reload(): Promise<void>;
@@ -78,8 +83,22 @@ export async function startTls(config: Pick<Config, 'hostname' | 'dataDir' | 'tl
   return {
     store,
     binding(minVersion) {
-      if (minVersion !== config.tls.minVersion) throw new Error(`tls binding asked for ${minVersion}, but the store's contexts use tls.min_version ${config.tls.minVersion}`);
-      return tlsBinding(store, { minVersion }, log);
+      if (minVersion === config.tls.minVersion) return tlsBinding(store, { minVersion }, log);
+      const contexts = new WeakMap<CertEntry, SecureContext>();
+      return tlsBinding(store, { minVersion }, log, (entry) => {
+        let context = contexts.get(entry);
+        if (context === undefined) {
+          try {
+            context = buildSecureContext(entry.material, { minVersion });
+          } catch (err) {
+            // The store built a context from the same PEMs, so this is not expected; serve the default.
+            log.error({ err, event: 'cert', fingerprint: entry.fingerprint, minVersion }, 'could not build a TLS context for this listener');
+            return undefined;
+          }
+          contexts.set(entry, context);
+        }
+        return context;
+      });
     },
     async reload() {
       if (!hasOperatorFiles) return;

@@ -7,13 +7,15 @@
 // `_resolveSNI` to options.SNICallback, falling back to '*'. So: a client without SNI gets '*',
 // which only the public updateSecureContext() rebuilds; a client with SNI gets what we return.
 //
-//   tlsBinding(store, listener, log) → { serverOptions, attach(server) → detach }
+//   tlsBinding(store, listener, log, contextOf?) → { serverOptions, attach(server) → detach }
+//   contextOf picks the SecureContext an SNI match is served with; by default the store's own,
+//   built with tls.min_version (service.ts passes contexts built for a listener's own min_version).
 import type { SecureContext } from 'node:tls';
 import type { SMTPServer, SMTPServerOptions } from 'smtp-server';
 import type { Logger } from '../log/log.ts';
 import { type ListenerTlsOptions, listenerContextOptions } from './context.ts';
 import { pickEntry } from './names.ts';
-import type { CertSnapshot, CertStore } from './store.ts';
+import type { CertEntry, CertSnapshot, CertStore } from './store.ts';
 
 /** Same shape as `TlsBinding` in src/inbound/listener.ts. */
 export interface SmtpServerTls {
@@ -24,14 +26,15 @@ export interface SmtpServerTls {
 }
 
 /** Throws (a bug in the caller) if the store holds no certificate yet: load one first. */
-export function tlsBinding(store: CertStore, listener: ListenerTlsOptions, log: Logger): SmtpServerTls {
+export function tlsBinding(store: CertStore, listener: ListenerTlsOptions, log: Logger, contextOf: (entry: CertEntry) => SecureContext | undefined = (entry) => entry.context): SmtpServerTls {
   const initial = store.current().default;
   if (!initial) throw new Error('tlsBinding: the certificate store is empty; load the self-signed or operator certificate first');
   const options = listenerContextOptions(listener);
 
   const SNICallback = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void => {
     // An undefined context makes smtp-server fall back to its '*', which attach() keeps current.
-    cb(null, pickEntry(servername, store.current())?.context);
+    const entry = pickEntry(servername, store.current());
+    cb(null, entry ? contextOf(entry) : undefined);
   };
 
   const serverOptions: Partial<SMTPServerOptions> = {

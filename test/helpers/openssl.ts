@@ -72,12 +72,15 @@ export function parseSClientOutput(stdout: string): Omit<StartTlsResult, 'code' 
   // "New, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384"; "New, (NONE), Cipher is (NONE)" on failure.
   const session = /^New, (\S+), Cipher is (\S+)/m.exec(stdout);
   const negotiated = session !== null && session[2] !== '(NONE)';
+  // The "New, …" line names the cipher's first version; the SSL-Session's "Protocol :" line
+  // names the version actually negotiated (e.g. TLSv1.1 where "New," says TLSv1.0).
+  const protocol = /^\s*Protocol\s*:\s*(\S+)/m.exec(stdout)?.[1] ?? session?.[1];
   const verifies = [...stdout.matchAll(/Verify return code: (\d+) \(([^)]*)\)/g)];
   const lastVerify = verifies.at(-1);
   const leaf = chainPem[0];
   return {
     ok: negotiated,
-    protocol: negotiated ? session[1] : undefined,
+    protocol: negotiated ? protocol : undefined,
     cipher: negotiated ? session[2] : undefined,
     certificate: leaf === undefined ? undefined : describeCertificate(leaf),
     chainPem: chainPem.map((p) => `${p}\n`),

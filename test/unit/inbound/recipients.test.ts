@@ -34,6 +34,10 @@ const table: [string, boolean, 'local' | 'remote' | 'reject', string | number][]
   ['user@[127.0.0.1]', true, 'reject', 554],
   ['alice@example.test@other.test', false, 'reject', 501],
   ['alice', false, 'reject', 501],
+  // RFC 5321 §4.1.1.3: a bare "Postmaster" (any case) is the first domain's postmaster.
+  ['Postmaster', false, 'local', 'alice@example.test'],
+  ['POSTMASTER', false, 'local', 'alice@example.test'],
+  ['postmaster@', false, 'reject', 501],
   ['', false, 'reject', 501],
 ];
 

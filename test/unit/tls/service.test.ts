@@ -40,7 +40,15 @@ describe('startTls', { timeout: 60_000 }, () => {
     const binding = first.binding('TLSv1.2');
     assert.equal(binding.serverOptions.cert, served?.material.certPem);
     assert.equal(typeof binding.serverOptions.SNICallback, 'function');
-    assert.throws(() => first.binding('TLSv1.3'), /min_version TLSv1.2/);
+    // Another listener's min_version: its own contexts from the same entries, built once and cached.
+    const strict = first.binding('TLSv1.3');
+    assert.equal(strict.serverOptions.minVersion, 'TLSv1.3');
+    const sniContext = (b: typeof strict) =>
+      new Promise<unknown>((resolve) => (b.serverOptions.SNICallback as (name: string, cb: (err: Error | null, ctx?: unknown) => void) => void)(hostname, (_err, ctx) => resolve(ctx)));
+    const strictContext = await sniContext(strict);
+    assert.ok(strictContext !== undefined && strictContext !== served?.context);
+    assert.equal(await sniContext(strict), strictContext);
+    assert.equal(await sniContext(binding), served?.context);
     first.stop();
     assert.ok(records.some((r) => r['action'] === 'generated'));
     assert.ok(records.some((r) => r['action'] === 'serving' && r['source'] === 'self-signed'));

@@ -1,0 +1,273 @@
+// The benchmark's own SMTP load generator (smtp-source has no TLS): C parallel sessions, a new
+// connection per message, optional STARTTLS at a fixed TLS version, no pipelining, like
+// smtp-source; also holds idle sessions open for the memory figures. Opens sockets. As a CLI it
+// runs one load and prints one JSON line:
+//   node scripts/bench-load.ts --port P --sessions 20 --messages 1000 --size 10240 \
+//     --starttls TLSv1.3 --from a@load.test --to bench@sealpost.test
+import { once } from 'node:events';
+import net from 'node:net';
+import tls from 'node:tls';
+import { parseArgs } from 'node:util';
+
+export interface LoadOptions {
+  host: string;
+  port: number;
+  sessions: number;
+  messages: number;
+  /** Body bytes after the headers (smtp-source -l). */
+  size: number;
+  from: string;
+  to: string;
+  /** STARTTLS at exactly this version; undefined = plaintext. */
+  starttls?: 'TLSv1.2' | 'TLSv1.3';
+  /** Key exchange groups offered (same for every server compared), e.g. "X25519". */
+  groups: string;
+  helo: string;
+  timeoutMs: number;
+}
+
+export interface LoadResult {
+  messages: number;
+  errors: number;
+  firstError?: string;
+  ms: number;
+  /** CPU time of this load generator, ms (to show it is not the limit). */
+  clientCpuMs: number;
+  /** What the first TLS session negotiated. */
+  tls?: { version: string; cipher: string; group: string };
+}
+
+interface Reply {
+  code: number;
+  text: string;
+}
+
+/** Reads SMTP replies (RFC 5321 §4.2: "ddd-" continues, "ddd " ends) from one socket. */
+class Replies {
+  private readonly socket: net.Socket;
+  private buffer = '';
+  private lines: string[] = [];
+  private readonly ready: Reply[] = [];
+  private waiter: { resolve: (r: Reply) => void; reject: (e: Error) => void } | undefined;
+  private failure: Error | undefined;
+  private readonly onData = (chunk: Buffer) => this.feed(chunk.toString('latin1'));
+  private readonly onEnd = () => this.fail(new Error('connection closed by the server'));
+  private readonly onError = (err: Error) => this.fail(err);
+
+  constructor(socket: net.Socket) {
+    this.socket = socket;
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('error', this.onError);
+  }
+
+  /** Stops reading (before STARTTLS hands the socket to TLS). */
+  detach(): void {
+    this.socket.off('data', this.onData);
+    this.socket.off('end', this.onEnd);
+    this.socket.off('error', this.onError);
+  }
+
+  next(): Promise<Reply> {
+    const r = this.ready.shift();
+    if (r) return Promise.resolve(r);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  private feed(text: string): void {
+    this.buffer += text;
+    for (let i = this.buffer.indexOf('\r\n'); i >= 0; i = this.buffer.indexOf('\r\n')) {
+      const line = this.buffer.slice(0, i);
+      this.buffer = this.buffer.slice(i + 2);
+      this.lines.push(line);
+      if (line[3] === '-') continue;
+      const reply = { code: Number(line.slice(0, 3)), text: this.lines.join(' | ') };
+      this.lines = [];
+      const w = this.waiter;
+      this.waiter = undefined;
+      if (w) w.resolve(reply);
+      else this.ready.push(reply);
+    }
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.reject(err);
+  }
+}
+
+async function expect(replies: Replies, code: number, after: string): Promise<void> {
+  const r = await replies.next();
+  if (r.code !== code) throw new Error(`${after}: expected ${code}, got ${r.text}`);
+}
+
+/** Headers (unique Message-ID) and `size` bytes of 78-character lines, dot-terminated. */
+function messageText(o: LoadOptions, n: number, body: string): string {
+  const headers = `From: <${o.from}>\r\nTo: <${o.to}>\r\nDate: ${new Date().toUTCString()}\r\nMessage-ID: <${process.pid}.${n}.${Date.now()}@${o.helo}>\r\nSubject: load ${n}\r\n\r\n`;
+  return `${headers}${body}.\r\n`;
+}
+
+function bodyOf(size: number): string {
+  const line = `${'X'.repeat(78)}\r\n`;
+  let body = line.repeat(Math.floor(size / line.length));
+  const rest = size - body.length;
+  if (rest > 2) body += `${'X'.repeat(rest - 2)}\r\n`;
+  return body;
+}
+
+/** The key exchange group, e.g. "X25519" (getEphemeralKeyInfo() is {} for TLS 1.3 resumption). */
+function keyExchange(socket: tls.TLSSocket): string {
+  const info = socket.getEphemeralKeyInfo();
+  return info && 'name' in info ? String(info.name) : '';
+}
+
+async function connect(o: Pick<LoadOptions, 'host' | 'port' | 'timeoutMs'>): Promise<net.Socket> {
+  const socket = net.connect({ host: o.host, port: o.port });
+  socket.setNoDelay(true);
+  socket.setTimeout(o.timeoutMs, () => socket.destroy(new Error(`no progress for ${o.timeoutMs} ms`)));
+  await once(socket, 'connect');
+  return socket;
+}
+
+/** One session, one message: 220, EHLO, [STARTTLS, EHLO], MAIL, RCPT, DATA, QUIT. */
+async function sendOne(o: LoadOptions, text: string, seen: LoadResult): Promise<void> {
+  const plain = await connect(o);
+  let socket: net.Socket = plain;
+  try {
+    let replies = new Replies(plain);
+    await expect(replies, 220, 'greeting');
+    plain.write(`EHLO ${o.helo}\r\n`);
+    await expect(replies, 250, 'EHLO');
+    if (o.starttls) {
+      plain.write('STARTTLS\r\n');
+      await expect(replies, 220, 'STARTTLS');
+      replies.detach();
+      const secure = tls.connect({ socket: plain, minVersion: o.starttls, maxVersion: o.starttls, ecdhCurve: o.groups, rejectUnauthorized: false });
+      socket = secure;
+      replies = new Replies(secure);
+      await once(secure, 'secureConnect');
+      if (!seen.tls) {
+        const cipher = secure.getCipher();
+        seen.tls = { version: secure.getProtocol() ?? '', cipher: cipher.standardName ?? cipher.name, group: keyExchange(secure) };
+      }
+      secure.write(`EHLO ${o.helo}\r\n`);
+      await expect(replies, 250, 'EHLO after STARTTLS');
+    }
+    socket.write(`MAIL FROM:<${o.from}>\r\n`);
+    await expect(replies, 250, 'MAIL');
+    socket.write(`RCPT TO:<${o.to}>\r\n`);
+    await expect(replies, 250, 'RCPT');
+    socket.write('DATA\r\n');
+    await expect(replies, 354, 'DATA');
+    socket.write(text);
+    await expect(replies, 250, 'end of data');
+    socket.write('QUIT\r\n');
+    await expect(replies, 221, 'QUIT');
+  } finally {
+    socket.destroy();
+    plain.destroy();
+  }
+}
+
+/** Sends `messages` messages over `sessions` parallel sessions; stops early after 20 errors. */
+export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const result: LoadResult = { messages: 0, errors: 0, ms: 0, clientCpuMs: 0 };
+  const body = bodyOf(o.size);
+  let started = 0;
+  const cpu = process.cpuUsage();
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: o.sessions }, async () => {
+      while (started < o.messages && result.errors < 20) {
+        const n = started++;
+        try {
+          await sendOne(o, messageText(o, n, body), result);
+          result.messages++;
+        } catch (err) {
+          result.errors++;
+          result.firstError ??= (err as Error).message;
+        }
+      }
+    }),
+  );
+  result.ms = performance.now() - t0;
+  const used = process.cpuUsage(cpu);
+  result.clientCpuMs = (used.user + used.system) / 1000;
+  return result;
+}
+
+export interface IdleSessions {
+  readonly count: number;
+  close(): void;
+}
+
+/** Opens `count` sessions that got their greeting and answered EHLO, then stay silent. */
+export async function openIdle(host: string, port: number, count: number, helo = 'idle.load.test'): Promise<IdleSessions> {
+  const sockets: net.Socket[] = [];
+  const close = () => {
+    for (const s of sockets) s.destroy();
+  };
+  try {
+    for (let opened = 0; opened < count; ) {
+      const batch = Math.min(50, count - opened);
+      await Promise.all(
+        Array.from({ length: batch }, async () => {
+          const socket = await connect({ host, port, timeoutMs: 30_000 });
+          sockets.push(socket);
+          const replies = new Replies(socket);
+          await expect(replies, 220, 'greeting');
+          socket.write(`EHLO ${helo}\r\n`);
+          await expect(replies, 250, 'EHLO');
+          socket.setTimeout(0);
+        }),
+      );
+      opened += batch;
+    }
+  } catch (err) {
+    close();
+    throw err;
+  }
+  return { count: sockets.length, close };
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    options: {
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string' },
+      sessions: { type: 'string', default: '20' },
+      messages: { type: 'string', default: '1000' },
+      size: { type: 'string', default: '10240' },
+      from: { type: 'string', default: 'load@load.test' },
+      to: { type: 'string' },
+      starttls: { type: 'string' },
+      groups: { type: 'string', default: 'X25519' },
+      helo: { type: 'string', default: 'load.test' },
+      'timeout-ms': { type: 'string', default: '30000' },
+    },
+  });
+  const starttls = values.starttls;
+  if (!values.port || !values.to || (starttls !== undefined && starttls !== 'TLSv1.2' && starttls !== 'TLSv1.3')) {
+    process.stderr.write('usage: node scripts/bench-load.ts --port P --to RCPT [--host H] [--sessions C] [--messages N] [--size S] [--starttls TLSv1.2|TLSv1.3] [--groups X25519]\n');
+    process.exit(2);
+  }
+  const result = await runLoad({
+    host: values.host,
+    port: Number(values.port),
+    sessions: Number(values.sessions),
+    messages: Number(values.messages),
+    size: Number(values.size),
+    from: values.from,
+    to: values.to,
+    ...(starttls ? { starttls } : {}),
+    groups: values.groups,
+    helo: values.helo,
+    timeoutMs: Number(values['timeout-ms']),
+  });
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}

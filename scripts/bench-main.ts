@@ -1,0 +1,272 @@
+// `scripts/bench`: Sealpost against Postfix on this machine, in one run, loopback only (started
+// inside ../shared/bin/netless by scripts/bench). Plans the cases, starts the peers, runs the
+// scenarios, prints the side-by-side table and writes the JSON report. Side effects: a work
+// directory under the temp dir, daemons and load generators (all stopped at the end or on a
+// signal), a JSON file. Bounded: a watchdog ends the run after --max-minutes.
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startDnsServer } from '../test/helpers/dns-server.ts';
+import { selfSignedCert } from '../test/helpers/certs.ts';
+import { freePort } from '../test/helpers/ports.ts';
+import { run } from '../test/helpers/proc.ts';
+import { POSTFIX_MAILBOX, SINK_DOMAIN, startReceivingPostfix, startRelayingPostfix, type PostfixPeer } from './bench-postfix.ts';
+import { type CpuProfile, formatSummary, summarizeProfile } from './bench-profile.ts';
+import { type BenchReport, type CaseResult, formatTable } from './bench-report.ts';
+import { type Shape, type Target, idleMemory, inboundPlain, inboundTls, outbound } from './bench-scenarios.ts';
+import { SEALPOST_DOMAIN, SEALPOST_MAILBOX, type SealpostDaemon, startSealpost } from './bench-sealpost.ts';
+
+const USAGE = `usage: scripts/bench [--quick] [--out FILE] [--only inbound,starttls,outbound,memory]
+                    [--sessions 1,20] [--sizes 1024,10240] [--messages N] [--outbound-messages N]
+                    [--profile DIR] [--keep] [--max-minutes M]
+  --quick      a smoke run: few messages per case (figures are noisy)
+  --out        where to write the JSON report (default: a new file in the temp dir)
+  --only       scenarios to run (default: all)
+  --profile    run the Sealpost daemons under node --cpu-prof; profiles and summaries go to DIR
+               (profiling slows Sealpost down: do not compare those figures)
+  --keep       keep the work directory (configs, logs, queues) for a post-mortem`;
+
+/** Collects cleanups (a test Scope for the helpers) and runs them last-first. */
+class Cleanup {
+  private readonly fns: (() => unknown)[] = [];
+  after(fn: () => unknown): void {
+    this.fns.push(fn);
+  }
+  async run(): Promise<void> {
+    while (this.fns.length > 0) {
+      try {
+        await this.fns.pop()?.();
+      } catch (err) {
+        process.stderr.write(`bench: cleanup: ${(err as Error).message}\n`);
+      }
+    }
+  }
+}
+
+const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
+
+function plan(quick: boolean, v: { sessions?: string; sizes?: string; messages?: string; 'outbound-messages'?: string }) {
+  const sessions = (list(v.sessions) ?? ['1', '20']).map(Number);
+  const sizes = (list(v.sizes) ?? ['1024', '10240']).map(Number);
+  // Several seconds per case at the rates of this machine class (≈ 1.5–3 ms per message at C=1).
+  const n = (c: number) => Number(v.messages ?? (quick ? (c === 1 ? 100 : 300) : c === 1 ? 1500 : 3000));
+  const inbound: Shape[] = sessions.flatMap((c) => sizes.map((size) => ({ sessions: c, size, messages: n(c) })));
+  const tls: Shape = { sessions: 20, size: 10240, messages: Number(v.messages ?? (quick ? 200 : 1500)) };
+  const outN = v['outbound-messages'] ? Number(v['outbound-messages']) : undefined;
+  const outboundShapes: Shape[] = quick
+    ? [{ sessions: 20, size: 10240, messages: outN ?? 500 }]
+    : [
+        { sessions: 20, size: 10240, messages: outN ?? 10_000 },
+        { sessions: 20, size: 1024, messages: outN ?? 5000 },
+      ];
+  return { inbound, tls, outbound: outboundShapes, idle: [1, 100, 1000] };
+}
+
+function sealpostTarget(d: SealpostDaemon): Target {
+  return {
+    name: 'sealpost',
+    port: d.port,
+    rcpt: SEALPOST_MAILBOX,
+    cpuMs: () => d.cpuMs(),
+    loopCpuMs: () => d.loopCpuMs(),
+    memoryKiB: () => d.rssKiB(),
+    open: () => d.openRecipients(),
+    deferred: () => d.deferredRecipients(),
+    delivered: () => d.maildirCount(),
+    release: async () => {
+      await d.retryAll();
+    },
+  };
+}
+
+function postfixTarget(p: PostfixPeer): Target {
+  return {
+    name: 'postfix',
+    port: p.port,
+    rcpt: POSTFIX_MAILBOX,
+    cpuMs: () => p.cpuMs(),
+    memoryKiB: () => p.pssKiB(),
+    open: () => p.queued(),
+    deferred: () => p.deferred(),
+    delivered: () => p.maildirCount(),
+    release: () => p.flush(),
+  };
+}
+
+/** Runs both sides of a case, alternating who goes first so slow drift affects both alike. */
+async function both<T>(index: number, sealpost: () => Promise<T>, postfix: () => Promise<T>): Promise<{ sealpost: T; postfix: T }> {
+  if (index % 2 === 0) {
+    const s = await sealpost();
+    return { sealpost: s, postfix: await postfix() };
+  }
+  const p = await postfix();
+  return { sealpost: await sealpost(), postfix: p };
+}
+
+async function summarizeProfiles(dir: string, root: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const file of (await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.cpuprofile'))) {
+    const profile = JSON.parse(await readFile(path.join(dir, file), 'utf8')) as CpuProfile;
+    const text = formatSummary(summarizeProfile(profile, root, 15));
+    await writeFile(path.join(dir, `${file}.txt`), `${text}\n`);
+    out.push(`${path.join(dir, file)}\n${text}`);
+  }
+  return out;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      only: { type: 'string' },
+      sessions: { type: 'string' },
+      sizes: { type: 'string' },
+      messages: { type: 'string' },
+      'outbound-messages': { type: 'string' },
+      profile: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      'max-minutes': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const root = path.resolve(import.meta.dirname, '..');
+  const only = new Set(list(values.only) ?? ['inbound', 'starttls', 'outbound', 'memory']);
+  const p = plan(values.quick, values);
+  const cleanup = new Cleanup();
+  const maxMs = Number(values['max-minutes'] ?? (values.quick ? 6 : 25)) * 60_000;
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`bench: still running after ${maxMs / 60_000} minutes; stopping\n`);
+    void cleanup.run().finally(() => process.exit(1));
+  }, maxMs);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void cleanup.run().finally(() => process.exit(130)));
+  }
+
+  const work = await mkdtemp(path.join(os.tmpdir(), 'sealpost-bench-'));
+  await chmod(work, 0o755);
+  if (!values.keep) cleanup.after(() => rm(work, { recursive: true, force: true }));
+  const profileDir = values.profile ? path.resolve(values.profile) : undefined;
+  const nodeOptions = (name: string) => (profileDir ? `--cpu-prof --cpu-prof-dir=${path.join(profileDir, name)}` : undefined);
+  const postfixVersion = (await run('postconf', ['-d', '-h', 'mail_version'])).stdout.trim();
+  const report: BenchReport = {
+    startedAt: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, kernel: os.release(), node: process.versions.node, postfix: postfixVersion, loadavgStart: os.loadavg(), loadavgEnd: [] },
+    options: { quick: values.quick, only: [...only], plan: p, sealpostNodeOptions: profileDir ? 'profiling' : '' },
+    cases: [],
+    memory: { idle: [] },
+    errors: [],
+    profiles: [],
+  };
+  const say = (text: string) => process.stderr.write(`bench: ${text}\n`);
+  const done = (c: CaseResult) => {
+    report.cases.push(c);
+    const f = (x: CaseResult['sealpost']) => (x.error ? `error: ${x.error}` : `${Math.round((x.messages * 1000) / ((c.scenario === 'outbound' ? x.drainMs : x.acceptMs) ?? x.drainMs))} msg/s`);
+    say(`  ${c.scenario} C=${c.sessions} S=${c.size} N=${c.messages}: Sealpost ${f(c.sealpost)}, Postfix ${f(c.postfix)}`);
+  };
+
+  try {
+    // One certificate for both servers (RSA-2048, the usual MX certificate).
+    const cert = await selfSignedCert({ names: [`mx.${SEALPOST_DOMAIN}`, `bench-in.${'postfix.test'}`], keyType: 'rsa-2048' });
+    const certFiles = { certFile: path.join(work, 'cert.pem'), keyFile: path.join(work, 'key.pem') };
+    await writeFile(certFiles.certFile, cert.chainPem);
+    await writeFile(certFiles.keyFile, cert.keyPem, { mode: 0o600 });
+    const dns = await startDnsServer(
+      new Map([
+        [SINK_DOMAIN, { MX: [{ preference: 10, exchange: `mx.${SINK_DOMAIN}` }] }],
+        [`mx.${SINK_DOMAIN}`, { A: ['127.0.0.1'] }],
+      ]),
+    );
+    cleanup.after(() => dns.close());
+    // Sealpost's outbound port is fixed per daemon; Postfix's relayhost too: one sink port each.
+    const sealpostSink = await freePort();
+    const postfixSink = await freePort();
+
+    if (only.has('inbound') || only.has('starttls')) {
+      say('starting Sealpost and a receiving Postfix (Maildir delivery on both)');
+      const sealpost = await startSealpost(cleanup, root, { dir: path.join(work, 'sealpost-in'), port: await freePort(), dns: dns.address, sinkPort: sealpostSink, relay: false, cert: certFiles, ...(nodeOptions('inbound') ? { nodeOptions: nodeOptions('inbound') } : {}) });
+      const postfix = await startReceivingPostfix(cleanup, await freePort(), certFiles);
+      const s = sealpostTarget(sealpost);
+      const pf = postfixTarget(postfix);
+      let i = 0;
+      if (only.has('inbound')) {
+        for (const shape of p.inbound) {
+          const r = await both(i++, () => inboundPlain(s, shape), () => inboundPlain(pf, shape));
+          done({ scenario: 'inbound', label: 'smtp-source', ...shape, ...r });
+        }
+      }
+      if (only.has('starttls')) {
+        for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
+          const r = await both(i++, () => inboundTls(root, s, p.tls, version), () => inboundTls(root, pf, p.tls, version));
+          done({ scenario: 'starttls', label: version, ...p.tls, ...r });
+        }
+      }
+      await sealpost.stop();
+      await postfix.instance.stop();
+    }
+
+    if (only.has('outbound')) {
+      say('starting Sealpost and a relaying Postfix; smtp-sink starts when each queue is released');
+      const sealpost = await startSealpost(cleanup, root, { dir: path.join(work, 'sealpost-out'), port: await freePort(), dns: dns.address, sinkPort: sealpostSink, relay: true, ...(nodeOptions('outbound') ? { nodeOptions: nodeOptions('outbound') } : {}) });
+      const postfix = await startRelayingPostfix(cleanup, await freePort(), postfixSink);
+      let i = 0;
+      for (const shape of p.outbound) {
+        const r = await both(
+          i++,
+          () => outbound(sealpostTarget(sealpost), shape, { scope: cleanup, sinkPort: sealpostSink, sinkOut: path.join(work, `sink-sealpost-${shape.size}.out`) }),
+          () => outbound(postfixTarget(postfix), shape, { scope: cleanup, sinkPort: postfixSink, sinkOut: path.join(work, `sink-postfix-${shape.size}.out`) }),
+        );
+        done({ scenario: 'outbound', label: 'smtp-sink', ...shape, ...r });
+        if (shape.messages >= (report.memory.drain?.messages ?? 0) && !r.sealpost.error && !r.postfix.error) {
+          report.memory.drain = {
+            messages: shape.messages,
+            size: shape.size,
+            sealpostBeforeKiB: Number(r.sealpost.notes?.['memoryBeforeKiB'] ?? 0),
+            sealpostPeakKiB: Number(r.sealpost.notes?.['memoryPeakKiB'] ?? 0),
+            postfixPeakPssKiB: Number(r.postfix.notes?.['memoryPeakKiB'] ?? 0),
+          };
+        }
+      }
+      await sealpost.stop();
+      await postfix.instance.stop();
+    }
+
+    if (only.has('memory')) {
+      say(`idle connections: ${p.idle.join(', ')}`);
+      const sealpost = await startSealpost(cleanup, root, { dir: path.join(work, 'sealpost-idle'), port: await freePort(), dns: dns.address, sinkPort: sealpostSink, relay: false });
+      report.memory.idle = await idleMemory(sealpost.port, () => sealpost.rssKiB(), p.idle);
+      await sealpost.stop();
+    }
+  } catch (err) {
+    report.errors.push((err as Error).stack ?? String(err));
+  } finally {
+    clearTimeout(watchdog);
+    await cleanup.run();
+  }
+
+  report.machine.loadavgEnd = os.loadavg();
+  if (profileDir) {
+    for (const name of ['inbound', 'outbound']) report.profiles.push(...(await summarizeProfiles(path.join(profileDir, name), root)));
+  }
+  const out = values.out ? path.resolve(values.out) : path.join(os.tmpdir(), `sealpost-bench-${report.startedAt.replace(/[:.]/g, '-')}.json`);
+  await mkdir(path.dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`${formatTable(report)}\n`);
+  for (const profile of report.profiles) process.stdout.write(`\n${profile}\n`);
+  process.stdout.write(`\nJSON report: ${out}\n`);
+  const failed = report.errors.length > 0 || report.cases.some((c) => c.sealpost.error || c.postfix.error);
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(70);
+  },
+);

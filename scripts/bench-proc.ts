@@ -1,0 +1,125 @@
+// What the benchmark measures about processes, read from /proc (Linux): CPU time of a process or
+// of a whole Postfix process group, resident memory (VmRSS, Pss), and a sampler for peaks.
+// Side effects: reads /proc only.
+import { readFileSync, readdirSync } from 'node:fs';
+
+/** USER_HZ: /proc/PID/stat counts CPU time in 1/100 s on every Linux architecture we run on. */
+const TICK_MS = 10;
+
+interface Stat {
+  pgrp: number;
+  utime: number;
+  stime: number;
+  cutime: number;
+  cstime: number;
+}
+
+/** /proc/PID/stat after the "(comm)" field: state ppid pgrp … utime(14) stime(15) cutime(16) cstime(17). */
+function readStat(pid: number): Stat | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  if (f[0] === 'Z') return undefined;
+  const n = (i: number) => Number(f[i] ?? 0);
+  return { pgrp: n(2), utime: n(11), stime: n(12), cutime: n(13), cstime: n(14) };
+}
+
+/** User + system CPU time of one process (all its threads), ms. */
+export function processCpuMs(pid: number): number {
+  const s = readStat(pid);
+  return s ? (s.utime + s.stime) * TICK_MS : 0;
+}
+
+/** CPU time of one thread, ms: for Node, the main thread (tid = pid) is the event loop. */
+export function threadCpuMs(pid: number, tid: number): number {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  } catch {
+    return 0;
+  }
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11] ?? 0) + Number(f[12] ?? 0)) * TICK_MS;
+}
+
+function groupPids(pgrp: number): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    if (readStat(Number(name))?.pgrp === pgrp) pids.push(Number(name));
+  }
+  return pids;
+}
+
+/**
+ * CPU time of a Postfix instance, ms: its live processes (the master's process group) plus the
+ * children the master has already reaped (its cutime/cstime). Take differences of two readings.
+ */
+export function groupCpuMs(leader: number): number {
+  let total = 0;
+  for (const pid of groupPids(leader)) {
+    const s = readStat(pid);
+    if (!s) continue;
+    total += s.utime + s.stime;
+    if (pid === leader) total += s.cutime + s.cstime;
+  }
+  return total * TICK_MS;
+}
+
+function statusField(pid: number, field: string): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Resident memory of one process, KiB. */
+export function rssKiB(pid: number): number {
+  return statusField(pid, 'VmRSS');
+}
+
+/** Proportional set size summed over a process group, KiB: shared pages counted once overall. */
+export function groupPssKiB(leader: number): number {
+  let total = 0;
+  for (const pid of groupPids(leader)) {
+    try {
+      const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+      total += m ? Number(m[1]) : 0;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
+}
+
+export interface MemoryPeak {
+  peakKiB: number;
+  lastKiB: number;
+  samples: number;
+}
+
+/** Samples `read()` every `intervalMs` until stopped; returns the peak and the last value. */
+export function sampleMemory(read: () => number, intervalMs: number): { stop(): MemoryPeak } {
+  const peak: MemoryPeak = { peakKiB: 0, lastKiB: 0, samples: 0 };
+  const take = () => {
+    const v = read();
+    peak.samples++;
+    peak.lastKiB = v;
+    if (v > peak.peakKiB) peak.peakKiB = v;
+  };
+  take();
+  const timer = setInterval(take, intervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      take();
+      return { ...peak };
+    },
+  };
+}

@@ -1,0 +1,119 @@
+// The benchmark's results: their shape (also the JSON written with --out), the figures derived
+// from them (rates, ratios, CPU per message) and the side-by-side table. Pure.
+
+/** One MTA's run of one case. Times are wall-clock ms from the start of the load. */
+export interface SideFigures {
+  messages: number;
+  /** Until the load generator finished (every message answered 250); inbound only. */
+  acceptMs?: number;
+  /** Until the queue was empty (every message delivered: Maildir or sink). */
+  drainMs: number;
+  /** Server CPU (user + system) over drainMs, ms. */
+  cpuMs: number;
+  error?: string;
+  /** Scenario facts: TLS negotiated, client CPU, peak memory … */
+  notes?: Record<string, unknown>;
+}
+
+export interface CaseResult {
+  scenario: 'inbound' | 'starttls' | 'outbound';
+  label: string;
+  sessions: number;
+  size: number;
+  messages: number;
+  sealpost: SideFigures;
+  postfix: SideFigures;
+}
+
+export interface MemoryResult {
+  /** Sealpost VmRSS with N idle sessions (greeted, EHLO answered), KiB; N = 0 is the baseline. */
+  idle: { connections: number; rssKiB: number }[];
+  /** While the outbound queue drains: Sealpost VmRSS, Postfix Pss summed over its processes. */
+  drain?: { messages: number; size: number; sealpostBeforeKiB: number; sealpostPeakKiB: number; postfixPeakPssKiB: number };
+}
+
+export interface BenchReport {
+  startedAt: string;
+  machine: { cpus: number; kernel: string; node: string; postfix: string; loadavgStart: number[]; loadavgEnd: number[] };
+  options: Record<string, unknown>;
+  cases: CaseResult[];
+  memory: MemoryResult;
+  errors: string[];
+  profiles: string[];
+}
+
+export function rate(messages: number, ms: number | undefined): number | undefined {
+  return ms && ms > 0 ? (messages * 1000) / ms : undefined;
+}
+
+export function ratio(a: number | undefined, b: number | undefined): number | undefined {
+  return a !== undefined && b !== undefined && b > 0 ? a / b : undefined;
+}
+
+/** The headline figure of a case: accept rate inbound, drain rate outbound. */
+export function headline(c: CaseResult, side: SideFigures): number | undefined {
+  if (side.error) return undefined;
+  return rate(side.messages, c.scenario === 'outbound' ? side.drainMs : side.acceptMs);
+}
+
+const kib = (bytes: number) => (bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} B`);
+const num = (v: number | undefined, digits = 0) => (v === undefined ? '—' : v.toFixed(digits));
+const mib = (k: number) => `${(k / 1024).toFixed(1)} MiB`;
+
+function pad(cells: string[], widths: number[]): string {
+  return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+}
+
+export function formatTable(r: BenchReport): string {
+  const head = ['case', 'Sealpost msg/s', 'Postfix msg/s', 'ratio', 'Sealpost CPU/msg', 'Postfix CPU/msg', 'Sealpost loop'];
+  const rows: string[][] = [];
+  for (const c of r.cases) {
+    const s = headline(c, c.sealpost);
+    const p = headline(c, c.postfix);
+    const what = c.scenario === 'outbound' ? 'queued → sink' : c.scenario === 'starttls' ? `STARTTLS ${c.label}` : 'accept';
+    const cpu = (f: SideFigures) => (f.error ? '—' : `${num(f.cpuMs / f.messages, 2)} ms`);
+    const loop = Number(c.sealpost.notes?.['loopCpuMs'] ?? Number.NaN);
+    const busy = c.sealpost.error || Number.isNaN(loop) ? '—' : `${Math.round((100 * loop) / c.sealpost.drainMs)} %`;
+    rows.push([`${c.scenario === 'outbound' ? 'outbound' : 'inbound'} ${what}, C=${c.sessions}, ${kib(c.size)}, N=${c.messages}`, num(s), num(p), num(ratio(s, p), 2), cpu(c.sealpost), cpu(c.postfix), busy]);
+    if (c.scenario !== 'outbound') {
+      const se = c.sealpost.error ? undefined : rate(c.sealpost.messages, c.sealpost.drainMs);
+      const pe = c.postfix.error ? undefined : rate(c.postfix.messages, c.postfix.drainMs);
+      rows.push(['    … until delivered to the Maildir', num(se), num(pe), num(ratio(se, pe), 2), '', '', '']);
+    }
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const lines = [
+    `Sealpost vs Postfix ${r.machine.postfix}, same machine, same run: ${r.machine.cpus} CPUs, Node ${r.machine.node}, load average ${r.machine.loadavgStart.map((l) => l.toFixed(1)).join(' ')} at start, ${r.machine.loadavgEnd.map((l) => l.toFixed(1)).join(' ')} at end`,
+    'ratio = Sealpost / Postfix (above 1: Sealpost is faster). CPU/msg: server CPU time (all processes and threads) from the first',
+    'connection until the queue was empty. Sealpost loop: CPU time of its event-loop thread over that wall time (near 100 %: the loop is the limit).',
+    '',
+    pad(head, widths),
+    pad(
+      widths.map((w) => '-'.repeat(w)),
+      widths,
+    ),
+    ...rows.map((row) => pad(row, widths)),
+  ];
+  const m = r.memory;
+  if (m.idle.length > 0) {
+    lines.push('', 'Sealpost resident memory (VmRSS):');
+    const base = m.idle.find((i) => i.connections === 0)?.rssKiB ?? 0;
+    for (const i of m.idle) {
+      const per = i.connections > 0 ? `, +${(((i.rssKiB - base) * 1024) / i.connections / 1024).toFixed(1)} KiB per connection` : ' (no connections)';
+      lines.push(`  ${String(i.connections).padStart(5)} idle connections: ${mib(i.rssKiB)}${per}`);
+    }
+  }
+  if (m.drain) {
+    lines.push(
+      `  while ${m.drain.messages} queued messages of ${kib(m.drain.size)} drain: ${mib(m.drain.sealpostBeforeKiB)} before, ${mib(m.drain.sealpostPeakKiB)} peak` +
+        ` (Postfix, all processes, Pss: ${mib(m.drain.postfixPeakPssKiB)} peak)`,
+    );
+  }
+  for (const c of r.cases) {
+    for (const [name, f] of [['Sealpost', c.sealpost], ['Postfix', c.postfix]] as const) {
+      if (f.error) lines.push(`  ${c.scenario} C=${c.sessions} ${kib(c.size)} ${name}: ERROR ${f.error}`);
+    }
+  }
+  for (const e of r.errors) lines.push(`error: ${e}`);
+  return lines.join('\n');
+}

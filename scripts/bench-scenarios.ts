@@ -1,0 +1,149 @@
+// The benchmark's measurements, each run the same way against Sealpost and against Postfix:
+// inbound acceptance (smtp-source, or bench-load.ts with STARTTLS) until the queue is empty,
+// outbound delivery of a filled queue to smtp-sink, and Sealpost's memory with idle sessions.
+// Side effects: load-generator and smtp-sink processes, sockets, polling of /proc and queues.
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { run } from '../test/helpers/proc.ts';
+import type { Scope } from '../test/helpers/tmp.ts';
+import { waitFor } from '../test/helpers/wait.ts';
+import { openIdle, type IdleSessions, type LoadResult } from './bench-load.ts';
+import { SINK_DOMAIN, smtpSource, startSink } from './bench-postfix.ts';
+import { sampleMemory } from './bench-proc.ts';
+import type { SideFigures } from './bench-report.ts';
+
+/** One MTA as the scenarios see it. */
+export interface Target {
+  name: 'sealpost' | 'postfix';
+  port: number;
+  /** The local mailbox inbound messages go to. */
+  rcpt: string;
+  cpuMs(): number;
+  /** Sealpost: CPU time of the event-loop thread (the rest is libuv's thread pool: fs, fsync). */
+  loopCpuMs?(): number;
+  /** Memory figure sampled while a queue drains: VmRSS (Sealpost) or summed Pss (Postfix), KiB. */
+  memoryKiB(): number;
+  /** Messages (Postfix) or recipients (Sealpost; one per message here) not delivered yet. */
+  open(): number;
+  /** Of those, how many have been tried and deferred. */
+  deferred(): number;
+  /** Messages in the local mailbox. */
+  delivered(): number;
+  /** Deliver deferred mail now: `queue retry --all` or `postqueue -f`. */
+  release(): Promise<void>;
+}
+
+export interface Shape {
+  sessions: number;
+  size: number;
+  messages: number;
+}
+
+interface Sent {
+  ms: number;
+  notes?: Record<string, unknown>;
+}
+
+/** Generous bounds: a run that takes longer than this is broken, not slow. */
+const boundMs = (messages: number) => 60_000 + messages * 20;
+
+/** Loads `t` with `send`, then waits until every message is in the Maildir. */
+async function inboundSide(t: Target, shape: Shape, send: () => Promise<Sent>): Promise<SideFigures> {
+  const before = t.delivered();
+  const cpu0 = t.cpuMs();
+  const loop0 = t.loopCpuMs?.() ?? 0;
+  try {
+    const sent = await send();
+    const loadEnd = performance.now();
+    await waitFor(() => t.open() === 0 && t.delivered() >= before + shape.messages, {
+      timeoutMs: boundMs(shape.messages),
+      what: `${shape.messages} messages in ${t.name}'s Maildir`,
+    });
+    // From the load's own start (a child process's start-up is not the server's time).
+    const drainMs = sent.ms + (performance.now() - loadEnd);
+    const notes = { ...sent.notes, ...(t.loopCpuMs ? { loopCpuMs: t.loopCpuMs() - loop0 } : {}) };
+    return { messages: shape.messages, acceptMs: sent.ms, drainMs, cpuMs: t.cpuMs() - cpu0, notes };
+  } catch (err) {
+    // Let what was accepted drain, so the next case starts from an empty queue.
+    await waitFor(() => t.open() === 0, { timeoutMs: boundMs(shape.messages), what: `${t.name}'s queue to empty` }).catch(() => undefined);
+    return { messages: shape.messages, drainMs: 0, cpuMs: 0, error: (err as Error).message.split('\n')[0] ?? 'failed' };
+  }
+}
+
+/** smtp-source: N messages of S bytes over C sessions, a new connection per message. */
+export function inboundPlain(t: Target, shape: Shape): Promise<SideFigures> {
+  return inboundSide(t, shape, () => smtpSource(t.port, { ...shape, to: t.rcpt, timeoutMs: boundMs(shape.messages) }));
+}
+
+/** bench-load.ts with STARTTLS at `version` (a separate process, like smtp-source). */
+export function inboundTls(root: string, t: Target, shape: Shape, version: 'TLSv1.2' | 'TLSv1.3'): Promise<SideFigures> {
+  return inboundSide(t, shape, async () => {
+    const args = ['--disable-warning=ExperimentalWarning', path.join(root, 'scripts', 'bench-load.ts'), '--port', String(t.port), '--to', t.rcpt];
+    args.push('--sessions', String(shape.sessions), '--messages', String(shape.messages), '--size', String(shape.size), '--starttls', version);
+    const r = await run(process.execPath, args, { timeoutMs: boundMs(shape.messages) });
+    if (r.code !== 0) throw new Error(`bench-load: exit ${r.code ?? r.signal}: ${r.stderr.trim()}`);
+    const result = JSON.parse(r.stdout) as LoadResult;
+    if (result.errors > 0) throw new Error(`${result.errors} messages failed; first: ${result.firstError ?? ''}`);
+    return { ms: result.ms, notes: { tls: result.tls, clientCpuMs: Math.round(result.clientCpuMs) } };
+  });
+}
+
+export interface OutboundRun {
+  scope: Scope;
+  sinkPort: number;
+  /** Where smtp-sink writes its counters. */
+  sinkOut: string;
+}
+
+/**
+ * Fills the queue through SMTP while the sink is down (every message is tried once and deferred,
+ * as after an outage), then starts smtp-sink, releases the queue and times it until empty.
+ */
+export async function outbound(t: Target, shape: Shape, o: OutboundRun): Promise<SideFigures> {
+  const bound = boundMs(shape.messages);
+  try {
+    const fill0 = performance.now();
+    await smtpSource(t.port, { ...shape, to: `bench@${SINK_DOMAIN}`, timeoutMs: bound });
+    await waitFor(() => t.open() === shape.messages && t.deferred() >= shape.messages, { timeoutMs: bound, intervalMs: 200, what: `${shape.messages} deferred messages in ${t.name}'s queue` });
+    const fillMs = performance.now() - fill0;
+    const sink = await startSink(o.scope, o.sinkPort, o.sinkOut);
+    const memoryBefore = t.memoryKiB();
+    const memory = sampleMemory(() => t.memoryKiB(), 200);
+    const cpu0 = t.cpuMs();
+    const loop0 = t.loopCpuMs?.() ?? 0;
+    const t0 = performance.now();
+    await t.release();
+    await waitFor(() => t.open() === 0, { timeoutMs: bound, intervalMs: 50, what: `${t.name}'s queue to empty` });
+    const drainMs = performance.now() - t0;
+    const cpuMs = t.cpuMs() - cpu0;
+    const loopCpuMs = t.loopCpuMs ? { loopCpuMs: t.loopCpuMs() - loop0 } : {};
+    const peak = memory.stop();
+    const received = sink.messages();
+    await sink.stop();
+    const notes = { fillMs: Math.round(fillMs), sinkReceived: received, memoryBeforeKiB: memoryBefore, memoryPeakKiB: peak.peakKiB, ...loopCpuMs };
+    if (received < shape.messages) return { messages: shape.messages, drainMs, cpuMs, notes, error: `the sink received ${received} of ${shape.messages} messages` };
+    return { messages: shape.messages, drainMs, cpuMs, notes };
+  } catch (err) {
+    return { messages: shape.messages, drainMs: 0, cpuMs: 0, error: (err as Error).message.split('\n')[0] ?? 'failed' };
+  }
+}
+
+/** VmRSS with 0, then each count of idle sessions (cumulative), after a settling second. */
+export async function idleMemory(port: number, rssKiB: () => number, counts: readonly number[]): Promise<{ connections: number; rssKiB: number }[]> {
+  const figures: { connections: number; rssKiB: number }[] = [];
+  const held: IdleSessions[] = [];
+  let open = 0;
+  try {
+    await sleep(1000);
+    figures.push({ connections: 0, rssKiB: rssKiB() });
+    for (const target of counts) {
+      held.push(await openIdle('127.0.0.1', port, target - open));
+      open = target;
+      await sleep(1000);
+      figures.push({ connections: open, rssKiB: rssKiB() });
+    }
+  } finally {
+    for (const h of held) h.close();
+  }
+  return figures;
+}

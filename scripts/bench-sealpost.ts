@@ -1,0 +1,156 @@
+// The Sealpost daemon under benchmark: writes its config (defaults everywhere except what a
+// loopback benchmark needs), starts `scripts/sealpost start` with its JSON log in a file, and
+// reads its queue, Maildir, CPU time and memory. Side effects: files under the given directory,
+// one child process (stopped with SIGTERM when the scope ends).
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, openSync, readdirSync, closeSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { type Db, MIGRATIONS_DIR, openDb } from '../src/db/open.ts';
+import { QueueAdmin } from '../src/queue/admin.ts';
+import { requestWake } from '../src/queue/wake.ts';
+import type { Scope } from '../test/helpers/tmp.ts';
+import { waitForLine } from '../test/helpers/wait.ts';
+import { processCpuMs, rssKiB, threadCpuMs } from './bench-proc.ts';
+
+export const SEALPOST_DOMAIN = 'sealpost.test';
+export const SEALPOST_MAILBOX = `bench@${SEALPOST_DOMAIN}`;
+
+export interface SealpostOptions {
+  /** This daemon's own directory: config, data_dir, log. */
+  dir: string;
+  port: number;
+  /** "127.0.0.1:PORT" of the benchmark's DNS server (MX of the sink's domain). */
+  dns: string;
+  /** [outbound] port: where the sink listens. */
+  sinkPort: number;
+  /**
+   * Let 127.0.0.1 relay (relay.networks), to fill an outbound queue. Otherwise the load generators
+   * are like other servers on the Internet sending to our domain (what an MX receives), with the
+   * default checks that brings (SPF, DKIM, DMARC through the benchmark's DNS server).
+   */
+  relay: boolean;
+  cert?: { certFile: string; keyFile: string };
+  /** SEALPOST_NODE_OPTIONS, e.g. "--cpu-prof --cpu-prof-dir=DIR". */
+  nodeOptions?: string;
+}
+
+/**
+ * Only what a loopback benchmark needs differs from the defaults: ports, a test domain, relay
+ * networks, the per-IP connection limit (every load comes from 127.0.0.1), no reverse DNS (the Postfix peers have
+ * smtpd_peername_lookup = no: neither side asks DNS per connection), IPv4 only outbound (Postfix
+ * peers: inet_protocols = ipv4). Durability settings are the defaults: synchronous=FULL, 250 after commit.
+ */
+export function benchConfig(o: SealpostOptions): string {
+  const tls = o.cert ? `[tls]\ncert_file = ${JSON.stringify(o.cert.certFile)}\nkey_file = ${JSON.stringify(o.cert.keyFile)}\n\n` : '';
+  return `# Written by scripts/bench.
+hostname = "mx.${SEALPOST_DOMAIN}"
+data_dir = ${JSON.stringify(path.join(o.dir, 'data'))}
+
+[listen]
+smtp = ["127.0.0.1:${o.port}"]
+
+${tls}[dns]
+servers = ["${o.dns}"]
+timeout_ms = 2000
+
+[[domain]]
+name = "${SEALPOST_DOMAIN}"
+mailboxes = ["bench"]
+
+[relay]
+networks = [${o.relay ? '"127.0.0.1/32"' : ''}]
+
+[limits]
+connections = 2000
+connections_per_ip = 2000
+
+[inbound]
+reverse_dns = false
+
+[outbound]
+port = ${o.sinkPort}
+ipv6 = false
+`;
+}
+
+export interface SealpostDaemon {
+  readonly pid: number;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly logFile: string;
+  cpuMs(): number;
+  /** CPU time of the main thread (the event loop) alone. */
+  loopCpuMs(): number;
+  rssKiB(): number;
+  /** Recipients not yet in a final state (queued, active, held). */
+  openRecipients(): number;
+  /** Queued recipients that have had at least one attempt. */
+  deferredRecipients(): number;
+  /** `sealpost queue retry --all`, done in-process with the same code (no Node start-up in the timing). */
+  retryAll(): Promise<number>;
+  /** Files in the bench mailbox's Maildir new/. */
+  maildirCount(): number;
+  stop(): Promise<void>;
+}
+
+export async function startSealpost(scope: Scope, root: string, o: SealpostOptions): Promise<SealpostDaemon> {
+  mkdirSync(o.dir, { recursive: true });
+  const configFile = path.join(o.dir, 'sealpost.toml');
+  const logFile = path.join(o.dir, 'sealpost.log');
+  const dataDir = path.join(o.dir, 'data');
+  writeFileSync(configFile, benchConfig(o));
+  const logFd = openSync(logFile, 'a');
+  const env = { ...process.env, ...(o.nodeOptions ? { SEALPOST_NODE_OPTIONS: o.nodeOptions } : {}) };
+  const child = spawn(path.join(root, 'scripts', 'sealpost'), ['start', '--config', configFile], { stdio: ['ignore', logFd, logFd], env });
+  closeSync(logFd);
+  const exited = once(child, 'exit');
+  let db: Db | undefined;
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      db?.close();
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        await exited;
+        clearTimeout(timer);
+      }
+    })();
+    return stopping;
+  };
+  scope.after(stop);
+  const died = exited.then(() => {
+    throw new Error(`sealpost exited before listening; see ${logFile}`);
+  });
+  await Promise.race([waitForLine(logFile, /"state":"listening"/, 30_000), died]);
+  died.catch(() => undefined);
+  const pid = child.pid as number;
+  const queue = (): Db => (db ??= openDb(dataDir, MIGRATIONS_DIR));
+  const count = (sql: string) => (queue().prepare<[], { n: number }>(sql).get()?.n ?? 0);
+  const maildir = path.join(dataDir, 'mail', SEALPOST_DOMAIN, 'bench', 'new');
+  return {
+    pid,
+    port: o.port,
+    dataDir,
+    logFile,
+    cpuMs: () => processCpuMs(pid),
+    loopCpuMs: () => threadCpuMs(pid, pid),
+    rssKiB: () => rssKiB(pid),
+    openRecipients: () => count(`SELECT count(*) AS n FROM recipients WHERE state IN ('queued', 'active', 'held')`),
+    deferredRecipients: () => count(`SELECT count(*) AS n FROM recipients WHERE state = 'queued' AND attempts > 0`),
+    async retryAll() {
+      const n = new QueueAdmin(queue()).retry(undefined, Date.now());
+      await requestWake(dataDir);
+      return n;
+    },
+    maildirCount: () => {
+      try {
+        return readdirSync(maildir).length;
+      } catch {
+        return 0;
+      }
+    },
+    stop,
+  };
+}

@@ -1,0 +1,82 @@
+// What happens to a message a user submits (RFC 6409), before it is queued: the From: header must
+// name addresses the user owns, missing From/Date/Message-ID are added (RFC 6409 §8), and the
+// result is DKIM-signed for its From: domain. The same preparation, minus the ownership check,
+// serves clients in relay.networks on port 25. CPU work only (header parsing, signing).
+//
+//   prepareOutgoing(input, { signer, hostname }) → Promise<Prepared>
+import { simpleParser } from 'mailparser';
+import { rfc5322Date } from '../core/date.ts';
+import { type DkimSigner, fromDomain } from '../dkim/signer.ts';
+import { headerBlock } from '../inbound/body.ts';
+import type { Directory } from '../inbound/recipients.ts';
+import { senderAllowed } from './senders.ts';
+
+export interface OutgoingInput {
+  /** The authenticated user, or undefined for a trusted-network client (no ownership check). */
+  user: string | undefined;
+  /** MAIL FROM ('' for <>). */
+  sender: string;
+  /** The message as received (CRLF line ends), without our Received header. */
+  body: Buffer;
+  queueId: string;
+  now: number;
+  directory: Directory;
+}
+
+export type Prepared =
+  | {
+      ok: true;
+      /** The message with any added header fields. */
+      body: Buffer;
+      /** DKIM-Signature field(s) to put in front of `body` ('' when unsigned). */
+      signature: string;
+      dkim: { domain: string; selectors: string[] } | { unsigned: string };
+      added: string[];
+    }
+  | { ok: false; code: number; enhanced: string; text: string };
+
+export interface OutgoingDeps {
+  signer: DkimSigner;
+  hostname: string;
+}
+
+export async function prepareOutgoing(input: OutgoingInput, deps: OutgoingDeps): Promise<Prepared> {
+  const block = headerBlock(input.body);
+  // The From: addresses matter for the ownership check and for signing; without either (a trusted
+  // client, no keys) the header is not parsed at all: port 25's hot path stays cheap.
+  const from = input.user !== undefined || deps.signer.domains.length > 0 ? await fromAddresses(block) : [];
+  const header = block.toString('latin1');
+  const hasFrom = /^from:/im.test(header);
+
+  const user = input.user;
+  // RFC 5322 §3.6: exactly one From: field; with two, a reader could show the one we did not check.
+  if (user !== undefined && (header.match(/^from:/gim)?.length ?? 0) > 1) {
+    return { ok: false, code: 550, enhanced: '5.7.1', text: 'More than one From: header field' };
+  }
+  if (user !== undefined && hasFrom) {
+    const foreign = from.length === 0 ? '(none)' : from.find((a) => !senderAllowed(user, a, input.directory));
+    if (foreign !== undefined) {
+      // Envelope and header are both checked: DKIM would otherwise vouch for a From: the user does not own.
+      return { ok: false, code: 550, enhanced: '5.7.1', text: `From: header address <${foreign}> is not owned by user ${user}` };
+    }
+  }
+
+  const added: string[] = [];
+  // RFC 5322 §3.6 requires From:; like Postfix's cleanup, take the envelope sender.
+  if (!hasFrom && input.sender !== '') added.push(`From: <${input.sender}>`);
+  // RFC 6409 §8.2 and §8.3: the MSA may add a missing Date and Message-ID.
+  if (!/^date:/im.test(header)) added.push(`Date: ${rfc5322Date(input.now)}`);
+  if (!/^message-id:/im.test(header)) added.push(`Message-ID: <${input.queueId}@${deps.hostname}>`);
+  const body = added.length === 0 ? input.body : Buffer.concat([Buffer.from(`${added.join('\r\n')}\r\n`), input.body]);
+
+  const domain = fromDomain(hasFrom ? from : [input.sender]);
+  if (domain === undefined) return { ok: true, body, signature: '', dkim: { unsigned: 'no From: domain' }, added };
+  const signed = await deps.signer.sign(body, domain);
+  if (signed.kind === 'unsigned') return { ok: true, body, signature: '', dkim: { unsigned: signed.reason }, added };
+  return { ok: true, body, signature: signed.headers, dkim: { domain: signed.domain, selectors: signed.selectors }, added };
+}
+
+async function fromAddresses(block: Buffer): Promise<string[]> {
+  const parsed = await simpleParser(block, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
+  return (parsed.from?.value ?? []).map((a) => a.address ?? '').filter((a) => a !== '');
+}

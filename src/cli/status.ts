@@ -1,0 +1,223 @@
+// `sealpost status --config FILE [--json]`: what an operator checks first. Whether the daemon
+// answers on its listeners, the certificates and their expiry, the queue by state, the last
+// delivery errors, and the share of inbound and outbound connections that used TLS over the
+// last day. Reads the config, the certificate files and the database (read-only, never
+// migrated); connects to its own listeners to see that they answer. Starts nothing.
+// Exit 0; 3 when no listener answers (the daemon is not running: LSB's "not running").
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import tls from 'node:tls';
+import Database from 'better-sqlite3';
+import { formatProblems, loadConfig } from '../config/load.ts';
+import type { Config, ListenAddress } from '../config/schema.ts';
+import type { Db } from '../db/open.ts';
+import { inboundShare } from '../inbound/session-stats.ts';
+import type { Args } from './args.ts';
+import { type CertListing, collect } from './certs.ts';
+
+const DAY = 86_400_000;
+
+export interface ListenerStatus {
+  kind: 'smtp' | 'submission' | 'submissions' | 'acme_http';
+  address: string;
+  answering: boolean;
+  /** The SMTP greeting. */
+  greeting?: string;
+  error?: string;
+}
+
+export interface DeliveryError {
+  at: string;
+  queueId: string;
+  /** Recipient address (local) or destination domain (remote). */
+  to: string;
+  /** "mx[ip]:port" for a remote attempt that reached a host. */
+  host?: string;
+  result: string;
+  error: string;
+}
+
+export interface StatusReport {
+  hostname: string;
+  configFile: string;
+  dataDir: string;
+  checkedAt: string;
+  listeners: ListenerStatus[];
+  certificates: (CertListing & { daysLeft?: number })[];
+  /** null when there is no database yet (the daemon never ran with this data_dir). */
+  queue: { messages: number; oldestReceivedAt: string | null; recipients: Record<string, Record<string, number>> } | null;
+  lastErrors: DeliveryError[];
+  tls: {
+    since: string;
+    inbound: { sessions: number; tls: number; share: number | null; byListener: Record<string, { sessions: number; tls: number }> } | null;
+    outbound: { connections: number; tls: number; verified: number; share: number | null; verifiedShare: number | null } | null;
+  };
+}
+
+type Out = Pick<NodeJS.WriteStream, 'write'>;
+
+export async function run(configFile: string, args: Args, out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
+  const loaded = await loadConfig(configFile);
+  if (!loaded.ok) {
+    err.write(`${formatProblems(loaded.file, loaded.problems)}\n`);
+    return 1;
+  }
+  let report: StatusReport;
+  try {
+    report = await collectStatus(loaded.config, loaded.file, Date.now());
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM') throw e;
+    err.write(`sealpost status: ${(e as Error).message}; run it as the sealpost user (sudo -u sealpost sealpost status --config ${configFile}) or as root\n`);
+    return 1;
+  }
+  out.write(args.flags.has('json') ? `${JSON.stringify(report, null, 2)}\n` : renderStatus(report));
+  return report.listeners.some((l) => l.answering) ? 0 : 3;
+}
+
+export async function collectStatus(config: Config, configFile: string, now: number): Promise<StatusReport> {
+  const listeners = await Promise.all(listenerTargets(config).map((l) => probeListener(l.kind, l.address, config.inbound.greetPauseMs)));
+  const certificates = (await collect(config)).map((c) => (c.notAfter ? { ...c, daysLeft: Math.floor((Date.parse(c.notAfter) - now) / DAY) } : c));
+  const since = now - DAY;
+  const base = { hostname: config.hostname, configFile, dataDir: config.dataDir, checkedAt: new Date(now).toISOString(), listeners, certificates };
+  const file = path.join(config.dataDir, 'sealpost.db');
+  if (!existsSync(file)) return { ...base, queue: null, lastErrors: [], tls: { since: new Date(since).toISOString(), inbound: null, outbound: null } };
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 5000');
+    const has = (table: string): boolean => db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?").get(table)?.n === 1;
+    return {
+      ...base,
+      queue: queueCounts(db),
+      lastErrors: lastErrors(db, 10),
+      tls: {
+        since: new Date(since).toISOString(),
+        inbound: has('session_stats') ? withShare(inboundShare(db, since)) : null,
+        outbound: has('attempts') ? outboundShare(db, since) : null,
+      },
+    };
+  } finally {
+    db.close();
+  }
+}
+
+function listenerTargets(config: Config): { kind: ListenerStatus['kind']; address: ListenAddress }[] {
+  return [
+    ...config.listen.smtp.map((address) => ({ kind: 'smtp' as const, address })),
+    ...config.listen.submission.map((address) => ({ kind: 'submission' as const, address })),
+    ...config.listen.submissions.map((address) => ({ kind: 'submissions' as const, address })),
+    ...(config.acme.enabled ? config.listen.acmeHttp.map((address) => ({ kind: 'acme_http' as const, address })) : []),
+  ];
+}
+
+/** Connects to one of our listeners (a wildcard address through loopback) and reads the greeting. */
+function probeListener(kind: ListenerStatus['kind'], a: ListenAddress, greetPauseMs: number): Promise<ListenerStatus> {
+  const host = a.host === '0.0.0.0' ? '127.0.0.1' : a.host === '::' ? '::1' : a.host;
+  const address = a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+  return new Promise((resolve) => {
+    const socket: net.Socket = kind === 'submissions' ? tls.connect({ host, port: a.port, rejectUnauthorized: false }) : net.connect({ host, port: a.port });
+    let text = '';
+    const done = (result: Omit<ListenerStatus, 'kind' | 'address'>): void => {
+      clearTimeout(timer);
+      if (result.answering && kind !== 'acme_http') socket.end('QUIT\r\n');
+      else socket.destroy();
+      resolve({ kind, address, ...result });
+    };
+    const timer = setTimeout(() => done({ answering: false, error: `no ${kind === 'acme_http' ? 'connection' : 'greeting'} within ${Math.round((greetPauseMs + 3000) / 1000)} s` }), greetPauseMs + 3000);
+    socket.once(kind === 'submissions' ? 'secureConnect' : 'connect', () => {
+      if (kind === 'acme_http') done({ answering: true });
+    });
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      const line = /^([^\r\n]*)\r?\n/.exec(text)?.[1];
+      if (line !== undefined) done(line.startsWith('220') ? { answering: true, greeting: line } : { answering: false, greeting: line, error: 'no 220 greeting' });
+    });
+    socket.on('error', (e: NodeJS.ErrnoException) => done({ answering: false, error: `${e.code ?? e.message}` }));
+  });
+}
+
+function queueCounts(db: Db): NonNullable<StatusReport['queue']> {
+  const messages = db.prepare<[], { n: number; oldest: number | null }>('SELECT count(*) AS n, min(received_at) AS oldest FROM messages').get();
+  const recipients: Record<string, Record<string, number>> = {};
+  for (const r of db.prepare<[], { transport: string; state: string; n: number }>('SELECT transport, state, count(*) AS n FROM recipients GROUP BY transport, state ORDER BY transport, state').all()) {
+    (recipients[r.transport] ??= {})[r.state] = r.n;
+  }
+  return { messages: messages?.n ?? 0, oldestReceivedAt: messages?.oldest ? new Date(messages.oldest).toISOString() : null, recipients };
+}
+
+/** The newest failed attempts (remote) and local recipients waiting with an error, newest first. */
+function lastErrors(db: Db, limit: number): DeliveryError[] {
+  const remote = db
+    .prepare<[number], { at: number; queue_id: string; domain: string; mx: string; ip: string; port: number; result: string; reply_code: number | null; reply_enhanced: string | null; reply_text: string | null; error: string | null; tls_error: string | null }>(
+      `SELECT at, queue_id, domain, mx, ip, port, result, reply_code, reply_enhanced, reply_text, error, tls_error FROM attempts
+       WHERE result IN ('transient', 'permanent', 'mixed') ORDER BY at DESC, id DESC LIMIT ?`,
+    )
+    .all(limit)
+    .map((a): DeliveryError => ({
+      at: new Date(a.at).toISOString(),
+      queueId: a.queue_id,
+      to: a.domain,
+      ...(a.mx !== '' ? { host: `${a.mx}[${a.ip}]:${a.port}` } : {}),
+      result: a.result,
+      error: a.error ?? (a.reply_code !== null ? `${a.reply_code}${a.reply_enhanced ? ` ${a.reply_enhanced}` : ''} ${a.reply_text ?? ''}`.trim() : (a.tls_error ?? 'unknown')),
+    }));
+  const local = db
+    .prepare<[number], { updated_at: number; message_id: string; address: string; state: string; last_error: string }>(
+      `SELECT updated_at, message_id, address, state, last_error FROM recipients
+       WHERE transport = 'local' AND state IN ('queued', 'held', 'failed') AND last_error IS NOT NULL ORDER BY updated_at DESC LIMIT ?`,
+    )
+    .all(limit)
+    .map((r): DeliveryError => ({ at: new Date(r.updated_at).toISOString(), queueId: r.message_id, to: r.address, result: r.state === 'failed' ? 'permanent' : 'transient', error: r.last_error }));
+  return [...remote, ...local].sort((a, b) => b.at.localeCompare(a.at)).slice(0, limit);
+}
+
+/** Outbound attempts that reached a host since `since`: how many used TLS, how many verified. */
+function outboundShare(db: Db, since: number): NonNullable<StatusReport['tls']['outbound']> {
+  const row = db
+    .prepare<[number], { n: number; tls: number | null; verified: number | null }>(
+      "SELECT count(*) AS n, sum(tls_version IS NOT NULL) AS tls, sum(tls_verified = 1) AS verified FROM attempts WHERE at >= ? AND ip != ''",
+    )
+    .get(since);
+  const n = row?.n ?? 0;
+  const tlsCount = row?.tls ?? 0;
+  const verified = row?.verified ?? 0;
+  return { connections: n, tls: tlsCount, verified, share: n > 0 ? tlsCount / n : null, verifiedShare: n > 0 ? verified / n : null };
+}
+
+function withShare(s: ReturnType<typeof inboundShare>): NonNullable<StatusReport['tls']['inbound']> {
+  return { sessions: s.sessions, tls: s.tls, share: s.sessions > 0 ? s.tls / s.sessions : null, byListener: s.byListener };
+}
+
+export function renderStatus(r: StatusReport): string {
+  const out = [`sealpost status: ${r.hostname} (config ${r.configFile}, data ${r.dataDir})`, ''];
+  const answering = r.listeners.filter((l) => l.answering).length;
+  out.push(`daemon        ${answering === 0 ? 'NOT RUNNING: no listener answers' : answering === r.listeners.length ? 'running' : `${answering} of ${r.listeners.length} listeners answer`}`, 'listeners');
+  for (const l of r.listeners) out.push(`  ${l.kind.padEnd(13)}${l.address.padEnd(24)}${l.answering ? `answering${l.greeting ? `: ${l.greeting}` : ''}` : `NOT answering: ${l.error ?? ''}`}`);
+  out.push('certificates');
+  if (r.certificates.length === 0) out.push('  none yet (the daemon makes a self-signed one on first start)');
+  for (const c of r.certificates) {
+    const expiry = c.notAfter ? `expires ${c.notAfter.slice(0, 10)} (${c.daysLeft !== undefined && c.daysLeft < 0 ? `EXPIRED ${-c.daysLeft} days ago` : `${c.daysLeft} days left`})` : 'no certificate';
+    out.push(`  ${c.source.padEnd(13)}${(c.names.join(', ') || '-').padEnd(24)}${expiry}${c.lastError ? `; last error: ${c.lastError}` : ''}`);
+  }
+  out.push('queue');
+  if (r.queue === null) out.push('  no database yet: the daemon has not run with this data_dir');
+  else {
+    const states = Object.entries(r.queue.recipients).flatMap(([transport, byState]) => Object.entries(byState).map(([state, n]) => `${transport} ${state} ${n}`));
+    out.push(`  ${r.queue.messages} message${r.queue.messages === 1 ? '' : 's'}${r.queue.oldestReceivedAt ? `, oldest received ${r.queue.oldestReceivedAt}` : ''}`);
+    out.push(`  recipients: ${states.length > 0 ? states.join(', ') : 'none'}`);
+  }
+  out.push('last delivery errors');
+  if (r.lastErrors.length === 0) out.push('  none');
+  for (const e of r.lastErrors) out.push(`  ${e.at}  ${e.queueId}  ${e.to}${e.host ? ` via ${e.host}` : ''}  ${e.result}: ${e.error}`);
+  out.push(`TLS since ${r.tls.since} (the last day)`);
+  const i = r.tls.inbound;
+  const o = r.tls.outbound;
+  out.push(`  inbound   ${i === null ? 'no data' : `${i.sessions} session${i.sessions === 1 ? '' : 's'}, ${i.tls} with TLS${percent(i.share)}`}`);
+  out.push(`  outbound  ${o === null ? 'no data' : `${o.connections} connection${o.connections === 1 ? '' : 's'}, ${o.tls} with TLS${percent(o.share)}, ${o.verified} verified${percent(o.verifiedShare)}`}`);
+  return `${out.join('\n')}\n`;
+}
+
+function percent(share: number | null): string {
+  return share === null ? '' : ` (${Math.round(share * 100)}%)`;
+}

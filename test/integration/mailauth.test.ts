@@ -1,0 +1,127 @@
+// Inbound sender authentication on port 25, end to end: the real daemon asks the in-process DNS
+// server (config dns.servers) for SPF, DKIM and DMARC records and stamps Authentication-Results
+// on what it delivers; forged results in our name are removed; with dmarc_reject a spoofed p=reject
+// domain is refused. Messages are DKIM-signed here with mailauth, as a sending MTA would. netless.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { dkimSign } from 'mailauth';
+import { dkimRecord, generateDkimKey } from '../../src/dkim/keys.ts';
+import { type SealpostDaemon, startSealpost } from '../helpers/daemon.ts';
+import { type DnsServer, startDnsServer } from '../helpers/dns-server.ts';
+import { composeMessage, headerValue, headerValues } from '../helpers/maildir.ts';
+import type { Overrides, SealpostToml } from '../helpers/sealpost-config.ts';
+import { swaks } from '../helpers/swaks.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const HOST = 'mx.sealpost.test';
+const senderKey = generateDkimKey('rsa-2048');
+
+async function signed(message: string, domain: string, selector: string): Promise<string> {
+  const options = { signatureData: [{ signingDomain: domain, selector, privateKey: senderKey }] } as Parameters<typeof dkimSign>[1];
+  return (await dkimSign(message, options)).signatures + message;
+}
+
+describe('Authentication-Results on port 25', { timeout: 120_000 }, () => {
+  const cleanups: (() => unknown)[] = [];
+  const scope = { after: (fn: () => unknown) => cleanups.push(fn) };
+  let dns: DnsServer;
+  let daemon: SealpostDaemon;
+  let strict: SealpostDaemon;
+
+  const send = (target: SealpostDaemon, from: string, data: string) =>
+    swaks(['--server', `127.0.0.1:${target.smtpPort}`, '--ehlo', 'out.sender.test', '--from', from, '--to', 'alice@example.test', '--data', '-', '--timeout', '15'], { input: data });
+  const delivered = async (target: SealpostDaemon, subject: string) => {
+    const found = await waitFor(async () => (await target.readMaildir('example.test', 'alice')).find((m) => m.subject === subject), { what: `"${subject}" in alice's Maildir` });
+    return { raw: found.raw, results: headerValues(found.raw, 'authentication-results'), spf: headerValue(found.raw, 'received-spf') };
+  };
+
+  before(async () => {
+    dns = await startDnsServer(
+      new Map([
+        ['sender.test', { TXT: ['v=spf1 ip4:127.0.0.1 -all'], A: ['127.0.0.1'] }],
+        ['s1._domainkey.sender.test', { TXT: [dkimRecord(senderKey)] }],
+        ['_dmarc.sender.test', { TXT: ['v=DMARC1; p=reject'] }],
+        ['spoof.test', { TXT: ['v=spf1 -all'], A: ['192.0.2.66'] }],
+        ['_dmarc.spoof.test', { TXT: ['v=DMARC1; p=reject'] }],
+        ['relaxed.test', { TXT: ['v=spf1 ?all'], A: ['192.0.2.67'] }],
+        ['_dmarc.relaxed.test', { TXT: ['v=DMARC1; p=none'] }],
+      ]),
+    );
+    cleanups.push(() => dns.close());
+    // Loopback is not a trusted network here: our test clients are "other servers".
+    const config: Record<string, unknown> = { relay: { networks: ['192.0.2.0/24'] }, dns: { servers: [dns.address], timeout_ms: 1000 } };
+    daemon = await startSealpost(scope, { config: config as Overrides<SealpostToml> });
+    strict = await startSealpost(scope, { config: { ...config, inbound: { reverse_dns: false, min_free_mb: 0, dmarc_reject: true } } as Overrides<SealpostToml> });
+  });
+
+  after(async () => {
+    for (const fn of cleanups.reverse()) await fn();
+  });
+
+  it('a signed message from a permitted address: spf, dkim and dmarc pass', async () => {
+    const message = await signed(composeMessage({ from: 'news@sender.test', to: ['alice@example.test'], subject: 'good', headers: { Date: 'Mon, 23 Nov 2026 10:00:00 +0000', 'Message-ID': '<a1@sender.test>' } }), 'sender.test', 's1');
+    const sent = await send(daemon, 'news@sender.test', message);
+    assert.equal(sent.code, 0, sent.stdout);
+    const got = await delivered(daemon, 'good');
+    assert.equal(got.results.length, 1);
+    const results = got.results[0] ?? '';
+    assert.match(results, new RegExp(`^${HOST.replace(/\./g, '\\.')};`));
+    assert.match(results, /dkim=pass header\.i=@sender\.test header\.s=s1 header\.a=rsa-sha256/);
+    assert.match(results, /spf=pass .*smtp\.mailfrom=news@sender\.test/);
+    assert.match(results, /dmarc=pass .*header\.from=sender\.test/);
+    assert.match(got.spf ?? '', /^pass /);
+    // Our Received comes first; the results follow it (both are ours).
+    assert.match(got.raw, /Received: from out\.sender\.test[\s\S]*?\r\nReceived-SPF: pass[\s\S]*?\r\nAuthentication-Results: /);
+    const record = await daemon.waitForLog({ event: 'received', subject: 'good' });
+    assert.deepEqual(record['auth'], { spf: 'pass', dkim: 'pass', dmarc: 'pass' });
+    const asked = dns.queries.join(' ');
+    assert.ok(asked.includes('s1._domainkey.sender.test TXT') && asked.includes('_dmarc.sender.test TXT'), 'looked up through our DNS server');
+  });
+
+  it('a spoofed From: fails spf and dmarc but is delivered by default; a broken signature is dkim=fail', async () => {
+    const spoof = composeMessage({ from: 'ceo@spoof.test', to: ['alice@example.test'], subject: 'spoofed' });
+    assert.equal((await send(daemon, 'ceo@spoof.test', spoof)).code, 0);
+    const got = await delivered(daemon, 'spoofed');
+    assert.match(got.results[0] ?? '', /dkim=none/);
+    assert.match(got.results[0] ?? '', /spf=fail/);
+    assert.match(got.results[0] ?? '', /dmarc=fail \(p=REJECT/);
+
+    const good = await signed(composeMessage({ from: 'news@sender.test', to: ['alice@example.test'], subject: 'tampered', body: 'Original text.\n' }), 'sender.test', 's1');
+    const tampered = good.replace('Original text.', 'Changed text.');
+    assert.equal((await send(daemon, 'news@sender.test', tampered)).code, 0);
+    const broken = await delivered(daemon, 'tampered');
+    assert.match(broken.results[0] ?? '', /dkim=(fail|neutral)/);
+    assert.match(broken.results[0] ?? '', /spf=pass/);
+  });
+
+  it('Authentication-Results forged in our name are removed; other servers\' are kept', async () => {
+    const forged = composeMessage({
+      from: 'ceo@spoof.test',
+      to: ['alice@example.test'],
+      subject: 'forged',
+      headers: { 'Authentication-Results': `${HOST.toUpperCase()}; dkim=pass; spf=pass; dmarc=pass`, 'X-Note': 'forged' },
+    }).replace('X-Note: forged', `Authentication-Results: other.example; spf=none`);
+    assert.equal((await send(daemon, 'ceo@spoof.test', forged)).code, 0);
+    const got = await delivered(daemon, 'forged');
+    const ours = got.results.filter((r) => r.toLowerCase().startsWith(HOST));
+    assert.equal(ours.length, 1, JSON.stringify(got.results));
+    assert.match(ours[0] ?? '', /dmarc=fail/);
+    assert.ok(got.results.some((r) => r.startsWith('other.example;')));
+  });
+
+  it('with dmarc_reject: a p=reject domain that fails DMARC is refused with 550 5.7.1; p=none and passing mail are not', async () => {
+    const spoof = composeMessage({ from: 'ceo@spoof.test', to: ['alice@example.test'], subject: 'refused' });
+    const refused = await send(strict, 'ceo@spoof.test', spoof);
+    assert.equal(refused.code, 26, refused.stdout);
+    assert.match(refused.stdout, /550 5\.7\.1 Message rejected: it fails the DMARC policy of spoof\.test/);
+    const relaxed = composeMessage({ from: 'someone@relaxed.test', to: ['alice@example.test'], subject: 'p=none' });
+    assert.equal((await send(strict, 'someone@relaxed.test', relaxed)).code, 0);
+    const good = await signed(composeMessage({ from: 'news@sender.test', to: ['alice@example.test'], subject: 'strict good' }), 'sender.test', 's1');
+    assert.equal((await send(strict, 'news@sender.test', good)).code, 0);
+    await delivered(strict, 'strict good');
+    assert.match((await delivered(strict, 'p=none')).results[0] ?? '', /dmarc=fail/);
+    assert.equal((await strict.readMaildir('example.test', 'alice')).some((m) => m.subject === 'refused'), false);
+    const rejected = await strict.waitForLog({ event: 'rejected', stage: 'data' });
+    assert.deepEqual(rejected['auth'], { spf: 'fail', dkim: 'none', dmarc: 'fail' });
+  });
+});

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { dkimSign } from 'mailauth';
+import { dkimRecord, generateDkimKey } from '../../../src/dkim/keys.ts';
+import { mailauthResolver, unwrap } from '../../../src/mailauth/resolver.ts';
+import { createInboundVerifier } from '../../../src/mailauth/verify.ts';
+import { type FakeEntry, fakeResolver } from '../dns/fake-resolver.ts';
+
+const key = generateDkimKey('ed25519');
+const zone: Record<string, FakeEntry> = {
+  'sender.test': { TXT: ['v=spf1 ip4:192.0.2.10 -all'], A: ['192.0.2.10'] },
+  's1._domainkey.sender.test': { TXT: [dkimRecord(key)] },
+  '_dmarc.sender.test': { TXT: ['v=DMARC1; p=reject'] },
+  'spoof.test': { TXT: ['v=spf1 -all'], A: ['192.0.2.99'] },
+  '_dmarc.spoof.test': { TXT: ['v=DMARC1; p=reject'] },
+  'broken.test': { TXT: { kind: 'servfail', detail: 'SERVFAIL' }, A: { kind: 'servfail', detail: 'SERVFAIL' } },
+};
+const noExtra = { resolvePtr: async () => ({ kind: 'nodata' as const }), resolveCname: async () => ({ kind: 'nodata' as const }) };
+const resolver = mailauthResolver(fakeResolver(zone), noExtra);
+const message = (from: string) => `From: ${from}\r\nTo: bob@example.test\r\nSubject: s\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <m1@x>\r\n\r\nhello\r\n`;
+
+test('the adapter answers in node:dns shapes and errors', async () => {
+  assert.deepEqual(await resolver('sender.test', 'TXT'), [['v=spf1 ip4:192.0.2.10 -all']]);
+  assert.deepEqual(await resolver('sender.test', 'A'), ['192.0.2.10']);
+  await assert.rejects(resolver('nowhere.test', 'TXT'), { code: 'ENOTFOUND' });
+  await assert.rejects(resolver('sender.test', 'AAAA'), { code: 'ENODATA' });
+  await assert.rejects(resolver('broken.test', 'TXT'), { code: 'ESERVFAIL' });
+  assert.throws(() => unwrap('x', 'A', { kind: 'timeout', detail: '' }), { code: 'ETIMEOUT' });
+  assert.throws(() => unwrap('x', 'A', { kind: 'servfail', detail: 'REFUSED' }), { code: 'EREFUSED' });
+  const mx = fakeResolver({ 'm.test': { MX: [{ exchange: 'mx.m.test', preference: 5 }] } });
+  assert.deepEqual(await mailauthResolver(mx, noExtra)('m.test', 'MX'), [{ exchange: 'mx.m.test', priority: 5 }]);
+});
+
+test('pass for an aligned, signed message from a permitted address; our forged results removed', { timeout: 10_000 }, async () => {
+  const verify = createInboundVerifier({ hostname: 'mx.example.test', resolver, dmarcReject: true, timeoutMs: 5000 });
+  const body = `Authentication-Results: mx.example.test; dkim=pass\r\n${message('a@sender.test')}`;
+  const signed = await dkimSign(body, { signatureData: [{ signingDomain: 'sender.test', selector: 's1', privateKey: key }] } as Parameters<typeof dkimSign>[1]);
+  const verdict = await verify({ message: Buffer.from(signed.signatures + body), ip: '192.0.2.10', helo: 'out.sender.test', sender: 'a@sender.test' });
+  assert.deepEqual(verdict.results, { spf: 'pass', dkim: 'pass', dmarc: 'pass' });
+  assert.equal(verdict.reject, undefined);
+  assert.equal(verdict.removed, 1);
+  assert.ok(!verdict.message.toString().includes('Authentication-Results'));
+  assert.match(verdict.headers, /^Received-SPF: pass[\s\S]*Authentication-Results: mx\.example\.test;[\s\S]*dkim=pass[\s\S]*spf=pass[\s\S]*dmarc=pass/);
+  assert.ok(verdict.headers.endsWith('\r\n'));
+});
+
+test('a spoofed From: fails SPF and DMARC; refused only with dmarc_reject', { timeout: 10_000 }, async () => {
+  const input = { message: Buffer.from(message('ceo@spoof.test')), ip: '203.0.113.5', helo: 'bad.example', sender: 'ceo@spoof.test' };
+  const lenient = await createInboundVerifier({ hostname: 'mx.example.test', resolver, dmarcReject: false, timeoutMs: 5000 })(input);
+  assert.deepEqual(lenient.results, { spf: 'fail', dkim: 'none', dmarc: 'fail' });
+  assert.equal(lenient.reject, undefined);
+  const strict = await createInboundVerifier({ hostname: 'mx.example.test', resolver, dmarcReject: true, timeoutMs: 5000 })(input);
+  assert.deepEqual(strict.reject, { code: 550, enhanced: '5.7.1', text: 'Message rejected: it fails the DMARC policy of spoof.test' });
+});
+
+test('DNS failure is temperror, never a rejection; a stuck resolver ends in "none" at the deadline', { timeout: 10_000 }, async () => {
+  const verify = createInboundVerifier({ hostname: 'mx.example.test', resolver, dmarcReject: true, timeoutMs: 5000 });
+  const broken = await verify({ message: Buffer.from(message('x@broken.test')), ip: '192.0.2.10', helo: 'h.test', sender: 'x@broken.test' });
+  assert.equal(broken.results.spf, 'temperror');
+  assert.equal(broken.reject, undefined);
+  const stuck = createInboundVerifier({ hostname: 'mx.example.test', resolver: () => new Promise(() => {}), dmarcReject: true, timeoutMs: 100 });
+  const late = await stuck({ message: Buffer.from(message('a@sender.test')), ip: '192.0.2.10', helo: 'h.test', sender: 'a@sender.test' });
+  assert.equal(late.headers, 'Authentication-Results: mx.example.test; none\r\n');
+  assert.match(late.error ?? '', /did not finish within 100 ms/);
+});
