@@ -1,5 +1,6 @@
 // The certificate service main.ts starts: a CertStore filled from the operator's files and, when
-// those do not cover `hostname`, the kept self-signed certificate; SIGHUP re-reads the files; a
+// those do not cover `hostname`, the kept self-signed certificate; SIGHUP or a change on disk
+// re-reads the files; a
 // twice-daily check renews the self-signed one. Side effects: reads cert files, writes
 // <data_dir>/certs/self-signed (via self-signed.ts), one unref'd timer, logs.
 //
@@ -8,6 +9,7 @@
 //   with v, cached per entry (entries are immutable and reused across swaps, so a WeakMap keeps
 //   exactly the live ones).
 //   The ACME manager swaps its certificates in with service.store.set('acme', materials).
+import { unwatchFile, watchFile } from 'node:fs';
 import type { SecureContext } from 'node:tls';
 import type { Config, TlsVersion } from '../config/schema.ts';
 import { type Logger, mailLog } from '../log/log.ts';
@@ -29,6 +31,7 @@ export interface TlsService {
 }
 
 export const SELF_SIGNED_CHECK_MS = 12 * 3_600_000;
+export const OPERATOR_POLL_MS = 5_000;
 
 /** Throws only when no certificate at all can be had (the daemon cannot offer STARTTLS). */
 export async function startTls(config: Pick<Config, 'hostname' | 'dataDir' | 'tls'>, log: Logger, now: () => number): Promise<TlsService> {
@@ -77,6 +80,23 @@ export async function startTls(config: Pick<Config, 'hostname' | 'dataDir' | 'tl
   }, SELF_SIGNED_CHECK_MS);
   timer.unref();
 
+  // Operator files are also re-read when they change on disk (a renewal by certbot or the like),
+  // checked every OPERATOR_POLL_MS by mtime. A pair caught half-written (new chain, old key) is
+  // refused and the old certificate kept; the second file's change triggers the next try.
+  const fileChanged = () => void reload();
+  if (hasOperatorFiles) {
+    for (const file of [config.tls.certFile, config.tls.keyFile]) watchFile(file, { interval: OPERATOR_POLL_MS, persistent: false }, fileChanged);
+  }
+
+  async function reload(): Promise<void> {
+    if (!hasOperatorFiles) return;
+    const covers = await loadOperator();
+    if (!covers && !selfSignedInUse) {
+      // The operator's new file no longer covers hostname: fall back on the generated one.
+      selfSignedInUse = (await refreshSelfSigned()) === undefined;
+    }
+  }
+
   const current = store.current().default;
   if (current) mailLog(log, 'cert', { action: 'serving', hostname, source: current.source, names: current.names, notAfter: new Date(current.notAfter).toISOString() });
 
@@ -100,16 +120,10 @@ export async function startTls(config: Pick<Config, 'hostname' | 'dataDir' | 'tl
         return context;
       });
     },
-    async reload() {
-      if (!hasOperatorFiles) return;
-      const covers = await loadOperator();
-      if (!covers && !selfSignedInUse) {
-        // The operator's new file no longer covers hostname: fall back on the generated one.
-        selfSignedInUse = (await refreshSelfSigned()) === undefined;
-      }
-    },
+    reload,
     stop() {
       clearInterval(timer);
+      if (hasOperatorFiles) for (const file of [config.tls.certFile, config.tls.keyFile]) unwatchFile(file, fileChanged);
     },
   };
 }

@@ -6,7 +6,7 @@ import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startTls } from '../../../src/tls/service.ts';
+import { OPERATOR_POLL_MS, startTls } from '../../../src/tls/service.ts';
 import { type TestCert, createCa, issueCert } from '../../helpers/certs.ts';
 import { captureLog } from './capture-log.ts';
 
@@ -82,6 +82,24 @@ describe('startTls', { timeout: 60_000 }, () => {
     const refused = records.find((r) => r['action'] === 'refused' && r['source'] === 'operator');
     assert.equal(refused?.['file'], keyFile);
     assert.match(String(refused?.['reason']), /does not go with tls\.cert_file/);
+    service.stop();
+  });
+
+  test('operator files that change on disk are picked up without a SIGHUP', async () => {
+    const dataDir = path.join(root, 'watched');
+    const certFile = path.join(root, 'watched-cert.pem');
+    const keyFile = path.join(root, 'watched-key.pem');
+    await writeFile(certFile, operatorA.chainPem);
+    await writeFile(keyFile, operatorA.keyPem);
+    const service = await startTls(config(dataDir, certFile, keyFile), captureLog().log, Date.now);
+    assert.equal(service.store.current().default?.fingerprint, fp(operatorA.certPem));
+    await writeFile(certFile, operatorB.chainPem);
+    await writeFile(keyFile, operatorB.keyPem);
+    const deadline = Date.now() + 4 * OPERATOR_POLL_MS;
+    while (service.store.current().default?.fingerprint !== fp(operatorB.certPem)) {
+      assert.ok(Date.now() < deadline, 'the new certificate was not picked up within four polls');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     service.stop();
   });
 
