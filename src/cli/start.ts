@@ -16,7 +16,11 @@ export async function run(configFile: string): Promise<number> {
   const log = createLogger(loaded.config.log.level);
   let stopRequested: ((signal: string) => void) | undefined;
   let stopping = false;
-  let reload = () => log.warn('SIGHUP during start-up: nothing to reload yet');
+  // A SIGHUP during start-up is kept and done once the daemon runs (the file may have changed since it was read).
+  let reloadPending = false;
+  let reload = () => {
+    reloadPending = true;
+  };
   const onStop = (signal: string) => {
     if (stopping) {
       log.warn({ signal }, 'second signal: exiting now');
@@ -39,6 +43,7 @@ export async function run(configFile: string): Promise<number> {
   reload = () => {
     daemon.reload().catch((err: unknown) => log.error({ err }, 'reload failed; the old settings stay in force'));
   };
+  if (reloadPending) reload();
   const stop = () =>
     daemon.stop().then(
       () => 0,

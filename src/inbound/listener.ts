@@ -15,6 +15,7 @@ import { type Logger, mailLog } from '../log/log.ts';
 import type { Verdict, VerifyInput } from '../mailauth/verify.ts';
 import type { NewRecipient, QueueStore } from '../queue/store.ts';
 import { checkNewlines, hasEightBit, headerBlock } from './body.ts';
+import { plainHeaderFacts } from './header-facts.ts';
 import { networkMatcher } from './networks.ts';
 import { receivedHeader } from './received.ts';
 import { type Directory, decideRecipient } from './recipients.ts';
@@ -114,7 +115,7 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
     greetPauseMs: submission ? 0 : config.inbound.greetPauseMs,
     maxErrors: config.limits.errors,
     name: config.hostname,
-    banner: 'ESMTP Sealpost',
+    banner: 'Sealpost', // smtp-server writes "220 NAME ESMTP " before it
     size: config.limits.messageSize,
     ...(submission
       ? {
@@ -328,7 +329,8 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
       }
       stamped = { prepend: verdict.headers, message: verdict.message };
     }
-    const headers = await simpleParser(headerBlock(stamped.message), { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
+    const block = headerBlock(stamped.message);
+    const headers = plainHeaderFacts(block) ?? (await simpleParser(block, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true }));
     const received = receivedHeader({
       helo: session.hostNameAppearsAs || '',
       reverseName: state?.reverseName,

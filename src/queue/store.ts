@@ -1,6 +1,8 @@
 // The queue store: the only writer of the messages and recipients tables. Enqueue with group
-// commit (the messages that finish DATA in the same tick share one fsync'd transaction), claim
-// due recipients by index, record outcomes, recover in-flight work after a crash.
+// commit (the messages that finish DATA in the same tick share one transaction; every transaction
+// committed while a WAL fdatasync runs in the thread pool shares the next one), claim due
+// recipients by index, record outcomes, recover in-flight work after a crash.
+import { open } from 'node:fs/promises';
 import type { Db } from '../db/open.ts';
 import type { DeliveryJob, JobRecipient, Outcome } from '../core/delivery.ts';
 import type { NoticeInput } from './notices.ts';
@@ -85,12 +87,25 @@ export class QueueStore {
   private readonly db: Db;
   private readonly retry: RetryPolicy;
   private pending: Pending[] = [];
+  /** Committed enqueues waiting for the next WAL sync (see flush). */
+  private unsynced: Pending[] = [];
+  private syncing = false;
+  /** The connection's own synchronous level, restored after a commit that does not wait for the disk. */
+  private readonly syncLevel: number;
+  /** The WAL file, when there is one to sync ourselves (not for in-memory or rollback-journal databases). */
+  private readonly walPath: string | undefined;
   private readonly listeners = new Set<(transport: Transport) => void>();
   private readonly statements;
 
-  constructor(db: Db, retry: RetryPolicy) {
+  private readonly syncFile: (file: string) => Promise<void>;
+
+  /** `deps.syncFile`: fdatasync by path (tests slow it down to watch group commit). */
+  constructor(db: Db, retry: RetryPolicy, deps: { syncFile?: (file: string) => Promise<void> } = {}) {
     this.db = db;
     this.retry = retry;
+    this.syncFile = deps.syncFile ?? syncFile;
+    this.syncLevel = db.pragma('synchronous', { simple: true }) as number;
+    this.walPath = !db.memory && db.pragma('journal_mode', { simple: true }) === 'wal' ? `${db.name}-wal` : undefined;
     this.statements = {
       insertMessage: db.prepare(
         `INSERT INTO messages (id, received_at, sender, size, body, smtputf8, eight_bit, origin, client_ip, helo, header_message_id, subject)
@@ -127,7 +142,7 @@ export class QueueStore {
     };
   }
 
-  /** Resolves once the message and its recipients are committed to disk (synchronous=FULL). */
+  /** Resolves once the message and its recipients are committed and on disk (fdatasync'd). */
   enqueue(message: NewMessage): Promise<void> {
     return new Promise((resolve, reject) => {
       this.pending.push({ message, resolve, reject });
@@ -141,15 +156,22 @@ export class QueueStore {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Commits the batch without waiting for the disk, then hands it to syncWal: a commit's fsync
+   * would stall the event loop (every session) for its whole duration. Nothing is answered before
+   * the WAL holding the batch is fdatasync'd, the same guarantee as synchronous=FULL.
+   */
   private flush(): void {
     const batch = this.pending;
     this.pending = [];
     const insertAll = this.db.transaction((messages: NewMessage[]) => {
       for (const m of messages) this.insert(m);
     });
+    const commit = (messages: NewMessage[]) => (this.walPath ? this.withoutSync(() => insertAll(messages)) : insertAll(messages));
+    const committed: Pending[] = [];
     try {
-      insertAll(batch.map((p) => p.message));
-      for (const p of batch) p.resolve();
+      commit(batch.map((p) => p.message));
+      committed.push(...batch);
     } catch (err) {
       if (batch.length === 1) {
         batch[0]?.reject(err as Error);
@@ -157,15 +179,57 @@ export class QueueStore {
         // One bad message must not fail its neighbours: commit them one by one.
         for (const p of batch) {
           try {
-            insertAll([p.message]);
-            p.resolve();
+            commit([p.message]);
+            committed.push(p);
           } catch (e) {
             p.reject(e as Error);
           }
         }
       }
     }
-    this.notify(batch.flatMap((p) => p.message.recipients.map((r) => r.transport)));
+    if (!this.walPath) {
+      for (const p of committed) p.resolve();
+      this.notify(committed.flatMap((p) => p.message.recipients.map((r) => r.transport)));
+      return;
+    }
+    this.unsynced.push(...committed);
+    this.syncWal();
+  }
+
+  /**
+   * Group commit: one fdatasync of the WAL, in the thread pool, makes durable every transaction
+   * committed before it started; batches committed meanwhile wait for the next one. Only then are
+   * their senders answered and the workers told. A failed sync (EIO) answers 451, although the
+   * rows stay: such a message may arrive twice, never not at all.
+   */
+  private syncWal(): void {
+    const walPath = this.walPath;
+    if (this.syncing || this.unsynced.length === 0 || !walPath) return;
+    const round = this.unsynced;
+    this.unsynced = [];
+    this.syncing = true;
+    void this.syncFile(walPath).then(
+      () => {
+        for (const p of round) p.resolve();
+        this.notify(round.flatMap((p) => p.message.recipients.map((r) => r.transport)));
+      },
+      (err: Error) => {
+        for (const p of round) p.reject(err);
+      },
+    ).finally(() => {
+      this.syncing = false;
+      this.syncWal();
+    });
+  }
+
+  /** Runs a write transaction that does not fsync at commit (synchronous=NORMAL; WAL stays consistent). */
+  private withoutSync<T>(fn: () => T): T {
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return fn();
+    } finally {
+      this.db.pragma(`synchronous = ${this.syncLevel}`);
+    }
   }
 
   private notify(transports: Transport[]): void {
@@ -190,8 +254,16 @@ export class QueueStore {
     for (const r of m.recipients) this.statements.insertRecipient.run(m.id, r.rcpt, r.address, r.transport, m.receivedAt, m.receivedAt);
   }
 
-  /** Marks up to `limit` due recipients active and returns them grouped into jobs, one per message. */
+  /**
+   * Marks up to `limit` due recipients active and returns them grouped into jobs, one per message.
+   * The commit does not wait for the disk: a claim lost in a crash changes nothing, since recover()
+   * turns every 'active' recipient back into 'queued' at the next start anyway.
+   */
   claim(transport: Transport, now: number, limit: number): DeliveryJob[] {
+    return this.withoutSync(() => this.claimNow(transport, now, limit));
+  }
+
+  private claimNow(transport: Transport, now: number, limit: number): DeliveryJob[] {
     return this.db.transaction(() => {
       const rows = this.statements.claim.all(transport, now, limit);
       const byMessage = new Map<string, JobRecipient[]>();
@@ -281,4 +353,20 @@ export class QueueStore {
 function describe(outcome: Exclude<Outcome, { kind: 'delivered' }>): string {
   const reply = outcome.reply ? ` (${outcome.reply.code}${outcome.reply.enhanced ? ` ${outcome.reply.enhanced}` : ''} ${outcome.reply.text})` : '';
   return `${outcome.enhanced ? `${outcome.enhanced} ` : ''}${outcome.reason}${reply}`;
+}
+
+/** fdatasync of a file by path (a fresh descriptor syncs the same inode); a file gone was checkpointed and removed. */
+async function syncFile(file: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
 }

@@ -6,7 +6,7 @@ import { evaluate, type TlsObserved } from '../tls-policy/evaluate.ts';
 import { checkCertName } from '../tls-policy/identity.ts';
 import type { TlsPolicy } from '../tls-policy/policy.ts';
 import type { CertSummary } from './chain.ts';
-import { type Finding, explainChain, explainName, explainNoSni } from './explain.ts';
+import { type Finding, explainChain, explainName, explainNoSni, tidyTlsError } from './explain.ts';
 import type { SmtpProbe, TlsSeen } from './probe.ts';
 import type { AddressReport, DeliveryVerdict, MxReport, PolicyReport, TlsView } from './report.ts';
 
@@ -31,7 +31,7 @@ export function assessAddress(p: AddressProbes, policy: TlsPolicy, stsAllowed: b
   if (reachable && !m.starttls) findings.push(error('no-starttls', 'the server does not offer STARTTLS: mail to it travels in plaintext, and senders that require TLS cannot deliver'));
   if (m.starttlsRefused) findings.push(error('starttls-refused', `the server offers STARTTLS but refuses it (${m.starttlsRefused}): check its TLS configuration`));
   if (m.failure && (m.failure.stage === 'tls' || m.failure.stage === 'starttls')) {
-    findings.push(error('handshake-failed', `the TLS handshake failed (${m.failure.error}): check the server's certificate, key and TLS settings; senders fall back to plaintext or defer`));
+    findings.push(error('handshake-failed', `the TLS handshake failed (${tidyTlsError(m.failure.error)}): check the server's certificate, key and TLS settings; senders fall back to plaintext or defer`));
   }
 
   let chain: CertSummary[] = [];
@@ -58,7 +58,7 @@ export function assessAddress(p: AddressProbes, policy: TlsPolicy, stsAllowed: b
     const warning = main?.verified && !withoutSni.verified && t.chain[0] ? explainNoSni(p.mxName, t.chain[0], problems) : undefined;
     if (warning) findings.push(warning);
   } else if (p.mxName !== undefined && m.tls && p.noSni?.failure?.stage === 'tls') {
-    findings.push({ kind: 'no-sni-certificate', severity: 'warning', text: `without SNI the TLS handshake fails (${p.noSni.failure.error}); senders that send no SNI (Postfix by default) cannot use TLS with this host` });
+    findings.push({ kind: 'no-sni-certificate', severity: 'warning', text: `without SNI the TLS handshake fails (${tidyTlsError(p.noSni.failure.error)}); senders that send no SNI (Postfix by default) cannot use TLS with this host` });
   }
   if (stsAllowed === false && policy.sts) {
     findings.push({

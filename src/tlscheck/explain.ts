@@ -122,6 +122,17 @@ export function explainNoSni(host: string, leaf: CertSummary, problems: readonly
   };
 }
 
+/**
+ * A handshake error as a person reads it: OpenSSL's "CODE: 40FD…:error:0A00010B:SSL routines:
+ * func:wrong version number:file.c:77:" becomes "wrong version number (CODE)".
+ */
+export function tidyTlsError(text: string): string {
+  const first = text.split('\n')[0]?.trim() ?? '';
+  const openssl = /^(?:([A-Z0-9_]+): )?[0-9A-F]+:error:[0-9A-F]+:[^:]*:[^:]*:([^:]+):/.exec(first);
+  if (!openssl) return first;
+  return openssl[1] ? `${openssl[2]} (${openssl[1]})` : (openssl[2] ?? first);
+}
+
 function error(kind: FindingKind, text: string): Finding {
   return { kind, severity: 'error', text };
 }

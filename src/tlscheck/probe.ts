@@ -102,6 +102,8 @@ export async function probeSmtp(o: ProbeOptions): Promise<SmtpProbe> {
     const secured = await startTls(plain, o.servername, o.trust, o.commandTimeoutMs);
     if (!secured.ok) return stop('tls', secured.error);
     socket = secured.socket;
+    // Errors end the conversation through the reader; none may go unhandled after it detaches.
+    socket.on('error', () => socket.destroy());
     const code = secured.socket.authorizationError;
     result.tls = {
       version: secured.version,

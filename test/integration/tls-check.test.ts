@@ -129,7 +129,11 @@ for (const kind of RECEIVER_KINDS) {
     // The text report carries the same words.
     const text = await tlsCheck([`${kind}.dest.test`, '--dns', dns.address, '--port', String(port), '--ca-file', caFile, '--timeout', '5']);
     assert.equal(text.code, want.exit);
-    for (const f of a.findings) assert.ok(text.stdout.includes(f.text), `text report has: ${f.text}\n${text.stdout}`);
+    // (The broken peer's handshake error varies from run to run: reset, or garbage read as a record.)
+    for (const f of a.findings) {
+      const words = f.kind === 'handshake-failed' ? 'problem      the TLS handshake failed (' : f.text;
+      assert.ok(text.stdout.includes(words), `text report has: ${words}\n${text.stdout}`);
+    }
     assert.match(text.stdout, want.exit === 0 ? /^result: every MX host of valid\.dest\.test verifies \(exit 0\)$/m : /^result: 1 of 1 host does not verify: .+ \(exit 1\)$/m);
   });
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CertSummary } from '../../../src/tlscheck/chain.ts';
-import { explainChain, explainName, explainNoSni } from '../../../src/tlscheck/explain.ts';
+import { explainChain, explainName, explainNoSni, tidyTlsError } from '../../../src/tlscheck/explain.ts';
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 const DAY = 86_400_000;
@@ -76,4 +76,14 @@ test('without SNI: a warning only when that certificate does not verify', () => 
   assert.equal(w?.severity, 'warning');
   assert.match(w?.text ?? '', /^without SNI the server presents CN=default, which does not verify for mx\.example\.org \(the certificate is self-signed/);
   assert.equal(explainNoSni('mx.example.org', leaf, []), undefined);
+});
+
+test('handshake errors: OpenSSL noise trimmed to its reason and code', () => {
+  assert.equal(
+    tidyTlsError('ERR_SSL_WRONG_VERSION_NUMBER: 40FD6761647F0000:error:0A00010B:SSL routines:tls_validate_record_header:wrong version number:../deps/openssl/openssl/ssl/record/methods/tlsany_meth.c:77:\n'),
+    'wrong version number (ERR_SSL_WRONG_VERSION_NUMBER)',
+  );
+  assert.equal(tidyTlsError('C0E7:error:0A000410:SSL routines:ssl3_read_bytes:sslv3 alert handshake failure:ssl/record/rec_layer_s3.c:1605:'), 'sslv3 alert handshake failure');
+  assert.equal(tidyTlsError('connection closed during the handshake'), 'connection closed during the handshake');
+  assert.equal(tidyTlsError('Client network socket disconnected before secure TLS connection was established'), 'Client network socket disconnected before secure TLS connection was established');
 });
