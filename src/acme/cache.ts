@@ -6,9 +6,9 @@
 // Every file is written atomically (tmp + fsync + rename + fsync dir), so a crash leaves the
 // previous generation in force. Side effects: file system only.
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { chmod, mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../core/durable-fs.ts';
 
 export interface AccountRecord {
   directory: string;
@@ -123,31 +123,6 @@ export async function saveEntry(root: string, primaryName: string, generation: s
     if (!keep.has(file) && /^(key|fullchain)-.*\.pem$/.test(file)) await unlink(path.join(dir, file)).catch(() => undefined);
   }
   return full;
-}
-
-/** tmp + fsync + rename + fsync of the directory: readers see the old file or the new one. */
-export async function writeFileAtomic(file: string, data: string, mode: number): Promise<void> {
-  const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
-  const handle = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
-  try {
-    await handle.writeFile(data);
-    await handle.chmod(mode); // the umask may have narrowed or widened `mode` at creation
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(tmp, file);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  const dir = await open(path.dirname(file), constants.O_RDONLY);
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
 }
 
 export async function readOptional(file: string): Promise<string | undefined> {

@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readdir, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { readOptional, writeFileAtomic } from './cache.ts';
+import { writeFileAtomic } from '../core/durable-fs.ts';
+import { readOptional } from './cache.ts';
 
 export interface RenewRequest {
   id: string;

@@ -2,7 +2,8 @@
 // not-after, next renewal, last error) and what a restart resumes from (failure count and
 // next retry, so a restart does not hammer a failing CA). Side effects: file system only.
 import path from 'node:path';
-import { readOptional, writeFileAtomic } from './cache.ts';
+import { writeFileAtomic } from '../core/durable-fs.ts';
+import { readOptional } from './cache.ts';
 
 export interface CertStatus {
   /** Names asked for, hostname first. */

@@ -1,8 +1,8 @@
 // Maildir writer: the only writer of <data_dir>/mail. tmp → fsync → rename into new/ → fsync of
 // new/, so a message counts as delivered only once it survives a crash (https://cr.yp.to/proto/maildir.html).
-import { constants } from 'node:fs';
 import { access, mkdir, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { syncDir } from '../core/durable-fs.ts';
 
 /** <root>/<domain>/<local>: one Maildir per mailbox. */
 export function maildirPath(root: string, mailbox: string): string {
@@ -42,15 +42,6 @@ async function ensureMaildir(dir: string): Promise<void> {
   await syncDir(dir);
   await syncDir(path.dirname(dir));
   await syncDir(path.dirname(path.dirname(dir)));
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 async function exists(p: string): Promise<boolean> {

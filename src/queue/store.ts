@@ -5,6 +5,7 @@
 import { open } from 'node:fs/promises';
 import type { Db } from '../db/open.ts';
 import type { DeliveryJob, JobRecipient, Outcome } from '../core/delivery.ts';
+import type { DsnRecipient } from './bounce.ts';
 import type { NoticeInput } from './notices.ts';
 import { type RetryPolicy, expired, nextAttemptAt } from './schedule.ts';
 
@@ -32,15 +33,8 @@ export interface NewMessage {
   recipients: readonly NewRecipient[];
 }
 
-/** A recipient that reached a final state other than delivered, for the bounce (DSN) writer. */
-export interface FailedRecipient {
-  rcpt: string;
-  address: string;
-  reason: string;
-  enhanced?: string;
-  remoteMta?: string;
-  diagnostic?: string;
-}
+/** A recipient that reached a final state other than delivered (or waits long), for the DSN writer. */
+export type FailedRecipient = DsnRecipient;
 
 export interface CompleteOptions {
   /** In [0, 1): spreads the retries of a batch. */

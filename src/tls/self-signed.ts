@@ -7,9 +7,9 @@
 //   generateSelfSigned(hostname, now)               → CertMaterial (in memory)
 //   ensureSelfSigned({ dir, hostname, now, log })   → the kept or a fresh certificate, or why not
 import { webcrypto } from 'node:crypto';
-import { constants } from 'node:fs';
-import { chmod, mkdir, open, readFile, rename } from 'node:fs/promises';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { syncDir, writeFileAtomic } from '../core/durable-fs.ts';
 import * as x509 from './x509.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 import { type CertMaterial, parseMaterial } from './material.ts';
@@ -99,8 +99,8 @@ export async function ensureSelfSigned(options: EnsureOptions): Promise<Ensured>
     await chmod(dir, 0o700);
     // Key first: a crash between the two renames leaves a pair that does not match, which the
     // next start sees (checkPrivateKey) and replaces.
-    await writeAtomic(keyPath, material.keyPem, 0o600);
-    await writeAtomic(certPath, material.certPem, 0o644);
+    await writeFileAtomic(keyPath, material.keyPem, 0o600);
+    await writeFileAtomic(certPath, material.certPem, 0o644);
     await syncDir(dir);
   } catch (err) {
     return { ok: false, reason: `could not store the self-signed certificate in ${dir}: ${errorText(err)}; make data_dir writable by the sealpost user` };
@@ -125,28 +125,6 @@ async function readPair(keyPath: string, certPath: string): Promise<CertMaterial
   } catch {
     // Missing or unreadable: either way a new pair is written over it.
     return undefined;
-  }
-}
-
-async function writeAtomic(target: string, text: string, mode: number): Promise<void> {
-  const temp = `${target}.tmp`;
-  const file = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode);
-  try {
-    await file.chmod(mode); // an older tmp file keeps its mode otherwise
-    await file.writeFile(text);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  await rename(temp, target);
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 
