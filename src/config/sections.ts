@@ -1,0 +1,190 @@
+// The config's section readers (pure): each reads one TOML table into its typed slice, recording
+// every problem with its key path and what would fix it. schema.ts puts the slices together.
+import net from 'node:net';
+import path from 'node:path';
+import { canonicalDomain, formatMailbox, parseMailbox } from '../core/address.ts';
+import { Reader, type Table, isTable, join, parseHostPort } from './fields.ts';
+import { type AcmeConfig, type AuthConfig, type Cidr, type DkimDomain, type DomainConfig, type ListenAddress, type OutboundConfig, type QueueConfig, TLS_LEVELS, type TlsLevel } from './schema.ts';
+
+export function readOutbound(r: Reader, t: Table, baseDir: string): OutboundConfig {
+  const known = ['port', 'tls_default', 'tls_policy', 'ca_file', 'mta_sts', 'ipv6', 'concurrency', 'concurrency_per_destination', 'connect_timeout_s', 'command_timeout_s', 'max_mx_hosts'];
+  r.unknownKeys(t, 'outbound', known);
+  const tlsPolicy: Record<string, TlsLevel> = {};
+  for (const [key, level] of Object.entries(r.stringMap(t, 'tls_policy', 'outbound'))) {
+    const keyPath = `outbound.tls_policy.${JSON.stringify(key)}`;
+    const subdomains = key.startsWith('.');
+    const domain = canonicalDomain(subdomains ? key.slice(1) : key);
+    if (domain === '' || domain.startsWith('[')) r.problem(keyPath, `"${key}" is not a domain; write "example.org" for that domain or ".example.org" for its subdomains`);
+    if (!(TLS_LEVELS as readonly string[]).includes(level)) r.problem(keyPath, `must be one of ${TLS_LEVELS.map((l) => `"${l}"`).join(', ')}; got "${level}"`);
+    else tlsPolicy[(subdomains ? '.' : '') + domain] = level as TlsLevel;
+  }
+  const caFile = r.string(t, 'ca_file', 'outbound', '');
+  return {
+    port: r.integer(t, 'port', 'outbound', 25, 1, 65535),
+    tlsDefault: r.oneOf(t, 'tls_default', 'outbound', TLS_LEVELS, 'may'),
+    tlsPolicy,
+    caFile: caFile && path.resolve(baseDir, caFile),
+    mtaSts: r.boolean(t, 'mta_sts', 'outbound', true),
+    ipv6: r.boolean(t, 'ipv6', 'outbound', true),
+    concurrency: r.integer(t, 'concurrency', 'outbound', 100, 1, 10000),
+    concurrencyPerDestination: r.integer(t, 'concurrency_per_destination', 'outbound', 20, 1, 10000),
+    connectTimeoutSeconds: r.integer(t, 'connect_timeout_s', 'outbound', 30, 1, 600),
+    commandTimeoutSeconds: r.integer(t, 'command_timeout_s', 'outbound', 300, 1, 3600),
+    maxMxHosts: r.integer(t, 'max_mx_hosts', 'outbound', 5, 1, 50),
+  };
+}
+
+export function readAuth(r: Reader, t: Table): AuthConfig {
+  r.unknownKeys(t, 'auth', ['slow_after', 'delay_ms', 'max_failures', 'lockout_s']);
+  const auth = {
+    slowAfter: r.integer(t, 'slow_after', 'auth', 3, 0, 1000),
+    delayMs: r.integer(t, 'delay_ms', 'auth', 1000, 0, 30_000),
+    maxFailures: r.integer(t, 'max_failures', 'auth', 10, 1, 10_000),
+    lockoutSeconds: r.integer(t, 'lockout_s', 'auth', 900, 1, 7 * 86_400),
+  };
+  if (auth.slowAfter > auth.maxFailures) r.problem('auth.slow_after', `is larger than auth.max_failures (${auth.maxFailures}); slowing down must start before refusing`);
+  return auth;
+}
+
+export function readQueue(r: Reader, t: Table): QueueConfig {
+  r.unknownKeys(t, 'queue', ['min_backoff', 'max_backoff', 'max_lifetime', 'delay_warning']);
+  const before = r.problems.length;
+  const queue = {
+    minBackoffMs: duration(r, t, 'min_backoff', '5m'),
+    maxBackoffMs: duration(r, t, 'max_backoff', '4h'),
+    maxLifetimeMs: duration(r, t, 'max_lifetime', '5d'),
+    delayWarningMs: duration(r, t, 'delay_warning', '4h', true),
+  };
+  if (r.problems.length === before && queue.minBackoffMs > queue.maxBackoffMs) r.problem('queue.min_backoff', 'is longer than queue.max_backoff; the first retry delay must not exceed the largest one');
+  return queue;
+}
+
+/** A Postfix-style duration ("30s", "5m", "4h", "5d", "1w") in ms; "0" only where `zeroOk`. */
+function duration(r: Reader, t: Table, key: string, fallback: string, zeroOk = false): number {
+  const text = r.string(t, key, 'queue', fallback);
+  const m = /^(\d+)\s*([smhdw])$/.exec(text.trim());
+  const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+  const ms = m ? Number(m[1]) * unit[m[2] as keyof typeof unit] : text.trim() === '0' && zeroOk ? 0 : Number.NaN;
+  if (Number.isNaN(ms) || (ms === 0 && !zeroOk)) {
+    r.problem(`queue.${key}`, `"${text}" is not a duration; write a number with a unit s, m, h, d or w, e.g. "${fallback}"${zeroOk ? ' (or "0" for never)' : ''}`);
+    return duration(r, {}, key, fallback);
+  }
+  return ms;
+}
+
+export function addresses(r: Reader, table: Table, key: string, prefix: string, fallback: string[], port: number): ListenAddress[] {
+  return r.stringList(table, key, prefix, fallback).flatMap((text, i) => {
+    const parsed = parseHostPort(text, port);
+    if (typeof parsed === 'string') {
+      r.problem(`${join(prefix, key)}[${i}]`, parsed);
+      return [];
+    }
+    return [parsed];
+  });
+}
+
+export function readAcme(r: Reader, table: Table, hostname: string, httpListeners: number, baseDir: string): AcmeConfig {
+  r.unknownKeys(table, 'acme', ['enabled', 'directory', 'email', 'names', 'key_type', 'ca_file']);
+  const enabled = r.boolean(table, 'enabled', 'acme', false);
+  const directory = r.string(table, 'directory', 'acme', 'https://acme-v02.api.letsencrypt.org/directory');
+  if (!isHttpsUrl(directory)) {
+    // RFC 8555 §6.1: all ACME communication is over HTTPS.
+    r.problem('acme.directory', `"${directory}" is not an https:// URL; use your CA's directory, e.g. "https://acme-v02.api.letsencrypt.org/directory"`);
+  }
+  const email = r.string(table, 'email', 'acme', '');
+  if (email !== '' && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
+    r.problem('acme.email', `"${email}" is not an email address; the CA writes to it about expiring certificates (or leave it "")`);
+  }
+  const names: string[] = [];
+  r.stringList(table, 'names', 'acme', []).forEach((text, i) => {
+    const name = canonicalDomain(text);
+    if (text.startsWith('*.')) {
+      r.problem(`acme.names[${i}]`, `"${text}" is a wildcard; wildcards need DNS-01 validation, which Sealpost does not do (HTTP-01 only): list each name`);
+    } else if (name === '' || name.startsWith('[') || !name.includes('.')) {
+      r.problem(`acme.names[${i}]`, `"${text}" is not a fully qualified host name`);
+    } else if (name !== hostname && !names.includes(name)) {
+      names.push(name);
+    }
+  });
+  const keyType = r.oneOf(table, 'key_type', 'acme', ['ecdsa-p256', 'rsa-2048'] as const, 'ecdsa-p256');
+  const caFileRaw = r.string(table, 'ca_file', 'acme', '');
+  if (enabled && httpListeners === 0) {
+    r.problem('listen.acme_http', 'is empty but [acme] is enabled: HTTP-01 validation needs a listener on port 80, e.g. acme_http = ["0.0.0.0:80", "[::]:80"]');
+  }
+  return { enabled, directory, email, names, keyType, caFile: caFileRaw && path.resolve(baseDir, caFileRaw) };
+}
+
+function isHttpsUrl(text: string): boolean {
+  try {
+    return new URL(text).protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+export function readDomains(r: Reader, raw: unknown, dkim: DkimDomain[]): DomainConfig[] {
+  if (raw === undefined) {
+    r.problem('domain', 'at least one [[domain]] is required: the domains this server receives mail for');
+    return [];
+  }
+  if (!Array.isArray(raw) || !raw.every(isTable)) {
+    r.problem('domain', 'must be an array of tables: write each domain as [[domain]]');
+    return [];
+  }
+  const seen = new Set<string>();
+  return raw.map((table, i) => {
+    const prefix = `domain[${i}]`;
+    r.unknownKeys(table, prefix, ['name', 'mailboxes', 'aliases', 'catch_all', 'dkim_selectors']);
+    const nameRaw = r.string(table, 'name', prefix);
+    const name = canonicalDomain(nameRaw);
+    if (nameRaw !== '' && name === '') r.problem(`${prefix}.name`, `"${nameRaw}" is not a valid domain name`);
+    if (name !== '' && seen.has(name)) r.problem(`${prefix}.name`, `domain "${name}" is listed twice; merge the two [[domain]] tables`);
+    seen.add(name);
+    const mailboxes = r.stringList(table, 'mailboxes', prefix, []).map((m) => m.toLowerCase());
+    mailboxes.forEach((m, j) => {
+      if (!/^[a-z0-9!#$%&'*+/=?^_`{|}~.-]+$/.test(m) || m.includes('@')) {
+        r.problem(`${prefix}.mailboxes[${j}]`, `"${m}" is not a plain local part (letters, digits, . - _ + …, no @)`);
+      }
+    });
+    const aliases: Record<string, string> = {};
+    for (const [from, to] of Object.entries(r.stringMap(table, 'aliases', prefix))) {
+      let target = to.toLowerCase();
+      if (to.includes('@')) {
+        // Forwarding: a full address, here or at another domain (delivered through the outbound queue).
+        const parsed = parseMailbox(to);
+        if (!parsed) r.problem(`${prefix}.aliases.${from}`, `"${to}" is not a valid address; write a mailbox name ("alice") or a full address ("alice@example.net")`);
+        else target = formatMailbox(parsed);
+      } else if (!mailboxes.includes(target)) {
+        r.problem(`${prefix}.aliases.${from}`, `points to "${to}", which is not in ${prefix}.mailboxes; add it there, point the alias at an existing mailbox, or give a full address to forward to`);
+      }
+      if (mailboxes.includes(from.toLowerCase())) {
+        r.problem(`${prefix}.aliases.${from}`, `"${from}" is a mailbox as well as an alias; remove one of the two`);
+      }
+      aliases[from.toLowerCase()] = target;
+    }
+    const catchAll = r.string(table, 'catch_all', prefix, '').toLowerCase();
+    if (catchAll !== '' && !mailboxes.includes(catchAll)) {
+      r.problem(`${prefix}.catch_all`, `"${catchAll}" is not in ${prefix}.mailboxes; name an existing mailbox or leave it empty`);
+    }
+    // RFC 6376 §3.1: a selector is DNS labels; it names <data_dir>/dkim/<domain>/<selector>.pem.
+    const selectors = r.stringList(table, 'dkim_selectors', prefix, []).map((s) => s.toLowerCase());
+    selectors.forEach((s, j) => {
+      if (!/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/.test(s)) {
+        r.problem(`${prefix}.dkim_selectors[${j}]`, `"${s}" is not a selector; use DNS labels (letters, digits, hyphens), e.g. "s2026"`);
+      }
+    });
+    if (new Set(selectors).size !== selectors.length) r.problem(`${prefix}.dkim_selectors`, 'lists a selector twice');
+    if (selectors.length > 0 && name !== '') dkim.push({ domain: name, selectors });
+    return { name, mailboxes, aliases, catchAll };
+  });
+}
+
+export function parseCidr(text: string): Cidr | string {
+  const [address = '', prefixText, extra] = text.split('/');
+  const family = net.isIPv4(address) ? 'ipv4' : net.isIPv6(address) ? 'ipv6' : undefined;
+  if (!family || extra !== undefined) return `"${text}" is not a network; write it as "192.0.2.0/24" or "2001:db8::/32"`;
+  const max = family === 'ipv4' ? 32 : 128;
+  const prefix = prefixText === undefined ? max : Number(prefixText);
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) return `"${text}" has a prefix length outside 0-${max}`;
+  return { address, prefix, family };
+}
