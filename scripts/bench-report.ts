@@ -74,7 +74,8 @@ export function formatTable(r: BenchReport): string {
     const cpu = (f: SideFigures) => (f.error ? '—' : `${num(f.cpuMs / f.messages, 2)} ms`);
     const loop = Number(c.sealpost.notes?.['loopCpuMs'] ?? Number.NaN);
     const busy = c.sealpost.error || Number.isNaN(loop) ? '—' : `${Math.round((100 * loop) / c.sealpost.drainMs)} %`;
-    rows.push([`${c.scenario === 'outbound' ? 'outbound' : 'inbound'} ${what}, C=${c.sessions}, ${kib(c.size)}, N=${c.messages}`, num(s), num(p), num(ratio(s, p), 2), cpu(c.sealpost), cpu(c.postfix), busy]);
+    const variant = c.scenario === 'inbound' && c.label !== 'smtp-source' ? ` (${c.label})` : '';
+    rows.push([`${c.scenario === 'outbound' ? 'outbound' : 'inbound'} ${what}, C=${c.sessions}, ${kib(c.size)}, N=${c.messages}${variant}`, num(s), num(p), num(ratio(s, p), 2), cpu(c.sealpost), cpu(c.postfix), busy]);
     if (c.scenario !== 'outbound') {
       const se = c.sealpost.error ? undefined : rate(c.sealpost.messages, c.sealpost.drainMs);
       const pe = c.postfix.error ? undefined : rate(c.postfix.messages, c.postfix.drainMs);

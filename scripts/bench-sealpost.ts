@@ -30,6 +30,8 @@ export interface SealpostOptions {
    * default checks that brings (SPF, DKIM, DMARC through the benchmark's DNS server).
    */
   relay: boolean;
+  /** false: inbound.authentication_results = false (no SPF/DKIM/DMARC), to compare like with like. */
+  authChecks?: boolean;
   cert?: { certFile: string; keyFile: string };
   /** SEALPOST_NODE_OPTIONS, e.g. "--cpu-prof --cpu-prof-dir=DIR". */
   nodeOptions?: string;
@@ -67,7 +69,7 @@ connections_per_ip = 2000
 
 [inbound]
 reverse_dns = false
-
+${o.authChecks === false ? 'authentication_results = false\n' : ''}
 [outbound]
 port = ${o.sinkPort}
 ipv6 = false

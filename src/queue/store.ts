@@ -130,6 +130,9 @@ export class QueueStore {
       deleteMessage: db.prepare('DELETE FROM messages WHERE id = ?'),
       markDelayNotice: db.prepare('UPDATE messages SET delay_notice_sent = 1 WHERE id = ? AND delay_notice_sent = 0'),
       recover: db.prepare(`UPDATE recipients SET state = 'queued' WHERE state = 'active'`),
+      // Prepared once: db.pragma() prepares its statement on every call.
+      syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
+      syncRestore: db.prepare(`PRAGMA synchronous = ${this.syncLevel}`),
       nextDue: db.prepare<[string], { t: number | null }>(
         `SELECT min(next_attempt_at) AS t FROM recipients WHERE state = 'queued' AND transport = ?`,
       ),
@@ -161,7 +164,7 @@ export class QueueStore {
     const insertAll = this.db.transaction((messages: NewMessage[]) => {
       for (const m of messages) this.insert(m);
     });
-    const commit = (messages: NewMessage[]) => (this.walPath ? this.withoutSync(() => insertAll(messages)) : insertAll(messages));
+    const commit = (messages: NewMessage[]) => this.withoutSync(() => insertAll(messages));
     const committed: Pending[] = [];
     try {
       commit(batch.map((p) => p.message));
@@ -216,13 +219,18 @@ export class QueueStore {
     });
   }
 
-  /** Runs a write transaction that does not fsync at commit (synchronous=NORMAL; WAL stays consistent). */
+  /**
+   * Runs a write transaction that does not fsync at commit: synchronous=NORMAL, which in WAL mode
+   * still keeps the database consistent (https://sqlite.org/pragma.html#pragma_synchronous).
+   * Without a WAL (never with openDb) the transaction keeps the connection's level.
+   */
   private withoutSync<T>(fn: () => T): T {
-    this.db.pragma('synchronous = NORMAL');
+    if (!this.walPath) return fn();
+    this.statements.syncNormal.run();
     try {
       return fn();
     } finally {
-      this.db.pragma(`synchronous = ${this.syncLevel}`);
+      this.statements.syncRestore.run();
     }
   }
 
