@@ -22,3 +22,26 @@ export function openDb(dataDir: string, migrationsDir: string): Db {
   migrate(db, migrationsDir);
   return db;
 }
+
+/**
+ * Wraps write transactions that need not wait for the disk: they run with synchronous=NORMAL,
+ * which in WAL mode keeps the database consistent but may lose the last commits on power loss
+ * (https://sqlite.org/pragma.html#pragma_synchronous). For writes whose loss is harmless: a claim
+ * (recover() re-queues it), an outcome (the delivery is repeated: at least once), an attempt row.
+ * The connection's own level (FULL) is restored after each call.
+ */
+export function relaxedSync(db: Db): <T>(fn: () => T) => T {
+  const level = db.pragma('synchronous', { simple: true }) as number;
+  const wal = !db.memory && db.pragma('journal_mode', { simple: true }) === 'wal';
+  const relax = db.prepare('PRAGMA synchronous = NORMAL');
+  const restore = db.prepare(`PRAGMA synchronous = ${level}`);
+  return (fn) => {
+    if (!wal) return fn();
+    relax.run();
+    try {
+      return fn();
+    } finally {
+      restore.run();
+    }
+  };
+}

@@ -1,6 +1,6 @@
 // The attempts table (migration 002): one row per outbound attempt per host, the same facts as the
 // "hop" log record. The only writer of that table; also reads it back for `queue show`.
-import type { Db } from '../db/open.ts';
+import { type Db, relaxedSync } from '../db/open.ts';
 import type { HopInfo, SmtpReply } from '../core/delivery.ts';
 
 export interface AttemptRecord {
@@ -55,7 +55,10 @@ export class AttemptsStore implements AttemptSink {
   private readonly select;
   private readonly prune;
 
+  private readonly relaxed: <T>(fn: () => T) => T;
+
   constructor(db: Db) {
+    this.relaxed = relaxedSync(db);
     this.insert = db.prepare(
       `INSERT INTO attempts (queue_id, at, domain, rcpts, mx, ip, port, policy, policy_source, tls_version, tls_cipher, tls_verified,
          tls_error, downgrade, result, reply_code, reply_enhanced, reply_text, error, ms)
@@ -89,7 +92,8 @@ export class AttemptsStore implements AttemptSink {
       error: a.error ?? null,
       ms: Math.round(a.ms),
     };
-    this.insert.run(row);
+    // History, not state: written without an fsync (see relaxedSync).
+    this.relaxed(() => this.insert.run(row));
   }
 
   /** Every attempt for a message, oldest first. */

@@ -3,7 +3,7 @@
 // committed while a WAL fdatasync runs in the thread pool shares the next one), claim due
 // recipients by index, record outcomes, recover in-flight work after a crash.
 import { open } from 'node:fs/promises';
-import type { Db } from '../db/open.ts';
+import { type Db, relaxedSync } from '../db/open.ts';
 import type { DeliveryJob, JobRecipient, Outcome } from '../core/delivery.ts';
 import type { DsnRecipient } from './bounce.ts';
 import type { NoticeInput } from './notices.ts';
@@ -85,7 +85,8 @@ export class QueueStore {
   private unsynced: Pending[] = [];
   private syncing = false;
   /** The connection's own synchronous level, restored after a commit that does not wait for the disk. */
-  private readonly syncLevel: number;
+  /** Runs a write transaction without an fsync at commit (see relaxedSync). */
+  private readonly withoutSync: <T>(fn: () => T) => T;
   /** The WAL file, when there is one to sync ourselves (not for in-memory or rollback-journal databases). */
   private readonly walPath: string | undefined;
   private readonly listeners = new Set<(transport: Transport) => void>();
@@ -98,7 +99,7 @@ export class QueueStore {
     this.db = db;
     this.retry = retry;
     this.syncFile = deps.syncFile ?? syncFile;
-    this.syncLevel = db.pragma('synchronous', { simple: true }) as number;
+    this.withoutSync = relaxedSync(db);
     this.walPath = !db.memory && db.pragma('journal_mode', { simple: true }) === 'wal' ? `${db.name}-wal` : undefined;
     this.statements = {
       insertMessage: db.prepare(
@@ -109,10 +110,14 @@ export class QueueStore {
         `INSERT INTO recipients (message_id, rcpt, address, transport, state, next_attempt_at, updated_at)
          VALUES (?, ?, ?, ?, 'queued', ?, ?)`,
       ),
-      claim: db.prepare<[string, number, number], RecipientRow>(
+      // Whole messages, the `limit` most overdue: all of a message's due recipients go in one job.
+      // The index is walked in order and the walk stops at the limit (no scan of the whole queue).
+      claim: db.prepare<{ transport: string; now: number; limit: number }, RecipientRow>(
         `UPDATE recipients SET state = 'active'
-         WHERE id IN (SELECT id FROM recipients WHERE state = 'queued' AND transport = ? AND next_attempt_at <= ?
-                      ORDER BY next_attempt_at LIMIT ?)
+         WHERE state = 'queued' AND transport = @transport AND next_attempt_at <= @now
+           AND message_id IN (SELECT DISTINCT message_id FROM recipients
+                              WHERE state = 'queued' AND transport = @transport AND next_attempt_at <= @now
+                              ORDER BY next_attempt_at LIMIT @limit)
          RETURNING id, message_id, rcpt, address, attempts`,
       ),
       message: db.prepare<[string], MessageRow>(
@@ -130,9 +135,6 @@ export class QueueStore {
       deleteMessage: db.prepare('DELETE FROM messages WHERE id = ?'),
       markDelayNotice: db.prepare('UPDATE messages SET delay_notice_sent = 1 WHERE id = ? AND delay_notice_sent = 0'),
       recover: db.prepare(`UPDATE recipients SET state = 'queued' WHERE state = 'active'`),
-      // Prepared once: db.pragma() prepares its statement on every call.
-      syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
-      syncRestore: db.prepare(`PRAGMA synchronous = ${this.syncLevel}`),
       nextDue: db.prepare<[string], { t: number | null }>(
         `SELECT min(next_attempt_at) AS t FROM recipients WHERE state = 'queued' AND transport = ?`,
       ),
@@ -219,21 +221,6 @@ export class QueueStore {
     });
   }
 
-  /**
-   * Runs a write transaction that does not fsync at commit: synchronous=NORMAL, which in WAL mode
-   * still keeps the database consistent (https://sqlite.org/pragma.html#pragma_synchronous).
-   * Without a WAL (never with openDb) the transaction keeps the connection's level.
-   */
-  private withoutSync<T>(fn: () => T): T {
-    if (!this.walPath) return fn();
-    this.statements.syncNormal.run();
-    try {
-      return fn();
-    } finally {
-      this.statements.syncRestore.run();
-    }
-  }
-
   private notify(transports: Transport[]): void {
     for (const t of new Set(transports)) for (const l of this.listeners) l(t);
   }
@@ -257,7 +244,7 @@ export class QueueStore {
   }
 
   /**
-   * Marks up to `limit` due recipients active and returns them grouped into jobs, one per message.
+   * Marks the due recipients of up to `limit` messages active and returns one job per message.
    * The commit does not wait for the disk: a claim lost in a crash changes nothing, since recover()
    * turns every 'active' recipient back into 'queued' at the next start anyway.
    */
@@ -267,7 +254,7 @@ export class QueueStore {
 
   private claimNow(transport: Transport, now: number, limit: number): DeliveryJob[] {
     return this.db.transaction(() => {
-      const rows = this.statements.claim.all(transport, now, limit);
+      const rows = this.statements.claim.all({ transport, now, limit });
       const byMessage = new Map<string, JobRecipient[]>();
       for (const row of rows) {
         const list = byMessage.get(row.message_id) ?? [];
@@ -302,7 +289,9 @@ export class QueueStore {
    */
   complete(job: DeliveryJob, outcomes: ReadonlyMap<number, Outcome>, now: number, options: CompleteOptions = {}): Finished | undefined {
     const notices: NewMessage[] = [];
-    const finished = this.db.transaction(() => {
+    // No fsync: an outcome lost in a power failure means the delivery is made again (at least
+    // once; Maildir delivery finds its file and stops). Keeps the disk off the event loop.
+    const finished = this.withoutSync(() => this.db.transaction(() => {
       const deferred: FailedRecipient[] = [];
       for (const r of job.recipients) {
         const outcome: Outcome = outcomes.get(r.id) ?? { kind: 'transient', reason: 'courier returned no outcome for this recipient (bug)' };
@@ -337,7 +326,7 @@ export class QueueStore {
         notices.push(notice);
       }
       return { ...base, failed };
-    }).immediate();
+    }).immediate());
     this.notify(notices.flatMap((n) => n.recipients.map((r) => r.transport)));
     return finished;
   }

@@ -58,11 +58,13 @@ export class QueueWorker {
     if (!this.running) return;
     const { store, transport, concurrency, now } = this.deps;
     while (this.inFlight.size < concurrency) {
-      const jobs = store.claim(transport, now(), 1 + (concurrency - this.inFlight.size) * 50);
+      // At most one job per free slot: concurrency bounds the messages in memory too.
+      const jobs = store.claim(transport, now(), concurrency - this.inFlight.size);
       if (jobs.length === 0) break;
       for (const job of jobs) this.track(this.run(job));
     }
-    this.arm();
+    // With work in flight, its completion pumps again; the timer is only for an idle worker.
+    if (this.inFlight.size === 0) this.arm();
   }
 
   private track(p: Promise<void>): void {
