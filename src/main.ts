@@ -14,6 +14,7 @@ import type { Config, ListenAddress } from './config/schema.ts';
 import { openDb } from './db/open.ts';
 import { loadDkimKeys } from './dkim/keys.ts';
 import { createDkimSigner } from './dkim/signer.ts';
+import { cachingResolver } from './dns/cache.ts';
 import { createNodeResolver } from './dns/node-resolver.ts';
 import { createReverseLookup } from './dns/reverse.ts';
 import { type InboundDeps, type ListenerRole, createInboundListener } from './inbound/listener.ts';
@@ -94,7 +95,9 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         route: (address) => decideRecipient(address, directory, true),
         maxLifetimeMs: config.queue.maxLifetimeMs,
       });
-    const remote = createRemoteCourier({ ...config, outbound: liveOutbound(config.outbound, () => inForce) }, db, log);
+    // One DNS cache for delivery (MX, A/AAAA, MTA-STS) and the checks of inbound mail.
+    const dnsResolver = cachingResolver(createNodeResolver(config.dns), { now });
+    const remote = createRemoteCourier({ ...config, outbound: liveOutbound(config.outbound, () => inForce) }, db, log, { resolver: dnsResolver });
     started.push({ name: 'remote courier', stop: () => remote.close() });
     const workers = [
       new QueueWorker({ store, transport: 'local', courier: createLocalCourier({ mailRoot: path.join(config.dataDir, 'mail'), hostname: config.hostname }), log, now, concurrency: 4, notice, delayWarningMs: config.queue.delayWarningMs }),
@@ -131,7 +134,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     const verifyInbound = config.inbound.authenticationResults
       ? createInboundVerifier({
           hostname: config.hostname,
-          resolver: mailauthResolver(createNodeResolver(config.dns), createExtraLookups(config.dns)),
+          resolver: mailauthResolver(dnsResolver, createExtraLookups(config.dns)),
           dmarcReject: config.inbound.dmarcReject,
           timeoutMs: Math.max(5000, config.dns.timeoutMs * 4),
         })

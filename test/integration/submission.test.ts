@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { dkimVerify } from 'mailauth';
+import nodemailer from 'nodemailer';
 import { type SealpostDaemon, startSealpost } from '../helpers/daemon.ts';
 import { type DnsServer, startDnsServer } from '../helpers/dns-server.ts';
 import { headerValues } from '../helpers/maildir.ts';
@@ -156,6 +157,37 @@ describe('submission on 587 and 465', { timeout: 240_000 }, () => {
     // And a tampered copy fails both: the verifiers are really checking.
     const tampered = message.body.replace('Subject: via 465', 'Subject: via 466');
     assert.deepEqual(await dkimpyVerify(tampered, records), [false, false]);
+  });
+
+  it('nodemailer, as an application uses it: requireTLS on 587 and secure on 465; a wrong password is an EAUTH error', async () => {
+    const transport = (port: number, secure: boolean, pass = PASSWORD) =>
+      nodemailer.createTransport({
+        host: '127.0.0.1',
+        port,
+        secure,
+        requireTLS: !secure,
+        auth: { user: ALICE, pass },
+        tls: { rejectUnauthorized: false, servername: 'mx.sealpost.test' },
+      });
+    for (const [port, secure, subject] of [[ports.submission, false, 'nodemailer 587'], [ports.submissions, true, 'nodemailer 465']] as const) {
+      const sender = transport(port, secure);
+      const info = await sender.sendMail({ from: `Alice <${ALICE}>`, to: 'bob@example.test', subject, text: 'Sent by nodemailer.' });
+      sender.close();
+      assert.deepEqual(info.accepted, ['bob@example.test']);
+      assert.match(String(info.response), /^250 2\.0\.0 Ok: queued as /);
+    }
+    const mail = await waitFor(async () => {
+      const subjects = (await daemon.readMaildir('example.test', 'bob')).map((m) => m.subject);
+      return subjects.includes('nodemailer 587') && subjects.includes('nodemailer 465') ? subjects : undefined;
+    }, { what: "both nodemailer messages in bob's Maildir", timeoutMs: 15_000 });
+    assert.ok(mail.length >= 2);
+    const wrong = transport(ports.submission, false, 'not the password');
+    await assert.rejects(wrong.sendMail({ from: ALICE, to: 'bob@example.test', subject: 'x', text: 'x' }), (err: Error & { code?: string; responseCode?: number }) => {
+      assert.equal(err.code, 'EAUTH');
+      assert.equal(err.responseCode, 535);
+      return true;
+    });
+    wrong.close();
   });
 
   it("Python's smtplib: STARTTLS + login on 587 and SMTP_SSL on 465, as an alias in another domain", async () => {
