@@ -9,21 +9,14 @@
 import type { SecureContext } from 'node:tls';
 import { type Logger, mailLog } from '../log/log.ts';
 import { type ListenerTlsOptions, buildSecureContext } from './context.ts';
-import { type CertMaterial, parseMaterial } from './material.ts';
+import { type CertMaterial, type ParsedMaterial, parseMaterial } from './material.ts';
 import type { NameIndex } from './names.ts';
 import { type CertSource, type Rankable, SOURCE_PRECEDENCE, buildIndex } from './precedence.ts';
 
 export type { CertSource };
 
-export interface CertEntry extends Rankable {
-  readonly source: CertSource;
-  readonly names: readonly string[];
-  readonly notBefore: number;
-  readonly notAfter: number;
-  readonly subject: string;
-  readonly issuer: string;
-  /** SHA-256 of the leaf, "AB:CD:…". */
-  readonly fingerprint: string;
+/** The leaf's facts (see ParsedMaterial) with where it came from and its built context. */
+export interface CertEntry extends Rankable, Pick<ParsedMaterial, 'names' | 'notBefore' | 'notAfter' | 'subject' | 'issuer' | 'fingerprint'> {
   readonly material: CertMaterial;
   /** Built once per entry with the listener options; shared by every handshake. */
   readonly context: SecureContext;

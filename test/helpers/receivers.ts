@@ -2,11 +2,15 @@
 // peers with certificates from a test CA (valid chain, wrong host name, a one-label wildcard under
 // a two-label MX name, self-signed, expired, missing intermediate), one without STARTTLS, and a
 // raw one whose STARTTLS handshake breaks (it then accepts plaintext mail). Opens sockets.
+import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import path from 'node:path';
 import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { buildTrust } from '../../src/tls-policy/trust.ts';
 import { type TestCa, type TestCert, createCa, issueCert, selfSignedCert } from './certs.ts';
+import { type PostfixReceiver, startPostfixReceiver } from './postfix.ts';
+import { type Scope, tempDir } from './tmp.ts';
 
 export const RECEIVER_KINDS = ['valid', 'wrong-host', 'wildcard', 'self-signed', 'expired', 'missing-intermediate', 'no-starttls', 'broken-tls'] as const;
 export type ReceiverKind = (typeof RECEIVER_KINDS)[number];
@@ -198,4 +202,31 @@ async function startBrokenTls(options: ReceiverOptions): Promise<Receiver> {
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * A real Postfix receiver on a loopback address with a certificate for `mxName` from the test
+ * PKI's intermediate (chain included), STARTTLS offered (`may`). Stopped when `scope` ends.
+ */
+export async function startPostfixTlsReceiver(
+  scope: Scope,
+  pki: TestPki,
+  options: { name: string; mxName: string; host: string; port: number; domains: readonly string[] },
+): Promise<PostfixReceiver> {
+  const dir = await tempDir(scope);
+  const cert = await issueCert(pki.intermediate, { names: [options.mxName], keyType: 'rsa-2048' });
+  await writeFile(path.join(dir, 'cert.pem'), cert.chainPem);
+  await writeFile(path.join(dir, 'key.pem'), cert.keyPem, { mode: 0o600 });
+  const receiver = await startPostfixReceiver(scope, {
+    name: options.name,
+    hostname: options.mxName,
+    listen: { host: options.host, port: options.port },
+    domains: options.domains,
+    tls: { level: 'may', certFile: path.join(dir, 'cert.pem'), keyFile: path.join(dir, 'key.pem') },
+    // Postfix refuses an inet_interfaces address that no interface carries (only 127.0.0.1 does);
+    // "all" skips that check while master.cf still binds the one address.
+    mainCf: { inet_interfaces: 'all' },
+  });
+  scope.after(() => receiver.stop());
+  return receiver;
 }

@@ -2,15 +2,11 @@
 // CA): verify delivers over verified TLS with the hop on record; a Postfix without TLS gets mail
 // in plaintext under "may" and none under "encrypt". Loopback only (netless), needs root.
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { issueCert } from '../helpers/certs.ts';
 import { startDnsServer, type DnsServer } from '../helpers/dns-server.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startPostfixReceiver } from '../helpers/postfix.ts';
-import { type TestPki, createTestPki } from '../helpers/receivers.ts';
-import { tempDir } from '../helpers/tmp.ts';
+import { type TestPki, createTestPki, startPostfixTlsReceiver } from '../helpers/receivers.ts';
 import { job, makeCourier, openTestDb, outboundConfig } from './outbound-setup.ts';
 
 let dns: DnsServer;
@@ -25,21 +21,7 @@ after(() => dns.close());
 
 test('Postfix receiver: verify → delivered over verified TLS; plain Postfix: may → plaintext, encrypt → deferred', { timeout: 120_000 }, async (t) => {
   const port = await freePort('127.0.0.60');
-  const dir = await tempDir(t);
-  const cert = await issueCert(pki.intermediate, { names: ['mx.postfix-tls.test'], keyType: 'rsa-2048' });
-  await writeFile(path.join(dir, 'cert.pem'), cert.chainPem);
-  await writeFile(path.join(dir, 'key.pem'), cert.keyPem, { mode: 0o600 });
-  const tlsPeer = await startPostfixReceiver(t, {
-    name: 'tlspeer',
-    hostname: 'mx.postfix-tls.test',
-    listen: { host: '127.0.0.60', port },
-    domains: ['postfix-tls.test'],
-    tls: { level: 'may', certFile: path.join(dir, 'cert.pem'), keyFile: path.join(dir, 'key.pem') },
-    // Postfix refuses an inet_interfaces address that no interface carries (only 127.0.0.1 does);
-    // "all" skips that check while master.cf still binds 127.0.0.60 alone.
-    mainCf: { inet_interfaces: 'all' },
-  });
-  t.after(() => tlsPeer.stop());
+  const tlsPeer = await startPostfixTlsReceiver(t, pki, { name: 'tlspeer', mxName: 'mx.postfix-tls.test', host: '127.0.0.60', port, domains: ['postfix-tls.test'] });
   const plainPeer = await startPostfixReceiver(t, {
     name: 'plainpeer',
     hostname: 'mx.postfix-plain.test',

@@ -6,14 +6,12 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { issueCert } from '../helpers/certs.ts';
 import { startSealpost } from '../helpers/daemon.ts';
 import { type DnsServer, startDnsServer } from '../helpers/dns-server.ts';
 import { headerValue } from '../helpers/maildir.ts';
 import { freePort } from '../helpers/ports.ts';
-import { startPostfixReceiver } from '../helpers/postfix.ts';
 import { run } from '../helpers/proc.ts';
-import { type TestPki, createTestPki, startReceiver } from '../helpers/receivers.ts';
+import { type TestPki, createTestPki, startPostfixTlsReceiver, startReceiver } from '../helpers/receivers.ts';
 import { swaksSend } from '../helpers/swaks.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -57,18 +55,7 @@ s.quit()
 test('relayed from localhost to a Postfix receiver over verified TLS, with the hop on record', { timeout: 120_000 }, async (t) => {
   const dir = await tempDir(t);
   const port = await freePort('127.0.0.70');
-  const cert = await issueCert(pki.intermediate, { names: ['mx.postfix-dest.test'], keyType: 'rsa-2048' });
-  await writeFile(path.join(dir, 'cert.pem'), cert.chainPem);
-  await writeFile(path.join(dir, 'key.pem'), cert.keyPem, { mode: 0o600 });
-  const receiver = await startPostfixReceiver(t, {
-    name: 'dest',
-    hostname: 'mx.postfix-dest.test',
-    listen: { host: '127.0.0.70', port },
-    domains: ['postfix-dest.test'],
-    tls: { level: 'may', certFile: path.join(dir, 'cert.pem'), keyFile: path.join(dir, 'key.pem') },
-    mainCf: { inet_interfaces: 'all' },
-  });
-  t.after(() => receiver.stop());
+  const receiver = await startPostfixTlsReceiver(t, pki, { name: 'dest', mxName: 'mx.postfix-dest.test', host: '127.0.0.70', port, domains: ['postfix-dest.test'] });
   mx('postfix-dest.test', 'mx.postfix-dest.test', '127.0.0.70');
   const sealpost = await startSealpost(t, {
     config: {
