@@ -6,21 +6,19 @@
 //   submissions  port 465 (RFC 8314 §3.3): the same over implicit TLS
 // Outgoing mail (authenticated, or from relay.networks) gets fix-ups and a DKIM signature.
 import type { TLSSocket } from 'node:tls';
-import { simpleParser } from 'mailparser';
 import type { SMTPServer, SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
 import type { AuthOutcome, AuthRequest } from '../auth/authenticator.ts';
 import type { OutgoingInput, Prepared } from '../auth/submission.ts';
 import type { Config, ListenAddress } from '../config/schema.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 import type { Verdict, VerifyInput } from '../mailauth/verify.ts';
-import type { NewRecipient, QueueStore } from '../queue/store.ts';
-import { checkNewlines, hasEightBit, headerBlock } from './body.ts';
-import { plainHeaderFacts } from './header-facts.ts';
+import type { QueueStore } from '../queue/store.ts';
+import { createAcceptor } from './accept.ts';
 import { networkMatcher } from './networks.ts';
-import { receivedHeader } from './received.ts';
 import { type Directory, decideRecipient } from './recipients.ts';
 import type { SessionEnd } from './session-stats.ts';
 import { type SealpostServerOptions, SealpostSmtpServer } from './smtp-server-ext.ts';
+import { mailFrom, reply, sessionUser } from './replies.ts';
 
 export type ListenerRole = 'mx' | 'submission' | 'submissions';
 
@@ -56,7 +54,7 @@ export interface InboundDeps {
   sessionEnded?: (end: SessionEnd) => void;
 }
 
-interface SessionState {
+export interface SessionState {
   startedAt: number;
   reverseName?: string;
   tls?: { version: string; cipher: string; bits?: number; sni?: string; certificate?: string };
@@ -91,9 +89,6 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
       }
     }
   };
-
-  const reply = (code: number, enhanced: string, text: string): Error =>
-    Object.assign(new Error(`${enhanced} ${text}`), { responseCode: code });
 
   /** Counts a refusal for the session record. */
   const refuse = (session: SMTPServerSession, err: Error & { responseCode?: number }): Error => {
@@ -287,100 +282,7 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
   // Submission: only authenticated users relay (and smtp-server lets no one else get this far).
   const relayAllowed = (session: SMTPServerSession): boolean => Boolean(session.user) || (!submission && trusted(session.remoteAddress));
 
-  /** DATA is complete: check, stamp, commit, then (only then) answer 250. Returns the queue id. */
-  async function accept(session: SMTPServerSession, data: Buffer | undefined): Promise<string> {
-    if (!data) throw reply(552, '5.3.4', `Message size exceeds fixed limit of ${config.limits.messageSize} bytes`);
-    const checked = checkNewlines(data, config.inbound.bareNewline);
-    if (!checked.ok) throw refuse(session, reply(550, '5.6.0', checked.reason));
-    const directory = deps.directory();
-    const recipients: NewRecipient[] = [];
-    for (const r of session.envelope.rcptTo) {
-      const d = decideRecipient(r.address, directory, relayAllowed(session));
-      if (d.kind === 'local') recipients.push({ rcpt: r.address, address: d.mailbox, transport: 'local' });
-      else if (d.kind === 'remote') recipients.push({ rcpt: r.address, address: d.address, transport: 'remote' });
-    }
-    if (recipients.length === 0) throw reply(554, '5.5.1', 'No valid recipients');
-    const id = deps.newId();
-    const now = deps.now();
-    const state = sessions.get(session.id);
-    const sender = mailFrom(session);
-    const user = sessionUser(session);
-    // Our header fields between the Received header and the message: a DKIM signature or SPF/DKIM/DMARC results.
-    let stamped = { prepend: '', message: checked.body };
-    let dkim: Extract<Prepared, { ok: true }>['dkim'] | undefined;
-    let verdict: Verdict | undefined;
-    if (deps.prepareOutgoing && (user !== undefined || relayAllowed(session))) {
-      const prepared = await deps.prepareOutgoing({ user, sender, body: checked.body, queueId: id, now, directory }).catch((err: unknown) => {
-        log.error({ err, queueId: id }, 'could not prepare an outgoing message (DKIM signing?)');
-        throw reply(451, '4.3.0', 'Local error in processing, try again later');
-      });
-      if (!prepared.ok) {
-        mailLog(log, 'rejected', { stage: 'data', listener: role, clientIp: session.remoteAddress, user, from: sender, reply: `${prepared.code} ${prepared.enhanced}`, reason: prepared.text });
-        throw refuse(session, reply(prepared.code, prepared.enhanced, prepared.text));
-      }
-      stamped = { prepend: prepared.signature, message: prepared.body };
-      dkim = prepared.dkim;
-    } else if (deps.verifyInbound && !submission) {
-      verdict = await deps.verifyInbound({ message: checked.body, ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', sender });
-      if (verdict.error) log.warn({ event: 'authres', queueId: id, error: verdict.error }, 'sender authentication checks did not finish');
-      if (verdict.reject) {
-        mailLog(log, 'rejected', { stage: 'data', listener: role, clientIp: session.remoteAddress, from: sender, reply: `${verdict.reject.code} ${verdict.reject.enhanced}`, auth: verdict.results });
-        throw refuse(session, reply(verdict.reject.code, verdict.reject.enhanced, verdict.reject.text));
-      }
-      stamped = { prepend: verdict.headers, message: verdict.message };
-    }
-    const block = headerBlock(stamped.message);
-    const headers = plainHeaderFacts(block) ?? (await simpleParser(block, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true }));
-    const received = receivedHeader({
-      helo: session.hostNameAppearsAs || '',
-      reverseName: state?.reverseName,
-      ip: session.remoteAddress,
-      hostname: config.hostname,
-      queueId: id,
-      protocol: session.transmissionType || 'SMTP',
-      tls: state?.tls,
-      recipient: recipients.length === 1 ? recipients[0]?.rcpt : undefined,
-      date: new Date(now),
-    });
-    const body = Buffer.concat([Buffer.from(received + stamped.prepend), stamped.message]);
-    const message = {
-      id,
-      receivedAt: now,
-      sender,
-      body,
-      smtputf8: session.envelope.smtpUtf8 === true || /[^\x00-\x7f]/.test(sender + recipients.map((r) => r.address).join('')),
-      eightBit: session.envelope.bodyType === '8bitmime' || hasEightBit(checked.body),
-      origin: submission ? ('submission' as const) : ('smtp' as const),
-      clientIp: session.remoteAddress,
-      helo: session.hostNameAppearsAs || undefined,
-      headerMessageId: headers.messageId,
-      subject: headers.subject,
-      recipients,
-    };
-    try {
-      await deps.store.enqueue(message);
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      log.error({ err, queueId: id }, 'could not commit message to the queue');
-      if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_WRITE') throw reply(452, '4.3.1', 'Insufficient system storage, try again later');
-      throw reply(451, '4.3.0', 'Local error in processing, try again later');
-    }
-    mailLog(log, 'received', {
-      queueId: id,
-      from: sender,
-      to: recipients.map((r) => r.rcpt),
-      size: body.length,
-      messageId: headers.messageId,
-      subject: headers.subject,
-      clientIp: session.remoteAddress,
-      tls: state?.tls ? `${state.tls.version} ${state.tls.cipher}` : null,
-      listener: role,
-      user,
-      dkim,
-      auth: verdict?.results,
-    });
-    return id;
-  }
+  const accept = createAcceptor({ deps, role, relayAllowed, refuse, stateOf: (session) => sessions.get(session.id) });
 
   const unbinds = servers.map((server) => deps.tls.attach(server));
 
@@ -431,15 +333,6 @@ function listenHint(code: string | undefined, key: string): string {
   if (code === 'EACCES') return '; ports below 1024 need root or CAP_NET_BIND_SERVICE (see systemd/sealpost.service), or use a port above 1024';
   if (code === 'EADDRNOTAVAIL') return `; this machine has no such address: change [listen] ${key}`;
   return '';
-}
-
-/** The authenticated user's address (set by onAuth), or undefined. */
-function sessionUser(session: SMTPServerSession): string | undefined {
-  return typeof session.user === 'string' ? session.user : undefined;
-}
-
-function mailFrom(session: SMTPServerSession): string {
-  return session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
 }
 
 function cipherBits(name: string): number | undefined {

@@ -1,0 +1,123 @@
+// Accepting a message whose DATA is complete: bare-newline check, routing of its recipients,
+// outgoing preparation (fix-ups, DKIM) or inbound checks (SPF/DKIM/DMARC), the Received header,
+// the commit to the queue and the "received" log record. The 250 is sent only after this resolves.
+import { simpleParser } from 'mailparser';
+import type { SMTPServerSession } from 'smtp-server';
+import type { Prepared } from '../auth/submission.ts';
+import { mailLog } from '../log/log.ts';
+import type { Verdict } from '../mailauth/verify.ts';
+import type { NewRecipient } from '../queue/store.ts';
+import { checkNewlines, hasEightBit, headerBlock } from './body.ts';
+import { plainHeaderFacts } from './header-facts.ts';
+import type { InboundDeps, ListenerRole, SessionState } from './listener.ts';
+import { receivedHeader } from './received.ts';
+import { decideRecipient } from './recipients.ts';
+import { mailFrom, reply, sessionUser } from './replies.ts';
+
+export interface AcceptorDeps {
+  deps: InboundDeps;
+  role: ListenerRole;
+  relayAllowed: (session: SMTPServerSession) => boolean;
+  /** Counts a refusal for the session record and returns the error to answer with. */
+  refuse: (session: SMTPServerSession, err: Error) => Error;
+  stateOf: (session: SMTPServerSession) => SessionState | undefined;
+}
+
+export function createAcceptor({ deps, role, relayAllowed, refuse, stateOf }: AcceptorDeps): (session: SMTPServerSession, data: Buffer | undefined) => Promise<string> {
+  const { config, log } = deps;
+  const submission = role !== 'mx';
+  /** DATA is complete: check, stamp, commit, then (only then) answer 250. Returns the queue id. */
+  return async function accept(session: SMTPServerSession, data: Buffer | undefined): Promise<string> {
+    if (!data) throw reply(552, '5.3.4', `Message size exceeds fixed limit of ${config.limits.messageSize} bytes`);
+    const checked = checkNewlines(data, config.inbound.bareNewline);
+    if (!checked.ok) throw refuse(session, reply(550, '5.6.0', checked.reason));
+    const directory = deps.directory();
+    const recipients: NewRecipient[] = [];
+    for (const r of session.envelope.rcptTo) {
+      const d = decideRecipient(r.address, directory, relayAllowed(session));
+      if (d.kind === 'local') recipients.push({ rcpt: r.address, address: d.mailbox, transport: 'local' });
+      else if (d.kind === 'remote') recipients.push({ rcpt: r.address, address: d.address, transport: 'remote' });
+    }
+    if (recipients.length === 0) throw reply(554, '5.5.1', 'No valid recipients');
+    const id = deps.newId();
+    const now = deps.now();
+    const state = stateOf(session);
+    const sender = mailFrom(session);
+    const user = sessionUser(session);
+    // Our header fields between the Received header and the message: a DKIM signature or SPF/DKIM/DMARC results.
+    let stamped = { prepend: '', message: checked.body };
+    let dkim: Extract<Prepared, { ok: true }>['dkim'] | undefined;
+    let verdict: Verdict | undefined;
+    if (deps.prepareOutgoing && (user !== undefined || relayAllowed(session))) {
+      const prepared = await deps.prepareOutgoing({ user, sender, body: checked.body, queueId: id, now, directory }).catch((err: unknown) => {
+        log.error({ err, queueId: id }, 'could not prepare an outgoing message (DKIM signing?)');
+        throw reply(451, '4.3.0', 'Local error in processing, try again later');
+      });
+      if (!prepared.ok) {
+        mailLog(log, 'rejected', { stage: 'data', listener: role, clientIp: session.remoteAddress, user, from: sender, reply: `${prepared.code} ${prepared.enhanced}`, reason: prepared.text });
+        throw refuse(session, reply(prepared.code, prepared.enhanced, prepared.text));
+      }
+      stamped = { prepend: prepared.signature, message: prepared.body };
+      dkim = prepared.dkim;
+    } else if (deps.verifyInbound && !submission) {
+      verdict = await deps.verifyInbound({ message: checked.body, ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', sender });
+      if (verdict.error) log.warn({ event: 'authres', queueId: id, error: verdict.error }, 'sender authentication checks did not finish');
+      if (verdict.reject) {
+        mailLog(log, 'rejected', { stage: 'data', listener: role, clientIp: session.remoteAddress, from: sender, reply: `${verdict.reject.code} ${verdict.reject.enhanced}`, auth: verdict.results });
+        throw refuse(session, reply(verdict.reject.code, verdict.reject.enhanced, verdict.reject.text));
+      }
+      stamped = { prepend: verdict.headers, message: verdict.message };
+    }
+    const block = headerBlock(stamped.message);
+    const headers = plainHeaderFacts(block) ?? (await simpleParser(block, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true }));
+    const received = receivedHeader({
+      helo: session.hostNameAppearsAs || '',
+      reverseName: state?.reverseName,
+      ip: session.remoteAddress,
+      hostname: config.hostname,
+      queueId: id,
+      protocol: session.transmissionType || 'SMTP',
+      tls: state?.tls,
+      recipient: recipients.length === 1 ? recipients[0]?.rcpt : undefined,
+      date: new Date(now),
+    });
+    const body = Buffer.concat([Buffer.from(received + stamped.prepend), stamped.message]);
+    const message = {
+      id,
+      receivedAt: now,
+      sender,
+      body,
+      smtputf8: session.envelope.smtpUtf8 === true || /[^\x00-\x7f]/.test(sender + recipients.map((r) => r.address).join('')),
+      eightBit: session.envelope.bodyType === '8bitmime' || hasEightBit(checked.body),
+      origin: submission ? ('submission' as const) : ('smtp' as const),
+      clientIp: session.remoteAddress,
+      helo: session.hostNameAppearsAs || undefined,
+      headerMessageId: headers.messageId,
+      subject: headers.subject,
+      recipients,
+    };
+    try {
+      await deps.store.enqueue(message);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      log.error({ err, queueId: id }, 'could not commit message to the queue');
+      if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_WRITE') throw reply(452, '4.3.1', 'Insufficient system storage, try again later');
+      throw reply(451, '4.3.0', 'Local error in processing, try again later');
+    }
+    mailLog(log, 'received', {
+      queueId: id,
+      from: sender,
+      to: recipients.map((r) => r.rcpt),
+      size: body.length,
+      messageId: headers.messageId,
+      subject: headers.subject,
+      clientIp: session.remoteAddress,
+      tls: state?.tls ? `${state.tls.version} ${state.tls.cipher}` : null,
+      listener: role,
+      user,
+      dkim,
+      auth: verdict?.results,
+    });
+    return id;
+  };
+}
