@@ -204,6 +204,8 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
     forcedAt = undefined;
     lastIssuedAt = iso(now);
     ari.reset(now); // ask the CA about the new certificate's window
+    // The status file first: whoever reads the log record finds `sealpost certs` already saying so.
+    await saveStatus();
     mailLog(log, 'cert', {
       action: replaced ? 'renewed' : 'issued',
       source: 'acme',
@@ -215,7 +217,6 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
       nextRenewalAt: iso(renewAt() ?? accepted.notAfter),
       ...(replaced ? { replacedSerial: replaced.serial } : {}),
     });
-    await saveStatus();
     return { kind: 'issued', names, serial: accepted.serial, notAfter: iso(accepted.notAfter) };
   }
 
@@ -225,6 +226,7 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
     lastError = reason;
     lastErrorAt = iso(now);
     nextAttemptAt = retryAt(failures, now, policy, random(), retryAfterMs);
+    await saveStatus();
     mailLog(log, 'cert', {
       action: 'failed',
       source: 'acme',
@@ -234,7 +236,6 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
       nextAttemptAt: iso(nextAttemptAt),
       serving: current ? `acme certificate ${current.serial} (until ${iso(current.notAfter)})` : 'the self-signed certificate',
     }, 'ACME issuance failed; the current certificate keeps serving');
-    await saveStatus();
     return { kind: 'failed', names, reason, nextAttemptAt: iso(nextAttemptAt) };
   }
 
