@@ -16,13 +16,13 @@ import { loadDkimKeys } from './dkim/keys.ts';
 import { createDkimSigner } from './dkim/signer.ts';
 import { cachingResolver } from './dns/cache.ts';
 import { createNodeResolver } from './dns/node-resolver.ts';
-import { createReverseLookup } from './dns/reverse.ts';
+import { reverseLookup } from './dns/reverse.ts';
 import { type InboundDeps, type ListenerRole, createInboundListener } from './inbound/listener.ts';
 import { buildDirectory, decideRecipient } from './inbound/recipients.ts';
 import { SessionStats } from './inbound/session-stats.ts';
 import { createLocalCourier } from './local/courier.ts';
 import { type Logger, mailLog } from './log/log.ts';
-import { createExtraLookups, mailauthResolver } from './mailauth/resolver.ts';
+import { mailauthResolver } from './mailauth/resolver.ts';
 import { createInboundVerifier } from './mailauth/verify.ts';
 import { createRemoteCourier } from './outbound/remote.ts';
 import { newQueueId } from './queue/ids.ts';
@@ -96,7 +96,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         maxLifetimeMs: config.queue.maxLifetimeMs,
       });
     // One DNS cache for delivery (MX, A/AAAA, MTA-STS) and the checks of inbound mail.
-    const dnsResolver = cachingResolver(createNodeResolver(config.dns), { now });
+    const nodeResolver = createNodeResolver(config.dns);
+    const dnsResolver = cachingResolver(nodeResolver, { now });
     const remote = createRemoteCourier({ ...config, outbound: liveOutbound(config.outbound, () => inForce) }, db, log, { resolver: dnsResolver });
     started.push({ name: 'remote courier', stop: () => remote.close() });
     const workers = [
@@ -122,7 +123,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       log,
       now,
       newId,
-      reverse: createReverseLookup(config.dns),
+      reverse: reverseLookup(nodeResolver),
       freeBytes: async () => {
         const s = await statfs(config.dataDir);
         return s.bavail * s.bsize;
@@ -134,7 +135,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     const verifyInbound = config.inbound.authenticationResults
       ? createInboundVerifier({
           hostname: config.hostname,
-          resolver: mailauthResolver(dnsResolver, createExtraLookups(config.dns)),
+          resolver: mailauthResolver(dnsResolver, nodeResolver),
           dmarcReject: config.inbound.dmarcReject,
           timeoutMs: Math.max(5000, config.dns.timeoutMs * 4),
         })

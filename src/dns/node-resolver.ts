@@ -1,5 +1,7 @@
 // The Resolver over node:dns's c-ares Resolver, with our servers and timeout. Its own Resolver
 // instance: never dns.setServers(), nothing at import time. Network I/O on each lookup.
+// Besides the Resolver interface it answers the lookups only some callers need: PTR and CNAME
+// (SPF "ptr", DMARC) and reverse (a client's name for Received headers).
 import { promises as dns } from 'node:dns';
 import type { DnsAnswer, MxRecord, Resolver } from './resolver.ts';
 
@@ -10,7 +12,14 @@ export interface NodeResolverOptions {
   timeoutMs: number;
 }
 
-export function createNodeResolver(options: NodeResolverOptions): Resolver {
+export interface NodeResolver extends Resolver {
+  resolvePtr(name: string): Promise<DnsAnswer<string>>;
+  resolveCname(name: string): Promise<DnsAnswer<string>>;
+  /** PTR names of an IP address. */
+  reverse(ip: string): Promise<DnsAnswer<string>>;
+}
+
+export function createNodeResolver(options: NodeResolverOptions): NodeResolver {
   const tries = 2;
   // c-ares doubles the per-try timeout; split the budget so the whole lookup fits in it.
   const resolver = new dns.Resolver({ timeout: Math.max(50, Math.floor(options.timeoutMs / 3)), tries });
@@ -24,6 +33,9 @@ export function createNodeResolver(options: NodeResolverOptions): Resolver {
     resolve4: (name) => run('A', () => resolver.resolve4(name)),
     resolve6: (name) => run('AAAA', () => resolver.resolve6(name)),
     resolveTxt: (name) => run('TXT', async () => (await resolver.resolveTxt(name)).map((chunks) => chunks.join(''))),
+    resolvePtr: (name) => run('PTR', () => resolver.resolvePtr(name)),
+    resolveCname: (name) => run('CNAME', () => resolver.resolveCname(name)),
+    reverse: (ip) => run('PTR', () => resolver.reverse(ip)),
   };
 }
 

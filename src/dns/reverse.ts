@@ -1,17 +1,11 @@
-// Reverse (PTR) lookups of client addresses for Received headers and logs, through the
-// configured DNS servers. Never rejects: a failure or timeout is just "no name".
-import { promises as dns } from 'node:dns';
-import type { Config } from '../config/schema.ts';
+// A client's name from reverse DNS, for Received headers and logs. Never rejects: a failure or
+// a timeout is just "no name"; loopback is "localhost" without a query.
+import type { DnsAnswer } from './resolver.ts';
 
-export function createReverseLookup(options: Config['dns']): (ip: string) => Promise<string | undefined> {
-  const resolver = new dns.Resolver({ timeout: options.timeoutMs, tries: 1 });
-  if (options.servers.length > 0) resolver.setServers([...options.servers]);
+export function reverseLookup(resolver: { reverse(ip: string): Promise<DnsAnswer<string>> }): (ip: string) => Promise<string | undefined> {
   return async (ip) => {
     if (ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.')) return 'localhost';
-    try {
-      return (await resolver.reverse(ip))[0];
-    } catch {
-      return undefined;
-    }
+    const answer = await resolver.reverse(ip);
+    return answer.kind === 'records' ? answer.records[0] : undefined;
   };
 }

@@ -2,11 +2,9 @@
 // answers) and never on the process-wide node:dns resolver. mailauth wants dns.resolve's shape:
 // TXT as string[][], MX as { exchange, priority }, and errors with node's codes (ENOTFOUND,
 // ENODATA, ETIMEOUT, ...), which it maps to SPF/DKIM/DMARC none, temperror and permerror.
-// PTR (SPF "ptr") and CNAME (DMARC's existence test) go through a second c-ares resolver on the
-// same servers. Network I/O on each lookup; nothing at import time.
-import { promises as dns } from 'node:dns';
+// PTR (SPF "ptr") and CNAME (DMARC's existence test) come from `extra` (the node resolver, which
+// has them; the cache in front of it does not). Network I/O on each lookup; nothing at import time.
 import type { DNSResolver } from 'mailauth';
-import { classify } from '../dns/node-resolver.ts';
 import type { DnsAnswer, Resolver } from '../dns/resolver.ts';
 
 /** The lookups our Resolver interface does not have. */
@@ -58,22 +56,4 @@ export function unwrap<T>(name: string, type: string, answer: DnsAnswer<T>): T[]
 
 function dnsError(code: string, name: string, type: string): Error {
   return Object.assign(new Error(`query${type} ${code} ${name}`), { code, hostname: name });
-}
-
-/** PTR and CNAME through a c-ares resolver of our own on `servers` (empty: /etc/resolv.conf). */
-export function createExtraLookups(options: { servers: readonly string[]; timeoutMs: number }): ExtraLookups {
-  const resolver = new dns.Resolver({ timeout: Math.max(50, Math.floor(options.timeoutMs / 3)), tries: 2 });
-  if (options.servers.length > 0) resolver.setServers([...options.servers]);
-  const run = async (type: string, query: () => Promise<string[]>): Promise<DnsAnswer<string>> => {
-    try {
-      const records = await query();
-      return records.length > 0 ? { kind: 'records', records } : { kind: 'nodata' };
-    } catch (err) {
-      return classify<string>(err, type);
-    }
-  };
-  return {
-    resolvePtr: (name) => run('PTR', () => resolver.resolvePtr(name)),
-    resolveCname: (name) => run('CNAME', () => resolver.resolveCname(name)),
-  };
 }
