@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { cacheRoot } from '../../src/acme/cache.ts';
@@ -15,29 +14,17 @@ import { type ChallengeTable, createChallengeTable, startChallengeServer } from 
 import { readStatus } from '../../src/acme/status.ts';
 import type { Config } from '../../src/config/schema.ts';
 import { validateConfig } from '../../src/config/schema.ts';
-import { createLogger } from '../../src/log/log.ts';
 import { pickEntry } from '../../src/tls/names.ts';
 import { type TlsService, startTls } from '../../src/tls/service.ts';
 import { type Pebble, startPebble } from '../helpers/pebble.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { captureLog } from '../helpers/log.ts';
 
 const HOST = 'mx.example.test';
 // Every name resolves here (Pebble's fake DNS); this file's own address, so port 80 is never shared.
 const RESPONDER_IP = '127.0.0.11';
 const EXTRA = 'mail.example.test';
-
-/** JSON log lines in memory. */
-function memoryLog(): { log: ReturnType<typeof createLogger>; records: Record<string, unknown>[] } {
-  const records: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) records.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { log: createLogger('debug', sink), records };
-}
 
 /** A challenge table that can be told to withhold answers (the responder then says 404). */
 function switchableTable(): ChallengeTable & { withhold: boolean } {
@@ -76,7 +63,7 @@ describe('ACME manager against Pebble', { timeout: 180_000 }, () => {
   let port: number;
   const challenges = switchableTable();
   let responderClose: () => Promise<void>;
-  const logs = memoryLog();
+  const logs = captureLog();
   let manager: AcmeManager | undefined;
 
   const start = (log = logs.log, store = service.store): Promise<AcmeManager> =>
@@ -144,7 +131,7 @@ describe('ACME manager against Pebble', { timeout: 180_000 }, () => {
     const serial = await servedSerial(port, HOST, root);
     const accountJson = await readFile(path.join(cacheRoot(dataDir), 'account.json'), 'utf8');
     await manager?.stop();
-    const second = memoryLog();
+    const second = captureLog();
     const fresh = await startTls(config, second.log, Date.now);
     manager = await start(second.log, fresh.store);
     const entry = fresh.store.current().entries.find((e) => e.source === 'acme');
@@ -178,7 +165,7 @@ describe('ACME manager against Pebble', { timeout: 180_000 }, () => {
   it('a failing challenge leaves the old certificate serving, logs why, and is retried on schedule', async (t) => {
     // A manager with a short backoff, so the scheduled retry can be watched happening.
     await manager?.stop();
-    const retryLogs = memoryLog();
+    const retryLogs = captureLog();
     manager = await startAcme({ config, store: service.store, challenges, log: retryLogs.log, clock: { now: Date.now }, poll: { attempts: 30, minMs: 100, maxMs: 500 }, retry: { minBackoffMs: 3000, maxBackoffMs: 60_000, maxRetryAfterMs: 60_000 } });
     const serial = await servedSerial(port, HOST, root);
     challenges.withhold = true;
@@ -238,7 +225,7 @@ describe('ACME manager against Pebble', { timeout: 180_000 }, () => {
     assert.ok(blocks.length >= 2);
     await writeFile(chainFile, `${[...blocks].reverse().join('\n')}\n`);
 
-    const third = memoryLog();
+    const third = captureLog();
     const fresh = await startTls(config, third.log, Date.now);
     challenges.withhold = true; // it cannot re-issue: what serves is what was loaded
     const refusedManager = await start(third.log, fresh.store);

@@ -7,6 +7,7 @@ import type { OutboundConfig, TlsLevel } from '../../src/config/schema.ts';
 import type { DeliveryJob } from '../../src/core/delivery.ts';
 import { type Db, openDb } from '../../src/db/open.ts';
 import { createNodeResolver } from '../../src/dns/node-resolver.ts';
+import { captureLog as captureLogRecords } from '../helpers/log.ts';
 import { createLogger } from '../../src/log/log.ts';
 import { AttemptsStore } from '../../src/outbound/attempts-store.ts';
 import { RemoteCourier, type RemoteCourierDeps } from '../../src/outbound/courier.ts';
@@ -57,13 +58,7 @@ export interface HopRecord {
 }
 
 export function captureLog(): LogCapture {
-  const records: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) records.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
+  const { stream, records } = captureLogRecords('info');
   return {
     stream,
     records,

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { createAuthenticator } from '../../../src/auth/authenticator.ts';
 import { AuthGuard } from '../../../src/auth/guard.ts';
 import { hashPassword } from '../../../src/auth/password.ts';
-import { captureLog } from '../tls/capture-log.ts';
+import { captureLog } from '../../helpers/log.ts';
 
 async function setup() {
   const hash = await hashPassword('correct horse battery', { ln: 4, r: 8, p: 1 });

@@ -12,7 +12,7 @@ import type { TlsBinding } from '../../../src/inbound/listener.ts';
 import { tlsBinding } from '../../../src/tls/smtp-server.ts';
 import { type CertStore, createCertStore } from '../../../src/tls/store.ts';
 import { type TestCert, createCa, issueCert, selfSignedCert } from '../../helpers/certs.ts';
-import { captureLog } from './capture-log.ts';
+import { captureLog } from '../../helpers/log.ts';
 
 const hostname = 'mx.example.test';
 const fp = (pem: string) => new X509Certificate(pem).fingerprint256;

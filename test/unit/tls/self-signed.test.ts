@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ensureSelfSigned, selfSignedDir, selfSignedVerdict } from '../../../src/tls/self-signed.ts';
 import { selfSignedCert } from '../../helpers/certs.ts';
-import { captureLog } from './capture-log.ts';
+import { captureLog } from '../../helpers/log.ts';
 
 const DAY = 86_400_000;
 const hostname = 'mx.example.test';

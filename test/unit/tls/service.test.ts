@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { OPERATOR_POLL_MS, startTls } from '../../../src/tls/service.ts';
 import { type TestCert, createCa, issueCert } from '../../helpers/certs.ts';
-import { captureLog } from './capture-log.ts';
+import { captureLog } from '../../helpers/log.ts';
 
 const hostname = 'mx.example.test';
 const fp = (pem: string) => new X509Certificate(pem).fingerprint256;

@@ -5,7 +5,7 @@ import { before, describe, test } from 'node:test';
 import { pickEntry } from '../../../src/tls/names.ts';
 import { type CertSnapshot, createCertStore } from '../../../src/tls/store.ts';
 import { type TestCa, type TestCert, createCa, issueCert, selfSignedCert } from '../../helpers/certs.ts';
-import { captureLog } from './capture-log.ts';
+import { captureLog } from '../../helpers/log.ts';
 
 const hostname = 'mx.example.test';
 let ca: TestCa;
