@@ -95,12 +95,17 @@ export class QueueWorker {
     }
     const random = this.deps.random ?? Math.random;
     const { notice, delayWarningMs } = this.deps;
-    store.complete(job, outcomes, now(), { jitter: random(), ...(notice ? { notice } : {}), ...(delayWarningMs ? { delayWarningMs } : {}) });
+    const finished = store.complete(job, outcomes, now(), { jitter: random(), ...(notice ? { notice } : {}), ...(delayWarningMs ? { delayWarningMs } : {}) });
+    // A transient failure past the queue lifetime is final: the store failed it, the log says bounced.
+    const failed = new Set(finished?.failed.map((f) => `${f.rcpt}\n${f.address}`));
     for (const r of job.recipients) {
       const o = outcomes.get(r.id);
       const base = { queueId: job.queueId, transport: this.deps.transport, rcpt: r.rcpt, to: r.address, attempt: r.attempts + 1 };
       if (o?.kind === 'delivered') mailLog(log, 'delivered', { ...base, detail: o.detail, reply: o.reply, delayMs: now() - job.receivedAt });
-      else if (o) mailLog(log, o.kind === 'permanent' ? 'bounced' : 'deferred', { ...base, reason: o.reason, enhanced: o.enhanced, reply: o.reply });
+      else if (o) {
+        const final = o.kind === 'permanent' || failed.has(`${r.rcpt}\n${r.address}`);
+        mailLog(log, final ? 'bounced' : 'deferred', { ...base, reason: o.reason, enhanced: o.enhanced, reply: o.reply, ...(final && o.kind === 'transient' ? { expired: true } : {}) });
+      }
     }
   }
 }

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import type { Courier, DeliveryJob, Outcome } from '../../../src/core/delivery.ts';
+import { MIGRATIONS_DIR, openDb } from '../../../src/db/open.ts';
+import { type NewMessage, QueueStore } from '../../../src/queue/store.ts';
+import { QueueWorker } from '../../../src/queue/worker.ts';
+import { captureLog } from '../../helpers/log.ts';
+import { waitFor } from '../../helpers/wait.ts';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-worker-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const retry = { minBackoffMs: 60_000, maxBackoffMs: 60_000, maxLifetimeMs: 86_400_000 };
+
+function message(id: string, receivedAt: number): NewMessage {
+  return { id, receivedAt, sender: '', body: Buffer.from('Subject: x\r\n\r\nx\r\n'), smtputf8: false, eightBit: false, origin: 'smtp', recipients: [{ rcpt: `${id}@example.test`, address: `${id}@example.test`, transport: 'local' }] };
+}
+
+test('concurrency bounds the messages in flight, and every message is delivered', { timeout: 10_000 }, async () => {
+  const store = new QueueStore(openDb(path.join(dir, 'a'), MIGRATIONS_DIR), retry);
+  let inFlight = 0;
+  let most = 0;
+  const delivered: string[] = [];
+  const courier: Courier = {
+    async deliver(job: DeliveryJob) {
+      most = Math.max(most, ++inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      inFlight--;
+      delivered.push(job.queueId);
+      return new Map<number, Outcome>(job.recipients.map((r) => [r.id, { kind: 'delivered' }]));
+    },
+  };
+  await Promise.all(['a', 'b', 'c', 'd', 'e', 'f', 'g'].map((id) => store.enqueue(message(id, Date.now()))));
+  const worker = new QueueWorker({ store, transport: 'local', courier, log: captureLog().log, now: Date.now, concurrency: 2 });
+  worker.start();
+  await waitFor(() => delivered.length === 7, { timeoutMs: 5000, what: 'seven deliveries' });
+  await worker.stop();
+  assert.equal(most, 2);
+});
+
+test('a transient failure past the queue lifetime is logged as bounced, a young one as deferred', { timeout: 10_000 }, async () => {
+  const store = new QueueStore(openDb(path.join(dir, 'b'), MIGRATIONS_DIR), retry);
+  const now = Date.now();
+  await store.enqueue(message('old', now - retry.maxLifetimeMs - 1));
+  await store.enqueue(message('young', now));
+  const courier: Courier = { deliver: async (job) => new Map(job.recipients.map((r) => [r.id, { kind: 'transient', reason: 'busy' }])) };
+  const { log, records } = captureLog();
+  const worker = new QueueWorker({ store, transport: 'local', courier, log, now: () => now, concurrency: 4 });
+  worker.start();
+  await waitFor(() => records.filter((r) => r['queueId'] === 'old' || r['queueId'] === 'young').length === 2, { timeoutMs: 5000, what: 'two records' });
+  await worker.stop();
+  const event = (id: string) => records.find((r) => r['queueId'] === id)?.['event'];
+  assert.equal(event('old'), 'bounced');
+  assert.equal(records.find((r) => r['queueId'] === 'old')?.['expired'], true);
+  assert.equal(event('young'), 'deferred');
+});
