@@ -2,7 +2,7 @@
 // directory), and the directory fsync on its own (for renames and new entries).
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import { link, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Makes the directory's entries (new files, renames) durable. */
@@ -15,8 +15,11 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Replaces `file` with `data` (mode exactly `mode`): readers see the old file or the new one. */
-export async function writeFileAtomic(file: string, data: string, mode: number): Promise<void> {
+/**
+ * Replaces `file` with `data` (mode exactly `mode`): readers see the old file or the new one.
+ * `exclusive`: never replace an existing file; fails with EEXIST instead (atomically, by link()).
+ */
+export async function writeFileAtomic(file: string, data: string, mode: number, options: { exclusive?: boolean } = {}): Promise<void> {
   const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
   const handle = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
@@ -27,7 +30,12 @@ export async function writeFileAtomic(file: string, data: string, mode: number):
     await handle.close();
   }
   try {
-    await rename(tmp, file);
+    if (options.exclusive) {
+      await link(tmp, file);
+      await unlink(tmp);
+    } else {
+      await rename(tmp, file);
+    }
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
     throw err;

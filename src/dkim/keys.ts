@@ -3,8 +3,9 @@
 // loading every configured key at startup with every problem named at once. Side effects: file
 // reads (loadDkimKeys) and writes (writeNewKey); the rest is pure.
 import { type KeyObject, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../core/durable-fs.ts';
 
 export type DkimKeyType = 'rsa-2048' | 'ed25519';
 export const DKIM_KEY_TYPES: readonly DkimKeyType[] = ['rsa-2048', 'ed25519'];
@@ -53,10 +54,10 @@ export function zoneLine(domain: string, selector: string, record: string): stri
   return `${selector}._domainkey.${domain}. IN TXT ${value}`;
 }
 
-/** Writes a new key (mode 0600, folders 0700); refuses to replace one unless `force`. */
+/** Writes a new key durably (mode 0600, folders 0700); refuses to replace one (EEXIST) unless `force`. */
 export async function writeNewKey(file: string, pem: string, force: boolean): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  await writeFile(file, pem, { mode: 0o600, flag: force ? 'w' : 'wx' });
+  await writeFileAtomic(file, pem, 0o600, { exclusive: !force });
 }
 
 /** Why `pem` cannot sign, or its signing algorithm. Pure apart from parsing. */
