@@ -170,7 +170,9 @@ describe('ARI (RFC 9773) and rate limits through a proxy in front of Pebble', { 
     assert.ok(proxy.asked.includes(firstId), `renewalInfo asked for ${firstId}; asked: ${proxy.asked.join(', ')}`);
     assert.equal(proxy.replaces.at(-1), firstId, 'the new order names the certificate it replaces');
     assert.ok(records.some((r) => r['action'] === 'ari-window'), 'the window is logged');
-    assert.ok(records.some((r) => r['action'] === 'renewed' && r['replacedSerial'] === new X509Certificate(first.material.certPem).serialNumber));
+    // The swap comes first; the status file and then the log record follow it.
+    const firstSerial = new X509Certificate(first.material.certPem).serialNumber;
+    await waitFor(() => records.some((r) => r['action'] === 'renewed' && r['replacedSerial'] === firstSerial), { what: 'the renewal logged with the serial it replaced', timeoutMs: 5_000 });
 
     // For the new certificate the CA suggests a window two to three days out: the plan follows it.
     const secondId = opensslAriId(second.material.certPem, dataDir);
