@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { MIGRATIONS_DIR, openDb } from '../../../src/db/open.ts';
-import { type NewMessage, QueueStore } from '../../../src/queue/store.ts';
+import { CLAIM_SQL, type NewMessage, QueueStore } from '../../../src/queue/store.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -106,4 +106,14 @@ test('one delayed notice once recipients wait longer than the warning time, queu
   assert.deepEqual(notices, ['delayed W busy'], 'exactly one notice');
   const queued = store.claim('remote', Number.MAX_SAFE_INTEGER, 10).map((j) => j.queueId);
   assert.ok(queued.includes('N1'), 'the notice was queued with the outcome');
+});
+
+test('a claim finds its rows by message id: its cost does not grow with the number of due recipients', () => {
+  const db = openDb(path.join(dir, 'plan'), MIGRATIONS_DIR);
+  const plan = db.prepare<{ transport: string; now: number; limit: number }, { detail: string }>(`EXPLAIN QUERY PLAN ${CLAIM_SQL}`).all({ transport: 'remote', now: 0, limit: 1 });
+  const details = plan.map((r) => r.detail);
+  // The outer UPDATE by message id; the due index only for the bounded walk of the subquery.
+  assert.match(details[0] ?? '', /SEARCH recipients USING INDEX recipients_message \(message_id=\?\)/, details.join('\n'));
+  assert.equal(details.filter((d) => d.includes('recipients_due')).length, 1, details.join('\n'));
+  db.close();
 });
