@@ -21,6 +21,7 @@ import { type InboundDeps, type ListenerRole, createInboundListener } from './in
 import { buildDirectory, decideRecipient } from './inbound/recipients.ts';
 import { SessionStats } from './inbound/session-stats.ts';
 import { createLocalCourier } from './local/courier.ts';
+import { startMaildirThread } from './local/maildir-thread.ts';
 import { type Logger, mailLog } from './log/log.ts';
 import { mailauthResolver } from './mailauth/resolver.ts';
 import { createInboundVerifier } from './mailauth/verify.ts';
@@ -100,8 +101,12 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     const dnsResolver = cachingResolver(nodeResolver, { now });
     const remote = createRemoteCourier({ ...config, outbound: liveOutbound(config.outbound, () => inForce) }, db, log, { resolver: dnsResolver });
     started.push({ name: 'remote courier', stop: () => remote.close() });
+    // Maildir writes run in their own thread, off the event loop that serves the SMTP sessions.
+    const maildir = startMaildirThread();
+    started.push({ name: 'maildir thread', stop: () => maildir.close() });
+    const local = createLocalCourier({ mailRoot: path.join(config.dataDir, 'mail'), hostname: config.hostname, write: maildir.write });
     const workers = [
-      new QueueWorker({ store, transport: 'local', courier: createLocalCourier({ mailRoot: path.join(config.dataDir, 'mail'), hostname: config.hostname }), log, now, concurrency: 4, notice, delayWarningMs: config.queue.delayWarningMs }),
+      new QueueWorker({ store, transport: 'local', courier: local, log, now, concurrency: 4, notice, delayWarningMs: config.queue.delayWarningMs }),
       new QueueWorker({ store, transport: 'remote', courier: remote, log, now, concurrency: config.outbound.concurrency, notice, delayWarningMs: config.queue.delayWarningMs }),
     ];
     for (const w of workers) {

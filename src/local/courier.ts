@@ -1,15 +1,18 @@
 // The local courier: delivers a job's recipients (our mailboxes) into their Maildirs, adding
 // Return-Path and Delivered-To. Every file-system failure is transient: the message stays queued.
 import type { Courier, DeliveryJob, Outcome } from '../core/delivery.ts';
-import { maildirPath, writeMaildir } from './maildir.ts';
+import { type MaildirWrite, createMaildirWriter, maildirPath } from './maildir.ts';
 
 export interface LocalCourierDeps {
   /** <data_dir>/mail */
   mailRoot: string;
   hostname: string;
+  /** The Maildir writer (the daemon's runs in a thread: maildir-thread.ts); default: in this thread. */
+  write?: MaildirWrite;
 }
 
 export function createLocalCourier(deps: LocalCourierDeps): Courier {
+  const write = deps.write ?? createMaildirWriter();
   return {
     async deliver(job: DeliveryJob): Promise<Map<number, Outcome>> {
       const outcomes = new Map<number, Outcome>();
@@ -20,7 +23,7 @@ export function createLocalCourier(deps: LocalCourierDeps): Courier {
         const name = `${Math.floor(job.receivedAt / 1000)}.${job.queueId}_${r.id}.${deps.hostname},S=${size}`;
         const dir = maildirPath(deps.mailRoot, r.address);
         try {
-          const result = await writeMaildir(dir, name, [trace, job.body]);
+          const result = await write(dir, name, [trace, job.body]);
           outcomes.set(r.id, { kind: 'delivered', detail: `maildir ${dir}${result === 'exists' ? ' (already there)' : ''}` });
         } catch (err) {
           const e = err as NodeJS.ErrnoException;

@@ -1,5 +1,6 @@
 // Maildir writer: the only writer of <data_dir>/mail. tmp → fsync → rename into new/ → fsync of
 // new/, so a message counts as delivered only once it survives a crash (https://cr.yp.to/proto/maildir.html).
+// The fsync of new/ is shared: one covers every rename made before it started (group commit).
 import { access, mkdir, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { syncDir } from '../core/durable-fs.ts';
@@ -10,29 +11,78 @@ export function maildirPath(root: string, mailbox: string): string {
   return path.join(root, mailbox.slice(at + 1), mailbox.slice(0, at));
 }
 
+/** Writes one message into a Maildir; see createMaildirWriter. */
+export type MaildirWrite = (dir: string, name: string, parts: readonly Buffer[]) => Promise<'written' | 'exists'>;
+
 /**
- * Writes `parts` as one message named `name` into the Maildir at `dir`, creating it if needed.
- * Idempotent: a retry after a crash that already renamed the file finds it in new/ and stops.
- * Throws the file system's error (ENOSPC, EDQUOT, EACCES …); the courier turns it into an Outcome.
+ * A writer that remembers the Maildirs it has made (no lookup per message) and shares directory
+ * fsyncs between the messages renamed into the same new/ meanwhile. `deps.syncDir` lets tests
+ * count or slow the fsyncs.
+ *
+ * The write is idempotent: a retry after a crash that already renamed the file finds it in new/
+ * and stops. Throws the file system's error (ENOSPC, EDQUOT, EACCES …); the courier turns it
+ * into an Outcome.
  */
-export async function writeMaildir(dir: string, name: string, parts: readonly Buffer[]): Promise<'written' | 'exists'> {
-  const target = path.join(dir, 'new', name);
-  if (await exists(target)) return 'exists';
-  await ensureMaildir(dir);
-  const temp = path.join(dir, 'tmp', name);
-  const file = await open(temp, 'w', 0o600);
-  try {
-    await file.writev([...parts]);
-    await file.sync();
-  } catch (err) {
+export function createMaildirWriter(deps: { syncDir?: (dir: string) => Promise<void> } = {}): MaildirWrite {
+  const made = new Set<string>();
+  const syncNew = groupSync(deps.syncDir ?? syncDir);
+  return async (dir, name, parts) => {
+    const target = path.join(dir, 'new', name);
+    if (await exists(target)) return 'exists';
+    if (!made.has(dir)) {
+      await ensureMaildir(dir);
+      made.add(dir);
+    }
+    const temp = path.join(dir, 'tmp', name);
+    const file = await open(temp, 'w', 0o600).catch((err: NodeJS.ErrnoException) => {
+      // The Maildir went away under us (removed by hand): make it again next time.
+      if (err.code === 'ENOENT') made.delete(dir);
+      throw err;
+    });
+    try {
+      await file.writev([...parts]);
+      await file.sync();
+    } catch (err) {
+      await file.close();
+      await unlink(temp).catch(() => undefined);
+      throw err;
+    }
     await file.close();
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  }
-  await file.close();
-  await rename(temp, target);
-  await syncDir(path.join(dir, 'new'));
-  return 'written';
+    await rename(temp, target);
+    await syncNew(path.join(dir, 'new'));
+    return 'written';
+  };
+}
+
+/**
+ * Group fsync per directory: a caller is covered by the first fsync that starts after its call.
+ * While one runs, every caller that arrives waits for the single next one.
+ */
+export function groupSync(sync: (dir: string) => Promise<void>): (dir: string) => Promise<void> {
+  const running = new Map<string, Promise<void>>();
+  const queued = new Map<string, Promise<void>>();
+  const start = (dir: string): Promise<void> => {
+    const p = sync(dir).finally(() => {
+      if (running.get(dir) === p) running.delete(dir);
+    });
+    running.set(dir, p);
+    return p;
+  };
+  return (dir) => {
+    const current = running.get(dir);
+    if (!current) return start(dir);
+    let next = queued.get(dir);
+    if (!next) {
+      next = current
+        .catch(() => undefined)
+        .then(() => {
+          queued.delete(dir);
+          return start(dir);
+        });
+      queued.set(dir, next);
+    }
+    return next;
+  };
 }
 
 async function ensureMaildir(dir: string): Promise<void> {

@@ -54,6 +54,13 @@ export function unwrap<T>(name: string, type: string, answer: DnsAnswer<T>): T[]
   }
 }
 
+/** An expected answer, not a bug: made without a stack trace (capturing one cost more than the cached lookup). */
 function dnsError(code: string, name: string, type: string): Error {
-  return Object.assign(new Error(`query${type} ${code} ${name}`), { code, hostname: name });
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return Object.assign(new Error(`query${type} ${code} ${name}`), { code, hostname: name });
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }

@@ -4,7 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { createLocalCourier } from '../../../src/local/courier.ts';
-import { maildirPath } from '../../../src/local/maildir.ts';
+import { createMaildirWriter, maildirPath } from '../../../src/local/maildir.ts';
+import { startMaildirThread } from '../../../src/local/maildir-thread.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'sealpost-maildir-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -46,4 +48,47 @@ test('a file system error is a transient outcome, not an exception', async () =>
   const outcome = (await courier.deliver(job)).get(7);
   assert.equal(outcome?.kind, 'transient');
   assert.match(outcome?.kind === 'transient' ? outcome.reason : '', /cannot write/);
+});
+
+test('renames into the same new/ share a directory fsync; each write waits for one that started after its rename', async () => {
+  const syncs: { dir: string; release: () => void }[] = [];
+  const writer = createMaildirWriter({
+    syncDir: (dir) => new Promise<void>((resolve) => syncs.push({ dir, release: resolve })),
+  });
+  const dir = path.join(root, 'group.test', 'bob');
+  const done: string[] = [];
+  const write = (name: string) => writer(dir, name, [Buffer.from(`${name}\r\n`)]).then(() => done.push(name));
+  const first = write('m1');
+  await waitFor(() => syncs.length === 1, { timeoutMs: 5000, what: 'the first fsync' });
+  // m2..m4 are renamed while the first fsync runs: they must wait for a second one, and share it.
+  const rest = [write('m2'), write('m3'), write('m4')];
+  await waitFor(() => readdirSync(path.join(dir, 'new')).length === 4, { timeoutMs: 5000, what: 'four renames' });
+  assert.equal(syncs.length, 1, 'no second fsync while the first runs');
+  syncs[0]?.release();
+  await first;
+  assert.deepEqual(done, ['m1']);
+  await waitFor(() => syncs.length === 2, { timeoutMs: 5000, what: 'the second fsync' });
+  assert.deepEqual(done, ['m1'], 'the later renames are not answered by the fsync that started before them');
+  syncs[1]?.release();
+  await Promise.all(rest);
+  assert.deepEqual(done.sort(), ['m1', 'm2', 'm3', 'm4']);
+  assert.equal(syncs.length, 2);
+  assert.ok(syncs.every((s) => s.dir === path.join(dir, 'new')));
+});
+
+test('the Maildir thread writes the same files and reports file-system errors with their code', async () => {
+  const thread = startMaildirThread();
+  try {
+    const courier = createLocalCourier({ mailRoot: path.join(root, 'threaded'), hostname: 'mx.example.test', write: thread.write });
+    assert.equal((await courier.deliver(job)).get(7)?.kind, 'delivered');
+    const dir = maildirPath(path.join(root, 'threaded'), 'alice@example.test');
+    assert.equal(readdirSync(path.join(dir, 'new')).length, 1);
+    assert.equal((await courier.deliver(job)).get(7)?.kind, 'delivered', 'a retry finds the file');
+    assert.equal(readdirSync(path.join(dir, 'new')).length, 1);
+    const notADirectory = path.join(root, 'threaded-file');
+    writeFileSync(notADirectory, '');
+    await assert.rejects(thread.write(path.join(notADirectory, 'x', 'y'), 'n', [Buffer.from('x')]), { code: 'ENOTDIR' });
+  } finally {
+    await thread.close();
+  }
 });
