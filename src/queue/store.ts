@@ -4,7 +4,7 @@
 // recipients by index, record outcomes, recover in-flight work after a crash.
 import { open } from 'node:fs/promises';
 import { type Db, relaxedSync } from '../db/open.ts';
-import type { DeliveryJob, JobRecipient, Outcome } from '../core/delivery.ts';
+import type { DeliveryJob, Outcome } from '../core/delivery.ts';
 import type { DsnRecipient } from './bounce.ts';
 import type { NoticeInput } from './notices.ts';
 import { type RetryPolicy, expired, nextAttemptAt } from './schedule.ts';
@@ -61,7 +61,6 @@ interface Pending {
 
 interface RecipientRow {
   id: number;
-  message_id: string;
   rcpt: string;
   address: string;
   attempts: number;
@@ -78,28 +77,28 @@ interface MessageRow {
 }
 
 /**
- * Claims whole messages, the `limit` most overdue: all of a message's due recipients go in one
- * job. The due index is walked in order and the walk stops at the limit; the update then finds
- * those messages' rows by message id. The unary `+` keeps the planner off the due index for the
- * outer filter: walking it there visits every due row per claim (O(queue) per message).
+ * Claiming whole messages, the `limit` most overdue (all of a message's due recipients go in one
+ * job), in two steps: the due index walked in order up to the limit, then each message's rows by
+ * message id. The unary `+` keeps the planner off the due index for the second step: walking it
+ * there visits every due row per claim, O(queue) per message.
  */
-export const CLAIM_SQL = `UPDATE recipients SET state = 'active'
-  WHERE message_id IN (SELECT DISTINCT message_id FROM recipients
-                       WHERE state = 'queued' AND transport = @transport AND next_attempt_at <= @now
-                       ORDER BY next_attempt_at LIMIT @limit)
-    AND +state = 'queued' AND +transport = @transport AND +next_attempt_at <= @now
-  RETURNING id, message_id, rcpt, address, attempts`;
+export const DUE_MESSAGES_SQL = `SELECT DISTINCT message_id FROM recipients
+  WHERE state = 'queued' AND transport = @transport AND next_attempt_at <= @now
+  ORDER BY next_attempt_at LIMIT @limit`;
+export const CLAIM_MESSAGE_SQL = `UPDATE recipients SET state = 'active'
+  WHERE message_id = @messageId AND +state = 'queued' AND +transport = @transport AND +next_attempt_at <= @now
+  RETURNING id, rcpt, address, attempts`;
 
 export class QueueStore {
-  private readonly db: Db;
   private readonly retry: RetryPolicy;
   private pending: Pending[] = [];
   /** Committed enqueues waiting for the next WAL sync (see flush). */
   private unsynced: Pending[] = [];
   private syncing = false;
-  /** The connection's own synchronous level, restored after a commit that does not wait for the disk. */
   /** Runs a write transaction without an fsync at commit (see relaxedSync). */
   private readonly withoutSync: <T>(fn: () => T) => T;
+  /** The write transactions, built once (better-sqlite3 wraps each in BEGIN … COMMIT). */
+  private readonly transactions;
   /** The WAL file, when there is one to sync ourselves (not for in-memory or rollback-journal databases). */
   private readonly walPath: string | undefined;
   private readonly listeners = new Set<(transport: Transport) => void>();
@@ -109,7 +108,6 @@ export class QueueStore {
 
   /** `deps.syncFile`: fdatasync by path (tests slow it down to watch group commit). */
   constructor(db: Db, retry: RetryPolicy, deps: { syncFile?: (file: string) => Promise<void> } = {}) {
-    this.db = db;
     this.retry = retry;
     this.syncFile = deps.syncFile ?? syncFile;
     this.withoutSync = relaxedSync(db);
@@ -123,7 +121,8 @@ export class QueueStore {
         `INSERT INTO recipients (message_id, rcpt, address, transport, state, next_attempt_at, updated_at)
          VALUES (?, ?, ?, ?, 'queued', ?, ?)`,
       ),
-      claim: db.prepare<{ transport: string; now: number; limit: number }, RecipientRow>(CLAIM_SQL),
+      dueMessages: db.prepare<{ transport: string; now: number; limit: number }, string>(DUE_MESSAGES_SQL).pluck(),
+      claimMessage: db.prepare<{ messageId: string; transport: string; now: number }, RecipientRow>(CLAIM_MESSAGE_SQL),
       message: db.prepare<[string], MessageRow>(
         'SELECT id, received_at, sender, size, body, smtputf8, eight_bit FROM messages WHERE id = ?',
       ),
@@ -141,6 +140,15 @@ export class QueueStore {
       recover: db.prepare(`UPDATE recipients SET state = 'queued' WHERE state = 'active'`),
       nextDue: db.prepare<[string], { t: number | null }>(
         `SELECT min(next_attempt_at) AS t FROM recipients WHERE state = 'queued' AND transport = ?`,
+      ),
+    };
+    this.transactions = {
+      insertAll: db.transaction((messages: readonly NewMessage[]) => {
+        for (const m of messages) this.insert(m);
+      }),
+      claim: db.transaction((transport: Transport, now: number, limit: number) => this.claimNow(transport, now, limit)),
+      complete: db.transaction((job: DeliveryJob, outcomes: ReadonlyMap<number, Outcome>, now: number, options: CompleteOptions, notices: NewMessage[]) =>
+        this.completeNow(job, outcomes, now, options, notices),
       ),
     };
   }
@@ -167,10 +175,7 @@ export class QueueStore {
   private flush(): void {
     const batch = this.pending;
     this.pending = [];
-    const insertAll = this.db.transaction((messages: NewMessage[]) => {
-      for (const m of messages) this.insert(m);
-    });
-    const commit = (messages: NewMessage[]) => this.withoutSync(() => insertAll(messages));
+    const commit = (messages: NewMessage[]) => this.withoutSync(() => this.transactions.insertAll(messages));
     const committed: Pending[] = [];
     try {
       commit(batch.map((p) => p.message));
@@ -253,35 +258,27 @@ export class QueueStore {
    * turns every 'active' recipient back into 'queued' at the next start anyway.
    */
   claim(transport: Transport, now: number, limit: number): DeliveryJob[] {
-    return this.withoutSync(() => this.claimNow(transport, now, limit));
+    return this.withoutSync(() => this.transactions.claim.immediate(transport, now, limit));
   }
 
   private claimNow(transport: Transport, now: number, limit: number): DeliveryJob[] {
-    return this.db.transaction(() => {
-      const rows = this.statements.claim.all({ transport, now, limit });
-      const byMessage = new Map<string, JobRecipient[]>();
-      for (const row of rows) {
-        const list = byMessage.get(row.message_id) ?? [];
-        list.push({ id: row.id, rcpt: row.rcpt, address: row.address, attempts: row.attempts });
-        byMessage.set(row.message_id, list);
-      }
-      const jobs: DeliveryJob[] = [];
-      for (const [id, recipients] of byMessage) {
-        const m = this.statements.message.get(id);
-        if (!m) continue;
-        jobs.push({
-          queueId: m.id,
-          sender: m.sender,
-          receivedAt: m.received_at,
-          size: m.size,
-          body: m.body,
-          smtputf8: m.smtputf8 === 1,
-          eightBit: m.eight_bit === 1,
-          recipients,
-        });
-      }
-      return jobs;
-    }).immediate();
+    const jobs: DeliveryJob[] = [];
+    for (const id of this.statements.dueMessages.all({ transport, now, limit })) {
+      const rows = this.statements.claimMessage.all({ messageId: id, transport, now });
+      const m = this.statements.message.get(id);
+      if (!m || rows.length === 0) continue;
+      jobs.push({
+        queueId: m.id,
+        sender: m.sender,
+        receivedAt: m.received_at,
+        size: m.size,
+        body: m.body,
+        smtputf8: m.smtputf8 === 1,
+        eightBit: m.eight_bit === 1,
+        recipients: rows.map((r) => ({ id: r.id, rcpt: r.rcpt, address: r.address, attempts: r.attempts })),
+      });
+    }
+    return jobs;
   }
 
   /**
@@ -295,44 +292,46 @@ export class QueueStore {
     const notices: NewMessage[] = [];
     // No fsync: an outcome lost in a power failure means the delivery is made again (at least
     // once; Maildir delivery finds its file and stops). Keeps the disk off the event loop.
-    const finished = this.withoutSync(() => this.db.transaction(() => {
-      const deferred: FailedRecipient[] = [];
-      for (const r of job.recipients) {
-        const outcome: Outcome = outcomes.get(r.id) ?? { kind: 'transient', reason: 'courier returned no outcome for this recipient (bug)' };
-        if (outcome.kind === 'delivered') {
-          this.statements.delivered.run(outcome.detail ?? null, now, r.id);
-        } else if (outcome.kind === 'permanent') {
-          this.statements.failed.run(describe(outcome), now, r.id);
-        } else if (expired(job.receivedAt, now, this.retry)) {
-          this.statements.failed.run(`${describe(outcome)} (gave up: in the queue longer than the maximum lifetime)`, now, r.id);
-        } else {
-          this.statements.deferred.run(nextAttemptAt(r.attempts + 1, now, this.retry, options.jitter ?? 0), describe(outcome), now, r.id);
-          deferred.push({ rcpt: r.rcpt, address: r.address, reason: describe(outcome) });
-        }
-      }
-      const base = { queueId: job.queueId, sender: job.sender, receivedAt: job.receivedAt, body: job.body };
-      if ((this.statements.open.get(job.queueId)?.n ?? 0) > 0) {
-        const warnAfter = options.delayWarningMs ?? 0;
-        if (deferred.length > 0 && warnAfter > 0 && now - job.receivedAt >= warnAfter && this.statements.markDelayNotice.run(job.queueId).changes === 1) {
-          const notice = options.notice?.({ kind: 'delayed', ...base, recipients: deferred });
-          if (notice) {
-            this.insert(notice);
-            notices.push(notice);
-          }
-        }
-        return undefined;
-      }
-      const failed = this.statements.failedOf.all(job.queueId).map((f) => ({ rcpt: f.rcpt, address: f.address, reason: f.last_error ?? 'failed' }));
-      this.statements.deleteMessage.run(job.queueId);
-      const notice = failed.length > 0 ? options.notice?.({ kind: 'failed', ...base, recipients: failed }) : undefined;
-      if (notice) {
-        this.insert(notice);
-        notices.push(notice);
-      }
-      return { ...base, failed };
-    }).immediate());
+    const finished = this.withoutSync(() => this.transactions.complete.immediate(job, outcomes, now, options, notices));
     this.notify(notices.flatMap((n) => n.recipients.map((r) => r.transport)));
     return finished;
+  }
+
+  private completeNow(job: DeliveryJob, outcomes: ReadonlyMap<number, Outcome>, now: number, options: CompleteOptions, notices: NewMessage[]): Finished | undefined {
+    const deferred: FailedRecipient[] = [];
+    for (const r of job.recipients) {
+      const outcome: Outcome = outcomes.get(r.id) ?? { kind: 'transient', reason: 'courier returned no outcome for this recipient (bug)' };
+      if (outcome.kind === 'delivered') {
+        this.statements.delivered.run(outcome.detail ?? null, now, r.id);
+      } else if (outcome.kind === 'permanent') {
+        this.statements.failed.run(describe(outcome), now, r.id);
+      } else if (expired(job.receivedAt, now, this.retry)) {
+        this.statements.failed.run(`${describe(outcome)} (gave up: in the queue longer than the maximum lifetime)`, now, r.id);
+      } else {
+        this.statements.deferred.run(nextAttemptAt(r.attempts + 1, now, this.retry, options.jitter ?? 0), describe(outcome), now, r.id);
+        deferred.push({ rcpt: r.rcpt, address: r.address, reason: describe(outcome) });
+      }
+    }
+    const base = { queueId: job.queueId, sender: job.sender, receivedAt: job.receivedAt, body: job.body };
+    if ((this.statements.open.get(job.queueId)?.n ?? 0) > 0) {
+      const warnAfter = options.delayWarningMs ?? 0;
+      if (deferred.length > 0 && warnAfter > 0 && now - job.receivedAt >= warnAfter && this.statements.markDelayNotice.run(job.queueId).changes === 1) {
+        const notice = options.notice?.({ kind: 'delayed', ...base, recipients: deferred });
+        if (notice) {
+          this.insert(notice);
+          notices.push(notice);
+        }
+      }
+      return undefined;
+    }
+    const failed = this.statements.failedOf.all(job.queueId).map((f) => ({ rcpt: f.rcpt, address: f.address, reason: f.last_error ?? 'failed' }));
+    this.statements.deleteMessage.run(job.queueId);
+    const notice = failed.length > 0 ? options.notice?.({ kind: 'failed', ...base, recipients: failed }) : undefined;
+    if (notice) {
+      this.insert(notice);
+      notices.push(notice);
+    }
+    return { ...base, failed };
   }
 
   /** After a crash or restart: work that was in flight is queued again (delivery is at least once). */
