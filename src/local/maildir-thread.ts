@@ -8,7 +8,7 @@ export interface WriteRequest {
   id: number;
   dir: string;
   name: string;
-  parts: readonly Buffer[];
+  parts: readonly Uint8Array[];
 }
 
 export type WriteAnswer = { id: number; result: 'written' | 'exists' } | { id: number; error: { message: string; code?: string } };
@@ -47,7 +47,9 @@ export function startMaildirThread(): MaildirThread {
       return new Promise((resolve, reject) => {
         waiting.set(id, { resolve, reject });
         worker.ref(); // a write in flight keeps the process alive
-        worker.postMessage({ id, dir, name, parts } satisfies WriteRequest);
+        // A view is cloned with its whole buffer (a small Buffer shares an 8 KiB pool): send exact copies of views.
+        const exact = parts.map((p) => (p.byteOffset === 0 && p.byteLength === p.buffer.byteLength ? p : new Uint8Array(p)));
+        worker.postMessage({ id, dir, name, parts: exact } satisfies WriteRequest);
       });
     },
     async close() {
