@@ -140,7 +140,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     const verifyInbound = config.inbound.authenticationResults
       ? createInboundVerifier({
           hostname: config.hostname,
-          resolver: mailauthResolver(dnsResolver, nodeResolver),
+          resolver: mailauthResolver(dnsResolver, dnsResolver),
           dmarcReject: config.inbound.dmarcReject,
           timeoutMs: Math.max(5000, config.dns.timeoutMs * 4),
         })

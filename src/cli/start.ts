@@ -13,7 +13,7 @@ export async function run(configFile: string): Promise<number> {
     process.stderr.write(`${formatProblems(loaded.file, loaded.problems)}\nsealpost: not started; fix the config (check it with: sealpost config check --config ${configFile})\n`);
     return 1;
   }
-  const log = createLogger(loaded.config.log.level);
+  const log = createLogger(loaded.config.log.level, 'stdout');
   let stopRequested: ((signal: string) => void) | undefined;
   let stopping = false;
   // A SIGHUP during start-up is kept and done once the daemon runs (the file may have changed since it was read).

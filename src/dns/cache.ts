@@ -1,6 +1,7 @@
-// A caching Resolver in front of another: answers (records, NXDOMAIN, NODATA) are kept for a
-// short fixed time, since node:dns does not report TTLs for MX and TXT; temporary failures are
-// never kept. Identical lookups in flight share one query. Bounded in size; oldest out first.
+// A caching Resolver in front of another (every lookup method it has: MX, A, AAAA, TXT, and PTR
+// and CNAME where present): answers (records, NXDOMAIN, NODATA) are kept for a short fixed time,
+// since node:dns does not report TTLs for MX and TXT; temporary failures are never kept.
+// Identical lookups in flight share one query. Bounded in size; oldest out first.
 import type { DnsAnswer, Resolver } from './resolver.ts';
 
 export interface CacheOptions {
@@ -12,24 +13,24 @@ export interface CacheOptions {
   maxEntries?: number;
 }
 
-type Method = keyof Resolver;
+type Lookup = (name: string) => Promise<DnsAnswer<unknown>>;
 
-export function cachingResolver(inner: Resolver, options: CacheOptions): Resolver {
+export function cachingResolver<R extends Resolver & { [K in keyof R]: Lookup }>(inner: R, options: CacheOptions): R {
   const positiveMs = options.positiveMs ?? 60_000;
   const negativeMs = options.negativeMs ?? 30_000;
   const maxEntries = options.maxEntries ?? 10_000;
   const answers = new Map<string, { until: number; answer: DnsAnswer<unknown> }>();
   const inFlight = new Map<string, Promise<DnsAnswer<unknown>>>();
 
-  const lookup = <T>(method: Method, name: string): Promise<DnsAnswer<T>> => {
+  const lookup = (method: keyof R & string, name: string): Promise<DnsAnswer<unknown>> => {
     const key = `${method} ${name.toLowerCase()}`;
     const now = options.now();
     const kept = answers.get(key);
-    if (kept && kept.until > now) return Promise.resolve(kept.answer as DnsAnswer<T>);
+    if (kept && kept.until > now) return Promise.resolve(kept.answer);
     if (kept) answers.delete(key);
     const pending = inFlight.get(key);
-    if (pending) return pending as Promise<DnsAnswer<T>>;
-    const query = (inner[method](name) as Promise<DnsAnswer<unknown>>).then((answer) => {
+    if (pending) return pending;
+    const query = inner[method](name).then((answer) => {
       inFlight.delete(key);
       const ttl = answer.kind === 'records' ? positiveMs : answer.kind === 'nxdomain' || answer.kind === 'nodata' ? negativeMs : 0;
       if (ttl > 0) {
@@ -42,13 +43,12 @@ export function cachingResolver(inner: Resolver, options: CacheOptions): Resolve
       throw err;
     });
     inFlight.set(key, query);
-    return query as Promise<DnsAnswer<T>>;
+    return query;
   };
 
-  return {
-    resolveMx: (name) => lookup('resolveMx', name),
-    resolve4: (name) => lookup('resolve4', name),
-    resolve6: (name) => lookup('resolve6', name),
-    resolveTxt: (name) => lookup('resolveTxt', name),
-  };
+  const cached = {} as R;
+  for (const method of Object.keys(inner) as (keyof R & string)[]) {
+    if (typeof inner[method] === 'function') cached[method] = ((name: string) => lookup(method, name)) as R[typeof method];
+  }
+  return cached;
 }

@@ -4,7 +4,12 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-export function createLogger(level: string, destination: NodeJS.WritableStream = process.stdout): Logger {
+/**
+ * `destination` 'stdout' (the daemon): records are written without blocking the event loop, those
+ * made while a write is under way going out together in the next one (one write per burst, not
+ * one per record); what is pending is written out synchronously when the process exits.
+ */
+export function createLogger(level: string, destination: NodeJS.WritableStream | 'stdout'): Logger {
   return pino(
     {
       level,
@@ -12,7 +17,7 @@ export function createLogger(level: string, destination: NodeJS.WritableStream =
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination,
+    destination === 'stdout' ? pino.destination({ fd: 1, sync: false }) : destination,
   );
 }
 

@@ -59,9 +59,11 @@ export class QueueWorker {
     const { store, transport, concurrency, now } = this.deps;
     while (this.inFlight.size < concurrency) {
       // At most one job per free slot: concurrency bounds the messages in memory too.
-      const jobs = store.claim(transport, now(), concurrency - this.inFlight.size);
-      if (jobs.length === 0) break;
+      const free = concurrency - this.inFlight.size;
+      const jobs = store.claim(transport, now(), free);
       for (const job of jobs) this.track(this.run(job));
+      // Fewer than asked for: nothing more is due (no second, empty claim to find that out).
+      if (jobs.length < free) break;
     }
     // With work in flight, its completion pumps again; the timer is only for an idle worker.
     if (this.inFlight.size === 0) this.arm();
