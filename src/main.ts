@@ -3,7 +3,6 @@
 // and stopped in reverse. The only module that imports them all.
 import { statfs } from 'node:fs/promises';
 import path from 'node:path';
-import { startAcmeService } from './acme/service.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { AuthGuard } from './auth/guard.ts';
 import { senderAllowed } from './auth/senders.ts';
@@ -21,10 +20,8 @@ import { type InboundDeps, type ListenerRole, createInboundListener } from './in
 import { buildDirectory, decideRecipient } from './inbound/recipients.ts';
 import { SessionStats } from './inbound/session-stats.ts';
 import { createLocalCourier } from './local/courier.ts';
-import { startMaildirThread } from './local/maildir-thread.ts';
 import { type Logger, mailLog } from './log/log.ts';
-import { mailauthResolver } from './mailauth/resolver.ts';
-import { createInboundVerifier } from './mailauth/verify.ts';
+import { startOffloadThread } from './offload/client.ts';
 import { createRemoteCourier } from './outbound/remote.ts';
 import { newQueueId } from './queue/ids.ts';
 import { noticeMessage } from './queue/notices.ts';
@@ -32,6 +29,12 @@ import { QueueStore } from './queue/store.ts';
 import { watchWake } from './queue/wake.ts';
 import { QueueWorker } from './queue/worker.ts';
 import { startTls } from './tls/service.ts';
+
+/**
+ * Maildir deliveries at once (Postfix's default_destination_concurrency_limit). They mostly wait
+ * for fsyncs, and more at once share more of them (grouped new/ fsyncs, journal commits).
+ */
+const LOCAL_CONCURRENCY = 20;
 
 export interface DaemonDeps {
   log: Logger;
@@ -80,6 +83,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     const tls = await startTls(config, log, now);
     started.push({ name: 'tls', stop: () => tls.stop() });
     if (config.acme.enabled) {
+      // Loaded only when enabled: acme-client and its HTTP stack are a large share of the memory.
+      const { startAcmeService } = await import('./acme/service.ts');
       const acme = await startAcmeService({ config, store: tls.store, log, clock: { now } });
       started.push({ name: 'acme', stop: () => acme.stop() });
     }
@@ -101,12 +106,17 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     const dnsResolver = cachingResolver(nodeResolver, { now });
     const remote = createRemoteCourier({ ...config, outbound: liveOutbound(config.outbound, () => inForce) }, db, log, { resolver: dnsResolver });
     started.push({ name: 'remote courier', stop: () => remote.close() });
-    // Maildir writes run in their own thread, off the event loop that serves the SMTP sessions.
-    const maildir = startMaildirThread();
-    started.push({ name: 'maildir thread', stop: () => maildir.close() });
-    const local = createLocalCourier({ mailRoot: path.join(config.dataDir, 'mail'), hostname: config.hostname, write: maildir.write });
+    // Maildir writes and the SPF/DKIM/DMARC checks of port 25 (through our resolver, dns.servers,
+    // never node's global one) run in a thread of their own, off the loop that serves the sessions.
+    const offload = startOffloadThread(
+      config.inbound.authenticationResults
+        ? { verify: { hostname: config.hostname, dns: config.dns, dmarcReject: config.inbound.dmarcReject, timeoutMs: Math.max(5000, config.dns.timeoutMs * 4) } }
+        : {},
+    );
+    started.push({ name: 'offload thread', stop: () => offload.close() });
+    const local = createLocalCourier({ mailRoot: path.join(config.dataDir, 'mail'), hostname: config.hostname, write: offload.write });
     const workers = [
-      new QueueWorker({ store, transport: 'local', courier: local, log, now, concurrency: 4, notice, delayWarningMs: config.queue.delayWarningMs }),
+      new QueueWorker({ store, transport: 'local', courier: local, log, now, concurrency: LOCAL_CONCURRENCY, notice, delayWarningMs: config.queue.delayWarningMs }),
       new QueueWorker({ store, transport: 'remote', courier: remote, log, now, concurrency: config.outbound.concurrency, notice, delayWarningMs: config.queue.delayWarningMs }),
     ];
     for (const w of workers) {
@@ -136,15 +146,6 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       prepareOutgoing: (input) => prepareOutgoing(input, { signer, hostname: config.hostname }),
       sessionEnded: (end) => sessionStats.record(end),
     };
-    // Port 25 only: SPF/DKIM/DMARC through our resolver (dns.servers), never node's global one.
-    const verifyInbound = config.inbound.authenticationResults
-      ? createInboundVerifier({
-          hostname: config.hostname,
-          resolver: mailauthResolver(dnsResolver, dnsResolver),
-          dmarcReject: config.inbound.dmarcReject,
-          timeoutMs: Math.max(5000, config.dns.timeoutMs * 4),
-        })
-      : undefined;
     // One guard for 587 and 465: a client cannot double its guesses by switching ports.
     const authenticate = createAuthenticator({
       users: new UsersStore(db),
@@ -153,7 +154,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       now,
     });
     const roles: { role: ListenerRole; addresses: readonly ListenAddress[]; deps: InboundDeps }[] = [
-      { role: 'mx', addresses: config.listen.smtp, deps: { ...inbound, tls: tls.binding(config.tls.minVersion), verifyInbound } },
+      { role: 'mx', addresses: config.listen.smtp, deps: { ...inbound, tls: tls.binding(config.tls.minVersion), ...(offload.verify ? { verifyInbound: offload.verify } : {}) } },
       { role: 'submission', addresses: config.listen.submission, deps: { ...inbound, tls: tls.binding(config.submission.minVersion), authenticate, senderAllowed } },
       { role: 'submissions', addresses: config.listen.submissions, deps: { ...inbound, tls: tls.binding(config.submissions.minVersion), authenticate, senderAllowed } },
     ];

@@ -3,7 +3,7 @@
 // DMARC (RFC 7489 §3.1.1) finds an aligned signature. CPU work only; no I/O.
 //
 //   createDkimSigner(keys) → { domains, sign(message, domain) → SignOutcome }
-import { type DKIMSignOptions, dkimSign } from 'mailauth';
+import type { DKIMSignOptions } from 'mailauth';
 import { canonicalDomain } from '../core/address.ts';
 import type { DkimKey } from './keys.ts';
 
@@ -32,6 +32,8 @@ export function createDkimSigner(keys: readonly DkimKey[]): DkimSigner {
       const signatureData = domainKeys.map((k) => ({ signingDomain: k.domain, selector: k.selector, privateKey: k.privateKeyPem, algorithm: k.algorithm }));
       // mailauth signs with signatureData only; its .d.ts still marks the single-key fields required.
       const options = { canonicalization: 'relaxed/relaxed', signatureData } as DKIMSignOptions;
+      // mailauth is loaded on the first signature: a daemon without DKIM keys never needs it here.
+      const { dkimSign } = await import('mailauth');
       const result = await dkimSign(message, options);
       const failed = result.errors[0];
       if (failed) throw new Error(`DKIM signing for ${name} (selector ${failed.selector ?? '?'}) failed: ${failed.err.message}`);

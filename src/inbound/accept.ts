@@ -1,7 +1,6 @@
 // Accepting a message whose DATA is complete: bare-newline check, routing of its recipients,
 // outgoing preparation (fix-ups, DKIM) or inbound checks (SPF/DKIM/DMARC), the Received header,
 // the commit to the queue and the "received" log record. The 250 is sent only after this resolves.
-import { simpleParser } from 'mailparser';
 import type { SMTPServerSession } from 'smtp-server';
 import type { Prepared } from '../auth/submission.ts';
 import { mailLog } from '../log/log.ts';
@@ -69,7 +68,8 @@ export function createAcceptor({ deps, role, relayAllowed, refuse, stateOf }: Ac
       stamped = { prepend: verdict.headers, message: verdict.message };
     }
     const block = headerBlock(stamped.message);
-    const headers = plainHeaderFacts(block) ?? (await simpleParser(block, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true }));
+    // mailparser (loaded on first use) only for header blocks the plain reader cannot take (encoded words, folding).
+    const headers = plainHeaderFacts(block) ?? (await (await import('mailparser')).simpleParser(block, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true }));
     const received = receivedHeader({
       helo: session.hostNameAppearsAs || '',
       reverseName: state?.reverseName,

@@ -1,5 +1,7 @@
 // Pure helpers around Authentication-Results (RFC 8601) for inbound mail: remove fields that claim
-// to come from us before adding ours (§5), and decide whether a DMARC result asks for rejection.
+// to come from us before adding ours (§5), the verdict when no check could run, and whether a
+// DMARC result asks for rejection.
+import type { Verdict } from './verify.ts';
 
 /**
  * `message` without the Authentication-Results fields whose authserv-id is `authservId` (any
@@ -58,4 +60,20 @@ export interface DmarcFacts {
 export function dmarcRejection(facts: DmarcFacts | undefined, enforce: boolean): { code: number; enhanced: string; text: string } | undefined {
   if (!enforce || !facts || facts.result !== 'fail' || facts.policy !== 'reject' || facts.testMode) return undefined;
   return { code: 550, enhanced: '5.7.1', text: `Message rejected: it fails the DMARC policy of ${facts.domain}` };
+}
+
+/** The verdict when the checks could not run at all: our own fields still removed, results "none". */
+export function checksFailed(hostname: string, message: Buffer, error: string): Verdict {
+  return unverified(hostname, removeOurResults(message, hostname), error);
+}
+
+/** RFC 8601 §2.2 no-result: "none", so nobody downstream trusts a verdict we did not reach. */
+export function unverified(hostname: string, cleaned: { message: Buffer; removed: number }, error: string): Verdict {
+  return {
+    headers: `Authentication-Results: ${hostname}; none\r\n`,
+    message: cleaned.message,
+    results: { spf: 'none', dkim: 'none', dmarc: 'none' },
+    removed: cleaned.removed,
+    error,
+  };
 }

@@ -4,7 +4,7 @@
 //
 //   createInboundVerifier({ hostname, resolver, dmarcReject, timeoutMs }) → (input) → Promise<Verdict>
 import { type DNSResolver, authenticate } from 'mailauth';
-import { dmarcRejection, removeOurResults } from './results.ts';
+import { dmarcRejection, removeOurResults, unverified } from './results.ts';
 
 export interface VerifyInput {
   /** The message as received (CRLF), without our Received header. */
@@ -72,16 +72,5 @@ export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) 
     } finally {
       clearTimeout(timer);
     }
-  };
-}
-
-/** RFC 8601 §2.2 no-result: "none", so nobody downstream trusts a verdict we did not reach. */
-function unverified(hostname: string, cleaned: { message: Buffer; removed: number }, error: string): Verdict {
-  return {
-    headers: `Authentication-Results: ${hostname}; none\r\n`,
-    message: cleaned.message,
-    results: { spf: 'none', dkim: 'none', dmarc: 'none' },
-    removed: cleaned.removed,
-    error,
   };
 }

@@ -4,7 +4,7 @@
 // recipients by index, record outcomes, recover in-flight work after a crash.
 import { open } from 'node:fs/promises';
 import { type Db, relaxedSync } from '../db/open.ts';
-import type { DeliveryJob, Outcome } from '../core/delivery.ts';
+import type { DeliveryJob, JobRecipient, Outcome } from '../core/delivery.ts';
 import type { DsnRecipient } from './bounce.ts';
 import type { NoticeInput } from './notices.ts';
 import { type RetryPolicy, expired, nextAttemptAt } from './schedule.ts';
@@ -57,6 +57,23 @@ interface Pending {
   message: NewMessage;
   resolve: () => void;
   reject: (err: Error) => void;
+  /** The workers that reserved a slot for this message, by transport (those recipients go in active). */
+  takers?: Map<Transport, JobTaker>;
+  /** Their jobs, once committed: given to the workers after the WAL sync. */
+  jobs?: { transport: Transport; job: DeliveryJob }[];
+}
+
+/**
+ * A worker as the store sees it: a fresh message can go to it straight from enqueue, its
+ * recipients committed as active, with no claim query and no reading of the body back.
+ */
+export interface JobTaker {
+  /** Holds a slot for a job that take() or release() will settle; false when there is no room. */
+  reserve(): boolean;
+  /** The job for a reserved slot; its recipients are active. */
+  take(job: DeliveryJob): void;
+  /** A reserved slot that gets no job (the message was not committed). */
+  release(): void;
 }
 
 interface RecipientRow {
@@ -102,6 +119,7 @@ export class QueueStore {
   /** The WAL file, when there is one to sync ourselves (not for in-memory or rollback-journal databases). */
   private readonly walPath: string | undefined;
   private readonly listeners = new Set<(transport: Transport) => void>();
+  private readonly takers = new Map<Transport, JobTaker>();
   private readonly statements;
 
   private readonly syncFile: (file: string) => Promise<void>;
@@ -119,7 +137,7 @@ export class QueueStore {
       ),
       insertRecipient: db.prepare(
         `INSERT INTO recipients (message_id, rcpt, address, transport, state, next_attempt_at, updated_at)
-         VALUES (?, ?, ?, ?, 'queued', ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
       dueMessages: db.prepare<{ transport: string; now: number; limit: number }, string>(DUE_MESSAGES_SQL).pluck(),
       claimMessage: db.prepare<{ messageId: string; transport: string; now: number }, RecipientRow>(CLAIM_MESSAGE_SQL),
@@ -143,8 +161,8 @@ export class QueueStore {
       ),
     };
     this.transactions = {
-      insertAll: db.transaction((messages: readonly NewMessage[]) => {
-        for (const m of messages) this.insert(m);
+      insertAll: db.transaction((batch: readonly Pending[]) => {
+        for (const p of batch) p.jobs = this.insert(p.message, [...(p.takers?.keys() ?? [])]);
       }),
       claim: db.transaction((transport: Transport, now: number, limit: number) => this.claimNow(transport, now, limit)),
       complete: db.transaction((job: DeliveryJob, outcomes: ReadonlyMap<number, Outcome>, now: number, options: CompleteOptions, notices: NewMessage[]) =>
@@ -161,10 +179,18 @@ export class QueueStore {
     });
   }
 
-  /** Called with the transport of every committed recipient group. */
+  /** Called with the transport of every committed recipient group that waits to be claimed. */
   onEnqueued(listener: (transport: Transport) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Fresh messages for `transport` go straight to `taker` while it has room (see JobTaker). */
+  handOff(transport: Transport, taker: JobTaker): () => void {
+    this.takers.set(transport, taker);
+    return () => {
+      if (this.takers.get(transport) === taker) this.takers.delete(transport);
+    };
   }
 
   /**
@@ -175,33 +201,53 @@ export class QueueStore {
   private flush(): void {
     const batch = this.pending;
     this.pending = [];
-    const commit = (messages: NewMessage[]) => this.withoutSync(() => this.transactions.insertAll(messages));
+    for (const p of batch) {
+      for (const t of new Set(p.message.recipients.map((r) => r.transport))) {
+        const taker = this.takers.get(t);
+        if (taker?.reserve()) (p.takers ??= new Map()).set(t, taker);
+      }
+    }
+    const commit = (part: Pending[]) => this.withoutSync(() => this.transactions.insertAll(part));
     const committed: Pending[] = [];
+    const fail = (p: Pending, err: Error) => {
+      for (const taker of p.takers?.values() ?? []) taker.release();
+      p.reject(err);
+    };
     try {
-      commit(batch.map((p) => p.message));
+      commit(batch);
       committed.push(...batch);
     } catch (err) {
-      if (batch.length === 1) {
-        batch[0]?.reject(err as Error);
-      } else {
-        // One bad message must not fail its neighbours: commit them one by one.
-        for (const p of batch) {
-          try {
-            commit([p.message]);
-            committed.push(p);
-          } catch (e) {
-            p.reject(e as Error);
-          }
+      // One bad message must not fail its neighbours: commit them one by one.
+      for (const p of batch) {
+        try {
+          if (batch.length > 1) commit([p]);
+          else throw err;
+          committed.push(p);
+        } catch (e) {
+          fail(p, e as Error);
         }
       }
     }
     if (!this.walPath) {
-      for (const p of committed) p.resolve();
-      this.notify(committed.flatMap((p) => p.message.recipients.map((r) => r.transport)));
+      this.settle(committed, undefined);
       return;
     }
     this.unsynced.push(...committed);
     this.syncWal();
+  }
+
+  /**
+   * A round is on disk (or its sync failed: then its senders are answered 451, but the rows stay
+   * and are delivered, so such a message may arrive twice, never not at all). The jobs handed off
+   * go to their workers; the workers of what waits to be claimed are told.
+   */
+  private settle(round: Pending[], err: Error | undefined): void {
+    for (const p of round) {
+      if (err) p.reject(err);
+      else p.resolve();
+      for (const { transport, job } of p.jobs ?? []) p.takers?.get(transport)?.take(job);
+    }
+    this.notify(round.flatMap((p) => p.message.recipients.filter((r) => !p.takers?.has(r.transport)).map((r) => r.transport)));
   }
 
   /**
@@ -217,13 +263,8 @@ export class QueueStore {
     this.unsynced = [];
     this.syncing = true;
     void this.syncFile(walPath).then(
-      () => {
-        for (const p of round) p.resolve();
-        this.notify(round.flatMap((p) => p.message.recipients.map((r) => r.transport)));
-      },
-      (err: Error) => {
-        for (const p of round) p.reject(err);
-      },
+      () => this.settle(round, undefined),
+      (err: Error) => this.settle(round, err),
     ).finally(() => {
       this.syncing = false;
       this.syncWal();
@@ -234,7 +275,8 @@ export class QueueStore {
     for (const t of new Set(transports)) for (const l of this.listeners) l(t);
   }
 
-  private insert(m: NewMessage): void {
+  /** Inserts a message; the recipients of `active` transports go in active, and their jobs are returned. */
+  private insert(m: NewMessage, active: readonly Transport[] = []): { transport: Transport; job: DeliveryJob }[] {
     this.statements.insertMessage.run({
       id: m.id,
       receivedAt: m.receivedAt,
@@ -249,7 +291,14 @@ export class QueueStore {
       headerMessageId: m.headerMessageId ?? null,
       subject: m.subject ?? null,
     });
-    for (const r of m.recipients) this.statements.insertRecipient.run(m.id, r.rcpt, r.address, r.transport, m.receivedAt, m.receivedAt);
+    const handedOff = new Map<Transport, JobRecipient[]>(active.map((t) => [t, []]));
+    for (const r of m.recipients) {
+      const mine = handedOff.get(r.transport);
+      const { lastInsertRowid } = this.statements.insertRecipient.run(m.id, r.rcpt, r.address, r.transport, mine ? 'active' : 'queued', m.receivedAt, m.receivedAt);
+      mine?.push({ id: Number(lastInsertRowid), rcpt: r.rcpt, address: r.address, attempts: 0 });
+    }
+    const job = { queueId: m.id, sender: m.sender, receivedAt: m.receivedAt, size: m.body.length, body: m.body, smtputf8: m.smtputf8, eightBit: m.eightBit };
+    return [...handedOff].map(([transport, recipients]) => ({ transport, job: { ...job, recipients } }));
   }
 
   /**

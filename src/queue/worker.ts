@@ -1,9 +1,10 @@
 // The queue worker for one transport: claims due recipients, hands each message to the courier,
-// records outcomes and logs one record per recipient. Wakes on enqueue and on the next due time.
+// records outcomes and logs one record per recipient. Fresh messages come straight from the
+// store while it has room (JobTaker); it wakes for the rest on enqueue and on the next due time.
 import type { Courier, DeliveryJob, Outcome } from '../core/delivery.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 import type { NoticeInput } from './notices.ts';
-import type { NewMessage, QueueStore, Transport } from './store.ts';
+import type { JobTaker, NewMessage, QueueStore, Transport } from './store.ts';
 
 export interface WorkerDeps {
   store: QueueStore;
@@ -22,12 +23,14 @@ export interface WorkerDeps {
 /** Longest sleep between looks at the queue, so a clock jump or a missed wake-up heals itself. */
 const MAX_IDLE_MS = 60_000;
 
-export class QueueWorker {
+export class QueueWorker implements JobTaker {
   private readonly deps: WorkerDeps;
   private running = false;
   private inFlight = new Set<Promise<void>>();
+  /** Slots held for jobs the store hands over after its next WAL sync. */
+  private reserved = 0;
   private timer: NodeJS.Timeout | undefined;
-  private unsubscribe: (() => void) | undefined;
+  private unsubscribe: (() => void)[] = [];
 
   constructor(deps: WorkerDeps) {
     this.deps = deps;
@@ -39,16 +42,19 @@ export class QueueWorker {
 
   start(): void {
     this.running = true;
-    this.unsubscribe = this.deps.store.onEnqueued((t) => {
-      if (t === this.deps.transport) this.pump();
-    });
+    this.unsubscribe = [
+      this.deps.store.onEnqueued((t) => {
+        if (t === this.deps.transport) this.pump();
+      }),
+      this.deps.store.handOff(this.deps.transport, this),
+    ];
     this.pump();
   }
 
   /** Stops claiming work and waits for deliveries in flight to be recorded. */
   async stop(): Promise<void> {
     this.running = false;
-    this.unsubscribe?.();
+    for (const u of this.unsubscribe) u();
     if (this.timer) clearTimeout(this.timer);
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
@@ -56,10 +62,10 @@ export class QueueWorker {
   /** Looks for due work now (also after `queue retry`). */
   pump(): void {
     if (!this.running) return;
-    const { store, transport, concurrency, now } = this.deps;
-    while (this.inFlight.size < concurrency) {
+    const { store, transport, now } = this.deps;
+    while (this.free() > 0) {
       // At most one job per free slot: concurrency bounds the messages in memory too.
-      const free = concurrency - this.inFlight.size;
+      const free = this.free();
       const jobs = store.claim(transport, now(), free);
       for (const job of jobs) this.track(this.run(job));
       // Fewer than asked for: nothing more is due (no second, empty claim to find that out).
@@ -67,6 +73,26 @@ export class QueueWorker {
     }
     // With work in flight, its completion pumps again; the timer is only for an idle worker.
     if (this.inFlight.size === 0) this.arm();
+  }
+
+  reserve(): boolean {
+    if (!this.running || this.free() <= 0) return false;
+    this.reserved++;
+    return true;
+  }
+
+  take(job: DeliveryJob): void {
+    this.reserved--;
+    // Stopped meanwhile: the recipients stay active and recover() queues them at the next start.
+    if (this.running) this.track(this.run(job));
+  }
+
+  release(): void {
+    this.reserved--;
+  }
+
+  private free(): number {
+    return this.deps.concurrency - this.inFlight.size - this.reserved;
   }
 
   private track(p: Promise<void>): void {

@@ -1,0 +1,101 @@
+// The offload thread, as the event loop sees it: one worker thread for the per-message work that
+// would otherwise hold up every SMTP session: Maildir writes (their file-system calls) and the
+// SPF/DKIM/DMARC checks of inbound mail (mailauth's parsing, DNS through its own cache). One thread
+// for both, since each thread costs its own ~15 MB. A request the thread cannot answer (it died)
+// fails: a Maildir write as a file-system error (the message stays queued), a check as "none".
+import { Worker } from 'node:worker_threads';
+import type { NodeResolverOptions } from '../dns/node-resolver.ts';
+import type { MaildirWrite } from '../local/maildir.ts';
+import { checksFailed } from '../mailauth/results.ts';
+import type { Verdict, VerifyInput } from '../mailauth/verify.ts';
+
+/** What the thread needs to check inbound mail (see createInboundVerifier); absent: no checks. */
+export interface VerifySettings {
+  hostname: string;
+  dns: NodeResolverOptions;
+  dmarcReject: boolean;
+  timeoutMs: number;
+}
+
+type Work = { kind: 'maildir'; dir: string; name: string; parts: readonly Uint8Array[] } | { kind: 'verify'; input: Omit<VerifyInput, 'message'> & { message: Uint8Array } };
+
+export type Request = Work & { id: number };
+
+export type Answer = { id: number } & ({ ok: true; value: unknown } | { ok: false; error: { message: string; code?: string } });
+
+export interface Offload {
+  write: MaildirWrite;
+  /** Present when the thread was started with VerifySettings. */
+  verify?: (input: VerifyInput) => Promise<Verdict>;
+  /** Ends the thread after the requests in flight are answered. */
+  close(): Promise<void>;
+}
+
+export function startOffloadThread(settings: { verify?: VerifySettings } = {}): Offload {
+  const worker = new Worker(new URL(`./thread${path(import.meta.url)}`, import.meta.url), { workerData: settings, // A small young generation: the thread's start-up garbage would otherwise keep ~25 MB resident.
+    resourceLimits: { maxYoungGenerationSizeMb: 8 },
+  });
+  worker.unref();
+  const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (e: Error) => void }>();
+  let next = 0;
+  let dead: Error | undefined;
+  const failAll = (err: Error) => {
+    dead = err;
+    for (const w of waiting.values()) w.reject(err);
+    waiting.clear();
+  };
+  worker.on('message', (answer: Answer) => {
+    const w = waiting.get(answer.id);
+    if (!w) return;
+    waiting.delete(answer.id);
+    if (waiting.size === 0) worker.unref();
+    if (answer.ok) w.resolve(answer.value);
+    else w.reject(Object.assign(new Error(answer.error.message), answer.error.code ? { code: answer.error.code } : {}));
+  });
+  worker.on('error', (err) => failAll(new Error(`the offload thread failed: ${err.message}`)));
+  worker.on('exit', (code) => failAll(new Error(`the offload thread exited (code ${code})`)));
+
+  const call = <T>(work: Work): Promise<T> => {
+    if (dead) return Promise.reject(dead);
+    const id = next++;
+    return new Promise<T>((resolve, reject) => {
+      waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      worker.ref(); // a request in flight keeps the process alive
+      worker.postMessage({ ...work, id } satisfies Request);
+    });
+  };
+
+  return {
+    write: (dir, name, parts) => call({ kind: 'maildir', dir, name, parts: parts.map(exact) }),
+    ...(settings.verify
+      ? {
+          verify: async (input: VerifyInput): Promise<Verdict> => {
+            const hostname = settings.verify?.hostname ?? '';
+            try {
+              const verdict = await call<Verdict>({ kind: 'verify', input: { ...input, message: exact(input.message) } });
+              // Structured clone hands a Uint8Array back: make it a Buffer again (no copy).
+              return { ...verdict, message: Buffer.from(verdict.message.buffer, verdict.message.byteOffset, verdict.message.byteLength) };
+            } catch (err) {
+              return checksFailed(hostname, input.message, (err as Error).message);
+            }
+          },
+        }
+      : {}),
+    async close() {
+      while (waiting.size > 0 && !dead) {
+        await new Promise<void>((resolve) => worker.once('message', () => setImmediate(resolve)));
+      }
+      await worker.terminate();
+    },
+  };
+}
+
+/** A view is cloned with its whole buffer (a small Buffer shares an 8 KiB pool): an exact copy of a view. */
+function exact<T extends Uint8Array>(bytes: T): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
+}
+
+/** The extension this module runs under (.ts from the source tree), for the thread's entry file. */
+function path(url: string): string {
+  return url.slice(url.lastIndexOf('.'));
+}

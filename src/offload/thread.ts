@@ -1,0 +1,42 @@
+// Entry point of the offload thread (started by client.ts): answers Maildir writes and inbound
+// checks as they come, each with the same code the event loop would run (maildir.ts, verify.ts).
+// Builds its own DNS resolver and cache from the settings it is given.
+import { parentPort, workerData } from 'node:worker_threads';
+import { cachingResolver } from '../dns/cache.ts';
+import { createNodeResolver } from '../dns/node-resolver.ts';
+import { createMaildirWriter } from '../local/maildir.ts';
+import { mailauthResolver } from '../mailauth/resolver.ts';
+import { type VerifyInput, createInboundVerifier } from '../mailauth/verify.ts';
+import type { Answer, Request, VerifySettings } from './client.ts';
+
+const port = parentPort;
+if (!port) throw new Error('offload/thread.ts runs only as a worker thread');
+const settings = workerData as { verify?: VerifySettings };
+const write = createMaildirWriter();
+const verify = settings.verify && verifier(settings.verify);
+
+port.on('message', (request: Request) => {
+  handle(request).then(
+    ({ value, transfer }) => port.postMessage({ id: request.id, ok: true, value } satisfies Answer, transfer),
+    (err: NodeJS.ErrnoException) => port.postMessage({ id: request.id, ok: false, error: { message: err.message, ...(err.code ? { code: err.code } : {}) } } satisfies Answer),
+  );
+});
+
+async function handle(request: Request): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
+  if (request.kind === 'maildir') return { value: await write(request.dir, request.name, request.parts), transfer: [] };
+  if (!verify) throw new Error('inbound checks are off');
+  const input: VerifyInput = { ...request.input, message: asBuffer(request.input.message) };
+  const verdict = await verify(input);
+  // The message goes back without a copy when it owns its memory.
+  const own = verdict.message.byteOffset === 0 && verdict.message.byteLength === verdict.message.buffer.byteLength;
+  return { value: verdict, transfer: own ? [verdict.message.buffer as ArrayBuffer] : [] };
+}
+
+function verifier(s: VerifySettings) {
+  const resolver = cachingResolver(createNodeResolver(s.dns), { now: Date.now });
+  return createInboundVerifier({ hostname: s.hostname, resolver: mailauthResolver(resolver, resolver), dmarcReject: s.dmarcReject, timeoutMs: s.timeoutMs });
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
