@@ -32,7 +32,9 @@ export interface Offload {
 }
 
 export function startOffloadThread(settings: { verify?: VerifySettings } = {}): Offload {
-  const worker = new Worker(new URL(`./thread${path(import.meta.url)}`, import.meta.url), { workerData: settings, // A small young generation: the thread's start-up garbage would otherwise keep ~25 MB resident.
+  const worker = new Worker(new URL(`./thread${path(import.meta.url)}`, import.meta.url), {
+    workerData: settings,
+    // A small young generation: with the default, the thread's start-up garbage keeps ~10 MB more resident.
     resourceLimits: { maxYoungGenerationSizeMb: 8 },
   });
   worker.unref();
