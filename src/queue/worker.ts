@@ -29,6 +29,8 @@ export class QueueWorker implements JobTaker {
   private inFlight = new Set<Promise<void>>();
   /** Slots held for jobs the store hands over after its next WAL sync. */
   private reserved = 0;
+  /** The queue may hold due work not claimed yet (false once a claim came back short). */
+  private backlog = true;
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void)[] = [];
 
@@ -59,19 +61,26 @@ export class QueueWorker implements JobTaker {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
-  /** Looks for due work now (also after `queue retry`). */
+  /** Looks for due work now: on enqueue, on the timer, after `queue retry`. */
   pump(): void {
+    this.backlog = true;
+    this.fill();
+  }
+
+  /** Claims due work for the free slots while there may be some. */
+  private fill(): void {
     if (!this.running) return;
     const { store, transport, now } = this.deps;
-    while (this.free() > 0) {
+    while (this.backlog && this.free() > 0) {
       // At most one job per free slot: concurrency bounds the messages in memory too.
       const free = this.free();
       const jobs = store.claim(transport, now(), free);
       for (const job of jobs) this.track(this.run(job));
-      // Fewer than asked for: nothing more is due (no second, empty claim to find that out).
-      if (jobs.length < free) break;
+      // Fewer than asked for: nothing more is due until something new is queued or comes due.
+      if (jobs.length < free) this.backlog = false;
     }
-    // With work in flight, its completion pumps again; the timer is only for an idle worker.
+    // With work in flight, its completion fills again; the timer is for an idle worker (and
+    // for work that a delivery deferred: see run).
     if (this.inFlight.size === 0) this.arm();
   }
 
@@ -99,7 +108,7 @@ export class QueueWorker implements JobTaker {
     this.inFlight.add(p);
     void p.finally(() => {
       this.inFlight.delete(p);
-      this.pump();
+      this.fill();
     });
   }
 
@@ -126,6 +135,8 @@ export class QueueWorker implements JobTaker {
     const finished = store.complete(job, outcomes, now(), { jitter: random(), ...(notice ? { notice } : {}), ...(delayWarningMs ? { delayWarningMs } : {}) });
     // A transient failure past the queue lifetime is final: the store failed it, the log says bounced.
     const failed = new Set(finished?.failed.map((f) => `${f.rcpt}\n${f.address}`));
+    // A deferred recipient comes due later: the timer must know, even while this worker stays busy.
+    if ([...outcomes.values()].some((o) => o.kind === 'transient')) this.arm();
     for (const r of job.recipients) {
       const o = outcomes.get(r.id);
       const base = { queueId: job.queueId, transport: this.deps.transport, rcpt: r.rcpt, to: r.address, attempt: r.attempts + 1 };

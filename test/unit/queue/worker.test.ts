@@ -56,3 +56,41 @@ test('a transient failure past the queue lifetime is logged as bounced, a young 
   assert.equal(records.find((r) => r['queueId'] === 'old')?.['expired'], true);
   assert.equal(event('young'), 'deferred');
 });
+
+test('a fresh message goes straight to a worker with room (no claim); the rest wait queued and are claimed as slots free up', { timeout: 10_000 }, async () => {
+  const db = openDb(path.join(dir, 'c'), MIGRATIONS_DIR);
+  const store = new QueueStore(db, retry);
+  const claims: number[] = [];
+  const claim = store.claim.bind(store);
+  store.claim = (transport, now, limit) => {
+    const jobs = claim(transport, now, limit);
+    claims.push(jobs.length);
+    return jobs;
+  };
+  const started: string[] = [];
+  const gates: (() => void)[] = [];
+  const courier: Courier = {
+    async deliver(job: DeliveryJob) {
+      started.push(job.queueId);
+      await new Promise<void>((resolve) => gates.push(resolve));
+      return new Map<number, Outcome>(job.recipients.map((r) => [r.id, { kind: 'delivered' }]));
+    },
+  };
+  const worker = new QueueWorker({ store, transport: 'local', courier, log: captureLog().log, now: Date.now, concurrency: 1 });
+  worker.start();
+  const startupClaims = claims.length;
+  await Promise.all(['h1', 'h2', 'h3'].map((id) => store.enqueue(message(id, Date.now()))));
+  const state = (id: string) => db.prepare<[string], { state: string }>('SELECT state FROM recipients WHERE message_id = ?').get(id)?.state;
+  await waitFor(() => started.length === 1, { timeoutMs: 5000, what: 'the first delivery' });
+  assert.deepEqual(started, ['h1']);
+  assert.deepEqual(claims.slice(startupClaims).filter((n) => n > 0), [], 'h1 was handed over, not claimed');
+  assert.deepEqual([state('h1'), state('h2'), state('h3')], ['active', 'queued', 'queued']);
+  for (let n = 1; n <= 3; n++) {
+    await waitFor(() => gates.length === n, { timeoutMs: 5000, what: `delivery ${n}` });
+    gates[n - 1]?.();
+  }
+  await waitFor(() => state('h3') === undefined, { timeoutMs: 5000, what: 'h3 delivered and removed' });
+  await worker.stop();
+  assert.deepEqual(started, ['h1', 'h2', 'h3']);
+  assert.equal(claims.slice(startupClaims).filter((n) => n > 0).length, 2, 'h2 and h3 were claimed');
+});
