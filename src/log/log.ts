@@ -1,14 +1,11 @@
 // The root logger (pino, JSON lines on stdout) and the typed mail-log events operators grep.
 // Field names here are a stable interface: change them only with a migration note.
 import { pino, type Logger } from 'pino';
+import { BatchedFd } from './batched-fd.ts';
 
 export type { Logger };
 
-/**
- * `destination` 'stdout' (the daemon): records are written without blocking the event loop, those
- * made while a write is under way going out together in the next one (one write per burst, not
- * one per record); what is pending is written out synchronously when the process exits.
- */
+/** `destination` 'stdout' (the daemon): records are written in batches (see batched-fd.ts). */
 export function createLogger(level: string, destination: NodeJS.WritableStream | 'stdout'): Logger {
   return pino(
     {
@@ -17,7 +14,7 @@ export function createLogger(level: string, destination: NodeJS.WritableStream |
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination === 'stdout' ? pino.destination({ fd: 1, sync: false }) : destination,
+    destination === 'stdout' ? new BatchedFd(1) : destination,
   );
 }
 
