@@ -1,26 +1,19 @@
 // The daemon's log destination: JSON lines for a file descriptor (stdout), gathered and written
-// together, synchronously, one write(2) per batch: when `intervalMs` has passed since the first
-// line of the batch, once `maxBytes` wait, and when the process exits. Under load that is one
-// system call for many records instead of one each; a crash (kill -9) loses at most the last
-// interval's lines. Side effects: writes to the descriptor; one timer while lines wait.
+// together, synchronously, one write(2) per batch: the records of one turn of the event loop go
+// out at its end (setImmediate), before it waits for more I/O, so a record is on its way as soon
+// as the turn that made it is done; under load a turn makes many. A batch past `maxBytes` goes at
+// once, and what waits is written when the process exits. Side effects: writes to the descriptor.
 import { writeSync } from 'node:fs';
-
-export interface BatchedFdOptions {
-  intervalMs?: number;
-  maxBytes?: number;
-}
 
 export class BatchedFd {
   private readonly fd: number;
-  private readonly intervalMs: number;
   private readonly maxBytes: number;
   private lines: string[] = [];
   private bytes = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private scheduled: NodeJS.Immediate | undefined;
 
-  constructor(fd: number, options: BatchedFdOptions = {}) {
+  constructor(fd: number, options: { maxBytes?: number } = {}) {
     this.fd = fd;
-    this.intervalMs = options.intervalMs ?? 50;
     this.maxBytes = options.maxBytes ?? 64 * 1024;
     process.on('exit', () => this.flush());
   }
@@ -30,16 +23,13 @@ export class BatchedFd {
     this.lines.push(line);
     this.bytes += line.length;
     if (this.bytes >= this.maxBytes) this.flush();
-    else if (!this.timer) {
-      this.timer = setTimeout(() => this.flush(), this.intervalMs);
-      this.timer.unref();
-    }
+    else this.scheduled ??= setImmediate(() => this.flush()).unref();
     return true;
   }
 
   flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
     if (this.lines.length === 0) return;
     const data = Buffer.from(this.lines.join(''));
     this.lines = [];

@@ -217,14 +217,16 @@ export class QueueStore {
       commit(batch);
       committed.push(...batch);
     } catch (err) {
+      if (batch.length === 1 && batch[0]) fail(batch[0], err as Error);
       // One bad message must not fail its neighbours: commit them one by one.
-      for (const p of batch) {
-        try {
-          if (batch.length > 1) commit([p]);
-          else throw err;
-          committed.push(p);
-        } catch (e) {
-          fail(p, e as Error);
+      else {
+        for (const p of batch) {
+          try {
+            commit([p]);
+            committed.push(p);
+          } catch (e) {
+            fail(p, e as Error);
+          }
         }
       }
     }

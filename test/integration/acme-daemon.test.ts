@@ -248,8 +248,7 @@ grace_s = 1
     assert.equal(renewal.code, 1, renewal.out);
     t.diagnostic(`certs renew: ${renewal.out.trim()}`);
     assert.match(renewal.out, /renewal failed: http-01 challenge for mx\.example\.test failed: .*(connection refused|Connection refused)/i);
-    const failed = d.records.find((r) => r['event'] === 'cert' && r['action'] === 'failed');
-    assert.ok(failed, 'the failure is in the daemon log');
+    const failed = await waitFor(() => d.records.find((r) => r['event'] === 'cert' && r['action'] === 'failed'), { what: 'the failure in the daemon log', timeoutMs: 5000 });
     assert.match(String(failed['error']), /http-01 challenge for mx\.example\.test failed/);
     assert.ok(Date.parse(String(failed['nextAttemptAt'])) > Date.now(), 'a retry is scheduled');
     assert.ok(d.records.some((r) => r['action'] === 'account-gone'), 'the CA forgot the account…');
