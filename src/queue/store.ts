@@ -1,12 +1,11 @@
 // The queue store: the only writer of the messages and recipients tables. Enqueue with group
-// commit (the messages that finish DATA in the same tick share one transaction; every transaction
-// committed while a WAL fdatasync runs in the thread pool shares the next one), claim due
-// recipients by index, record outcomes, recover in-flight work after a crash.
-import { open } from 'node:fs/promises';
+// commit (group-commit.ts), fresh messages handed straight to a worker with room, claim of due
+// recipients by index, outcomes recorded, in-flight work recovered after a crash.
 import { type Db, relaxedSync } from '../db/open.ts';
 import type { DeliveryJob, JobRecipient, Outcome } from '../core/delivery.ts';
 import type { DsnRecipient } from './bounce.ts';
 import type { NoticeInput } from './notices.ts';
+import { GroupCommit } from './group-commit.ts';
 import { type RetryPolicy, expired, nextAttemptAt } from './schedule.ts';
 
 export type Transport = 'local' | 'remote';
@@ -108,28 +107,19 @@ export const CLAIM_MESSAGE_SQL = `UPDATE recipients SET state = 'active'
 
 export class QueueStore {
   private readonly retry: RetryPolicy;
-  private pending: Pending[] = [];
-  /** Committed enqueues waiting for the next WAL sync (see flush). */
-  private unsynced: Pending[] = [];
-  private syncing = false;
+  private readonly group: GroupCommit<Pending>;
   /** Runs a write transaction without an fsync at commit (see relaxedSync). */
   private readonly withoutSync: <T>(fn: () => T) => T;
   /** The write transactions, built once (better-sqlite3 wraps each in BEGIN … COMMIT). */
   private readonly transactions;
-  /** The WAL file, when there is one to sync ourselves (not for in-memory or rollback-journal databases). */
-  private readonly walPath: string | undefined;
   private readonly listeners = new Set<(transport: Transport) => void>();
   private readonly takers = new Map<Transport, JobTaker>();
   private readonly statements;
 
-  private readonly syncFile: (file: string) => Promise<void>;
-
   /** `deps.syncFile`: fdatasync by path (tests slow it down to watch group commit). */
   constructor(db: Db, retry: RetryPolicy, deps: { syncFile?: (file: string) => Promise<void> } = {}) {
     this.retry = retry;
-    this.syncFile = deps.syncFile ?? syncFile;
     this.withoutSync = relaxedSync(db);
-    this.walPath = !db.memory && db.pragma('journal_mode', { simple: true }) === 'wal' ? `${db.name}-wal` : undefined;
     this.statements = {
       insertMessage: db.prepare(
         `INSERT INTO messages (id, received_at, sender, size, body, smtputf8, eight_bit, origin, client_ip, helo, header_message_id, subject)
@@ -169,13 +159,31 @@ export class QueueStore {
         this.completeNow(job, outcomes, now, options, notices),
       ),
     };
+    this.group = new GroupCommit<Pending>({
+      commit: (batch) => this.withoutSync(() => this.transactions.insertAll(batch)),
+      failed: (p, err) => {
+        for (const taker of p.takers?.values() ?? []) taker.release();
+        p.reject(err);
+      },
+      settle: (round, err) => this.settle(round, err),
+      // The WAL, when there is one to sync ourselves (not for in-memory or rollback-journal databases).
+      walPath: !db.memory && db.pragma('journal_mode', { simple: true }) === 'wal' ? `${db.name}-wal` : undefined,
+      ...(deps.syncFile ? { syncFile: deps.syncFile } : {}),
+    });
   }
 
-  /** Resolves once the message and its recipients are committed and on disk (fdatasync'd). */
+  /**
+   * Resolves once the message and its recipients are committed and on disk (fdatasync'd). A worker
+   * with room for it reserves a slot now and gets the job once it is on disk.
+   */
   enqueue(message: NewMessage): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ message, resolve, reject });
-      if (this.pending.length === 1) setImmediate(() => this.flush());
+      const p: Pending = { message, resolve, reject };
+      for (const t of new Set(message.recipients.map((r) => r.transport))) {
+        const taker = this.takers.get(t);
+        if (taker?.reserve()) (p.takers ??= new Map()).set(t, taker);
+      }
+      this.group.add(p);
     });
   }
 
@@ -194,51 +202,6 @@ export class QueueStore {
   }
 
   /**
-   * Commits the batch without waiting for the disk, then hands it to syncWal: a commit's fsync
-   * would stall the event loop (every session) for its whole duration. Nothing is answered before
-   * the WAL holding the batch is fdatasync'd, the same guarantee as synchronous=FULL.
-   */
-  private flush(): void {
-    const batch = this.pending;
-    this.pending = [];
-    for (const p of batch) {
-      for (const t of new Set(p.message.recipients.map((r) => r.transport))) {
-        const taker = this.takers.get(t);
-        if (taker?.reserve()) (p.takers ??= new Map()).set(t, taker);
-      }
-    }
-    const commit = (part: Pending[]) => this.withoutSync(() => this.transactions.insertAll(part));
-    const committed: Pending[] = [];
-    const fail = (p: Pending, err: Error) => {
-      for (const taker of p.takers?.values() ?? []) taker.release();
-      p.reject(err);
-    };
-    try {
-      commit(batch);
-      committed.push(...batch);
-    } catch (err) {
-      if (batch.length === 1 && batch[0]) fail(batch[0], err as Error);
-      // One bad message must not fail its neighbours: commit them one by one.
-      else {
-        for (const p of batch) {
-          try {
-            commit([p]);
-            committed.push(p);
-          } catch (e) {
-            fail(p, e as Error);
-          }
-        }
-      }
-    }
-    if (!this.walPath) {
-      this.settle(committed, undefined);
-      return;
-    }
-    this.unsynced.push(...committed);
-    this.syncWal();
-  }
-
-  /**
    * A round is on disk (or its sync failed: then its senders are answered 451, but the rows stay
    * and are delivered, so such a message may arrive twice, never not at all). The jobs handed off
    * go to their workers; the workers of what waits to be claimed are told.
@@ -250,27 +213,6 @@ export class QueueStore {
       for (const { transport, job } of p.jobs ?? []) p.takers?.get(transport)?.take(job);
     }
     this.notify(round.flatMap((p) => p.message.recipients.filter((r) => !p.takers?.has(r.transport)).map((r) => r.transport)));
-  }
-
-  /**
-   * Group commit: one fdatasync of the WAL, in the thread pool, makes durable every transaction
-   * committed before it started; batches committed meanwhile wait for the next one. Only then are
-   * their senders answered and the workers told. A failed sync (EIO) answers 451, although the
-   * rows stay: such a message may arrive twice, never not at all.
-   */
-  private syncWal(): void {
-    const walPath = this.walPath;
-    if (this.syncing || this.unsynced.length === 0 || !walPath) return;
-    const round = this.unsynced;
-    this.unsynced = [];
-    this.syncing = true;
-    void this.syncFile(walPath).then(
-      () => this.settle(round, undefined),
-      (err: Error) => this.settle(round, err),
-    ).finally(() => {
-      this.syncing = false;
-      this.syncWal();
-    });
   }
 
   private notify(transports: Transport[]): void {
@@ -398,20 +340,4 @@ export class QueueStore {
 function describe(outcome: Exclude<Outcome, { kind: 'delivered' }>): string {
   const reply = outcome.reply ? ` (${outcome.reply.code}${outcome.reply.enhanced ? ` ${outcome.reply.enhanced}` : ''} ${outcome.reply.text})` : '';
   return `${outcome.enhanced ? `${outcome.enhanced} ` : ''}${outcome.reason}${reply}`;
-}
-
-/** fdatasync of a file by path (a fresh descriptor syncs the same inode); a file gone was checkpointed and removed. */
-async function syncFile(file: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(file, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  try {
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
 }
