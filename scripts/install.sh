@@ -86,7 +86,7 @@ stage="$dest.new"
 rm -rf "$stage"
 install -d -m 0755 -o 0 -g 0 "$(dirname "$dest")"
 install -d -m 0755 -o 0 -g 0 "$stage"
-items=(LICENSE README.md package.json package-lock.json tsconfig.json config migrations scripts src systemd node_modules)
+items=(LICENSE README.md package.json package-lock.json tsconfig.json tsconfig.build.json config migrations scripts src systemd node_modules)
 tar -C "$src" -cf - "${items[@]}" | tar -C "$stage" -xf - --no-same-owner --no-same-permissions
 chown -R 0:0 "$stage"
 chmod -R u+rwX,go+rX,go-w "$stage"
