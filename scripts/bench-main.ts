@@ -13,16 +13,17 @@ import { freePort } from '../test/helpers/ports.ts';
 import { run } from '../test/helpers/proc.ts';
 import { POSTFIX_DOMAIN, POSTFIX_MAILBOX, SINK_DOMAIN, startReceivingPostfix, startRelayingPostfix, type PostfixPeer } from './bench-postfix.ts';
 import { type CpuProfile, formatSummary, summarizeProfile } from './bench-profile.ts';
-import { type BenchReport, type CaseResult, formatTable } from './bench-report.ts';
+import { type BenchReport, type CaseResult, type SideFigures, formatTable } from './bench-report.ts';
 import { type Shape, type Target, idleMemory, inboundPlain, inboundTls, outbound } from './bench-scenarios.ts';
 import { SEALPOST_DOMAIN, SEALPOST_MAILBOX, type SealpostDaemon, startSealpost } from './bench-sealpost.ts';
 
 const USAGE = `usage: scripts/bench [--quick] [--out FILE] [--only inbound,starttls,outbound,memory]
-                    [--sessions 1,20] [--sizes 1024,10240] [--messages N] [--outbound-messages N]
+                    [--sessions 1,20] [--sizes 1024,10240] [--messages N] [--outbound-messages N] [--rounds R]
                     [--profile DIR] [--keep] [--max-minutes M]
   --quick      a smoke run: few messages per case (figures are noisy)
   --out        where to write the JSON report (default: a new file in the temp dir)
   --only       scenarios to run (default: all)
+  --rounds     inbound and STARTTLS cases: runs of each side, alternating who goes first, added up (default 2)
   --profile    run the Sealpost daemons under node --cpu-prof; profiles and summaries go to DIR
                (profiling slows Sealpost down: do not compare those figures)
   --keep       keep the work directory (configs, logs, queues) for a post-mortem`;
@@ -46,7 +47,7 @@ class Cleanup {
 
 const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
 
-function plan(quick: boolean, v: { sessions?: string; sizes?: string; messages?: string; 'outbound-messages'?: string }) {
+function plan(quick: boolean, v: { sessions?: string; sizes?: string; messages?: string; 'outbound-messages'?: string; rounds?: string }) {
   const sessions = (list(v.sessions) ?? ['1', '20']).map(Number);
   const sizes = (list(v.sizes) ?? ['1024', '10240']).map(Number);
   // Several seconds per case at the rates of this machine class (≈ 1.5–3 ms per message at C=1).
@@ -60,7 +61,9 @@ function plan(quick: boolean, v: { sessions?: string; sizes?: string; messages?:
         { sessions: 20, size: 10240, messages: outN ?? 10_000 },
         { sessions: 20, size: 1024, messages: outN ?? 5000 },
       ];
-  return { inbound, tls, outbound: outboundShapes, idle: [1, 100, 1000] };
+  // Inbound cases run in rounds (see inRounds); one round is a smoke run's.
+  const rounds = Number(v.rounds ?? (quick ? 1 : 2));
+  return { inbound, tls, outbound: outboundShapes, idle: [1, 100, 1000], rounds };
 }
 
 function sealpostTarget(d: SealpostDaemon): Target {
@@ -104,6 +107,30 @@ async function both<T>(index: number, sealpost: () => Promise<T>, postfix: () =>
   return { sealpost: await sealpost(), postfix: p };
 }
 
+/**
+ * Runs a case `rounds` times, each round with the other side first, and adds the rounds up (the
+ * rate is all messages over all the time): a few seconds of other load on this shared machine
+ * then weighs on both sides instead of deciding the ratio.
+ */
+async function inRounds(rounds: number, sealpost: () => Promise<SideFigures>, postfix: () => Promise<SideFigures>): Promise<{ sealpost: SideFigures; postfix: SideFigures }> {
+  const runs: { sealpost: SideFigures; postfix: SideFigures }[] = [];
+  for (let r = 0; r < rounds; r++) runs.push(await both(r, sealpost, postfix));
+  return { sealpost: addUp(runs.map((r) => r.sealpost)), postfix: addUp(runs.map((r) => r.postfix)) };
+}
+
+/** The rounds of one side as one run: counts and times summed (numeric notes too), the first error kept. */
+function addUp(sides: SideFigures[]): SideFigures {
+  const failed = sides.find((x) => x.error);
+  if (failed) return failed;
+  const sum = (f: (x: SideFigures) => number | undefined) => sides.reduce<number | undefined>((n, x) => (n === undefined || f(x) === undefined ? undefined : n + (f(x) as number)), 0);
+  const notes: Record<string, unknown> = {};
+  for (const x of sides) {
+    for (const [k, v] of Object.entries(x.notes ?? {})) notes[k] = typeof v === 'number' && typeof notes[k] === 'number' ? (notes[k] as number) + v : (notes[k] ?? v);
+  }
+  const acceptMs = sum((x) => x.acceptMs);
+  return { messages: sum((x) => x.messages) ?? 0, ...(acceptMs !== undefined ? { acceptMs } : {}), drainMs: sum((x) => x.drainMs) ?? 0, cpuMs: sum((x) => x.cpuMs) ?? 0, notes };
+}
+
 async function summarizeProfiles(dir: string, root: string): Promise<string[]> {
   const out: string[] = [];
   for (const file of (await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.cpuprofile'))) {
@@ -125,6 +152,7 @@ async function main(): Promise<number> {
       sizes: { type: 'string' },
       messages: { type: 'string' },
       'outbound-messages': { type: 'string' },
+      rounds: { type: 'string' },
       profile: { type: 'string' },
       keep: { type: 'boolean', default: false },
       'max-minutes': { type: 'string' },
@@ -193,17 +221,16 @@ async function main(): Promise<number> {
       const postfix = await startReceivingPostfix(cleanup, await freePort(), certFiles);
       const s = sealpostTarget(sealpost);
       const pf = postfixTarget(postfix);
-      let i = 0;
       if (only.has('inbound')) {
         for (const shape of p.inbound) {
-          const r = await both(i++, () => inboundPlain(s, shape), () => inboundPlain(pf, shape));
-          done({ scenario: 'inbound', label: 'smtp-source', ...shape, ...r });
+          const r = await inRounds(p.rounds, () => inboundPlain(s, shape), () => inboundPlain(pf, shape));
+          done({ scenario: 'inbound', label: 'smtp-source', ...shape, messages: r.sealpost.messages, ...r });
         }
       }
       if (only.has('starttls')) {
         for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
-          const r = await both(i++, () => inboundTls(root, s, p.tls, version), () => inboundTls(root, pf, p.tls, version));
-          done({ scenario: 'starttls', label: version, ...p.tls, ...r });
+          const r = await inRounds(p.rounds, () => inboundTls(root, s, p.tls, version), () => inboundTls(root, pf, p.tls, version));
+          done({ scenario: 'starttls', label: version, ...p.tls, messages: r.sealpost.messages, ...r });
         }
       }
       await sealpost.stop();
@@ -212,8 +239,8 @@ async function main(): Promise<number> {
       const like = p.inbound.at(-1);
       if (only.has('inbound') && like) {
         const plain = await startSealpost(cleanup, root, { dir: path.join(work, 'sealpost-in-nochecks'), port: await freePort(), dns: dns.address, sinkPort: sealpostSink, relay: false, authChecks: false });
-        const r = await both(i++, () => inboundPlain(sealpostTarget(plain), like), () => inboundPlain(pf, like));
-        done({ scenario: 'inbound', label: 'Sealpost without SPF/DKIM/DMARC', ...like, ...r });
+        const r = await inRounds(p.rounds, () => inboundPlain(sealpostTarget(plain), like), () => inboundPlain(pf, like));
+        done({ scenario: 'inbound', label: 'Sealpost without SPF/DKIM/DMARC', ...like, messages: r.sealpost.messages, ...r });
         await plain.stop();
       }
       await postfix.instance.stop();

@@ -1,5 +1,6 @@
 // Checks and facts about a received message body (pure): bare CR / bare LF handling (SMTP
 // smuggling defence), 8-bit content, and where the header block ends.
+import { isAscii } from 'node:buffer';
 
 export type NewlineCheck = { ok: true; body: Buffer } | { ok: false; reason: string };
 
@@ -45,8 +46,7 @@ function findBare(body: Buffer): number {
 }
 
 export function hasEightBit(body: Buffer): boolean {
-  for (let i = 0; i < body.length; i++) if ((body[i] as number) > 0x7f) return true;
-  return false;
+  return !isAscii(body);
 }
 
 /** The header block including the blank line that ends it (or the whole body if it has none). */
