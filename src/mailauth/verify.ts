@@ -4,6 +4,7 @@
 //
 //   createInboundVerifier({ hostname, resolver, dmarcReject, timeoutMs }) → (input) → Promise<Verdict>
 import { type DNSResolver, authenticate } from 'mailauth';
+import { headerBlock } from '../inbound/body.ts';
 import { dmarcRejection, removeOurResults, unverified } from './results.ts';
 
 export interface VerifyInput {
@@ -46,7 +47,7 @@ export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) 
       timer = setTimeout(() => resolve('timeout'), deps.timeoutMs);
     });
     try {
-      const checks = authenticate(input.message, {
+      const checks = authenticate(readBody(input.message) ? input.message : headerBlock(input.message), {
         ip: input.ip,
         helo: input.helo,
         sender: input.sender,
@@ -73,4 +74,13 @@ export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) 
       clearTimeout(timer);
     }
   };
+}
+
+/**
+ * Whether a check reads the body: only the hash of a DKIM signature (RFC 6376 §3.7) or of an ARC
+ * message signature (RFC 8617 §4.1.2) covers it. Without either, the checks get the header block
+ * alone and a large message costs what a small one does.
+ */
+export function readBody(message: Buffer): boolean {
+  return /^(?:dkim-signature|arc-message-signature)[ \t]*:/im.test(headerBlock(message).toString('latin1'));
 }

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { dkimSign } from 'mailauth';
 import { dkimRecord, generateDkimKey } from '../../../src/dkim/keys.ts';
 import { mailauthResolver, unwrap } from '../../../src/mailauth/resolver.ts';
-import { createInboundVerifier } from '../../../src/mailauth/verify.ts';
+import { createInboundVerifier, readBody } from '../../../src/mailauth/verify.ts';
 import { type FakeEntry, fakeResolver } from '../dns/fake-resolver.ts';
 
 const key = generateDkimKey('ed25519');
@@ -62,4 +62,12 @@ test('DNS failure is temperror, never a rejection; a stuck resolver ends in "non
   const late = await stuck({ message: Buffer.from(message('a@sender.test')), ip: '192.0.2.10', helo: 'h.test', sender: 'a@sender.test' });
   assert.equal(late.headers, 'Authentication-Results: mx.example.test; none\r\n');
   assert.match(late.error ?? '', /did not finish within 100 ms/);
+});
+
+test('the checks read the body only for a DKIM or ARC message signature', () => {
+  const body = '\r\n' + 'DKIM-Signature: in the body is not a signature\r\n'.repeat(3);
+  assert.equal(readBody(Buffer.from(`From: a@b.test\r\nSubject: x\r\n${body}`)), false);
+  assert.equal(readBody(Buffer.from(`From: a@b.test\r\ndkim-signature : v=1; d=b.test\r\n${body}`)), true);
+  assert.equal(readBody(Buffer.from(`ARC-Seal: i=1\r\nARC-Message-Signature: i=1; bh=x\r\nFrom: a@b.test\r\n${body}`)), true);
+  assert.equal(readBody(Buffer.from(`From: a@b.test\r\nX-Note: see\r\n DKIM-Signature: folded, not a field\r\n${body}`)), false);
 });
