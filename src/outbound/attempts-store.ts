@@ -1,5 +1,6 @@
 // The attempts table (migration 002): one row per outbound attempt per host, the same facts as the
-// "hop" log record. The only writer of that table; also reads it back for `queue show`.
+// "hop" log record. The only writer of that table; also reads it back for `queue show`. The rows of
+// one turn of the event loop go in together, in one transaction at its end.
 import { type Db, relaxedSync } from '../db/open.ts';
 import type { HopInfo, SmtpReply } from '../core/delivery.ts';
 
@@ -56,8 +57,15 @@ export class AttemptsStore implements AttemptSink {
   private readonly prune;
 
   private readonly relaxed: <T>(fn: () => T) => T;
+  private readonly insertAll;
+  private readonly db: Db;
+  private pending: Row[] = [];
+  private readonly onError: (err: unknown) => void;
 
-  constructor(db: Db) {
+  /** `onError`: a batch that could not be written (the disk is full?); the rows are dropped. */
+  constructor(db: Db, onError: (err: unknown) => void = () => undefined) {
+    this.db = db;
+    this.onError = onError;
     this.relaxed = relaxedSync(db);
     this.insert = db.prepare(
       `INSERT INTO attempts (queue_id, at, domain, rcpts, mx, ip, port, policy, policy_source, tls_version, tls_cipher, tls_verified,
@@ -67,6 +75,9 @@ export class AttemptsStore implements AttemptSink {
     );
     this.select = db.prepare<[string], Row>('SELECT * FROM attempts WHERE queue_id = ? ORDER BY at, id');
     this.prune = db.prepare('DELETE FROM attempts WHERE at < ?');
+    this.insertAll = db.transaction((rows: readonly Row[]) => {
+      for (const row of rows) this.insert.run(row);
+    });
   }
 
   record(a: AttemptRecord): void {
@@ -92,12 +103,29 @@ export class AttemptsStore implements AttemptSink {
       error: a.error ?? null,
       ms: Math.round(a.ms),
     };
-    // History, not state: written without an fsync (see relaxedSync).
-    this.relaxed(() => this.insert.run(row));
+    this.pending.push(row);
+    if (this.pending.length === 1) {
+      setImmediate(() => {
+        try {
+          this.flush();
+        } catch (err) {
+          this.onError(err);
+        }
+      });
+    }
+  }
+
+  /** Writes the rows waiting for the end of the turn. History, not state: without an fsync (see relaxedSync). */
+  flush(): void {
+    const rows = this.pending;
+    this.pending = [];
+    // Closed meanwhile (shutdown): the rows are history; the hop log records have the same facts.
+    if (rows.length > 0 && this.db.open) this.relaxed(() => this.insertAll(rows));
   }
 
   /** Every attempt for a message, oldest first. */
   forMessage(queueId: string): AttemptRecord[] {
+    this.flush();
     return this.select.all(queueId).map((r) => ({
       queueId: r.queue_id,
       at: r.at,
@@ -121,6 +149,7 @@ export class AttemptsStore implements AttemptSink {
 
   /** Deletes attempts older than `before` (unix ms); returns how many. */
   pruneBefore(before: number): number {
+    this.flush();
     return this.prune.run(before).changes;
   }
 }

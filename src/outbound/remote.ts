@@ -50,7 +50,7 @@ export function createRemoteCourier(config: Config, db: Db, log: Logger, overrid
     resolver,
     trust,
     log,
-    attempts: new AttemptsStore(db),
+    attempts: new AttemptsStore(db, (err) => log.error({ err }, 'could not record delivery attempts (the hop records have them)')),
     now,
     ...(sts ? { sts } : {}),
     ...(overrides.random ? { random: overrides.random } : {}),

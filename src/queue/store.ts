@@ -146,8 +146,9 @@ export class QueueStore {
       deleteMessage: db.prepare('DELETE FROM messages WHERE id = ?'),
       markDelayNotice: db.prepare('UPDATE messages SET delay_notice_sent = 1 WHERE id = ? AND delay_notice_sent = 0'),
       recover: db.prepare(`UPDATE recipients SET state = 'queued' WHERE state = 'active'`),
-      nextDue: db.prepare<[string], { t: number | null }>(
-        `SELECT min(next_attempt_at) AS t FROM recipients WHERE state = 'queued' AND transport = ?`,
+      // ORDER BY … LIMIT 1 stops at the first entry of the due index; min() read every entry of the range.
+      nextDue: db.prepare<[string], { t: number }>(
+        `SELECT next_attempt_at AS t FROM recipients WHERE state = 'queued' AND transport = ? ORDER BY next_attempt_at LIMIT 1`,
       ),
     };
     this.transactions = {
