@@ -32,7 +32,7 @@ export interface Offload {
 }
 
 export function startOffloadThread(settings: { verify?: VerifySettings } = {}): Offload {
-  const worker = new Worker(new URL(`./thread${path(import.meta.url)}`, import.meta.url), {
+  const worker = new Worker(new URL(`./thread${extensionOf(import.meta.url)}`, import.meta.url), {
     workerData: settings,
     // A small young generation: with the default, the thread's start-up garbage keeps ~10 MB more resident.
     resourceLimits: { maxYoungGenerationSizeMb: 8 },
@@ -67,18 +67,18 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}): 
     });
   };
 
+  const checks = settings.verify;
   return {
     write: (dir, name, parts) => call({ kind: 'maildir', dir, name, parts: parts.map(exact) }),
-    ...(settings.verify
+    ...(checks
       ? {
           verify: async (input: VerifyInput): Promise<Verdict> => {
-            const hostname = settings.verify?.hostname ?? '';
             try {
               const verdict = await call<Verdict>({ kind: 'verify', input: { ...input, message: exact(input.message) } });
               // Structured clone hands a Uint8Array back: make it a Buffer again (no copy).
               return { ...verdict, message: Buffer.from(verdict.message.buffer, verdict.message.byteOffset, verdict.message.byteLength) };
             } catch (err) {
-              return checksFailed(hostname, input.message, (err as Error).message);
+              return checksFailed(checks.hostname, input.message, (err as Error).message);
             }
           },
         }
@@ -97,7 +97,7 @@ function exact<T extends Uint8Array>(bytes: T): Uint8Array {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
 }
 
-/** The extension this module runs under (.ts from the source tree), for the thread's entry file. */
-function path(url: string): string {
+/** The extension this module runs under (.js from dist/, .ts from the sources), for the thread's entry file. */
+function extensionOf(url: string): string {
   return url.slice(url.lastIndexOf('.'));
 }
