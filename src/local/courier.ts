@@ -7,7 +7,7 @@ export interface LocalCourierDeps {
   /** <data_dir>/mail */
   mailRoot: string;
   hostname: string;
-  /** The Maildir writer (the daemon's runs in a thread: maildir-thread.ts); default: in this thread. */
+  /** The Maildir writer (the daemon's runs in the offload thread, src/offload); default: in this thread. */
   write?: MaildirWrite;
 }
 

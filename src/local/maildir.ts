@@ -1,10 +1,10 @@
 // Maildir writer: the only writer of <data_dir>/mail. tmp → fsync → rename into new/ → fsync of
 // new/, so a message counts as delivered only once it survives a crash (https://cr.yp.to/proto/maildir.html).
 // The fsync of new/ is shared: one covers every rename made before it started (group commit).
-// Made for the Maildir thread (maildir-thread.ts): the calls that only touch metadata (stat,
-// open, write, rename, close) are synchronous, microseconds on a local file system and cheaper
-// than a trip through the thread pool each; the fsyncs, which wait for the disk, go to the pool,
-// so several messages wait for the disk at once.
+// Made for the offload thread (src/offload): the calls that only touch metadata (stat, open,
+// write, rename, close) are synchronous there, cheaper than a trip through the thread pool each
+// (and, done one at a time, they do not contend in the file system's journal); the fsyncs, which
+// wait for the disk, go to the pool, so several messages wait for the disk at once.
 import { closeSync, existsSync, fsync, openSync, renameSync, unlinkSync, writevSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -52,7 +52,7 @@ export function createMaildirWriter(deps: { syncDir?: (dir: string) => Promise<v
     }
     try {
       const size = parts.reduce((n, p) => n + p.length, 0);
-      const written = writevSync(fd, parts as Uint8Array[]);
+      const written = writevSync(fd, parts);
       // A short write to a regular file means the space ran out.
       if (written !== size) throw Object.assign(new Error(`short write to ${temp}: ${written} of ${size} bytes`), { code: 'ENOSPC' });
       await fsyncFd(fd);
