@@ -122,13 +122,13 @@ async function inRounds(rounds: number, sealpost: () => Promise<SideFigures>, po
 function addUp(sides: SideFigures[]): SideFigures {
   const failed = sides.find((x) => x.error);
   if (failed) return failed;
-  const sum = (f: (x: SideFigures) => number | undefined) => sides.reduce<number | undefined>((n, x) => (n === undefined || f(x) === undefined ? undefined : n + (f(x) as number)), 0);
+  const total = (f: (x: SideFigures) => number) => sides.reduce((n, x) => n + f(x), 0);
   const notes: Record<string, unknown> = {};
-  for (const x of sides) {
-    for (const [k, v] of Object.entries(x.notes ?? {})) notes[k] = typeof v === 'number' && typeof notes[k] === 'number' ? (notes[k] as number) + v : (notes[k] ?? v);
+  for (const [k, v] of sides.flatMap((x) => Object.entries(x.notes ?? {}))) {
+    notes[k] = typeof v === 'number' && typeof notes[k] === 'number' ? notes[k] + v : (notes[k] ?? v);
   }
-  const acceptMs = sum((x) => x.acceptMs);
-  return { messages: sum((x) => x.messages) ?? 0, ...(acceptMs !== undefined ? { acceptMs } : {}), drainMs: sum((x) => x.drainMs) ?? 0, cpuMs: sum((x) => x.cpuMs) ?? 0, notes };
+  const accepted = sides.every((x) => x.acceptMs !== undefined) ? { acceptMs: total((x) => x.acceptMs ?? 0) } : {};
+  return { messages: total((x) => x.messages), ...accepted, drainMs: total((x) => x.drainMs), cpuMs: total((x) => x.cpuMs), notes };
 }
 
 async function summarizeProfiles(dir: string, root: string): Promise<string[]> {
