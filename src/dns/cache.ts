@@ -46,9 +46,13 @@ export function cachingResolver<R extends Resolver & { [K in keyof R]: Lookup }>
     return query;
   };
 
+  // By name, not by the inner object's own keys: a resolver class keeps its methods on the prototype.
   const cached = {} as R;
-  for (const method of Object.keys(inner) as (keyof R & string)[]) {
+  for (const method of LOOKUPS as readonly (keyof R & string)[]) {
     if (typeof inner[method] === 'function') cached[method] = ((name: string) => lookup(method, name)) as R[typeof method];
   }
   return cached;
 }
+
+/** Every lookup a resolver may have: the Resolver interface's, and PTR and CNAME (dns/node-resolver.ts). */
+const LOOKUPS = ['resolveMx', 'resolve4', 'resolve6', 'resolveTxt', 'resolvePtr', 'resolveCname'] as const;

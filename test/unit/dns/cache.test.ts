@@ -50,3 +50,34 @@ test('identical lookups in flight share one query; the cache stays within its si
   await cached.resolveTxt('x.test');
   assert.equal(asked.filter((n) => n === 'x.test').length, 2, 'the oldest entry made room');
 });
+
+test('a resolver class is cached too (its lookups live on the prototype), PTR and CNAME included', async () => {
+  const asked: string[] = [];
+  class Recording {
+    private answer<T>(what: string, a: DnsAnswer<T>): Promise<DnsAnswer<T>> {
+      asked.push(what);
+      return Promise.resolve(a);
+    }
+    resolveMx(name: string) {
+      return this.answer<{ exchange: string; preference: number }>(`MX ${name}`, { kind: 'nxdomain' });
+    }
+    resolve4(name: string) {
+      return this.answer(`A ${name}`, { kind: 'records', records: ['192.0.2.1'] });
+    }
+    resolve6(name: string) {
+      return this.answer<string>(`AAAA ${name}`, { kind: 'nodata' });
+    }
+    resolveTxt(name: string) {
+      return this.answer<string>(`TXT ${name}`, { kind: 'nodata' });
+    }
+    resolveCname(name: string) {
+      return this.answer<string>(`CNAME ${name}`, { kind: 'nxdomain' });
+    }
+  }
+  const cached = cachingResolver(new Recording(), { now: () => 0 });
+  for (let i = 0; i < 2; i++) {
+    assert.deepEqual(await cached.resolve4('a.test'), { kind: 'records', records: ['192.0.2.1'] });
+    assert.deepEqual(await cached.resolveCname('a.test'), { kind: 'nxdomain' });
+  }
+  assert.deepEqual(asked, ['A a.test', 'CNAME a.test'], 'the second lookups came from the cache');
+});
