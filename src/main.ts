@@ -17,7 +17,7 @@ import { cachingResolver } from './dns/cache.ts';
 import { createNodeResolver } from './dns/node-resolver.ts';
 import { reverseLookup } from './dns/reverse.ts';
 import { type InboundDeps, type ListenerRole, createInboundListener } from './inbound/listener.ts';
-import { buildDirectory, decideRecipient } from './inbound/recipients.ts';
+import { buildDirectory, decideRecipient } from './routing/recipients.ts';
 import { SessionStats } from './inbound/session-stats.ts';
 import { createLocalCourier } from './local/courier.ts';
 import { type Logger, mailLog } from './log/log.ts';

@@ -2,7 +2,7 @@
 // that point to it, in any of our domains (like Postfix's reject_sender_login_mismatch with the
 // alias table as smtpd_sender_login_maps). Catch-all mailboxes own nothing extra.
 import { parseMailbox } from '../core/address.ts';
-import type { Directory } from '../inbound/recipients.ts';
+import type { Directory } from '../routing/recipients.ts';
 import { normalizeLogin } from './users.ts';
 
 /** May `user` (a normalized login, "alice@example.org") send as `address`? */

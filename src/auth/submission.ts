@@ -7,8 +7,8 @@
 import { simpleParser } from 'mailparser';
 import { rfc5322Date } from '../core/date.ts';
 import { type DkimSigner, fromDomain } from '../dkim/signer.ts';
-import { headerBlock } from '../inbound/body.ts';
-import type { Directory } from '../inbound/recipients.ts';
+import { headerBlock } from '../message/body.ts';
+import type { Directory } from '../routing/recipients.ts';
 import { senderAllowed } from './senders.ts';
 
 export interface OutgoingInput {

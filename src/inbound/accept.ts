@@ -6,11 +6,11 @@ import type { Prepared } from '../auth/submission.ts';
 import { mailLog } from '../log/log.ts';
 import type { Verdict } from '../mailauth/verify.ts';
 import type { NewRecipient } from '../queue/store.ts';
-import { checkNewlines, hasEightBit, headerBlock } from './body.ts';
-import { plainHeaderFacts } from './header-facts.ts';
+import { checkNewlines, hasEightBit, headerBlock } from '../message/body.ts';
+import { plainHeaderFacts } from '../message/header-facts.ts';
 import type { InboundDeps, ListenerRole, SessionState } from './listener.ts';
-import { receivedHeader } from './received.ts';
-import { decideRecipient } from './recipients.ts';
+import { receivedHeader } from '../message/received.ts';
+import { decideRecipient } from '../routing/recipients.ts';
 import { mailFrom, reply, sessionUser } from './replies.ts';
 
 export interface AcceptorDeps {

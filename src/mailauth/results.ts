@@ -1,7 +1,21 @@
 // Pure helpers around Authentication-Results (RFC 8601) for inbound mail: remove fields that claim
 // to come from us before adding ours (§5), the verdict when no check could run, and whether a
 // DMARC result asks for rejection.
-import type { Verdict } from './verify.ts';
+
+/** The outcome of the inbound checks of one message (built here, returned by verify.ts). */
+export interface Verdict {
+  /** Header fields to put in front of `message`, each ending in CRLF. */
+  headers: string;
+  /** The message without forged Authentication-Results fields. */
+  message: Buffer;
+  /** One word per method for the mail log: pass, fail, none, temperror, ... */
+  results: { spf: string; dkim: string; dmarc: string };
+  /** Set when the message must be refused (dmarc_reject and a failing p=reject domain). */
+  reject?: { code: number; enhanced: string; text: string };
+  /** Forged fields removed; a timeout or failure of the checks. */
+  removed: number;
+  error?: string;
+}
 
 /**
  * `message` without the Authentication-Results fields whose authserv-id is `authservId` (any

@@ -4,8 +4,10 @@
 //
 //   createInboundVerifier({ hostname, resolver, dmarcReject, timeoutMs }) → (input) → Promise<Verdict>
 import { type DNSResolver, authenticate } from 'mailauth';
-import { headerBlock } from '../inbound/body.ts';
-import { dmarcRejection, removeOurResults, unverified } from './results.ts';
+import { headerBlock } from '../message/body.ts';
+import { type Verdict, dmarcRejection, removeOurResults, unverified } from './results.ts';
+
+export type { Verdict } from './results.ts';
 
 export interface VerifyInput {
   /** The message as received (CRLF), without our Received header. */
@@ -14,20 +16,6 @@ export interface VerifyInput {
   helo: string;
   /** MAIL FROM, '' for <>. */
   sender: string;
-}
-
-export interface Verdict {
-  /** Header fields to put in front of `message`, each ending in CRLF. */
-  headers: string;
-  /** The message without forged Authentication-Results fields. */
-  message: Buffer;
-  /** One word per method for the mail log: pass, fail, none, temperror, ... */
-  results: { spf: string; dkim: string; dmarc: string };
-  /** Set when the message must be refused (dmarc_reject and a failing p=reject domain). */
-  reject?: { code: number; enhanced: string; text: string };
-  /** Forged fields removed; a timeout or failure of the checks. */
-  removed: number;
-  error?: string;
 }
 
 export interface VerifierDeps {

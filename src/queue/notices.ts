@@ -1,6 +1,6 @@
 // Turns a failed or delayed message into the DSN to queue (RFC 3464, via bounce.ts), routed like
 // any other mail: to a local mailbox or out through the remote queue. Never to the null sender.
-import type { RecipientDecision } from '../inbound/recipients.ts';
+import type { RecipientDecision } from '../routing/recipients.ts';
 import { type DsnRecipient, buildDsn, shouldBounce } from './bounce.ts';
 import type { NewMessage } from './store.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ownedAddresses, senderAllowed } from '../../../src/auth/senders.ts';
-import { buildDirectory } from '../../../src/inbound/recipients.ts';
+import { buildDirectory } from '../../../src/routing/recipients.ts';
 
 const directory = buildDirectory([
   { name: 'example.test', mailboxes: ['alice', 'bob'], aliases: { postmaster: 'alice', sales: 'bob', out: 'someone@elsewhere.test' }, catchAll: 'bob' },

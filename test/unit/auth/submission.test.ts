@@ -4,7 +4,7 @@ import { dkimVerify } from 'mailauth';
 import { prepareOutgoing } from '../../../src/auth/submission.ts';
 import { dkimRecord, generateDkimKey } from '../../../src/dkim/keys.ts';
 import { createDkimSigner } from '../../../src/dkim/signer.ts';
-import { buildDirectory } from '../../../src/inbound/recipients.ts';
+import { buildDirectory } from '../../../src/routing/recipients.ts';
 
 const directory = buildDirectory([{ name: 'example.test', mailboxes: ['alice', 'bob'], aliases: { postmaster: 'alice' }, catchAll: '' }]);
 const pem = generateDkimKey('ed25519');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkNewlines, hasEightBit, headerBlock } from '../../../src/inbound/body.ts';
+import { checkNewlines, hasEightBit, headerBlock } from '../../../src/message/body.ts';
 
 test('bare LF and bare CR are normalized to CRLF, never left as line ends a later hop could misread', () => {
   const cases: [string, string][] = [

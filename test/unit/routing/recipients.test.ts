@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildDirectory, decideRecipient } from '../../../src/inbound/recipients.ts';
+import { buildDirectory, decideRecipient } from '../../../src/routing/recipients.ts';
 
 const directory = buildDirectory([
   { name: 'example.test', mailboxes: ['alice', 'bob'], aliases: { postmaster: 'alice', fwd: 'someone@elsewhere.test', cross: 'carol@xn--exmple-cua.test', dangling: 'nobody@xn--exmple-cua.test' }, catchAll: '' },

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { simpleParser } from 'mailparser';
-import { plainHeaderFacts } from '../../../src/inbound/header-facts.ts';
+import { plainHeaderFacts } from '../../../src/message/header-facts.ts';
 
 const cases: { name: string; headers: string; plain: boolean }[] = [
   { name: 'ordinary', headers: 'From: <a@example.test>\r\nSubject: hello there\r\nMessage-ID: <1.2@example.test>\r\n\r\n', plain: true },

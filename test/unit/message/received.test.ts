@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { rfc5322Date } from '../../../src/core/date.ts';
-import { receivedHeader } from '../../../src/inbound/received.ts';
+import { receivedHeader } from '../../../src/message/received.ts';
 
 test('Received header in the form operators know, with TLS details and one recipient', () => {
   const h = receivedHeader({
