@@ -3,9 +3,8 @@
 //
 //   parseMaterial(material)           → { ok, parsed: names, validity, fingerprint… } | { ok: false, reason }
 //   lintChain(material, {names, now}) → ChainProblem[] (errors and warnings; [] when all is well)
-//   certNames(cert)                   → the DNS names a certificate is for
 import { type KeyObject, X509Certificate, createPrivateKey } from 'node:crypto';
-import { certCovers } from './names.ts';
+import { certCovers, certNames, presentedNames } from './names.ts';
 
 /** A certificate chain (leaf first, then intermediates; PEM) and the leaf's private key (PEM). */
 export interface CertMaterial {
@@ -70,7 +69,7 @@ export function parseMaterial(material: CertMaterial): Parsed {
     parsed: {
       chain,
       key,
-      names: certNames(leaf),
+      names: presentedNames(certNames(leaf)),
       notBefore: leaf.validFromDate.getTime(),
       notAfter: leaf.validToDate.getTime(),
       subject: oneLine(leaf.subject),
@@ -78,34 +77,6 @@ export function parseMaterial(material: CertMaterial): Parsed {
       fingerprint: leaf.fingerprint256,
     },
   };
-}
-
-/**
- * The DNS names a certificate is for: its subjectAltName dNSNames; only when it has none, the
- * subject CN (RFC 6125 §6.4.4 allows this fallback; RFC 9525 clients no longer use it).
- */
-export function certNames(cert: X509Certificate): string[] {
-  const dns = sanEntries(cert.subjectAltName)
-    .filter((e) => e.type === 'DNS' && !e.quoted)
-    .map((e) => e.value.toLowerCase());
-  if (dns.length > 0) return dns;
-  const cn = /^CN=(.*)$/m.exec(cert.subject)?.[1];
-  return cn ? [cn.toLowerCase()] : [];
-}
-
-/**
- * Node writes subjectAltName as "DNS:a.example, IP Address:192.0.2.1"; a value holding a comma,
- * quote or control character is written as a JSON string (CVE-2021-44532), so this tokenizes
- * rather than splits. Quoted values are never valid host names and are marked as such.
- */
-function sanEntries(san: string | undefined): { type: string; value: string; quoted: boolean }[] {
-  const out: { type: string; value: string; quoted: boolean }[] = [];
-  const entry = /([A-Za-z ]+):(?:"((?:[^"\\]|\\.)*)"|([^,]*))(?:, |$)/y;
-  let match: RegExpExecArray | null;
-  while (san && entry.lastIndex < san.length && (match = entry.exec(san)) !== null) {
-    out.push({ type: match[1] ?? '', value: match[2] ?? match[3] ?? '', quoted: match[2] !== undefined });
-  }
-  return out;
 }
 
 export interface ChainProblem {
