@@ -8,12 +8,11 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../config/schema.ts';
 import { type Logger, mailLog } from '../log/log.ts';
-import { lintChain, parseMaterial } from '../tls/material.ts';
 import type { CertStore } from '../tls/store.ts';
 import { type AriState, createAriPoller } from './ari-poller.ts';
 import { type CachedCert, cacheRoot, ensureCacheDir, loadAccountKey, loadAccountUrl, loadEntry, saveAccountKey, saveAccountUrl, saveEntry } from './cache.ts';
 import { type ControlWatcher, watchRenewRequests } from './control.ts';
-import { type Current, admit } from './current.ts';
+import { type Current, admit, inspect } from './current.ts';
 import { type OrderDeps, createKey, issueCertificate } from './order.ts';
 import type { ChallengeTable } from './responder.ts';
 import { DEFAULT_RETRY, type RetryPolicy, nextRenewalAt, parseRetryAfter, plan, retryAt } from './schedule.ts';
@@ -94,7 +93,8 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
   const loaded = await loadEntry(root, config.hostname);
   if (loaded.kind === 'unreadable') refuse(loaded.reason);
   if (loaded.kind === 'found') {
-    const accepted = admit(loaded.entry, { names, now: clock.now(), origin: 'cache', ...(deps.store ? { store: deps.store } : {}) });
+    const parsed = inspect(loaded.entry, { names, now: clock.now(), origin: 'cache' });
+    const accepted = typeof parsed === 'string' ? parsed : admit(loaded.entry, parsed, { names, origin: 'cache', ...(deps.store ? { store: deps.store } : {}) });
     if (typeof accepted === 'string') refuse(accepted);
     else current = accepted;
   }
@@ -181,11 +181,10 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
       return fail(result.reason, retryAfterMs);
     }
     const now = clock.now();
-    const probe = parseMaterial(result);
-    const serial = probe.ok ? (probe.parsed.chain[0]?.serialNumber ?? '') : '';
-    // Lint before the cache write and the swap: a bad issuance never replaces a good certificate.
-    const lint = lintChain(result, { names, now }).filter((p) => p.level === 'error');
-    if (lint.length > 0) return fail(`the CA issued a certificate that fails the check: ${lint.map((p) => p.text).join('; ')}`);
+    // Parsed and linted once, before the cache write; the same value goes to the store.
+    const parsed = inspect(result, { names, now, origin: 'issued' });
+    if (typeof parsed === 'string') return fail(parsed);
+    const serial = parsed.chain[0]?.serialNumber ?? '';
     let entry: CachedCert;
     try {
       const meta = await saveEntry(root, config.hostname, serial || randomBytes(8).toString('hex'), result, { names, issuedAt: iso(now), directory, orderUrl: result.orderUrl, jitter: random() });
@@ -193,7 +192,7 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
     } catch (err) {
       return fail(`cannot write the certificate cache in ${root}: ${(err as Error).message}`);
     }
-    const accepted = admit(entry, { names, now: clock.now(), origin: 'issued', ...(deps.store ? { store: deps.store } : {}) });
+    const accepted = admit(entry, parsed, { names, origin: 'issued', ...(deps.store ? { store: deps.store } : {}) });
     if (typeof accepted === 'string') return fail(accepted);
     const replaced = current;
     current = accepted;

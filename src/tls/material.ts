@@ -3,6 +3,7 @@
 //
 //   parseMaterial(material)           → { ok, parsed: names, validity, fingerprint… } | { ok: false, reason }
 //   lintChain(material, {names, now}) → ChainProblem[] (errors and warnings; [] when all is well)
+//   lintParsed(parsed, {names, now})  → the same for material parsed already (parse once, lint, store)
 import { type KeyObject, X509Certificate, createPrivateKey } from 'node:crypto';
 import { certCovers, certNames, presentedNames } from './names.ts';
 
@@ -13,6 +14,8 @@ export interface CertMaterial {
 }
 
 export interface ParsedMaterial {
+  /** The PEMs this was parsed from: what CertStore.set builds its context from. */
+  readonly material: CertMaterial;
   /** Leaf first. */
   readonly chain: readonly X509Certificate[];
   readonly key: KeyObject;
@@ -67,6 +70,7 @@ export function parseMaterial(material: CertMaterial): Parsed {
   return {
     ok: true,
     parsed: {
+      material,
       chain,
       key,
       names: presentedNames(certNames(leaf)),
@@ -99,17 +103,18 @@ export interface LintOptions {
  * a certificate expired or not yet valid.
  */
 export function lintChain(material: CertMaterial, options: LintOptions): ChainProblem[] {
+  const result = parseMaterial(material);
+  // Parse failures and a key mismatch stop here: nothing else can be checked reliably.
+  return result.ok ? lintParsed(result.parsed, options) : [{ level: 'error', text: result.reason }];
+}
+
+/** lintChain for material parsed already (the key is known to match the leaf). */
+export function lintParsed(parsed: ParsedMaterial, options: LintOptions): ChainProblem[] {
   const problems: ChainProblem[] = [];
   const error = (text: string): void => {
     problems.push({ level: 'error', text });
   };
-  const result = parseMaterial(material);
-  if (!result.ok) {
-    // Parse failures and a key mismatch stop here: nothing else can be checked reliably.
-    error(result.reason);
-    return problems;
-  }
-  const { chain, names } = result.parsed;
+  const { chain, names } = parsed;
   const label = (i: number): string => `${i === 0 ? 'the leaf certificate' : `chain certificate ${i + 1}`} (${oneLine(chain[i]?.subject ?? '')})`;
 
   for (let i = 0; i + 1 < chain.length; i++) {
