@@ -14,59 +14,48 @@ export interface AriState {
   pollAt: number;
 }
 
-export interface AriPoller {
-  /** The directory was read and offers renewalInfo: send `replaces`, follow windows. */
-  offered(): boolean;
-  /** When the plan should poll: undefined once the directory turned out to offer no ARI. */
-  pollAt(): number | undefined;
-  state(): AriState;
-  /** A new certificate: forget the window and ask at `now`. */
-  reset(now: number): void;
-  /** Reads the directory if not done yet, then asks about `certId`. True when the window changed. */
-  poll(certId: string | undefined, now: number): Promise<boolean>;
+/** One poll's answer: whether the directory offers ARI (undefined until it was read), the state after it, and whether the window changed. */
+export interface AriPollResult {
+  offered: boolean | undefined;
+  ari: AriState;
+  changed: boolean;
 }
 
-export function createAriPoller(directory: string, transport: AcmeTransport, log: Logger, now: number): AriPoller {
+export interface AriPoller {
+  /** Reads the directory if not done yet, then asks about `certId`; `previous` is the state so far. */
+  poll(certId: string | undefined, previous: AriState, now: number): Promise<AriPollResult>;
+}
+
+/** The poller remembers only what the directory said (read once); the window state is the caller's. */
+export function createAriPoller(directory: string, transport: AcmeTransport, log: Logger): AriPoller {
   let discovered = false;
   let base: string | undefined;
-  let ari: AriState = { pollAt: now };
+  const answer = (ari: AriState, changed = false): AriPollResult => ({ offered: discovered ? base !== undefined : undefined, ari, changed });
 
   return {
-    offered: () => base !== undefined,
-    pollAt: () => (discovered && base === undefined ? undefined : ari.pollAt),
-    state: () => ari,
-    reset(at) {
-      ari = { pollAt: at };
-    },
-    async poll(certId, at) {
+    async poll(certId, previous, at) {
       try {
         if (!discovered) {
           const dir = await transport.getJson(directory);
           const url = (dir.body as Record<string, unknown> | undefined)?.['renewalInfo'];
           discovered = dir.status === 200;
           base = typeof url === 'string' ? url : undefined;
-          if (discovered && base === undefined) return false; // no ARI at this CA
+          if (discovered && base === undefined) return answer(previous); // no ARI at this CA
         }
-        if (certId === undefined || base === undefined) {
-          ari = { pollAt: nextAriPollAt(at) };
-          return false;
-        }
+        if (certId === undefined || base === undefined) return answer({ pollAt: nextAriPollAt(at) });
         const reply = await transport.getJson(renewalInfoUrl(base, certId));
         const header = reply.headers['retry-after'];
         const retryAfter = parseRetryAfter(typeof header === 'string' ? header : undefined, at);
         const info = reply.status === 200 ? parseRenewalInfo(reply.body) : { ok: false as const, problem: `HTTP ${reply.status}` };
         if (!info.ok) {
-          ari = { ...ari, pollAt: nextAriPollAt(at, retryAfter) };
           log.debug({ event: 'cert', action: 'ari-unusable', problem: info.problem }, 'renewalInfo unusable; keeping the previous plan');
-          return false;
+          return answer({ ...previous, pollAt: nextAriPollAt(at, retryAfter) });
         }
-        const changed = ari.window?.start !== info.window.start || ari.window?.end !== info.window.end;
-        ari = { window: info.window, ...(info.explanationUrl ? { explanationUrl: info.explanationUrl } : {}), pollAt: nextAriPollAt(at, retryAfter) };
-        return changed;
+        const changed = previous.window?.start !== info.window.start || previous.window?.end !== info.window.end;
+        return answer({ window: info.window, ...(info.explanationUrl ? { explanationUrl: info.explanationUrl } : {}), pollAt: nextAriPollAt(at, retryAfter) }, changed);
       } catch (err) {
-        ari = { ...ari, pollAt: nextAriPollAt(at) };
         log.debug({ event: 'cert', action: 'ari-unreachable', error: (err as Error).message }, 'renewalInfo unreachable; keeping the previous plan');
-        return false;
+        return answer({ ...previous, pollAt: nextAriPollAt(at) });
       }
     },
   };

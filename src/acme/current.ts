@@ -1,7 +1,8 @@
-// Admitting a certificate (from the cache or fresh from the CA): lint it for our names, swap it
-// into the cert store, and describe it. A reason in words when it is refused; the store then
-// keeps what it serves. Side effects: store.set only.
-import { type CertMaterial, lintChain, parseMaterial } from '../tls/material.ts';
+// Admitting a certificate (from the cache or fresh from the CA): parse and lint it once for our
+// names (inspect), then swap that parsed value into the cert store and describe it (admit); the
+// store does not parse it again. A reason in words when it is refused; the store then keeps what
+// it serves. Side effects: store.set only.
+import { type CertMaterial, type ParsedMaterial, lintParsed, parseMaterial } from '../tls/material.ts';
 import type { CertStore } from '../tls/store.ts';
 import { ariCertId } from './ari.ts';
 import type { CachedCert } from './cache.ts';
@@ -18,26 +19,33 @@ export interface Current {
   ariId?: string;
 }
 
-export function admit(entry: CachedCert, options: { names: readonly string[]; now: number; origin: 'cache' | 'issued'; store?: Pick<CertStore, 'set'> }): Current | string {
-  const material: CertMaterial = { keyPem: entry.keyPem, certPem: entry.certPem };
-  const errors = lintChain(material, { names: options.names, now: options.now }).filter((p) => p.level === 'error');
-  const what = `${options.origin === 'cache' ? 'cached' : 'issued'} certificate for ${options.names.join(', ')}`;
-  if (errors.length > 0) return `${what} refused: ${errors.map((p) => p.text).join('; ')}`;
-  const parsed = parseMaterial(material);
-  if (!parsed.ok) return `${what} refused: ${parsed.reason}`;
+export type Origin = 'cache' | 'issued';
+
+/** Parses `material` and lints it for `names` at `now`: the parsed value, or why it is refused. */
+export function inspect(material: CertMaterial, options: { names: readonly string[]; now: number; origin: Origin }): ParsedMaterial | string {
+  const result = parseMaterial({ certPem: material.certPem, keyPem: material.keyPem });
+  const errors = result.ok ? lintParsed(result.parsed, options).filter((p) => p.level === 'error').map((p) => p.text) : [result.reason];
+  if (errors.length === 0 && result.ok) return result.parsed;
+  // Lint before the cache write and the swap: a bad issuance never replaces a good certificate.
+  const what = options.origin === 'cache' ? `cached certificate for ${options.names.join(', ')} refused` : 'the CA issued a certificate that fails the check';
+  return `${what}: ${errors.join('; ')}`;
+}
+
+/** Swaps `parsed` (inspect's answer for `entry`) into the store, if any, and describes it. */
+export function admit(entry: CachedCert, parsed: ParsedMaterial, options: { names: readonly string[]; origin: Origin; store?: Pick<CertStore, 'set'> }): Current | string {
   if (options.store) {
-    const swap = options.store.set('acme', [material]);
-    if (!swap.ok) return `${what} refused by the certificate store: ${swap.reason}`;
+    const swap = options.store.set('acme', [parsed]);
+    if (!swap.ok) return `${options.origin === 'cache' ? 'cached' : 'issued'} certificate for ${options.names.join(', ')} refused by the certificate store: ${swap.reason}`;
   }
-  const leaf = parsed.parsed.chain[0];
+  const leaf = parsed.chain[0];
   const ariId = leaf ? ariCertId(leaf.raw) : undefined;
   return {
     entry,
     serial: leaf?.serialNumber ?? '',
-    issuer: parsed.parsed.issuer,
-    notBefore: parsed.parsed.notBefore,
-    notAfter: parsed.parsed.notAfter,
-    fingerprint: parsed.parsed.fingerprint,
+    issuer: parsed.issuer,
+    notBefore: parsed.notBefore,
+    notAfter: parsed.notAfter,
+    fingerprint: parsed.fingerprint,
     ...(ariId ? { ariId } : {}),
   };
 }

@@ -3,20 +3,22 @@
 // single timer follows plan(): issue when missing or due, poll ARI, back off after failures.
 // Each new certificate is linted, written to the cache, then swapped into the cert store; on
 // any failure the old certificate keeps serving and the reason is logged.
+// The renewal and back-off state is one immutable value (renewal-state.ts); this file is the I/O
+// around its transitions.
 // Side effects: files under <dataDir>/certs/acme, HTTPS to the CA, one timer, the control watcher.
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../config/schema.ts';
 import { type Logger, mailLog } from '../log/log.ts';
-import { lintChain, parseMaterial } from '../tls/material.ts';
 import type { CertStore } from '../tls/store.ts';
-import { type AriState, createAriPoller } from './ari-poller.ts';
+import { createAriPoller } from './ari-poller.ts';
 import { type CachedCert, cacheRoot, ensureCacheDir, loadAccountKey, loadAccountUrl, loadEntry, saveAccountKey, saveAccountUrl, saveEntry } from './cache.ts';
 import { type ControlWatcher, watchRenewRequests } from './control.ts';
-import { type Current, admit } from './current.ts';
+import { admit, inspect } from './current.ts';
 import { type OrderDeps, createKey, issueCertificate } from './order.ts';
 import type { ChallengeTable } from './responder.ts';
-import { DEFAULT_RETRY, type RetryPolicy, nextRenewalAt, parseRetryAfter, plan, retryAt } from './schedule.ts';
+import { type RenewalState, admitted, ariPollAt, ariPolled, failed, forced, issued, nextStep, notDueUntil, renewAt, replaces, resume, toStatus } from './renewal-state.ts';
+import { DEFAULT_RETRY, type RetryPolicy, parseRetryAfter } from './schedule.ts';
 import { type CertStatus, readStatus, writeStatus } from './status.ts';
 import { type AcmeTransport, configureAcmeTransport } from './transport.ts';
 
@@ -79,28 +81,18 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
   let accountUrl = await loadAccountUrl(root, directory);
 
   // Resume the failure count and retry time so a restart does not hammer a failing CA.
-  const previous = (await readStatus(root))?.certificates.find((c) => c.names.join(',') === names.join(','));
-  let failures = previous?.failures ?? 0;
-  let lastError = previous?.lastError;
-  let lastErrorAt = previous?.lastErrorAt;
-  let lastIssuedAt = previous?.lastIssuedAt;
-  // `certs renew --force` bypasses it; so does a change of names (a different certificate).
-  let nextAttemptAt = previous?.nextAttemptAt ? Date.parse(previous.nextAttemptAt) : undefined;
-  if (nextAttemptAt !== undefined && Number.isNaN(nextAttemptAt)) nextAttemptAt = undefined;
-  /** An operator's forced renewal that has not succeeded yet: retried like a due renewal. */
-  let forcedAt: number | undefined;
-
-  let current: Current | undefined;
+  let state: RenewalState = resume((await readStatus(root))?.certificates, names, clock.now());
   const loaded = await loadEntry(root, config.hostname);
   if (loaded.kind === 'unreadable') refuse(loaded.reason);
   if (loaded.kind === 'found') {
-    const accepted = admit(loaded.entry, { names, now: clock.now(), origin: 'cache', ...(deps.store ? { store: deps.store } : {}) });
+    const parsed = inspect(loaded.entry, { names, now: clock.now(), origin: 'cache' });
+    const accepted = typeof parsed === 'string' ? parsed : admit(loaded.entry, parsed, { names, origin: 'cache', ...(deps.store ? { store: deps.store } : {}) });
     if (typeof accepted === 'string') refuse(accepted);
-    else current = accepted;
+    else state = admitted(state, accepted);
   }
 
   const transport: AcmeTransport = configureAcmeTransport(caPem);
-  const ari = createAriPoller(directory, transport, log, clock.now());
+  const ari = createAriPoller(directory, transport, log);
 
   let inFlight: Promise<RenewOutcome> | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -111,47 +103,8 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
     mailLog(log, 'cert', { action: 'refused', source: 'acme', names, error: reason }, 'ACME certificate refused; the previous certificate keeps serving');
   }
 
-  function renewAt(): number | undefined {
-    if (!current) return undefined;
-    const planned = nextRenewalAt(current, current.entry.meta.jitter, ari.state().window);
-    return forcedAt === undefined ? planned : Math.min(planned, forcedAt);
-  }
-
   function status(): CertStatus {
-    const now = clock.now();
-    const renewal = renewAt();
-    const next = plan(planInput(), now).wakeAt;
-    return {
-      names,
-      ...(current
-        ? {
-            current: {
-              serial: current.serial,
-              issuer: current.issuer,
-              notBefore: new Date(current.notBefore).toISOString(),
-              notAfter: new Date(current.notAfter).toISOString(),
-              fingerprint256: current.fingerprint,
-            },
-          }
-        : {}),
-      ...(renewal !== undefined ? { nextRenewalAt: iso(renewal) } : {}),
-      ...(deps.mode !== 'once' ? { nextCheckAt: iso(next) } : {}),
-      ...(nextAttemptAt !== undefined ? { nextAttemptAt: iso(nextAttemptAt) } : {}),
-      ...ariStatus(ari.state()),
-      failures,
-      ...(lastError !== undefined ? { lastError, ...(lastErrorAt ? { lastErrorAt } : {}) } : {}),
-      ...(lastIssuedAt ? { lastIssuedAt } : {}),
-    };
-  }
-
-  function planInput(): Parameters<typeof plan>[0] {
-    const renewal = renewAt();
-    return {
-      hasCert: current !== undefined,
-      ...(renewal !== undefined ? { renewAt: renewal } : {}),
-      ...(nextAttemptAt !== undefined ? { retryAt: nextAttemptAt } : {}),
-      ...(ari.pollAt() !== undefined ? { ariPollAt: ari.pollAt() } : {}),
-    };
+    return toStatus(state, { names, now: clock.now(), scheduling: deps.mode !== 'once' });
   }
 
   async function saveStatus(): Promise<void> {
@@ -164,11 +117,11 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
 
   /** One issuance attempt; the outcome is logged, saved and returned, never thrown. */
   async function attempt(why: string): Promise<RenewOutcome> {
-    const replaces = current && ari.offered() ? current.ariId : undefined;
-    mailLog(log, 'cert', { action: 'ordering', names, why, directory, ...(replaces ? { replaces } : {}) }, 'ordering an ACME certificate');
+    const replacing = replaces(state);
+    mailLog(log, 'cert', { action: 'ordering', names, why, directory, ...(replacing ? { replaces: replacing } : {}) }, 'ordering an ACME certificate');
     const result = await issueCertificate(
       { directoryUrl: directory, accountKeyPem: accountKey, ...(accountUrl ? { accountUrl } : {}), email: config.acme.email },
-      { names, keyType: config.acme.keyType, ...(replaces ? { replaces } : {}) },
+      { names, keyType: config.acme.keyType, ...(replacing ? { replaces: replacing } : {}) },
       { transport, challenges, log, ...(deps.poll ? { poll: deps.poll } : {}) },
     );
     if (result.accountUrl && result.accountUrl !== accountUrl) {
@@ -181,11 +134,10 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
       return fail(result.reason, retryAfterMs);
     }
     const now = clock.now();
-    const probe = parseMaterial(result);
-    const serial = probe.ok ? (probe.parsed.chain[0]?.serialNumber ?? '') : '';
-    // Lint before the cache write and the swap: a bad issuance never replaces a good certificate.
-    const lint = lintChain(result, { names, now }).filter((p) => p.level === 'error');
-    if (lint.length > 0) return fail(`the CA issued a certificate that fails the check: ${lint.map((p) => p.text).join('; ')}`);
+    // Parsed and linted once, before the cache write; the same value goes to the store.
+    const parsed = inspect(result, { names, now, origin: 'issued' });
+    if (typeof parsed === 'string') return fail(parsed);
+    const serial = parsed.chain[0]?.serialNumber ?? '';
     let entry: CachedCert;
     try {
       const meta = await saveEntry(root, config.hostname, serial || randomBytes(8).toString('hex'), result, { names, issuedAt: iso(now), directory, orderUrl: result.orderUrl, jitter: random() });
@@ -193,17 +145,10 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
     } catch (err) {
       return fail(`cannot write the certificate cache in ${root}: ${(err as Error).message}`);
     }
-    const accepted = admit(entry, { names, now: clock.now(), origin: 'issued', ...(deps.store ? { store: deps.store } : {}) });
+    const accepted = admit(entry, parsed, { names, origin: 'issued', ...(deps.store ? { store: deps.store } : {}) });
     if (typeof accepted === 'string') return fail(accepted);
-    const replaced = current;
-    current = accepted;
-    failures = 0;
-    lastError = undefined;
-    lastErrorAt = undefined;
-    nextAttemptAt = undefined;
-    forcedAt = undefined;
-    lastIssuedAt = iso(now);
-    ari.reset(now); // ask the CA about the new certificate's window
+    const replaced = state.current;
+    state = issued(state, accepted, now); // and ask the CA about the new certificate's window
     // The status file first: whoever reads the log record finds `sealpost certs` already saying so.
     await saveStatus();
     mailLog(log, 'cert', {
@@ -214,7 +159,7 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
       issuer: accepted.issuer,
       notAfter: iso(accepted.notAfter),
       fingerprint: accepted.fingerprint,
-      nextRenewalAt: iso(renewAt() ?? accepted.notAfter),
+      nextRenewalAt: iso(renewAt(state) ?? accepted.notAfter),
       ...(replaced ? { replacedSerial: replaced.serial } : {}),
     });
     return { kind: 'issued', names, serial: accepted.serial, notAfter: iso(accepted.notAfter) };
@@ -222,10 +167,9 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
 
   async function fail(reason: string, retryAfterMs?: number): Promise<RenewOutcome> {
     const now = clock.now();
-    failures += 1;
-    lastError = reason;
-    lastErrorAt = iso(now);
-    nextAttemptAt = retryAt(failures, now, policy, random(), retryAfterMs);
+    state = failed(state, { reason, now, policy, jitter: random(), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
+    const { current, failures } = state;
+    const nextAttemptAt = iso(state.nextAttemptAt ?? now);
     await saveStatus();
     mailLog(log, 'cert', {
       action: 'failed',
@@ -233,17 +177,17 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
       names,
       error: reason,
       failures,
-      nextAttemptAt: iso(nextAttemptAt),
+      nextAttemptAt,
       serving: current ? `acme certificate ${current.serial} (until ${iso(current.notAfter)})` : 'the self-signed certificate',
     }, 'ACME issuance failed; the current certificate keeps serving');
-    return { kind: 'failed', names, reason, nextAttemptAt: iso(nextAttemptAt) };
+    return { kind: 'failed', names, reason, nextAttemptAt };
   }
 
   async function pollAri(): Promise<void> {
-    if (await ari.poll(current?.ariId, clock.now())) {
-      const { window, explanationUrl } = ari.state();
-      if (window) mailLog(log, 'cert', { action: 'ari-window', names, windowStart: iso(window.start), windowEnd: iso(window.end), nextRenewalAt: iso(renewAt() ?? window.start), ...(explanationUrl ? { explanationUrl } : {}) });
-    }
+    const answer = await ari.poll(state.current?.ariId, state.ari, clock.now());
+    state = ariPolled(state, answer);
+    const { window, explanationUrl } = state.ari;
+    if (answer.changed && window) mailLog(log, 'cert', { action: 'ari-window', names, windowStart: iso(window.start), windowEnd: iso(window.end), nextRenewalAt: iso(renewAt(state) ?? window.start), ...(explanationUrl ? { explanationUrl } : {}) });
     await saveStatus();
   }
 
@@ -259,7 +203,7 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
     if (stopped || deps.mode === 'once') return;
     clearTimeout(timer);
     const now = clock.now();
-    const delay = Math.min(MAX_SLEEP_MS, Math.max(0, plan(planInput(), now).wakeAt - now));
+    const delay = Math.min(MAX_SLEEP_MS, Math.max(0, nextStep(state, now).wakeAt - now));
     timer = setTimeout(() => void tick(), delay);
     timer.unref?.();
   }
@@ -269,9 +213,9 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
     if (inFlight) {
       await inFlight.catch(() => undefined);
     } else {
-      const next = plan(planInput(), clock.now());
+      const next = nextStep(state, clock.now());
       try {
-        if (next.action === 'issue') await run(current ? 'renewal due' : 'no certificate yet');
+        if (next.action === 'issue') await run(state.current ? 'renewal due' : 'no certificate yet');
         else if (next.action === 'poll-ari') await pollAri();
       } catch (err) {
         // attempt() returns outcomes; reaching here is a bug, logged as one, and retried later.
@@ -282,17 +226,17 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
     schedule();
   }
 
-  if (current) mailLog(log, 'cert', { action: 'cached', source: 'acme', names, serial: current.serial, notAfter: iso(current.notAfter), nextRenewalAt: iso(renewAt() ?? current.notAfter) });
+  if (state.current) mailLog(log, 'cert', { action: 'cached', source: 'acme', names, serial: state.current.serial, notAfter: iso(state.current.notAfter), nextRenewalAt: iso(renewAt(state) ?? state.current.notAfter) });
   await saveStatus();
 
   const manager: AcmeManager = {
     status,
     async renewNow(force) {
       while (inFlight) await inFlight.catch(() => undefined);
-      if (current && ari.pollAt() !== undefined && !ari.offered()) await pollAri(); // learn whether to send `replaces`
-      const renewal = renewAt();
-      if (!force && current && renewal !== undefined && clock.now() < renewal) return { kind: 'not-due', names, nextRenewalAt: iso(renewal) };
-      if (force) forcedAt ??= clock.now();
+      if (state.current && ariPollAt(state) !== undefined && state.ariOffered !== true) await pollAri(); // learn whether to send `replaces`
+      const notDue = force ? undefined : notDueUntil(state, clock.now());
+      if (notDue !== undefined) return { kind: 'not-due', names, nextRenewalAt: iso(notDue) };
+      if (force) state = forced(state, clock.now());
       clearTimeout(timer);
       const outcome = await run(force ? 'renewal forced by the operator' : 'renewal requested by the operator');
       schedule();
@@ -331,11 +275,6 @@ export function describeOutcome(outcome: RenewOutcome): string {
     case 'failed':
       return `${names}: renewal failed: ${outcome.reason}${outcome.nextAttemptAt ? ` (next attempt ${outcome.nextAttemptAt})` : ''}`;
   }
-}
-
-function ariStatus(state: AriState): Pick<CertStatus, 'ari'> {
-  const { window, explanationUrl, pollAt } = state;
-  return window ? { ari: { windowStart: iso(window.start), windowEnd: iso(window.end), nextPollAt: iso(pollAt), ...(explanationUrl ? { explanationUrl } : {}) } } : {};
 }
 
 function iso(ms: number): string {

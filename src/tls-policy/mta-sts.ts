@@ -1,6 +1,6 @@
 // MTA-STS (RFC 8461) protocol rules (pure): the _mta-sts TXT record, the policy file, and which
 // MX hosts a policy allows. Fetching lives in sts-fetch.ts, caching in sts-cache.ts.
-import { nameMatches } from './identity.ts';
+import { nameMatches } from '../tls/names.ts';
 
 export type StsMode = 'enforce' | 'testing' | 'none';
 

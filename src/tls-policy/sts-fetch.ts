@@ -5,7 +5,7 @@ import https from 'node:https';
 import type tls from 'node:tls';
 import type { Resolver } from '../dns/resolver.ts';
 import { describeAnswer } from '../dns/resolver.ts';
-import { certNames, checkCertName } from './identity.ts';
+import { certNames, checkCertName } from '../tls/names.ts';
 
 export interface StsFetchDeps {
   resolver: Resolver;

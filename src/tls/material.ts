@@ -3,9 +3,9 @@
 //
 //   parseMaterial(material)           → { ok, parsed: names, validity, fingerprint… } | { ok: false, reason }
 //   lintChain(material, {names, now}) → ChainProblem[] (errors and warnings; [] when all is well)
-//   certNames(cert)                   → the DNS names a certificate is for
+//   lintParsed(parsed, {names, now})  → the same for material parsed already (parse once, lint, store)
 import { type KeyObject, X509Certificate, createPrivateKey } from 'node:crypto';
-import { certCovers } from './names.ts';
+import { certCovers, certNames, presentedNames } from './names.ts';
 
 /** A certificate chain (leaf first, then intermediates; PEM) and the leaf's private key (PEM). */
 export interface CertMaterial {
@@ -14,6 +14,8 @@ export interface CertMaterial {
 }
 
 export interface ParsedMaterial {
+  /** The PEMs this was parsed from: what CertStore.set builds its context from. */
+  readonly material: CertMaterial;
   /** Leaf first. */
   readonly chain: readonly X509Certificate[];
   readonly key: KeyObject;
@@ -68,9 +70,10 @@ export function parseMaterial(material: CertMaterial): Parsed {
   return {
     ok: true,
     parsed: {
+      material,
       chain,
       key,
-      names: certNames(leaf),
+      names: presentedNames(certNames(leaf)),
       notBefore: leaf.validFromDate.getTime(),
       notAfter: leaf.validToDate.getTime(),
       subject: oneLine(leaf.subject),
@@ -78,34 +81,6 @@ export function parseMaterial(material: CertMaterial): Parsed {
       fingerprint: leaf.fingerprint256,
     },
   };
-}
-
-/**
- * The DNS names a certificate is for: its subjectAltName dNSNames; only when it has none, the
- * subject CN (RFC 6125 §6.4.4 allows this fallback; RFC 9525 clients no longer use it).
- */
-export function certNames(cert: X509Certificate): string[] {
-  const dns = sanEntries(cert.subjectAltName)
-    .filter((e) => e.type === 'DNS' && !e.quoted)
-    .map((e) => e.value.toLowerCase());
-  if (dns.length > 0) return dns;
-  const cn = /^CN=(.*)$/m.exec(cert.subject)?.[1];
-  return cn ? [cn.toLowerCase()] : [];
-}
-
-/**
- * Node writes subjectAltName as "DNS:a.example, IP Address:192.0.2.1"; a value holding a comma,
- * quote or control character is written as a JSON string (CVE-2021-44532), so this tokenizes
- * rather than splits. Quoted values are never valid host names and are marked as such.
- */
-function sanEntries(san: string | undefined): { type: string; value: string; quoted: boolean }[] {
-  const out: { type: string; value: string; quoted: boolean }[] = [];
-  const entry = /([A-Za-z ]+):(?:"((?:[^"\\]|\\.)*)"|([^,]*))(?:, |$)/y;
-  let match: RegExpExecArray | null;
-  while (san && entry.lastIndex < san.length && (match = entry.exec(san)) !== null) {
-    out.push({ type: match[1] ?? '', value: match[2] ?? match[3] ?? '', quoted: match[2] !== undefined });
-  }
-  return out;
 }
 
 export interface ChainProblem {
@@ -128,17 +103,18 @@ export interface LintOptions {
  * a certificate expired or not yet valid.
  */
 export function lintChain(material: CertMaterial, options: LintOptions): ChainProblem[] {
+  const result = parseMaterial(material);
+  // Parse failures and a key mismatch stop here: nothing else can be checked reliably.
+  return result.ok ? lintParsed(result.parsed, options) : [{ level: 'error', text: result.reason }];
+}
+
+/** lintChain for material parsed already (the key is known to match the leaf). */
+export function lintParsed(parsed: ParsedMaterial, options: LintOptions): ChainProblem[] {
   const problems: ChainProblem[] = [];
   const error = (text: string): void => {
     problems.push({ level: 'error', text });
   };
-  const result = parseMaterial(material);
-  if (!result.ok) {
-    // Parse failures and a key mismatch stop here: nothing else can be checked reliably.
-    error(result.reason);
-    return problems;
-  }
-  const { chain, names } = result.parsed;
+  const { chain, names } = parsed;
   const label = (i: number): string => `${i === 0 ? 'the leaf certificate' : `chain certificate ${i + 1}`} (${oneLine(chain[i]?.subject ?? '')})`;
 
   for (let i = 0; i + 1 < chain.length; i++) {

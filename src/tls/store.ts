@@ -3,7 +3,8 @@
 // sessions keep their connection; new handshakes see the new snapshot. Logs each swap.
 //
 //   createCertStore({ hostname, listener, log }) → CertStore
-//   store.set(source, materials) → SwapResult   (all-or-nothing; old snapshot kept on failure)
+//   store.set(source, materials) → SwapResult   (all-or-nothing; old snapshot kept on failure;
+//                                                 material parsed already is not parsed again)
 //   store.current()              → CertSnapshot (pickEntry(servername, snapshot) chooses from it)
 //   store.subscribe(fn)          → unsubscribe  (fn runs after each successful swap)
 import type { SecureContext } from 'node:tls';
@@ -37,7 +38,7 @@ export type SnapshotListener = (snapshot: CertSnapshot, previous: CertSnapshot) 
 export interface CertStore {
   current(): CertSnapshot;
   /** Replaces every entry of `source` with `materials` ([] removes the source). */
-  set(source: CertSource, materials: readonly CertMaterial[]): SwapResult;
+  set(source: CertSource, materials: readonly (CertMaterial | ParsedMaterial)[]): SwapResult;
   subscribe(listener: SnapshotListener): () => void;
 }
 
@@ -54,13 +55,13 @@ export function createCertStore(deps: CertStoreDeps): CertStore {
   const listeners = new Set<SnapshotListener>();
 
   /** Parses and builds every entry of one source; the first failure names the culprit. */
-  function buildEntries(source: CertSource, materials: readonly CertMaterial[]): CertEntry[] | string {
+  function buildEntries(source: CertSource, materials: readonly (CertMaterial | ParsedMaterial)[]): CertEntry[] | string {
     const entries: CertEntry[] = [];
-    for (const [i, material] of materials.entries()) {
+    for (const [i, item] of materials.entries()) {
       const which = materials.length > 1 ? `${source} certificate ${i + 1}` : `${source} certificate`;
-      const result = parseMaterial(material);
+      const result = 'chain' in item ? { ok: true as const, parsed: item } : parseMaterial(item);
       if (!result.ok) return `${which}: ${result.reason}`;
-      const { names, notBefore, notAfter, subject, issuer, fingerprint } = result.parsed;
+      const { material, names, notBefore, notAfter, subject, issuer, fingerprint } = result.parsed;
       const reused = snapshot.entries.find((e) => e.source === source && e.fingerprint === fingerprint && e.material.keyPem === material.keyPem && e.material.certPem === material.certPem);
       if (reused) {
         entries.push(reused);
@@ -77,7 +78,7 @@ export function createCertStore(deps: CertStoreDeps): CertStore {
     return entries;
   }
 
-  function set(source: CertSource, materials: readonly CertMaterial[]): SwapResult {
+  function set(source: CertSource, materials: readonly (CertMaterial | ParsedMaterial)[]): SwapResult {
     if (!SOURCE_PRECEDENCE.includes(source)) return refuse(source, `unknown certificate source "${String(source)}"`);
     const built = buildEntries(source, materials);
     if (typeof built === 'string') return refuse(source, built);

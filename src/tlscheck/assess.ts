@@ -3,7 +3,7 @@
 // mail for this address under the destination's TLS policy (tls-policy/evaluate.ts, the same
 // rules delivery applies).
 import { evaluate, type TlsObserved } from '../tls-policy/evaluate.ts';
-import { checkCertName } from '../tls-policy/identity.ts';
+import { checkCertName } from '../tls/names.ts';
 import type { TlsPolicy } from '../tls-policy/policy.ts';
 import type { CertSummary } from './chain.ts';
 import { type Finding, explainChain, explainName, explainNoSni, tidyTlsError } from './explain.ts';

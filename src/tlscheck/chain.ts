@@ -2,7 +2,7 @@
 // through issuerCertificate, becomes a list, leaf first, of what a person checks: subject, DNS
 // names, issuer, validity, fingerprint.
 import type { DetailedPeerCertificate, PeerCertificate } from 'node:tls';
-import { certNames } from '../tls-policy/identity.ts';
+import { certNames } from '../tls/names.ts';
 
 export interface CertSummary {
   /** "CN=mx.example.org, O=Example". */

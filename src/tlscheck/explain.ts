@@ -1,7 +1,7 @@
 // Why a mail server's TLS does not verify, in words a person can act on (pure): OpenSSL's verify
-// code, the chain the server sent, the MX name (RFC 6125 §6.4 via tls-policy/identity.ts) and
+// code, the chain the server sent, the MX name (RFC 6125 §6.4 via tls/names.ts) and
 // the clock → findings such as "the server sent only its own certificate; install the full chain".
-import { checkCertName } from '../tls-policy/identity.ts';
+import { checkCertName, normalizeHostname, normalizePattern, presentedNames } from '../tls/names.ts';
 import type { CertSummary } from './chain.ts';
 
 export type FindingKind =
@@ -95,13 +95,14 @@ function validityFindings(sent: readonly CertSummary[], now: number): Finding[] 
 
 /** Whether the leaf names `mxName` (RFC 6125 §6.4); if not, why, with the one-label wildcard rule spelled out. */
 export function explainName(mxName: string, leaf: CertSummary): Finding | undefined {
-  const host = mxName.toLowerCase().replace(/\.$/, '');
-  if (checkCertName(host, { dnsNames: leaf.dnsNames, commonName: leaf.commonName }) === undefined) return undefined;
-  const presented = leaf.dnsNames.length > 0 ? leaf.dnsNames : leaf.commonName ? [leaf.commonName] : [];
-  // RFC 6125 §6.4.3: "*" stands for exactly one label.
+  const names = { dnsNames: leaf.dnsNames, ...(leaf.commonName !== undefined ? { commonName: leaf.commonName } : {}) };
+  if (checkCertName(mxName, names) === undefined) return undefined;
+  const host = normalizeHostname(mxName) || mxName.toLowerCase().replace(/\.$/, '');
+  const presented = presentedNames(names);
+  // RFC 6125 §6.4.3: "*" stands for exactly one label; this one would need to stand for more.
   const wildcard = presented.find((p) => {
-    const suffix = p.toLowerCase().slice(1);
-    return p.startsWith('*.') && host.endsWith(suffix) && host.slice(0, -suffix.length).includes('.');
+    const pattern = normalizePattern(p);
+    return pattern.startsWith('*.') && host.endsWith(pattern.slice(1)) && host.slice(0, -pattern.length + 1).includes('.');
   });
   if (wildcard) {
     const parent = host.slice(host.indexOf('.') + 1);

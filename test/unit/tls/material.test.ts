@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { before, describe, test } from 'node:test';
-import { certNames, lintChain, parseMaterial } from '../../../src/tls/material.ts';
+import { lintChain, parseMaterial } from '../../../src/tls/material.ts';
 import { type TestCa, type TestCert, createCa, issueCert, selfSignedCert } from '../../helpers/certs.ts';
 
 const DAY = 86_400_000;
@@ -46,17 +46,6 @@ describe('parseMaterial', { timeout: 20_000 }, () => {
       assert.equal(result.part, part, name);
       assert.match(result.reason, reason, name);
     }
-  });
-});
-
-describe('certNames', { timeout: 20_000 }, () => {
-  test('SAN dNSNames, lowercased; IP SANs are not names', async () => {
-    const cert = await selfSignedCert({ names: ['MX.Example.Test', 'a.test'], ips: ['192.0.2.1'] });
-    assert.deepEqual(certNames(new X509Certificate(cert.certPem)), ['mx.example.test', 'a.test']);
-  });
-  test('the subject CN only when there is no dNSName (RFC 6125 §6.4.4)', async () => {
-    const cert = await selfSignedCert({ names: [], commonName: 'Legacy.Example.Test' });
-    assert.deepEqual(certNames(new X509Certificate(cert.certPem)), ['legacy.example.test']);
   });
 });
 

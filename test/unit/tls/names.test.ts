@@ -1,7 +1,9 @@
-// Table tests for RFC 6125 name matching and the SNI → certificate choice.
+// Table tests for RFC 6125 name matching, the names a certificate presents, and the SNI → certificate choice.
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { certCovers, nameMatches, normalizeHostname, normalizePattern, pickEntry } from '../../../src/tls/names.ts';
+import { certCovers, certNames, checkCertName, nameMatches, normalizeHostname, normalizePattern, pickEntry, presentedNames } from '../../../src/tls/names.ts';
+import { selfSignedCert } from '../../helpers/certs.ts';
 
 describe('normalizeHostname', { timeout: 5000 }, () => {
   const cases: [string, string][] = [
@@ -66,6 +68,75 @@ describe('nameMatches / certCovers (RFC 6125 §6.4)', { timeout: 5000 }, () => {
     assert.equal(certCovers(['a.example.test', '*.other.test'], 'x.other.test'), true);
     assert.equal(certCovers(['a.example.test', '*.other.test'], 'other.test'), false);
     assert.equal(certCovers([], 'a.example.test'), false);
+  });
+});
+
+// tls/names.ts and tls-policy/identity.ts each had a matcher; this is the one both now use.
+// `before` is what identity.ts (outbound verify, MTA-STS mx and HTTPS, tls-check) answered
+// where it differed; the unified matcher keeps tls/names.ts's stricter answer.
+describe('the one matcher: every case of both old ones', { timeout: 5000 }, () => {
+  const cases: [pattern: string, host: string, expected: boolean, before?: boolean][] = [
+    // identity.ts's table
+    ['mx.example.com', 'mx.example.com', true],
+    ['MX.Example.COM', 'mx.example.com.', true],
+    ['*.example.com', 'mx.example.com', true],
+    ['*.example.com', 'a.b.example.com', false],
+    ['*.example.com', 'example.com', false],
+    ['*.163.com', '163mx02.mxmail.netease.com', false],
+    ['*.mxmail.netease.com', '163mx02.mxmail.netease.com', true],
+    ['f*.example.com', 'foo.example.com', false],
+    ['*.com', 'example.com', false],
+    ['mx.*.com', 'mx.example.com', false],
+    ['', 'x.com', false],
+    // where they differed
+    ['*.xn--bcher-kva.example', 'a.bücher.example', true, false], // IDNA: U-label host, A-label certificate
+    ['xn--bcher-kva.example', 'bücher.example', true, false],
+    ['bücher.example', 'xn--bcher-kva.example', true, false],
+    ['127.0.0.1', '127.0.0.1', false, true], // IP addresses are not DNS-IDs (RFC 6125 §1.7.2)
+    ['::1', '::1', false, true],
+    ['*.example.com', '*.example.com', false, true], // a "*" host is not a host name
+    ['a..example.com', 'a..example.com', false, true], // empty label
+    ['odd,name.test', 'odd,name.test', false, true], // a quoted SAN value is no host name
+    [' mx.example.com ', 'mx.example.com', true, false], // surrounding blanks
+    ['mx.example.com..', 'mx.example.com', false], // one trailing dot only, in both
+    ['*.example.com.', 'a.example.com', true],
+    ['**.example.com', 'a.example.com', false],
+    ['*.*.example.com', 'a.b.example.com', false],
+  ];
+  for (const [pattern, host, expected, before] of cases) {
+    const was = before === undefined ? '' : ` (identity.ts said ${before})`;
+    test(`${JSON.stringify(pattern)} vs ${JSON.stringify(host)} → ${expected}${was}`, () => assert.equal(nameMatches(pattern, host), expected));
+  }
+});
+
+describe('checkCertName: the reason names what the certificate is valid for', { timeout: 5000 }, () => {
+  test('SANs, and the CN only without them (RFC 6125 §6.4.4)', () => {
+    const names = { dnsNames: ['*.163.com', '163.com'] };
+    assert.equal(checkCertName('163mx02.mxmail.netease.com', names), 'certificate is valid for *.163.com, 163.com, not 163mx02.mxmail.netease.com');
+    assert.equal(checkCertName('mx.163.com', names), undefined);
+    assert.equal(checkCertName('cn.test', { dnsNames: [], commonName: 'cn.test' }), undefined);
+    assert.match(checkCertName('cn.test', { dnsNames: ['other.test'], commonName: 'cn.test' }) ?? '', /valid for other\.test, not cn\.test/);
+    assert.match(checkCertName('x.test', { dnsNames: [] }) ?? '', /no DNS names/);
+  });
+});
+
+describe('certNames', { timeout: 20_000 }, () => {
+  test("Node's peer certificate: subjectaltname string, values maybe JSON-quoted", () => {
+    assert.deepEqual(certNames({ subjectaltname: 'DNS:a.test, DNS:*.b.test, IP Address:127.0.0.1', subject: { CN: 'a.test' } }), {
+      dnsNames: ['a.test', '*.b.test'],
+      commonName: 'a.test',
+    });
+    assert.deepEqual(certNames({ subjectaltname: 'DNS:"odd,name.test", DNS:c.test' }).dnsNames, ['odd,name.test', 'c.test']);
+    assert.deepEqual(certNames({}).dnsNames, []);
+    assert.equal(certNames({ subject: { CN: ['first.test', 'Last.Test'] } }).commonName, 'last.test');
+  });
+  test('X509Certificate: SAN dNSNames, lowercased; IP SANs are not names', async () => {
+    const cert = await selfSignedCert({ names: ['MX.Example.Test', 'a.test'], ips: ['192.0.2.1'] });
+    assert.deepEqual(presentedNames(certNames(new X509Certificate(cert.certPem))), ['mx.example.test', 'a.test']);
+  });
+  test('X509Certificate: the subject CN only when there is no dNSName (RFC 6125 §6.4.4)', async () => {
+    const cert = await selfSignedCert({ names: [], commonName: 'Legacy.Example.Test' });
+    assert.deepEqual(presentedNames(certNames(new X509Certificate(cert.certPem))), ['legacy.example.test']);
   });
 });
 
