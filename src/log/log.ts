@@ -18,18 +18,34 @@ export function createLogger(level: string, destination: NodeJS.WritableStream |
   );
 }
 
-/** The events of the mail log; `event` is the first field of every record. */
-export type MailEvent =
-  | 'session' // one inbound SMTP session ended
-  | 'received' // a message was accepted and committed to the queue
-  | 'rejected' // a command was refused (RCPT, MAIL, DATA)
-  | 'delivered' // a recipient was delivered (Maildir or remote)
-  | 'deferred' // a delivery attempt failed transiently; retried later
-  | 'bounced' // a recipient failed permanently or expired
-  | 'hop' // one outbound attempt to one host
-  | 'cert' // a certificate was loaded, issued, renewed or refused
-  | 'daemon'; // start, stop, reload
+/** Fields of the events that have not been given a fixed shape yet. */
+type LooseFields = Record<string, unknown>;
 
-export function mailLog(log: Logger, event: MailEvent, fields: Record<string, unknown>, msg?: string): void {
-  log.info({ event, ...fields }, msg ?? event);
+/** One SMTP AUTH attempt on submission (RFC 4954): accepted, failed, or refused by the guard. */
+export type AuthFields =
+  | { result: 'ok'; method: string; user: string; clientIp: string }
+  | { result: 'failed'; method: string; user: string; known: boolean; clientIp: string; failures: number; delayedMs: number }
+  | { result: 'refused'; method: string; user: string; clientIp: string; retryInMs: number };
+
+/** The events of the mail log and the fields of each; `event` is the first field of every record. */
+export interface MailEventFields {
+  session: LooseFields; // one inbound SMTP session ended
+  received: LooseFields; // a message was accepted and committed to the queue
+  rejected: LooseFields; // a command was refused (RCPT, MAIL, DATA)
+  delivered: LooseFields; // a recipient was delivered (Maildir or remote)
+  deferred: LooseFields; // a delivery attempt failed transiently; retried later
+  bounced: LooseFields; // a recipient failed permanently or expired
+  hop: LooseFields; // one outbound attempt to one host
+  cert: LooseFields; // a certificate was loaded, issued, renewed or refused
+  daemon: LooseFields; // start, stop, reload
+  auth: AuthFields; // one SMTP AUTH attempt (never the password)
+  authres: { queueId: string; error: string }; // the SPF/DKIM/DMARC checks of a message did not finish
+  'mta-sts': { domain: string; problem: string }; // a domain's MTA-STS policy could not be used
+}
+
+export type MailEvent = keyof MailEventFields;
+
+export function mailLog<E extends MailEvent>(log: Logger, event: E, fields: MailEventFields[E], msg?: string, level: 'info' | 'warn' | 'error' = 'info'): void {
+  const record: Record<string, unknown> = { event, ...fields };
+  log[level](record, msg ?? event);
 }

@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.ts';
 import type { Db } from '../db/open.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import type { Resolver } from '../dns/resolver.ts';
-import type { Logger } from '../log/log.ts';
+import { type Logger, mailLog } from '../log/log.ts';
 import { StsCache } from '../tls-policy/sts-cache.ts';
 import { fetchStsPolicy } from '../tls-policy/sts-fetch.ts';
 import { currentStsPolicy } from '../tls-policy/sts.ts';
@@ -41,7 +41,7 @@ export function createRemoteCourier(config: Config, db: Db, log: Logger, overrid
           cache,
           now,
           fetch: (d) => fetchStsPolicy(d, fetchDeps),
-          report: (d, problem) => log.warn({ event: 'mta-sts', domain: d, problem }, 'MTA-STS policy not usable'),
+          report: (d, problem) => mailLog(log, 'mta-sts', { domain: d, problem }, 'MTA-STS policy not usable', 'warn'),
         })
     : undefined;
   return new RemoteCourier({
