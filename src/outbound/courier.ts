@@ -21,7 +21,8 @@ import { type OpenResult, type SessionOptions, SmtpSession } from './smtp-client
 export interface RemoteCourierDeps {
   /** Our EHLO name (config hostname). */
   hostname: string;
-  outbound: OutboundConfig;
+  /** The [outbound] settings in force: an immutable snapshot, swapped as a whole on reload. */
+  outbound: () => OutboundConfig;
   resolver: Resolver;
   /** CAs for verification: tls-policy/trust.ts loadTrust(outbound.caFile). */
   trust: tls.SecureContext;
@@ -52,7 +53,8 @@ export class RemoteCourier implements Courier {
     this.deps = deps;
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
-    const o = deps.outbound;
+    // Concurrency is a restart-only setting (config/reload.ts): read once.
+    const o = deps.outbound();
     this.limiter = new Limiter(o.concurrency, o.concurrencyPerDestination);
     this.pool = new SessionPool({ idleMs: deps.idleMs ?? 5000, maxMessages: 100, maxIdlePerKey: o.concurrencyPerDestination });
     this.hopDeps = { log: deps.log, attempts: deps.attempts, now: this.now };
@@ -100,7 +102,8 @@ export class RemoteCourier implements Courier {
   }
 
   private async walk(job: DeliveryJob, group: Group): Promise<Map<string, Outcome>> {
-    const o = this.deps.outbound;
+    // One snapshot of the [outbound] settings for the whole walk; a reload swaps in another one.
+    const o = this.deps.outbound();
     const { domain } = group;
     const outcomes = new Map<string, Outcome>();
     let pending = group.rcpts.map((r) => r.address);
