@@ -1,6 +1,7 @@
 // The root logger (pino, JSON lines on stdout) and the typed mail-log events operators grep.
 // Field names here are a stable interface: change them only with a migration note.
 import { pino, type Logger } from 'pino';
+import type { HopInfo, SmtpReply } from '../core/delivery.ts';
 import { BatchedFd } from './batched-fd.ts';
 
 export type { Logger };
@@ -27,6 +28,26 @@ export type AuthFields =
   | { result: 'failed'; method: string; user: string; known: boolean; clientIp: string; failures: number; delayedMs: number }
   | { result: 'refused'; method: string; user: string; clientIp: string; retryInMs: number };
 
+/** One outbound attempt to one host (outbound/hop.ts builds it): every field present, null when absent. */
+export type HopFields = {
+  queueId: string;
+  rcpts: string[];
+  domain: string;
+  mx: string;
+  ip: string;
+  port: number;
+  policy: string;
+  policySource: string;
+  tls: NonNullable<HopInfo['tls']> | null;
+  downgrade: string | null;
+  reply: SmtpReply | null;
+  result: 'delivered' | 'transient' | 'permanent' | 'mixed';
+  error: string | null;
+  /** RFC 8461 §5 testing mode: what enforce would have refused. */
+  sts?: string;
+  ms: number;
+};
+
 /** The events of the mail log and the fields of each; `event` is the first field of every record. */
 export interface MailEventFields {
   session: LooseFields; // one inbound SMTP session ended
@@ -35,7 +56,7 @@ export interface MailEventFields {
   delivered: LooseFields; // a recipient was delivered (Maildir or remote)
   deferred: LooseFields; // a delivery attempt failed transiently; retried later
   bounced: LooseFields; // a recipient failed permanently or expired
-  hop: LooseFields; // one outbound attempt to one host
+  hop: HopFields; // one outbound attempt to one host
   cert: LooseFields; // a certificate was loaded, issued, renewed or refused
   daemon: LooseFields; // start, stop, reload
   auth: AuthFields; // one SMTP AUTH attempt (never the password)

@@ -6,7 +6,7 @@
 // sessions through the courier's `open`) and writeHop (the log and the attempts table).
 import type { TlsLevel } from '../config/schema.ts';
 import type { HopInfo, SmtpReply } from '../core/delivery.ts';
-import { type Logger, mailLog } from '../log/log.ts';
+import { type HopFields, type Logger, mailLog } from '../log/log.ts';
 import { evaluate, shouldStarttls, type TlsObserved } from '../tls-policy/evaluate.ts';
 import { mxAllowed, type StsPolicy } from '../tls-policy/mta-sts.ts';
 import type { TlsPolicy } from '../tls-policy/policy.ts';
@@ -140,7 +140,7 @@ export function hopInfo(place: HopPlace, facts: HopFacts, ms: number): HopInfo {
 }
 
 /** The "hop" mail-log record: every field present (null when absent), stable names. */
-export function hopLogFields(r: HopRecord) {
+export function hopLogFields(r: HopRecord): HopFields {
   return {
     queueId: r.queueId,
     rcpts: r.rcpts,

@@ -15,6 +15,8 @@ test('auth, authres and mta-sts are mail-log events with fixed fields and their 
   mailLog(log, 'mta-sts', { domain: 'example.net', reason: 'x' });
   // @ts-expect-error an auth record says its result
   mailLog(log, 'auth', { method: 'PLAIN', user: 'bob', clientIp: '127.0.0.4' });
+  // @ts-expect-error a hop record has every field of one outbound attempt (outbound/hop.ts hopLogFields)
+  mailLog(log, 'hop', { queueId: 'Q1', mx: 'mx.example.net' });
   const picked = records.map(({ level, event, msg, ...rest }) => {
     delete rest['time'];
     delete rest['service'];
