@@ -8,7 +8,7 @@ import { AuthGuard } from './auth/guard.ts';
 import { senderAllowed } from './auth/senders.ts';
 import { prepareOutgoing } from './auth/submission.ts';
 import { UsersStore } from './auth/users.ts';
-import { applyReloadable, liveOutbound, logReload, readReload } from './config/reload.ts';
+import { applyReloadable, logReload, readReload } from './config/reload.ts';
 import type { Config, ListenAddress } from './config/schema.ts';
 import { openDb } from './db/open.ts';
 import { loadDkimKeys } from './dkim/keys.ts';
@@ -104,7 +104,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     // One DNS cache for delivery (MX, A/AAAA, MTA-STS) and the checks of inbound mail.
     const nodeResolver = createNodeResolver(config.dns);
     const dnsResolver = cachingResolver(nodeResolver, { now });
-    const remote = createRemoteCourier({ ...config, outbound: liveOutbound(config.outbound, () => inForce) }, db, log, { resolver: dnsResolver });
+    // The courier reads the [outbound] snapshot in force at each delivery: reload swaps inForce whole.
+    const remote = createRemoteCourier(config, db, log, { resolver: dnsResolver, outbound: () => inForce.outbound });
     started.push({ name: 'remote courier', stop: () => remote.close() });
     // Maildir writes and the SPF/DKIM/DMARC checks of port 25 (through our resolver, dns.servers,
     // never node's global one) run in a thread of their own, off the loop that serves the sessions.

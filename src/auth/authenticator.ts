@@ -3,7 +3,7 @@
 // (never the password). Side effects: a timer while a penalized client waits, scrypt work, logs.
 //
 //   createAuthenticator({ users, guard, log, now, sleep? }) → (request) → Promise<AuthOutcome>
-import type { Logger } from '../log/log.ts';
+import { type Logger, mailLog } from '../log/log.ts';
 import type { AuthGuard } from './guard.ts';
 import { UNMATCHABLE_HASH, verifyPassword } from './password.ts';
 import { normalizeLogin } from './users.ts';
@@ -40,7 +40,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): (request: AuthRequ
     const gate = guard.check(request.clientIp, now());
     if (gate.kind === 'refuse') {
       const minutes = Math.max(1, Math.ceil(gate.retryInMs / 60_000));
-      log.warn({ event: 'auth', result: 'refused', method: request.method, user: login, clientIp: request.clientIp, retryInMs: gate.retryInMs }, 'auth refused: too many failures from this address');
+      mailLog(log, 'auth', { result: 'refused', method: request.method, user: login, clientIp: request.clientIp, retryInMs: gate.retryInMs }, 'auth refused: too many failures from this address', 'warn');
       // RFC 4954 §6 has no code for this; 421 ends the session (RFC 5321 §3.8), like Postfix's anvil limits.
       return { ok: false, code: 421, enhanced: '4.7.0', text: `Too many failed authentications from your address; try again in ${minutes} minute${minutes === 1 ? '' : 's'}` };
     }
@@ -53,13 +53,16 @@ export function createAuthenticator(deps: AuthenticatorDeps): (request: AuthRequ
     const matches = await verifyPassword(request.password, stored ?? UNMATCHABLE_HASH);
     if (matches && stored !== undefined && address !== undefined) {
       guard.success(request.clientIp);
-      log.info({ event: 'auth', result: 'ok', method: request.method, user: address, clientIp: request.clientIp }, 'auth');
+      mailLog(log, 'auth', { result: 'ok', method: request.method, user: address, clientIp: request.clientIp });
       return { ok: true, user: address };
     }
     const failures = guard.failure(request.clientIp, now());
-    log.warn(
-      { event: 'auth', result: 'failed', method: request.method, user: login, known: stored !== undefined, clientIp: request.clientIp, failures, delayedMs: gate.delayMs },
+    mailLog(
+      log,
+      'auth',
+      { result: 'failed', method: request.method, user: login, known: stored !== undefined, clientIp: request.clientIp, failures, delayedMs: gate.delayMs },
       'auth failed',
+      'warn',
     );
     // RFC 4954 §6: 535 5.7.8 Authentication credentials invalid.
     return { ok: false, code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid' };

@@ -9,7 +9,7 @@
 import { type Logger, mailLog } from '../log/log.ts';
 import type { Problem } from './fields.ts';
 import { loadConfig } from './load.ts';
-import type { Config, OutboundConfig } from './schema.ts';
+import type { Config } from './schema.ts';
 
 /** One setting that differs, named by its TOML key ("listen.smtp", "outbound.tls_policy"). */
 export interface ConfigChange {
@@ -56,7 +56,11 @@ export function planReload(current: Config, next: Config): ReloadPlan {
   return plan;
 }
 
-/** The config in force after a reload: the new reloadable settings, the old values of the rest. */
+/**
+ * The config in force after a reload: the new reloadable settings, the old values of the rest.
+ * A new frozen snapshot, swapped in as one reference; holders of the old one (a delivery under
+ * way, the remote courier's `outbound()`) never see it change.
+ */
 export function applyReloadable(current: Config, next: Config): Config {
   return Object.freeze({
     ...current,
@@ -64,19 +68,6 @@ export function applyReloadable(current: Config, next: Config): Config {
     outbound: Object.freeze({ ...current.outbound, tlsPolicy: next.outbound.tlsPolicy, tlsDefault: next.outbound.tlsDefault }),
     log: next.log,
   });
-}
-
-/**
- * The [outbound] settings for the remote courier: tls_policy and tls_default read from the
- * config in force at each delivery (so a reload changes them), the rest fixed at start.
- */
-export function liveOutbound(initial: OutboundConfig, inForce: () => Config): OutboundConfig {
-  const live = { ...initial };
-  Object.defineProperties(live, {
-    tlsPolicy: { get: () => inForce().outbound.tlsPolicy, enumerable: true },
-    tlsDefault: { get: () => inForce().outbound.tlsDefault, enumerable: true },
-  });
-  return Object.freeze(live);
 }
 
 /** Reads and validates the config file again and plans the reload against the config in force. */

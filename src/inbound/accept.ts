@@ -60,7 +60,7 @@ export function createAcceptor({ deps, role, relayAllowed, refuse, stateOf }: Ac
       dkim = prepared.dkim;
     } else if (deps.verifyInbound && !submission) {
       verdict = await deps.verifyInbound({ message: checked.body, ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', sender });
-      if (verdict.error) log.warn({ event: 'authres', queueId: id, error: verdict.error }, 'sender authentication checks did not finish');
+      if (verdict.error) mailLog(log, 'authres', { queueId: id, error: verdict.error }, 'sender authentication checks did not finish', 'warn');
       if (verdict.reject) {
         mailLog(log, 'rejected', { stage: 'data', listener: role, clientIp: session.remoteAddress, from: sender, reply: `${verdict.reject.code} ${verdict.reject.enhanced}`, auth: verdict.results });
         throw refuse(session, reply(verdict.reject.code, verdict.reject.enhanced, verdict.reject.text));

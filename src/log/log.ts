@@ -1,6 +1,7 @@
 // The root logger (pino, JSON lines on stdout) and the typed mail-log events operators grep.
 // Field names here are a stable interface: change them only with a migration note.
 import { pino, type Logger } from 'pino';
+import type { HopInfo, SmtpReply } from '../core/delivery.ts';
 import { BatchedFd } from './batched-fd.ts';
 
 export type { Logger };
@@ -18,18 +19,54 @@ export function createLogger(level: string, destination: NodeJS.WritableStream |
   );
 }
 
-/** The events of the mail log; `event` is the first field of every record. */
-export type MailEvent =
-  | 'session' // one inbound SMTP session ended
-  | 'received' // a message was accepted and committed to the queue
-  | 'rejected' // a command was refused (RCPT, MAIL, DATA)
-  | 'delivered' // a recipient was delivered (Maildir or remote)
-  | 'deferred' // a delivery attempt failed transiently; retried later
-  | 'bounced' // a recipient failed permanently or expired
-  | 'hop' // one outbound attempt to one host
-  | 'cert' // a certificate was loaded, issued, renewed or refused
-  | 'daemon'; // start, stop, reload
+/** Fields of the events that have not been given a fixed shape yet. */
+type LooseFields = Record<string, unknown>;
 
-export function mailLog(log: Logger, event: MailEvent, fields: Record<string, unknown>, msg?: string): void {
-  log.info({ event, ...fields }, msg ?? event);
+/** One SMTP AUTH attempt on submission (RFC 4954): accepted, failed, or refused by the guard. */
+export type AuthFields =
+  | { result: 'ok'; method: string; user: string; clientIp: string }
+  | { result: 'failed'; method: string; user: string; known: boolean; clientIp: string; failures: number; delayedMs: number }
+  | { result: 'refused'; method: string; user: string; clientIp: string; retryInMs: number };
+
+/** One outbound attempt to one host (outbound/hop.ts builds it): every field present, null when absent. */
+export type HopFields = {
+  queueId: string;
+  rcpts: string[];
+  domain: string;
+  mx: string;
+  ip: string;
+  port: number;
+  policy: string;
+  policySource: string;
+  tls: NonNullable<HopInfo['tls']> | null;
+  downgrade: string | null;
+  reply: SmtpReply | null;
+  result: 'delivered' | 'transient' | 'permanent' | 'mixed';
+  error: string | null;
+  /** RFC 8461 §5 testing mode: what enforce would have refused. */
+  sts?: string;
+  ms: number;
+};
+
+/** The events of the mail log and the fields of each; `event` is the first field of every record. */
+export interface MailEventFields {
+  session: LooseFields; // one inbound SMTP session ended
+  received: LooseFields; // a message was accepted and committed to the queue
+  rejected: LooseFields; // a command was refused (RCPT, MAIL, DATA)
+  delivered: LooseFields; // a recipient was delivered (Maildir or remote)
+  deferred: LooseFields; // a delivery attempt failed transiently; retried later
+  bounced: LooseFields; // a recipient failed permanently or expired
+  hop: HopFields; // one outbound attempt to one host
+  cert: LooseFields; // a certificate was loaded, issued, renewed or refused
+  daemon: LooseFields; // start, stop, reload
+  auth: AuthFields; // one SMTP AUTH attempt (never the password)
+  authres: { queueId: string; error: string }; // the SPF/DKIM/DMARC checks of a message did not finish
+  'mta-sts': { domain: string; problem: string }; // a domain's MTA-STS policy could not be used
+}
+
+export type MailEvent = keyof MailEventFields;
+
+export function mailLog<E extends MailEvent>(log: Logger, event: E, fields: MailEventFields[E], msg?: string, level: 'info' | 'warn' | 'error' = 'info'): void {
+  const record: Record<string, unknown> = { event, ...fields };
+  log[level](record, msg ?? event);
 }

@@ -1,10 +1,10 @@
 // Builds the remote courier from config for the composition root: node:dns resolver on dns.servers,
 // trust (Node's CAs + outbound.ca_file, read now), attempts table, MTA-STS cache and fetcher.
-import type { Config } from '../config/schema.ts';
+import type { Config, OutboundConfig } from '../config/schema.ts';
 import type { Db } from '../db/open.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import type { Resolver } from '../dns/resolver.ts';
-import type { Logger } from '../log/log.ts';
+import { type Logger, mailLog } from '../log/log.ts';
 import { StsCache } from '../tls-policy/sts-cache.ts';
 import { fetchStsPolicy } from '../tls-policy/sts-fetch.ts';
 import { currentStsPolicy } from '../tls-policy/sts.ts';
@@ -19,6 +19,8 @@ export interface RemoteOverrides {
   /** Port of MTA-STS policy hosts (443; tests use another). */
   stsPort?: number;
   idleMs?: number;
+  /** The [outbound] settings in force (main.ts: the snapshot a reload swaps in); default config.outbound. */
+  outbound?: () => OutboundConfig;
 }
 
 /** Throws only when outbound.ca_file cannot be read (a startup error). */
@@ -41,12 +43,12 @@ export function createRemoteCourier(config: Config, db: Db, log: Logger, overrid
           cache,
           now,
           fetch: (d) => fetchStsPolicy(d, fetchDeps),
-          report: (d, problem) => log.warn({ event: 'mta-sts', domain: d, problem }, 'MTA-STS policy not usable'),
+          report: (d, problem) => mailLog(log, 'mta-sts', { domain: d, problem }, 'MTA-STS policy not usable', 'warn'),
         })
     : undefined;
   return new RemoteCourier({
     hostname: config.hostname,
-    outbound: config.outbound,
+    outbound: overrides.outbound ?? (() => config.outbound),
     resolver,
     trust,
     log,

@@ -1,12 +1,11 @@
 // One SMTP client session to one MX address (RFC 5321, RFC 3207 STARTTLS, RFC 2920 PIPELINING):
-// connect, greeting, EHLO (HELO fallback), STARTTLS as the TLS policy says, then any number of
-// transactions (MAIL, RCPT…, DATA) with RSET between them, QUIT. Network I/O; no decisions about
-// outcomes beyond what the TLS policy level demands (tls-policy/evaluate.ts).
+// connect, greeting, EHLO (HELO fallback), STARTTLS when asked and offered, then any number of
+// transactions (MAIL, RCPT…, DATA) with RSET between them, QUIT. Network I/O; it reports what it
+// saw of TLS (TlsObserved) and decides nothing about it: that is the hop's job (hop.ts).
 import net from 'node:net';
 import type tls from 'node:tls';
-import type { TlsLevel } from '../config/schema.ts';
-import type { HopInfo, SmtpReply } from '../core/delivery.ts';
-import { evaluate, shouldStarttls, type TlsObserved } from '../tls-policy/evaluate.ts';
+import type { SmtpReply } from '../core/delivery.ts';
+import type { TlsObserved } from '../tls-policy/evaluate.ts';
 import { type FullReply, ReplyReader } from './reply-reader.ts';
 import { startTls } from './starttls.ts';
 import { type MessageTraits, dotStuff, mailParameters, parseExtensions, pathArgument } from './wire.ts';
@@ -18,27 +17,21 @@ export interface SessionOptions {
   mxName: string;
   /** Our name in EHLO (config hostname). */
   heloName: string;
-  level: TlsLevel;
+  /** Send STARTTLS when the server offers it (hop.ts: not under "none", not on the plaintext retry). */
+  starttls: boolean;
   trust: tls.SecureContext;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
-  /** Never STARTTLS: the one plaintext retry after a failed handshake under "may". */
-  plaintextRetry?: boolean;
 }
 
-export type TlsInfo = NonNullable<HopInfo['tls']>;
+export type OpenResult = { ok: true; session: SmtpSession } | OpenFailure;
 
-export type OpenResult =
-  | { ok: true; session: SmtpSession }
-  | {
-      ok: false;
-      stage: 'connect' | 'greeting' | 'ehlo' | 'tls';
-      reason: string;
-      reply?: SmtpReply;
-      tls?: TlsInfo;
-      /** Under "may" after a failed handshake: try once more in plaintext on a new connection. */
-      retryPlaintext?: boolean;
-    };
+export interface OpenFailure {
+  ok: false;
+  stage: 'connect' | 'greeting' | 'ehlo' | 'tls';
+  reason: string;
+  reply?: SmtpReply;
+}
 
 export interface Envelope extends MessageTraits {
   from: string;
@@ -56,7 +49,9 @@ export type SendResult =
 
 export class SmtpSession {
   readonly options: SessionOptions;
-  tls: TlsInfo | undefined;
+  /** What this connection showed of TLS (set by the handshake; the hop decides on it). */
+  tls: TlsObserved = { starttlsOffered: false, handshake: 'skipped' };
+  /** Why this session runs in plaintext although TLS was wanted; set by the hop (hop.ts). */
   downgrade: string | undefined;
   extensions = new Map<string, string>();
   messages = 0;
@@ -94,7 +89,8 @@ export class SmtpSession {
     if (!ehlo.ok) return ehlo;
     const offered = this.extensions.has('STARTTLS');
     const seen: TlsObserved = { starttlsOffered: offered, handshake: 'skipped' };
-    if (shouldStarttls(o.level, offered) && !o.plaintextRetry) {
+    this.tls = seen;
+    if (o.starttls && offered) {
       const answer = await this.command('STARTTLS');
       if ('error' in answer) return { ok: false, stage: 'tls', reason: `STARTTLS: ${answer.error}` };
       if (answer.reply.code !== 220) {
@@ -107,34 +103,25 @@ export class SmtpSession {
         if (!secured.ok) {
           seen.handshake = 'failed';
           seen.error = secured.error;
-          this.tls = { version: '', cipher: '', verified: false, error: secured.error };
         } else {
           seen.handshake = 'ok';
-          seen.chainError = secured.chainError;
-          seen.nameError = secured.nameError;
+          seen.version = secured.version;
+          seen.cipher = secured.cipher;
+          if (secured.chainError) seen.chainError = secured.chainError;
+          if (secured.nameError) seen.nameError = secured.nameError;
           this.socket = secured.socket;
           this.reader.attach(secured.socket);
           secured.socket.on('close', () => (this.broken = true));
           secured.socket.on('error', () => (this.broken = true));
-          const error = secured.chainError ?? secured.nameError;
-          this.tls = { version: secured.version, cipher: secured.cipher, verified: error === undefined, ...(error ? { error } : {}) };
         }
       }
     }
-    const verdict = evaluate(o.level, seen);
-    const tlsInfo = this.tls ? { tls: this.tls } : {};
-    if (verdict.action === 'defer') {
-      if (seen.handshake === 'ok') await this.quit();
-      return { ok: false, stage: 'tls', reason: verdict.reason, ...tlsInfo };
-    }
-    if (verdict.action === 'retry-plaintext') return { ok: false, stage: 'tls', reason: verdict.reason, retryPlaintext: true, ...tlsInfo };
-    if (verdict.downgrade) this.downgrade = verdict.downgrade;
-    if (seen.handshake === 'ok') {
-      // RFC 3207 §4.2: forget everything learnt before TLS and say EHLO again.
-      const again = await this.hello();
-      if (!again.ok) return { ...again, ...tlsInfo };
-    }
     return { ok: true, session: this };
+  }
+
+  /** RFC 3207 §4.2: after the handshake, forget everything learnt before TLS and say EHLO again. */
+  async helloAfterTls(): Promise<OpenResult> {
+    return this.hello();
   }
 
   /** EHLO, or HELO when EHLO is refused as unknown (RFC 5321 §3.2). */

@@ -3,10 +3,12 @@
 // then name by RFC 6125) instead of aborting, so the policy level decides. Network I/O.
 import type net from 'node:net';
 import tls from 'node:tls';
+import type { TlsObserved } from '../tls-policy/evaluate.ts';
 import { certNames, checkCertName } from '../tls-policy/identity.ts';
 
+/** A finished handshake's facts carry TlsObserved's field names: one shape up to the hop record. */
 export type StartTlsResult =
-  | { ok: true; socket: tls.TLSSocket; version: string; cipher: string; chainError?: string; nameError?: string }
+  | ({ ok: true; socket: tls.TLSSocket } & Required<Pick<TlsObserved, 'version' | 'cipher'>> & Pick<TlsObserved, 'chainError' | 'nameError'>)
   | { ok: false; error: string };
 
 export function startTls(plain: net.Socket, servername: string, trust: tls.SecureContext, timeoutMs: number): Promise<StartTlsResult> {

@@ -13,6 +13,9 @@ export interface TlsObserved {
   chainError?: string;
   /** Why the certificate does not name the MX host; undefined when it does. */
   nameError?: string;
+  /** The negotiated protocol ("TLSv1.3") and cipher, when the handshake finished. */
+  version?: string;
+  cipher?: string;
 }
 
 export type TlsVerdict =

@@ -83,7 +83,7 @@ export function makeCourier(scope: Scope, db: Db, dns: DnsServer, trust: tls.Sec
   const attempts = new AttemptsStore(db);
   const courier = new RemoteCourier({
     hostname: 'sender.sealpost.test',
-    outbound,
+    outbound: () => outbound,
     resolver: createNodeResolver({ servers: [dns.address], timeoutMs: 1500 }),
     trust,
     log: createLogger('info', log.stream),

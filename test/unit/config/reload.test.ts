@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyReloadable, liveOutbound, planReload } from '../../../src/config/reload.ts';
+import { applyReloadable, planReload } from '../../../src/config/reload.ts';
 import { type Config, validateConfig } from '../../../src/config/schema.ts';
 
 const BASE = {
@@ -46,21 +46,28 @@ test('which changes apply at once and which need a restart, table', () => {
   assert.deepEqual(moved, { key: 'listen.smtp', from: [{ host: '0.0.0.0', port: 25 }], to: [{ host: '0.0.0.0', port: 2525 }] });
 });
 
-test('after a reload: new reloadable settings, old values for the rest; the courier sees the live table', () => {
+test('after a reload: new reloadable settings, old values for the rest; the courier sees the new snapshot, a held one never changes', () => {
   const current = config();
   const next = config({ listen: { smtp: ['0.0.0.0:2525'] }, domain: [{ name: 'example.net', mailboxes: ['bob'] }], outbound: { tls_policy: { 'c.example': 'none' }, tls_default: 'verify', port: 2525 } });
   let inForce = current;
-  const outbound = liveOutbound(current.outbound, () => inForce);
-  assert.equal(outbound.tlsDefault, 'may');
+  // What main.ts hands the remote courier: the [outbound] snapshot in force.
+  const outbound = () => inForce.outbound;
+  const held = outbound();
+  assert.equal(outbound().tlsDefault, 'may');
   inForce = applyReloadable(current, next);
   assert.deepEqual(inForce.domains.map((d) => d.name), ['example.net']);
   assert.deepEqual(inForce.listen.smtp, [{ host: '0.0.0.0', port: 25 }], 'the listener stays until a restart');
   assert.equal(inForce.outbound.port, 25, 'outbound.port stays until a restart');
   assert.ok(Object.isFrozen(inForce));
-  // The live view follows the config in force for tls_policy and tls_default only.
-  assert.equal(outbound.tlsDefault, 'verify');
-  assert.deepEqual(outbound.tlsPolicy, { 'c.example': 'none' });
-  assert.equal(outbound.port, 25);
+  // The snapshot in force follows the reload for tls_policy and tls_default only.
+  assert.equal(outbound().tlsDefault, 'verify');
+  assert.deepEqual(outbound().tlsPolicy, { 'c.example': 'none' });
+  assert.equal(outbound().port, 25);
+  assert.ok(Object.isFrozen(outbound()) && Object.isFrozen(outbound().tlsPolicy), 'an immutable snapshot');
+  // A delivery under way holds the snapshot it started with: the reload swapped the reference, not its values.
+  assert.notEqual(held, outbound());
+  assert.equal(held.tlsDefault, 'may');
+  assert.deepEqual(held.tlsPolicy, { 'a.example': 'verify', '.b.example': 'encrypt' });
   // Reloading the same file again leaves the restart-only change reported, nothing to apply.
   const again = planReload(inForce, next);
   assert.deepEqual(again.applied, []);

@@ -1,0 +1,253 @@
+// The TLS decision of one hop (one attempt to one MX address) and its record, in one place: the
+// level from the policy, what the client saw (TlsObserved), evaluate() (tls-policy/evaluate.ts),
+// the one plaintext retry (only under "may", only after a failed handshake, always logged as a
+// downgrade), the MTA-STS MX filter and the testing-mode report. The hop record is built once;
+// the "hop" log record and the attempts row are both made from it. Pure, except openHop (opens
+// sessions through the courier's `open`) and writeHop (the log and the attempts table).
+import type { TlsLevel } from '../config/schema.ts';
+import type { HopInfo, SmtpReply } from '../core/delivery.ts';
+import { type HopFields, type Logger, mailLog } from '../log/log.ts';
+import { evaluate, shouldStarttls, type TlsObserved } from '../tls-policy/evaluate.ts';
+import { mxAllowed, type StsPolicy } from '../tls-policy/mta-sts.ts';
+import type { TlsPolicy } from '../tls-policy/policy.ts';
+import type { AttemptRecord, AttemptSink } from './attempts-store.ts';
+import type { MxHost } from './mx.ts';
+import type { OpenFailure, OpenResult, SmtpSession } from './smtp-client.ts';
+
+/** The TLS fields of the record: `tls: { version, cipher, verified, error }` (operators grep them). */
+export type HopTls = NonNullable<HopInfo['tls']>;
+
+/** What the record says of the connection's TLS, besides where it went. */
+export interface HopFacts {
+  tls?: HopTls;
+  downgrade?: string;
+}
+
+/** Where a hop goes and for what: the fixed part of its record. */
+export interface HopPlace {
+  queueId: string;
+  domain: string;
+  rcpts: string[];
+  policy: TlsPolicy;
+  /** '' when no MX host was reached (the MX walk failed). */
+  mx: string;
+  ip: string;
+  port: number;
+}
+
+/** The one record of a hop: the attempts row, plus what only the log record carries. */
+export interface HopRecord extends AttemptRecord {
+  /** RFC 8461 §5 testing mode: what enforce would have refused. */
+  sts?: string;
+}
+
+/** The record's TLS fields from what the client saw: none when no handshake was tried. */
+export function hopTls(seen: TlsObserved): HopTls | undefined {
+  if (seen.handshake === 'failed') return { version: '', cipher: '', verified: false, error: seen.error ?? 'handshake failed' };
+  if (seen.handshake !== 'ok') return undefined;
+  const error = seen.chainError ?? seen.nameError;
+  return { version: seen.version ?? '', cipher: seen.cipher ?? '', verified: error === undefined, ...(error ? { error } : {}) };
+}
+
+export type TlsDecision =
+  /** Go on with the transaction on this connection. */
+  | { action: 'continue'; tls?: HopTls; downgrade?: string }
+  /** "may" after a failed handshake: record this try, then once more in plaintext on a new connection. */
+  | { action: 'retry-plaintext'; tls?: HopTls; error: string; downgrade: string }
+  /** The level forbids going on: close the connection, try the next host, retry later. */
+  | { action: 'defer'; tls?: HopTls; error: string };
+
+/** Whether to send STARTTLS when the server offers it: never under "none", never on the plaintext retry. */
+export function wantsStarttls(level: TlsLevel, plaintextRetry: boolean): boolean {
+  return !plaintextRetry && shouldStarttls(level, true);
+}
+
+/** Level × what the client saw → continue, retry in plaintext, or defer; with the record's fields. */
+export function decideTls(level: TlsLevel, seen: TlsObserved): TlsDecision {
+  const verdict = evaluate(level, seen);
+  const tls = hopTls(seen);
+  const facts = tls ? { tls } : {};
+  switch (verdict.action) {
+    case 'proceed':
+      return { action: 'continue', ...facts, ...(verdict.downgrade ? { downgrade: verdict.downgrade } : {}) };
+    case 'retry-plaintext':
+      return { action: 'retry-plaintext', ...facts, error: verdict.reason, downgrade: `${verdict.reason}; retried in plaintext` };
+    case 'defer':
+      return { action: 'defer', ...facts, error: verdict.reason };
+  }
+}
+
+/** RFC 8461 §4.1: in enforce mode only MX hosts named by the policy may be used. */
+export function stsAllowedHosts(domain: string, hosts: readonly MxHost[], policy: TlsPolicy): { ok: true; hosts: readonly MxHost[] } | { ok: false; reason: string } {
+  if (policy.source !== 'mta-sts' || !policy.sts) return { ok: true, hosts };
+  const sts = policy.sts;
+  const allowed = hosts.filter((h) => mxAllowed(h.name, sts));
+  if (allowed.length > 0) return { ok: true, hosts: allowed };
+  return { ok: false, reason: `no MX host of ${domain} (${hosts.map((h) => h.name).join(', ')}) matches its MTA-STS policy (mx: ${sts.mx.join(', ')})` };
+}
+
+/** RFC 8461 §5 testing mode: what enforce would have refused, reported, not acted on. */
+export function stsTestingReport(sts: StsPolicy, mx: string, tls: HopTls | undefined): string | undefined {
+  if (mx === '') return undefined;
+  if (!mxAllowed(mx, sts)) return `testing: MX ${mx} is not in the MTA-STS policy`;
+  if (!tls || tls.version === '') return 'testing: no TLS; enforce would defer';
+  if (!tls.verified) return `testing: enforce would defer: ${tls.error ?? 'not verified'}`;
+  return undefined;
+}
+
+/** The hop record, built once: `at` is when the attempt started, `ms` how long it took. */
+export function hopRecord(
+  place: HopPlace,
+  facts: HopFacts,
+  span: { at: number; ms: number },
+  result: AttemptRecord['result'],
+  extra: { reply?: SmtpReply; error?: string },
+): HopRecord {
+  const { policy } = place;
+  const sts = policy.sts?.mode === 'testing' ? stsTestingReport(policy.sts, place.mx, facts.tls) : undefined;
+  return {
+    queueId: place.queueId,
+    at: span.at,
+    domain: place.domain,
+    rcpts: place.rcpts,
+    mx: place.mx,
+    ip: place.ip,
+    port: place.port,
+    policy: policy.level,
+    policySource: policy.source,
+    ...(facts.tls ? { tls: facts.tls } : {}),
+    ...(facts.downgrade ? { downgrade: facts.downgrade } : {}),
+    result,
+    ...(extra.reply ? { reply: extra.reply } : {}),
+    ...(extra.error ? { error: extra.error } : {}),
+    ms: span.ms,
+    ...(sts ? { sts } : {}),
+  };
+}
+
+/** What an Outcome carries of its hop (core/delivery.ts HopInfo). */
+export function hopInfo(place: HopPlace, facts: HopFacts, ms: number): HopInfo {
+  return {
+    mx: place.mx,
+    ip: place.ip,
+    port: place.port,
+    ms,
+    ...(facts.tls ? { tls: facts.tls } : {}),
+    ...(facts.downgrade ? { downgrade: facts.downgrade } : {}),
+    policy: place.policy.level,
+    policySource: place.policy.source,
+  };
+}
+
+/** The "hop" mail-log record: every field present (null when absent), stable names. */
+export function hopLogFields(r: HopRecord): HopFields {
+  return {
+    queueId: r.queueId,
+    rcpts: r.rcpts,
+    domain: r.domain,
+    mx: r.mx,
+    ip: r.ip,
+    port: r.port,
+    policy: r.policy,
+    policySource: r.policySource,
+    tls: r.tls ?? null,
+    downgrade: r.downgrade ?? null,
+    reply: r.reply ?? null,
+    result: r.result,
+    error: r.error ?? null,
+    ...(r.sts ? { sts: r.sts } : {}),
+    ms: r.ms,
+  };
+}
+
+export interface HopDeps {
+  log: Logger;
+  attempts?: AttemptSink | undefined;
+  now: () => number;
+}
+
+/** Writes the record as the "hop" log record and as the attempts row. */
+export function writeHop(deps: HopDeps, record: HopRecord): void {
+  mailLog(deps.log, 'hop', hopLogFields(record));
+  const { sts: _logOnly, ...row } = record;
+  try {
+    deps.attempts?.record(row);
+  } catch (err) {
+    deps.log.error({ err, queueId: record.queueId }, 'could not record the attempt');
+  }
+}
+
+/**
+ * A session to the hop's address: an idle one from the pool (its TLS decided when it was opened),
+ * or a new one, which sends STARTTLS when `starttls` says so.
+ */
+export type SessionSource = (plaintextRetry: boolean) => Promise<{ reused: SmtpSession } | OpenResult>;
+
+export type HopSession =
+  | { ok: true; session: SmtpSession; facts: HopFacts; plaintextRetry: boolean; started: number }
+  | { ok: false; failure: OpenFailure; facts: HopFacts; started: number };
+
+type Settled =
+  | { kind: 'open'; session: SmtpSession; facts: HopFacts }
+  | { kind: 'failed'; failure: OpenFailure; facts: HopFacts }
+  | { kind: 'retry'; decision: Extract<TlsDecision, { action: 'retry-plaintext' }> };
+
+/**
+ * A session that the hop's TLS level allows to carry the message, or why there is none. Under
+ * "may" a failed handshake is recorded as a hop of its own, then retried once in plaintext; the
+ * session of the retry carries the downgrade into its record.
+ */
+export async function openHop(deps: HopDeps, place: HopPlace, open: SessionSource): Promise<HopSession> {
+  const level = place.policy.level;
+  let started = deps.now();
+  let plaintextRetry = false;
+  let settled = await settle(level, await open(false));
+  if (settled.kind === 'retry') {
+    const { decision } = settled;
+    const facts = decision.tls ? { tls: decision.tls } : {};
+    writeHop(deps, hopRecord(place, facts, { at: started, ms: deps.now() - started }, 'transient', { error: decision.error }));
+    started = deps.now();
+    plaintextRetry = true;
+    settled = await settle(level, await open(true));
+    if (settled.kind === 'open') {
+      settled.session.downgrade = decision.downgrade;
+      settled.facts = { ...settled.facts, downgrade: decision.downgrade };
+    }
+  }
+  if (settled.kind === 'open') return { ok: true, session: settled.session, facts: settled.facts, plaintextRetry, started };
+  if (settled.kind === 'failed') return { ok: false, failure: settled.failure, facts: settled.facts, started };
+  // A plaintext connection has no handshake to fail; evaluate() cannot ask for a second retry.
+  return { ok: false, failure: { ok: false, stage: 'tls', reason: settled.decision.error }, facts: {}, started };
+}
+
+/** The decision applied to a new session: closed on defer or retry, EHLO again after TLS. */
+async function settle(level: TlsLevel, opened: { reused: SmtpSession } | OpenResult): Promise<Settled> {
+  if ('reused' in opened) return { kind: 'open', session: opened.reused, facts: sessionFacts(opened.reused) };
+  if (!opened.ok) return { kind: 'failed', failure: opened, facts: {} };
+  const { session } = opened;
+  const decision = decideTls(level, session.tls);
+  const facts = decision.tls ? { tls: decision.tls } : {};
+  if (decision.action === 'defer') {
+    if (session.tls.handshake === 'ok') await session.quit();
+    else session.close();
+    return { kind: 'failed', failure: { ok: false, stage: 'tls', reason: decision.error }, facts };
+  }
+  if (decision.action === 'retry-plaintext') {
+    session.close();
+    return { kind: 'retry', decision };
+  }
+  if (decision.downgrade) session.downgrade = decision.downgrade;
+  if (session.tls.handshake === 'ok') {
+    const again = await session.helloAfterTls();
+    if (!again.ok) {
+      session.close();
+      return { kind: 'failed', failure: again, facts };
+    }
+  }
+  return { kind: 'open', session, facts: sessionFacts(session) };
+}
+
+function sessionFacts(session: SmtpSession): HopFacts {
+  const tls = hopTls(session.tls);
+  return { ...(tls ? { tls } : {}), ...(session.downgrade ? { downgrade: session.downgrade } : {}) };
+}

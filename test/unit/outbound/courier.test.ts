@@ -1,0 +1,58 @@
+// The remote courier without a network: DNS answers as data, so no hop reaches a connection.
+import assert from 'node:assert/strict';
+import tls from 'node:tls';
+import { test } from 'node:test';
+import { type OutboundConfig, validateConfig } from '../../../src/config/schema.ts';
+import type { DeliveryJob } from '../../../src/core/delivery.ts';
+import type { AttemptRecord } from '../../../src/outbound/attempts-store.ts';
+import { RemoteCourier } from '../../../src/outbound/courier.ts';
+import { captureLog } from '../../helpers/log.ts';
+import { fakeResolver } from '../dns/fake-resolver.ts';
+
+function outbound(settings: Record<string, unknown>): OutboundConfig {
+  const r = validateConfig({ hostname: 'mx.example.test', data_dir: '/tmp/x', domain: [{ name: 'example.test', mailboxes: ['a'] }], outbound: settings }, '/etc');
+  assert.ok(r.ok);
+  return r.config.outbound;
+}
+
+const job = (rcpt: string): DeliveryJob => ({
+  queueId: 'Q1',
+  sender: 'a@example.test',
+  receivedAt: 0,
+  size: 3,
+  body: Buffer.from('x\r\n'),
+  smtputf8: false,
+  eightBit: false,
+  recipients: [{ id: 1, rcpt, address: rcpt, attempts: 0 }],
+});
+
+test('a delivery keeps the [outbound] snapshot it started with when a reload swaps in another', { timeout: 5000 }, async () => {
+  let inForce = outbound({ tls_default: 'encrypt', port: 2525 });
+  const reloaded = outbound({ tls_default: 'verify', port: 2525, tls_policy: { 'dest.test': 'none' } });
+  const { log, records } = captureLog();
+  const rows: AttemptRecord[] = [];
+  const courier = new RemoteCourier({
+    hostname: 'mx.example.test',
+    outbound: () => inForce,
+    resolver: fakeResolver({ 'dest.test': { MX: { kind: 'servfail', detail: 'SERVFAIL' } } }),
+    trust: tls.createSecureContext(),
+    log,
+    attempts: { record: (r) => rows.push(r) },
+    // The MTA-STS lookup is where a delivery waits; the reload lands meanwhile.
+    sts: async () => {
+      inForce = reloaded;
+      return undefined;
+    },
+  });
+  const outcomes = await courier.deliver(job('b@dest.test'));
+  await courier.close();
+  assert.equal(outcomes.get(1)?.kind, 'transient');
+  assert.deepEqual(rows.map((r) => [r.policy, r.policySource]), [['encrypt', 'default']], 'the level of the snapshot the delivery started with');
+  const hop = records.find((r) => r['event'] === 'hop');
+  assert.equal(hop?.['policy'], 'encrypt');
+  assert.equal(hop?.['error'], rows[0]?.error, 'the log record and the row say the same');
+  // The next delivery reads the new snapshot: the table now says none for dest.test.
+  const again = await courier.deliver(job('c@dest.test'));
+  assert.equal(again.get(1)?.kind, 'transient');
+  assert.deepEqual(rows.map((r) => [r.policy, r.policySource]), [['encrypt', 'default'], ['none', 'table']]);
+});
