@@ -4,7 +4,7 @@
 import type net from 'node:net';
 import tls from 'node:tls';
 import type { TlsObserved } from '../tls-policy/evaluate.ts';
-import { certNames, checkCertName } from '../tls-policy/identity.ts';
+import { certNames, checkCertName } from '../tls/names.ts';
 
 /** A finished handshake's facts carry TlsObserved's field names: one shape up to the hop record. */
 export type StartTlsResult =
