@@ -282,6 +282,51 @@ print(json.dumps(codes))
     assert.ok(!everything.includes('guess-') && !everything.includes(PASSWORD), 'no password in any log line');
   });
 
+  it('24 parallel TLS connections with a wrong AUTH PLAIN at once: at most max_failures get a password check, then even the right password gets 421', async () => {
+    const source = '127.0.0.9';
+    const since = daemon.logs().length;
+    const sessions = await Promise.all(Array.from({ length: 24 }, () => smtpLines(ports.submissions, { implicitTls: true, localAddress: source })));
+    try {
+      await Promise.all(sessions.map(async (s) => {
+        assert.match(await s.command(), /^220 /);
+        assert.match(await s.command('EHLO burst.example.test'), /^250[- ]/);
+      }));
+      // All at once: every AUTH is written before any answer can arrive.
+      const replies = await Promise.all(sessions.map((s, i) => s.command(`AUTH PLAIN ${plainToken(ALICE, `burst-${i}`)}`)));
+      const codes = replies.map((r) => Number(r.slice(0, 3)));
+      const checked = codes.filter((c) => c === 535).length;
+      assert.ok(checked >= 1 && checked <= 4, `535 (a password check) for ${checked} of 24: ${codes.join(' ')}`);
+      for (const reply of replies) assert.match(reply, /^(535 5\.7\.8|454 4\.7\.0|421 4\.7\.0) /);
+      // The rest keep guessing, one after the other, until the address is locked out.
+      let locked = false;
+      for (let i = 0; i < 10 && !locked; i++) {
+        const s = await smtpLines(ports.submissions, { implicitTls: true, localAddress: source });
+        try {
+          await s.command();
+          await s.command('EHLO burst.example.test');
+          const reply = await s.command(`AUTH PLAIN ${plainToken(ALICE, `again-${i}`)}`);
+          assert.match(reply, /^(535|454|421) /);
+          locked = reply.startsWith('421 ');
+        } finally {
+          s.close();
+        }
+      }
+      assert.ok(locked, 'locked out');
+    } finally {
+      for (const s of sessions) s.close();
+    }
+    const failed = daemon.logs().slice(since).filter((r) => r.event === 'auth' && r['result'] === 'failed' && r['clientIp'] === source);
+    assert.ok(failed.length <= 4, `${failed.length} password checks failed, max_failures is 4`);
+    const right = await smtpLines(ports.submissions, { implicitTls: true, localAddress: source });
+    try {
+      await right.command();
+      await right.command('EHLO burst.example.test');
+      assert.match(await right.command(`AUTH PLAIN ${plainToken(ALICE, PASSWORD)}`), /^421 4\.7\.0 /);
+    } finally {
+      right.close();
+    }
+  });
+
   it('users added, changed and deleted with the CLI take effect in the running daemon', async () => {
     const added = await daemon.cli(['user', 'add', 'bob@example.test'], 'bob-password-1\n');
     assert.equal(added.code, 0, added.stderr);
