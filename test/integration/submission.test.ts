@@ -240,6 +240,20 @@ print('sent')
     assert.equal(header.code, 26, header.stdout);
     assert.match(header.stdout, /550 5\.7\.1 From: header address <bob@example\.test> is not owned by user alice@example\.test/);
     assert.ok(!receiver.messages.some((m) => m.body.includes('The CEO')), 'nothing left for the remote MX');
+    // RFC 5322 §4.5.3 obs-syntax "From :" is a From: field to every reader: alone it is checked,
+    // before alice's own it makes two (RFC 5322 §3.6: exactly one).
+    const obs: [string, RegExp][] = [
+      ['From : The CEO <bob@example.test>\r\n', /550 5\.7\.1 From: header address <bob@example\.test> is not owned/],
+      ['From\t: The CEO <bob@example.test>\r\nFrom: <alice@example.test>\r\n', /550 5\.7\.1 More than one From: header field/],
+    ];
+    for (const [from, expected] of obs) {
+      // Not the first line: swaks drops a first line "From …" as an mbox separator.
+      const data = `To: <carol@remote.test>\r\n${from}Subject: obs from\r\n\r\nThe CEO says hi\r\n`;
+      const sent = await swaks(['--server', `127.0.0.1:${ports.submissions}`, '--tlsc', '--ehlo', 'client.swaks.test', '--timeout', '15', '--auth-user', ALICE, '--auth-password', PASSWORD, '--from', ALICE, '--to', 'carol@remote.test', '--data', '-'], { input: data });
+      assert.equal(sent.code, 26, `${JSON.stringify(from)}: ${sent.stdout}`);
+      assert.match(sent.stdout, expected);
+    }
+    assert.ok(!receiver.messages.some((m) => m.body.includes('The CEO')), 'nothing left for the remote MX');
   });
 
   it('wrong passwords are refused, then slowed, then refused outright per client address; the log never has a password', async () => {
