@@ -8,7 +8,8 @@
 // A line without a colon is no field and is skipped; a bare LF ends a line as CRLF does
 // (mailparser and mailauth both split on it).
 //
-//   headerFields(block) → [{ name: 'from', raw: 'From : <a@b>', value: ' <a@b>' }, …]
+//   headerFields(block) → [{ name: 'from', raw: 'From : <a@b>', value: ' <a@b>', offset }, …]
+//   withoutFields(message, fields) → the message with those fields cut out
 
 export interface HeaderField {
   /** The field name, lower case, without the white space before the colon. */
@@ -47,4 +48,22 @@ export function countFields(fields: readonly HeaderField[], name: string): numbe
   let n = 0;
   for (const field of fields) if (field.name === name) n++;
   return n;
+}
+
+/**
+ * `message` without these fields (from headerFields of its header block read as latin1, in
+ * order), each with its line break; every other byte as it was.
+ */
+export function withoutFields(message: Buffer, fields: readonly HeaderField[]): Buffer {
+  if (fields.length === 0) return message;
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (const field of fields) {
+    parts.push(message.subarray(at, field.offset));
+    at = field.offset + field.raw.length;
+    if (message[at] === 0x0d) at++;
+    if (message[at] === 0x0a) at++;
+  }
+  parts.push(message.subarray(at));
+  return Buffer.concat(parts);
 }

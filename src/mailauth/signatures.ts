@@ -12,7 +12,7 @@
 //
 //   chooseSignatures(domains, fromDomains, max) → indexes to keep
 //   limitSignatures(message, max) → { message, dropped }
-import { type HeaderField, headerFields } from '../core/header-fields.ts';
+import { type HeaderField, headerFields, withoutFields } from '../core/header-fields.ts';
 import { headerBlock } from '../inbound/body.ts';
 
 /** Signatures verified per message at most. */
@@ -44,15 +44,7 @@ export function limitSignatures(message: Buffer, max: number): { message: Buffer
   if (signatures.length <= max) return { message, dropped: 0 };
   const from = fields.filter((field) => field.name === 'from').flatMap((field) => addressDomains(field.value));
   const keep = new Set(chooseSignatures(signatures.map(signingDomain), from, max));
-  const parts: Buffer[] = [];
-  let at = 0;
-  signatures.forEach((field, index) => {
-    if (keep.has(index)) return;
-    parts.push(message.subarray(at, field.offset));
-    at = fieldEnd(message, field);
-  });
-  parts.push(message.subarray(at));
-  return { message: Buffer.concat(parts), dropped: signatures.length - keep.size };
+  return { message: withoutFields(message, signatures.filter((_, index) => !keep.has(index))), dropped: signatures.length - keep.size };
 }
 
 /** The d= tag of a DKIM-Signature value (RFC 6376 §3.5), lower case. */
@@ -65,12 +57,4 @@ export function signingDomain(field: HeaderField): string | undefined {
 /** The domains of the addresses in a From: value, lower case (good enough to order by). */
 function addressDomains(value: string): string[] {
   return [...value.matchAll(/@([a-z0-9-]+(?:\.[a-z0-9-]+)+)/gi)].map((m) => (m[1] ?? '').toLowerCase());
-}
-
-/** Where the field ends in the message, its line break included. */
-function fieldEnd(message: Buffer, field: HeaderField): number {
-  let end = field.offset + field.raw.length;
-  if (message[end] === 0x0d) end++;
-  if (message[end] === 0x0a) end++;
-  return end;
 }
