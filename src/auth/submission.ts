@@ -6,6 +6,7 @@
 //   prepareOutgoing(input, { signer, hostname }) → Promise<Prepared>
 import { simpleParser } from 'mailparser';
 import { rfc5322Date } from '../core/date.ts';
+import { countFields, headerFields } from '../core/header-fields.ts';
 import { type DkimSigner, fromDomain } from '../dkim/signer.ts';
 import { headerBlock } from '../message/body.ts';
 import type { Directory } from '../routing/recipients.ts';
@@ -44,13 +45,18 @@ export async function prepareOutgoing(input: OutgoingInput, deps: OutgoingDeps):
   const block = headerBlock(input.body);
   // The From: addresses matter for the ownership check and for signing; without either (a trusted
   // client, no keys) the header is not parsed at all: port 25's hot path stays cheap.
-  const from = input.user !== undefined || deps.signer.domains.length > 0 ? await fromAddresses(block) : [];
-  const header = block.toString('latin1');
-  const hasFrom = /^from:/im.test(header);
+  // Field names read as receivers read them (obs-syntax "From :", folding, case): src/core/header-fields.ts.
+  const fields = headerFields(block.toString('latin1'));
+  const fromFields = countFields(fields, 'from');
+  const firstFrom = fields.find((field) => field.name === 'from');
+  const from = firstFrom && (input.user !== undefined || deps.signer.domains.length > 0) ? await fromAddresses(firstFrom.value) : [];
+  const hasFrom = fromFields > 0;
 
   const user = input.user;
-  // RFC 5322 §3.6: exactly one From: field; with two, a reader could show the one we did not check.
-  if (user !== undefined && (header.match(/^from:/gim)?.length ?? 0) > 1) {
+  // RFC 5322 §3.6: exactly one From: field; with two, a reader could show the one we did not check
+  // (mailparser keeps the last, mail readers show the first). 5.7.1 rather than 5.6.0: the refusal
+  // is the sender policy (a From: we cannot vouch for), as for a foreign From: below.
+  if (user !== undefined && fromFields > 1) {
     return { ok: false, code: 550, enhanced: '5.7.1', text: 'More than one From: header field' };
   }
   if (user !== undefined && hasFrom) {
@@ -65,8 +71,8 @@ export async function prepareOutgoing(input: OutgoingInput, deps: OutgoingDeps):
   // RFC 5322 §3.6 requires From:; like Postfix's cleanup, take the envelope sender.
   if (!hasFrom && input.sender !== '') added.push(`From: <${input.sender}>`);
   // RFC 6409 §8.2 and §8.3: the MSA may add a missing Date and Message-ID.
-  if (!/^date:/im.test(header)) added.push(`Date: ${rfc5322Date(input.now)}`);
-  if (!/^message-id:/im.test(header)) added.push(`Message-ID: <${input.queueId}@${deps.hostname}>`);
+  if (countFields(fields, 'date') === 0) added.push(`Date: ${rfc5322Date(input.now)}`);
+  if (countFields(fields, 'message-id') === 0) added.push(`Message-ID: <${input.queueId}@${deps.hostname}>`);
   const body = added.length === 0 ? input.body : Buffer.concat([Buffer.from(`${added.join('\r\n')}\r\n`), input.body]);
 
   const domain = fromDomain(hasFrom ? from : [input.sender]);
@@ -76,7 +82,14 @@ export async function prepareOutgoing(input: OutgoingInput, deps: OutgoingDeps):
   return { ok: true, body, signature: signed.headers, dkim: { domain: signed.domain, selectors: signed.selectors }, added };
 }
 
-async function fromAddresses(block: Buffer): Promise<string[]> {
-  const parsed = await simpleParser(block, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
+/**
+ * The addresses of one From: field's value, decoded by mailparser. The field is handed over alone
+ * under a plain name, so what is checked is the field we counted, whatever mailparser would make of
+ * the whole block (it keeps the last of two From: fields, and skips a first line "From …" as an
+ * mbox separator, obs-syntax "From :" included).
+ */
+async function fromAddresses(value: string): Promise<string[]> {
+  const field = Buffer.from(`X-Sealpost: 1\r\nFrom:${value}\r\n\r\n`, 'latin1');
+  const parsed = await simpleParser(field, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
   return (parsed.from?.value ?? []).map((a) => a.address ?? '').filter((a) => a !== '');
 }

@@ -56,6 +56,8 @@ export interface AuthConfig {
   maxFailures: number;
   /** … until this long after the last failure; older failures are forgotten. */
   lockoutSeconds: number;
+  /** AUTH attempts from one address checked at once; more get 454 4.7.0. */
+  maxConcurrent: number;
 }
 
 /** The DKIM keys to sign with: [[domain]] dkim_selectors, keys in <data_dir>/dkim/<domain>/<selector>.pem. */

@@ -35,12 +35,13 @@ export function readOutbound(r: Reader, t: Table, baseDir: string): OutboundConf
 }
 
 export function readAuth(r: Reader, t: Table): AuthConfig {
-  r.unknownKeys(t, 'auth', ['slow_after', 'delay_ms', 'max_failures', 'lockout_s']);
+  r.unknownKeys(t, 'auth', ['slow_after', 'delay_ms', 'max_failures', 'lockout_s', 'max_concurrent']);
   const auth = {
     slowAfter: r.integer(t, 'slow_after', 'auth', 3, 0, 1000),
     delayMs: r.integer(t, 'delay_ms', 'auth', 1000, 0, 30_000),
     maxFailures: r.integer(t, 'max_failures', 'auth', 10, 1, 10_000),
     lockoutSeconds: r.integer(t, 'lockout_s', 'auth', 900, 1, 7 * 86_400),
+    maxConcurrent: r.integer(t, 'max_concurrent', 'auth', 4, 1, 1000),
   };
   if (auth.slowAfter > auth.maxFailures) r.problem('auth.slow_after', `is larger than auth.max_failures (${auth.maxFailures}); slowing down must start before refusing`);
   return auth;

@@ -16,6 +16,7 @@ import type { QueueStore } from '../queue/store.ts';
 import { createAcceptor } from './accept.ts';
 import { networkMatcher } from '../routing/networks.ts';
 import { type Directory, decideRecipient } from '../routing/recipients.ts';
+import { checkParameters } from './esmtp-params.ts';
 import type { SessionEnd } from './session-stats.ts';
 import { type SealpostServerOptions, SealpostSmtpServer } from './smtp-server-ext.ts';
 import { mailFrom, reply, sessionUser } from './replies.ts';
@@ -104,6 +105,9 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
     return free.bytes >= config.inbound.minFreeMegabytes * 1024 * 1024;
   };
 
+  /** Extensions whose MAIL FROM parameters we take (esmtp-params.ts): SMTPUTF8 is advertised (not hidden below), AUTH where it is offered. */
+  const offered = { smtputf8: true, auth: submission };
+
   const options: SealpostServerOptions = {
     ...deps.tls.serverOptions,
     // Submission clients are people and programs we know: no early-talker pause.
@@ -186,6 +190,8 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
     },
 
     onMailFrom(address: SMTPServerAddress, session, callback: Callback) {
+      const params = checkParameters('MAIL', address.args, offered);
+      if (params) return callback(refuse(session, reply(params.code, params.enhanced, params.text)));
       void enoughSpace().then((ok) => {
         if (!ok) return callback(reply(452, '4.3.1', 'Insufficient system storage, try again later'));
         if (address.address !== '' && !address.address.includes('@')) {
@@ -206,6 +212,8 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
     },
 
     onRcptTo(address: SMTPServerAddress, session, callback: Callback) {
+      const params = checkParameters('RCPT', address.args, offered);
+      if (params) return callback(refuse(session, reply(params.code, params.enhanced, params.text)));
       if (session.envelope.rcptTo.length >= config.limits.recipients) {
         return callback(reply(452, '4.5.3', 'Too many recipients'));
       }

@@ -22,11 +22,12 @@ export function createLogger(level: string, destination: NodeJS.WritableStream |
 /** Fields of the events that have not been given a fixed shape yet. */
 type LooseFields = Record<string, unknown>;
 
-/** One SMTP AUTH attempt on submission (RFC 4954): accepted, failed, or refused by the guard. */
+/** One SMTP AUTH attempt on submission (RFC 4954): accepted, failed, refused by the guard, or busy (too many at once). */
 export type AuthFields =
   | { result: 'ok'; method: string; user: string; clientIp: string }
   | { result: 'failed'; method: string; user: string; known: boolean; clientIp: string; failures: number; delayedMs: number }
-  | { result: 'refused'; method: string; user: string; clientIp: string; retryInMs: number };
+  | { result: 'refused'; method: string; user: string; clientIp: string; retryInMs: number }
+  | { result: 'busy'; method: string; user: string; clientIp: string };
 
 /** One outbound attempt to one host (outbound/hop.ts builds it): every field present, null when absent. */
 export type HopFields = {

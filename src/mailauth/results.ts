@@ -1,6 +1,8 @@
 // Pure helpers around Authentication-Results (RFC 8601) for inbound mail: remove fields that claim
 // to come from us before adding ours (§5), the verdict when no check could run, and whether a
 // DMARC result asks for rejection.
+import { headerFields, withoutFields } from '../core/header-fields.ts';
+import { headerBlock } from '../message/body.ts';
 
 /** The outcome of the inbound checks of one message (built here, returned by verify.ts). */
 export interface Verdict {
@@ -23,20 +25,10 @@ export interface Verdict {
  * sender could forge our verdict. Bytes outside the removed fields are kept as they are.
  */
 export function removeOurResults(message: Buffer, authservId: string): { message: Buffer; removed: number } {
-  const end = message.indexOf('\r\n\r\n');
-  const headerEnd = end < 0 ? message.length : end + 2;
-  const header = message.subarray(0, headerEnd).toString('latin1');
-  const fields = header.split(/\r\n(?![ \t])/);
   const wanted = authservId.toLowerCase();
-  let removed = 0;
-  const kept = fields.filter((field) => {
-    const m = /^authentication-results[ \t]*:([\s\S]*)$/i.exec(field);
-    if (!m || authservIdOf(m[1] ?? '') !== wanted) return true;
-    removed++;
-    return false;
-  });
-  if (removed === 0) return { message, removed };
-  return { message: Buffer.concat([Buffer.from(kept.join('\r\n'), 'latin1'), message.subarray(headerEnd)]), removed };
+  // The fields as every other check reads them (obs-syntax "Authentication-Results :", folding, case).
+  const ours = headerFields(headerBlock(message).toString('latin1')).filter((field) => field.name === 'authentication-results' && authservIdOf(field.value) === wanted);
+  return { message: withoutFields(message, ours), removed: ours.length };
 }
 
 /** The authserv-id of a field value: its first token once comments and folding are gone, lowercase. */

@@ -5,7 +5,9 @@
 //   createInboundVerifier({ hostname, resolver, dmarcReject, timeoutMs }) → (input) → Promise<Verdict>
 import { type DNSResolver, authenticate } from 'mailauth';
 import { headerBlock } from '../message/body.ts';
+import { headerFields } from '../core/header-fields.ts';
 import { type Verdict, dmarcRejection, removeOurResults, unverified } from './results.ts';
+import { MAX_DKIM_SIGNATURES, limitSignatures } from './signatures.ts';
 
 export type { Verdict } from './results.ts';
 
@@ -35,7 +37,9 @@ export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) 
       timer = setTimeout(() => resolve('timeout'), deps.timeoutMs);
     });
     try {
-      const checks = authenticate(readBody(input.message) ? input.message : headerBlock(input.message), {
+      // At most MAX_DKIM_SIGNATURES key lookups, the From:-aligned signatures first (signatures.ts).
+      const checked = limitSignatures(input.message, MAX_DKIM_SIGNATURES).message;
+      const checks = authenticate(readBody(checked) ? checked : headerBlock(checked), {
         ip: input.ip,
         helo: input.helo,
         sender: input.sender,
@@ -70,5 +74,5 @@ export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) 
  * alone and a large message costs what a small one does.
  */
 export function readBody(message: Buffer): boolean {
-  return /^(?:dkim-signature|arc-message-signature)[ \t]*:/im.test(headerBlock(message).toString('latin1'));
+  return headerFields(headerBlock(message).toString('latin1')).some((field) => field.name === 'dkim-signature' || field.name === 'arc-message-signature');
 }

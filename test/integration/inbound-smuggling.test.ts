@@ -119,3 +119,36 @@ test('commands pipelined behind STARTTLS in the same packet are discarded', { ti
   }
   assert.equal(daemon.findLogs((r) => r.event === 'rejected' && r['from'] === 'x@y').length, 0);
 });
+
+test('text after the MAIL FROM / RCPT TO path: 501 5.5.4, unknown parameters 555 5.5.4; nothing is delivered to the smuggled address', { timeout: 30_000 }, async (t) => {
+  const daemon = await startSealpost(t);
+  const smtp = await ready(daemon.smtpPort);
+  try {
+    const refused: [string, number][] = [
+      ['MAIL FROM:<carol@remote.test> <mallory@remote.test>', 501],
+      ['MAIL FROM:<carol@remote.test> FOO=bar', 555],
+      ['MAIL FROM:<carol@remote.test> AUTH=<>', 555],
+    ];
+    for (const [line, code] of refused) {
+      const answer = await smtp.command(line);
+      assert.equal(answer.code, code, `${line}: ${answer.text}`);
+      assert.match(answer.text, /^5\.5\.4 /, line);
+    }
+    assert.equal((await smtp.command('MAIL FROM:<carol@remote.test> SIZE=100 BODY=8BITMIME SMTPUTF8')).code, 250);
+    for (const [line, code] of [['RCPT TO:<alice@example.test> <bob@example.test>', 501], ['RCPT TO:<alice@example.test> NOTIFY=NEVER', 555]] as const) {
+      const answer = await smtp.command(line);
+      assert.equal(answer.code, code, `${line}: ${answer.text}`);
+      assert.match(answer.text, /^5\.5\.4 /, line);
+    }
+    assert.equal((await smtp.command('RCPT TO:<alice@example.test>')).code, 250);
+    assert.equal((await smtp.command('DATA')).code, 354);
+    smtp.write('Subject: params\r\n\r\nhello\r\n.\r\n');
+    assert.equal((await smtp.reply()).code, 250);
+  } finally {
+    smtp.destroy();
+  }
+  const alice = await daemon.waitForMail(1, { domain: 'example.test', mailbox: 'alice' });
+  assert.equal(alice[0]?.subject, 'params');
+  await waitFor(async () => (await queueList(daemon)).length === 0, { timeoutMs: 10_000, what: 'an empty queue' });
+  assert.deepEqual(await daemon.readMaildir('example.test', 'bob'), [], 'bob got nothing');
+});

@@ -40,6 +40,7 @@ describe('Authentication-Results on port 25', { timeout: 120_000 }, () => {
       new Map([
         ['sender.test', { TXT: ['v=spf1 ip4:127.0.0.1 -all'], A: ['127.0.0.1'] }],
         ['s1._domainkey.sender.test', { TXT: [dkimRecord(senderKey)] }],
+        ['s50._domainkey.sender.test', { TXT: [dkimRecord(senderKey)] }],
         ['_dmarc.sender.test', { TXT: ['v=DMARC1; p=reject'] }],
         ['spoof.test', { TXT: ['v=spf1 -all'], A: ['192.0.2.66'] }],
         ['_dmarc.spoof.test', { TXT: ['v=DMARC1; p=reject'] }],
@@ -92,6 +93,29 @@ describe('Authentication-Results on port 25', { timeout: 120_000 }, () => {
     const broken = await delivered(daemon, 'tampered');
     assert.match(broken.results[0] ?? '', /dkim=(fail|neutral)/);
     assert.match(broken.results[0] ?? '', /spf=pass/);
+  });
+
+  it('50 DKIM-Signature fields: at most 5 key lookups, the one aligned with From: among them', async () => {
+    const message = composeMessage({ from: 'news@sender.test', to: ['alice@example.test'], subject: 'many signatures' });
+    // 49 signatures of unrelated domains on top, the aligned one (a fresh selector, so no cache
+    // answers for it) at the bottom, where "the first five" would not reach it.
+    const signatureData = [
+      ...Array.from({ length: 49 }, (_, i) => ({ signingDomain: `noise${i}.test`, selector: 'n1', privateKey: senderKey })),
+      { signingDomain: 'sender.test', selector: 's50', privateKey: senderKey },
+    ];
+    const signatures = (await dkimSign(message, { signatureData } as Parameters<typeof dkimSign>[1])).signatures;
+    assert.equal(signatures.match(/^DKIM-Signature:/gim)?.length, 50);
+    assert.ok(signatures.lastIndexOf('d=sender.test') > signatures.lastIndexOf('d=noise48.test'), 'aligned signature last');
+    const before = dns.queries.length;
+    assert.equal((await send(daemon, 'news@sender.test', signatures + message)).code, 0);
+    const got = await delivered(daemon, 'many signatures');
+    const keyLookups = dns.queries.slice(before).filter((q) => q.includes('._domainkey.') && q.endsWith(' TXT'));
+    assert.ok(keyLookups.length <= 5, `${keyLookups.length} key lookups: ${keyLookups.join(', ')}`);
+    assert.ok(keyLookups.includes('s50._domainkey.sender.test TXT'), keyLookups.join(', '));
+    assert.match(got.results[0] ?? '', /dkim=pass header\.i=@sender\.test header\.s=s50/);
+    assert.match(got.results[0] ?? '', /dmarc=pass/);
+    // The stored message keeps every signature: only the checks see fewer.
+    assert.equal(got.raw.match(/^DKIM-Signature:/gim)?.length, 50);
   });
 
   it('Authentication-Results forged in our name are removed; other servers\' are kept', async () => {

@@ -240,6 +240,20 @@ print('sent')
     assert.equal(header.code, 26, header.stdout);
     assert.match(header.stdout, /550 5\.7\.1 From: header address <bob@example\.test> is not owned by user alice@example\.test/);
     assert.ok(!receiver.messages.some((m) => m.body.includes('The CEO')), 'nothing left for the remote MX');
+    // RFC 5322 §4.5.3 obs-syntax "From :" is a From: field to every reader: alone it is checked,
+    // before alice's own it makes two (RFC 5322 §3.6: exactly one).
+    const obs: [string, RegExp][] = [
+      ['From : The CEO <bob@example.test>\r\n', /550 5\.7\.1 From: header address <bob@example\.test> is not owned/],
+      ['From\t: The CEO <bob@example.test>\r\nFrom: <alice@example.test>\r\n', /550 5\.7\.1 More than one From: header field/],
+    ];
+    for (const [from, expected] of obs) {
+      // Not the first line: swaks drops a first line "From …" as an mbox separator.
+      const data = `To: <carol@remote.test>\r\n${from}Subject: obs from\r\n\r\nThe CEO says hi\r\n`;
+      const sent = await swaks(['--server', `127.0.0.1:${ports.submissions}`, '--tlsc', '--ehlo', 'client.swaks.test', '--timeout', '15', '--auth-user', ALICE, '--auth-password', PASSWORD, '--from', ALICE, '--to', 'carol@remote.test', '--data', '-'], { input: data });
+      assert.equal(sent.code, 26, `${JSON.stringify(from)}: ${sent.stdout}`);
+      assert.match(sent.stdout, expected);
+    }
+    assert.ok(!receiver.messages.some((m) => m.body.includes('The CEO')), 'nothing left for the remote MX');
   });
 
   it('wrong passwords are refused, then slowed, then refused outright per client address; the log never has a password', async () => {
@@ -280,6 +294,51 @@ print(json.dumps(codes))
     assert.equal(daemon.logs().slice(since).filter((r) => r.event === 'auth' && r['result'] === 'refused').length, 2);
     const everything = JSON.stringify(daemon.logs()) + daemon.stderr();
     assert.ok(!everything.includes('guess-') && !everything.includes(PASSWORD), 'no password in any log line');
+  });
+
+  it('24 parallel TLS connections with a wrong AUTH PLAIN at once: at most max_failures get a password check, then even the right password gets 421', async () => {
+    const source = '127.0.0.9';
+    const since = daemon.logs().length;
+    const sessions = await Promise.all(Array.from({ length: 24 }, () => smtpLines(ports.submissions, { implicitTls: true, localAddress: source })));
+    try {
+      await Promise.all(sessions.map(async (s) => {
+        assert.match(await s.command(), /^220 /);
+        assert.match(await s.command('EHLO burst.example.test'), /^250[- ]/);
+      }));
+      // All at once: every AUTH is written before any answer can arrive.
+      const replies = await Promise.all(sessions.map((s, i) => s.command(`AUTH PLAIN ${plainToken(ALICE, `burst-${i}`)}`)));
+      const codes = replies.map((r) => Number(r.slice(0, 3)));
+      const checked = codes.filter((c) => c === 535).length;
+      assert.ok(checked >= 1 && checked <= 4, `535 (a password check) for ${checked} of 24: ${codes.join(' ')}`);
+      for (const reply of replies) assert.match(reply, /^(535 5\.7\.8|454 4\.7\.0|421 4\.7\.0) /);
+      // The rest keep guessing, one after the other, until the address is locked out.
+      let locked = false;
+      for (let i = 0; i < 10 && !locked; i++) {
+        const s = await smtpLines(ports.submissions, { implicitTls: true, localAddress: source });
+        try {
+          await s.command();
+          await s.command('EHLO burst.example.test');
+          const reply = await s.command(`AUTH PLAIN ${plainToken(ALICE, `again-${i}`)}`);
+          assert.match(reply, /^(535|454|421) /);
+          locked = reply.startsWith('421 ');
+        } finally {
+          s.close();
+        }
+      }
+      assert.ok(locked, 'locked out');
+    } finally {
+      for (const s of sessions) s.close();
+    }
+    const failed = daemon.logs().slice(since).filter((r) => r.event === 'auth' && r['result'] === 'failed' && r['clientIp'] === source);
+    assert.ok(failed.length <= 4, `${failed.length} password checks failed, max_failures is 4`);
+    const right = await smtpLines(ports.submissions, { implicitTls: true, localAddress: source });
+    try {
+      await right.command();
+      await right.command('EHLO burst.example.test');
+      assert.match(await right.command(`AUTH PLAIN ${plainToken(ALICE, PASSWORD)}`), /^421 4\.7\.0 /);
+    } finally {
+      right.close();
+    }
   });
 
   it('users added, changed and deleted with the CLI take effect in the running daemon', async () => {

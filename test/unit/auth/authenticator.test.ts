@@ -12,7 +12,7 @@ async function setup() {
   const slept: number[] = [];
   const authenticate = createAuthenticator({
     users: { passwordHash: (address) => (address === 'alice@example.test' ? hash : undefined) },
-    guard: new AuthGuard({ slowAfter: 2, delayMs: 100, maxFailures: 4, lockoutMs: 60_000 }),
+    guard: new AuthGuard({ slowAfter: 2, delayMs: 100, maxFailures: 4, lockoutMs: 60_000, maxConcurrent: 2 }),
     log,
     now: () => now,
     sleep: async (ms) => {
@@ -51,4 +51,18 @@ test('failures from one address slow it down, then lock it out, even for the rig
   assert.equal((await attempt('correct horse battery', 'alice@example.test', '192.0.2.2')).ok, true, 'other addresses are not affected');
   advance(60_000);
   assert.equal((await attempt('correct horse battery')).ok, true, 'the lockout ends');
+});
+
+test('parallel wrong passwords: at most max_concurrent checked at once (454 4.7.0 for the rest), never more than max_failures 535s', { timeout: 10_000 }, async () => {
+  const { attempt } = await setup();
+  const first = await Promise.all(Array.from({ length: 8 }, (_, i) => attempt(`burst-${i}`)));
+  const codes = first.map((o) => (o.ok ? 235 : o.code));
+  assert.equal(codes.filter((c) => c === 535).length, 2, codes.join(' '));
+  assert.equal(codes.filter((c) => c === 454).length, 6, codes.join(' '));
+  const busy = first.find((o) => !o.ok && o.code === 454);
+  assert.deepEqual(busy, { ok: false, code: 454, enhanced: '4.7.0', text: 'Too many authentications in progress from your address; try again shortly' });
+  const second = await Promise.all(Array.from({ length: 8 }, (_, i) => attempt(`again-${i}`)));
+  assert.equal(second.filter((o) => !o.ok && o.code === 535).length, 2, 'four failures in all');
+  const locked = await attempt('correct horse battery');
+  assert.equal(!locked.ok && locked.code, 421, 'even the right password');
 });

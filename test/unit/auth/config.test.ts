@@ -12,7 +12,7 @@ test('defaults: submission off, listeners follow tls.min_version, guard on, no D
   assert.deepEqual(r.config.listen.submissions, []);
   assert.equal(r.config.submission.minVersion, 'TLSv1.3');
   assert.equal(r.config.submissions.minVersion, 'TLSv1.3');
-  assert.deepEqual(r.config.auth, { slowAfter: 3, delayMs: 1000, maxFailures: 10, lockoutSeconds: 900 });
+  assert.deepEqual(r.config.auth, { slowAfter: 3, delayMs: 1000, maxFailures: 10, lockoutSeconds: 900, maxConcurrent: 4 });
   assert.deepEqual(r.config.dkim, []);
   assert.equal(r.config.inbound.authenticationResults, true);
   assert.equal(r.config.inbound.dmarcReject, false);
@@ -24,7 +24,7 @@ test('explicit values: ports default to 587/465, per-listener min_version, selec
       ...base,
       listen: { submission: ['127.0.0.1', '[::1]:5587'], submissions: ['0.0.0.0'] },
       submission: { min_version: 'TLSv1' },
-      auth: { slow_after: 1, delay_ms: 50, max_failures: 2, lockout_s: 60 },
+      auth: { slow_after: 1, delay_ms: 50, max_failures: 2, lockout_s: 60, max_concurrent: 2 },
       domain: [{ name: 'Example.TEST', mailboxes: ['alice'], dkim_selectors: ['S2026', 'ed1'] }, { name: 'other.test' }],
       inbound: { dmarc_reject: true },
     },
@@ -35,7 +35,7 @@ test('explicit values: ports default to 587/465, per-listener min_version, selec
   assert.deepEqual(r.config.listen.submissions, [{ host: '0.0.0.0', port: 465 }]);
   assert.equal(r.config.submission.minVersion, 'TLSv1');
   assert.equal(r.config.submissions.minVersion, 'TLSv1.2');
-  assert.deepEqual(r.config.auth, { slowAfter: 1, delayMs: 50, maxFailures: 2, lockoutSeconds: 60 });
+  assert.deepEqual(r.config.auth, { slowAfter: 1, delayMs: 50, maxFailures: 2, lockoutSeconds: 60, maxConcurrent: 2 });
   assert.deepEqual(r.config.dkim, [{ domain: 'example.test', selectors: ['s2026', 'ed1'] }]);
   assert.equal(r.config.inbound.dmarcReject, true);
 });

@@ -24,6 +24,14 @@ test('From: must be owned by the user (own address or alias); others are refused
     ['From: undisclosed-recipients:;', false],
     ['From: alice@example.test\nFrom: bob@example.test', false],
     ['From: bob@example.test\nFrom: alice@example.test', false],
+    // RFC 5322 §4.5.3 obs-syntax: white space before the colon still makes a From: field.
+    ['From : <bob@example.test>', false],
+    ['From\t: <bob@example.test>', false],
+    ['From : <bob@example.test>\nFrom: <alice@example.test>', false],
+    ['FROM: <alice@example.test>\nfrom : <bob@example.test>', false],
+    ['Subject: x\nFrom : <bob@example.test>', false],
+    ['From : <alice@example.test>', true],
+    ['From:\n <alice@example.test>', true],
   ];
   for (const [from, ok] of table) {
     const prepared = await prepareOutgoing(input(msg(`${from}\nTo: bob@example.test\nDate: Mon, 23 Nov 2026 10:00:00 +0000\nMessage-ID: <m@x>`)), deps);
@@ -44,6 +52,11 @@ test('RFC 6409 §8 fix-ups: Date and Message-ID when missing, From from the enve
   assert.ok(kept.ok);
   assert.deepEqual(kept.added, []);
   assert.ok(kept.body.equals(full));
+  // Fields written in obs-syntax (RFC 5322 §4.5.3) are there too: nothing added twice.
+  const obs = msg('From : alice@example.test\nDate\t: Sun, 22 Nov 2026 09:00:00 +0000\nMessage-ID : <own@id>');
+  const obsKept = await prepareOutgoing(input(obs), deps);
+  assert.ok(obsKept.ok);
+  assert.deepEqual(obsKept.added, []);
 });
 
 test('signed for the From: domain with a signature that verifies; other domains stay unsigned', { timeout: 10_000 }, async () => {

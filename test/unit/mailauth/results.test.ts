@@ -25,6 +25,9 @@ test('removeOurResults drops only fields with our authserv-id, folded ones whole
   );
   const clean = Buffer.from('Subject: x\r\n\r\nbody\r\n');
   assert.equal(removeOurResults(clean, 'mx.example.test').message, clean, 'untouched: the same buffer');
+  // RFC 5322 §4.5.3 obs-syntax: white space before the colon, as receivers read it.
+  const obs = removeOurResults(Buffer.from('Authentication-Results\t: mx.example.test; dkim=pass\r\nSubject: s\r\n\r\nbody\r\n'), 'mx.example.test');
+  assert.deepEqual([obs.removed, obs.message.toString()], [1, 'Subject: s\r\n\r\nbody\r\n']);
 });
 
 test('authservIdOf skips comments and folding', () => {

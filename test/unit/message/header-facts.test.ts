@@ -22,7 +22,8 @@ const cases: { name: string; headers: string; plain: boolean }[] = [
   { name: 'two subjects', headers: 'Subject: one\r\nSubject: two\r\n\r\n', plain: false },
   { name: 'two message-ids', headers: 'Message-ID: <1@a>\r\nMessage-ID: <2@a>\r\n\r\n', plain: false },
   { name: 'empty message-id', headers: 'Message-ID:\r\n\r\n', plain: false },
-  { name: 'space before the colon', headers: 'Subject : odd\r\n\r\n', plain: false },
+  { name: 'space before the colon (RFC 5322 §4.5.3)', headers: 'Subject : odd\r\nMessage-ID\t: <o@p>\r\n\r\n', plain: true },
+  { name: 'subject and obs-syntax subject', headers: 'Subject: one\r\nsubject : two\r\n\r\n', plain: false },
   { name: 'no blank line', headers: 'Subject: only headers\r\n', plain: false },
   { name: 'bare LF inside', headers: 'Subject: a\nb\r\n\r\n', plain: false },
 ];
