@@ -6,7 +6,7 @@
 //   prepareOutgoing(input, { signer, hostname }) → Promise<Prepared>
 import { simpleParser } from 'mailparser';
 import { rfc5322Date } from '../core/date.ts';
-import { countFields, headerFields } from '../core/header-fields.ts';
+import { countFields, headerFields } from '../message/header-fields.ts';
 import { type DkimSigner, fromDomain } from '../dkim/signer.ts';
 import { headerBlock } from '../message/body.ts';
 import type { Directory } from '../routing/recipients.ts';
@@ -45,7 +45,7 @@ export async function prepareOutgoing(input: OutgoingInput, deps: OutgoingDeps):
   const block = headerBlock(input.body);
   // The From: addresses matter for the ownership check and for signing; without either (a trusted
   // client, no keys) the header is not parsed at all: port 25's hot path stays cheap.
-  // Field names read as receivers read them (obs-syntax "From :", folding, case): src/core/header-fields.ts.
+  // Field names read as receivers read them (obs-syntax "From :", folding, case): src/message/header-fields.ts.
   const fields = headerFields(block.toString('latin1'));
   const fromFields = countFields(fields, 'from');
   const firstFrom = fields.find((field) => field.name === 'from');

@@ -1,7 +1,7 @@
 // Pure helpers around Authentication-Results (RFC 8601) for inbound mail: remove fields that claim
 // to come from us before adding ours (§5), the verdict when no check could run, and whether a
 // DMARC result asks for rejection.
-import { headerFields, withoutFields } from '../core/header-fields.ts';
+import { headerFields, withoutFields } from '../message/header-fields.ts';
 import { headerBlock } from '../message/body.ts';
 
 /** The outcome of the inbound checks of one message (built here, returned by verify.ts). */

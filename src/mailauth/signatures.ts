@@ -12,7 +12,7 @@
 //
 //   chooseSignatures(domains, fromDomains, max) → indexes to keep
 //   limitSignatures(message, max) → { message, dropped }
-import { type HeaderField, headerFields, withoutFields } from '../core/header-fields.ts';
+import { type HeaderField, headerFields, withoutFields } from '../message/header-fields.ts';
 import { headerBlock } from '../message/body.ts';
 
 /** Signatures verified per message at most. */

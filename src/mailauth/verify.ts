@@ -5,7 +5,7 @@
 //   createInboundVerifier({ hostname, resolver, dmarcReject, timeoutMs }) → (input) → Promise<Verdict>
 import { type DNSResolver, authenticate } from 'mailauth';
 import { headerBlock } from '../message/body.ts';
-import { headerFields } from '../core/header-fields.ts';
+import { headerFields } from '../message/header-fields.ts';
 import { type Verdict, dmarcRejection, removeOurResults, unverified } from './results.ts';
 import { MAX_DKIM_SIGNATURES, limitSignatures } from './signatures.ts';
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { simpleParser } from 'mailparser';
-import { countFields, headerFields } from '../../../src/core/header-fields.ts';
+import { countFields, headerFields } from '../../../src/message/header-fields.ts';
 
 const table: { name: string; block: string; names: string[] }[] = [
   { name: 'plain', block: 'From: a@b.test\r\nTo: c@d.test\r\n\r\n', names: ['from', 'to'] },
