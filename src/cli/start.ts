@@ -1,8 +1,10 @@
-// `sealpost start --config FILE`: runs the daemon in the foreground, JSON logs on stdout.
+// `sealpost start --config FILE`: checks the config and its paths, then runs the daemon in the
+// foreground, JSON logs on stdout (config warnings first, one record each).
 // SIGTERM/SIGINT stop it gracefully (a second signal exits at once); SIGHUP reloads the config
 // file and the certificate files (a config with problems is refused; see src/config/reload.ts). The signal
 // handlers are in place before start-up begins, so a signal during start-up waits for it.
 import { formatProblems, loadConfig } from '../config/load.ts';
+import { checkPaths, nodePathFs } from '../config/paths.ts';
 import { MIGRATIONS_DIR } from '../db/open.ts';
 import { createLogger } from '../log/log.ts';
 import { type Daemon, startDaemon } from '../main.ts';
@@ -13,7 +15,15 @@ export async function run(configFile: string): Promise<number> {
     process.stderr.write(`${formatProblems(loaded.file, loaded.problems)}\nsealpost: not started; fix the config (check it with: sealpost config check --config ${configFile})\n`);
     return 1;
   }
+  // The same path checks as config check, before anything touches data_dir: a data_dir on
+  // procfs used to hang the start-up (see core/make-dir.ts) without a word.
+  const pathProblems = await checkPaths(loaded.config, nodePathFs());
+  if (pathProblems.length > 0) {
+    process.stderr.write(`${formatProblems(loaded.file, pathProblems)}\nsealpost: not started; fix the config (check it with: sealpost config check --config ${configFile})\n`);
+    return 1;
+  }
   const log = createLogger(loaded.config.log.level, 'stdout');
+  for (const warning of loaded.warnings) log.warn({ event: 'daemon', state: 'config-warning', key: warning.path, warning: warning.message }, `config warning: ${warning.path}: ${warning.message}`);
   let stopRequested: ((signal: string) => void) | undefined;
   let stopping = false;
   // A SIGHUP during start-up is kept and done once the daemon runs (the file may have changed since it was read).

@@ -12,9 +12,15 @@ export type Table = Record<string, unknown>;
 
 export class Reader {
   readonly problems: Problem[] = [];
+  /** Settings that work but should not be used (e.g. TLS 1.0); they do not make the config invalid. */
+  readonly warnings: Problem[] = [];
 
   problem(path: string, message: string): void {
     this.problems.push({ path, message });
+  }
+
+  warning(path: string, message: string): void {
+    this.warnings.push({ path, message });
   }
 
   /** Reports every key of `table` not listed in `known` (typos must not pass silently). */

@@ -5,7 +5,8 @@ import { TomlError, parse } from 'smol-toml';
 import type { Problem } from './fields.ts';
 import { type Config, validateConfig } from './schema.ts';
 
-export type Loaded = { ok: true; config: Config; file: string } | { ok: false; file: string; problems: Problem[] };
+/** `warnings`: settings that work but should not be used (config check prints them, start logs them). */
+export type Loaded = { ok: true; config: Config; file: string; warnings: Problem[] } | { ok: false; file: string; problems: Problem[] };
 
 export async function loadConfig(file: string): Promise<Loaded> {
   const absolute = path.resolve(file);
@@ -25,10 +26,15 @@ export async function loadConfig(file: string): Promise<Loaded> {
     return { ok: false, file: absolute, problems: [{ path: '(syntax)', message }] };
   }
   const result = validateConfig(raw, path.dirname(absolute));
-  return result.ok ? { ok: true, config: result.config, file: absolute } : { ok: false, file: absolute, problems: result.problems };
+  return result.ok ? { ok: true, config: result.config, file: absolute, warnings: result.warnings } : { ok: false, file: absolute, problems: result.problems };
 }
 
 export function formatProblems(file: string, problems: readonly Problem[]): string {
   const lines = problems.map((p) => `  ${p.path}: ${p.message}`);
   return `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${lines.join('\n')}`;
+}
+
+/** One line per warning: "FILE: warning: key.path: message". */
+export function formatWarnings(file: string, warnings: readonly Problem[]): string {
+  return warnings.map((w) => `${file}: warning: ${w.path}: ${w.message}\n`).join('');
 }

@@ -2,7 +2,8 @@
 // its key path and what would fix it. Pure: paths are resolved against a base directory given in.
 import path from 'node:path';
 import { canonicalDomain } from '../core/address.ts';
-import { type Problem, Reader, type Table, parseHostPort } from './fields.ts';
+import { type Problem, Reader, type Table, isTable, parseHostPort } from './fields.ts';
+import { checkRelayWidth } from './relay.ts';
 import { addresses, parseCidr, readAcme, readAuth, readDomains, readOutbound, readQueue } from './sections.ts';
 
 export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
@@ -86,7 +87,8 @@ export interface Config {
   dkim: readonly DkimDomain[];
   dns: { servers: readonly string[]; timeoutMs: number };
   domains: readonly DomainConfig[];
-  relay: { networks: readonly Cidr[] };
+  /** allowWide: networks broader than /8 (IPv4) or /32 (IPv6), or more of them together, are meant (config/relay.ts). */
+  relay: { networks: readonly Cidr[]; allowWide: boolean };
   limits: {
     messageSize: number;
     recipients: number;
@@ -144,7 +146,8 @@ export interface QueueConfig {
   delayWarningMs: number;
 }
 
-export type Validated = { ok: true; config: Config } | { ok: false; problems: Problem[] };
+/** `warnings`: settings that work but should not be used; they never make a config invalid. */
+export type Validated = { ok: true; config: Config; warnings: Problem[] } | { ok: false; problems: Problem[] };
 
 const TOP_KEYS = ['hostname', 'data_dir', 'listen', 'tls', 'submission', 'submissions', 'auth', 'dns', 'domain', 'relay', 'limits', 'inbound', 'shutdown', 'acme', 'log', 'outbound', 'queue'] as const;
 
@@ -185,6 +188,14 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   };
   const submissionTls = listenerTls('submission');
   const submissionsTls = listenerTls('submissions');
+  for (const key of ['tls', 'submission', 'submissions'] as const) {
+    const table = raw[key];
+    const version = isTable(table) ? table['min_version'] : undefined;
+    // RFC 8996: TLS 1.0 and 1.1 are deprecated (SHA-1 handshake signatures, no AEAD suites).
+    if (version === 'TLSv1' || version === 'TLSv1.1') {
+      r.warning(`${key}.min_version`, `"${version}" admits TLS ${version === 'TLSv1' ? '1.0' : '1.1'}, which RFC 8996 deprecates; use "TLSv1.2" unless clients that cannot do TLS 1.2 must still connect`);
+    }
+  }
   const auth = readAuth(r, r.table(raw, 'auth', ''));
 
   const dnsTable = r.table(raw, 'dns', '');
@@ -200,8 +211,9 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   const domains = readDomains(r, raw['domain'], dkim);
 
   const relayTable = r.table(raw, 'relay', '');
-  r.unknownKeys(relayTable, 'relay', ['networks']);
-  const networks = r.stringList(relayTable, 'networks', 'relay', ['127.0.0.1/32', '::1/128']).flatMap((text, i) => {
+  r.unknownKeys(relayTable, 'relay', ['networks', 'allow_wide']);
+  const networkTexts = r.stringList(relayTable, 'networks', 'relay', ['127.0.0.1/32', '::1/128']);
+  const networks = networkTexts.flatMap((text, i) => {
     const cidr = parseCidr(text);
     if (typeof cidr === 'string') {
       r.problem(`relay.networks[${i}]`, cidr);
@@ -209,6 +221,8 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
     }
     return [cidr];
   });
+  const allowWide = r.boolean(relayTable, 'allow_wide', 'relay', false);
+  if (networks.length === networkTexts.length) checkRelayWidth(r, networks, networkTexts, allowWide);
 
   const limitsTable = r.table(raw, 'limits', '');
   const limitKeys = ['message_size', 'recipients', 'connections', 'connections_per_ip', 'command_timeout_s', 'errors'];
@@ -265,7 +279,7 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
     dkim,
     dns: { servers, timeoutMs },
     domains,
-    relay: { networks },
+    relay: { networks, allowWide },
     limits,
     inbound,
     shutdown,
@@ -274,7 +288,7 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
     outbound,
     queue,
   };
-  return { ok: true, config: deepFreeze(config) };
+  return { ok: true, config: deepFreeze(config), warnings: r.warnings };
 }
 
 function deepFreeze<T>(value: T): T {

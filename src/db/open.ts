@@ -1,8 +1,8 @@
 // Opens the SQLite database with the pragmas durability depends on, and applies migrations.
 // RFC-free zone: the rules here are SQLite's (https://sqlite.org/pragma.html#pragma_synchronous).
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { makeDirectory } from '../core/make-dir.ts';
 import { migrate } from './migrate.ts';
 
 export type Db = Database.Database;
@@ -12,7 +12,7 @@ export const MIGRATIONS_DIR = path.join(import.meta.dirname, '..', '..', 'migrat
 
 /** Opens (creating if needed) `dataDir/sealpost.db`: WAL, synchronous=FULL, foreign keys, busy timeout. */
 export function openDb(dataDir: string, migrationsDir: string): Db {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  makeDirectory(dataDir, 0o700);
   const db = new Database(path.join(dataDir, 'sealpost.db'));
   db.pragma('journal_mode = WAL');
   // FULL: a commit is on disk (WAL fsynced) before it returns; we answer 250 only after that.

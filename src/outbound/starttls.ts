@@ -19,6 +19,9 @@ export function startTls(plain: net.Socket, servername: string, trust: tls.Secur
       secureContext: trust,
       // Verification is recorded, not enforced here: "may" and "encrypt" accept any certificate.
       rejectUnauthorized: false,
+      // Ciphers: Node's defaults on purpose, broader than the listeners' (src/tls/context.ts):
+      // they keep CBC and static-RSA suites for old receivers, since under "may" (opportunistic,
+      // RFC 7435) a failed handshake means plaintext, which is worse than any of them.
       checkServerIdentity: () => undefined,
     });
     const finish = (result: StartTlsResult): void => {

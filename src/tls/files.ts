@@ -1,7 +1,8 @@
 // The operator's certificate files ([tls] cert_file / key_file): read and parse them into
 // CertMaterial, or say which file is wrong and how to fix it. Reads files; writes nothing.
 //
-//   loadCertFiles(certFile, keyFile) → { ok: true, material } | { ok: false, file, reason }
+//   loadCertFiles(certFile, keyFile, read?) → { ok: true, material } | { ok: false, file, reason }
+//   (read: how a file is read, node's readFile unless given; config check passes its own)
 import { readFile } from 'node:fs/promises';
 import { type CertMaterial, parseMaterial, splitPemCertificates } from './material.ts';
 
@@ -9,10 +10,10 @@ export type Loaded =
   | { ok: true; material: CertMaterial }
   | { ok: false; file: string; reason: string };
 
-export async function loadCertFiles(certFile: string, keyFile: string): Promise<Loaded> {
-  const certPem = await readText(certFile, 'tls.cert_file');
+export async function loadCertFiles(certFile: string, keyFile: string, read: (file: string) => Promise<string> = (file) => readFile(file, 'utf8')): Promise<Loaded> {
+  const certPem = await readText(certFile, 'tls.cert_file', read);
   if (typeof certPem !== 'string') return certPem;
-  const keyPem = await readText(keyFile, 'tls.key_file');
+  const keyPem = await readText(keyFile, 'tls.key_file', read);
   if (typeof keyPem !== 'string') return keyPem;
 
   if (splitPemCertificates(certPem).length === 0) {
@@ -33,9 +34,9 @@ export async function loadCertFiles(certFile: string, keyFile: string): Promise<
   return { ok: true, material };
 }
 
-async function readText(file: string, key: string): Promise<string | Loaded> {
+async function readText(file: string, key: string, read: (file: string) => Promise<string>): Promise<string | Loaded> {
   try {
-    return await readFile(file, 'utf8');
+    return await read(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return fail(file, `${key} ${file} does not exist; fix the path, or remove cert_file and key_file to use ACME or the self-signed certificate`);

@@ -106,3 +106,81 @@ export function describeCertificate(pem: string): PeerCertificate {
     pem: cert.toString(),
   };
 }
+
+export interface RenegotiationProbe {
+  port: number;
+  host?: string;
+  /** STARTTLS (25, 587) or implicit TLS (465). */
+  starttls: boolean;
+  timeoutMs?: number;
+}
+
+export interface RenegotiationResult {
+  /** After "R" the session still answered a NOOP: the server went through a renegotiation. */
+  renegotiated: boolean;
+  /** s_client printed RENEGOTIATING (it sent the new ClientHello). */
+  attempted: boolean;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * A client-initiated renegotiation with `openssl s_client -tls1_2` (TLS 1.3 has none): after the
+ * handshake it sends "R" (s_client renegotiates), then NOOP; a 250 reply means the server
+ * renegotiated and the session lives on. Side effect: one openssl process, killed at the end.
+ */
+export async function sClientRenegotiate(probe: RenegotiationProbe): Promise<RenegotiationResult> {
+  const { spawn } = await import('node:child_process');
+  const args = ['s_client', '-connect', `${probe.host ?? '127.0.0.1'}:${probe.port}`, '-tls1_2', '-crlf', '-noservername'];
+  if (probe.starttls) args.push('-starttls', 'smtp');
+  const child = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let exited = false;
+  const changed: (() => void)[] = [];
+  const notify = () => {
+    for (const f of changed.splice(0)) f();
+  };
+  child.stdout.on('data', (b: Buffer) => {
+    stdout += b.toString();
+    notify();
+  });
+  child.stderr.on('data', (b: Buffer) => {
+    stderr += b.toString();
+    notify();
+  });
+  child.stdin.on('error', () => {});
+  child.once('close', () => {
+    exited = true;
+    notify();
+  });
+  const deadline = Date.now() + (probe.timeoutMs ?? 15_000);
+  /** Resolves once `predicate` holds, or false at the deadline. */
+  const until = async (predicate: () => boolean): Promise<boolean> => {
+    while (!predicate()) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        changed.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return true;
+  };
+  try {
+    // Handshake done: s_client prints the session; implicit TLS then shows the 220 greeting.
+    const up = await until(() => exited || (/Verify return code/.test(stdout) && (probe.starttls || /^220 /m.test(stdout))));
+    if (!up || exited) throw new Error(`s_client: no TLS 1.2 session on port ${probe.port}\nstdout: ${stdout}\nstderr: ${stderr}`);
+    child.stdin.write('R\n');
+    const attempted = await until(() => exited || /RENEGOTIATING/.test(stderr + stdout));
+    const mark = stdout.length;
+    if (!exited) child.stdin.write('NOOP\n');
+    const renegotiated = await until(() => exited || /^250 /m.test(stdout.slice(mark)));
+    return { renegotiated: renegotiated && /^250 /m.test(stdout.slice(mark)), attempted: attempted && /RENEGOTIATING/.test(stderr + stdout), stdout, stderr };
+  } finally {
+    if (!exited) child.kill('SIGKILL');
+  }
+}

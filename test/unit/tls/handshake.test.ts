@@ -160,6 +160,28 @@ describe('TLS handshakes through tlsBinding', { timeout: 30_000 }, () => {
     dhe.socket.destroy();
   });
 
+  test('default and SNI contexts alike: no client-initiated renegotiation, no static-RSA or CBC suite in TLS 1.2', async () => {
+    for (const servername of [undefined, 'mail.other.test']) {
+      const sni = servername ? { servername } : {};
+      const { socket } = await connectTls({ maxVersion: 'TLSv1.2', ...sni });
+      const outcome = await new Promise<string>((resolve) => {
+        socket.once('error', (err) => resolve(`error: ${err.message}`));
+        socket.once('close', () => resolve('closed'));
+        const started = socket.renegotiate({ rejectUnauthorized: false }, (err) => resolve(err ? `error: ${err.message}` : 'renegotiated'));
+        if (!started) resolve('not started');
+      });
+      assert.notEqual(outcome, 'renegotiated', `SNI ${servername ?? '(none)'}`);
+      assert.match(outcome, /no renegotiation|closed|error/i);
+      socket.destroy();
+      for (const ciphers of ['AES256-GCM-SHA384', 'ECDHE-RSA-AES256-SHA', 'ECDHE-ECDSA-AES128-SHA256']) {
+        await assert.rejects(connectTls({ maxVersion: 'TLSv1.2', ciphers, ...sni }), /handshake failure|no shared cipher|ECONNRESET|socket disconnected/i, `${ciphers} SNI ${servername ?? '(none)'}`);
+      }
+      const good = await connectTls({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256', ...sni });
+      assert.match(good.socket.getCipher().name, /^ECDHE-(ECDSA-CHACHA20-POLY1305|RSA-AES128-GCM-SHA256)$/);
+      good.socket.destroy();
+    }
+  });
+
   test('after a swap new handshakes get the new certificate; a session opened before stays usable', async () => {
     const before = await connectTls();
     const beforeSni = await connectTls({ servername: 'mail.other.test' });
