@@ -23,6 +23,8 @@ export type MailEvent =
   | 'session' // one inbound SMTP session ended
   | 'received' // a message was accepted and committed to the queue
   | 'rejected' // a command was refused (RCPT, MAIL, DATA)
+  | 'timeout' // an inbound session was closed for a timeout (reason: idle, command, data)
+  | 'evicted' // an idle inbound session was closed to make room at the connection limit
   | 'delivered' // a recipient was delivered (Maildir or remote)
   | 'deferred' // a delivery attempt failed transiently; retried later
   | 'bounced' // a recipient failed permanently or expired
