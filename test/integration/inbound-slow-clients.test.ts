@@ -2,7 +2,7 @@
 // sockets from many loopback sources (127.N.0.1 are in different /24s): a command line or DATA
 // trickled a byte at a time is closed at the timeout (421 4.4.2, a `timeout` record); stress
 // mode shortens the timeout; at the connection limit the session stuck longest is closed so a
-// fresh client is served; connections_per_net counts a /24.
+// fresh client is served, never a DATA at a good rate; connections_per_net counts a /24.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startSealpost } from '../helpers/daemon.ts';
@@ -166,6 +166,7 @@ test('20 addresses drip-feeding every slot: a fresh client is served within 1 s'
     const queued = await smtp.reply();
     assert.equal(queued.code, 250, queued.text);
     const ms = Date.now() - started;
+    t.diagnostic(`fresh client ${n}: connect to 250 after DATA in ${ms} ms`);
     assert.ok(ms < 1_000, `fresh client ${n} served in ${ms} ms`);
   }
   const delivered = await daemon.waitForMail(2, { domain: 'example.test', mailbox: 'bob' });
@@ -180,6 +181,43 @@ test('20 addresses drip-feeding every slot: a fresh client is served within 1 s'
   assert.equal(daemon.findLogs((r) => String(r['msg']).startsWith('stress mode on')).length, 1);
   // The fresh clients stay served while the attack goes on.
   for (const smtp of fresh) assert.equal((await smtp.command('NOOP')).code, 250);
+});
+
+test('at the limit, a DATA at a good rate is not the session closed, though its last bytes are older than the stuck ones', { timeout: 60_000 }, async (t) => {
+  const daemon = await startSealpost(t, { config: { limits: { connections: 10, connections_per_ip: 10 } } });
+  const port = daemon.smtpPort;
+  const open: RawSmtp[] = [];
+  t.after(() => {
+    for (const c of open) c.destroy();
+  });
+  const sender = await greeted(port, '127.30.0.1');
+  open.push(sender);
+  assert.equal((await sender.command('EHLO good.client.test')).code, 250);
+  assert.equal((await sender.command('MAIL FROM:<carol@remote.test>')).code, 250);
+  assert.equal((await sender.command('RCPT TO:<alice@example.test>')).code, 250);
+  assert.equal((await sender.command('DATA')).code, 354);
+  const line = `${'z'.repeat(98)}\r\n`;
+  sender.write(`Subject: good rate\r\n\r\n${line.repeat(50)}`);
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  // 10 kB in 1.5 s (far above data_min_rate), and nothing since: then 9 clients take the other slots.
+  sender.write(line.repeat(50));
+  for (let i = 0; i < 9; i++) {
+    const smtp = await greeted(port, `127.31.${i}.1`);
+    smtp.write('EH');
+    open.push(smtp);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 1_200));
+  const fresh = await greeted(port, '127.32.0.1');
+  open.push(fresh);
+  assert.equal((await fresh.command('NOOP')).code, 250);
+  // A stuck client made room; the sender finishes its message.
+  const evicted = await daemon.waitForLog({ event: 'evicted' });
+  assert.equal(evicted['clientIp'], '127.31.0.1');
+  sender.write(`${line}.\r\n`);
+  const queued = await sender.reply();
+  assert.equal(queued.code, 250, queued.text);
+  const [message] = await daemon.waitForMail(1, { domain: 'example.test', mailbox: 'alice' });
+  assert.equal(message?.subject, 'good rate');
 });
 
 test('connections_per_net: IPv4 /24s are counted together, other /24s still get in', { timeout: 30_000 }, async (t) => {
