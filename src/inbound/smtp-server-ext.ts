@@ -113,7 +113,11 @@ class SealpostConnection extends SMTPConnection implements AnvilMember {
     const now = this.anvil.now();
     this.lineStartedAt = undefined;
     this.waitingSince = this.lastProgressAt = now;
-    super._onCommand(command, callback);
+    // The reply was sent while the handler still ran (busy: no deadline armed then); arm it now.
+    super._onCommand(command, () => {
+      this.rearm();
+      callback?.();
+    });
   }
 
   override close(): void {

@@ -5,8 +5,10 @@
 // fresh client is served, never a DATA at a good rate; connections_per_net counts a /24.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startSealpost } from '../helpers/daemon.ts';
+import { type Overrides, type SealpostToml, startSealpost } from '../helpers/daemon.ts';
+import { freePort } from '../helpers/ports.ts';
 import { type RawSmtp, connectSmtp, queueList } from './inbound-smtp.ts';
+import { plainToken, smtpLines } from './submission-setup.ts';
 
 const TIMEOUT_REPLY = /^4\.4\.2 mx\.sealpost\.test Error: timeout exceeded$/;
 
@@ -94,6 +96,32 @@ test('a command line or DATA trickled a byte at a time is closed at the command 
       smtp.destroy();
     }
   });
+});
+
+test('a reply that comes after a handler ran longer than the timeout (AUTH slowed by the guard) starts the idle timeout', { timeout: 60_000 }, async (t) => {
+  const submission = await freePort();
+  // The second failed AUTH from an address is answered after 2 × delay_ms = 2 s, twice the timeout.
+  const raw = { listen: { submission: [`127.0.0.1:${submission}`] }, auth: { slow_after: 0, delay_ms: 1000 }, limits: { command_timeout_s: 1 } };
+  await startSealpost(t, { config: raw as Overrides<SealpostToml> });
+  const s = await smtpLines(submission, { localAddress: '127.40.0.1' });
+  try {
+    assert.match(await s.command(), /^220 /);
+    assert.match(await s.command('EHLO slow.client.test'), /^250/m);
+    await s.starttls();
+    assert.match(await s.command('EHLO slow.client.test'), /AUTH PLAIN/);
+    assert.match(await s.command(`AUTH PLAIN ${plainToken('nobody@example.test', 'guess-1')}`), /^535 /);
+    const asked = Date.now();
+    assert.match(await s.command(`AUTH PLAIN ${plainToken('nobody@example.test', 'guess-2')}`), /^535 /);
+    assert.ok(Date.now() - asked >= 1_800, 'the guard slowed the answer');
+    const answered = Date.now();
+    // Then silence: closed a second after the 535, not only by smtp-server's idle timeout (11 s).
+    const timeout = await s.command();
+    const ms = Date.now() - answered;
+    assert.match(timeout, /^421 4\.4\.2 mx\.sealpost\.test Error: timeout exceeded\r\n$/);
+    assert.ok(ms >= 800 && ms < 3_000, `closed ${ms} ms after the reply`);
+  } finally {
+    s.close();
+  }
 });
 
 test('stress mode: from 80 % of limits.connections idle sessions get stress_timeout_s, until below 70 %', { timeout: 60_000 }, async (t) => {
