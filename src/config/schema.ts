@@ -93,8 +93,15 @@ export interface Config {
     messageSize: number;
     recipients: number;
     connections: number;
+    /** Per IPv4 address or IPv6 /64. */
     connectionsPerIp: number;
+    /** Per IPv4 /24 or IPv6 /48. */
+    connectionsPerNet: number;
     commandTimeoutSeconds: number;
+    /** The command timeout in stress mode (from 80 % of `connections`). */
+    stressTimeoutSeconds: number;
+    /** Bytes/s a DATA transfer must keep up. */
+    dataMinRate: number;
     errors: number;
   };
   inbound: {
@@ -225,16 +232,24 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   if (networks.length === networkTexts.length) checkRelayWidth(r, networks, networkTexts, allowWide);
 
   const limitsTable = r.table(raw, 'limits', '');
-  const limitKeys = ['message_size', 'recipients', 'connections', 'connections_per_ip', 'command_timeout_s', 'errors'];
+  const limitKeys = ['message_size', 'recipients', 'connections', 'connections_per_ip', 'connections_per_net', 'command_timeout_s', 'stress_timeout_s', 'data_min_rate', 'errors'];
   r.unknownKeys(limitsTable, 'limits', limitKeys);
+  const connectionsPerIp = r.integer(limitsTable, 'connections_per_ip', 'limits', 50, 1, 100000);
   const limits = {
     messageSize: r.integer(limitsTable, 'message_size', 'limits', 50 * 1024 * 1024, 1024, 2 ** 31),
     recipients: r.integer(limitsTable, 'recipients', 'limits', 1000, 1, 100000),
     connections: r.integer(limitsTable, 'connections', 'limits', 1000, 1, 100000),
-    connectionsPerIp: r.integer(limitsTable, 'connections_per_ip', 'limits', 50, 1, 100000),
+    connectionsPerIp,
+    connectionsPerNet: r.integer(limitsTable, 'connections_per_net', 'limits', 2 * connectionsPerIp, 1, 200000),
     commandTimeoutSeconds: r.integer(limitsTable, 'command_timeout_s', 'limits', 300, 1, 3600),
+    stressTimeoutSeconds: r.integer(limitsTable, 'stress_timeout_s', 'limits', 10, 1, 3600),
+    // Postfix's smtpd_min_data_rate: 500 bytes/s (4 kbit/s) is far below any working link.
+    dataMinRate: r.integer(limitsTable, 'data_min_rate', 'limits', 500, 1, 2 ** 31),
     errors: r.integer(limitsTable, 'errors', 'limits', 10, 1, 1000),
   };
+  if (limits.connectionsPerNet < limits.connectionsPerIp) {
+    r.problem('limits.connections_per_net', `is smaller than limits.connections_per_ip (${limits.connectionsPerIp}); a network holds many addresses, so its limit must be at least as high`);
+  }
 
   const inboundTable = r.table(raw, 'inbound', '');
   r.unknownKeys(inboundTable, 'inbound', ['greet_pause_ms', 'bare_newline', 'reverse_dns', 'min_free_mb', 'authentication_results', 'dmarc_reject']);

@@ -17,6 +17,7 @@ import { createAcceptor } from './accept.ts';
 import { networkMatcher } from '../routing/networks.ts';
 import { type Directory, decideRecipient } from '../routing/recipients.ts';
 import { checkParameters } from './esmtp-params.ts';
+import { Anvil, type AnvilEvent } from './anvil.ts';
 import type { SessionEnd } from './session-stats.ts';
 import { type SealpostServerOptions, SealpostSmtpServer } from './smtp-server-ext.ts';
 import { mailFrom, reply, sessionUser } from './replies.ts';
@@ -78,7 +79,13 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
   const submission = role !== 'mx';
   if (submission && (!deps.authenticate || !deps.senderAllowed)) throw new Error(`a ${role} listener needs authenticate and senderAllowed`);
   const sessions = new Map<string, SessionState>();
-  const perIp = new Map<string, number>();
+  // Admission per address, per network and in total, stress mode, slow-client timeouts (anvil.ts).
+  const anvil = new Anvil({
+    limits: { connections: config.limits.connections, perAddress: config.limits.connectionsPerIp, perNetwork: config.limits.connectionsPerNet },
+    policy: { commandMs: config.limits.commandTimeoutSeconds * 1000, stressMs: config.limits.stressTimeoutSeconds * 1000, dataMinRate: config.limits.dataMinRate },
+    now: deps.now,
+    report: (event) => logAnvil(log, role, event),
+  });
   let free: { bytes: number; at: number } | undefined;
   /** Set by close(): a session that finishes its message now is told 421 right after the reply. */
   let closing = false;
@@ -130,18 +137,15 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
     hideENHANCEDSTATUSCODES: false,
     hideDSN: true,
     disableReverseLookup: true,
+    anvil,
     maxClients: config.limits.connections,
-    socketTimeout: config.limits.commandTimeoutSeconds * 1000,
+    // A backstop only: the session deadlines (smtp-server-ext.ts) close slow clients first.
+    socketTimeout: (config.limits.commandTimeoutSeconds + 10) * 1000,
     logger: false,
 
     onConnect(session, callback: Callback) {
       const ip = session.remoteAddress;
-      const count = perIp.get(ip) ?? 0;
-      if (count >= config.limits.connectionsPerIp) {
-        mailLog(log, 'rejected', { stage: 'connect', clientIp: ip, reason: 'too many connections from this address' });
-        return callback(reply(421, '4.7.0', `${config.hostname} Too many connections from your address, try again later`));
-      }
-      perIp.set(ip, count + 1);
+      // The connection limits were checked as the client connected (the anvil, smtp-server-ext.ts).
       const state: SessionState = { startedAt: deps.now(), messages: 0, rejections: 0, inData: false };
       sessions.set(session.id, state);
       // RFC 4954 §4 and RFC 8314: passwords only inside TLS, so AUTH is neither offered nor
@@ -256,9 +260,6 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
       if (!state) return;
       sessions.delete(session.id);
       const ip = session.remoteAddress;
-      const left = (perIp.get(ip) ?? 1) - 1;
-      if (left > 0) perIp.set(ip, left);
-      else perIp.delete(ip);
       mailLog(log, 'session', {
         listener: role,
         clientIp: ip,
@@ -334,6 +335,24 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
       );
     },
   };
+}
+
+const REFUSED = { address: 'too many connections from this address', network: 'too many connections from this network', total: 'too many connections' } as const;
+
+/** One log record per anvil event: refusals, evictions, timeouts, stress mode on and off. */
+function logAnvil(log: Logger, listener: ListenerRole, event: AnvilEvent): void {
+  switch (event.kind) {
+    case 'refused':
+      return mailLog(log, 'rejected', { stage: 'connect', listener, clientIp: event.clientIp, reason: REFUSED[event.limit], open: event.open });
+    case 'evicted':
+      return mailLog(log, 'evicted', { listener, clientIp: event.clientIp, reason: 'connection limit reached, no progress for longest', stuckMs: event.stuckMs, ageMs: event.ageMs, open: event.open });
+    case 'timeout': {
+      const { kind: _kind, ...fields } = event;
+      return mailLog(log, 'timeout', { listener, ...fields });
+    }
+    case 'stress':
+      log.warn({ listener, open: event.open, limit: event.limit }, event.on ? 'stress mode on: shorter timeouts, idle sessions may be closed to make room' : 'stress mode off');
+  }
 }
 
 function listenHint(code: string | undefined, key: string): string {

@@ -1,4 +1,4 @@
-// Three small extensions of smtp-server (v3.21), kept in this one file because they reach into
+// Four small extensions of smtp-server (v3.21), kept in this one file because they reach into
 // documented-but-underscored internals (declared in its .d.ts):
 // 1. The greeting pause. smtp-server hard-codes a 100 ms wait before the 220 greeting (early
 //    talker detection in SMTPConnection.init()), which caps a connection at < 10 messages/s and
@@ -11,10 +11,20 @@
 //    own (unknown command, syntax, bad sequence) as well as ours; at `maxErrors` the error reply
 //    is followed by 421 and the connection closes (RFC 5321 §3.8). 421 and 452 do not count: a
 //    452 for too many recipients asks the client to send the rest in another transaction.
+// 4. Slow clients (rules in slow-clients.ts, counts in anvil.ts). smtp-server's idle timeout is
+//    reset by every byte, so a client trickling a byte every few seconds stays forever, and its
+//    maxClients refuses newcomers while such clients hold every slot. Here each session has one
+//    deadline timer: idle (since our last reply), command line (from its first byte), DATA (time
+//    credit earned at data_min_rate), none while the client waits for us; shorter in stress
+//    mode. It ends with 421 4.4.2. Admission goes through the listener's anvil (per address, per
+//    network, in total, making room by closing the session stuck longest). Bytes are seen by
+//    wrapping the parser's _write, which sees every byte in command and data mode alike.
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import type { Anvil, AnvilMember } from './anvil.ts';
+import { type DataClock, type EvictionCandidate, type SessionClock, afterData, dataProgressing, deadline, startData, timeoutMs } from './slow-clients.ts';
 
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
 
@@ -22,49 +32,189 @@ export interface SealpostServerOptions extends SMTPServerOptions {
   greetPauseMs: number;
   /** Error replies in one session before 421 and close; 0 for no limit. */
   maxErrors: number;
+  /** The listener's connection table, shared by its servers. */
+  anvil: Anvil;
 }
 
-class SealpostConnection extends SMTPConnection {
+const REFUSALS = {
+  address: 'Too many connections from your address, try again later',
+  network: 'Too many connections from your network, try again later',
+  total: 'Too many connections, try again in a moment',
+} as const;
+
+class SealpostConnection extends SMTPConnection implements AnvilMember {
   private readonly greetPauseMs: number;
   private readonly maxErrors: number;
+  private readonly anvil: Anvil;
   private errors = 0;
+  private readonly openedAt: number;
+  /** Our last reply (or admission): an idle session's timeout runs from here. */
+  private waitingSince: number;
+  /** First byte of the command line not yet complete. */
+  private lineStartedAt: number | undefined;
+  private dataClock: DataClock | undefined;
+  private lastProgressAt: number;
+  private timer: NodeJS.Timeout | undefined;
+  private armedFor = Number.POSITIVE_INFINITY;
 
   constructor(server: SealpostSmtpServer, socket: net.Socket | tls.TLSSocket, socketOptions: ConstructorParameters<typeof SMTPConnection>[2]) {
     super(server, socket, socketOptions);
     this.greetPauseMs = server.greetPauseMs;
     this.maxErrors = server.maxErrors;
+    this.anvil = server.anvil;
+    this.openedAt = this.waitingSince = this.lastProgressAt = this.anvil.now();
   }
 
   override init(): void {
     this._setListeners(() => {
-      const max = this._server.options.maxClients;
-      if (max && this._server.connections.size > max) {
-        this.send(421, `4.7.0 ${this.name} Too many connections, try again in a moment`);
+      const entry = this.anvil.enter(this);
+      if (entry.kind === 'refuse') {
+        this.send(421, `4.7.0 ${this.name} ${REFUSALS[entry.limit]}`);
         return;
       }
+      this.waitingSince = this.lastProgressAt = this.anvil.now();
+      this.rearm();
       if (this.greetPauseMs > 0) setTimeout(() => this.connectionReady(), this.greetPauseMs).unref();
       else this.connectionReady();
     });
   }
 
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
+    const now = this.anvil.now();
+    this.waitingSince = now;
+    if (code === 354) this.dataClock = startData(now, this.anvil.policy, this.anvil.stressed);
+    else if (this.dataClock && !(this._parser && this._parser._dataMode)) this.dataClock = undefined;
     if (typeof data === 'string' && ENHANCED.test(data)) super.send(code, data, false);
     else super.send(code, data, context);
     if (code >= 400 && code !== 421 && code !== 452 && this.maxErrors > 0 && ++this.errors >= this.maxErrors) {
       super.send(421, `4.7.0 ${this.name} Error: too many errors`, false);
     }
+    this.rearm();
+  }
+
+  override _createParser(): ReturnType<SMTPConnection['_createParser']> {
+    const parser = super._createParser();
+    const write = parser._write.bind(parser);
+    parser._write = (chunk, encoding, next) => {
+      const arrived = this.input(chunk.length, parser._dataMode);
+      write(chunk, encoding, (err?: Error | null) => {
+        // A command line that began in this chunk and is not complete yet runs from its first byte.
+        if (!parser._dataMode && parser._remainder !== '' && this.lineStartedAt === undefined) {
+          this.lineStartedAt = arrived;
+          this.rearm();
+        }
+        next(err);
+      });
+    };
+    return parser;
+  }
+
+  override _onCommand(command: Buffer, callback?: () => void): void {
+    const now = this.anvil.now();
+    this.lineStartedAt = undefined;
+    this.waitingSince = this.lastProgressAt = now;
+    // The reply was sent while the handler still ran (busy: no deadline armed then); arm it now.
+    super._onCommand(command, () => {
+      this.rearm();
+      callback?.();
+    });
+  }
+
+  override close(): void {
+    this.stop();
+    super.close();
+  }
+
+  override _onClose(): void {
+    this.stop();
+    super._onClose();
+  }
+
+  candidate(now: number): EvictionCandidate {
+    const clock = this.clock();
+    return {
+      id: this.id,
+      openedAt: this.openedAt,
+      busy: clock.kind === 'busy',
+      dataProgressing: clock.kind === 'data' && dataProgressing(clock.clock, now, this.anvil.policy),
+      lastProgressAt: this.lastProgressAt,
+    };
+  }
+
+  evict(): void {
+    this.send(421, `4.7.0 ${this.name} Error: too many connections, closing the session idle longest`);
+  }
+
+  /** Arms the deadline timer if the deadline is now earlier than the one armed (a later one is found when it fires). */
+  rearm(): void {
+    if (this._closing || this._closed) return;
+    const due = deadline(this.clock(), this.anvil.policy, this.anvil.stressed);
+    if (!due || due.at >= this.armedFor) return;
+    clearTimeout(this.timer);
+    this.armedFor = due.at;
+    this.timer = setTimeout(() => this.onDeadline(), Math.max(1, due.at - this.anvil.now()));
+    this.timer.unref();
+  }
+
+  /** Bytes from the client, before the parser sees them; returns when they arrived. */
+  private input(bytes: number, dataMode: boolean): number {
+    const now = this.anvil.now();
+    if (dataMode) {
+      const { policy, stressed } = this.anvil;
+      this.dataClock = afterData(this.dataClock ?? startData(now, policy, stressed), bytes, now, policy, stressed);
+      if (dataProgressing(this.dataClock, now, policy)) this.lastProgressAt = now;
+    } else {
+      this.dataClock = undefined;
+      this.lineStartedAt ??= now;
+    }
+    this.rearm();
+    return now;
+  }
+
+  private clock(): SessionClock {
+    const parser = this._parser;
+    const inData = Boolean(parser && parser._dataMode);
+    if (inData && this.dataClock) return { kind: 'data', clock: this.dataClock };
+    // Not greeted yet (greeting pause, onConnect), a handler runs, or the message is in and the
+    // onData handler has not decided yet. (smtp-server's idle timeout still backs this up.)
+    if (!this._ready || this._handlerPending || (this._dataStream && !inData)) return { kind: 'busy' };
+    if (this.lineStartedAt !== undefined) return { kind: 'command', since: this.lineStartedAt };
+    return { kind: 'idle', since: this.waitingSince };
+  }
+
+  private onDeadline(): void {
+    this.timer = undefined;
+    this.armedFor = Number.POSITIVE_INFINITY;
+    if (this._closing || this._closed) return;
+    const now = this.anvil.now();
+    const { policy, stressed } = this.anvil;
+    const due = deadline(this.clock(), policy, stressed);
+    if (!due) return;
+    if (due.at > now) return this.rearm();
+    const data = due.reason === 'data' ? this.dataClock : undefined;
+    this.anvil.timedOut({ clientIp: this.remoteAddress, reason: due.reason, timeoutMs: timeoutMs(policy, stressed), ...(data ? { dataBytes: data.bytes, dataMs: now - data.startedAt } : {}) });
+    this.send(421, `4.4.2 ${this.name} Error: timeout exceeded`);
+  }
+
+  private stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = Number.NEGATIVE_INFINITY;
+    this.anvil.leave(this);
   }
 }
 
 export class SealpostSmtpServer extends SMTPServer {
   readonly greetPauseMs: number;
   readonly maxErrors: number;
+  readonly anvil: Anvil;
 
   constructor(options: SealpostServerOptions) {
-    const { greetPauseMs, maxErrors, ...rest } = options;
+    const { greetPauseMs, maxErrors, anvil, ...rest } = options;
     super(rest);
     this.greetPauseMs = greetPauseMs;
     this.maxErrors = maxErrors;
+    this.anvil = anvil;
   }
 
   override connect(socket: net.Socket | tls.TLSSocket, socketOptions?: ConstructorParameters<typeof SMTPConnection>[2]): void {

@@ -54,6 +54,8 @@ export interface MailEventFields {
   session: LooseFields; // one inbound SMTP session ended
   received: LooseFields; // a message was accepted and committed to the queue
   rejected: LooseFields; // a command was refused (RCPT, MAIL, DATA)
+  timeout: LooseFields; // an inbound session was closed for a timeout (reason: idle, command, data)
+  evicted: LooseFields; // an idle inbound session was closed to make room at the connection limit
   delivered: LooseFields; // a recipient was delivered (Maildir or remote)
   deferred: LooseFields; // a delivery attempt failed transiently; retried later
   bounced: LooseFields; // a recipient failed permanently or expired

@@ -29,6 +29,7 @@ test('which changes apply at once and which need a restart, table', () => {
     ['data dir and hostname', { data_dir: '/srv/mail', hostname: 'mx2.example.org' }, [], ['hostname', 'data_dir']],
     ['timeouts keep their TOML names', { outbound: { ...BASE.outbound, connect_timeout_s: 10 }, queue: { min_backoff: '1m' } }, [], ['outbound.connect_timeout_s', 'queue.min_backoff']],
     ['relay networks need a restart', { relay: { networks: ['10.0.0.0/8'] } }, [], ['relay.networks']],
+    ['slow-client limits need a restart', { limits: { stress_timeout_s: 5, data_min_rate: 1000, connections_per_net: 200 } }, [], ['limits.connections_per_net', 'limits.stress_timeout_s', 'limits.data_min_rate']],
     [
       'both kinds at once',
       { listen: { smtp: ['127.0.0.1:25'] }, domain: [{ name: 'example.org', mailboxes: ['alice', 'bob'] }], tls: { cert_file: 'c.pem', key_file: 'k.pem' } },

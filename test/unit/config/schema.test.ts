@@ -59,3 +59,18 @@ test('every problem is reported at once, each with its key path and a fix', () =
   assert.match(r.problems.find((p) => p.path === 'hostnme')?.message ?? '', /did you mean "hostname"/);
   assert.match(r.problems.find((p) => p.path === 'listen.smtp[0]')?.message ?? '', /"localhost" is not an IP address/);
 });
+
+test('[limits] slow-client keys: defaults, connections_per_net derived from connections_per_ip, and its floor', () => {
+  const base = { hostname: 'mx.example.org', data_dir: 'data', domain: [{ name: 'example.org', mailboxes: ['alice'] }] };
+  const defaults = validateConfig(base, '/');
+  assert.ok(defaults.ok);
+  const { connectionsPerIp, connectionsPerNet, stressTimeoutSeconds, dataMinRate } = defaults.config.limits;
+  assert.deepEqual({ connectionsPerIp, connectionsPerNet, stressTimeoutSeconds, dataMinRate }, { connectionsPerIp: 50, connectionsPerNet: 100, stressTimeoutSeconds: 10, dataMinRate: 500 });
+  const derived = validateConfig({ ...base, limits: { connections_per_ip: 80 } }, '/');
+  assert.ok(derived.ok);
+  assert.equal(derived.config.limits.connectionsPerNet, 160);
+  const bad = validateConfig({ ...base, limits: { connections_per_ip: 10, connections_per_net: 5, data_min_rate: 0, stress_timeout_s: 0 } }, '/');
+  assert.ok(!bad.ok);
+  assert.deepEqual(bad.problems.map((p) => p.path).sort(), ['limits.connections_per_net', 'limits.data_min_rate', 'limits.stress_timeout_s']);
+  assert.match(bad.problems.find((p) => p.path === 'limits.connections_per_net')?.message ?? '', /smaller than limits\.connections_per_ip \(10\)/);
+});

@@ -1,0 +1,122 @@
+// The listener's connection table (Postfix's anvil, in process): open sessions per client address
+// and network, the admission of a new one, stress mode, and making room when the limit is reached
+// by closing the session stuck longest. Shared by all servers of one listener (one per address).
+// The decisions are in client-limits.ts and slow-clients.ts; this holds the counts. It logs
+// nothing itself: every event goes to `report` (the listener writes the log record).
+import { type ClientKeys, type ClientLimits, admit, clientKeys } from './client-limits.ts';
+import { type EvictionCandidate, type SlowClientPolicy, type TimeoutReason, pickEviction, underStress } from './slow-clients.ts';
+
+/** A session as the anvil sees it (a SealpostConnection). */
+export interface AnvilMember {
+  readonly remoteAddress: string;
+  candidate(now: number): EvictionCandidate;
+  /** Closes the session with 421 to make room. */
+  evict(): void;
+  /** Works out its deadline again (stress mode began: timeouts are shorter now). */
+  rearm(): void;
+}
+
+export type AnvilEvent =
+  | { kind: 'refused'; clientIp: string; limit: 'address' | 'network' | 'total'; open: number }
+  | { kind: 'evicted'; clientIp: string; stuckMs: number; ageMs: number; open: number }
+  | { kind: 'stress'; on: boolean; open: number; limit: number }
+  | { kind: 'timeout'; clientIp: string; reason: TimeoutReason; timeoutMs: number; stressed: boolean; dataBytes?: number; dataMs?: number };
+
+export interface AnvilOptions {
+  limits: ClientLimits;
+  policy: SlowClientPolicy;
+  now: () => number;
+  report: (event: AnvilEvent) => void;
+}
+
+export type Entry = { kind: 'accept' } | { kind: 'refuse'; limit: 'address' | 'network' | 'total' };
+
+export class Anvil {
+  readonly policy: SlowClientPolicy;
+  readonly now: () => number;
+  private readonly options: AnvilOptions;
+  private readonly members = new Map<AnvilMember, ClientKeys>();
+  private readonly perAddress = new Map<string, number>();
+  private readonly perNetwork = new Map<string, number>();
+  private stressMode = false;
+
+  constructor(options: AnvilOptions) {
+    this.options = options;
+    this.policy = options.policy;
+    this.now = options.now;
+  }
+
+  get open(): number {
+    return this.members.size;
+  }
+
+  get stressed(): boolean {
+    return this.stressMode;
+  }
+
+  /** A new session: counted and accepted (after making room if need be), or to be refused. */
+  enter(member: AnvilMember): Entry {
+    const keys = clientKeys(member.remoteAddress);
+    const open = { total: this.members.size, address: this.perAddress.get(keys.address) ?? 0, network: this.perNetwork.get(keys.network) ?? 0 };
+    const admission = admit(open, this.options.limits);
+    if (admission.kind === 'refuse' || (admission.kind === 'full' && !this.makeRoom())) {
+      const limit = admission.kind === 'refuse' ? admission.limit : 'total';
+      this.options.report({ kind: 'refused', clientIp: member.remoteAddress, limit, open: this.members.size });
+      return { kind: 'refuse', limit };
+    }
+    this.members.set(member, keys);
+    bump(this.perAddress, keys.address, 1);
+    bump(this.perNetwork, keys.network, 1);
+    this.checkStress();
+    return { kind: 'accept' };
+  }
+
+  /** The session is closing; idempotent. */
+  leave(member: AnvilMember): void {
+    const keys = this.members.get(member);
+    if (!keys) return;
+    this.members.delete(member);
+    bump(this.perAddress, keys.address, -1);
+    bump(this.perNetwork, keys.network, -1);
+    this.checkStress();
+  }
+
+  timedOut(event: Omit<Extract<AnvilEvent, { kind: 'timeout' }>, 'kind' | 'stressed'>): void {
+    this.options.report({ kind: 'timeout', ...event, stressed: this.stressMode });
+  }
+
+  /** Closes the session stuck longest, if one may go (slow-clients.ts pickEviction). */
+  private makeRoom(): boolean {
+    const now = this.now();
+    const byId = new Map<string, AnvilMember>();
+    const candidates: EvictionCandidate[] = [];
+    for (const member of this.members.keys()) {
+      const c = member.candidate(now);
+      byId.set(c.id, member);
+      candidates.push(c);
+    }
+    const victim = pickEviction(candidates, now);
+    const member = victim && byId.get(victim.id);
+    if (!victim || !member) return false;
+    this.options.report({ kind: 'evicted', clientIp: member.remoteAddress, stuckMs: now - victim.lastProgressAt, ageMs: now - victim.openedAt, open: this.members.size });
+    member.evict();
+    // evict() closes the session, which leaves; make sure of it even if the socket was gone.
+    this.leave(member);
+    return true;
+  }
+
+  private checkStress(): void {
+    const on = underStress(this.members.size, this.options.limits.connections, this.stressMode);
+    if (on === this.stressMode) return;
+    this.stressMode = on;
+    this.options.report({ kind: 'stress', on, open: this.members.size, limit: this.options.limits.connections });
+    // Shorter timeouts apply to the sessions already open as well.
+    if (on) for (const member of this.members.keys()) member.rearm();
+  }
+}
+
+function bump(counts: Map<string, number>, key: string, by: number): void {
+  const n = (counts.get(key) ?? 0) + by;
+  if (n > 0) counts.set(key, n);
+  else counts.delete(key);
+}
