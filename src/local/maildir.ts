@@ -5,7 +5,7 @@
 // write, rename, close) are synchronous there, cheaper than a trip through the thread pool each
 // (and, done one at a time, they do not contend in the file system's journal); the fsyncs, which
 // wait for the disk, go to the pool, so several messages wait for the disk at once.
-import { closeSync, existsSync, fsync, openSync, renameSync, unlinkSync, writevSync } from 'node:fs';
+import { closeSync, existsSync, fsync, openSync, readdirSync, renameSync, unlinkSync, writevSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -27,8 +27,8 @@ export type MaildirWrite = (dir: string, name: string, parts: readonly Uint8Arra
  * fsyncs between the messages renamed into the same new/ meanwhile. `deps.syncDir` lets tests
  * count or slow the fsyncs.
  *
- * The write is idempotent: a retry after a crash that already renamed the file finds it in new/
- * and stops. Throws the file system's error (ENOSPC, EDQUOT, EACCES …); the courier turns it
+ * The write is idempotent: a retry after a crash that already renamed the file finds it in new/,
+ * or in cur/ where a reader (Dovecot) moved it with its flags appended, and stops. Throws the file system's error (ENOSPC, EDQUOT, EACCES …); the courier turns it
  * into an Outcome.
  */
 export function createMaildirWriter(deps: { syncDir?: (dir: string) => Promise<void> } = {}): MaildirWrite {
@@ -36,7 +36,7 @@ export function createMaildirWriter(deps: { syncDir?: (dir: string) => Promise<v
   const syncNew = groupSync(deps.syncDir ?? syncDir);
   return async (dir, name, parts) => {
     const target = path.join(dir, 'new', name);
-    if (existsSync(target)) return 'exists';
+    if (existsSync(target) || inCur(dir, name)) return 'exists';
     if (!made.has(dir)) {
       await ensureMaildir(dir);
       made.add(dir);
@@ -70,6 +70,22 @@ export function createMaildirWriter(deps: { syncDir?: (dir: string) => Promise<v
     await syncNew(path.join(dir, 'new'));
     return 'written';
   };
+}
+
+/**
+ * A message a reader has seen lives in cur/ as `<unique>:2,<flags>` (https://cr.yp.to/proto/maildir.html:
+ * the info after the colon changes, the unique part before it does not). One readdir of cur/: a
+ * mailbox nobody reads keeps cur/ empty, so the cost falls on mailboxes in use only.
+ */
+function inCur(dir: string, name: string): boolean {
+  let files: string[];
+  try {
+    files = readdirSync(path.join(dir, 'cur'));
+  } catch {
+    return false; // no cur/ yet: nothing was delivered here
+  }
+  const prefix = `${name}:`;
+  return files.some((f) => f === name || f.startsWith(prefix));
 }
 
 /**

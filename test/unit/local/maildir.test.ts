@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -91,4 +91,20 @@ test('the offload thread writes the same files and reports file-system errors wi
   } finally {
     await thread.close();
   }
+});
+
+test('a retry after a crash finds the message in cur/, where a reader moved it with its flags, and does not deliver it again', async () => {
+  const courier = createLocalCourier({ mailRoot: root, hostname: 'mx.example.test' });
+  const seen = { ...job, queueId: 'QCUR', recipients: [{ id: 8, rcpt: 'carl@example.test', address: 'carl@example.test', attempts: 0 }] };
+  assert.equal((await courier.deliver(seen)).get(8)?.kind, 'delivered');
+  const dir = maildirPath(root, 'carl@example.test');
+  const [name] = readdirSync(path.join(dir, 'new'));
+  assert.ok(name);
+  // What Dovecot does when the message is read: new/<unique> → cur/<unique>:2,S.
+  renameSync(path.join(dir, 'new', name), path.join(dir, 'cur', `${name}:2,S`));
+  const again = (await courier.deliver(seen)).get(8);
+  assert.equal(again?.kind, 'delivered');
+  assert.match(again?.kind === 'delivered' ? (again.detail ?? '') : '', /already there/);
+  assert.deepEqual(readdirSync(path.join(dir, 'new')), [], 'not delivered a second time');
+  assert.deepEqual(readdirSync(path.join(dir, 'cur')), [`${name}:2,S`]);
 });
