@@ -9,7 +9,8 @@ commands:
   certs [--json]             list certificates: names, issuer, expiry, next renewal, last error
   certs renew [--force]      renew now, through the running daemon or on its own
   send -f SENDER RCPT...     queue the message on standard input (sendmail-like injection)
-  queue list [--json]        the queue: one line per message
+  queue list [--json] [--limit N] [--after ID]
+                             the queue, oldest first, one line per message (1000 unless --limit); says the total
   queue show ID [--json]     a message, its recipients, every delivery attempt, next attempt time
   queue retry ID|--all       try now
   queue hold ID / release ID keep a message from delivery / let it go again
@@ -28,7 +29,7 @@ commands:
 async function main(argv: string[]): Promise<number> {
   // tls-check needs no config and has options of its own: it parses its arguments itself.
   if (argv[0] === 'tls-check') return (await import('./tls-check.ts')).run(argv.slice(1));
-  const args = parseArgs(argv, ['config', 'f', 'domain', 'selector', 'type']);
+  const args = parseArgs(argv, ['config', 'f', 'domain', 'selector', 'type', 'limit', 'after']);
   if (typeof args === 'string') return usage(args);
   const [verb, sub] = args.words;
   if (args.flags.has('help') || args.flags.has('h') || verb === 'help' || verb === undefined) {

@@ -1,7 +1,7 @@
-// `sealpost queue list|show ID|retry ID|--all|hold ID|release ID|delete ID --config FILE [--json]`
+// `sealpost queue list [--limit N] [--after ID]|show ID|retry ID|--all|hold ID|release ID|delete ID --config FILE [--json]`
 import type { AttemptRecord } from '../outbound/attempts-store.ts';
 import { AttemptsStore } from '../outbound/attempts-store.ts';
-import { type QueuedMessage, QueueAdmin } from '../queue/admin.ts';
+import { type QueuePage, type QueuedMessage, QueueAdmin } from '../queue/admin.ts';
 import { requestWake } from '../queue/wake.ts';
 import type { Args } from './args.ts';
 import { openForCli } from './open.ts';
@@ -30,9 +30,16 @@ export async function run(configFile: string, args: Args, out = process.stdout, 
   try {
     switch (action) {
       case 'list': {
-        const messages = admin.list();
-        if (json) out.write(`${JSON.stringify(messages, null, 2)}\n`);
-        else out.write(messages.length === 0 ? 'queue is empty\n' : `${messages.map(listLine).join('\n')}\n-- ${messages.length} message${messages.length === 1 ? '' : 's'}\n`);
+        const limitText = args.values.get('limit');
+        const limit = limitText === undefined ? undefined : Number(limitText);
+        if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+          err.write(`sealpost queue list: --limit must be a whole number of messages, 1 or more (got "${limitText}")\n`);
+          return 2;
+        }
+        const after = args.values.get('after');
+        const page = admin.list({ ...(limit !== undefined ? { limit } : {}), ...(after !== undefined ? { after } : {}) });
+        if (json) out.write(`${JSON.stringify(page, null, 2)}\n`);
+        else out.write(listText(page));
         return 0;
       }
       case 'show': {
@@ -67,6 +74,21 @@ export async function run(configFile: string, args: Args, out = process.stdout, 
   } finally {
     db.close();
   }
+}
+
+/** One line per message, then one that says how many there are and, when cut, how to go on. */
+export function listText(page: QueuePage): string {
+  if (page.total === 0) return 'queue is empty\n';
+  const lines = page.messages.map(listLine);
+  const plural = (n: number) => `${n} message${n === 1 ? '' : 's'}`;
+  const cut = page.more || page.after !== null;
+  if (!cut) lines.push(`-- ${plural(page.total)}`);
+  else {
+    const from = page.after !== null ? ` after ${page.after}` : '';
+    const next = page.next !== null ? `; next page: --after ${page.next}` : '; no more after these';
+    lines.push(`-- ${page.messages.length} of ${plural(page.total)} shown${from} (list cut${next})`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 function listLine(m: QueuedMessage): string {

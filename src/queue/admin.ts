@@ -23,6 +23,22 @@ export interface QueuedMessage {
   recipients: QueuedRecipient[];
 }
 
+/** Messages in one `queue list` unless --limit says otherwise. */
+export const DEFAULT_LIST_LIMIT = 1000;
+
+/** A page of `queue list`: the total in the queue and whether the page is cut. */
+export interface QueuePage {
+  /** Messages in the whole queue. */
+  total: number;
+  /** The id the page starts after (--after), or null from the start. */
+  after: string | null;
+  /** More messages follow this page. */
+  more: boolean;
+  /** The --after for the next page (the last id shown) when more follow, else null. */
+  next: string | null;
+  messages: QueuedMessage[];
+}
+
 interface MessageRow {
   id: string;
   received_at: number;
@@ -51,21 +67,35 @@ export class QueueAdmin {
     this.db = db;
   }
 
-  /** Every message still in the queue, oldest first (at most `limit`). */
-  list(limit = 10_000): QueuedMessage[] {
+  /**
+   * One page of the queue, oldest first: at most `limit` messages whose id sorts after `after`
+   * (ids are time-ordered, see ids.ts, so paging by id is paging by arrival, and a page boundary
+   * that was delivered meanwhile still works). Always says the total and whether more follow.
+   */
+  list(options: { limit?: number; after?: string } = {}): QueuePage {
+    const limit = options.limit ?? DEFAULT_LIST_LIMIT;
+    const after = options.after ?? '';
+    // One more than asked for: whether the list is cut, without a second count.
     const messages = this.db
-      .prepare<[number], MessageRow>('SELECT id, received_at, sender, size, origin, subject, header_message_id FROM messages ORDER BY received_at, id LIMIT ?')
-      .all(limit);
+      .prepare<[string, number], MessageRow>('SELECT id, received_at, sender, size, origin, subject, header_message_id FROM messages WHERE id > ? ORDER BY id LIMIT ?')
+      .all(after, limit + 1);
+    const more = messages.length > limit;
+    if (more) messages.pop();
     const recipients = this.db
-      .prepare<[], RecipientRow>(`SELECT message_id, rcpt, address, transport, state, attempts, next_attempt_at, last_error FROM recipients WHERE state IN ('queued', 'active', 'held', 'failed') ORDER BY id`)
-      .all();
+      .prepare<[string], RecipientRow>(
+        `SELECT message_id, rcpt, address, transport, state, attempts, next_attempt_at, last_error FROM recipients
+         WHERE message_id IN (SELECT value FROM json_each(?)) AND state IN ('queued', 'active', 'held', 'failed') ORDER BY id`,
+      )
+      .all(JSON.stringify(messages.map((m) => m.id)));
     const byMessage = new Map<string, QueuedRecipient[]>();
     for (const r of recipients) {
       const list = byMessage.get(r.message_id) ?? [];
       list.push(toRecipient(r));
       byMessage.set(r.message_id, list);
     }
-    return messages.map((m) => toMessage(m, byMessage.get(m.id) ?? []));
+    const total = this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM messages').get()?.n ?? 0;
+    const shown = messages.map((m) => toMessage(m, byMessage.get(m.id) ?? []));
+    return { total, after: options.after ?? null, more, next: more ? (shown.at(-1)?.id ?? null) : null, messages: shown };
   }
 
   show(id: string): QueuedMessage | undefined {

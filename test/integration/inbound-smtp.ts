@@ -146,7 +146,9 @@ export interface QueueListEntry {
 export async function queueList(daemon: SealpostDaemon): Promise<QueueListEntry[]> {
   const result = await daemon.cli(['queue', 'list', '--json']);
   if (result.code !== 0) throw new Error(`sealpost queue list: exit ${result.code}\n${result.stderr}`);
-  return JSON.parse(result.stdout) as QueueListEntry[];
+  const page = JSON.parse(result.stdout) as { total: number; more: boolean; messages: QueueListEntry[] };
+  if (page.more) throw new Error(`sealpost queue list: the page is cut (${page.messages.length} of ${page.total}); ask for more with --limit`);
+  return page.messages;
 }
 
 /**

@@ -155,7 +155,7 @@ test('a stuck message: queue show explains it, one delay notice, hold/release/de
 
   const held = await sealpost.cli(['queue', 'hold', queueId]);
   assert.equal(held.code, 0, held.stderr);
-  const list = JSON.parse((await sealpost.cli(['queue', 'list', '--json'])).stdout) as { id: string; recipients: { state: string }[] }[];
+  const list = (JSON.parse((await sealpost.cli(['queue', 'list', '--json'])).stdout) as { messages: { id: string; recipients: { state: string }[] }[] }).messages;
   assert.deepEqual(list.find((m) => m.id === queueId)?.recipients.map((r) => r.state), ['held']);
   assert.equal((await sealpost.cli(['queue', 'release', queueId])).code, 0);
   const deleted = await sealpost.cli(['queue', 'delete', queueId]);
