@@ -49,6 +49,19 @@ export type HopFields = {
   ms: number;
 };
 
+/** The disk under data_dir (db/storage-fault.ts): an episode starts ('failing') or ends ('recovered'). */
+export type StorageFields = {
+  state: 'failing' | 'recovered';
+  /** The store call that met it first: "local claim", "enqueue", "open"… */
+  where: string;
+  code?: string;
+  error?: string;
+  /** Calls refused in the episode, and how long it lasted (on 'recovered'). */
+  faults?: number;
+  ms?: number;
+  queueId?: string;
+};
+
 /** The events of the mail log and the fields of each; `event` is the first field of every record. */
 export interface MailEventFields {
   session: LooseFields; // one inbound SMTP session ended
@@ -61,6 +74,7 @@ export interface MailEventFields {
   bounced: LooseFields; // a recipient failed permanently or expired
   hop: HopFields; // one outbound attempt to one host
   cert: LooseFields; // a certificate was loaded, issued, renewed or refused
+  storage: StorageFields; // the disk under data_dir refused writes (full), or takes them again
   daemon: LooseFields; // start, stop, reload
   auth: AuthFields; // one SMTP AUTH attempt (never the password)
   authres: { queueId: string; error: string }; // the SPF/DKIM/DMARC checks of a message did not finish

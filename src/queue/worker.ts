@@ -1,7 +1,10 @@
 // The queue worker for one transport: claims due recipients, hands each message to the courier,
 // records outcomes and logs one record per recipient. Fresh messages come straight from the
 // store while it has room (JobTaker); it wakes for the rest on enqueue and on the next due time.
+// A store call the disk refuses (full: SQLITE_FULL, SQLITE_IOERR_*) is tried again after a backoff,
+// never thrown out of a timer (see db/storage-fault.ts).
 import type { Courier, DeliveryJob, Outcome } from '../core/delivery.ts';
+import { StorageHealth } from '../db/storage-fault.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 import type { NoticeInput } from './notices.ts';
 import type { JobTaker, NewMessage, QueueStore, Transport } from './store.ts';
@@ -18,6 +21,8 @@ export interface WorkerDeps {
   notice?: (input: NoticeInput) => NewMessage | undefined;
   delayWarningMs?: number;
   random?: () => number;
+  /** The daemon's view of the disk (shared with the listeners); default: one of the worker's own. */
+  storage?: StorageHealth;
 }
 
 /** Longest sleep between looks at the queue, so a clock jump or a missed wake-up heals itself. */
@@ -33,9 +38,16 @@ export class QueueWorker implements JobTaker {
   private backlog = true;
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void)[] = [];
+  private readonly storage: StorageHealth;
+  /** Claims (or due-time reads) the disk refused in a row; while set, a timer tries again. */
+  private claimFailures = 0;
+  private faultTimer: NodeJS.Timeout | undefined;
+  /** Backoff waits of outcomes not recorded yet: stop() cuts them short. */
+  private readonly waits = new Set<() => void>();
 
   constructor(deps: WorkerDeps) {
     this.deps = deps;
+    this.storage = deps.storage ?? new StorageHealth({ log: deps.log, now: deps.now });
   }
 
   get transport(): Transport {
@@ -58,6 +70,8 @@ export class QueueWorker implements JobTaker {
     this.running = false;
     for (const u of this.unsubscribe) u();
     if (this.timer) clearTimeout(this.timer);
+    if (this.faultTimer) clearTimeout(this.faultTimer);
+    for (const wake of this.waits) wake();
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
@@ -69,12 +83,22 @@ export class QueueWorker implements JobTaker {
 
   /** Claims due work for the free slots while there may be some. */
   private fill(): void {
-    if (!this.running) return;
+    // Waiting out a storage fault: the fault timer pumps again.
+    if (!this.running || this.faultTimer) return;
     const { store, transport, now } = this.deps;
     while (this.backlog && this.free() > 0) {
       // At most one job per free slot: concurrency bounds the messages in memory too.
       const free = this.free();
-      const jobs = store.claim(transport, now(), free);
+      let jobs: DeliveryJob[];
+      try {
+        jobs = store.claim(transport, now(), free);
+      } catch (err) {
+        if (!this.storage.fault(`${transport} claim`, err)) throw err;
+        return this.retryAfterFault();
+      }
+      this.claimFailures = 0;
+      // A claim that found nothing wrote nothing: it says nothing about the disk.
+      if (jobs.length > 0) this.storage.ok();
       for (const job of jobs) this.track(this.run(job));
       // Fewer than asked for: nothing more is due until something new is queued or comes due.
       if (jobs.length < free) this.backlog = false;
@@ -112,13 +136,44 @@ export class QueueWorker implements JobTaker {
     });
   }
 
-  private arm(): void {
+  /** The disk refused a claim: look again after a backoff (doubling while it keeps refusing). */
+  private retryAfterFault(): void {
     if (this.timer) clearTimeout(this.timer);
     if (!this.running) return;
-    const due = this.deps.store.nextDue(this.deps.transport);
+    this.claimFailures++;
+    this.faultTimer = setTimeout(() => {
+      this.faultTimer = undefined;
+      this.pump();
+    }, this.storage.backoffMs(this.claimFailures));
+    this.faultTimer.unref();
+  }
+
+  private arm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (!this.running || this.faultTimer) return;
+    let due: number | undefined;
+    try {
+      due = this.deps.store.nextDue(this.deps.transport);
+    } catch (err) {
+      if (!this.storage.fault(`${this.deps.transport} next due`, err)) throw err;
+      return this.retryAfterFault();
+    }
     const wait = due === undefined ? MAX_IDLE_MS : Math.min(MAX_IDLE_MS, Math.max(0, due - this.deps.now()));
     this.timer = setTimeout(() => this.pump(), wait);
     this.timer.unref();
+  }
+
+  /** Waits `ms`, or less when stop() is called. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.waits.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.waits.add(wake);
+    });
   }
 
   private async run(job: DeliveryJob): Promise<void> {
@@ -132,7 +187,25 @@ export class QueueWorker implements JobTaker {
     }
     const random = this.deps.random ?? Math.random;
     const { notice, delayWarningMs } = this.deps;
-    const finished = store.complete(job, outcomes, now(), { jitter: random(), ...(notice ? { notice } : {}), ...(delayWarningMs ? { delayWarningMs } : {}) });
+    const options = { jitter: random(), ...(notice ? { notice } : {}), ...(delayWarningMs ? { delayWarningMs } : {}) };
+    let finished: ReturnType<QueueStore['complete']>;
+    for (let failures = 1; ; failures++) {
+      try {
+        finished = store.complete(job, outcomes, now(), options);
+        this.storage.ok();
+        break;
+      } catch (err) {
+        if (!this.storage.fault(`${this.deps.transport} complete`, err)) throw err;
+        // Stopping: the recipients stay active and recover() queues them at the next start (the
+        // delivery is made again: at least once; Maildir delivery finds its file and stops).
+        if (!this.running) {
+          log.warn({ event: 'storage', queueId: job.queueId, code: (err as { code?: string }).code }, 'outcome not recorded (disk refuses writes); the delivery is tried again after the restart');
+          return;
+        }
+        // The slot stays held meanwhile: the outcome is kept, not the disk's problem to lose.
+        await this.sleep(this.storage.backoffMs(failures));
+      }
+    }
     // A transient failure past the queue lifetime is final: the store failed it, the log says bounced.
     const failed = new Set(finished?.failed.map((f) => `${f.rcpt}\n${f.address}`));
     // A deferred recipient comes due later: the timer must know, even while this worker stays busy.

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import type { Courier, DeliveryJob, Outcome } from '../../../src/core/delivery.ts';
 import { MIGRATIONS_DIR, openDb } from '../../../src/db/open.ts';
+import { StorageHealth } from '../../../src/db/storage-fault.ts';
 import { type NewMessage, QueueStore } from '../../../src/queue/store.ts';
 import { QueueWorker } from '../../../src/queue/worker.ts';
 import { captureLog } from '../../helpers/log.ts';
@@ -93,4 +94,91 @@ test('a fresh message goes straight to a worker with room (no claim); the rest w
   await worker.stop();
   assert.deepEqual(started, ['h1', 'h2', 'h3']);
   assert.equal(claims.slice(startupClaims).filter((n) => n > 0).length, 2, 'h2 and h3 were claimed');
+});
+
+/** What better-sqlite3 throws when the file system is full. */
+const diskFull = () => Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+
+/** Unhandled errors during a test: a store call that throws out of a timer crashed the daemon. */
+function watchUnhandled(t: { after: (fn: () => void) => void }): unknown[] {
+  const seen: unknown[] = [];
+  const onError = (err: unknown) => seen.push(err);
+  process.on('uncaughtException', onError);
+  process.on('unhandledRejection', onError);
+  t.after(() => {
+    process.off('uncaughtException', onError);
+    process.off('unhandledRejection', onError);
+  });
+  return seen;
+}
+
+test('SQLITE_FULL from complete and from claim: retried with backoff, logged once when it starts and once when it ends, delivered', { timeout: 10_000 }, async (t) => {
+  const unhandled = watchUnhandled(t);
+  const db = openDb(path.join(dir, 'full'), MIGRATIONS_DIR);
+  const store = new QueueStore(db, retry);
+  await store.enqueue(message('m1', Date.now()));
+  await store.enqueue(message('m2', Date.now()));
+  let claimFaults = 2;
+  let completeFaults = 3;
+  const claim = store.claim.bind(store);
+  store.claim = (...args) => {
+    if (claimFaults > 0) {
+      claimFaults--;
+      throw diskFull();
+    }
+    return claim(...args);
+  };
+  const complete = store.complete.bind(store);
+  store.complete = (...args) => {
+    if (completeFaults > 0) {
+      completeFaults--;
+      throw diskFull();
+    }
+    return complete(...args);
+  };
+  const delivered: string[] = [];
+  const courier: Courier = {
+    async deliver(job) {
+      delivered.push(job.queueId);
+      return new Map<number, Outcome>(job.recipients.map((r) => [r.id, { kind: 'delivered' }]));
+    },
+  };
+  const { log, records } = captureLog();
+  const storage = new StorageHealth({ log, now: Date.now, minBackoffMs: 10, maxBackoffMs: 40 });
+  const worker = new QueueWorker({ store, transport: 'local', courier, log, now: Date.now, concurrency: 1, storage });
+  worker.start();
+  await waitFor(() => records.filter((r) => r['event'] === 'delivered').length === 2, { timeoutMs: 5000, what: 'both delivered once the disk takes writes' });
+  await worker.stop();
+  assert.deepEqual(unhandled, []);
+  assert.deepEqual([claimFaults, completeFaults], [0, 0], 'every fault was met');
+  assert.deepEqual(delivered, ['m1', 'm2'], 'each delivered once: the outcome was kept and recorded, not the delivery repeated');
+  const storageRecords = records.filter((r) => r['event'] === 'storage');
+  // Claim faults and complete faults in turn: one episode each, each logged when it starts and when it ends.
+  assert.ok(storageRecords.length >= 2, JSON.stringify(storageRecords));
+  for (let i = 0; i < storageRecords.length; i += 2) {
+    assert.equal(storageRecords[i]?.['state'], 'failing');
+    assert.equal(storageRecords[i + 1]?.['state'], 'recovered');
+  }
+  assert.equal(storage.failing, false);
+  assert.equal(store.claim('local', Date.now() + retry.maxBackoffMs, 10).length, 0, 'nothing left in the queue');
+  db.close();
+});
+
+test('stopped while the disk refuses an outcome: stop() returns, the recipients stay active for recover()', { timeout: 10_000 }, async (t) => {
+  const unhandled = watchUnhandled(t);
+  const db = openDb(path.join(dir, 'full-stop'), MIGRATIONS_DIR);
+  const store = new QueueStore(db, retry);
+  await store.enqueue(message('s1', Date.now()));
+  store.complete = () => {
+    throw diskFull();
+  };
+  const courier: Courier = { deliver: async (job) => new Map<number, Outcome>(job.recipients.map((r) => [r.id, { kind: 'delivered' }])) };
+  const { log, records } = captureLog();
+  const worker = new QueueWorker({ store, transport: 'local', courier, log, now: Date.now, concurrency: 1, storage: new StorageHealth({ log, now: Date.now, minBackoffMs: 60_000 }) });
+  worker.start();
+  await waitFor(() => records.some((r) => r['event'] === 'storage' && r['state'] === 'failing'), { timeoutMs: 5000, what: 'the fault to be logged' });
+  await worker.stop();
+  assert.deepEqual(unhandled, []);
+  assert.equal(store.recover(), 1, 'queued again at the next start');
+  db.close();
 });

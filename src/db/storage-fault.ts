@@ -1,0 +1,85 @@
+// A full or failing disk under data_dir: which errors mean it, one log record when an episode
+// starts and one when it ends, and the backoff before the next try. The queue keeps its rows and
+// tries again; new mail is answered 452 4.3.1 meanwhile (RFC 5321 §4.2.2, RFC 3463 §3.4: 4.3.1
+// "mail system full"), never a crash.
+import { type Logger, mailLog } from '../log/log.ts';
+
+/**
+ * SQLITE_FULL and every SQLITE_IOERR_* (https://sqlite.org/rescode.html: a write, fsync, shm
+ * growth or truncate the file system refused), and the same from plain file writes.
+ */
+export function isStorageFault(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  if (typeof code !== 'string') return false;
+  return code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || code === 'ENOSPC' || code === 'EDQUOT' || code === 'EIO';
+}
+
+export interface StorageHealthDeps {
+  log: Logger;
+  now: () => number;
+  /** New mail is refused for this long after the last fault (the next MAIL FROM after it tries again). */
+  refuseMs?: number;
+  /** First wait before a store call is tried again; doubles per failure up to maxBackoffMs. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Called once when an episode ends (e.g. to put the start-up reserve back). */
+  recovered?: () => void;
+}
+
+/** The daemon's one view of the disk under data_dir, shared by the queue workers and the listeners. */
+export class StorageHealth {
+  private readonly deps: StorageHealthDeps;
+  private episode: { since: number; where: string; faults: number } | undefined;
+  private lastFaultAt = 0;
+
+  constructor(deps: StorageHealthDeps) {
+    this.deps = deps;
+  }
+
+  /**
+   * Records a failed store call: true if `err` is a storage fault (the caller retries later),
+   * false if it is something else (a bug: the caller lets it go up). Logs once per episode.
+   */
+  fault(where: string, err: unknown): boolean {
+    if (!isStorageFault(err)) return false;
+    const now = this.deps.now();
+    this.lastFaultAt = now;
+    if (this.episode) {
+      this.episode.faults++;
+      return true;
+    }
+    this.episode = { since: now, where, faults: 1 };
+    const e = err as { code?: string; message?: string };
+    this.deps.log.error(
+      { event: 'storage', state: 'failing', where, code: e.code, error: e.message },
+      'the disk under data_dir refuses writes (full?); the queue keeps its messages and retries, new mail gets 452 4.3.1',
+    );
+    return true;
+  }
+
+  /** A store call went through: ends an episode (logged once, with how long it lasted). */
+  ok(): void {
+    const episode = this.episode;
+    if (!episode) return;
+    this.episode = undefined;
+    mailLog(this.deps.log, 'storage', { state: 'recovered', where: episode.where, faults: episode.faults, ms: this.deps.now() - episode.since }, 'the disk under data_dir takes writes again');
+    this.deps.recovered?.();
+  }
+
+  /** In an episode. */
+  get failing(): boolean {
+    return this.episode !== undefined;
+  }
+
+  /** New mail should get 452 4.3.1 now: a fault was seen within refuseMs. */
+  refusing(): boolean {
+    return this.episode !== undefined && this.deps.now() - this.lastFaultAt < (this.deps.refuseMs ?? 5000);
+  }
+
+  /** The wait before try number `failures` + 1 of a call that failed `failures` times in a row. */
+  backoffMs(failures: number): number {
+    const min = this.deps.minBackoffMs ?? 1000;
+    const max = this.deps.maxBackoffMs ?? 30_000;
+    return Math.min(max, min * 2 ** Math.max(0, failures - 1));
+  }
+}
