@@ -10,7 +10,9 @@ import { prepareOutgoing } from './auth/submission.ts';
 import { UsersStore } from './auth/users.ts';
 import { applyReloadable, logReload, readReload } from './config/reload.ts';
 import type { Config, ListenAddress } from './config/schema.ts';
-import { openDb } from './db/open.ts';
+import { type Db, openDb } from './db/open.ts';
+import { keepReserve, releaseReserve } from './db/reserve.ts';
+import { StorageHealth, isStorageFault } from './db/storage-fault.ts';
 import { loadDkimKeys } from './dkim/keys.ts';
 import { createDkimSigner } from './dkim/signer.ts';
 import { cachingResolver } from './dns/cache.ts';
@@ -72,11 +74,21 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
   };
 
   try {
-    const db = openDb(config.dataDir, deps.migrationsDir);
+    const freeBytes = async () => {
+      const s = await statfs(config.dataDir);
+      return s.bavail * s.bsize;
+    };
+    const minFreeBytes = config.inbound.minFreeMegabytes * 1024 * 1024;
+    // One view of the disk for the workers and the listeners; the reserve is made again once it has room.
+    const storage = new StorageHealth({ log, now, recovered: () => void keepReserve(config.dataDir, freeBytes, minFreeBytes) });
+    const db = openOnFullDisk(config.dataDir, deps.migrationsDir, log);
     started.push({ name: 'database', stop: () => db.close() });
     const store = new QueueStore(db, config.queue);
-    const recovered = store.recover();
-    if (recovered > 0) mailLog(log, 'daemon', { state: 'recovered', recipients: recovered }, 'deliveries in flight at the last stop are queued again');
+    const stopRecover = untilWritten(storage, 'recover', () => {
+      const recovered = store.recover();
+      if (recovered > 0) mailLog(log, 'daemon', { state: 'recovered', recipients: recovered }, 'deliveries in flight at the last stop are queued again');
+    });
+    started.push({ name: 'recover', stop: stopRecover });
     // Every configured DKIM key, before anything listens: a missing one is a startup error, never unsigned mail.
     const signer = createDkimSigner(await loadDkimKeys(config.dataDir, config.dkim));
 
@@ -117,8 +129,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     started.push({ name: 'offload thread', stop: () => offload.close() });
     const local = createLocalCourier({ mailRoot: path.join(config.dataDir, 'mail'), hostname: config.hostname, write: offload.write });
     const workers = [
-      new QueueWorker({ store, transport: 'local', courier: local, log, now, concurrency: LOCAL_CONCURRENCY, notice, delayWarningMs: config.queue.delayWarningMs }),
-      new QueueWorker({ store, transport: 'remote', courier: remote, log, now, concurrency: config.outbound.concurrency, notice, delayWarningMs: config.queue.delayWarningMs }),
+      new QueueWorker({ store, transport: 'local', courier: local, log, now, concurrency: LOCAL_CONCURRENCY, notice, delayWarningMs: config.queue.delayWarningMs, storage }),
+      new QueueWorker({ store, transport: 'remote', courier: remote, log, now, concurrency: config.outbound.concurrency, notice, delayWarningMs: config.queue.delayWarningMs, storage }),
     ];
     for (const w of workers) {
       w.start();
@@ -130,7 +142,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     started.push({ name: 'wake watcher', stop: unwatch });
 
     // Stopped after the listeners (started before them), so the last sessions are counted.
-    const sessionStats = new SessionStats(db, { now, log });
+    const sessionStats = new SessionStats(db, { now, log, storage });
     started.push({ name: 'session stats', stop: () => sessionStats.close() });
     const inbound: Omit<InboundDeps, 'tls'> = {
       config,
@@ -140,10 +152,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       now,
       newId,
       reverse: reverseLookup(nodeResolver),
-      freeBytes: async () => {
-        const s = await statfs(config.dataDir);
-        return s.bavail * s.bsize;
-      },
+      freeBytes,
+      storage,
       prepareOutgoing: (input) => prepareOutgoing(input, { signer, hostname: config.hostname }),
       sessionEnded: (end) => sessionStats.record(end),
     };
@@ -166,6 +176,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       started.push({ name: `${role} listener`, stop: () => listener.close(config.shutdown.graceSeconds * 1000) });
       listening[role === 'mx' ? 'smtp' : role] = await listener.listen();
     }
+    // The start-up reserve for the next start on a full disk (db/reserve.ts); only with room to spare.
+    void keepReserve(config.dataDir, freeBytes, minFreeBytes);
     mailLog(log, 'daemon', {
       state: 'listening',
       hostname: config.hostname,
@@ -206,6 +218,40 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * Opens the database; on a disk too full for it to open (SQLite cannot grow its -shm file), gives
+ * the start-up reserve back (db/reserve.ts) and opens again, so the daemon comes up and answers
+ * 452 until there is room, instead of failing to start.
+ */
+function openOnFullDisk(dataDir: string, migrationsDir: string, log: Logger): Db {
+  try {
+    return openDb(dataDir, migrationsDir);
+  } catch (err) {
+    if (!isStorageFault(err) || !releaseReserve(dataDir)) throw err;
+    log.error({ event: 'storage', state: 'failing', where: 'open', code: (err as { code?: string }).code }, 'the disk under data_dir is full: gave back the start-up reserve to open the database');
+    return openDb(dataDir, migrationsDir);
+  }
+}
+
+/** Runs a write now, or (the disk refuses it) again with backoff until it goes through; returns a stop. */
+function untilWritten(storage: StorageHealth, where: string, write: () => void): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  let failures = 0;
+  const attempt = (): void => {
+    timer = undefined;
+    try {
+      write();
+      if (failures > 0) storage.ok();
+    } catch (err) {
+      if (!storage.fault(where, err)) throw err;
+      timer = setTimeout(attempt, storage.backoffMs(++failures));
+      timer.unref();
+    }
+  };
+  attempt();
+  return () => clearTimeout(timer);
 }
 
 export function formatAddress(a: ListenAddress): string {

@@ -144,6 +144,13 @@ export interface OutboundConfig {
   maxMxHosts: number;
 }
 
+/**
+ * The least inbound.min_free_mb can mean (MiB): room for the queue to go on once new mail stops,
+ * i.e. one WAL checkpoint (SQLite's wal_autocheckpoint: 1000 pages of 4 KiB), outcomes and DSNs.
+ * Lower values, 0 included, mean this: refusing them would turn an upgrade into a failed start.
+ */
+export const MIN_FREE_FLOOR_MB = 4;
+
 /** [queue]: retry schedule and notices. */
 export interface QueueConfig {
   minBackoffMs: number;
@@ -257,7 +264,8 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
     greetPauseMs: r.integer(inboundTable, 'greet_pause_ms', 'inbound', 0, 0, 60000),
     bareNewline: r.oneOf(inboundTable, 'bare_newline', 'inbound', ['normalize', 'reject'] as const, 'normalize'),
     reverseDns: r.boolean(inboundTable, 'reverse_dns', 'inbound', true),
-    minFreeMegabytes: r.integer(inboundTable, 'min_free_mb', 'inbound', 100, 0, 1024 * 1024),
+    // Below the floor (0 included) means the floor: a full data_dir would stop the queue itself.
+    minFreeMegabytes: Math.max(MIN_FREE_FLOOR_MB, r.integer(inboundTable, 'min_free_mb', 'inbound', 100, 0, 1024 * 1024)),
     authenticationResults: r.boolean(inboundTable, 'authentication_results', 'inbound', true),
     dmarcReject: r.boolean(inboundTable, 'dmarc_reject', 'inbound', false),
   };

@@ -26,9 +26,13 @@ export async function writeFileAtomic(file: string, data: string, mode: number, 
     await handle.writeFile(data);
     await handle.chmod(mode); // the umask may have narrowed `mode` at creation
     await handle.sync();
-  } finally {
+  } catch (err) {
+    // A full disk: no half-written temp file left behind.
     await handle.close();
+    await unlink(tmp).catch(() => undefined);
+    throw err;
   }
+  await handle.close();
   try {
     if (options.exclusive) {
       await link(tmp, file);

@@ -14,12 +14,18 @@ export const MIGRATIONS_DIR = path.join(import.meta.dirname, '..', '..', 'migrat
 export function openDb(dataDir: string, migrationsDir: string): Db {
   makeDirectory(dataDir, 0o700);
   const db = new Database(path.join(dataDir, 'sealpost.db'));
-  db.pragma('journal_mode = WAL');
-  // FULL: a commit is on disk (WAL fsynced) before it returns; we answer 250 only after that.
-  db.pragma('synchronous = FULL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  migrate(db, migrationsDir);
+  try {
+    db.pragma('journal_mode = WAL');
+    // FULL: a commit is on disk (WAL fsynced) before it returns; we answer 250 only after that.
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db, migrationsDir);
+  } catch (err) {
+    // Not left open behind the error (a full disk: the caller may free room and open again).
+    db.close();
+    throw err;
+  }
   return db;
 }
 

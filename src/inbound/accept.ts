@@ -3,6 +3,7 @@
 // the commit to the queue and the "received" log record. The 250 is sent only after this resolves.
 import type { SMTPServerSession } from 'smtp-server';
 import type { Prepared } from '../auth/submission.ts';
+import { isStorageFault } from '../db/storage-fault.ts';
 import { mailLog } from '../log/log.ts';
 import type { Verdict } from '../mailauth/verify.ts';
 import type { NewRecipient } from '../queue/store.ts';
@@ -98,10 +99,11 @@ export function createAcceptor({ deps, role, relayAllowed, refuse, stateOf }: Ac
     };
     try {
       await deps.store.enqueue(message);
+      deps.storage?.ok();
     } catch (err) {
-      const code = (err as { code?: string }).code;
+      // A full disk (RFC 3463 §3.4: 4.3.1): one 'storage' record per episode, not one per message.
+      if (deps.storage ? deps.storage.fault('enqueue', err) : isStorageFault(err)) throw reply(452, '4.3.1', 'Insufficient system storage, try again later');
       log.error({ err, queueId: id }, 'could not commit message to the queue');
-      if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_WRITE') throw reply(452, '4.3.1', 'Insufficient system storage, try again later');
       throw reply(451, '4.3.0', 'Local error in processing, try again later');
     }
     mailLog(log, 'received', {

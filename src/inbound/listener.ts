@@ -9,6 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import type { SMTPServer, SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
 import type { AuthOutcome, AuthRequest } from '../auth/authenticator.ts';
 import type { OutgoingInput, Prepared } from '../auth/submission.ts';
+import type { StorageHealth } from '../db/storage-fault.ts';
 import type { Config, ListenAddress } from '../config/schema.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 import type { Verdict, VerifyInput } from '../mailauth/verify.ts';
@@ -44,6 +45,8 @@ export interface InboundDeps {
   reverse: (ip: string) => Promise<string | undefined>;
   /** Bytes free for the queue; refuse new mail (452 4.3.1) below the configured floor. */
   freeBytes: () => Promise<number>;
+  /** The disk as the queue sees it: new mail gets 452 4.3.1 while it refuses writes (db/storage-fault.ts). */
+  storage?: StorageHealth;
   /** Submission roles: AUTH PLAIN/LOGIN with the brute-force guard (src/auth/authenticator.ts). */
   authenticate?: (request: AuthRequest) => Promise<AuthOutcome>;
   /** Submission roles: may this user use this MAIL FROM (src/auth/senders.ts)? */
@@ -109,6 +112,7 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
   const enoughSpace = async (): Promise<boolean> => {
     const now = deps.now();
     if (!free || now - free.at > 1000) free = { bytes: await deps.freeBytes(), at: now };
+    if (deps.storage?.refusing()) return false;
     return free.bytes >= config.inbound.minFreeMegabytes * 1024 * 1024;
   };
 

@@ -4,6 +4,7 @@
 // fsync each; a crash loses at most the last few seconds of counts. The only writer of that
 // table; also reads it back. Sessions that never said EHLO/HELO are not counted.
 import type { Db } from '../db/open.ts';
+import type { StorageHealth } from '../db/storage-fault.ts';
 import type { Logger } from '../log/log.ts';
 
 const HOUR = 3_600_000;
@@ -25,6 +26,8 @@ export interface SessionStatsDeps {
   log: Logger;
   /** Longest time counts wait in memory, ms (default 2000). */
   flushMs?: number;
+  /** The daemon's view of the disk: a full one is logged once per episode there, not per flush. */
+  storage?: StorageHealth;
 }
 
 interface Count {
@@ -79,7 +82,9 @@ export class SessionStats {
         for (const c of counts) this.add.run(c);
         this.prune.run(this.deps.now() - KEEP_MS);
       })();
+      this.deps.storage?.ok();
     } catch (err) {
+      if (this.deps.storage?.fault('session stats', err)) return;
       this.deps.log.error({ err, event: 'daemon' }, 'could not record inbound session statistics');
     }
   }

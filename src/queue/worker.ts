@@ -78,6 +78,9 @@ export class QueueWorker implements JobTaker {
   /** Looks for due work now: on enqueue, on the timer, after `queue retry`. */
   pump(): void {
     this.backlog = true;
+    // Asked to look now (`queue retry`, the fault timer): a wait after a storage fault ends too.
+    if (this.faultTimer) clearTimeout(this.faultTimer);
+    this.faultTimer = undefined;
     this.fill();
   }
 

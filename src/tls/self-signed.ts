@@ -10,6 +10,7 @@ import { webcrypto } from 'node:crypto';
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { syncDir, writeFileAtomic } from '../core/durable-fs.ts';
+import { isStorageFault } from '../db/storage-fault.ts';
 import * as x509 from './x509.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 import { type CertMaterial, parseMaterial } from './material.ts';
@@ -103,6 +104,12 @@ export async function ensureSelfSigned(options: EnsureOptions): Promise<Ensured>
     await writeFileAtomic(certPath, material.certPem, 0o644);
     await syncDir(dir);
   } catch (err) {
+    // A full disk must not keep the daemon from starting (it answers 452 until there is room):
+    // the certificate serves from memory now and is made and stored again at the next start.
+    if (isStorageFault(err)) {
+      log.error({ event: 'cert', action: 'not-stored', source: 'self-signed', dir, error: errorText(err) }, 'the disk is full: the new self-signed certificate is used from memory only');
+      return { ok: true, material, generated: true };
+    }
     return { ok: false, reason: `could not store the self-signed certificate in ${dir}: ${errorText(err)}; make data_dir writable by the sealpost user` };
   }
   const parsed = parseMaterial(material);

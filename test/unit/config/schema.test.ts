@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../../../src/config/load.ts';
-import { validateConfig } from '../../../src/config/schema.ts';
+import { MIN_FREE_FLOOR_MB, validateConfig } from '../../../src/config/schema.ts';
 
 const root = path.join(import.meta.dirname, '..', '..', '..');
 
@@ -73,4 +73,17 @@ test('[limits] slow-client keys: defaults, connections_per_net derived from conn
   assert.ok(!bad.ok);
   assert.deepEqual(bad.problems.map((p) => p.path).sort(), ['limits.connections_per_net', 'limits.data_min_rate', 'limits.stress_timeout_s']);
   assert.match(bad.problems.find((p) => p.path === 'limits.connections_per_net')?.message ?? '', /smaller than limits\.connections_per_ip \(10\)/);
+});
+
+test('inbound.min_free_mb below the floor, 0 included, means the floor', () => {
+  const base = { hostname: 'mx.example.org', data_dir: 'data', domain: [{ name: 'example.org', mailboxes: ['alice'] }] };
+  const at = (minFree: number) => {
+    const r = validateConfig({ ...base, inbound: { min_free_mb: minFree } }, '/etc/sealpost');
+    assert.ok(r.ok);
+    return r.config.inbound.minFreeMegabytes;
+  };
+  assert.equal(at(0), MIN_FREE_FLOOR_MB);
+  assert.equal(at(1), MIN_FREE_FLOOR_MB);
+  assert.equal(at(500), 500);
+  assert.ok(MIN_FREE_FLOOR_MB >= 4, 'room for one WAL checkpoint');
 });
