@@ -12,6 +12,7 @@ import { applyReloadable, logReload, readReload } from './config/reload.ts';
 import type { Config, ListenAddress } from './config/schema.ts';
 import { type Db, openDb } from './db/open.ts';
 import { keepReserve, releaseReserve } from './db/reserve.ts';
+import { enableIncrementalVacuum } from './db/vacuum.ts';
 import { StorageHealth, isStorageFault } from './db/storage-fault.ts';
 import { loadDkimKeys } from './dkim/keys.ts';
 import { createDkimSigner } from './dkim/signer.ts';
@@ -24,6 +25,8 @@ import { SessionStats } from './inbound/session-stats.ts';
 import { createLocalCourier } from './local/courier.ts';
 import { type Logger, mailLog } from './log/log.ts';
 import { startOffloadThread } from './offload/client.ts';
+import { startAttemptsPruning } from './outbound/attempts-prune.ts';
+import { AttemptsStore } from './outbound/attempts-store.ts';
 import { createRemoteCourier } from './outbound/remote.ts';
 import { newQueueId } from './queue/ids.ts';
 import { noticeMessage } from './queue/notices.ts';
@@ -83,6 +86,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     const storage = new StorageHealth({ log, now, recovered: () => void keepReserve(config.dataDir, freeBytes, minFreeBytes) });
     const db = openOnFullDisk(config.dataDir, deps.migrationsDir, log);
     started.push({ name: 'database', stop: () => db.close() });
+    convertToIncrementalVacuum(db, log, now);
     const store = new QueueStore(db, config.queue);
     const stopRecover = untilWritten(storage, 'recover', () => {
       const recovered = store.recover();
@@ -136,6 +140,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       w.start();
       started.push({ name: `${w.transport} worker`, stop: () => w.stop() });
     }
+    const stopPruning = startAttemptsPruning({ db, attempts: new AttemptsStore(db), retentionMs: config.queue.attemptsRetentionMs, now, log, storage });
+    started.push({ name: 'attempts pruning', stop: stopPruning });
     const unwatch = watchWake(config.dataDir, () => {
       for (const w of workers) w.pump();
     });
@@ -232,6 +238,16 @@ function openOnFullDisk(dataDir: string, migrationsDir: string, log: Logger): Db
     if (!isStorageFault(err) || !releaseReserve(dataDir)) throw err;
     log.error({ event: 'storage', state: 'failing', where: 'open', code: (err as { code?: string }).code }, 'the disk under data_dir is full: gave back the start-up reserve to open the database');
     return openDb(dataDir, migrationsDir);
+  }
+}
+
+/** Once per database made before auto_vacuum = INCREMENTAL (db/vacuum.ts); on failure, at the next start. */
+function convertToIncrementalVacuum(db: Db, log: Logger, now: () => number): void {
+  const began = now();
+  try {
+    if (enableIncrementalVacuum(db) === 'converted') mailLog(log, 'daemon', { state: 'vacuumed', ms: now() - began }, 'database rewritten once so that pruned rows give their space back');
+  } catch (err) {
+    log.warn({ err, event: 'daemon' }, 'could not switch the database to incremental vacuum (VACUUM needs about its size free); tried again at the next start');
   }
 }
 

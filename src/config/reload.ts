@@ -45,6 +45,7 @@ const TOML_KEYS: Record<string, string> = {
   'queue.maxBackoffMs': 'queue.max_backoff',
   'queue.maxLifetimeMs': 'queue.max_lifetime',
   'queue.delayWarningMs': 'queue.delay_warning',
+  'queue.attemptsRetentionMs': 'queue.attempts_retention',
 };
 
 /** Every setting that differs between the config in force and the new one, sorted into the two kinds. */

@@ -158,6 +158,8 @@ export interface QueueConfig {
   maxLifetimeMs: number;
   /** A "delayed" notice goes to the sender once a message has waited this long; 0 = never. */
   delayWarningMs: number;
+  /** Delivery attempt records (`queue show`) older than this are deleted and their space given back. */
+  attemptsRetentionMs: number;
 }
 
 /** `warnings`: settings that work but should not be used; they never make a config invalid. */

@@ -48,13 +48,14 @@ export function readAuth(r: Reader, t: Table): AuthConfig {
 }
 
 export function readQueue(r: Reader, t: Table): QueueConfig {
-  r.unknownKeys(t, 'queue', ['min_backoff', 'max_backoff', 'max_lifetime', 'delay_warning']);
+  r.unknownKeys(t, 'queue', ['min_backoff', 'max_backoff', 'max_lifetime', 'delay_warning', 'attempts_retention']);
   const before = r.problems.length;
   const queue = {
     minBackoffMs: duration(r, t, 'min_backoff', '5m'),
     maxBackoffMs: duration(r, t, 'max_backoff', '4h'),
     maxLifetimeMs: duration(r, t, 'max_lifetime', '5d'),
     delayWarningMs: duration(r, t, 'delay_warning', '4h', true),
+    attemptsRetentionMs: duration(r, t, 'attempts_retention', '30d'),
   };
   if (r.problems.length === before && queue.minBackoffMs > queue.maxBackoffMs) r.problem('queue.min_backoff', 'is longer than queue.max_backoff; the first retry delay must not exceed the largest one');
   return queue;

@@ -15,6 +15,9 @@ export function openDb(dataDir: string, migrationsDir: string): Db {
   makeDirectory(dataDir, 0o700);
   const db = new Database(path.join(dataDir, 'sealpost.db'));
   try {
+    // A new database gives freed pages back to the file system on request (see vacuum.ts); it
+    // must be set before the first table is made. An older one is converted by enableIncrementalVacuum.
+    if (db.pragma('page_count', { simple: true }) === 0) db.pragma('auto_vacuum = INCREMENTAL');
     db.pragma('journal_mode = WAL');
     // FULL: a commit is on disk (WAL fsynced) before it returns; we answer 250 only after that.
     db.pragma('synchronous = FULL');

@@ -55,6 +55,7 @@ export class AttemptsStore implements AttemptSink {
   private readonly insert;
   private readonly select;
   private readonly prune;
+  private readonly pruneBatch;
 
   private readonly relaxed: <T>(fn: () => T) => T;
   private readonly insertAll;
@@ -75,6 +76,8 @@ export class AttemptsStore implements AttemptSink {
     );
     this.select = db.prepare<[string], Row>('SELECT * FROM attempts WHERE queue_id = ? ORDER BY at, id');
     this.prune = db.prepare('DELETE FROM attempts WHERE at < ?');
+    // By the at index, oldest first (DELETE … LIMIT needs a compile option better-sqlite3 lacks).
+    this.pruneBatch = db.prepare('DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE at < ? ORDER BY at LIMIT ?)');
     this.insertAll = db.transaction((rows: readonly Row[]) => {
       for (const row of rows) this.insert.run(row);
     });
@@ -151,5 +154,11 @@ export class AttemptsStore implements AttemptSink {
   pruneBefore(before: number): number {
     this.flush();
     return this.prune.run(before).changes;
+  }
+
+  /** Deletes at most `limit` of the oldest attempts from before `before`; returns how many (short: done). */
+  pruneSome(before: number, limit: number): number {
+    this.flush();
+    return this.relaxed(() => this.pruneBatch.run(before, limit).changes);
   }
 }

@@ -30,7 +30,7 @@ export interface SealpostToml {
     command_timeout_s?: number;
     max_mx_hosts?: number;
   };
-  queue?: { min_backoff?: string; max_backoff?: string; max_lifetime?: string; delay_warning?: string };
+  queue?: { min_backoff?: string; max_backoff?: string; max_lifetime?: string; delay_warning?: string; attempts_retention?: string };
   shutdown?: { grace_s?: number };
   log?: { level?: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
   /** Keys the schema may grow (or a test's deliberate typo): written as given. */
