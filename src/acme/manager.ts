@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../config/schema.ts';
+import { isStorageFault } from '../db/storage-fault.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 import type { CertStore } from '../tls/store.ts';
 import { createAriPoller } from './ari-poller.ts';
@@ -74,8 +75,15 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
   let accountKeyPem = await loadAccountKey(root);
   if (accountKeyPem === undefined) {
     accountKeyPem = await createKey('ecdsa-p256');
-    await saveAccountKey(root, accountKeyPem);
-    mailLog(log, 'cert', { action: 'account-key-created', file: `${root}/account.key` }, 'ACME account key created');
+    try {
+      await saveAccountKey(root, accountKeyPem);
+      mailLog(log, 'cert', { action: 'account-key-created', file: `${root}/account.key` }, 'ACME account key created');
+    } catch (err) {
+      // A full disk must not keep the daemon from starting: this key serves until the next start,
+      // which makes (and, with room, stores) another; the CA takes a new account for it.
+      if (!isStorageFault(err)) throw err;
+      log.error({ event: 'cert', action: 'account-key-not-stored', file: `${root}/account.key`, error: (err as Error).message }, 'the disk is full: the new ACME account key is used from memory only');
+    }
   }
   const accountKey = accountKeyPem;
   let accountUrl = await loadAccountUrl(root, directory);
@@ -126,7 +134,10 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
     );
     if (result.accountUrl && result.accountUrl !== accountUrl) {
       accountUrl = result.accountUrl;
-      await saveAccountUrl(root, { directory, url: accountUrl });
+      // Only a shortcut (the CA finds the account by its key again): a failed write is logged, not thrown.
+      await saveAccountUrl(root, { directory, url: accountUrl }).catch((err: unknown) =>
+        log.error({ event: 'cert', action: 'account-url-not-stored', error: (err as Error).message }, 'cannot store the ACME account URL'),
+      );
     }
     if (stopped) return { kind: 'failed', names, reason: 'stopped during issuance' };
     if (!result.ok) {

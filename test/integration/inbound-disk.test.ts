@@ -6,42 +6,16 @@
 // delivers once there is room, and a restart on the full disk comes up. Uses small tmpfs mounts:
 // netless gives the test root in a private mount namespace. Everything is unmounted afterwards.
 import assert from 'node:assert/strict';
-import { mkdir, readdir, rm, statfs, unlink } from 'node:fs/promises';
+import { readdir, rm, statfs, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { type SealpostDaemon, startSealpost } from '../helpers/daemon.ts';
+import { startSealpost } from '../helpers/daemon.ts';
 import { run, runOk } from '../helpers/proc.ts';
 import { swaksSend } from '../helpers/swaks.ts';
-import { makeTempDir, removeTempDir, type Scope } from '../helpers/tmp.ts';
+import { fillUp, tmpfsMounts } from '../helpers/tmpfs.ts';
+import { makeTempDir, removeTempDir } from '../helpers/tmp.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { connectSmtp, queueList } from './inbound-smtp.ts';
-
-interface Mounts {
-  mount(dir: string, size: string): Promise<void>;
-  /** Set once started: stopped before anything is unmounted. */
-  daemon: SealpostDaemon | undefined;
-}
-
-/**
- * Call before starting the daemon: its after hook then runs first (node:test runs after hooks in
- * the order they were added), stopping the daemon, then unmounting, before any temp dir removal.
- */
-function tmpfsMounts(t: Scope): Mounts {
-  const mounted: string[] = [];
-  const mounts: Mounts = {
-    daemon: undefined,
-    async mount(dir, size) {
-      await mkdir(dir, { recursive: true });
-      await runOk('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir]);
-      mounted.push(dir);
-    },
-  };
-  t.after(async () => {
-    await mounts.daemon?.stop().catch(() => mounts.daemon?.kill9());
-    for (const dir of mounted.reverse()) await runOk('umount', [dir]);
-  });
-  return mounts;
-}
 
 test('data dir below inbound.min_free_mb: MAIL FROM gets 452 4.3.1, and 250 once there is room', { timeout: 60_000 }, async (t) => {
   const mounts = tmpfsMounts(t);
@@ -118,13 +92,6 @@ test('Maildirs on a full file system: accepted, deferred with the reason, delive
   // No half-written file left behind from the failed attempt.
   assert.deepEqual(await readdir(path.join(mailRoot, 'example.test', 'alice', 'tmp')), []);
 });
-
-/** Writes zeros into `file` until the file system has not one block left. */
-async function fillUp(file: string): Promise<void> {
-  // dd stops at ENOSPC (exit 1): that is the point.
-  await run('dd', ['if=/dev/zero', `of=${file}`, 'bs=4k'], { timeoutMs: 20_000 });
-  assert.equal((await statfs(path.dirname(file))).bavail, 0, `${path.dirname(file)} is full`);
-}
 
 /** EHLO then MAIL FROM on a fresh connection: the reply to MAIL FROM. */
 async function mailFromReply(port: number): Promise<{ code: number; text: string }> {
