@@ -1,6 +1,7 @@
 // The MTA-STS policy cache in the database (table sts_policies, migration 002): the only writer of
 // that table. A policy stays usable until fetched_at + max_age (RFC 8461 §5.1).
 import type { Db } from '../db/open.ts';
+import { isStorageFault } from '../db/storage-fault.ts';
 import type { StsMode, StsPolicy } from './mta-sts.ts';
 
 export interface CachedSts extends StsPolicy {
@@ -48,13 +49,26 @@ export class StsCache {
     };
   }
 
+  /**
+   * Caches a fetched policy and returns it. On a full disk the policy still applies to this
+   * delivery and is fetched again next time: a cache write never fails a delivery.
+   */
   put(domain: string, id: string, policy: StsPolicy, now: number): CachedSts {
     const expiresAt = now + policy.maxAge * 1000;
-    this.upsert.run(domain, id, policy.mode, JSON.stringify(policy.mx), policy.maxAge, now, expiresAt);
+    try {
+      this.upsert.run(domain, id, policy.mode, JSON.stringify(policy.mx), policy.maxAge, now, expiresAt);
+    } catch (err) {
+      if (!isStorageFault(err)) throw err;
+    }
     return { ...policy, id, fetchedAt: now, expiresAt };
   }
 
   delete(domain: string): void {
-    this.remove.run(domain);
+    try {
+      this.remove.run(domain);
+    } catch (err) {
+      // Full disk: the row stays until the next delete (an expired policy is not used anyway).
+      if (!isStorageFault(err)) throw err;
+    }
   }
 }
