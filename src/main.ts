@@ -121,7 +121,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     const nodeResolver = createNodeResolver(config.dns);
     const dnsResolver = cachingResolver(nodeResolver, { now });
     // The courier reads the [outbound] snapshot in force at each delivery: reload swaps inForce whole.
-    const remote = createRemoteCourier(config, db, log, { resolver: dnsResolver, outbound: () => inForce.outbound });
+    const remote = createRemoteCourier(config, db, log, { resolver: dnsResolver, outbound: () => inForce.outbound, storage });
     started.push({ name: 'remote courier', stop: () => remote.close() });
     // Maildir writes and the SPF/DKIM/DMARC checks of port 25 (through our resolver, dns.servers,
     // never node's global one) run in a thread of their own, off the loop that serves the sessions.

@@ -2,6 +2,7 @@
 // trust (Node's CAs + outbound.ca_file, read now), attempts table, MTA-STS cache and fetcher.
 import type { Config, OutboundConfig } from '../config/schema.ts';
 import type { Db } from '../db/open.ts';
+import type { StorageHealth } from '../db/storage-fault.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import type { Resolver } from '../dns/resolver.ts';
 import { type Logger, mailLog } from '../log/log.ts';
@@ -21,6 +22,8 @@ export interface RemoteOverrides {
   idleMs?: number;
   /** The [outbound] settings in force (main.ts: the snapshot a reload swaps in); default config.outbound. */
   outbound?: () => OutboundConfig;
+  /** The daemon's view of the disk: attempt rows it refuses are one 'storage' record per episode. */
+  storage?: StorageHealth;
 }
 
 /** Throws only when outbound.ca_file cannot be read (a startup error). */
@@ -52,7 +55,9 @@ export function createRemoteCourier(config: Config, db: Db, log: Logger, overrid
     resolver,
     trust,
     log,
-    attempts: new AttemptsStore(db, (err) => log.error({ err }, 'could not record delivery attempts (the hop records have them)')),
+    attempts: new AttemptsStore(db, (err) => {
+      if (!overrides.storage?.fault('attempts', err)) log.error({ err }, 'could not record delivery attempts (the hop records have them)');
+    }),
     now,
     ...(sts ? { sts } : {}),
     ...(overrides.random ? { random: overrides.random } : {}),
