@@ -88,7 +88,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     started.push({ name: 'database', stop: () => db.close() });
     convertToIncrementalVacuum(db, log, now);
     const store = new QueueStore(db, config.queue);
-    const stopRecover = untilWritten(storage, 'recover', () => {
+    const stopRecover = storage.untilWritten('recover', () => {
       const recovered = store.recover();
       if (recovered > 0) mailLog(log, 'daemon', { state: 'recovered', recipients: recovered }, 'deliveries in flight at the last stop are queued again');
     });
@@ -249,25 +249,6 @@ function convertToIncrementalVacuum(db: Db, log: Logger, now: () => number): voi
   } catch (err) {
     log.warn({ err, event: 'daemon' }, 'could not switch the database to incremental vacuum (VACUUM needs about its size free); tried again at the next start');
   }
-}
-
-/** Runs a write now, or (the disk refuses it) again with backoff until it goes through; returns a stop. */
-function untilWritten(storage: StorageHealth, where: string, write: () => void): () => void {
-  let timer: NodeJS.Timeout | undefined;
-  let failures = 0;
-  const attempt = (): void => {
-    timer = undefined;
-    try {
-      write();
-      if (failures > 0) storage.ok();
-    } catch (err) {
-      if (!storage.fault(where, err)) throw err;
-      timer = setTimeout(attempt, storage.backoffMs(++failures));
-      timer.unref();
-    }
-  };
-  attempt();
-  return () => clearTimeout(timer);
 }
 
 export function formatAddress(a: ListenAddress): string {

@@ -76,6 +76,28 @@ export class StorageHealth {
     return this.episode !== undefined && this.deps.now() - this.lastFaultAt < (this.deps.refuseMs ?? 5000);
   }
 
+  /**
+   * Runs a write now, or (the disk refuses it) again with backoff until it goes through, e.g.
+   * recover() at start-up on a full disk. Other errors are thrown. Returns a stop for the retries.
+   */
+  untilWritten(where: string, write: () => void): () => void {
+    let timer: NodeJS.Timeout | undefined;
+    let failures = 0;
+    const attempt = (): void => {
+      timer = undefined;
+      try {
+        write();
+        if (failures > 0) this.ok();
+      } catch (err) {
+        if (!this.fault(where, err)) throw err;
+        timer = setTimeout(attempt, this.backoffMs(++failures));
+        timer.unref();
+      }
+    };
+    attempt();
+    return () => clearTimeout(timer);
+  }
+
   /** The wait before try number `failures` + 1 of a call that failed `failures` times in a row. */
   backoffMs(failures: number): number {
     const min = this.deps.minBackoffMs ?? 1000;

@@ -43,3 +43,22 @@ test('one record when an episode starts and one when it ends; 452 only within re
   assert.equal(recovered, 1);
   assert.deepEqual([1, 2, 3, 4, 5].map((n) => health.backoffMs(n)), [1000, 2000, 4000, 8000, 8000]);
 });
+
+test('untilWritten: a write the disk refuses is tried again with backoff until it goes through (recover() at start on a full disk)', { timeout: 10_000 }, async () => {
+  const { log, records } = captureLog();
+  const health = new StorageHealth({ log, now: Date.now, minBackoffMs: 5, maxBackoffMs: 20 });
+  let refusals = 3;
+  let written = 0;
+  const done = new Promise<void>((resolve) => {
+    health.untilWritten('recover', () => {
+      if (refusals-- > 0) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+      written++;
+      resolve();
+    });
+  });
+  assert.equal(written, 0, 'refused at first: the caller goes on (start-up is not held up)');
+  await done;
+  assert.equal(written, 1);
+  assert.deepEqual(records.filter((r) => r['event'] === 'storage').map((r) => r['state']), ['failing', 'recovered']);
+  assert.throws(() => health.untilWritten('recover', () => { throw new TypeError('a bug'); }), /a bug/);
+});
