@@ -5,13 +5,14 @@
 // write, rename, close) are synchronous there, cheaper than a trip through the thread pool each
 // (and, done one at a time, they do not contend in the file system's journal); the fsyncs, which
 // wait for the disk, go to the pool, so several messages wait for the disk at once.
-import { closeSync, existsSync, fsync, openSync, readdirSync, renameSync, unlinkSync, writevSync } from 'node:fs';
+import { closeSync, existsSync, fsync, openSync, readdirSync, renameSync, statSync, unlinkSync, writevSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { syncDir } from '../core/durable-fs.ts';
 
 const fsyncFd = promisify(fsync);
+const CUR_SLACK_MS = 60_000;
 
 /** <root>/<domain>/<local>: one Maildir per mailbox. */
 export function maildirPath(root: string, mailbox: string): string {
@@ -74,15 +75,27 @@ export function createMaildirWriter(deps: { syncDir?: (dir: string) => Promise<v
 
 /**
  * A message a reader has seen lives in cur/ as `<unique>:2,<flags>` (https://cr.yp.to/proto/maildir.html:
- * the info after the colon changes, the unique part before it does not). One readdir of cur/: a
- * mailbox nobody reads keeps cur/ empty, so the cost falls on mailboxes in use only.
+ * the info after the colon changes, the unique part before it does not). The scan of cur/ is
+ * skipped when nothing has entered it since the time the unique name starts with (the Maildir
+ * convention, "time.unique.host"; our names carry the time the message was received): the file
+ * cannot be there. So a fresh delivery into a big mailbox pays one stat, not a readdir.
  */
 function inCur(dir: string, name: string): boolean {
-  let files: string[];
+  const cur = path.join(dir, 'cur');
+  let changedMs: number;
   try {
-    files = readdirSync(path.join(dir, 'cur'));
+    changedMs = statSync(cur).mtimeMs;
   } catch {
     return false; // no cur/ yet: nothing was delivered here
+  }
+  const namedAt = Number.parseInt(name, 10) * 1000;
+  // A minute of slack for coarse timestamps and a file system on another clock (NFS).
+  if (Number.isFinite(namedAt) && changedMs < namedAt - CUR_SLACK_MS) return false;
+  let files: string[];
+  try {
+    files = readdirSync(cur);
+  } catch {
+    return false;
   }
   const prefix = `${name}:`;
   return files.some((f) => f === name || f.startsWith(prefix));
