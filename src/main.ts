@@ -236,7 +236,8 @@ function openOnFullDisk(dataDir: string, migrationsDir: string, log: Logger): Db
     return openDb(dataDir, migrationsDir);
   } catch (err) {
     if (!isStorageFault(err) || !releaseReserve(dataDir)) throw err;
-    log.error({ event: 'storage', state: 'failing', where: 'open', code: (err as { code?: string }).code }, 'the disk under data_dir is full: gave back the start-up reserve to open the database');
+    const code = (err as { code?: string }).code;
+    mailLog(log, 'storage', { state: 'failing', where: 'open', ...(code ? { code } : {}) }, 'the disk under data_dir is full: gave back the start-up reserve to open the database', 'error');
     return openDb(dataDir, migrationsDir);
   }
 }

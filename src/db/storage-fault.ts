@@ -50,9 +50,12 @@ export class StorageHealth {
     }
     this.episode = { since: now, where, faults: 1 };
     const e = err as { code?: string; message?: string };
-    this.deps.log.error(
-      { event: 'storage', state: 'failing', where, code: e.code, error: e.message },
+    mailLog(
+      this.deps.log,
+      'storage',
+      { state: 'failing', where, ...(e.code ? { code: e.code } : {}), ...(e.message ? { error: e.message } : {}) },
       'the disk under data_dir refuses writes (full?); the queue keeps its messages and retries, new mail gets 452 4.3.1',
+      'error',
     );
     return true;
   }

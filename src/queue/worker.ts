@@ -202,7 +202,8 @@ export class QueueWorker implements JobTaker {
         // Stopping: the recipients stay active and recover() queues them at the next start (the
         // delivery is made again: at least once; Maildir delivery finds its file and stops).
         if (!this.running) {
-          log.warn({ event: 'storage', queueId: job.queueId, code: (err as { code?: string }).code }, 'outcome not recorded (disk refuses writes); the delivery is tried again after the restart');
+          const code = (err as { code?: string }).code;
+          mailLog(log, 'storage', { state: 'failing', where: `${this.deps.transport} complete`, queueId: job.queueId, ...(code ? { code } : {}) }, 'outcome not recorded (disk refuses writes); the delivery is tried again after the restart', 'warn');
           return;
         }
         // The slot stays held meanwhile: the outcome is kept, not the disk's problem to lose.
