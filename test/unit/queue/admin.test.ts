@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { listText } from '../../../src/cli/queue.ts';
+import { parseArgs } from '../../../src/cli/args.ts';
+import { listText, run } from '../../../src/cli/queue.ts';
 import { MIGRATIONS_DIR, openDb } from '../../../src/db/open.ts';
 import { QueueAdmin } from '../../../src/queue/admin.ts';
 import { QueueStore } from '../../../src/queue/store.ts';
@@ -51,4 +53,42 @@ test('queue list pages by id with --limit/--after, and always says the total and
 
 test('an empty queue says so', () => {
   assert.equal(listText({ total: 0, after: null, more: false, next: null, messages: [] }), 'queue is empty\n');
+});
+
+/** `sealpost queue ARGS` against a config whose data_dir is `dataDir`: exit code, stdout, stderr. */
+async function cli(dataDir: string, argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const configFile = path.join(dataDir, 'sealpost.toml');
+  writeFileSync(configFile, `hostname = "mx.example.test"\ndata_dir = "${dataDir}"\n[[domain]]\nname = "example.test"\nmailboxes = ["alice"]\n`);
+  const args = parseArgs(argv, ['config', 'limit', 'after']);
+  assert.ok(typeof args !== 'string', String(args));
+  const out = new PassThrough();
+  const err = new PassThrough();
+  const chunks = { out: '', err: '' };
+  out.on('data', (c: Buffer) => (chunks.out += c.toString()));
+  err.on('data', (c: Buffer) => (chunks.err += c.toString()));
+  const code = await run(configFile, args, out as unknown as typeof process.stdout, err as unknown as typeof process.stderr);
+  return { code, ...chunks };
+}
+
+test('sealpost queue list --limit/--after (text and --json), and a bad --limit', { timeout: 20_000 }, async () => {
+  const dataDir = path.join(dir, 'cli');
+  const db = openDb(dataDir, MIGRATIONS_DIR);
+  const store = new QueueStore(db, retry);
+  await Promise.all(
+    ['C1', 'C2', 'C3'].map((id) =>
+      store.enqueue({ id, receivedAt: 1000, sender: 's@remote.test', body: Buffer.from('Subject: x\r\n\r\n'), smtputf8: false, eightBit: false, origin: 'smtp', recipients: [{ rcpt: 'alice@example.test', address: 'alice@example.test', transport: 'local' }] }),
+    ),
+  );
+  db.close();
+  const text = await cli(dataDir, ['queue', 'list', '--limit', '2']);
+  assert.equal(text.code, 0, text.err);
+  assert.equal(text.out.trim().split('\n').length, 3);
+  assert.match(text.out, /-- 2 of 3 messages shown \(list cut; next page: --after C2\)\n$/);
+  const json = await cli(dataDir, ['queue', 'list', '--json', '--limit', '2', '--after', 'C2']);
+  assert.equal(json.code, 0, json.err);
+  const page = JSON.parse(json.out) as { total: number; more: boolean; next: string | null; after: string; messages: { id: string }[] };
+  assert.deepEqual({ total: page.total, more: page.more, next: page.next, after: page.after, ids: page.messages.map((m) => m.id) }, { total: 3, more: false, next: null, after: 'C2', ids: ['C3'] });
+  const bad = await cli(dataDir, ['queue', 'list', '--limit', '0']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--limit must be a whole number of messages, 1 or more/);
 });
