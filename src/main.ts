@@ -9,7 +9,7 @@ import { senderAllowed } from './auth/senders.ts';
 import { prepareOutgoing } from './auth/submission.ts';
 import { UsersStore } from './auth/users.ts';
 import { applyReloadable, logReload, readReload } from './config/reload.ts';
-import type { Config, ListenAddress } from './config/schema.ts';
+import type { Config, ListenAddress } from './config/types.ts';
 import { type Db, openDb } from './db/open.ts';
 import { keepReserve, releaseReserve } from './db/reserve.ts';
 import { enableIncrementalVacuum } from './db/vacuum.ts';

@@ -8,7 +8,7 @@
 // Side effects: files under <dataDir>/certs/acme, HTTPS to the CA, one timer, the control watcher.
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { Config } from '../config/schema.ts';
+import type { Config } from '../config/types.ts';
 import { isStorageFault } from '../db/storage-fault.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 import type { CertStore } from '../tls/store.ts';

@@ -3,7 +3,7 @@
 // server or network failures. Side effects: network via acme-client, writes the challenge table.
 import { generateKeyPair } from 'node:crypto';
 import * as acme from 'acme-client';
-import type { AcmeKeyType } from '../config/schema.ts';
+import type { AcmeKeyType } from '../config/types.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 import type { ChallengeTable } from './responder.ts';
 import type { AcmeTransport, ServerProblem } from './transport.ts';

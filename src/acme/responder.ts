@@ -3,7 +3,7 @@
 // Side effects: binds the listeners it is given; nothing else needs to run on port 80.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ListenAddress } from '../config/schema.ts';
+import type { ListenAddress } from '../config/types.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 
 /** Pending HTTP-01 challenges: token → key authorization. The manager writes, the responder reads. */

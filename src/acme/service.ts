@@ -2,7 +2,7 @@
 // that swaps issued certificates into the cert store. All or nothing: if either cannot start,
 // whatever started is stopped and the error says why (e.g. port 80 already taken).
 // Side effects: binds listen.acme_http; see manager.ts for the rest.
-import type { Config } from '../config/schema.ts';
+import type { Config } from '../config/types.ts';
 import type { Logger } from '../log/log.ts';
 import type { CertStore } from '../tls/store.ts';
 import { type AcmeManager, startAcme } from './manager.ts';

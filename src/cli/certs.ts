@@ -12,7 +12,7 @@ import { createChallengeTable, startChallengeServer } from '../acme/responder.ts
 import { renewalTime } from '../acme/schedule.ts';
 import { readStatus } from '../acme/status.ts';
 import { formatProblems, loadConfig } from '../config/load.ts';
-import type { Config } from '../config/schema.ts';
+import type { Config } from '../config/types.ts';
 import { createLogger } from '../log/log.ts';
 import { loadCertFiles } from '../tls/files.ts';
 import { parseMaterial } from '../tls/material.ts';

@@ -4,7 +4,7 @@
 // file and the certificate files (a config with problems is refused; see src/config/reload.ts). The signal
 // handlers are in place before start-up begins, so a signal during start-up waits for it.
 import { formatProblems, loadConfig } from '../config/load.ts';
-import { checkPaths, nodePathFs } from '../config/paths.ts';
+import { checkPaths, nodePathFs } from './check-paths.ts';
 import { MIGRATIONS_DIR } from '../db/open.ts';
 import { createLogger } from '../log/log.ts';
 import { type Daemon, startDaemon } from '../main.ts';

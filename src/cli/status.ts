@@ -10,7 +10,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import Database from 'better-sqlite3';
 import { formatProblems, loadConfig } from '../config/load.ts';
-import type { Config, ListenAddress } from '../config/schema.ts';
+import type { Config, ListenAddress } from '../config/types.ts';
 import type { Db } from '../db/open.ts';
 import { inboundShare } from '../inbound/session-stats.ts';
 import type { Args } from './args.ts';

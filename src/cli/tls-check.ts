@@ -8,7 +8,7 @@ import os from 'node:os';
 import tls from 'node:tls';
 import { formatProblems, loadConfig } from '../config/load.ts';
 import { parseHostPort } from '../config/fields.ts';
-import type { Config } from '../config/schema.ts';
+import type { Config } from '../config/types.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import { fetchStsPolicy } from '../tls-policy/sts-fetch.ts';
 import { buildTrust } from '../tls-policy/trust.ts';

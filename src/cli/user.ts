@@ -5,7 +5,7 @@
 import { senderAllowed, ownedAddresses } from '../auth/senders.ts';
 import { hashPassword } from '../auth/password.ts';
 import { UsersStore, normalizeLogin } from '../auth/users.ts';
-import type { Config } from '../config/schema.ts';
+import type { Config } from '../config/types.ts';
 import { buildDirectory } from '../routing/recipients.ts';
 import type { Args } from './args.ts';
 import { openForCli } from './open.ts';

@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TomlError, parse } from 'smol-toml';
 import type { Problem } from './fields.ts';
-import { type Config, validateConfig } from './schema.ts';
+import { validateConfig } from './schema.ts';
+import type { Config } from './types.ts';
 
 /** `warnings`: settings that work but should not be used (config check prints them, start logs them). */
 export type Loaded = { ok: true; config: Config; file: string; warnings: Problem[] } | { ok: false; file: string; problems: Problem[] };

@@ -4,7 +4,7 @@
 //   relayWidth(networks) → the networks broader than the bound, and the total per family
 //   checkRelayWidth(r, networks, allowWide) → problems (or, allowed, one warning) on the Reader
 import type { Reader } from './fields.ts';
-import type { Cidr } from './schema.ts';
+import type { Cidr } from './types.ts';
 
 /** The broadest single network (IPv4 /8, IPv6 /32) that passes without relay.allow_wide. */
 export const WIDEST_PREFIX = { ipv4: 8, ipv6: 32 } as const;

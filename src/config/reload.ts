@@ -9,7 +9,7 @@
 import { type Logger, mailLog } from '../log/log.ts';
 import type { Problem } from './fields.ts';
 import { loadConfig } from './load.ts';
-import type { Config } from './schema.ts';
+import type { Config } from './types.ts';
 
 /** One setting that differs, named by its TOML key ("listen.smtp", "outbound.tls_policy"). */
 export interface ConfigChange {

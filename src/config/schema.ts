@@ -1,168 +1,15 @@
-// The config's types and its validation: raw TOML table → frozen Config, or every problem with
-// its key path and what would fix it. Pure: paths are resolved against a base directory given in.
+// The config's validation: raw TOML table → frozen Config (types.ts), or every problem with its
+// key path and what would fix it. Pure: paths are resolved against a base directory given in.
+// Each section is read by its reader in sections.ts; this file puts the slices together.
 import path from 'node:path';
 import { canonicalDomain } from '../core/address.ts';
-import { type Problem, Reader, type Table, isTable, parseHostPort } from './fields.ts';
-import { checkRelayWidth } from './relay.ts';
-import { addresses, parseCidr, readAcme, readAuth, readDomains, readOutbound, readQueue } from './sections.ts';
+import { type Problem, Reader, type Table } from './fields.ts';
+import { readAcme, readAuth, readDns, readDomains, readInbound, readLimits, readListen, readLog, readOutbound, readQueue, readRelay, readShutdown, readTls } from './sections.ts';
+import type { Config, DkimDomain } from './types.ts';
 
-export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
-export const TLS_VERSIONS: readonly TlsVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+// Kept while branches in flight import types from here; new code imports types.ts.
+export * from './types.ts';
 
-export interface ListenAddress {
-  host: string;
-  port: number;
-}
-
-export interface Cidr {
-  address: string;
-  prefix: number;
-  family: 'ipv4' | 'ipv6';
-}
-
-export interface DomainConfig {
-  /** ASCII (A-label), lowercase. */
-  name: string;
-  /** Lowercase local parts. */
-  mailboxes: readonly string[];
-  /** Lowercase local part → a mailbox local part in the same domain, or a full address (forwarding). */
-  aliases: Readonly<Record<string, string>>;
-  /** Mailbox for unknown local parts, or '' for none. */
-  catchAll: string;
-}
-
-export type AcmeKeyType = 'ecdsa-p256' | 'rsa-2048';
-
-/** [acme]: certificates for `hostname` + `names` over HTTP-01 (RFC 8555 §8.3). */
-export interface AcmeConfig {
-  enabled: boolean;
-  /** RFC 8555 directory URL (https). */
-  directory: string;
-  /** Account contact, '' for none. */
-  email: string;
-  /** Extra names besides `hostname`, canonical, deduplicated. */
-  names: readonly string[];
-  keyType: AcmeKeyType;
-  /** Absolute path of an extra CA (PEM) to trust for the directory's HTTPS, or ''. */
-  caFile: string;
-}
-
-/** [auth]: the brute-force guard of submission AUTH, per client address (IPv6: per /64). */
-export interface AuthConfig {
-  /** Failures before each further AUTH answer is delayed. */
-  slowAfter: number;
-  /** The first delay; it doubles with each further failure (at most 30 s). */
-  delayMs: number;
-  /** Failures after which AUTH is refused (421 4.7.0) … */
-  maxFailures: number;
-  /** … until this long after the last failure; older failures are forgotten. */
-  lockoutSeconds: number;
-  /** AUTH attempts from one address checked at once; more get 454 4.7.0. */
-  maxConcurrent: number;
-}
-
-/** The DKIM keys to sign with: [[domain]] dkim_selectors, keys in <data_dir>/dkim/<domain>/<selector>.pem. */
-export interface DkimDomain {
-  domain: string;
-  selectors: readonly string[];
-}
-
-export interface Config {
-  hostname: string;
-  dataDir: string;
-  listen: {
-    smtp: readonly ListenAddress[];
-    /** Message submission with STARTTLS (RFC 6409, port 587); [] = off. */
-    submission: readonly ListenAddress[];
-    /** Message submission over implicit TLS (RFC 8314 §3.3, port 465); [] = off. */
-    submissions: readonly ListenAddress[];
-    acmeHttp: readonly ListenAddress[];
-  };
-  tls: { minVersion: TlsVersion; certFile: string; keyFile: string };
-  /** Lowest TLS version per submission listener (default tls.min_version). */
-  submission: { minVersion: TlsVersion };
-  submissions: { minVersion: TlsVersion };
-  auth: AuthConfig;
-  /** Domains that sign outgoing mail; [] = no DKIM. */
-  dkim: readonly DkimDomain[];
-  dns: { servers: readonly string[]; timeoutMs: number };
-  domains: readonly DomainConfig[];
-  /** allowWide: networks broader than /8 (IPv4) or /32 (IPv6), or more of them together, are meant (config/relay.ts). */
-  relay: { networks: readonly Cidr[]; allowWide: boolean };
-  limits: {
-    messageSize: number;
-    recipients: number;
-    connections: number;
-    /** Per IPv4 address or IPv6 /64. */
-    connectionsPerIp: number;
-    /** Per IPv4 /24 or IPv6 /48. */
-    connectionsPerNet: number;
-    commandTimeoutSeconds: number;
-    /** The command timeout in stress mode (from 80 % of `connections`). */
-    stressTimeoutSeconds: number;
-    /** Bytes/s a DATA transfer must keep up. */
-    dataMinRate: number;
-    errors: number;
-  };
-  inbound: {
-    greetPauseMs: number;
-    bareNewline: 'normalize' | 'reject';
-    reverseDns: boolean;
-    minFreeMegabytes: number;
-    /** Verify SPF, DKIM and DMARC of mail from other servers and add Authentication-Results. */
-    authenticationResults: boolean;
-    /** Refuse (550 5.7.1) mail that fails DMARC of a domain with p=reject. */
-    dmarcReject: boolean;
-  };
-  shutdown: { graceSeconds: number };
-  acme: AcmeConfig;
-  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
-  outbound: OutboundConfig;
-  queue: QueueConfig;
-}
-
-/** Postfix's TLS security levels for outbound SMTP (smtp_tls_security_level). */
-export type TlsLevel = 'none' | 'may' | 'encrypt' | 'verify';
-export const TLS_LEVELS: readonly TlsLevel[] = ['none', 'may', 'encrypt', 'verify'];
-
-/** [outbound]: delivery to remote MX hosts. */
-export interface OutboundConfig {
-  /** Port of the remote MX hosts (25; other values are for tests). */
-  port: number;
-  tlsDefault: TlsLevel;
-  /** Keys: "example.org" (that domain only) or ".example.net" (its subdomains); ASCII, lowercase. */
-  tlsPolicy: Readonly<Record<string, TlsLevel>>;
-  /** Absolute path of extra trusted CAs (PEM) on top of Node's store, or ''. */
-  caFile: string;
-  /** Fetch and apply MTA-STS policies (RFC 8461). */
-  mtaSts: boolean;
-  ipv6: boolean;
-  concurrency: number;
-  concurrencyPerDestination: number;
-  connectTimeoutSeconds: number;
-  commandTimeoutSeconds: number;
-  maxMxHosts: number;
-}
-
-/**
- * The least inbound.min_free_mb can mean (MiB): room for the queue to go on once new mail stops,
- * i.e. one WAL checkpoint (SQLite's wal_autocheckpoint: 1000 pages of 4 KiB), outcomes and DSNs.
- * Lower values, 0 included, mean this: refusing them would turn an upgrade into a failed start.
- */
-export const MIN_FREE_FLOOR_MB = 4;
-
-/** [queue]: retry schedule and notices. */
-export interface QueueConfig {
-  minBackoffMs: number;
-  maxBackoffMs: number;
-  maxLifetimeMs: number;
-  /** A "delayed" notice goes to the sender once a message has waited this long; 0 = never. */
-  delayWarningMs: number;
-  /** Delivery attempt records (`queue show`) older than this are deleted and their space given back. */
-  attemptsRetentionMs: number;
-}
-
-/** `warnings`: settings that work but should not be used; they never make a config invalid. */
 export type Validated = { ok: true; config: Config; warnings: Problem[] } | { ok: false; problems: Problem[] };
 
 const TOP_KEYS = ['hostname', 'data_dir', 'listen', 'tls', 'submission', 'submissions', 'auth', 'dns', 'domain', 'relay', 'limits', 'inbound', 'shutdown', 'acme', 'log', 'outbound', 'queue'] as const;
@@ -179,112 +26,18 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   const dataDirRaw = r.string(raw, 'data_dir', '');
   if (raw['data_dir'] !== undefined && dataDirRaw === '') r.problem('data_dir', 'must name a directory, e.g. "/var/lib/sealpost"');
 
-  const listenTable = r.table(raw, 'listen', '');
-  r.unknownKeys(listenTable, 'listen', ['smtp', 'submission', 'submissions', 'acme_http']);
-  const smtp = addresses(r, listenTable, 'smtp', 'listen', ['0.0.0.0:25', '[::]:25'], 25);
-  // Off unless listed: without users, a submission port would only be something to attack.
-  const submission = addresses(r, listenTable, 'submission', 'listen', [], 587);
-  const submissions = addresses(r, listenTable, 'submissions', 'listen', [], 465);
-  const acmeHttp = addresses(r, listenTable, 'acme_http', 'listen', ['0.0.0.0:80', '[::]:80'], 80);
-
-  const tlsTable = r.table(raw, 'tls', '');
-  r.unknownKeys(tlsTable, 'tls', ['min_version', 'cert_file', 'key_file']);
-  const minVersion = r.oneOf(tlsTable, 'min_version', 'tls', TLS_VERSIONS, 'TLSv1.2');
-  const certFile = r.string(tlsTable, 'cert_file', 'tls', '');
-  const keyFile = r.string(tlsTable, 'key_file', 'tls', '');
-  if ((certFile === '') !== (keyFile === '')) {
-    r.problem(certFile ? 'tls.key_file' : 'tls.cert_file', 'cert_file and key_file go together: set both (a PEM chain and its key) or neither');
-  }
-
-  // A listener may admit older clients than [tls] does (an old phone on 587) or fewer.
-  const listenerTls = (key: 'submission' | 'submissions') => {
-    const t = r.table(raw, key, '');
-    r.unknownKeys(t, key, ['min_version']);
-    return { minVersion: r.oneOf(t, 'min_version', key, TLS_VERSIONS, minVersion) };
-  };
-  const submissionTls = listenerTls('submission');
-  const submissionsTls = listenerTls('submissions');
-  for (const key of ['tls', 'submission', 'submissions'] as const) {
-    const table = raw[key];
-    const version = isTable(table) ? table['min_version'] : undefined;
-    // RFC 8996: TLS 1.0 and 1.1 are deprecated (SHA-1 handshake signatures, no AEAD suites).
-    if (version === 'TLSv1' || version === 'TLSv1.1') {
-      r.warning(`${key}.min_version`, `"${version}" admits TLS ${version === 'TLSv1' ? '1.0' : '1.1'}, which RFC 8996 deprecates; use "TLSv1.2" unless clients that cannot do TLS 1.2 must still connect`);
-    }
-  }
+  const listen = readListen(r, r.table(raw, 'listen', ''));
+  const tls = readTls(r, raw, baseDir);
   const auth = readAuth(r, r.table(raw, 'auth', ''));
-
-  const dnsTable = r.table(raw, 'dns', '');
-  r.unknownKeys(dnsTable, 'dns', ['servers', 'timeout_ms']);
-  const servers = r.stringList(dnsTable, 'servers', 'dns', []);
-  servers.forEach((s, i) => {
-    const parsed = parseHostPort(s, 53);
-    if (typeof parsed === 'string') r.problem(`dns.servers[${i}]`, parsed);
-  });
-  const timeoutMs = r.integer(dnsTable, 'timeout_ms', 'dns', 5000, 100, 60000);
-
+  const dns = readDns(r, r.table(raw, 'dns', ''));
   const dkim: DkimDomain[] = [];
   const domains = readDomains(r, raw['domain'], dkim);
-
-  const relayTable = r.table(raw, 'relay', '');
-  r.unknownKeys(relayTable, 'relay', ['networks', 'allow_wide']);
-  const networkTexts = r.stringList(relayTable, 'networks', 'relay', ['127.0.0.1/32', '::1/128']);
-  const networks = networkTexts.flatMap((text, i) => {
-    const cidr = parseCidr(text);
-    if (typeof cidr === 'string') {
-      r.problem(`relay.networks[${i}]`, cidr);
-      return [];
-    }
-    return [cidr];
-  });
-  const allowWide = r.boolean(relayTable, 'allow_wide', 'relay', false);
-  if (networks.length === networkTexts.length) checkRelayWidth(r, networks, networkTexts, allowWide);
-
-  const limitsTable = r.table(raw, 'limits', '');
-  const limitKeys = ['message_size', 'recipients', 'connections', 'connections_per_ip', 'connections_per_net', 'command_timeout_s', 'stress_timeout_s', 'data_min_rate', 'errors'];
-  r.unknownKeys(limitsTable, 'limits', limitKeys);
-  const connectionsPerIp = r.integer(limitsTable, 'connections_per_ip', 'limits', 50, 1, 100000);
-  const limits = {
-    messageSize: r.integer(limitsTable, 'message_size', 'limits', 50 * 1024 * 1024, 1024, 2 ** 31),
-    recipients: r.integer(limitsTable, 'recipients', 'limits', 1000, 1, 100000),
-    connections: r.integer(limitsTable, 'connections', 'limits', 1000, 1, 100000),
-    connectionsPerIp,
-    connectionsPerNet: r.integer(limitsTable, 'connections_per_net', 'limits', 2 * connectionsPerIp, 1, 200000),
-    commandTimeoutSeconds: r.integer(limitsTable, 'command_timeout_s', 'limits', 300, 1, 3600),
-    stressTimeoutSeconds: r.integer(limitsTable, 'stress_timeout_s', 'limits', 10, 1, 3600),
-    // Postfix's smtpd_min_data_rate: 500 bytes/s (4 kbit/s) is far below any working link.
-    dataMinRate: r.integer(limitsTable, 'data_min_rate', 'limits', 500, 1, 2 ** 31),
-    errors: r.integer(limitsTable, 'errors', 'limits', 10, 1, 1000),
-  };
-  if (limits.connectionsPerNet < limits.connectionsPerIp) {
-    r.problem('limits.connections_per_net', `is smaller than limits.connections_per_ip (${limits.connectionsPerIp}); a network holds many addresses, so its limit must be at least as high`);
-  }
-
-  const inboundTable = r.table(raw, 'inbound', '');
-  r.unknownKeys(inboundTable, 'inbound', ['greet_pause_ms', 'bare_newline', 'reverse_dns', 'min_free_mb', 'authentication_results', 'dmarc_reject']);
-  const inbound = {
-    greetPauseMs: r.integer(inboundTable, 'greet_pause_ms', 'inbound', 0, 0, 60000),
-    bareNewline: r.oneOf(inboundTable, 'bare_newline', 'inbound', ['normalize', 'reject'] as const, 'normalize'),
-    reverseDns: r.boolean(inboundTable, 'reverse_dns', 'inbound', true),
-    // Below the floor (0 included) means the floor: a full data_dir would stop the queue itself.
-    minFreeMegabytes: Math.max(MIN_FREE_FLOOR_MB, r.integer(inboundTable, 'min_free_mb', 'inbound', 100, 0, 1024 * 1024)),
-    authenticationResults: r.boolean(inboundTable, 'authentication_results', 'inbound', true),
-    dmarcReject: r.boolean(inboundTable, 'dmarc_reject', 'inbound', false),
-  };
-  if (inbound.dmarcReject && !inbound.authenticationResults) {
-    r.problem('inbound.dmarc_reject', 'needs inbound.authentication_results = true: DMARC is only evaluated when the checks run');
-  }
-
-  const shutdownTable = r.table(raw, 'shutdown', '');
-  r.unknownKeys(shutdownTable, 'shutdown', ['grace_s']);
-  const shutdown = { graceSeconds: r.integer(shutdownTable, 'grace_s', 'shutdown', 30, 0, 3600) };
-
-  const acme = readAcme(r, r.table(raw, 'acme', ''), hostname, acmeHttp.length, baseDir);
-
-  const logTable = r.table(raw, 'log', '');
-  r.unknownKeys(logTable, 'log', ['level']);
-  const level = r.oneOf(logTable, 'level', 'log', ['trace', 'debug', 'info', 'warn', 'error'] as const, 'info');
-
+  const relay = readRelay(r, r.table(raw, 'relay', ''));
+  const limits = readLimits(r, r.table(raw, 'limits', ''));
+  const inbound = readInbound(r, r.table(raw, 'inbound', ''));
+  const shutdown = readShutdown(r, r.table(raw, 'shutdown', ''));
+  const acme = readAcme(r, r.table(raw, 'acme', ''), hostname, listen.acmeHttp.length, baseDir);
+  const log = readLog(r, r.table(raw, 'log', ''));
   const outbound = readOutbound(r, r.table(raw, 'outbound', ''), baseDir);
   const queue = readQueue(r, r.table(raw, 'queue', ''));
 
@@ -292,24 +45,18 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   const config: Config = {
     hostname,
     dataDir: path.resolve(baseDir, dataDirRaw),
-    listen: { smtp, submission, submissions, acmeHttp },
-    tls: {
-      minVersion,
-      certFile: certFile && path.resolve(baseDir, certFile),
-      keyFile: keyFile && path.resolve(baseDir, keyFile),
-    },
-    submission: submissionTls,
-    submissions: submissionsTls,
+    listen,
+    ...tls,
     auth,
     dkim,
-    dns: { servers, timeoutMs },
+    dns,
     domains,
-    relay: { networks, allowWide },
+    relay,
     limits,
     inbound,
     shutdown,
     acme,
-    log: { level },
+    log,
     outbound,
     queue,
   };

@@ -4,7 +4,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { canonicalDomain, formatMailbox, parseMailbox } from '../core/address.ts';
 import { Reader, type Table, isTable, join, parseHostPort } from './fields.ts';
-import { type AcmeConfig, type AuthConfig, type Cidr, type DkimDomain, type DomainConfig, type ListenAddress, type OutboundConfig, type QueueConfig, TLS_LEVELS, type TlsLevel } from './schema.ts';
+import { checkRelayWidth } from './relay.ts';
+import { type AcmeConfig, type AuthConfig, type Cidr, type Config, type DkimDomain, type DomainConfig, type ListenAddress, MIN_FREE_FLOOR_MB, type OutboundConfig, type QueueConfig, TLS_LEVELS, TLS_VERSIONS, type TlsLevel } from './types.ts';
 
 export function readOutbound(r: Reader, t: Table, baseDir: string): OutboundConfig {
   const known = ['port', 'tls_default', 'tls_policy', 'ca_file', 'mta_sts', 'ipv6', 'concurrency', 'concurrency_per_destination', 'connect_timeout_s', 'command_timeout_s', 'max_mx_hosts'];
@@ -189,4 +190,126 @@ export function parseCidr(text: string): Cidr | string {
   const prefix = prefixText === undefined ? max : Number(prefixText);
   if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) return `"${text}" has a prefix length outside 0-${max}`;
   return { address, prefix, family };
+}
+
+export function readListen(r: Reader, listenTable: Table): Config['listen'] {
+  r.unknownKeys(listenTable, 'listen', ['smtp', 'submission', 'submissions', 'acme_http']);
+  const smtp = addresses(r, listenTable, 'smtp', 'listen', ['0.0.0.0:25', '[::]:25'], 25);
+  // Off unless listed: without users, a submission port would only be something to attack.
+  const submission = addresses(r, listenTable, 'submission', 'listen', [], 587);
+  const submissions = addresses(r, listenTable, 'submissions', 'listen', [], 465);
+  const acmeHttp = addresses(r, listenTable, 'acme_http', 'listen', ['0.0.0.0:80', '[::]:80'], 80);
+  return { smtp, submission, submissions, acmeHttp };
+}
+
+/** [tls] and the listeners' own floors ([submission], [submissions]), read from the whole document. */
+export function readTls(r: Reader, raw: Table, baseDir: string): Pick<Config, 'tls' | 'submission' | 'submissions'> {
+  const tlsTable = r.table(raw, 'tls', '');
+  r.unknownKeys(tlsTable, 'tls', ['min_version', 'cert_file', 'key_file']);
+  const minVersion = r.oneOf(tlsTable, 'min_version', 'tls', TLS_VERSIONS, 'TLSv1.2');
+  const certFile = r.string(tlsTable, 'cert_file', 'tls', '');
+  const keyFile = r.string(tlsTable, 'key_file', 'tls', '');
+  if ((certFile === '') !== (keyFile === '')) {
+    r.problem(certFile ? 'tls.key_file' : 'tls.cert_file', 'cert_file and key_file go together: set both (a PEM chain and its key) or neither');
+  }
+
+  // A listener may admit older clients than [tls] does (an old phone on 587) or fewer.
+  const listenerTls = (key: 'submission' | 'submissions') => {
+    const t = r.table(raw, key, '');
+    r.unknownKeys(t, key, ['min_version']);
+    return { minVersion: r.oneOf(t, 'min_version', key, TLS_VERSIONS, minVersion) };
+  };
+  const submissionTls = listenerTls('submission');
+  const submissionsTls = listenerTls('submissions');
+  for (const key of ['tls', 'submission', 'submissions'] as const) {
+    const table = raw[key];
+    const version = isTable(table) ? table['min_version'] : undefined;
+    // RFC 8996: TLS 1.0 and 1.1 are deprecated (SHA-1 handshake signatures, no AEAD suites).
+    if (version === 'TLSv1' || version === 'TLSv1.1') {
+      r.warning(`${key}.min_version`, `"${version}" admits TLS ${version === 'TLSv1' ? '1.0' : '1.1'}, which RFC 8996 deprecates; use "TLSv1.2" unless clients that cannot do TLS 1.2 must still connect`);
+    }
+  }
+  return {
+    tls: { minVersion, certFile: certFile && path.resolve(baseDir, certFile), keyFile: keyFile && path.resolve(baseDir, keyFile) },
+    submission: submissionTls,
+    submissions: submissionsTls,
+  };
+}
+
+export function readDns(r: Reader, dnsTable: Table): Config['dns'] {
+  r.unknownKeys(dnsTable, 'dns', ['servers', 'timeout_ms']);
+  const servers = r.stringList(dnsTable, 'servers', 'dns', []);
+  servers.forEach((s, i) => {
+    const parsed = parseHostPort(s, 53);
+    if (typeof parsed === 'string') r.problem(`dns.servers[${i}]`, parsed);
+  });
+  const timeoutMs = r.integer(dnsTable, 'timeout_ms', 'dns', 5000, 100, 60000);
+  return { servers, timeoutMs };
+}
+
+export function readRelay(r: Reader, relayTable: Table): Config['relay'] {
+  r.unknownKeys(relayTable, 'relay', ['networks', 'allow_wide']);
+  const networkTexts = r.stringList(relayTable, 'networks', 'relay', ['127.0.0.1/32', '::1/128']);
+  const networks = networkTexts.flatMap((text, i) => {
+    const cidr = parseCidr(text);
+    if (typeof cidr === 'string') {
+      r.problem(`relay.networks[${i}]`, cidr);
+      return [];
+    }
+    return [cidr];
+  });
+  const allowWide = r.boolean(relayTable, 'allow_wide', 'relay', false);
+  if (networks.length === networkTexts.length) checkRelayWidth(r, networks, networkTexts, allowWide);
+  return { networks, allowWide };
+}
+
+export function readLimits(r: Reader, limitsTable: Table): Config['limits'] {
+  const limitKeys = ['message_size', 'recipients', 'connections', 'connections_per_ip', 'connections_per_net', 'command_timeout_s', 'stress_timeout_s', 'data_min_rate', 'errors'];
+  r.unknownKeys(limitsTable, 'limits', limitKeys);
+  const connectionsPerIp = r.integer(limitsTable, 'connections_per_ip', 'limits', 50, 1, 100000);
+  const limits = {
+    messageSize: r.integer(limitsTable, 'message_size', 'limits', 50 * 1024 * 1024, 1024, 2 ** 31),
+    recipients: r.integer(limitsTable, 'recipients', 'limits', 1000, 1, 100000),
+    connections: r.integer(limitsTable, 'connections', 'limits', 1000, 1, 100000),
+    connectionsPerIp,
+    connectionsPerNet: r.integer(limitsTable, 'connections_per_net', 'limits', 2 * connectionsPerIp, 1, 200000),
+    commandTimeoutSeconds: r.integer(limitsTable, 'command_timeout_s', 'limits', 300, 1, 3600),
+    stressTimeoutSeconds: r.integer(limitsTable, 'stress_timeout_s', 'limits', 10, 1, 3600),
+    // Postfix's smtpd_min_data_rate: 500 bytes/s (4 kbit/s) is far below any working link.
+    dataMinRate: r.integer(limitsTable, 'data_min_rate', 'limits', 500, 1, 2 ** 31),
+    errors: r.integer(limitsTable, 'errors', 'limits', 10, 1, 1000),
+  };
+  if (limits.connectionsPerNet < limits.connectionsPerIp) {
+    r.problem('limits.connections_per_net', `is smaller than limits.connections_per_ip (${limits.connectionsPerIp}); a network holds many addresses, so its limit must be at least as high`);
+  }
+  return limits;
+}
+
+export function readInbound(r: Reader, inboundTable: Table): Config['inbound'] {
+  r.unknownKeys(inboundTable, 'inbound', ['greet_pause_ms', 'bare_newline', 'reverse_dns', 'min_free_mb', 'authentication_results', 'dmarc_reject']);
+  const inbound = {
+    greetPauseMs: r.integer(inboundTable, 'greet_pause_ms', 'inbound', 0, 0, 60000),
+    bareNewline: r.oneOf(inboundTable, 'bare_newline', 'inbound', ['normalize', 'reject'] as const, 'normalize'),
+    reverseDns: r.boolean(inboundTable, 'reverse_dns', 'inbound', true),
+    // Below the floor (0 included) means the floor: a full data_dir would stop the queue itself.
+    minFreeMegabytes: Math.max(MIN_FREE_FLOOR_MB, r.integer(inboundTable, 'min_free_mb', 'inbound', 100, 0, 1024 * 1024)),
+    authenticationResults: r.boolean(inboundTable, 'authentication_results', 'inbound', true),
+    dmarcReject: r.boolean(inboundTable, 'dmarc_reject', 'inbound', false),
+  };
+  if (inbound.dmarcReject && !inbound.authenticationResults) {
+    r.problem('inbound.dmarc_reject', 'needs inbound.authentication_results = true: DMARC is only evaluated when the checks run');
+  }
+  return inbound;
+}
+
+export function readShutdown(r: Reader, shutdownTable: Table): Config['shutdown'] {
+  r.unknownKeys(shutdownTable, 'shutdown', ['grace_s']);
+  const shutdown = { graceSeconds: r.integer(shutdownTable, 'grace_s', 'shutdown', 30, 0, 3600) };
+  return shutdown;
+}
+
+export function readLog(r: Reader, logTable: Table): Config['log'] {
+  r.unknownKeys(logTable, 'log', ['level']);
+  const level = r.oneOf(logTable, 'level', 'log', ['trace', 'debug', 'info', 'warn', 'error'] as const, 'info');
+  return { level };
 }

@@ -10,7 +10,7 @@ import type { SMTPServer, SMTPServerAddress, SMTPServerAuthentication, SMTPServe
 import type { AuthOutcome, AuthRequest } from '../auth/authenticator.ts';
 import type { OutgoingInput, Prepared } from '../auth/submission.ts';
 import type { StorageHealth } from '../db/storage-fault.ts';
-import type { Config, ListenAddress } from '../config/schema.ts';
+import type { Config, ListenAddress } from '../config/types.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 import type { Verdict, VerifyInput } from '../mailauth/verify.ts';
 import type { QueueStore } from '../queue/store.ts';

@@ -3,7 +3,7 @@
 // The TLS decision of each hop and its record (log + attempts row) are hop.ts's. Never rejects
 // (Courier contract).
 import type tls from 'node:tls';
-import type { OutboundConfig } from '../config/schema.ts';
+import type { OutboundConfig } from '../config/types.ts';
 import { parseMailbox } from '../core/address.ts';
 import type { Courier, DeliveryJob, Outcome } from '../core/delivery.ts';
 import type { Resolver } from '../dns/resolver.ts';

@@ -4,7 +4,7 @@
 // downgrade), the MTA-STS MX filter and the testing-mode report. The hop record is built once;
 // the "hop" log record and the attempts row are both made from it. Pure, except openHop (opens
 // sessions through the courier's `open`) and writeHop (the log and the attempts table).
-import type { TlsLevel } from '../config/schema.ts';
+import type { TlsLevel } from '../config/types.ts';
 import type { HopInfo, SmtpReply } from '../core/delivery.ts';
 import { type HopFields, type Logger, mailLog } from '../log/log.ts';
 import { evaluate, shouldStarttls, type TlsObserved } from '../tls-policy/evaluate.ts';

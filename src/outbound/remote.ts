@@ -1,6 +1,6 @@
 // Builds the remote courier from config for the composition root: node:dns resolver on dns.servers,
 // trust (Node's CAs + outbound.ca_file, read now), attempts table, MTA-STS cache and fetcher.
-import type { Config, OutboundConfig } from '../config/schema.ts';
+import type { Config, OutboundConfig } from '../config/types.ts';
 import type { Db } from '../db/open.ts';
 import type { StorageHealth } from '../db/storage-fault.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';

@@ -1,7 +1,7 @@
 // Is a client address inside one of the configured networks (relay.networks)? IPv4-mapped IPv6
 // addresses ("::ffff:192.0.2.1") count as their IPv4 form.
 import net from 'node:net';
-import type { Cidr } from '../config/schema.ts';
+import type { Cidr } from '../config/types.ts';
 
 export function networkMatcher(networks: readonly Cidr[]): (ip: string) => boolean {
   const list = new net.BlockList();

@@ -2,7 +2,7 @@
 // Every address trick (percent hack, source routes, bang paths, quoted "@", trailing dots, case,
 // IDN forms) ends as an unknown local user or a relay attempt, never as an open relay.
 import { type Mailbox, canonicalDomain, formatMailbox, parseMailbox } from '../core/address.ts';
-import type { DomainConfig } from '../config/schema.ts';
+import type { DomainConfig } from '../config/types.ts';
 
 export type RecipientDecision =
   | { kind: 'local'; mailbox: string }

@@ -1,6 +1,6 @@
 // What the TLS policy level says about what one connection showed (pure): go on, defer, or (only
 // under "may", only after a failed handshake) retry in plaintext. Postfix's smtp_tls_security_level.
-import type { TlsLevel } from '../config/schema.ts';
+import type { TlsLevel } from '../config/types.ts';
 
 export interface TlsObserved {
   /** The server listed STARTTLS in its EHLO reply (RFC 3207 §4). */

@@ -1,6 +1,6 @@
 // The TLS policy for one destination domain (pure): explicit table entry, then MTA-STS, then
 // tls_default. Postfix's levels (none, may, encrypt, verify); MTA-STS enforce means verify.
-import type { TlsLevel } from '../config/schema.ts';
+import type { TlsLevel } from '../config/types.ts';
 import type { StsPolicy } from './mta-sts.ts';
 
 export type PolicySource = 'table' | 'mta-sts' | 'default';

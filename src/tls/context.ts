@@ -5,7 +5,7 @@
 //   buildSecureContext(material, listener) → tls.SecureContext (throws only on bad PEM; store.ts catches)
 import { constants } from 'node:crypto';
 import tls from 'node:tls';
-import type { TlsVersion } from '../config/schema.ts';
+import type { TlsVersion } from '../config/types.ts';
 import type { CertMaterial } from './material.ts';
 
 /** The listener's slice of config: `[tls] min_version`. */

@@ -11,7 +11,7 @@
 //   The ACME manager swaps its certificates in with service.store.set('acme', materials).
 import { unwatchFile, watchFile } from 'node:fs';
 import type { SecureContext } from 'node:tls';
-import type { Config, TlsVersion } from '../config/schema.ts';
+import type { Config, TlsVersion } from '../config/types.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 import { buildSecureContext } from './context.ts';
 import { loadCertFiles } from './files.ts';

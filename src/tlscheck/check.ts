@@ -4,7 +4,7 @@
 // judgement of assess.ts. Client only: DNS through the Resolver given, SMTP to the MX hosts,
 // HTTPS to mta-sts.<domain>. Sends no mail.
 import type tls from 'node:tls';
-import type { TlsLevel } from '../config/schema.ts';
+import type { TlsLevel } from '../config/types.ts';
 import { type DnsAnswer, type Resolver, describeAnswer, isTemporary } from '../dns/resolver.ts';
 import { mxTargets } from '../outbound/mx.ts';
 import { type StsPolicy, mxAllowed, parseStsPolicy, parseStsTxt } from '../tls-policy/mta-sts.ts';

@@ -1,6 +1,6 @@
 // The result of `sealpost tls-check`, as data: what `--json` prints (field names are a stable
 // interface) and what render.ts turns into text. Types only.
-import type { TlsLevel } from '../config/schema.ts';
+import type { TlsLevel } from '../config/types.ts';
 import type { PolicySource } from '../tls-policy/policy.ts';
 import type { CertSummary } from './chain.ts';
 import type { Finding } from './explain.ts';

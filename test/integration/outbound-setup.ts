@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import type tls from 'node:tls';
-import type { OutboundConfig, TlsLevel } from '../../src/config/schema.ts';
+import type { OutboundConfig, TlsLevel } from '../../src/config/types.ts';
 import type { DeliveryJob } from '../../src/core/delivery.ts';
 import { type Db, openDb } from '../../src/db/open.ts';
 import { createNodeResolver } from '../../src/dns/node-resolver.ts';

@@ -2,7 +2,7 @@
 // deferred or downgraded, with the hop record and the attempts row. Loopback only (netless).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { TlsLevel } from '../../src/config/schema.ts';
+import type { TlsLevel } from '../../src/config/types.ts';
 import { startDnsServer, type DnsServer } from '../helpers/dns-server.ts';
 import { freePort } from '../helpers/ports.ts';
 import { RECEIVER_KINDS, type ReceiverKind, type Receiver, type TestPki, createTestPki, startReceiver } from '../helpers/receivers.ts';

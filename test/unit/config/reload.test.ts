@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { applyReloadable, planReload } from '../../../src/config/reload.ts';
-import { type Config, validateConfig } from '../../../src/config/schema.ts';
+import { validateConfig } from '../../../src/config/schema.ts';
+import type { Config } from '../../../src/config/types.ts';
 
 const BASE = {
   hostname: 'mx.example.org',

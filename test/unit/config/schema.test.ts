@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../../../src/config/load.ts';
-import { MIN_FREE_FLOOR_MB, validateConfig } from '../../../src/config/schema.ts';
+import { validateConfig } from '../../../src/config/schema.ts';
+import { MIN_FREE_FLOOR_MB } from '../../../src/config/types.ts';
 
 const root = path.join(import.meta.dirname, '..', '..', '..');
 

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import { test } from 'node:test';
-import { type OutboundConfig, validateConfig } from '../../../src/config/schema.ts';
+import { validateConfig } from '../../../src/config/schema.ts';
+import type { OutboundConfig } from '../../../src/config/types.ts';
 import type { DeliveryJob } from '../../../src/core/delivery.ts';
 import type { AttemptRecord } from '../../../src/outbound/attempts-store.ts';
 import { RemoteCourier } from '../../../src/outbound/courier.ts';

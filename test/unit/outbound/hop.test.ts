@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { TlsLevel } from '../../../src/config/schema.ts';
+import type { TlsLevel } from '../../../src/config/types.ts';
 import type { AttemptRecord } from '../../../src/outbound/attempts-store.ts';
 import {
   type HopPlace,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { TlsLevel } from '../../../src/config/schema.ts';
+import type { TlsLevel } from '../../../src/config/types.ts';
 import { type TlsObserved, evaluate, shouldStarttls } from '../../../src/tls-policy/evaluate.ts';
 
 const seen: Record<string, TlsObserved> = {

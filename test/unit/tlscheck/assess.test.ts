@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { TlsLevel } from '../../../src/config/schema.ts';
+import type { TlsLevel } from '../../../src/config/types.ts';
 import type { TlsPolicy } from '../../../src/tls-policy/policy.ts';
 import { assessAddress, deliveryVerdict, describePolicy, mxVerified } from '../../../src/tlscheck/assess.ts';
 import type { CertSummary } from '../../../src/tlscheck/chain.ts';

@@ -9,8 +9,8 @@ import { constants } from 'node:fs';
 import { access, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { loadCertFiles } from '../tls/files.ts';
-import type { Problem } from './fields.ts';
-import type { Config } from './schema.ts';
+import type { Problem } from '../config/fields.ts';
+import type { Config } from '../config/types.ts';
 
 export interface PathFs {
   /** What is at `file` (following symlinks), or the errno code: 'ENOENT', 'EACCES', 'ENOTDIR', … */

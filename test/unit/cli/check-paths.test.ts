@@ -1,8 +1,8 @@
-// checkPaths (src/config/paths.ts) with a file system made of data: data_dir usable or why not,
+// checkPaths (src/cli/check-paths.ts) with a file system made of data: data_dir usable or why not,
 // certificate files readable and matching; and mountinfo parsing.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type PathFs, checkPaths, mountTypeOf } from '../../../src/config/paths.ts';
+import { type PathFs, checkPaths, mountTypeOf } from '../../../src/cli/check-paths.ts';
 import { selfSignedCert } from '../../helpers/certs.ts';
 
 interface FakeEntry {

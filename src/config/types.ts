@@ -1,0 +1,159 @@
+// The config's types (no logic): the frozen Config that validation (schema.ts) produces and
+// every module reads its slice of. Constants here are the values a key may take.
+export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+export const TLS_VERSIONS: readonly TlsVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface Cidr {
+  address: string;
+  prefix: number;
+  family: 'ipv4' | 'ipv6';
+}
+
+export interface DomainConfig {
+  /** ASCII (A-label), lowercase. */
+  name: string;
+  /** Lowercase local parts. */
+  mailboxes: readonly string[];
+  /** Lowercase local part → a mailbox local part in the same domain, or a full address (forwarding). */
+  aliases: Readonly<Record<string, string>>;
+  /** Mailbox for unknown local parts, or '' for none. */
+  catchAll: string;
+}
+
+export type AcmeKeyType = 'ecdsa-p256' | 'rsa-2048';
+
+/** [acme]: certificates for `hostname` + `names` over HTTP-01 (RFC 8555 §8.3). */
+export interface AcmeConfig {
+  enabled: boolean;
+  /** RFC 8555 directory URL (https). */
+  directory: string;
+  /** Account contact, '' for none. */
+  email: string;
+  /** Extra names besides `hostname`, canonical, deduplicated. */
+  names: readonly string[];
+  keyType: AcmeKeyType;
+  /** Absolute path of an extra CA (PEM) to trust for the directory's HTTPS, or ''. */
+  caFile: string;
+}
+
+/** [auth]: the brute-force guard of submission AUTH, per client address (IPv6: per /64). */
+export interface AuthConfig {
+  /** Failures before each further AUTH answer is delayed. */
+  slowAfter: number;
+  /** The first delay; it doubles with each further failure (at most 30 s). */
+  delayMs: number;
+  /** Failures after which AUTH is refused (421 4.7.0) … */
+  maxFailures: number;
+  /** … until this long after the last failure; older failures are forgotten. */
+  lockoutSeconds: number;
+  /** AUTH attempts from one address checked at once; more get 454 4.7.0. */
+  maxConcurrent: number;
+}
+
+/** The DKIM keys to sign with: [[domain]] dkim_selectors, keys in <data_dir>/dkim/<domain>/<selector>.pem. */
+export interface DkimDomain {
+  domain: string;
+  selectors: readonly string[];
+}
+
+export interface Config {
+  hostname: string;
+  dataDir: string;
+  listen: {
+    smtp: readonly ListenAddress[];
+    /** Message submission with STARTTLS (RFC 6409, port 587); [] = off. */
+    submission: readonly ListenAddress[];
+    /** Message submission over implicit TLS (RFC 8314 §3.3, port 465); [] = off. */
+    submissions: readonly ListenAddress[];
+    acmeHttp: readonly ListenAddress[];
+  };
+  tls: { minVersion: TlsVersion; certFile: string; keyFile: string };
+  /** Lowest TLS version per submission listener (default tls.min_version). */
+  submission: { minVersion: TlsVersion };
+  submissions: { minVersion: TlsVersion };
+  auth: AuthConfig;
+  /** Domains that sign outgoing mail; [] = no DKIM. */
+  dkim: readonly DkimDomain[];
+  dns: { servers: readonly string[]; timeoutMs: number };
+  domains: readonly DomainConfig[];
+  /** allowWide: networks broader than /8 (IPv4) or /32 (IPv6), or more of them together, are meant (config/relay.ts). */
+  relay: { networks: readonly Cidr[]; allowWide: boolean };
+  limits: {
+    messageSize: number;
+    recipients: number;
+    connections: number;
+    /** Per IPv4 address or IPv6 /64. */
+    connectionsPerIp: number;
+    /** Per IPv4 /24 or IPv6 /48. */
+    connectionsPerNet: number;
+    commandTimeoutSeconds: number;
+    /** The command timeout in stress mode (from 80 % of `connections`). */
+    stressTimeoutSeconds: number;
+    /** Bytes/s a DATA transfer must keep up. */
+    dataMinRate: number;
+    errors: number;
+  };
+  inbound: {
+    greetPauseMs: number;
+    bareNewline: 'normalize' | 'reject';
+    reverseDns: boolean;
+    minFreeMegabytes: number;
+    /** Verify SPF, DKIM and DMARC of mail from other servers and add Authentication-Results. */
+    authenticationResults: boolean;
+    /** Refuse (550 5.7.1) mail that fails DMARC of a domain with p=reject. */
+    dmarcReject: boolean;
+  };
+  shutdown: { graceSeconds: number };
+  acme: AcmeConfig;
+  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
+  outbound: OutboundConfig;
+  queue: QueueConfig;
+}
+
+/** Postfix's TLS security levels for outbound SMTP (smtp_tls_security_level). */
+export type TlsLevel = 'none' | 'may' | 'encrypt' | 'verify';
+export const TLS_LEVELS: readonly TlsLevel[] = ['none', 'may', 'encrypt', 'verify'];
+
+/** [outbound]: delivery to remote MX hosts. */
+export interface OutboundConfig {
+  /** Port of the remote MX hosts (25; other values are for tests). */
+  port: number;
+  tlsDefault: TlsLevel;
+  /** Keys: "example.org" (that domain only) or ".example.net" (its subdomains); ASCII, lowercase. */
+  tlsPolicy: Readonly<Record<string, TlsLevel>>;
+  /** Absolute path of extra trusted CAs (PEM) on top of Node's store, or ''. */
+  caFile: string;
+  /** Fetch and apply MTA-STS policies (RFC 8461). */
+  mtaSts: boolean;
+  ipv6: boolean;
+  concurrency: number;
+  concurrencyPerDestination: number;
+  connectTimeoutSeconds: number;
+  commandTimeoutSeconds: number;
+  maxMxHosts: number;
+}
+
+/**
+ * The least inbound.min_free_mb can mean (MiB): room for the queue to go on once new mail stops,
+ * i.e. one WAL checkpoint (SQLite's wal_autocheckpoint: 1000 pages of 4 KiB), outcomes and DSNs.
+ * Lower values, 0 included, mean this: refusing them would turn an upgrade into a failed start.
+ */
+export const MIN_FREE_FLOOR_MB = 4;
+
+/** [queue]: retry schedule and notices. */
+export interface QueueConfig {
+  minBackoffMs: number;
+  maxBackoffMs: number;
+  maxLifetimeMs: number;
+  /** A "delayed" notice goes to the sender once a message has waited this long; 0 = never. */
+  delayWarningMs: number;
+  /** Delivery attempt records (`queue show`) older than this are deleted and their space given back. */
+  attemptsRetentionMs: number;
+}
+
+/** `warnings`: settings that work but should not be used; they never make a config invalid. */
