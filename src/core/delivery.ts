@@ -8,7 +8,7 @@ export interface SmtpReply {
   text: string;
 }
 
-/** What one outbound attempt to one host saw; the remote courier fills it (issue: outbound). */
+/** What one outbound attempt to one host saw; outbound/hop.ts fills it. */
 export interface HopInfo {
   mx: string;
   ip: string;

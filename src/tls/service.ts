@@ -1,7 +1,6 @@
 // The certificate service main.ts starts: a CertStore filled from the operator's files and, when
 // those do not cover `hostname`, the kept self-signed certificate; SIGHUP or a change on disk
-// re-reads the files; a
-// twice-daily check renews the self-signed one. Side effects: reads cert files, writes
+// re-reads the files; a twice-daily check renews the self-signed one. Side effects: reads cert files, writes
 // <data_dir>/certs/self-signed (via self-signed.ts), one unref'd timer, logs.
 //
 //   startTls(config, log, now) → TlsService { store, binding(minVersion), reload(), stop() }
