@@ -17,6 +17,7 @@ import { cachingResolver } from './dns/cache.ts';
 import { createNodeResolver } from './dns/node-resolver.ts';
 import { reverseLookup } from './dns/reverse.ts';
 import { type InboundDeps, type ListenerRole, createInboundListener } from './inbound/listener.ts';
+import { BodyBudget } from './inbound/memory-budget.ts';
 import { buildDirectory, decideRecipient } from './inbound/recipients.ts';
 import { SessionStats } from './inbound/session-stats.ts';
 import { createLocalCourier } from './local/courier.ts';
@@ -77,6 +78,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     const store = new QueueStore(db, config.queue);
     const recovered = store.recover();
     if (recovered > 0) mailLog(log, 'daemon', { state: 'recovered', recipients: recovered }, 'deliveries in flight at the last stop are queued again');
+    const orphans = await store.sweepSpool();
+    if (orphans > 0) mailLog(log, 'daemon', { state: 'recovered', spoolFiles: orphans }, 'spool files of messages never committed were removed');
     // Every configured DKIM key, before anything listens: a missing one is a startup error, never unsigned mail.
     const signer = createDkimSigner(await loadDkimKeys(config.dataDir, config.dkim));
 
@@ -135,6 +138,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       config,
       directory: () => directory,
       store,
+      spool: store.spool,
+      budget: new BodyBudget(config.limits.memoryBytes),
       log,
       now,
       newId,

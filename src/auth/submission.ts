@@ -5,29 +5,31 @@
 //
 //   prepareOutgoing(input, { signer, hostname }) → Promise<Prepared>
 import { simpleParser } from 'mailparser';
+import { type MessageBody, bodyHead, prependTo } from '../core/body.ts';
 import { rfc5322Date } from '../core/date.ts';
 import { type DkimSigner, fromDomain } from '../dkim/signer.ts';
 import { headerBlock } from '../inbound/body.ts';
 import type { Directory } from '../inbound/recipients.ts';
 import { senderAllowed } from './senders.ts';
 
-export interface OutgoingInput {
+export interface OutgoingInput<B extends MessageBody = MessageBody> {
   /** The authenticated user, or undefined for a trusted-network client (no ownership check). */
   user: string | undefined;
   /** MAIL FROM ('' for <>). */
   sender: string;
-  /** The message as received (CRLF line ends), without our Received header. */
-  body: Buffer;
+  /** The message as received (CRLF line ends), without our Received header; large: spooled. */
+  body: B;
   queueId: string;
   now: number;
   directory: Directory;
 }
 
-export type Prepared =
+/** `body` is of the kind given: a Buffer stays a Buffer, a spooled body stays spooled. */
+export type Prepared<B extends MessageBody = MessageBody> =
   | {
       ok: true;
       /** The message with any added header fields. */
-      body: Buffer;
+      body: B;
       /** DKIM-Signature field(s) to put in front of `body` ('' when unsigned). */
       signature: string;
       dkim: { domain: string; selectors: string[] } | { unsigned: string };
@@ -40,8 +42,8 @@ export interface OutgoingDeps {
   hostname: string;
 }
 
-export async function prepareOutgoing(input: OutgoingInput, deps: OutgoingDeps): Promise<Prepared> {
-  const block = headerBlock(input.body);
+export async function prepareOutgoing<B extends MessageBody>(input: OutgoingInput<B>, deps: OutgoingDeps): Promise<Prepared<B>> {
+  const block = headerBlock(bodyHead(input.body));
   // The From: addresses matter for the ownership check and for signing; without either (a trusted
   // client, no keys) the header is not parsed at all: port 25's hot path stays cheap.
   const from = input.user !== undefined || deps.signer.domains.length > 0 ? await fromAddresses(block) : [];
@@ -67,7 +69,8 @@ export async function prepareOutgoing(input: OutgoingInput, deps: OutgoingDeps):
   // RFC 6409 §8.2 and §8.3: the MSA may add a missing Date and Message-ID.
   if (!/^date:/im.test(header)) added.push(`Date: ${rfc5322Date(input.now)}`);
   if (!/^message-id:/im.test(header)) added.push(`Message-ID: <${input.queueId}@${deps.hostname}>`);
-  const body = added.length === 0 ? input.body : Buffer.concat([Buffer.from(`${added.join('\r\n')}\r\n`), input.body]);
+  // prependTo keeps the kind of body it is given (a Buffer for a Buffer), which its type cannot say.
+  const body = added.length === 0 ? input.body : (prependTo(input.body, Buffer.from(`${added.join('\r\n')}\r\n`)) as B);
 
   const domain = fromDomain(hasFrom ? from : [input.sender]);
   if (domain === undefined) return { ok: true, body, signature: '', dkim: { unsigned: 'no From: domain' }, added };

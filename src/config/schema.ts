@@ -92,6 +92,8 @@ export interface Config {
     connectionsPerIp: number;
     commandTimeoutSeconds: number;
     errors: number;
+    /** Bytes of message bodies held in memory while they arrive, all sessions together. */
+    memoryBytes: number;
   };
   inbound: {
     greetPauseMs: number;
@@ -209,7 +211,7 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   });
 
   const limitsTable = r.table(raw, 'limits', '');
-  const limitKeys = ['message_size', 'recipients', 'connections', 'connections_per_ip', 'command_timeout_s', 'errors'];
+  const limitKeys = ['message_size', 'recipients', 'connections', 'connections_per_ip', 'command_timeout_s', 'errors', 'memory_mb'];
   r.unknownKeys(limitsTable, 'limits', limitKeys);
   const limits = {
     messageSize: r.integer(limitsTable, 'message_size', 'limits', 50 * 1024 * 1024, 1024, 2 ** 31),
@@ -218,6 +220,7 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
     connectionsPerIp: r.integer(limitsTable, 'connections_per_ip', 'limits', 50, 1, 100000),
     commandTimeoutSeconds: r.integer(limitsTable, 'command_timeout_s', 'limits', 300, 1, 3600),
     errors: r.integer(limitsTable, 'errors', 'limits', 10, 1, 1000),
+    memoryBytes: r.integer(limitsTable, 'memory_mb', 'limits', 256, 8, 1024 * 1024) * 1024 * 1024,
   };
 
   const inboundTable = r.table(raw, 'inbound', '');

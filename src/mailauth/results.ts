@@ -1,6 +1,7 @@
 // Pure helpers around Authentication-Results (RFC 8601) for inbound mail: remove fields that claim
 // to come from us before adding ours (§5), the verdict when no check could run, and whether a
 // DMARC result asks for rejection.
+import { type MessageBody, bodyHead, withHead } from '../core/body.ts';
 import type { Verdict } from './verify.ts';
 
 /**
@@ -23,6 +24,13 @@ export function removeOurResults(message: Buffer, authservId: string): { message
   });
   if (removed === 0) return { message, removed };
   return { message: Buffer.concat([Buffer.from(kept.join('\r\n'), 'latin1'), message.subarray(headerEnd)]), removed };
+}
+
+/** removeOurResults on the part in memory (a spooled body's prefix holds the whole header block). */
+export function cleanResults(message: MessageBody, authservId: string): { message: MessageBody; removed: number } {
+  const head = bodyHead(message);
+  const cleaned = removeOurResults(head, authservId);
+  return cleaned.removed === 0 ? { message, removed: 0 } : { message: withHead(message, cleaned.message), removed: cleaned.removed };
 }
 
 /** The authserv-id of a field value: its first token once comments and folding are gone, lowercase. */
@@ -63,12 +71,12 @@ export function dmarcRejection(facts: DmarcFacts | undefined, enforce: boolean):
 }
 
 /** The verdict when the checks could not run at all: our own fields still removed, results "none". */
-export function checksFailed(hostname: string, message: Buffer, error: string): Verdict {
-  return unverified(hostname, removeOurResults(message, hostname), error);
+export function checksFailed(hostname: string, message: MessageBody, error: string): Verdict {
+  return unverified(hostname, cleanResults(message, hostname), error);
 }
 
 /** RFC 8601 §2.2 no-result: "none", so nobody downstream trusts a verdict we did not reach. */
-export function unverified(hostname: string, cleaned: { message: Buffer; removed: number }, error: string): Verdict {
+export function unverified(hostname: string, cleaned: { message: MessageBody; removed: number }, error: string): Verdict {
   return {
     headers: `Authentication-Results: ${hostname}; none\r\n`,
     message: cleaned.message,

@@ -4,12 +4,13 @@
 //
 //   createInboundVerifier({ hostname, resolver, dmarcReject, timeoutMs }) → (input) → Promise<Verdict>
 import { type DNSResolver, authenticate } from 'mailauth';
+import { type MessageBody, bodyHead, bodyStream, isSpooled } from '../core/body.ts';
 import { headerBlock } from '../inbound/body.ts';
-import { dmarcRejection, removeOurResults, unverified } from './results.ts';
+import { cleanResults, dmarcRejection, unverified } from './results.ts';
 
 export interface VerifyInput {
-  /** The message as received (CRLF), without our Received header. */
-  message: Buffer;
+  /** The message as received (CRLF), without our Received header; large: spooled (read as a stream). */
+  message: MessageBody;
   ip: string;
   helo: string;
   /** MAIL FROM, '' for <>. */
@@ -19,8 +20,8 @@ export interface VerifyInput {
 export interface Verdict {
   /** Header fields to put in front of `message`, each ending in CRLF. */
   headers: string;
-  /** The message without forged Authentication-Results fields. */
-  message: Buffer;
+  /** The message without forged Authentication-Results fields (in the header block only). */
+  message: MessageBody;
   /** One word per method for the mail log: pass, fail, none, temperror, ... */
   results: { spf: string; dkim: string; dmarc: string };
   /** Set when the message must be refused (dmarc_reject and a failing p=reject domain). */
@@ -41,13 +42,15 @@ export interface VerifierDeps {
 
 export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) => Promise<Verdict> {
   return async (input) => {
-    const cleaned = removeOurResults(input.message, deps.hostname);
+    const cleaned = cleanResults(input.message, deps.hostname);
+    const head = bodyHead(input.message);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), deps.timeoutMs);
     });
     try {
-      const checks = authenticate(readBody(input.message) ? input.message : headerBlock(input.message), {
+      const whole = isSpooled(input.message) ? bodyStream(input.message) : input.message;
+      const checks = authenticate(readBody(head) ? whole : headerBlock(head), {
         ip: input.ip,
         helo: input.helo,
         sender: input.sender,
