@@ -1,6 +1,7 @@
-// The queue store: the only writer of the messages and recipients tables. Enqueue with group
-// commit (group-commit.ts), fresh messages handed straight to a worker with room, claim of due
-// recipients by index, outcomes recorded, in-flight work recovered after a crash.
+// The queue store: the only writer of the messages and recipients tables, and the owner of the
+// spool of large bodies (spool.ts: files removed with their rows, orphans swept at start). Enqueue
+// with group commit (group-commit.ts), fresh messages handed straight to a worker with room, claim
+// of due recipients by index, outcomes recorded, in-flight work recovered after a crash.
 import path from 'node:path';
 import { type MessageBody, bodyHead, bodySize, isSpooled } from '../core/body.ts';
 import { type Db, relaxedSync } from '../db/open.ts';
@@ -126,7 +127,8 @@ export class QueueStore {
 
   /**
    * `deps.syncFile`: fdatasync by path (tests slow it down to watch group commit). `deps.spool`:
-   * default data_dir/spool, the database's directory (an in-memory database: a temp-free dummy path).
+   * default data_dir/spool beside the database file (for an in-memory database, under the working
+   * directory; nothing is written there unless a spooled message is enqueued).
    */
   constructor(db: Db, retry: RetryPolicy, deps: { syncFile?: (file: string) => Promise<void>; spool?: Spool } = {}) {
     this.retry = retry;
