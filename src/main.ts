@@ -21,6 +21,7 @@ import { createNodeResolver } from './dns/node-resolver.ts';
 import { reverseLookup } from './dns/reverse.ts';
 import { type InboundDeps, type ListenerRole, createInboundListener } from './inbound/listener.ts';
 import { buildDirectory, decideRecipient } from './routing/recipients.ts';
+import { BodyBudget } from './inbound/memory-budget.ts';
 import { SessionStats } from './inbound/session-stats.ts';
 import { createLocalCourier } from './local/courier.ts';
 import { type Logger, mailLog } from './log/log.ts';
@@ -93,6 +94,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       if (recovered > 0) mailLog(log, 'daemon', { state: 'recovered', recipients: recovered }, 'deliveries in flight at the last stop are queued again');
     });
     started.push({ name: 'recover', stop: stopRecover });
+    const orphans = await store.sweepSpool();
+    if (orphans > 0) mailLog(log, 'daemon', { state: 'recovered', spoolFiles: orphans }, 'spool files of messages never committed were removed');
     // Every configured DKIM key, before anything listens: a missing one is a startup error, never unsigned mail.
     const signer = createDkimSigner(await loadDkimKeys(config.dataDir, config.dkim));
 
@@ -154,6 +157,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       config,
       directory: () => directory,
       store,
+      spool: store.spool,
+      budget: new BodyBudget(config.limits.memoryBytes),
       log,
       now,
       newId,

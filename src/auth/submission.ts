@@ -5,6 +5,7 @@
 //
 //   prepareOutgoing(input, { signer, hostname }) → Promise<Prepared>
 import { simpleParser } from 'mailparser';
+import { type MessageBody, bodyHead, prependTo } from '../core/body.ts';
 import { rfc5322Date } from '../core/date.ts';
 import { countFields, headerFields } from '../message/header-fields.ts';
 import { type DkimSigner, fromDomain } from '../dkim/signer.ts';
@@ -12,23 +13,24 @@ import { headerBlock } from '../message/body.ts';
 import type { Directory } from '../routing/recipients.ts';
 import { senderAllowed } from './senders.ts';
 
-export interface OutgoingInput {
+export interface OutgoingInput<B extends MessageBody = MessageBody> {
   /** The authenticated user, or undefined for a trusted-network client (no ownership check). */
   user: string | undefined;
   /** MAIL FROM ('' for <>). */
   sender: string;
-  /** The message as received (CRLF line ends), without our Received header. */
-  body: Buffer;
+  /** The message as received (CRLF line ends), without our Received header; large: spooled. */
+  body: B;
   queueId: string;
   now: number;
   directory: Directory;
 }
 
-export type Prepared =
+/** `body` is of the kind given: a Buffer stays a Buffer, a spooled body stays spooled. */
+export type Prepared<B extends MessageBody = MessageBody> =
   | {
       ok: true;
       /** The message with any added header fields. */
-      body: Buffer;
+      body: B;
       /** DKIM-Signature field(s) to put in front of `body` ('' when unsigned). */
       signature: string;
       dkim: { domain: string; selectors: string[] } | { unsigned: string };
@@ -41,8 +43,8 @@ export interface OutgoingDeps {
   hostname: string;
 }
 
-export async function prepareOutgoing(input: OutgoingInput, deps: OutgoingDeps): Promise<Prepared> {
-  const block = headerBlock(input.body);
+export async function prepareOutgoing<B extends MessageBody>(input: OutgoingInput<B>, deps: OutgoingDeps): Promise<Prepared<B>> {
+  const block = headerBlock(bodyHead(input.body));
   // The From: addresses matter for the ownership check and for signing; without either (a trusted
   // client, no keys) the header is not parsed at all: port 25's hot path stays cheap.
   // Field names read as receivers read them (obs-syntax "From :", folding, case): src/message/header-fields.ts.
@@ -73,7 +75,8 @@ export async function prepareOutgoing(input: OutgoingInput, deps: OutgoingDeps):
   // RFC 6409 §8.2 and §8.3: the MSA may add a missing Date and Message-ID.
   if (countFields(fields, 'date') === 0) added.push(`Date: ${rfc5322Date(input.now)}`);
   if (countFields(fields, 'message-id') === 0) added.push(`Message-ID: <${input.queueId}@${deps.hostname}>`);
-  const body = added.length === 0 ? input.body : Buffer.concat([Buffer.from(`${added.join('\r\n')}\r\n`), input.body]);
+  // prependTo keeps the kind of body it is given (a Buffer for a Buffer), which its type cannot say.
+  const body = added.length === 0 ? input.body : (prependTo(input.body, Buffer.from(`${added.join('\r\n')}\r\n`)) as B);
 
   const domain = fromDomain(hasFrom ? from : [input.sender]);
   if (domain === undefined) return { ok: true, body, signature: '', dkim: { unsigned: 'no From: domain' }, added };

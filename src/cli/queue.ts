@@ -2,6 +2,7 @@
 import type { AttemptRecord } from '../outbound/attempts-store.ts';
 import { AttemptsStore } from '../outbound/attempts-store.ts';
 import { type QueuePage, type QueuedMessage, QueueAdmin } from '../queue/admin.ts';
+import { Spool, spoolDirOf } from '../queue/spool.ts';
 import { requestWake } from '../queue/wake.ts';
 import type { Args } from './args.ts';
 import { openForCli } from './open.ts';
@@ -66,7 +67,7 @@ export async function run(configFile: string, args: Args, out = process.stdout, 
         return await changed(admin.release(id as string, now), 'held recipient');
       case 'delete':
         if (!needId()) return 2;
-        return await changed(admin.delete(id as string), 'message');
+        return await changed(await admin.delete(id as string, new Spool(spoolDirOf(config.dataDir))), 'message');
       default:
         err.write(`sealpost queue: unknown action "${action}"; one of list, show, retry, hold, release, delete\n`);
         return 2;

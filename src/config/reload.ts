@@ -37,6 +37,7 @@ const TOML_KEYS: Record<string, string> = {
   'shutdown.graceSeconds': 'shutdown.grace_s',
   'limits.commandTimeoutSeconds': 'limits.command_timeout_s',
   'limits.stressTimeoutSeconds': 'limits.stress_timeout_s',
+  'limits.memoryBytes': 'limits.memory_mb',
   'inbound.minFreeMegabytes': 'inbound.min_free_mb',
   'outbound.connectTimeoutSeconds': 'outbound.connect_timeout_s',
   'outbound.commandTimeoutSeconds': 'outbound.command_timeout_s',

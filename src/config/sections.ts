@@ -264,7 +264,7 @@ export function readRelay(r: Reader, relayTable: Table): Config['relay'] {
 }
 
 export function readLimits(r: Reader, limitsTable: Table): Config['limits'] {
-  const limitKeys = ['message_size', 'recipients', 'connections', 'connections_per_ip', 'connections_per_net', 'command_timeout_s', 'stress_timeout_s', 'data_min_rate', 'errors'];
+  const limitKeys = ['message_size', 'recipients', 'connections', 'connections_per_ip', 'connections_per_net', 'command_timeout_s', 'stress_timeout_s', 'data_min_rate', 'errors', 'memory_mb'];
   r.unknownKeys(limitsTable, 'limits', limitKeys);
   const connectionsPerIp = r.integer(limitsTable, 'connections_per_ip', 'limits', 50, 1, 100000);
   const limits = {
@@ -278,6 +278,7 @@ export function readLimits(r: Reader, limitsTable: Table): Config['limits'] {
     // Postfix's smtpd_min_data_rate: 500 bytes/s (4 kbit/s) is far below any working link.
     dataMinRate: r.integer(limitsTable, 'data_min_rate', 'limits', 500, 1, 2 ** 31),
     errors: r.integer(limitsTable, 'errors', 'limits', 10, 1, 1000),
+    memoryBytes: r.integer(limitsTable, 'memory_mb', 'limits', 256, 8, 1024 * 1024) * 1024 * 1024,
   };
   if (limits.connectionsPerNet < limits.connectionsPerIp) {
     r.problem('limits.connections_per_net', `is smaller than limits.connections_per_ip (${limits.connectionsPerIp}); a network holds many addresses, so its limit must be at least as high`);

@@ -97,6 +97,8 @@ export interface Config {
     /** Bytes/s a DATA transfer must keep up. */
     dataMinRate: number;
     errors: number;
+    /** Bytes of message bodies held in memory while they arrive, all sessions together. */
+    memoryBytes: number;
   };
   inbound: {
     greetPauseMs: number;

@@ -1,5 +1,6 @@
 // The contract between the queue and the couriers (local Maildir, remote SMTP): a job in, one
 // Outcome per recipient out. Couriers never touch the queue; a courier that throws is a bug.
+import type { MessageBody } from './body.ts';
 
 export interface SmtpReply {
   code: number;
@@ -39,7 +40,8 @@ export interface DeliveryJob {
   sender: string;
   receivedAt: number;
   size: number;
-  body: Buffer;
+  /** A Buffer, or prefix + spool file for a large message: read it with bodyChunks (body.ts). */
+  body: MessageBody;
   smtputf8: boolean;
   eightBit: boolean;
   recipients: readonly JobRecipient[];

@@ -5,6 +5,7 @@
 //   createDkimSigner(keys) → { domains, sign(message, domain) → SignOutcome }
 import type { DKIMSignOptions } from 'mailauth';
 import { canonicalDomain } from '../core/address.ts';
+import { type MessageBody, bodyStream, isSpooled } from '../core/body.ts';
 import type { DkimKey } from './keys.ts';
 
 export type SignOutcome =
@@ -15,8 +16,11 @@ export type SignOutcome =
 export interface DkimSigner {
   /** The domains that have at least one key. */
   readonly domains: readonly string[];
-  /** Signs for `domain` (the From: domain) when it has keys. Rejects only if the library fails. */
-  sign(message: Buffer, domain: string): Promise<SignOutcome>;
+  /**
+   * Signs for `domain` (the From: domain) when it has keys. Rejects only if the library fails. A
+   * spooled message is read as a stream, in chunks.
+   */
+  sign(message: MessageBody, domain: string): Promise<SignOutcome>;
 }
 
 export function createDkimSigner(keys: readonly DkimKey[]): DkimSigner {
@@ -34,7 +38,7 @@ export function createDkimSigner(keys: readonly DkimKey[]): DkimSigner {
       const options = { canonicalization: 'relaxed/relaxed', signatureData } as DKIMSignOptions;
       // mailauth is loaded on the first signature: a daemon without DKIM keys never needs it here.
       const { dkimSign } = await import('mailauth');
-      const result = await dkimSign(message, options);
+      const result = await dkimSign(isSpooled(message) ? bodyStream(message) : message, options);
       const failed = result.errors[0];
       if (failed) throw new Error(`DKIM signing for ${name} (selector ${failed.selector ?? '?'}) failed: ${failed.err.message}`);
       return { kind: 'signed', headers: result.signatures, domain: name, selectors: domainKeys.map((k) => k.selector) };

@@ -7,8 +7,10 @@ import { isStorageFault } from '../db/storage-fault.ts';
 import { mailLog } from '../log/log.ts';
 import type { Verdict } from '../mailauth/verify.ts';
 import type { NewRecipient } from '../queue/store.ts';
-import { checkNewlines, hasEightBit, headerBlock } from '../message/body.ts';
+import { BARE_NEWLINE_REASON, checkNewlines, hasEightBit, headerBlock } from '../message/body.ts';
 import { plainHeaderFacts } from '../message/header-facts.ts';
+import { type MessageBody, bodyHead, bodySize, isSpooled, prependTo } from '../core/body.ts';
+import type { Collected } from './collect.ts';
 import type { InboundDeps, ListenerRole, SessionState } from './listener.ts';
 import { receivedHeader } from '../message/received.ts';
 import { decideRecipient } from '../routing/recipients.ts';
@@ -23,14 +25,35 @@ export interface AcceptorDeps {
   stateOf: (session: SMTPServerSession) => SessionState | undefined;
 }
 
-export function createAcceptor({ deps, role, relayAllowed, refuse, stateOf }: AcceptorDeps): (session: SMTPServerSession, data: Buffer | undefined) => Promise<string> {
+export function createAcceptor({ deps, role, relayAllowed, refuse, stateOf }: AcceptorDeps): (session: SMTPServerSession, data: Collected) => Promise<string> {
   const { config, log } = deps;
   const submission = role !== 'mx';
   /** DATA is complete: check, stamp, commit, then (only then) answer 250. Returns the queue id. */
-  return async function accept(session: SMTPServerSession, data: Buffer | undefined): Promise<string> {
-    if (!data) throw reply(552, '5.3.4', `Message size exceeds fixed limit of ${config.limits.messageSize} bytes`);
-    const checked = checkNewlines(data, config.inbound.bareNewline);
-    if (!checked.ok) throw refuse(session, reply(550, '5.6.0', checked.reason));
+  return async function accept(session: SMTPServerSession, data: Collected): Promise<string> {
+    if (data.kind === 'too-big') throw reply(552, '5.3.4', `Message size exceeds fixed limit of ${config.limits.messageSize} bytes`);
+    if (data.kind === 'bare') throw refuse(session, reply(550, '5.6.0', BARE_NEWLINE_REASON));
+    if (data.kind === 'no-room') {
+      log.error({ clientIp: session.remoteAddress, reason: data.reason }, 'a message over the memory budget could not be spooled');
+      throw reply(452, '4.3.1', 'Insufficient system storage, try again later');
+    }
+    if (data.kind === 'memory') {
+      const checked = checkNewlines(data.body, config.inbound.bareNewline);
+      if (!checked.ok) throw refuse(session, reply(550, '5.6.0', checked.reason));
+      return stampAndQueue(session, checked.body, hasEightBit(checked.body));
+    }
+    let committed = false;
+    try {
+      const id = await stampAndQueue(session, data.body, data.eightBit);
+      committed = true;
+      return id;
+    } finally {
+      // Refused or not committed: the spool file goes (a crash here leaves an orphan, swept at start).
+      if (!committed) await data.spool.abort();
+    }
+  };
+
+  /** Routing, preparation or checks, the Received header, the commit; returns the queue id. */
+  async function stampAndQueue(session: SMTPServerSession, received: MessageBody, eightBit: boolean): Promise<string> {
     const directory = deps.directory();
     const recipients: NewRecipient[] = [];
     for (const r of session.envelope.rcptTo) {
@@ -45,11 +68,11 @@ export function createAcceptor({ deps, role, relayAllowed, refuse, stateOf }: Ac
     const sender = mailFrom(session);
     const user = sessionUser(session);
     // Our header fields between the Received header and the message: a DKIM signature or SPF/DKIM/DMARC results.
-    let stamped = { prepend: '', message: checked.body };
+    let stamped: { prepend: string; message: MessageBody } = { prepend: '', message: received };
     let dkim: Extract<Prepared, { ok: true }>['dkim'] | undefined;
     let verdict: Verdict | undefined;
     if (deps.prepareOutgoing && (user !== undefined || relayAllowed(session))) {
-      const prepared = await deps.prepareOutgoing({ user, sender, body: checked.body, queueId: id, now, directory }).catch((err: unknown) => {
+      const prepared = await deps.prepareOutgoing({ user, sender, body: received, queueId: id, now, directory }).catch((err: unknown) => {
         log.error({ err, queueId: id }, 'could not prepare an outgoing message (DKIM signing?)');
         throw reply(451, '4.3.0', 'Local error in processing, try again later');
       });
@@ -60,7 +83,7 @@ export function createAcceptor({ deps, role, relayAllowed, refuse, stateOf }: Ac
       stamped = { prepend: prepared.signature, message: prepared.body };
       dkim = prepared.dkim;
     } else if (deps.verifyInbound && !submission) {
-      verdict = await deps.verifyInbound({ message: checked.body, ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', sender });
+      verdict = await deps.verifyInbound({ message: received, ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', sender });
       if (verdict.error) mailLog(log, 'authres', { queueId: id, error: verdict.error }, 'sender authentication checks did not finish', 'warn');
       if (verdict.reject) {
         mailLog(log, 'rejected', { stage: 'data', listener: role, clientIp: session.remoteAddress, from: sender, reply: `${verdict.reject.code} ${verdict.reject.enhanced}`, auth: verdict.results });
@@ -68,10 +91,10 @@ export function createAcceptor({ deps, role, relayAllowed, refuse, stateOf }: Ac
       }
       stamped = { prepend: verdict.headers, message: verdict.message };
     }
-    const block = headerBlock(stamped.message);
+    const block = headerBlock(bodyHead(stamped.message));
     // mailparser (loaded on first use) only for header blocks the plain reader cannot take (encoded words, folding).
     const headers = plainHeaderFacts(block) ?? (await (await import('mailparser')).simpleParser(block, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true }));
-    const received = receivedHeader({
+    const receivedField = receivedHeader({
       helo: session.hostNameAppearsAs || '',
       reverseName: state?.reverseName,
       ip: session.remoteAddress,
@@ -82,14 +105,14 @@ export function createAcceptor({ deps, role, relayAllowed, refuse, stateOf }: Ac
       recipient: recipients.length === 1 ? recipients[0]?.rcpt : undefined,
       date: new Date(now),
     });
-    const body = Buffer.concat([Buffer.from(received + stamped.prepend), stamped.message]);
+    const body = prependTo(stamped.message, Buffer.from(receivedField + stamped.prepend));
     const message = {
       id,
       receivedAt: now,
       sender,
       body,
       smtputf8: session.envelope.smtpUtf8 === true || /[^\x00-\x7f]/.test(sender + recipients.map((r) => r.address).join('')),
-      eightBit: session.envelope.bodyType === '8bitmime' || hasEightBit(checked.body),
+      eightBit: session.envelope.bodyType === '8bitmime' || eightBit,
       origin: submission ? ('submission' as const) : ('smtp' as const),
       clientIp: session.remoteAddress,
       helo: session.hostNameAppearsAs || undefined,
@@ -110,7 +133,8 @@ export function createAcceptor({ deps, role, relayAllowed, refuse, stateOf }: Ac
       queueId: id,
       from: sender,
       to: recipients.map((r) => r.rcpt),
-      size: body.length,
+      size: bodySize(body),
+      spooled: isSpooled(body) || undefined,
       messageId: headers.messageId,
       subject: headers.subject,
       clientIp: session.remoteAddress,
@@ -121,5 +145,5 @@ export function createAcceptor({ deps, role, relayAllowed, refuse, stateOf }: Ac
       auth: verdict?.results,
     });
     return id;
-  };
+  }
 }

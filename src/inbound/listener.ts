@@ -13,17 +13,23 @@ import type { StorageHealth } from '../db/storage-fault.ts';
 import type { Config, ListenAddress } from '../config/types.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 import type { Verdict, VerifyInput } from '../mailauth/verify.ts';
+import type { Spool } from '../queue/spool.ts';
 import type { QueueStore } from '../queue/store.ts';
 import { createAcceptor } from './accept.ts';
 import { networkMatcher } from '../routing/networks.ts';
 import { type Directory, decideRecipient } from '../routing/recipients.ts';
 import { checkParameters } from './esmtp-params.ts';
 import { Anvil, type AnvilEvent } from './anvil.ts';
+import { collectBody } from './collect.ts';
+import type { BodyBudget } from './memory-budget.ts';
 import type { SessionEnd } from './session-stats.ts';
 import { type SealpostServerOptions, SealpostSmtpServer } from './smtp-server-ext.ts';
 import { mailFrom, reply, sessionUser } from './replies.ts';
 
 export type ListenerRole = 'mx' | 'submission' | 'submissions';
+
+/** Bodies larger than this go to the spool while they arrive; smaller ones stay in memory. */
+export const SPOOL_THRESHOLD = 1024 * 1024;
 
 /** How a listener gets its certificates: constructor options plus a live binding (see src/tls). */
 export interface TlsBinding {
@@ -37,6 +43,10 @@ export interface InboundDeps {
   /** The current domain directory (swapped on reload). */
   directory: () => Directory;
   store: QueueStore;
+  /** Where bodies above SPOOL_THRESHOLD (or over the memory budget) are written as they arrive. */
+  spool: Spool;
+  /** Bytes of bodies held in memory by all listeners together ([limits] memory_mb). */
+  budget: BodyBudget;
   tls: TlsBinding;
   log: Logger;
   now: () => number;
@@ -236,13 +246,16 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
     onData(stream: SMTPServerDataStream, session, callback: (err?: Error | null, message?: string) => void) {
       const state = sessions.get(session.id);
       if (state) state.inData = true;
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => {
-        if (!stream.sizeExceeded) chunks.push(chunk);
+      const collection = collectBody(stream, {
+        threshold: SPOOL_THRESHOLD,
+        budget: deps.budget,
+        openSpool: () => deps.spool.create(deps.newId()),
+        bareNewline: config.inbound.bareNewline,
       });
-      stream.once('end', () => {
-        accept(session, stream.sizeExceeded ? undefined : Buffer.concat(chunks)).then(
+      void collection.done.then((collected) => {
+        accept(session, collected).then(
           (queueId) => {
+            collection.release();
             if (state) {
               state.inData = false;
               state.messages++;
@@ -251,6 +264,7 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
             sendOffIfClosing(session);
           },
           (err: Error) => {
+            collection.release();
             if (state) state.inData = false;
             callback(err);
             sendOffIfClosing(session);

@@ -1,5 +1,6 @@
 // The local courier: delivers a job's recipients (our mailboxes) into their Maildirs, adding
 // Return-Path and Delivered-To. Every file-system failure is transient: the message stays queued.
+import { bodySize, isSpooled } from '../core/body.ts';
 import type { Courier, DeliveryJob, Outcome } from '../core/delivery.ts';
 import { type MaildirWrite, createMaildirWriter, maildirPath } from './maildir.ts';
 
@@ -18,12 +19,15 @@ export function createLocalCourier(deps: LocalCourierDeps): Courier {
       const outcomes = new Map<number, Outcome>();
       for (const r of job.recipients) {
         const trace = Buffer.from(`Return-Path: <${job.sender}>\r\nDelivered-To: ${r.address}\r\n`);
-        const size = trace.length + job.body.length;
+        const size = trace.length + bodySize(job.body);
         // Unique per message and recipient, stable across retries (so a retry cannot duplicate).
         const name = `${Math.floor(job.receivedAt / 1000)}.${job.queueId}_${r.id}.${deps.hostname},S=${size}`;
         const dir = maildirPath(deps.mailRoot, r.address);
         try {
-          const result = await write(dir, name, [trace, job.body]);
+          // A spooled body goes as its prefix and its file: the writer copies the file in chunks.
+          const body = job.body;
+          const parts = isSpooled(body) ? [trace, body.prefix, { file: body.file, start: body.offset }] : [trace, body];
+          const result = await write(dir, name, parts);
           outcomes.set(r.id, { kind: 'delivered', detail: `maildir ${dir}${result === 'exists' ? ' (already there)' : ''}` });
         } catch (err) {
           const e = err as NodeJS.ErrnoException;

@@ -5,10 +5,11 @@
 // write, rename, close) are synchronous there, cheaper than a trip through the thread pool each
 // (and, done one at a time, they do not contend in the file system's journal); the fsyncs, which
 // wait for the disk, go to the pool, so several messages wait for the disk at once.
-import { closeSync, existsSync, fsync, openSync, readdirSync, renameSync, statSync, unlinkSync, writevSync } from 'node:fs';
+import { closeSync, existsSync, fsync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync, writevSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { SPOOL_CHUNK, fileChunks } from '../core/body.ts';
 import { syncDir } from '../core/durable-fs.ts';
 
 const fsyncFd = promisify(fsync);
@@ -20,8 +21,11 @@ export function maildirPath(root: string, mailbox: string): string {
   return path.join(root, mailbox.slice(at + 1), mailbox.slice(0, at));
 }
 
+/** Bytes, or a spool file from `start` to its end (a large message, copied in chunks). */
+export type MaildirPart = Uint8Array | { file: string; start: number };
+
 /** Writes one message into a Maildir; see createMaildirWriter. */
-export type MaildirWrite = (dir: string, name: string, parts: readonly Uint8Array[]) => Promise<'written' | 'exists'>;
+export type MaildirWrite = (dir: string, name: string, parts: readonly MaildirPart[]) => Promise<'written' | 'exists'>;
 
 /**
  * A writer that remembers the Maildirs it has made (no lookup per message) and shares directory
@@ -52,10 +56,14 @@ export function createMaildirWriter(deps: { syncDir?: (dir: string) => Promise<v
       throw err;
     }
     try {
-      const size = parts.reduce((n, p) => n + p.length, 0);
-      const written = writevSync(fd, parts);
-      // A short write to a regular file means the space ran out.
-      if (written !== size) throw Object.assign(new Error(`short write to ${temp}: ${written} of ${size} bytes`), { code: 'ENOSPC' });
+      if (parts.every((p) => p instanceof Uint8Array)) writeAll(fd, temp, parts);
+      else {
+        for (const part of parts) {
+          if (part instanceof Uint8Array) writeAll(fd, temp, [part]);
+          // Each chunk is written before the next is read: one buffer serves them all.
+          else for await (const chunk of fileChunks(part.file, part.start, SPOOL_CHUNK, true)) writeAll(fd, temp, [chunk]);
+        }
+      }
       await fsyncFd(fd);
     } catch (err) {
       closeSync(fd);
@@ -71,6 +79,13 @@ export function createMaildirWriter(deps: { syncDir?: (dir: string) => Promise<v
     await syncNew(path.join(dir, 'new'));
     return 'written';
   };
+}
+
+function writeAll(fd: number, temp: string, parts: readonly Uint8Array[]): void {
+  const size = parts.reduce((n, p) => n + p.length, 0);
+  const written = parts.length === 1 ? writeSync(fd, parts[0] as Uint8Array) : writevSync(fd, parts);
+  // A short write to a regular file means the space ran out.
+  if (written !== size) throw Object.assign(new Error(`short write to ${temp}: ${written} of ${size} bytes`), { code: 'ENOSPC' });
 }
 
 /**

@@ -1,6 +1,7 @@
 // Pure helpers around Authentication-Results (RFC 8601) for inbound mail: remove fields that claim
 // to come from us before adding ours (§5), the verdict when no check could run, and whether a
 // DMARC result asks for rejection.
+import { type MessageBody, bodyHead, withHead } from '../core/body.ts';
 import { headerFields, withoutFields } from '../message/header-fields.ts';
 import { headerBlock } from '../message/body.ts';
 
@@ -8,8 +9,8 @@ import { headerBlock } from '../message/body.ts';
 export interface Verdict {
   /** Header fields to put in front of `message`, each ending in CRLF. */
   headers: string;
-  /** The message without forged Authentication-Results fields. */
-  message: Buffer;
+  /** The message without forged Authentication-Results fields (in the header block only). */
+  message: MessageBody;
   /** One word per method for the mail log: pass, fail, none, temperror, ... */
   results: { spf: string; dkim: string; dmarc: string };
   /** Set when the message must be refused (dmarc_reject and a failing p=reject domain). */
@@ -29,6 +30,13 @@ export function removeOurResults(message: Buffer, authservId: string): { message
   // The fields as every other check reads them (obs-syntax "Authentication-Results :", folding, case).
   const ours = headerFields(headerBlock(message).toString('latin1')).filter((field) => field.name === 'authentication-results' && authservIdOf(field.value) === wanted);
   return { message: withoutFields(message, ours), removed: ours.length };
+}
+
+/** removeOurResults on the part in memory (a spooled body's prefix holds the whole header block). */
+export function cleanResults(message: MessageBody, authservId: string): { message: MessageBody; removed: number } {
+  const head = bodyHead(message);
+  const cleaned = removeOurResults(head, authservId);
+  return cleaned.removed === 0 ? { message, removed: 0 } : { message: withHead(message, cleaned.message), removed: cleaned.removed };
 }
 
 /** The authserv-id of a field value: its first token once comments and folding are gone, lowercase. */
@@ -69,12 +77,12 @@ export function dmarcRejection(facts: DmarcFacts | undefined, enforce: boolean):
 }
 
 /** The verdict when the checks could not run at all: our own fields still removed, results "none". */
-export function checksFailed(hostname: string, message: Buffer, error: string): Verdict {
-  return unverified(hostname, removeOurResults(message, hostname), error);
+export function checksFailed(hostname: string, message: MessageBody, error: string): Verdict {
+  return unverified(hostname, cleanResults(message, hostname), error);
 }
 
 /** RFC 8601 §2.2 no-result: "none", so nobody downstream trusts a verdict we did not reach. */
-export function unverified(hostname: string, cleaned: { message: Buffer; removed: number }, error: string): Verdict {
+export function unverified(hostname: string, cleaned: { message: MessageBody; removed: number }, error: string): Verdict {
   return {
     headers: `Authentication-Results: ${hostname}; none\r\n`,
     message: cleaned.message,

@@ -4,16 +4,17 @@
 //
 //   createInboundVerifier({ hostname, resolver, dmarcReject, timeoutMs }) → (input) → Promise<Verdict>
 import { type DNSResolver, authenticate } from 'mailauth';
+import { type MessageBody, bodyHead, bodyStream, isSpooled, withHead } from '../core/body.ts';
 import { headerBlock } from '../message/body.ts';
 import { headerFields } from '../message/header-fields.ts';
-import { type Verdict, dmarcRejection, removeOurResults, unverified } from './results.ts';
+import { type Verdict, cleanResults, dmarcRejection, unverified } from './results.ts';
 import { MAX_DKIM_SIGNATURES, limitSignatures } from './signatures.ts';
 
 export type { Verdict } from './results.ts';
 
 export interface VerifyInput {
-  /** The message as received (CRLF), without our Received header. */
-  message: Buffer;
+  /** The message as received (CRLF), without our Received header; large: spooled (read as a stream). */
+  message: MessageBody;
   ip: string;
   helo: string;
   /** MAIL FROM, '' for <>. */
@@ -31,15 +32,17 @@ export interface VerifierDeps {
 
 export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) => Promise<Verdict> {
   return async (input) => {
-    const cleaned = removeOurResults(input.message, deps.hostname);
+    const cleaned = cleanResults(input.message, deps.hostname);
+    const head = bodyHead(input.message);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), deps.timeoutMs);
     });
     try {
       // At most MAX_DKIM_SIGNATURES key lookups, the From:-aligned signatures first (signatures.ts).
-      const checked = limitSignatures(input.message, MAX_DKIM_SIGNATURES).message;
-      const checks = authenticate(readBody(checked) ? checked : headerBlock(checked), {
+      const checked = withHead(input.message, limitSignatures(head, MAX_DKIM_SIGNATURES).message);
+      const whole = isSpooled(checked) ? bodyStream(checked) : checked;
+      const checks = authenticate(readBody(head) ? whole : headerBlock(bodyHead(checked)), {
         ip: input.ip,
         helo: input.helo,
         sender: input.sender,

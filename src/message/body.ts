@@ -2,6 +2,8 @@
 // smuggling defence), 8-bit content, and where the header block ends.
 import { isAscii } from 'node:buffer';
 
+export const BARE_NEWLINE_REASON = 'message contains a bare CR or LF; lines must end in CRLF (RFC 5321 §2.3.8)';
+
 export type NewlineCheck = { ok: true; body: Buffer } | { ok: false; reason: string };
 
 /**
@@ -12,7 +14,7 @@ export type NewlineCheck = { ok: true; body: Buffer } | { ok: false; reason: str
 export function checkNewlines(body: Buffer, mode: 'normalize' | 'reject'): NewlineCheck {
   const bare = findBare(body);
   if (bare < 0) return { ok: true, body };
-  if (mode === 'reject') return { ok: false, reason: 'message contains a bare CR or LF; lines must end in CRLF (RFC 5321 §2.3.8)' };
+  if (mode === 'reject') return { ok: false, reason: BARE_NEWLINE_REASON };
   const out = Buffer.allocUnsafe(body.length * 2);
   let n = 0;
   for (let i = 0; i < body.length; i++) {

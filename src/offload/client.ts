@@ -4,8 +4,9 @@
 // for both, since each thread costs its own ~15 MB. A request the thread cannot answer (it died)
 // fails: a Maildir write as a file-system error (the message stays queued), a check as "none".
 import { Worker } from 'node:worker_threads';
+import { type MessageBody, isSpooled } from '../core/body.ts';
 import type { NodeResolverOptions } from '../dns/node-resolver.ts';
-import type { MaildirWrite } from '../local/maildir.ts';
+import type { MaildirPart, MaildirWrite } from '../local/maildir.ts';
 import { checksFailed } from '../mailauth/results.ts';
 import type { Verdict, VerifyInput } from '../mailauth/verify.ts';
 
@@ -17,7 +18,13 @@ export interface VerifySettings {
   timeoutMs: number;
 }
 
-type Work = { kind: 'maildir'; dir: string; name: string; parts: readonly Uint8Array[] } | { kind: 'verify'; input: Omit<VerifyInput, 'message'> & { message: Uint8Array } };
+/**
+ * A body as it crosses to the thread: bytes, or a spooled body whose prefix is bytes; the thread
+ * reads the file itself (a 49 MiB message is never copied through postMessage).
+ */
+export type WireBody = Uint8Array | { kind: 'spooled'; prefix: Uint8Array; file: string; offset: number; size: number };
+
+type Work = { kind: 'maildir'; dir: string; name: string; parts: readonly MaildirPart[] } | { kind: 'verify'; input: Omit<VerifyInput, 'message'> & { message: WireBody } };
 
 export type Request = Work & { id: number };
 
@@ -69,14 +76,13 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}): 
 
   const checks = settings.verify;
   return {
-    write: (dir, name, parts) => call({ kind: 'maildir', dir, name, parts: parts.map(exact) }),
+    write: (dir, name, parts) => call({ kind: 'maildir', dir, name, parts: parts.map((p) => (p instanceof Uint8Array ? exact(p) : p)) }),
     ...(checks
       ? {
           verify: async (input: VerifyInput): Promise<Verdict> => {
             try {
-              const verdict = await call<Verdict>({ kind: 'verify', input: { ...input, message: exact(input.message) } });
-              // Structured clone hands a Uint8Array back: make it a Buffer again (no copy).
-              return { ...verdict, message: Buffer.from(verdict.message.buffer, verdict.message.byteOffset, verdict.message.byteLength) };
+              const verdict = await call<Omit<Verdict, 'message'> & { message: WireBody }>({ kind: 'verify', input: { ...input, message: toWire(input.message) } });
+              return { ...verdict, message: fromWire(verdict.message) };
             } catch (err) {
               return checksFailed(checks.hostname, input.message, (err as Error).message);
             }
@@ -95,6 +101,19 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}): 
 /** A view is cloned with its whole buffer (a small Buffer shares an 8 KiB pool): an exact copy of a view. */
 function exact<T extends Uint8Array>(bytes: T): Uint8Array {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
+}
+
+export function toWire(body: MessageBody): WireBody {
+  return isSpooled(body) ? { ...body, prefix: exact(body.prefix) } : exact(body);
+}
+
+/** Structured clone hands a Uint8Array back: make it a Buffer again (no copy). */
+export function fromWire(body: WireBody): MessageBody {
+  return body instanceof Uint8Array ? asBuffer(body) : { ...body, prefix: asBuffer(body.prefix) };
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** The extension this module runs under (.js from dist/, .ts from the sources), for the thread's entry file. */

@@ -7,7 +7,7 @@ import { createNodeResolver } from '../dns/node-resolver.ts';
 import { createMaildirWriter } from '../local/maildir.ts';
 import { mailauthResolver } from '../mailauth/resolver.ts';
 import { type VerifyInput, createInboundVerifier } from '../mailauth/verify.ts';
-import type { Answer, Request, VerifySettings } from './client.ts';
+import { type Answer, type Request, type VerifySettings, fromWire, toWire } from './client.ts';
 
 const port = parentPort;
 if (!port) throw new Error('offload/thread.ts runs only as a worker thread');
@@ -25,18 +25,16 @@ port.on('message', (request: Request) => {
 async function handle(request: Request): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
   if (request.kind === 'maildir') return { value: await write(request.dir, request.name, request.parts), transfer: [] };
   if (!verify) throw new Error('inbound checks are off');
-  const input: VerifyInput = { ...request.input, message: asBuffer(request.input.message) };
+  const input: VerifyInput = { ...request.input, message: fromWire(request.input.message) };
   const verdict = await verify(input);
-  // The message goes back without a copy when it owns its memory.
-  const own = verdict.message.byteOffset === 0 && verdict.message.byteLength === verdict.message.buffer.byteLength;
-  return { value: verdict, transfer: own ? [verdict.message.buffer as ArrayBuffer] : [] };
+  const message = toWire(verdict.message);
+  // The message (or a spooled one's prefix) goes back without a copy when it owns its memory.
+  const bytes = message instanceof Uint8Array ? message : message.prefix;
+  const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  return { value: { ...verdict, message }, transfer: own ? [bytes.buffer as ArrayBuffer] : [] };
 }
 
 function verifier(s: VerifySettings) {
   const resolver = cachingResolver(createNodeResolver(s.dns), { now: Date.now });
   return createInboundVerifier({ hostname: s.hostname, resolver: mailauthResolver(resolver, resolver), dmarcReject: s.dmarcReject, timeoutMs: s.timeoutMs });
-}
-
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -4,11 +4,12 @@
 // saw of TLS (TlsObserved) and decides nothing about it: that is the hop's job (hop.ts).
 import net from 'node:net';
 import type tls from 'node:tls';
+import { type MessageBody, bodyChunks, isSpooled } from '../core/body.ts';
 import type { SmtpReply } from '../core/delivery.ts';
 import type { TlsObserved } from '../tls-policy/evaluate.ts';
 import { type FullReply, ReplyReader } from './reply-reader.ts';
 import { startTls } from './starttls.ts';
-import { type MessageTraits, dotStuff, mailParameters, parseExtensions, pathArgument } from './wire.ts';
+import { DotStuffer, type MessageTraits, dotStuff, mailParameters, parseExtensions, pathArgument } from './wire.ts';
 
 export interface SessionOptions {
   ip: string;
@@ -36,7 +37,7 @@ export interface OpenFailure {
 export interface Envelope extends MessageTraits {
   from: string;
   rcpts: readonly string[];
-  body: Buffer;
+  body: MessageBody;
 }
 
 export type SendResult =
@@ -181,10 +182,46 @@ export class SmtpSession {
       await this.read();
       return { kind: 'done', rcptReplies };
     }
-    this.socket.write(dotStuff(env.body));
+    if (isSpooled(env.body)) {
+      const sent = await this.streamBody(env.body);
+      if (sent !== undefined) return { kind: 'failed', stage: 'data', error: sent, rcptReplies };
+    } else this.socket.write(dotStuff(env.body));
     const end = await this.read();
     if ('error' in end) return { kind: 'failed', stage: 'data', error: `after the message: ${end.error}`, rcptReplies };
     return { kind: 'done', rcptReplies, dataReply: end.reply };
+  }
+
+  /**
+   * A spooled body, dot-stuffed chunk by chunk as it is read, waiting for the socket to drain
+   * between chunks (never more than a chunk or two in memory). Returns an error, or undefined.
+   */
+  private async streamBody(body: MessageBody): Promise<string | undefined> {
+    const stuffer = new DotStuffer();
+    try {
+      for await (const chunk of bodyChunks(body)) {
+        if (!this.usable) return 'the connection closed while the message was sent';
+        if (!this.socket.write(stuffer.push(chunk))) await this.drained();
+      }
+    } catch (err) {
+      this.close();
+      return `cannot read the spooled message: ${(err as Error).message}`;
+    }
+    if (!this.usable) return 'the connection closed while the message was sent';
+    this.socket.write(stuffer.end());
+    return undefined;
+  }
+
+  /** The socket has room again, or it closed. */
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.once('drain', done);
+      this.socket.once('close', done);
+    });
   }
 
   /** RSET before reusing the connection; false when the connection is no longer usable. */

@@ -105,3 +105,47 @@ export function dotStuff(body: Buffer): Buffer {
   push(LF);
   return big.subarray(0, n);
 }
+
+/**
+ * dotStuff for a body sent in chunks (a spooled message): the same bytes as dotStuff of the whole
+ * body, with the state that crosses a chunk boundary kept (at the start of a line; a CR whose LF
+ * may start the next chunk). push() each chunk in order, then end().
+ */
+export class DotStuffer {
+  private lineStart = true;
+  private skipLf = false;
+
+  push(chunk: Buffer): Buffer {
+    if (chunk.length === 0) return chunk;
+    // At worst every byte doubles ("." at a line start, a bare CR or LF becoming CRLF).
+    const out = Buffer.allocUnsafe(chunk.length * 2);
+    let n = 0;
+    let i = 0;
+    if (this.skipLf) {
+      this.skipLf = false;
+      if (chunk[0] === LF) i = 1;
+    }
+    for (; i < chunk.length; i++) {
+      const byte = chunk[i] as number;
+      if (byte === CR || byte === LF) {
+        if (byte === CR) {
+          if (i + 1 === chunk.length) this.skipLf = true;
+          else if (chunk[i + 1] === LF) i++;
+        }
+        out[n++] = CR;
+        out[n++] = LF;
+        this.lineStart = true;
+        continue;
+      }
+      if (this.lineStart && byte === DOT) out[n++] = DOT;
+      out[n++] = byte;
+      this.lineStart = false;
+    }
+    return out.subarray(0, n);
+  }
+
+  /** The final CRLF when the body did not end in one, then ".\r\n". */
+  end(): Buffer {
+    return Buffer.from(this.lineStart ? '.\r\n' : '\r\n.\r\n', 'latin1');
+  }
+}

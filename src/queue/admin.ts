@@ -1,6 +1,7 @@
 // The operator's view of the queue and its levers (list, show, retry, hold, release, delete),
 // for `sealpost queue`. Writes here touch only scheduling state; message rows stay store.ts's.
 import type { Db } from '../db/open.ts';
+import type { Spool } from './spool.ts';
 
 export interface QueuedRecipient {
   rcpt: string;
@@ -121,9 +122,13 @@ export class QueueAdmin {
     return this.db.prepare(`UPDATE recipients SET state = 'queued', next_attempt_at = ? WHERE state = 'held' AND message_id = ?`).run(now, id).changes;
   }
 
-  /** Removes a message and its recipients; no DSN is sent. */
-  delete(id: string): number {
-    return this.db.prepare('DELETE FROM messages WHERE id = ?').run(id).changes;
+  /** Removes a message and its recipients (and its spool file, given `spool`); no DSN is sent. */
+  async delete(id: string, spool?: Spool): Promise<number> {
+    const file = this.db.prepare<[string], string | null>('SELECT spool FROM messages WHERE id = ?').pluck().get(id);
+    const changes = this.db.prepare('DELETE FROM messages WHERE id = ?').run(id).changes;
+    // After the commit: a crash in between leaves an orphan, which the daemon removes at start.
+    if (changes > 0 && file && spool) await spool.remove(file);
+    return changes;
   }
 }
 

@@ -1,6 +1,7 @@
 // Turns a failed or delayed message into the DSN to queue (RFC 3464, via bounce.ts), routed like
 // any other mail: to a local mailbox or out through the remote queue. Never to the null sender.
 import type { RecipientDecision } from '../routing/recipients.ts';
+import { type MessageBody, bodyHead } from '../core/body.ts';
 import { type DsnRecipient, buildDsn, shouldBounce } from './bounce.ts';
 import type { NewMessage } from './store.ts';
 
@@ -19,7 +20,7 @@ export interface NoticeInput {
   queueId: string;
   sender: string;
   receivedAt: number;
-  body: Buffer;
+  body: MessageBody;
   recipients: readonly DsnRecipient[];
 }
 
@@ -37,7 +38,8 @@ export function noticeMessage(input: NoticeInput, deps: NoticeDeps): NewMessage 
     sender: input.sender,
     arrivalDate: input.receivedAt,
     now,
-    original: input.body,
+    // Only the header is copied: a spooled body's prefix holds all of it.
+    original: bodyHead(input.body),
     recipients: input.recipients,
     messageId: `${id}@${deps.hostname}`,
     boundary: `${id}/${deps.hostname}`,

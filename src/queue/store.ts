@@ -1,12 +1,16 @@
-// The queue store: the only writer of the messages and recipients tables. Enqueue with group
-// commit (group-commit.ts), fresh messages handed straight to a worker with room, claim of due
-// recipients by index, outcomes recorded, in-flight work recovered after a crash.
+// The queue store: the only writer of the messages and recipients tables, and the owner of the
+// spool of large bodies (spool.ts: files removed with their rows, orphans swept at start). Enqueue
+// with group commit (group-commit.ts), fresh messages handed straight to a worker with room, claim
+// of due recipients by index, outcomes recorded, in-flight work recovered after a crash.
+import path from 'node:path';
+import { type MessageBody, bodyHead, bodySize, isSpooled } from '../core/body.ts';
 import { type Db, relaxedSync } from '../db/open.ts';
 import type { DeliveryJob, JobRecipient, Outcome } from '../core/delivery.ts';
 import type { DsnRecipient } from './bounce.ts';
 import type { NoticeInput } from './notices.ts';
 import { GroupCommit } from './group-commit.ts';
 import { type RetryPolicy, expired, nextAttemptAt } from './schedule.ts';
+import { Spool, spoolDirOf } from './spool.ts';
 
 export type Transport = 'local' | 'remote';
 export type Origin = 'smtp' | 'submission' | 'local' | 'bounce';
@@ -21,7 +25,8 @@ export interface NewMessage {
   id: string;
   receivedAt: number;
   sender: string;
-  body: Buffer;
+  /** A spooled body's file must be in this store's spool, written and fsync'd (collect.ts). */
+  body: MessageBody;
   smtputf8: boolean;
   eightBit: boolean;
   origin: Origin;
@@ -48,7 +53,7 @@ export interface Finished {
   queueId: string;
   sender: string;
   receivedAt: number;
-  body: Buffer;
+  body: MessageBody;
   failed: FailedRecipient[];
 }
 
@@ -90,6 +95,8 @@ interface MessageRow {
   body: Buffer;
   smtputf8: number;
   eight_bit: number;
+  spool: string | null;
+  spool_offset: number;
 }
 
 /**
@@ -115,15 +122,22 @@ export class QueueStore {
   private readonly listeners = new Set<(transport: Transport) => void>();
   private readonly takers = new Map<Transport, JobTaker>();
   private readonly statements;
+  /** The files of large bodies (data_dir/spool beside the database); this store removes them. */
+  readonly spool: Spool;
 
-  /** `deps.syncFile`: fdatasync by path (tests slow it down to watch group commit). */
-  constructor(db: Db, retry: RetryPolicy, deps: { syncFile?: (file: string) => Promise<void> } = {}) {
+  /**
+   * `deps.syncFile`: fdatasync by path (tests slow it down to watch group commit). `deps.spool`:
+   * default data_dir/spool beside the database file (for an in-memory database, under the working
+   * directory; nothing is written there unless a spooled message is enqueued).
+   */
+  constructor(db: Db, retry: RetryPolicy, deps: { syncFile?: (file: string) => Promise<void>; spool?: Spool } = {}) {
     this.retry = retry;
+    this.spool = deps.spool ?? new Spool(spoolDirOf(db.memory ? path.resolve('.sealpost-memory') : path.dirname(db.name)));
     this.withoutSync = relaxedSync(db);
     this.statements = {
       insertMessage: db.prepare(
-        `INSERT INTO messages (id, received_at, sender, size, body, smtputf8, eight_bit, origin, client_ip, helo, header_message_id, subject)
-         VALUES (@id, @receivedAt, @sender, @size, @body, @smtputf8, @eightBit, @origin, @clientIp, @helo, @headerMessageId, @subject)`,
+        `INSERT INTO messages (id, received_at, sender, size, body, smtputf8, eight_bit, origin, client_ip, helo, header_message_id, subject, spool, spool_offset)
+         VALUES (@id, @receivedAt, @sender, @size, @body, @smtputf8, @eightBit, @origin, @clientIp, @helo, @headerMessageId, @subject, @spool, @spoolOffset)`,
       ),
       insertRecipient: db.prepare(
         `INSERT INTO recipients (message_id, rcpt, address, transport, state, next_attempt_at, updated_at)
@@ -132,8 +146,9 @@ export class QueueStore {
       dueMessages: db.prepare<{ transport: string; now: number; limit: number }, string>(DUE_MESSAGES_SQL).pluck(),
       claimMessage: db.prepare<{ messageId: string; transport: string; now: number }, RecipientRow>(CLAIM_MESSAGE_SQL),
       message: db.prepare<[string], MessageRow>(
-        'SELECT id, received_at, sender, size, body, smtputf8, eight_bit FROM messages WHERE id = ?',
+        'SELECT id, received_at, sender, size, body, smtputf8, eight_bit, spool, spool_offset FROM messages WHERE id = ?',
       ),
+      spoolNames: db.prepare<[], string>('SELECT spool FROM messages WHERE spool IS NOT NULL').pluck(),
       delivered: db.prepare(`UPDATE recipients SET state = 'delivered', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?`),
       deferred: db.prepare(`UPDATE recipients SET state = 'queued', attempts = attempts + 1, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?`),
       failed: db.prepare(`UPDATE recipients SET state = 'failed', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?`),
@@ -226,8 +241,10 @@ export class QueueStore {
       id: m.id,
       receivedAt: m.receivedAt,
       sender: m.sender,
-      size: m.body.length,
-      body: m.body,
+      size: bodySize(m.body),
+      body: bodyHead(m.body),
+      spool: isSpooled(m.body) ? path.basename(m.body.file) : null,
+      spoolOffset: isSpooled(m.body) ? m.body.offset : 0,
       smtputf8: m.smtputf8 ? 1 : 0,
       eightBit: m.eightBit ? 1 : 0,
       origin: m.origin,
@@ -242,7 +259,7 @@ export class QueueStore {
       const { lastInsertRowid } = this.statements.insertRecipient.run(m.id, r.rcpt, r.address, r.transport, mine ? 'active' : 'queued', m.receivedAt, m.receivedAt);
       mine?.push({ id: Number(lastInsertRowid), rcpt: r.rcpt, address: r.address, attempts: 0 });
     }
-    const job = { queueId: m.id, sender: m.sender, receivedAt: m.receivedAt, size: m.body.length, body: m.body, smtputf8: m.smtputf8, eightBit: m.eightBit };
+    const job = { queueId: m.id, sender: m.sender, receivedAt: m.receivedAt, size: bodySize(m.body), body: m.body, smtputf8: m.smtputf8, eightBit: m.eightBit };
     return [...handedOff].map(([transport, recipients]) => ({ transport, job: { ...job, recipients } }));
   }
 
@@ -266,7 +283,7 @@ export class QueueStore {
         sender: m.sender,
         receivedAt: m.received_at,
         size: m.size,
-        body: m.body,
+        body: m.spool === null ? m.body : { kind: 'spooled', prefix: m.body, file: this.spool.path(m.spool), offset: m.spool_offset, size: m.size },
         smtputf8: m.smtputf8 === 1,
         eightBit: m.eight_bit === 1,
         recipients: rows.map((r) => ({ id: r.id, rcpt: r.rcpt, address: r.address, attempts: r.attempts })),
@@ -288,6 +305,8 @@ export class QueueStore {
     // once; Maildir delivery finds its file and stops). Keeps the disk off the event loop.
     const finished = this.withoutSync(() => this.transactions.complete.immediate(job, outcomes, now, options, notices));
     this.notify(notices.flatMap((n) => n.recipients.map((r) => r.transport)));
+    // The row is gone: its spool file goes too (a crash before this leaves an orphan, swept at start).
+    if (finished && isSpooled(job.body)) void this.spool.remove(path.basename(job.body.file)).catch(() => undefined);
     return finished;
   }
 
@@ -326,6 +345,14 @@ export class QueueStore {
       notices.push(notice);
     }
     return { ...base, failed };
+  }
+
+  /**
+   * At start-up, before any listener: removes the spool files that no row names (written before a
+   * crash that came before their commit, or by a session cut off in DATA). Returns how many.
+   */
+  sweepSpool(): Promise<number> {
+    return this.spool.sweep(new Set(this.statements.spoolNames.all()));
   }
 
   /** After a crash or restart: work that was in flight is queued again (delivery is at least once). */

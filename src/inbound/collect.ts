@@ -1,0 +1,161 @@
+// Collecting a message body as DATA arrives: a small one in memory (as it always was), a large
+// one (above the spool threshold, or one whose next chunk would not fit the memory budget) written
+// to a spool file as it comes, its bare newlines normalized on the way (newline-stream.ts), with
+// backpressure to the client. Only the header block of a spooled message stays in memory.
+import { isAscii } from 'node:buffer';
+import type { Readable } from 'node:stream';
+import type { SpooledBody } from '../core/body.ts';
+import type { SpoolFile } from '../queue/spool.ts';
+import type { BodyBudget } from './memory-budget.ts';
+import { NewlineStream } from '../message/newline-stream.ts';
+
+/** A spooled message as received: the header block in memory, the whole message in the file. */
+export interface SpooledMessage {
+  kind: 'spooled';
+  /** prefix: the header block (also the first bytes of the file); offset: its length. */
+  body: SpooledBody;
+  spool: SpoolFile;
+  eightBit: boolean;
+}
+
+export type Collected =
+  | { kind: 'memory'; body: Buffer }
+  | SpooledMessage
+  | { kind: 'too-big' }
+  /** bare_newline = "reject" and the spooled body had a bare CR or LF. */
+  | { kind: 'bare' }
+  /** Over the memory budget and the spool could not be written: answer 452. */
+  | { kind: 'no-room'; reason: string };
+
+export interface CollectDeps {
+  /** Bodies larger than this go to the spool. */
+  threshold: number;
+  budget: BodyBudget;
+  /** Opens a new spool file; throws when the spool cannot be written. */
+  openSpool: () => SpoolFile;
+  bareNewline: 'normalize' | 'reject';
+  /** The most of a spooled message's header block kept in memory (the rest stays in the file). */
+  headerLimit?: number;
+}
+
+export interface Collection {
+  done: Promise<Collected>;
+  /** Gives the memory of an in-memory body back to the budget (call once the message is settled). */
+  release(): void;
+}
+
+export function collectBody(stream: Readable & { sizeExceeded?: boolean }, deps: CollectDeps): Collection {
+  const headerLimit = deps.headerLimit ?? 256 * 1024;
+  let chunks: Buffer[] = [];
+  let held = 0;
+  let spool: SpoolFile | undefined;
+  let newlines: NewlineStream | undefined;
+  let failure: string | undefined;
+  let size = 0;
+  let eightBit = false;
+  let header: Buffer | undefined;
+  let headerParts: Buffer[] = [];
+  let headerBytes = 0;
+
+  const release = (): void => {
+    deps.budget.give(held);
+    held = 0;
+  };
+
+  const scanHeader = (bytes: Buffer): void => {
+    if (header) return;
+    const from = Math.max(0, headerBytes - 3);
+    headerParts.push(bytes);
+    headerBytes += bytes.length;
+    const joined = headerParts.length === 1 ? bytes : Buffer.concat(headerParts);
+    headerParts = [joined];
+    const end = joined.indexOf('\r\n\r\n', from);
+    if (end >= 0) header = Buffer.from(joined.subarray(0, end + 4));
+    else if (headerBytes >= headerLimit) header = Buffer.from(joined);
+    if (header) headerParts = [];
+  };
+
+  const toSpool = (chunk: Buffer): void => {
+    if (!spool || !newlines) return;
+    const bytes = newlines.push(chunk);
+    if (newlines.bare && deps.bareNewline === 'reject') return;
+    if (bytes.length === 0) return;
+    size += bytes.length;
+    if (!eightBit && !isAscii(bytes)) eightBit = true;
+    scanHeader(bytes);
+    if (!spool.write(bytes)) {
+      stream.pause();
+      spool.onDrain(() => stream.resume());
+    }
+  };
+
+  const spill = (): void => {
+    try {
+      spool = deps.openSpool();
+    } catch (err) {
+      failure = `cannot write to the spool: ${(err as Error).message}`;
+      chunks = [];
+      release();
+      return;
+    }
+    newlines = new NewlineStream(deps.bareNewline);
+    const early = chunks;
+    chunks = [];
+    release();
+    for (const c of early) toSpool(c);
+  };
+
+  stream.on('data', (chunk: Buffer) => {
+    if (stream.sizeExceeded || failure !== undefined) return;
+    if (spool) return toSpool(chunk);
+    if (held + chunk.length <= deps.threshold && deps.budget.take(chunk.length)) {
+      chunks.push(chunk);
+      held += chunk.length;
+      return;
+    }
+    spill();
+    toSpool(chunk);
+  });
+
+  let ended = false;
+  // The client went away in the middle of DATA: smtp-server destroys the stream, 'end' never comes.
+  stream.once('close', () => {
+    if (ended) return;
+    void spool?.abort();
+    chunks = [];
+    release();
+  });
+  const done = new Promise<Collected>((resolve) => {
+    stream.once('end', () => {
+      ended = true;
+      if (stream.sizeExceeded) {
+        void spool?.abort();
+        chunks = [];
+        release();
+        return resolve({ kind: 'too-big' });
+      }
+      if (failure !== undefined) return resolve({ kind: 'no-room', reason: failure });
+      if (!spool || !newlines) return resolve({ kind: 'memory', body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, held) });
+      const file = spool;
+      const tail = newlines.end();
+      if (newlines.bare && deps.bareNewline === 'reject') {
+        void file.abort();
+        return resolve({ kind: 'bare' });
+      }
+      if (tail.length > 0) {
+        size += tail.length;
+        scanHeader(tail);
+        file.write(tail);
+      }
+      const block = header ?? Buffer.concat(headerParts);
+      file.finish().then(
+        () => resolve({ kind: 'spooled', body: { kind: 'spooled', prefix: block, file: file.file, offset: block.length, size }, spool: file, eightBit }),
+        (err: Error) => {
+          void file.abort();
+          resolve({ kind: 'no-room', reason: `cannot write to the spool: ${err.message}` });
+        },
+      );
+    });
+  });
+  return { done, release };
+}

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { after, test } from 'node:test';
+import { collectBody } from '../../../src/inbound/collect.ts';
+import { BodyBudget } from '../../../src/inbound/memory-budget.ts';
+import { Spool } from '../../../src/queue/spool.ts';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-collect-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const spool = new Spool(path.join(dir, 'spool'));
+let n = 0;
+const openSpool = () => spool.create(`F${n++}`);
+
+function feed(chunks: string[]): PassThrough {
+  const stream = new PassThrough();
+  setImmediate(() => {
+    for (const c of chunks) stream.write(Buffer.from(c, 'latin1'));
+    stream.end();
+  });
+  return stream;
+}
+
+test('a body within the threshold stays in memory, as it arrived; its bytes count against the budget until released', { timeout: 5000 }, async () => {
+  const budget = new BodyBudget(1000);
+  const c = collectBody(feed(['Subject: a\r\n', '\r\nbare\nLF\r\n']), { threshold: 100, budget, openSpool, bareNewline: 'normalize' });
+  const got = await c.done;
+  assert.equal(got.kind, 'memory');
+  assert.equal(got.kind === 'memory' && got.body.toString('latin1'), 'Subject: a\r\n\r\nbare\nLF\r\n');
+  assert.equal(budget.inUse, 23);
+  c.release();
+  assert.equal(budget.inUse, 0);
+});
+
+test('a body above the threshold goes to a spool file, normalized across chunk boundaries; only its header stays in memory', { timeout: 5000 }, async () => {
+  const budget = new BodyBudget(1000);
+  const c = collectBody(feed(['Subject: big\r', '\n\r', '\nline one\r', 'line two\n', 'x'.repeat(200), '\r']), { threshold: 64, budget, openSpool, bareNewline: 'normalize' });
+  const got = await c.done;
+  assert.equal(got.kind, 'spooled');
+  if (got.kind !== 'spooled') return;
+  const expected = `Subject: big\r\n\r\nline one\r\nline two\r\n${'x'.repeat(200)}\r\n`;
+  assert.equal(readFileSync(got.body.file, 'latin1'), expected);
+  assert.equal(got.body.prefix.toString('latin1'), 'Subject: big\r\n\r\n');
+  assert.equal(got.body.offset, got.body.prefix.length);
+  assert.equal(got.body.size, expected.length);
+  assert.equal(budget.inUse, 0, 'nothing held once the body is on disk');
+});
+
+test('over the memory budget a small body goes to disk early; with no spool either, the answer is no-room', { timeout: 5000 }, async () => {
+  const budget = new BodyBudget(10);
+  const early = await collectBody(feed(['Subject: s\r\n', '\r\nhi\r\n']), { threshold: 1000, budget, openSpool, bareNewline: 'normalize' }).done;
+  assert.equal(early.kind, 'spooled');
+  const broken = () => {
+    throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+  };
+  const refused = await collectBody(feed(['Subject: s\r\n', '\r\nhi\r\n']), { threshold: 1000, budget, openSpool: broken, bareNewline: 'normalize' }).done;
+  assert.equal(refused.kind, 'no-room');
+  assert.equal(budget.inUse, 0);
+});
+
+test('bare_newline = "reject": a spooled body with a bare LF is refused', { timeout: 5000 }, async () => {
+  const budget = new BodyBudget(1000);
+  const got = await collectBody(feed(['Subject: big\r\n\r\n', 'y'.repeat(100), '\nend\r\n']), { threshold: 32, budget, openSpool, bareNewline: 'reject' }).done;
+  assert.equal(got.kind, 'bare');
+});
