@@ -2,6 +2,7 @@
 // its key path and what would fix it. Pure: paths are resolved against a base directory given in.
 import path from 'node:path';
 import { canonicalDomain } from '../core/address.ts';
+import { type DoctorConfig, readDoctor } from './doctor.ts';
 import { type Problem, Reader, type Table, parseHostPort } from './fields.ts';
 import { addresses, parseCidr, readAcme, readAuth, readDomains, readOutbound, readQueue } from './sections.ts';
 
@@ -108,6 +109,8 @@ export interface Config {
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
   outbound: OutboundConfig;
   queue: QueueConfig;
+  /** [doctor]: our public addresses, blocklists, the port-25 probe (`sealpost doctor`). */
+  doctor: DoctorConfig;
 }
 
 /** Postfix's TLS security levels for outbound SMTP (smtp_tls_security_level). */
@@ -144,7 +147,7 @@ export interface QueueConfig {
 
 export type Validated = { ok: true; config: Config } | { ok: false; problems: Problem[] };
 
-const TOP_KEYS = ['hostname', 'data_dir', 'listen', 'tls', 'submission', 'submissions', 'auth', 'dns', 'domain', 'relay', 'limits', 'inbound', 'shutdown', 'acme', 'log', 'outbound', 'queue'] as const;
+const TOP_KEYS = ['hostname', 'data_dir', 'listen', 'tls', 'submission', 'submissions', 'auth', 'dns', 'domain', 'relay', 'limits', 'inbound', 'shutdown', 'acme', 'log', 'outbound', 'queue', 'doctor'] as const;
 
 /** Validates a parsed TOML document. `baseDir` resolves relative paths (the config file's folder). */
 export function validateConfig(raw: Table, baseDir: string): Validated {
@@ -246,6 +249,7 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
 
   const outbound = readOutbound(r, r.table(raw, 'outbound', ''), baseDir);
   const queue = readQueue(r, r.table(raw, 'queue', ''));
+  const doctor = readDoctor(r, r.table(raw, 'doctor', ''));
 
   if (r.problems.length > 0) return { ok: false, problems: r.problems };
   const config: Config = {
@@ -271,6 +275,7 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
     log: { level },
     outbound,
     queue,
+    doctor,
   };
   return { ok: true, config: deepFreeze(config) };
 }
