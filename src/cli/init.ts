@@ -4,7 +4,7 @@
 // zone-file lines and as a table. Never replaces a config or a key: it names what exists and stops.
 // `sealpost init --records [--json] [--config FILE]` prints the records of a config again.
 // Side effects: writes the config (0640) and the keys (0600); reads the network interfaces.
-import { access, mkdir } from 'node:fs/promises';
+import { access, chown, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { writeFileAtomic } from '../core/durable-fs.ts';
@@ -104,7 +104,9 @@ export async function run(argv: readonly string[], out: Out = process.stdout, er
     { selector: `rsa${month}`, type: 'rsa-2048' as const },
   ].map((k) => ({ ...k, file: dkimKeyPath(dataDir, domain, k.selector) }));
 
-  const existing = (await Promise.all([configFile, ...keys.map((k) => k.file)].map(async (f) => ((await exists(f)) ? f : undefined)))).filter((f) => f !== undefined);
+  // scripts/install.sh puts the example there as a placeholder: that one is not the operator's.
+  const placeholder = await isUntouchedExample(configFile);
+  const existing = (await Promise.all([...(placeholder ? [] : [configFile]), ...keys.map((k) => k.file)].map(async (f) => ((await exists(f)) ? f : undefined)))).filter((f) => f !== undefined);
   if (existing.length > 0) {
     err.write(`sealpost init: ${existing.join(' and ')} ${existing.length === 1 ? 'exists' : 'exist'}; nothing was written (init never replaces a config or a key).\n  See the records of the existing config: sealpost init --records --config ${configFile}\n`);
     return 1;
@@ -114,7 +116,9 @@ export async function run(argv: readonly string[], out: Out = process.stdout, er
   const text = configText({ domain, hostname, dataDir: dataDirText, mailbox: parsed.mailbox, addresses: picked.addresses, selectors: keys.map((k) => k.selector), date: now.toISOString().slice(0, 10) });
   for (const k of keys) await writeNewKey(k.file, generateDkimKey(k.type), false);
   await mkdir(path.dirname(configFile), { recursive: true, mode: 0o750 });
+  if (placeholder) await rm(configFile);
   await writeFileAtomic(configFile, text, 0o640, { exclusive: true });
+  await handOver(configFile, dataDir, domain, keys.map((k) => k.file));
 
   const loaded = await loadConfig(configFile);
   if (!loaded.ok) throw new Error(`init wrote a config that does not validate: ${formatProblems(loaded.file, loaded.problems)}`);
@@ -122,7 +126,7 @@ export async function run(argv: readonly string[], out: Out = process.stdout, er
   const source = picked.source === 'flag' ? 'from --ip' : "found on this machine's interfaces (check them: behind NAT these are not the public ones; pass --ip)";
   out.write(
     [
-      `wrote ${configFile}`,
+      `wrote ${configFile}${placeholder ? ' (in place of the unchanged example that scripts/install.sh put there)' : ''}`,
       ...keys.map((k) => `made the DKIM key ${k.file} (${k.type}, selector ${k.selector})`),
       picked.addresses.length > 0 ? `public addresses: ${picked.addresses.join(', ')} (${source})` : 'public addresses: none found on this machine; pass --ip, or set doctor.addresses in the config',
       '',
@@ -153,6 +157,31 @@ async function printRecords(a: InitArgs, out: Out, err: Out, machine: () => stri
 
 function renderRecords(records: readonly DnsRecord[]): string {
   return `${renderZone(records)}\nThe same, for a web DNS panel:\n\n${renderTable(records)}`;
+}
+
+/** The example config as shipped beside this program (src/ or dist/: ../../config). */
+async function isUntouchedExample(file: string): Promise<boolean> {
+  try {
+    const example = await readFile(path.resolve(import.meta.dirname, '../../config/sealpost.example.toml'), 'utf8');
+    return (await readFile(file, 'utf8')) === example;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Run as root on an installed system (scripts/install.sh): the service user owns data_dir, so the
+ * new keys and their folders become its (the daemon must read them); the config goes to root with
+ * the group of its folder (root:sealpost 0640, as install.sh leaves it).
+ */
+async function handOver(configFile: string, dataDir: string, domain: string, keyFiles: readonly string[]): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  const data = await stat(dataDir);
+  if (data.uid !== 0) {
+    for (const f of [path.join(dataDir, 'dkim'), path.join(dataDir, 'dkim', domain), ...keyFiles]) await chown(f, data.uid, data.gid);
+  }
+  const folder = await stat(path.dirname(configFile));
+  await chown(configFile, 0, folder.gid);
 }
 
 async function exists(file: string): Promise<boolean> {
