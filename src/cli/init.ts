@@ -49,26 +49,18 @@ export function parseInitArgs(argv: readonly string[]): InitArgs | string {
   const a: InitArgs = { ips: [], config: DEFAULT_CONFIG, mailbox: 'admin', records: false, json: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag = '', inline] = (argv[i] as string).split(/=(.*)/s, 2);
-    const value = (): string | undefined => inline ?? argv[++i];
-    const need = (v: string | undefined): string => {
-      if (v === undefined || v === '') throw new Error(`${flag} needs a value`);
-      return v;
-    };
-    try {
-      switch (flag) {
-        case '--domain': a.domain = need(value()); break;
-        case '--hostname': a.hostname = need(value()); break;
-        case '--ip': a.ips.push(need(value())); break;
-        case '--config': a.config = need(value()); break;
-        case '--data-dir': a.dataDir = need(value()); break;
-        case '--mailbox': a.mailbox = need(value()).toLowerCase(); break;
-        case '--records': a.records = true; break;
-        case '--json': a.json = true; break;
-        default: return `unknown argument "${argv[i]}"`;
-      }
-    } catch (e) {
-      return (e as Error).message;
-    }
+    if (['--domain', '--hostname', '--ip', '--config', '--data-dir', '--mailbox'].includes(flag)) {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v === '') return `${flag} needs a value`;
+      if (flag === '--domain') a.domain = v;
+      else if (flag === '--hostname') a.hostname = v;
+      else if (flag === '--ip') a.ips.push(v);
+      else if (flag === '--config') a.config = v;
+      else if (flag === '--data-dir') a.dataDir = v;
+      else a.mailbox = v.toLowerCase();
+    } else if (flag === '--records' && inline === undefined) a.records = true;
+    else if (flag === '--json' && inline === undefined) a.json = true;
+    else return `unknown argument "${argv[i]}"`;
   }
   return a;
 }

@@ -213,3 +213,10 @@ test('the port-25 probe: a listener that accepts is open, one that never answers
   assert.equal(blocked[0]?.level, 'error');
   assert.match(blocked[0]?.fix ?? '', /unblock outbound port 25/);
 });
+
+test('usage errors exit 2: an unknown option, a domain not in the config, a bad --dns', { timeout: 30_000 }, async () => {
+  const sink = { write: () => true };
+  assert.equal(await doctorCli(['--config', configFile, '--bogus'], sink, sink), 2);
+  assert.equal(await doctorCli(['--config', configFile, '--domain', 'other.example'], sink, sink), 2);
+  assert.equal(await doctorCli(['--config', configFile, '--dns', 'not-an-ip'], sink, sink), 2);
+});

@@ -47,7 +47,7 @@ export function checkCaa(f: DoctorFacts): Finding[] {
   const caa = records(f.acme.caa.records);
   const issue = caa.filter((r) => /^\d+\s+issue\s/i.test(r));
   if (issue.length === 0) {
-    return [problem('warning', 'caa.missing', f.hostname, `no CAA issue record${caa.length > 0 ? '' : ''} at ${f.acme.caa.at}: any CA may issue for ${f.hostname}`, 'a CAA record limits issuance to your CA (and your account), so nobody else can get a certificate for your mail host', `publish ${want}`)];
+    return [problem('warning', 'caa.missing', f.hostname, `no CAA issue record at ${f.acme.caa.at}: any CA may issue for ${f.hostname}`, 'a CAA record limits issuance to your CA (and your account), so nobody else can get a certificate for your mail host', `publish ${want}`)];
   }
   const values = issue.map((r) => r.replace(/^\d+\s+issue\s+/i, '').replace(/^"|"$/g, ''));
   const ours = values.filter((v) => v.split(';')[0]?.trim().toLowerCase() === issuer);
