@@ -19,6 +19,10 @@ test('start-up doctor: each error logged once, the count in sealpost status', { 
   // No PTR, no MX, no SPF, no DMARC for example.test in this zone.
   for (const id of ['ptr.missing 203.0.113.7', 'mx.missing example.test', 'spf.missing example.test', 'dmarc.missing example.test']) assert.ok(ids.includes(id), `${id} in ${ids.join(', ')}`);
   assert.equal(new Set(ids).size, ids.length, 'each error once');
+  // It probed its own listener: STARTTLS, the self-signed certificate (ACME is off in tests).
+  const cert = errors.find((r) => r['id'] === 'cert.unverified');
+  assert.match(String(cert?.['found']), /self-signed; does not verify/);
+  assert.match(String(cert?.['fix']), /turn on \[acme\]/);
   assert.equal((summary as Record<string, unknown>)['error'], errors.length);
   for (const r of errors) assert.ok(typeof r['fix'] === 'string' && (r['fix'] as string).length > 0);
 
