@@ -73,6 +73,9 @@ ${o.authChecks === false ? 'authentication_results = false\n' : ''}
 [outbound]
 port = ${o.sinkPort}
 ipv6 = false
+
+[doctor]
+at_startup = false
 `;
 }
 

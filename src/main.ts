@@ -18,6 +18,7 @@ import { loadDkimKeys } from './dkim/keys.ts';
 import { createDkimSigner } from './dkim/signer.ts';
 import { cachingResolver } from './dns/cache.ts';
 import { createNodeResolver } from './dns/node-resolver.ts';
+import { runStartupDoctor } from './doctor/startup.ts';
 import { reverseLookup } from './dns/reverse.ts';
 import { type InboundDeps, type ListenerRole, createInboundListener } from './inbound/listener.ts';
 import { buildDirectory, decideRecipient } from './routing/recipients.ts';
@@ -53,6 +54,8 @@ export interface DaemonDeps {
 
 export interface Daemon {
   readonly listening: { smtp: ListenAddress[]; submission: ListenAddress[]; submissions: ListenAddress[] };
+  /** The start-up run of the doctor's checks (doctor.at_startup), settled when logged and written. */
+  readonly doctor?: Promise<unknown>;
   /**
    * SIGHUP: re-read the operator certificate files and the config file; a valid config's domains,
    * outbound TLS policy and log level apply at once (config/reload.ts), other changes are logged
@@ -198,6 +201,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       dkim: signer.domains,
       dataDir: config.dataDir,
     });
+    // sealpost doctor's checks (no port-25 probe), in the background: each error logged once.
+    const doctorRun = config.doctor.atStartup ? runStartupDoctor(config, { resolver: nodeResolver, log, now }) : undefined;
 
     const reloadOnce = async (): Promise<void> => {
       await tls.reload();
@@ -213,6 +218,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     let reloading = Promise.resolve();
     return {
       listening,
+      ...(doctorRun ? { doctor: doctorRun } : {}),
       reload() {
         // One reload at a time, in the order the signals came.
         const next = reloading.then(reloadOnce).catch((err: unknown) => log.error({ err, event: 'daemon' }, 'reload failed; the running config stays in force'));

@@ -4,6 +4,12 @@ import { parseArgs } from './args.ts';
 const USAGE = `usage: sealpost <command> --config FILE [options]
 
 commands:
+  init --domain D --hostname H [--ip IP]...
+                             write a config and DKIM keys; print every DNS record to publish
+                             (init --records [--json]: the records again; --config optional)
+  doctor [--domain D] [--json]
+                             check DNS, PTR, SPF, DKIM, DMARC, certificates, blocklists, port 25;
+                             each problem with its fix (sealpost doctor --help for every option)
   start                      run the daemon in the foreground (JSON logs on stdout)
   config check               validate the config; list every problem with its key path
   certs [--json]             list certificates: names, issuer, expiry, next renewal, last error
@@ -29,6 +35,9 @@ commands:
 async function main(argv: string[]): Promise<number> {
   // tls-check needs no config and has options of its own: it parses its arguments itself.
   if (argv[0] === 'tls-check') return (await import('./tls-check.ts')).run(argv.slice(1));
+  // init and doctor default to /etc/sealpost/sealpost.toml and take repeatable --ip: the same.
+  if (argv[0] === 'init') return (await import('./init.ts')).run(argv.slice(1));
+  if (argv[0] === 'doctor') return (await import('./doctor.ts')).run(argv.slice(1));
   const args = parseArgs(argv, ['config', 'f', 'domain', 'selector', 'type', 'limit', 'after']);
   if (typeof args === 'string') return usage(args);
   const [verb, sub] = args.words;

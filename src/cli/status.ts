@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { formatProblems, loadConfig } from '../config/load.ts';
 import type { Config, ListenAddress } from '../config/types.ts';
 import type { Db } from '../db/open.ts';
+import { readDoctorRecord } from '../doctor/startup.ts';
 import { inboundShare } from '../inbound/session-stats.ts';
 import type { Args } from './args.ts';
 import { type CertListing, collect } from './certs.ts';
@@ -53,6 +54,8 @@ export interface StatusReport {
     inbound: { sessions: number; tls: number; share: number | null; byListener: Record<string, { sessions: number; tls: number }> } | null;
     outbound: { connections: number; tls: number; verified: number; share: number | null; verifiedShare: number | null } | null;
   };
+  /** The doctor's findings at the last daemon start (data_dir/doctor.json); absent before one ran. */
+  doctor?: { checkedAt: string; errors: number; warnings: number };
 }
 
 type Out = Pick<NodeJS.WriteStream, 'write'>;
@@ -80,7 +83,9 @@ export async function collectStatus(config: Config, configFile: string, now: num
   const listeners = await Promise.all(listenerTargets(config).map((l) => probeListener(l.kind, l.address, config.inbound.greetPauseMs)));
   const certificates = (await collect(config)).map((c) => (c.notAfter ? { ...c, daysLeft: Math.floor((Date.parse(c.notAfter) - now) / DAY) } : c));
   const since = now - DAY;
-  const base = { hostname: config.hostname, configFile, dataDir: config.dataDir, checkedAt: new Date(now).toISOString(), listeners, certificates };
+  const doctorRecord = await readDoctorRecord(config.dataDir);
+  const doctor = doctorRecord ? { doctor: { checkedAt: doctorRecord.checkedAt, errors: doctorRecord.counts.error, warnings: doctorRecord.counts.warning } } : {};
+  const base = { hostname: config.hostname, configFile, dataDir: config.dataDir, checkedAt: new Date(now).toISOString(), listeners, certificates, ...doctor };
   const file = path.join(config.dataDir, 'sealpost.db');
   if (!existsSync(file)) return { ...base, queue: null, lastErrors: [], tls: { since: new Date(since).toISOString(), inbound: null, outbound: null } };
   const db = new Database(file, { readonly: true, fileMustExist: true });
@@ -215,6 +220,8 @@ export function renderStatus(r: StatusReport): string {
   const o = r.tls.outbound;
   out.push(`  inbound   ${i === null ? 'no data' : `${i.sessions} session${i.sessions === 1 ? '' : 's'}, ${i.tls} with TLS${percent(i.share)}`}`);
   out.push(`  outbound  ${o === null ? 'no data' : `${o.connections} connection${o.connections === 1 ? '' : 's'}, ${o.tls} with TLS${percent(o.share)}, ${o.verified} verified${percent(o.verifiedShare)}`}`);
+  const d = r.doctor;
+  out.push(`doctor        ${d === undefined ? 'not run yet (it runs at daemon start; or: sealpost doctor)' : `${d.errors} error${d.errors === 1 ? '' : 's'}, ${d.warnings} warning${d.warnings === 1 ? '' : 's'} at start-up ${d.checkedAt}${d.errors + d.warnings > 0 ? ' (details and fixes: sealpost doctor --config FILE)' : ''}`}`);
   return `${out.join('\n')}\n`;
 }
 

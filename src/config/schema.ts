@@ -6,13 +6,14 @@ import { canonicalDomain } from '../core/address.ts';
 import { type Problem, Reader, type Table } from './fields.ts';
 import { readAcme, readAuth, readDns, readDomains, readInbound, readLimits, readListen, readLog, readOutbound, readQueue, readRelay, readShutdown, readTls } from './sections.ts';
 import type { Config, DkimDomain } from './types.ts';
+import { readDoctor } from './doctor.ts';
 
 // Kept while branches in flight import types from here; new code imports types.ts.
 export * from './types.ts';
 
 export type Validated = { ok: true; config: Config; warnings: Problem[] } | { ok: false; problems: Problem[] };
 
-const TOP_KEYS = ['hostname', 'data_dir', 'listen', 'tls', 'submission', 'submissions', 'auth', 'dns', 'domain', 'relay', 'limits', 'inbound', 'shutdown', 'acme', 'log', 'outbound', 'queue'] as const;
+const TOP_KEYS = ['hostname', 'data_dir', 'listen', 'tls', 'submission', 'submissions', 'auth', 'dns', 'domain', 'relay', 'limits', 'inbound', 'shutdown', 'acme', 'log', 'outbound', 'queue', 'doctor'] as const;
 
 /** Validates a parsed TOML document. `baseDir` resolves relative paths (the config file's folder). */
 export function validateConfig(raw: Table, baseDir: string): Validated {
@@ -40,6 +41,7 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   const log = readLog(r, r.table(raw, 'log', ''));
   const outbound = readOutbound(r, r.table(raw, 'outbound', ''), baseDir);
   const queue = readQueue(r, r.table(raw, 'queue', ''));
+  const doctor = readDoctor(r, r.table(raw, 'doctor', ''));
 
   if (r.problems.length > 0) return { ok: false, problems: r.problems };
   const config: Config = {
@@ -59,6 +61,7 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
     log,
     outbound,
     queue,
+    doctor,
   };
   return { ok: true, config: deepFreeze(config), warnings: r.warnings };
 }

@@ -115,6 +115,8 @@ export interface Config {
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
   outbound: OutboundConfig;
   queue: QueueConfig;
+  /** [doctor]: our public addresses, blocklists, the port-25 probe (`sealpost doctor`). */
+  doctor: DoctorConfig;
 }
 
 /** Postfix's TLS security levels for outbound SMTP (smtp_tls_security_level). */
@@ -159,3 +161,17 @@ export interface QueueConfig {
 }
 
 /** `warnings`: settings that work but should not be used; they never make a config invalid. */
+
+/** [doctor]: what `sealpost doctor` checks against. */
+export interface DoctorConfig {
+  /** Public IPv4/IPv6 addresses of this server; [] = the machine's global addresses. */
+  addresses: readonly string[];
+  /** DNSBL zones our IPs are looked up in (RFC 5782 §2.1). */
+  dnsbl: readonly string[];
+  /** Domain blocklists (RFC 5782 §2.2) our domains are looked up in. */
+  domainDnsbl: readonly string[];
+  /** A domain whose MX the port-25 probe connects to, or "IP:PORT". */
+  probeMx: string;
+  /** Run the checks (without the port-25 probe) at start-up and log each error. */
+  atStartup: boolean;
+}

@@ -17,6 +17,8 @@ export interface NodeResolver extends Resolver {
   resolveCname(name: string): Promise<DnsAnswer<string>>;
   /** PTR names of an IP address. */
   reverse(ip: string): Promise<DnsAnswer<string>>;
+  /** CAA records as presentation text, "0 issue \"letsencrypt.org\"" (RFC 8659 §4.1), for `sealpost doctor`. */
+  resolveCaa(name: string): Promise<DnsAnswer<string>>;
 }
 
 export function createNodeResolver(options: NodeResolverOptions): NodeResolver {
@@ -36,7 +38,14 @@ export function createNodeResolver(options: NodeResolverOptions): NodeResolver {
     resolvePtr: (name) => run('PTR', () => resolver.resolvePtr(name)),
     resolveCname: (name) => run('CNAME', () => resolver.resolveCname(name)),
     reverse: (ip) => run('PTR', () => resolver.reverse(ip)),
+    resolveCaa: (name) => run('CAA', async () => (await resolver.resolveCaa(name)).map(caaText)),
   };
+}
+
+function caaText(r: { critical: number; issue?: string; issuewild?: string; iodef?: string; contactemail?: string; contactphone?: string }): string {
+  // Node adds type: 'CAA' beside the one property named after the record's tag.
+  const [tag, value] = Object.entries(r).find(([k]) => k !== 'critical' && k !== 'type') ?? ['issue', ''];
+  return `${r.critical} ${tag} "${String(value)}"`;
 }
 
 function normalizeName(name: string): string {

@@ -1,5 +1,5 @@
 // An in-process authoritative DNS server for tests on 127.0.0.1 (UDP and TCP, same port): answers
-// MX, A, AAAA and TXT from a zone map the test controls and changes at will; NXDOMAIN, SERVFAIL
+// MX, A, AAAA, TXT, PTR, CAA and CNAME (followed once within the zone) from a zone map the test controls and changes at will; NXDOMAIN, SERVFAIL
 // or silence (a timeout) on demand. Writes the RFC 1035 wire format itself. Opens sockets.
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -10,6 +10,12 @@ export interface ZoneEntry {
   AAAA?: string[];
   /** One string per record; strings longer than 255 bytes are split into character-strings. */
   TXT?: string[];
+  /** Host names, for reverse names ("7.113.0.203.in-addr.arpa"). */
+  PTR?: string[];
+  /** RFC 8659 §4.1: flags, tag ("issue"), value. */
+  CAA?: { flags: number; tag: string; value: string }[];
+  /** An alias: answers CNAME queries, and other types with the CNAME then the target's records. */
+  CNAME?: string;
   /** Answer every query for this name with this, whatever the type. */
   rcode?: 'NXDOMAIN' | 'SERVFAIL' | 'REFUSED' | 'DROP';
 }
@@ -27,8 +33,8 @@ export interface DnsServer {
   close(): Promise<void>;
 }
 
-const TYPES: Record<number, keyof ZoneEntry> = { 1: 'A', 15: 'MX', 16: 'TXT', 28: 'AAAA' };
-const TYPE_NAMES: Record<number, string> = { 1: 'A', 15: 'MX', 16: 'TXT', 28: 'AAAA', 2: 'NS', 6: 'SOA', 52: 'TLSA' };
+const TYPES: Record<number, keyof ZoneEntry> = { 1: 'A', 5: 'CNAME', 12: 'PTR', 15: 'MX', 16: 'TXT', 28: 'AAAA', 257: 'CAA' };
+const TYPE_NAMES: Record<number, string> = { 1: 'A', 5: 'CNAME', 12: 'PTR', 15: 'MX', 16: 'TXT', 28: 'AAAA', 257: 'CAA', 2: 'NS', 6: 'SOA', 52: 'TLSA' };
 const RCODES = { NOERROR: 0, SERVFAIL: 2, NXDOMAIN: 3, REFUSED: 5 } as const;
 
 export async function startDnsServer(zone: Zone = new Map(), host = '127.0.0.1'): Promise<DnsServer> {
@@ -117,14 +123,21 @@ export function answer(query: Buffer, zone: Zone, queries: string[] = []): Buffe
   else if (entry.rcode) rcode = RCODES[entry.rcode];
   else {
     const key = TYPES[qtype];
-    for (const rdata of key ? records(entry, key) : []) {
-      const rr = Buffer.alloc(12);
-      rr.writeUInt16BE(0xc00c, 0); // pointer to the question name (offset 12)
-      rr.writeUInt16BE(qtype, 2);
-      rr.writeUInt16BE(1, 4); // IN
-      rr.writeUInt32BE(60, 6); // TTL
-      rr.writeUInt16BE(rdata.length, 10);
-      answers.push(rr, rdata);
+    const rr = (owner: Buffer, type: number, rdata: Buffer): void => {
+      const fixed = Buffer.alloc(10);
+      fixed.writeUInt16BE(type, 0);
+      fixed.writeUInt16BE(1, 2); // IN
+      fixed.writeUInt32BE(60, 4); // TTL
+      fixed.writeUInt16BE(rdata.length, 8);
+      answers.push(Buffer.concat([owner, fixed]), rdata);
+    };
+    const question = Buffer.from([0xc0, 0x0c]); // pointer to the question name (offset 12)
+    if (entry.CNAME !== undefined && key !== 'CNAME') {
+      rr(question, 5, encodeName(entry.CNAME));
+      const target = zone.get(entry.CNAME.toLowerCase().replace(/\.$/, ''));
+      for (const rdata of key && target && !target.rcode ? records(target, key) : []) rr(encodeName(entry.CNAME), qtype, rdata);
+    } else {
+      for (const rdata of key ? records(entry, key) : []) rr(question, qtype, rdata);
     }
   }
   const header = Buffer.alloc(12);
@@ -159,6 +172,12 @@ function records(entry: ZoneEntry, key: keyof ZoneEntry): Buffer[] {
         }
         return Buffer.concat(parts);
       });
+    case 'PTR':
+      return (entry.PTR ?? []).map(encodeName);
+    case 'CNAME':
+      return entry.CNAME === undefined ? [] : [encodeName(entry.CNAME)];
+    case 'CAA':
+      return (entry.CAA ?? []).map((c) => Buffer.concat([Buffer.from([c.flags, c.tag.length]), Buffer.from(c.tag, 'latin1'), Buffer.from(c.value, 'utf8')]));
     default:
       return [];
   }

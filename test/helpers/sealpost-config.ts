@@ -33,6 +33,7 @@ export interface SealpostToml {
   queue?: { min_backoff?: string; max_backoff?: string; max_lifetime?: string; delay_warning?: string; attempts_retention?: string };
   shutdown?: { grace_s?: number };
   log?: { level?: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
+  doctor?: { addresses?: string[]; dnsbl?: string[]; domain_dnsbl?: string[]; probe_mx?: string; at_startup?: boolean };
   /** Keys the schema may grow (or a test's deliberate typo): written as given. */
   [key: string]: unknown;
 }
@@ -49,7 +50,8 @@ export interface TestPorts {
  * What a test gets unless it says otherwise: listeners on 127.0.0.1 free ports, one domain
  * example.test with alice and bob (postmaster → alice), relay from loopback, no reverse DNS, no
  * free-space floor, DNS at 127.0.0.1:53 (nothing answers inside netless unless the test starts a
- * DNS server there), retries within seconds, a 5 s shutdown grace. ACME stays off.
+ * DNS server there), retries within seconds, a 5 s shutdown grace. ACME stays off, and so do the
+ * doctor's start-up checks (their DNS queries and self-probes would mix with what a test counts).
  */
 export function testDefaults(dataDir: string, ports: TestPorts): SealpostToml {
   return {
@@ -64,6 +66,7 @@ export function testDefaults(dataDir: string, ports: TestPorts): SealpostToml {
     queue: { min_backoff: '1s', max_backoff: '5s' },
     shutdown: { grace_s: 5 },
     log: { level: 'info' },
+    doctor: { at_startup: false },
   };
 }
 
