@@ -23,7 +23,7 @@ const USAGE = `usage: scripts/bench [--quick] [--out FILE] [--only inbound,start
                     [--drain-messages N] [--profile DIR] [--keep] [--max-minutes M]
   --quick      a smoke run: few messages per case (figures are noisy)
   --out        where to write the JSON report (default: a new file in the temp dir)
-  --only       scenarios to run (default: all); --only memory runs the memory rows alone (≈ 3 min)
+  --only       scenarios to run (default: all); --only memory runs the memory rows alone (≈ 2 min)
   --drain-messages  the memory section's queue drain (default 10000, --quick too: the target is for that size)
   --rounds     inbound and STARTTLS cases: runs of each side, alternating who goes first, added up (default 2)
   --profile    run the Sealpost daemons under node --cpu-prof; profiles and summaries go to DIR
@@ -223,7 +223,7 @@ async function main(): Promise<number> {
   const only = new Set(list(values.only) ?? ['inbound', 'starttls', 'outbound', 'memory']);
   const p = plan(values.quick, values);
   const cleanup = new Cleanup();
-  const maxMs = Number(values['max-minutes'] ?? (values.quick ? 6 : 25)) * 60_000;
+  const maxMs = Number(values['max-minutes'] ?? (values.quick ? 8 : 25)) * 60_000;
   const watchdog = setTimeout(() => {
     process.stderr.write(`bench: still running after ${maxMs / 60_000} minutes; stopping\n`);
     void cleanup.run().finally(() => process.exit(1));
