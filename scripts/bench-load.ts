@@ -108,8 +108,12 @@ async function expect(replies: Replies, code: number, after: string): Promise<vo
 
 /** Headers (unique Message-ID) and `size` bytes of 78-character lines, dot-terminated. */
 function messageText(o: LoadOptions, n: number, body: string): string {
-  const headers = `From: <${o.from}>\r\nTo: <${o.to}>\r\nDate: ${new Date().toUTCString()}\r\nMessage-ID: <${process.pid}.${n}.${Date.now()}@${o.helo}>\r\nSubject: load ${n}\r\n\r\n`;
-  return `${headers}${body}.\r\n`;
+  return `${headersOf(o, n)}${body}.\r\n`;
+}
+
+/** The header block (unique Message-ID) and the empty line after it. */
+function headersOf(o: Pick<LoadOptions, 'from' | 'to' | 'helo'>, n: number): string {
+  return `From: <${o.from}>\r\nTo: <${o.to}>\r\nDate: ${new Date().toUTCString()}\r\nMessage-ID: <${process.pid}.${n}.${Date.now()}@${o.helo}>\r\nSubject: load ${n}\r\n\r\n`;
 }
 
 function bodyOf(size: number): string {
@@ -192,6 +196,68 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
           result.errors++;
           result.firstError ??= (err as Error).message;
         }
+      }
+    }),
+  );
+  result.ms = performance.now() - t0;
+  const used = process.cpuUsage(cpu);
+  result.clientCpuMs = (used.user + used.system) / 1000;
+  return result;
+}
+
+export interface StreamedOptions extends Pick<LoadOptions, 'host' | 'port' | 'sessions' | 'from' | 'to' | 'helo' | 'timeoutMs'> {
+  /** Body bytes after the headers, per message. */
+  size: number;
+}
+
+/** 64 KiB of 78-character lines: the same buffer written again and again, so no body is ever held whole. */
+const CHUNK = Buffer.from(`${'X'.repeat(78)}\r\n`.repeat(819), 'latin1');
+
+/** Writes `size` body bytes in CHUNK pieces, waiting for 'drain' whenever the socket's buffer is full. */
+async function writeBody(socket: net.Socket, size: number): Promise<void> {
+  let left = size;
+  while (left > 0) {
+    // The tail: whole lines of CHUNK, then one short line (no line over RFC 5322's 998 characters).
+    const piece = left >= CHUNK.length ? CHUNK : left >= 80 ? CHUNK.subarray(0, left - (left % 80)) : Buffer.from(`${'X'.repeat(Math.max(0, left - 2))}\r\n`, 'latin1');
+    left -= piece.length;
+    if (!socket.write(piece)) await once(socket, 'drain');
+  }
+}
+
+/**
+ * `sessions` sessions at once, one message of `size` bytes each, the body generated while it is
+ * sent (backpressure-bound: the load generator's memory stays flat however large the messages).
+ */
+export async function runStreamed(o: StreamedOptions): Promise<LoadResult> {
+  const result: LoadResult = { messages: 0, errors: 0, ms: 0, clientCpuMs: 0 };
+  const cpu = process.cpuUsage();
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: o.sessions }, async (_, n) => {
+      const socket = await connect(o);
+      try {
+        const replies = new Replies(socket);
+        await expect(replies, 220, 'greeting');
+        socket.write(`EHLO ${o.helo}\r\n`);
+        await expect(replies, 250, 'EHLO');
+        socket.write(`MAIL FROM:<${o.from}> SIZE=${o.size + 1024}\r\n`);
+        await expect(replies, 250, 'MAIL');
+        socket.write(`RCPT TO:<${o.to}>\r\n`);
+        await expect(replies, 250, 'RCPT');
+        socket.write('DATA\r\n');
+        await expect(replies, 354, 'DATA');
+        socket.write(headersOf(o, n));
+        await writeBody(socket, o.size);
+        socket.write('.\r\n');
+        await expect(replies, 250, 'end of data');
+        socket.write('QUIT\r\n');
+        await expect(replies, 221, 'QUIT');
+        result.messages++;
+      } catch (err) {
+        result.errors++;
+        result.firstError ??= (err as Error).message;
+      } finally {
+        socket.destroy();
       }
     }),
   );

@@ -6,6 +6,7 @@
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { startDnsServer } from '../test/helpers/dns-server.ts';
 import { selfSignedCert } from '../test/helpers/certs.ts';
@@ -14,15 +15,16 @@ import { run } from '../test/helpers/proc.ts';
 import { POSTFIX_DOMAIN, POSTFIX_MAILBOX, SINK_DOMAIN, startReceivingPostfix, startRelayingPostfix, type PostfixPeer } from './bench-postfix.ts';
 import { type CpuProfile, formatSummary, summarizeProfile } from './bench-profile.ts';
 import { type BenchReport, type CaseResult, type SideFigures, formatTable } from './bench-report.ts';
-import { type Shape, type Target, idleMemory, inboundPlain, inboundTls, outbound } from './bench-scenarios.ts';
+import { type Shape, type Target, idleMemory, inboundPlain, inboundTls, largeMessages, outbound } from './bench-scenarios.ts';
 import { SEALPOST_DOMAIN, SEALPOST_MAILBOX, type SealpostDaemon, startSealpost } from './bench-sealpost.ts';
 
 const USAGE = `usage: scripts/bench [--quick] [--out FILE] [--only inbound,starttls,outbound,memory]
                     [--sessions 1,20] [--sizes 1024,10240] [--messages N] [--outbound-messages N] [--rounds R]
-                    [--profile DIR] [--keep] [--max-minutes M]
+                    [--drain-messages N] [--profile DIR] [--keep] [--max-minutes M]
   --quick      a smoke run: few messages per case (figures are noisy)
   --out        where to write the JSON report (default: a new file in the temp dir)
-  --only       scenarios to run (default: all)
+  --only       scenarios to run (default: all); --only memory runs the memory rows alone (≈ 2 min)
+  --drain-messages  the memory section's queue drain (default 10000, --quick too: the target is for that size)
   --rounds     inbound and STARTTLS cases: runs of each side, alternating who goes first, added up (default 2)
   --profile    run the Sealpost daemons under node --cpu-prof; profiles and summaries go to DIR
                (profiling slows Sealpost down: do not compare those figures)
@@ -45,9 +47,12 @@ class Cleanup {
   }
 }
 
+/** Quiet time before the "after" memory figures: the daemon idle, nothing queued, connections closed. */
+const MEMORY_SETTLE_MS = 5000;
+
 const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
 
-function plan(quick: boolean, v: { sessions?: string; sizes?: string; messages?: string; 'outbound-messages'?: string; rounds?: string }) {
+function plan(quick: boolean, v: { sessions?: string; sizes?: string; messages?: string; 'outbound-messages'?: string; rounds?: string; 'drain-messages'?: string }) {
   const sessions = (list(v.sessions) ?? ['1', '20']).map(Number);
   const sizes = (list(v.sizes) ?? ['1024', '10240']).map(Number);
   // Several seconds per case at the rates of this machine class (≈ 1.5–3 ms per message at C=1).
@@ -63,7 +68,11 @@ function plan(quick: boolean, v: { sessions?: string; sizes?: string; messages?:
       ];
   // Inbound cases run in rounds (see inRounds); one round is a smoke run's.
   const rounds = Number(v.rounds ?? (quick ? 1 : 2));
-  return { inbound, tls, outbound: outboundShapes, idle: [1, 100, 1000], rounds };
+  // Memory (issue 11): a 10,000-message drain under 200 MiB, 50 × 49 MiB at once (within the
+  // default connections_per_ip 50 and message_size 50 MiB) under 400 MB; each back within 20 %.
+  const drain: Shape = { sessions: 20, size: 10240, messages: Number(v['drain-messages'] ?? 10_000) };
+  const large = { sessions: 50, size: 49 * 1024 * 1024 };
+  return { inbound, tls, outbound: outboundShapes, idle: [1, 100, 1000], drain, large, settleMs: MEMORY_SETTLE_MS, rounds };
 }
 
 function sealpostTarget(d: SealpostDaemon): Target {
@@ -142,6 +151,52 @@ async function summarizeProfiles(dir: string, root: string): Promise<string[]> {
   return out;
 }
 
+type Plan = ReturnType<typeof plan>;
+
+/**
+ * The memory section's queue drain, on a daemon of its own (its start figure owes nothing to
+ * earlier cases): Sealpost alone; Postfix's Pss comes from the outbound case of the same shape.
+ */
+async function memoryDrain(cleanup: Cleanup, root: string, report: BenchReport, p: Plan, o: { dir: string; dns: string; sinkPort: number; sinkOut: string }, say: (text: string) => void): Promise<void> {
+  const shape = p.drain;
+  say(`queue drain: ${shape.messages} messages of ${shape.size} B`);
+  const sealpost = await startSealpost(cleanup, root, { dir: o.dir, port: await freePort(), dns: o.dns, sinkPort: o.sinkPort, relay: true });
+  const r = await outbound(sealpostTarget(sealpost), shape, { scope: cleanup, sinkPort: o.sinkPort, sinkOut: o.sinkOut, settleMs: p.settleMs });
+  await sealpost.stop();
+  if (r.error) {
+    (report.memory.errors ??= []).push(`queue drain: ${r.error}`);
+    return;
+  }
+  const note = (k: string) => Number(r.notes?.[k] ?? 0);
+  const same = report.cases.find((c) => c.scenario === 'outbound' && c.messages === shape.messages && c.size === shape.size && !c.postfix.error);
+  report.memory.drain = {
+    messages: shape.messages,
+    size: shape.size,
+    sealpostStartKiB: note('memoryStartKiB'),
+    sealpostFillPeakKiB: note('memoryFillPeakKiB'),
+    sealpostBeforeKiB: note('memoryBeforeKiB'),
+    sealpostPeakKiB: note('memoryPeakKiB'),
+    sealpostAfterKiB: note('memoryAfterKiB'),
+    settleMs: p.settleMs,
+    ...(same ? { postfixPeakPssKiB: Number(same.postfix.notes?.['memoryPeakKiB'] ?? 0) } : {}),
+  };
+}
+
+/** The memory section's large messages, on a daemon of its own with the default [limits]. */
+async function memoryLarge(cleanup: Cleanup, root: string, report: BenchReport, p: Plan, o: { dir: string; dns: string; sinkPort: number }, say: (text: string) => void): Promise<void> {
+  say(`large messages: ${p.large.sessions} sessions × ${p.large.size / 1024 / 1024} MiB at once`);
+  const sealpost = await startSealpost(cleanup, root, { dir: o.dir, port: await freePort(), dns: o.dns, sinkPort: o.sinkPort, relay: false, defaultLimits: true });
+  try {
+    await sleep(1000);
+    const f = await largeMessages(sealpostTarget(sealpost), p.large, p.settleMs);
+    report.memory.large = { ...p.large, sealpostBeforeKiB: f.beforeKiB, sealpostPeakKiB: f.peakKiB, sealpostAfterKiB: f.afterKiB, settleMs: p.settleMs, acceptMs: Math.round(f.acceptMs), drainMs: Math.round(f.drainMs) };
+  } catch (err) {
+    (report.memory.errors ??= []).push(`large messages: ${(err as Error).message.split('\n')[0] ?? 'failed'}`);
+  } finally {
+    await sealpost.stop();
+  }
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -153,6 +208,7 @@ async function main(): Promise<number> {
       messages: { type: 'string' },
       'outbound-messages': { type: 'string' },
       rounds: { type: 'string' },
+      'drain-messages': { type: 'string' },
       profile: { type: 'string' },
       keep: { type: 'boolean', default: false },
       'max-minutes': { type: 'string' },
@@ -167,7 +223,7 @@ async function main(): Promise<number> {
   const only = new Set(list(values.only) ?? ['inbound', 'starttls', 'outbound', 'memory']);
   const p = plan(values.quick, values);
   const cleanup = new Cleanup();
-  const maxMs = Number(values['max-minutes'] ?? (values.quick ? 6 : 25)) * 60_000;
+  const maxMs = Number(values['max-minutes'] ?? (values.quick ? 8 : 25)) * 60_000;
   const watchdog = setTimeout(() => {
     process.stderr.write(`bench: still running after ${maxMs / 60_000} minutes; stopping\n`);
     void cleanup.run().finally(() => process.exit(1));
@@ -258,15 +314,6 @@ async function main(): Promise<number> {
           () => outbound(postfixTarget(postfix), shape, { scope: cleanup, sinkPort: postfixSink, sinkOut: path.join(work, `sink-postfix-${shape.size}.out`) }),
         );
         done({ scenario: 'outbound', label: 'smtp-sink', ...shape, ...r });
-        if (shape.messages >= (report.memory.drain?.messages ?? 0) && !r.sealpost.error && !r.postfix.error) {
-          report.memory.drain = {
-            messages: shape.messages,
-            size: shape.size,
-            sealpostBeforeKiB: Number(r.sealpost.notes?.['memoryBeforeKiB'] ?? 0),
-            sealpostPeakKiB: Number(r.sealpost.notes?.['memoryPeakKiB'] ?? 0),
-            postfixPeakPssKiB: Number(r.postfix.notes?.['memoryPeakKiB'] ?? 0),
-          };
-        }
       }
       await sealpost.stop();
       await postfix.instance.stop();
@@ -277,6 +324,8 @@ async function main(): Promise<number> {
       const sealpost = await startSealpost(cleanup, root, { dir: path.join(work, 'sealpost-idle'), port: await freePort(), dns: dns.address, sinkPort: sealpostSink, relay: false });
       report.memory.idle = await idleMemory(sealpost.port, () => sealpost.rssKiB(), p.idle);
       await sealpost.stop();
+      await memoryDrain(cleanup, root, report, p, { dir: path.join(work, 'sealpost-drain'), dns: dns.address, sinkPort: sealpostSink, sinkOut: path.join(work, 'sink-drain.out') }, say);
+      await memoryLarge(cleanup, root, report, p, { dir: path.join(work, 'sealpost-large'), dns: dns.address, sinkPort: sealpostSink }, say);
     }
   } catch (err) {
     report.errors.push((err as Error).stack ?? String(err));
@@ -295,7 +344,7 @@ async function main(): Promise<number> {
   process.stdout.write(`${formatTable(report)}\n`);
   for (const profile of report.profiles) process.stdout.write(`\n${profile}\n`);
   process.stdout.write(`\nJSON report: ${out}\n`);
-  const failed = report.errors.length > 0 || report.cases.some((c) => c.sealpost.error || c.postfix.error);
+  const failed = report.errors.length > 0 || (report.memory.errors ?? []).length > 0 || report.cases.some((c) => c.sealpost.error || c.postfix.error);
   return failed ? 1 : 0;
 }
 

@@ -28,8 +28,20 @@ export interface CaseResult {
 export interface MemoryResult {
   /** Sealpost VmRSS with N idle sessions (greeted, EHLO answered), KiB; N = 0 is the baseline. */
   idle: { connections: number; rssKiB: number }[];
-  /** While the outbound queue drains: Sealpost VmRSS, Postfix Pss summed over its processes. */
-  drain?: { messages: number; size: number; sealpostBeforeKiB: number; sealpostPeakKiB: number; postfixPeakPssKiB: number };
+  /**
+   * A queue of `messages` filled while the sink is down, then drained to it: Sealpost VmRSS before
+   * the fill, at its peak, before the drain, at its peak and `settleMs` after the queue is empty; Postfix's
+   * Pss summed over its processes while the same queue drained in the outbound section, if it ran.
+   */
+  drain?: { messages: number; size: number; sealpostStartKiB: number; sealpostFillPeakKiB: number; sealpostBeforeKiB: number; sealpostPeakKiB: number; sealpostAfterKiB: number; settleMs: number; postfixPeakPssKiB?: number };
+  /**
+   * `sessions` sessions from one address, each sending one message of `size` bytes to the local
+   * mailbox at once: Sealpost VmRSS before, at the peak until all are in the Maildir, and
+   * `settleMs` after, the connections closed.
+   */
+  large?: { sessions: number; size: number; sealpostBeforeKiB: number; sealpostPeakKiB: number; sealpostAfterKiB: number; settleMs: number; acceptMs: number; drainMs: number };
+  /** A memory case that failed, and why. */
+  errors?: string[];
 }
 
 export interface BenchReport {
@@ -105,11 +117,20 @@ export function formatTable(r: BenchReport): string {
     }
   }
   if (m.drain) {
+    const pf = m.drain.postfixPeakPssKiB === undefined ? '' : ` (Postfix, all processes, Pss: ${mib(m.drain.postfixPeakPssKiB)} peak)`;
     lines.push(
-      `  while ${m.drain.messages} queued messages of ${kib(m.drain.size)} drain: ${mib(m.drain.sealpostBeforeKiB)} before, ${mib(m.drain.sealpostPeakKiB)} peak` +
-        ` (Postfix, all processes, Pss: ${mib(m.drain.postfixPeakPssKiB)} peak)`,
+      `  while ${m.drain.messages} queued messages of ${kib(m.drain.size)} drain: ${mib(m.drain.sealpostBeforeKiB)} before (${mib(m.drain.sealpostStartKiB)} before the fill, ${mib(m.drain.sealpostFillPeakKiB)} peak while filling),` +
+        ` ${mib(m.drain.sealpostPeakKiB)} peak, ${mib(m.drain.sealpostAfterKiB)} ${m.drain.settleMs / 1000} s after${pf}`,
     );
   }
+  if (m.large) {
+    const l = m.large;
+    lines.push(
+      `  while ${l.sessions} sessions each send ${mib(l.size / 1024)} at once: ${mib(l.sealpostBeforeKiB)} before, ${mib(l.sealpostPeakKiB)} peak,` +
+        ` ${mib(l.sealpostAfterKiB)} ${l.settleMs / 1000} s after (all accepted in ${(l.acceptMs / 1000).toFixed(1)} s, in the Maildir in ${(l.drainMs / 1000).toFixed(1)} s)`,
+    );
+  }
+  for (const e of m.errors ?? []) lines.push(`  memory: ERROR ${e}`);
   for (const c of r.cases) {
     for (const [name, f] of [['Sealpost', c.sealpost], ['Postfix', c.postfix]] as const) {
       if (f.error) lines.push(`  ${c.scenario} C=${c.sessions} ${kib(c.size)} ${name}: ERROR ${f.error}`);

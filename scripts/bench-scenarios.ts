@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { run } from '../test/helpers/proc.ts';
 import type { Scope } from '../test/helpers/tmp.ts';
 import { waitFor } from '../test/helpers/wait.ts';
-import { openIdle, type IdleSessions, type LoadResult } from './bench-load.ts';
+import { openIdle, runStreamed, type IdleSessions, type LoadResult } from './bench-load.ts';
 import { SINK_DOMAIN, smtpSource, startSink } from './bench-postfix.ts';
 import { sampleMemory } from './bench-proc.ts';
 import type { SideFigures } from './bench-report.ts';
@@ -93,6 +93,8 @@ export interface OutboundRun {
   sinkPort: number;
   /** Where smtp-sink writes its counters. */
   sinkOut: string;
+  /** Read the memory figure once more this long after the queue is empty and the sink stopped (notes.memoryAfterKiB). */
+  settleMs?: number;
 }
 
 /**
@@ -102,10 +104,13 @@ export interface OutboundRun {
 export async function outbound(t: Target, shape: Shape, o: OutboundRun): Promise<SideFigures> {
   const bound = boundMs(shape.messages);
   try {
+    const memoryStart = t.memoryKiB();
     const fill0 = performance.now();
+    const fillMemory = sampleMemory(() => t.memoryKiB(), 200);
     await smtpSource(t.port, { ...shape, to: `bench@${SINK_DOMAIN}`, timeoutMs: bound });
     await waitFor(() => t.open() === shape.messages && t.deferred() >= shape.messages, { timeoutMs: bound, intervalMs: 200, what: `${shape.messages} deferred messages in ${t.name}'s queue` });
     const fillMs = performance.now() - fill0;
+    const fillPeak = fillMemory.stop();
     const sink = await startSink(o.scope, o.sinkPort, o.sinkOut);
     const memoryBefore = t.memoryKiB();
     const memory = sampleMemory(() => t.memoryKiB(), 200);
@@ -120,7 +125,8 @@ export async function outbound(t: Target, shape: Shape, o: OutboundRun): Promise
     const peak = memory.stop();
     const received = sink.messages();
     await sink.stop();
-    const notes = { fillMs: Math.round(fillMs), sinkReceived: received, memoryBeforeKiB: memoryBefore, memoryPeakKiB: peak.peakKiB, ...loopCpuMs };
+    const after = o.settleMs === undefined ? {} : { memoryAfterKiB: await settled(t, o.settleMs) };
+    const notes = { fillMs: Math.round(fillMs), sinkReceived: received, memoryStartKiB: memoryStart, memoryFillPeakKiB: fillPeak.peakKiB, memoryBeforeKiB: memoryBefore, memoryPeakKiB: peak.peakKiB, ...after, ...loopCpuMs };
     if (received < shape.messages) return { messages: shape.messages, drainMs, cpuMs, notes, error: `the sink received ${received} of ${shape.messages} messages` };
     return { messages: shape.messages, drainMs, cpuMs, notes };
   } catch (err) {
@@ -146,4 +152,50 @@ export async function idleMemory(port: number, rssKiB: () => number, counts: rea
     for (const h of held) h.close();
   }
   return figures;
+}
+
+/** The memory figure after `ms` of quiet (the daemon idle: no load, no queue). */
+async function settled(t: Target, ms: number): Promise<number> {
+  await sleep(ms);
+  return t.memoryKiB();
+}
+
+export interface LargeShape {
+  sessions: number;
+  /** Body bytes per message. */
+  size: number;
+}
+
+export interface LargeFigures {
+  beforeKiB: number;
+  peakKiB: number;
+  afterKiB: number;
+  /** Until the last message was answered 250. */
+  acceptMs: number;
+  /** Until the last was in the Maildir. */
+  drainMs: number;
+}
+
+/**
+ * `sessions` sessions at once, each sending one message of `size` bytes to the local mailbox, the
+ * bodies generated while they are sent (runStreamed). Memory before, its peak until every message
+ * is in the Maildir, and after `settleMs` with the connections closed.
+ */
+export async function largeMessages(t: Target, shape: LargeShape, settleMs: number): Promise<LargeFigures> {
+  const bound = 120_000 + shape.sessions * 10_000;
+  const delivered0 = t.delivered();
+  const beforeKiB = t.memoryKiB();
+  const memory = sampleMemory(() => t.memoryKiB(), 100);
+  try {
+    const t0 = performance.now();
+    const r = await runStreamed({ host: '127.0.0.1', port: t.port, sessions: shape.sessions, size: shape.size, from: 'load@load.test', to: t.rcpt, helo: 'load.test', timeoutMs: bound });
+    const acceptMs = performance.now() - t0;
+    if (r.errors > 0) throw new Error(`${r.errors} of ${shape.sessions} large messages failed; first: ${r.firstError ?? ''}`);
+    await waitFor(() => t.open() === 0 && t.delivered() >= delivered0 + shape.sessions, { timeoutMs: bound, intervalMs: 100, what: `${shape.sessions} large messages in ${t.name}'s Maildir` });
+    const drainMs = performance.now() - t0;
+    const peakKiB = memory.stop().peakKiB;
+    return { beforeKiB, peakKiB, afterKiB: await settled(t, settleMs), acceptMs, drainMs };
+  } finally {
+    memory.stop();
+  }
 }

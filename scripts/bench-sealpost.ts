@@ -35,6 +35,8 @@ export interface SealpostOptions {
   cert?: { certFile: string; keyFile: string };
   /** SEALPOST_NODE_OPTIONS, e.g. "--cpu-prof --cpu-prof-dir=DIR". */
   nodeOptions?: string;
+  /** Keep [limits] at their defaults (connections_per_ip 50, message_size 50 MiB) instead of the load's 2000 connections. */
+  defaultLimits?: boolean;
 }
 
 /**
@@ -63,11 +65,7 @@ mailboxes = ["bench"]
 [relay]
 networks = [${o.relay ? '"127.0.0.1/32"' : ''}]
 
-[limits]
-connections = 2000
-connections_per_ip = 2000
-
-[inbound]
+${o.defaultLimits ? '' : '[limits]\nconnections = 2000\nconnections_per_ip = 2000\n\n'}[inbound]
 reverse_dns = false
 ${o.authChecks === false ? 'authentication_results = false\n' : ''}
 [outbound]
