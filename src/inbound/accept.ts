@@ -6,7 +6,7 @@ import type { Prepared } from '../auth/submission.ts';
 import { isStorageFault } from '../db/storage-fault.ts';
 import { mailLog } from '../log/log.ts';
 import type { Verdict } from '../mailauth/verify.ts';
-import type { NewRecipient } from '../queue/store.ts';
+import type { NewRecipient } from '../queue/message.ts';
 import { BARE_NEWLINE_REASON, checkNewlines, hasEightBit, headerBlock } from '../message/body.ts';
 import { plainHeaderFacts } from '../message/header-facts.ts';
 import { type MessageBody, bodyHead, bodySize, isSpooled, prependTo } from '../core/body.ts';
