@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { mkdirSync, openSync, readdirSync, closeSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Db, MIGRATIONS_DIR, openDb } from '../src/db/open.ts';
-import { QueueAdmin } from '../src/queue/admin.ts';
+import { QueueStore } from '../src/queue/store.ts';
 import { requestWake } from '../src/queue/wake.ts';
 import type { Scope } from '../test/helpers/tmp.ts';
 import { waitForLine } from '../test/helpers/wait.ts';
@@ -143,7 +143,8 @@ export async function startSealpost(scope: Scope, root: string, o: SealpostOptio
     openRecipients: () => count(`SELECT count(*) AS n FROM recipients WHERE state IN ('queued', 'active', 'held')`),
     deferredRecipients: () => count(`SELECT count(*) AS n FROM recipients WHERE state = 'queued' AND attempts > 0`),
     async retryAll() {
-      const n = new QueueAdmin(queue()).retry(undefined, Date.now());
+      // The retry policy is not used by retryNow (it only makes queued recipients due).
+      const n = new QueueStore(queue(), { minBackoffMs: 60_000, maxBackoffMs: 3_600_000, maxLifetimeMs: 86_400_000 }).retryNow(undefined, Date.now());
       await requestWake(dataDir);
       return n;
     },

@@ -20,7 +20,9 @@ import { cachingResolver } from './dns/cache.ts';
 import { createNodeResolver } from './dns/node-resolver.ts';
 import { runStartupDoctor } from './doctor/startup.ts';
 import { reverseLookup } from './dns/reverse.ts';
-import { type InboundDeps, type ListenerRole, createInboundListener } from './inbound/listener.ts';
+import { createInboundListener } from './inbound/listener.ts';
+import type { InboundDeps, ListenerRole } from './inbound/session.ts';
+import { createIntake } from './intake/intake.ts';
 import { buildDirectory, decideRecipient } from './routing/recipients.ts';
 import { BodyBudget } from './inbound/memory-budget.ts';
 import { SessionStats } from './inbound/session-stats.ts';
@@ -156,19 +158,27 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     // Stopped after the listeners (started before them), so the last sessions are counted.
     const sessionStats = new SessionStats(db, { now, log, storage });
     started.push({ name: 'session stats', stop: () => sessionStats.close() });
+    // One intake for every listener: SPF/DKIM/DMARC apply to port 25 only (origin smtp).
+    const intake = createIntake({
+      store,
+      directory: () => directory,
+      now,
+      newId,
+      log,
+      storage,
+      prepareOutgoing: (input) => prepareOutgoing(input, { signer, hostname: config.hostname }),
+      ...(offload.verify ? { verifyInbound: offload.verify } : {}),
+    });
     const inbound: Omit<InboundDeps, 'tls'> = {
       config,
       directory: () => directory,
-      store,
-      spool: store.spool,
+      intake,
       budget: new BodyBudget(config.limits.memoryBytes),
       log,
       now,
-      newId,
       reverse: reverseLookup(nodeResolver),
       freeBytes,
       storage,
-      prepareOutgoing: (input) => prepareOutgoing(input, { signer, hostname: config.hostname }),
       sessionEnded: (end) => sessionStats.record(end),
     };
     // One guard for 587 and 465: a client cannot double its guesses by switching ports.
@@ -179,7 +189,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       now,
     });
     const roles: { role: ListenerRole; addresses: readonly ListenAddress[]; deps: InboundDeps }[] = [
-      { role: 'mx', addresses: config.listen.smtp, deps: { ...inbound, tls: tls.binding(config.tls.minVersion), ...(offload.verify ? { verifyInbound: offload.verify } : {}) } },
+      { role: 'mx', addresses: config.listen.smtp, deps: { ...inbound, tls: tls.binding(config.tls.minVersion) } },
       { role: 'submission', addresses: config.listen.submission, deps: { ...inbound, tls: tls.binding(config.submission.minVersion), authenticate, senderAllowed } },
       { role: 'submissions', addresses: config.listen.submissions, deps: { ...inbound, tls: tls.binding(config.submissions.minVersion), authenticate, senderAllowed } },
     ];

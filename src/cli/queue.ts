@@ -3,6 +3,7 @@ import type { AttemptRecord } from '../outbound/attempts-store.ts';
 import { AttemptsStore } from '../outbound/attempts-store.ts';
 import { type QueuePage, type QueuedMessage, QueueAdmin } from '../queue/admin.ts';
 import { Spool, spoolDirOf } from '../queue/spool.ts';
+import { QueueStore } from '../queue/store.ts';
 import { requestWake } from '../queue/wake.ts';
 import type { Args } from './args.ts';
 import { openForCli } from './open.ts';
@@ -14,6 +15,8 @@ export async function run(configFile: string, args: Args, out = process.stdout, 
   if (!opened) return 1;
   const { config, db } = opened;
   const admin = new QueueAdmin(db);
+  // The levers write through the store, the one writer of the queue tables (spool files included).
+  const store = new QueueStore(db, config.queue, { spool: new Spool(spoolDirOf(config.dataDir)) });
   const now = Date.now();
   const needId = (): string | undefined => {
     if (id === undefined) err.write(`sealpost queue ${action}: which message? give its queue id (see: sealpost queue list)\n`);
@@ -56,18 +59,18 @@ export async function run(configFile: string, args: Args, out = process.stdout, 
         return 0;
       }
       case 'retry':
-        if (args.flags.has('all')) return await changed(admin.retry(undefined, now), 'recipient');
+        if (args.flags.has('all')) return await changed(store.retryNow(undefined, now), 'recipient');
         if (!needId()) return 2;
-        return await changed(admin.retry(id, now), 'queued recipient');
+        return await changed(store.retryNow(id, now), 'queued recipient');
       case 'hold':
         if (!needId()) return 2;
-        return await changed(admin.hold(id as string), 'queued recipient');
+        return await changed(store.hold(id as string), 'queued recipient');
       case 'release':
         if (!needId()) return 2;
-        return await changed(admin.release(id as string, now), 'held recipient');
+        return await changed(store.release(id as string, now), 'held recipient');
       case 'delete':
         if (!needId()) return 2;
-        return await changed(await admin.delete(id as string, new Spool(spoolDirOf(config.dataDir))), 'message');
+        return await changed(await store.delete(id as string), 'message');
       default:
         err.write(`sealpost queue: unknown action "${action}"; one of list, show, retry, hold, release, delete\n`);
         return 2;

@@ -3,15 +3,16 @@
 // and a DKIM signature when the From: domain has a key.
 // Exit 0 once the message is committed to the queue; the daemon delivers it.
 import os from 'node:os';
-import { rfc5322Date } from '../core/date.ts';
 import { prepareOutgoing } from '../auth/submission.ts';
+import { rfc5322Date } from '../core/date.ts';
 import { loadDkimKeys } from '../dkim/keys.ts';
 import { createDkimSigner } from '../dkim/signer.ts';
+import { createIntake } from '../intake/intake.ts';
 import { checkNewlines, hasEightBit } from '../message/body.ts';
-import { buildDirectory, decideRecipient } from '../routing/recipients.ts';
 import { newQueueId } from '../queue/ids.ts';
-import { type NewRecipient, QueueStore } from '../queue/store.ts';
+import { QueueStore } from '../queue/store.ts';
 import { requestWake } from '../queue/wake.ts';
+import { buildDirectory, decideRecipient } from '../routing/recipients.ts';
 import type { Args } from './args.ts';
 import { openForCli } from './open.ts';
 
@@ -27,7 +28,6 @@ export async function run(configFile: string, args: Args, input: NodeJS.Readable
   try {
     const sender = args.values.get('f') ?? `${os.userInfo().username}@${config.hostname}`;
     const directory = buildDirectory(config.domains);
-    const recipients: NewRecipient[] = [];
     for (const rcpt of rcpts) {
       // A local program is trusted like a relay client: it may send anywhere.
       const d = decideRecipient(rcpt, directory, true);
@@ -35,7 +35,6 @@ export async function run(configFile: string, args: Args, input: NodeJS.Readable
         err.write(`sealpost send: ${rcpt}: ${d.text}; nothing was queued\n`);
         return 1;
       }
-      recipients.push(d.kind === 'local' ? { rcpt, address: d.mailbox, transport: 'local' } : { rcpt, address: d.address, transport: 'remote' });
     }
     const chunks: Buffer[] = [];
     for await (const chunk of input) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
@@ -46,35 +45,32 @@ export async function run(configFile: string, args: Args, input: NodeJS.Readable
     }
     // Local programs write LF line ends: always normalize to CRLF here.
     const checked = checkNewlines(raw, 'normalize');
-    const now = Date.now();
-    const id = newQueueId(now);
-    // The same preparation as mail from a trusted client: From/Date/Message-ID when missing, DKIM.
-    const prepared = await prepareOutgoing(
-      { user: undefined, sender, body: checked.ok ? checked.body : raw, queueId: id, now, directory },
-      { signer: createDkimSigner(await loadDkimKeys(config.dataDir, config.dkim)), hostname: config.hostname },
-    );
-    if (!prepared.ok) {
-      err.write(`sealpost send: ${prepared.text}; nothing was queued\n`);
+    const body = checked.ok ? checked.body : raw;
+    const signer = createDkimSigner(await loadDkimKeys(config.dataDir, config.dkim));
+    // The same intake as mail from a trusted client: From/Date/Message-ID when missing, DKIM.
+    const intake = createIntake({
+      store: new QueueStore(db, config.queue),
+      directory: () => directory,
+      now: Date.now,
+      newId: () => newQueueId(Date.now()),
+      prepareOutgoing: (prepare) => prepareOutgoing(prepare, { signer, hostname: config.hostname }),
+    });
+    const outcome = await intake.accept({
+      origin: 'local',
+      listener: 'local',
+      sender,
+      rcpts,
+      relayAllowed: true,
+      body,
+      eightBit: hasEightBit(body),
+      smtputf8: false,
+      trace: (id, _recipients, now) => `Received: by ${config.hostname} (Sealpost, from userid ${os.userInfo().uid})\r\n\tid ${id}; ${rfc5322Date(now)}\r\n`,
+    });
+    if (!outcome.ok) {
+      err.write(`sealpost send: ${outcome.text}; nothing was queued\n`);
       return 1;
     }
-    const text = prepared.body;
-    const headerEnd = text.indexOf('\r\n\r\n');
-    const header = (headerEnd < 0 ? text : text.subarray(0, headerEnd)).toString('latin1');
-    const received = `Received: by ${config.hostname} (Sealpost, from userid ${os.userInfo().uid})\r\n\tid ${id}; ${rfc5322Date(now)}\r\n`;
-    const body = Buffer.concat([Buffer.from(received + prepared.signature), text]);
-    const messageId = /^message-id:\s*(.*)$/im.exec(header)?.[1]?.trim();
-    await new QueueStore(db, config.queue).enqueue({
-      id,
-      receivedAt: now,
-      sender,
-      body,
-      smtputf8: /[^\x00-\x7f]/.test(sender + recipients.map((r) => r.address).join('')),
-      eightBit: hasEightBit(text),
-      origin: 'local',
-      ...(messageId ? { headerMessageId: messageId } : {}),
-      subject: /^subject:\s*(.*)$/im.exec(header)?.[1]?.trim(),
-      recipients,
-    });
+    const id = outcome.id;
     await requestWake(config.dataDir);
     out.write(`queued as ${id}\n`);
     return 0;

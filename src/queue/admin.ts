@@ -1,7 +1,6 @@
-// The operator's view of the queue and its levers (list, show, retry, hold, release, delete),
-// for `sealpost queue`. Writes here touch only scheduling state; message rows stay store.ts's.
+// The operator's view of the queue (list, show) for `sealpost queue`: reads only; the levers
+// (retry, hold, release, delete) are the store's, the one writer of the queue tables.
 import type { Db } from '../db/open.ts';
-import type { Spool } from './spool.ts';
 
 export interface QueuedRecipient {
   rcpt: string;
@@ -106,29 +105,6 @@ export class QueueAdmin {
       .prepare<[string], RecipientRow>('SELECT message_id, rcpt, address, transport, state, attempts, next_attempt_at, last_error FROM recipients WHERE message_id = ? ORDER BY id')
       .all(id);
     return toMessage(m, recipients.map(toRecipient));
-  }
-
-  /** Makes queued recipients due now: of one message, or (id undefined) of all. Returns how many. */
-  retry(id: string | undefined, now: number): number {
-    if (id === undefined) return this.db.prepare(`UPDATE recipients SET next_attempt_at = ? WHERE state = 'queued'`).run(now).changes;
-    return this.db.prepare(`UPDATE recipients SET next_attempt_at = ? WHERE state = 'queued' AND message_id = ?`).run(now, id).changes;
-  }
-
-  hold(id: string): number {
-    return this.db.prepare(`UPDATE recipients SET state = 'held' WHERE state = 'queued' AND message_id = ?`).run(id).changes;
-  }
-
-  release(id: string, now: number): number {
-    return this.db.prepare(`UPDATE recipients SET state = 'queued', next_attempt_at = ? WHERE state = 'held' AND message_id = ?`).run(now, id).changes;
-  }
-
-  /** Removes a message and its recipients (and its spool file, given `spool`); no DSN is sent. */
-  async delete(id: string, spool?: Spool): Promise<number> {
-    const file = this.db.prepare<[string], string | null>('SELECT spool FROM messages WHERE id = ?').pluck().get(id);
-    const changes = this.db.prepare('DELETE FROM messages WHERE id = ?').run(id).changes;
-    // After the commit: a crash in between leaves an orphan, which the daemon removes at start.
-    if (changes > 0 && file && spool) await spool.remove(file);
-    return changes;
   }
 }
 

@@ -3,7 +3,7 @@
 import type { RecipientDecision } from '../routing/recipients.ts';
 import { type MessageBody, bodyHead } from '../core/body.ts';
 import { type DsnRecipient, buildDsn, shouldBounce } from './bounce.ts';
-import type { NewMessage } from './store.ts';
+import type { NewMessage } from './message.ts';
 
 export interface NoticeDeps {
   hostname: string;

@@ -1,7 +1,8 @@
 // The queue store: the only writer of the messages and recipients tables, and the owner of the
 // spool of large bodies (spool.ts: files removed with their rows, orphans swept at start). Enqueue
-// with group commit (group-commit.ts), fresh messages handed straight to a worker with room, claim
-// of due recipients by index, outcomes recorded, in-flight work recovered after a crash.
+// with group commit (group-commit.ts), fresh messages handed straight to a worker with room
+// (handoff.ts), claim of due recipients by index, outcomes recorded, in-flight work recovered
+// after a crash, and the operator's levers (retry, hold, release, delete; admin.ts only reads).
 import path from 'node:path';
 import { type MessageBody, bodyHead, bodySize, isSpooled } from '../core/body.ts';
 import { type Db, relaxedSync } from '../db/open.ts';
@@ -9,33 +10,10 @@ import type { DeliveryJob, JobRecipient, Outcome } from '../core/delivery.ts';
 import type { DsnRecipient } from './bounce.ts';
 import type { NoticeInput } from './notices.ts';
 import { GroupCommit } from './group-commit.ts';
+import { HandOff, type JobTaker, type Reserved } from './handoff.ts';
+import type { NewMessage, Transport } from './message.ts';
 import { type RetryPolicy, expired, nextAttemptAt } from './schedule.ts';
 import { Spool, spoolDirOf } from './spool.ts';
-
-export type Transport = 'local' | 'remote';
-export type Origin = 'smtp' | 'submission' | 'local' | 'bounce';
-
-export interface NewRecipient {
-  rcpt: string;
-  address: string;
-  transport: Transport;
-}
-
-export interface NewMessage {
-  id: string;
-  receivedAt: number;
-  sender: string;
-  /** A spooled body's file must be in this store's spool, written and fsync'd (collect.ts). */
-  body: MessageBody;
-  smtputf8: boolean;
-  eightBit: boolean;
-  origin: Origin;
-  clientIp?: string;
-  helo?: string;
-  headerMessageId?: string;
-  subject?: string;
-  recipients: readonly NewRecipient[];
-}
 
 /** A recipient that reached a final state other than delivered (or waits long), for the DSN writer. */
 export type FailedRecipient = DsnRecipient;
@@ -62,22 +40,9 @@ interface Pending {
   resolve: () => void;
   reject: (err: Error) => void;
   /** The workers that reserved a slot for this message, by transport (those recipients go in active). */
-  takers?: Map<Transport, JobTaker>;
+  takers?: Reserved;
   /** Their jobs, once committed: given to the workers after the WAL sync. */
   jobs?: { transport: Transport; job: DeliveryJob }[];
-}
-
-/**
- * A worker as the store sees it: a fresh message can go to it straight from enqueue, its
- * recipients committed as active, with no claim query and no reading of the body back.
- */
-export interface JobTaker {
-  /** Holds a slot for a job that take() or release() will settle; false when there is no room. */
-  reserve(): boolean;
-  /** The job for a reserved slot; its recipients are active. */
-  take(job: DeliveryJob): void;
-  /** A reserved slot that gets no job (the message was not committed). */
-  release(): void;
 }
 
 interface RecipientRow {
@@ -119,8 +84,7 @@ export class QueueStore {
   private readonly withoutSync: <T>(fn: () => T) => T;
   /** The write transactions, built once (better-sqlite3 wraps each in BEGIN … COMMIT). */
   private readonly transactions;
-  private readonly listeners = new Set<(transport: Transport) => void>();
-  private readonly takers = new Map<Transport, JobTaker>();
+  private readonly handoff = new HandOff();
   private readonly statements;
   /** The files of large bodies (data_dir/spool beside the database); this store removes them. */
   readonly spool: Spool;
@@ -159,6 +123,11 @@ export class QueueStore {
         `SELECT rcpt, address, last_error FROM recipients WHERE message_id = ? AND state = 'failed'`,
       ),
       deleteMessage: db.prepare('DELETE FROM messages WHERE id = ?'),
+      spoolOf: db.prepare<[string], string | null>('SELECT spool FROM messages WHERE id = ?').pluck(),
+      retryAll: db.prepare<[number]>(`UPDATE recipients SET next_attempt_at = ? WHERE state = 'queued'`),
+      retryMessage: db.prepare<[number, string]>(`UPDATE recipients SET next_attempt_at = ? WHERE state = 'queued' AND message_id = ?`),
+      hold: db.prepare<[string]>(`UPDATE recipients SET state = 'held' WHERE state = 'queued' AND message_id = ?`),
+      release: db.prepare<[number, string]>(`UPDATE recipients SET state = 'queued', next_attempt_at = ? WHERE state = 'held' AND message_id = ?`),
       markDelayNotice: db.prepare('UPDATE messages SET delay_notice_sent = 1 WHERE id = ? AND delay_notice_sent = 0'),
       recover: db.prepare(`UPDATE recipients SET state = 'queued' WHERE state = 'active'`),
       // ORDER BY … LIMIT 1 stops at the first entry of the due index; min() read every entry of the range.
@@ -194,27 +163,19 @@ export class QueueStore {
    */
   enqueue(message: NewMessage): Promise<void> {
     return new Promise((resolve, reject) => {
-      const p: Pending = { message, resolve, reject };
-      for (const t of new Set(message.recipients.map((r) => r.transport))) {
-        const taker = this.takers.get(t);
-        if (taker?.reserve()) (p.takers ??= new Map()).set(t, taker);
-      }
-      this.group.add(p);
+      const takers = this.handoff.reserve(message);
+      this.group.add({ message, resolve, reject, ...(takers ? { takers } : {}) });
     });
   }
 
   /** Called with the transport of every committed recipient group that waits to be claimed. */
   onEnqueued(listener: (transport: Transport) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.handoff.onEnqueued(listener);
   }
 
   /** Fresh messages for `transport` go straight to `taker` while it has room (see JobTaker). */
   handOff(transport: Transport, taker: JobTaker): () => void {
-    this.takers.set(transport, taker);
-    return () => {
-      if (this.takers.get(transport) === taker) this.takers.delete(transport);
-    };
+    return this.handoff.register(transport, taker);
   }
 
   /**
@@ -228,11 +189,7 @@ export class QueueStore {
       else p.resolve();
       for (const { transport, job } of p.jobs ?? []) p.takers?.get(transport)?.take(job);
     }
-    this.notify(round.flatMap((p) => p.message.recipients.filter((r) => !p.takers?.has(r.transport)).map((r) => r.transport)));
-  }
-
-  private notify(transports: Transport[]): void {
-    for (const t of new Set(transports)) for (const l of this.listeners) l(t);
+    this.handoff.notify(round.flatMap((p) => p.message.recipients.filter((r) => !p.takers?.has(r.transport)).map((r) => r.transport)));
   }
 
   /** Inserts a message; the recipients of `active` transports go in active, and their jobs are returned. */
@@ -304,7 +261,7 @@ export class QueueStore {
     // No fsync: an outcome lost in a power failure means the delivery is made again (at least
     // once; Maildir delivery finds its file and stops). Keeps the disk off the event loop.
     const finished = this.withoutSync(() => this.transactions.complete.immediate(job, outcomes, now, options, notices));
-    this.notify(notices.flatMap((n) => n.recipients.map((r) => r.transport)));
+    this.handoff.notify(notices.flatMap((n) => n.recipients.map((r) => r.transport)));
     // The row is gone: its spool file goes too (a crash before this leaves an orphan, swept at start).
     if (finished && isSpooled(job.body)) void this.spool.remove(path.basename(job.body.file)).catch(() => undefined);
     return finished;
@@ -356,6 +313,30 @@ export class QueueStore {
   }
 
   /** After a crash or restart: work that was in flight is queued again (delivery is at least once). */
+  /** Makes queued recipients due now: of one message, or (id undefined) of all. Returns how many. */
+  retryNow(id: string | undefined, now: number): number {
+    if (id === undefined) return this.statements.retryAll.run(now).changes;
+    return this.statements.retryMessage.run(now, id).changes;
+  }
+
+  /** Holds a message's queued recipients until release() (Postfix's postsuper -h). */
+  hold(id: string): number {
+    return this.statements.hold.run(id).changes;
+  }
+
+  release(id: string, now: number): number {
+    return this.statements.release.run(now, id).changes;
+  }
+
+  /** Removes a message and its recipients, and its spool file; no DSN is sent. */
+  async delete(id: string): Promise<number> {
+    const file = this.statements.spoolOf.get(id);
+    const changes = this.statements.deleteMessage.run(id).changes;
+    // After the commit: a crash in between leaves an orphan, which the daemon removes at start.
+    if (changes > 0 && file) await this.spool.remove(file);
+    return changes;
+  }
+
   recover(): number {
     return this.statements.recover.run().changes;
   }

@@ -7,7 +7,9 @@ import type { Courier, DeliveryJob, Outcome } from '../core/delivery.ts';
 import { StorageHealth } from '../db/storage-fault.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 import type { NoticeInput } from './notices.ts';
-import type { JobTaker, NewMessage, QueueStore, Transport } from './store.ts';
+import type { JobTaker } from './handoff.ts';
+import type { NewMessage, Transport } from './message.ts';
+import type { QueueStore } from './store.ts';
 
 export interface WorkerDeps {
   store: QueueStore;

@@ -5,7 +5,6 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { type SpooledBody, bodyChunks, isSpooled } from '../../../src/core/body.ts';
 import { MIGRATIONS_DIR, openDb } from '../../../src/db/open.ts';
-import { QueueAdmin } from '../../../src/queue/admin.ts';
 import { QueueStore } from '../../../src/queue/store.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
@@ -83,6 +82,6 @@ test('sealpost queue delete removes the spool file with the row', { timeout: 10_
   const store = new QueueStore(db, retry);
   const body = await spooled(store, 'DEL');
   await store.enqueue(message('M3', body));
-  assert.equal(await new QueueAdmin(db).delete('M3', store.spool), 1);
+  assert.equal(await store.delete('M3'), 1);
   assert.equal(existsSync(body.file), false);
 });

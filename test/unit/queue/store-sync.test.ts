@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { MIGRATIONS_DIR, openDb } from '../../../src/db/open.ts';
-import { type NewMessage, QueueStore } from '../../../src/queue/store.ts';
+import type { NewMessage } from '../../../src/queue/message.ts';
+import { QueueStore } from '../../../src/queue/store.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 const retry = { minBackoffMs: 60_000, maxBackoffMs: 3_600_000, maxLifetimeMs: 86_400_000 };

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { MIGRATIONS_DIR, openDb } from '../../../src/db/open.ts';
-import { CLAIM_MESSAGE_SQL, DUE_MESSAGES_SQL, type NewMessage, QueueStore } from '../../../src/queue/store.ts';
+import type { NewMessage } from '../../../src/queue/message.ts';
+import { CLAIM_MESSAGE_SQL, DUE_MESSAGES_SQL, QueueStore } from '../../../src/queue/store.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -8,7 +8,7 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
 import { SMTPServer } from 'smtp-server';
-import type { TlsBinding } from '../../../src/inbound/listener.ts';
+import type { TlsBinding } from '../../../src/inbound/session.ts';
 import { tlsBinding } from '../../../src/tls/smtp-server.ts';
 import { type CertStore, createCertStore } from '../../../src/tls/store.ts';
 import { type TestCert, createCa, issueCert, selfSignedCert } from '../../helpers/certs.ts';

@@ -1,0 +1,164 @@
+// Intake: a message that has fully arrived (over SMTP, or from `sealpost send`) becomes a queued
+// message. Routes its recipients, prepares outgoing mail (From: check, fix-ups, DKIM) or checks
+// mail from other servers (SPF/DKIM/DMARC), puts our trace field in front, commits it to the queue
+// and writes the "received" record. The caller answers only after this resolves (250 after the
+// commit). Outcomes are values; the SMTP side turns a refusal into its reply.
+//
+//   createIntake(deps) → { accept(arrival) → Promise<IntakeOutcome>, openSpool() }
+import type { OutgoingInput, Prepared } from '../auth/submission.ts';
+import { type MessageBody, bodyHead, bodySize, isSpooled, prependTo } from '../core/body.ts';
+import { isStorageFault, type StorageHealth } from '../db/storage-fault.ts';
+import { type Logger, mailLog } from '../log/log.ts';
+import type { Verdict, VerifyInput } from '../mailauth/verify.ts';
+import { headerBlock } from '../message/body.ts';
+import { plainHeaderFacts } from '../message/header-facts.ts';
+import type { NewMessage, NewRecipient, Origin } from '../queue/message.ts';
+import type { SpoolFile } from '../queue/spool.ts';
+import type { QueueStore } from '../queue/store.ts';
+import { type Directory, decideRecipient } from '../routing/recipients.ts';
+
+export interface IntakeDeps {
+  store: Pick<QueueStore, 'enqueue' | 'spool'>;
+  /** The current domain directory (swapped on reload). */
+  directory: () => Directory;
+  now: () => number;
+  newId: () => string;
+  /** Absent (the CLI): no "received" record. */
+  log?: Logger;
+  /** The disk as the queue sees it: a refused write is one 'storage' episode, answered 452. */
+  storage?: StorageHealth;
+  /** Outgoing mail: From: check, RFC 6409 §8 fix-ups, DKIM (src/auth/submission.ts). Absent: stored as received. */
+  prepareOutgoing?: (input: OutgoingInput) => Promise<Prepared>;
+  /** Mail from other servers: SPF/DKIM/DMARC (src/mailauth/verify.ts). Absent: off. */
+  verifyInbound?: (input: VerifyInput) => Promise<Verdict>;
+}
+
+/** A message that has fully arrived, its line ends checked (CRLF only). */
+export interface Arrival {
+  origin: Exclude<Origin, 'bounce'>;
+  /** Where it came in, for the log: mx, submission, submissions, local. */
+  listener: string;
+  sender: string;
+  /** The envelope recipients as given; refused ones are dropped here (SMTP refused them at RCPT). */
+  rcpts: readonly string[];
+  /** May this client send to other domains (authenticated, relay.networks, a local program)? */
+  relayAllowed: boolean;
+  /** The authenticated user (submission). */
+  user?: string;
+  body: MessageBody;
+  /** The body has 8-bit bytes, or the client declared 8BITMIME. */
+  eightBit: boolean;
+  /** The client declared SMTPUTF8. */
+  smtputf8: boolean;
+  /** The SMTP client, for the checks, the queue row and the log. */
+  client?: { ip: string; helo: string; tls?: string };
+  /** Our trace field (a Received header ending in CRLF) for this queue id and these recipients. */
+  trace: (id: string, recipients: readonly NewRecipient[], now: number) => string;
+}
+
+export type IntakeOutcome =
+  | { ok: true; id: string }
+  /** `refusal`: a policy refusal of this message (counted for the session), not a local failure. */
+  | { ok: false; code: number; enhanced: string; text: string; refusal: boolean };
+
+export interface Intake {
+  accept(arrival: Arrival): Promise<IntakeOutcome>;
+  /** A new spool file for a large body as it arrives (queue/spool.ts). */
+  openSpool(): SpoolFile;
+}
+
+const LOCAL_ERROR = { ok: false, code: 451, enhanced: '4.3.0', text: 'Local error in processing, try again later', refusal: false } as const;
+const NO_STORAGE = { ok: false, code: 452, enhanced: '4.3.1', text: 'Insufficient system storage, try again later', refusal: false } as const;
+
+export function createIntake(deps: IntakeDeps): Intake {
+  const { log } = deps;
+  return {
+    openSpool: () => deps.store.spool.create(deps.newId()),
+    async accept(arrival) {
+      const directory = deps.directory();
+      const recipients: NewRecipient[] = [];
+      for (const rcpt of arrival.rcpts) {
+        const d = decideRecipient(rcpt, directory, arrival.relayAllowed);
+        if (d.kind === 'local') recipients.push({ rcpt, address: d.mailbox, transport: 'local' });
+        else if (d.kind === 'remote') recipients.push({ rcpt, address: d.address, transport: 'remote' });
+      }
+      if (recipients.length === 0) return { ok: false, code: 554, enhanced: '5.5.1', text: 'No valid recipients', refusal: false };
+      const id = deps.newId();
+      const now = deps.now();
+      const { sender, user, client } = arrival;
+      // Our header fields between the trace field and the message: a DKIM signature or SPF/DKIM/DMARC results.
+      let stamped: { prepend: string; message: MessageBody } = { prepend: '', message: arrival.body };
+      let dkim: Extract<Prepared, { ok: true }>['dkim'] | undefined;
+      let verdict: Verdict | undefined;
+      if (deps.prepareOutgoing && (user !== undefined || arrival.relayAllowed)) {
+        let prepared: Prepared;
+        try {
+          prepared = await deps.prepareOutgoing({ user, sender, body: arrival.body, queueId: id, now, directory });
+        } catch (err) {
+          log?.error({ err, queueId: id }, 'could not prepare an outgoing message (DKIM signing?)');
+          return LOCAL_ERROR;
+        }
+        if (!prepared.ok) {
+          if (log) mailLog(log, 'rejected', { stage: 'data', listener: arrival.listener, clientIp: client?.ip, user, from: sender, reply: `${prepared.code} ${prepared.enhanced}`, reason: prepared.text });
+          return { ok: false, code: prepared.code, enhanced: prepared.enhanced, text: prepared.text, refusal: true };
+        }
+        stamped = { prepend: prepared.signature, message: prepared.body };
+        dkim = prepared.dkim;
+      } else if (deps.verifyInbound && arrival.origin === 'smtp' && client) {
+        verdict = await deps.verifyInbound({ message: arrival.body, ip: client.ip, helo: client.helo, sender });
+        if (verdict.error && log) mailLog(log, 'authres', { queueId: id, error: verdict.error }, 'sender authentication checks did not finish', 'warn');
+        if (verdict.reject) {
+          if (log) mailLog(log, 'rejected', { stage: 'data', listener: arrival.listener, clientIp: client.ip, from: sender, reply: `${verdict.reject.code} ${verdict.reject.enhanced}`, auth: verdict.results });
+          return { ok: false, ...verdict.reject, refusal: true };
+        }
+        stamped = { prepend: verdict.headers, message: verdict.message };
+      }
+      const block = headerBlock(bodyHead(stamped.message));
+      // mailparser (loaded on first use) only for header blocks the plain reader cannot take (encoded words, folding).
+      const headers = plainHeaderFacts(block) ?? (await (await import('mailparser')).simpleParser(block, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true }));
+      const body = prependTo(stamped.message, Buffer.from(arrival.trace(id, recipients, now) + stamped.prepend));
+      const message: NewMessage = {
+        id,
+        receivedAt: now,
+        sender,
+        body,
+        // RFC 6531: the envelope needs SMTPUTF8 when an address is not ASCII.
+        smtputf8: arrival.smtputf8 || /[^\x00-\x7f]/.test(sender + recipients.map((r) => r.address).join('')),
+        eightBit: arrival.eightBit,
+        origin: arrival.origin,
+        clientIp: client?.ip,
+        helo: client?.helo || undefined,
+        headerMessageId: headers.messageId,
+        subject: headers.subject,
+        recipients,
+      };
+      try {
+        await deps.store.enqueue(message);
+        deps.storage?.ok();
+      } catch (err) {
+        // A full disk (RFC 3463 §3.4: 4.3.1): one 'storage' record per episode, not one per message.
+        if (deps.storage ? deps.storage.fault('enqueue', err) : isStorageFault(err)) return NO_STORAGE;
+        log?.error({ err, queueId: id }, 'could not commit message to the queue');
+        return LOCAL_ERROR;
+      }
+      if (log) {
+        mailLog(log, 'received', {
+          queueId: id,
+          from: sender,
+          to: recipients.map((r) => r.rcpt),
+          size: bodySize(body),
+          spooled: isSpooled(body) || undefined,
+          messageId: headers.messageId,
+          subject: headers.subject,
+          clientIp: client?.ip,
+          tls: client?.tls ?? null,
+          listener: arrival.listener,
+          user,
+          dkim,
+          auth: verdict?.results,
+        });
+      }
+      return { ok: true, id };
+    },
+  };
+}

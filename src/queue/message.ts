@@ -1,0 +1,28 @@
+// What is put into the queue (types only): a new message with its body and recipients, as
+// intake, the DSN writer and the store agree on it.
+import type { MessageBody } from '../core/body.ts';
+
+export type Transport = 'local' | 'remote';
+export type Origin = 'smtp' | 'submission' | 'local' | 'bounce';
+
+export interface NewRecipient {
+  rcpt: string;
+  address: string;
+  transport: Transport;
+}
+
+export interface NewMessage {
+  id: string;
+  receivedAt: number;
+  sender: string;
+  /** A spooled body's file must be in the store's spool, written and fsync'd (inbound/collect.ts). */
+  body: MessageBody;
+  smtputf8: boolean;
+  eightBit: boolean;
+  origin: Origin;
+  clientIp?: string;
+  helo?: string;
+  headerMessageId?: string;
+  subject?: string;
+  recipients: readonly NewRecipient[];
+}
