@@ -5,7 +5,7 @@
 import { isAscii } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import type { SpooledBody } from '../core/body.ts';
-import type { SpoolFile } from '../queue/spool.ts';
+import type { SpoolFile } from '../intake/intake.ts';
 import type { BodyBudget } from './memory-budget.ts';
 import { NewlineStream } from '../message/newline-stream.ts';
 

@@ -17,6 +17,9 @@ import type { SpoolFile } from '../queue/spool.ts';
 import type { QueueStore } from '../queue/store.ts';
 import { type Directory, decideRecipient } from '../routing/recipients.ts';
 
+/** The spool file a large body is written to as it arrives (the SMTP side reaches the queue only through intake). */
+export type { SpoolFile } from '../queue/spool.ts';
+
 export interface IntakeDeps {
   store: Pick<QueueStore, 'enqueue' | 'spool'>;
   /** The current domain directory (swapped on reload). */

@@ -23,7 +23,8 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   auth: ['inbound', 'intake', 'outbound', 'local', 'queue', 'cli'],
   outbound: ['inbound', 'intake', 'local', 'auth', 'cli'],
   local: ['inbound', 'intake', 'outbound', 'auth', 'cli'],
-  inbound: ['outbound', 'local', 'cli'],
+  // The SMTP side reaches the queue only through intake.
+  inbound: ['queue', 'outbound', 'local', 'cli'],
   intake: ['inbound', 'outbound', 'local', 'cli'],
 };
 
