@@ -8,9 +8,6 @@ import { readAcme, readAuth, readDns, readDomains, readInbound, readLimits, read
 import type { Config, DkimDomain } from './types.ts';
 import { readDoctor } from './doctor.ts';
 
-// Kept while branches in flight import types from here; new code imports types.ts.
-export * from './types.ts';
-
 export type Validated = { ok: true; config: Config; warnings: Problem[] } | { ok: false; problems: Problem[] };
 
 const TOP_KEYS = ['hostname', 'data_dir', 'listen', 'tls', 'submission', 'submissions', 'auth', 'dns', 'domain', 'relay', 'limits', 'inbound', 'shutdown', 'acme', 'log', 'outbound', 'queue', 'doctor'] as const;

@@ -8,7 +8,7 @@ import { spf as evaluateSpf } from 'mailauth';
 import { cacheRoot, loadAccountUrl } from '../acme/cache.ts';
 import { readStatus } from '../acme/status.ts';
 import { parseHostPort } from '../config/fields.ts';
-import type { Config } from '../config/schema.ts';
+import type { Config } from '../config/types.ts';
 import { dkimKeyPath, dkimRecord } from '../dkim/keys.ts';
 import type { DnsAnswer, Resolver } from '../dns/resolver.ts';
 import { mailauthResolver } from '../mailauth/resolver.ts';

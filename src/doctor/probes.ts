@@ -3,7 +3,7 @@
 // server's port 25. Network I/O only; what the results mean is decided in checks/.
 import net from 'node:net';
 import tls from 'node:tls';
-import type { ListenAddress } from '../config/schema.ts';
+import type { ListenAddress } from '../config/types.ts';
 import { checkCertName } from '../tls/names.ts';
 import { walkChain } from '../tlscheck/chain.ts';
 import { probeSmtp } from '../tlscheck/probe.ts';

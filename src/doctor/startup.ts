@@ -3,7 +3,7 @@
 // data_dir/doctor.json, where `sealpost status` counts them. Network and file I/O.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Config } from '../config/schema.ts';
+import type { Config } from '../config/types.ts';
 import { writeFileAtomic } from '../core/durable-fs.ts';
 import type { Logger } from '../log/log.ts';
 import { buildTrust } from '../tls-policy/trust.ts';

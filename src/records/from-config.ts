@@ -2,7 +2,7 @@
 // machine's), the DKIM keys on disk and the ACME account once it exists. Reads key and ACME files.
 import { readFile } from 'node:fs/promises';
 import { cacheRoot, loadAccountUrl } from '../acme/cache.ts';
-import type { Config } from '../config/schema.ts';
+import type { Config } from '../config/types.ts';
 import { dkimKeyPath, dkimRecord } from '../dkim/keys.ts';
 import { type DnsRecord, mailRecords } from './records.ts';
 

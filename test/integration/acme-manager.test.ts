@@ -12,7 +12,7 @@ import { cacheRoot } from '../../src/acme/cache.ts';
 import { type AcmeManager, startAcme } from '../../src/acme/manager.ts';
 import { type ChallengeTable, createChallengeTable, startChallengeServer } from '../../src/acme/responder.ts';
 import { readStatus } from '../../src/acme/status.ts';
-import type { Config } from '../../src/config/schema.ts';
+import type { Config } from '../../src/config/types.ts';
 import { validateConfig } from '../../src/config/schema.ts';
 import { pickEntry } from '../../src/tls/names.ts';
 import { type TlsService, startTls } from '../../src/tls/service.ts';
