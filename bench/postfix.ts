@@ -10,7 +10,7 @@ import { type PostfixInstance, startPostfixReceiver, startPostfixSender } from '
 import { run } from '../test/helpers/proc.ts';
 import type { Scope } from '../test/helpers/tmp.ts';
 import { waitForPort } from '../test/helpers/wait.ts';
-import { groupCpuMs, groupPssKiB } from './bench-proc.ts';
+import { groupCpuMs, groupPssKiB } from './proc.ts';
 
 export const POSTFIX_DOMAIN = 'postfix.test';
 export const POSTFIX_MAILBOX = `bench@${POSTFIX_DOMAIN}`;

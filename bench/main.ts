@@ -1,5 +1,5 @@
-// `scripts/bench`: Sealpost against Postfix on this machine, in one run, loopback only (started
-// inside ../shared/bin/netless by scripts/bench). Plans the cases, starts the peers, runs the
+// `bench/bench`: Sealpost against Postfix on this machine, in one run, loopback only (started
+// inside ../shared/bin/netless by bench/bench). Plans the cases, starts the peers, runs the
 // scenarios, prints the side-by-side table and writes the JSON report. Side effects: a work
 // directory under the temp dir, daemons and load generators (all stopped at the end or on a
 // signal), a JSON file. Bounded: a watchdog ends the run after --max-minutes.
@@ -12,13 +12,13 @@ import { startDnsServer } from '../test/helpers/dns-server.ts';
 import { selfSignedCert } from '../test/helpers/certs.ts';
 import { freePort } from '../test/helpers/ports.ts';
 import { run } from '../test/helpers/proc.ts';
-import { POSTFIX_DOMAIN, POSTFIX_MAILBOX, SINK_DOMAIN, startReceivingPostfix, startRelayingPostfix, type PostfixPeer } from './bench-postfix.ts';
-import { type CpuProfile, formatSummary, summarizeProfile } from './bench-profile.ts';
-import { type BenchReport, type CaseResult, type SideFigures, formatTable } from './bench-report.ts';
-import { type Shape, type Target, idleMemory, inboundPlain, inboundTls, largeMessages, outbound } from './bench-scenarios.ts';
-import { SEALPOST_DOMAIN, SEALPOST_MAILBOX, type SealpostDaemon, startSealpost } from './bench-sealpost.ts';
+import { POSTFIX_DOMAIN, POSTFIX_MAILBOX, SINK_DOMAIN, startReceivingPostfix, startRelayingPostfix, type PostfixPeer } from './postfix.ts';
+import { type CpuProfile, formatSummary, summarizeProfile } from './profile.ts';
+import { type BenchReport, type CaseResult, type SideFigures, formatTable } from './report.ts';
+import { type Shape, type Target, idleMemory, inboundPlain, inboundTls, largeMessages, outbound } from './scenarios.ts';
+import { SEALPOST_DOMAIN, SEALPOST_MAILBOX, type SealpostDaemon, startSealpost } from './sealpost.ts';
 
-const USAGE = `usage: scripts/bench [--quick] [--out FILE] [--only inbound,starttls,outbound,memory]
+const USAGE = `usage: bench/bench [--quick] [--out FILE] [--only inbound,starttls,outbound,memory]
                     [--sessions 1,20] [--sizes 1024,10240] [--messages N] [--outbound-messages N] [--rounds R]
                     [--drain-messages N] [--profile DIR] [--keep] [--max-minutes M]
   --quick      a smoke run: few messages per case (figures are noisy)

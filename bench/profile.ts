@@ -1,6 +1,6 @@
 // Summarizes a V8 .cpuprofile (node --cpu-prof): self time by function and by file or package,
 // hottest first. Pure apart from the CLI at the bottom, which reads one file and prints.
-//   node scripts/bench-profile.ts FILE.cpuprofile [--top 25]
+//   node bench/profile.ts FILE.cpuprofile [--top 25]
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -94,7 +94,7 @@ export function formatSummary(s: ProfileSummary): string {
 if (import.meta.main) {
   const [file, ...rest] = process.argv.slice(2);
   if (!file) {
-    process.stderr.write('usage: node scripts/bench-profile.ts FILE.cpuprofile [--top N]\n');
+    process.stderr.write('usage: node bench/profile.ts FILE.cpuprofile [--top N]\n');
     process.exit(2);
   }
   const topAt = rest.indexOf('--top');

@@ -1,5 +1,5 @@
 // The benchmark's measurements, each run the same way against Sealpost and against Postfix:
-// inbound acceptance (smtp-source, or bench-load.ts with STARTTLS) until the queue is empty,
+// inbound acceptance (smtp-source, or load.ts with STARTTLS) until the queue is empty,
 // outbound delivery of a filled queue to smtp-sink, and Sealpost's memory with idle sessions.
 // Side effects: load-generator and smtp-sink processes, sockets, polling of /proc and queues.
 import path from 'node:path';
@@ -7,10 +7,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { run } from '../test/helpers/proc.ts';
 import type { Scope } from '../test/helpers/tmp.ts';
 import { waitFor } from '../test/helpers/wait.ts';
-import { openIdle, runStreamed, type IdleSessions, type LoadResult } from './bench-load.ts';
-import { SINK_DOMAIN, smtpSource, startSink } from './bench-postfix.ts';
-import { sampleMemory } from './bench-proc.ts';
-import type { SideFigures } from './bench-report.ts';
+import { openIdle, runStreamed, type IdleSessions, type LoadResult } from './load.ts';
+import { SINK_DOMAIN, smtpSource, startSink } from './postfix.ts';
+import { sampleMemory } from './proc.ts';
+import type { SideFigures } from './report.ts';
 
 /** One MTA as the scenarios see it. */
 export interface Target {
@@ -75,10 +75,10 @@ export function inboundPlain(t: Target, shape: Shape): Promise<SideFigures> {
   return inboundSide(t, shape, () => smtpSource(t.port, { ...shape, to: t.rcpt, timeoutMs: boundMs(shape.messages) }));
 }
 
-/** bench-load.ts with STARTTLS at `version` (a separate process, like smtp-source). */
+/** load.ts with STARTTLS at `version` (a separate process, like smtp-source). */
 export function inboundTls(root: string, t: Target, shape: Shape, version: 'TLSv1.2' | 'TLSv1.3'): Promise<SideFigures> {
   return inboundSide(t, shape, async () => {
-    const args = ['--disable-warning=ExperimentalWarning', path.join(root, 'scripts', 'bench-load.ts'), '--port', String(t.port), '--to', t.rcpt];
+    const args = ['--disable-warning=ExperimentalWarning', path.join(root, 'bench', 'load.ts'), '--port', String(t.port), '--to', t.rcpt];
     args.push('--sessions', String(shape.sessions), '--messages', String(shape.messages), '--size', String(shape.size), '--starttls', version);
     const r = await run(process.execPath, args, { timeoutMs: boundMs(shape.messages) });
     if (r.code !== 0) throw new Error(`bench-load: exit ${r.code ?? r.signal}: ${r.stderr.trim()}`);

@@ -11,7 +11,7 @@ import { QueueStore } from '../src/queue/store.ts';
 import { requestWake } from '../src/queue/wake.ts';
 import type { Scope } from '../test/helpers/tmp.ts';
 import { waitForLine } from '../test/helpers/wait.ts';
-import { processCpuMs, rssKiB, threadCpuMs } from './bench-proc.ts';
+import { processCpuMs, rssKiB, threadCpuMs } from './proc.ts';
 
 export const SEALPOST_DOMAIN = 'sealpost.test';
 export const SEALPOST_MAILBOX = `bench@${SEALPOST_DOMAIN}`;
@@ -47,7 +47,7 @@ export interface SealpostOptions {
  */
 export function benchConfig(o: SealpostOptions): string {
   const tls = o.cert ? `[tls]\ncert_file = ${JSON.stringify(o.cert.certFile)}\nkey_file = ${JSON.stringify(o.cert.keyFile)}\n\n` : '';
-  return `# Written by scripts/bench.
+  return `# Written by bench/bench.
 hostname = "mx.${SEALPOST_DOMAIN}"
 data_dir = ${JSON.stringify(path.join(o.dir, 'data'))}
 

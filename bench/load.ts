@@ -2,7 +2,7 @@
 // connection per message, optional STARTTLS at a fixed TLS version, no pipelining, like
 // smtp-source; also holds idle sessions open for the memory figures. Opens sockets. As a CLI it
 // runs one load and prints one JSON line:
-//   node scripts/bench-load.ts --port P --sessions 20 --messages 1000 --size 10240 \
+//   node bench/load.ts --port P --sessions 20 --messages 1000 --size 10240 \
 //     --starttls TLSv1.3 --from a@load.test --to bench@sealpost.test
 import { once } from 'node:events';
 import net from 'node:net';
@@ -319,7 +319,7 @@ if (import.meta.main) {
   });
   const starttls = values.starttls;
   if (!values.port || !values.to || (starttls !== undefined && starttls !== 'TLSv1.2' && starttls !== 'TLSv1.3')) {
-    process.stderr.write('usage: node scripts/bench-load.ts --port P --to RCPT [--host H] [--sessions C] [--messages N] [--size S] [--starttls TLSv1.2|TLSv1.3] [--groups X25519]\n');
+    process.stderr.write('usage: node bench/load.ts --port P --to RCPT [--host H] [--sessions C] [--messages N] [--size S] [--starttls TLSv1.2|TLSv1.3] [--groups X25519]\n');
     process.exit(2);
   }
   const result = await runLoad({
