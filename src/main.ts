@@ -18,7 +18,6 @@ import { loadDkimKeys } from './dkim/keys.ts';
 import { createDkimSigner } from './dkim/signer.ts';
 import { cachingResolver } from './dns/cache.ts';
 import { createNodeResolver } from './dns/node-resolver.ts';
-import { runStartupDoctor } from './doctor/startup.ts';
 import { reverseLookup } from './dns/reverse.ts';
 import { createInboundListener } from './inbound/listener.ts';
 import type { InboundDeps, ListenerRole } from './inbound/session.ts';
@@ -212,7 +211,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       dataDir: config.dataDir,
     });
     // sealpost doctor's checks (no port-25 probe), in the background: each error logged once.
-    const doctorRun = config.doctor.atStartup ? runStartupDoctor(config, { resolver: nodeResolver, log, now }) : undefined;
+    // Loaded only when on: its SPF evaluation brings mailauth (≈ 20 MiB) into the main thread.
+    const doctorRun = config.doctor.atStartup ? import('./doctor/startup.ts').then((m) => m.runStartupDoctor(config, { resolver: nodeResolver, log, now })) : undefined;
 
     const reloadOnce = async (): Promise<void> => {
       await tls.reload();
