@@ -218,7 +218,8 @@ async function writeBody(socket: net.Socket, size: number): Promise<void> {
   let left = size;
   while (left > 0) {
     // The tail: whole lines of CHUNK, then one short line (no line over RFC 5322's 998 characters).
-    const piece = left >= CHUNK.length ? CHUNK : left >= 80 ? CHUNK.subarray(0, left - (left % 80)) : Buffer.from(`${'X'.repeat(Math.max(0, left - 2))}\r\n`, 'latin1');
+    const piece =
+      left >= CHUNK.length ? CHUNK : left >= 80 ? CHUNK.subarray(0, left - (left % 80)) : Buffer.from(`${'X'.repeat(Math.max(0, left - 2))}\r\n`, 'latin1');
     left -= piece.length;
     if (!socket.write(piece)) await once(socket, 'drain');
   }
@@ -319,7 +320,9 @@ if (import.meta.main) {
   });
   const starttls = values.starttls;
   if (!values.port || !values.to || (starttls !== undefined && starttls !== 'TLSv1.2' && starttls !== 'TLSv1.3')) {
-    process.stderr.write('usage: node bench/load.ts --port P --to RCPT [--host H] [--sessions C] [--messages N] [--size S] [--starttls TLSv1.2|TLSv1.3] [--groups X25519]\n');
+    process.stderr.write(
+      'usage: node bench/load.ts --port P --to RCPT [--host H] [--sessions C] [--messages N] [--size S] [--starttls TLSv1.2|TLSv1.3] [--groups X25519]\n',
+    );
     process.exit(2);
   }
   const result = await runLoad({

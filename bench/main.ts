@@ -8,14 +8,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { startDnsServer } from '../test/helpers/dns-server.ts';
 import { selfSignedCert } from '../test/helpers/certs.ts';
+import { startDnsServer } from '../test/helpers/dns-server.ts';
 import { freePort } from '../test/helpers/ports.ts';
 import { run } from '../test/helpers/proc.ts';
-import { POSTFIX_DOMAIN, POSTFIX_MAILBOX, SINK_DOMAIN, startReceivingPostfix, startRelayingPostfix, type PostfixPeer } from './postfix.ts';
+import { POSTFIX_DOMAIN, POSTFIX_MAILBOX, type PostfixPeer, SINK_DOMAIN, startReceivingPostfix, startRelayingPostfix } from './postfix.ts';
 import { type CpuProfile, formatSummary, summarizeProfile } from './profile.ts';
-import { type BenchReport, type CaseResult, type SideFigures, formatTable } from './report.ts';
-import { type Shape, type Target, idleMemory, inboundPlain, inboundTls, largeMessages, outbound } from './scenarios.ts';
+import { type BenchReport, type CaseResult, formatTable, type SideFigures } from './report.ts';
+import { idleMemory, inboundPlain, inboundTls, largeMessages, outbound, type Shape, type Target } from './scenarios.ts';
 import { SEALPOST_DOMAIN, SEALPOST_MAILBOX, type SealpostDaemon, startSealpost } from './sealpost.ts';
 
 const USAGE = `usage: bench/bench [--quick] [--out FILE] [--only inbound,starttls,outbound,memory]
@@ -50,9 +50,18 @@ class Cleanup {
 /** Quiet time before the "after" memory figures: the daemon idle, nothing queued, connections closed. */
 const MEMORY_SETTLE_MS = 5000;
 
-const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
+const list = (v: string | undefined) =>
+  v
+    ? v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : undefined;
 
-function plan(quick: boolean, v: { sessions?: string; sizes?: string; messages?: string; 'outbound-messages'?: string; rounds?: string; 'drain-messages'?: string }) {
+function plan(
+  quick: boolean,
+  v: { sessions?: string; sizes?: string; messages?: string; 'outbound-messages'?: string; rounds?: string; 'drain-messages'?: string },
+) {
   const sessions = (list(v.sessions) ?? ['1', '20']).map(Number);
   const sizes = (list(v.sizes) ?? ['1024', '10240']).map(Number);
   // Several seconds per case at the rates of this machine class (≈ 1.5–3 ms per message at C=1).
@@ -121,7 +130,11 @@ async function both<T>(index: number, sealpost: () => Promise<T>, postfix: () =>
  * rate is all messages over all the time): a few seconds of other load on this shared machine
  * then weighs on both sides instead of deciding the ratio.
  */
-async function inRounds(rounds: number, sealpost: () => Promise<SideFigures>, postfix: () => Promise<SideFigures>): Promise<{ sealpost: SideFigures; postfix: SideFigures }> {
+async function inRounds(
+  rounds: number,
+  sealpost: () => Promise<SideFigures>,
+  postfix: () => Promise<SideFigures>,
+): Promise<{ sealpost: SideFigures; postfix: SideFigures }> {
   const runs: { sealpost: SideFigures; postfix: SideFigures }[] = [];
   for (let r = 0; r < rounds; r++) runs.push(await both(r, sealpost, postfix));
   return { sealpost: addUp(runs.map((r) => r.sealpost)), postfix: addUp(runs.map((r) => r.postfix)) };
@@ -157,7 +170,14 @@ type Plan = ReturnType<typeof plan>;
  * The memory section's queue drain, on a daemon of its own (its start figure owes nothing to
  * earlier cases): Sealpost alone; Postfix's Pss comes from the outbound case of the same shape.
  */
-async function memoryDrain(cleanup: Cleanup, root: string, report: BenchReport, p: Plan, o: { dir: string; dns: string; sinkPort: number; sinkOut: string }, say: (text: string) => void): Promise<void> {
+async function memoryDrain(
+  cleanup: Cleanup,
+  root: string,
+  report: BenchReport,
+  p: Plan,
+  o: { dir: string; dns: string; sinkPort: number; sinkOut: string },
+  say: (text: string) => void,
+): Promise<void> {
   const shape = p.drain;
   say(`queue drain: ${shape.messages} messages of ${shape.size} B`);
   const sealpost = await startSealpost(cleanup, root, { dir: o.dir, port: await freePort(), dns: o.dns, sinkPort: o.sinkPort, relay: true });
@@ -183,13 +203,35 @@ async function memoryDrain(cleanup: Cleanup, root: string, report: BenchReport, 
 }
 
 /** The memory section's large messages, on a daemon of its own with the default [limits]. */
-async function memoryLarge(cleanup: Cleanup, root: string, report: BenchReport, p: Plan, o: { dir: string; dns: string; sinkPort: number }, say: (text: string) => void): Promise<void> {
+async function memoryLarge(
+  cleanup: Cleanup,
+  root: string,
+  report: BenchReport,
+  p: Plan,
+  o: { dir: string; dns: string; sinkPort: number },
+  say: (text: string) => void,
+): Promise<void> {
   say(`large messages: ${p.large.sessions} sessions × ${p.large.size / 1024 / 1024} MiB at once`);
-  const sealpost = await startSealpost(cleanup, root, { dir: o.dir, port: await freePort(), dns: o.dns, sinkPort: o.sinkPort, relay: false, defaultLimits: true });
+  const sealpost = await startSealpost(cleanup, root, {
+    dir: o.dir,
+    port: await freePort(),
+    dns: o.dns,
+    sinkPort: o.sinkPort,
+    relay: false,
+    defaultLimits: true,
+  });
   try {
     await sleep(1000);
     const f = await largeMessages(sealpostTarget(sealpost), p.large, p.settleMs);
-    report.memory.large = { ...p.large, sealpostBeforeKiB: f.beforeKiB, sealpostPeakKiB: f.peakKiB, sealpostAfterKiB: f.afterKiB, settleMs: p.settleMs, acceptMs: Math.round(f.acceptMs), drainMs: Math.round(f.drainMs) };
+    report.memory.large = {
+      ...p.large,
+      sealpostBeforeKiB: f.beforeKiB,
+      sealpostPeakKiB: f.peakKiB,
+      sealpostAfterKiB: f.afterKiB,
+      settleMs: p.settleMs,
+      acceptMs: Math.round(f.acceptMs),
+      drainMs: Math.round(f.drainMs),
+    };
   } catch (err) {
     (report.memory.errors ??= []).push(`large messages: ${(err as Error).message.split('\n')[0] ?? 'failed'}`);
   } finally {
@@ -250,7 +292,8 @@ async function main(): Promise<number> {
   const say = (text: string) => process.stderr.write(`bench: ${text}\n`);
   const done = (c: CaseResult) => {
     report.cases.push(c);
-    const f = (x: CaseResult['sealpost']) => (x.error ? `error: ${x.error}` : `${Math.round((x.messages * 1000) / ((c.scenario === 'outbound' ? x.drainMs : x.acceptMs) ?? x.drainMs))} msg/s`);
+    const f = (x: CaseResult['sealpost']) =>
+      x.error ? `error: ${x.error}` : `${Math.round((x.messages * 1000) / ((c.scenario === 'outbound' ? x.drainMs : x.acceptMs) ?? x.drainMs))} msg/s`;
     say(`  ${c.scenario} C=${c.sessions} S=${c.size} N=${c.messages}: Sealpost ${f(c.sealpost)}, Postfix ${f(c.postfix)}`);
   };
 
@@ -273,19 +316,35 @@ async function main(): Promise<number> {
 
     if (only.has('inbound') || only.has('starttls')) {
       say('starting Sealpost and a receiving Postfix (Maildir delivery on both)');
-      const sealpost = await startSealpost(cleanup, root, { dir: path.join(work, 'sealpost-in'), port: await freePort(), dns: dns.address, sinkPort: sealpostSink, relay: false, cert: certFiles, ...(nodeOptions('inbound') ? { nodeOptions: nodeOptions('inbound') } : {}) });
+      const sealpost = await startSealpost(cleanup, root, {
+        dir: path.join(work, 'sealpost-in'),
+        port: await freePort(),
+        dns: dns.address,
+        sinkPort: sealpostSink,
+        relay: false,
+        cert: certFiles,
+        ...(nodeOptions('inbound') ? { nodeOptions: nodeOptions('inbound') } : {}),
+      });
       const postfix = await startReceivingPostfix(cleanup, await freePort(), certFiles);
       const s = sealpostTarget(sealpost);
       const pf = postfixTarget(postfix);
       if (only.has('inbound')) {
         for (const shape of p.inbound) {
-          const r = await inRounds(p.rounds, () => inboundPlain(s, shape), () => inboundPlain(pf, shape));
+          const r = await inRounds(
+            p.rounds,
+            () => inboundPlain(s, shape),
+            () => inboundPlain(pf, shape),
+          );
           done({ scenario: 'inbound', label: 'smtp-source', ...shape, messages: r.sealpost.messages, ...r });
         }
       }
       if (only.has('starttls')) {
         for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
-          const r = await inRounds(p.rounds, () => inboundTls(root, s, p.tls, version), () => inboundTls(root, pf, p.tls, version));
+          const r = await inRounds(
+            p.rounds,
+            () => inboundTls(root, s, p.tls, version),
+            () => inboundTls(root, pf, p.tls, version),
+          );
           done({ scenario: 'starttls', label: version, ...p.tls, messages: r.sealpost.messages, ...r });
         }
       }
@@ -294,8 +353,19 @@ async function main(): Promise<number> {
       // Sealpost doing the work Postfix does (it has no such checks without milters).
       const like = p.inbound.at(-1);
       if (only.has('inbound') && like) {
-        const plain = await startSealpost(cleanup, root, { dir: path.join(work, 'sealpost-in-nochecks'), port: await freePort(), dns: dns.address, sinkPort: sealpostSink, relay: false, authChecks: false });
-        const r = await inRounds(p.rounds, () => inboundPlain(sealpostTarget(plain), like), () => inboundPlain(pf, like));
+        const plain = await startSealpost(cleanup, root, {
+          dir: path.join(work, 'sealpost-in-nochecks'),
+          port: await freePort(),
+          dns: dns.address,
+          sinkPort: sealpostSink,
+          relay: false,
+          authChecks: false,
+        });
+        const r = await inRounds(
+          p.rounds,
+          () => inboundPlain(sealpostTarget(plain), like),
+          () => inboundPlain(pf, like),
+        );
         done({ scenario: 'inbound', label: 'Sealpost without SPF/DKIM/DMARC', ...like, messages: r.sealpost.messages, ...r });
         await plain.stop();
       }
@@ -304,13 +374,21 @@ async function main(): Promise<number> {
 
     if (only.has('outbound')) {
       say('starting Sealpost and a relaying Postfix; smtp-sink starts when each queue is released');
-      const sealpost = await startSealpost(cleanup, root, { dir: path.join(work, 'sealpost-out'), port: await freePort(), dns: dns.address, sinkPort: sealpostSink, relay: true, ...(nodeOptions('outbound') ? { nodeOptions: nodeOptions('outbound') } : {}) });
+      const sealpost = await startSealpost(cleanup, root, {
+        dir: path.join(work, 'sealpost-out'),
+        port: await freePort(),
+        dns: dns.address,
+        sinkPort: sealpostSink,
+        relay: true,
+        ...(nodeOptions('outbound') ? { nodeOptions: nodeOptions('outbound') } : {}),
+      });
       const postfix = await startRelayingPostfix(cleanup, await freePort(), postfixSink);
       let i = 0;
       for (const shape of p.outbound) {
         const r = await both(
           i++,
-          () => outbound(sealpostTarget(sealpost), shape, { scope: cleanup, sinkPort: sealpostSink, sinkOut: path.join(work, `sink-sealpost-${shape.size}.out`) }),
+          () =>
+            outbound(sealpostTarget(sealpost), shape, { scope: cleanup, sinkPort: sealpostSink, sinkOut: path.join(work, `sink-sealpost-${shape.size}.out`) }),
           () => outbound(postfixTarget(postfix), shape, { scope: cleanup, sinkPort: postfixSink, sinkOut: path.join(work, `sink-postfix-${shape.size}.out`) }),
         );
         done({ scenario: 'outbound', label: 'smtp-sink', ...shape, ...r });
@@ -321,10 +399,23 @@ async function main(): Promise<number> {
 
     if (only.has('memory')) {
       say(`idle connections: ${p.idle.join(', ')}`);
-      const sealpost = await startSealpost(cleanup, root, { dir: path.join(work, 'sealpost-idle'), port: await freePort(), dns: dns.address, sinkPort: sealpostSink, relay: false });
+      const sealpost = await startSealpost(cleanup, root, {
+        dir: path.join(work, 'sealpost-idle'),
+        port: await freePort(),
+        dns: dns.address,
+        sinkPort: sealpostSink,
+        relay: false,
+      });
       report.memory.idle = await idleMemory(sealpost.port, () => sealpost.rssKiB(), p.idle);
       await sealpost.stop();
-      await memoryDrain(cleanup, root, report, p, { dir: path.join(work, 'sealpost-drain'), dns: dns.address, sinkPort: sealpostSink, sinkOut: path.join(work, 'sink-drain.out') }, say);
+      await memoryDrain(
+        cleanup,
+        root,
+        report,
+        p,
+        { dir: path.join(work, 'sealpost-drain'), dns: dns.address, sinkPort: sealpostSink, sinkOut: path.join(work, 'sink-drain.out') },
+        say,
+      );
       await memoryLarge(cleanup, root, report, p, { dir: path.join(work, 'sealpost-large'), dns: dns.address, sinkPort: sealpostSink }, say);
     }
   } catch (err) {

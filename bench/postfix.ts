@@ -4,7 +4,7 @@
 // instances and smtp-sink processes (stopped when the scope ends), files in temp directories.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type PostfixInstance, startPostfixReceiver, startPostfixSender } from '../test/helpers/postfix.ts';
 import { run } from '../test/helpers/proc.ts';
@@ -128,7 +128,21 @@ export interface SourceRun {
 
 /** smtp-source: `messages` messages of `size` body bytes over `sessions` sessions, one connection per message. */
 export async function smtpSource(port: number, o: { sessions: number; messages: number; size: number; to: string; timeoutMs: number }): Promise<SourceRun> {
-  const args = ['-s', String(o.sessions), '-m', String(o.messages), '-l', String(o.size), '-f', 'load@load.test', '-t', o.to, '-M', 'load.test', `127.0.0.1:${port}`];
+  const args = [
+    '-s',
+    String(o.sessions),
+    '-m',
+    String(o.messages),
+    '-l',
+    String(o.size),
+    '-f',
+    'load@load.test',
+    '-t',
+    o.to,
+    '-M',
+    'load.test',
+    `127.0.0.1:${port}`,
+  ];
   const t0 = performance.now();
   const r = await run('smtp-source', args, { timeoutMs: o.timeoutMs });
   const ms = performance.now() - t0;

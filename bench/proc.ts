@@ -1,7 +1,7 @@
 // What the benchmark measures about processes, read from /proc (Linux): CPU time of a process or
 // of a whole Postfix process group, resident memory (VmRSS, Pss), and a sampler for peaks.
 // Side effects: reads /proc only.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** USER_HZ: /proc/PID/stat counts CPU time in 1/100 s on every Linux architecture we run on. */
 const TICK_MS = 10;

@@ -33,13 +33,32 @@ export interface MemoryResult {
    * the fill, at its peak, before the drain, at its peak and `settleMs` after the queue is empty; Postfix's
    * Pss summed over its processes while the same queue drained in the outbound section, if it ran.
    */
-  drain?: { messages: number; size: number; sealpostStartKiB: number; sealpostFillPeakKiB: number; sealpostBeforeKiB: number; sealpostPeakKiB: number; sealpostAfterKiB: number; settleMs: number; postfixPeakPssKiB?: number };
+  drain?: {
+    messages: number;
+    size: number;
+    sealpostStartKiB: number;
+    sealpostFillPeakKiB: number;
+    sealpostBeforeKiB: number;
+    sealpostPeakKiB: number;
+    sealpostAfterKiB: number;
+    settleMs: number;
+    postfixPeakPssKiB?: number;
+  };
   /**
    * `sessions` sessions from one address, each sending one message of `size` bytes to the local
    * mailbox at once: Sealpost VmRSS before, at the peak until all are in the Maildir, and
    * `settleMs` after, the connections closed.
    */
-  large?: { sessions: number; size: number; sealpostBeforeKiB: number; sealpostPeakKiB: number; sealpostAfterKiB: number; settleMs: number; acceptMs: number; drainMs: number };
+  large?: {
+    sessions: number;
+    size: number;
+    sealpostBeforeKiB: number;
+    sealpostPeakKiB: number;
+    sealpostAfterKiB: number;
+    settleMs: number;
+    acceptMs: number;
+    drainMs: number;
+  };
   /** A memory case that failed, and why. */
   errors?: string[];
 }
@@ -87,7 +106,15 @@ export function formatTable(r: BenchReport): string {
     const loop = Number(c.sealpost.notes?.['loopCpuMs'] ?? Number.NaN);
     const busy = c.sealpost.error || Number.isNaN(loop) ? '—' : `${Math.round((100 * loop) / c.sealpost.drainMs)} %`;
     const variant = c.scenario === 'inbound' && c.label !== 'smtp-source' ? ` (${c.label})` : '';
-    rows.push([`${c.scenario === 'outbound' ? 'outbound' : 'inbound'} ${what}, C=${c.sessions}, ${kib(c.size)}, N=${c.messages}${variant}`, num(s), num(p), num(ratio(s, p), 2), cpu(c.sealpost), cpu(c.postfix), busy]);
+    rows.push([
+      `${c.scenario === 'outbound' ? 'outbound' : 'inbound'} ${what}, C=${c.sessions}, ${kib(c.size)}, N=${c.messages}${variant}`,
+      num(s),
+      num(p),
+      num(ratio(s, p), 2),
+      cpu(c.sealpost),
+      cpu(c.postfix),
+      busy,
+    ]);
     if (c.scenario !== 'outbound') {
       const se = c.sealpost.error ? undefined : rate(c.sealpost.messages, c.sealpost.drainMs);
       const pe = c.postfix.error ? undefined : rate(c.postfix.messages, c.postfix.drainMs);
@@ -132,7 +159,10 @@ export function formatTable(r: BenchReport): string {
   }
   for (const e of m.errors ?? []) lines.push(`  memory: ERROR ${e}`);
   for (const c of r.cases) {
-    for (const [name, f] of [['Sealpost', c.sealpost], ['Postfix', c.postfix]] as const) {
+    for (const [name, f] of [
+      ['Sealpost', c.sealpost],
+      ['Postfix', c.postfix],
+    ] as const) {
       if (f.error) lines.push(`  ${c.scenario} C=${c.sessions} ${kib(c.size)} ${name}: ERROR ${f.error}`);
     }
   }

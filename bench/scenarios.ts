@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { run } from '../test/helpers/proc.ts';
 import type { Scope } from '../test/helpers/tmp.ts';
 import { waitFor } from '../test/helpers/wait.ts';
-import { openIdle, runStreamed, type IdleSessions, type LoadResult } from './load.ts';
+import { type IdleSessions, type LoadResult, openIdle, runStreamed } from './load.ts';
 import { SINK_DOMAIN, smtpSource, startSink } from './postfix.ts';
 import { sampleMemory } from './proc.ts';
 import type { SideFigures } from './report.ts';
@@ -108,7 +108,11 @@ export async function outbound(t: Target, shape: Shape, o: OutboundRun): Promise
     const fill0 = performance.now();
     const fillMemory = sampleMemory(() => t.memoryKiB(), 200);
     await smtpSource(t.port, { ...shape, to: `bench@${SINK_DOMAIN}`, timeoutMs: bound });
-    await waitFor(() => t.open() === shape.messages && t.deferred() >= shape.messages, { timeoutMs: bound, intervalMs: 200, what: `${shape.messages} deferred messages in ${t.name}'s queue` });
+    await waitFor(() => t.open() === shape.messages && t.deferred() >= shape.messages, {
+      timeoutMs: bound,
+      intervalMs: 200,
+      what: `${shape.messages} deferred messages in ${t.name}'s queue`,
+    });
     const fillMs = performance.now() - fill0;
     const fillPeak = fillMemory.stop();
     const sink = await startSink(o.scope, o.sinkPort, o.sinkOut);
@@ -126,8 +130,18 @@ export async function outbound(t: Target, shape: Shape, o: OutboundRun): Promise
     const received = sink.messages();
     await sink.stop();
     const after = o.settleMs === undefined ? {} : { memoryAfterKiB: await settled(t, o.settleMs) };
-    const notes = { fillMs: Math.round(fillMs), sinkReceived: received, memoryStartKiB: memoryStart, memoryFillPeakKiB: fillPeak.peakKiB, memoryBeforeKiB: memoryBefore, memoryPeakKiB: peak.peakKiB, ...after, ...loopCpuMs };
-    if (received < shape.messages) return { messages: shape.messages, drainMs, cpuMs, notes, error: `the sink received ${received} of ${shape.messages} messages` };
+    const notes = {
+      fillMs: Math.round(fillMs),
+      sinkReceived: received,
+      memoryStartKiB: memoryStart,
+      memoryFillPeakKiB: fillPeak.peakKiB,
+      memoryBeforeKiB: memoryBefore,
+      memoryPeakKiB: peak.peakKiB,
+      ...after,
+      ...loopCpuMs,
+    };
+    if (received < shape.messages)
+      return { messages: shape.messages, drainMs, cpuMs, notes, error: `the sink received ${received} of ${shape.messages} messages` };
     return { messages: shape.messages, drainMs, cpuMs, notes };
   } catch (err) {
     return { messages: shape.messages, drainMs: 0, cpuMs: 0, error: (err as Error).message.split('\n')[0] ?? 'failed' };
@@ -188,10 +202,23 @@ export async function largeMessages(t: Target, shape: LargeShape, settleMs: numb
   const memory = sampleMemory(() => t.memoryKiB(), 100);
   try {
     const t0 = performance.now();
-    const r = await runStreamed({ host: '127.0.0.1', port: t.port, sessions: shape.sessions, size: shape.size, from: 'load@load.test', to: t.rcpt, helo: 'load.test', timeoutMs: bound });
+    const r = await runStreamed({
+      host: '127.0.0.1',
+      port: t.port,
+      sessions: shape.sessions,
+      size: shape.size,
+      from: 'load@load.test',
+      to: t.rcpt,
+      helo: 'load.test',
+      timeoutMs: bound,
+    });
     const acceptMs = performance.now() - t0;
     if (r.errors > 0) throw new Error(`${r.errors} of ${shape.sessions} large messages failed; first: ${r.firstError ?? ''}`);
-    await waitFor(() => t.open() === 0 && t.delivered() >= delivered0 + shape.sessions, { timeoutMs: bound, intervalMs: 100, what: `${shape.sessions} large messages in ${t.name}'s Maildir` });
+    await waitFor(() => t.open() === 0 && t.delivered() >= delivered0 + shape.sessions, {
+      timeoutMs: bound,
+      intervalMs: 100,
+      what: `${shape.sessions} large messages in ${t.name}'s Maildir`,
+    });
     const drainMs = performance.now() - t0;
     const peakKiB = memory.stop().peakKiB;
     return { beforeKiB, peakKiB, afterKiB: await settled(t, settleMs), acceptMs, drainMs };

@@ -4,7 +4,7 @@
 // one child process (stopped with SIGTERM when the scope ends).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, openSync, readdirSync, closeSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Db, MIGRATIONS_DIR, openDb } from '../src/db/open.ts';
 import { QueueStore } from '../src/queue/store.ts';
@@ -130,7 +130,7 @@ export async function startSealpost(scope: Scope, root: string, o: SealpostOptio
   died.catch(() => undefined);
   const pid = child.pid as number;
   const queue = (): Db => (db ??= openDb(dataDir, MIGRATIONS_DIR));
-  const count = (sql: string) => (queue().prepare<[], { n: number }>(sql).get()?.n ?? 0);
+  const count = (sql: string) => queue().prepare<[], { n: number }>(sql).get()?.n ?? 0;
   const maildir = path.join(dataDir, 'mail', SEALPOST_DOMAIN, 'bench', 'new');
   return {
     pid,

@@ -12,19 +12,18 @@ import { applyReloadable, logReload, readReload } from './config/reload.ts';
 import type { Config, ListenAddress } from './config/types.ts';
 import { type Db, openDb } from './db/open.ts';
 import { keepReserve, releaseReserve } from './db/reserve.ts';
+import { isStorageFault, StorageHealth } from './db/storage-fault.ts';
 import { enableIncrementalVacuum } from './db/vacuum.ts';
-import { StorageHealth, isStorageFault } from './db/storage-fault.ts';
 import { loadDkimKeys } from './dkim/keys.ts';
 import { createDkimSigner } from './dkim/signer.ts';
 import { cachingResolver } from './dns/cache.ts';
 import { createNodeResolver } from './dns/node-resolver.ts';
 import { reverseLookup } from './dns/reverse.ts';
 import { createInboundListener } from './inbound/listener.ts';
-import type { InboundDeps, ListenerRole } from './inbound/session.ts';
-import { createIntake } from './intake/intake.ts';
-import { buildDirectory, decideRecipient } from './routing/recipients.ts';
 import { BodyBudget } from './inbound/memory-budget.ts';
+import type { InboundDeps, ListenerRole } from './inbound/session.ts';
 import { SessionStats } from './inbound/session-stats.ts';
+import { createIntake } from './intake/intake.ts';
 import { createLocalCourier } from './local/courier.ts';
 import { type Logger, mailLog } from './log/log.ts';
 import { startOffloadThread } from './offload/client.ts';
@@ -36,6 +35,7 @@ import { noticeMessage } from './queue/notices.ts';
 import { QueueStore } from './queue/store.ts';
 import { watchWake } from './queue/wake.ts';
 import { QueueWorker } from './queue/worker.ts';
+import { buildDirectory, decideRecipient } from './routing/recipients.ts';
 import { startTls } from './tls/service.ts';
 
 /**
@@ -134,14 +134,41 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     // never node's global one) run in a thread of their own, off the loop that serves the sessions.
     const offload = startOffloadThread(
       config.inbound.authenticationResults
-        ? { verify: { hostname: config.hostname, dns: config.dns, dmarcReject: config.inbound.dmarcReject, timeoutMs: Math.max(5000, config.dns.timeoutMs * 4) } }
+        ? {
+            verify: {
+              hostname: config.hostname,
+              dns: config.dns,
+              dmarcReject: config.inbound.dmarcReject,
+              timeoutMs: Math.max(5000, config.dns.timeoutMs * 4),
+            },
+          }
         : {},
     );
     started.push({ name: 'offload thread', stop: () => offload.close() });
     const local = createLocalCourier({ mailRoot: path.join(config.dataDir, 'mail'), hostname: config.hostname, write: offload.write });
     const workers = [
-      new QueueWorker({ store, transport: 'local', courier: local, log, now, concurrency: LOCAL_CONCURRENCY, notice, delayWarningMs: config.queue.delayWarningMs, storage }),
-      new QueueWorker({ store, transport: 'remote', courier: remote, log, now, concurrency: config.outbound.concurrency, notice, delayWarningMs: config.queue.delayWarningMs, storage }),
+      new QueueWorker({
+        store,
+        transport: 'local',
+        courier: local,
+        log,
+        now,
+        concurrency: LOCAL_CONCURRENCY,
+        notice,
+        delayWarningMs: config.queue.delayWarningMs,
+        storage,
+      }),
+      new QueueWorker({
+        store,
+        transport: 'remote',
+        courier: remote,
+        log,
+        now,
+        concurrency: config.outbound.concurrency,
+        notice,
+        delayWarningMs: config.queue.delayWarningMs,
+        storage,
+      }),
     ];
     for (const w of workers) {
       w.start();
@@ -189,8 +216,16 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     });
     const roles: { role: ListenerRole; addresses: readonly ListenAddress[]; deps: InboundDeps }[] = [
       { role: 'mx', addresses: config.listen.smtp, deps: { ...inbound, tls: tls.binding(config.tls.minVersion) } },
-      { role: 'submission', addresses: config.listen.submission, deps: { ...inbound, tls: tls.binding(config.submission.minVersion), authenticate, senderAllowed } },
-      { role: 'submissions', addresses: config.listen.submissions, deps: { ...inbound, tls: tls.binding(config.submissions.minVersion), authenticate, senderAllowed } },
+      {
+        role: 'submission',
+        addresses: config.listen.submission,
+        deps: { ...inbound, tls: tls.binding(config.submission.minVersion), authenticate, senderAllowed },
+      },
+      {
+        role: 'submissions',
+        addresses: config.listen.submissions,
+        deps: { ...inbound, tls: tls.binding(config.submissions.minVersion), authenticate, senderAllowed },
+      },
     ];
     const listening = { smtp: [] as ListenAddress[], submission: [] as ListenAddress[], submissions: [] as ListenAddress[] };
     for (const { role, addresses, deps: listenerDeps } of roles) {
@@ -212,7 +247,9 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     });
     // sealpost doctor's checks (no port-25 probe), in the background: each error logged once.
     // Loaded only when on: its SPF evaluation brings mailauth (≈ 20 MiB) into the main thread.
-    const doctorRun = config.doctor.atStartup ? import('./doctor/startup.ts').then((m) => m.runStartupDoctor(config, { resolver: nodeResolver, log, now })) : undefined;
+    const doctorRun = config.doctor.atStartup
+      ? import('./doctor/startup.ts').then((m) => m.runStartupDoctor(config, { resolver: nodeResolver, log, now }))
+      : undefined;
 
     const reloadOnce = async (): Promise<void> => {
       await tls.reload();
@@ -231,7 +268,9 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       ...(doctorRun ? { doctor: doctorRun } : {}),
       reload() {
         // One reload at a time, in the order the signals came.
-        const next = reloading.then(reloadOnce).catch((err: unknown) => log.error({ err, event: 'daemon' }, 'reload failed; the running config stays in force'));
+        const next = reloading
+          .then(reloadOnce)
+          .catch((err: unknown) => log.error({ err, event: 'daemon' }, 'reload failed; the running config stays in force'));
         reloading = next;
         return next;
       },
@@ -258,7 +297,13 @@ function openOnFullDisk(dataDir: string, migrationsDir: string, log: Logger): Db
   } catch (err) {
     if (!isStorageFault(err) || !releaseReserve(dataDir)) throw err;
     const code = (err as { code?: string }).code;
-    mailLog(log, 'storage', { state: 'failing', where: 'open', ...(code ? { code } : {}) }, 'the disk under data_dir is full: gave back the start-up reserve to open the database', 'error');
+    mailLog(
+      log,
+      'storage',
+      { state: 'failing', where: 'open', ...(code ? { code } : {}) },
+      'the disk under data_dir is full: gave back the start-up reserve to open the database',
+      'error',
+    );
     return openDb(dataDir, migrationsDir);
   }
 }
@@ -267,7 +312,8 @@ function openOnFullDisk(dataDir: string, migrationsDir: string, log: Logger): Db
 function convertToIncrementalVacuum(db: Db, log: Logger, now: () => number): void {
   const began = now();
   try {
-    if (enableIncrementalVacuum(db) === 'converted') mailLog(log, 'daemon', { state: 'vacuumed', ms: now() - began }, 'database rewritten once so that pruned rows give their space back');
+    if (enableIncrementalVacuum(db) === 'converted')
+      mailLog(log, 'daemon', { state: 'vacuumed', ms: now() - began }, 'database rewritten once so that pruned rows give their space back');
   } catch (err) {
     log.warn({ err, event: 'daemon' }, 'could not switch the database to incremental vacuum (VACUUM needs about its size free); tried again at the next start');
   }

@@ -4,7 +4,7 @@
 // Side effects: HTTPS GETs through the transport, debug logs.
 import type { Logger } from '../log/log.ts';
 import { parseRenewalInfo, renewalInfoUrl } from './ari.ts';
-import { type RenewalWindow, nextAriPollAt, parseRetryAfter } from './schedule.ts';
+import { nextAriPollAt, parseRetryAfter, type RenewalWindow } from './schedule.ts';
 import type { AcmeTransport } from './transport.ts';
 
 export interface AriState {
@@ -52,7 +52,10 @@ export function createAriPoller(directory: string, transport: AcmeTransport, log
           return answer({ ...previous, pollAt: nextAriPollAt(at, retryAfter) });
         }
         const changed = previous.window?.start !== info.window.start || previous.window?.end !== info.window.end;
-        return answer({ window: info.window, ...(info.explanationUrl ? { explanationUrl: info.explanationUrl } : {}), pollAt: nextAriPollAt(at, retryAfter) }, changed);
+        return answer(
+          { window: info.window, ...(info.explanationUrl ? { explanationUrl: info.explanationUrl } : {}), pollAt: nextAriPollAt(at, retryAfter) },
+          changed,
+        );
       } catch (err) {
         log.debug({ event: 'cert', action: 'ari-unreachable', error: (err as Error).message }, 'renewalInfo unreachable; keeping the previous plan');
         return answer({ ...previous, pollAt: nextAriPollAt(at) });

@@ -6,7 +6,7 @@
 // Every file is written atomically (tmp + fsync + rename + fsync dir), so a crash leaves the
 // previous generation in force. Side effects: file system only.
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, readdir, unlink } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../core/durable-fs.ts';
 
@@ -90,7 +90,13 @@ export async function loadEntry(root: string, primaryName: string): Promise<Load
   } catch (err) {
     return { kind: 'unreadable', reason: `${path.join(dir, 'meta.json')} is not JSON: ${(err as Error).message}` };
   }
-  if (!Array.isArray(meta.names) || typeof meta.keyFile !== 'string' || typeof meta.chainFile !== 'string' || path.basename(meta.keyFile) !== meta.keyFile || path.basename(meta.chainFile) !== meta.chainFile) {
+  if (
+    !Array.isArray(meta.names) ||
+    typeof meta.keyFile !== 'string' ||
+    typeof meta.chainFile !== 'string' ||
+    path.basename(meta.keyFile) !== meta.keyFile ||
+    path.basename(meta.chainFile) !== meta.chainFile
+  ) {
     return { kind: 'unreadable', reason: `${path.join(dir, 'meta.json')} lacks names/keyFile/chainFile` };
   }
   const keyPem = await readOptional(path.join(dir, meta.keyFile));
@@ -105,7 +111,13 @@ export async function loadEntry(root: string, primaryName: string): Promise<Load
  * Writes a new generation: key and chain under fresh names, then meta.json (the switch), then
  * removes generations older than the previous one.
  */
-export async function saveEntry(root: string, primaryName: string, generation: string, material: { keyPem: string; certPem: string }, meta: Omit<CertMeta, 'keyFile' | 'chainFile'>): Promise<CertMeta> {
+export async function saveEntry(
+  root: string,
+  primaryName: string,
+  generation: string,
+  material: { keyPem: string; certPem: string },
+  meta: Omit<CertMeta, 'keyFile' | 'chainFile'>,
+): Promise<CertMeta> {
   const dir = path.join(root, safeName(primaryName));
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const tag = generation.replace(/[^A-Za-z0-9]/g, '').slice(0, 64) || randomBytes(8).toString('hex');

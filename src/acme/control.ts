@@ -5,7 +5,7 @@
 //           renew-<id>.result.json. Rename/unlink decide atomically who owns a request.
 // Side effects: files in <cache>/control, an fs.watch handle and a timer in the daemon.
 import { randomBytes } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
+import { type FSWatcher, watch } from 'node:fs';
 import { mkdir, readdir, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../core/durable-fs.ts';
@@ -34,7 +34,12 @@ export interface ControlWatcher {
 }
 
 /** Daemon side: claims each request and answers it with `handle`'s result. */
-export async function watchRenewRequests(root: string, handle: (request: RenewRequest) => Promise<Omit<RenewResult, 'id' | 'finishedAt'>>, now: () => number, pollMs = 2000): Promise<ControlWatcher> {
+export async function watchRenewRequests(
+  root: string,
+  handle: (request: RenewRequest) => Promise<Omit<RenewResult, 'id' | 'finishedAt'>>,
+  now: () => number,
+  pollMs = 2000,
+): Promise<ControlWatcher> {
   const dir = controlDir(root);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   let busy = false;
@@ -96,7 +101,12 @@ export async function watchRenewRequests(root: string, handle: (request: RenewRe
 export type RenewAnswer = { kind: 'answered'; result: RenewResult } | { kind: 'no-daemon' } | { kind: 'timeout'; id: string };
 
 /** CLI side: asks the daemon; 'no-daemon' when nobody claimed the request within `pickupMs`. */
-export async function requestRenewal(root: string, force: boolean, now: () => number, opts: { pickupMs: number; resultMs: number; pollMs?: number }): Promise<RenewAnswer> {
+export async function requestRenewal(
+  root: string,
+  force: boolean,
+  now: () => number,
+  opts: { pickupMs: number; resultMs: number; pollMs?: number },
+): Promise<RenewAnswer> {
   const dir = controlDir(root);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const id = randomBytes(8).toString('hex');

@@ -16,10 +16,24 @@ import { createAriPoller } from './ari-poller.ts';
 import { type CachedCert, cacheRoot, ensureCacheDir, loadAccountKey, loadAccountUrl, loadEntry, saveAccountKey, saveAccountUrl, saveEntry } from './cache.ts';
 import { type ControlWatcher, watchRenewRequests } from './control.ts';
 import { admit, inspect } from './current.ts';
-import { type OrderDeps, createKey, issueCertificate } from './order.ts';
+import { createKey, issueCertificate, type OrderDeps } from './order.ts';
+import {
+  admitted,
+  ariPollAt,
+  ariPolled,
+  failed,
+  forced,
+  issued,
+  nextStep,
+  notDueUntil,
+  type RenewalState,
+  renewAt,
+  replaces,
+  resume,
+  toStatus,
+} from './renewal-state.ts';
 import type { ChallengeTable } from './responder.ts';
-import { type RenewalState, admitted, ariPollAt, ariPolled, failed, forced, issued, nextStep, notDueUntil, renewAt, replaces, resume, toStatus } from './renewal-state.ts';
-import { DEFAULT_RETRY, type RetryPolicy, parseRetryAfter } from './schedule.ts';
+import { DEFAULT_RETRY, parseRetryAfter, type RetryPolicy } from './schedule.ts';
 import { type CertStatus, readStatus, writeStatus } from './status.ts';
 import { type AcmeTransport, configureAcmeTransport } from './transport.ts';
 
@@ -82,7 +96,10 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
       // A full disk must not keep the daemon from starting: this key serves until the next start,
       // which makes (and, with room, stores) another; the CA takes a new account for it.
       if (!isStorageFault(err)) throw err;
-      log.error({ event: 'cert', action: 'account-key-not-stored', file: `${root}/account.key`, error: (err as Error).message }, 'the disk is full: the new ACME account key is used from memory only');
+      log.error(
+        { event: 'cert', action: 'account-key-not-stored', file: `${root}/account.key`, error: (err as Error).message },
+        'the disk is full: the new ACME account key is used from memory only',
+      );
     }
   }
   const accountKey = accountKeyPem;
@@ -94,7 +111,8 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
   if (loaded.kind === 'unreadable') refuse(loaded.reason);
   if (loaded.kind === 'found') {
     const parsed = inspect(loaded.entry, { names, now: clock.now(), origin: 'cache' });
-    const accepted = typeof parsed === 'string' ? parsed : admit(loaded.entry, parsed, { names, origin: 'cache', ...(deps.store ? { store: deps.store } : {}) });
+    const accepted =
+      typeof parsed === 'string' ? parsed : admit(loaded.entry, parsed, { names, origin: 'cache', ...(deps.store ? { store: deps.store } : {}) });
     if (typeof accepted === 'string') refuse(accepted);
     else state = admitted(state, accepted);
   }
@@ -151,7 +169,13 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
     const serial = parsed.chain[0]?.serialNumber ?? '';
     let entry: CachedCert;
     try {
-      const meta = await saveEntry(root, config.hostname, serial || randomBytes(8).toString('hex'), result, { names, issuedAt: iso(now), directory, orderUrl: result.orderUrl, jitter: random() });
+      const meta = await saveEntry(root, config.hostname, serial || randomBytes(8).toString('hex'), result, {
+        names,
+        issuedAt: iso(now),
+        directory,
+        orderUrl: result.orderUrl,
+        jitter: random(),
+      });
       entry = { meta, keyPem: result.keyPem, certPem: result.certPem };
     } catch (err) {
       return fail(`cannot write the certificate cache in ${root}: ${(err as Error).message}`);
@@ -182,15 +206,20 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
     const { current, failures } = state;
     const nextAttemptAt = iso(state.nextAttemptAt ?? now);
     await saveStatus();
-    mailLog(log, 'cert', {
-      action: 'failed',
-      source: 'acme',
-      names,
-      error: reason,
-      failures,
-      nextAttemptAt,
-      serving: current ? `acme certificate ${current.serial} (until ${iso(current.notAfter)})` : 'the self-signed certificate',
-    }, 'ACME issuance failed; the current certificate keeps serving');
+    mailLog(
+      log,
+      'cert',
+      {
+        action: 'failed',
+        source: 'acme',
+        names,
+        error: reason,
+        failures,
+        nextAttemptAt,
+        serving: current ? `acme certificate ${current.serial} (until ${iso(current.notAfter)})` : 'the self-signed certificate',
+      },
+      'ACME issuance failed; the current certificate keeps serving',
+    );
     return { kind: 'failed', names, reason, nextAttemptAt };
   }
 
@@ -198,7 +227,15 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
     const answer = await ari.poll(state.current?.ariId, state.ari, clock.now());
     state = ariPolled(state, answer);
     const { window, explanationUrl } = state.ari;
-    if (answer.changed && window) mailLog(log, 'cert', { action: 'ari-window', names, windowStart: iso(window.start), windowEnd: iso(window.end), nextRenewalAt: iso(renewAt(state) ?? window.start), ...(explanationUrl ? { explanationUrl } : {}) });
+    if (answer.changed && window)
+      mailLog(log, 'cert', {
+        action: 'ari-window',
+        names,
+        windowStart: iso(window.start),
+        windowEnd: iso(window.end),
+        nextRenewalAt: iso(renewAt(state) ?? window.start),
+        ...(explanationUrl ? { explanationUrl } : {}),
+      });
     await saveStatus();
   }
 
@@ -237,7 +274,15 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
     schedule();
   }
 
-  if (state.current) mailLog(log, 'cert', { action: 'cached', source: 'acme', names, serial: state.current.serial, notAfter: iso(state.current.notAfter), nextRenewalAt: iso(renewAt(state) ?? state.current.notAfter) });
+  if (state.current)
+    mailLog(log, 'cert', {
+      action: 'cached',
+      source: 'acme',
+      names,
+      serial: state.current.serial,
+      notAfter: iso(state.current.notAfter),
+      nextRenewalAt: iso(renewAt(state) ?? state.current.notAfter),
+    });
   await saveStatus();
 
   const manager: AcmeManager = {

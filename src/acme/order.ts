@@ -56,7 +56,12 @@ export async function issueCertificate(account: AccountRef, request: OrderReques
     } catch (err) {
       // The server forgot the account (a reset staging or test CA): register again, once.
       if (deps.transport.lastProblem()?.type !== ACCOUNT_GONE) throw err;
-      mailLog(deps.log, 'cert', { action: 'account-gone', accountUrl, directory: account.directoryUrl }, 'ACME account unknown to the server; registering again');
+      mailLog(
+        deps.log,
+        'cert',
+        { action: 'account-gone', accountUrl, directory: account.directoryUrl },
+        'ACME account unknown to the server; registering again',
+      );
       step = 'registering the ACME account';
       accountUrl = await register(account, deps);
       client = newClient(account, accountUrl, deps);
@@ -117,7 +122,12 @@ async function createOrder(client: acme.Client, request: OrderRequest, deps: Ord
   } catch (err) {
     const problem = deps.transport.lastProblem();
     if (!problem || problem.type === ACCOUNT_GONE || problem.status === 429) throw err;
-    mailLog(deps.log, 'cert', { action: 'replaces-refused', replaces: request.replaces, error: problem.detail || String(err) }, 'ACME server refused "replaces"; ordering without it');
+    mailLog(
+      deps.log,
+      'cert',
+      { action: 'replaces-refused', replaces: request.replaces, error: problem.detail || String(err) },
+      'ACME server refused "replaces"; ordering without it',
+    );
     deps.transport.reset();
     return client.createOrder({ identifiers });
   }

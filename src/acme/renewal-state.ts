@@ -12,7 +12,7 @@
 //   renewAt(state) / nextStep(state, now) / notDueUntil(state, now) / toStatus(state, facts)
 import type { AriState } from './ari-poller.ts';
 import type { Current } from './current.ts';
-import { type Plan, type RetryPolicy, nextRenewalAt, plan, retryAt } from './schedule.ts';
+import { nextRenewalAt, type Plan, plan, type RetryPolicy, retryAt } from './schedule.ts';
 import type { CertStatus } from './status.ts';
 
 export interface RenewalState {
@@ -156,7 +156,16 @@ export function toStatus(state: RenewalState, facts: { names: readonly string[];
     ...(renewal !== undefined ? { nextRenewalAt: iso(renewal) } : {}),
     ...(facts.scheduling ? { nextCheckAt: iso(nextStep(state, facts.now).wakeAt) } : {}),
     ...(state.nextAttemptAt !== undefined ? { nextAttemptAt: iso(state.nextAttemptAt) } : {}),
-    ...(ari.window ? { ari: { windowStart: iso(ari.window.start), windowEnd: iso(ari.window.end), nextPollAt: iso(ari.pollAt), ...(ari.explanationUrl ? { explanationUrl: ari.explanationUrl } : {}) } } : {}),
+    ...(ari.window
+      ? {
+          ari: {
+            windowStart: iso(ari.window.start),
+            windowEnd: iso(ari.window.end),
+            nextPollAt: iso(ari.pollAt),
+            ...(ari.explanationUrl ? { explanationUrl: ari.explanationUrl } : {}),
+          },
+        }
+      : {}),
     failures: state.failures,
     ...(state.lastError !== undefined ? { lastError: state.lastError, ...(state.lastErrorAt ? { lastErrorAt: state.lastErrorAt } : {}) } : {}),
     ...(state.lastIssuedAt ? { lastIssuedAt: state.lastIssuedAt } : {}),

@@ -19,9 +19,7 @@ export interface AuthRequest {
   authzid?: string;
 }
 
-export type AuthOutcome =
-  | { ok: true; user: string }
-  | { ok: false; code: number; enhanced: string; text: string };
+export type AuthOutcome = { ok: true; user: string } | { ok: false; code: number; enhanced: string; text: string };
 
 export interface AuthenticatorDeps {
   users: { passwordHash(address: string): string | undefined };
@@ -42,12 +40,29 @@ export function createAuthenticator(deps: AuthenticatorDeps): (request: AuthRequ
     const gate = guard.begin(request.clientIp, now());
     if (gate.kind === 'refuse') {
       const minutes = Math.max(1, Math.ceil(gate.retryInMs / 60_000));
-      mailLog(log, 'auth', { result: 'refused', method: request.method, user: login, clientIp: request.clientIp, retryInMs: gate.retryInMs }, 'auth refused: too many failures from this address', 'warn');
+      mailLog(
+        log,
+        'auth',
+        { result: 'refused', method: request.method, user: login, clientIp: request.clientIp, retryInMs: gate.retryInMs },
+        'auth refused: too many failures from this address',
+        'warn',
+      );
       // RFC 4954 §6 has no code for this; 421 ends the session (RFC 5321 §3.8), like Postfix's anvil limits.
-      return { ok: false, code: 421, enhanced: '4.7.0', text: `Too many failed authentications from your address; try again in ${minutes} minute${minutes === 1 ? '' : 's'}` };
+      return {
+        ok: false,
+        code: 421,
+        enhanced: '4.7.0',
+        text: `Too many failed authentications from your address; try again in ${minutes} minute${minutes === 1 ? '' : 's'}`,
+      };
     }
     if (gate.kind === 'busy') {
-      mailLog(log, 'auth', { result: 'busy', method: request.method, user: login, clientIp: request.clientIp }, 'auth refused: too many authentications in progress from this address', 'warn');
+      mailLog(
+        log,
+        'auth',
+        { result: 'busy', method: request.method, user: login, clientIp: request.clientIp },
+        'auth refused: too many authentications in progress from this address',
+        'warn',
+      );
       // RFC 4954 §6: 454 4.7.0 Temporary authentication failure. Not 421: the session stays, so a
       // client that opened a few connections at once can AUTH again when the others are done
       // (no password was checked, nothing is counted); one that keeps trying meets limits.errors.

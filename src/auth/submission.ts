@@ -5,11 +5,11 @@
 //
 //   prepareOutgoing(input, { signer, hostname }) → Promise<Prepared>
 import { simpleParser } from 'mailparser';
-import { type MessageBody, bodyHead, prependTo } from '../core/body.ts';
+import { bodyHead, type MessageBody, prependTo } from '../core/body.ts';
 import { rfc5322Date } from '../core/date.ts';
-import { countFields, headerFields } from '../message/header-fields.ts';
 import { type DkimSigner, fromDomain } from '../dkim/signer.ts';
 import { headerBlock } from '../message/body.ts';
+import { countFields, headerFields } from '../message/header-fields.ts';
 import type { Directory } from '../routing/recipients.ts';
 import { senderAllowed } from './senders.ts';
 

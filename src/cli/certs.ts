@@ -62,7 +62,10 @@ async function list(config: Config, json: boolean, out: Out): Promise<number> {
     out.write(`${JSON.stringify({ hostname: config.hostname, certificates: certs }, null, 2)}\n`);
     return 0;
   }
-  if (certs.length === 0) out.write(`no certificates yet for ${config.hostname}: the daemon makes a self-signed one on first start${config.acme.enabled ? ' and then asks the ACME CA' : ''}\n`);
+  if (certs.length === 0)
+    out.write(
+      `no certificates yet for ${config.hostname}: the daemon makes a self-signed one on first start${config.acme.enabled ? ' and then asks the ACME CA' : ''}\n`,
+    );
   for (const c of certs) {
     out.write(`${c.source}: ${c.names.join(', ') || '(no names)'}\n`);
     const rows: [string, string | undefined][] = [
@@ -70,7 +73,10 @@ async function list(config: Config, json: boolean, out: Out): Promise<number> {
       ['serial', c.serial],
       ['not after', c.notAfter],
       ['next renewal', c.nextRenewalAt ? `${c.nextRenewalAt} (${c.renewal})` : c.renewal],
-      ['last error', c.lastError ? `${c.lastError} (at ${c.lastErrorAt ?? '?'}; ${c.failures ?? 1} failed attempt${c.failures === 1 ? '' : 's'} in a row)` : 'none'],
+      [
+        'last error',
+        c.lastError ? `${c.lastError} (at ${c.lastErrorAt ?? '?'}; ${c.failures ?? 1} failed attempt${c.failures === 1 ? '' : 's'} in a row)` : 'none',
+      ],
       ['next attempt', c.lastError ? (c.nextAttemptAt ?? 'when the daemon next starts') : undefined],
     ];
     for (const [label, value] of rows) if (value !== undefined) out.write(`  ${`${label}:`.padEnd(14)}${value}\n`);
@@ -89,14 +95,23 @@ export async function collect(config: Config): Promise<CertListing[]> {
     const parsed = entry.kind === 'found' ? parseMaterial(entry.entry) : undefined;
     if (parsed?.ok) {
       const leaf = parsed.parsed.chain[0];
-      Object.assign(listing, { names: parsed.parsed.names, issuer: parsed.parsed.issuer, serial: leaf?.serialNumber, notBefore: iso(parsed.parsed.notBefore), notAfter: iso(parsed.parsed.notAfter) });
+      Object.assign(listing, {
+        names: parsed.parsed.names,
+        issuer: parsed.parsed.issuer,
+        serial: leaf?.serialNumber,
+        notBefore: iso(parsed.parsed.notBefore),
+        notAfter: iso(parsed.parsed.notAfter),
+      });
       listing.nextRenewalAt = status?.nextRenewalAt ?? iso(renewalTime(parsed.parsed, entry.kind === 'found' ? entry.entry.meta.jitter : 0));
-      listing.renewal = status?.ari ? `inside the CA's renewal window ${status.ari.windowStart} – ${status.ari.windowEnd}` : 'when a third of its lifetime is left';
+      listing.renewal = status?.ari
+        ? `inside the CA's renewal window ${status.ari.windowStart} – ${status.ari.windowEnd}`
+        : 'when a third of its lifetime is left';
     } else if (entry.kind !== 'none') {
       listing.renewal = 'cached certificate unusable; the daemon orders a new one';
       listing.lastError = entry.kind === 'unreadable' ? entry.reason : parsed && !parsed.ok ? parsed.reason : 'unusable';
     }
-    if (status?.lastError) Object.assign(listing, { lastError: status.lastError, lastErrorAt: status.lastErrorAt, failures: status.failures, nextAttemptAt: status.nextAttemptAt });
+    if (status?.lastError)
+      Object.assign(listing, { lastError: status.lastError, lastErrorAt: status.lastErrorAt, failures: status.failures, nextAttemptAt: status.nextAttemptAt });
     if (!config.acme.enabled) listing.renewal = `${listing.renewal}; acme.enabled is false, so nothing renews it`;
     certs.push(listing);
   }
@@ -104,7 +119,16 @@ export async function collect(config: Config): Promise<CertListing[]> {
     const files = await loadCertFiles(config.tls.certFile, config.tls.keyFile);
     if (files.ok) {
       const parsed = parseMaterial(files.material);
-      if (parsed.ok) certs.push({ source: 'operator', names: [...parsed.parsed.names], issuer: parsed.parsed.issuer, serial: parsed.parsed.chain[0]?.serialNumber, notBefore: iso(parsed.parsed.notBefore), notAfter: iso(parsed.parsed.notAfter), renewal: `yours to renew: ${config.tls.certFile} (reloaded on SIGHUP)` });
+      if (parsed.ok)
+        certs.push({
+          source: 'operator',
+          names: [...parsed.parsed.names],
+          issuer: parsed.parsed.issuer,
+          serial: parsed.parsed.chain[0]?.serialNumber,
+          notBefore: iso(parsed.parsed.notBefore),
+          notAfter: iso(parsed.parsed.notAfter),
+          renewal: `yours to renew: ${config.tls.certFile} (reloaded on SIGHUP)`,
+        });
     } else {
       certs.push({ source: 'operator', names: [], renewal: `yours to renew: ${config.tls.certFile}`, lastError: files.reason });
     }
@@ -114,7 +138,16 @@ export async function collect(config: Config): Promise<CertListing[]> {
   if (certPem !== undefined && keyPem !== undefined) {
     const parsed = parseMaterial({ certPem, keyPem });
     if (parsed.ok) {
-      certs.push({ source: 'self-signed', names: [...parsed.parsed.names], issuer: parsed.parsed.issuer, serial: parsed.parsed.chain[0]?.serialNumber, notBefore: iso(parsed.parsed.notBefore), notAfter: iso(parsed.parsed.notAfter), nextRenewalAt: iso(parsed.parsed.notAfter - RENEW_BEFORE_MS), renewal: 'regenerated by the daemon 30 days before expiry; served only when nothing better covers a name' });
+      certs.push({
+        source: 'self-signed',
+        names: [...parsed.parsed.names],
+        issuer: parsed.parsed.issuer,
+        serial: parsed.parsed.chain[0]?.serialNumber,
+        notBefore: iso(parsed.parsed.notBefore),
+        notAfter: iso(parsed.parsed.notAfter),
+        nextRenewalAt: iso(parsed.parsed.notAfter - RENEW_BEFORE_MS),
+        renewal: 'regenerated by the daemon 30 days before expiry; served only when nothing better covers a name',
+      });
     }
   }
   return certs;

@@ -8,9 +8,9 @@
 import { constants } from 'node:fs';
 import { access, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { loadCertFiles } from '../tls/files.ts';
 import type { Problem } from '../config/fields.ts';
 import type { Config } from '../config/types.ts';
+import { loadCertFiles } from '../tls/files.ts';
 
 export interface PathFs {
   /** What is at `file` (following symlinks), or the errno code: 'ENOENT', 'EACCES', 'ENOTDIR', … */
@@ -26,7 +26,24 @@ export interface PathFs {
  * Kernel interfaces, not storage: a file written there is not kept (or mkdir(2) fails in odd
  * ways: procfs answers ENOENT under an existing /proc, which made Node's recursive mkdir spin).
  */
-export const PSEUDO_FILE_SYSTEMS: ReadonlySet<string> = new Set(['proc', 'sysfs', 'devtmpfs', 'devpts', 'cgroup', 'cgroup2', 'debugfs', 'tracefs', 'securityfs', 'pstore', 'bpf', 'configfs', 'efivarfs', 'fusectl', 'binfmt_misc', 'mqueue']);
+export const PSEUDO_FILE_SYSTEMS: ReadonlySet<string> = new Set([
+  'proc',
+  'sysfs',
+  'devtmpfs',
+  'devpts',
+  'cgroup',
+  'cgroup2',
+  'debugfs',
+  'tracefs',
+  'securityfs',
+  'pstore',
+  'bpf',
+  'configfs',
+  'efivarfs',
+  'fusectl',
+  'binfmt_misc',
+  'mqueue',
+]);
 
 const DATA_DIR_FIX = 'point data_dir at a directory on a disk that the sealpost user may write, e.g. "/var/lib/sealpost"';
 
@@ -49,9 +66,11 @@ export async function checkPaths(config: Pick<Config, 'dataDir' | 'tls'>, fs: Pa
 async function checkDataDir(dataDir: string, fs: PathFs): Promise<string | undefined> {
   const what = await fs.kind(dataDir);
   if (what === 'directory') return usable(dataDir, dataDir, fs);
-  if (what === 'file' || what === 'other') return `${dataDir} is ${what === 'file' ? 'a regular file' : 'not a directory'}; ${DATA_DIR_FIX} (it is created if missing)`;
+  if (what === 'file' || what === 'other')
+    return `${dataDir} is ${what === 'file' ? 'a regular file' : 'not a directory'}; ${DATA_DIR_FIX} (it is created if missing)`;
   if (what.error === 'ENOTDIR') return `a parent of ${dataDir} is a file, not a directory; ${DATA_DIR_FIX}`;
-  if (what.error !== 'ENOENT') return `${dataDir} cannot be looked at (${what.error}${what.error === 'EACCES' ? ': permission denied on a parent directory' : ''}); ${DATA_DIR_FIX}`;
+  if (what.error !== 'ENOENT')
+    return `${dataDir} cannot be looked at (${what.error}${what.error === 'EACCES' ? ': permission denied on a parent directory' : ''}); ${DATA_DIR_FIX}`;
   // Missing: it is created at start, under its nearest existing ancestor.
   for (let at = path.dirname(dataDir); ; at = path.dirname(at)) {
     const parent = await fs.kind(at);
@@ -69,7 +88,8 @@ async function usable(dataDir: string, dir: string, fs: PathFs): Promise<string 
   if (type !== undefined && PSEUDO_FILE_SYSTEMS.has(type)) return `${prefix} is on ${type}, a kernel file system that stores nothing; ${DATA_DIR_FIX}`;
   const denied = await fs.writable(dir);
   if (denied === 'EROFS') return `${prefix} is on a read-only file system; ${DATA_DIR_FIX} (under systemd, add it to ReadWritePaths=)`;
-  if (denied !== undefined) return `${prefix} is not writable by this process (${denied}); make it the sealpost user's (chown sealpost ${dir}) or ${DATA_DIR_FIX}`;
+  if (denied !== undefined)
+    return `${prefix} is not writable by this process (${denied}); make it the sealpost user's (chown sealpost ${dir}) or ${DATA_DIR_FIX}`;
   return undefined;
 }
 

@@ -1,7 +1,7 @@
 // `sealpost config check --config FILE`: validate a config, then its paths against the file
 // system (data_dir, certificate files); exit 0 (warnings, if any, on stderr), or 1 listing every problem.
 import { formatProblems, formatWarnings, loadConfig } from '../config/load.ts';
-import { type PathFs, checkPaths, nodePathFs } from './check-paths.ts';
+import { checkPaths, nodePathFs, type PathFs } from './check-paths.ts';
 
 export async function run(configFile: string, out = process.stdout, err = process.stderr, fs: PathFs = nodePathFs()): Promise<number> {
   const loaded = await loadConfig(configFile);

@@ -4,10 +4,25 @@
 // configured keys again. Side effects: writes the key file (0600), reads keys. Never starts listeners.
 import { formatProblems, loadConfig } from '../config/load.ts';
 import { canonicalDomain } from '../core/address.ts';
-import { DKIM_KEY_TYPES, type DkimKeyType, dkimKeyPath, dkimRecord, generateDkimKey, loadDkimKeys, validSelector, writeNewKey, zoneLine } from '../dkim/keys.ts';
+import {
+  DKIM_KEY_TYPES,
+  type DkimKeyType,
+  dkimKeyPath,
+  dkimRecord,
+  generateDkimKey,
+  loadDkimKeys,
+  validSelector,
+  writeNewKey,
+  zoneLine,
+} from '../dkim/keys.ts';
 import type { Args } from './args.ts';
 
-export async function run(configFile: string, args: Args, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+export async function run(
+  configFile: string,
+  args: Args,
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+): Promise<number> {
   const sub = args.words[1];
   const usage = (problem: string) => {
     err.write(
@@ -30,7 +45,9 @@ export async function run(configFile: string, args: Args, out: NodeJS.WritableSt
     }
     try {
       for (const key of await loadDkimKeys(config.dataDir, config.dkim)) {
-        out.write(`; ${key.domain} selector ${key.selector} (${key.algorithm}), ${key.file}\n${zoneLine(key.domain, key.selector, dkimRecord(key.privateKeyPem))}\n`);
+        out.write(
+          `; ${key.domain} selector ${key.selector} (${key.algorithm}), ${key.file}\n${zoneLine(key.domain, key.selector, dkimRecord(key.privateKeyPem))}\n`,
+        );
       }
       return 0;
     } catch (e) {
@@ -55,7 +72,9 @@ export async function run(configFile: string, args: Args, out: NodeJS.WritableSt
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') {
-      err.write(`sealpost dkim: ${file} exists; rotate keys with a new selector (or replace it with --force, which breaks mail signed with the old key until DNS has the new record)\n`);
+      err.write(
+        `sealpost dkim: ${file} exists; rotate keys with a new selector (or replace it with --force, which breaks mail signed with the old key until DNS has the new record)\n`,
+      );
       return 1;
     }
     throw e;

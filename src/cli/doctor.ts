@@ -4,9 +4,9 @@
 // outbound port 25) through the configured DNS servers and our own probes, and names each fix.
 // Exit 0 without errors, 1 with errors, 2 on usage errors. Network I/O; reads the config and keys.
 import { readFile } from 'node:fs/promises';
+import { parseHostPort } from '../config/fields.ts';
 import { formatProblems, loadConfig } from '../config/load.ts';
 import { canonicalDomain } from '../core/address.ts';
-import { parseHostPort } from '../config/fields.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import { machineAddresses, pickAddresses } from '../doctor/addresses.ts';
 import { runChecks } from '../doctor/families.ts';
@@ -106,6 +106,8 @@ export async function run(argv: readonly string[], out: Out = process.stdout, er
   });
   const findings = runChecks(facts);
   const header = `sealpost doctor: ${config.hostname}, ${(a.domains.length > 0 ? a.domains : config.domains.map((d) => d.name)).join(', ')}; addresses ${picked.addresses.join(', ') || 'none'}; DNS ${servers.join(', ') || 'system resolver'}`;
-  out.write(a.json ? renderJson(findings, { hostname: config.hostname, addresses: picked.addresses, addressSource: picked.source }) : renderText(findings, header));
+  out.write(
+    a.json ? renderJson(findings, { hostname: config.hostname, addresses: picked.addresses, addressSource: picked.source }) : renderText(findings, header),
+  );
   return exitCode(findings);
 }

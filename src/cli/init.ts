@@ -7,9 +7,9 @@
 import { access, chown, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { writeFileAtomic } from '../core/durable-fs.ts';
-import { canonicalDomain } from '../core/address.ts';
 import { formatProblems, loadConfig } from '../config/load.ts';
+import { canonicalDomain } from '../core/address.ts';
+import { writeFileAtomic } from '../core/durable-fs.ts';
 import { dkimKeyPath, generateDkimKey, writeNewKey } from '../dkim/keys.ts';
 import { machineAddresses, pickAddresses } from '../doctor/addresses.ts';
 import { recordsFromConfig } from '../records/from-config.ts';
@@ -65,7 +65,13 @@ export function parseInitArgs(argv: readonly string[]): InitArgs | string {
   return a;
 }
 
-export async function run(argv: readonly string[], out: Out = process.stdout, err: Out = process.stderr, machine: () => string[] = machineAddresses, now: Date = new Date()): Promise<number> {
+export async function run(
+  argv: readonly string[],
+  out: Out = process.stdout,
+  err: Out = process.stderr,
+  machine: () => string[] = machineAddresses,
+  now: Date = new Date(),
+): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     out.write(USAGE);
     return 0;
@@ -98,29 +104,49 @@ export async function run(argv: readonly string[], out: Out = process.stdout, er
 
   // scripts/install.sh puts the example there as a placeholder: that one is not the operator's.
   const placeholder = await isUntouchedExample(configFile);
-  const existing = (await Promise.all([...(placeholder ? [] : [configFile]), ...keys.map((k) => k.file)].map(async (f) => ((await exists(f)) ? f : undefined)))).filter((f) => f !== undefined);
+  const existing = (
+    await Promise.all([...(placeholder ? [] : [configFile]), ...keys.map((k) => k.file)].map(async (f) => ((await exists(f)) ? f : undefined)))
+  ).filter((f) => f !== undefined);
   if (existing.length > 0) {
-    err.write(`sealpost init: ${existing.join(' and ')} ${existing.length === 1 ? 'exists' : 'exist'}; nothing was written (init never replaces a config or a key).\n  See the records of the existing config: sealpost init --records --config ${configFile}\n`);
+    err.write(
+      `sealpost init: ${existing.join(' and ')} ${existing.length === 1 ? 'exists' : 'exist'}; nothing was written (init never replaces a config or a key).\n  See the records of the existing config: sealpost init --records --config ${configFile}\n`,
+    );
     return 1;
   }
 
   const picked = pickAddresses(parsed.ips, [], machine);
-  const text = configText({ domain, hostname, dataDir: dataDirText, mailbox: parsed.mailbox, addresses: picked.addresses, selectors: keys.map((k) => k.selector), date: now.toISOString().slice(0, 10) });
+  const text = configText({
+    domain,
+    hostname,
+    dataDir: dataDirText,
+    mailbox: parsed.mailbox,
+    addresses: picked.addresses,
+    selectors: keys.map((k) => k.selector),
+    date: now.toISOString().slice(0, 10),
+  });
   for (const k of keys) await writeNewKey(k.file, generateDkimKey(k.type), false);
   await mkdir(path.dirname(configFile), { recursive: true, mode: 0o750 });
   if (placeholder) await rm(configFile);
   await writeFileAtomic(configFile, text, 0o640, { exclusive: true });
-  await handOver(configFile, dataDir, domain, keys.map((k) => k.file));
+  await handOver(
+    configFile,
+    dataDir,
+    domain,
+    keys.map((k) => k.file),
+  );
 
   const loaded = await loadConfig(configFile);
   if (!loaded.ok) throw new Error(`init wrote a config that does not validate: ${formatProblems(loaded.file, loaded.problems)}`);
   const { records } = await recordsFromConfig(loaded.config, picked.addresses);
-  const source = picked.source === 'flag' ? 'from --ip' : "found on this machine's interfaces (check them: behind NAT these are not the public ones; pass --ip)";
+  const source =
+    picked.source === 'flag' ? 'from --ip' : "found on this machine's interfaces (check them: behind NAT these are not the public ones; pass --ip)";
   out.write(
     [
       `wrote ${configFile}${placeholder ? ' (in place of the unchanged example that scripts/install.sh put there)' : ''}`,
       ...keys.map((k) => `made the DKIM key ${k.file} (${k.type}, selector ${k.selector})`),
-      picked.addresses.length > 0 ? `public addresses: ${picked.addresses.join(', ')} (${source})` : 'public addresses: none found on this machine; pass --ip, or set doctor.addresses in the config',
+      picked.addresses.length > 0
+        ? `public addresses: ${picked.addresses.join(', ')} (${source})`
+        : 'public addresses: none found on this machine; pass --ip, or set doctor.addresses in the config',
       '',
       renderRecords(records),
       'Next:',
@@ -142,7 +168,8 @@ async function printRecords(a: InitArgs, out: Out, err: Out, machine: () => stri
   const picked = pickAddresses(a.ips, loaded.config.doctor.addresses, machine);
   const { records, problems } = await recordsFromConfig(loaded.config, picked.addresses);
   for (const p of problems) err.write(`sealpost init: ${p}\n`);
-  if (a.json) out.write(`${JSON.stringify({ hostname: loaded.config.hostname, addresses: picked.addresses, addressSource: picked.source, records }, null, 2)}\n`);
+  if (a.json)
+    out.write(`${JSON.stringify({ hostname: loaded.config.hostname, addresses: picked.addresses, addressSource: picked.source, records }, null, 2)}\n`);
   else out.write(renderRecords(records));
   return problems.length > 0 ? 1 : 0;
 }

@@ -1,7 +1,7 @@
 // `sealpost queue list [--limit N] [--after ID]|show ID|retry ID|--all|hold ID|release ID|delete ID --config FILE [--json]`
 import type { AttemptRecord } from '../outbound/attempts-store.ts';
 import { AttemptsStore } from '../outbound/attempts-store.ts';
-import { type QueuePage, type QueuedMessage, QueueAdmin } from '../queue/admin.ts';
+import { QueueAdmin, type QueuedMessage, type QueuePage } from '../queue/admin.ts';
 import { Spool, spoolDirOf } from '../queue/spool.ts';
 import { QueueStore } from '../queue/store.ts';
 import { requestWake } from '../queue/wake.ts';
@@ -103,7 +103,12 @@ function listLine(m: QueuedMessage): string {
 function showText(id: string, m: QueuedMessage | undefined, attempts: AttemptRecord[], now: number): string {
   const lines: string[] = [];
   if (m) {
-    lines.push(`message ${m.id}`, `  received  ${new Date(m.receivedAt).toISOString()} (${m.origin})`, `  from      <${m.sender}>`, `  size      ${m.size} bytes`);
+    lines.push(
+      `message ${m.id}`,
+      `  received  ${new Date(m.receivedAt).toISOString()} (${m.origin})`,
+      `  from      <${m.sender}>`,
+      `  size      ${m.size} bytes`,
+    );
     if (m.subject) lines.push(`  subject   ${m.subject}`);
     if (m.messageId) lines.push(`  message-id ${m.messageId}`);
     lines.push('recipients');
@@ -119,7 +124,9 @@ function showText(id: string, m: QueuedMessage | undefined, attempts: AttemptRec
   for (const a of attempts) {
     const tls = a.tls ? `${a.tls.version} ${a.tls.cipher}, ${a.tls.verified ? 'verified' : `not verified${a.tls.error ? `: ${a.tls.error}` : ''}`}` : 'no TLS';
     const reply = a.reply ? `${a.reply.code}${a.reply.enhanced ? ` ${a.reply.enhanced}` : ''} ${a.reply.text}` : (a.error ?? '');
-    lines.push(`  ${new Date(a.at).toISOString()}  ${a.mx || '-'}[${a.ip || '-'}]:${a.port}  policy ${a.policy} (${a.policySource})  ${tls}${a.downgrade ? `, downgraded: ${a.downgrade}` : ''}`);
+    lines.push(
+      `  ${new Date(a.at).toISOString()}  ${a.mx || '-'}[${a.ip || '-'}]:${a.port}  policy ${a.policy} (${a.policySource})  ${tls}${a.downgrade ? `, downgraded: ${a.downgrade}` : ''}`,
+    );
     lines.push(`    ${a.result}: ${reply}  (${a.ms} ms)`);
   }
   return `${lines.join('\n')}\n`;

@@ -16,7 +16,13 @@ import { buildDirectory, decideRecipient } from '../routing/recipients.ts';
 import type { Args } from './args.ts';
 import { openForCli } from './open.ts';
 
-export async function run(configFile: string, args: Args, input: NodeJS.ReadableStream = process.stdin, out = process.stdout, err = process.stderr): Promise<number> {
+export async function run(
+  configFile: string,
+  args: Args,
+  input: NodeJS.ReadableStream = process.stdin,
+  out = process.stdout,
+  err = process.stderr,
+): Promise<number> {
   const rcpts = args.words.slice(1);
   if (rcpts.length === 0) {
     err.write('sealpost send: name at least one recipient: sealpost send --config FILE -f SENDER RCPT... < message\n');

@@ -4,26 +4,31 @@
 // file and the certificate files (a config with problems is refused; see src/config/reload.ts). The signal
 // handlers are in place before start-up begins, so a signal during start-up waits for it.
 import { formatProblems, loadConfig } from '../config/load.ts';
-import { checkPaths, nodePathFs } from './check-paths.ts';
 import { MIGRATIONS_DIR } from '../db/open.ts';
 import { createLogger } from '../log/log.ts';
 import { type Daemon, startDaemon } from '../main.ts';
+import { checkPaths, nodePathFs } from './check-paths.ts';
 
 export async function run(configFile: string): Promise<number> {
   const loaded = await loadConfig(configFile);
   if (!loaded.ok) {
-    process.stderr.write(`${formatProblems(loaded.file, loaded.problems)}\nsealpost: not started; fix the config (check it with: sealpost config check --config ${configFile})\n`);
+    process.stderr.write(
+      `${formatProblems(loaded.file, loaded.problems)}\nsealpost: not started; fix the config (check it with: sealpost config check --config ${configFile})\n`,
+    );
     return 1;
   }
   // The same path checks as config check, before anything touches data_dir: a data_dir on
   // procfs used to hang the start-up (see core/make-dir.ts) without a word.
   const pathProblems = await checkPaths(loaded.config, nodePathFs());
   if (pathProblems.length > 0) {
-    process.stderr.write(`${formatProblems(loaded.file, pathProblems)}\nsealpost: not started; fix the config (check it with: sealpost config check --config ${configFile})\n`);
+    process.stderr.write(
+      `${formatProblems(loaded.file, pathProblems)}\nsealpost: not started; fix the config (check it with: sealpost config check --config ${configFile})\n`,
+    );
     return 1;
   }
   const log = createLogger(loaded.config.log.level, 'stdout');
-  for (const warning of loaded.warnings) log.warn({ event: 'daemon', state: 'config-warning', key: warning.path, warning: warning.message }, `config warning: ${warning.path}: ${warning.message}`);
+  for (const warning of loaded.warnings)
+    log.warn({ event: 'daemon', state: 'config-warning', key: warning.path, warning: warning.message }, `config warning: ${warning.path}: ${warning.message}`);
   let stopRequested: ((signal: string) => void) | undefined;
   let stopping = false;
   // A SIGHUP during start-up is kept and done once the daemon runs (the file may have changed since it was read).

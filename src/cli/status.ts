@@ -84,14 +84,17 @@ export async function collectStatus(config: Config, configFile: string, now: num
   const certificates = (await collect(config)).map((c) => (c.notAfter ? { ...c, daysLeft: Math.floor((Date.parse(c.notAfter) - now) / DAY) } : c));
   const since = now - DAY;
   const doctorRecord = await readDoctorRecord(config.dataDir);
-  const doctor = doctorRecord ? { doctor: { checkedAt: doctorRecord.checkedAt, errors: doctorRecord.counts.error, warnings: doctorRecord.counts.warning } } : {};
+  const doctor = doctorRecord
+    ? { doctor: { checkedAt: doctorRecord.checkedAt, errors: doctorRecord.counts.error, warnings: doctorRecord.counts.warning } }
+    : {};
   const base = { hostname: config.hostname, configFile, dataDir: config.dataDir, checkedAt: new Date(now).toISOString(), listeners, certificates, ...doctor };
   const file = path.join(config.dataDir, 'sealpost.db');
   if (!existsSync(file)) return { ...base, queue: null, lastErrors: [], tls: { since: new Date(since).toISOString(), inbound: null, outbound: null } };
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     db.pragma('busy_timeout = 5000');
-    const has = (table: string): boolean => db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?").get(table)?.n === 1;
+    const has = (table: string): boolean =>
+      db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?").get(table)?.n === 1;
     return {
       ...base,
       queue: queueCounts(db),
@@ -129,14 +132,18 @@ function probeListener(kind: ListenerStatus['kind'], a: ListenAddress, greetPaus
       else socket.destroy();
       resolve({ kind, address, ...result });
     };
-    const timer = setTimeout(() => done({ answering: false, error: `no ${kind === 'acme_http' ? 'connection' : 'greeting'} within ${Math.round((greetPauseMs + 3000) / 1000)} s` }), greetPauseMs + 3000);
+    const timer = setTimeout(
+      () => done({ answering: false, error: `no ${kind === 'acme_http' ? 'connection' : 'greeting'} within ${Math.round((greetPauseMs + 3000) / 1000)} s` }),
+      greetPauseMs + 3000,
+    );
     socket.once(kind === 'submissions' ? 'secureConnect' : 'connect', () => {
       if (kind === 'acme_http') done({ answering: true });
     });
     socket.on('data', (chunk: Buffer) => {
       text += chunk.toString('latin1');
       const line = /^([^\r\n]*)\r?\n/.exec(text)?.[1];
-      if (line !== undefined) done(line.startsWith('220') ? { answering: true, greeting: line } : { answering: false, greeting: line, error: 'no 220 greeting' });
+      if (line !== undefined)
+        done(line.startsWith('220') ? { answering: true, greeting: line } : { answering: false, greeting: line, error: 'no 220 greeting' });
     });
     socket.on('error', (e: NodeJS.ErrnoException) => done({ answering: false, error: `${e.code ?? e.message}` }));
   });
@@ -145,7 +152,11 @@ function probeListener(kind: ListenerStatus['kind'], a: ListenAddress, greetPaus
 function queueCounts(db: Db): NonNullable<StatusReport['queue']> {
   const messages = db.prepare<[], { n: number; oldest: number | null }>('SELECT count(*) AS n, min(received_at) AS oldest FROM messages').get();
   const recipients: Record<string, Record<string, number>> = {};
-  for (const r of db.prepare<[], { transport: string; state: string; n: number }>('SELECT transport, state, count(*) AS n FROM recipients GROUP BY transport, state ORDER BY transport, state').all()) {
+  for (const r of db
+    .prepare<[], { transport: string; state: string; n: number }>(
+      'SELECT transport, state, count(*) AS n FROM recipients GROUP BY transport, state ORDER BY transport, state',
+    )
+    .all()) {
     (recipients[r.transport] ??= {})[r.state] = r.n;
   }
   return { messages: messages?.n ?? 0, oldestReceivedAt: messages?.oldest ? new Date(messages.oldest).toISOString() : null, recipients };
@@ -154,26 +165,56 @@ function queueCounts(db: Db): NonNullable<StatusReport['queue']> {
 /** The newest failed attempts (remote) and local recipients waiting with an error, newest first. */
 function lastErrors(db: Db, limit: number): DeliveryError[] {
   const remote = db
-    .prepare<[number], { at: number; queue_id: string; domain: string; mx: string; ip: string; port: number; result: string; reply_code: number | null; reply_enhanced: string | null; reply_text: string | null; error: string | null; tls_error: string | null }>(
+    .prepare<
+      [number],
+      {
+        at: number;
+        queue_id: string;
+        domain: string;
+        mx: string;
+        ip: string;
+        port: number;
+        result: string;
+        reply_code: number | null;
+        reply_enhanced: string | null;
+        reply_text: string | null;
+        error: string | null;
+        tls_error: string | null;
+      }
+    >(
       `SELECT at, queue_id, domain, mx, ip, port, result, reply_code, reply_enhanced, reply_text, error, tls_error FROM attempts
        WHERE result IN ('transient', 'permanent', 'mixed') ORDER BY at DESC, id DESC LIMIT ?`,
     )
     .all(limit)
-    .map((a): DeliveryError => ({
-      at: new Date(a.at).toISOString(),
-      queueId: a.queue_id,
-      to: a.domain,
-      ...(a.mx !== '' ? { host: `${a.mx}[${a.ip}]:${a.port}` } : {}),
-      result: a.result,
-      error: a.error ?? (a.reply_code !== null ? `${a.reply_code}${a.reply_enhanced ? ` ${a.reply_enhanced}` : ''} ${a.reply_text ?? ''}`.trim() : (a.tls_error ?? 'unknown')),
-    }));
+    .map(
+      (a): DeliveryError => ({
+        at: new Date(a.at).toISOString(),
+        queueId: a.queue_id,
+        to: a.domain,
+        ...(a.mx !== '' ? { host: `${a.mx}[${a.ip}]:${a.port}` } : {}),
+        result: a.result,
+        error:
+          a.error ??
+          (a.reply_code !== null
+            ? `${a.reply_code}${a.reply_enhanced ? ` ${a.reply_enhanced}` : ''} ${a.reply_text ?? ''}`.trim()
+            : (a.tls_error ?? 'unknown')),
+      }),
+    );
   const local = db
     .prepare<[number], { updated_at: number; message_id: string; address: string; state: string; last_error: string }>(
       `SELECT updated_at, message_id, address, state, last_error FROM recipients
        WHERE transport = 'local' AND state IN ('queued', 'held', 'failed') AND last_error IS NOT NULL ORDER BY updated_at DESC LIMIT ?`,
     )
     .all(limit)
-    .map((r): DeliveryError => ({ at: new Date(r.updated_at).toISOString(), queueId: r.message_id, to: r.address, result: r.state === 'failed' ? 'permanent' : 'transient', error: r.last_error }));
+    .map(
+      (r): DeliveryError => ({
+        at: new Date(r.updated_at).toISOString(),
+        queueId: r.message_id,
+        to: r.address,
+        result: r.state === 'failed' ? 'permanent' : 'transient',
+        error: r.last_error,
+      }),
+    );
   return [...remote, ...local].sort((a, b) => b.at.localeCompare(a.at)).slice(0, limit);
 }
 
@@ -197,19 +238,31 @@ function withShare(s: ReturnType<typeof inboundShare>): NonNullable<StatusReport
 export function renderStatus(r: StatusReport): string {
   const out = [`sealpost status: ${r.hostname} (config ${r.configFile}, data ${r.dataDir})`, ''];
   const answering = r.listeners.filter((l) => l.answering).length;
-  out.push(`daemon        ${answering === 0 ? 'NOT RUNNING: no listener answers' : answering === r.listeners.length ? 'running' : `${answering} of ${r.listeners.length} listeners answer`}`, 'listeners');
-  for (const l of r.listeners) out.push(`  ${l.kind.padEnd(13)}${l.address.padEnd(24)}${l.answering ? `answering${l.greeting ? `: ${l.greeting}` : ''}` : `NOT answering: ${l.error ?? ''}`}`);
+  out.push(
+    `daemon        ${answering === 0 ? 'NOT RUNNING: no listener answers' : answering === r.listeners.length ? 'running' : `${answering} of ${r.listeners.length} listeners answer`}`,
+    'listeners',
+  );
+  for (const l of r.listeners)
+    out.push(
+      `  ${l.kind.padEnd(13)}${l.address.padEnd(24)}${l.answering ? `answering${l.greeting ? `: ${l.greeting}` : ''}` : `NOT answering: ${l.error ?? ''}`}`,
+    );
   out.push('certificates');
   if (r.certificates.length === 0) out.push('  none yet (the daemon makes a self-signed one on first start)');
   for (const c of r.certificates) {
-    const expiry = c.notAfter ? `expires ${c.notAfter.slice(0, 10)} (${c.daysLeft !== undefined && c.daysLeft < 0 ? `EXPIRED ${-c.daysLeft} days ago` : `${c.daysLeft} days left`})` : 'no certificate';
+    const expiry = c.notAfter
+      ? `expires ${c.notAfter.slice(0, 10)} (${c.daysLeft !== undefined && c.daysLeft < 0 ? `EXPIRED ${-c.daysLeft} days ago` : `${c.daysLeft} days left`})`
+      : 'no certificate';
     out.push(`  ${c.source.padEnd(13)}${(c.names.join(', ') || '-').padEnd(24)}${expiry}${c.lastError ? `; last error: ${c.lastError}` : ''}`);
   }
   out.push('queue');
   if (r.queue === null) out.push('  no database yet: the daemon has not run with this data_dir');
   else {
-    const states = Object.entries(r.queue.recipients).flatMap(([transport, byState]) => Object.entries(byState).map(([state, n]) => `${transport} ${state} ${n}`));
-    out.push(`  ${r.queue.messages} message${r.queue.messages === 1 ? '' : 's'}${r.queue.oldestReceivedAt ? `, oldest received ${r.queue.oldestReceivedAt}` : ''}`);
+    const states = Object.entries(r.queue.recipients).flatMap(([transport, byState]) =>
+      Object.entries(byState).map(([state, n]) => `${transport} ${state} ${n}`),
+    );
+    out.push(
+      `  ${r.queue.messages} message${r.queue.messages === 1 ? '' : 's'}${r.queue.oldestReceivedAt ? `, oldest received ${r.queue.oldestReceivedAt}` : ''}`,
+    );
     out.push(`  recipients: ${states.length > 0 ? states.join(', ') : 'none'}`);
   }
   out.push('last delivery errors');
@@ -219,9 +272,13 @@ export function renderStatus(r: StatusReport): string {
   const i = r.tls.inbound;
   const o = r.tls.outbound;
   out.push(`  inbound   ${i === null ? 'no data' : `${i.sessions} session${i.sessions === 1 ? '' : 's'}, ${i.tls} with TLS${percent(i.share)}`}`);
-  out.push(`  outbound  ${o === null ? 'no data' : `${o.connections} connection${o.connections === 1 ? '' : 's'}, ${o.tls} with TLS${percent(o.share)}, ${o.verified} verified${percent(o.verifiedShare)}`}`);
+  out.push(
+    `  outbound  ${o === null ? 'no data' : `${o.connections} connection${o.connections === 1 ? '' : 's'}, ${o.tls} with TLS${percent(o.share)}, ${o.verified} verified${percent(o.verifiedShare)}`}`,
+  );
   const d = r.doctor;
-  out.push(`doctor        ${d === undefined ? 'not run yet (it runs at daemon start; or: sealpost doctor)' : `${d.errors} error${d.errors === 1 ? '' : 's'}, ${d.warnings} warning${d.warnings === 1 ? '' : 's'} at start-up ${d.checkedAt}${d.errors + d.warnings > 0 ? ' (details and fixes: sealpost doctor --config FILE)' : ''}`}`);
+  out.push(
+    `doctor        ${d === undefined ? 'not run yet (it runs at daemon start; or: sealpost doctor)' : `${d.errors} error${d.errors === 1 ? '' : 's'}, ${d.warnings} warning${d.warnings === 1 ? '' : 's'} at start-up ${d.checkedAt}${d.errors + d.warnings > 0 ? ' (details and fixes: sealpost doctor --config FILE)' : ''}`}`,
+  );
   return `${out.join('\n')}\n`;
 }
 

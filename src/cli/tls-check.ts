@@ -6,8 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import tls from 'node:tls';
-import { formatProblems, loadConfig } from '../config/load.ts';
 import { parseHostPort } from '../config/fields.ts';
+import { formatProblems, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/types.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import { fetchStsPolicy } from '../tls-policy/sts-fetch.ts';
@@ -50,7 +50,8 @@ export async function run(argv: readonly string[], out: Out = process.stdout, er
   }
   const unknown = [...args.flags].find((f) => f !== 'json');
   if (unknown !== undefined) return usage(`unknown option --${unknown}`);
-  if (args.words.length !== 1) return usage(args.words.length === 0 ? 'which domain or host? e.g. sealpost tls-check example.org' : `one target at a time (got ${args.words.join(' ')})`);
+  if (args.words.length !== 1)
+    return usage(args.words.length === 0 ? 'which domain or host? e.g. sealpost tls-check example.org' : `one target at a time (got ${args.words.join(' ')})`);
   const target = parseTarget(args.words[0] as string);
   if ('error' in target) return usage(target.error);
 
@@ -65,7 +66,8 @@ export async function run(argv: readonly string[], out: Out = process.stdout, er
     config = loaded.config;
   }
   const dnsOption = args.values.get('dns');
-  if (dnsOption !== undefined && typeof parseHostPort(dnsOption, 53) === 'string') return usage(`--dns ${dnsOption}: ${parseHostPort(dnsOption, 53) as string}`);
+  if (dnsOption !== undefined && typeof parseHostPort(dnsOption, 53) === 'string')
+    return usage(`--dns ${dnsOption}: ${parseHostPort(dnsOption, 53) as string}`);
   const servers = dnsOption !== undefined ? [dnsOption] : (config?.dns.servers ?? []);
   const port = number(args.values.get('port'), config?.outbound.port ?? 25, 1, 65535);
   const timeout = number(args.values.get('timeout'), 15, 1, 600);

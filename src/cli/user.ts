@@ -2,9 +2,10 @@
 // from standard input (its first line) or, on a terminal, prompted for twice without echo; never
 // from the command line, where `ps` and shell history would keep it. Changes apply to a running
 // daemon at once (it reads the users table per AUTH). Side effects: the database, the terminal.
-import { senderAllowed, ownedAddresses } from '../auth/senders.ts';
+
 import { hashPassword } from '../auth/password.ts';
-import { UsersStore, normalizeLogin } from '../auth/users.ts';
+import { ownedAddresses, senderAllowed } from '../auth/senders.ts';
+import { normalizeLogin, UsersStore } from '../auth/users.ts';
 import type { Config } from '../config/types.ts';
 import { buildDirectory } from '../routing/recipients.ts';
 import type { Args } from './args.ts';
@@ -22,7 +23,9 @@ const MAX_PASSWORD = 1024;
 export async function run(configFile: string, args: Args, io: UserIo = { input: process.stdin, out: process.stdout, err: process.stderr }): Promise<number> {
   const [, sub, target] = args.words;
   const usage = (problem: string) => {
-    io.err.write(`sealpost user: ${problem}\nusage: sealpost user add|passwd|del ADDRESS --config FILE  (password on stdin or prompted)\n       sealpost user list [--json] --config FILE\n`);
+    io.err.write(
+      `sealpost user: ${problem}\nusage: sealpost user add|passwd|del ADDRESS --config FILE  (password on stdin or prompted)\n       sealpost user list [--json] --config FILE\n`,
+    );
     return 2;
   };
   if (sub !== 'add' && sub !== 'passwd' && sub !== 'del' && sub !== 'list') return usage(`unknown subcommand "${sub ?? ''}"`);
@@ -68,7 +71,9 @@ function list(users: UsersStore, config: Config, json: boolean, io: UserIo): num
   const directory = buildDirectory(config.domains);
   const rows = users.list().map((u) => ({ ...u, sendsAs: ownedAddresses(u.address, directory), mailbox: notAMailbox(u.address, config) === undefined }));
   if (json) {
-    io.out.write(`${JSON.stringify(rows.map((r) => ({ address: r.address, createdAt: new Date(r.createdAt).toISOString(), updatedAt: new Date(r.updatedAt).toISOString(), sendsAs: r.sendsAs, mailbox: r.mailbox })))}\n`);
+    io.out.write(
+      `${JSON.stringify(rows.map((r) => ({ address: r.address, createdAt: new Date(r.createdAt).toISOString(), updatedAt: new Date(r.updatedAt).toISOString(), sendsAs: r.sendsAs, mailbox: r.mailbox })))}\n`,
+    );
     return 0;
   }
   if (rows.length === 0) io.out.write('no users; add one with: sealpost user add ADDRESS --config FILE\n');
@@ -106,7 +111,7 @@ async function readPassword(io: UserIo, address: string): Promise<string | { err
   } else {
     const chunks: Buffer[] = [];
     for await (const chunk of io.input) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
-    password = (Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '');
+    password = Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
   }
   const length = [...password].length;
   if (length < MIN_PASSWORD) return { error: `the password has ${length} characters; use at least ${MIN_PASSWORD} (nothing changed)` };

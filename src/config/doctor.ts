@@ -3,7 +3,7 @@
 // outbound port-25 probe connects to, and whether the checks also run at daemon start-up.
 import net from 'node:net';
 import { canonicalDomain } from '../core/address.ts';
-import { type Reader, type Table, parseHostPort } from './fields.ts';
+import { parseHostPort, type Reader, type Table } from './fields.ts';
 import type { DoctorConfig } from './types.ts';
 
 export const DEFAULT_DNSBL = ['zen.spamhaus.org', 'bl.spamcop.net', 'b.barracudacentral.org'];
@@ -18,7 +18,8 @@ export function readDoctor(r: Reader, t: Table): DoctorConfig {
   const zones = (key: string, fallback: string[]) =>
     r.stringList(t, key, 'doctor', fallback).map((z, i) => {
       const zone = canonicalDomain(z);
-      if (zone === '' || !zone.includes('.') || zone.startsWith('[')) r.problem(`doctor.${key}[${i}]`, `"${z}" is not a DNS zone; write e.g. "zen.spamhaus.org"`);
+      if (zone === '' || !zone.includes('.') || zone.startsWith('['))
+        r.problem(`doctor.${key}[${i}]`, `"${z}" is not a DNS zone; write e.g. "zen.spamhaus.org"`);
       return zone;
     });
   const dnsbl = zones('dnsbl', DEFAULT_DNSBL);

@@ -1,7 +1,7 @@
 // Reads a config file: TOML → validateConfig. The only place that touches the file system for config.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { TomlError, parse } from 'smol-toml';
+import { parse, TomlError } from 'smol-toml';
 import type { Problem } from './fields.ts';
 import { validateConfig } from './schema.ts';
 import type { Config } from './types.ts';

@@ -42,7 +42,8 @@ export function relayWidth(networks: readonly Cidr[]): RelayWidth {
   return { wide, total };
 }
 
-const FIX = 'list only the networks of your own clients (they may relay mail to anywhere), or set relay.allow_wide = true if you really mean to relay for all of them';
+const FIX =
+  'list only the networks of your own clients (they may relay mail to anywhere), or set relay.allow_wide = true if you really mean to relay for all of them';
 
 /** Records why relay.networks is too wide, or — allowed by relay.allow_wide — one warning saying what it opens. */
 export function checkRelayWidth(r: Reader, networks: readonly Cidr[], texts: readonly string[], allowWide: boolean): void {
@@ -53,17 +54,26 @@ export function checkRelayWidth(r: Reader, networks: readonly Cidr[], texts: rea
   if (wide.length === 0 && tooMany.length === 0) return;
   if (allowWide) {
     const what = [...wide.map((i) => `"${texts[i] ?? ''}"`), ...tooMany.map((f) => `${total[f]} ${f === 'ipv4' ? 'IPv4' : 'IPv6'} addresses in all`)];
-    r.warning('relay.allow_wide', `relay.networks is wider than a /8 (IPv4) or /32 (IPv6) allows (${what.join(', ')}): every client in it may relay mail to anywhere`);
+    r.warning(
+      'relay.allow_wide',
+      `relay.networks is wider than a /8 (IPv4) or /32 (IPv6) allows (${what.join(', ')}): every client in it may relay mail to anywhere`,
+    );
     return;
   }
   for (const i of wide) {
     const n = networks[i] as Cidr;
     const bound = WIDEST_PREFIX[asCounted(n).family];
-    r.problem(`relay.networks[${i}]`, `"${texts[i] ?? ''}" is broader than a /${bound}: everyone in it could relay mail through this server (an open relay); ${FIX}`);
+    r.problem(
+      `relay.networks[${i}]`,
+      `"${texts[i] ?? ''}" is broader than a /${bound}: everyone in it could relay mail through this server (an open relay); ${FIX}`,
+    );
   }
   for (const family of tooMany) {
     const name = family === 'ipv4' ? 'IPv4' : 'IPv6';
     const most = family === 'ipv4' ? 'four /8s' : 'four /32s';
-    r.problem('relay.networks', `the networks hold ${total[family]} ${name} addresses together, more than ${most}: that is a large share of the Internet; ${FIX}`);
+    r.problem(
+      'relay.networks',
+      `the networks hold ${total[family]} ${name} addresses together, more than ${most}: that is a large share of the Internet; ${FIX}`,
+    );
   }
 }

@@ -98,7 +98,12 @@ export function logReload(log: Logger, result: ReloadResult): void {
     );
   }
   // Last: a caller waiting for this record has seen the ones before it.
-  mailLog(log, 'daemon', { state: 'reloaded', file: result.file, applied: applied.map((c) => c.key), restartNeeded: restart.map((c) => c.key) }, applied.length > 0 ? `config reloaded: ${applied.map((c) => c.key).join(', ')}` : 'config reloaded: no change to apply');
+  mailLog(
+    log,
+    'daemon',
+    { state: 'reloaded', file: result.file, applied: applied.map((c) => c.key), restartNeeded: restart.map((c) => c.key) },
+    applied.length > 0 ? `config reloaded: ${applied.map((c) => c.key).join(', ')}` : 'config reloaded: no change to apply',
+  );
 }
 
 /** [path, old, new] for each differing leaf: top-level values, or one level into tables. */
@@ -126,9 +131,17 @@ function isTable(v: unknown): v is Record<string, unknown> {
 
 /** JSON with sorted keys: equal settings compare equal whatever order the file lists them in. */
 function canonical(v: unknown): string {
-  return JSON.stringify(v, (_key, value: unknown) =>
-    isTable(value) ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, value[k]])) : value,
-  ) ?? 'undefined';
+  return (
+    JSON.stringify(v, (_key, value: unknown) =>
+      isTable(value)
+        ? Object.fromEntries(
+            Object.keys(value)
+              .sort()
+              .map((k) => [k, value[k]]),
+          )
+        : value,
+    ) ?? 'undefined'
+  );
 }
 
 function tomlKey(path: string): string {

@@ -3,14 +3,47 @@
 // Each section is read by its reader in sections.ts; this file puts the slices together.
 import path from 'node:path';
 import { canonicalDomain } from '../core/address.ts';
-import { type Problem, Reader, type Table } from './fields.ts';
-import { readAcme, readAuth, readDns, readDomains, readInbound, readLimits, readListen, readLog, readOutbound, readQueue, readRelay, readShutdown, readTls } from './sections.ts';
-import type { Config, DkimDomain } from './types.ts';
 import { readDoctor } from './doctor.ts';
+import { type Problem, Reader, type Table } from './fields.ts';
+import {
+  readAcme,
+  readAuth,
+  readDns,
+  readDomains,
+  readInbound,
+  readLimits,
+  readListen,
+  readLog,
+  readOutbound,
+  readQueue,
+  readRelay,
+  readShutdown,
+  readTls,
+} from './sections.ts';
+import type { Config, DkimDomain } from './types.ts';
 
 export type Validated = { ok: true; config: Config; warnings: Problem[] } | { ok: false; problems: Problem[] };
 
-const TOP_KEYS = ['hostname', 'data_dir', 'listen', 'tls', 'submission', 'submissions', 'auth', 'dns', 'domain', 'relay', 'limits', 'inbound', 'shutdown', 'acme', 'log', 'outbound', 'queue', 'doctor'] as const;
+const TOP_KEYS = [
+  'hostname',
+  'data_dir',
+  'listen',
+  'tls',
+  'submission',
+  'submissions',
+  'auth',
+  'dns',
+  'domain',
+  'relay',
+  'limits',
+  'inbound',
+  'shutdown',
+  'acme',
+  'log',
+  'outbound',
+  'queue',
+  'doctor',
+] as const;
 
 /** Validates a parsed TOML document. `baseDir` resolves relative paths (the config file's folder). */
 export function validateConfig(raw: Table, baseDir: string): Validated {

@@ -3,19 +3,46 @@
 import net from 'node:net';
 import path from 'node:path';
 import { canonicalDomain, formatMailbox, parseMailbox } from '../core/address.ts';
-import { Reader, type Table, isTable, join, parseHostPort } from './fields.ts';
+import { isTable, join, parseHostPort, Reader, type Table } from './fields.ts';
 import { checkRelayWidth } from './relay.ts';
-import { type AcmeConfig, type AuthConfig, type Cidr, type Config, type DkimDomain, type DomainConfig, type ListenAddress, MIN_FREE_FLOOR_MB, type OutboundConfig, type QueueConfig, TLS_LEVELS, TLS_VERSIONS, type TlsLevel } from './types.ts';
+import {
+  type AcmeConfig,
+  type AuthConfig,
+  type Cidr,
+  type Config,
+  type DkimDomain,
+  type DomainConfig,
+  type ListenAddress,
+  MIN_FREE_FLOOR_MB,
+  type OutboundConfig,
+  type QueueConfig,
+  TLS_LEVELS,
+  TLS_VERSIONS,
+  type TlsLevel,
+} from './types.ts';
 
 export function readOutbound(r: Reader, t: Table, baseDir: string): OutboundConfig {
-  const known = ['port', 'tls_default', 'tls_policy', 'ca_file', 'mta_sts', 'ipv6', 'concurrency', 'concurrency_per_destination', 'connect_timeout_s', 'command_timeout_s', 'max_mx_hosts'];
+  const known = [
+    'port',
+    'tls_default',
+    'tls_policy',
+    'ca_file',
+    'mta_sts',
+    'ipv6',
+    'concurrency',
+    'concurrency_per_destination',
+    'connect_timeout_s',
+    'command_timeout_s',
+    'max_mx_hosts',
+  ];
   r.unknownKeys(t, 'outbound', known);
   const tlsPolicy: Record<string, TlsLevel> = {};
   for (const [key, level] of Object.entries(r.stringMap(t, 'tls_policy', 'outbound'))) {
     const keyPath = `outbound.tls_policy.${JSON.stringify(key)}`;
     const subdomains = key.startsWith('.');
     const domain = canonicalDomain(subdomains ? key.slice(1) : key);
-    if (domain === '' || domain.startsWith('[')) r.problem(keyPath, `"${key}" is not a domain; write "example.org" for that domain or ".example.org" for its subdomains`);
+    if (domain === '' || domain.startsWith('['))
+      r.problem(keyPath, `"${key}" is not a domain; write "example.org" for that domain or ".example.org" for its subdomains`);
     if (!(TLS_LEVELS as readonly string[]).includes(level)) r.problem(keyPath, `must be one of ${TLS_LEVELS.map((l) => `"${l}"`).join(', ')}; got "${level}"`);
     else tlsPolicy[(subdomains ? '.' : '') + domain] = level as TlsLevel;
   }
@@ -44,7 +71,8 @@ export function readAuth(r: Reader, t: Table): AuthConfig {
     lockoutSeconds: r.integer(t, 'lockout_s', 'auth', 900, 1, 7 * 86_400),
     maxConcurrent: r.integer(t, 'max_concurrent', 'auth', 4, 1, 1000),
   };
-  if (auth.slowAfter > auth.maxFailures) r.problem('auth.slow_after', `is larger than auth.max_failures (${auth.maxFailures}); slowing down must start before refusing`);
+  if (auth.slowAfter > auth.maxFailures)
+    r.problem('auth.slow_after', `is larger than auth.max_failures (${auth.maxFailures}); slowing down must start before refusing`);
   return auth;
 }
 
@@ -58,7 +86,8 @@ export function readQueue(r: Reader, t: Table): QueueConfig {
     delayWarningMs: duration(r, t, 'delay_warning', '4h', true),
     attemptsRetentionMs: duration(r, t, 'attempts_retention', '30d'),
   };
-  if (r.problems.length === before && queue.minBackoffMs > queue.maxBackoffMs) r.problem('queue.min_backoff', 'is longer than queue.max_backoff; the first retry delay must not exceed the largest one');
+  if (r.problems.length === before && queue.minBackoffMs > queue.maxBackoffMs)
+    r.problem('queue.min_backoff', 'is longer than queue.max_backoff; the first retry delay must not exceed the largest one');
   return queue;
 }
 
@@ -69,7 +98,10 @@ function duration(r: Reader, t: Table, key: string, fallback: string, zeroOk = f
   const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
   const ms = m ? Number(m[1]) * unit[m[2] as keyof typeof unit] : text.trim() === '0' && zeroOk ? 0 : Number.NaN;
   if (Number.isNaN(ms) || (ms === 0 && !zeroOk)) {
-    r.problem(`queue.${key}`, `"${text}" is not a duration; write a number with a unit s, m, h, d or w, e.g. "${fallback}"${zeroOk ? ' (or "0" for never)' : ''}`);
+    r.problem(
+      `queue.${key}`,
+      `"${text}" is not a duration; write a number with a unit s, m, h, d or w, e.g. "${fallback}"${zeroOk ? ' (or "0" for never)' : ''}`,
+    );
     return duration(r, {}, key, fallback);
   }
   return ms;
@@ -155,10 +187,14 @@ export function readDomains(r: Reader, raw: unknown, dkim: DkimDomain[]): Domain
       if (to.includes('@')) {
         // Forwarding: a full address, here or at another domain (delivered through the outbound queue).
         const parsed = parseMailbox(to);
-        if (!parsed) r.problem(`${prefix}.aliases.${from}`, `"${to}" is not a valid address; write a mailbox name ("alice") or a full address ("alice@example.net")`);
+        if (!parsed)
+          r.problem(`${prefix}.aliases.${from}`, `"${to}" is not a valid address; write a mailbox name ("alice") or a full address ("alice@example.net")`);
         else target = formatMailbox(parsed);
       } else if (!mailboxes.includes(target)) {
-        r.problem(`${prefix}.aliases.${from}`, `points to "${to}", which is not in ${prefix}.mailboxes; add it there, point the alias at an existing mailbox, or give a full address to forward to`);
+        r.problem(
+          `${prefix}.aliases.${from}`,
+          `points to "${to}", which is not in ${prefix}.mailboxes; add it there, point the alias at an existing mailbox, or give a full address to forward to`,
+        );
       }
       if (mailboxes.includes(from.toLowerCase())) {
         r.problem(`${prefix}.aliases.${from}`, `"${from}" is a mailbox as well as an alias; remove one of the two`);
@@ -226,7 +262,10 @@ export function readTls(r: Reader, raw: Table, baseDir: string): Pick<Config, 't
     const version = isTable(table) ? table['min_version'] : undefined;
     // RFC 8996: TLS 1.0 and 1.1 are deprecated (SHA-1 handshake signatures, no AEAD suites).
     if (version === 'TLSv1' || version === 'TLSv1.1') {
-      r.warning(`${key}.min_version`, `"${version}" admits TLS ${version === 'TLSv1' ? '1.0' : '1.1'}, which RFC 8996 deprecates; use "TLSv1.2" unless clients that cannot do TLS 1.2 must still connect`);
+      r.warning(
+        `${key}.min_version`,
+        `"${version}" admits TLS ${version === 'TLSv1' ? '1.0' : '1.1'}, which RFC 8996 deprecates; use "TLSv1.2" unless clients that cannot do TLS 1.2 must still connect`,
+      );
     }
   }
   return {
@@ -264,7 +303,18 @@ export function readRelay(r: Reader, relayTable: Table): Config['relay'] {
 }
 
 export function readLimits(r: Reader, limitsTable: Table): Config['limits'] {
-  const limitKeys = ['message_size', 'recipients', 'connections', 'connections_per_ip', 'connections_per_net', 'command_timeout_s', 'stress_timeout_s', 'data_min_rate', 'errors', 'memory_mb'];
+  const limitKeys = [
+    'message_size',
+    'recipients',
+    'connections',
+    'connections_per_ip',
+    'connections_per_net',
+    'command_timeout_s',
+    'stress_timeout_s',
+    'data_min_rate',
+    'errors',
+    'memory_mb',
+  ];
   r.unknownKeys(limitsTable, 'limits', limitKeys);
   const connectionsPerIp = r.integer(limitsTable, 'connections_per_ip', 'limits', 50, 1, 100000);
   const limits = {
@@ -281,7 +331,10 @@ export function readLimits(r: Reader, limitsTable: Table): Config['limits'] {
     memoryBytes: r.integer(limitsTable, 'memory_mb', 'limits', 256, 8, 1024 * 1024) * 1024 * 1024,
   };
   if (limits.connectionsPerNet < limits.connectionsPerIp) {
-    r.problem('limits.connections_per_net', `is smaller than limits.connections_per_ip (${limits.connectionsPerIp}); a network holds many addresses, so its limit must be at least as high`);
+    r.problem(
+      'limits.connections_per_net',
+      `is smaller than limits.connections_per_ip (${limits.connectionsPerIp}); a network holds many addresses, so its limit must be at least as high`,
+    );
   }
   return limits;
 }

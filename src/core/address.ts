@@ -47,7 +47,7 @@ export function parseMailbox(address: string): Mailbox | undefined {
     if (local.includes('"') || local.includes('@')) return undefined;
   }
   const domain = canonicalDomain(rest);
-  if (domain === '' || local === '' || /[\s<>()\\,;]/.test(local.replace(/\\./g, '')) && !text.startsWith('"')) return undefined;
+  if (domain === '' || local === '' || (/[\s<>()\\,;]/.test(local.replace(/\\./g, '')) && !text.startsWith('"'))) return undefined;
   return { local, domain };
 }
 

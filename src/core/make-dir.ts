@@ -13,7 +13,8 @@ export function makeDirectory(dir: string, mode = 0o700): void {
   for (let at = path.resolve(dir); ; at = path.dirname(at)) {
     const existing = statSync(at, { throwIfNoEntry: false });
     if (existing !== undefined) {
-      if (!existing.isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}' (${at} is not a directory)`), { code: 'ENOTDIR', path: at });
+      if (!existing.isDirectory())
+        throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}' (${at} is not a directory)`), { code: 'ENOTDIR', path: at });
       break;
     }
     missing.push(at);

@@ -65,7 +65,12 @@ export class StorageHealth {
     const episode = this.episode;
     if (!episode) return;
     this.episode = undefined;
-    mailLog(this.deps.log, 'storage', { state: 'recovered', where: episode.where, faults: episode.faults, ms: this.deps.now() - episode.since }, 'the disk under data_dir takes writes again');
+    mailLog(
+      this.deps.log,
+      'storage',
+      { state: 'recovered', where: episode.where, faults: episode.faults, ms: this.deps.now() - episode.since },
+      'the disk under data_dir takes writes again',
+    );
     this.deps.recovered?.();
   }
 

@@ -2,7 +2,7 @@
 // (rsa-2048 or ed25519, RFC 6376 §3.3 and RFC 8463), the DNS TXT record that publishes one, and
 // loading every configured key at startup with every problem named at once. Side effects: file
 // reads (loadDkimKeys) and writes (writeNewKey); the rest is pure.
-import { type KeyObject, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../core/durable-fs.ts';

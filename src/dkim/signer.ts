@@ -5,13 +5,12 @@
 //   createDkimSigner(keys) → { domains, sign(message, domain) → SignOutcome }
 import type { DKIMSignOptions } from 'mailauth';
 import { canonicalDomain } from '../core/address.ts';
-import { type MessageBody, bodyStream, isSpooled } from '../core/body.ts';
+import { bodyStream, isSpooled, type MessageBody } from '../core/body.ts';
 import type { DkimKey } from './keys.ts';
 
 export type SignOutcome =
   /** `headers`: the DKIM-Signature field(s), each ending in CRLF, to put in front of the message. */
-  | { kind: 'signed'; headers: string; domain: string; selectors: string[] }
-  | { kind: 'unsigned'; reason: string };
+  { kind: 'signed'; headers: string; domain: string; selectors: string[] } | { kind: 'unsigned'; reason: string };
 
 export interface DkimSigner {
   /** The domains that have at least one key. */

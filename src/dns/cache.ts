@@ -30,18 +30,21 @@ export function cachingResolver<R extends Resolver & { [K in keyof R]: Lookup }>
     if (kept) answers.delete(key);
     const pending = inFlight.get(key);
     if (pending) return pending;
-    const query = inner[method](name).then((answer) => {
-      inFlight.delete(key);
-      const ttl = answer.kind === 'records' ? positiveMs : answer.kind === 'nxdomain' || answer.kind === 'nodata' ? negativeMs : 0;
-      if (ttl > 0) {
-        if (answers.size >= maxEntries) answers.delete(answers.keys().next().value as string);
-        answers.set(key, { until: options.now() + ttl, answer });
-      }
-      return answer;
-    }, (err: unknown) => {
-      inFlight.delete(key);
-      throw err;
-    });
+    const query = inner[method](name).then(
+      (answer) => {
+        inFlight.delete(key);
+        const ttl = answer.kind === 'records' ? positiveMs : answer.kind === 'nxdomain' || answer.kind === 'nodata' ? negativeMs : 0;
+        if (ttl > 0) {
+          if (answers.size >= maxEntries) answers.delete(answers.keys().next().value as string);
+          answers.set(key, { until: options.now() + ttl, answer });
+        }
+        return answer;
+      },
+      (err: unknown) => {
+        inFlight.delete(key);
+        throw err;
+      },
+    );
     inFlight.set(key, query);
     return query;
   };

@@ -29,9 +29,7 @@ export function createNodeResolver(options: NodeResolverOptions): NodeResolver {
   const run = <T>(type: string, lookup: () => Promise<T[]>): Promise<DnsAnswer<T>> => guarded(type, lookup, options.timeoutMs);
   return {
     resolveMx: (name) =>
-      run<MxRecord>('MX', async () =>
-        (await resolver.resolveMx(name)).map((r) => ({ exchange: normalizeName(r.exchange), preference: r.priority })),
-      ),
+      run<MxRecord>('MX', async () => (await resolver.resolveMx(name)).map((r) => ({ exchange: normalizeName(r.exchange), preference: r.priority }))),
     resolve4: (name) => run('A', () => resolver.resolve4(name)),
     resolve6: (name) => run('AAAA', () => resolver.resolve6(name)),
     resolveTxt: (name) => run('TXT', async () => (await resolver.resolveTxt(name)).map((chunks) => chunks.join(''))),

@@ -15,7 +15,11 @@ export function machineAddresses(interfaces: NodeJS.Dict<os.NetworkInterfaceInfo
 }
 
 /** --ip wins, then doctor.addresses, then the machine's; with which one it was. */
-export function pickAddresses(flag: readonly string[], configured: readonly string[], machine: () => string[]): { addresses: string[]; source: 'flag' | 'config' | 'machine' } {
+export function pickAddresses(
+  flag: readonly string[],
+  configured: readonly string[],
+  machine: () => string[],
+): { addresses: string[]; source: 'flag' | 'config' | 'machine' } {
   if (flag.length > 0) return { addresses: [...flag], source: 'flag' };
   if (configured.length > 0) return { addresses: [...configured], source: 'config' };
   return { addresses: machine(), source: 'machine' };

@@ -1,7 +1,8 @@
 // What `sealpost doctor` reports (pure types and helpers): one finding per check, with what it
 // found, why it matters and the exact fix; the facts the checks read, gathered by gather.ts.
-import type { CertSummary } from '../tlscheck/chain.ts';
+
 import type { DnsAnswer, MxRecord } from '../dns/resolver.ts';
+import type { CertSummary } from '../tlscheck/chain.ts';
 
 export type Level = 'ok' | 'warning' | 'error';
 

@@ -50,10 +50,31 @@ export async function gatherFacts(config: Config, deps: GatherDeps): Promise<Doc
     Promise.all(wanted.map((d) => gatherDomain(config, d.name, [...d.mailboxes, ...Object.keys(d.aliases)], deps))),
     gatherCerts(config, deps),
     gatherAcme(config, r),
-    gatherDnsbl(r, dnsblLookups(deps.addresses, wanted.map((d) => d.name), config.doctor.dnsbl, config.doctor.domainDnsbl)),
+    gatherDnsbl(
+      r,
+      dnsblLookups(
+        deps.addresses,
+        wanted.map((d) => d.name),
+        config.doctor.dnsbl,
+        config.doctor.domainDnsbl,
+      ),
+    ),
     deps.port25 ? probePort25(r, deps.port25.target, deps.port25.timeoutMs) : Promise.resolve(undefined),
   ]);
-  return { hostname: config.hostname, addresses: deps.addresses, addressSource: deps.addressSource, hostA, hostAaaa, ptr, domains, certs, acme, dnsbl, ...(port25 ? { port25 } : {}), now: deps.now() };
+  return {
+    hostname: config.hostname,
+    addresses: deps.addresses,
+    addressSource: deps.addressSource,
+    hostA,
+    hostAaaa,
+    ptr,
+    domains,
+    certs,
+    acme,
+    dnsbl,
+    ...(port25 ? { port25 } : {}),
+    now: deps.now(),
+  };
 }
 
 async function gatherPtr(r: DoctorLookups, ip: string): Promise<PtrFacts> {
@@ -77,7 +98,14 @@ async function gatherDomain(config: Config, name: string, localParts: string[], 
   const spfResults = single
     ? await Promise.all(
         deps.addresses.map(async (ip) => {
-          const result = await evaluateSpf({ ip, sender: `postmaster@${name}`, helo: config.hostname, mta: config.hostname, resolver, maxElapsedTime: config.dns.timeoutMs * 4 });
+          const result = await evaluateSpf({
+            ip,
+            sender: `postmaster@${name}`,
+            helo: config.hostname,
+            mta: config.hostname,
+            resolver,
+            maxElapsedTime: config.dns.timeoutMs * 4,
+          });
           return { ip, result: result.status.result, comment: result.status.comment ?? '' };
         }),
       )

@@ -44,9 +44,17 @@ export function probeImplicitTls(ip: string, port: number, hostname: string, tru
       if (!leaf) return finish({ kind: 'failed', detail: 'the server sent no certificate' });
       const code = socket.authorizationError;
       const nameError = checkCertName(hostname, leaf);
-      finish({ kind: 'tls', authorized: socket.authorized, ...(code ? { code: typeof code === 'string' ? code : ((code as NodeJS.ErrnoException).code ?? code.message) } : {}), leaf, ...(nameError ? { nameError } : {}) });
+      finish({
+        kind: 'tls',
+        authorized: socket.authorized,
+        ...(code ? { code: typeof code === 'string' ? code : ((code as NodeJS.ErrnoException).code ?? code.message) } : {}),
+        leaf,
+        ...(nameError ? { nameError } : {}),
+      });
     });
-    socket.once('error', (err: NodeJS.ErrnoException) => finish(connected ? { kind: 'failed', detail: err.message } : { kind: 'down', detail: err.code ?? err.message }));
+    socket.once('error', (err: NodeJS.ErrnoException) =>
+      finish(connected ? { kind: 'failed', detail: err.message } : { kind: 'down', detail: err.code ?? err.message }),
+    );
   });
 }
 

@@ -1,7 +1,7 @@
 // `sealpost doctor`'s report as text (grouped by family: ok / warning / error, with what was found,
 // why it matters and the fix) and as JSON. Pure.
 import { FAMILIES } from './families.ts';
-import { type Finding, counts, exitCode } from './findings.ts';
+import { counts, exitCode, type Finding } from './findings.ts';
 
 const MARK = { ok: 'ok     ', warning: 'WARNING', error: 'ERROR  ' } as const;
 

@@ -9,7 +9,7 @@ import type { Logger } from '../log/log.ts';
 import { buildTrust } from '../tls-policy/trust.ts';
 import { machineAddresses, pickAddresses } from './addresses.ts';
 import { runChecks } from './families.ts';
-import { type Finding, type Level, counts } from './findings.ts';
+import { counts, type Finding, type Level } from './findings.ts';
 import { type DoctorLookups, gatherFacts } from './gather.ts';
 
 export interface DoctorRecord {

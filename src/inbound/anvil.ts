@@ -3,8 +3,8 @@
 // by closing the session stuck longest. Shared by all servers of one listener (one per address).
 // The decisions are in client-limits.ts and slow-clients.ts; this holds the counts. It logs
 // nothing itself: every event goes to `report` (the listener writes the log record).
-import { type ClientKeys, type ClientLimits, admit, clientKeys } from './client-limits.ts';
-import { type EvictionCandidate, type SlowClientPolicy, type TimeoutReason, pickEviction, underStress } from './slow-clients.ts';
+import { admit, type ClientKeys, type ClientLimits, clientKeys } from './client-limits.ts';
+import { type EvictionCandidate, pickEviction, type SlowClientPolicy, type TimeoutReason, underStress } from './slow-clients.ts';
 
 /** A session as the anvil sees it (a SealpostConnection). */
 export interface AnvilMember {
@@ -98,7 +98,13 @@ export class Anvil {
     const victim = pickEviction(candidates, now);
     const member = victim && byId.get(victim.id);
     if (!victim || !member) return false;
-    this.options.report({ kind: 'evicted', clientIp: member.remoteAddress, stuckMs: now - victim.lastProgressAt, ageMs: now - victim.openedAt, open: this.members.size });
+    this.options.report({
+      kind: 'evicted',
+      clientIp: member.remoteAddress,
+      stuckMs: now - victim.lastProgressAt,
+      ageMs: now - victim.openedAt,
+      open: this.members.size,
+    });
     member.evict();
     // evict() closes the session, which leaves; make sure of it even if the socket was gone.
     this.leave(member);

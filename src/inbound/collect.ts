@@ -6,8 +6,8 @@ import { isAscii } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import type { SpooledBody } from '../core/body.ts';
 import type { SpoolFile } from '../intake/intake.ts';
-import type { BodyBudget } from './memory-budget.ts';
 import { NewlineStream } from '../message/newline-stream.ts';
+import type { BodyBudget } from './memory-budget.ts';
 
 /** A spooled message as received: the header block in memory, the whole message in the file. */
 export interface SpooledMessage {

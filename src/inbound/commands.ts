@@ -3,13 +3,20 @@
 // to accept.ts, and the session record at close. The listener (listener.ts) owns the servers and
 // the shared session map; these handlers only read and update a session's state.
 import type { TLSSocket } from 'node:tls';
-import type { SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
+import type {
+  SMTPServerAddress,
+  SMTPServerAuthentication,
+  SMTPServerAuthenticationResponse,
+  SMTPServerDataStream,
+  SMTPServerOptions,
+  SMTPServerSession,
+} from 'smtp-server';
 import { mailLog } from '../log/log.ts';
 import { decideRecipient } from '../routing/recipients.ts';
 import { type Collected, collectBody } from './collect.ts';
 import { checkParameters } from './esmtp-params.ts';
 import { mailFrom, reply, sessionUser } from './replies.ts';
-import { type InboundDeps, type ListenerRole, SPOOL_THRESHOLD, type SessionState, sessionTls } from './session.ts';
+import { type InboundDeps, type ListenerRole, type SessionState, SPOOL_THRESHOLD, sessionTls } from './session.ts';
 
 type Callback = (err?: Error | null) => void;
 
@@ -62,7 +69,13 @@ export function sessionHandlers({ deps, role, sessions, refuse, enoughSpace, rel
     onAuth(auth: SMTPServerAuthentication, session, callback: (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void) {
       const authenticate = deps.authenticate;
       if (!authenticate || (auth.method !== 'PLAIN' && auth.method !== 'LOGIN')) return callback(reply(504, '5.5.4', 'Unrecognized authentication type'));
-      const request = { method: auth.method, username: auth.username ?? '', password: auth.password ?? '', clientIp: session.remoteAddress, authzid: auth.authzid };
+      const request = {
+        method: auth.method,
+        username: auth.username ?? '',
+        password: auth.password ?? '',
+        clientIp: session.remoteAddress,
+        authzid: auth.authzid,
+      };
       authenticate(request).then(
         (outcome) => {
           if (outcome.ok) return callback(null, { user: outcome.user });
@@ -106,7 +119,13 @@ export function sessionHandlers({ deps, role, sessions, refuse, enoughSpace, rel
       }
       const decision = decideRecipient(address.address, deps.directory(), relayAllowed(session));
       if (decision.kind === 'reject') {
-        mailLog(log, 'rejected', { stage: 'rcpt', clientIp: session.remoteAddress, from: mailFrom(session), rcpt: address.address, reply: `${decision.code} ${decision.enhanced}` });
+        mailLog(log, 'rejected', {
+          stage: 'rcpt',
+          clientIp: session.remoteAddress,
+          from: mailFrom(session),
+          rcpt: address.address,
+          reply: `${decision.code} ${decision.enhanced}`,
+        });
         return callback(refuse(session, reply(decision.code, decision.enhanced, decision.text)));
       }
       callback();
@@ -154,14 +173,26 @@ export function sessionHandlers({ deps, role, sessions, refuse, enoughSpace, rel
         reverseName: state.reverseName,
         helo: session.hostNameAppearsAs || undefined,
         tls: state.tls
-          ? { version: state.tls.version, cipher: state.tls.cipher, sniSent: state.tls.sni !== undefined, sni: state.tls.sni, certificate: state.tls.certificate }
+          ? {
+              version: state.tls.version,
+              cipher: state.tls.cipher,
+              sniSent: state.tls.sni !== undefined,
+              sni: state.tls.sni,
+              certificate: state.tls.certificate,
+            }
           : null,
         messages: state.messages,
         rejections: state.rejections,
         error: session.error || undefined,
         ms: deps.now() - state.startedAt,
       });
-      deps.sessionEnded?.({ at: deps.now(), listener: role, tls: state.tls !== undefined || session.secure, greeted: Boolean(session.hostNameAppearsAs), messages: state.messages });
+      deps.sessionEnded?.({
+        at: deps.now(),
+        listener: role,
+        tls: state.tls !== undefined || session.secure,
+        greeted: Boolean(session.hostNameAppearsAs),
+        messages: state.messages,
+      });
     },
   };
 }

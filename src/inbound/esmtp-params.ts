@@ -31,7 +31,8 @@ export function checkParameters(command: 'MAIL' | 'RCPT', args: Readonly<Record<
   if (!args) return undefined;
   const known = command === 'MAIL' ? ['SIZE', 'BODY', ...(offered.smtputf8 ? ['SMTPUTF8'] : []), ...(offered.auth ? ['AUTH'] : [])] : [];
   for (const [key, value] of Object.entries(args)) {
-    if (!KEYWORD.test(key)) return { code: 501, enhanced: '5.5.4', text: `Syntax error in parameters after the ${command === 'MAIL' ? 'sender' : 'recipient'} address` };
+    if (!KEYWORD.test(key))
+      return { code: 501, enhanced: '5.5.4', text: `Syntax error in parameters after the ${command === 'MAIL' ? 'sender' : 'recipient'} address` };
     if (!known.includes(key)) return { code: 555, enhanced: '5.5.4', text: `Unsupported option: ${shown(key, value)}` };
   }
   return undefined;

@@ -31,7 +31,11 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
   // Admission per address, per network and in total, stress mode, slow-client timeouts (anvil.ts).
   const anvil = new Anvil({
     limits: { connections: config.limits.connections, perAddress: config.limits.connectionsPerIp, perNetwork: config.limits.connectionsPerNet },
-    policy: { commandMs: config.limits.commandTimeoutSeconds * 1000, stressMs: config.limits.stressTimeoutSeconds * 1000, dataMinRate: config.limits.dataMinRate },
+    policy: {
+      commandMs: config.limits.commandTimeoutSeconds * 1000,
+      stressMs: config.limits.stressTimeoutSeconds * 1000,
+      dataMinRate: config.limits.dataMinRate,
+    },
     now: deps.now,
     report: (event) => logAnvil(log, role, event),
   });
@@ -108,7 +112,6 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
     });
   }
 
-
   const unbinds = servers.map((server) => deps.tls.attach(server));
 
   return {
@@ -118,7 +121,8 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
       for (const [i, a] of addresses.entries()) {
         const net = (servers[i] as SealpostSmtpServer).server;
         await new Promise<void>((resolve, reject) => {
-          const onError = (err: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${a.host}:${a.port}: ${err.message}${listenHint(err.code, role === 'mx' ? 'smtp' : role)}`));
+          const onError = (err: NodeJS.ErrnoException) =>
+            reject(new Error(`cannot listen on ${a.host}:${a.port}: ${err.message}${listenHint(err.code, role === 'mx' ? 'smtp' : role)}`));
           net.once('error', onError);
           // ipv6Only: "[::]:25" next to "0.0.0.0:25" must not claim the IPv4 port as well.
           net.listen({ host: a.host, port: a.port, ipv6Only: a.host.includes(':') }, () => {
@@ -153,7 +157,11 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
   };
 }
 
-const REFUSED = { address: 'too many connections from this address', network: 'too many connections from this network', total: 'too many connections' } as const;
+const REFUSED = {
+  address: 'too many connections from this address',
+  network: 'too many connections from this network',
+  total: 'too many connections',
+} as const;
 
 /** One log record per anvil event: refusals, evictions, timeouts, stress mode on and off. */
 function logAnvil(log: Logger, listener: ListenerRole, event: AnvilEvent): void {
@@ -161,13 +169,23 @@ function logAnvil(log: Logger, listener: ListenerRole, event: AnvilEvent): void 
     case 'refused':
       return mailLog(log, 'rejected', { stage: 'connect', listener, clientIp: event.clientIp, reason: REFUSED[event.limit], open: event.open });
     case 'evicted':
-      return mailLog(log, 'evicted', { listener, clientIp: event.clientIp, reason: 'connection limit reached, no progress for longest', stuckMs: event.stuckMs, ageMs: event.ageMs, open: event.open });
+      return mailLog(log, 'evicted', {
+        listener,
+        clientIp: event.clientIp,
+        reason: 'connection limit reached, no progress for longest',
+        stuckMs: event.stuckMs,
+        ageMs: event.ageMs,
+        open: event.open,
+      });
     case 'timeout': {
       const { kind: _kind, ...fields } = event;
       return mailLog(log, 'timeout', { listener, ...fields });
     }
     case 'stress':
-      log.warn({ listener, open: event.open, limit: event.limit }, event.on ? 'stress mode on: shorter timeouts, idle sessions may be closed to make room' : 'stress mode off');
+      log.warn(
+        { listener, open: event.open, limit: event.limit },
+        event.on ? 'stress mode on: shorter timeouts, idle sessions may be closed to make room' : 'stress mode off',
+      );
   }
 }
 

@@ -24,7 +24,7 @@ import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { Anvil, AnvilMember } from './anvil.ts';
-import { type DataClock, type EvictionCandidate, type SessionClock, afterData, dataProgressing, deadline, startData, timeoutMs } from './slow-clients.ts';
+import { afterData, type DataClock, dataProgressing, deadline, type EvictionCandidate, type SessionClock, startData, timeoutMs } from './slow-clients.ts';
 
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
 
@@ -192,7 +192,12 @@ class SealpostConnection extends SMTPConnection implements AnvilMember {
     if (!due) return;
     if (due.at > now) return this.rearm();
     const data = due.reason === 'data' ? this.dataClock : undefined;
-    this.anvil.timedOut({ clientIp: this.remoteAddress, reason: due.reason, timeoutMs: timeoutMs(policy, stressed), ...(data ? { dataBytes: data.bytes, dataMs: now - data.startedAt } : {}) });
+    this.anvil.timedOut({
+      clientIp: this.remoteAddress,
+      reason: due.reason,
+      timeoutMs: timeoutMs(policy, stressed),
+      ...(data ? { dataBytes: data.bytes, dataMs: now - data.startedAt } : {}),
+    });
     this.send(421, `4.4.2 ${this.name} Error: timeout exceeded`);
   }
 

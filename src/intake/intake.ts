@@ -6,7 +6,7 @@
 //
 //   createIntake(deps) → { accept(arrival) → Promise<IntakeOutcome>, openSpool() }
 import type { OutgoingInput, Prepared } from '../auth/submission.ts';
-import { type MessageBody, bodyHead, bodySize, isSpooled, prependTo } from '../core/body.ts';
+import { bodyHead, bodySize, isSpooled, type MessageBody, prependTo } from '../core/body.ts';
 import { isStorageFault, type StorageHealth } from '../db/storage-fault.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 import type { Verdict, VerifyInput } from '../mailauth/verify.ts';
@@ -102,7 +102,16 @@ export function createIntake(deps: IntakeDeps): Intake {
           return LOCAL_ERROR;
         }
         if (!prepared.ok) {
-          if (log) mailLog(log, 'rejected', { stage: 'data', listener: arrival.listener, clientIp: client?.ip, user, from: sender, reply: `${prepared.code} ${prepared.enhanced}`, reason: prepared.text });
+          if (log)
+            mailLog(log, 'rejected', {
+              stage: 'data',
+              listener: arrival.listener,
+              clientIp: client?.ip,
+              user,
+              from: sender,
+              reply: `${prepared.code} ${prepared.enhanced}`,
+              reason: prepared.text,
+            });
           return { ok: false, code: prepared.code, enhanced: prepared.enhanced, text: prepared.text, refusal: true };
         }
         stamped = { prepend: prepared.signature, message: prepared.body };
@@ -111,14 +120,24 @@ export function createIntake(deps: IntakeDeps): Intake {
         verdict = await deps.verifyInbound({ message: arrival.body, ip: client.ip, helo: client.helo, sender });
         if (verdict.error && log) mailLog(log, 'authres', { queueId: id, error: verdict.error }, 'sender authentication checks did not finish', 'warn');
         if (verdict.reject) {
-          if (log) mailLog(log, 'rejected', { stage: 'data', listener: arrival.listener, clientIp: client.ip, from: sender, reply: `${verdict.reject.code} ${verdict.reject.enhanced}`, auth: verdict.results });
+          if (log)
+            mailLog(log, 'rejected', {
+              stage: 'data',
+              listener: arrival.listener,
+              clientIp: client.ip,
+              from: sender,
+              reply: `${verdict.reject.code} ${verdict.reject.enhanced}`,
+              auth: verdict.results,
+            });
           return { ok: false, ...verdict.reject, refusal: true };
         }
         stamped = { prepend: verdict.headers, message: verdict.message };
       }
       const block = headerBlock(bodyHead(stamped.message));
       // mailparser (loaded on first use) only for header blocks the plain reader cannot take (encoded words, folding).
-      const headers = plainHeaderFacts(block) ?? (await (await import('mailparser')).simpleParser(block, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true }));
+      const headers =
+        plainHeaderFacts(block) ??
+        (await (await import('mailparser')).simpleParser(block, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true }));
       const body = prependTo(stamped.message, Buffer.from(arrival.trace(id, recipients, now) + stamped.prepend));
       const message: NewMessage = {
         id,

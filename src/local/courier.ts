@@ -2,7 +2,7 @@
 // Return-Path and Delivered-To. Every file-system failure is transient: the message stays queued.
 import { bodySize, isSpooled } from '../core/body.ts';
 import type { Courier, DeliveryJob, Outcome } from '../core/delivery.ts';
-import { type MaildirWrite, createMaildirWriter, maildirPath } from './maildir.ts';
+import { createMaildirWriter, type MaildirWrite, maildirPath } from './maildir.ts';
 
 export interface LocalCourierDeps {
   /** <data_dir>/mail */

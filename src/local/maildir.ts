@@ -9,7 +9,7 @@ import { closeSync, existsSync, fsync, openSync, readdirSync, renameSync, statSy
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { SPOOL_CHUNK, fileChunks } from '../core/body.ts';
+import { fileChunks, SPOOL_CHUNK } from '../core/body.ts';
 import { syncDir } from '../core/durable-fs.ts';
 
 const fsyncFd = promisify(fsync);

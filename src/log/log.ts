@@ -1,6 +1,6 @@
 // The root logger (pino, JSON lines on stdout) and the typed mail-log events operators grep.
 // Field names here are a stable interface: change them only with a migration note.
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 import type { HopInfo, SmtpReply } from '../core/delivery.ts';
 import { BatchedFd } from './batched-fd.ts';
 

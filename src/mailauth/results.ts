@@ -1,9 +1,9 @@
 // Pure helpers around Authentication-Results (RFC 8601) for inbound mail: remove fields that claim
 // to come from us before adding ours (§5), the verdict when no check could run, and whether a
 // DMARC result asks for rejection.
-import { type MessageBody, bodyHead, withHead } from '../core/body.ts';
-import { headerFields, withoutFields } from '../message/header-fields.ts';
+import { bodyHead, type MessageBody, withHead } from '../core/body.ts';
 import { headerBlock } from '../message/body.ts';
+import { headerFields, withoutFields } from '../message/header-fields.ts';
 
 /** The outcome of the inbound checks of one message (built here, returned by verify.ts). */
 export interface Verdict {
@@ -28,7 +28,9 @@ export interface Verdict {
 export function removeOurResults(message: Buffer, authservId: string): { message: Buffer; removed: number } {
   const wanted = authservId.toLowerCase();
   // The fields as every other check reads them (obs-syntax "Authentication-Results :", folding, case).
-  const ours = headerFields(headerBlock(message).toString('latin1')).filter((field) => field.name === 'authentication-results' && authservIdOf(field.value) === wanted);
+  const ours = headerFields(headerBlock(message).toString('latin1')).filter(
+    (field) => field.name === 'authentication-results' && authservIdOf(field.value) === wanted,
+  );
   return { message: withoutFields(message, ours), removed: ours.length };
 }
 

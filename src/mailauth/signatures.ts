@@ -12,8 +12,9 @@
 //
 //   chooseSignatures(domains, fromDomains, max) → indexes to keep
 //   limitSignatures(message, max) → { message, dropped }
-import { type HeaderField, headerFields, withoutFields } from '../message/header-fields.ts';
+
 import { headerBlock } from '../message/body.ts';
+import { type HeaderField, headerFields, withoutFields } from '../message/header-fields.ts';
 
 /** Signatures verified per message at most. */
 export const MAX_DKIM_SIGNATURES = 5;
@@ -44,7 +45,13 @@ export function limitSignatures(message: Buffer, max: number): { message: Buffer
   if (signatures.length <= max) return { message, dropped: 0 };
   const from = fields.filter((field) => field.name === 'from').flatMap((field) => addressDomains(field.value));
   const keep = new Set(chooseSignatures(signatures.map(signingDomain), from, max));
-  return { message: withoutFields(message, signatures.filter((_, index) => !keep.has(index))), dropped: signatures.length - keep.size };
+  return {
+    message: withoutFields(
+      message,
+      signatures.filter((_, index) => !keep.has(index)),
+    ),
+    dropped: signatures.length - keep.size,
+  };
 }
 
 /** The d= tag of a DKIM-Signature value (RFC 6376 §3.5), lower case. */

@@ -3,12 +3,12 @@
 // (RFC 8601) header fields; fields that claim to come from us are removed first. DNS I/O only.
 //
 //   createInboundVerifier({ hostname, resolver, dmarcReject, timeoutMs }) → (input) → Promise<Verdict>
-import { type DNSResolver, authenticate } from 'mailauth';
-import { type MessageBody, bodyHead, bodyStream, isSpooled, withHead } from '../core/body.ts';
+import { authenticate, type DNSResolver } from 'mailauth';
+import { bodyHead, bodyStream, isSpooled, type MessageBody, withHead } from '../core/body.ts';
 import { headerBlock } from '../message/body.ts';
 import { headerFields } from '../message/header-fields.ts';
-import { type Verdict, cleanResults, dmarcRejection, unverified } from './results.ts';
-import { MAX_DKIM_SIGNATURES, limitSignatures } from './signatures.ts';
+import { cleanResults, dmarcRejection, unverified, type Verdict } from './results.ts';
+import { limitSignatures, MAX_DKIM_SIGNATURES } from './signatures.ts';
 
 export type { Verdict } from './results.ts';
 
@@ -60,7 +60,10 @@ export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) 
         headers: result.headers.endsWith('\r\n') ? result.headers : `${result.headers}\r\n`,
         message: cleaned.message,
         results: { spf: result.spf ? result.spf.status.result : 'none', dkim: firstDkim?.status.result ?? 'none', dmarc: dmarc?.status.result ?? 'none' },
-        reject: dmarcRejection(dmarc && { result: dmarc.status.result, policy: dmarc.policy, testMode: dmarc.testMode, domain: dmarc.domain }, deps.dmarcReject),
+        reject: dmarcRejection(
+          dmarc && { result: dmarc.status.result, policy: dmarc.policy, testMode: dmarc.testMode, domain: dmarc.domain },
+          deps.dmarcReject,
+        ),
         removed: cleaned.removed,
       };
     } catch (err) {

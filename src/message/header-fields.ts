@@ -34,7 +34,13 @@ export function headerFields(block: string): HeaderField[] {
     const stop = found ? found.index : text.length;
     const raw = text.slice(start, stop);
     const colon = raw.indexOf(':');
-    const name = colon > 0 ? raw.slice(0, colon).replace(/[ \t]+$/, '').toLowerCase() : '';
+    const name =
+      colon > 0
+        ? raw
+            .slice(0, colon)
+            .replace(/[ \t]+$/, '')
+            .toLowerCase()
+        : '';
     // A name is printable US-ASCII without spaces (RFC 5322 §3.6.8); anything else is no field.
     if (/^[\x21-\x39\x3b-\x7e]+$/.test(name)) fields.push({ name, raw, value: raw.slice(colon + 1), offset: start });
     if (!found) break;

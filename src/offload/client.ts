@@ -4,7 +4,7 @@
 // for both, since each thread costs its own ~15 MB. A request the thread cannot answer (it died)
 // fails: a Maildir write as a file-system error (the message stays queued), a check as "none".
 import { Worker } from 'node:worker_threads';
-import { type MessageBody, isSpooled } from '../core/body.ts';
+import { isSpooled, type MessageBody } from '../core/body.ts';
 import type { NodeResolverOptions } from '../dns/node-resolver.ts';
 import type { MaildirPart, MaildirWrite } from '../local/maildir.ts';
 import { checksFailed } from '../mailauth/results.ts';
@@ -24,7 +24,9 @@ export interface VerifySettings {
  */
 export type WireBody = Uint8Array | { kind: 'spooled'; prefix: Uint8Array; file: string; offset: number; size: number };
 
-type Work = { kind: 'maildir'; dir: string; name: string; parts: readonly MaildirPart[] } | { kind: 'verify'; input: Omit<VerifyInput, 'message'> & { message: WireBody } };
+type Work =
+  | { kind: 'maildir'; dir: string; name: string; parts: readonly MaildirPart[] }
+  | { kind: 'verify'; input: Omit<VerifyInput, 'message'> & { message: WireBody } };
 
 export type Request = Work & { id: number };
 
@@ -81,7 +83,10 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}): 
       ? {
           verify: async (input: VerifyInput): Promise<Verdict> => {
             try {
-              const verdict = await call<Omit<Verdict, 'message'> & { message: WireBody }>({ kind: 'verify', input: { ...input, message: toWire(input.message) } });
+              const verdict = await call<Omit<Verdict, 'message'> & { message: WireBody }>({
+                kind: 'verify',
+                input: { ...input, message: toWire(input.message) },
+              });
               return { ...verdict, message: fromWire(verdict.message) };
             } catch (err) {
               return checksFailed(checks.hostname, input.message, (err as Error).message);

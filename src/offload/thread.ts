@@ -6,8 +6,8 @@ import { cachingResolver } from '../dns/cache.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import { createMaildirWriter } from '../local/maildir.ts';
 import { mailauthResolver } from '../mailauth/resolver.ts';
-import { type VerifyInput, createInboundVerifier } from '../mailauth/verify.ts';
-import { type Answer, type Request, type VerifySettings, fromWire, toWire } from './client.ts';
+import { createInboundVerifier, type VerifyInput } from '../mailauth/verify.ts';
+import { type Answer, fromWire, type Request, toWire, type VerifySettings } from './client.ts';
 
 const port = parentPort;
 if (!port) throw new Error('offload/thread.ts runs only as a worker thread');
@@ -18,7 +18,8 @@ const verify = settings.verify && verifier(settings.verify);
 port.on('message', (request: Request) => {
   handle(request).then(
     ({ value, transfer }) => port.postMessage({ id: request.id, ok: true, value } satisfies Answer, transfer),
-    (err: NodeJS.ErrnoException) => port.postMessage({ id: request.id, ok: false, error: { message: err.message, ...(err.code ? { code: err.code } : {}) } } satisfies Answer),
+    (err: NodeJS.ErrnoException) =>
+      port.postMessage({ id: request.id, ok: false, error: { message: err.message, ...(err.code ? { code: err.code } : {}) } } satisfies Answer),
   );
 });
 

@@ -69,7 +69,11 @@ export function startAttemptsPruning(deps: AttemptsPruneDeps): () => void {
   const round = async (): Promise<void> => {
     try {
       const done = await pruneAttempts({ ...deps, stopped: () => stopped });
-      if (done.deleted > 0) deps.log.info({ event: 'daemon', state: 'pruned', table: 'attempts', deleted: done.deleted, pagesFreed: done.pages, retentionMs: deps.retentionMs }, 'old delivery attempt records deleted');
+      if (done.deleted > 0)
+        deps.log.info(
+          { event: 'daemon', state: 'pruned', table: 'attempts', deleted: done.deleted, pagesFreed: done.pages, retentionMs: deps.retentionMs },
+          'old delivery attempt records deleted',
+        );
     } catch (err) {
       if (!deps.storage?.fault('attempts prune', err)) deps.log.error({ err, event: 'daemon' }, 'could not prune delivery attempt records');
     }

@@ -1,8 +1,9 @@
 // The attempts table (migration 002): one row per outbound attempt per host, the same facts as the
 // "hop" log record. The only writer of that table; also reads it back for `queue show`. The rows of
 // one turn of the event loop go in together, in one transaction at its end.
-import { type Db, relaxedSync } from '../db/open.ts';
+
 import type { HopInfo, SmtpReply } from '../core/delivery.ts';
+import { type Db, relaxedSync } from '../db/open.ts';
 
 export interface AttemptRecord {
   queueId: string;
@@ -144,7 +145,9 @@ export class AttemptsStore implements AttemptSink {
         : {}),
       ...(r.downgrade ? { downgrade: r.downgrade } : {}),
       result: r.result,
-      ...(r.reply_code !== null ? { reply: { code: r.reply_code, text: r.reply_text ?? '', ...(r.reply_enhanced ? { enhanced: r.reply_enhanced } : {}) } } : {}),
+      ...(r.reply_code !== null
+        ? { reply: { code: r.reply_code, text: r.reply_text ?? '', ...(r.reply_enhanced ? { enhanced: r.reply_enhanced } : {}) } }
+        : {}),
       ...(r.error ? { error: r.error } : {}),
       ms: r.ms,
     }));

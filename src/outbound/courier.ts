@@ -142,7 +142,11 @@ export class RemoteCourier implements Courier {
   }
 
   /** One host address: a session (pooled or new; its TLS decided by the hop, hop.ts), one transaction. */
-  private async tryAddress(job: DeliveryJob, o: OutboundConfig, place: HopPlace): Promise<{ outcomes: Map<string, Outcome>; tryNextHost: boolean; last?: Outcome }> {
+  private async tryAddress(
+    job: DeliveryJob,
+    o: OutboundConfig,
+    place: HopPlace,
+  ): Promise<{ outcomes: Map<string, Outcome>; tryNextHost: boolean; last?: Outcome }> {
     const { rcpts, policy } = place;
     const options = (plaintextRetry: boolean): SessionOptions => ({
       ip: place.ip,

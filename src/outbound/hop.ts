@@ -78,7 +78,11 @@ export function decideTls(level: TlsLevel, seen: TlsObserved): TlsDecision {
 }
 
 /** RFC 8461 §4.1: in enforce mode only MX hosts named by the policy may be used. */
-export function stsAllowedHosts(domain: string, hosts: readonly MxHost[], policy: TlsPolicy): { ok: true; hosts: readonly MxHost[] } | { ok: false; reason: string } {
+export function stsAllowedHosts(
+  domain: string,
+  hosts: readonly MxHost[],
+  policy: TlsPolicy,
+): { ok: true; hosts: readonly MxHost[] } | { ok: false; reason: string } {
   if (policy.source !== 'mta-sts' || !policy.sts) return { ok: true, hosts };
   const sts = policy.sts;
   const allowed = hosts.filter((h) => mxAllowed(h.name, sts));

@@ -1,7 +1,7 @@
 // The MX walk for one destination domain (RFC 5321 §5.1, RFC 7505): which hosts to try, in which
 // order, at which addresses — or why none (permanent vs transient). Lookups through the given
 // Resolver; the ordering is pure with an injected random source.
-import { type DnsAnswer, type MxRecord, type Resolver, describeAnswer, isTemporary } from '../dns/resolver.ts';
+import { type DnsAnswer, describeAnswer, isTemporary, type MxRecord, type Resolver } from '../dns/resolver.ts';
 
 export interface MxHost {
   /** Host name (lowercase, no trailing dot): the SNI and certificate name. */
@@ -15,9 +15,7 @@ export interface MxHost {
   problem?: string;
 }
 
-export type MxWalk =
-  | { kind: 'hosts'; hosts: MxHost[] }
-  | { kind: 'transient' | 'permanent'; reason: string; enhanced: string };
+export type MxWalk = { kind: 'hosts'; hosts: MxHost[] } | { kind: 'transient' | 'permanent'; reason: string; enhanced: string };
 
 export interface MxOptions {
   maxHosts: number;
@@ -36,7 +34,12 @@ export function orderMx(records: readonly MxRecord[], random: () => number): MxR
 }
 
 /** Decides from the MX answer alone: a list of host names to look up, or a final verdict. */
-export function mxTargets(domain: string, answer: DnsAnswer<MxRecord>, random: () => number, maxHosts: number): MxWalk | { kind: 'names'; names: { name: string; preference: number; implicit: boolean }[] } {
+export function mxTargets(
+  domain: string,
+  answer: DnsAnswer<MxRecord>,
+  random: () => number,
+  maxHosts: number,
+): MxWalk | { kind: 'names'; names: { name: string; preference: number; implicit: boolean }[] } {
   switch (answer.kind) {
     case 'nxdomain':
       return { kind: 'permanent', reason: `${domain}: no such domain (NXDOMAIN)`, enhanced: '5.1.2' };

@@ -55,7 +55,8 @@ export function classifySend(result: SendResult, rcpts: readonly string[], hop: 
       for (const r of rcpts) {
         if (outcomes.has(r)) continue;
         if (!result.rcptReplies.has(r)) outcomes.set(r, { kind: 'transient', reason: `no RCPT reply from ${hostLabel}`, enhanced: '4.4.2', hop });
-        else if (data) outcomes.set(r, fromReply(data, data.code < 400 ? `${hostLabel}: ${data.code} ${data.text}` : describeReply(hostLabel, data, 'end of DATA'), hop));
+        else if (data)
+          outcomes.set(r, fromReply(data, data.code < 400 ? `${hostLabel}: ${data.code} ${data.text}` : describeReply(hostLabel, data, 'end of DATA'), hop));
         else outcomes.set(r, { kind: 'transient', reason: `${hostLabel} gave no reply to DATA`, enhanced: '4.4.2', hop });
       }
       const refused = [...result.rcptReplies.values()].find((r) => r.code >= 400);

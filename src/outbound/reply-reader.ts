@@ -82,7 +82,8 @@ export class ReplyReader {
   private line(raw: string): void {
     const parsed = parseReplyLine(raw);
     if ('error' in parsed) return this.fail(new Error(parsed.error));
-    if (this.lines.length > 0 && parsed.code !== this.code) return this.fail(new Error(`reply code changed within a multi-line reply (${this.code} then ${parsed.code})`));
+    if (this.lines.length > 0 && parsed.code !== this.code)
+      return this.fail(new Error(`reply code changed within a multi-line reply (${this.code} then ${parsed.code})`));
     if (this.lines.length >= MAX_LINES) return this.fail(new Error(`reply longer than ${MAX_LINES} lines`));
     this.code = parsed.code;
     // Reply text is ASCII (RFC 5321); UTF-8 from SMTPUTF8 servers is decoded here.

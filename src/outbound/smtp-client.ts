@@ -4,12 +4,12 @@
 // saw of TLS (TlsObserved) and decides nothing about it: that is the hop's job (hop.ts).
 import net from 'node:net';
 import type tls from 'node:tls';
-import { type MessageBody, bodyChunks, isSpooled } from '../core/body.ts';
+import { bodyChunks, isSpooled, type MessageBody } from '../core/body.ts';
 import type { SmtpReply } from '../core/delivery.ts';
 import type { TlsObserved } from '../tls-policy/evaluate.ts';
 import { type FullReply, ReplyReader } from './reply-reader.ts';
 import { startTls } from './starttls.ts';
-import { DotStuffer, type MessageTraits, dotStuff, mailParameters, parseExtensions, pathArgument } from './wire.ts';
+import { DotStuffer, dotStuff, type MessageTraits, mailParameters, parseExtensions, pathArgument } from './wire.ts';
 
 export interface SessionOptions {
   ip: string;

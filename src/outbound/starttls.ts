@@ -3,8 +3,8 @@
 // then name by RFC 6125) instead of aborting, so the policy level decides. Network I/O.
 import type net from 'node:net';
 import tls from 'node:tls';
-import type { TlsObserved } from '../tls-policy/evaluate.ts';
 import { certNames, checkCertName } from '../tls/names.ts';
+import type { TlsObserved } from '../tls-policy/evaluate.ts';
 
 /** A finished handshake's facts carry TlsObserved's field names: one shape up to the hop record. */
 export type StartTlsResult =

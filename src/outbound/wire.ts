@@ -44,13 +44,15 @@ export function mailParameters(ext: ReadonlyMap<string, string>, m: MessageTrait
   const params: string[] = [];
   if (m.smtputf8) {
     // RFC 6531 §3.4: a message that needs SMTPUTF8 must not go to a server that lacks it.
-    if (!ext.has('SMTPUTF8')) return { refuse: 'the message needs SMTPUTF8 (internationalized addresses or headers), but the server does not offer it', enhanced: '5.6.7' };
+    if (!ext.has('SMTPUTF8'))
+      return { refuse: 'the message needs SMTPUTF8 (internationalized addresses or headers), but the server does not offer it', enhanced: '5.6.7' };
     params.push('SMTPUTF8');
   }
   if (ext.has('SIZE')) {
     const limit = Number(ext.get('SIZE') || '0');
     // RFC 1870 §6: a fixed limit smaller than the message is a permanent failure.
-    if (Number.isFinite(limit) && limit > 0 && m.size > limit) return { refuse: `the message (${m.size} bytes) is larger than the server accepts (${limit} bytes)`, enhanced: '5.3.4' };
+    if (Number.isFinite(limit) && limit > 0 && m.size > limit)
+      return { refuse: `the message (${m.size} bytes) is larger than the server accepts (${limit} bytes)`, enhanced: '5.3.4' };
     params.push(`SIZE=${m.size}`);
   }
   // RFC 6152: declare 8-bit bodies where we can; where we cannot, the body goes as it is (pass8).

@@ -77,7 +77,9 @@ export class QueueAdmin {
     const after = options.after ?? '';
     // One more than asked for: whether the list is cut, without a second count.
     const messages = this.db
-      .prepare<[string, number], MessageRow>('SELECT id, received_at, sender, size, origin, subject, header_message_id FROM messages WHERE id > ? ORDER BY id LIMIT ?')
+      .prepare<[string, number], MessageRow>(
+        'SELECT id, received_at, sender, size, origin, subject, header_message_id FROM messages WHERE id > ? ORDER BY id LIMIT ?',
+      )
       .all(after, limit + 1);
     const more = messages.length > limit;
     if (more) messages.pop();
@@ -99,10 +101,14 @@ export class QueueAdmin {
   }
 
   show(id: string): QueuedMessage | undefined {
-    const m = this.db.prepare<[string], MessageRow>('SELECT id, received_at, sender, size, origin, subject, header_message_id FROM messages WHERE id = ?').get(id);
+    const m = this.db
+      .prepare<[string], MessageRow>('SELECT id, received_at, sender, size, origin, subject, header_message_id FROM messages WHERE id = ?')
+      .get(id);
     if (!m) return undefined;
     const recipients = this.db
-      .prepare<[string], RecipientRow>('SELECT message_id, rcpt, address, transport, state, attempts, next_attempt_at, last_error FROM recipients WHERE message_id = ? ORDER BY id')
+      .prepare<[string], RecipientRow>(
+        'SELECT message_id, rcpt, address, transport, state, attempts, next_attempt_at, last_error FROM recipients WHERE message_id = ? ORDER BY id',
+      )
       .all(id);
     return toMessage(m, recipients.map(toRecipient));
   }

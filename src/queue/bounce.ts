@@ -132,7 +132,6 @@ function hasHighBytes(b: Buffer): boolean {
   return b.some((byte) => byte > 0x7f);
 }
 
-
 /** Folds a header line at spaces to lines of at most 78 characters where possible (RFC 5322 §2.2.3). */
 function fold(line: string): string {
   if (line.length <= 78 || line.includes('\r\n')) return line;

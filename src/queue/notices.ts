@@ -1,8 +1,9 @@
 // Turns a failed or delayed message into the DSN to queue (RFC 3464, via bounce.ts), routed like
 // any other mail: to a local mailbox or out through the remote queue. Never to the null sender.
+
+import { bodyHead, type MessageBody } from '../core/body.ts';
 import type { RecipientDecision } from '../routing/recipients.ts';
-import { type MessageBody, bodyHead } from '../core/body.ts';
-import { type DsnRecipient, buildDsn, shouldBounce } from './bounce.ts';
+import { buildDsn, type DsnRecipient, shouldBounce } from './bounce.ts';
 import type { NewMessage } from './message.ts';
 
 export interface NoticeDeps {

@@ -87,7 +87,10 @@ export class SpoolFile {
     this.out = new Writable({
       highWaterMark: 256 * 1024,
       writev: (chunks, done) => {
-        void writevAll(fd, chunks.map((c) => c.chunk as Buffer)).then(() => done(), done);
+        void writevAll(
+          fd,
+          chunks.map((c) => c.chunk as Buffer),
+        ).then(() => done(), done);
       },
     });
     this.out.on('error', (err) => {

@@ -4,15 +4,15 @@
 // (handoff.ts), claim of due recipients by index, outcomes recorded, in-flight work recovered
 // after a crash, and the operator's levers (retry, hold, release, delete; admin.ts only reads).
 import path from 'node:path';
-import { type MessageBody, bodyHead, bodySize, isSpooled } from '../core/body.ts';
-import { type Db, relaxedSync } from '../db/open.ts';
+import { bodyHead, bodySize, isSpooled, type MessageBody } from '../core/body.ts';
 import type { DeliveryJob, JobRecipient, Outcome } from '../core/delivery.ts';
+import { type Db, relaxedSync } from '../db/open.ts';
 import type { DsnRecipient } from './bounce.ts';
-import type { NoticeInput } from './notices.ts';
 import { GroupCommit } from './group-commit.ts';
 import { HandOff, type JobTaker, type Reserved } from './handoff.ts';
 import type { NewMessage, Transport } from './message.ts';
-import { type RetryPolicy, expired, nextAttemptAt } from './schedule.ts';
+import type { NoticeInput } from './notices.ts';
+import { expired, nextAttemptAt, type RetryPolicy } from './schedule.ts';
 import { Spool, spoolDirOf } from './spool.ts';
 
 /** A recipient that reached a final state other than delivered (or waits long), for the DSN writer. */
@@ -116,9 +116,7 @@ export class QueueStore {
       delivered: db.prepare(`UPDATE recipients SET state = 'delivered', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?`),
       deferred: db.prepare(`UPDATE recipients SET state = 'queued', attempts = attempts + 1, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?`),
       failed: db.prepare(`UPDATE recipients SET state = 'failed', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?`),
-      open: db.prepare<[string], { n: number }>(
-        `SELECT count(*) AS n FROM recipients WHERE message_id = ? AND state IN ('queued', 'active', 'held')`,
-      ),
+      open: db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM recipients WHERE message_id = ? AND state IN ('queued', 'active', 'held')`),
       failedOf: db.prepare<[string], { rcpt: string; address: string; last_error: string | null }>(
         `SELECT rcpt, address, last_error FROM recipients WHERE message_id = ? AND state = 'failed'`,
       ),
@@ -213,7 +211,15 @@ export class QueueStore {
     const handedOff = new Map<Transport, JobRecipient[]>(active.map((t) => [t, []]));
     for (const r of m.recipients) {
       const mine = handedOff.get(r.transport);
-      const { lastInsertRowid } = this.statements.insertRecipient.run(m.id, r.rcpt, r.address, r.transport, mine ? 'active' : 'queued', m.receivedAt, m.receivedAt);
+      const { lastInsertRowid } = this.statements.insertRecipient.run(
+        m.id,
+        r.rcpt,
+        r.address,
+        r.transport,
+        mine ? 'active' : 'queued',
+        m.receivedAt,
+        m.receivedAt,
+      );
       mine?.push({ id: Number(lastInsertRowid), rcpt: r.rcpt, address: r.address, attempts: 0 });
     }
     const job = { queueId: m.id, sender: m.sender, receivedAt: m.receivedAt, size: bodySize(m.body), body: m.body, smtputf8: m.smtputf8, eightBit: m.eightBit };
@@ -267,7 +273,13 @@ export class QueueStore {
     return finished;
   }
 
-  private completeNow(job: DeliveryJob, outcomes: ReadonlyMap<number, Outcome>, now: number, options: CompleteOptions, notices: NewMessage[]): Finished | undefined {
+  private completeNow(
+    job: DeliveryJob,
+    outcomes: ReadonlyMap<number, Outcome>,
+    now: number,
+    options: CompleteOptions,
+    notices: NewMessage[],
+  ): Finished | undefined {
     const deferred: FailedRecipient[] = [];
     for (const r of job.recipients) {
       const outcome: Outcome = outcomes.get(r.id) ?? { kind: 'transient', reason: 'courier returned no outcome for this recipient (bug)' };

@@ -6,9 +6,9 @@
 import type { Courier, DeliveryJob, Outcome } from '../core/delivery.ts';
 import { StorageHealth } from '../db/storage-fault.ts';
 import { type Logger, mailLog } from '../log/log.ts';
-import type { NoticeInput } from './notices.ts';
 import type { JobTaker } from './handoff.ts';
 import type { NewMessage, Transport } from './message.ts';
+import type { NoticeInput } from './notices.ts';
 import type { QueueStore } from './store.ts';
 
 export interface WorkerDeps {
@@ -205,7 +205,13 @@ export class QueueWorker implements JobTaker {
         // delivery is made again: at least once; Maildir delivery finds its file and stops).
         if (!this.running) {
           const code = (err as { code?: string }).code;
-          mailLog(log, 'storage', { state: 'failing', where: `${this.deps.transport} complete`, queueId: job.queueId, ...(code ? { code } : {}) }, 'outcome not recorded (disk refuses writes); the delivery is tried again after the restart', 'warn');
+          mailLog(
+            log,
+            'storage',
+            { state: 'failing', where: `${this.deps.transport} complete`, queueId: job.queueId, ...(code ? { code } : {}) },
+            'outcome not recorded (disk refuses writes); the delivery is tried again after the restart',
+            'warn',
+          );
           return;
         }
         // The slot stays held meanwhile: the outcome is kept, not the disk's problem to lose.
@@ -222,7 +228,13 @@ export class QueueWorker implements JobTaker {
       if (o?.kind === 'delivered') mailLog(log, 'delivered', { ...base, detail: o.detail, reply: o.reply, delayMs: now() - job.receivedAt });
       else if (o) {
         const final = o.kind === 'permanent' || failed.has(`${r.rcpt}\n${r.address}`);
-        mailLog(log, final ? 'bounced' : 'deferred', { ...base, reason: o.reason, enhanced: o.enhanced, reply: o.reply, ...(final && o.kind === 'transient' ? { expired: true } : {}) });
+        mailLog(log, final ? 'bounced' : 'deferred', {
+          ...base,
+          reason: o.reason,
+          enhanced: o.enhanced,
+          reply: o.reply,
+          ...(final && o.kind === 'transient' ? { expired: true } : {}),
+        });
       }
     }
   }

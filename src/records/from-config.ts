@@ -22,7 +22,9 @@ export async function recordsFromConfig(config: Config, addresses: readonly stri
       try {
         dkim.push({ domain, selector, record: dkimRecord(await readFile(file, 'utf8')) });
       } catch (err) {
-        problems.push(`DKIM ${domain} selector ${selector}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); make it with sealpost dkim keygen --domain ${domain} --selector ${selector} --config FILE`);
+        problems.push(
+          `DKIM ${domain} selector ${selector}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); make it with sealpost dkim keygen --domain ${domain} --selector ${selector} --config FILE`,
+        );
       }
     }
   }

@@ -89,14 +89,28 @@ const mx: Family = (i) => i.domains.map((d) => rec(d, 'MX', `10 ${i.hostname}.`,
 const host: Family = (i) =>
   i.addresses.map((ip) => rec(i.hostname, net.isIPv6(ip) ? 'AAAA' : 'A', ip, `${i.hostname} is this server (forward DNS of the PTR)`));
 const spf: Family = (i) => i.domains.map((d) => rec(d, 'TXT', spfRecord(i.addresses), `SPF (RFC 7208): only this server sends mail for ${d}`));
-const dkim: Family = (i) => i.dkim.map((k) => rec(`${k.selector}._domainkey.${k.domain}`, 'TXT', k.record, `DKIM key "${k.selector}" (RFC 6376) that signs ${k.domain}`));
+const dkim: Family = (i) =>
+  i.dkim.map((k) => rec(`${k.selector}._domainkey.${k.domain}`, 'TXT', k.record, `DKIM key "${k.selector}" (RFC 6376) that signs ${k.domain}`));
 const dmarc: Family = (i) =>
-  i.domains.map((d) => rec(`_dmarc.${d}`, 'TXT', dmarcRecord(i.dmarcRua(d)), `DMARC (RFC 7489), monitoring; later: ${dmarcRecord(i.dmarcRua(d), 'quarantine')}, then p=reject`));
+  i.domains.map((d) =>
+    rec(`_dmarc.${d}`, 'TXT', dmarcRecord(i.dmarcRua(d)), `DMARC (RFC 7489), monitoring; later: ${dmarcRecord(i.dmarcRua(d), 'quarantine')}, then p=reject`),
+  );
 const caa: Family = (i) =>
   i.acme.enabled && caaIssuer(i.acme.directory) !== ''
-    ? [rec(i.hostname, 'CAA', caaValue(i.acme.directory, i.acme.accountUrl), `only your ACME CA may issue for ${i.hostname}${i.acme.accountUrl ? ', for your account' : ' (accounturi is added once the ACME account exists)'}`)]
+    ? [
+        rec(
+          i.hostname,
+          'CAA',
+          caaValue(i.acme.directory, i.acme.accountUrl),
+          `only your ACME CA may issue for ${i.hostname}${i.acme.accountUrl ? ', for your account' : ' (accounturi is added once the ACME account exists)'}`,
+        ),
+      ]
     : [];
-const ptr: Family = (i) => i.addresses.map((ip) => ({ ...rec(reverseName(ip), 'PTR', `${i.hostname}.`, `reverse DNS of ${ip}: set it at your hosting provider`), where: 'provider' as const }));
+const ptr: Family = (i) =>
+  i.addresses.map((ip) => ({
+    ...rec(reverseName(ip), 'PTR', `${i.hostname}.`, `reverse DNS of ${ip}: set it at your hosting provider`),
+    where: 'provider' as const,
+  }));
 
 /** Each family of records, in the order they are printed. MTA-STS, TLSRPT and TLSA join here when those features land. */
 export const RECORD_FAMILIES: readonly { id: string; records: Family }[] = [

@@ -1,8 +1,9 @@
 // Recipient policy (pure): is this RCPT ours, whose mailbox is it, and may this client relay?
 // Every address trick (percent hack, source routes, bang paths, quoted "@", trailing dots, case,
 // IDN forms) ends as an unknown local user or a relay attempt, never as an open relay.
-import { type Mailbox, canonicalDomain, formatMailbox, parseMailbox } from '../core/address.ts';
+
 import type { DomainConfig } from '../config/types.ts';
+import { canonicalDomain, formatMailbox, type Mailbox, parseMailbox } from '../core/address.ts';
 
 export type RecipientDecision =
   | { kind: 'local'; mailbox: string }
@@ -41,7 +42,12 @@ export function decideRecipient(address: string, directory: Directory, relayAllo
 function localRecipient(parsed: Mailbox, domain: DomainConfig, address: string, directory: Directory): RecipientDecision {
   // RFC 5321 §2.4: local parts are case-sensitive in general; ours are not (like Postfix's default).
   const local = parsed.local.toLowerCase();
-  const unknown: RecipientDecision = { kind: 'reject', code: 550, enhanced: '5.1.1', text: `<${address}>: Recipient address rejected: User unknown in local recipient table` };
+  const unknown: RecipientDecision = {
+    kind: 'reject',
+    code: 550,
+    enhanced: '5.1.1',
+    text: `<${address}>: Recipient address rejected: User unknown in local recipient table`,
+  };
   if (domain.mailboxes.includes(local)) return { kind: 'local', mailbox: `${local}@${domain.name}` };
   const alias = domain.aliases[local];
   if (alias === undefined) return domain.catchAll ? { kind: 'local', mailbox: `${domain.catchAll}@${domain.name}` } : unknown;

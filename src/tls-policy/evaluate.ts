@@ -18,10 +18,7 @@ export interface TlsObserved {
   cipher?: string;
 }
 
-export type TlsVerdict =
-  | { action: 'proceed'; downgrade?: string }
-  | { action: 'defer'; reason: string }
-  | { action: 'retry-plaintext'; reason: string };
+export type TlsVerdict = { action: 'proceed'; downgrade?: string } | { action: 'defer'; reason: string } | { action: 'retry-plaintext'; reason: string };
 
 /** Whether to send STARTTLS at all. */
 export function shouldStarttls(level: TlsLevel, offered: boolean): boolean {

@@ -49,7 +49,8 @@ export function parseStsPolicy(text: string): StsPolicy | { error: string } {
     else if (key === 'mx') mx.push(value.toLowerCase());
   }
   if (version !== 'STSv1') return { error: `version must be STSv1, got ${version === undefined ? 'none' : `"${version}"`}` };
-  if (mode !== 'enforce' && mode !== 'testing' && mode !== 'none') return { error: `mode must be enforce, testing or none, got ${mode === undefined ? 'none' : `"${mode}"`}` };
+  if (mode !== 'enforce' && mode !== 'testing' && mode !== 'none')
+    return { error: `mode must be enforce, testing or none, got ${mode === undefined ? 'none' : `"${mode}"`}` };
   if (maxAge === undefined || !/^\d{1,10}$/.test(maxAge)) return { error: 'max_age must be a number of seconds' };
   const age = Number(maxAge);
   if (age > STS_MAX_AGE_LIMIT) return { error: `max_age ${age} exceeds ${STS_MAX_AGE_LIMIT}` };

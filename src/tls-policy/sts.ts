@@ -2,7 +2,7 @@
 // policy, fetched anew when the id changed or nothing is cached, else the cached one. Failures
 // never block delivery by themselves: without a usable policy the domain has no MTA-STS.
 import type { Resolver } from '../dns/resolver.ts';
-import { type StsPolicy, parseStsPolicy, parseStsTxt } from './mta-sts.ts';
+import { parseStsPolicy, parseStsTxt, type StsPolicy } from './mta-sts.ts';
 import type { FetchResult } from './sts-fetch.ts';
 
 export interface StsStore {

@@ -6,11 +6,13 @@
 import { readFile } from 'node:fs/promises';
 import { type CertMaterial, parseMaterial, splitPemCertificates } from './material.ts';
 
-export type Loaded =
-  | { ok: true; material: CertMaterial }
-  | { ok: false; file: string; reason: string };
+export type Loaded = { ok: true; material: CertMaterial } | { ok: false; file: string; reason: string };
 
-export async function loadCertFiles(certFile: string, keyFile: string, read: (file: string) => Promise<string> = (file) => readFile(file, 'utf8')): Promise<Loaded> {
+export async function loadCertFiles(
+  certFile: string,
+  keyFile: string,
+  read: (file: string) => Promise<string> = (file) => readFile(file, 'utf8'),
+): Promise<Loaded> {
   const certPem = await readText(certFile, 'tls.cert_file', read);
   if (typeof certPem !== 'string') return certPem;
   const keyPem = await readText(keyFile, 'tls.key_file', read);
@@ -39,8 +41,13 @@ async function readText(file: string, key: string, read: (file: string) => Promi
     return await read(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return fail(file, `${key} ${file} does not exist; fix the path, or remove cert_file and key_file to use ACME or the self-signed certificate`);
-    if (code === 'EACCES' || code === 'EPERM') return fail(file, `${key} ${file} is not readable by this process (permission denied); make it readable by the sealpost user (e.g. group sealpost, mode 0640)`);
+    if (code === 'ENOENT')
+      return fail(file, `${key} ${file} does not exist; fix the path, or remove cert_file and key_file to use ACME or the self-signed certificate`);
+    if (code === 'EACCES' || code === 'EPERM')
+      return fail(
+        file,
+        `${key} ${file} is not readable by this process (permission denied); make it readable by the sealpost user (e.g. group sealpost, mode 0640)`,
+      );
     if (code === 'EISDIR') return fail(file, `${key} ${file} is a directory; name the PEM file inside it`);
     return fail(file, `${key} ${file} cannot be read: ${err instanceof Error ? err.message : String(err)}`);
   }

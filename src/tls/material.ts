@@ -4,7 +4,7 @@
 //   parseMaterial(material)           → { ok, parsed: names, validity, fingerprint… } | { ok: false, reason }
 //   lintChain(material, {names, now}) → ChainProblem[] (errors and warnings; [] when all is well)
 //   lintParsed(parsed, {names, now})  → the same for material parsed already (parse once, lint, store)
-import { type KeyObject, X509Certificate, createPrivateKey } from 'node:crypto';
+import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { certCovers, certNames, presentedNames } from './names.ts';
 
 /** A certificate chain (leaf first, then intermediates; PEM) and the leaf's private key (PEM). */
@@ -55,7 +55,11 @@ export function parseMaterial(material: CertMaterial): Parsed {
     return { ok: false, part: 'key', reason: 'no PEM private key found (expected -----BEGIN PRIVATE KEY----- or RSA/EC PRIVATE KEY)' };
   }
   if (/ENCRYPTED/.test(material.keyPem)) {
-    return { ok: false, part: 'key', reason: 'the private key is encrypted with a passphrase; store it unencrypted (e.g. openssl pkey -in key.pem -out plain.pem)' };
+    return {
+      ok: false,
+      part: 'key',
+      reason: 'the private key is encrypted with a passphrase; store it unencrypted (e.g. openssl pkey -in key.pem -out plain.pem)',
+    };
   }
   let key: KeyObject;
   try {
@@ -65,7 +69,11 @@ export function parseMaterial(material: CertMaterial): Parsed {
   }
   const leaf = chain[0] as X509Certificate;
   if (!leaf.checkPrivateKey(key)) {
-    return { ok: false, part: 'pair', reason: `the private key does not belong to the first certificate (${oneLine(leaf.subject)}); put the leaf first and pair it with its own key` };
+    return {
+      ok: false,
+      part: 'pair',
+      reason: `the private key does not belong to the first certificate (${oneLine(leaf.subject)}); put the leaf first and pair it with its own key`,
+    };
   }
   return {
     ok: true,

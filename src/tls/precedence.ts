@@ -2,7 +2,7 @@
 // then the later expiry; and the default entry, the best one that covers `hostname`.
 //
 //   buildIndex(entries, hostname) → { byName, default }   (the NameIndex pickEntry reads)
-import { type NameIndex, certCovers, normalizePattern } from './names.ts';
+import { certCovers, type NameIndex, normalizePattern } from './names.ts';
 
 /** Where a certificate came from. Operator files beat ACME, which beats the generated one. */
 export type CertSource = 'operator' | 'acme' | 'self-signed';

@@ -11,10 +11,10 @@ import { chmod, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { syncDir, writeFileAtomic } from '../core/durable-fs.ts';
 import { isStorageFault } from '../db/storage-fault.ts';
-import * as x509 from './x509.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 import { type CertMaterial, parseMaterial } from './material.ts';
 import { certCovers } from './names.ts';
+import * as x509 from './x509.ts';
 
 const DAY = 86_400_000;
 /** Regenerate when less than this is left. */
@@ -75,9 +75,7 @@ export interface EnsureOptions {
   log: Logger;
 }
 
-export type Ensured =
-  | { ok: true; material: CertMaterial; generated: boolean }
-  | { ok: false; reason: string };
+export type Ensured = { ok: true; material: CertMaterial; generated: boolean } | { ok: false; reason: string };
 
 /** Reuses the kept certificate, or generates, stores and returns a new one. Never throws. */
 export async function ensureSelfSigned(options: EnsureOptions): Promise<Ensured> {
@@ -107,7 +105,10 @@ export async function ensureSelfSigned(options: EnsureOptions): Promise<Ensured>
     // A full disk must not keep the daemon from starting (it answers 452 until there is room):
     // the certificate serves from memory now and is made and stored again at the next start.
     if (isStorageFault(err)) {
-      log.error({ event: 'cert', action: 'not-stored', source: 'self-signed', dir, error: errorText(err) }, 'the disk is full: the new self-signed certificate is used from memory only');
+      log.error(
+        { event: 'cert', action: 'not-stored', source: 'self-signed', dir, error: errorText(err) },
+        'the disk is full: the new self-signed certificate is used from memory only',
+      );
       return { ok: true, material, generated: true };
     }
     return { ok: false, reason: `could not store the self-signed certificate in ${dir}: ${errorText(err)}; make data_dir writable by the sealpost user` };

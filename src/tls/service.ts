@@ -97,7 +97,8 @@ export async function startTls(config: Pick<Config, 'hostname' | 'dataDir' | 'tl
   }
 
   const current = store.current().default;
-  if (current) mailLog(log, 'cert', { action: 'serving', hostname, source: current.source, names: current.names, notAfter: new Date(current.notAfter).toISOString() });
+  if (current)
+    mailLog(log, 'cert', { action: 'serving', hostname, source: current.source, names: current.names, notAfter: new Date(current.notAfter).toISOString() });
 
   return {
     store,

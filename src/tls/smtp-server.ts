@@ -26,7 +26,12 @@ export interface SmtpServerTls {
 }
 
 /** Throws (a bug in the caller) if the store holds no certificate yet: load one first. */
-export function tlsBinding(store: CertStore, listener: ListenerTlsOptions, log: Logger, contextOf: (entry: CertEntry) => SecureContext | undefined = (entry) => entry.context): SmtpServerTls {
+export function tlsBinding(
+  store: CertStore,
+  listener: ListenerTlsOptions,
+  log: Logger,
+  contextOf: (entry: CertEntry) => SecureContext | undefined = (entry) => entry.context,
+): SmtpServerTls {
   const initial = store.current().default;
   if (!initial) throw new Error('tlsBinding: the certificate store is empty; load the self-signed or operator certificate first');
   const options = listenerContextOptions(listener);

@@ -9,10 +9,10 @@
 //   store.subscribe(fn)          → unsubscribe  (fn runs after each successful swap)
 import type { SecureContext } from 'node:tls';
 import { type Logger, mailLog } from '../log/log.ts';
-import { type ListenerTlsOptions, buildSecureContext } from './context.ts';
+import { buildSecureContext, type ListenerTlsOptions } from './context.ts';
 import { type CertMaterial, type ParsedMaterial, parseMaterial } from './material.ts';
 import type { NameIndex } from './names.ts';
-import { type CertSource, type Rankable, SOURCE_PRECEDENCE, buildIndex } from './precedence.ts';
+import { buildIndex, type CertSource, type Rankable, SOURCE_PRECEDENCE } from './precedence.ts';
 
 export type { CertSource };
 
@@ -29,9 +29,7 @@ export interface CertSnapshot extends NameIndex<CertEntry> {
   readonly entries: readonly CertEntry[];
 }
 
-export type SwapResult =
-  | { ok: true; snapshot: CertSnapshot; changed: boolean }
-  | { ok: false; reason: string };
+export type SwapResult = { ok: true; snapshot: CertSnapshot; changed: boolean } | { ok: false; reason: string };
 
 export type SnapshotListener = (snapshot: CertSnapshot, previous: CertSnapshot) => void;
 
@@ -62,7 +60,9 @@ export function createCertStore(deps: CertStoreDeps): CertStore {
       const result = 'chain' in item ? { ok: true as const, parsed: item } : parseMaterial(item);
       if (!result.ok) return `${which}: ${result.reason}`;
       const { material, names, notBefore, notAfter, subject, issuer, fingerprint } = result.parsed;
-      const reused = snapshot.entries.find((e) => e.source === source && e.fingerprint === fingerprint && e.material.keyPem === material.keyPem && e.material.certPem === material.certPem);
+      const reused = snapshot.entries.find(
+        (e) => e.source === source && e.fingerprint === fingerprint && e.material.keyPem === material.keyPem && e.material.certPem === material.certPem,
+      );
       if (reused) {
         entries.push(reused);
         continue;

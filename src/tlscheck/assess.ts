@@ -2,11 +2,12 @@
 // verification with and without SNI, findings in plain words, and what Sealpost would do with
 // mail for this address under the destination's TLS policy (tls-policy/evaluate.ts, the same
 // rules delivery applies).
-import { evaluate, type TlsObserved } from '../tls-policy/evaluate.ts';
+
 import { checkCertName } from '../tls/names.ts';
+import { evaluate, type TlsObserved } from '../tls-policy/evaluate.ts';
 import type { TlsPolicy } from '../tls-policy/policy.ts';
 import type { CertSummary } from './chain.ts';
-import { type Finding, explainChain, explainName, explainNoSni, tidyTlsError } from './explain.ts';
+import { explainChain, explainName, explainNoSni, type Finding, tidyTlsError } from './explain.ts';
 import type { SmtpProbe, TlsSeen } from './probe.ts';
 import type { AddressReport, DeliveryVerdict, MxReport, PolicyReport, TlsView } from './report.ts';
 
@@ -28,10 +29,17 @@ export function assessAddress(p: AddressProbes, policy: TlsPolicy, stsAllowed: b
   const findings: Finding[] = [];
   const reachable = m.ehlo !== undefined;
   const early = m.failure && !['starttls', 'tls', 'ehlo-tls'].includes(m.failure.stage) ? m.failure.error : undefined;
-  if (reachable && !m.starttls) findings.push(error('no-starttls', 'the server does not offer STARTTLS: mail to it travels in plaintext, and senders that require TLS cannot deliver'));
-  if (m.starttlsRefused) findings.push(error('starttls-refused', `the server offers STARTTLS but refuses it (${m.starttlsRefused}): check its TLS configuration`));
+  if (reachable && !m.starttls)
+    findings.push(error('no-starttls', 'the server does not offer STARTTLS: mail to it travels in plaintext, and senders that require TLS cannot deliver'));
+  if (m.starttlsRefused)
+    findings.push(error('starttls-refused', `the server offers STARTTLS but refuses it (${m.starttlsRefused}): check its TLS configuration`));
   if (m.failure && (m.failure.stage === 'tls' || m.failure.stage === 'starttls')) {
-    findings.push(error('handshake-failed', `the TLS handshake failed (${tidyTlsError(m.failure.error)}): check the server's certificate, key and TLS settings; senders fall back to plaintext or defer`));
+    findings.push(
+      error(
+        'handshake-failed',
+        `the TLS handshake failed (${tidyTlsError(m.failure.error)}): check the server's certificate, key and TLS settings; senders fall back to plaintext or defer`,
+      ),
+    );
   }
 
   let chain: CertSummary[] = [];
@@ -58,7 +66,11 @@ export function assessAddress(p: AddressProbes, policy: TlsPolicy, stsAllowed: b
     const warning = main?.verified && !withoutSni.verified && t.chain[0] ? explainNoSni(p.mxName, t.chain[0], problems) : undefined;
     if (warning) findings.push(warning);
   } else if (p.mxName !== undefined && m.tls && p.noSni?.failure?.stage === 'tls') {
-    findings.push({ kind: 'no-sni-certificate', severity: 'warning', text: `without SNI the TLS handshake fails (${tidyTlsError(p.noSni.failure.error)}); senders that send no SNI (Postfix by default) cannot use TLS with this host` });
+    findings.push({
+      kind: 'no-sni-certificate',
+      severity: 'warning',
+      text: `without SNI the TLS handshake fails (${tidyTlsError(p.noSni.failure.error)}); senders that send no SNI (Postfix by default) cannot use TLS with this host`,
+    });
   }
   if (stsAllowed === false && policy.sts) {
     findings.push({
@@ -100,10 +112,17 @@ function view(tls: TlsSeen, verified: boolean): TlsView {
 }
 
 /** What delivery would do at this address: the same evaluate() the SMTP client applies. */
-export function deliveryVerdict(policy: TlsPolicy, m: SmtpProbe, nameError: string | undefined, stsAllowed: boolean | null, early: string | undefined): DeliveryVerdict {
+export function deliveryVerdict(
+  policy: TlsPolicy,
+  m: SmtpProbe,
+  nameError: string | undefined,
+  stsAllowed: boolean | null,
+  early: string | undefined,
+): DeliveryVerdict {
   if (m.ehlo === undefined) return { action: 'skip', transport: null, text: `would try the next host: ${early ?? 'no SMTP conversation'}` };
   // RFC 8461 §4.1: under enforce, only MX hosts the policy names are used.
-  if (policy.source === 'mta-sts' && stsAllowed === false) return { action: 'skip', transport: null, text: 'would not use this host: it is not in the MTA-STS policy (mode enforce)' };
+  if (policy.source === 'mta-sts' && stsAllowed === false)
+    return { action: 'skip', transport: null, text: 'would not use this host: it is not in the MTA-STS policy (mode enforce)' };
   const tlsFailed = m.failure?.stage === 'tls' || m.failure?.stage === 'starttls';
   const seen: TlsObserved = {
     starttlsOffered: m.starttls,
@@ -115,11 +134,22 @@ export function deliveryVerdict(policy: TlsPolicy, m: SmtpProbe, nameError: stri
   if (policy.level === 'none') return { action: 'deliver', transport: 'plaintext', text: 'would deliver in plaintext (TLS level "none" never starts TLS)' };
   const verdict = evaluate(policy.level, seen);
   if (verdict.action === 'defer') return { action: 'defer', transport: null, text: `would defer the mail: ${verdict.reason}` };
-  if (verdict.action === 'retry-plaintext') return { action: 'retry-plaintext', transport: 'plaintext', text: `would retry in plaintext on a new connection, logged as a downgrade (${verdict.reason})` };
+  if (verdict.action === 'retry-plaintext')
+    return {
+      action: 'retry-plaintext',
+      transport: 'plaintext',
+      text: `would retry in plaintext on a new connection, logged as a downgrade (${verdict.reason})`,
+    };
   if (verdict.downgrade) return { action: 'deliver', transport: 'plaintext', text: `would deliver in plaintext, logged as a downgrade: ${verdict.downgrade}` };
-  if (seen.handshake !== 'ok') return { action: 'deliver', transport: 'plaintext', text: `would deliver in plaintext: the server does not offer STARTTLS (TLS level "${policy.level}")` };
-  if (seen.chainError === undefined && seen.nameError === undefined) return { action: 'deliver', transport: 'tls-verified', text: 'would deliver over TLS with a verified certificate' };
-  return { action: 'deliver', transport: 'tls-unverified', text: `would deliver over TLS without relying on the certificate (TLS level "${policy.level}" does not verify it)` };
+  if (seen.handshake !== 'ok')
+    return { action: 'deliver', transport: 'plaintext', text: `would deliver in plaintext: the server does not offer STARTTLS (TLS level "${policy.level}")` };
+  if (seen.chainError === undefined && seen.nameError === undefined)
+    return { action: 'deliver', transport: 'tls-verified', text: 'would deliver over TLS with a verified certificate' };
+  return {
+    action: 'deliver',
+    transport: 'tls-unverified',
+    text: `would deliver over TLS without relying on the certificate (TLS level "${policy.level}" does not verify it)`,
+  };
 }
 
 /** An MX host verifies when it answered at some address and every address that answered verifies. */

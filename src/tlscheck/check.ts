@@ -5,13 +5,13 @@
 // HTTPS to mta-sts.<domain>. Sends no mail.
 import type tls from 'node:tls';
 import type { TlsLevel } from '../config/types.ts';
-import { type DnsAnswer, type Resolver, describeAnswer, isTemporary } from '../dns/resolver.ts';
+import { type DnsAnswer, describeAnswer, isTemporary, type Resolver } from '../dns/resolver.ts';
 import { mxTargets } from '../outbound/mx.ts';
-import { type StsPolicy, mxAllowed, parseStsPolicy, parseStsTxt } from '../tls-policy/mta-sts.ts';
-import { type TlsPolicy, choosePolicy } from '../tls-policy/policy.ts';
+import { mxAllowed, parseStsPolicy, parseStsTxt, type StsPolicy } from '../tls-policy/mta-sts.ts';
+import { choosePolicy, type TlsPolicy } from '../tls-policy/policy.ts';
 import type { FetchResult } from '../tls-policy/sts-fetch.ts';
 import { assessAddress, describePolicy, everyMxVerified, mxVerified } from './assess.ts';
-import { type ProbeOptions, type SmtpProbe, probeSmtp } from './probe.ts';
+import { type ProbeOptions, probeSmtp, type SmtpProbe } from './probe.ts';
 import type { AddressReport, MxReport, StsReport, TlsCheckReport } from './report.ts';
 import type { Target } from './target.ts';
 
@@ -48,7 +48,17 @@ export async function runTlsCheck(target: Target, deps: CheckDeps): Promise<TlsC
     const port = target.port ?? deps.port;
     const policy = choosePolicy(target.host, deps.tlsPolicy, undefined, deps.tlsDefault);
     const mx = await checkHost(target.ip ? undefined : target.host, 0, false, port, policy, null, deps, target.ip);
-    return { target: target.host, kind: 'host', port, dns: deps.dnsLabel, checkedAt, mtaSts: null, policy: describePolicy(policy), mx: [mx], verified: everyMxVerified([mx]) };
+    return {
+      target: target.host,
+      kind: 'host',
+      port,
+      dns: deps.dnsLabel,
+      checkedAt,
+      mtaSts: null,
+      policy: describePolicy(policy),
+      mx: [mx],
+      verified: everyMxVerified([mx]),
+    };
   }
   const domain = target.name;
   const sts = deps.mtaSts ? await lookupSts(domain, deps) : { report: null };
@@ -85,7 +95,10 @@ async function checkHost(
   if (ip !== undefined) addresses = [ip];
   else {
     const host = name ?? '';
-    const [v6, v4] = await Promise.all([deps.ipv6 ? deps.resolver.resolve6(host) : Promise.resolve<DnsAnswer<string>>({ kind: 'nodata' }), deps.resolver.resolve4(host)]);
+    const [v6, v4] = await Promise.all([
+      deps.ipv6 ? deps.resolver.resolve6(host) : Promise.resolve<DnsAnswer<string>>({ kind: 'nodata' }),
+      deps.resolver.resolve4(host),
+    ]);
     addresses = [...(v6.kind === 'records' ? v6.records : []), ...(v4.kind === 'records' ? v4.records : [])];
     if (addresses.length === 0) dnsError = describeAnswer(host, deps.ipv6 ? 'A/AAAA' : 'A', [v6, v4].find(isTemporary) ?? v4);
   }
@@ -94,7 +107,14 @@ async function checkHost(
   return { ...head, ...(dnsError !== undefined ? { dnsError } : {}), addresses: reports, verified: mxVerified(reports) };
 }
 
-async function checkAddress(ip: string, port: number, mxName: string | undefined, policy: TlsPolicy, stsAllowed: boolean | null, deps: CheckDeps): Promise<AddressReport> {
+async function checkAddress(
+  ip: string,
+  port: number,
+  mxName: string | undefined,
+  policy: TlsPolicy,
+  stsAllowed: boolean | null,
+  deps: CheckDeps,
+): Promise<AddressReport> {
   const probe = deps.probe ?? probeSmtp;
   const options = { ip, port, heloName: deps.heloName, connectTimeoutMs: deps.connectTimeoutMs, commandTimeoutMs: deps.commandTimeoutMs };
   const main = await probe({ ...options, servername: mxName ?? '', trust: deps.trust });
@@ -102,7 +122,12 @@ async function checkAddress(ip: string, port: number, mxName: string | undefined
   const more = main.tls !== undefined && mxName !== undefined;
   const asSent = more ? await probe({ ...options, servername: mxName, trust: deps.noTrust }) : undefined;
   const noSni = more ? await probe({ ...options, servername: '', trust: deps.trust }) : undefined;
-  return assessAddress({ ip, port, ...(mxName !== undefined ? { mxName } : {}), main, ...(asSent ? { asSent } : {}), ...(noSni ? { noSni } : {}) }, policy, stsAllowed, deps.now());
+  return assessAddress(
+    { ip, port, ...(mxName !== undefined ? { mxName } : {}), main, ...(asSent ? { asSent } : {}), ...(noSni ? { noSni } : {}) },
+    policy,
+    stsAllowed,
+    deps.now(),
+  );
 }
 
 /** RFC 8461 §3: the _mta-sts TXT record, then the policy file. No record: no policy, not an error. */
@@ -117,7 +142,8 @@ async function lookupSts(domain: string, deps: CheckDeps): Promise<{ report: Sts
     return { report: { id: null, error: `${name} TXT: ${record.error}` } };
   }
   const fetched = await deps.fetchSts(domain);
-  if (!fetched.ok) return { report: { id: record.id, error: `the policy cannot be fetched: ${fetched.error}; senders without a cached copy apply no MTA-STS` } };
+  if (!fetched.ok)
+    return { report: { id: record.id, error: `the policy cannot be fetched: ${fetched.error}; senders without a cached copy apply no MTA-STS` } };
   const policy = parseStsPolicy(fetched.text);
   if ('error' in policy) return { report: { id: record.id, error: `the policy is invalid: ${policy.error}` } };
   return { report: { id: record.id, policy: { mode: policy.mode, mx: policy.mx, maxAge: policy.maxAge } }, policy: { ...policy, id: record.id } };

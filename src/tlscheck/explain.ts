@@ -52,16 +52,36 @@ export function explainChain(facts: ChainFacts): Finding[] {
   if (!leaf) return [{ kind: 'unverified', severity: 'error', text: 'the server sent no certificate' }];
   const last = sent[sent.length - 1] as CertSummary;
   if (code === 'DEPTH_ZERO_SELF_SIGNED_CERT') {
-    findings.push(error('self-signed', `the certificate is self-signed (issued by itself, ${leaf.subject}): no sender can verify it; install one from a public CA such as Let's Encrypt`));
+    findings.push(
+      error(
+        'self-signed',
+        `the certificate is self-signed (issued by itself, ${leaf.subject}): no sender can verify it; install one from a public CA such as Let's Encrypt`,
+      ),
+    );
   } else if (code !== undefined && ISSUER_NOT_FOUND.has(code)) {
     if (sent.length === 1 && !leaf.selfIssued) {
-      findings.push(error('missing-intermediate', `the server sent only its own certificate; install the full chain: the certificate followed by the intermediate certificate of its issuer, ${leaf.issuer} (the CA's "fullchain" file)`));
+      findings.push(
+        error(
+          'missing-intermediate',
+          `the server sent only its own certificate; install the full chain: the certificate followed by the intermediate certificate of its issuer, ${leaf.issuer} (the CA's "fullchain" file)`,
+        ),
+      );
     } else {
-      findings.push(error('incomplete-chain', `the chain the server sent ends at ${last.subject}, issued by ${last.issuer}, which this machine does not trust: install the missing intermediate certificate after it, or, if that is a private CA, use a certificate from a public CA`));
+      findings.push(
+        error(
+          'incomplete-chain',
+          `the chain the server sent ends at ${last.subject}, issued by ${last.issuer}, which this machine does not trust: install the missing intermediate certificate after it, or, if that is a private CA, use a certificate from a public CA`,
+        ),
+      );
     }
   } else if (code === 'SELF_SIGNED_CERT_IN_CHAIN') {
     const root = sent.find((c, i) => i > 0 && c.selfIssued) ?? last;
-    findings.push(error('untrusted-root', `the chain ends at ${root.subject}, a root CA this machine does not trust (a private CA?): senders cannot verify it; use a certificate from a public CA`));
+    findings.push(
+      error(
+        'untrusted-root',
+        `the chain ends at ${root.subject}, a root CA this machine does not trust (a private CA?): senders cannot verify it; use a certificate from a public CA`,
+      ),
+    );
   } else if (code !== undefined && !DATE_CODES.has(code)) {
     findings.push(error('unverified', `the chain does not verify: ${code}`));
   }
@@ -69,7 +89,12 @@ export function explainChain(facts: ChainFacts): Finding[] {
   findings.push(...dated);
   if (code !== undefined && DATE_CODES.has(code) && !dated.some((f) => f.severity === 'error')) {
     // The culprit is not among the certificates sent (the trust anchor, say).
-    findings.push(error(code === 'CERT_HAS_EXPIRED' ? 'expired' : 'not-yet-valid', `a certificate in the chain is ${code === 'CERT_HAS_EXPIRED' ? 'expired' : 'not yet valid'} (${code}); check the chain with your CA`));
+    findings.push(
+      error(
+        code === 'CERT_HAS_EXPIRED' ? 'expired' : 'not-yet-valid',
+        `a certificate in the chain is ${code === 'CERT_HAS_EXPIRED' ? 'expired' : 'not yet valid'} (${code}); check the chain with your CA`,
+      ),
+    );
   }
   return findings;
 }
@@ -87,7 +112,11 @@ function validityFindings(sent: readonly CertSummary[], now: number): Finding[] 
     } else if (notBefore > now) {
       findings.push(error('not-yet-valid', `${what} is not valid before ${day(notBefore)}: check the clock of the server and of this machine`));
     } else if (i === 0 && notAfter - now < EXPIRY_WARNING_MS) {
-      findings.push({ kind: 'expires-soon', severity: 'warning', text: `the certificate expires on ${day(notAfter)} (in ${days(notAfter - now)}): renew it soon` });
+      findings.push({
+        kind: 'expires-soon',
+        severity: 'warning',
+        text: `the certificate expires on ${day(notAfter)} (in ${days(notAfter - now)}): renew it soon`,
+      });
     }
   });
   return findings;
@@ -108,7 +137,8 @@ export function explainName(mxName: string, leaf: CertSummary): Finding | undefi
     const parent = host.slice(host.indexOf('.') + 1);
     return error('name-mismatch', `${wildcard} covers one label only and does not cover ${host}; the certificate must name ${host} itself (or *.${parent})`);
   }
-  if (presented.length === 0) return error('name-mismatch', `the certificate names no host (no DNS subjectAltName, subject ${leaf.subject || 'empty'}); it must name ${host}`);
+  if (presented.length === 0)
+    return error('name-mismatch', `the certificate names no host (no DNS subjectAltName, subject ${leaf.subject || 'empty'}); it must name ${host}`);
   return error('name-mismatch', `the certificate is for ${presented.join(', ')} and does not cover ${host}; it must name ${host}`);
 }
 

@@ -129,7 +129,10 @@ function replyText(r: FullReply): string {
 
 /** EHLO reply lines after the first: "SIZE 10240000", "STARTTLS", … */
 function keywords(r: FullReply): string[] {
-  return r.lines.slice(1).map((l) => l.trim()).filter((l) => l !== '');
+  return r.lines
+    .slice(1)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
 }
 
 function connect(ip: string, port: number, timeoutMs: number): Promise<net.Socket | string> {

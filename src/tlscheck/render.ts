@@ -45,11 +45,18 @@ function renderAddress(a: AddressReport, now: number): string[] {
   if (a.reachable) row('STARTTLS', a.starttls ? 'offered' : 'not offered');
   if (a.ehloAfterTls) row('EHLO in TLS', a.ehloAfterTls.join(', ') || '(no extensions)');
   if (a.withSni) row('with SNI', tlsLine(a.withSni));
-  if (a.withoutSni) row('without SNI', `${tlsLine(a.withoutSni)}${a.withSni ? (a.withoutSni.leaf.fingerprint256 === a.withSni.leaf.fingerprint256 ? ', same certificate' : `, a different certificate: ${a.withoutSni.leaf.subject}`) : ''}`);
+  if (a.withoutSni)
+    row(
+      'without SNI',
+      `${tlsLine(a.withoutSni)}${a.withSni ? (a.withoutSni.leaf.fingerprint256 === a.withSni.leaf.fingerprint256 ? ', same certificate' : `, a different certificate: ${a.withoutSni.leaf.subject}`) : ''}`,
+    );
   if (a.chain.length > 0) {
     out.push('    chain as sent');
     a.chain.forEach((c, i) => out.push(...renderCert(c, i, now)));
-    if (a.trustAnchor) out.push(`      trusted root ${a.trustAnchor.subject}${a.chain.some((c) => c.fingerprint256 === a.trustAnchor?.fingerprint256) ? '' : " (from this machine's CA store)"}`);
+    if (a.trustAnchor)
+      out.push(
+        `      trusted root ${a.trustAnchor.subject}${a.chain.some((c) => c.fingerprint256 === a.trustAnchor?.fingerprint256) ? '' : " (from this machine's CA store)"}`,
+      );
   }
   if (a.reachable) row('verified', a.verified ? 'yes' : 'no');
   for (const f of a.findings) row(f.severity === 'error' ? 'problem' : 'warning', f.text);

@@ -6,16 +6,16 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { type MaildirMessage, listMaildirs, readMaildir } from './maildir.ts';
+import { listMaildirs, type MaildirMessage, readMaildir } from './maildir.ts';
 import { freePort } from './ports.ts';
-import { catchesSignal } from './processes.ts';
 import { type RunResult, run } from './proc.ts';
-import { type Overrides, type SealpostToml, inspectToml, mergeConfig, testDefaults, writeSealpostConfig } from './sealpost-config.ts';
-import { type Scope, makeTempDir, removeTempDir } from './tmp.ts';
+import { catchesSignal } from './processes.ts';
+import { inspectToml, mergeConfig, type Overrides, type SealpostToml, testDefaults, writeSealpostConfig } from './sealpost-config.ts';
+import { makeTempDir, removeTempDir, type Scope } from './tmp.ts';
 import { waitFor } from './wait.ts';
 
-export type { Overrides, SealpostToml } from './sealpost-config.ts';
 export { readMaildir } from './maildir.ts';
+export type { Overrides, SealpostToml } from './sealpost-config.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SEALPOST = path.join(ROOT, 'scripts', 'sealpost');
@@ -184,7 +184,12 @@ export async function startSealpost(scope: Scope, options: SealpostOptions = {})
     // re-raise), so SigCgt cannot show the JS handler; SIGHUP's bit can: start.ts installs the
     // SIGHUP (reload) handler in the same step as SIGTERM's.
     const pid = child.pid;
-    if (pid !== undefined) await waitFor(() => catchesSignal(pid, 'SIGHUP') || !running, { timeoutMs: 5_000, intervalMs: 10, what: `sealpost (pid ${pid}) to install its signal handlers` });
+    if (pid !== undefined)
+      await waitFor(() => catchesSignal(pid, 'SIGHUP') || !running, {
+        timeoutMs: 5_000,
+        intervalMs: 10,
+        what: `sealpost (pid ${pid}) to install its signal handlers`,
+      });
     child.kill('SIGTERM');
     const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), limit).unref());
     const result = await Promise.race([exit, timer]);
@@ -249,10 +254,13 @@ export async function startSealpost(scope: Scope, options: SealpostOptions = {})
     async waitForMail(count, opts = {}) {
       const { domain, mailbox } = opts;
       const where = domain !== undefined && mailbox !== undefined ? `${mailbox}@${domain}'s Maildir` : 'all Maildirs';
-      return waitFor(async () => {
-        const found = domain !== undefined && mailbox !== undefined ? await readMaildir(dataDir, domain, mailbox) : await allMail();
-        return found.length >= count ? found : undefined;
-      }, { timeoutMs: opts.timeoutMs ?? 15_000, what: `${count} message(s) in ${where} under ${dataDir}` });
+      return waitFor(
+        async () => {
+          const found = domain !== undefined && mailbox !== undefined ? await readMaildir(dataDir, domain, mailbox) : await allMail();
+          return found.length >= count ? found : undefined;
+        },
+        { timeoutMs: opts.timeoutMs ?? 15_000, what: `${count} message(s) in ${where} under ${dataDir}` },
+      );
     },
   };
 }
@@ -268,5 +276,5 @@ function parseLine(line: string): LogRecord {
 }
 
 function describe(match: LogMatch): string {
-  return typeof match === 'function' ? (match.name || 'a predicate') : JSON.stringify(match);
+  return typeof match === 'function' ? match.name || 'a predicate' : JSON.stringify(match);
 }

@@ -1,6 +1,6 @@
 // A pino logger whose JSON records land in an array, for asserting on the mail log.
 import { Writable } from 'node:stream';
-import { type Logger, createLogger } from '../../src/log/log.ts';
+import { createLogger, type Logger } from '../../src/log/log.ts';
 
 export interface CapturedLog {
   log: Logger;

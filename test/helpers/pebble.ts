@@ -6,12 +6,12 @@
 //   pebble.directoryUrl   ACME directory (HTTPS, trusted via pebble.httpsCaFile)
 //   await pebble.rootPem() the root of the certificates Pebble issues (changes per Pebble run)
 import { type ChildProcess, spawn } from 'node:child_process';
-import https from 'node:https';
 import { readFile, writeFile } from 'node:fs/promises';
+import https from 'node:https';
 import path from 'node:path';
 import { freePort } from './ports.ts';
 import { runOk } from './proc.ts';
-import { type Scope, makeTempDir, removeTempDir } from './tmp.ts';
+import { makeTempDir, removeTempDir, type Scope } from './tmp.ts';
 import { waitFor } from './wait.ts';
 
 export interface PebbleOptions {
@@ -76,7 +76,26 @@ export async function startPebble(scope: Scope, options: PebbleOptions): Promise
     return child;
   };
   // Only fake DNS: every A query answers answerIp, AAAA nothing (the responder may be IPv4-only).
-  launch('pebble-challtestsrv', ['-dns01', `127.0.0.1:${ports.dns}`, '-http01', '', '-https01', '', '-tlsalpn01', '', '-management', `127.0.0.1:${ports.dnsManagement}`, '-defaultIPv4', options.answerIp ?? '127.0.0.1', '-defaultIPv6', ''], {});
+  launch(
+    'pebble-challtestsrv',
+    [
+      '-dns01',
+      `127.0.0.1:${ports.dns}`,
+      '-http01',
+      '',
+      '-https01',
+      '',
+      '-tlsalpn01',
+      '',
+      '-management',
+      `127.0.0.1:${ports.dnsManagement}`,
+      '-defaultIPv4',
+      options.answerIp ?? '127.0.0.1',
+      '-defaultIPv6',
+      '',
+    ],
+    {},
+  );
   launch('pebble', ['-config', configFile, '-dnsserver', `127.0.0.1:${ports.dns}`, '-strict=false'], {
     PEBBLE_VA_NOSLEEP: '1',
     PEBBLE_WFE_NONCEREJECT: '0',
@@ -94,7 +113,11 @@ export async function startPebble(scope: Scope, options: PebbleOptions): Promise
 
   const directoryUrl = `https://127.0.0.1:${ports.acme}/dir`;
   const ca = await readFile(httpsCaFile, 'utf8');
-  await waitFor(async () => (await httpsGet(directoryUrl, ca)).status === 200, { what: `Pebble's directory at ${directoryUrl}; output: ${text}`, timeoutMs: 15_000, intervalMs: 100 });
+  await waitFor(async () => (await httpsGet(directoryUrl, ca)).status === 200, {
+    what: `Pebble's directory at ${directoryUrl}; output: ${text}`,
+    timeoutMs: 15_000,
+    intervalMs: 100,
+  });
 
   return {
     dir,
@@ -114,10 +137,59 @@ export async function startPebble(scope: Scope, options: PebbleOptions): Promise
 /** A CA and a server certificate for 127.0.0.1/localhost: Pebble's own HTTPS identity. */
 async function makeHttpsCa(dir: string): Promise<string> {
   const f = (name: string): string => path.join(dir, name);
-  await runOk('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.crt'), '-subj', '/CN=Sealpost test Pebble HTTPS CA', '-days', '2', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
-  await runOk('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('https.key'), '-out', f('https.csr'), '-subj', '/CN=localhost']);
+  await runOk('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.crt'),
+    '-subj',
+    '/CN=Sealpost test Pebble HTTPS CA',
+    '-days',
+    '2',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign',
+  ]);
+  await runOk('openssl', [
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    f('https.key'),
+    '-out',
+    f('https.csr'),
+    '-subj',
+    '/CN=localhost',
+  ]);
   await writeFile(f('https.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
-  await runOk('openssl', ['x509', '-req', '-in', f('https.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('https.crt'), '-days', '2', '-extfile', f('https.ext')]);
+  await runOk('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    f('https.csr'),
+    '-CA',
+    f('ca.crt'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    f('https.crt'),
+    '-days',
+    '2',
+    '-extfile',
+    f('https.ext'),
+  ]);
   return f('ca.crt');
 }
 

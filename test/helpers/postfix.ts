@@ -4,24 +4,24 @@
 // Needs root (postfix start, sendmail -C, postqueue -c with a private config dir).
 import { chmod, chown, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { listMaildirs, type MaildirMessage, readMaildirAt } from './maildir.ts';
 import {
+  baseMainCf,
   type HostPort,
   type Ids,
   type MainCf,
-  type PostfixPaths,
-  type ReceiverTls,
-  type SenderTls,
-  baseMainCf,
   masterCf,
+  type PostfixPaths,
   postfixPaths,
+  type ReceiverTls,
   receiverMainCf,
   renderMainCf,
+  type SenderTls,
   senderMainCf,
 } from './postfix-config.ts';
-import { listMaildirs, type MaildirMessage, readMaildirAt } from './maildir.ts';
-import { livePidsInGroup } from './processes.ts';
 import { type RunResult, run, runOk } from './proc.ts';
-import { type Scope, makeTempDir, removeTempDir } from './tmp.ts';
+import { livePidsInGroup } from './processes.ts';
+import { makeTempDir, removeTempDir, type Scope } from './tmp.ts';
 import { waitFor, waitForLine, waitForPort } from './wait.ts';
 
 export type { HostPort, ReceiverTls, SenderTls } from './postfix-config.ts';
@@ -154,15 +154,24 @@ export async function startPostfixReceiver(scope: Scope, options: ReceiverOption
     port: listen.port,
     messages,
     async waitForMessages(count, timeoutMs = 15_000) {
-      return waitFor(async () => {
-        const all = await messages();
-        return all.length >= count ? all : undefined;
-      }, { timeoutMs, what: `${count} message(s) delivered by Postfix ${name} (maillog: ${instance.paths.maillog})` });
+      return waitFor(
+        async () => {
+          const all = await messages();
+          return all.length >= count ? all : undefined;
+        },
+        { timeoutMs, what: `${count} message(s) delivered by Postfix ${name} (maillog: ${instance.paths.maillog})` },
+      );
     },
   };
 }
 
-async function startInstance(scope: Scope, name: string, hostname: string, makeCf: (paths: PostfixPaths) => MainCf, listen: HostPort | undefined): Promise<PostfixInstance> {
+async function startInstance(
+  scope: Scope,
+  name: string,
+  hostname: string,
+  makeCf: (paths: PostfixPaths) => MainCf,
+  listen: HostPort | undefined,
+): Promise<PostfixInstance> {
   const ids = await postfixIds();
   const paths = postfixPaths(await makeTempDir(`postfix-${name}-`));
   // Daemons drop to the postfix uid and then open absolute paths below dir (mail, data): the dir
@@ -245,12 +254,17 @@ async function startInstance(scope: Scope, name: string, hostname: string, makeC
     async waitForQueueEmpty(timeoutMs = 20_000) {
       let last: QueueEntry[] = [];
       try {
-        await waitFor(async () => {
-          last = await queue();
-          return last.length === 0;
-        }, { timeoutMs, intervalMs: 200, what: `Postfix ${name}'s queue to empty` });
+        await waitFor(
+          async () => {
+            last = await queue();
+            return last.length === 0;
+          },
+          { timeoutMs, intervalMs: 200, what: `Postfix ${name}'s queue to empty` },
+        );
       } catch (err) {
-        const still = last.map((e) => `${e.queue_id} (${e.queue_name}) ${e.recipients.map((r) => `${r.address}: ${r.delay_reason ?? 'not tried yet'}`).join('; ')}`);
+        const still = last.map(
+          (e) => `${e.queue_id} (${e.queue_name}) ${e.recipients.map((r) => `${r.address}: ${r.delay_reason ?? 'not tried yet'}`).join('; ')}`,
+        );
         throw new Error(`${(err as Error).message}; still queued: ${still.join(' | ')}`);
       }
     },
@@ -273,7 +287,11 @@ async function makeQueueDirs(queueDir: string, ids: Ids & { postdropGid: number 
   await mkdir(queueDir, { mode: 0o755 });
   await mkdir(path.join(queueDir, 'pid'), { mode: 0o755 });
   const owned = ['active', 'bounce', 'corrupt', 'defer', 'deferred', 'flush', 'hold', 'incoming', 'private', 'saved', 'trace'];
-  const dirs: [string, number, number][] = [...owned.map((d): [string, number, number] => [d, ids.gid, 0o700]), ['maildrop', ids.postdropGid, 0o730], ['public', ids.postdropGid, 0o710]];
+  const dirs: [string, number, number][] = [
+    ...owned.map((d): [string, number, number] => [d, ids.gid, 0o700]),
+    ['maildrop', ids.postdropGid, 0o730],
+    ['public', ids.postdropGid, 0o710],
+  ];
   for (const [name, gid, mode] of dirs) {
     const dir = path.join(queueDir, name);
     await mkdir(dir);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { buildTrust } from '../../src/tls-policy/trust.ts';
-import { type TestCa, type TestCert, createCa, issueCert, selfSignedCert } from './certs.ts';
+import { createCa, issueCert, selfSignedCert, type TestCa, type TestCert } from './certs.ts';
 import { type PostfixReceiver, startPostfixReceiver } from './postfix.ts';
 import { type Scope, tempDir } from './tmp.ts';
 
@@ -66,7 +66,9 @@ export async function certificateFor(kind: ReceiverKind, mxName: string, pki: Te
     case 'self-signed':
       return use(await selfSignedCert({ names: [mxName] }));
     case 'expired':
-      return use(await issueCert(pki.intermediate, { names: [mxName], notBefore: new Date(Date.now() - 10 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) }));
+      return use(
+        await issueCert(pki.intermediate, { names: [mxName], notBefore: new Date(Date.now() - 10 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) }),
+      );
     case 'missing-intermediate':
       return use(await issueCert(pki.intermediate, { names: [mxName] }), false);
     case 'no-starttls':

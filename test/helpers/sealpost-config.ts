@@ -15,7 +15,18 @@ export interface SealpostToml {
   dns?: { servers?: string[]; timeout_ms?: number };
   domain?: { name: string; mailboxes?: string[]; aliases?: Record<string, string>; catch_all?: string }[];
   relay?: { networks?: string[] };
-  limits?: { message_size?: number; recipients?: number; connections?: number; connections_per_ip?: number; connections_per_net?: number; command_timeout_s?: number; stress_timeout_s?: number; data_min_rate?: number; errors?: number; memory_mb?: number };
+  limits?: {
+    message_size?: number;
+    recipients?: number;
+    connections?: number;
+    connections_per_ip?: number;
+    connections_per_net?: number;
+    command_timeout_s?: number;
+    stress_timeout_s?: number;
+    data_min_rate?: number;
+    errors?: number;
+    memory_mb?: number;
+  };
   inbound?: { greet_pause_ms?: number; bare_newline?: 'normalize' | 'reject'; reverse_dns?: boolean; min_free_mb?: number };
   outbound?: {
     port?: number;

@@ -35,11 +35,16 @@ export interface SwaksMessage {
 /** The common case: one message to `to` through host:port. */
 export function swaksSend(message: SwaksMessage, options: SwaksOptions = {}): Promise<RunResult> {
   const args = [
-    '--server', `${message.host ?? '127.0.0.1'}:${message.port}`,
-    '--from', message.from,
-    '--to', message.to.join(','),
-    '--ehlo', message.ehlo ?? 'client.swaks.test',
-    '--timeout', '15',
+    '--server',
+    `${message.host ?? '127.0.0.1'}:${message.port}`,
+    '--from',
+    message.from,
+    '--to',
+    message.to.join(','),
+    '--ehlo',
+    message.ehlo ?? 'client.swaks.test',
+    '--timeout',
+    '15',
   ];
   if (message.subject !== undefined) args.push('--header', `Subject: ${message.subject}`);
   if (message.body !== undefined) args.push('--body', message.body);

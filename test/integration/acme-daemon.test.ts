@@ -10,8 +10,8 @@ import { X509Certificate } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
+import tls from 'node:tls';
 import { parseArgs } from '../../src/cli/args.ts';
 import { run as certsCommand } from '../../src/cli/certs.ts';
 import { type Pebble, startPebble } from '../helpers/pebble.ts';
@@ -45,7 +45,10 @@ async function startDaemon(configFile: string): Promise<Daemon> {
     for (const line of lines) if (line.trim().startsWith('{')) records.push(JSON.parse(line) as LogRecord);
   });
   child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
-  await waitFor(() => records.some((r) => r['event'] === 'daemon' && r['state'] === 'listening') || child.exitCode !== null, { what: 'the daemon to listen', timeoutMs: 20_000 });
+  await waitFor(() => records.some((r) => r['event'] === 'daemon' && r['state'] === 'listening') || child.exitCode !== null, {
+    what: 'the daemon to listen',
+    timeoutMs: 20_000,
+  });
   assert.equal(child.exitCode, null, `the daemon exited: ${stderr}\n${JSON.stringify(records.slice(-3))}`);
   return {
     records,
@@ -64,7 +67,16 @@ async function startDaemon(configFile: string): Promise<Daemon> {
 
 /** openssl s_client -starttls smtp: the verification result and the served leaf. */
 async function sClient(port: number, caFile?: string): Promise<{ ok: boolean; leaf: X509Certificate; output: string }> {
-  const args = ['s_client', '-starttls', 'smtp', '-connect', `127.0.0.1:${port}`, '-servername', HOST, ...(caFile ? ['-verify_return_error', '-CAfile', caFile] : [])];
+  const args = [
+    's_client',
+    '-starttls',
+    'smtp',
+    '-connect',
+    `127.0.0.1:${port}`,
+    '-servername',
+    HOST,
+    ...(caFile ? ['-verify_return_error', '-CAfile', caFile] : []),
+  ];
   const result = await run('openssl', args, { input: 'QUIT\r\n', timeoutMs: 15_000 });
   const output = result.stdout + result.stderr;
   const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(output)?.[0];
@@ -185,7 +197,9 @@ grace_s = 1
 
     const listing = await certs(['--config', configFile, '--json']);
     assert.equal(listing.code, 0, listing.err);
-    const acme = (JSON.parse(listing.out) as { certificates: { source: string; serial?: string; issuer?: string; nextRenewalAt?: string; lastError?: string }[] }).certificates.find((c) => c.source === 'acme');
+    const acme = (
+      JSON.parse(listing.out) as { certificates: { source: string; serial?: string; issuer?: string; nextRenewalAt?: string; lastError?: string }[] }
+    ).certificates.find((c) => c.source === 'acme');
     assert.equal(acme?.serial, firstSerial);
     assert.match(acme?.issuer ?? '', /Pebble/);
     assert.ok(Date.parse(acme?.nextRenewalAt ?? '') > Date.now());
@@ -248,11 +262,20 @@ grace_s = 1
     assert.equal(renewal.code, 1, renewal.out);
     t.diagnostic(`certs renew: ${renewal.out.trim()}`);
     assert.match(renewal.out, /renewal failed: http-01 challenge for mx\.example\.test failed: .*(connection refused|Connection refused)/i);
-    const failed = await waitFor(() => d.records.find((r) => r['event'] === 'cert' && r['action'] === 'failed'), { what: 'the failure in the daemon log', timeoutMs: 5000 });
+    const failed = await waitFor(() => d.records.find((r) => r['event'] === 'cert' && r['action'] === 'failed'), {
+      what: 'the failure in the daemon log',
+      timeoutMs: 5000,
+    });
     assert.match(String(failed['error']), /http-01 challenge for mx\.example\.test failed/);
     assert.ok(Date.parse(String(failed['nextAttemptAt'])) > Date.now(), 'a retry is scheduled');
-    assert.ok(d.records.some((r) => r['action'] === 'account-gone'), 'the CA forgot the account…');
-    assert.ok(d.records.some((r) => r['action'] === 'account-registered'), '…so it was registered again');
+    assert.ok(
+      d.records.some((r) => r['action'] === 'account-gone'),
+      'the CA forgot the account…',
+    );
+    assert.ok(
+      d.records.some((r) => r['action'] === 'account-registered'),
+      '…so it was registered again',
+    );
     const served = await sClient(smtpPort, rootFile);
     assert.ok(served.ok, 'the old certificate still verifies against the old root');
     assert.equal(served.leaf.serialNumber, firstSerial);
@@ -267,10 +290,16 @@ grace_s = 1
     const meta = JSON.parse(await readFile(path.join(cacheDir, 'meta.json'), 'utf8')) as { chainFile: string };
     const chainFile = path.join(cacheDir, meta.chainFile);
     const chain = await readFile(chainFile, 'utf8');
-    await writeFile(chainFile, chain.replace(/-----BEGIN CERTIFICATE-----\n.{10}/, (m) => `${m.slice(0, -10)}AAAAAAAAAA`));
+    await writeFile(
+      chainFile,
+      chain.replace(/-----BEGIN CERTIFICATE-----\n.{10}/, (m) => `${m.slice(0, -10)}AAAAAAAAAA`),
+    );
     daemon = await startDaemon(configFile);
     const d = daemon;
-    const refused = await waitFor(() => d.records.find((r) => r['event'] === 'cert' && r['action'] === 'refused' && r['source'] === 'acme'), { what: 'the refusal', timeoutMs: 10_000 });
+    const refused = await waitFor(() => d.records.find((r) => r['event'] === 'cert' && r['action'] === 'refused' && r['source'] === 'acme'), {
+      what: 'the refusal',
+      timeoutMs: 10_000,
+    });
     assert.match(String(refused['error']), /cached certificate .* refused/);
     const served = await sClient(smtpPort);
     assert.equal(served.leaf.issuer, served.leaf.subject, 'self-signed');

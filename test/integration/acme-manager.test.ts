@@ -6,20 +6,20 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
+import tls from 'node:tls';
 import { cacheRoot } from '../../src/acme/cache.ts';
 import { type AcmeManager, startAcme } from '../../src/acme/manager.ts';
 import { type ChallengeTable, createChallengeTable, startChallengeServer } from '../../src/acme/responder.ts';
 import { readStatus } from '../../src/acme/status.ts';
-import type { Config } from '../../src/config/types.ts';
 import { validateConfig } from '../../src/config/schema.ts';
+import type { Config } from '../../src/config/types.ts';
 import { pickEntry } from '../../src/tls/names.ts';
-import { type TlsService, startTls } from '../../src/tls/service.ts';
+import { startTls, type TlsService } from '../../src/tls/service.ts';
+import { captureLog } from '../helpers/log.ts';
 import { type Pebble, startPebble } from '../helpers/pebble.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { captureLog } from '../helpers/log.ts';
 
 const HOST = 'mx.example.test';
 // Every name resolves here (Pebble's fake DNS); this file's own address, so port 80 is never shared.
@@ -67,7 +67,15 @@ describe('ACME manager against Pebble', { timeout: 180_000 }, () => {
   let manager: AcmeManager | undefined;
 
   const start = (log = logs.log, store = service.store): Promise<AcmeManager> =>
-    startAcme({ config, store, challenges, log, clock: { now: Date.now }, poll: { attempts: 30, minMs: 100, maxMs: 500 }, retry: { minBackoffMs: 3_600_000, maxBackoffMs: 6 * 3_600_000, maxRetryAfterMs: 86_400_000 } });
+    startAcme({
+      config,
+      store,
+      challenges,
+      log,
+      clock: { now: Date.now },
+      poll: { attempts: 30, minMs: 100, maxMs: 500 },
+      retry: { minBackoffMs: 3_600_000, maxBackoffMs: 6 * 3_600_000, maxRetryAfterMs: 86_400_000 },
+    });
 
   // Cleanups registered by helpers, run by this suite's after() (hooks have no `after` of their own).
   const cleanups: (() => unknown)[] = [];
@@ -115,7 +123,10 @@ describe('ACME manager against Pebble', { timeout: 180_000 }, () => {
       assert.ok(socket.authorized, `${name}: ${String(socket.authorizationError)}`);
       socket.destroy();
     }
-    assert.ok(logs.records.some((r) => r['action'] === 'challenge-served'), 'Pebble fetched the HTTP-01 response');
+    assert.ok(
+      logs.records.some((r) => r['action'] === 'challenge-served'),
+      'Pebble fetched the HTTP-01 response',
+    );
     const cache = cacheRoot(dataDir);
     assert.equal((await stat(cache)).mode & 0o777, 0o700);
     assert.equal((await stat(path.join(cache, 'account.key'))).mode & 0o777, 0o600);
@@ -138,7 +149,11 @@ describe('ACME manager against Pebble', { timeout: 180_000 }, () => {
     assert.ok(entry, 'the cached certificate is in the new store at once');
     assert.equal(new X509Certificate(entry.material.certPem).serialNumber, serial);
     await manager.renewNow(false).then((o) => assert.equal(o.kind, 'not-due'));
-    assert.equal(second.records.filter((r) => r['action'] === 'account-registered' || r['action'] === 'ordering').length, 0, 'no account registered, no order sent');
+    assert.equal(
+      second.records.filter((r) => r['action'] === 'account-registered' || r['action'] === 'ordering').length,
+      0,
+      'no account registered, no order sent',
+    );
     assert.equal(await readFile(path.join(cacheRoot(dataDir), 'account.json'), 'utf8'), accountJson);
     fresh.stop();
     await manager.stop();
@@ -166,7 +181,15 @@ describe('ACME manager against Pebble', { timeout: 180_000 }, () => {
     // A manager with a short backoff, so the scheduled retry can be watched happening.
     await manager?.stop();
     const retryLogs = captureLog();
-    manager = await startAcme({ config, store: service.store, challenges, log: retryLogs.log, clock: { now: Date.now }, poll: { attempts: 30, minMs: 100, maxMs: 500 }, retry: { minBackoffMs: 3000, maxBackoffMs: 60_000, maxRetryAfterMs: 60_000 } });
+    manager = await startAcme({
+      config,
+      store: service.store,
+      challenges,
+      log: retryLogs.log,
+      clock: { now: Date.now },
+      poll: { attempts: 30, minMs: 100, maxMs: 500 },
+      retry: { minBackoffMs: 3000, maxBackoffMs: 60_000, maxRetryAfterMs: 60_000 },
+    });
     const serial = await servedSerial(port, HOST, root);
     challenges.withhold = true;
     let outcome;
@@ -190,7 +213,10 @@ describe('ACME manager against Pebble', { timeout: 180_000 }, () => {
     assert.ok(retry >= Date.now() + 1000, `retry scheduled after a backoff: ${String(failed['nextAttemptAt'])}`);
     assert.equal(cert?.nextCheckAt, failed['nextAttemptAt'], 'the next check is the retry');
     // The responder answers again: the retry happens by itself, no operator needed.
-    const renewed = await waitFor(() => retryLogs.records.find((r) => r['action'] === 'renewed'), { what: 'the scheduled retry to succeed', timeoutMs: 30_000 });
+    const renewed = await waitFor(() => retryLogs.records.find((r) => r['action'] === 'renewed'), {
+      what: 'the scheduled retry to succeed',
+      timeoutMs: 30_000,
+    });
     assert.ok(Date.parse(String(renewed['time'])) >= retry - 50, 'not before the scheduled time');
     assert.notEqual(await servedSerial(port, HOST, root), serial);
     assert.equal((await readStatus(cacheRoot(dataDir)))?.certificates[0]?.failures, 0);
@@ -198,9 +224,25 @@ describe('ACME manager against Pebble', { timeout: 180_000 }, () => {
 
   it('key_type = "rsa-2048" gets an RSA certificate', async () => {
     const rsaDir = await tempDir(scope);
-    const validated = validateConfig({ hostname: 'rsa.example.test', data_dir: rsaDir, listen: { acme_http: [`${RESPONDER_IP}:80`] }, acme: { enabled: true, directory: pebble.directoryUrl, key_type: 'rsa-2048', ca_file: pebble.httpsCaFile }, domain: [{ name: 'example.test' }] }, rsaDir);
+    const validated = validateConfig(
+      {
+        hostname: 'rsa.example.test',
+        data_dir: rsaDir,
+        listen: { acme_http: [`${RESPONDER_IP}:80`] },
+        acme: { enabled: true, directory: pebble.directoryUrl, key_type: 'rsa-2048', ca_file: pebble.httpsCaFile },
+        domain: [{ name: 'example.test' }],
+      },
+      rsaDir,
+    );
     assert.ok(validated.ok);
-    const rsa = await startAcme({ config: validated.config, challenges, log: logs.log, clock: { now: Date.now }, mode: 'once', poll: { attempts: 30, minMs: 100, maxMs: 500 } });
+    const rsa = await startAcme({
+      config: validated.config,
+      challenges,
+      log: logs.log,
+      clock: { now: Date.now },
+      mode: 'once',
+      poll: { attempts: 30, minMs: 100, maxMs: 500 },
+    });
     try {
       const outcome = await rsa.renewNow(false);
       assert.equal(outcome.kind, 'issued', JSON.stringify(outcome));

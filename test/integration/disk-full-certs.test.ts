@@ -10,8 +10,8 @@ import { createChallengeTable } from '../../src/acme/responder.ts';
 import { validateConfig } from '../../src/config/schema.ts';
 import { ensureSelfSigned, selfSignedDir } from '../../src/tls/self-signed.ts';
 import { captureLog } from '../helpers/log.ts';
-import { fillUp, tmpfsMounts } from '../helpers/tmpfs.ts';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.ts';
+import { fillUp, tmpfsMounts } from '../helpers/tmpfs.ts';
 
 async function fullDataDir(t: Parameters<typeof tmpfsMounts>[0]): Promise<string> {
   const mounts = tmpfsMounts(t);
@@ -51,5 +51,8 @@ test('ACME account key on a full disk: the manager starts, the key is used from 
   const { log, records } = captureLog();
   const manager = await startAcme({ config: validated.config, challenges: createChallengeTable(), log, clock: { now: Date.now }, mode: 'once' });
   await manager.stop();
-  assert.ok(records.some((r) => r['action'] === 'account-key-not-stored'), JSON.stringify(records));
+  assert.ok(
+    records.some((r) => r['action'] === 'account-key-not-stored'),
+    JSON.stringify(records),
+  );
 });

@@ -13,11 +13,14 @@ test('start-up doctor: each error logged once, the count in sealpost status', { 
   const daemon = await startSealpost(t, {
     config: { dns: { servers: [dns.address], timeout_ms: 1000 }, doctor: { at_startup: true, addresses: ['203.0.113.7'], dnsbl: [], domain_dnsbl: [] } },
   });
-  const summary = await daemon.waitForLog((r) => r.event === 'doctor' && r.level !== 'error' && (r as Record<string, unknown>)['error'] !== undefined, { timeoutMs: 60_000 });
+  const summary = await daemon.waitForLog((r) => r.event === 'doctor' && r.level !== 'error' && (r as Record<string, unknown>)['error'] !== undefined, {
+    timeoutMs: 60_000,
+  });
   const errors = daemon.findLogs((r) => r.event === 'doctor' && r['level'] === 'error');
   const ids = errors.map((r) => `${String(r['id'])} ${String(r['subject'])}`);
   // No PTR, no MX, no SPF, no DMARC for example.test in this zone.
-  for (const id of ['ptr.missing 203.0.113.7', 'mx.missing example.test', 'spf.missing example.test', 'dmarc.missing example.test']) assert.ok(ids.includes(id), `${id} in ${ids.join(', ')}`);
+  for (const id of ['ptr.missing 203.0.113.7', 'mx.missing example.test', 'spf.missing example.test', 'dmarc.missing example.test'])
+    assert.ok(ids.includes(id), `${id} in ${ids.join(', ')}`);
   assert.equal(new Set(ids).size, ids.length, 'each error once');
   // It probed its own listener: STARTTLS, the self-signed certificate (ACME is off in tests).
   const cert = errors.find((r) => r['id'] === 'cert.unverified');

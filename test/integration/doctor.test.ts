@@ -10,13 +10,13 @@ import { after, before, test } from 'node:test';
 import tls from 'node:tls';
 import { run as doctorCli } from '../../src/cli/doctor.ts';
 import { loadConfig } from '../../src/config/load.ts';
+import { dkimRecord, generateDkimKey } from '../../src/dkim/keys.ts';
+import { createNodeResolver } from '../../src/dns/node-resolver.ts';
 import { checkPort25 } from '../../src/doctor/checks/port25.ts';
 import type { Finding } from '../../src/doctor/findings.ts';
 import { gatherFacts } from '../../src/doctor/gather.ts';
-import { createNodeResolver } from '../../src/dns/node-resolver.ts';
-import { dkimRecord, generateDkimKey } from '../../src/dkim/keys.ts';
 import type { DnsRecord } from '../../src/records/records.ts';
-import { type DnsServer, type Zone, type ZoneEntry, startDnsServer } from '../helpers/dns-server.ts';
+import { type DnsServer, startDnsServer, type Zone, type ZoneEntry } from '../helpers/dns-server.ts';
 import { run } from '../helpers/proc.ts';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.ts';
 import { addRecords } from '../helpers/zone-records.ts';
@@ -65,7 +65,9 @@ async function doctor(args: string[]): Promise<{ code: number; findings: Finding
 }
 
 test('round trip: init in an empty directory, publish its records, doctor finds no error', { timeout: 90_000 }, async () => {
-  const init = await run(SEALPOST, ['init', '--domain', 'example.org', '--hostname', 'mx.example.org', '--ip', V4, '--ip', V6, '--config', configFile], { timeoutMs: 60_000 });
+  const init = await run(SEALPOST, ['init', '--domain', 'example.org', '--hostname', 'mx.example.org', '--ip', V4, '--ip', V6, '--config', configFile], {
+    timeoutMs: 60_000,
+  });
   assert.equal(init.code, 0, init.stderr);
   assert.match(init.stdout, /public addresses: 203\.0\.113\.7, 2001:db8::7 \(from --ip\)/);
   assert.match(init.stdout, /^example\.org\.\t3600\tIN\tMX\t10 mx\.example\.org\.$/m);
@@ -82,7 +84,9 @@ test('round trip: init in an empty directory, publish its records, doctor finds 
   good = addRecords(new Map(), published);
   useZone(good);
 
-  const result = await run(SEALPOST, ['doctor', '--config', configFile, '--dns', dns.address, '--probe-mx', `127.0.0.1:${acceptorPort}`], { timeoutMs: 60_000 });
+  const result = await run(SEALPOST, ['doctor', '--config', configFile, '--dns', dns.address, '--probe-mx', `127.0.0.1:${acceptorPort}`], {
+    timeoutMs: 60_000,
+  });
   assert.equal(result.code, 0, result.stdout + result.stderr);
   assert.match(result.stdout, /^0 errors, \d+ warnings?, \d+ ok$/m);
   assert.match(result.stdout, /^ {2}ok +203\.0\.113\.7: PTR mx\.example\.org, which resolves back to 203\.0\.113\.7$/m);
@@ -90,7 +94,8 @@ test('round trip: init in an empty directory, publish its records, doctor finds 
   assert.match(result.stdout, /^ {2}ok +127\.0\.0\.1:\d+: connected to 127\.0\.0\.1:\d+ in \d+ ms$/m);
   const json = await doctor(['--probe-mx', `127.0.0.1:${acceptorPort}`]);
   const ids = new Set(json.findings.filter((f) => f.level === 'ok').map((f) => f.id));
-  for (const id of ['host.addresses', 'ptr.confirmed', 'mx.ours', 'spf.pass', 'dkim.match', 'dmarc.ok', 'dnsbl.clean', 'port25.open']) assert.ok(ids.has(id), `${id} ok`);
+  for (const id of ['host.addresses', 'ptr.confirmed', 'mx.ours', 'spf.pass', 'dkim.match', 'dmarc.ok', 'dnsbl.clean', 'port25.open'])
+    assert.ok(ids.has(id), `${id} ok`);
   // Not running yet: the certificate is a warning with the command to start, never an error.
   assert.ok(json.findings.some((f) => f.id === 'cert.not-running' && f.level === 'warning'));
   assert.equal(json.findings.filter((f) => f.level === 'error').length, 0, JSON.stringify(json.findings.filter((f) => f.level === 'error')));
@@ -104,8 +109,22 @@ const V4_PTR = '7.113.0.203.in-addr.arpa';
 const V6_PTR = `${'7'}.${'0.'.repeat(23)}8.b.d.0.1.0.0.2.ip6.arpa`;
 
 const VARIANTS: Variant[] = [
-  { name: 'missing PTR (IPv4)', mutate: (z) => z.delete(V4_PTR), id: 'ptr.missing', level: 'error', fix: /set the PTR of 203\.0\.113\.7 \(7\.113\.0\.203\.in-addr\.arpa\) to mx\.example\.org at your hosting provider/, exit: 1 },
-  { name: 'missing PTR (IPv6)', mutate: (z) => z.delete(V6_PTR), id: 'ptr.missing', level: 'error', fix: /or send over IPv4 only \(outbound\.ipv6 = false\)/, exit: 1 },
+  {
+    name: 'missing PTR (IPv4)',
+    mutate: (z) => z.delete(V4_PTR),
+    id: 'ptr.missing',
+    level: 'error',
+    fix: /set the PTR of 203\.0\.113\.7 \(7\.113\.0\.203\.in-addr\.arpa\) to mx\.example\.org at your hosting provider/,
+    exit: 1,
+  },
+  {
+    name: 'missing PTR (IPv6)',
+    mutate: (z) => z.delete(V6_PTR),
+    id: 'ptr.missing',
+    level: 'error',
+    fix: /or send over IPv4 only \(outbound\.ipv6 = false\)/,
+    exit: 1,
+  },
   {
     name: 'PTR that does not resolve back',
     mutate: (z) => {
@@ -117,12 +136,33 @@ const VARIANTS: Variant[] = [
     fix: /publish host\.other\.example\. IN A 203\.0\.113\.7, or set the PTR/,
     exit: 1,
   },
-  { name: 'SPF without our IP', mutate: (z) => edit(z, 'example.org', (e) => void (e.TXT = ['v=spf1 ip4:198.51.100.1 -all'])), id: 'spf.not-authorized', level: 'error', fix: /add ip4:203\.0\.113\.7 \(or mx\)/, exit: 1 },
-  { name: 'two SPF records', mutate: (z) => edit(z, 'example.org', (e) => void e.TXT?.push('v=spf1 -all')), id: 'spf.multiple', level: 'error', fix: /merge them into one: example\.org\. IN TXT "v=spf1 mx ip4:203\.0\.113\.7 ip6:2001:db8::7 -all"/, exit: 1 },
+  {
+    name: 'SPF without our IP',
+    mutate: (z) => edit(z, 'example.org', (e) => void (e.TXT = ['v=spf1 ip4:198.51.100.1 -all'])),
+    id: 'spf.not-authorized',
+    level: 'error',
+    fix: /add ip4:203\.0\.113\.7 \(or mx\)/,
+    exit: 1,
+  },
+  {
+    name: 'two SPF records',
+    mutate: (z) => edit(z, 'example.org', (e) => void e.TXT?.push('v=spf1 -all')),
+    id: 'spf.multiple',
+    level: 'error',
+    fix: /merge them into one: example\.org\. IN TXT "v=spf1 mx ip4:203\.0\.113\.7 ip6:2001:db8::7 -all"/,
+    exit: 1,
+  },
   {
     name: 'SPF over 10 lookups',
     mutate: (z) => {
-      edit(z, 'example.org', (e) => void (e.TXT = [`v=spf1 mx include:spf1.example.org ${Array.from({ length: 9 }, (_, i) => `a:h${i}.example.org`).join(' ')} ip4:${V4} ip6:${V6} -all`]));
+      edit(
+        z,
+        'example.org',
+        (e) =>
+          void (e.TXT = [
+            `v=spf1 mx include:spf1.example.org ${Array.from({ length: 9 }, (_, i) => `a:h${i}.example.org`).join(' ')} ip4:${V4} ip6:${V6} -all`,
+          ]),
+      );
       set(z, 'spf1.example.org', { TXT: ['v=spf1 a mx -all'] });
     },
     id: 'spf.too-many-lookups',
@@ -130,9 +170,30 @@ const VARIANTS: Variant[] = [
     fix: /flatten the includes into ip4:\/ip6: terms/,
     exit: 1,
   },
-  { name: 'DKIM key mismatch', mutate: (z) => set(z, [...z.keys()].find((k) => k.startsWith('ed'))!, { TXT: [dkimRecord(generateDkimKey('ed25519'))] }), id: 'dkim.mismatch', level: 'error', fix: /replace the record with ed\d+\._domainkey\.example\.org\. IN TXT "v=DKIM1; k=ed25519; p=/, exit: 1 },
-  { name: 'DMARC missing', mutate: (z) => z.delete('_dmarc.example.org'), id: 'dmarc.missing', level: 'error', fix: /publish _dmarc\.example\.org\. IN TXT "v=DMARC1; p=none; rua=mailto:postmaster@example\.org"/, exit: 1 },
-  { name: 'MX pointing elsewhere', mutate: (z) => edit(z, 'example.org', (e) => void (e.MX = [{ preference: 10, exchange: 'mx.other.example' }])), id: 'mx.elsewhere', level: 'error', fix: /publish example\.org\. IN MX 10 mx\.example\.org\./, exit: 1 },
+  {
+    name: 'DKIM key mismatch',
+    mutate: (z) => set(z, [...z.keys()].find((k) => k.startsWith('ed'))!, { TXT: [dkimRecord(generateDkimKey('ed25519'))] }),
+    id: 'dkim.mismatch',
+    level: 'error',
+    fix: /replace the record with ed\d+\._domainkey\.example\.org\. IN TXT "v=DKIM1; k=ed25519; p=/,
+    exit: 1,
+  },
+  {
+    name: 'DMARC missing',
+    mutate: (z) => z.delete('_dmarc.example.org'),
+    id: 'dmarc.missing',
+    level: 'error',
+    fix: /publish _dmarc\.example\.org\. IN TXT "v=DMARC1; p=none; rua=mailto:postmaster@example\.org"/,
+    exit: 1,
+  },
+  {
+    name: 'MX pointing elsewhere',
+    mutate: (z) => edit(z, 'example.org', (e) => void (e.MX = [{ preference: 10, exchange: 'mx.other.example' }])),
+    id: 'mx.elsewhere',
+    level: 'error',
+    fix: /publish example\.org\. IN MX 10 mx\.example\.org\./,
+    exit: 1,
+  },
   {
     name: 'CNAME at the MX host',
     mutate: (z) => {
@@ -144,9 +205,30 @@ const VARIANTS: Variant[] = [
     fix: /replace the CNAME of mx\.example\.org with A\/AAAA records/,
     exit: 1,
   },
-  { name: 'null MX', mutate: (z) => edit(z, 'example.org', (e) => void (e.MX = [{ preference: 0, exchange: '.' }])), id: 'mx.null', level: 'error', fix: /replace it with example\.org\. IN MX 10 mx\.example\.org\./, exit: 1 },
-  { name: 'listed in a DNSBL (127.0.0.2)', mutate: (z) => set(z, `7.113.0.203.zen.spamhaus.org`, { A: ['127.0.0.2'] }), id: 'dnsbl.listed', level: 'error', fix: /delisting form/, exit: 1 },
-  { name: 'Spamhaus refuses a public resolver (127.255.255.254)', mutate: (z) => set(z, `7.113.0.203.zen.spamhaus.org`, { A: ['127.255.255.254'] }), id: 'dnsbl.unknown', level: 'warning', fix: /use a local resolver/, exit: 0 },
+  {
+    name: 'null MX',
+    mutate: (z) => edit(z, 'example.org', (e) => void (e.MX = [{ preference: 0, exchange: '.' }])),
+    id: 'mx.null',
+    level: 'error',
+    fix: /replace it with example\.org\. IN MX 10 mx\.example\.org\./,
+    exit: 1,
+  },
+  {
+    name: 'listed in a DNSBL (127.0.0.2)',
+    mutate: (z) => set(z, `7.113.0.203.zen.spamhaus.org`, { A: ['127.0.0.2'] }),
+    id: 'dnsbl.listed',
+    level: 'error',
+    fix: /delisting form/,
+    exit: 1,
+  },
+  {
+    name: 'Spamhaus refuses a public resolver (127.255.255.254)',
+    mutate: (z) => set(z, `7.113.0.203.zen.spamhaus.org`, { A: ['127.255.255.254'] }),
+    id: 'dnsbl.unknown',
+    level: 'warning',
+    fix: /use a local resolver/,
+    exit: 0,
+  },
 ];
 
 test('each broken zone: the finding, its fix and the exit code', { timeout: 120_000 }, async (t) => {
@@ -189,7 +271,15 @@ test('the port-25 probe: a listener that accepts is open, one that never answers
 
   // A socket that listens with a backlog of 0 and never accepts: once its queue is full the kernel
   // drops further SYNs, as a provider's filter does (a silent timeout, not a refusal).
-  const perl = spawn('perl', ['-MSocket', '-e', 'socket(S, PF_INET, SOCK_STREAM, 0) or die; bind(S, pack_sockaddr_in(0, inet_aton("127.0.0.1"))) or die; listen(S, 0) or die; my ($p) = unpack_sockaddr_in(getsockname(S)); $| = 1; print "$p\\n"; sleep 120;'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const perl = spawn(
+    'perl',
+    [
+      '-MSocket',
+      '-e',
+      'socket(S, PF_INET, SOCK_STREAM, 0) or die; bind(S, pack_sockaddr_in(0, inet_aton("127.0.0.1"))) or die; listen(S, 0) or die; my ($p) = unpack_sockaddr_in(getsockname(S)); $| = 1; print "$p\\n"; sleep 120;',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   t.after(() => perl.kill());
   const port = await new Promise<number>((resolve, reject) => {
     perl.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));

@@ -8,9 +8,9 @@ import { test } from 'node:test';
 import { createCa, issueCert } from '../helpers/certs.ts';
 import { startSealpost } from '../helpers/daemon.ts';
 import { composeMessage, headerValue } from '../helpers/maildir.ts';
+import { sClientStartTls } from '../helpers/openssl.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startPostfixReceiver, startPostfixSender } from '../helpers/postfix.ts';
-import { sClientStartTls } from '../helpers/openssl.ts';
 import { isAlive } from '../helpers/processes.ts';
 import { swaksSend } from '../helpers/swaks.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -122,10 +122,13 @@ test('STARTTLS: openssl probe of a Postfix receiver, and a verified Postfix-to-P
     tls: { level: 'verify', caFile: files.ca, match: ['mx.elsewhere.test'] },
   });
   await strict.inject('alice@origin.test', ['bob@sink.test'], composeMessage({ from: 'alice@origin.test', to: ['bob@sink.test'], subject: 'must not pass' }));
-  const [queued] = await waitFor(async () => {
-    const q = await strict.queue();
-    return q[0]?.recipients[0]?.delay_reason ? q : undefined;
-  }, { timeoutMs: 15_000, what: 'a deferred message in the strict sender' });
+  const [queued] = await waitFor(
+    async () => {
+      const q = await strict.queue();
+      return q[0]?.recipients[0]?.delay_reason ? q : undefined;
+    },
+    { timeoutMs: 15_000, what: 'a deferred message in the strict sender' },
+  );
   assert.match(queued?.recipients[0]?.delay_reason ?? '', /certificate verification failed|Server certificate not verified/);
   await assert.rejects(strict.waitForQueueEmpty(500), /still queued: .*bob@sink\.test/);
   assert.equal((await receiver.messages()).length, 1);
@@ -160,11 +163,17 @@ test('daemon helper: start, receive, restart, kill -9, stop', { timeout: 60_000 
 });
 
 test('waits fail with an error naming what they waited for', { timeout: 10_000 }, async () => {
-  await assert.rejects(waitFor(() => false, { timeoutMs: 100, what: 'the impossible' }), /timed out after 100 ms waiting for the impossible/);
   await assert.rejects(
-    waitFor(() => {
-      throw new Error('not there yet');
-    }, { timeoutMs: 100, what: 'a file' }),
+    waitFor(() => false, { timeoutMs: 100, what: 'the impossible' }),
+    /timed out after 100 ms waiting for the impossible/,
+  );
+  await assert.rejects(
+    waitFor(
+      () => {
+        throw new Error('not there yet');
+      },
+      { timeoutMs: 100, what: 'a file' },
+    ),
     /waiting for a file; last error: not there yet/,
   );
   const stream = new PassThrough();

@@ -35,7 +35,8 @@ describe('inbound: third-party clients', () => {
       const ehlo = await smtp.command('EHLO probe.client.test');
       assert.equal(ehlo.code, 250);
       const keywords = ehlo.lines.slice(1).map((l) => l.slice(4).split(' ')[0]);
-      for (const k of ['PIPELINING', 'SIZE', '8BITMIME', 'SMTPUTF8', 'ENHANCEDSTATUSCODES', 'STARTTLS']) assert.ok(keywords.includes(k), `${k} in ${ehlo.text}`);
+      for (const k of ['PIPELINING', 'SIZE', '8BITMIME', 'SMTPUTF8', 'ENHANCEDSTATUSCODES', 'STARTTLS'])
+        assert.ok(keywords.includes(k), `${k} in ${ehlo.text}`);
       assert.ok(!keywords.includes('AUTH'), `no AUTH on the MX port: ${ehlo.text}`);
       // SIZE names the configured limit (the test default: the schema's 50 MiB).
       assert.match(ehlo.text, /^SIZE \d+$/m);
@@ -62,7 +63,12 @@ describe('inbound: third-party clients', () => {
     assert.equal(message.header('return-path'), '<carol@remote.test>');
     assert.equal(message.header('delivered-to'), 'alice@example.test');
     const [received] = headerValues(message.raw, 'received');
-    assert.match(received ?? '', new RegExp(`^from client\\.swaks\\.test \\(unknown \\[127\\.0\\.0\\.1\\]\\) by mx\\.sealpost\\.test \\(Sealpost\\) with ESMTP id ${queueId} for <alice@example\\.test>; \\S`));
+    assert.match(
+      received ?? '',
+      new RegExp(
+        `^from client\\.swaks\\.test \\(unknown \\[127\\.0\\.0\\.1\\]\\) by mx\\.sealpost\\.test \\(Sealpost\\) with ESMTP id ${queueId} for <alice@example\\.test>; \\S`,
+      ),
+    );
     assert.doesNotMatch(received ?? '', /using TLS/);
     assert.match(message.raw, /\r\n\r\nhello in plaintext\r\n/);
   });
@@ -126,7 +132,12 @@ with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="py.client.test"
     assert.equal(message.header('delivered-to'), 'bob@example.test');
     assert.equal(message.header('return-path'), '<dave@remote.test>');
     const [received] = headerValues(message.raw, 'received');
-    assert.match(received ?? '', new RegExp(`^from py\\.client\\.test \\(unknown \\[127\\.0\\.0\\.1\\]\\) by mx\\.sealpost\\.test \\(Sealpost\\) with ESMTPS id ${queueId} \\(using TLSv1\\.3 `));
+    assert.match(
+      received ?? '',
+      new RegExp(
+        `^from py\\.client\\.test \\(unknown \\[127\\.0\\.0\\.1\\]\\) by mx\\.sealpost\\.test \\(Sealpost\\) with ESMTPS id ${queueId} \\(using TLSv1\\.3 `,
+      ),
+    );
     assert.match(received ?? '', / for <bob@example\.test>; /);
     // The accepted-message record carries what mailparser found.
     const record = await daemon.waitForLog({ event: 'received', queueId });

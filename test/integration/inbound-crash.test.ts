@@ -105,7 +105,9 @@ test(`kill -9 under load: every message acknowledged with 250 is delivered (${CL
   let missing: string[] = [];
   await waitFor(
     async () => {
-      const delivered = new Set([...(await daemon.readMaildir('example.test', 'alice')), ...(await daemon.readMaildir('example.test', 'bob'))].map((m) => m.subject));
+      const delivered = new Set(
+        [...(await daemon.readMaildir('example.test', 'alice')), ...(await daemon.readMaildir('example.test', 'bob'))].map((m) => m.subject),
+      );
       missing = [...acked].filter((s) => !delivered.has(s));
       return missing.length === 0;
     },

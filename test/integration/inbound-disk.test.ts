@@ -12,8 +12,8 @@ import { test } from 'node:test';
 import { startSealpost } from '../helpers/daemon.ts';
 import { run, runOk } from '../helpers/proc.ts';
 import { swaksSend } from '../helpers/swaks.ts';
-import { fillUp, tmpfsMounts } from '../helpers/tmpfs.ts';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.ts';
+import { fillUp, tmpfsMounts } from '../helpers/tmpfs.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { connectSmtp, queueList } from './inbound-smtp.ts';
 
@@ -36,10 +36,11 @@ test('data dir below inbound.min_free_mb: MAIL FROM gets 452 4.3.1, and 250 once
 
     // More room (the tmpfs grows to 8 MiB): new mail is taken again, on the same connection.
     await runOk('mount', ['-o', 'remount,size=8m', dataDir]);
-    await waitFor(
-      async () => (await smtp.command('MAIL FROM:<carol@remote.test>')).code === 250,
-      { timeoutMs: 10_000, intervalMs: 300, what: 'MAIL FROM to be accepted once the data dir has room' },
-    );
+    await waitFor(async () => (await smtp.command('MAIL FROM:<carol@remote.test>')).code === 250, {
+      timeoutMs: 10_000,
+      intervalMs: 300,
+      what: 'MAIL FROM to be accepted once the data dir has room',
+    });
     assert.equal((await smtp.command('RCPT TO:<alice@example.test>')).code, 250);
     assert.equal((await smtp.command('DATA')).code, 354);
     smtp.write('Subject: room again\r\n\r\nok\r\n.\r\n');
@@ -115,7 +116,9 @@ function alive(pid: number | undefined): boolean {
   }
 }
 
-test('data dir file system full to the last block (min_free_mb at its floor): the daemon stays up and answers 452, delivers once there is room, and a restart on the full disk comes up and answers 452', { timeout: 180_000 }, async (t) => {
+test('data dir file system full to the last block (min_free_mb at its floor): the daemon stays up and answers 452, delivers once there is room, and a restart on the full disk comes up and answers 452', {
+  timeout: 180_000,
+}, async (t) => {
   const mounts = tmpfsMounts(t);
   const base = await makeTempDir('sealpost-full-');
   t.after(() => removeTempDir(base));
@@ -144,7 +147,14 @@ test('data dir file system full to the last block (min_free_mb at its floor): th
   const refused = await mailFromReply(daemon.smtpPort);
   assert.equal(refused.code, 452, refused.text);
   assert.match(refused.text, /^4\.3\.1 /);
-  assert.equal(daemon.logs().slice(since).filter((r) => r['event'] === 'storage' && r['state'] === 'failing').length, 1, 'logged once per episode');
+  assert.equal(
+    daemon
+      .logs()
+      .slice(since)
+      .filter((r) => r['event'] === 'storage' && r['state'] === 'failing').length,
+    1,
+    'logged once per episode',
+  );
 
   // Room again (both file systems): an operator's retry brings the message out at once.
   await unlink(path.join(dataDir, 'filler'));
@@ -159,14 +169,20 @@ test('data dir file system full to the last block (min_free_mb at its floor): th
   // Stopped with room, and the disk fills while it is down: the hardest start (SQLite must make its
   // -shm file anew, SQLITE_IOERR_SHMSIZE without one free block). The kept self-signed certificate
   // gone too: made again, served from memory.
-  await waitFor(async () => (await statfs(dataDir).then((s) => s.bavail)) > 0 && (await readdir(dataDir)).includes('sealpost.reserve'), { timeoutMs: 10_000, what: 'the start-up reserve to be made again' });
+  await waitFor(async () => (await statfs(dataDir).then((s) => s.bavail)) > 0 && (await readdir(dataDir)).includes('sealpost.reserve'), {
+    timeoutMs: 10_000,
+    what: 'the start-up reserve to be made again',
+  });
   await daemon.stop();
   await rm(path.join(dataDir, 'certs', 'self-signed'), { recursive: true, force: true });
   await fillUp(path.join(dataDir, 'filler'));
   const beforeRestart = daemon.logs().length;
   await daemon.restart();
   assert.ok(alive(daemon.pid()), 'the daemon came up on the full disk');
-  const opened = daemon.logs().slice(beforeRestart).find((r) => r['event'] === 'storage' && r['where'] === 'open');
+  const opened = daemon
+    .logs()
+    .slice(beforeRestart)
+    .find((r) => r['event'] === 'storage' && r['where'] === 'open');
   assert.ok(opened, 'the start-up reserve was given back to open the database');
   const refusedAgain = await mailFromReply(daemon.smtpPort);
   assert.equal(refusedAgain.code, 452, refusedAgain.text);
@@ -174,7 +190,11 @@ test('data dir file system full to the last block (min_free_mb at its floor): th
 
   // And once there is room, mail flows again.
   await unlink(path.join(dataDir, 'filler'));
-  await waitFor(async () => (await mailFromReply(daemon.smtpPort)).code === 250, { timeoutMs: 15_000, intervalMs: 500, what: 'MAIL FROM to be accepted once the data dir has room' });
+  await waitFor(async () => (await mailFromReply(daemon.smtpPort)).code === 250, {
+    timeoutMs: 15_000,
+    intervalMs: 500,
+    what: 'MAIL FROM to be accepted once the data dir has room',
+  });
   const after = await swaksSend({ port: daemon.smtpPort, from: 'carol@remote.test', to: ['alice@example.test'], subject: 'room again' });
   assert.equal(after.code, 0, after.stdout + after.stderr);
   const mail = await daemon.waitForMail(2, { domain: 'example.test', mailbox: 'alice' });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startSealpost } from '../helpers/daemon.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { type RawSmtp, connectSmtp, queueList } from './inbound-smtp.ts';
+import { connectSmtp, queueList, type RawSmtp } from './inbound-smtp.ts';
 
 async function greeted(port: number, localAddress?: string): Promise<RawSmtp> {
   const smtp = await connectSmtp(port, localAddress ? { localAddress } : {});
@@ -54,7 +54,10 @@ test('size, recipients and error limits', { timeout: 60_000 }, async (t) => {
       smtp.destroy();
     }
     const delivered = await daemon.waitForMail(1, { domain: 'example.test', mailbox: 'alice' });
-    assert.deepEqual(delivered.map((m) => m.subject), ['small enough']);
+    assert.deepEqual(
+      delivered.map((m) => m.subject),
+      ['small enough'],
+    );
     assert.equal(daemon.findLogs((r) => r.event === 'received' && r['subject'] === 'too big').length, 0);
   });
 
@@ -62,7 +65,8 @@ test('size, recipients and error limits', { timeout: 60_000 }, async (t) => {
     const smtp = await greeted(port);
     try {
       assert.equal((await smtp.command('MAIL FROM:<carol@remote.test>')).code, 250);
-      for (const rcpt of ['alice@example.test', 'bob@example.test', 'postmaster@example.test']) assert.equal((await smtp.command(`RCPT TO:<${rcpt}>`)).code, 250);
+      for (const rcpt of ['alice@example.test', 'bob@example.test', 'postmaster@example.test'])
+        assert.equal((await smtp.command(`RCPT TO:<${rcpt}>`)).code, 250);
       const fourth = await smtp.command('RCPT TO:<bob@example.test>');
       assert.equal(fourth.code, 452, fourth.text);
       assert.match(fourth.text, /^4\.5\.3 /);
@@ -112,7 +116,8 @@ test('size, recipients and error limits', { timeout: 60_000 }, async (t) => {
     const smtp = await greeted(port);
     try {
       assert.equal((await smtp.command('MAIL FROM:<carol@remote.test>')).code, 250);
-      for (const rcpt of ['alice@example.test', 'bob@example.test', 'postmaster@example.test']) assert.equal((await smtp.command(`RCPT TO:<${rcpt}>`)).code, 250);
+      for (const rcpt of ['alice@example.test', 'bob@example.test', 'postmaster@example.test'])
+        assert.equal((await smtp.command(`RCPT TO:<${rcpt}>`)).code, 250);
       for (let i = 0; i < 5; i++) assert.equal((await smtp.command(`RCPT TO:<extra${i}@example.test>`)).code, 452);
       assert.equal((await smtp.command('RSET')).code, 250);
     } finally {

@@ -37,7 +37,11 @@ test(`Postfix relays ${COUNT} messages into Sealpost over verified STARTTLS`, { 
       for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
         const [i, subject] = next;
         const to = i % 2 === 0 ? 'alice@example.test' : 'bob@example.test';
-        await sender.inject('carol@origin.test', [to], composeMessage({ from: 'carol@origin.test', to: [to], subject, headers: { 'Message-ID': `<batch-${i}@origin.test>` } }));
+        await sender.inject(
+          'carol@origin.test',
+          [to],
+          composeMessage({ from: 'carol@origin.test', to: [to], subject, headers: { 'Message-ID': `<batch-${i}@origin.test>` } }),
+        );
       }
     }),
   );
@@ -53,7 +57,10 @@ test(`Postfix relays ${COUNT} messages into Sealpost over verified STARTTLS`, { 
   for (const message of all) {
     const [ours, theirs] = headerValues(message.raw, 'received');
     // Our Received on top: Postfix's EHLO name, ESMTPS, TLS 1.3; Postfix's own below it.
-    assert.match(ours ?? '', /^from sender\.postfix\.test \(unknown \[127\.0\.0\.1\]\) by mx\.sealpost\.test \(Sealpost\) with ESMTPS id \S+ \(using TLSv1\.3 with cipher TLS_\w+ \(\d+\/\d+ bits\)\) for <(alice|bob)@example\.test>; /);
+    assert.match(
+      ours ?? '',
+      /^from sender\.postfix\.test \(unknown \[127\.0\.0\.1\]\) by mx\.sealpost\.test \(Sealpost\) with ESMTPS id \S+ \(using TLSv1\.3 with cipher TLS_\w+ \(\d+\/\d+ bits\)\) for <(alice|bob)@example\.test>; /,
+    );
     assert.match(theirs ?? '', /by sender\.postfix\.test \(Postfix[,)]/);
     assert.equal(message.header('return-path'), '<carol@origin.test>');
   }

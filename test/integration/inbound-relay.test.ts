@@ -10,7 +10,20 @@ import { connectSmtp, queueList, suiteScope } from './inbound-smtp.ts';
 
 /** What swaks reported for RCPT TO: the reply code and enhanced code, and its exit code. */
 async function rcptReply(port: number, rcpt: string): Promise<{ exit: number | null; code: number; enhanced: string; line: string }> {
-  const result = await swaks(['--server', `127.0.0.1:${port}`, '--from', 'mallory@attacker.test', '--to', rcpt, '--ehlo', 'attacker.test', '--timeout', '10', '--quit-after', 'RCPT']);
+  const result = await swaks([
+    '--server',
+    `127.0.0.1:${port}`,
+    '--from',
+    'mallory@attacker.test',
+    '--to',
+    rcpt,
+    '--ehlo',
+    'attacker.test',
+    '--timeout',
+    '10',
+    '--quit-after',
+    'RCPT',
+  ]);
   // swaks prints the server's replies as "<-  250 …" (accepted) or "<** 554 …" (refused).
   const lines = result.stdout.split('\n');
   const at = lines.findIndex((l) => l.startsWith(' -> RCPT TO:'));

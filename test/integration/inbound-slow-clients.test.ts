@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type Overrides, type SealpostToml, startSealpost } from '../helpers/daemon.ts';
 import { freePort } from '../helpers/ports.ts';
-import { type RawSmtp, connectSmtp, queueList } from './inbound-smtp.ts';
+import { connectSmtp, queueList, type RawSmtp } from './inbound-smtp.ts';
 import { plainToken, smtpLines } from './submission-setup.ts';
 
 const TIMEOUT_REPLY = /^4\.4\.2 mx\.sealpost\.test Error: timeout exceeded$/;

@@ -2,8 +2,8 @@
 // exactly the bytes a test gives and reads whole replies, so tests can pipeline, smuggle and
 // misbehave. Also: a parser for the `sealpost queue list --json` output. Side effects: sockets.
 import net from 'node:net';
-import tls from 'node:tls';
 import { after } from 'node:test';
+import tls from 'node:tls';
 import type { SealpostDaemon } from '../helpers/daemon.ts';
 import type { Scope } from '../helpers/tmp.ts';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startSealpost } from '../helpers/daemon.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { type RawSmtp, connectSmtp, queueList } from './inbound-smtp.ts';
+import { connectSmtp, queueList, type RawSmtp } from './inbound-smtp.ts';
 
 const SMUGGLED = 'MAIL FROM:<evil@x>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nsmuggled\r\n';
 
@@ -62,7 +62,11 @@ test('"<LF>.<LF>" and friends never end DATA; bare line ends are normalized to C
   assert.equal(daemon.findLogs((r) => r.event === 'received' && r['from'] === 'evil@x').length, 0);
   for (const message of alice) {
     // The smuggled commands are body text of the one message, every line end now CRLF.
-    assert.match(message.raw, /\r\n\r\nbefore\r\n(\r\n)?\.\r\n(\r\n)?MAIL FROM:<evil@x>\r\nRCPT TO:<bob@example\.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nsmuggled\r\n$/, JSON.stringify(message.raw.slice(-160)));
+    assert.match(
+      message.raw,
+      /\r\n\r\nbefore\r\n(\r\n)?\.\r\n(\r\n)?MAIL FROM:<evil@x>\r\nRCPT TO:<bob@example\.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nsmuggled\r\n$/,
+      JSON.stringify(message.raw.slice(-160)),
+    );
     assert.doesNotMatch(message.raw, /[^\r]\n|\r[^\n]/, `no bare LF or CR in ${message.subject}`);
   }
 });
@@ -120,7 +124,9 @@ test('commands pipelined behind STARTTLS in the same packet are discarded', { ti
   assert.equal(daemon.findLogs((r) => r.event === 'rejected' && r['from'] === 'x@y').length, 0);
 });
 
-test('text after the MAIL FROM / RCPT TO path: 501 5.5.4, unknown parameters 555 5.5.4; nothing is delivered to the smuggled address', { timeout: 30_000 }, async (t) => {
+test('text after the MAIL FROM / RCPT TO path: 501 5.5.4, unknown parameters 555 5.5.4; nothing is delivered to the smuggled address', {
+  timeout: 30_000,
+}, async (t) => {
   const daemon = await startSealpost(t);
   const smtp = await ready(daemon.smtpPort);
   try {
@@ -135,7 +141,10 @@ test('text after the MAIL FROM / RCPT TO path: 501 5.5.4, unknown parameters 555
       assert.match(answer.text, /^5\.5\.4 /, line);
     }
     assert.equal((await smtp.command('MAIL FROM:<carol@remote.test> SIZE=100 BODY=8BITMIME SMTPUTF8')).code, 250);
-    for (const [line, code] of [['RCPT TO:<alice@example.test> <bob@example.test>', 501], ['RCPT TO:<alice@example.test> NOTIFY=NEVER', 555]] as const) {
+    for (const [line, code] of [
+      ['RCPT TO:<alice@example.test> <bob@example.test>', 501],
+      ['RCPT TO:<alice@example.test> NOTIFY=NEVER', 555],
+    ] as const) {
       const answer = await smtp.command(line);
       assert.equal(answer.code, code, `${line}: ${answer.text}`);
       assert.match(answer.text, /^5\.5\.4 /, line);

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { startSealpost } from '../helpers/daemon.ts';
 import { sealpostMaildir } from '../helpers/maildir.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { MIB, greetingProbe, rss, sendLarge } from './large-setup.ts';
+import { greetingProbe, MIB, rss, sendLarge } from './large-setup.ts';
 
 /** SHA-256 of a Maildir file from its line "From: sender@…" (the message as sent) on, read as a stream. */
 async function maildirHash(file: string): Promise<{ sha256: string; header: string }> {
@@ -73,7 +73,9 @@ test('parallel 45 MiB messages: spooled, delivered intact, RSS bounded, greeting
   const after = await rss(pid);
   clearInterval(sampler);
   const held = count * size;
-  t.diagnostic(`RSS start ${(start / MIB).toFixed(0)} MiB, peak ${(peak / MIB).toFixed(0)} MiB, after ${(after / MIB).toFixed(0)} MiB; ${count} × ${size / MIB} MiB sent; greetings max ${Math.max(...greetings)} ms`);
+  t.diagnostic(
+    `RSS start ${(start / MIB).toFixed(0)} MiB, peak ${(peak / MIB).toFixed(0)} MiB, after ${(after / MIB).toFixed(0)} MiB; ${count} × ${size / MIB} MiB sent; greetings max ${Math.max(...greetings)} ms`,
+  );
   // Holding the bodies would take at least `held` (and collecting them whole, two or three times that).
   assert.ok(peak - start < held / 2, `peak RSS grew by ${((peak - start) / MIB).toFixed(0)} MiB (messages: ${held / MIB} MiB)`);
   assert.ok(after - start < held / 2, `RSS after delivery grew by ${((after - start) / MIB).toFixed(0)} MiB`);

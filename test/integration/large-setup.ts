@@ -47,7 +47,13 @@ export function replies(socket: net.Socket): (timeoutMs?: number) => Promise<str
  * written (the test never holds it), with backpressure. Returns the SHA-256 of the message as
  * the server should store it (unstuffed) and the final reply.
  */
-export async function sendLarge(port: number, localAddress: string, n: number, size: number, options: { dkimSignature?: boolean } = {}): Promise<{ sha256: string; reply: string }> {
+export async function sendLarge(
+  port: number,
+  localAddress: string,
+  n: number,
+  size: number,
+  options: { dkimSignature?: boolean } = {},
+): Promise<{ sha256: string; reply: string }> {
   const socket = net.connect({ host: '127.0.0.1', port, localAddress });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
@@ -96,7 +102,6 @@ export async function sendLarge(port: number, localAddress: string, n: number, s
   }
 }
 
-
 /**
  * Greeting times of a client on `localAddress`, connecting every 250 ms until stop(), measured
  * in a process of its own: the test's event loop, busy generating messages, does not count.
@@ -129,7 +134,10 @@ export function greetingProbe(port: number, localAddress: string): { stop(): Pro
     async stop() {
       child.stdin.write('stop\n');
       await exited;
-      return out.split('\n').filter((l) => l !== '').map(Number);
+      return out
+        .split('\n')
+        .filter((l) => l !== '')
+        .map(Number);
     },
   };
 }

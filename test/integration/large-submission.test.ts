@@ -40,7 +40,10 @@ test('a 3 MiB submission is DKIM-signed from the spool and relayed intact (dots 
     outbound: { port: mxPort, mta_sts: false, tls_default: 'may' },
   };
   const overrides = raw as Overrides<SealpostToml>;
-  const { records } = await prepareWithCli(dir, overrides, { keys: [{ domain: 'example.test', selector: 'e1', type: 'ed25519' }], users: [{ address: ALICE, password: PASSWORD }] });
+  const { records } = await prepareWithCli(dir, overrides, {
+    keys: [{ domain: 'example.test', selector: 'e1', type: 'ed25519' }],
+    users: [{ address: ALICE, password: PASSWORD }],
+  });
   for (const [name, txt] of records) dns.zone.set(name, { TXT: [txt] });
   const daemon = await startSealpost(t, { config: overrides });
 
@@ -66,7 +69,10 @@ test('a 3 MiB submission is DKIM-signed from the spool and relayed intact (dots 
   const received = await daemon.waitForLog({ event: 'received', listener: 'submission' });
   assert.equal(received['spooled'], true, 'the body went to the spool');
 
-  const arrived = await waitFor(() => receiver.messages.find((m) => m.body.includes('Subject: large submission')), { what: 'the message at the remote MX', timeoutMs: 60_000 });
+  const arrived = await waitFor(() => receiver.messages.find((m) => m.body.includes('Subject: large submission')), {
+    what: 'the message at the remote MX',
+    timeoutMs: 60_000,
+  });
   const body = arrived.body.slice(arrived.body.indexOf('\r\n\r\n') + 4);
   assert.equal(body.length, text.length);
   assert.ok(body === text, 'the body arrived byte-identical');
@@ -77,6 +83,9 @@ test('a 3 MiB submission is DKIM-signed from the spool and relayed intact (dots 
       throw Object.assign(new Error(`no ${type} ${name}`), { code: 'ENOTFOUND' });
     },
   });
-  assert.deepEqual(verified.results.map((r) => [r.signingDomain, r.selector, r.status.result]), [['example.test', 'e1', 'pass']]);
+  assert.deepEqual(
+    verified.results.map((r) => [r.signingDomain, r.selector, r.status.result]),
+    [['example.test', 'e1', 'pass']],
+  );
   await waitFor(() => readdirSync(path.join(daemon.dataDir, 'spool')).length === 0, { timeoutMs: 20_000, what: 'the spool empty after the relay' });
 });

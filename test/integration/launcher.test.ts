@@ -23,6 +23,6 @@ test('the daemon runs with semi-spaces of 8 MiB (V8 grows them to 64 MiB here, a
   assert.equal(await youngGenerationMiB(), 3 * 8);
 });
 
-test('SEALPOST_NODE_OPTIONS comes after the launcher\'s flags, so it can override them', { timeout: 60_000 }, async () => {
+test("SEALPOST_NODE_OPTIONS comes after the launcher's flags, so it can override them", { timeout: 60_000 }, async () => {
   assert.equal(await youngGenerationMiB('--max-semi-space-size=16'), 3 * 16);
 });

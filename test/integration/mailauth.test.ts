@@ -29,9 +29,14 @@ describe('Authentication-Results on port 25', { timeout: 120_000 }, () => {
   let strict: SealpostDaemon;
 
   const send = (target: SealpostDaemon, from: string, data: string) =>
-    swaks(['--server', `127.0.0.1:${target.smtpPort}`, '--ehlo', 'out.sender.test', '--from', from, '--to', 'alice@example.test', '--data', '-', '--timeout', '15'], { input: data });
+    swaks(
+      ['--server', `127.0.0.1:${target.smtpPort}`, '--ehlo', 'out.sender.test', '--from', from, '--to', 'alice@example.test', '--data', '-', '--timeout', '15'],
+      { input: data },
+    );
   const delivered = async (target: SealpostDaemon, subject: string) => {
-    const found = await waitFor(async () => (await target.readMaildir('example.test', 'alice')).find((m) => m.subject === subject), { what: `"${subject}" in alice's Maildir` });
+    const found = await waitFor(async () => (await target.readMaildir('example.test', 'alice')).find((m) => m.subject === subject), {
+      what: `"${subject}" in alice's Maildir`,
+    });
     return { raw: found.raw, results: headerValues(found.raw, 'authentication-results'), spf: headerValue(found.raw, 'received-spf') };
   };
 
@@ -52,7 +57,9 @@ describe('Authentication-Results on port 25', { timeout: 120_000 }, () => {
     // Loopback is not a trusted network here: our test clients are "other servers".
     const config: Record<string, unknown> = { relay: { networks: ['192.0.2.0/24'] }, dns: { servers: [dns.address], timeout_ms: 1000 } };
     daemon = await startSealpost(scope, { config: config as Overrides<SealpostToml> });
-    strict = await startSealpost(scope, { config: { ...config, inbound: { reverse_dns: false, min_free_mb: 0, dmarc_reject: true } } as Overrides<SealpostToml> });
+    strict = await startSealpost(scope, {
+      config: { ...config, inbound: { reverse_dns: false, min_free_mb: 0, dmarc_reject: true } } as Overrides<SealpostToml>,
+    });
   });
 
   after(async () => {
@@ -60,7 +67,16 @@ describe('Authentication-Results on port 25', { timeout: 120_000 }, () => {
   });
 
   it('a signed message from a permitted address: spf, dkim and dmarc pass', async () => {
-    const message = await signed(composeMessage({ from: 'news@sender.test', to: ['alice@example.test'], subject: 'good', headers: { Date: 'Mon, 23 Nov 2026 10:00:00 +0000', 'Message-ID': '<a1@sender.test>' } }), 'sender.test', 's1');
+    const message = await signed(
+      composeMessage({
+        from: 'news@sender.test',
+        to: ['alice@example.test'],
+        subject: 'good',
+        headers: { Date: 'Mon, 23 Nov 2026 10:00:00 +0000', 'Message-ID': '<a1@sender.test>' },
+      }),
+      'sender.test',
+      's1',
+    );
     const sent = await send(daemon, 'news@sender.test', message);
     assert.equal(sent.code, 0, sent.stdout);
     const got = await delivered(daemon, 'good');
@@ -87,7 +103,11 @@ describe('Authentication-Results on port 25', { timeout: 120_000 }, () => {
     assert.match(got.results[0] ?? '', /spf=fail/);
     assert.match(got.results[0] ?? '', /dmarc=fail \(p=REJECT/);
 
-    const good = await signed(composeMessage({ from: 'news@sender.test', to: ['alice@example.test'], subject: 'tampered', body: 'Original text.\n' }), 'sender.test', 's1');
+    const good = await signed(
+      composeMessage({ from: 'news@sender.test', to: ['alice@example.test'], subject: 'tampered', body: 'Original text.\n' }),
+      'sender.test',
+      's1',
+    );
     const tampered = good.replace('Original text.', 'Changed text.');
     assert.equal((await send(daemon, 'news@sender.test', tampered)).code, 0);
     const broken = await delivered(daemon, 'tampered');
@@ -118,7 +138,7 @@ describe('Authentication-Results on port 25', { timeout: 120_000 }, () => {
     assert.equal(got.raw.match(/^DKIM-Signature:/gim)?.length, 50);
   });
 
-  it('Authentication-Results forged in our name are removed; other servers\' are kept', async () => {
+  it("Authentication-Results forged in our name are removed; other servers' are kept", async () => {
     const forged = composeMessage({
       from: 'ceo@spoof.test',
       to: ['alice@example.test'],
@@ -144,7 +164,10 @@ describe('Authentication-Results on port 25', { timeout: 120_000 }, () => {
     assert.equal((await send(strict, 'news@sender.test', good)).code, 0);
     await delivered(strict, 'strict good');
     assert.match((await delivered(strict, 'p=none')).results[0] ?? '', /dmarc=fail/);
-    assert.equal((await strict.readMaildir('example.test', 'alice')).some((m) => m.subject === 'refused'), false);
+    assert.equal(
+      (await strict.readMaildir('example.test', 'alice')).some((m) => m.subject === 'refused'),
+      false,
+    );
     const rejected = await strict.waitForLog({ event: 'rejected', stage: 'data' });
     assert.deepEqual(rejected['auth'], { spf: 'fail', dkim: 'none', dmarc: 'fail' });
   });

@@ -10,9 +10,9 @@ import { validateConfig } from '../../src/config/schema.ts';
 import { createLogger } from '../../src/log/log.ts';
 import { createRemoteCourier } from '../../src/outbound/remote.ts';
 import { issueCert } from '../helpers/certs.ts';
-import { startDnsServer, type DnsServer } from '../helpers/dns-server.ts';
+import { type DnsServer, startDnsServer } from '../helpers/dns-server.ts';
 import { freePort } from '../helpers/ports.ts';
-import { type Receiver, type TestPki, createTestPki, startReceiver } from '../helpers/receivers.ts';
+import { createTestPki, type Receiver, startReceiver, type TestPki } from '../helpers/receivers.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { captureLog, job, makeCourier, openTestDb, outboundConfig } from './outbound-setup.ts';
 
@@ -72,7 +72,12 @@ test('MX preference, fallback to the next host, implicit MX, per-recipient repli
   });
   // mx1 has the better preference but nothing listens there.
   dns.zone.set('mx1.fallback.test', { A: ['127.0.0.39'] });
-  dns.zone.set('fallback.test', { MX: [{ preference: 20, exchange: 'mx2.fallback.test' }, { preference: 10, exchange: 'mx1.fallback.test' }] });
+  dns.zone.set('fallback.test', {
+    MX: [
+      { preference: 20, exchange: 'mx2.fallback.test' },
+      { preference: 10, exchange: 'mx1.fallback.test' },
+    ],
+  });
   const implicit = await receiver('127.0.0.32', 'implicit.test');
   const { courier, log } = makeCourier(t, await openTestDb(t), dns, pki.trust, outboundConfig(port, { tlsDefault: 'verify' }));
   const j = job(['alice@fallback.test', 'nobody@fallback.test', 'bob@implicit.test'], 'Subject: fallback\n\nhi\n');
@@ -86,7 +91,10 @@ test('MX preference, fallback to the next host, implicit MX, per-recipient repli
   assert.deepEqual(good.messages.at(-1)?.to, ['alice@fallback.test'], 'one transaction, only the accepted recipient');
   assert.equal(implicit.messages.length, 1);
   const hops = log.hops(j.queueId, 'fallback.test');
-  assert.deepEqual(hops.map((h) => `${h.mx} ${h.result}`), ['mx1.fallback.test transient', 'mx2.fallback.test mixed']);
+  assert.deepEqual(
+    hops.map((h) => `${h.mx} ${h.result}`),
+    ['mx1.fallback.test transient', 'mx2.fallback.test mixed'],
+  );
   assert.match(hops[0]?.error ?? '', /ECONNREFUSED/);
   assert.equal(hops[1]?.tls?.verified, true);
   const delivered = out.get(1);
@@ -141,7 +149,12 @@ test('MTA-STS: enforce limits the MX hosts and demands verified TLS; testing onl
 
   const allowed = await receiver('127.0.0.35', 'mx.sts.test');
   const rogue = await receiver('127.0.0.36', 'rogue.elsewhere.test');
-  dns.zone.set('sts.test', { MX: [{ preference: 5, exchange: 'rogue.elsewhere.test' }, { preference: 10, exchange: 'mx.sts.test' }] });
+  dns.zone.set('sts.test', {
+    MX: [
+      { preference: 5, exchange: 'rogue.elsewhere.test' },
+      { preference: 10, exchange: 'mx.sts.test' },
+    ],
+  });
   dns.zone.set('_mta-sts.sts.test', { TXT: ['v=STSv1; id=20240101'] });
   const wrong = await startReceiver('wrong-host', { host: '127.0.0.37', port, mxName: 'mx.badcert.test', pki });
   closers.push(() => wrong.close());

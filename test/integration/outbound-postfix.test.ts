@@ -3,10 +3,10 @@
 // in plaintext under "may" and none under "encrypt". Loopback only (netless), needs root.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startDnsServer, type DnsServer } from '../helpers/dns-server.ts';
+import { type DnsServer, startDnsServer } from '../helpers/dns-server.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startPostfixReceiver } from '../helpers/postfix.ts';
-import { type TestPki, createTestPki, startPostfixTlsReceiver } from '../helpers/receivers.ts';
+import { createTestPki, startPostfixTlsReceiver, type TestPki } from '../helpers/receivers.ts';
 import { job, makeCourier, openTestDb, outboundConfig } from './outbound-setup.ts';
 
 let dns: DnsServer;
@@ -21,7 +21,13 @@ after(() => dns.close());
 
 test('Postfix receiver: verify → delivered over verified TLS; plain Postfix: may → plaintext, encrypt → deferred', { timeout: 120_000 }, async (t) => {
   const port = await freePort('127.0.0.60');
-  const tlsPeer = await startPostfixTlsReceiver(t, pki, { name: 'tlspeer', mxName: 'mx.postfix-tls.test', host: '127.0.0.60', port, domains: ['postfix-tls.test'] });
+  const tlsPeer = await startPostfixTlsReceiver(t, pki, {
+    name: 'tlspeer',
+    mxName: 'mx.postfix-tls.test',
+    host: '127.0.0.60',
+    port,
+    domains: ['postfix-tls.test'],
+  });
   const plainPeer = await startPostfixReceiver(t, {
     name: 'plainpeer',
     hostname: 'mx.postfix-plain.test',

@@ -7,11 +7,11 @@ import type { OutboundConfig, TlsLevel } from '../../src/config/types.ts';
 import type { DeliveryJob } from '../../src/core/delivery.ts';
 import { type Db, openDb } from '../../src/db/open.ts';
 import { createNodeResolver } from '../../src/dns/node-resolver.ts';
-import { captureLog as captureLogRecords } from '../helpers/log.ts';
 import { createLogger } from '../../src/log/log.ts';
 import { AttemptsStore } from '../../src/outbound/attempts-store.ts';
 import { RemoteCourier, type RemoteCourierDeps } from '../../src/outbound/courier.ts';
 import type { DnsServer } from '../helpers/dns-server.ts';
+import { captureLog as captureLogRecords } from '../helpers/log.ts';
 import { type Scope, tempDir } from '../helpers/tmp.ts';
 
 export const MIGRATIONS = path.resolve(import.meta.dirname, '../../migrations');
@@ -62,7 +62,8 @@ export function captureLog(): LogCapture {
   return {
     stream,
     records,
-    hops: (queueId, domain) => records.filter((r) => r['event'] === 'hop' && r['queueId'] === queueId && (domain === undefined || r['domain'] === domain)) as unknown as HopRecord[],
+    hops: (queueId, domain) =>
+      records.filter((r) => r['event'] === 'hop' && r['queueId'] === queueId && (domain === undefined || r['domain'] === domain)) as unknown as HopRecord[],
   };
 }
 
@@ -78,7 +79,14 @@ export interface Harness {
   attempts: AttemptsStore;
 }
 
-export function makeCourier(scope: Scope, db: Db, dns: DnsServer, trust: tls.SecureContext, outbound: OutboundConfig, extra: Partial<RemoteCourierDeps> = {}): Harness {
+export function makeCourier(
+  scope: Scope,
+  db: Db,
+  dns: DnsServer,
+  trust: tls.SecureContext,
+  outbound: OutboundConfig,
+  extra: Partial<RemoteCourierDeps> = {},
+): Harness {
   const log = captureLog();
   const attempts = new AttemptsStore(db);
   const courier = new RemoteCourier({

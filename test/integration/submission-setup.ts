@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { run } from '../helpers/proc.ts';
-import { type Overrides, type SealpostToml, mergeConfig, testDefaults, writeSealpostConfig } from '../helpers/sealpost-config.ts';
+import { mergeConfig, type Overrides, type SealpostToml, testDefaults, writeSealpostConfig } from '../helpers/sealpost-config.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 export const SEALPOST = path.join(ROOT, 'scripts', 'sealpost');
@@ -56,7 +56,9 @@ export interface SmtpLines {
 /** A plain SMTP client for exact assertions on replies; `implicitTls` for port 465. */
 export async function smtpLines(port: number, options: { implicitTls?: boolean; localAddress?: string } = {}): Promise<SmtpLines> {
   const local = options.localAddress === undefined ? {} : { localAddress: options.localAddress };
-  let socket: net.Socket = options.implicitTls ? tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...local }) : net.connect({ host: '127.0.0.1', port, ...local });
+  let socket: net.Socket = options.implicitTls
+    ? tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...local })
+    : net.connect({ host: '127.0.0.1', port, ...local });
   let buffer = '';
   const waiters: ((reply: string) => void)[] = [];
   const onData = (chunk: Buffer) => {
@@ -117,7 +119,10 @@ export async function dkimpyVerify(message: string | Buffer, records: ReadonlyMa
     'd = dkim.DKIM(msg)',
     'print(json.dumps([bool(d.verify(idx=i, dnsfunc=dnsfunc)) for i in range(count)]))',
   ].join('\n');
-  const result = await run(PYTHON, ['-c', script, JSON.stringify(Object.fromEntries(records))], { input: typeof message === 'string' ? Buffer.from(message) : message, timeoutMs: 20_000 });
+  const result = await run(PYTHON, ['-c', script, JSON.stringify(Object.fromEntries(records))], {
+    input: typeof message === 'string' ? Buffer.from(message) : message,
+    timeoutMs: 20_000,
+  });
   assert.equal(result.code, 0, result.stderr);
   return JSON.parse(result.stdout) as boolean[];
 }

@@ -14,12 +14,12 @@ import { headerValues } from '../helpers/maildir.ts';
 import { sClientStartTls } from '../helpers/openssl.ts';
 import { freePort } from '../helpers/ports.ts';
 import { run } from '../helpers/proc.ts';
-import { type Receiver, createTestPki, startReceiver } from '../helpers/receivers.ts';
+import { createTestPki, type Receiver, startReceiver } from '../helpers/receivers.ts';
 import type { Overrides, SealpostToml } from '../helpers/sealpost-config.ts';
 import { swaks } from '../helpers/swaks.ts';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { PYTHON, dkimpyVerify, plainToken, prepareWithCli, smtpLines } from './submission-setup.ts';
+import { dkimpyVerify, PYTHON, plainToken, prepareWithCli, smtpLines } from './submission-setup.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const ALICE = 'alice@example.test';
@@ -34,7 +34,21 @@ describe('submission on 587 and 465', { timeout: 240_000 }, () => {
   let ports: { submission: number; submissions: number };
 
   const auth = (port: number, extra: string[], localInterface = '127.0.0.1') =>
-    swaks(['--server', `127.0.0.1:${port}`, '--local-interface', localInterface, '--ehlo', 'client.swaks.test', '--timeout', '15', '--auth-user', ALICE, '--auth-password', PASSWORD, ...extra]);
+    swaks([
+      '--server',
+      `127.0.0.1:${port}`,
+      '--local-interface',
+      localInterface,
+      '--ehlo',
+      'client.swaks.test',
+      '--timeout',
+      '15',
+      '--auth-user',
+      ALICE,
+      '--auth-password',
+      PASSWORD,
+      ...extra,
+    ]);
   const dkimResolver = async (name: string, type: string) => {
     const record = type === 'TXT' ? records.get(name) : undefined;
     if (record) return [[record]];
@@ -125,7 +139,26 @@ describe('submission on 587 and 465', { timeout: 240_000 }, () => {
 
   it('swaks --auth over STARTTLS on 587: delivered locally with ESMTPSA, Date/Message-ID added, DKIM-signed', async () => {
     const message = `From: Alice <${ALICE}>\r\nTo: bob@example.test\r\nSubject: via 587\r\n\r\nHello Bob.\r\n`;
-    const sent = await swaks(['--server', `127.0.0.1:${ports.submission}`, '--tls', '--auth-user', ALICE, '--auth-password', PASSWORD, '--from', ALICE, '--to', 'bob@example.test', '--data', '-', '--timeout', '15'], { input: message });
+    const sent = await swaks(
+      [
+        '--server',
+        `127.0.0.1:${ports.submission}`,
+        '--tls',
+        '--auth-user',
+        ALICE,
+        '--auth-password',
+        PASSWORD,
+        '--from',
+        ALICE,
+        '--to',
+        'bob@example.test',
+        '--data',
+        '-',
+        '--timeout',
+        '15',
+      ],
+      { input: message },
+    );
     assert.equal(sent.code, 0, sent.stdout + sent.stderr);
     const [delivered] = await daemon.waitForMail(1, { domain: 'example.test', mailbox: 'bob' });
     assert.ok(delivered);
@@ -137,22 +170,41 @@ describe('submission on 587 and 465', { timeout: 240_000 }, () => {
     assert.deepEqual(signatures.map((s) => /s=(\w+);/.exec(s)?.[1]).sort(), ['e1', 's1']);
     assert.equal(delivered.header('authentication-results'), undefined, 'our own users are not verified like strangers');
     const verified = await dkimVerify(Buffer.from(delivered.raw.replace(/^Return-Path:.*\r?\nDelivered-To:.*\r?\n/, '')), { resolver: dkimResolver });
-    assert.deepEqual(verified.results.map((r) => r.status.result), ['pass', 'pass']);
+    assert.deepEqual(
+      verified.results.map((r) => r.status.result),
+      ['pass', 'pass'],
+    );
     assert.ok(!delivered.raw.includes(PASSWORD), 'no password in the message');
     const received = await daemon.waitForLog({ event: 'received', listener: 'submission', user: ALICE });
     assert.deepEqual(received['dkim'], { domain: 'example.test', selectors: ['s1', 'e1'] });
   });
 
   it('swaks --tlsc on 465 to another domain: the MX gets it with DKIM signatures that mailauth and dkimpy verify', async () => {
-    const sent = await auth(ports.submissions, ['--tlsc', '--from', 'postmaster@example.test', '--to', 'carol@remote.test', '--header', 'From: Postmaster <postmaster@example.test>', '--header', 'Subject: via 465']);
+    const sent = await auth(ports.submissions, [
+      '--tlsc',
+      '--from',
+      'postmaster@example.test',
+      '--to',
+      'carol@remote.test',
+      '--header',
+      'From: Postmaster <postmaster@example.test>',
+      '--header',
+      'Subject: via 465',
+    ]);
     assert.equal(sent.code, 0, sent.stdout + sent.stderr);
-    const message = await waitFor(() => receiver.messages.find((m) => m.body.includes('Subject: via 465')), { what: 'the message at the remote MX', timeoutMs: 20_000 });
+    const message = await waitFor(() => receiver.messages.find((m) => m.body.includes('Subject: via 465')), {
+      what: 'the message at the remote MX',
+      timeoutMs: 20_000,
+    });
     assert.equal(message.from, 'postmaster@example.test');
     assert.deepEqual(message.to, ['carol@remote.test']);
     assert.equal(message.secure, true, 'delivered over STARTTLS (tls_default may)');
     assert.match(message.body, /with ESMTPSA/);
     const verified = await dkimVerify(Buffer.from(message.body), { resolver: dkimResolver });
-    assert.deepEqual(verified.results.map((r) => [r.signingDomain, r.selector, r.status.result]).sort(), [['example.test', 'e1', 'pass'], ['example.test', 's1', 'pass']]);
+    assert.deepEqual(verified.results.map((r) => [r.signingDomain, r.selector, r.status.result]).sort(), [
+      ['example.test', 'e1', 'pass'],
+      ['example.test', 's1', 'pass'],
+    ]);
     assert.deepEqual(await dkimpyVerify(message.body, records), [true, true]);
     // And a tampered copy fails both: the verifiers are really checking.
     const tampered = message.body.replace('Subject: via 465', 'Subject: via 466');
@@ -169,24 +221,33 @@ describe('submission on 587 and 465', { timeout: 240_000 }, () => {
         auth: { user: ALICE, pass },
         tls: { rejectUnauthorized: false, servername: 'mx.sealpost.test' },
       });
-    for (const [port, secure, subject] of [[ports.submission, false, 'nodemailer 587'], [ports.submissions, true, 'nodemailer 465']] as const) {
+    for (const [port, secure, subject] of [
+      [ports.submission, false, 'nodemailer 587'],
+      [ports.submissions, true, 'nodemailer 465'],
+    ] as const) {
       const sender = transport(port, secure);
       const info = await sender.sendMail({ from: `Alice <${ALICE}>`, to: 'bob@example.test', subject, text: 'Sent by nodemailer.' });
       sender.close();
       assert.deepEqual(info.accepted, ['bob@example.test']);
       assert.match(String(info.response), /^250 2\.0\.0 Ok: queued as /);
     }
-    const mail = await waitFor(async () => {
-      const subjects = (await daemon.readMaildir('example.test', 'bob')).map((m) => m.subject);
-      return subjects.includes('nodemailer 587') && subjects.includes('nodemailer 465') ? subjects : undefined;
-    }, { what: "both nodemailer messages in bob's Maildir", timeoutMs: 15_000 });
+    const mail = await waitFor(
+      async () => {
+        const subjects = (await daemon.readMaildir('example.test', 'bob')).map((m) => m.subject);
+        return subjects.includes('nodemailer 587') && subjects.includes('nodemailer 465') ? subjects : undefined;
+      },
+      { what: "both nodemailer messages in bob's Maildir", timeoutMs: 15_000 },
+    );
     assert.ok(mail.length >= 2);
     const wrong = transport(ports.submission, false, 'not the password');
-    await assert.rejects(wrong.sendMail({ from: ALICE, to: 'bob@example.test', subject: 'x', text: 'x' }), (err: Error & { code?: string; responseCode?: number }) => {
-      assert.equal(err.code, 'EAUTH');
-      assert.equal(err.responseCode, 535);
-      return true;
-    });
+    await assert.rejects(
+      wrong.sendMail({ from: ALICE, to: 'bob@example.test', subject: 'x', text: 'x' }),
+      (err: Error & { code?: string; responseCode?: number }) => {
+        assert.equal(err.code, 'EAUTH');
+        assert.equal(err.responseCode, 535);
+        return true;
+      },
+    );
     wrong.close();
   });
 
@@ -220,11 +281,14 @@ print('sent')
     const result = await run(PYTHON, ['-c', script, String(ports.submission), String(ports.submissions), ALICE, PASSWORD], { timeoutMs: 30_000 });
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /sent/);
-    const mail = await waitFor(async () => {
-      const all = await daemon.readMaildir('example.test', 'bob');
-      const subjects = all.map((m) => m.subject);
-      return subjects.includes('smtplib 587') && subjects.includes('smtplib 465') ? all : undefined;
-    }, { what: "both smtplib messages in bob's Maildir", timeoutMs: 15_000 });
+    const mail = await waitFor(
+      async () => {
+        const all = await daemon.readMaildir('example.test', 'bob');
+        const subjects = all.map((m) => m.subject);
+        return subjects.includes('smtplib 587') && subjects.includes('smtplib 465') ? all : undefined;
+      },
+      { what: "both smtplib messages in bob's Maildir", timeoutMs: 15_000 },
+    );
     const viaSsl = mail.find((m) => m.subject === 'smtplib 465');
     // other.test has no key: mail from it leaves unsigned (signing is per From: domain).
     assert.equal(viaSsl?.header('dkim-signature'), undefined);
@@ -235,7 +299,7 @@ print('sent')
     assert.equal(envelope.code, 23, envelope.stdout);
     assert.match(envelope.stdout, /553 5\.7\.1 <bob@example\.test>: Sender address rejected: not owned by user alice@example\.test/);
     const viaAlias = await auth(ports.submission, ['--tls', '--from', 'sales@example.test', '--to', 'bob@example.test']);
-    assert.equal(viaAlias.code, 23, 'an alias of another user is not alice\'s');
+    assert.equal(viaAlias.code, 23, "an alias of another user is not alice's");
     const header = await auth(ports.submissions, ['--tlsc', '--from', ALICE, '--to', 'carol@remote.test', '--header', 'From: The CEO <bob@example.test>']);
     assert.equal(header.code, 26, header.stdout);
     assert.match(header.stdout, /550 5\.7\.1 From: header address <bob@example\.test> is not owned by user alice@example\.test/);
@@ -249,7 +313,28 @@ print('sent')
     for (const [from, expected] of obs) {
       // Not the first line: swaks drops a first line "From …" as an mbox separator.
       const data = `To: <carol@remote.test>\r\n${from}Subject: obs from\r\n\r\nThe CEO says hi\r\n`;
-      const sent = await swaks(['--server', `127.0.0.1:${ports.submissions}`, '--tlsc', '--ehlo', 'client.swaks.test', '--timeout', '15', '--auth-user', ALICE, '--auth-password', PASSWORD, '--from', ALICE, '--to', 'carol@remote.test', '--data', '-'], { input: data });
+      const sent = await swaks(
+        [
+          '--server',
+          `127.0.0.1:${ports.submissions}`,
+          '--tlsc',
+          '--ehlo',
+          'client.swaks.test',
+          '--timeout',
+          '15',
+          '--auth-user',
+          ALICE,
+          '--auth-password',
+          PASSWORD,
+          '--from',
+          ALICE,
+          '--to',
+          'carol@remote.test',
+          '--data',
+          '-',
+        ],
+        { input: data },
+      );
       assert.equal(sent.code, 26, `${JSON.stringify(from)}: ${sent.stdout}`);
       assert.match(sent.stdout, expected);
     }
@@ -284,14 +369,26 @@ print(json.dumps(codes))
     assert.equal(result.code, 0, result.stderr);
     // Four wrong guesses: 535; the fifth and even the right password from there: 421; elsewhere: fine.
     assert.deepEqual(JSON.parse(result.stdout), [535, 535, 535, 535, 421, 421, 235]);
-    const failures = daemon.logs().slice(since).filter((r) => r.event === 'auth' && r['result'] === 'failed');
-    assert.deepEqual(failures.map((r) => [r['failures'], r['delayedMs'], r['user'], r['clientIp']]), [
-      [1, 0, ALICE, '127.0.0.2'],
-      [2, 0, ALICE, '127.0.0.2'],
-      [3, 300, ALICE, '127.0.0.2'],
-      [4, 600, ALICE, '127.0.0.2'],
-    ]);
-    assert.equal(daemon.logs().slice(since).filter((r) => r.event === 'auth' && r['result'] === 'refused').length, 2);
+    const failures = daemon
+      .logs()
+      .slice(since)
+      .filter((r) => r.event === 'auth' && r['result'] === 'failed');
+    assert.deepEqual(
+      failures.map((r) => [r['failures'], r['delayedMs'], r['user'], r['clientIp']]),
+      [
+        [1, 0, ALICE, '127.0.0.2'],
+        [2, 0, ALICE, '127.0.0.2'],
+        [3, 300, ALICE, '127.0.0.2'],
+        [4, 600, ALICE, '127.0.0.2'],
+      ],
+    );
+    assert.equal(
+      daemon
+        .logs()
+        .slice(since)
+        .filter((r) => r.event === 'auth' && r['result'] === 'refused').length,
+      2,
+    );
     const everything = JSON.stringify(daemon.logs()) + daemon.stderr();
     assert.ok(!everything.includes('guess-') && !everything.includes(PASSWORD), 'no password in any log line');
   });
@@ -301,10 +398,12 @@ print(json.dumps(codes))
     const since = daemon.logs().length;
     const sessions = await Promise.all(Array.from({ length: 24 }, () => smtpLines(ports.submissions, { implicitTls: true, localAddress: source })));
     try {
-      await Promise.all(sessions.map(async (s) => {
-        assert.match(await s.command(), /^220 /);
-        assert.match(await s.command('EHLO burst.example.test'), /^250[- ]/);
-      }));
+      await Promise.all(
+        sessions.map(async (s) => {
+          assert.match(await s.command(), /^220 /);
+          assert.match(await s.command('EHLO burst.example.test'), /^250[- ]/);
+        }),
+      );
       // All at once: every AUTH is written before any answer can arrive.
       const replies = await Promise.all(sessions.map((s, i) => s.command(`AUTH PLAIN ${plainToken(ALICE, `burst-${i}`)}`)));
       const codes = replies.map((r) => Number(r.slice(0, 3)));
@@ -329,7 +428,10 @@ print(json.dumps(codes))
     } finally {
       for (const s of sessions) s.close();
     }
-    const failed = daemon.logs().slice(since).filter((r) => r.event === 'auth' && r['result'] === 'failed' && r['clientIp'] === source);
+    const failed = daemon
+      .logs()
+      .slice(since)
+      .filter((r) => r.event === 'auth' && r['result'] === 'failed' && r['clientIp'] === source);
     assert.ok(failed.length <= 4, `${failed.length} password checks failed, max_failures is 4`);
     const right = await smtpLines(ports.submissions, { implicitTls: true, localAddress: source });
     try {
@@ -346,13 +448,34 @@ print(json.dumps(codes))
     assert.equal(added.code, 0, added.stderr);
     assert.match(added.stdout, /may send as bob@example\.test, sales@example\.test/);
     const bob = (password: string) =>
-      swaks(['--server', `127.0.0.1:${ports.submissions}`, '--tlsc', '--local-interface', '127.0.0.4', '--auth-user', 'bob@example.test', '--auth-password', password, '--auth', 'PLAIN', '--from', 'sales@example.test', '--to', ALICE, '--timeout', '15']);
+      swaks([
+        '--server',
+        `127.0.0.1:${ports.submissions}`,
+        '--tlsc',
+        '--local-interface',
+        '127.0.0.4',
+        '--auth-user',
+        'bob@example.test',
+        '--auth-password',
+        password,
+        '--auth',
+        'PLAIN',
+        '--from',
+        'sales@example.test',
+        '--to',
+        ALICE,
+        '--timeout',
+        '15',
+      ]);
     assert.equal((await bob('bob-password-1')).code, 0);
     assert.equal((await daemon.cli(['user', 'passwd', 'bob@example.test'], 'bob-password-2\n')).code, 0);
     assert.equal((await bob('bob-password-1')).code, 28);
     assert.equal((await bob('bob-password-2')).code, 0);
     const listed = await daemon.cli(['user', 'list', '--json']);
-    assert.deepEqual((JSON.parse(listed.stdout) as { address: string }[]).map((u) => u.address), [ALICE, 'bob@example.test']);
+    assert.deepEqual(
+      (JSON.parse(listed.stdout) as { address: string }[]).map((u) => u.address),
+      [ALICE, 'bob@example.test'],
+    );
     assert.equal((await daemon.cli(['user', 'del', 'bob@example.test'])).code, 0);
     assert.equal((await bob('bob-password-2')).code, 28);
     const notMailbox = await daemon.cli(['user', 'add', 'postmaster@example.test'], 'whatever-password\n');
@@ -378,7 +501,10 @@ describe('DKIM keys at startup', { timeout: 60_000 }, () => {
   it('a configured key that is missing stops the daemon, naming the command that makes it', async (t) => {
     const overrides: Record<string, unknown> = { domain: [{ name: 'example.test', mailboxes: ['alice'], dkim_selectors: ['gone'] }] };
     await assert.rejects(startSealpost(t, { config: overrides as Overrides<SealpostToml> }), (err: Error) => {
-      assert.match(err.message, /cannot start: DKIM keys: example\.test selector gone: cannot read \S+gone\.pem: ENOENT; create it with: sealpost dkim keygen --domain example\.test --selector gone/);
+      assert.match(
+        err.message,
+        /cannot start: DKIM keys: example\.test selector gone: cannot read \S+gone\.pem: ENOENT; create it with: sealpost dkim keygen --domain example\.test --selector gone/,
+      );
       return true;
     });
   });

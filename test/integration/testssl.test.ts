@@ -25,13 +25,42 @@ test('testssl.sh: no secure_client_renego, no LOW cipher findings on 25 (STARTTL
   // Only loopback: the target is 127.0.0.1 and --ip pins it (no DNS, no other address).
   const result = await run(
     'testssl',
-    ['--quiet', '--color', '0', '--warnings', 'off', '--connect-timeout', '5', '--openssl-timeout', '5', '--ip', '127.0.0.1', '--starttls', 'smtp', '-R', '-s', '--jsonfile', json, `127.0.0.1:${daemon.smtpPort}`],
+    [
+      '--quiet',
+      '--color',
+      '0',
+      '--warnings',
+      'off',
+      '--connect-timeout',
+      '5',
+      '--openssl-timeout',
+      '5',
+      '--ip',
+      '127.0.0.1',
+      '--starttls',
+      'smtp',
+      '-R',
+      '-s',
+      '--jsonfile',
+      json,
+      `127.0.0.1:${daemon.smtpPort}`,
+    ],
     { timeoutMs: 130_000 },
   );
   const findings = JSON.parse(await readFile(json, 'utf8')) as Finding[];
   const summary = findings.map((f) => `${f.id} ${f.severity} ${f.finding}`).join('\n');
-  assert.ok(findings.some((f) => f.id === 'secure_client_renego'), `testssl ran the renegotiation check\n${summary}\n${result.stdout.slice(-3000)}`);
-  assert.ok(findings.some((f) => f.id === 'cipherlist_STRONG' && /^offered/.test(f.finding)), `testssl graded the cipher categories\n${summary}`);
+  assert.ok(
+    findings.some((f) => f.id === 'secure_client_renego'),
+    `testssl ran the renegotiation check\n${summary}\n${result.stdout.slice(-3000)}`,
+  );
+  assert.ok(
+    findings.some((f) => f.id === 'cipherlist_STRONG' && /^offered/.test(f.finding)),
+    `testssl graded the cipher categories\n${summary}`,
+  );
   const weak = findings.filter((f) => (f.id === 'secure_client_renego' || f.id.startsWith('cipherlist_')) && WEAK.has(f.severity));
-  assert.deepEqual(weak.map((f) => `${f.id} ${f.severity} ${f.finding}`), [], summary);
+  assert.deepEqual(
+    weak.map((f) => `${f.id} ${f.severity} ${f.finding}`),
+    [],
+    summary,
+  );
 });

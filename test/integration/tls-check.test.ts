@@ -12,7 +12,7 @@ import { issueCert } from '../helpers/certs.ts';
 import { type DnsServer, startDnsServer } from '../helpers/dns-server.ts';
 import { freePort } from '../helpers/ports.ts';
 import { type RunResult, run } from '../helpers/proc.ts';
-import { RECEIVER_KINDS, type Receiver, type ReceiverKind, type TestPki, createTestPki, startReceiver } from '../helpers/receivers.ts';
+import { createTestPki, RECEIVER_KINDS, type Receiver, type ReceiverKind, startReceiver, type TestPki } from '../helpers/receivers.ts';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.ts';
 
 const SEALPOST = path.resolve(import.meta.dirname, '../../scripts/sealpost');
@@ -42,13 +42,20 @@ before(async () => {
     dns.zone.set(mxName(kind), { A: [ipOf(kind)] });
   }
   // sts.dest.test: two MX hosts, the policy (enforce) names only the valid one.
-  dns.zone.set('sts.dest.test', { MX: [{ preference: 20, exchange: mxName('self-signed') }, { preference: 10, exchange: mxName('valid') }] });
+  dns.zone.set('sts.dest.test', {
+    MX: [
+      { preference: 20, exchange: mxName('self-signed') },
+      { preference: 10, exchange: mxName('valid') },
+    ],
+  });
   dns.zone.set('_mta-sts.sts.dest.test', { TXT: ['v=STSv1; id=2026a'] });
   dns.zone.set('mta-sts.sts.dest.test', { A: [STS_IP] });
   const stsCert = await issueCert(pki.intermediate, { names: ['mta-sts.sts.dest.test'] });
   const server = https.createServer({ key: stsCert.keyPem, cert: stsCert.chainPem }, (req, res) => {
     const ok = req.url === '/.well-known/mta-sts.txt';
-    res.writeHead(ok ? 200 : 404, { 'content-type': 'text/plain' }).end(ok ? `version: STSv1\r\nmode: enforce\r\nmx: ${mxName('valid')}\r\nmax_age: 86400\r\n` : 'not found');
+    res
+      .writeHead(ok ? 200 : 404, { 'content-type': 'text/plain' })
+      .end(ok ? `version: STSv1\r\nmode: enforce\r\nmx: ${mxName('valid')}\r\nmax_age: 86400\r\n` : 'not found');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -91,9 +98,24 @@ const EXPECT: Record<ReceiverKind, { exit: number; kind?: string; text?: RegExp;
     text: /^the certificate is for other\.wrong-host\.dest\.test, wrong-host\.dest\.test and does not cover mx\.wrong-host\.dest\.test; it must name mx\.wrong-host\.dest\.test$/,
     transport: 'tls-unverified',
   },
-  wildcard: { exit: 1, kind: 'name-mismatch', text: /^\*\.dest\.test covers one label only and does not cover a\.mx-wild\.dest\.test; the certificate must name a\.mx-wild\.dest\.test itself \(or \*\.mx-wild\.dest\.test\)$/, transport: 'tls-unverified' },
-  'self-signed': { exit: 1, kind: 'self-signed', text: /^the certificate is self-signed \(issued by itself, CN=mx\.self-signed\.dest\.test\): no sender can verify it; install one from a public CA/, transport: 'tls-unverified' },
-  expired: { exit: 1, kind: 'expired', text: /^the certificate expired on \d{4}-\d\d-\d\d \(1 day ago\): renew it and install the new one$/, transport: 'tls-unverified' },
+  wildcard: {
+    exit: 1,
+    kind: 'name-mismatch',
+    text: /^\*\.dest\.test covers one label only and does not cover a\.mx-wild\.dest\.test; the certificate must name a\.mx-wild\.dest\.test itself \(or \*\.mx-wild\.dest\.test\)$/,
+    transport: 'tls-unverified',
+  },
+  'self-signed': {
+    exit: 1,
+    kind: 'self-signed',
+    text: /^the certificate is self-signed \(issued by itself, CN=mx\.self-signed\.dest\.test\): no sender can verify it; install one from a public CA/,
+    transport: 'tls-unverified',
+  },
+  expired: {
+    exit: 1,
+    kind: 'expired',
+    text: /^the certificate expired on \d{4}-\d\d-\d\d \(1 day ago\): renew it and install the new one$/,
+    transport: 'tls-unverified',
+  },
   'missing-intermediate': {
     exit: 1,
     kind: 'missing-intermediate',
@@ -101,7 +123,12 @@ const EXPECT: Record<ReceiverKind, { exit: number; kind?: string; text?: RegExp;
     transport: 'tls-unverified',
   },
   'no-starttls': { exit: 1, kind: 'no-starttls', text: /^the server does not offer STARTTLS: mail to it travels in plaintext/, transport: 'plaintext' },
-  'broken-tls': { exit: 1, kind: 'handshake-failed', text: /^the TLS handshake failed \(.+\): check the server's certificate, key and TLS settings/, transport: 'plaintext' },
+  'broken-tls': {
+    exit: 1,
+    kind: 'handshake-failed',
+    text: /^the TLS handshake failed \(.+\): check the server's certificate, key and TLS settings/,
+    transport: 'plaintext',
+  },
 };
 
 for (const kind of RECEIVER_KINDS) {
@@ -134,7 +161,10 @@ for (const kind of RECEIVER_KINDS) {
       const words = f.kind === 'handshake-failed' ? 'problem      the TLS handshake failed (' : f.text;
       assert.ok(text.stdout.includes(words), `text report has: ${words}\n${text.stdout}`);
     }
-    assert.match(text.stdout, want.exit === 0 ? /^result: every MX host of valid\.dest\.test verifies \(exit 0\)$/m : /^result: 1 of 1 host does not verify: .+ \(exit 1\)$/m);
+    assert.match(
+      text.stdout,
+      want.exit === 0 ? /^result: every MX host of valid\.dest\.test verifies \(exit 0\)$/m : /^result: 1 of 1 host does not verify: .+ \(exit 1\)$/m,
+    );
   });
 }
 
@@ -145,7 +175,10 @@ test('the --json report of a good host: banner, EHLO, TLS with and without SNI, 
   assert.equal(report.mtaSts, null);
   assert.deepEqual(report.policy, { level: 'may', source: 'default', text: 'TLS level "may" from outbound.tls_default' });
   const mx = report.mx[0];
-  assert.deepEqual({ name: mx?.name, preference: mx?.preference, implicit: mx?.implicit, mtaStsAllowed: mx?.mtaStsAllowed, verified: mx?.verified }, { name: 'mx.valid.dest.test', preference: 10, implicit: false, mtaStsAllowed: null, verified: true });
+  assert.deepEqual(
+    { name: mx?.name, preference: mx?.preference, implicit: mx?.implicit, mtaStsAllowed: mx?.mtaStsAllowed, verified: mx?.verified },
+    { name: 'mx.valid.dest.test', preference: 10, implicit: false, mtaStsAllowed: null, verified: true },
+  );
   const a = onlyAddress(report);
   assert.ok(a.ehlo?.includes('STARTTLS'), JSON.stringify(a.ehlo));
   assert.equal(a.starttls, true);
@@ -157,7 +190,10 @@ test('the --json report of a good host: banner, EHLO, TLS with and without SNI, 
     assert.deepEqual(view?.leaf.dnsNames, ['mx.valid.dest.test']);
   }
   // As sent: leaf then intermediate; the root comes from the trusted store (--ca-file).
-  assert.deepEqual(a.chain.map((c) => c.subject), ['CN=mx.valid.dest.test', 'CN=Sealpost Test Intermediate']);
+  assert.deepEqual(
+    a.chain.map((c) => c.subject),
+    ['CN=mx.valid.dest.test', 'CN=Sealpost Test Intermediate'],
+  );
   assert.equal(a.chain[0]?.issuer, 'CN=Sealpost Test Intermediate');
   assert.match(a.chain[0]?.notAfter ?? '', /^\d{4}-\d\d-\d\dT/);
   assert.equal(a.trustAnchor?.subject, 'CN=Sealpost Test Root');
@@ -171,15 +207,21 @@ test('MTA-STS enforce: the policy, which MX it allows, and the MX it does not', 
   assert.deepEqual(report.mtaSts, { id: '2026a', policy: { mode: 'enforce', mx: ['mx.valid.dest.test'], maxAge: 86400 } });
   assert.equal(report.policy.level, 'verify');
   assert.equal(report.policy.source, 'mta-sts');
-  assert.deepEqual(report.mx.map((m) => [m.preference, m.name, m.mtaStsAllowed, m.verified]), [
-    [10, 'mx.valid.dest.test', true, true],
-    [20, 'mx.self-signed.dest.test', false, false],
-  ]);
+  assert.deepEqual(
+    report.mx.map((m) => [m.preference, m.name, m.mtaStsAllowed, m.verified]),
+    [
+      [10, 'mx.valid.dest.test', true, true],
+      [20, 'mx.self-signed.dest.test', false, false],
+    ],
+  );
   const good = report.mx[0]?.addresses[0];
   assert.equal(good?.delivery.transport, 'tls-verified');
   const outside = report.mx[1]?.addresses[0];
   assert.equal(outside?.delivery.action, 'skip');
-  assert.match(outside?.findings.find((f) => f.kind === 'not-in-mta-sts')?.text ?? '', /^this host is not among the MX hosts of the domain's MTA-STS policy \(mx: mx\.valid\.dest\.test\)/);
+  assert.match(
+    outside?.findings.find((f) => f.kind === 'not-in-mta-sts')?.text ?? '',
+    /^this host is not among the MX hosts of the domain's MTA-STS policy \(mx: mx\.valid\.dest\.test\)/,
+  );
 });
 
 test('HOST:PORT and address targets check that one host, without MX lookup', { timeout: 60_000 }, async () => {

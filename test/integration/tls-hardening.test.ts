@@ -29,7 +29,10 @@ async function tls12With(port: number, cipher: string, starttls = true) {
   // sClientStartTls speaks STARTTLS; for 465 the same probe without it.
   const { run } = await import('../helpers/proc.ts');
   const { parseSClientOutput } = await import('../helpers/openssl.ts');
-  const result = await run('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-noservername', '-crlf', ...extraArgs], { input: 'QUIT\n', timeoutMs: 15_000 });
+  const result = await run('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-noservername', '-crlf', ...extraArgs], {
+    input: 'QUIT\n',
+    timeoutMs: 15_000,
+  });
   return { ...parseSClientOutput(result.stdout), stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -37,17 +40,27 @@ describe('listener TLS hardening', { timeout: 120_000 }, () => {
   test('client-initiated renegotiation is refused on 25, 587 and 465', { timeout: 60_000 }, async (t) => {
     const { overrides, submission, submissions } = await allListeners();
     const daemon = await startSealpost(t, { config: overrides });
-    for (const [port, starttls, name] of [[daemon.smtpPort, true, 'smtp'], [submission, true, 'submission'], [submissions, false, 'submissions']] as const) {
+    for (const [port, starttls, name] of [
+      [daemon.smtpPort, true, 'smtp'],
+      [submission, true, 'submission'],
+      [submissions, false, 'submissions'],
+    ] as const) {
       const result = await sClientRenegotiate({ port, starttls });
       assert.ok(result.attempted, `${name}: s_client sent the renegotiation\n${result.stdout}\n${result.stderr}`);
       assert.equal(result.renegotiated, false, `${name}: the server renegotiated\n${result.stdout}\n${result.stderr}`);
     }
   });
 
-  test('TLS 1.2 with an RSA certificate: ECDHE-RSA-AES128-GCM-SHA256 works; static RSA and CBC suites fail, on every listener', { timeout: 60_000 }, async (t) => {
+  test('TLS 1.2 with an RSA certificate: ECDHE-RSA-AES128-GCM-SHA256 works; static RSA and CBC suites fail, on every listener', {
+    timeout: 60_000,
+  }, async (t) => {
     const { overrides, submission, submissions } = await allListeners();
     const daemon = await startSealpost(t, { config: overrides });
-    for (const [port, starttls, name] of [[daemon.smtpPort, true, 'smtp'], [submission, true, 'submission'], [submissions, false, 'submissions']] as const) {
+    for (const [port, starttls, name] of [
+      [daemon.smtpPort, true, 'smtp'],
+      [submission, true, 'submission'],
+      [submissions, false, 'submissions'],
+    ] as const) {
       const good = await tls12With(port, 'ECDHE-RSA-AES128-GCM-SHA256', starttls);
       assert.ok(good.ok, `${name}: ECDHE-RSA-AES128-GCM-SHA256\n${good.stdout}\n${good.stderr}`);
       assert.equal(good.cipher, 'ECDHE-RSA-AES128-GCM-SHA256');

@@ -3,7 +3,7 @@
 // public resolver, 255: too many queries) and anything else are "could not check", not "listed".
 import net from 'node:net';
 import { expandIpv6 } from '../../records/records.ts';
-import { type DoctorFacts, type Finding, describe, ok, problem } from '../findings.ts';
+import { type DoctorFacts, describe, type Finding, ok, problem } from '../findings.ts';
 
 /** RFC 5782 §2.1 and §2.4: the query name for an IP or a domain in a zone. */
 export function dnsblQuery(subject: string, zone: string): string {
@@ -20,7 +20,12 @@ export function interpret(answer: DoctorFacts['dnsbl'][number]['answer']): Dnsbl
   const codes = answer.records;
   if (codes.some((c) => c.startsWith('127.255.255.'))) {
     const code = codes.find((c) => c.startsWith('127.255.255.')) ?? '';
-    const why = { '127.255.255.252': 'the query name was malformed', '127.255.255.254': 'the list refuses queries from public DNS resolvers', '127.255.255.255': 'the list refuses this resolver: too many queries' }[code] ?? 'the list refused the query';
+    const why =
+      {
+        '127.255.255.252': 'the query name was malformed',
+        '127.255.255.254': 'the list refuses queries from public DNS resolvers',
+        '127.255.255.255': 'the list refuses this resolver: too many queries',
+      }[code] ?? 'the list refused the query';
     return { kind: 'unknown', why: `${code}: ${why}` };
   }
   const listed = codes.filter((c) => /^127\.0\.0\.(\d+)$/.test(c) && Number(c.split('.')[3]) >= 2);
@@ -33,14 +38,35 @@ export function checkBlocklists(f: DoctorFacts): Finding[] {
     const v = interpret(b.answer);
     if (v.kind === 'clean') return ok('dnsbl.clean', subject, 'not listed');
     if (v.kind === 'listed') {
-      return problem('error', 'dnsbl.listed', subject, `listed (${v.codes.join(', ')})`, 'receivers that use this list refuse or spam-folder your mail', `look ${b.subject} up on the list's website (${b.zone}) for the reason and its delisting form; fix the cause first (an open relay, a compromised account)`);
+      return problem(
+        'error',
+        'dnsbl.listed',
+        subject,
+        `listed (${v.codes.join(', ')})`,
+        'receivers that use this list refuse or spam-folder your mail',
+        `look ${b.subject} up on the list's website (${b.zone}) for the reason and its delisting form; fix the cause first (an open relay, a compromised account)`,
+      );
     }
-    return problem('warning', 'dnsbl.unknown', subject, `could not check: ${v.why}`, 'the listing status is unknown', 'use a local resolver that asks the lists itself (e.g. unbound on 127.0.0.1) in dns.servers, not a public one such as 8.8.8.8');
+    return problem(
+      'warning',
+      'dnsbl.unknown',
+      subject,
+      `could not check: ${v.why}`,
+      'the listing status is unknown',
+      'use a local resolver that asks the lists itself (e.g. unbound on 127.0.0.1) in dns.servers, not a public one such as 8.8.8.8',
+    );
   });
 }
 
 /** The lookups to make: each IP in each DNSBL, each domain in each domain blocklist. */
-export function dnsblLookups(addresses: readonly string[], domains: readonly string[], ipZones: readonly string[], domainZones: readonly string[]): { subject: string; zone: string }[] {
-  return [...addresses.flatMap((ip) => ipZones.map((zone) => ({ subject: ip, zone }))), ...domains.flatMap((d) => domainZones.map((zone) => ({ subject: d, zone })))];
+export function dnsblLookups(
+  addresses: readonly string[],
+  domains: readonly string[],
+  ipZones: readonly string[],
+  domainZones: readonly string[],
+): { subject: string; zone: string }[] {
+  return [
+    ...addresses.flatMap((ip) => ipZones.map((zone) => ({ subject: ip, zone }))),
+    ...domains.flatMap((d) => domainZones.map((zone) => ({ subject: d, zone }))),
+  ];
 }
-

@@ -2,7 +2,7 @@
 // forward-confirmed PTR naming the hostname (Gmail and Outlook.com require FCrDNS of senders).
 import net from 'node:net';
 import { expandIpv6, reverseName } from '../../records/records.ts';
-import { type DoctorFacts, type Finding, describe, ok, problem, records } from '../findings.ts';
+import { type DoctorFacts, describe, type Finding, ok, problem, records } from '../findings.ts';
 
 /** Loopback, RFC 1918, CGNAT (RFC 6598), link-local, ULA (RFC 4193), unspecified: not reachable from the Internet. */
 export function notPublic(ip: string): string | undefined {
@@ -31,15 +31,33 @@ export function checkHost(f: DoctorFacts): Finding[] {
   const source = { flag: '--ip', config: 'doctor.addresses', machine: "the machine's global addresses" }[f.addressSource];
   if (f.addresses.length === 0) {
     out.push(
-      problem('error', 'host.no-addresses', h, `no public address: ${source} gave none`, 'without knowing our addresses nothing can be checked against them, and other servers cannot reach this one', 'set doctor.addresses = ["203.0.113.7", "2001:db8::7"] (your public IPs) in the config, or run sealpost doctor --ip IP'),
+      problem(
+        'error',
+        'host.no-addresses',
+        h,
+        `no public address: ${source} gave none`,
+        'without knowing our addresses nothing can be checked against them, and other servers cannot reach this one',
+        'set doctor.addresses = ["203.0.113.7", "2001:db8::7"] (your public IPs) in the config, or run sealpost doctor --ip IP',
+      ),
     );
   }
   for (const ip of f.addresses) {
     const bad = notPublic(ip);
-    if (bad) out.push(problem('error', 'host.not-public', ip, `${ip} is ${bad}`, 'other mail servers cannot connect to it', `list your public addresses in doctor.addresses (or --ip); publish those in the A/AAAA records of ${h}`));
+    if (bad)
+      out.push(
+        problem(
+          'error',
+          'host.not-public',
+          ip,
+          `${ip} is ${bad}`,
+          'other mail servers cannot connect to it',
+          `list your public addresses in doctor.addresses (or --ip); publish those in the A/AAAA records of ${h}`,
+        ),
+      );
   }
   if (published.length === 0) {
-    const found = f.hostA.kind === 'records' || f.hostAaaa.kind === 'records' ? '' : `A: ${describe(f.hostA, 'A records')}; AAAA: ${describe(f.hostAaaa, 'AAAA records')}`;
+    const found =
+      f.hostA.kind === 'records' || f.hostAaaa.kind === 'records' ? '' : `A: ${describe(f.hostA, 'A records')}; AAAA: ${describe(f.hostAaaa, 'AAAA records')}`;
     const lines = f.addresses.map((ip) => `${h}. IN ${net.isIPv6(ip) ? 'AAAA' : 'A'} ${ip}`).join(' and ') || `${h}. IN A <your IPv4 address>`;
     out.push(problem('error', 'host.missing', h, found, `${h} is the name in the MX record, EHLO and the certificate: it must resolve`, `publish ${lines}`));
     return out;
@@ -47,12 +65,30 @@ export function checkHost(f: DoctorFacts): Finding[] {
   for (const ip of f.addresses) {
     const list = net.isIPv6(ip) ? records(f.hostAaaa) : records(f.hostA);
     if (!list.some((x) => sameIp(x, ip))) {
-      out.push(problem('error', 'host.address-missing', h, `${h} has ${net.isIPv6(ip) ? 'AAAA' : 'A'} ${list.join(', ') || '(none)'}, not ${ip}`, `mail sent from ${ip} does not match the forward DNS of ${h}, so its PTR is not forward-confirmed`, `publish ${h}. IN ${net.isIPv6(ip) ? 'AAAA' : 'A'} ${ip}`));
+      out.push(
+        problem(
+          'error',
+          'host.address-missing',
+          h,
+          `${h} has ${net.isIPv6(ip) ? 'AAAA' : 'A'} ${list.join(', ') || '(none)'}, not ${ip}`,
+          `mail sent from ${ip} does not match the forward DNS of ${h}, so its PTR is not forward-confirmed`,
+          `publish ${h}. IN ${net.isIPv6(ip) ? 'AAAA' : 'A'} ${ip}`,
+        ),
+      );
     }
   }
   for (const ip of published) {
     if (!f.addresses.some((x) => sameIp(x, ip))) {
-      out.push(problem('error', 'host.foreign-address', h, `${h} has the address ${ip}, which is not one of this server's (${f.addresses.join(', ') || 'none'})`, 'other servers deliver mail for your domains to that address', `remove ${ip} from the A/AAAA records of ${h}, or add it to doctor.addresses if it is this server`));
+      out.push(
+        problem(
+          'error',
+          'host.foreign-address',
+          h,
+          `${h} has the address ${ip}, which is not one of this server's (${f.addresses.join(', ') || 'none'})`,
+          'other servers deliver mail for your domains to that address',
+          `remove ${ip} from the A/AAAA records of ${h}, or add it to doctor.addresses if it is this server`,
+        ),
+      );
     }
   }
   if (!out.some((x) => x.id.startsWith('host.'))) out.push(ok('host.addresses', h, `${h} → ${published.join(', ')} (${source})`));
@@ -76,10 +112,24 @@ export function checkPtr(f: DoctorFacts): Finding[] {
     }
     const confirmed = names.filter((n) => records(p.forward[n] ?? { kind: 'nodata' }).some((x) => sameIp(x, p.ip)));
     if (confirmed.length === 0) {
-      return problem('error', 'ptr.not-confirmed', p.ip, `PTR ${names.join(', ')}, which does not resolve back to ${p.ip}`, 'reverse DNS counts only when forward-confirmed (the PTR name has an A/AAAA record with the same address)', `publish ${names[0]}. IN ${v6 ? 'AAAA' : 'A'} ${p.ip}, or ${setIt}`);
+      return problem(
+        'error',
+        'ptr.not-confirmed',
+        p.ip,
+        `PTR ${names.join(', ')}, which does not resolve back to ${p.ip}`,
+        'reverse DNS counts only when forward-confirmed (the PTR name has an A/AAAA record with the same address)',
+        `publish ${names[0]}. IN ${v6 ? 'AAAA' : 'A'} ${p.ip}, or ${setIt}`,
+      );
     }
     if (!confirmed.some((n) => n.toLowerCase().replace(/\.$/, '') === f.hostname)) {
-      return problem('warning', 'ptr.other-name', p.ip, `PTR ${confirmed.join(', ')} (forward-confirmed), not ${f.hostname}`, 'receivers compare the PTR with the EHLO name; a mismatch costs reputation', setIt);
+      return problem(
+        'warning',
+        'ptr.other-name',
+        p.ip,
+        `PTR ${confirmed.join(', ')} (forward-confirmed), not ${f.hostname}`,
+        'receivers compare the PTR with the EHLO name; a mismatch costs reputation',
+        setIt,
+      );
     }
     return ok('ptr.confirmed', p.ip, `PTR ${f.hostname}, which resolves back to ${p.ip}`);
   });

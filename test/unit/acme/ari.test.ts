@@ -17,7 +17,29 @@ describe('ariCertId', { timeout: 20_000 }, () => {
   it('reads AKI and serial from a real certificate', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-ari-'));
     try {
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path.join(dir, 'k.pem'), '-out', path.join(dir, 'c.pem'), '-subj', '/CN=x.example.test', '-set_serial', '0x87654321', '-days', '1'], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-nodes',
+          '-keyout',
+          path.join(dir, 'k.pem'),
+          '-out',
+          path.join(dir, 'c.pem'),
+          '-subj',
+          '/CN=x.example.test',
+          '-set_serial',
+          '0x87654321',
+          '-days',
+          '1',
+        ],
+        { stdio: 'ignore' },
+      );
       const pem = readFileSync(path.join(dir, 'c.pem'), 'utf8');
       const aki = execFileSync('openssl', ['x509', '-in', path.join(dir, 'c.pem'), '-noout', '-ext', 'authorityKeyIdentifier'], { encoding: 'utf8' });
       const keyId = /([0-9A-F]{2}(:[0-9A-F]{2})+)/.exec(aki)?.[1] ?? '';
@@ -38,7 +60,11 @@ describe('ariCertId', { timeout: 20_000 }, () => {
 describe('parseRenewalInfo', { timeout: 5000 }, () => {
   it('accepts a window and an explanation', () => {
     const r = parseRenewalInfo({ suggestedWindow: { start: '2030-01-02T00:00:00Z', end: '2030-01-03T00:00:00Z' }, explanationURL: 'https://ca.example/why' });
-    assert.deepEqual(r, { ok: true, window: { start: Date.parse('2030-01-02T00:00:00Z'), end: Date.parse('2030-01-03T00:00:00Z') }, explanationUrl: 'https://ca.example/why' });
+    assert.deepEqual(r, {
+      ok: true,
+      window: { start: Date.parse('2030-01-02T00:00:00Z'), end: Date.parse('2030-01-03T00:00:00Z') },
+      explanationUrl: 'https://ca.example/why',
+    });
   });
   const bad: [string, unknown][] = [
     ['not an object', 'x'],

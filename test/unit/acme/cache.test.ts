@@ -6,7 +6,13 @@ import { describe, it } from 'node:test';
 import { cacheRoot, ensureCacheDir, loadAccountKey, loadAccountUrl, loadEntry, saveAccountKey, saveAccountUrl, saveEntry } from '../../../src/acme/cache.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
-const meta = (n: number) => ({ names: ['mx.example.test'], issuedAt: `2030-01-0${n}T00:00:00.000Z`, directory: 'https://ca.example/dir', orderUrl: `https://ca.example/order/${n}`, jitter: 0.25 });
+const meta = (n: number) => ({
+  names: ['mx.example.test'],
+  issuedAt: `2030-01-0${n}T00:00:00.000Z`,
+  directory: 'https://ca.example/dir',
+  orderUrl: `https://ca.example/order/${n}`,
+  jitter: 0.25,
+});
 
 describe('cert cache', { timeout: 10_000 }, () => {
   it('creates the directory 0700 and the account key 0600', async (t) => {

@@ -11,15 +11,38 @@ function problems(raw: Record<string, unknown>): string[] {
 }
 
 describe('[acme] config', { timeout: 5000 }, () => {
-  it('defaults: disabled, Let\'s Encrypt, ECDSA, port 80 on both families', () => {
+  it("defaults: disabled, Let's Encrypt, ECDSA, port 80 on both families", () => {
     const r = validateConfig(base, '/etc/sealpost');
     assert.ok(r.ok);
-    assert.deepEqual(r.config.acme, { enabled: false, directory: 'https://acme-v02.api.letsencrypt.org/directory', email: '', names: [], keyType: 'ecdsa-p256', caFile: '' });
-    assert.deepEqual(r.config.listen.acmeHttp, [{ host: '0.0.0.0', port: 80 }, { host: '::', port: 80 }]);
+    assert.deepEqual(r.config.acme, {
+      enabled: false,
+      directory: 'https://acme-v02.api.letsencrypt.org/directory',
+      email: '',
+      names: [],
+      keyType: 'ecdsa-p256',
+      caFile: '',
+    });
+    assert.deepEqual(r.config.listen.acmeHttp, [
+      { host: '0.0.0.0', port: 80 },
+      { host: '::', port: 80 },
+    ]);
   });
 
   it('normalizes names, drops the hostname and duplicates, resolves ca_file', () => {
-    const r = validateConfig({ ...base, listen: { acme_http: ['127.0.0.1:8080'] }, acme: { enabled: true, names: ['MTA-STS.Example.Test', 'mx.example.test', 'mta-sts.example.test'], key_type: 'rsa-2048', ca_file: 'pebble.pem', email: 'postmaster@example.test' } }, '/etc/sealpost');
+    const r = validateConfig(
+      {
+        ...base,
+        listen: { acme_http: ['127.0.0.1:8080'] },
+        acme: {
+          enabled: true,
+          names: ['MTA-STS.Example.Test', 'mx.example.test', 'mta-sts.example.test'],
+          key_type: 'rsa-2048',
+          ca_file: 'pebble.pem',
+          email: 'postmaster@example.test',
+        },
+      },
+      '/etc/sealpost',
+    );
     assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
     assert.deepEqual(r.config.acme.names, ['mta-sts.example.test']);
     assert.equal(r.config.acme.keyType, 'rsa-2048');
@@ -44,7 +67,10 @@ describe('[acme] config', { timeout: 5000 }, () => {
   for (const c of cases) {
     it(`refuses: ${c.what}`, () => {
       const found = problems(c.raw);
-      assert.ok(found.some((p) => c.expect.test(p)), found.join('\n'));
+      assert.ok(
+        found.some((p) => c.expect.test(p)),
+        found.join('\n'),
+      );
     });
   }
 });

@@ -9,10 +9,15 @@ describe('renew control files', { timeout: 15_000 }, () => {
   it('the daemon answers a request with its result', async (t) => {
     const root = await tempDir(t);
     const seen: boolean[] = [];
-    const watcher = await watchRenewRequests(root, async (request) => {
-      seen.push(request.force);
-      return { ok: true, messages: ['mx.example.test: issued certificate 01'] };
-    }, Date.now, 200);
+    const watcher = await watchRenewRequests(
+      root,
+      async (request) => {
+        seen.push(request.force);
+        return { ok: true, messages: ['mx.example.test: issued certificate 01'] };
+      },
+      Date.now,
+      200,
+    );
     try {
       const answer = await requestRenewal(root, true, Date.now, { pickupMs: 3000, resultMs: 5000, pollMs: 20 });
       assert.equal(answer.kind, 'answered');
@@ -26,9 +31,14 @@ describe('renew control files', { timeout: 15_000 }, () => {
 
   it('a handler that throws still gets an answer', async (t) => {
     const root = await tempDir(t);
-    const watcher = await watchRenewRequests(root, async () => {
-      throw new Error('boom');
-    }, Date.now, 200);
+    const watcher = await watchRenewRequests(
+      root,
+      async () => {
+        throw new Error('boom');
+      },
+      Date.now,
+      200,
+    );
     try {
       const answer = await requestRenewal(root, false, Date.now, { pickupMs: 3000, resultMs: 5000, pollMs: 20 });
       assert.equal(answer.kind === 'answered' && answer.result.ok, false);

@@ -7,7 +7,7 @@ import type { CachedCert } from '../../../src/acme/cache.ts';
 import { admit, inspect } from '../../../src/acme/current.ts';
 import type { ParsedMaterial } from '../../../src/tls/material.ts';
 import { createCertStore } from '../../../src/tls/store.ts';
-import { type TestCa, type TestCert, createCa, issueCert } from '../../helpers/certs.ts';
+import { createCa, issueCert, type TestCa, type TestCert } from '../../helpers/certs.ts';
 import { captureLog } from '../../helpers/log.ts';
 
 const names = ['mx.example.test', 'mail.example.test'];
@@ -37,7 +37,15 @@ after(() => {
 });
 
 const entryOf = (c: TestCert): CachedCert => ({
-  meta: { names, issuedAt: new Date().toISOString(), directory: 'https://ca.test/dir', orderUrl: 'https://ca.test/order/1', jitter: 0.5, keyFile: 'key.pem', chainFile: 'fullchain.pem' },
+  meta: {
+    names,
+    issuedAt: new Date().toISOString(),
+    directory: 'https://ca.test/dir',
+    orderUrl: 'https://ca.test/order/1',
+    jitter: 0.5,
+    keyFile: 'key.pem',
+    chainFile: 'fullchain.pem',
+  },
   keyPem: c.keyPem,
   certPem: c.chainPem,
 });

@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Current } from '../../../src/acme/current.ts';
 import {
-  type RenewalState,
   admitted,
   ariPollAt,
   ariPolled,
@@ -13,6 +12,7 @@ import {
   issued,
   nextStep,
   notDueUntil,
+  type RenewalState,
   renewAt,
   replaces,
   resume,
@@ -32,7 +32,15 @@ const policy: RetryPolicy = { minBackoffMs: MIN, maxBackoffMs: 6 * HOUR, maxRetr
 function cert(over: Partial<Current> = {}, jitter = 0): Current {
   return {
     entry: {
-      meta: { names, issuedAt: new Date(T0).toISOString(), directory: 'https://ca.test/dir', orderUrl: 'https://ca.test/order/1', jitter, keyFile: 'key.pem', chainFile: 'fullchain.pem' },
+      meta: {
+        names,
+        issuedAt: new Date(T0).toISOString(),
+        directory: 'https://ca.test/dir',
+        orderUrl: 'https://ca.test/order/1',
+        jitter,
+        keyFile: 'key.pem',
+        chainFile: 'fullchain.pem',
+      },
       keyPem: '',
       certPem: '',
     },
@@ -50,10 +58,19 @@ const fresh = (): RenewalState => resume(undefined, names, T0);
 const withCert = (): RenewalState => admitted(fresh(), cert());
 /** A certificate at a CA that offers no ARI: only renewals and retries wake the manager. */
 const noAri = (): RenewalState => ariPolled(withCert(), { offered: false, ari: { pollAt: T0 } });
-const fail = (s: RenewalState, now: number, retryAfterMs?: number): RenewalState => failed(s, { reason: 'boom', now, policy, jitter: 0, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
+const fail = (s: RenewalState, now: number, retryAfterMs?: number): RenewalState =>
+  failed(s, { reason: 'boom', now, policy, jitter: 0, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
 
 describe('resume: what survives a restart', { timeout: 5000 }, () => {
-  const status = (over: Partial<CertStatus>): CertStatus => ({ names, failures: 3, lastError: 'rate limited', lastErrorAt: '2026-03-01T00:00:00.000Z', nextAttemptAt: '2026-03-01T01:00:00.000Z', lastIssuedAt: '2026-02-01T00:00:00.000Z', ...over });
+  const status = (over: Partial<CertStatus>): CertStatus => ({
+    names,
+    failures: 3,
+    lastError: 'rate limited',
+    lastErrorAt: '2026-03-01T00:00:00.000Z',
+    nextAttemptAt: '2026-03-01T01:00:00.000Z',
+    lastIssuedAt: '2026-02-01T00:00:00.000Z',
+    ...over,
+  });
   const cases: [what: string, previous: CertStatus[] | undefined, failures: number, nextAttemptAt: number | undefined, lastError: string | undefined][] = [
     ['no status file', undefined, 0, undefined, undefined],
     ['the same names: failures, error and retry time', [status({})], 3, T0 + HOUR, 'rate limited'],
@@ -191,7 +208,10 @@ describe('nextStep / notDueUntil', { timeout: 5000 }, () => {
 
 describe('toStatus', { timeout: 5000 }, () => {
   test('what `sealpost certs` shows, and the daemon-only next check', () => {
-    const s = ariPolled(fail(withCert(), T0 + DAY), { offered: true, ari: { window: { start: T0 + 10 * DAY, end: T0 + 10 * DAY }, explanationUrl: 'https://ca.test/why', pollAt: T0 + 2 * DAY } });
+    const s = ariPolled(fail(withCert(), T0 + DAY), {
+      offered: true,
+      ari: { window: { start: T0 + 10 * DAY, end: T0 + 10 * DAY }, explanationUrl: 'https://ca.test/why', pollAt: T0 + 2 * DAY },
+    });
     const iso = (ms: number) => new Date(ms).toISOString();
     assert.deepEqual(toStatus(s, { names, now: T0 + DAY, scheduling: true }), {
       names,

@@ -1,8 +1,8 @@
 // The HTTP-01 responder: pending tokens only, everything else 404 (RFC 8555 §8.3).
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { describe, it } from 'node:test';
 import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
 import { challengeReply, createChallengeTable, startChallengeServer } from '../../../src/acme/responder.ts';
 import { createLogger } from '../../../src/log/log.ts';
 
@@ -70,7 +70,17 @@ describe('startChallengeServer', { timeout: 10_000 }, () => {
     const first = await startChallengeServer([{ host: '127.0.0.1', port: 0 }], createChallengeTable(), quiet);
     const taken = first.addresses[0]?.port ?? 0;
     try {
-      await assert.rejects(startChallengeServer([{ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: taken }], createChallengeTable(), quiet), new RegExp(`127\\.0\\.0\\.1:${taken}`));
+      await assert.rejects(
+        startChallengeServer(
+          [
+            { host: '127.0.0.1', port: 0 },
+            { host: '127.0.0.1', port: taken },
+          ],
+          createChallengeTable(),
+          quiet,
+        ),
+        new RegExp(`127\\.0\\.0\\.1:${taken}`),
+      );
     } finally {
       await first.close();
     }

@@ -95,9 +95,21 @@ describe('plan', { timeout: 5000 }, () => {
     { what: 'renewal due: issue', input: { hasCert: true, renewAt: now - 1 }, expect: { action: 'issue', wakeAt: now } },
     { what: 'renewal due but backing off', input: { hasCert: true, renewAt: now - DAY, retryAt: now + HOUR }, expect: { action: 'wait', wakeAt: now + HOUR } },
     { what: 'ARI poll due first', input: { hasCert: true, renewAt: now + DAY, ariPollAt: now }, expect: { action: 'poll-ari', wakeAt: now } },
-    { what: 'ARI poll later than renewal wakes for renewal', input: { hasCert: true, renewAt: now + HOUR, ariPollAt: now + 2 * HOUR }, expect: { action: 'wait', wakeAt: now + HOUR } },
-    { what: 'ARI poll sooner than renewal wakes for the poll', input: { hasCert: true, renewAt: now + DAY, ariPollAt: now + HOUR }, expect: { action: 'wait', wakeAt: now + HOUR } },
-    { what: 'ARI is ignored without a certificate', input: { hasCert: false, ariPollAt: now - 1, retryAt: now + HOUR }, expect: { action: 'wait', wakeAt: now + HOUR } },
+    {
+      what: 'ARI poll later than renewal wakes for renewal',
+      input: { hasCert: true, renewAt: now + HOUR, ariPollAt: now + 2 * HOUR },
+      expect: { action: 'wait', wakeAt: now + HOUR },
+    },
+    {
+      what: 'ARI poll sooner than renewal wakes for the poll',
+      input: { hasCert: true, renewAt: now + DAY, ariPollAt: now + HOUR },
+      expect: { action: 'wait', wakeAt: now + HOUR },
+    },
+    {
+      what: 'ARI is ignored without a certificate',
+      input: { hasCert: false, ariPollAt: now - 1, retryAt: now + HOUR },
+      expect: { action: 'wait', wakeAt: now + HOUR },
+    },
   ];
   for (const c of cases) {
     it(c.what, () => assert.deepEqual(plan(c.input, now), c.expect));

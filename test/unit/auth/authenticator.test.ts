@@ -53,7 +53,9 @@ test('failures from one address slow it down, then lock it out, even for the rig
   assert.equal((await attempt('correct horse battery')).ok, true, 'the lockout ends');
 });
 
-test('parallel wrong passwords: at most max_concurrent checked at once (454 4.7.0 for the rest), never more than max_failures 535s', { timeout: 10_000 }, async () => {
+test('parallel wrong passwords: at most max_concurrent checked at once (454 4.7.0 for the rest), never more than max_failures 535s', {
+  timeout: 10_000,
+}, async () => {
   const { attempt } = await setup();
   const first = await Promise.all(Array.from({ length: 8 }, (_, i) => attempt(`burst-${i}`)));
   const codes = first.map((o) => (o.ok ? 235 : o.code));

@@ -31,7 +31,10 @@ test('explicit values: ports default to 587/465, per-listener min_version, selec
     '/',
   );
   assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
-  assert.deepEqual(r.config.listen.submission, [{ host: '127.0.0.1', port: 587 }, { host: '::1', port: 5587 }]);
+  assert.deepEqual(r.config.listen.submission, [
+    { host: '127.0.0.1', port: 587 },
+    { host: '::1', port: 5587 },
+  ]);
   assert.deepEqual(r.config.listen.submissions, [{ host: '0.0.0.0', port: 465 }]);
   assert.equal(r.config.submission.minVersion, 'TLSv1');
   assert.equal(r.config.submissions.minVersion, 'TLSv1.2');
@@ -50,11 +53,18 @@ test('problems are named with their key paths', () => {
     ['bad selector', { domain: [{ name: 'example.test', dkim_selectors: ['s_1'] }] }, /^domain\[0\]\.dkim_selectors\[0\]: "s_1" is not a selector/],
     ['path in a selector', { domain: [{ name: 'example.test', dkim_selectors: ['../../etc'] }] }, /^domain\[0\]\.dkim_selectors\[0\]: /],
     ['selector twice', { domain: [{ name: 'example.test', dkim_selectors: ['a', 'A'] }] }, /^domain\[0\]\.dkim_selectors: lists a selector twice/],
-    ['dmarc_reject without results', { inbound: { authentication_results: false, dmarc_reject: true } }, /^inbound\.dmarc_reject: needs inbound\.authentication_results/],
+    [
+      'dmarc_reject without results',
+      { inbound: { authentication_results: false, dmarc_reject: true } },
+      /^inbound\.dmarc_reject: needs inbound\.authentication_results/,
+    ],
   ];
   for (const [what, raw, expected] of cases) {
     const r = validateConfig({ ...base, ...raw }, '/');
     assert.ok(!r.ok, what);
-    assert.ok(r.problems.some((p) => expected.test(`${p.path}: ${p.message}`)), `${what}: ${JSON.stringify(r.problems)}`);
+    assert.ok(
+      r.problems.some((p) => expected.test(`${p.path}: ${p.message}`)),
+      `${what}: ${JSON.stringify(r.problems)}`,
+    );
   }
 });

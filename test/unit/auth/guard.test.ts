@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AuthGuard, MAX_DELAY_MS, afterFailure, afterReserve, afterSettle, decide, guardKey } from '../../../src/auth/guard.ts';
+import { AuthGuard, afterFailure, afterReserve, afterSettle, decide, guardKey, MAX_DELAY_MS } from '../../../src/auth/guard.ts';
 
 const policy = { slowAfter: 3, delayMs: 1000, maxFailures: 6, lockoutMs: 900_000, maxConcurrent: 3 };
 
@@ -35,10 +35,18 @@ test('afterFailure counts up, and starts over once the old failures are forgotte
 test('afterReserve / afterSettle: a reservation is counted until it fails, succeeds (forgets) or is released', () => {
   assert.deepEqual(afterReserve(undefined, 5, policy), { failures: 0, lastFailureAt: 5, inFlight: 1 });
   assert.deepEqual(afterReserve({ failures: 2, lastFailureAt: 3, inFlight: 1 }, 5, policy), { failures: 2, lastFailureAt: 3, inFlight: 2 });
-  assert.deepEqual(afterReserve({ failures: 2, lastFailureAt: 3 }, 3 + 900_000, policy), { failures: 0, lastFailureAt: 900_003, inFlight: 1 }, 'old failures forgotten');
+  assert.deepEqual(
+    afterReserve({ failures: 2, lastFailureAt: 3 }, 3 + 900_000, policy),
+    { failures: 0, lastFailureAt: 900_003, inFlight: 1 },
+    'old failures forgotten',
+  );
   assert.deepEqual(afterFailure({ failures: 2, lastFailureAt: 3, inFlight: 2 }, 9, policy), { failures: 3, lastFailureAt: 9, inFlight: 1 });
   assert.deepEqual(afterSettle({ failures: 2, lastFailureAt: 3, inFlight: 2 }, 9, policy, false), { failures: 2, lastFailureAt: 3, inFlight: 1 }, 'released');
-  assert.deepEqual(afterSettle({ failures: 2, lastFailureAt: 3, inFlight: 2 }, 9, policy, true), { failures: 0, lastFailureAt: 3, inFlight: 1 }, 'success forgets the failures');
+  assert.deepEqual(
+    afterSettle({ failures: 2, lastFailureAt: 3, inFlight: 2 }, 9, policy, true),
+    { failures: 0, lastFailureAt: 3, inFlight: 1 },
+    'success forgets the failures',
+  );
   assert.equal(afterSettle({ failures: 0, lastFailureAt: 3, inFlight: 1 }, 9, policy, false), undefined, 'nothing left');
   assert.equal(afterSettle({ failures: 2, lastFailureAt: 3 }, 9, policy, true), undefined, 'a success without a reservation forgets');
 });
@@ -50,7 +58,10 @@ test('AuthGuard.begin: parallel attempts reserve, so no more than max_failures g
   assert.deepEqual(burst, ['allow', 'allow', 'allow', 'busy', 'busy', 'busy', 'busy', 'busy', 'busy', 'busy']);
   for (let i = 0; i < 3; i++) guard.failure('192.0.2.5', 200);
   // Three failed; three more may run, and a fourth would pass max_failures (6) together with them.
-  assert.deepEqual([0, 1, 2, 3].map(() => guard.begin('192.0.2.5', 300).kind), ['allow', 'allow', 'allow', 'busy']);
+  assert.deepEqual(
+    [0, 1, 2, 3].map(() => guard.begin('192.0.2.5', 300).kind),
+    ['allow', 'allow', 'allow', 'busy'],
+  );
   guard.release('192.0.2.5', 300);
   assert.equal(guard.begin('192.0.2.5', 300).kind, 'allow', 'a released reservation frees its place');
   for (let i = 0; i < 2; i++) guard.failure('192.0.2.5', 400);

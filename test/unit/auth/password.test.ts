@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_PARAMS, UNMATCHABLE_HASH, hashPassword, parseHash, verifyPassword } from '../../../src/auth/password.ts';
+import { DEFAULT_PARAMS, hashPassword, parseHash, UNMATCHABLE_HASH, verifyPassword } from '../../../src/auth/password.ts';
 
 // Cheap parameters keep the suite fast; the format and the check are the same.
 const FAST = { ln: 4, r: 8, p: 1 };

@@ -13,7 +13,14 @@ const deps = { signer, hostname: 'mx.example.test' };
 const NOW = Date.UTC(2026, 10, 23, 10, 0, 0);
 const msg = (header: string) => Buffer.from(`${header}\r\n\r\nHello\r\n`.replace(/\n/g, '\r\n').replace(/\r\r\n/g, '\r\n'));
 // user null: a client from relay.networks (no ownership check).
-const input = (body: Buffer, user: string | null = 'alice@example.test', sender = 'alice@example.test') => ({ user: user ?? undefined, sender, body, queueId: 'Q1', now: NOW, directory });
+const input = (body: Buffer, user: string | null = 'alice@example.test', sender = 'alice@example.test') => ({
+  user: user ?? undefined,
+  sender,
+  body,
+  queueId: 'Q1',
+  now: NOW,
+  directory,
+});
 
 test('From: must be owned by the user (own address or alias); others are refused with 550 5.7.1', { timeout: 10_000 }, async () => {
   const table: [string, boolean][] = [
@@ -46,7 +53,10 @@ test('RFC 6409 §8 fix-ups: Date and Message-ID when missing, From from the enve
   const bare = await prepareOutgoing(input(msg('Subject: hi')), deps);
   assert.ok(bare.ok);
   assert.deepEqual(bare.added, ['From: <alice@example.test>', 'Date: Mon, 23 Nov 2026 10:00:00 +0000', 'Message-ID: <Q1@mx.example.test>']);
-  assert.match(bare.body.toString(), /^From: <alice@example\.test>\r\nDate: Mon, 23 Nov 2026 10:00:00 \+0000\r\nMessage-ID: <Q1@mx\.example\.test>\r\nSubject: hi\r\n\r\nHello\r\n$/);
+  assert.match(
+    bare.body.toString(),
+    /^From: <alice@example\.test>\r\nDate: Mon, 23 Nov 2026 10:00:00 \+0000\r\nMessage-ID: <Q1@mx\.example\.test>\r\nSubject: hi\r\n\r\nHello\r\n$/,
+  );
   const full = msg('From: alice@example.test\ndate: Sun, 22 Nov 2026 09:00:00 +0000\nMESSAGE-ID: <own@id>');
   const kept = await prepareOutgoing(input(full), deps);
   assert.ok(kept.ok);

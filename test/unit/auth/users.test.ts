@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { UsersStore, normalizeLogin } from '../../../src/auth/users.ts';
+import { normalizeLogin, UsersStore } from '../../../src/auth/users.ts';
 import { openDb } from '../../../src/db/open.ts';
 
 const migrations = path.resolve(import.meta.dirname, '../../../migrations');

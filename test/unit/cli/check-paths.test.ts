@@ -2,7 +2,7 @@
 // certificate files readable and matching; and mountinfo parsing.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type PathFs, checkPaths, mountTypeOf } from '../../../src/cli/check-paths.ts';
+import { checkPaths, mountTypeOf, type PathFs } from '../../../src/cli/check-paths.ts';
 import { selfSignedCert } from '../../helpers/certs.ts';
 
 interface FakeEntry {
@@ -44,12 +44,42 @@ describe('checkPaths: data_dir', { timeout: 10_000 }, () => {
     { why: 'missing, under a writable parent (created at start)', dataDir: '/var/lib/sealpost/data', entries: {} },
     { why: 'on tmpfs', dataDir: '/run/sealpost', entries: { '/run': { kind: 'directory', fsType: 'tmpfs' } } },
     { why: 'a regular file', dataDir: '/var/lib/sealpost', entries: { '/var/lib/sealpost': { kind: 'file' } }, problem: /is a regular file/ },
-    { why: 'read-only', dataDir: '/var/lib/sealpost', entries: { '/var/lib/sealpost': { kind: 'directory', denied: 'EROFS' } }, problem: /read-only file system/ },
-    { why: 'not writable', dataDir: '/var/lib/sealpost', entries: { '/var/lib/sealpost': { kind: 'directory', denied: 'EACCES' } }, problem: /not writable by this process \(EACCES\)/ },
-    { why: 'missing under a read-only parent', dataDir: '/var/lib/sealpost/data', entries: { '/var/lib': { kind: 'directory', denied: 'EROFS' } }, problem: /does not exist and cannot be created: \/var\/lib is on a read-only/ },
-    { why: 'missing under a file', dataDir: '/var/lib/x/data', entries: { '/var/lib/x': { kind: 'file' } }, problem: /a parent of \/var\/lib\/x\/data is a file/ },
-    { why: 'under /proc', dataDir: '/proc/sealpost-data', entries: { '/proc': { kind: 'directory', fsType: 'proc' } }, problem: /\/proc is on proc, a kernel file system/ },
-    { why: 'an existing directory on sysfs', dataDir: '/sys/kernel', entries: { '/sys': { kind: 'directory', fsType: 'sysfs' }, '/sys/kernel': { kind: 'directory' } }, problem: /is on sysfs/ },
+    {
+      why: 'read-only',
+      dataDir: '/var/lib/sealpost',
+      entries: { '/var/lib/sealpost': { kind: 'directory', denied: 'EROFS' } },
+      problem: /read-only file system/,
+    },
+    {
+      why: 'not writable',
+      dataDir: '/var/lib/sealpost',
+      entries: { '/var/lib/sealpost': { kind: 'directory', denied: 'EACCES' } },
+      problem: /not writable by this process \(EACCES\)/,
+    },
+    {
+      why: 'missing under a read-only parent',
+      dataDir: '/var/lib/sealpost/data',
+      entries: { '/var/lib': { kind: 'directory', denied: 'EROFS' } },
+      problem: /does not exist and cannot be created: \/var\/lib is on a read-only/,
+    },
+    {
+      why: 'missing under a file',
+      dataDir: '/var/lib/x/data',
+      entries: { '/var/lib/x': { kind: 'file' } },
+      problem: /a parent of \/var\/lib\/x\/data is a file/,
+    },
+    {
+      why: 'under /proc',
+      dataDir: '/proc/sealpost-data',
+      entries: { '/proc': { kind: 'directory', fsType: 'proc' } },
+      problem: /\/proc is on proc, a kernel file system/,
+    },
+    {
+      why: 'an existing directory on sysfs',
+      dataDir: '/sys/kernel',
+      entries: { '/sys': { kind: 'directory', fsType: 'sysfs' }, '/sys/kernel': { kind: 'directory' } },
+      problem: /is on sysfs/,
+    },
     { why: 'under /dev', dataDir: '/dev/sealpost', entries: { '/dev': { kind: 'directory', fsType: 'devtmpfs' } }, problem: /is on devtmpfs/ },
   ];
   for (const c of cases) {
@@ -85,7 +115,11 @@ describe('checkPaths: tls.cert_file and tls.key_file', { timeout: 20_000 }, () =
     ];
     for (const [certFile, keyFile, key, message] of cases) {
       const problems = await check(certFile, keyFile);
-      assert.deepEqual(problems.map((p) => p.path), [key], `${certFile} + ${keyFile}`);
+      assert.deepEqual(
+        problems.map((p) => p.path),
+        [key],
+        `${certFile} + ${keyFile}`,
+      );
       assert.match(problems[0]?.message ?? '', message);
     }
   });

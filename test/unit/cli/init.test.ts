@@ -40,7 +40,10 @@ test('init replaces the unchanged example that install.sh put there', { timeout:
   assert.match(await readFile(config, 'utf8'), /^dkim_selectors = \["ed202612", "rsa202612"\]$/m);
 });
 
-test('as root, the keys go to the owner of data_dir and the config to its folder\'s group', { timeout: 30_000, skip: process.getuid?.() !== 0 && 'needs root' }, async (t) => {
+test("as root, the keys go to the owner of data_dir and the config to its folder's group", {
+  timeout: 30_000,
+  skip: process.getuid?.() !== 0 && 'needs root',
+}, async (t) => {
   const dir = await tempDir(t);
   const data = path.join(dir, 'var');
   await mkdir(data, { mode: 0o700 });

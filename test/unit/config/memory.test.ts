@@ -14,6 +14,9 @@ test('[limits] memory_mb: 256 MiB by default, in bytes; out of range is a proble
   for (const bad of [1, 'lots']) {
     const r = validateConfig({ ...base, limits: { memory_mb: bad } }, '/etc/sealpost');
     assert.ok(!r.ok);
-    assert.ok(r.problems.some((p) => p.path === 'limits.memory_mb'), JSON.stringify(r.problems));
+    assert.ok(
+      r.problems.some((p) => p.path === 'limits.memory_mb'),
+      JSON.stringify(r.problems),
+    );
   }
 });

@@ -18,8 +18,16 @@ describe('relay.networks: how much of the Internet may relay', { timeout: 10_000
     { networks: ['::ffff:0.0.0.0/96'], refused: ['relay.networks[0]'], why: 'all IPv4-mapped addresses, matched as IPv4' },
     { networks: eightSlash8s, refused: ['relay.networks'], why: '256 /8s: each fine, together all of IPv4' },
     { networks: ['1.0.0.0/8', '2.0.0.0/8', '3.0.0.0/8', '4.0.0.0/8', '5.0.0.0/8'], refused: ['relay.networks'], why: 'five /8s together' },
-    { networks: ['2001:db8::/32', '2001:db9::/32', '2001:dba::/32', '2001:dbb::/32', '2001:dbc::/32'], refused: ['relay.networks'], why: 'five IPv6 /32s together' },
-    { networks: ['127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '::1/128', 'fd00::/32'], refused: [], why: 'loopback, RFC 1918, CGNAT: fine' },
+    {
+      networks: ['2001:db8::/32', '2001:db9::/32', '2001:dba::/32', '2001:dbb::/32', '2001:dbc::/32'],
+      refused: ['relay.networks'],
+      why: 'five IPv6 /32s together',
+    },
+    {
+      networks: ['127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '::1/128', 'fd00::/32'],
+      refused: [],
+      why: 'loopback, RFC 1918, CGNAT: fine',
+    },
     { networks: ['127.0.0.1/32', '::1/128'], refused: [], why: 'the default' },
     { networks: ['2001:db8::/32'], refused: [], why: 'one IPv6 /32' },
   ];
@@ -38,7 +46,11 @@ describe('relay.networks: how much of the Internet may relay', { timeout: 10_000
       const allowed = validateConfig({ ...base, relay: { networks: c.networks, allow_wide: true } }, '/');
       assert.ok(allowed.ok, JSON.stringify(!allowed.ok && allowed.problems));
       assert.equal(allowed.config.relay.allowWide, true);
-      assert.deepEqual(allowed.warnings.map((w) => w.path), ['relay.allow_wide'], 'one warning, however many networks');
+      assert.deepEqual(
+        allowed.warnings.map((w) => w.path),
+        ['relay.allow_wide'],
+        'one warning, however many networks',
+      );
       assert.match(allowed.warnings[0]?.message ?? '', /relay mail to anywhere/);
     });
   }
@@ -46,7 +58,10 @@ describe('relay.networks: how much of the Internet may relay', { timeout: 10_000
   test('relay.allow_wide must be a boolean; unused, it warns of nothing', () => {
     const bad = validateConfig({ ...base, relay: { allow_wide: 'yes' } }, '/');
     assert.ok(!bad.ok);
-    assert.deepEqual(bad.problems.map((p) => p.path), ['relay.allow_wide']);
+    assert.deepEqual(
+      bad.problems.map((p) => p.path),
+      ['relay.allow_wide'],
+    );
     const unused = validateConfig({ ...base, relay: { networks: ['10.0.0.0/8'], allow_wide: true } }, '/');
     assert.ok(unused.ok);
     assert.deepEqual(unused.warnings, []);
@@ -67,7 +82,10 @@ describe('config warnings: TLS 1.0 and 1.1 (RFC 8996)', { timeout: 10_000 }, () 
     { raw: { tls: { min_version: 'TLSv1.1' } }, warned: ['tls.min_version'] },
     { raw: { submission: { min_version: 'TLSv1' } }, warned: ['submission.min_version'] },
     { raw: { submissions: { min_version: 'TLSv1.1' } }, warned: ['submissions.min_version'] },
-    { raw: { tls: { min_version: 'TLSv1' }, submission: { min_version: 'TLSv1.2' }, submissions: { min_version: 'TLSv1' } }, warned: ['tls.min_version', 'submissions.min_version'] },
+    {
+      raw: { tls: { min_version: 'TLSv1' }, submission: { min_version: 'TLSv1.2' }, submissions: { min_version: 'TLSv1' } },
+      warned: ['tls.min_version', 'submissions.min_version'],
+    },
     { raw: { tls: { min_version: 'TLSv1.2' } }, warned: [] },
     { raw: { tls: { min_version: 'TLSv1.3' }, submission: { min_version: 'TLSv1.2' } }, warned: [] },
     { raw: {}, warned: [] },
@@ -76,7 +94,10 @@ describe('config warnings: TLS 1.0 and 1.1 (RFC 8996)', { timeout: 10_000 }, () 
     test(`${JSON.stringify(c.raw)} → ${c.warned.length === 0 ? 'no warning' : c.warned.join(', ')}`, () => {
       const r = validateConfig({ ...base, ...c.raw }, '/');
       assert.ok(r.ok, 'a warning never makes the config invalid');
-      assert.deepEqual(r.warnings.map((w) => w.path), c.warned);
+      assert.deepEqual(
+        r.warnings.map((w) => w.path),
+        c.warned,
+      );
       for (const w of r.warnings) assert.match(w.message, /RFC 8996.*"TLSv1\.2"/);
     });
   }

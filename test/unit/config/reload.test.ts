@@ -24,13 +24,28 @@ test('which changes apply at once and which need a restart, table', () => {
     ['the same table in another order', { outbound: { tls_policy: { '.b.example': 'encrypt', 'a.example': 'verify' } } }, [], []],
     ['a new mailbox', { domain: [{ name: 'example.org', mailboxes: ['alice', 'carol'], aliases: { postmaster: 'alice' } }] }, ['domain'], []],
     ['a new domain', { domain: [...BASE.domain, { name: 'example.net', mailboxes: ['bob'] }] }, ['domain'], []],
-    ['TLS policy table and default', { outbound: { tls_policy: { 'a.example': 'may' }, tls_default: 'encrypt' } }, ['outbound.tls_default', 'outbound.tls_policy'], []],
+    [
+      'TLS policy table and default',
+      { outbound: { tls_policy: { 'a.example': 'may' }, tls_default: 'encrypt' } },
+      ['outbound.tls_default', 'outbound.tls_policy'],
+      [],
+    ],
     ['log level', { log: { level: 'debug' } }, ['log.level'], []],
     ['listener address', { listen: { smtp: ['0.0.0.0:2525'] } }, [], ['listen.smtp']],
     ['data dir and hostname', { data_dir: '/srv/mail', hostname: 'mx2.example.org' }, [], ['hostname', 'data_dir']],
-    ['timeouts keep their TOML names', { outbound: { ...BASE.outbound, connect_timeout_s: 10 }, queue: { min_backoff: '1m' } }, [], ['outbound.connect_timeout_s', 'queue.min_backoff']],
+    [
+      'timeouts keep their TOML names',
+      { outbound: { ...BASE.outbound, connect_timeout_s: 10 }, queue: { min_backoff: '1m' } },
+      [],
+      ['outbound.connect_timeout_s', 'queue.min_backoff'],
+    ],
     ['relay networks need a restart', { relay: { networks: ['10.0.0.0/8'] } }, [], ['relay.networks']],
-    ['slow-client limits need a restart', { limits: { stress_timeout_s: 5, data_min_rate: 1000, connections_per_net: 200 } }, [], ['limits.connections_per_net', 'limits.stress_timeout_s', 'limits.data_min_rate']],
+    [
+      'slow-client limits need a restart',
+      { limits: { stress_timeout_s: 5, data_min_rate: 1000, connections_per_net: 200 } },
+      [],
+      ['limits.connections_per_net', 'limits.stress_timeout_s', 'limits.data_min_rate'],
+    ],
     [
       'both kinds at once',
       { listen: { smtp: ['127.0.0.1:25'] }, domain: [{ name: 'example.org', mailboxes: ['alice', 'bob'] }], tls: { cert_file: 'c.pem', key_file: 'k.pem' } },
@@ -41,7 +56,11 @@ test('which changes apply at once and which need a restart, table', () => {
   const current = config();
   for (const [name, overrides, applied, restart] of cases) {
     const plan = planReload(current, config(overrides));
-    assert.deepEqual(plan.applied.map((c) => c.key), applied, `${name}: applied`);
+    assert.deepEqual(
+      plan.applied.map((c) => c.key),
+      applied,
+      `${name}: applied`,
+    );
     assert.deepEqual(plan.restart.map((c) => c.key).sort(), [...restart].sort(), `${name}: restart`);
   }
   const moved = planReload(current, config({ listen: { smtp: ['0.0.0.0:2525'] } })).restart[0];
@@ -50,14 +69,21 @@ test('which changes apply at once and which need a restart, table', () => {
 
 test('after a reload: new reloadable settings, old values for the rest; the courier sees the new snapshot, a held one never changes', () => {
   const current = config();
-  const next = config({ listen: { smtp: ['0.0.0.0:2525'] }, domain: [{ name: 'example.net', mailboxes: ['bob'] }], outbound: { tls_policy: { 'c.example': 'none' }, tls_default: 'verify', port: 2525 } });
+  const next = config({
+    listen: { smtp: ['0.0.0.0:2525'] },
+    domain: [{ name: 'example.net', mailboxes: ['bob'] }],
+    outbound: { tls_policy: { 'c.example': 'none' }, tls_default: 'verify', port: 2525 },
+  });
   let inForce = current;
   // What main.ts hands the remote courier: the [outbound] snapshot in force.
   const outbound = () => inForce.outbound;
   const held = outbound();
   assert.equal(outbound().tlsDefault, 'may');
   inForce = applyReloadable(current, next);
-  assert.deepEqual(inForce.domains.map((d) => d.name), ['example.net']);
+  assert.deepEqual(
+    inForce.domains.map((d) => d.name),
+    ['example.net'],
+  );
   assert.deepEqual(inForce.listen.smtp, [{ host: '0.0.0.0', port: 25 }], 'the listener stays until a restart');
   assert.equal(inForce.outbound.port, 25, 'outbound.port stays until a restart');
   assert.ok(Object.isFrozen(inForce));

@@ -19,7 +19,10 @@ test('defaults fill what a minimal config leaves out, and the result is frozen',
   assert.ok(r.ok);
   assert.equal(r.config.hostname, 'mx.example.org');
   assert.equal(r.config.dataDir, '/etc/sealpost/data');
-  assert.deepEqual(r.config.listen.smtp, [{ host: '0.0.0.0', port: 25 }, { host: '::', port: 25 }]);
+  assert.deepEqual(r.config.listen.smtp, [
+    { host: '0.0.0.0', port: 25 },
+    { host: '::', port: 25 },
+  ]);
   assert.equal(r.config.tls.minVersion, 'TLSv1.2');
   assert.deepEqual(r.config.domains[0]?.mailboxes, ['alice']);
   assert.ok(Object.isFrozen(r.config.limits));
@@ -66,7 +69,10 @@ test('[limits] slow-client keys: defaults, connections_per_net derived from conn
   const defaults = validateConfig(base, '/');
   assert.ok(defaults.ok);
   const { connectionsPerIp, connectionsPerNet, stressTimeoutSeconds, dataMinRate } = defaults.config.limits;
-  assert.deepEqual({ connectionsPerIp, connectionsPerNet, stressTimeoutSeconds, dataMinRate }, { connectionsPerIp: 50, connectionsPerNet: 100, stressTimeoutSeconds: 10, dataMinRate: 500 });
+  assert.deepEqual(
+    { connectionsPerIp, connectionsPerNet, stressTimeoutSeconds, dataMinRate },
+    { connectionsPerIp: 50, connectionsPerNet: 100, stressTimeoutSeconds: 10, dataMinRate: 500 },
+  );
   const derived = validateConfig({ ...base, limits: { connections_per_ip: 80 } }, '/');
   assert.ok(derived.ok);
   assert.equal(derived.config.limits.connectionsPerNet, 160);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { StorageHealth, isStorageFault } from '../../../src/db/storage-fault.ts';
+import { isStorageFault, StorageHealth } from '../../../src/db/storage-fault.ts';
 import { captureLog } from '../../helpers/log.ts';
 
 test('which errors are a full or failing disk', () => {
@@ -41,10 +41,15 @@ test('one record when an episode starts and one when it ends; 452 only within re
   assert.equal(ended[0]?.['faults'], 2);
   assert.equal(ended[0]?.['ms'], 6001);
   assert.equal(recovered, 1);
-  assert.deepEqual([1, 2, 3, 4, 5].map((n) => health.backoffMs(n)), [1000, 2000, 4000, 8000, 8000]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5].map((n) => health.backoffMs(n)),
+    [1000, 2000, 4000, 8000, 8000],
+  );
 });
 
-test('untilWritten: a write the disk refuses is tried again with backoff until it goes through (recover() at start on a full disk)', { timeout: 10_000 }, async () => {
+test('untilWritten: a write the disk refuses is tried again with backoff until it goes through (recover() at start on a full disk)', {
+  timeout: 10_000,
+}, async () => {
   const { log, records } = captureLog();
   const health = new StorageHealth({ log, now: Date.now, minBackoffMs: 5, maxBackoffMs: 20 });
   let refusals = 3;
@@ -59,6 +64,15 @@ test('untilWritten: a write the disk refuses is tried again with backoff until i
   assert.equal(written, 0, 'refused at first: the caller goes on (start-up is not held up)');
   await done;
   assert.equal(written, 1);
-  assert.deepEqual(records.filter((r) => r['event'] === 'storage').map((r) => r['state']), ['failing', 'recovered']);
-  assert.throws(() => health.untilWritten('recover', () => { throw new TypeError('a bug'); }), /a bug/);
+  assert.deepEqual(
+    records.filter((r) => r['event'] === 'storage').map((r) => r['state']),
+    ['failing', 'recovered'],
+  );
+  assert.throws(
+    () =>
+      health.untilWritten('recover', () => {
+        throw new TypeError('a bug');
+      }),
+    /a bug/,
+  );
 });

@@ -60,13 +60,22 @@ test('writeNewKey (0600, never over an existing key) and loadDkimKeys naming eve
   assert.equal(await readFile(file, 'utf8'), pem);
 
   const keys = await loadDkimKeys(dataDir, [{ domain: 'example.test', selectors: ['s1'] }]);
-  assert.deepEqual(keys.map((k) => [k.domain, k.selector, k.algorithm]), [['example.test', 's1', 'ed25519-sha256']]);
+  assert.deepEqual(
+    keys.map((k) => [k.domain, k.selector, k.algorithm]),
+    [['example.test', 's1', 'ed25519-sha256']],
+  );
 
   await writeFile(dkimKeyPath(dataDir, 'example.test', 'bad'), 'not a key');
   await assert.rejects(
-    loadDkimKeys(dataDir, [{ domain: 'example.test', selectors: ['s1', 'gone', 'bad'] }, { domain: 'other.test', selectors: ['s1'] }]),
+    loadDkimKeys(dataDir, [
+      { domain: 'example.test', selectors: ['s1', 'gone', 'bad'] },
+      { domain: 'other.test', selectors: ['s1'] },
+    ]),
     (err: Error) => {
-      assert.match(err.message, /example\.test selector gone: cannot read .*gone\.pem: ENOENT; create it with: sealpost dkim keygen --domain example\.test --selector gone/);
+      assert.match(
+        err.message,
+        /example\.test selector gone: cannot read .*gone\.pem: ENOENT; create it with: sealpost dkim keygen --domain example\.test --selector gone/,
+      );
       assert.match(err.message, /example\.test selector bad: .*bad\.pem is not a PEM private key/);
       assert.match(err.message, /other\.test selector s1: cannot read/);
       return true;

@@ -24,7 +24,10 @@ test('one signature per selector (RSA and Ed25519 side by side), each verifying'
     throw Object.assign(new Error('nx'), { code: 'ENOTFOUND' });
   };
   const verified = await dkimVerify(Buffer.concat([Buffer.from(signed.headers), message]), { resolver });
-  assert.deepEqual(verified.results.map((r) => [r.selector, r.status.result]).sort(), [['e1', 'pass'], ['r1', 'pass']]);
+  assert.deepEqual(verified.results.map((r) => [r.selector, r.status.result]).sort(), [
+    ['e1', 'pass'],
+    ['r1', 'pass'],
+  ]);
   assert.deepEqual(await signer.sign(message, 'other.test'), { kind: 'unsigned', reason: 'no DKIM key for other.test' });
 });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { reverseLookup } from '../../../src/dns/reverse.ts';
 import type { DnsAnswer } from '../../../src/dns/resolver.ts';
+import { reverseLookup } from '../../../src/dns/reverse.ts';
 
 test('reverse names: loopback without a query, the first PTR name, nothing on failure', async () => {
   const asked: string[] = [];

@@ -31,7 +31,8 @@ function setup(limits = { connections: 5, perAddress: 2, perNetwork: 3 }) {
   let now = 10_000;
   const events: AnvilEvent[] = [];
   const anvil = new Anvil({ limits, policy: { commandMs: 300_000, stressMs: 10_000, dataMinRate: 500 }, now: () => now, report: (e) => events.push(e) });
-  const session = (ip: string, view: Partial<EvictionCandidate> = {}) => new FakeSession(ip, { openedAt: now, busy: false, dataProgressing: false, lastProgressAt: now, ...view }, anvil);
+  const session = (ip: string, view: Partial<EvictionCandidate> = {}) =>
+    new FakeSession(ip, { openedAt: now, busy: false, dataProgressing: false, lastProgressAt: now, ...view }, anvil);
   return { anvil, events, session, tick: (ms: number) => (now += ms) };
 }
 

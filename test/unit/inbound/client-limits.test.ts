@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Admission, type OpenCounts, admit, clientKeys } from '../../../src/inbound/client-limits.ts';
+import { type Admission, admit, clientKeys, type OpenCounts } from '../../../src/inbound/client-limits.ts';
 
 test('clientKeys: IPv4 address and /24; IPv6 /64 and /48; IPv4-mapped IPv6 counts as IPv4', () => {
   const table: [string, string, string][] = [

@@ -36,7 +36,12 @@ test('a body within the threshold stays in memory, as it arrived; its bytes coun
 
 test('a body above the threshold goes to a spool file, normalized across chunk boundaries; only its header stays in memory', { timeout: 5000 }, async () => {
   const budget = new BodyBudget(1000);
-  const c = collectBody(feed(['Subject: big\r', '\n\r', '\nline one\r', 'line two\n', 'x'.repeat(200), '\r']), { threshold: 64, budget, openSpool, bareNewline: 'normalize' });
+  const c = collectBody(feed(['Subject: big\r', '\n\r', '\nline one\r', 'line two\n', 'x'.repeat(200), '\r']), {
+    threshold: 64,
+    budget,
+    openSpool,
+    bareNewline: 'normalize',
+  });
   const got = await c.done;
   assert.equal(got.kind, 'spooled');
   if (got.kind !== 'spooled') return;

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  afterData,
   type DataClock,
   type Deadline,
-  type EvictionCandidate,
-  type SessionClock,
-  afterData,
   dataProgressing,
   deadline,
+  type EvictionCandidate,
   pickEviction,
+  type SessionClock,
   startData,
   timeoutMs,
   underStress,
@@ -93,7 +93,14 @@ test('dataProgressing: the average rate since DATA began, after a first second o
 
 test('pickEviction: the session stuck longest, never one that waits for us or sends DATA at a good rate', () => {
   const now = 100_000;
-  const c = (id: string, lastProgressAt: number, extra: Partial<EvictionCandidate> = {}): EvictionCandidate => ({ id, openedAt: 0, busy: false, dataProgressing: false, lastProgressAt, ...extra });
+  const c = (id: string, lastProgressAt: number, extra: Partial<EvictionCandidate> = {}): EvictionCandidate => ({
+    id,
+    openedAt: 0,
+    busy: false,
+    dataProgressing: false,
+    lastProgressAt,
+    ...extra,
+  });
   const table: [string, EvictionCandidate[], string | undefined][] = [
     ['nobody', [], undefined],
     ['the one stuck longest', [c('a', 90_000), c('b', 50_000), c('c', 99_500)], 'b'],

@@ -7,7 +7,13 @@ import { captureLog } from '../../helpers/log.ts';
 test('auth, authres and mta-sts are mail-log events with fixed fields and their level', { timeout: 5000 }, () => {
   const { log, records } = captureLog();
   mailLog(log, 'auth', { result: 'ok', method: 'PLAIN', user: 'bob@example.test', clientIp: '127.0.0.4' });
-  mailLog(log, 'auth', { result: 'failed', method: 'LOGIN', user: 'eve', known: false, clientIp: '127.0.0.5', failures: 2, delayedMs: 500 }, 'auth failed', 'warn');
+  mailLog(
+    log,
+    'auth',
+    { result: 'failed', method: 'LOGIN', user: 'eve', known: false, clientIp: '127.0.0.5', failures: 2, delayedMs: 500 },
+    'auth failed',
+    'warn',
+  );
   mailLog(log, 'auth', { result: 'refused', method: 'PLAIN', user: 'eve', clientIp: '127.0.0.5', retryInMs: 60_000 }, 'auth refused', 'warn');
   mailLog(log, 'authres', { queueId: 'Q1', error: 'DNS timeout' }, 'sender authentication checks did not finish', 'warn');
   mailLog(log, 'mta-sts', { domain: 'example.net', problem: 'no v=STSv1 record' }, 'MTA-STS policy not usable', 'warn');
@@ -24,7 +30,18 @@ test('auth, authres and mta-sts are mail-log events with fixed fields and their 
   });
   assert.deepEqual(picked.slice(0, 5), [
     { level: 'info', event: 'auth', msg: 'auth', result: 'ok', method: 'PLAIN', user: 'bob@example.test', clientIp: '127.0.0.4' },
-    { level: 'warn', event: 'auth', msg: 'auth failed', result: 'failed', method: 'LOGIN', user: 'eve', known: false, clientIp: '127.0.0.5', failures: 2, delayedMs: 500 },
+    {
+      level: 'warn',
+      event: 'auth',
+      msg: 'auth failed',
+      result: 'failed',
+      method: 'LOGIN',
+      user: 'eve',
+      known: false,
+      clientIp: '127.0.0.5',
+      failures: 2,
+      delayedMs: 500,
+    },
     { level: 'warn', event: 'auth', msg: 'auth refused', result: 'refused', method: 'PLAIN', user: 'eve', clientIp: '127.0.0.5', retryInMs: 60_000 },
     { level: 'warn', event: 'authres', msg: 'sender authentication checks did not finish', queueId: 'Q1', error: 'DNS timeout' },
     { level: 'warn', event: 'mta-sts', msg: 'MTA-STS policy not usable', domain: 'example.net', problem: 'no v=STSv1 record' },

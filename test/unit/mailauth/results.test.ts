@@ -21,7 +21,14 @@ test('removeOurResults drops only fields with our authserv-id, folded ones whole
   assert.equal(removed, 2);
   assert.equal(
     out.toString('latin1'),
-    ['Received: from a by b', 'Authentication-Results: mx.other.test; spf=fail', 'Subject: caf\xe9', '', 'Authentication-Results: mx.example.test; in the body stays', ''].join('\r\n'),
+    [
+      'Received: from a by b',
+      'Authentication-Results: mx.other.test; spf=fail',
+      'Subject: caf\xe9',
+      '',
+      'Authentication-Results: mx.example.test; in the body stays',
+      '',
+    ].join('\r\n'),
   );
   const clean = Buffer.from('Subject: x\r\n\r\nbody\r\n');
   assert.equal(removeOurResults(clean, 'mx.example.test').message, clean, 'untouched: the same buffer');

@@ -17,7 +17,8 @@ const zone: Record<string, FakeEntry> = {
 };
 const noExtra = { resolvePtr: async () => ({ kind: 'nodata' as const }), resolveCname: async () => ({ kind: 'nodata' as const }) };
 const resolver = mailauthResolver(fakeResolver(zone), noExtra);
-const message = (from: string) => `From: ${from}\r\nTo: bob@example.test\r\nSubject: s\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <m1@x>\r\n\r\nhello\r\n`;
+const message = (from: string) =>
+  `From: ${from}\r\nTo: bob@example.test\r\nSubject: s\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <m1@x>\r\n\r\nhello\r\n`;
 
 test('the adapter answers in node:dns shapes and errors', async () => {
   assert.deepEqual(await resolver('sender.test', 'TXT'), [['v=spf1 ip4:192.0.2.10 -all']]);

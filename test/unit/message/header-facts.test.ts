@@ -16,7 +16,11 @@ const cases: { name: string; headers: string; plain: boolean }[] = [
   { name: 'neither field', headers: 'From: a@b\r\nTo: c@d\r\n\r\n', plain: true },
   { name: 'inner spaces and a tab', headers: 'Subject:\ta  b\t c\r\n\r\n', plain: true },
   { name: 'empty subject', headers: 'Subject:\r\nMessage-ID: <e@f>\r\n\r\n', plain: false },
-  { name: 'received headers before', headers: 'Received: from x (y [127.0.0.1])\r\n\tby z; Mon, 23 Nov 2026 11:00:00 +0000\r\nSubject: s\r\n\r\n', plain: true },
+  {
+    name: 'received headers before',
+    headers: 'Received: from x (y [127.0.0.1])\r\n\tby z; Mon, 23 Nov 2026 11:00:00 +0000\r\nSubject: s\r\n\r\n',
+    plain: true,
+  },
   { name: 'encoded word', headers: 'Subject: =?utf-8?q?caf=C3=A9?=\r\n\r\n', plain: false },
   { name: 'raw UTF-8 subject', headers: 'Subject: café\r\n\r\n', plain: false },
   { name: 'two subjects', headers: 'Subject: one\r\nSubject: two\r\n\r\n', plain: false },

@@ -20,7 +20,10 @@ const table: { name: string; block: string; names: string[] }[] = [
 for (const c of table) {
   test(`header fields: ${c.name}`, { timeout: 5000 }, async () => {
     const fields = headerFields(c.block);
-    assert.deepEqual(fields.map((f) => f.name), c.names);
+    assert.deepEqual(
+      fields.map((f) => f.name),
+      c.names,
+    );
     for (const field of fields) assert.equal(c.block.slice(field.offset, field.offset + field.raw.length), field.raw, 'offset points at the field');
     // A first line "From …" is an mbox separator to mailparser (it skips it): compare after a first field.
     const parsed = await simpleParser(Buffer.from(`X-First: 1\r\n${c.block}`), { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });

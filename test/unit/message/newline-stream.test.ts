@@ -43,7 +43,11 @@ test('normalize: chunk by chunk, at every cut, the same bytes as checkNewlines o
     assert.ok(expected.ok);
     for (const chunks of splits(whole)) {
       const got = stream(chunks, 'normalize');
-      assert.equal(got.out.toString('latin1'), expected.body.toString('latin1'), `${JSON.stringify(text)} cut as ${JSON.stringify(chunks.map((c) => c.toString('latin1')))}`);
+      assert.equal(
+        got.out.toString('latin1'),
+        expected.body.toString('latin1'),
+        `${JSON.stringify(text)} cut as ${JSON.stringify(chunks.map((c) => c.toString('latin1')))}`,
+      );
       assert.equal(got.bare, expected.body !== whole, JSON.stringify(text));
     }
   }

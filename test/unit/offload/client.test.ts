@@ -9,7 +9,9 @@ const input = { message, ip: '192.0.2.1', helo: 'mail.sender.test', sender: 'a@s
 
 test('the thread checks a message with its own resolver: SPF from the DNS it is given, our forged field removed', { timeout: 15_000 }, async () => {
   const dns = await startDnsServer(new Map([['sender.test', { TXT: ['v=spf1 ip4:192.0.2.1 -all'] }]]));
-  const offload = startOffloadThread({ verify: { hostname: 'mx.example.test', dns: { servers: [dns.address], timeoutMs: 2000 }, dmarcReject: false, timeoutMs: 5000 } });
+  const offload = startOffloadThread({
+    verify: { hostname: 'mx.example.test', dns: { servers: [dns.address], timeoutMs: 2000 }, dmarcReject: false, timeoutMs: 5000 },
+  });
   try {
     const verdict = await offload.verify?.(input);
     assert.ok(verdict);
@@ -18,7 +20,10 @@ test('the thread checks a message with its own resolver: SPF from the DNS it is 
     assert.ok(!verdict.message.includes('spf=pass smtp.mailfrom=bank.test'));
     assert.equal(verdict.results.spf, 'pass');
     assert.match(verdict.headers, /^Received-SPF: pass/m);
-    assert.ok(dns.queries.some((q) => q.includes('sender.test')), 'asked our DNS server');
+    assert.ok(
+      dns.queries.some((q) => q.includes('sender.test')),
+      'asked our DNS server',
+    );
   } finally {
     await offload.close();
     await dns.close();
@@ -26,7 +31,9 @@ test('the thread checks a message with its own resolver: SPF from the DNS it is 
 });
 
 test('a thread that is gone gives "none" with our forged field still removed, and a Maildir write fails', { timeout: 15_000 }, async () => {
-  const offload = startOffloadThread({ verify: { hostname: 'mx.example.test', dns: { servers: ['127.0.0.1:9'], timeoutMs: 500 }, dmarcReject: false, timeoutMs: 1000 } });
+  const offload = startOffloadThread({
+    verify: { hostname: 'mx.example.test', dns: { servers: ['127.0.0.1:9'], timeoutMs: 500 }, dmarcReject: false, timeoutMs: 1000 },
+  });
   await offload.close();
   const verdict = await offload.verify?.(input);
   assert.ok(verdict);

@@ -20,14 +20,26 @@ test('[outbound] and [queue] defaults', () => {
     commandTimeoutSeconds: 300,
     maxMxHosts: 5,
   });
-  assert.deepEqual(r.config.queue, { minBackoffMs: 300_000, maxBackoffMs: 14_400_000, maxLifetimeMs: 432_000_000, delayWarningMs: 14_400_000, attemptsRetentionMs: 2_592_000_000 });
+  assert.deepEqual(r.config.queue, {
+    minBackoffMs: 300_000,
+    maxBackoffMs: 14_400_000,
+    maxLifetimeMs: 432_000_000,
+    delayWarningMs: 14_400_000,
+    attemptsRetentionMs: 2_592_000_000,
+  });
 });
 
 test('[outbound] values, tls_policy keys canonical', () => {
   const r = validateConfig(
     {
       ...base,
-      outbound: { port: 2525, tls_default: 'verify', ca_file: 'ca.pem', ipv6: false, tls_policy: { 'Example.ORG': 'verify', '.example.net': 'encrypt', 'legacy.example': 'none' } },
+      outbound: {
+        port: 2525,
+        tls_default: 'verify',
+        ca_file: 'ca.pem',
+        ipv6: false,
+        tls_policy: { 'Example.ORG': 'verify', '.example.net': 'encrypt', 'legacy.example': 'none' },
+      },
       queue: { min_backoff: '30s', max_backoff: '1h', max_lifetime: '2d', delay_warning: '0', attempts_retention: '7d' },
     },
     '/etc/sealpost',
@@ -36,7 +48,13 @@ test('[outbound] values, tls_policy keys canonical', () => {
   assert.equal(r.config.outbound.port, 2525);
   assert.equal(r.config.outbound.caFile, '/etc/sealpost/ca.pem');
   assert.deepEqual(r.config.outbound.tlsPolicy, { 'example.org': 'verify', '.example.net': 'encrypt', 'legacy.example': 'none' });
-  assert.deepEqual(r.config.queue, { minBackoffMs: 30_000, maxBackoffMs: 3_600_000, maxLifetimeMs: 172_800_000, delayWarningMs: 0, attemptsRetentionMs: 604_800_000 });
+  assert.deepEqual(r.config.queue, {
+    minBackoffMs: 30_000,
+    maxBackoffMs: 3_600_000,
+    maxLifetimeMs: 172_800_000,
+    delayWarningMs: 0,
+    attemptsRetentionMs: 604_800_000,
+  });
 });
 
 test('every problem with its key path', () => {

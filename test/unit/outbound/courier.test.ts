@@ -1,7 +1,7 @@
 // The remote courier without a network: DNS answers as data, so no hop reaches a connection.
 import assert from 'node:assert/strict';
-import tls from 'node:tls';
 import { test } from 'node:test';
+import tls from 'node:tls';
 import { validateConfig } from '../../../src/config/schema.ts';
 import type { OutboundConfig } from '../../../src/config/types.ts';
 import type { DeliveryJob } from '../../../src/core/delivery.ts';
@@ -11,7 +11,10 @@ import { captureLog } from '../../helpers/log.ts';
 import { fakeResolver } from '../dns/fake-resolver.ts';
 
 function outbound(settings: Record<string, unknown>): OutboundConfig {
-  const r = validateConfig({ hostname: 'mx.example.test', data_dir: '/tmp/x', domain: [{ name: 'example.test', mailboxes: ['a'] }], outbound: settings }, '/etc');
+  const r = validateConfig(
+    { hostname: 'mx.example.test', data_dir: '/tmp/x', domain: [{ name: 'example.test', mailboxes: ['a'] }], outbound: settings },
+    '/etc',
+  );
   assert.ok(r.ok);
   return r.config.outbound;
 }
@@ -48,12 +51,22 @@ test('a delivery keeps the [outbound] snapshot it started with when a reload swa
   const outcomes = await courier.deliver(job('b@dest.test'));
   await courier.close();
   assert.equal(outcomes.get(1)?.kind, 'transient');
-  assert.deepEqual(rows.map((r) => [r.policy, r.policySource]), [['encrypt', 'default']], 'the level of the snapshot the delivery started with');
+  assert.deepEqual(
+    rows.map((r) => [r.policy, r.policySource]),
+    [['encrypt', 'default']],
+    'the level of the snapshot the delivery started with',
+  );
   const hop = records.find((r) => r['event'] === 'hop');
   assert.equal(hop?.['policy'], 'encrypt');
   assert.equal(hop?.['error'], rows[0]?.error, 'the log record and the row say the same');
   // The next delivery reads the new snapshot: the table now says none for dest.test.
   const again = await courier.deliver(job('c@dest.test'));
   assert.equal(again.get(1)?.kind, 'transient');
-  assert.deepEqual(rows.map((r) => [r.policy, r.policySource]), [['encrypt', 'default'], ['none', 'table']]);
+  assert.deepEqual(
+    rows.map((r) => [r.policy, r.policySource]),
+    [
+      ['encrypt', 'default'],
+      ['none', 'table'],
+    ],
+  );
 });

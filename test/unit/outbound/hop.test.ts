@@ -3,14 +3,14 @@ import { test } from 'node:test';
 import type { TlsLevel } from '../../../src/config/types.ts';
 import type { AttemptRecord } from '../../../src/outbound/attempts-store.ts';
 import {
+  decideTls,
   type HopPlace,
   type HopTls,
-  type SessionSource,
-  decideTls,
   hopInfo,
   hopLogFields,
   hopRecord,
   openHop,
+  type SessionSource,
   stsAllowedHosts,
   stsTestingReport,
   wantsStarttls,
@@ -28,7 +28,13 @@ const seen: Record<string, TlsObserved> = {
   broken: { starttlsOffered: true, handshake: 'failed', error: 'wrong version number' },
   verified: { starttlsOffered: true, handshake: 'ok', version: 'TLSv1.3', cipher: CIPHER },
   wrongName: { starttlsOffered: true, handshake: 'ok', version: 'TLSv1.3', cipher: CIPHER, nameError: 'certificate is valid for a.test, not b.test' },
-  untrusted: { starttlsOffered: true, handshake: 'ok', version: 'TLSv1.2', cipher: 'ECDHE-RSA-AES128-GCM-SHA256', chainError: 'DEPTH_ZERO_SELF_SIGNED_CERT (self-signed certificate)' },
+  untrusted: {
+    starttlsOffered: true,
+    handshake: 'ok',
+    version: 'TLSv1.2',
+    cipher: 'ECDHE-RSA-AES128-GCM-SHA256',
+    chainError: 'DEPTH_ZERO_SELF_SIGNED_CERT (self-signed certificate)',
+  },
 };
 
 /** The record's tls field for each observation: none without a handshake. */
@@ -128,15 +134,50 @@ test('one hop record: the log record and the attempts row are made from the same
   writeHop({ log, attempts: { record: (r) => rows.push(r) }, now: () => 0 }, record);
   const sts = 'testing: enforce would defer: DEPTH_ZERO_SELF_SIGNED_CERT (self-signed certificate)';
   assert.deepEqual(rows, [
-    { queueId: 'Q1', at: 1000, domain: 'dest.test', rcpts: ['a@dest.test'], mx: 'mx.dest.test', ip: '192.0.2.1', port: 25, policy: 'may', policySource: 'default', tls: facts.tls, result: 'delivered', reply: { code: 250, text: 'ok' }, ms: 42 },
+    {
+      queueId: 'Q1',
+      at: 1000,
+      domain: 'dest.test',
+      rcpts: ['a@dest.test'],
+      mx: 'mx.dest.test',
+      ip: '192.0.2.1',
+      port: 25,
+      policy: 'may',
+      policySource: 'default',
+      tls: facts.tls,
+      result: 'delivered',
+      reply: { code: 250, text: 'ok' },
+      ms: 42,
+    },
   ]);
   const logged = records.find((r) => r['event'] === 'hop');
   assert.deepEqual(logged && Object.fromEntries(Object.entries(logged).filter(([k]) => !['level', 'time', 'service', 'msg', 'event'].includes(k))), {
-    queueId: 'Q1', rcpts: ['a@dest.test'], domain: 'dest.test', mx: 'mx.dest.test', ip: '192.0.2.1', port: 25, policy: 'may', policySource: 'default',
-    tls: facts.tls, downgrade: null, reply: { code: 250, text: 'ok' }, result: 'delivered', error: null, sts, ms: 42,
+    queueId: 'Q1',
+    rcpts: ['a@dest.test'],
+    domain: 'dest.test',
+    mx: 'mx.dest.test',
+    ip: '192.0.2.1',
+    port: 25,
+    policy: 'may',
+    policySource: 'default',
+    tls: facts.tls,
+    downgrade: null,
+    reply: { code: 250, text: 'ok' },
+    result: 'delivered',
+    error: null,
+    sts,
+    ms: 42,
   });
   assert.deepEqual(hopLogFields(hopRecord({ ...place, mx: '' }, {}, { at: 0, ms: 1 }, 'permanent', { error: 'NXDOMAIN' })).tls, null);
-  assert.deepEqual(hopInfo(place, facts, 42), { mx: 'mx.dest.test', ip: '192.0.2.1', port: 25, ms: 42, tls: facts.tls, policy: 'may', policySource: 'default' });
+  assert.deepEqual(hopInfo(place, facts, 42), {
+    mx: 'mx.dest.test',
+    ip: '192.0.2.1',
+    port: 25,
+    ms: 42,
+    tls: facts.tls,
+    policy: 'may',
+    policySource: 'default',
+  });
 });
 
 /** A session with only what openHop uses; the rest of SmtpSession is not touched. */
@@ -171,7 +212,11 @@ test('under "may" a failed handshake is one hop record, then one plaintext retry
   assert.deepEqual(hop.ok && hop.facts, { downgrade });
   assert.equal(retried.downgrade, downgrade, 'kept on the session for its reuse from the pool');
   assert.equal(rows.length, 1);
-  assert.deepEqual(rows[0] && { result: rows[0].result, error: rows[0].error, tls: rows[0].tls }, { result: 'transient', error: brokenReason, tls: tlsOf['broken'] });
+  assert.deepEqual(rows[0] && { result: rows[0].result, error: rows[0].error, tls: rows[0].tls }, {
+    result: 'transient',
+    error: brokenReason,
+    tls: tlsOf['broken'],
+  });
   assert.equal(records.filter((r) => r['event'] === 'hop').length, 1);
 });
 
@@ -193,7 +238,10 @@ test('a deferred hop closes the session (QUIT after a handshake) and says why; n
     assert.deepEqual(!hop.ok && { stage: hop.failure.stage, tls: hop.facts.tls }, { stage: 'tls', tls: tlsOf[observed] }, level);
   }
   const events: string[] = [];
-  const ok = await openHop({ log, now: () => 0 }, { ...place, policy: { level: 'verify', source: 'table' } }, async () => ({ ok: true, session: fakeSession(seen['verified'] as TlsObserved, events) }));
+  const ok = await openHop({ log, now: () => 0 }, { ...place, policy: { level: 'verify', source: 'table' } }, async () => ({
+    ok: true,
+    session: fakeSession(seen['verified'] as TlsObserved, events),
+  }));
   assert.deepEqual(events, ['ehlo again'], 'RFC 3207 §4.2: EHLO again after TLS');
   assert.deepEqual(ok.ok && ok.facts, { tls: tlsOf['verified'] });
 });

@@ -15,18 +15,26 @@ test('MX records sorted by preference, shuffled among equals', () => {
   ];
   const orders = new Set<string>();
   let seed = 1;
-  const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
   for (let i = 0; i < 60; i++) {
     const order = orderMx(records, random).map((r) => r.exchange);
     assert.equal(order[3], 'c');
     orders.add(order.slice(0, 3).join(','));
   }
   assert.ok(orders.size > 1, 'equal preferences are shuffled');
-  assert.deepEqual(orderMx(records, last).map((r) => r.preference), [10, 10, 10, 20]);
+  assert.deepEqual(
+    orderMx(records, last).map((r) => r.preference),
+    [10, 10, 10, 20],
+  );
 });
 
 const zone = {
-  'mx.test': { MX: [{ exchange: 'mx2.mx.test', preference: 20 }, { exchange: 'mx1.mx.test', preference: 10 }] },
+  'mx.test': {
+    MX: [
+      { exchange: 'mx2.mx.test', preference: 20 },
+      { exchange: 'mx1.mx.test', preference: 10 },
+    ],
+  },
   'mx1.mx.test': { A: ['192.0.2.1'], AAAA: ['2001:db8::1'] },
   'mx2.mx.test': { A: ['192.0.2.2'] },
   'implicit.test': { A: ['192.0.2.9'] },

@@ -10,16 +10,109 @@ const r = (code: number, enhanced?: string): SmtpReply => (enhanced ? { code, en
 test('transaction results become per-recipient outcomes, table', () => {
   const rcpts = ['a@t', 'b@t'];
   const cases: { name: string; send: Parameters<typeof classifySend>[0]; expect: string; next: boolean }[] = [
-    { name: 'all delivered', send: { kind: 'done', rcptReplies: new Map([['a@t', ok], ['b@t', ok]]), dataReply: ok }, expect: 'delivered delivered', next: false },
-    { name: 'one unknown user', send: { kind: 'done', rcptReplies: new Map([['a@t', ok], ['b@t', r(550, '5.1.1')]]), dataReply: ok }, expect: 'delivered permanent:5.1.1', next: false },
-    { name: 'greylisted rcpt', send: { kind: 'done', rcptReplies: new Map([['a@t', r(450, '4.2.0')], ['b@t', ok]]), dataReply: ok }, expect: 'transient:4.2.0 delivered', next: false },
-    { name: 'data refused', send: { kind: 'done', rcptReplies: new Map([['a@t', ok], ['b@t', ok]]), dataReply: r(554, '5.7.1') }, expect: 'permanent:5.7.1 permanent:5.7.1', next: false },
-    { name: 'data deferred', send: { kind: 'done', rcptReplies: new Map([['a@t', ok], ['b@t', ok]]), dataReply: r(451) }, expect: 'transient:4.0.0 transient:4.0.0', next: false },
-    { name: 'mail 5xx', send: { kind: 'failed', stage: 'mail', reply: r(553, '5.7.1'), rcptReplies: new Map() }, expect: 'permanent:5.7.1 permanent:5.7.1', next: false },
-    { name: 'mail 4xx', send: { kind: 'failed', stage: 'mail', reply: r(421, '4.3.0'), rcptReplies: new Map() }, expect: 'transient:4.3.0 transient:4.3.0', next: true },
-    { name: 'lost in rcpt', send: { kind: 'failed', stage: 'rcpt', error: 'closed', rcptReplies: new Map([['a@t', r(550, '5.1.1')]]) }, expect: 'permanent:5.1.1 transient:4.4.2', next: true },
-    { name: 'lost after data', send: { kind: 'failed', stage: 'data', error: 'closed', rcptReplies: new Map([['a@t', ok], ['b@t', ok]]) }, expect: 'transient:4.4.2 transient:4.4.2', next: false },
-    { name: 'smtputf8 missing', send: { kind: 'refused', reason: 'needs SMTPUTF8', enhanced: '5.6.7' }, expect: 'permanent:5.6.7 permanent:5.6.7', next: false },
+    {
+      name: 'all delivered',
+      send: {
+        kind: 'done',
+        rcptReplies: new Map([
+          ['a@t', ok],
+          ['b@t', ok],
+        ]),
+        dataReply: ok,
+      },
+      expect: 'delivered delivered',
+      next: false,
+    },
+    {
+      name: 'one unknown user',
+      send: {
+        kind: 'done',
+        rcptReplies: new Map([
+          ['a@t', ok],
+          ['b@t', r(550, '5.1.1')],
+        ]),
+        dataReply: ok,
+      },
+      expect: 'delivered permanent:5.1.1',
+      next: false,
+    },
+    {
+      name: 'greylisted rcpt',
+      send: {
+        kind: 'done',
+        rcptReplies: new Map([
+          ['a@t', r(450, '4.2.0')],
+          ['b@t', ok],
+        ]),
+        dataReply: ok,
+      },
+      expect: 'transient:4.2.0 delivered',
+      next: false,
+    },
+    {
+      name: 'data refused',
+      send: {
+        kind: 'done',
+        rcptReplies: new Map([
+          ['a@t', ok],
+          ['b@t', ok],
+        ]),
+        dataReply: r(554, '5.7.1'),
+      },
+      expect: 'permanent:5.7.1 permanent:5.7.1',
+      next: false,
+    },
+    {
+      name: 'data deferred',
+      send: {
+        kind: 'done',
+        rcptReplies: new Map([
+          ['a@t', ok],
+          ['b@t', ok],
+        ]),
+        dataReply: r(451),
+      },
+      expect: 'transient:4.0.0 transient:4.0.0',
+      next: false,
+    },
+    {
+      name: 'mail 5xx',
+      send: { kind: 'failed', stage: 'mail', reply: r(553, '5.7.1'), rcptReplies: new Map() },
+      expect: 'permanent:5.7.1 permanent:5.7.1',
+      next: false,
+    },
+    {
+      name: 'mail 4xx',
+      send: { kind: 'failed', stage: 'mail', reply: r(421, '4.3.0'), rcptReplies: new Map() },
+      expect: 'transient:4.3.0 transient:4.3.0',
+      next: true,
+    },
+    {
+      name: 'lost in rcpt',
+      send: { kind: 'failed', stage: 'rcpt', error: 'closed', rcptReplies: new Map([['a@t', r(550, '5.1.1')]]) },
+      expect: 'permanent:5.1.1 transient:4.4.2',
+      next: true,
+    },
+    {
+      name: 'lost after data',
+      send: {
+        kind: 'failed',
+        stage: 'data',
+        error: 'closed',
+        rcptReplies: new Map([
+          ['a@t', ok],
+          ['b@t', ok],
+        ]),
+      },
+      expect: 'transient:4.4.2 transient:4.4.2',
+      next: false,
+    },
+    {
+      name: 'smtputf8 missing',
+      send: { kind: 'refused', reason: 'needs SMTPUTF8', enhanced: '5.6.7' },
+      expect: 'permanent:5.6.7 permanent:5.6.7',
+      next: false,
+    },
   ];
   for (const c of cases) {
     const out = classifySend(c.send, rcpts, hop, 'mx.test[192.0.2.1]:25');
@@ -33,7 +126,12 @@ test('transaction results become per-recipient outcomes, table', () => {
 });
 
 test('reasons quote the host and the command', () => {
-  const out = classifySend({ kind: 'done', rcptReplies: new Map([['a@t', { code: 550, enhanced: '5.1.1', text: 'no such user' }]]) }, ['a@t'], hop, 'mx.test[192.0.2.1]:25');
+  const out = classifySend(
+    { kind: 'done', rcptReplies: new Map([['a@t', { code: 550, enhanced: '5.1.1', text: 'no such user' }]]) },
+    ['a@t'],
+    hop,
+    'mx.test[192.0.2.1]:25',
+  );
   const o = out.outcomes.get('a@t');
   assert.ok(o && o.kind === 'permanent');
   assert.equal(o.reason, 'host mx.test[192.0.2.1]:25 said: 550 5.1.1 no such user (in reply to RCPT TO)');

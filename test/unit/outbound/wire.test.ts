@@ -23,7 +23,11 @@ test('EHLO keywords', () => {
 });
 
 test('MAIL FROM parameters, table', () => {
-  const all = new Map([['SIZE', '1000'], ['8BITMIME', ''], ['SMTPUTF8', '']]);
+  const all = new Map([
+    ['SIZE', '1000'],
+    ['8BITMIME', ''],
+    ['SMTPUTF8', ''],
+  ]);
   const none = new Map<string, string>();
   const cases: [Map<string, string>, { size: number; eightBit: boolean; smtputf8: boolean }, string][] = [
     [all, { size: 10, eightBit: false, smtputf8: false }, 'SIZE=10'],

@@ -26,7 +26,12 @@ test('a failure DSN: multipart/report with delivery-status and the original head
     ...base,
     kind: 'failed',
     recipients: [
-      { rcpt: 'Bob@remote.test', address: 'bob@remote.test', reason: 'host mx.remote.test[192.0.2.1]:25 said: 550 5.1.1 no such user (in reply to RCPT TO)', enhanced: '5.1.1' },
+      {
+        rcpt: 'Bob@remote.test',
+        address: 'bob@remote.test',
+        reason: 'host mx.remote.test[192.0.2.1]:25 said: 550 5.1.1 no such user (in reply to RCPT TO)',
+        enhanced: '5.1.1',
+      },
       { rcpt: 'carol@remote.test', address: 'carol@remote.test', reason: 'remote.test does not accept mail (null MX, RFC 7505)', enhanced: '5.1.10' },
     ],
   });
@@ -37,7 +42,10 @@ test('a failure DSN: multipart/report with delivery-status and the original head
   assert.match(text, /^Content-Type: multipart\/report; report-type=delivery-status;\r\n boundary="BOUNDARY1"/m);
   assert.match(text, /^Auto-Submitted: auto-replied\r$/m);
   assert.match(text, /Reporting-MTA: dns; mx\.example\.test\r\nX-Sealpost-Queue-ID: Q1\r\nArrival-Date: Mon, 01 Jan 2024 10:00:00 \+0000/);
-  assert.match(text, /Original-Recipient: rfc822; Bob@remote\.test\r\nFinal-Recipient: rfc822; bob@remote\.test\r\nAction: failed\r\nStatus: 5\.1\.1\r\nRemote-MTA: dns; mx\.remote\.test\r\nDiagnostic-Code: smtp; 550 5\.1\.1 no such user\r\n/);
+  assert.match(
+    text,
+    /Original-Recipient: rfc822; Bob@remote\.test\r\nFinal-Recipient: rfc822; bob@remote\.test\r\nAction: failed\r\nStatus: 5\.1\.1\r\nRemote-MTA: dns; mx\.remote\.test\r\nDiagnostic-Code: smtp; 550 5\.1\.1 no such user\r\n/,
+  );
   assert.match(text, /Final-Recipient: rfc822; carol@remote\.test\r\nAction: failed\r\nStatus: 5\.1\.10\r\n/);
   assert.ok(!text.includes('secret body'), 'only the headers of the original');
   assert.match(text, /Content-Type: text\/rfc822-headers\r\n\r\nReceived: from x\r\n[\s\S]*Message-ID: <m1@example\.test>\r\n\r\n--BOUNDARY1--\r\n$/);

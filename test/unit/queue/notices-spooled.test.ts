@@ -12,7 +12,14 @@ test('the DSN of a spooled message copies its header from the prefix and never r
     size: 40 * 1024 * 1024,
   };
   const dsn = noticeMessage(
-    { kind: 'failed', queueId: 'Q1', sender: 'alice@example.test', receivedAt: 0, body, recipients: [{ rcpt: 'b@remote.test', address: 'b@remote.test', reason: '5.1.1 no such user' }] },
+    {
+      kind: 'failed',
+      queueId: 'Q1',
+      sender: 'alice@example.test',
+      receivedAt: 0,
+      body,
+      recipients: [{ rcpt: 'b@remote.test', address: 'b@remote.test', reason: '5.1.1 no such user' }],
+    },
     { hostname: 'mx.example.test', now: () => 1000, newId: () => 'D1', route: () => ({ kind: 'local', mailbox: 'alice@example.test' }), maxLifetimeMs: 1 },
   );
   assert.ok(dsn && Buffer.isBuffer(dsn.body));

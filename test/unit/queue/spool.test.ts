@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { type SpooledBody, bodyChunks, isSpooled } from '../../../src/core/body.ts';
+import { bodyChunks, isSpooled, type SpooledBody } from '../../../src/core/body.ts';
 import { MIGRATIONS_DIR, openDb } from '../../../src/db/open.ts';
 import { QueueStore } from '../../../src/queue/store.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -22,7 +22,13 @@ async function spooled(store: QueueStore, name: string): Promise<SpooledBody> {
   file.write(rest);
   await file.finish();
   const received = Buffer.from('Received: by test\r\n');
-  return { kind: 'spooled', prefix: Buffer.concat([received, header]), file: file.file, offset: header.length, size: received.length + header.length + rest.length };
+  return {
+    kind: 'spooled',
+    prefix: Buffer.concat([received, header]),
+    file: file.file,
+    offset: header.length,
+    size: received.length + header.length + rest.length,
+  };
 }
 
 async function text(body: Parameters<typeof bodyChunks>[0]): Promise<string> {

@@ -12,7 +12,16 @@ import { tempDir } from '../../helpers/tmp.ts';
 const retry = { minBackoffMs: 60_000, maxBackoffMs: 3_600_000, maxLifetimeMs: 86_400_000 };
 
 function message(id: string): NewMessage {
-  return { id, receivedAt: 1000, sender: 's@example.test', body: Buffer.from(`Subject: ${id}\r\n\r\nhi\r\n`), smtputf8: false, eightBit: false, origin: 'smtp', recipients: [{ rcpt: 'u@example.test', address: 'u@example.test', transport: 'local' }] };
+  return {
+    id,
+    receivedAt: 1000,
+    sender: 's@example.test',
+    body: Buffer.from(`Subject: ${id}\r\n\r\nhi\r\n`),
+    smtputf8: false,
+    eightBit: false,
+    origin: 'smtp',
+    recipients: [{ rcpt: 'u@example.test', address: 'u@example.test', transport: 'local' }],
+  };
 }
 
 /** A sync the test finishes by hand. */
@@ -22,7 +31,14 @@ function manualSync() {
   return { calls, syncFile };
 }
 
-const settled = (p: Promise<unknown>) => Promise.race([p.then(() => 'resolved', () => 'rejected'), new Promise((r) => setTimeout(() => r('pending'), 20))]);
+const settled = (p: Promise<unknown>) =>
+  Promise.race([
+    p.then(
+      () => 'resolved',
+      () => 'rejected',
+    ),
+    new Promise((r) => setTimeout(() => r('pending'), 20)),
+  ]);
 
 test('an enqueue is answered after the WAL sync; batches committed meanwhile share the next sync', { timeout: 10_000 }, async (t) => {
   const db = openDb(path.join(await tempDir(t), 'q'), MIGRATIONS_DIR);

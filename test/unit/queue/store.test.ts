@@ -75,9 +75,14 @@ test('outcomes: delivered, deferred with backoff, expired and permanent failures
   assert.equal(store.nextDue('local'), 2000 + 60_000);
   assert.equal(store.claim('local', 2000 + 59_999, 10).length, 0, 'not before its time');
   const [retryJob] = store.claim('local', 2000 + 60_000, 10);
-  assert.deepEqual(retryJob?.recipients.map((r) => [r.rcpt, r.attempts]), [['later@example.test', 1]]);
+  assert.deepEqual(
+    retryJob?.recipients.map((r) => [r.rcpt, r.attempts]),
+    [['later@example.test', 1]],
+  );
   assert.ok(retryJob);
-  const done = store.complete(retryJob, new Map([[later.id, { kind: 'transient' as const, reason: 'still full' }]]), 1000 + retry.maxLifetimeMs, { notice: bounce });
+  const done = store.complete(retryJob, new Map([[later.id, { kind: 'transient' as const, reason: 'still full' }]]), 1000 + retry.maxLifetimeMs, {
+    notice: bounce,
+  });
   assert.ok(done, 'the message is finished once nothing is left to try');
   assert.deepEqual(done.failed.map((f) => f.rcpt).sort(), ['bad@example.test', 'later@example.test']);
   assert.match(done.failed.find((f) => f.rcpt === 'later@example.test')?.reason ?? '', /maximum lifetime/);
@@ -111,9 +116,16 @@ test('one delayed notice once recipients wait longer than the warning time, queu
 
 test('a claim walks the due index only up to its limit, then finds each message by id', () => {
   const db = openDb(path.join(dir, 'plan'), MIGRATIONS_DIR);
-  const plan = (sql: string) => db.prepare<Record<string, unknown>, { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`).all({ transport: 'remote', now: 0, limit: 1, messageId: 'M' }).map((r) => r.detail);
+  const plan = (sql: string) =>
+    db
+      .prepare<Record<string, unknown>, { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
+      .all({ transport: 'remote', now: 0, limit: 1, messageId: 'M' })
+      .map((r) => r.detail);
   // Ordered by the index itself: no sort of every due row before the limit applies.
-  assert.deepEqual(plan(DUE_MESSAGES_SQL).filter((d) => /recipients_due|ORDER BY/.test(d)), ['SEARCH recipients USING INDEX recipients_due (transport=? AND next_attempt_at<?)']);
+  assert.deepEqual(
+    plan(DUE_MESSAGES_SQL).filter((d) => /recipients_due|ORDER BY/.test(d)),
+    ['SEARCH recipients USING INDEX recipients_due (transport=? AND next_attempt_at<?)'],
+  );
   // By message id, not by walking the due index (which would visit every due row per claim).
   assert.deepEqual(plan(CLAIM_MESSAGE_SQL), ['SEARCH recipients USING INDEX recipients_message (message_id=?)']);
   db.close();

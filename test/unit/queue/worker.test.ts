@@ -17,7 +17,16 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const retry = { minBackoffMs: 60_000, maxBackoffMs: 60_000, maxLifetimeMs: 86_400_000 };
 
 function message(id: string, receivedAt: number): NewMessage {
-  return { id, receivedAt, sender: '', body: Buffer.from('Subject: x\r\n\r\nx\r\n'), smtputf8: false, eightBit: false, origin: 'smtp', recipients: [{ rcpt: `${id}@example.test`, address: `${id}@example.test`, transport: 'local' }] };
+  return {
+    id,
+    receivedAt,
+    sender: '',
+    body: Buffer.from('Subject: x\r\n\r\nx\r\n'),
+    smtputf8: false,
+    eightBit: false,
+    origin: 'smtp',
+    recipients: [{ rcpt: `${id}@example.test`, address: `${id}@example.test`, transport: 'local' }],
+  };
 }
 
 test('concurrency bounds the messages in flight, and every message is delivered', { timeout: 10_000 }, async () => {
@@ -85,7 +94,11 @@ test('a fresh message goes straight to a worker with room (no claim); the rest w
   const state = (id: string) => db.prepare<[string], { state: string }>('SELECT state FROM recipients WHERE message_id = ?').get(id)?.state;
   await waitFor(() => started.length === 1, { timeoutMs: 5000, what: 'the first delivery' });
   assert.deepEqual(started, ['h1']);
-  assert.deepEqual(claims.slice(startupClaims).filter((n) => n > 0), [], 'h1 was handed over, not claimed');
+  assert.deepEqual(
+    claims.slice(startupClaims).filter((n) => n > 0),
+    [],
+    'h1 was handed over, not claimed',
+  );
   assert.deepEqual([state('h1'), state('h2'), state('h3')], ['active', 'queued', 'queued']);
   for (let n = 1; n <= 3; n++) {
     await waitFor(() => gates.length === n, { timeoutMs: 5000, what: `delivery ${n}` });
@@ -113,7 +126,9 @@ function watchUnhandled(t: { after: (fn: () => void) => void }): unknown[] {
   return seen;
 }
 
-test('SQLITE_FULL from complete and from claim: retried with backoff, logged once when it starts and once when it ends, delivered', { timeout: 10_000 }, async (t) => {
+test('SQLITE_FULL from complete and from claim: retried with backoff, logged once when it starts and once when it ends, delivered', {
+  timeout: 10_000,
+}, async (t) => {
   const unhandled = watchUnhandled(t);
   const db = openDb(path.join(dir, 'full'), MIGRATIONS_DIR);
   const store = new QueueStore(db, retry);
@@ -175,7 +190,15 @@ test('stopped while the disk refuses an outcome: stop() returns, the recipients 
   };
   const courier: Courier = { deliver: async (job) => new Map<number, Outcome>(job.recipients.map((r) => [r.id, { kind: 'delivered' }])) };
   const { log, records } = captureLog();
-  const worker = new QueueWorker({ store, transport: 'local', courier, log, now: Date.now, concurrency: 1, storage: new StorageHealth({ log, now: Date.now, minBackoffMs: 60_000 }) });
+  const worker = new QueueWorker({
+    store,
+    transport: 'local',
+    courier,
+    log,
+    now: Date.now,
+    concurrency: 1,
+    storage: new StorageHealth({ log, now: Date.now, minBackoffMs: 60_000 }),
+  });
   worker.start();
   await waitFor(() => records.some((r) => r['event'] === 'storage' && r['state'] === 'failing'), { timeoutMs: 5000, what: 'the fault to be logged' });
   await worker.stop();

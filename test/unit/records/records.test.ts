@@ -16,7 +16,10 @@ test('reverse names (RFC 1035 §3.5, RFC 3596 §2.5)', () => {
 test('CAA: the CA of the directory, accounturi once the account exists (RFC 8657)', () => {
   const le = 'https://acme-v02.api.letsencrypt.org/directory';
   assert.equal(caaValue(le), '0 issue "letsencrypt.org"');
-  assert.equal(caaValue(le, 'https://acme-v02.api.letsencrypt.org/acme/acct/1'), '0 issue "letsencrypt.org; accounturi=https://acme-v02.api.letsencrypt.org/acme/acct/1"');
+  assert.equal(
+    caaValue(le, 'https://acme-v02.api.letsencrypt.org/acme/acct/1'),
+    '0 issue "letsencrypt.org; accounturi=https://acme-v02.api.letsencrypt.org/acme/acct/1"',
+  );
   assert.equal(caaValue('https://acme.zerossl.com/v2/DV90'), '0 issue "sectigo.com"');
 });
 
@@ -29,15 +32,18 @@ test('every record family, PTRs for the provider; zone lines and a table', () =>
     acme: { enabled: true, directory: 'https://acme-v02.api.letsencrypt.org/directory' },
     dmarcRua: (d) => `dmarc@${d}`,
   });
-  assert.deepEqual(records.map((r) => `${r.name} ${r.type} ${r.where}`), [
-    'example.org MX zone',
-    'mx.example.org A zone',
-    'example.org TXT zone',
-    's1._domainkey.example.org TXT zone',
-    '_dmarc.example.org TXT zone',
-    'mx.example.org CAA zone',
-    '7.113.0.203.in-addr.arpa PTR provider',
-  ]);
+  assert.deepEqual(
+    records.map((r) => `${r.name} ${r.type} ${r.where}`),
+    [
+      'example.org MX zone',
+      'mx.example.org A zone',
+      'example.org TXT zone',
+      's1._domainkey.example.org TXT zone',
+      '_dmarc.example.org TXT zone',
+      'mx.example.org CAA zone',
+      '7.113.0.203.in-addr.arpa PTR provider',
+    ],
+  );
   assert.equal(records[4]?.value, dmarcRecord('dmarc@example.org'));
   // RFC 1035 §3.3.14: a TXT of more than 255 bytes is written as several strings.
   assert.match(zoneFileLine(records[3]!), /^s1\._domainkey\.example\.org\.\t3600\tIN\tTXT\t"v=DKIM1; k=rsa; p=A{237}" "A{63}"$/);

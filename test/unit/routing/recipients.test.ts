@@ -3,7 +3,12 @@ import { test } from 'node:test';
 import { buildDirectory, decideRecipient } from '../../../src/routing/recipients.ts';
 
 const directory = buildDirectory([
-  { name: 'example.test', mailboxes: ['alice', 'bob'], aliases: { postmaster: 'alice', fwd: 'someone@elsewhere.test', cross: 'carol@xn--exmple-cua.test', dangling: 'nobody@xn--exmple-cua.test' }, catchAll: '' },
+  {
+    name: 'example.test',
+    mailboxes: ['alice', 'bob'],
+    aliases: { postmaster: 'alice', fwd: 'someone@elsewhere.test', cross: 'carol@xn--exmple-cua.test', dangling: 'nobody@xn--exmple-cua.test' },
+    catchAll: '',
+  },
   { name: 'xn--exmple-cua.test', mailboxes: ['carol'], aliases: {}, catchAll: 'carol' },
 ]);
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TlsLevel } from '../../../src/config/types.ts';
-import { type TlsObserved, evaluate, shouldStarttls } from '../../../src/tls-policy/evaluate.ts';
+import { evaluate, shouldStarttls, type TlsObserved } from '../../../src/tls-policy/evaluate.ts';
 
 const seen: Record<string, TlsObserved> = {
   noStarttls: { starttlsOffered: false, handshake: 'skipped' },

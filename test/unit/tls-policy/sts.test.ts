@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { StsPolicy } from '../../../src/tls-policy/mta-sts.ts';
-import type { FetchResult } from '../../../src/tls-policy/sts-fetch.ts';
 import { currentStsPolicy } from '../../../src/tls-policy/sts.ts';
+import type { FetchResult } from '../../../src/tls-policy/sts-fetch.ts';
 import { fakeResolver } from '../dns/fake-resolver.ts';
 
 function memoryCache() {
@@ -31,7 +31,11 @@ test('fetches when the id is new, uses the cache while the id is the same, refet
   const problems: string[] = [];
   const cache = memoryCache();
   const deps = {
-    resolver: fakeResolver({ get '_mta-sts.sts.test'() { return { TXT: txt }; } }),
+    resolver: fakeResolver({
+      get '_mta-sts.sts.test'() {
+        return { TXT: txt };
+      },
+    }),
     cache,
     now: () => now,
     fetch: async (d: string) => {

@@ -38,10 +38,22 @@ describe('loadCertFiles', { timeout: 20_000 }, () => {
     ['missing cert file', 'nope.pem', 'privkey.pem', 'nope.pem', /tls\.cert_file .*nope\.pem does not exist; fix the path, or remove cert_file and key_file/],
     ['missing key file', 'fullchain.pem', 'nope.pem', 'nope.pem', /tls\.key_file .*nope\.pem does not exist/],
     ['a directory', 'a-directory', 'privkey.pem', 'a-directory', /is a directory/],
-    ['files swapped', 'privkey.pem', 'fullchain.pem', 'privkey.pem', /holds no PEM certificate \(it holds a private key: are cert_file and key_file swapped\?\)/],
+    [
+      'files swapped',
+      'privkey.pem',
+      'fullchain.pem',
+      'privkey.pem',
+      /holds no PEM certificate \(it holds a private key: are cert_file and key_file swapped\?\)/,
+    ],
     ['empty cert file', 'empty.pem', 'privkey.pem', 'empty.pem', /holds no PEM certificate; point it at the full chain/],
     ['empty key file', 'fullchain.pem', 'empty.pem', 'empty.pem', /holds no PEM private key; point it at the key/],
-    ['key of another certificate', 'fullchain.pem', 'other-key.pem', 'other-key.pem', /other-key\.pem does not go with tls\.cert_file .*fullchain\.pem: the private key does not belong/],
+    [
+      'key of another certificate',
+      'fullchain.pem',
+      'other-key.pem',
+      'other-key.pem',
+      /other-key\.pem does not go with tls\.cert_file .*fullchain\.pem: the private key does not belong/,
+    ],
   ];
   for (const [name, cert, key, blamed, reason] of cases) {
     test(name, async () => {

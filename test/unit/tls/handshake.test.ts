@@ -11,7 +11,7 @@ import { SMTPServer } from 'smtp-server';
 import type { TlsBinding } from '../../../src/inbound/session.ts';
 import { tlsBinding } from '../../../src/tls/smtp-server.ts';
 import { type CertStore, createCertStore } from '../../../src/tls/store.ts';
-import { type TestCert, createCa, issueCert, selfSignedCert } from '../../helpers/certs.ts';
+import { createCa, issueCert, selfSignedCert, type TestCert } from '../../helpers/certs.ts';
 import { captureLog } from '../../helpers/log.ts';
 
 const hostname = 'mx.example.test';
@@ -143,7 +143,15 @@ describe('TLS handshakes through tlsBinding', { timeout: 30_000 }, () => {
 
   test("listener options reach smtp-server's default context as well as the SNI contexts", async () => {
     for (const servername of [undefined, 'mail.other.test']) {
-      const old = tls.connect({ host: '127.0.0.1', port: implicitPort, rejectUnauthorized: false, maxVersion: 'TLSv1.1', minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0', ...(servername ? { servername } : {}) });
+      const old = tls.connect({
+        host: '127.0.0.1',
+        port: implicitPort,
+        rejectUnauthorized: false,
+        maxVersion: 'TLSv1.1',
+        minVersion: 'TLSv1',
+        ciphers: 'DEFAULT:@SECLEVEL=0',
+        ...(servername ? { servername } : {}),
+      });
       sockets.push(old);
       // smtp-server's own default would be TLSv1; ours is min_version = TLSv1.2.
       const err = await new Promise<Error>((resolve, reject) => {
@@ -152,7 +160,10 @@ describe('TLS handshakes through tlsBinding', { timeout: 30_000 }, () => {
       });
       assert.match(err.message, /protocol version|unsupported protocol/i);
     }
-    assert.ok(serverErrors.some((e) => /unsupported protocol/.test(e.message)), 'the server refused the TLS 1.1 ClientHello');
+    assert.ok(
+      serverErrors.some((e) => /unsupported protocol/.test(e.message)),
+      'the server refused the TLS 1.1 ClientHello',
+    );
     // dhparam 'auto': DHE-RSA works besides ECDHE-RSA for peers that only speak DHE.
     const dhe = await connectTls({ maxVersion: 'TLSv1.2', ciphers: 'DHE-RSA-AES128-GCM-SHA256' });
     assert.equal(dhe.socket.getCipher().name, 'DHE-RSA-AES128-GCM-SHA256');
@@ -174,7 +185,11 @@ describe('TLS handshakes through tlsBinding', { timeout: 30_000 }, () => {
       assert.match(outcome, /no renegotiation|closed|error/i);
       socket.destroy();
       for (const ciphers of ['AES256-GCM-SHA384', 'ECDHE-RSA-AES256-SHA', 'ECDHE-ECDSA-AES128-SHA256']) {
-        await assert.rejects(connectTls({ maxVersion: 'TLSv1.2', ciphers, ...sni }), /handshake failure|no shared cipher|ECONNRESET|socket disconnected/i, `${ciphers} SNI ${servername ?? '(none)'}`);
+        await assert.rejects(
+          connectTls({ maxVersion: 'TLSv1.2', ciphers, ...sni }),
+          /handshake failure|no shared cipher|ECONNRESET|socket disconnected/i,
+          `${ciphers} SNI ${servername ?? '(none)'}`,
+        );
       }
       const good = await connectTls({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256', ...sni });
       assert.match(good.socket.getCipher().name, /^ECDHE-(ECDSA-CHACHA20-POLY1305|RSA-AES128-GCM-SHA256)$/);

@@ -1,9 +1,9 @@
 // parseMaterial and lintChain against generated chains: good, disordered, mismatched, expired.
 import assert from 'node:assert/strict';
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { before, describe, test } from 'node:test';
 import { lintChain, parseMaterial } from '../../../src/tls/material.ts';
-import { type TestCa, type TestCert, createCa, issueCert, selfSignedCert } from '../../helpers/certs.ts';
+import { createCa, issueCert, selfSignedCert, type TestCa, type TestCert } from '../../helpers/certs.ts';
 
 const DAY = 86_400_000;
 const now = Date.now();
@@ -34,10 +34,20 @@ describe('parseMaterial', { timeout: 20_000 }, () => {
     const encrypted = createPrivateKey(leaf.keyPem).export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'secret' }).toString();
     const cases: [string, { certPem: string; keyPem: string }, 'chain' | 'key' | 'pair', RegExp][] = [
       ['no certificate', { certPem: 'hello', keyPem: leaf.keyPem }, 'chain', /no PEM certificate/],
-      ['garbage inside the PEM', { certPem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----', keyPem: leaf.keyPem }, 'chain', /certificate 1 .*cannot be parsed/],
+      [
+        'garbage inside the PEM',
+        { certPem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----', keyPem: leaf.keyPem },
+        'chain',
+        /certificate 1 .*cannot be parsed/,
+      ],
       ['no key', { certPem: leaf.chainPem, keyPem: leaf.certPem }, 'key', /no PEM private key/],
       ['encrypted key', { certPem: leaf.chainPem, keyPem: encrypted }, 'key', /encrypted/],
-      ['key of another certificate', { certPem: leaf.chainPem, keyPem: other.keyPem }, 'pair', /does not belong to the first certificate \(CN=mx.example.test\)/],
+      [
+        'key of another certificate',
+        { certPem: leaf.chainPem, keyPem: other.keyPem },
+        'pair',
+        /does not belong to the first certificate \(CN=mx.example.test\)/,
+      ],
       ['intermediate first', { certPem: inter.certPem + leaf.certPem, keyPem: leaf.keyPem }, 'pair', /does not belong/],
     ];
     for (const [name, material, part, reason] of cases) {
@@ -91,7 +101,10 @@ describe('lintChain', { timeout: 20_000 }, () => {
     const expired = await issueCert(inter, { names: ['mx.example.test'], notBefore: new Date(now - 90 * DAY), notAfter: new Date(now - DAY) });
     const future = await issueCert(inter, { names: ['mx.example.test'], notBefore: new Date(now + DAY), notAfter: new Date(now + 90 * DAY) });
     const expiredProblems = lintChain({ certPem: expired.chainPem, keyPem: expired.keyPem }, { names: ['mx.example.test'], now });
-    assert.deepEqual(expiredProblems.map((p) => p.level), ['error']);
+    assert.deepEqual(
+      expiredProblems.map((p) => p.level),
+      ['error'],
+    );
     assert.match(expiredProblems[0]?.text ?? '', /^the leaf certificate \(CN=mx\.example\.test\) expired on \d{4}-/);
     const futureProblems = lintChain({ certPem: future.chainPem, keyPem: future.keyPem }, { names: ['mx.example.test'], now });
     assert.match(futureProblems[0]?.text ?? '', /is not valid until .*check the system clock/);

@@ -1,7 +1,7 @@
 // Table tests for source precedence and the default certificate.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type CertSource, buildIndex, compareEntries } from '../../../src/tls/precedence.ts';
+import { buildIndex, type CertSource, compareEntries } from '../../../src/tls/precedence.ts';
 
 interface Fake {
   id: string;
@@ -14,7 +14,10 @@ const e = (id: string, source: CertSource, names: string[], notAfter = 1000): Fa
 describe('compareEntries', { timeout: 5000 }, () => {
   test('operator > acme > self-signed, then the later expiry', () => {
     const sorted = [e('s', 'self-signed', []), e('a-early', 'acme', [], 10), e('o', 'operator', []), e('a-late', 'acme', [], 20)].sort(compareEntries);
-    assert.deepEqual(sorted.map((x) => x.id), ['o', 'a-late', 'a-early', 's']);
+    assert.deepEqual(
+      sorted.map((x) => x.id),
+      ['o', 'a-late', 'a-early', 's'],
+    );
   });
 });
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { OPERATOR_POLL_MS, startTls } from '../../../src/tls/service.ts';
-import { type TestCert, createCa, issueCert } from '../../helpers/certs.ts';
+import { createCa, issueCert, type TestCert } from '../../helpers/certs.ts';
 import { captureLog } from '../../helpers/log.ts';
 
 const hostname = 'mx.example.test';
@@ -27,7 +27,11 @@ after(async () => {
 });
 
 const config = (dataDir: string, certFile = '', keyFile = '') => ({ hostname, dataDir, tls: { minVersion: 'TLSv1.2' as const, certFile, keyFile } });
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 describe('startTls', { timeout: 60_000 }, () => {
   test('without operator files: the self-signed certificate, generated once and kept', async () => {
@@ -44,7 +48,9 @@ describe('startTls', { timeout: 60_000 }, () => {
     const strict = first.binding('TLSv1.3');
     assert.equal(strict.serverOptions.minVersion, 'TLSv1.3');
     const sniContext = (b: typeof strict) =>
-      new Promise<unknown>((resolve) => (b.serverOptions.SNICallback as (name: string, cb: (err: Error | null, ctx?: unknown) => void) => void)(hostname, (_err, ctx) => resolve(ctx)));
+      new Promise<unknown>((resolve) =>
+        (b.serverOptions.SNICallback as (name: string, cb: (err: Error | null, ctx?: unknown) => void) => void)(hostname, (_err, ctx) => resolve(ctx)),
+      );
     const strictContext = await sniContext(strict);
     assert.ok(strictContext !== undefined && strictContext !== served?.context);
     assert.equal(await sniContext(strict), strictContext);
@@ -69,7 +75,9 @@ describe('startTls', { timeout: 60_000 }, () => {
     assert.equal(service.store.current().default?.fingerprint, fp(operatorA.certPem));
     assert.equal(await exists(path.join(dataDir, 'certs', 'self-signed')), false);
     // A CA-issued leaf without its intermediate is served, with a warning.
-    assert.ok(records.some((r) => r['action'] === 'lint' && r['level'] === 'warn' && r['severity'] === 'warning' && /no intermediate/.test(String(r['problem']))));
+    assert.ok(
+      records.some((r) => r['action'] === 'lint' && r['level'] === 'warn' && r['severity'] === 'warning' && /no intermediate/.test(String(r['problem']))),
+    );
 
     await writeFile(certFile, operatorB.chainPem);
     await writeFile(keyFile, operatorB.keyPem);

@@ -4,7 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import { before, describe, test } from 'node:test';
 import { pickEntry } from '../../../src/tls/names.ts';
 import { type CertSnapshot, createCertStore } from '../../../src/tls/store.ts';
-import { type TestCa, type TestCert, createCa, issueCert, selfSignedCert } from '../../helpers/certs.ts';
+import { createCa, issueCert, selfSignedCert, type TestCa, type TestCert } from '../../helpers/certs.ts';
 import { captureLog } from '../../helpers/log.ts';
 
 const hostname = 'mx.example.test';
@@ -60,7 +60,16 @@ describe('CertStore', { timeout: 20_000 }, () => {
     assert.equal(store.current().default?.source, 'acme');
 
     const actions = records.filter((r) => r['event'] === 'cert').map((r) => `${r['action']}:${r['source']}`);
-    assert.deepEqual(actions, ['loaded:self-signed', 'default:self-signed', 'loaded:acme', 'default:acme', 'loaded:operator', 'default:operator', 'removed:operator', 'default:acme']);
+    assert.deepEqual(actions, [
+      'loaded:self-signed',
+      'default:self-signed',
+      'loaded:acme',
+      'default:acme',
+      'loaded:operator',
+      'default:operator',
+      'removed:operator',
+      'default:acme',
+    ]);
   });
 
   test('a bad material leaves the old snapshot in place and says why', () => {

@@ -11,7 +11,17 @@ const NOW = Date.parse('2026-03-01T12:00:00Z');
 const DAY = 86_400_000;
 
 function cert(subject: string, issuer: string, dnsNames: string[] = []): CertSummary {
-  return { subject: `CN=${subject}`, commonName: subject, dnsNames, issuer: `CN=${issuer}`, notBefore: new Date(NOW - 30 * DAY).toISOString(), notAfter: new Date(NOW + 60 * DAY).toISOString(), selfIssued: subject === issuer, serial: '01', fingerprint256: subject };
+  return {
+    subject: `CN=${subject}`,
+    commonName: subject,
+    dnsNames,
+    issuer: `CN=${issuer}`,
+    notBefore: new Date(NOW - 30 * DAY).toISOString(),
+    notAfter: new Date(NOW + 60 * DAY).toISOString(),
+    selfIssued: subject === issuer,
+    serial: '01',
+    fingerprint256: subject,
+  };
 }
 
 const leaf = cert('mx.example.org', 'R11', ['mx.example.org']);
@@ -19,7 +29,10 @@ const inter = cert('R11', 'Root');
 const root = cert('Root', 'Root');
 const base: SmtpProbe = { banner: '220 mx.example.org ESMTP', ehlo: ['PIPELINING', 'STARTTLS'], starttls: true, ehloAfterTls: ['PIPELINING'] };
 const good: SmtpProbe = { ...base, tls: { version: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', chain: [leaf, inter, root], authorized: true } };
-const unverified: SmtpProbe = { ...base, tls: { version: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', chain: [leaf], authorized: false, code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' } };
+const unverified: SmtpProbe = {
+  ...base,
+  tls: { version: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', chain: [leaf], authorized: false, code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' },
+};
 const plain: SmtpProbe = { ...base, ehlo: ['PIPELINING'], starttls: false };
 const refused: SmtpProbe = { ...base, starttlsRefused: '454 4.7.0 TLS not available' };
 const broken: SmtpProbe = { ...base, failure: { stage: 'tls', error: 'wrong version number' } };
@@ -45,10 +58,20 @@ test('what Sealpost would do, by TLS level and what the server showed, table', (
   ];
   for (const [level, probe, action, transport] of cases) {
     const v = deliveryVerdict(policy(level), probe, undefined, null, probe.failure?.error);
-    assert.deepEqual([v.action, v.transport], [action, transport], `${level} × ${JSON.stringify(probe.failure ?? probe.tls?.code ?? probe.starttls)}: ${v.text}`);
+    assert.deepEqual(
+      [v.action, v.transport],
+      [action, transport],
+      `${level} × ${JSON.stringify(probe.failure ?? probe.tls?.code ?? probe.starttls)}: ${v.text}`,
+    );
   }
-  assert.match(deliveryVerdict(policy('verify'), good, 'certificate is valid for a, not b', null, undefined).text, /^would defer the mail: certificate verification failed: certificate is valid for a, not b$/);
-  assert.match(deliveryVerdict(policy('may'), broken, undefined, null, undefined).text, /^would retry in plaintext on a new connection, logged as a downgrade \(TLS handshake failed: wrong version number\)$/);
+  assert.match(
+    deliveryVerdict(policy('verify'), good, 'certificate is valid for a, not b', null, undefined).text,
+    /^would defer the mail: certificate verification failed: certificate is valid for a, not b$/,
+  );
+  assert.match(
+    deliveryVerdict(policy('may'), broken, undefined, null, undefined).text,
+    /^would retry in plaintext on a new connection, logged as a downgrade \(TLS handshake failed: wrong version number\)$/,
+  );
   // RFC 8461 §4.1: under enforce an MX outside the policy is not used at all.
   const sts = { ...policy('verify', 'mta-sts'), sts: { mode: 'enforce' as const, mx: ['mx.example.org'], maxAge: 86400, id: '1' } };
   assert.equal(deliveryVerdict(sts, good, undefined, false, undefined).action, 'skip');
@@ -56,9 +79,15 @@ test('what Sealpost would do, by TLS level and what the server showed, table', (
 
 test('assessAddress: the chain as sent, the trust anchor, findings and verification', () => {
   const probes = { ip: '192.0.2.1', port: 25, mxName: 'mx.example.org' };
-  const asSent: SmtpProbe = { ...good, tls: { ...(good.tls as NonNullable<SmtpProbe['tls']>), chain: [leaf, inter], authorized: false, code: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY' } };
+  const asSent: SmtpProbe = {
+    ...good,
+    tls: { ...(good.tls as NonNullable<SmtpProbe['tls']>), chain: [leaf, inter], authorized: false, code: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY' },
+  };
   const ok = assessAddress({ ...probes, main: good, asSent, noSni: good }, policy('may'), null, NOW);
-  assert.deepEqual(ok.chain.map((c) => c.subject), ['CN=mx.example.org', 'CN=R11']);
+  assert.deepEqual(
+    ok.chain.map((c) => c.subject),
+    ['CN=mx.example.org', 'CN=R11'],
+  );
   assert.equal(ok.trustAnchor?.subject, 'CN=Root');
   assert.equal(ok.verified, true);
   assert.deepEqual(ok.findings, []);
@@ -67,15 +96,24 @@ test('assessAddress: the chain as sent, the trust anchor, findings and verificat
 
   // Verified with SNI, but the default certificate (no SNI) is another, self-signed one.
   const other = cert('localhost', 'localhost', ['localhost']);
-  const noSni: SmtpProbe = { ...base, tls: { version: 'TLSv1.2', cipher: 'ECDHE-RSA-AES128-GCM-SHA256', chain: [other], authorized: false, code: 'DEPTH_ZERO_SELF_SIGNED_CERT' } };
+  const noSni: SmtpProbe = {
+    ...base,
+    tls: { version: 'TLSv1.2', cipher: 'ECDHE-RSA-AES128-GCM-SHA256', chain: [other], authorized: false, code: 'DEPTH_ZERO_SELF_SIGNED_CERT' },
+  };
   const mixed = assessAddress({ ...probes, main: good, asSent, noSni }, policy('may'), null, NOW);
   assert.equal(mixed.verified, true, 'a warning does not fail the host');
   assert.equal(mixed.withoutSni?.verified, false);
-  assert.deepEqual(mixed.findings.map((f) => [f.kind, f.severity]), [['no-sni-certificate', 'warning']]);
+  assert.deepEqual(
+    mixed.findings.map((f) => [f.kind, f.severity]),
+    [['no-sni-certificate', 'warning']],
+  );
 
   const bad = assessAddress({ ...probes, main: unverified, asSent: unverified, noSni: unverified }, policy('may'), null, NOW);
   assert.equal(bad.verified, false);
-  assert.deepEqual(bad.findings.map((f) => f.kind), ['missing-intermediate']);
+  assert.deepEqual(
+    bad.findings.map((f) => f.kind),
+    ['missing-intermediate'],
+  );
   assert.equal(bad.trustAnchor, undefined);
 
   const none = assessAddress({ ...probes, main: plain }, policy('may'), null, NOW);
