@@ -37,7 +37,7 @@ export interface ProfileSummary {
 export function summarizeProfile(profile: CpuProfile, root: string, top = 25): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  for (const [i, id] of profile.samples.entries()) selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   const functions = new Map<string, number>();
   const files = new Map<string, number>();
   let total = 0;

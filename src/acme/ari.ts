@@ -8,7 +8,7 @@ import type { RenewalWindow } from './schedule.ts';
  */
 export function ariCertId(certDer: Uint8Array): string | undefined {
   const parts = certParts(certDer);
-  if (!parts || !parts.authorityKeyId) return undefined;
+  if (!parts?.authorityKeyId) return undefined;
   return `${b64url(parts.authorityKeyId)}.${b64url(parts.serial)}`;
 }
 
@@ -84,13 +84,13 @@ function certParts(der: Uint8Array): { serial: Uint8Array; authorityKeyId?: Uint
   if (!fields) return undefined;
   const hasVersion = fields[0]?.tag === 0xa0;
   const serialTlv = fields[hasVersion ? 1 : 0];
-  if (!serialTlv || serialTlv.tag !== 0x02) return undefined;
+  if (serialTlv?.tag !== 0x02) return undefined;
   const serial = der.subarray(serialTlv.start, serialTlv.end);
   const extensionsWrapper = fields.find((f) => f.tag === 0xa3);
   const extensionList = extensionsWrapper ? children(der, extensionsWrapper)?.[0] : undefined;
   for (const ext of (extensionList && children(der, extensionList)) ?? []) {
     const [oid, ...rest] = children(der, ext) ?? [];
-    if (!oid || oid.tag !== 0x06 || !AKI_OID.equals(der.subarray(oid.start, oid.end))) continue;
+    if (oid?.tag !== 0x06 || !AKI_OID.equals(der.subarray(oid.start, oid.end))) continue;
     const octets = rest.find((t) => t.tag === 0x04);
     const aki = octets ? readTlv(der, octets.start, octets.end) : undefined;
     const keyId = aki && aki.tag === 0x30 ? children(der, aki)?.find((t) => t.tag === 0x80) : undefined;

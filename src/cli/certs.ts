@@ -172,7 +172,7 @@ async function renew(config: Config, force: boolean, out: Out, err: Out): Promis
   out.write('no running daemon answered; renewing without it\n');
   const log = createLogger(config.log.level, process.stderr);
   const challenges = createChallengeTable();
-  let responder;
+  let responder: Awaited<ReturnType<typeof startChallengeServer>>;
   try {
     responder = await startChallengeServer(config.listen.acmeHttp, challenges, log);
   } catch (e) {

@@ -113,7 +113,7 @@ export function join(prefix: string, key: string): string {
 /** "host:port" or "[v6]:port" → parts, or a reason it is not one. */
 export function parseHostPort(text: string, defaultPort?: number): { host: string; port: number } | string {
   const m = /^\[([0-9a-fA-F:.]+)\](?::(\d+))?$/.exec(text) ?? /^([^:[\]]+)(?::(\d+))?$/.exec(text);
-  if (!m || !m[1]) return `"${text}" is not an address; write "IP:PORT" or "[IPv6]:PORT"`;
+  if (!m?.[1]) return `"${text}" is not an address; write "IP:PORT" or "[IPv6]:PORT"`;
   const host = m[1];
   if (net.isIP(host) === 0) return `"${host}" is not an IP address`;
   const port = m[2] === undefined ? defaultPort : Number(m[2]);

@@ -3,7 +3,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import { canonicalDomain, formatMailbox, parseMailbox } from '../core/address.ts';
-import { isTable, join, parseHostPort, Reader, type Table } from './fields.ts';
+import { isTable, join, parseHostPort, type Reader, type Table } from './fields.ts';
 import { checkRelayWidth } from './relay.ts';
 import {
   type AcmeConfig,

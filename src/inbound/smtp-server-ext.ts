@@ -83,6 +83,7 @@ class SealpostConnection extends SMTPConnection implements AnvilMember {
     const now = this.anvil.now();
     this.waitingSince = now;
     if (code === 354) this.dataClock = startData(now, this.anvil.policy, this.anvil.stressed);
+    // biome-ignore lint/complexity/useOptionalChain: _parser is false (not undefined) before the stream exists
     else if (this.dataClock && !(this._parser && this._parser._dataMode)) this.dataClock = undefined;
     if (typeof data === 'string' && ENHANCED.test(data)) super.send(code, data, false);
     else super.send(code, data, context);
@@ -173,6 +174,7 @@ class SealpostConnection extends SMTPConnection implements AnvilMember {
 
   private clock(): SessionClock {
     const parser = this._parser;
+    // biome-ignore lint/complexity/useOptionalChain: _parser is false (not undefined) before the stream exists
     const inData = Boolean(parser && parser._dataMode);
     if (inData && this.dataClock) return { kind: 'data', clock: this.dataClock };
     // Not greeted yet (greeting pause, onConnect), a handler runs, or the message is in and the

@@ -149,7 +149,7 @@ export class SmtpSession {
     if ('refuse' in params) return { kind: 'refused', reason: params.refuse, enhanced: params.enhanced };
     this.messages++;
     const rcptReplies = new Map<string, SmtpReply>();
-    const mail = ['MAIL FROM:' + pathArgument(env.from), ...params.params].join(' ');
+    const mail = [`MAIL FROM:${pathArgument(env.from)}`, ...params.params].join(' ');
     const rcpts = env.rcpts.map((r) => `RCPT TO:${pathArgument(r)}`);
     const pipelining = this.extensions.has('PIPELINING');
     // RFC 2920 §3.1: MAIL, RCPT… and DATA may go in one group; DATA must be last.

@@ -89,7 +89,7 @@ export function buildDsn(input: DsnInput): Dsn {
   lines.push('');
 
   lines.push(`--${input.boundary}`, 'Content-Type: text/rfc822-headers', '');
-  const text = lines.join('\r\n') + '\r\n';
+  const text = `${lines.join('\r\n')}\r\n`;
   const headers = crlf(originalHeader(input.original));
   const body = Buffer.concat([Buffer.from(text, 'utf8'), headers, Buffer.from(`\r\n--${input.boundary}--\r\n`, 'utf8')]);
   return { sender: '', recipient: input.sender, body, smtputf8: /[^\x00-\x7f]/.test(text) || hasHighBytes(headers) };

@@ -4,7 +4,7 @@
 // makes durable every transaction committed before it started, and the rounds committed meanwhile
 // wait for the next one. An item is settled only once its round is on disk (the same guarantee as
 // synchronous=FULL), and a commit's fsync never stalls the event loop.
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 
 export interface GroupCommitDeps<T> {
   /** Commits the items in one transaction, without an fsync; throws if it cannot. */
@@ -83,7 +83,7 @@ export class GroupCommit<T> {
 
 /** fdatasync of a file by path (a fresh descriptor syncs the same inode); a file gone was checkpointed and removed. */
 async function syncFile(file: string): Promise<void> {
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(file, 'r');
   } catch (err) {

@@ -79,7 +79,7 @@ export function assessAddress(p: AddressProbes, policy: TlsPolicy, stsAllowed: b
       text: `this host is not among the MX hosts of the domain's MTA-STS policy (mx: ${policy.sts.mx.join(', ')}): senders that ${policy.sts.mode === 'enforce' ? 'enforce' : 'would enforce'} the policy do not deliver to it; add it to the policy or change the MX record`,
     });
   }
-  const verified = main !== undefined && main.verified && !findings.some((f) => f.severity === 'error');
+  const verified = main?.verified === true && !findings.some((f) => f.severity === 'error');
   return {
     ip: p.ip,
     port: p.port,

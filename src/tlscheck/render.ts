@@ -52,7 +52,7 @@ function renderAddress(a: AddressReport, now: number): string[] {
     );
   if (a.chain.length > 0) {
     out.push('    chain as sent');
-    a.chain.forEach((c, i) => out.push(...renderCert(c, i, now)));
+    for (const [i, c] of a.chain.entries()) out.push(...renderCert(c, i, now));
     if (a.trustAnchor)
       out.push(
         `      trusted root ${a.trustAnchor.subject}${a.chain.some((c) => c.fingerprint256 === a.trustAnchor?.fingerprint256) ? '' : " (from this machine's CA store)"}`,

@@ -113,7 +113,7 @@ async function startAriProxy(pebble: Pebble): Promise<AriProxy> {
 /** RFC 9773 §4.1 id of a PEM chain's leaf, computed with openssl rather than our DER reader. */
 function opensslAriId(chainPem: string, dir: string): string {
   const file = path.join(dir, 'leaf.pem');
-  execFileSync('sh', ['-c', `cat > ${file}`], { input: chainPem.split('-----END CERTIFICATE-----')[0] + '-----END CERTIFICATE-----\n' });
+  execFileSync('sh', ['-c', `cat > ${file}`], { input: `${chainPem.split('-----END CERTIFICATE-----')[0]}-----END CERTIFICATE-----\n` });
   const text = execFileSync('openssl', ['x509', '-in', file, '-noout', '-serial', '-ext', 'authorityKeyIdentifier'], { encoding: 'utf8' });
   const serial = /serial=([0-9A-F]+)/.exec(text)?.[1] ?? '';
   const aki = /([0-9A-F]{2}(?::[0-9A-F]{2})+)/.exec(text.split('Authority Key Identifier')[1] ?? '')?.[1] ?? '';
@@ -227,7 +227,7 @@ describe('ARI (RFC 9773) and rate limits through a proxy in front of Pebble', { 
       .current()
       .entries.find((e) => e.source === 'acme')?.fingerprint;
     proxy.rateLimit = { retryAfter: 7200 };
-    let outcome;
+    let outcome: Awaited<ReturnType<typeof manager.renewNow>>;
     try {
       outcome = await manager.renewNow(true);
     } finally {

@@ -192,7 +192,7 @@ describe('ACME manager against Pebble', { timeout: 180_000 }, () => {
     });
     const serial = await servedSerial(port, HOST, root);
     challenges.withhold = true;
-    let outcome;
+    let outcome: Awaited<ReturnType<typeof manager.renewNow>>;
     try {
       outcome = await manager.renewNow(true);
     } finally {

@@ -138,7 +138,10 @@ const VARIANTS: Variant[] = [
   },
   {
     name: 'SPF without our IP',
-    mutate: (z) => edit(z, 'example.org', (e) => void (e.TXT = ['v=spf1 ip4:198.51.100.1 -all'])),
+    mutate: (z) =>
+      edit(z, 'example.org', (e) => {
+        e.TXT = ['v=spf1 ip4:198.51.100.1 -all'];
+      }),
     id: 'spf.not-authorized',
     level: 'error',
     fix: /add ip4:203\.0\.113\.7 \(or mx\)/,
@@ -188,7 +191,10 @@ const VARIANTS: Variant[] = [
   },
   {
     name: 'MX pointing elsewhere',
-    mutate: (z) => edit(z, 'example.org', (e) => void (e.MX = [{ preference: 10, exchange: 'mx.other.example' }])),
+    mutate: (z) =>
+      edit(z, 'example.org', (e) => {
+        e.MX = [{ preference: 10, exchange: 'mx.other.example' }];
+      }),
     id: 'mx.elsewhere',
     level: 'error',
     fix: /publish example\.org\. IN MX 10 mx\.example\.org\./,
@@ -207,7 +213,10 @@ const VARIANTS: Variant[] = [
   },
   {
     name: 'null MX',
-    mutate: (z) => edit(z, 'example.org', (e) => void (e.MX = [{ preference: 0, exchange: '.' }])),
+    mutate: (z) =>
+      edit(z, 'example.org', (e) => {
+        e.MX = [{ preference: 0, exchange: '.' }];
+      }),
     id: 'mx.null',
     level: 'error',
     fix: /replace it with example\.org\. IN MX 10 mx\.example\.org\./,
@@ -286,7 +295,9 @@ test('the port-25 probe: a listener that accepts is open, one that never answers
     perl.once('exit', () => reject(new Error('perl listener exited')));
   });
   const fillers: net.Socket[] = [];
-  t.after(() => fillers.forEach((s) => s.destroy()));
+  t.after(() => {
+    for (const s of fillers) s.destroy();
+  });
   // Fill the accept queue: connect until a connection no longer completes.
   for (let i = 0; i < 8; i++) {
     const s = net.connect({ host: '127.0.0.1', port });

@@ -1,7 +1,7 @@
 // Shared setup for the outbound integration tests: a courier wired to an in-process DNS server, a
 // test CA, a fresh database (attempts rows) and a log capture (hop records). Opens sockets.
 import path from 'node:path';
-import { Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import type tls from 'node:tls';
 import type { OutboundConfig, TlsLevel } from '../../src/config/types.ts';
 import type { DeliveryJob } from '../../src/core/delivery.ts';

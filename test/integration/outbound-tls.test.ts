@@ -121,7 +121,7 @@ for (const level of ['none', 'may', 'encrypt', 'verify'] as const) {
         const reason = outcome?.kind === 'transient' ? outcome.reason : '';
         const why = ERROR[kind];
         assert.ok(why, label);
-        if (last.tls && last.tls.error) assert.match(last.tls.error, why, `${label}: hop tls.error`);
+        if (last.tls?.error) assert.match(last.tls.error, why, `${label}: hop tls.error`);
         else assert.match(reason, why, `${label}: reason`);
         if (kind === 'broken-tls')
           assert.match(

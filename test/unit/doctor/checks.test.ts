@@ -74,33 +74,66 @@ type Row = [name: string, change: (f: DoctorFacts) => void, id: string, level: '
 const d0 = (f: DoctorFacts) => f.domains[0]!;
 
 const ROWS: Row[] = [
-  ['a private address', (f) => void (f.addresses = ['10.0.0.7']), 'host.not-public', 'error', /doctor\.addresses/],
+  [
+    'a private address',
+    (f) => {
+      f.addresses = ['10.0.0.7'];
+    },
+    'host.not-public',
+    'error',
+    /doctor\.addresses/,
+  ],
   [
     'no A/AAAA for the hostname',
-    (f) => void ((f.hostA = { kind: 'nxdomain' }), (f.hostAaaa = { kind: 'nxdomain' })),
+    (f) => {
+      f.hostA = { kind: 'nxdomain' };
+      f.hostAaaa = { kind: 'nxdomain' };
+    },
     'host.missing',
     'error',
     /publish mx\.example\.org\. IN A 203\.0\.113\.7 and mx\.example\.org\. IN AAAA 2001:db8::7/,
   ],
   [
     'an A record that is not ours',
-    (f) => void (f.hostA = { kind: 'records', records: ['203.0.113.7', '198.51.100.1'] }),
+    (f) => {
+      f.hostA = { kind: 'records', records: ['203.0.113.7', '198.51.100.1'] };
+    },
     'host.foreign-address',
     'error',
     /remove 198\.51\.100\.1/,
   ],
-  ['our AAAA not published', (f) => void (f.hostAaaa = { kind: 'nodata' }), 'host.address-missing', 'error', /publish mx\.example\.org\. IN AAAA 2001:db8::7/],
+  [
+    'our AAAA not published',
+    (f) => {
+      f.hostAaaa = { kind: 'nodata' };
+    },
+    'host.address-missing',
+    'error',
+    /publish mx\.example\.org\. IN AAAA 2001:db8::7/,
+  ],
   [
     'no PTR (IPv4)',
-    (f) => void (f.ptr[0]!.names = { kind: 'nxdomain' }),
+    (f) => {
+      f.ptr[0]!.names = { kind: 'nxdomain' };
+    },
     'ptr.missing',
     'error',
     /^set the PTR of 203\.0\.113\.7 \(7\.113\.0\.203\.in-addr\.arpa\) to mx\.example\.org at your hosting provider$/,
   ],
-  ['no PTR (IPv6)', (f) => void (f.ptr[1]!.names = { kind: 'nxdomain' }), 'ptr.missing', 'error', /send over IPv4 only \(outbound\.ipv6 = false\)/],
+  [
+    'no PTR (IPv6)',
+    (f) => {
+      f.ptr[1]!.names = { kind: 'nxdomain' };
+    },
+    'ptr.missing',
+    'error',
+    /send over IPv4 only \(outbound\.ipv6 = false\)/,
+  ],
   [
     'PTR not forward-confirmed',
-    (f) => void (f.ptr[0]!.forward = { 'mx.example.org': { kind: 'records', records: ['198.51.100.1'] } }),
+    (f) => {
+      f.ptr[0]!.forward = { 'mx.example.org': { kind: 'records', records: ['198.51.100.1'] } };
+    },
     'ptr.not-confirmed',
     'error',
     /publish mx\.example\.org\. IN A 203\.0\.113\.7/,
@@ -114,24 +147,38 @@ const ROWS: Row[] = [
     'warning',
     /set the PTR of 203\.0\.113\.7/,
   ],
-  ['no MX', (f) => void (d0(f).mx = { kind: 'nodata' }), 'mx.missing', 'error', /publish example\.org\. IN MX 10 mx\.example\.org\./],
+  [
+    'no MX',
+    (f) => {
+      d0(f).mx = { kind: 'nodata' };
+    },
+    'mx.missing',
+    'error',
+    /publish example\.org\. IN MX 10 mx\.example\.org\./,
+  ],
   [
     'null MX',
-    (f) => void (d0(f).mx = { kind: 'records', records: [{ exchange: '', preference: 0 }] }),
+    (f) => {
+      d0(f).mx = { kind: 'records', records: [{ exchange: '', preference: 0 }] };
+    },
     'mx.null',
     'error',
     /replace it with example\.org\. IN MX 10 mx\.example\.org\./,
   ],
   [
     'MX elsewhere',
-    (f) => void (d0(f).mx = { kind: 'records', records: [{ exchange: 'mx.other.example', preference: 10 }] }),
+    (f) => {
+      d0(f).mx = { kind: 'records', records: [{ exchange: 'mx.other.example', preference: 10 }] };
+    },
     'mx.elsewhere',
     'error',
     /publish example\.org\. IN MX 10 mx\.example\.org\./,
   ],
   [
     'CNAME at the MX host',
-    (f) => void (d0(f).mxHosts[0]!.cname = { kind: 'records', records: ['box.hoster.example'] }),
+    (f) => {
+      d0(f).mxHosts[0]!.cname = { kind: 'records', records: ['box.hoster.example'] };
+    },
     'mx.cname',
     'error',
     /replace the CNAME of mx\.example\.org with A\/AAAA records/,
@@ -152,27 +199,49 @@ const ROWS: Row[] = [
   ],
   [
     'no SPF',
-    (f) => void (d0(f).txt = { kind: 'records', records: ['google-site-verification=x'] }),
+    (f) => {
+      d0(f).txt = { kind: 'records', records: ['google-site-verification=x'] };
+    },
     'spf.missing',
     'error',
     /publish example\.org\. IN TXT "v=spf1 mx ip4:203\.0\.113\.7 ip6:2001:db8::7 -all"/,
   ],
   [
     'two SPF records',
-    (f) => void (d0(f).txt = { kind: 'records', records: ['v=spf1 mx -all', 'v=spf1 a -all'] }),
+    (f) => {
+      d0(f).txt = { kind: 'records', records: ['v=spf1 mx -all', 'v=spf1 a -all'] };
+    },
     'spf.multiple',
     'error',
     /merge them into one/,
   ],
   [
     'SPF without our IP',
-    (f) => void (d0(f).spfResults[0] = { ip: '203.0.113.7', result: 'fail', comment: 'not permitted' }),
+    (f) => {
+      d0(f).spfResults[0] = { ip: '203.0.113.7', result: 'fail', comment: 'not permitted' };
+    },
     'spf.not-authorized',
     'error',
     /add ip4:203\.0\.113\.7 \(or mx\)/,
   ],
-  ['SPF ending in +all', (f) => void (d0(f).txt = { kind: 'records', records: ['v=spf1 mx +all'] }), 'spf.weak-all', 'warning', /end it with -all/],
-  ['SPF ending in ?all', (f) => void (d0(f).txt = { kind: 'records', records: ['v=spf1 mx ?all'] }), 'spf.weak-all', 'warning', /end it with -all/],
+  [
+    'SPF ending in +all',
+    (f) => {
+      d0(f).txt = { kind: 'records', records: ['v=spf1 mx +all'] };
+    },
+    'spf.weak-all',
+    'warning',
+    /end it with -all/,
+  ],
+  [
+    'SPF ending in ?all',
+    (f) => {
+      d0(f).txt = { kind: 'records', records: ['v=spf1 mx ?all'] };
+    },
+    'spf.weak-all',
+    'warning',
+    /end it with -all/,
+  ],
   [
     'SPF over 10 lookups',
     (f) =>
@@ -188,58 +257,90 @@ const ROWS: Row[] = [
   ],
   [
     'DKIM record missing',
-    (f) => void (d0(f).dkim[0]!.published = { kind: 'nxdomain' }),
+    (f) => {
+      d0(f).dkim[0]!.published = { kind: 'nxdomain' };
+    },
     'dkim.missing',
     'error',
     /publish ed1\._domainkey\.example\.org\. IN TXT "v=DKIM1; k=ed25519; p=AAAA"/,
   ],
   [
     'DKIM key mismatch',
-    (f) => void (d0(f).dkim[0]!.published = { kind: 'records', records: ['v=DKIM1; k=ed25519; p=BBBB'] }),
+    (f) => {
+      d0(f).dkim[0]!.published = { kind: 'records', records: ['v=DKIM1; k=ed25519; p=BBBB'] };
+    },
     'dkim.mismatch',
     'error',
     /replace the record with ed1\._domainkey\.example\.org\. IN TXT "v=DKIM1; k=ed25519; p=AAAA"/,
   ],
   [
     'DKIM key unreadable',
-    (f) => void (d0(f).dkim[0]!.expected = { ok: false, reason: 'cannot read x: ENOENT' }),
+    (f) => {
+      d0(f).dkim[0]!.expected = { ok: false, reason: 'cannot read x: ENOENT' };
+    },
     'dkim.key-unreadable',
     'error',
     /sealpost dkim keygen --domain example\.org --selector ed1/,
   ],
   [
     'DMARC missing',
-    (f) => void (d0(f).dmarc = { kind: 'nxdomain' }),
+    (f) => {
+      d0(f).dmarc = { kind: 'nxdomain' };
+    },
     'dmarc.missing',
     'error',
     /publish _dmarc\.example\.org\. IN TXT "v=DMARC1; p=none; rua=mailto:postmaster@example\.org"/,
   ],
   [
     'DMARC without p=',
-    (f) => void (d0(f).dmarc = { kind: 'records', records: ['v=DMARC1; rua=mailto:dmarc@example.org'] }),
+    (f) => {
+      d0(f).dmarc = { kind: 'records', records: ['v=DMARC1; rua=mailto:dmarc@example.org'] };
+    },
     'dmarc.no-policy',
     'error',
     /publish _dmarc/,
   ],
   [
     'DMARC without rua',
-    (f) => void (d0(f).dmarc = { kind: 'records', records: ['v=DMARC1; p=reject'] }),
+    (f) => {
+      d0(f).dmarc = { kind: 'records', records: ['v=DMARC1; p=reject'] };
+    },
     'dmarc.no-rua',
     'warning',
     /add rua=mailto:postmaster@example\.org/,
   ],
   [
     'DMARC rua to a local part that does not exist',
-    (f) => void (d0(f).dmarc = { kind: 'records', records: ['v=DMARC1; p=none; rua=mailto:reports@example.org'] }),
+    (f) => {
+      d0(f).dmarc = { kind: 'records', records: ['v=DMARC1; p=none; rua=mailto:reports@example.org'] };
+    },
     'dmarc.rua-unknown',
     'error',
     /add reports to the mailboxes or aliases of example\.org/,
   ],
-  ['no DKIM: DMARC only by SPF', (f) => void (d0(f).dkim = []), 'dmarc.unaligned', 'warning', /sealpost dkim keygen --domain example\.org --selector s2026/],
-  ['not running', (f) => void (f.certs[0]!.probe = { kind: 'down', detail: 'ECONNREFUSED' }), 'cert.not-running', 'warning', /start Sealpost/],
+  [
+    'no DKIM: DMARC only by SPF',
+    (f) => {
+      d0(f).dkim = [];
+    },
+    'dmarc.unaligned',
+    'warning',
+    /sealpost dkim keygen --domain example\.org --selector s2026/,
+  ],
+  [
+    'not running',
+    (f) => {
+      f.certs[0]!.probe = { kind: 'down', detail: 'ECONNREFUSED' };
+    },
+    'cert.not-running',
+    'warning',
+    /start Sealpost/,
+  ],
   [
     'expired certificate',
-    (f) => void (f.certs[0]!.probe = { kind: 'tls', authorized: false, code: 'CERT_HAS_EXPIRED', leaf: leaf({ notAfter: '2026-11-30T00:00:00Z' }) }),
+    (f) => {
+      f.certs[0]!.probe = { kind: 'tls', authorized: false, code: 'CERT_HAS_EXPIRED', leaf: leaf({ notAfter: '2026-11-30T00:00:00Z' }) };
+    },
     'cert.expired',
     'error',
     /sealpost certs/,
@@ -268,58 +369,90 @@ const ROWS: Row[] = [
   ],
   [
     'self-signed while ACME has not issued yet',
-    (f) => void (f.certs[0]!.probe = { kind: 'tls', authorized: false, code: 'DEPTH_ZERO_SELF_SIGNED_CERT', leaf: leaf({ selfIssued: true }) }),
+    (f) => {
+      f.certs[0]!.probe = { kind: 'tls', authorized: false, code: 'DEPTH_ZERO_SELF_SIGNED_CERT', leaf: leaf({ selfIssued: true }) };
+    },
     'cert.unverified',
     'warning',
     /ACME has not issued one yet/,
   ],
   [
     'expiring in 5 days',
-    (f) => void (f.certs[0]!.probe = { kind: 'tls', authorized: true, leaf: leaf({ notAfter: '2026-12-07T12:00:00Z' }) }),
+    (f) => {
+      f.certs[0]!.probe = { kind: 'tls', authorized: true, leaf: leaf({ notAfter: '2026-12-07T12:00:00Z' }) };
+    },
     'cert.expiring',
     'warning',
     /sealpost certs/,
   ],
   [
     'ACME failing',
-    (f) => void (f.acme.lastError = 'urn:ietf:params:acme:error:connection: port 80 timed out'),
+    (f) => {
+      f.acme.lastError = 'urn:ietf:params:acme:error:connection: port 80 timed out';
+    },
     'acme.failing',
     'error',
     /sealpost certs renew --config FILE/,
   ],
   [
     'no CAA',
-    (f) => void (f.acme.caa = { at: 'mx.example.org', records: { kind: 'nodata' } }),
+    (f) => {
+      f.acme.caa = { at: 'mx.example.org', records: { kind: 'nodata' } };
+    },
     'caa.missing',
     'warning',
     /publish mx\.example\.org\. IN CAA 0 issue "letsencrypt\.org"/,
   ],
   [
     'CAA for another CA',
-    (f) => void (f.acme.caa = { at: 'example.org', records: { kind: 'records', records: ['0 issue "digicert.com"'] } }),
+    (f) => {
+      f.acme.caa = { at: 'example.org', records: { kind: 'records', records: ['0 issue "digicert.com"'] } };
+    },
     'caa.other-ca',
     'error',
     /add mx\.example\.org\. IN CAA 0 issue "letsencrypt\.org"/,
   ],
-  ['listed in a DNSBL', (f) => void (f.dnsbl[0]!.answer = { kind: 'records', records: ['127.0.0.2'] }), 'dnsbl.listed', 'error', /delisting form/],
+  [
+    'listed in a DNSBL',
+    (f) => {
+      f.dnsbl[0]!.answer = { kind: 'records', records: ['127.0.0.2'] };
+    },
+    'dnsbl.listed',
+    'error',
+    /delisting form/,
+  ],
   [
     'Spamhaus: public resolver',
-    (f) => void (f.dnsbl[0]!.answer = { kind: 'records', records: ['127.255.255.254'] }),
+    (f) => {
+      f.dnsbl[0]!.answer = { kind: 'records', records: ['127.255.255.254'] };
+    },
     'dnsbl.unknown',
     'warning',
     /use a local resolver/,
   ],
-  ['DNSBL lookup timed out', (f) => void (f.dnsbl[0]!.answer = { kind: 'timeout', detail: 'x' }), 'dnsbl.unknown', 'warning', /use a local resolver/],
+  [
+    'DNSBL lookup timed out',
+    (f) => {
+      f.dnsbl[0]!.answer = { kind: 'timeout', detail: 'x' };
+    },
+    'dnsbl.unknown',
+    'warning',
+    /use a local resolver/,
+  ],
   [
     'port 25 blocked',
-    (f) => void (f.port25 = { kind: 'timeout', target: 'gmail.com', ip: '192.0.2.25:25', ms: 10_000 }),
+    (f) => {
+      f.port25 = { kind: 'timeout', target: 'gmail.com', ip: '192.0.2.25:25', ms: 10_000 };
+    },
     'port25.blocked',
     'error',
     /unblock outbound port 25/,
   ],
   [
     'port 25 refused',
-    (f) => void (f.port25 = { kind: 'failed', target: 'gmail.com', ip: '192.0.2.25:25', detail: 'ECONNREFUSED' }),
+    (f) => {
+      f.port25 = { kind: 'failed', target: 'gmail.com', ip: '192.0.2.25:25', detail: 'ECONNREFUSED' };
+    },
     'port25.failed',
     'warning',
     /doctor\.probe_mx/,

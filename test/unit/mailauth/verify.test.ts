@@ -66,7 +66,7 @@ test('DNS failure is temperror, never a rejection; a stuck resolver ends in "non
 });
 
 test('the checks read the body only for a DKIM or ARC message signature', () => {
-  const body = '\r\n' + 'DKIM-Signature: in the body is not a signature\r\n'.repeat(3);
+  const body = `\r\n${'DKIM-Signature: in the body is not a signature\r\n'.repeat(3)}`;
   assert.equal(readBody(Buffer.from(`From: a@b.test\r\nSubject: x\r\n${body}`)), false);
   assert.equal(readBody(Buffer.from(`From: a@b.test\r\ndkim-signature : v=1; d=b.test\r\n${body}`)), true);
   assert.equal(readBody(Buffer.from(`ARC-Seal: i=1\r\nARC-Message-Signature: i=1; bh=x\r\nFrom: a@b.test\r\n${body}`)), true);
