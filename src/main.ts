@@ -19,6 +19,7 @@ import { createDkimSigner } from './dkim/signer.ts';
 import { cachingResolver } from './dns/cache.ts';
 import { createNodeResolver } from './dns/node-resolver.ts';
 import { reverseLookup } from './dns/reverse.ts';
+import { createDnsblCheck } from './inbound/dnsbl-check.ts';
 import { createInboundListener } from './inbound/listener.ts';
 import { BodyBudget } from './inbound/memory-budget.ts';
 import type { InboundDeps, ListenerRole } from './inbound/session.ts';
@@ -206,6 +207,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       freeBytes,
       storage,
       sessionEnded: (end) => sessionStats.record(end),
+      // Through the caching resolver: the lookup begun in the greeting pause and the one at onConnect share their queries.
+      ...(config.inbound.dnsbl.zones.length > 0 ? { dnsbl: createDnsblCheck(config.inbound.dnsbl, dnsResolver, log) } : {}),
     };
     // One guard for 587 and 465: a client cannot double its guesses by switching ports.
     const authenticate = createAuthenticator({

@@ -1,7 +1,7 @@
 // `sealpost status --config FILE [--json]`: what an operator checks first. Whether the daemon
 // answers on its listeners, the certificates and their expiry, the queue by state, the last
-// delivery errors, and the share of inbound and outbound connections that used TLS over the
-// last day. Reads the config, the certificate files and the database (read-only, never
+// delivery errors, the share of inbound and outbound connections that used TLS over the
+// last day, and the connections refused at connect by DNSBL in that day. Reads the config, the certificate files and the database (read-only, never
 // migrated); connects to its own listeners to see that they answer. Starts nothing.
 // Exit 0; 3 when no listener answers (the daemon is not running: LSB's "not running").
 import { existsSync } from 'node:fs';
@@ -54,6 +54,8 @@ export interface StatusReport {
     inbound: { sessions: number; tls: number; share: number | null; byListener: Record<string, { sessions: number; tls: number }> } | null;
     outbound: { connections: number; tls: number; verified: number; share: number | null; verifiedShare: number | null } | null;
   };
+  /** Port-25 connections refused because DNSBLs list the client, in the last day; null without statistics. */
+  refused: { since: string; dnsbl: number } | null;
   /** The doctor's findings at the last daemon start (data_dir/doctor.json); absent before one ran. */
   doctor?: { checkedAt: string; errors: number; warnings: number };
 }
@@ -89,21 +91,24 @@ export async function collectStatus(config: Config, configFile: string, now: num
     : {};
   const base = { hostname: config.hostname, configFile, dataDir: config.dataDir, checkedAt: new Date(now).toISOString(), listeners, certificates, ...doctor };
   const file = path.join(config.dataDir, 'sealpost.db');
-  if (!existsSync(file)) return { ...base, queue: null, lastErrors: [], tls: { since: new Date(since).toISOString(), inbound: null, outbound: null } };
+  if (!existsSync(file))
+    return { ...base, queue: null, lastErrors: [], tls: { since: new Date(since).toISOString(), inbound: null, outbound: null }, refused: null };
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     db.pragma('busy_timeout = 5000');
     const has = (table: string): boolean =>
       db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?").get(table)?.n === 1;
+    const share = has('session_stats') ? inboundShare(db, since) : null;
     return {
       ...base,
       queue: queueCounts(db),
       lastErrors: lastErrors(db, 10),
       tls: {
         since: new Date(since).toISOString(),
-        inbound: has('session_stats') ? withShare(inboundShare(db, since)) : null,
+        inbound: share ? withShare(share) : null,
         outbound: has('attempts') ? outboundShare(db, since) : null,
       },
+      refused: share ? { since: new Date(since).toISOString(), dnsbl: share.dnsblRefused } : null,
     };
   } finally {
     db.close();
@@ -275,6 +280,7 @@ export function renderStatus(r: StatusReport): string {
   out.push(
     `  outbound  ${o === null ? 'no data' : `${o.connections} connection${o.connections === 1 ? '' : 's'}, ${o.tls} with TLS${percent(o.share)}, ${o.verified} verified${percent(o.verifiedShare)}`}`,
   );
+  out.push(`refused       ${r.refused === null ? 'no data' : `${r.refused.dnsbl} connection${r.refused.dnsbl === 1 ? '' : 's'} by DNSBL in the last day`}`);
   const d = r.doctor;
   out.push(
     `doctor        ${d === undefined ? 'not run yet (it runs at daemon start; or: sealpost doctor)' : `${d.errors} error${d.errors === 1 ? '' : 's'}, ${d.warnings} warning${d.warnings === 1 ? '' : 's'} at start-up ${d.checkedAt}${d.errors + d.warnings > 0 ? ' (details and fixes: sealpost doctor --config FILE)' : ''}`}`,

@@ -3,6 +3,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import { canonicalDomain, formatMailbox, parseMailbox } from '../core/address.ts';
+import { readDnsbl } from './dnsbl.ts';
 import { isTable, join, parseHostPort, type Reader, type Table } from './fields.ts';
 import { checkRelayWidth } from './relay.ts';
 import {
@@ -314,6 +315,7 @@ export function readLimits(r: Reader, limitsTable: Table): Config['limits'] {
     'data_min_rate',
     'errors',
     'memory_mb',
+    'connections_per_minute_per_ip',
   ];
   r.unknownKeys(limitsTable, 'limits', limitKeys);
   const connectionsPerIp = r.integer(limitsTable, 'connections_per_ip', 'limits', 50, 1, 100000);
@@ -329,6 +331,8 @@ export function readLimits(r: Reader, limitsTable: Table): Config['limits'] {
     dataMinRate: r.integer(limitsTable, 'data_min_rate', 'limits', 500, 1, 2 ** 31),
     errors: r.integer(limitsTable, 'errors', 'limits', 10, 1, 1000),
     memoryBytes: r.integer(limitsTable, 'memory_mb', 'limits', 256, 8, 1024 * 1024) * 1024 * 1024,
+    // Postfix's smtpd_client_connection_rate_limit: 0, no limit, by default.
+    connectionsPerMinutePerIp: r.integer(limitsTable, 'connections_per_minute_per_ip', 'limits', 0, 0, 1_000_000),
   };
   if (limits.connectionsPerNet < limits.connectionsPerIp) {
     r.problem(
@@ -340,7 +344,7 @@ export function readLimits(r: Reader, limitsTable: Table): Config['limits'] {
 }
 
 export function readInbound(r: Reader, inboundTable: Table): Config['inbound'] {
-  r.unknownKeys(inboundTable, 'inbound', ['greet_pause_ms', 'bare_newline', 'reverse_dns', 'min_free_mb', 'authentication_results', 'dmarc_reject']);
+  r.unknownKeys(inboundTable, 'inbound', ['greet_pause_ms', 'bare_newline', 'reverse_dns', 'min_free_mb', 'authentication_results', 'dmarc_reject', 'dnsbl']);
   const inbound = {
     greetPauseMs: r.integer(inboundTable, 'greet_pause_ms', 'inbound', 0, 0, 60000),
     bareNewline: r.oneOf(inboundTable, 'bare_newline', 'inbound', ['normalize', 'reject'] as const, 'normalize'),
@@ -349,6 +353,7 @@ export function readInbound(r: Reader, inboundTable: Table): Config['inbound'] {
     minFreeMegabytes: Math.max(MIN_FREE_FLOOR_MB, r.integer(inboundTable, 'min_free_mb', 'inbound', 100, 0, 1024 * 1024)),
     authenticationResults: r.boolean(inboundTable, 'authentication_results', 'inbound', true),
     dmarcReject: r.boolean(inboundTable, 'dmarc_reject', 'inbound', false),
+    dnsbl: readDnsbl(r, r.table(inboundTable, 'dnsbl', 'inbound'), parseCidr),
   };
   if (inbound.dmarcReject && !inbound.authenticationResults) {
     r.problem('inbound.dmarc_reject', 'needs inbound.authentication_results = true: DMARC is only evaluated when the checks run');

@@ -99,6 +99,8 @@ export interface Config {
     errors: number;
     /** Bytes of message bodies held in memory while they arrive, all sessions together. */
     memoryBytes: number;
+    /** New connections per IPv4 address or IPv6 /64 in any 60 s on port 25 (relay.networks exempt); 0 = no limit. */
+    connectionsPerMinutePerIp: number;
   };
   inbound: {
     greetPauseMs: number;
@@ -109,6 +111,8 @@ export interface Config {
     authenticationResults: boolean;
     /** Refuse (550 5.7.1) mail that fails DMARC of a domain with p=reject. */
     dmarcReject: boolean;
+    /** [inbound.dnsbl]: DNS blocklists looked up at connect on port 25. */
+    dnsbl: DnsblConfig;
   };
   shutdown: { graceSeconds: number };
   acme: AcmeConfig;
@@ -117,6 +121,26 @@ export interface Config {
   queue: QueueConfig;
   /** [doctor]: our public addresses, blocklists, the port-25 probe (`sealpost doctor`). */
   doctor: DoctorConfig;
+}
+
+/** One DNSBL zone (RFC 5782 §2.1) with Postfix's postscreen_dnsbl_sites weight and reply filter. */
+export interface DnsblZone {
+  /** Lowercase, no trailing dot. */
+  zone: string;
+  /** Added to the client's score when the zone lists it (negative for an allowlist zone). */
+  weight: number;
+  /** The A answers that mean "listed", as inclusive ranges of IPv4 addresses (numbers). */
+  codes: readonly { from: number; to: number }[];
+}
+
+/** [inbound.dnsbl]: a client whose score reaches `threshold` is refused after the greeting. */
+export interface DnsblConfig {
+  zones: readonly DnsblZone[];
+  threshold: number;
+  /** Clients never looked up. */
+  allowNetworks: readonly Cidr[];
+  /** Clients whose forward-confirmed reverse name (FCrDNS) is one of these domains or below one are never refused. */
+  allowDomains: readonly string[];
 }
 
 /** Postfix's TLS security levels for outbound SMTP (smtp_tls_security_level). */

@@ -26,8 +26,15 @@ export interface SealpostToml {
     data_min_rate?: number;
     errors?: number;
     memory_mb?: number;
+    connections_per_minute_per_ip?: number;
   };
-  inbound?: { greet_pause_ms?: number; bare_newline?: 'normalize' | 'reject'; reverse_dns?: boolean; min_free_mb?: number };
+  inbound?: {
+    greet_pause_ms?: number;
+    bare_newline?: 'normalize' | 'reject';
+    reverse_dns?: boolean;
+    min_free_mb?: number;
+    dnsbl?: { zones?: { zone: string; weight?: number; codes?: string[] }[]; threshold?: number; allow_networks?: string[]; allow_domains?: string[] };
+  };
   outbound?: {
     port?: number;
     tls_default?: 'none' | 'may' | 'encrypt' | 'verify';
