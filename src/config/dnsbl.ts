@@ -44,7 +44,7 @@ export function readDnsbl(r: Reader, t: Table, parseCidr: (text: string) => Cidr
     }
     r.unknownKeys(entry, at, ['zone', 'weight', 'codes']);
     const text = r.string(entry, 'zone', at);
-    const zone = canonicalDomain(text);
+    const zone = canonicalDomain(text.replace(/\.$/, ''));
     if (text !== '' && (zone === '' || !zone.includes('.') || zone.startsWith('[')))
       r.problem(`${at}.zone`, `"${text}" is not a DNS zone; write e.g. "zen.spamhaus.org"`);
     if (zones.some((z) => z.zone === zone)) r.problem(`${at}.zone`, `"${zone}" is listed twice; give it one entry with its weight`);
