@@ -4,29 +4,29 @@
 // inside the zone's codes; Spamhaus's 127.255.255.x ("query refused": public resolver, typing
 // error, too many queries) and anything outside 127.0.0.0/8 (RFC 5782 §2.3; a resolver that
 // rewrites NXDOMAIN) mean the zone is unavailable, never that the client is listed.
+import net from 'node:net';
 import { ipv4Number } from '../config/dnsbl.ts';
 import type { DnsblZone } from '../config/types.ts';
+import { reverseName } from '../dns/names.ts';
 import type { DnsAnswer } from '../dns/resolver.ts';
 
 /** The client's address as a DNSBL query prefix: IPv4 octets reversed, IPv6 nibbles reversed; undefined if unreadable. */
 export function reversedAddress(ip: string): string | undefined {
-  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1];
-  if (v4 !== undefined) return ipv4Number(v4) === undefined ? undefined : v4.split('.').reverse().join('.');
-  const groups = expandIpv6(ip);
-  if (!groups) return undefined;
-  return groups
-    .map((g) => g.toString(16).padStart(4, '0'))
-    .join('')
-    .split('')
-    .reverse()
-    .join('.');
+  const address = bare(ip);
+  if (net.isIPv4(address)) return address.split('.').reverse().join('.');
+  if (!net.isIPv6(address)) return undefined;
+  return reverseName(address).replace(/\.ip6\.arpa$/, '');
 }
 
-/** The PTR name of an address (RFC 1035 §3.5, RFC 3596 §2.5). */
+/** The PTR name of a client address (dns/names.ts), IPv4-mapped IPv6 as IPv4; undefined if unreadable. */
 export function ptrName(ip: string): string | undefined {
-  const reversed = reversedAddress(ip);
-  if (reversed === undefined) return undefined;
-  return `${reversed}.${reversed.split('.').length === 4 ? 'in-addr.arpa' : 'ip6.arpa'}`;
+  const address = bare(ip);
+  return net.isIP(address) === 0 ? undefined : reverseName(address);
+}
+
+/** "::ffff:192.0.2.1" (RFC 4291 §2.5.5.2) → "192.0.2.1"; a zone index dropped. */
+function bare(ip: string): string {
+  return (/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1] ?? ip).replace(/%.*$/, '');
 }
 
 export type ZoneResult =
@@ -81,19 +81,4 @@ export function dnsblReply(ip: string, zone: string): string {
 /** Is `name` the domain or below it (allow_domains)? Both lowercase without trailing dot. */
 export function inDomain(name: string, domain: string): boolean {
   return name === domain || name.endsWith(`.${domain}`);
-}
-
-function expandIpv6(ip: string): number[] | undefined {
-  const text = ip.toLowerCase().replace(/%.*$/, '');
-  if (!/^[0-9a-f:]+$/.test(text)) return undefined;
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const part = (s: string | undefined) => (s ? s.split(':') : []);
-  const left = part(halves[0]);
-  const right = part(halves[1]);
-  const fill = 8 - left.length - right.length;
-  if (halves.length === 1 ? fill !== 0 : fill < 1) return undefined;
-  const all = [...left, ...Array<string>(halves.length === 1 ? 0 : fill).fill('0'), ...right];
-  if (!all.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return undefined;
-  return all.map((g) => Number.parseInt(g, 16));
 }
