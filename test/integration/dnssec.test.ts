@@ -109,10 +109,13 @@ test('the start-up probe: validation works through unbound, not through a plain 
 
 test('sealpost status shows "DNSSEC validation: yes" with the local unbound and "no (…)" with a plain DNS server', { timeout: 60_000 }, async (t) => {
   const withUnbound = await startSealpost(t, { config: { dns: { servers: [peers.resolver], timeout_ms: 2000 } } });
+  const logged = await withUnbound.waitForLog({ event: 'daemon', state: 'dnssec' }, { timeoutMs: 10_000 });
+  assert.equal(logged['validating'], true, JSON.stringify(logged));
   const yes = await withUnbound.cli(['status']);
   assert.match(yes.stdout, /^DNSSEC validation: yes \(resolver 127\.0\.0\.1:\d+ validates/m, yes.stdout + yes.stderr);
   await withUnbound.stop();
   const withPlain = await startSealpost(t, { config: { dns: { servers: [plain.address], timeout_ms: 1000 } } });
+  assert.equal((await withPlain.waitForLog({ event: 'daemon', state: 'dnssec' }, { timeoutMs: 10_000 }))['validating'], false);
   const no = await withPlain.cli(['status']);
   assert.match(no.stdout, /^DNSSEC validation: no \(resolver 127\.0\.0\.1:\d+ answered the root DNSKEY query with NXDOMAIN\)/m, no.stdout + no.stderr);
 });
