@@ -4,6 +4,7 @@
 // It answers every lookup NodeResolver does, plus TLSA (RFC 6698). Network I/O on each lookup.
 import { getServers } from 'node:dns';
 import type { Answer, DecodedPacket, RecordType } from 'dns-packet';
+import { reverseName } from './names.ts';
 import type { NodeResolver, NodeResolverOptions } from './node-resolver.ts';
 import type { DnsAnswer, MxRecord, TlsaRecord } from './resolver.ts';
 import { adTrust } from './trust.ts';
@@ -101,17 +102,6 @@ function txtText(data: string | Buffer | (string | Buffer)[]): string {
 function normalizeName(name: string): string {
   const lower = name.toLowerCase();
   return lower.length > 1 && lower.endsWith('.') ? lower.slice(0, -1) : lower;
-}
-
-/** "192.0.2.7" → "7.2.0.192.in-addr.arpa"; IPv6 nibbles under ip6.arpa (RFC 3596 §2.5). */
-export function reverseName(ip: string): string {
-  if (!ip.includes(':')) return `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
-  const [head = '', tail] = ip.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  const nibbles = groups.map((g) => g.padStart(4, '0')).join('');
-  return `${[...nibbles].reverse().join('.')}.ip6.arpa`;
 }
 
 /** "IP", "IP:PORT", "[IPv6]:PORT" (config dns.servers, node's getServers()). */
