@@ -3,7 +3,7 @@
 // AD (the root is its trust anchor, RFC 4033 §5); then dns/trust.ts decides whether that AD counts.
 // Run at start-up (logged) and by `sealpost status`. Network I/O: one query.
 import { adTrust } from './trust.ts';
-import { type DnsServerAddress, query } from './wire-client.ts';
+import { type DnsServerAddress, query, type WireOutcome } from './wire-client.ts';
 
 export interface ValidationProbe {
   validating: boolean;
@@ -14,8 +14,12 @@ export interface ValidationProbe {
 export async function probeValidation(servers: readonly DnsServerAddress[], trustAd: boolean, timeoutMs: number): Promise<ValidationProbe> {
   const server = servers[0];
   if (server === undefined) return { validating: false, why: 'no DNS server: [dns] servers is empty and the system lists none' };
+  return judgeProbe(server, await query([server], '.', 'DNSKEY', timeoutMs), trustAd);
+}
+
+/** The verdict on the root DNSKEY answer from `server` (pure). */
+export function judgeProbe(server: DnsServerAddress, outcome: WireOutcome, trustAd: boolean): ValidationProbe {
   const at = server.host.includes(':') ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
-  const outcome = await query([server], '.', 'DNSKEY', timeoutMs);
   if (outcome.kind !== 'response') return { validating: false, why: `resolver ${at} did not answer the root DNSKEY query: ${outcome.detail}` };
   if (outcome.rcode !== 'NOERROR') return { validating: false, why: `resolver ${at} answered the root DNSKEY query with ${outcome.rcode}` };
   if (!outcome.response.flag_ad)
