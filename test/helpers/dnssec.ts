@@ -112,7 +112,7 @@ export async function startDnssec(options: DnssecOptions): Promise<DnssecPeers> 
         const o = await query([authority], 'test.', 'SOA', 500);
         return o.kind === 'response' && o.rcode === 'NOERROR';
       },
-      { timeoutMs: 15_000, what: 'nsd answering' },
+      { timeoutMs: 30_000, what: 'nsd answering' },
     );
 
     const unboundPort = await freePort();
@@ -156,7 +156,7 @@ export async function startDnssec(options: DnssecOptions): Promise<DnssecPeers> 
         const o = await query([resolver], '.', 'DNSKEY', 500);
         return o.kind === 'response' && o.rcode === 'NOERROR' && o.response.flag_ad;
       },
-      { timeoutMs: 15_000, what: 'unbound validating the root DNSKEY' },
+      { timeoutMs: 30_000, what: 'unbound validating the root DNSKEY' },
     );
     return { resolver: `127.0.0.1:${unboundPort}`, authority: `127.0.0.1:${nsdPort}`, dir, close };
   } catch (e) {

@@ -23,30 +23,33 @@ let plain: DnsServer;
 let viaUnbound: DnssecResolver;
 let viaNsd: DnssecResolver;
 
-before(async () => {
-  peers = await startDnssec({
-    zones: [
-      {
-        name: 'secure.test',
-        signing: 'signed',
-        records: [
-          '@ MX 10 mx.secure.test.',
-          '@ TXT "v=spf1 -all"',
-          'mx A 127.0.0.2',
-          `_25._tcp.mx TLSA 3 1 1 ${HASH}`,
-          'alias CNAME mx.secure.test.',
-          'out CNAME mx.insecure.test.',
-          ...BIG,
-        ],
-      },
-      { name: 'insecure.test', signing: 'unsigned', records: ['@ MX 10 mx.insecure.test.', 'mx A 127.0.0.3', `_25._tcp.mx TLSA 3 1 1 ${HASH}`] },
-      { name: 'bogus.test', signing: 'expired', records: ['@ MX 10 mx.bogus.test.', 'mx A 127.0.0.4'] },
-    ],
-  });
-  plain = await startDnsServer(new Map([['secure.test', { A: ['127.0.0.9'] }]]));
-  viaUnbound = createDnssecResolver({ servers: [peers.resolver], timeoutMs: 5000, trustAd: false });
-  viaNsd = createDnssecResolver({ servers: [peers.authority], timeoutMs: 5000, trustAd: false });
-});
+before(
+  async () => {
+    peers = await startDnssec({
+      zones: [
+        {
+          name: 'secure.test',
+          signing: 'signed',
+          records: [
+            '@ MX 10 mx.secure.test.',
+            '@ TXT "v=spf1 -all"',
+            'mx A 127.0.0.2',
+            `_25._tcp.mx TLSA 3 1 1 ${HASH}`,
+            'alias CNAME mx.secure.test.',
+            'out CNAME mx.insecure.test.',
+            ...BIG,
+          ],
+        },
+        { name: 'insecure.test', signing: 'unsigned', records: ['@ MX 10 mx.insecure.test.', 'mx A 127.0.0.3', `_25._tcp.mx TLSA 3 1 1 ${HASH}`] },
+        { name: 'bogus.test', signing: 'expired', records: ['@ MX 10 mx.bogus.test.', 'mx A 127.0.0.4'] },
+      ],
+    });
+    plain = await startDnsServer(new Map([['secure.test', { A: ['127.0.0.9'] }]]));
+    viaUnbound = createDnssecResolver({ servers: [peers.resolver], timeoutMs: 5000, trustAd: false });
+    viaNsd = createDnssecResolver({ servers: [peers.authority], timeoutMs: 5000, trustAd: false });
+  },
+  { timeout: 90_000 },
+);
 
 after(async () => {
   await peers?.close();
