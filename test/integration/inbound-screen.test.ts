@@ -1,12 +1,15 @@
 // The connection checks of port 25 with real clients on other loopback addresses: DNSBLs at
 // connect against the test DNS server's blocklist zone (127.0.0.66 listed, 127.0.0.7 answered
 // with Spamhaus's "query refused" code), an early talker, pipelining before EHLO offered it, the
-// per-minute connection rate, and the DNSBL count in `sealpost status`.
+// per-minute connection rate, and the DNSBL count in `sealpost status`; and a real Postfix from
+// an unlisted address (it waits for the greeting, pipelines only after EHLO) passes them all.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { StatusReport } from '../../src/cli/status.ts';
 import { startSealpost } from '../helpers/daemon.ts';
 import { startDnsServer } from '../helpers/dns-server.ts';
+import { composeMessage } from '../helpers/maildir.ts';
+import { startPostfixSender } from '../helpers/postfix.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { connectSmtp } from './inbound-smtp.ts';
 
@@ -174,4 +177,52 @@ test('port 25 connection checks: DNSBL, early talker, pipelining before EHLO, co
     const text = await daemon.cli(['status']);
     assert.match(text.stdout, /^refused {7}1 connection by DNSBL in the last day$/m);
   });
+});
+
+test('a real Postfix: unlisted, it passes the greeting pause, the DNSBL and the pipelining check; listed, it is told the zone', {
+  timeout: 90_000,
+}, async (t) => {
+  const dns = await startDnsServer(new Map([[`66.0.0.127.${ZONE}`, { A: ['127.0.0.2'] }]]));
+  t.after(() => dns.close());
+  const daemon = await startSealpost(t, {
+    config: {
+      dns: { servers: [dns.address], timeout_ms: 1000 },
+      inbound: { greet_pause_ms: 300, dnsbl: { zones: [{ zone: ZONE }] } },
+    },
+  });
+  const sender = await startPostfixSender(t, {
+    relayTo: { host: '127.0.0.1', port: daemon.smtpPort },
+    // From outside relay.networks, so every check applies; Postfix pipelines MAIL/RCPT/DATA after EHLO.
+    mainCf: { smtp_bind_address: '127.0.0.5', smtp_tls_security_level: 'none' },
+  });
+  for (let i = 0; i < 3; i++) {
+    const subject = `postfix through the checks ${i}`;
+    await sender.inject('carol@origin.test', ['alice@example.test'], composeMessage({ from: 'carol@origin.test', to: ['alice@example.test'], subject }));
+  }
+  await sender.waitForQueueEmpty(60_000);
+  const mail = await daemon.waitForMail(3, { domain: 'example.test', mailbox: 'alice', timeoutMs: 20_000 });
+  assert.equal(mail.length, 3);
+  assert.ok(dns.queries.includes(`5.0.0.127.${ZONE} A`), dns.queries.join(', '));
+  assert.equal(daemon.findLogs({ event: 'rejected', stage: 'connect' }).length, 0);
+  const sessions = daemon.findLogs({ event: 'session', clientIp: '127.0.0.5' });
+  assert.ok(sessions.length >= 1 && sessions.every((r) => r['rejections'] === 0), JSON.stringify(sessions));
+
+  // The same Postfix from the listed address is told why, as its log shows.
+  const listed = await startPostfixSender(t, {
+    name: 'listed',
+    hostname: 'listed.origin.test',
+    relayTo: { host: '127.0.0.1', port: daemon.smtpPort },
+    mainCf: { smtp_bind_address: '127.0.0.66', smtp_tls_security_level: 'none' },
+  });
+  await listed.inject(
+    'carol@origin.test',
+    ['alice@example.test'],
+    composeMessage({ from: 'carol@origin.test', to: ['alice@example.test'], subject: 'listed' }),
+  );
+  const line = await waitFor(async () => (await listed.log()).split('\n').find((l) => l.includes(`blocked using ${ZONE}`)), {
+    timeoutMs: 30_000,
+    what: "Postfix's log to show the DNSBL refusal",
+  });
+  assert.match(line, /554 5\.7\.1 Service unavailable; client \[127\.0\.0\.66\] blocked using/);
+  assert.equal((await daemon.readMaildir('example.test', 'alice')).length, 3);
 });
