@@ -113,6 +113,20 @@ describe('sealpost backup and restore', { timeout: 240_000 }, () => {
       big.close();
     }
 
+    // One message in a Maildir: named in every backup, copied only with --with-mail.
+    const local = await smtpLines(daemon.smtpPort);
+    try {
+      await local.command();
+      await local.command('EHLO local.example.test');
+      await local.command('MAIL FROM:<someone@remote.test>');
+      await local.command('RCPT TO:<bob@example.test>');
+      await local.command('DATA');
+      assert.match(await local.command('From: someone@remote.test\r\nSubject: local\r\nX-Test-Id: local\r\n\r\nfor bob\r\n.'), /^250 /);
+    } finally {
+      local.close();
+    }
+    await daemon.waitForMail(1, { domain: 'example.test', mailbox: 'bob' });
+
     const acked: { id: string; at: number }[] = [];
     const clients = [loadClient(daemon.smtpPort, 'a', acked), loadClient(daemon.smtpPort, 'b', acked), loadClient(daemon.smtpPort, 'c', acked)];
     await waitFor(() => acked.length >= 30, { timeoutMs: 60_000, what: '30 messages acknowledged by the load' });
@@ -130,7 +144,27 @@ describe('sealpost backup and restore', { timeout: 240_000 }, () => {
     const dirBackup = path.join(dir, 'backup-dir');
     const madeDir = await daemon.cli(['backup', '--out', dirBackup]);
     assert.equal(madeDir.code, 0, madeDir.stderr);
-    const manifest = JSON.parse(await readFile(path.join(dirBackup, 'manifest.json'), 'utf8')) as { files: { path: string }[]; spooled: number };
+    const manifest = JSON.parse(await readFile(path.join(dirBackup, 'manifest.json'), 'utf8')) as {
+      files: { path: string }[];
+      spooled: number;
+      maildirs: { name: string; files: number; copied: boolean }[];
+    };
+    assert.deepEqual(
+      manifest.maildirs.map((m) => [m.name, m.files, m.copied]),
+      [['example.test/bob', 1, false]],
+    );
+    assert.ok(!manifest.files.some((f) => f.path.startsWith('data/mail/')));
+    const withMail = path.join(dir, 'backup-mail');
+    const madeMail = await daemon.cli(['backup', '--out', withMail, '--with-mail']);
+    assert.equal(madeMail.code, 0, madeMail.stderr);
+    const mailManifest = JSON.parse(await readFile(path.join(withMail, 'manifest.json'), 'utf8')) as typeof manifest;
+    assert.deepEqual(
+      mailManifest.maildirs.map((m) => [m.name, m.files, m.copied]),
+      [['example.test/bob', 1, true]],
+    );
+    const mailFile = mailManifest.files.find((f) => f.path.startsWith('data/mail/example.test/bob/new/'));
+    assert.ok(mailFile, 'the Maildir message is in the --with-mail backup');
+    assert.ok((await stat(path.join(withMail, mailFile.path))).nlink >= 2, 'hard-linked, not copied');
     assert.ok(manifest.spooled >= 1, 'the spooled message is in the backup');
     assert.ok(manifest.files.some((f) => f.path === 'data/dkim/example.test/s1.pem'));
     assert.ok(manifest.files.some((f) => f.path.startsWith('data/certs/self-signed/')));
