@@ -106,6 +106,7 @@ async function makeBackup(input: BackupInput): Promise<Manifest> {
   // 1. The database, online (https://sqlite.org/backup.html): the daemon goes on writing. Each
   // step copies every remaining page, so the copy is one read transaction's view (a step that
   // sees another connection's write starts over, and the next copies everything at once).
+  await writeFile(snapshot, '', { mode: 0o600, flag: 'wx' }); // SQLite keeps the mode of a file it finds
   const source = new Database(input.dbFile, { readonly: true, fileMustExist: true });
   try {
     await source.backup(snapshot, { progress: (info) => Math.max(info.remainingPages, 100) });
@@ -150,6 +151,7 @@ async function makeBackup(input: BackupInput): Promise<Manifest> {
   } finally {
     copy.close();
   }
+  await chmod(snapshot, 0o600);
 
   // 3. The config.
   await mkdir(path.join(stage, 'config'), { mode: 0o700 });

@@ -8,6 +8,7 @@ import { cp, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import { listFiles } from '../../src/backup/archive.ts';
 import { type SealpostDaemon, startSealpost } from '../helpers/daemon.ts';
 import { type DnsServer, startDnsServer } from '../helpers/dns-server.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -165,6 +166,10 @@ describe('sealpost backup and restore', { timeout: 240_000 }, () => {
     const mailFile = mailManifest.files.find((f) => f.path.startsWith('data/mail/example.test/bob/new/'));
     assert.ok(mailFile, 'the Maildir message is in the --with-mail backup');
     assert.ok((await stat(path.join(withMail, mailFile.path))).nlink >= 2, 'hard-linked, not copied');
+    for (const f of await listFiles(withMail)) {
+      assert.equal((await stat(path.join(withMail, f))).mode & 0o777, 0o600, f);
+      assert.equal((await stat(path.dirname(path.join(withMail, f)))).mode & 0o777, 0o700, path.dirname(f));
+    }
     assert.ok(manifest.spooled >= 1, 'the spooled message is in the backup');
     assert.ok(manifest.files.some((f) => f.path === 'data/dkim/example.test/s1.pem'));
     assert.ok(manifest.files.some((f) => f.path.startsWith('data/certs/self-signed/')));
