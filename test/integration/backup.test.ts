@@ -140,6 +140,7 @@ describe('sealpost backup and restore', { timeout: 240_000 }, () => {
     const began = Date.now();
     const archive = path.join(dir, 'backup.tar.zst');
     const made = await run(SEALPOST, ['backup', '--out', archive, '--config', daemon.configFile], { timeoutMs: 120_000 });
+    const backupMs = Date.now() - began;
     const whileBackup = acked.filter((a) => a.at >= began).length;
     await Promise.all(clients.map((c) => c.stop()));
     assert.equal(made.code, 0, made.stderr);
@@ -205,7 +206,7 @@ describe('sealpost backup and restore', { timeout: 240_000 }, () => {
       timeoutMs: 120_000,
       what: `the ${want.size} messages acknowledged before the backup delivered from the restored data_dir`,
     });
-    process.stderr.write(`# ${before.length} acknowledged before the backup, ${whileBackup} during it; all delivered after restore\n`);
+    process.stderr.write(`# ${before.length} acknowledged before the backup, ${whileBackup} during it (${backupMs} ms); all delivered after restore\n`);
 
     const bigReceived = receiver.messages.find((m) => testIdOf(m.body) === 'big');
     assert.ok(bigReceived);
