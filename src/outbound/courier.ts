@@ -233,7 +233,9 @@ export class RemoteCourier implements Courier {
         // reason does not: the queue adds the reply to it (last error).
         const error = refused.record ?? refused.reason;
         writeHop(this.hopDeps, hopRecord(place, opened.facts, span, 'transient', { error, ...(refused.reply ? { reply: refused.reply } : {}) }));
-        return { outcomes: new Map(), tryNextHost: true, last };
+        // A refusal holds for the account at every address of the smarthost: retry later, do not
+        // spend more failures (and the smarthost's lockout budget) on the other addresses now.
+        return { outcomes: new Map(), tryNextHost: refused.reply === undefined, last };
       }
     }
     const send = await session.send({ from: job.sender, rcpts, body: job.body, size: job.size, eightBit: job.eightBit, smtputf8: job.smtputf8 });

@@ -79,16 +79,21 @@ describe('relaying through a smarthost', { timeout: 300_000 }, () => {
     for (const fn of cleanups.reverse()) await fn();
   });
 
-  /** Our Sealpost: port 25 of every MX "blocked" (nothing listens on outbound.port), `outbound` merged in. */
-  async function sender(t: Scope, password: string, outbound: NonNullable<SealpostToml['outbound']>): Promise<SealpostDaemon> {
+  /**
+   * Our Sealpost: port 25 of every MX "blocked" (nothing listens on outbound.port), `outbound`
+   * merged in; with a relay, [outbound.relay_auth] names a password file (mode 0600) holding `password`.
+   */
+  async function sender(
+    t: Scope,
+    password: string,
+    outbound: NonNullable<SealpostToml['outbound']> | ((passwordFile: string) => NonNullable<SealpostToml['outbound']>),
+  ): Promise<SealpostDaemon> {
     const file = path.join(await makeTempDir('sealpost-relay-pw-'), 'relay.password');
     t.after(() => removeTempDir(path.dirname(file)));
     await writeFile(file, `${password}\n`, { mode: 0o600 });
+    const settings = typeof outbound === 'function' ? outbound(file) : { relay_auth: { username: USER, password_file: file }, ...outbound };
     return startSealpost(t, {
-      config: {
-        dns: { servers: [dns.address] },
-        outbound: { port: await freePort(), mta_sts: false, ca_file: caFile, relay_auth: { username: USER, password_file: file }, ...outbound },
-      },
+      config: { dns: { servers: [dns.address] }, outbound: { port: await freePort(), mta_sts: false, ca_file: caFile, ...settings } },
     });
   }
 
@@ -182,5 +187,38 @@ describe('relaying through a smarthost', { timeout: 300_000 }, () => {
     assert.equal(ours.findLogs({ event: 'bounced' }).length, 0);
     assert.ok(!destination.messages.some((m) => m.body.includes('Subject: wrong password')));
     assertNoPassword(ours, wrong);
+  });
+
+  test('a transport entry with its own credentials, to a third-party smarthost that offers only AUTH LOGIN', { timeout: 120_000 }, async (t) => {
+    const port = await freePort('127.0.0.23');
+    const logins: { method: string; username: string; password: string; secure: boolean }[] = [];
+    dns.zone.set('login.smarthost.test', { A: ['127.0.0.23'] });
+    const login = await startReceiver('valid', {
+      host: '127.0.0.23',
+      port,
+      mxName: 'login.smarthost.test',
+      pki,
+      server: {
+        authOptional: false,
+        disabledCommands: [],
+        authMethods: ['LOGIN'],
+        onAuth(auth, session, callback) {
+          logins.push({ method: auth.method, username: auth.username ?? '', password: auth.password ?? '', secure: session.secure });
+          if (auth.username === 'mailer' && auth.password === 'login-pass-3Yt') callback(null, { user: 'mailer' });
+          else callback(new Error('Invalid username or password'));
+        },
+      },
+    });
+    t.after(() => login.close());
+    const ours = await sender(t, 'login-pass-3Yt', (file) => ({
+      transport: { 'login.test': { nexthop: `smtp:[login.smarthost.test]:${port}`, username: 'mailer', password_file: file } },
+    }));
+    const queueId = await send(ours, 'gina@login.test', 'with AUTH LOGIN');
+    await waitFor(() => login.messages.length === 1, { timeoutMs: 60_000, what: 'the message at the AUTH LOGIN smarthost' });
+    assert.deepEqual(logins, [{ method: 'LOGIN', username: 'mailer', password: 'login-pass-3Yt', secure: true }]);
+    const hop = await ours.waitForLog({ event: 'hop', queueId, result: 'delivered' });
+    assert.equal(hop['transport'], 'transport login.test');
+    assert.equal(hop['policy'], 'verify');
+    assertNoPassword(ours, 'login-pass-3Yt');
   });
 });
