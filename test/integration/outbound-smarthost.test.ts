@@ -184,6 +184,7 @@ describe('relaying through a smarthost', { timeout: 300_000 }, () => {
     );
     const status = await ours.cli(['status']);
     assert.match(status.stdout, /transient: the smarthost refused our credentials .*535/, status.stdout);
+    assert.ok(!show.stdout.includes(wrong) && !status.stdout.includes(wrong), 'the password in queue show or status');
     assert.equal(ours.findLogs({ event: 'bounced' }).length, 0);
     assert.ok(!destination.messages.some((m) => m.body.includes('Subject: wrong password')));
     assertNoPassword(ours, wrong);
