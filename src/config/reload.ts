@@ -41,6 +41,7 @@ const TOML_KEYS: Record<string, string> = {
   'inbound.minFreeMegabytes': 'inbound.min_free_mb',
   'outbound.connectTimeoutSeconds': 'outbound.connect_timeout_s',
   'outbound.commandTimeoutSeconds': 'outbound.command_timeout_s',
+  'outbound.transports': 'outbound.transport',
   'auth.lockoutSeconds': 'auth.lockout_s',
   'queue.minBackoffMs': 'queue.min_backoff',
   'queue.maxBackoffMs': 'queue.max_backoff',

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { canonicalDomain, formatMailbox, parseMailbox } from '../core/address.ts';
 import { isTable, join, parseHostPort, type Reader, type Table } from './fields.ts';
 import { checkRelayWidth } from './relay.ts';
+import { readRelay as readRelayHop, readTransports } from './transport.ts';
 import {
   type AcmeConfig,
   type AuthConfig,
@@ -34,6 +35,10 @@ export function readOutbound(r: Reader, t: Table, baseDir: string): OutboundConf
     'connect_timeout_s',
     'command_timeout_s',
     'max_mx_hosts',
+    'relay',
+    'relay_tls',
+    'relay_auth',
+    'transport',
   ];
   r.unknownKeys(t, 'outbound', known);
   const tlsPolicy: Record<string, TlsLevel> = {};
@@ -47,6 +52,8 @@ export function readOutbound(r: Reader, t: Table, baseDir: string): OutboundConf
     else tlsPolicy[(subdomains ? '.' : '') + domain] = level as TlsLevel;
   }
   const caFile = r.string(t, 'ca_file', 'outbound', '');
+  const relay = readRelayHop(r, t, baseDir);
+  const transports = readTransports(r, t, baseDir);
   return {
     port: r.integer(t, 'port', 'outbound', 25, 1, 65535),
     tlsDefault: r.oneOf(t, 'tls_default', 'outbound', TLS_LEVELS, 'may'),
@@ -59,6 +66,8 @@ export function readOutbound(r: Reader, t: Table, baseDir: string): OutboundConf
     connectTimeoutSeconds: r.integer(t, 'connect_timeout_s', 'outbound', 30, 1, 600),
     commandTimeoutSeconds: r.integer(t, 'command_timeout_s', 'outbound', 300, 1, 3600),
     maxMxHosts: r.integer(t, 'max_mx_hosts', 'outbound', 5, 1, 50),
+    ...(relay ? { relay } : {}),
+    ...(Object.keys(transports).length > 0 ? { transports } : {}),
   };
 }
 

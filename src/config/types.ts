@@ -141,6 +141,31 @@ export interface OutboundConfig {
   connectTimeoutSeconds: number;
   commandTimeoutSeconds: number;
   maxMxHosts: number;
+  /** [outbound] relay: the smarthost for every remote domain no transport entry names; absent = MX delivery. */
+  relay?: NextHop;
+  /** [outbound.transport]: keys "example.org" (that domain) or ".example.net" (its subdomains), as tls_policy. */
+  transports?: Readonly<Record<string, NextHop>>;
+}
+
+/** Credentials for a smarthost: the password stays in its file (mode 0600), read when AUTH is sent. */
+export interface RelayAuth {
+  username: string;
+  /** Absolute path. */
+  passwordFile: string;
+}
+
+/**
+ * A transport's next hop, Postfix's "smtp:[host]:port": `smtps` is implicit TLS (RFC 8314 §3.3);
+ * brackets (mxLookup false) send to the host itself, without them its MX records are used.
+ */
+export interface NextHop {
+  protocol: 'smtp' | 'smtps';
+  host: string;
+  port: number;
+  mxLookup: boolean;
+  /** The TLS level; undefined = the destination's own policy (tls_policy, MTA-STS, tls_default). */
+  tls?: TlsLevel;
+  auth?: RelayAuth;
 }
 
 /**

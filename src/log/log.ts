@@ -44,6 +44,8 @@ export type HopFields = {
   reply: SmtpReply | null;
   result: 'delivered' | 'transient' | 'permanent' | 'mixed';
   error: string | null;
+  /** "relay" or "transport example.com" (outbound/transport.ts); null = MX delivery. */
+  transport: string | null;
   /** RFC 8461 §5 testing mode: what enforce would have refused. */
   sts?: string;
   ms: number;
