@@ -80,16 +80,19 @@ export interface DelayProxy {
   url: string;
   /** ms each request waits before it is passed on. */
   delayMs: number;
+  /** What each request carried: its headers (lowercase names) and how many body bytes. */
+  readonly requests: { headers: http.IncomingHttpHeaders; bodyBytes: number }[];
   close(): Promise<void>;
 }
 
-/** An HTTP proxy on loopback to `target` that holds each request `delayMs` before passing it on. */
+/** An HTTP proxy on loopback to `target` that holds each request `delayMs` before passing it on, and notes what it carried. */
 export async function startDelayProxy(scope: Scope, target: string, delayMs: number): Promise<DelayProxy> {
   const upstream = new URL(target);
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      proxy.requests.push({ headers: req.headers, bodyBytes: chunks.reduce((n, c) => n + c.length, 0) });
       const timer = setTimeout(() => {
         const forward = http.request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
           res.writeHead(up.statusCode ?? 502, up.headers);
@@ -110,7 +113,7 @@ export async function startDelayProxy(scope: Scope, target: string, delayMs: num
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };
-  const proxy: DelayProxy = { url: `http://127.0.0.1:${port}`, delayMs, close };
+  const proxy: DelayProxy = { url: `http://127.0.0.1:${port}`, delayMs, requests: [], close };
   scope.after(close);
   return proxy;
 }

@@ -5,6 +5,7 @@
 // fail = "tempfail" and delivers under "accept"; with [outbound.rspamd] a relay client's GTUBE is
 // refused too; `sealpost status` counts the actions and errors. netless.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type SealpostDaemon, startSealpost } from '../helpers/daemon.ts';
@@ -20,6 +21,7 @@ describe('rspamd verdicts before 250', { timeout: 240_000 }, () => {
   const scope = { after: (fn: () => unknown) => cleanups.push(fn) };
   let rspamd: Rspamd;
   let proxy: DelayProxy;
+  let tap: DelayProxy;
   let daemon: SealpostDaemon;
   let slow: SealpostDaemon;
   let lenient: SealpostDaemon;
@@ -51,13 +53,15 @@ describe('rspamd verdicts before 250', { timeout: 240_000 }, () => {
   before(async () => {
     rspamd = await startRspamd(scope);
     proxy = await startDelayProxy(scope, rspamd.url, 3000);
+    // In front of the main daemon's rspamd, passing requests on at once: what they carried.
+    tap = await startDelayProxy(scope, rspamd.url, 0);
     const closed = `http://127.0.0.1:${await freePort()}`;
     // Loopback but 127.0.0.2 is not a trusted network here: our test clients are "other servers". No SPF/DKIM lookups.
     const base = { relay: { networks: ['127.0.0.2/32'] }, inbound: { reverse_dns: false, min_free_mb: 0, authentication_results: false } };
     const config = (rspamdSection: Record<string, unknown>, outbound?: Record<string, unknown>) =>
       ({ ...base, inbound: { ...base.inbound, rspamd: rspamdSection }, ...(outbound ? { outbound: { rspamd: outbound } } : {}) }) as Overrides<SealpostToml>;
     [daemon, slow, lenient] = await Promise.all([
-      startSealpost(scope, { config: config({ url: rspamd.url, junk_folder: true, timeout_ms: 20_000 }, { enabled: true }) }),
+      startSealpost(scope, { config: config({ url: tap.url, junk_folder: true, timeout_ms: 20_000 }, { enabled: true }) }),
       startSealpost(scope, { config: config({ url: proxy.url, timeout_ms: 1000, fail: 'tempfail' }) }),
       startSealpost(scope, { config: config({ url: closed, timeout_ms: 1000, fail: 'accept' }) }),
     ]);
@@ -94,6 +98,34 @@ describe('rspamd verdicts before 250', { timeout: 240_000 }, () => {
       (await inbox(daemon)).every((m) => m.subject !== 'tagged'),
       'not in the inbox',
     );
+    // Maildir++: a folder is marked as one, so Dovecot lists it as "Junk".
+    assert.ok(existsSync(path.join(sealpostMaildir(daemon.dataDir, 'example.test', 'alice'), '.Junk', 'maildirfolder')));
+  });
+
+  it('a message above 1 MiB (spooled while it arrives) is streamed to rspamd whole, with the envelope as headers', async () => {
+    const filler = `${'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(20)}\r\n`.repeat(1500);
+    const sent = await send(daemon, 'big', filler);
+    assert.equal(
+      sent.code,
+      0,
+      sent.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('<'))
+        .join('\n'),
+    );
+    const request = tap.requests.find((r) => r.bodyBytes > filler.length);
+    assert.ok(request, `a request with the whole body; saw ${tap.requests.map((r) => r.bodyBytes).join(', ')} bytes`);
+    assert.equal(request.headers['from'], 'news@sender.test');
+    assert.equal(request.headers['rcpt'], 'alice@example.test');
+    assert.equal(request.headers['ip'], '127.0.0.5');
+    assert.equal(request.headers['helo'], 'out.sender.test');
+    assert.equal(request.headers['mta-name'], 'mx.sealpost.test');
+    assert.match(String(request.headers['queue-id']), /^\w+$/);
+    const message = await waitFor(async () => (await inbox(daemon)).find((m) => m.subject === 'big'), {
+      what: 'the big message in the inbox',
+      timeoutMs: 30_000,
+    });
+    assert.equal(message.header('x-spam'), 'No');
   });
 
   it('a clean message lands in the inbox, marked X-Spam: No', async () => {
@@ -150,7 +182,7 @@ describe('rspamd verdicts before 250', { timeout: 240_000 }, () => {
       },
       { what: 'the rspamd counts in sealpost status', timeoutMs: 20_000, intervalMs: 500 },
     );
-    assert.equal(status.rspamd?.['inbound']?.['no action'], 1);
+    assert.equal(status.rspamd?.['inbound']?.['no action'], 2);
     // The slow daemon's two failed scans (the timeout, then the refused connection), as an operator reads them.
     await waitFor(async () => /rspamd inbound\s+error 2 \(the last day\)/.test((await slow.cli(['status'])).stdout), {
       what: 'rspamd errors in the text of sealpost status',
