@@ -14,7 +14,12 @@ import { freePort } from '../helpers/ports.ts';
 import { type DelayProxy, GTUBE, type Rspamd, startDelayProxy, startRspamd } from '../helpers/rspamd.ts';
 import type { Overrides, SealpostToml } from '../helpers/sealpost-config.ts';
 import { swaks } from '../helpers/swaks.ts';
+import { makeTempDir, removeTempDir } from '../helpers/tmp.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { prepareWithCli } from './submission-setup.ts';
+
+const ALICE = 'alice@example.test';
+const PASSWORD = 'correct horse battery staple';
 
 describe('rspamd verdicts before 250', { timeout: 240_000 }, () => {
   const cleanups: (() => unknown)[] = [];
@@ -23,6 +28,7 @@ describe('rspamd verdicts before 250', { timeout: 240_000 }, () => {
   let proxy: DelayProxy;
   let tap: DelayProxy;
   let daemon: SealpostDaemon;
+  let submissionPort: number;
   let slow: SealpostDaemon;
   let lenient: SealpostDaemon;
 
@@ -60,8 +66,18 @@ describe('rspamd verdicts before 250', { timeout: 240_000 }, () => {
     const base = { relay: { networks: ['127.0.0.2/32'] }, inbound: { reverse_dns: false, min_free_mb: 0, authentication_results: false } };
     const config = (rspamdSection: Record<string, unknown>, outbound?: Record<string, unknown>) =>
       ({ ...base, inbound: { ...base.inbound, rspamd: rspamdSection }, ...(outbound ? { outbound: { rspamd: outbound } } : {}) }) as Overrides<SealpostToml>;
+    // The main daemon also has submission (587) with a user made by the CLI, for [outbound.rspamd] with User:.
+    const dir = await makeTempDir('sealpost-rspamd-');
+    cleanups.push(() => removeTempDir(dir));
+    submissionPort = await freePort();
+    const main = {
+      ...(config({ url: tap.url, junk_folder: true, timeout_ms: 20_000 }, { enabled: true }) as Record<string, unknown>),
+      data_dir: path.join(dir, 'data'),
+      listen: { submission: [`127.0.0.1:${submissionPort}`] },
+    } as Overrides<SealpostToml>;
+    await prepareWithCli(dir, main, { users: [{ address: ALICE, password: PASSWORD }] });
     [daemon, slow, lenient] = await Promise.all([
-      startSealpost(scope, { config: config({ url: tap.url, junk_folder: true, timeout_ms: 20_000 }, { enabled: true }) }),
+      startSealpost(scope, { config: main }),
       startSealpost(scope, { config: config({ url: proxy.url, timeout_ms: 1000, fail: 'tempfail' }) }),
       startSealpost(scope, { config: config({ url: closed, timeout_ms: 1000, fail: 'accept' }) }),
     ]);
@@ -147,6 +163,41 @@ describe('rspamd verdicts before 250', { timeout: 240_000 }, () => {
     assert.equal(clean.code, 0, clean.stdout);
   });
 
+  it("with [outbound.rspamd], an authenticated user's GTUBE is refused, and rspamd is told the user", async () => {
+    const sent = await swaks(
+      [
+        '--server',
+        `127.0.0.1:${submissionPort}`,
+        '--tls',
+        '--auth-user',
+        ALICE,
+        '--auth-password',
+        PASSWORD,
+        '--from',
+        ALICE,
+        '--to',
+        'someone@remote.test',
+        '--data',
+        '-',
+        '--timeout',
+        '20',
+      ],
+      { input: composeMessage({ from: ALICE, to: ['someone@remote.test'], subject: 'compromised', body: `${GTUBE.reject}\r\n` }) },
+    );
+    assert.match(
+      sent.stdout,
+      /<~\* 550 5\.7\.1 Gtube pattern/,
+      sent.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('<'))
+        .join('\n'),
+    );
+    assert.ok(
+      tap.requests.some((r) => r.headers['user'] === ALICE),
+      'a request with User:',
+    );
+  });
+
   it('a slow rspamd hits timeout_ms: 451 under fail = "tempfail"; once stopped, 451 too', async () => {
     const started = Date.now();
     const sent = await send(slow, 'slow', 'Hello.\r\n');
@@ -178,7 +229,7 @@ describe('rspamd verdicts before 250', { timeout: 240_000 }, () => {
         const res = await daemon.cli(['status', '--json']);
         const report = JSON.parse(res.stdout) as { rspamd?: Record<string, Record<string, number>> | null };
         const inbound = report.rspamd?.['inbound'];
-        return inbound?.['reject'] === 1 && inbound['add header'] === 1 && report.rspamd?.['outbound']?.['reject'] === 1 && report;
+        return inbound?.['reject'] === 1 && inbound['add header'] === 1 && report.rspamd?.['outbound']?.['reject'] === 2 && report;
       },
       { what: 'the rspamd counts in sealpost status', timeoutMs: 20_000, intervalMs: 500 },
     );
