@@ -5,6 +5,8 @@
 // other session. A refused connection, an HTTP error, a reply that is not rspamd's or
 // `timeoutMs` passing is an `error` outcome, never a throw.
 import http from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { bodyChunks, type MessageBody } from '../core/body.ts';
 
 /** What rspamd is told about one message (its request headers, named as the protocol names them). */
@@ -51,6 +53,8 @@ export interface RspamdClientDeps {
   now: () => number;
 }
 
+const MAX_REPLY = 4 * 1024 * 1024;
+
 export type RspamdScan = (input: ScanInput) => Promise<ScanResult>;
 
 export function createRspamdClient(deps: RspamdClientDeps): RspamdScan {
@@ -92,7 +96,13 @@ function post(endpoint: URL, headers: Record<string, string | string[]>, input: 
     const signal = AbortSignal.timeout(timeoutMs);
     const req = http.request(endpoint, { method: 'POST', headers, signal }, (res) => {
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        // rspamd's replies are a few KiB: anything far larger is not rspamd.
+        if (size > MAX_REPLY) req.destroy(new Error(`rspamd's reply is over ${MAX_REPLY} bytes`));
+        else chunks.push(c);
+      });
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         if (res.statusCode !== 200) reject(new Error(`rspamd answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
@@ -101,19 +111,15 @@ function post(endpoint: URL, headers: Record<string, string | string[]>, input: 
       res.on('error', reject);
     });
     req.on('error', (err) => reject(signal.aborted ? new Error(`rspamd did not answer within ${timeoutMs} ms`) : err));
-    void (async () => {
-      try {
-        req.write(input.prepend);
-        for await (const chunk of bodyChunks(input.body)) {
-          if (!req.write(chunk)) await new Promise<void>((r) => req.once('drain', r));
-          if (req.destroyed) return;
-        }
-        req.end();
-      } catch (err) {
-        req.destroy(err as Error);
-      }
-    })();
+    // The pipeline waits for the socket as it drains and, on any error of either side, ends both
+    // (the spool file is closed); the error itself reaches the caller through 'error' above.
+    pipeline(Readable.from(message(input)), req).catch((err: Error) => req.destroy(err));
   });
+}
+
+async function* message(input: ScanInput): AsyncGenerator<Buffer> {
+  if (input.prepend !== '') yield Buffer.from(input.prepend);
+  yield* bodyChunks(input.body);
 }
 
 /** rspamd's JSON reply, or why it is not one. */
