@@ -113,7 +113,7 @@ export function createIntake(deps: IntakeDeps): Intake {
       if (outgoing && deps.rspamd?.outbound && arrival.origin !== 'local') {
         // Outbound scanning (rspamd sees User: and treats it as our user's mail): a refusal stops the submission.
         scanned = await scan(deps.rspamd, 'outbound', arrival, id, '', arrival.body);
-        if (scanned.decision.kind === 'refuse') return refused(arrival, scanned);
+        if (scanned.decision.kind === 'refuse') return refused(arrival, scanned.result, scanned.decision);
       }
       if (deps.prepareOutgoing && outgoing) {
         let prepared: Prepared;
@@ -158,7 +158,7 @@ export function createIntake(deps: IntakeDeps): Intake {
       if (!outgoing && deps.rspamd && arrival.origin === 'smtp' && client) {
         // rspamd reads our Authentication-Results in front of the message.
         scanned = await scan(deps.rspamd, 'inbound', arrival, id, stamped.prepend, stamped.message);
-        if (scanned.decision.kind === 'refuse') return refused(arrival, scanned, verdict);
+        if (scanned.decision.kind === 'refuse') return refused(arrival, scanned.result, scanned.decision, verdict);
         // X-Spam first: the local courier files the message by the first X-Spam field (ours).
         stamped = { ...stamped, prepend: scanned.decision.headers + stamped.prepend };
       }
@@ -250,8 +250,7 @@ export function createIntake(deps: IntakeDeps): Intake {
     return { result, decision };
   }
 
-  function refused(arrival: Arrival, scanned: { result: ScanResult; decision: RspamdDecision }, verdict?: Verdict): IntakeOutcome {
-    const d = scanned.decision as Extract<RspamdDecision, { kind: 'refuse' }>;
+  function refused(arrival: Arrival, result: ScanResult, d: Extract<RspamdDecision, { kind: 'refuse' }>, verdict?: Verdict): IntakeOutcome {
     if (log)
       mailLog(log, 'rejected', {
         stage: 'data',
@@ -262,7 +261,7 @@ export function createIntake(deps: IntakeDeps): Intake {
         reply: `${d.code} ${d.enhanced}`,
         reason: d.text,
         auth: verdict?.results,
-        rspamd: scanFields(scanned.result),
+        rspamd: scanFields(result),
       });
     return { ok: false, code: d.code, enhanced: d.enhanced, text: d.text, refusal: true };
   }
