@@ -48,6 +48,13 @@ const TOML_KEYS: Record<string, string> = {
   'queue.maxLifetimeMs': 'queue.max_lifetime',
   'queue.delayWarningMs': 'queue.delay_warning',
   'queue.attemptsRetentionMs': 'queue.attempts_retention',
+  // [inbound.rspamd] and [outbound.rspamd] are one Config slice.
+  rspamd: 'inbound.rspamd',
+  'rspamd.url': 'inbound.rspamd.url',
+  'rspamd.timeoutMs': 'inbound.rspamd.timeout_ms',
+  'rspamd.fail': 'inbound.rspamd.fail',
+  'rspamd.junkFolder': 'inbound.rspamd.junk_folder',
+  'rspamd.outbound': 'outbound.rspamd.enabled',
 };
 
 /** Every setting that differs between the config in force and the new one, sorted into the two kinds. */

@@ -39,6 +39,7 @@ export function readOutbound(r: Reader, t: Table, baseDir: string): OutboundConf
     'relay_tls',
     'relay_auth',
     'transport',
+    'rspamd',
   ];
   r.unknownKeys(t, 'outbound', known);
   const tlsPolicy: Record<string, TlsLevel> = {};
@@ -350,7 +351,7 @@ export function readLimits(r: Reader, limitsTable: Table): Config['limits'] {
 }
 
 export function readInbound(r: Reader, inboundTable: Table): Config['inbound'] {
-  r.unknownKeys(inboundTable, 'inbound', ['greet_pause_ms', 'bare_newline', 'reverse_dns', 'min_free_mb', 'authentication_results', 'dmarc_reject']);
+  r.unknownKeys(inboundTable, 'inbound', ['greet_pause_ms', 'bare_newline', 'reverse_dns', 'min_free_mb', 'authentication_results', 'dmarc_reject', 'rspamd']);
   const inbound = {
     greetPauseMs: r.integer(inboundTable, 'greet_pause_ms', 'inbound', 0, 0, 60000),
     bareNewline: r.oneOf(inboundTable, 'bare_newline', 'inbound', ['normalize', 'reject'] as const, 'normalize'),

@@ -118,6 +118,21 @@ export interface Config {
   queue: QueueConfig;
   /** [doctor]: our public addresses, blocklists, the port-25 probe (`sealpost doctor`). */
   doctor: DoctorConfig;
+  /** [inbound.rspamd] and [outbound.rspamd]: content checks by rspamd at end of DATA; null = off. */
+  rspamd: RspamdConfig | null;
+}
+
+/** rspamd at end of DATA (its HTTP /checkv2 protocol). */
+export interface RspamdConfig {
+  /** Base URL of rspamd's normal worker, e.g. "http://127.0.0.1:11333". */
+  url: string;
+  timeoutMs: number;
+  /** rspamd down, slow or broken: answer 451 (tempfail) or take the mail unchecked (accept). */
+  fail: 'tempfail' | 'accept';
+  /** Deliver mail rspamd tags (add header, rewrite subject) into the mailbox's .Junk/ folder. */
+  junkFolder: boolean;
+  /** Also scan mail from authenticated users and relay.networks ([outbound.rspamd] enabled). */
+  outbound: boolean;
 }
 
 /** Postfix's TLS security levels for outbound SMTP (smtp_tls_security_level). */

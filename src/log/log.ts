@@ -80,6 +80,7 @@ export interface MailEventFields {
   daemon: LooseFields; // start, stop, reload
   auth: AuthFields; // one SMTP AUTH attempt (never the password)
   authres: { queueId: string; error: string }; // the SPF/DKIM/DMARC checks of a message did not finish
+  rspamd: { queueId: string; direction: string; error: string; ms: number; fail: string }; // rspamd could not check a message
   'mta-sts': { domain: string; problem: string }; // a domain's MTA-STS policy could not be used
 }
 
