@@ -3,7 +3,7 @@
 // writes them in one transaction at most every `flushMs` and at close, so sessions cost no
 // fsync each; a crash loses at most the last few seconds of counts. The only writer of that
 // table; also reads it back. Sessions that never said EHLO/HELO are not counted; connections
-// refused because DNSBLs list the client are counted apart (dnsbl_refused, migration 007).
+// refused because DNSBLs list the client are counted apart (dnsbl_refused, migration 009).
 import type { Db } from '../db/open.ts';
 import type { StorageHealth } from '../db/storage-fault.ts';
 import type { Logger } from '../log/log.ts';
