@@ -145,7 +145,13 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         : {},
     );
     started.push({ name: 'offload thread', stop: () => offload.close() });
-    const local = createLocalCourier({ mailRoot: path.join(config.dataDir, 'mail'), hostname: config.hostname, write: offload.write });
+    // [[domain]] delivery (Maildir or LMTP) as in force at each delivery: reload may change it.
+    const local = createLocalCourier({
+      mailRoot: path.join(config.dataDir, 'mail'),
+      hostname: config.hostname,
+      write: offload.write,
+      delivery: (domain) => inForce.domains.find((d) => d.name === domain)?.delivery ?? { kind: 'maildir' },
+    });
     const workers = [
       new QueueWorker({
         store,
