@@ -2,10 +2,13 @@
 // unix socket and on TCP, per-recipient outcomes after DATA (delivered, bounced with a DSN,
 // deferred over quota), Dovecot down → deferred, delivered after `queue retry`.
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { test } from 'node:test';
 import { type SealpostDaemon, startSealpost } from '../helpers/daemon.ts';
 import { type Dovecot, startDovecot } from '../helpers/dovecot.ts';
-import { swaksSend } from '../helpers/swaks.ts';
+import { swaks, swaksSend } from '../helpers/swaks.ts';
+import { tempDir } from '../helpers/tmp.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 async function send(daemon: SealpostDaemon, to: readonly string[], subject: string, body?: string): Promise<string> {
@@ -116,4 +119,39 @@ test('LMTP server down: every recipient deferred (connection refused), delivered
   assert.equal(retry.code, 0, retry.stderr);
   await daemon.waitForLog({ event: 'delivered', queueId, to: 'dora@lmtp.test' }, { timeoutMs: 30_000 });
   assert.deepEqual(await dovecot.imapSubjects('dora@lmtp.test'), ['while dovecot was down']);
+});
+
+test('LMTP with a large (spooled) message: the body streams from the spool file, dot-stuffed, and arrives byte for byte', { timeout: 120_000 }, async (t) => {
+  const dovecot = await dovecotWith(t);
+  const daemon = await startSealpost(t, { config: { domain: lmtpDomain(`lmtp:unix:${dovecot.socket}`) } });
+  // 3 MiB (above the 1 MiB spool threshold), with lines that start with dots (RFC 5321 §4.5.2).
+  const lines: string[] = [];
+  for (let i = 0, size = 0; size < 3 * 1024 * 1024; i++) {
+    const line = i % 7 === 0 ? `.${i} a line with a leading dot` : `line ${i} ${'y'.repeat(60)}`;
+    lines.push(line);
+    size += line.length + 2;
+  }
+  // swaks ends DATA with CRLF . CRLF after the file: the file lacks the last CRLF.
+  const body = `${lines.join('\r\n')}\r\n`;
+  const file = path.join(await tempDir(t), 'big.eml');
+  await writeFile(file, `From: alice@example.test\r\nTo: dora@lmtp.test\r\nSubject: big over lmtp\r\n\r\n${body.slice(0, -2)}`);
+  const sent = await swaks(['--server', `127.0.0.1:${daemon.smtpPort}`, '--from', 'alice@example.test', '--to', 'dora@lmtp.test', '--data', file], {
+    timeoutMs: 60_000,
+  });
+  assert.equal(sent.code, 0, sent.stdout.slice(-2000) + sent.stderr);
+  assert.equal((await daemon.waitForLog({ event: 'received' }))['spooled'], true, 'the body went to the spool');
+  await daemon.waitForLog({ event: 'delivered', to: 'dora@lmtp.test' }, { timeoutMs: 60_000 });
+  const [message] = await dovecot.readMaildir('dora@lmtp.test');
+  assert.equal(message?.subject, 'big over lmtp');
+  // Dovecot stores LF line ends; the body must be the one sent, dots unstuffed.
+  const stored = message?.raw.slice(message.raw.indexOf('\n\n') + 2) ?? '';
+  const want = body.replaceAll('\r\n', '\n');
+  let at = 0;
+  while (at < want.length && stored[at] === want[at]) at++;
+  assert.equal(
+    at,
+    want.length,
+    `first difference at ${at}: ${JSON.stringify(stored.slice(at - 40, at + 40))} vs ${JSON.stringify(want.slice(at - 40, at + 40))}`,
+  );
+  assert.equal(stored.length, want.length);
 });
