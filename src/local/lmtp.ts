@@ -33,6 +33,12 @@ export function outcomeOfReply(server: string, step: string, reply: SmtpReply): 
   return { kind, reason: `LMTP server ${server} refused ${step}`, enhanced, reply };
 }
 
+/** A reply other than the one a step needs: its refusal, or (a 2yz or 3yz out of place) a deferral. */
+function refusal(server: string, step: string, reply: SmtpReply): Outcome {
+  if (reply.code >= 400) return outcomeOfReply(server, step, reply);
+  return { kind: 'transient', reason: `LMTP server ${server} gave an unexpected reply to ${step}`, enhanced: '4.5.0', reply };
+}
+
 function replyText(reply: SmtpReply): string {
   return `${reply.code}${reply.enhanced ? ` ${reply.enhanced}` : ''} ${reply.text}`;
 }
@@ -53,17 +59,19 @@ export async function deliverLmtp(target: LmtpTarget, job: DeliveryJob, recipien
       step = line.split(' ')[0] ?? line;
       s.write(`${line}\r\n`, 'utf8');
       const full = await reader.next(opts.commandTimeoutMs);
-      return full.reply.code === expect ? full : full.reply;
+      // Any 2yz where 250 is asked for (251 "will forward" included, RFC 5321 §4.2.2).
+      const ok = expect === 250 ? full.reply.code >= 200 && full.reply.code < 300 : full.reply.code === expect;
+      return ok ? full : full.reply;
     };
     step = 'the greeting';
     const greeting = await reader.next(opts.commandTimeoutMs);
     if (greeting.reply.code !== 220) {
-      rest(outcomeOfReply(opts.server, 'the connection', greeting.reply));
+      rest(refusal(opts.server, 'the connection', greeting.reply));
       return outcomes;
     }
     const lhlo = await command(`LHLO ${opts.hostname}`, 250);
     if (!('lines' in lhlo)) {
-      rest(outcomeOfReply(opts.server, 'LHLO', lhlo));
+      rest(refusal(opts.server, 'LHLO', lhlo));
       return outcomes;
     }
     const params = mailParameters(parseExtensions(lhlo.lines), { size: bodySize(job.body), eightBit: job.eightBit, smtputf8: job.smtputf8 });
@@ -73,14 +81,14 @@ export async function deliverLmtp(target: LmtpTarget, job: DeliveryJob, recipien
     }
     const mail = await command([`MAIL FROM:${pathArgument(job.sender)}`, ...params.params].join(' '), 250);
     if (!('lines' in mail)) {
-      rest(outcomeOfReply(opts.server, 'MAIL FROM', mail));
+      rest(refusal(opts.server, 'MAIL FROM', mail));
       return outcomes;
     }
     const accepted: JobRecipient[] = [];
     for (const r of recipients) {
       const rcpt = await command(`RCPT TO:${pathArgument(r.address)}`, 250);
       if ('lines' in rcpt) accepted.push(r);
-      else outcomes.set(r.id, outcomeOfReply(opts.server, 'RCPT TO', rcpt));
+      else outcomes.set(r.id, refusal(opts.server, 'RCPT TO', rcpt));
     }
     if (accepted.length === 0) {
       await quit(s, reader);
@@ -88,7 +96,7 @@ export async function deliverLmtp(target: LmtpTarget, job: DeliveryJob, recipien
     }
     const data = await command('DATA', 354);
     if (!('lines' in data)) {
-      rest(outcomeOfReply(opts.server, 'DATA', data));
+      rest(refusal(opts.server, 'DATA', data));
       return outcomes;
     }
     step = 'the message';
