@@ -1,11 +1,12 @@
 // The local courier: delivers a job's recipients (our mailboxes) the way their domain says
-// ([[domain]] delivery): into their Maildirs, adding Return-Path and Delivered-To, or over LMTP
-// (lmtp.ts), one session per LMTP server for the recipients it serves. Every file-system failure
-// is transient: the message stays queued.
+// ([[domain]] delivery): into their Maildirs, adding Return-Path and Delivered-To (mail rspamd
+// tagged into the Junk folder with junkFolder), or over LMTP (lmtp.ts), one session per LMTP
+// server for the recipients it serves. Every file-system failure is transient: the message stays queued.
 import { deliveryName } from '../config/delivery.ts';
 import type { LocalDelivery } from '../config/types.ts';
-import { bodySize, isSpooled } from '../core/body.ts';
+import { bodyHead, bodySize, isSpooled } from '../core/body.ts';
 import type { Courier, DeliveryJob, JobRecipient, Outcome } from '../core/delivery.ts';
+import { folderFor } from './junk.ts';
 import { deliverLmtp, type LmtpOptions } from './lmtp.ts';
 import { createMaildirWriter, type MaildirWrite, maildirPath } from './maildir.ts';
 
@@ -19,6 +20,8 @@ export interface LocalCourierDeps {
   delivery?: (domain: string) => LocalDelivery;
   /** LMTP timeouts; default: LMTP_TIMEOUTS. */
   lmtp?: Partial<Omit<LmtpOptions, 'hostname' | 'server'>>;
+  /** [inbound.rspamd] junk_folder: a message whose first X-Spam field says Yes goes to the mailbox's .Junk/. */
+  junkFolder?: boolean;
 }
 
 /** A local LMTP server answers at once; the dot's replies wait for the delivery (Sieve, indexes). */
@@ -34,7 +37,7 @@ export function createLocalCourier(deps: LocalCourierDeps): Courier {
     const size = trace.length + bodySize(job.body);
     // Unique per message and recipient, stable across retries (so a retry cannot duplicate).
     const name = `${Math.floor(job.receivedAt / 1000)}.${job.queueId}_${r.id}.${deps.hostname},S=${size}`;
-    const dir = maildirPath(deps.mailRoot, r.address);
+    const dir = folderFor(maildirPath(deps.mailRoot, r.address), bodyHead(job.body), deps.junkFolder === true);
     try {
       // A spooled body goes as its prefix and its file: the writer copies the file in chunks.
       const body = job.body;
