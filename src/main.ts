@@ -150,10 +150,12 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         : {},
     );
     started.push({ name: 'offload thread', stop: () => offload.close() });
+    // [[domain]] delivery (Maildir or LMTP) as in force at each delivery: reload may change it.
     const local = createLocalCourier({
       mailRoot: path.join(config.dataDir, 'mail'),
       hostname: config.hostname,
       write: offload.write,
+      delivery: (domain) => inForce.domains.find((d) => d.name === domain)?.delivery ?? { kind: 'maildir' },
       junkFolder: config.rspamd?.junkFolder === true,
     });
     const workers = [

@@ -3,6 +3,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import { canonicalDomain, formatMailbox, parseMailbox } from '../core/address.ts';
+import { parseDelivery } from './delivery.ts';
 import { readDnsbl } from './dnsbl.ts';
 import { isTable, join, parseHostPort, type Reader, type Table } from './fields.ts';
 import { checkRelayWidth } from './relay.ts';
@@ -180,7 +181,7 @@ export function readDomains(r: Reader, raw: unknown, dkim: DkimDomain[]): Domain
   const seen = new Set<string>();
   return raw.map((table, i) => {
     const prefix = `domain[${i}]`;
-    r.unknownKeys(table, prefix, ['name', 'mailboxes', 'aliases', 'catch_all', 'dkim_selectors']);
+    r.unknownKeys(table, prefix, ['name', 'mailboxes', 'aliases', 'catch_all', 'dkim_selectors', 'delivery']);
     const nameRaw = r.string(table, 'name', prefix);
     const name = canonicalDomain(nameRaw);
     if (nameRaw !== '' && name === '') r.problem(`${prefix}.name`, `"${nameRaw}" is not a valid domain name`);
@@ -225,7 +226,9 @@ export function readDomains(r: Reader, raw: unknown, dkim: DkimDomain[]): Domain
     });
     if (new Set(selectors).size !== selectors.length) r.problem(`${prefix}.dkim_selectors`, 'lists a selector twice');
     if (selectors.length > 0 && name !== '') dkim.push({ domain: name, selectors });
-    return { name, mailboxes, aliases, catchAll };
+    const delivery = parseDelivery(r.string(table, 'delivery', prefix, 'maildir'));
+    if (typeof delivery === 'string') r.problem(`${prefix}.delivery`, delivery);
+    return { name, mailboxes, aliases, catchAll, delivery: typeof delivery === 'string' ? { kind: 'maildir' } : delivery };
   });
 }
 

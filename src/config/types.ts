@@ -23,7 +23,12 @@ export interface DomainConfig {
   aliases: Readonly<Record<string, string>>;
   /** Mailbox for unknown local parts, or '' for none. */
   catchAll: string;
+  /** How its mailboxes receive mail ([[domain]] delivery); absent: maildir. */
+  delivery?: LocalDelivery;
 }
+
+/** Where a domain's mail is delivered: our Maildirs, or an LMTP server (RFC 2033) such as Dovecot. */
+export type LocalDelivery = { kind: 'maildir' } | { kind: 'lmtp'; socket: string } | { kind: 'lmtp'; host: string; port: number };
 
 export type AcmeKeyType = 'ecdsa-p256' | 'rsa-2048';
 

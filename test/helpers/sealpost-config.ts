@@ -13,7 +13,7 @@ export interface SealpostToml {
   tls?: { min_version?: string; cert_file?: string; key_file?: string };
   acme?: { enabled?: boolean; directory?: string; email?: string; names?: string[]; key_type?: string; ca_file?: string };
   dns?: { servers?: string[]; timeout_ms?: number };
-  domain?: { name: string; mailboxes?: string[]; aliases?: Record<string, string>; catch_all?: string }[];
+  domain?: { name: string; mailboxes?: string[]; aliases?: Record<string, string>; catch_all?: string; delivery?: string }[];
   relay?: { networks?: string[] };
   limits?: {
     message_size?: number;
