@@ -23,7 +23,23 @@ export interface DomainConfig {
   aliases: Readonly<Record<string, string>>;
   /** Mailbox for unknown local parts, or '' for none. */
   catchAll: string;
+  /** The MTA-STS policy mode we host for it (RFC 8461 §5); 'none' (or absent): no policy hosted. */
+  mtaSts?: MtaStsMode;
 }
+
+export type MtaStsMode = 'none' | 'testing' | 'enforce';
+export const MTA_STS_MODES: readonly MtaStsMode[] = ['none', 'testing', 'enforce'];
+
+/** [mta_sts]: the policies we host on listen.https (RFC 8461 §3.2). */
+export interface MtaStsConfig {
+  /** MX hosts allowed besides `hostname` (backup MX), canonical. */
+  extraMx: readonly string[];
+  /** The policy's max_age in seconds. */
+  maxAgeSeconds: number;
+}
+
+/** How the CA validates our names: HTTP-01 on port 80 (RFC 8555 §8.3) or TLS-ALPN-01 on 443 (RFC 8737). */
+export type AcmeChallenge = 'http-01' | 'tls-alpn-01';
 
 export type AcmeKeyType = 'ecdsa-p256' | 'rsa-2048';
 
@@ -39,6 +55,7 @@ export interface AcmeConfig {
   keyType: AcmeKeyType;
   /** Absolute path of an extra CA (PEM) to trust for the directory's HTTPS, or ''. */
   caFile: string;
+  challenge: AcmeChallenge;
 }
 
 /** [auth]: the brute-force guard of submission AUTH, per client address (IPv6: per /64). */
@@ -71,6 +88,8 @@ export interface Config {
     /** Message submission over implicit TLS (RFC 8314 §3.3, port 465); [] = off. */
     submissions: readonly ListenAddress[];
     acmeHttp: readonly ListenAddress[];
+    /** HTTPS (port 443): the MTA-STS policies and TLS-ALPN-01; [] = off. */
+    https: readonly ListenAddress[];
   };
   tls: { minVersion: TlsVersion; certFile: string; keyFile: string };
   /** Lowest TLS version per submission listener (default tls.min_version). */
@@ -112,6 +131,7 @@ export interface Config {
   };
   shutdown: { graceSeconds: number };
   acme: AcmeConfig;
+  mtaSts: MtaStsConfig;
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
   outbound: OutboundConfig;
   queue: QueueConfig;
