@@ -79,6 +79,7 @@ export interface MailEventFields {
   auth: AuthFields; // one SMTP AUTH attempt (never the password)
   authres: { queueId: string; error: string }; // the SPF/DKIM/DMARC checks of a message did not finish
   'mta-sts': { domain: string; problem: string }; // a domain's MTA-STS policy could not be used
+  https: LooseFields; // the HTTPS listener (listen.https): listening, an MTA-STS policy we host was served
 }
 
 export type MailEvent = keyof MailEventFields;
