@@ -26,6 +26,7 @@ commands:
   dkim keygen --domain D --selector S [--type rsa-2048|ed25519]
                              make a DKIM key; prints the DNS TXT record to publish
   dkim show                  the TXT records of the configured DKIM keys
+  mta-sts show [--json]      the MTA-STS policies we host, the DNS records to publish, whether DNS has the id
   status [--json]            listeners, certificates, queue, last delivery errors, TLS share (last day)
   tls-check DOMAIN|HOST[:PORT] [--json] [--dns SERVER] [--ca-file FILE]
                              the mail TLS of a domain's MX hosts, explained (--config optional;
@@ -62,6 +63,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./dkim.ts')).run(config, args);
     case 'status':
       return (await import('./status.ts')).run(config, args);
+    case 'mta-sts':
+      return (await import('./mta-sts.ts')).run(config, args);
     case 'config':
       if (sub === 'check') return (await import('./config-check.ts')).run(config);
       return usage(`config: unknown subcommand "${sub ?? ''}"; try: sealpost config check --config FILE`);
