@@ -3,7 +3,6 @@
 // and stopped in reverse. The only module that imports them all.
 import { statfs } from 'node:fs/promises';
 import path from 'node:path';
-import { createAlpnChallenges } from './acme/alpn-challenges.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { AuthGuard } from './auth/guard.ts';
 import { senderAllowed } from './auth/senders.ts';
@@ -39,6 +38,7 @@ import { QueueStore } from './queue/store.ts';
 import { watchWake } from './queue/wake.ts';
 import { QueueWorker } from './queue/worker.ts';
 import { buildDirectory, decideRecipient } from './routing/recipients.ts';
+import { createAlpnChallenges } from './tls/alpn-challenges.ts';
 import { startTls } from './tls/service.ts';
 
 /**

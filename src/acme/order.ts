@@ -5,7 +5,7 @@ import { generateKeyPair } from 'node:crypto';
 import * as acme from 'acme-client';
 import type { AcmeChallenge, AcmeKeyType } from '../config/types.ts';
 import { type Logger, mailLog } from '../log/log.ts';
-import type { AlpnChallenges } from './alpn-challenges.ts';
+import type { AlpnChallenges } from '../tls/alpn-challenges.ts';
 import type { ChallengeTable } from './responder.ts';
 import type { AcmeTransport, ServerProblem } from './transport.ts';
 

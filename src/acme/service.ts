@@ -5,8 +5,8 @@
 // Side effects: binds listen.acme_http; see manager.ts for the rest.
 import type { Config } from '../config/types.ts';
 import type { Logger } from '../log/log.ts';
+import type { AlpnChallenges } from '../tls/alpn-challenges.ts';
 import type { CertStore } from '../tls/store.ts';
-import type { AlpnChallenges } from './alpn-challenges.ts';
 import { type AcmeManager, startAcme } from './manager.ts';
 import { type ChallengeServer, createChallengeTable, startChallengeServer } from './responder.ts';
 

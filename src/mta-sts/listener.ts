@@ -6,9 +6,9 @@
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
-import type { AlpnChallenges } from '../acme/alpn-challenges.ts';
 import type { ListenAddress } from '../config/types.ts';
 import { type Logger, mailLog } from '../log/log.ts';
+import type { AlpnChallenges } from '../tls/alpn-challenges.ts';
 import { MAX_HELLO_BYTES, peekAlpn } from '../tls/client-hello.ts';
 import { type ListenerTlsOptions, listenerContextOptions } from '../tls/context.ts';
 import { pickEntry } from '../tls/names.ts';
