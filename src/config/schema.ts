@@ -81,6 +81,14 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   // TLS-ALPN-01 needs nothing on port 80: the default acme_http applies only to HTTP-01.
   const listen = acme.challenge === 'tls-alpn-01' && !acmeHttpGiven ? { ...listenRead, acmeHttp: [] } : listenRead;
   const mtaSts = readMtaSts(r, r.table(raw, 'mta_sts', ''), hostname);
+  const hosting = domains.findIndex((d) => d.mtaSts !== undefined && d.mtaSts !== 'none');
+  if (hosting >= 0 && listen.https.length === 0)
+    r.warning(`domain[${hosting}].mta_sts`, 'is on but listen.https is empty: nothing serves the policy; add https = ["0.0.0.0:443", "[::]:443"] to [listen]');
+  else if (hosting >= 0 && !acme.enabled)
+    r.warning(
+      `domain[${hosting}].mta_sts`,
+      'is on but [acme] is off: senders fetch the policy only with a certificate for mta-sts.<domain>; turn ACME on, or make tls.cert_file cover those names',
+    );
   const log = readLog(r, r.table(raw, 'log', ''));
   const outbound = readOutbound(r, r.table(raw, 'outbound', ''), baseDir);
   const queue = readQueue(r, r.table(raw, 'queue', ''));

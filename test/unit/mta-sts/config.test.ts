@@ -83,3 +83,16 @@ describe('MTA-STS hosting config', { timeout: 5000 }, () => {
     });
   }
 });
+
+describe('MTA-STS hosting warnings', { timeout: 5000 }, () => {
+  const warnings = (raw: Record<string, unknown>): string[] => {
+    const r = validateConfig({ ...base, ...raw }, '/etc/sealpost');
+    assert.ok(r.ok);
+    return r.warnings.map((w) => `${w.path}: ${w.message}`);
+  };
+  const on = { domain: [{ name: 'example.test', mta_sts: 'testing' }] };
+  it('a policy without the HTTPS listener', () => assert.match(warnings(on).join('\n'), /^domain\[0\]\.mta_sts: .*listen\.https is empty/));
+  it('a policy without ACME', () => assert.match(warnings({ ...on, listen: { https: ['0.0.0.0:443'] } }).join('\n'), /\[acme\] is off/));
+  it('none with both on', () =>
+    assert.deepEqual(warnings({ ...on, listen: { https: ['0.0.0.0:443'] }, acme: { enabled: true, challenge: 'tls-alpn-01' } }), []));
+});
