@@ -189,4 +189,6 @@ test('HTTP-01 certificate for mta-sts.<domain> when port 80 is listed; the polic
   assert.equal(policy.status, 200);
   assert.match(policy.names, /DNS:mta-sts\.example\.test/);
   assert.deepEqual(parseStsPolicy(policy.body), { mode: 'testing', mx: [HOST], maxAge: 604_800 });
+  const status = await receiver.cli(['status']);
+  assert.match(status.stdout, /https +127\.0\.0\.83:443 +answering/, status.stdout);
 });
