@@ -17,8 +17,10 @@ import { enableIncrementalVacuum } from './db/vacuum.ts';
 import { loadDkimKeys } from './dkim/keys.ts';
 import { createDkimSigner } from './dkim/signer.ts';
 import { cachingResolver } from './dns/cache.ts';
+import { createDnssecResolver } from './dns/dnssec-resolver.ts';
 import { createNodeResolver } from './dns/node-resolver.ts';
 import { reverseLookup } from './dns/reverse.ts';
+import { describeProbe, probeValidation } from './dns/validation-probe.ts';
 import { createInboundListener } from './inbound/listener.ts';
 import { BodyBudget } from './inbound/memory-budget.ts';
 import type { InboundDeps, ListenerRole } from './inbound/session.ts';
@@ -261,6 +263,11 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       dkim: signer.domains,
       dataDir: config.dataDir,
     });
+    // Whether [dns] servers validates DNSSEC and its AD bit is believed (DANE needs both): one
+    // query for the root DNSKEY, in the background, logged once ("daemon", state "dnssec").
+    void probeValidation(createDnssecResolver(config.dns).servers, config.dns.trustAd, Math.min(config.dns.timeoutMs, 3000)).then((probe) =>
+      mailLog(log, 'daemon', { state: 'dnssec', validating: probe.validating, why: probe.why }, describeProbe(probe)),
+    );
     // sealpost doctor's checks (no port-25 probe), in the background: each error logged once.
     // Loaded only when on: its SPF evaluation brings mailauth (≈ 20 MiB) into the main thread.
     const doctorRun = config.doctor.atStartup

@@ -1,9 +1,11 @@
 // `sealpost status --config FILE [--json]`: what an operator checks first. Whether the daemon
 // answers on its listeners, the certificates and their expiry, the queue by state, the last
-// delivery errors, and the share of inbound and outbound connections that used TLS over the
+// delivery errors, whether DNSSEC validation works through [dns] servers, and the share of inbound and outbound connections that used TLS over the
 // last day. Reads the config, the certificate files and the database (read-only, never
-// migrated); connects to its own listeners to see that they answer. Starts nothing.
+// migrated); connects to its own listeners to see that they answer, asks the first DNS server for
+// the root DNSKEY (dns/validation-probe.ts). Starts nothing.
 // Exit 0; 3 when no listener answers (the daemon is not running: LSB's "not running").
+import { getServers as dnsServersOfSystem } from 'node:dns';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -12,6 +14,8 @@ import Database from 'better-sqlite3';
 import { formatProblems, loadConfig } from '../config/load.ts';
 import type { Config, ListenAddress } from '../config/types.ts';
 import type { Db } from '../db/open.ts';
+import { parseServer } from '../dns/dnssec-resolver.ts';
+import { describeProbe, probeValidation, type ValidationProbe } from '../dns/validation-probe.ts';
 import { readDoctorRecord } from '../doctor/startup.ts';
 import { inboundShare } from '../inbound/session-stats.ts';
 import type { Args } from './args.ts';
@@ -54,6 +58,8 @@ export interface StatusReport {
     inbound: { sessions: number; tls: number; share: number | null; byListener: Record<string, { sessions: number; tls: number }> } | null;
     outbound: { connections: number; tls: number; verified: number; share: number | null; verifiedShare: number | null } | null;
   };
+  /** Whether [dns] servers validates DNSSEC and we believe its AD bit (DANE needs both). */
+  dnssec: ValidationProbe;
   /** The doctor's findings at the last daemon start (data_dir/doctor.json); absent before one ran. */
   doctor?: { checkedAt: string; errors: number; warnings: number };
 }
@@ -80,14 +86,26 @@ export async function run(configFile: string, args: Args, out: Out = process.std
 }
 
 export async function collectStatus(config: Config, configFile: string, now: number): Promise<StatusReport> {
-  const listeners = await Promise.all(listenerTargets(config).map((l) => probeListener(l.kind, l.address, config.inbound.greetPauseMs)));
+  const [listeners, dnssec] = await Promise.all([
+    Promise.all(listenerTargets(config).map((l) => probeListener(l.kind, l.address, config.inbound.greetPauseMs))),
+    probeDnssec(config),
+  ]);
   const certificates = (await collect(config)).map((c) => (c.notAfter ? { ...c, daysLeft: Math.floor((Date.parse(c.notAfter) - now) / DAY) } : c));
   const since = now - DAY;
   const doctorRecord = await readDoctorRecord(config.dataDir);
   const doctor = doctorRecord
     ? { doctor: { checkedAt: doctorRecord.checkedAt, errors: doctorRecord.counts.error, warnings: doctorRecord.counts.warning } }
     : {};
-  const base = { hostname: config.hostname, configFile, dataDir: config.dataDir, checkedAt: new Date(now).toISOString(), listeners, certificates, ...doctor };
+  const base = {
+    hostname: config.hostname,
+    configFile,
+    dataDir: config.dataDir,
+    checkedAt: new Date(now).toISOString(),
+    listeners,
+    certificates,
+    dnssec,
+    ...doctor,
+  };
   const file = path.join(config.dataDir, 'sealpost.db');
   if (!existsSync(file)) return { ...base, queue: null, lastErrors: [], tls: { since: new Date(since).toISOString(), inbound: null, outbound: null } };
   const db = new Database(file, { readonly: true, fileMustExist: true });
@@ -108,6 +126,15 @@ export async function collectStatus(config: Config, configFile: string, now: num
   } finally {
     db.close();
   }
+}
+
+function probeDnssec(config: Config): Promise<ValidationProbe> {
+  const servers = config.dns.servers.length > 0 ? config.dns.servers : dnsServersOfSystem();
+  return probeValidation(
+    servers.map(parseServer).filter((s) => s !== undefined),
+    config.dns.trustAd,
+    Math.min(config.dns.timeoutMs, 3000),
+  );
 }
 
 function listenerTargets(config: Config): { kind: ListenerStatus['kind']; address: ListenAddress }[] {
@@ -253,6 +280,7 @@ export function renderStatus(r: StatusReport): string {
     out.push(
       `  ${l.kind.padEnd(13)}${l.address.padEnd(24)}${l.answering ? `answering${l.greeting ? `: ${l.greeting}` : ''}` : `NOT answering: ${l.error ?? ''}`}`,
     );
+  out.push(describeProbe(r.dnssec));
   out.push('certificates');
   if (r.certificates.length === 0) out.push('  none yet (the daemon makes a self-signed one on first start)');
   for (const c of r.certificates) {

@@ -299,14 +299,15 @@ export function readTls(r: Reader, raw: Table, baseDir: string): Pick<Config, 't
 }
 
 export function readDns(r: Reader, dnsTable: Table): Config['dns'] {
-  r.unknownKeys(dnsTable, 'dns', ['servers', 'timeout_ms']);
+  r.unknownKeys(dnsTable, 'dns', ['servers', 'timeout_ms', 'trust_ad']);
   const servers = r.stringList(dnsTable, 'servers', 'dns', []);
   servers.forEach((s, i) => {
     const parsed = parseHostPort(s, 53);
     if (typeof parsed === 'string') r.problem(`dns.servers[${i}]`, parsed);
   });
   const timeoutMs = r.integer(dnsTable, 'timeout_ms', 'dns', 5000, 100, 60000);
-  return { servers, timeoutMs };
+  const trustAd = r.boolean(dnsTable, 'trust_ad', 'dns', false);
+  return { servers, timeoutMs, trustAd };
 }
 
 export function readRelay(r: Reader, relayTable: Table): Config['relay'] {

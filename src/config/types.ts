@@ -98,7 +98,8 @@ export interface Config {
   auth: AuthConfig;
   /** Domains that sign outgoing mail; [] = no DKIM. */
   dkim: readonly DkimDomain[];
-  dns: { servers: readonly string[]; timeoutMs: number };
+  /** trustAd: believe the AD bit of a resolver not on loopback (dns/trust.ts). */
+  dns: { servers: readonly string[]; timeoutMs: number; trustAd: boolean };
   domains: readonly DomainConfig[];
   /** allowWide: networks broader than /8 (IPv4) or /32 (IPv6), or more of them together, are meant (config/relay.ts). */
   relay: { networks: readonly Cidr[]; allowWide: boolean };
