@@ -46,6 +46,7 @@ export async function startHttpsListener(deps: HttpsListenerDeps): Promise<Https
       key: initial.material.keyPem,
       cert: initial.material.certPem,
       ALPNProtocols: ['http/1.1'],
+      handshakeTimeout: HELLO_TIMEOUT_MS,
       SNICallback: (servername, cb) => cb(null, pickEntry(servername, store.current())?.context ?? store.current().default?.context),
     },
     (req, res) => {
@@ -62,6 +63,7 @@ export async function startHttpsListener(deps: HttpsListenerDeps): Promise<Https
     },
   );
   web.headersTimeout = 10_000;
+  web.setTimeout(30_000);
   web.requestTimeout = 10_000;
   web.keepAliveTimeout = 5_000;
   web.on('tlsClientError', () => undefined); // scanners; nothing to act on
@@ -71,6 +73,7 @@ export async function startHttpsListener(deps: HttpsListenerDeps): Promise<Https
     ...options,
     minVersion: 'TLSv1.2',
     ALPNProtocols: [ACME_TLS],
+    handshakeTimeout: HELLO_TIMEOUT_MS,
     SNICallback: (servername, cb) => {
       const context = alpn.get(servername);
       cb(context ? null : new Error(`no TLS-ALPN-01 challenge pending for ${servername}`), context);
@@ -87,14 +90,22 @@ export async function startHttpsListener(deps: HttpsListenerDeps): Promise<Https
   });
   validation.on('tlsClientError', () => undefined);
 
+  // Connections still sending their ClientHello: close() ends them instead of waiting for them.
+  const peeking = new Set<net.Socket>();
   const route = (socket: net.Socket): void => {
     let buffered = Buffer.alloc(0);
+    peeking.add(socket);
     const timer = setTimeout(() => socket.destroy(), HELLO_TIMEOUT_MS);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      peeking.delete(socket);
+    });
     const onData = (chunk: Buffer): void => {
       buffered = Buffer.concat([buffered, chunk]);
       const peek = peekAlpn(buffered);
       if (peek.kind === 'need-more' && buffered.length < MAX_HELLO_BYTES) return;
       clearTimeout(timer);
+      peeking.delete(socket);
       socket.off('data', onData);
       socket.pause();
       socket.unshift(buffered);
@@ -126,6 +137,7 @@ export async function startHttpsListener(deps: HttpsListenerDeps): Promise<Https
     addresses: bound,
     async close() {
       unsubscribe();
+      for (const socket of peeking) socket.destroy();
       web.closeAllConnections();
       await Promise.all(servers.map(closeServer));
     },
