@@ -1,10 +1,11 @@
 // `sealpost mta-sts show [--json] --config FILE`: the MTA-STS policies this config hosts, the DNS
-// records to publish for each, and whether DNS (through dns.servers) has the current id.
+// records to publish for each, and whether DNS (through dns.servers) has the current id and the
+// policy host's addresses.
 // Exit 0, or 1 when a record is missing or old. Side effects: DNS queries. Never starts listeners.
 import { formatProblems, loadConfig } from '../config/load.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import { hostedPolicies } from '../mta-sts/policy.ts';
-import { dnsState, type PolicyShow, renderShow } from '../mta-sts/report.ts';
+import { dnsState, hostState, type PolicyShow, renderShow } from '../mta-sts/report.ts';
 import type { Args } from './args.ts';
 
 export async function run(
@@ -26,7 +27,10 @@ export async function run(
   const { config } = loaded;
   const resolver = createNodeResolver(config.dns);
   const shows: PolicyShow[] = await Promise.all(
-    hostedPolicies(config).map(async (policy) => ({ policy, dns: dnsState(policy, await resolver.resolveTxt(policy.txtName)) })),
+    hostedPolicies(config).map(async (policy) => {
+      const [txt, a, aaaa] = await Promise.all([resolver.resolveTxt(policy.txtName), resolver.resolve4(policy.host), resolver.resolve6(policy.host)]);
+      return { policy, dns: dnsState(policy, txt), host: hostState(policy, a, aaaa) };
+    }),
   );
   const facts = { hostname: config.hostname, httpsListening: config.listen.https.length > 0 };
   const report = renderShow(shows, facts);
@@ -35,7 +39,7 @@ export async function run(
       `${JSON.stringify(
         {
           https: facts.httpsListening,
-          policies: shows.map(({ policy, dns }) => ({
+          policies: shows.map(({ policy, dns, host }) => ({
             domain: policy.domain,
             mode: policy.mode,
             id: policy.id,
@@ -43,6 +47,7 @@ export async function run(
             host: policy.host,
             policy: policy.text,
             dns,
+            hostDns: host,
           })),
           warnings: report.warnings,
         },

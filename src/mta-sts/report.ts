@@ -15,6 +15,14 @@ export type DnsState =
 export interface PolicyShow {
   policy: HostedPolicy;
   dns: DnsState;
+  /** Whether mta-sts.<domain> has addresses (A or AAAA, through a CNAME or not), or why not. */
+  host: { kind: 'resolves'; addresses: string[] } | { kind: 'missing'; detail: string };
+}
+
+/** What the A and AAAA answers for `policy.host` say. */
+export function hostState(policy: HostedPolicy, a: DnsAnswer<string>, aaaa: DnsAnswer<string>): PolicyShow['host'] {
+  const addresses = [a, aaaa].flatMap((x) => (x.kind === 'records' ? x.records : []));
+  return addresses.length > 0 ? { kind: 'resolves', addresses } : { kind: 'missing', detail: describeAnswer(policy.host, 'A', a) };
 }
 
 /** What the _mta-sts TXT answer says about `policy`. */
@@ -36,7 +44,7 @@ export function renderShow(shows: readonly PolicyShow[], facts: { hostname: stri
     warnings++;
     lines.push('WARNING listen.https is empty: nothing serves these policies; add https = ["0.0.0.0:443", "[::]:443"] to [listen]', '');
   }
-  for (const { policy, dns } of shows) {
+  for (const { policy, dns, host } of shows) {
     lines.push(`${policy.domain} (mode ${policy.mode})`);
     lines.push('  publish:');
     lines.push(`    ${policy.txtName}. IN TXT "${policy.txt}"`);
@@ -61,6 +69,11 @@ export function renderShow(shows: readonly PolicyShow[], facts: { hostname: stri
         warnings++;
         lines.push(`  WARNING could not check DNS (${dns.detail}); try again`);
         break;
+    }
+    if (host.kind === 'resolves') lines.push(`  ok      ${policy.host} resolves to ${host.addresses.join(', ')}`);
+    else {
+      warnings++;
+      lines.push(`  WARNING ${host.detail}: senders cannot fetch the policy; publish the CNAME (or A/AAAA) above`);
     }
     if (policy.mode === 'testing')
       lines.push(

@@ -124,8 +124,10 @@ test('TLS-ALPN-01 certificate for mta-sts.<domain>; the policy is served, publis
   assert.equal(first.policy, policy.body);
   assert.match(stale.stdout, new RegExp(`_mta-sts\\.example\\.test\\. IN TXT "v=STSv1; id=${first.id}"`));
   assert.match(stale.stdout, /DNS still has id=20240101/);
+  assert.match(stale.stdout, /WARNING mta-sts\.example\.test: no such domain/);
   // Published as told: ok, exit 0.
   dns.zone.set(first.txt.name, { TXT: [first.txt.value] });
+  dns.zone.set(STS_HOST, { A: [IP] });
   const current = await receiver.cli(['mta-sts', 'show']);
   assert.equal(current.code, 0, current.stdout);
   assert.match(current.stdout, new RegExp(`ok +DNS has id=${first.id}`));
@@ -134,7 +136,6 @@ test('TLS-ALPN-01 certificate for mta-sts.<domain>; the policy is served, publis
   // comes only from our MTA-STS policy.
   dns.zone.set('example.test', { MX: [{ preference: 10, exchange: HOST }] });
   dns.zone.set(HOST, { A: [IP] });
-  dns.zone.set(STS_HOST, { A: [IP] });
   const sender = await startSealpost(t, {
     config: {
       hostname: 'mx.sender.test',
