@@ -47,6 +47,7 @@ const TOML_KEYS: Record<string, string> = {
   'queue.maxLifetimeMs': 'queue.max_lifetime',
   'queue.delayWarningMs': 'queue.delay_warning',
   'queue.attemptsRetentionMs': 'queue.attempts_retention',
+  'mtaSts.maxAgeSeconds': 'mta_sts.max_age',
 };
 
 /** Every setting that differs between the config in force and the new one, sorted into the two kinds. */

@@ -40,6 +40,7 @@ test('which changes apply at once and which need a restart, table', () => {
       ['outbound.connect_timeout_s', 'queue.min_backoff'],
     ],
     ['relay networks need a restart', { relay: { networks: ['10.0.0.0/8'] } }, [], ['relay.networks']],
+    ['[mta_sts] needs a restart', { mta_sts: { max_age: '2w', extra_mx: ['b.example.test'] } }, [], ['mta_sts.max_age', 'mta_sts.extra_mx']],
     [
       'slow-client limits need a restart',
       { limits: { stress_timeout_s: 5, data_min_rate: 1000, connections_per_net: 200 } },
