@@ -40,6 +40,8 @@ import { QueueStore } from './queue/store.ts';
 import { watchWake } from './queue/wake.ts';
 import { QueueWorker } from './queue/worker.ts';
 import { buildDirectory, decideRecipient } from './routing/recipients.ts';
+import { createRspamdClient } from './rspamd/client.ts';
+import { RspamdStats } from './rspamd/stats.ts';
 import { createAlpnChallenges } from './tls/alpn-challenges.ts';
 import { startTls } from './tls/service.ts';
 
@@ -163,7 +165,12 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         : {},
     );
     started.push({ name: 'offload thread', stop: () => offload.close() });
-    const local = createLocalCourier({ mailRoot: path.join(config.dataDir, 'mail'), hostname: config.hostname, write: offload.write });
+    const local = createLocalCourier({
+      mailRoot: path.join(config.dataDir, 'mail'),
+      hostname: config.hostname,
+      write: offload.write,
+      junkFolder: config.rspamd?.junkFolder === true,
+    });
     const workers = [
       new QueueWorker({
         store,
@@ -202,7 +209,9 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     // Stopped after the listeners (started before them), so the last sessions are counted.
     const sessionStats = new SessionStats(db, { now, log, storage });
     started.push({ name: 'session stats', stop: () => sessionStats.close() });
-    // One intake for every listener: SPF/DKIM/DMARC apply to port 25 only (origin smtp).
+    const rspamdStats = config.rspamd ? new RspamdStats(db, { now, log, storage }) : undefined;
+    if (rspamdStats) started.push({ name: 'rspamd stats', stop: () => rspamdStats.close() });
+    // One intake for every listener: SPF/DKIM/DMARC and rspamd apply to port 25 only (origin smtp); rspamd also to our users' with [outbound.rspamd].
     const intake = createIntake({
       store,
       directory: () => directory,
@@ -212,6 +221,17 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       storage,
       prepareOutgoing: (input) => prepareOutgoing(input, { signer, hostname: config.hostname }),
       ...(offload.verify ? { verifyInbound: offload.verify } : {}),
+      ...(config.rspamd
+        ? {
+            rspamd: {
+              scan: createRspamdClient({ url: config.rspamd.url, timeoutMs: config.rspamd.timeoutMs, now }),
+              fail: config.rspamd.fail,
+              outbound: config.rspamd.outbound,
+              hostname: config.hostname,
+              record: (direction, action) => rspamdStats?.record(direction, action),
+            },
+          }
+        : {}),
     });
     const inbound: Omit<InboundDeps, 'tls'> = {
       config,

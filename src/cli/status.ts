@@ -18,6 +18,7 @@ import { parseServer } from '../dns/dnssec-resolver.ts';
 import { describeProbe, probeValidation, type ValidationProbe } from '../dns/validation-probe.ts';
 import { readDoctorRecord } from '../doctor/startup.ts';
 import { inboundShare } from '../inbound/session-stats.ts';
+import { rspamdActions } from '../rspamd/stats.ts';
 import type { Args } from './args.ts';
 import { type CertListing, collect } from './certs.ts';
 
@@ -58,6 +59,8 @@ export interface StatusReport {
     inbound: { sessions: number; tls: number; share: number | null; byListener: Record<string, { sessions: number; tls: number }> } | null;
     outbound: { connections: number; tls: number; verified: number; share: number | null; verifiedShare: number | null } | null;
   };
+  /** rspamd scans of the last day by direction and action ("error": rspamd could not answer); null before any. */
+  rspamd?: Record<string, Record<string, number>> | null;
   /** Whether [dns] servers validates DNSSEC and we believe its AD bit (DANE needs both). */
   dnssec: ValidationProbe;
   /** The doctor's findings at the last daemon start (data_dir/doctor.json); absent before one ran. */
@@ -122,6 +125,7 @@ export async function collectStatus(config: Config, configFile: string, now: num
         inbound: has('session_stats') ? withShare(inboundShare(db, since)) : null,
         outbound: has('attempts') ? outboundShare(db, since) : null,
       },
+      rspamd: has('rspamd_stats') ? rspamdActions(db, since) : null,
     };
   } finally {
     db.close();
@@ -310,6 +314,14 @@ export function renderStatus(r: StatusReport): string {
   out.push(
     `  outbound  ${o === null ? 'no data' : `${o.connections} connection${o.connections === 1 ? '' : 's'}, ${o.tls} with TLS${percent(o.share)}, ${o.verified} verified${percent(o.verifiedShare)}`}`,
   );
+  if (r.rspamd) {
+    for (const [direction, actions] of Object.entries(r.rspamd))
+      out.push(
+        `rspamd ${direction.padEnd(9)}${Object.entries(actions)
+          .map(([action, n]) => `${action} ${n}`)
+          .join(', ')} (the last day)`,
+      );
+  }
   const d = r.doctor;
   out.push(
     `doctor        ${d === undefined ? 'not run yet (it runs at daemon start; or: sealpost doctor)' : `${d.errors} error${d.errors === 1 ? '' : 's'}, ${d.warnings} warning${d.warnings === 1 ? '' : 's'} at start-up ${d.checkedAt}${d.errors + d.warnings > 0 ? ' (details and fixes: sealpost doctor --config FILE)' : ''}`}`,

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { canonicalDomain, formatMailbox, parseMailbox } from '../core/address.ts';
 import { isTable, join, parseHostPort, type Reader, type Table } from './fields.ts';
 import { checkRelayWidth } from './relay.ts';
+import { readRelay as readRelayHop, readTransports } from './transport.ts';
 import {
   type AcmeConfig,
   type AuthConfig,
@@ -35,6 +36,11 @@ export function readOutbound(r: Reader, t: Table, baseDir: string): OutboundConf
     'connect_timeout_s',
     'command_timeout_s',
     'max_mx_hosts',
+    'relay',
+    'relay_tls',
+    'relay_auth',
+    'transport',
+    'rspamd',
   ];
   r.unknownKeys(t, 'outbound', known);
   const tlsPolicy: Record<string, TlsLevel> = {};
@@ -48,6 +54,8 @@ export function readOutbound(r: Reader, t: Table, baseDir: string): OutboundConf
     else tlsPolicy[(subdomains ? '.' : '') + domain] = level as TlsLevel;
   }
   const caFile = r.string(t, 'ca_file', 'outbound', '');
+  const relay = readRelayHop(r, t, baseDir);
+  const transports = readTransports(r, t, baseDir);
   return {
     port: r.integer(t, 'port', 'outbound', 25, 1, 65535),
     tlsDefault: r.oneOf(t, 'tls_default', 'outbound', TLS_LEVELS, 'may'),
@@ -60,6 +68,8 @@ export function readOutbound(r: Reader, t: Table, baseDir: string): OutboundConf
     connectTimeoutSeconds: r.integer(t, 'connect_timeout_s', 'outbound', 30, 1, 600),
     commandTimeoutSeconds: r.integer(t, 'command_timeout_s', 'outbound', 300, 1, 3600),
     maxMxHosts: r.integer(t, 'max_mx_hosts', 'outbound', 5, 1, 50),
+    ...(relay ? { relay } : {}),
+    ...(Object.keys(transports).length > 0 ? { transports } : {}),
   };
 }
 
@@ -364,7 +374,7 @@ export function readLimits(r: Reader, limitsTable: Table): Config['limits'] {
 }
 
 export function readInbound(r: Reader, inboundTable: Table): Config['inbound'] {
-  r.unknownKeys(inboundTable, 'inbound', ['greet_pause_ms', 'bare_newline', 'reverse_dns', 'min_free_mb', 'authentication_results', 'dmarc_reject']);
+  r.unknownKeys(inboundTable, 'inbound', ['greet_pause_ms', 'bare_newline', 'reverse_dns', 'min_free_mb', 'authentication_results', 'dmarc_reject', 'rspamd']);
   const inbound = {
     greetPauseMs: r.integer(inboundTable, 'greet_pause_ms', 'inbound', 0, 0, 60000),
     bareNewline: r.oneOf(inboundTable, 'bare_newline', 'inbound', ['normalize', 'reject'] as const, 'normalize'),

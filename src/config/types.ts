@@ -138,6 +138,21 @@ export interface Config {
   queue: QueueConfig;
   /** [doctor]: our public addresses, blocklists, the port-25 probe (`sealpost doctor`). */
   doctor: DoctorConfig;
+  /** [inbound.rspamd] and [outbound.rspamd]: content checks by rspamd at end of DATA; null = off. */
+  rspamd: RspamdConfig | null;
+}
+
+/** rspamd at end of DATA (its HTTP /checkv2 protocol). */
+export interface RspamdConfig {
+  /** Base URL of rspamd's normal worker, e.g. "http://127.0.0.1:11333". */
+  url: string;
+  timeoutMs: number;
+  /** rspamd down, slow or broken: answer 451 (tempfail) or take the mail unchecked (accept). */
+  fail: 'tempfail' | 'accept';
+  /** Deliver mail rspamd tags (add header, rewrite subject) into the mailbox's .Junk/ folder. */
+  junkFolder: boolean;
+  /** Also scan mail from authenticated users and relay.networks ([outbound.rspamd] enabled). */
+  outbound: boolean;
 }
 
 /** Postfix's TLS security levels for outbound SMTP (smtp_tls_security_level). */
@@ -161,6 +176,31 @@ export interface OutboundConfig {
   connectTimeoutSeconds: number;
   commandTimeoutSeconds: number;
   maxMxHosts: number;
+  /** [outbound] relay: the smarthost for every remote domain no transport entry names; absent = MX delivery. */
+  relay?: NextHop;
+  /** [outbound.transport]: keys "example.org" (that domain) or ".example.net" (its subdomains), as tls_policy. */
+  transports?: Readonly<Record<string, NextHop>>;
+}
+
+/** Credentials for a smarthost: the password stays in its file (mode 0600), read when AUTH is sent. */
+export interface RelayAuth {
+  username: string;
+  /** Absolute path. */
+  passwordFile: string;
+}
+
+/**
+ * A transport's next hop, Postfix's "smtp:[host]:port": `smtps` is implicit TLS (RFC 8314 §3.3);
+ * brackets (mxLookup false) send to the host itself, without them its MX records are used.
+ */
+export interface NextHop {
+  protocol: 'smtp' | 'smtps';
+  host: string;
+  port: number;
+  mxLookup: boolean;
+  /** The TLS level; undefined = the destination's own policy (tls_policy, MTA-STS, tls_default). */
+  tls?: TlsLevel;
+  auth?: RelayAuth;
 }
 
 /**

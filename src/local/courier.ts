@@ -1,7 +1,8 @@
 // The local courier: delivers a job's recipients (our mailboxes) into their Maildirs, adding
-// Return-Path and Delivered-To. Every file-system failure is transient: the message stays queued.
-import { bodySize, isSpooled } from '../core/body.ts';
+// Return-Path and Delivered-To; mail rspamd tagged goes to the Junk folder with junkFolder. Every file-system failure is transient: the message stays queued.
+import { bodyHead, bodySize, isSpooled } from '../core/body.ts';
 import type { Courier, DeliveryJob, Outcome } from '../core/delivery.ts';
+import { folderFor } from './junk.ts';
 import { createMaildirWriter, type MaildirWrite, maildirPath } from './maildir.ts';
 
 export interface LocalCourierDeps {
@@ -10,6 +11,8 @@ export interface LocalCourierDeps {
   hostname: string;
   /** The Maildir writer (the daemon's runs in the offload thread, src/offload); default: in this thread. */
   write?: MaildirWrite;
+  /** [inbound.rspamd] junk_folder: a message whose first X-Spam field says Yes goes to the mailbox's .Junk/. */
+  junkFolder?: boolean;
 }
 
 export function createLocalCourier(deps: LocalCourierDeps): Courier {
@@ -22,7 +25,7 @@ export function createLocalCourier(deps: LocalCourierDeps): Courier {
         const size = trace.length + bodySize(job.body);
         // Unique per message and recipient, stable across retries (so a retry cannot duplicate).
         const name = `${Math.floor(job.receivedAt / 1000)}.${job.queueId}_${r.id}.${deps.hostname},S=${size}`;
-        const dir = maildirPath(deps.mailRoot, r.address);
+        const dir = folderFor(maildirPath(deps.mailRoot, r.address), bodyHead(job.body), deps.junkFolder === true);
         try {
           // A spooled body goes as its prefix and its file: the writer copies the file in chunks.
           const body = job.body;

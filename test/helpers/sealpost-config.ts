@@ -41,6 +41,10 @@ export interface SealpostToml {
     connect_timeout_s?: number;
     command_timeout_s?: number;
     max_mx_hosts?: number;
+    relay?: string;
+    relay_tls?: 'none' | 'may' | 'encrypt' | 'verify';
+    relay_auth?: { username?: string; password_file?: string };
+    transport?: Record<string, string | { nexthop?: string; tls?: string; username?: string; password_file?: string }>;
   };
   queue?: { min_backoff?: string; max_backoff?: string; max_lifetime?: string; delay_warning?: string; attempts_retention?: string };
   shutdown?: { grace_s?: number };
