@@ -29,6 +29,8 @@ import { SessionStats } from './inbound/session-stats.ts';
 import { createIntake } from './intake/intake.ts';
 import { createLocalCourier } from './local/courier.ts';
 import { type Logger, mailLog } from './log/log.ts';
+import { startHttpsListener } from './mta-sts/listener.ts';
+import { hostedPolicies } from './mta-sts/policy.ts';
 import { startOffloadThread } from './offload/client.ts';
 import { startAttemptsPruning } from './outbound/attempts-prune.ts';
 import { AttemptsStore } from './outbound/attempts-store.ts';
@@ -41,6 +43,7 @@ import { QueueWorker } from './queue/worker.ts';
 import { buildDirectory, decideRecipient } from './routing/recipients.ts';
 import { createRspamdClient } from './rspamd/client.ts';
 import { RspamdStats } from './rspamd/stats.ts';
+import { createAlpnChallenges } from './tls/alpn-challenges.ts';
 import { startTls } from './tls/service.ts';
 
 /**
@@ -110,15 +113,28 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
 
     const tls = await startTls(config, log, now);
     started.push({ name: 'tls', stop: () => tls.stop() });
-    if (config.acme.enabled) {
-      // Loaded only when enabled: acme-client and its HTTP stack are a large share of the memory.
-      const { startAcmeService } = await import('./acme/service.ts');
-      const acme = await startAcmeService({ config, store: tls.store, log, clock: { now } });
-      started.push({ name: 'acme', stop: () => acme.stop() });
-    }
 
     // What reload() swaps: the config in force (its reloadable parts) and the domain directory.
     let inForce = config;
+    // TLS-ALPN-01 challenge certificates: the ACME manager writes, the HTTPS listener serves.
+    const alpn = createAlpnChallenges();
+    if (config.listen.https.length > 0) {
+      const https = await startHttpsListener({
+        addresses: config.listen.https,
+        store: tls.store,
+        tls: config.tls,
+        policies: () => hostedPolicies(inForce),
+        alpn,
+        log,
+      });
+      started.push({ name: 'https', stop: () => https.close() });
+    }
+    if (config.acme.enabled) {
+      // Loaded only when enabled: acme-client and its HTTP stack are a large share of the memory.
+      const { startAcmeService } = await import('./acme/service.ts');
+      const acme = await startAcmeService({ config, store: tls.store, log, clock: { now }, alpn });
+      started.push({ name: 'acme', stop: () => acme.stop() });
+    }
     let directory = buildDirectory(config.domains);
     const newId = () => newQueueId(now());
     const notice = (input: Parameters<typeof noticeMessage>[0]) =>

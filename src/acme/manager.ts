@@ -1,4 +1,5 @@
-// The ACME manager: keeps a certificate for `hostname` + `acme.names` issued and renewed.
+// The ACME manager: keeps a certificate for `hostname` + `acme.names` (+ mta-sts.<domain> for each
+// MTA-STS policy we host) issued and renewed.
 // At start it loads the cache (lint first: a bad entry is refused and never served), then a
 // single timer follows plan(): issue when missing or due, poll ARI, back off after failures.
 // Each new certificate is linted, written to the cache, then swapped into the cert store; on
@@ -11,6 +12,8 @@ import { readFile } from 'node:fs/promises';
 import type { Config } from '../config/types.ts';
 import { isStorageFault } from '../db/storage-fault.ts';
 import { type Logger, mailLog } from '../log/log.ts';
+import { policyHosts } from '../mta-sts/policy.ts';
+import type { AlpnChallenges } from '../tls/alpn-challenges.ts';
 import type { CertStore } from '../tls/store.ts';
 import { createAriPoller } from './ari-poller.ts';
 import { type CachedCert, cacheRoot, ensureCacheDir, loadAccountKey, loadAccountUrl, loadEntry, saveAccountKey, saveAccountUrl, saveEntry } from './cache.ts';
@@ -43,6 +46,8 @@ export interface AcmeDeps {
   store?: Pick<CertStore, 'set'>;
   /** Shared with the HTTP-01 responder (startChallengeServer). */
   challenges: ChallengeTable;
+  /** TLS-ALPN-01 certificates for the HTTPS listener (acme.challenge = "tls-alpn-01"). */
+  alpn?: AlpnChallenges;
   log: Logger;
   clock: { now(): number };
   /** [0, 1) draws for jitter; Math.random by default. */
@@ -74,7 +79,7 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
   const random = deps.random ?? Math.random;
   const policy = deps.retry ?? DEFAULT_RETRY;
   const directory = config.acme.directory;
-  const names = [config.hostname, ...config.acme.names];
+  const names = certificateNames(config);
   const root = cacheRoot(config.dataDir);
 
   let caPem = '';
@@ -147,8 +152,8 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
     mailLog(log, 'cert', { action: 'ordering', names, why, directory, ...(replacing ? { replaces: replacing } : {}) }, 'ordering an ACME certificate');
     const result = await issueCertificate(
       { directoryUrl: directory, accountKeyPem: accountKey, ...(accountUrl ? { accountUrl } : {}), email: config.acme.email },
-      { names, keyType: config.acme.keyType, ...(replacing ? { replaces: replacing } : {}) },
-      { transport, challenges, log, ...(deps.poll ? { poll: deps.poll } : {}) },
+      { names, keyType: config.acme.keyType, challenge: config.acme.challenge, ...(replacing ? { replaces: replacing } : {}) },
+      { transport, challenges, log, ...(deps.alpn ? { alpn: deps.alpn } : {}), ...(deps.poll ? { poll: deps.poll } : {}) },
     );
     if (result.accountUrl && result.accountUrl !== accountUrl) {
       accountUrl = result.accountUrl;
@@ -318,6 +323,18 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
   }
   schedule();
   return manager;
+}
+
+/**
+ * The names of our one ACME certificate: hostname, acme.names, and mta-sts.<domain> for each
+ * policy hosted. One certificate rather than one per policy host: one order and one renewal
+ * schedule, and SNI picks it for every name; turning a policy on changes the names, so the cached
+ * certificate no longer covers them and a new one is ordered.
+ */
+export function certificateNames(config: Config): string[] {
+  const names = [config.hostname, ...config.acme.names];
+  for (const host of policyHosts(config)) if (!names.includes(host)) names.push(host);
+  return names;
 }
 
 /** One line for `sealpost certs renew`. */

@@ -1,10 +1,11 @@
-// One ACME conversation (RFC 8555 §7): account, order, HTTP-01 authorizations, finalize,
+// One ACME conversation (RFC 8555 §7): account, order, HTTP-01 or TLS-ALPN-01 authorizations, finalize,
 // download. Returns an outcome value with a reason an operator can act on; never throws for
 // server or network failures. Side effects: network via acme-client, writes the challenge table.
 import { generateKeyPair } from 'node:crypto';
 import * as acme from 'acme-client';
-import type { AcmeKeyType } from '../config/types.ts';
+import type { AcmeChallenge, AcmeKeyType } from '../config/types.ts';
 import { type Logger, mailLog } from '../log/log.ts';
+import type { AlpnChallenges } from '../tls/alpn-challenges.ts';
 import type { ChallengeTable } from './responder.ts';
 import type { AcmeTransport, ServerProblem } from './transport.ts';
 
@@ -21,6 +22,8 @@ export interface OrderRequest {
   keyType: AcmeKeyType;
   /** RFC 9773 §5: the ARI id of the certificate this one replaces. */
   replaces?: string;
+  /** The challenge answered for every name; http-01 when absent. */
+  challenge?: AcmeChallenge;
 }
 
 export type IssueResult =
@@ -30,6 +33,8 @@ export type IssueResult =
 export interface OrderDeps {
   transport: AcmeTransport;
   challenges: ChallengeTable;
+  /** Where TLS-ALPN-01 challenge certificates go (the HTTPS listener serves them). */
+  alpn?: AlpnChallenges;
   log: Logger;
   /** acme-client polling of pending objects; small in tests. */
   poll?: { attempts: number; minMs: number; maxMs: number };
@@ -38,7 +43,7 @@ export interface OrderDeps {
 const ACCOUNT_GONE = 'urn:ietf:params:acme:error:accountDoesNotExist';
 const DEFAULT_POLL = { attempts: 12, minMs: 1000, maxMs: 10_000 };
 
-/** Registers (or finds) the account, orders, validates every name over HTTP-01 and downloads the chain. */
+/** Registers (or finds) the account, orders, validates every name (HTTP-01 or TLS-ALPN-01) and downloads the chain. */
 export async function issueCertificate(account: AccountRef, request: OrderRequest, deps: OrderDeps): Promise<IssueResult> {
   deps.transport.reset();
   let accountUrl = account.accountUrl;
@@ -74,7 +79,7 @@ export async function issueCertificate(account: AccountRef, request: OrderReques
       const name = authz.identifier.value;
       if (authz.status === 'valid') continue;
       step = `validating ${name}`;
-      const failure = await validate(client, authz, deps);
+      const failure = await validate(client, authz, request.challenge ?? 'http-01', deps);
       if (failure) return { ok: false, reason: failure, accountUrl, ...problemOf(deps) };
     }
 
@@ -133,13 +138,22 @@ async function createOrder(client: acme.Client, request: OrderRequest, deps: Ord
   }
 }
 
-/** Publishes the HTTP-01 key authorization, asks the CA to validate, waits. A reason on failure. */
-async function validate(client: acme.Client, authz: acme.Authorization, deps: OrderDeps): Promise<string | undefined> {
+/**
+ * Publishes the key authorization (HTTP-01: in the responder's table; TLS-ALPN-01, RFC 8737 §3:
+ * as the acmeIdentifier extension of a certificate the HTTPS listener serves for "acme-tls/1"),
+ * asks the CA to validate, waits. A reason on failure.
+ */
+async function validate(client: acme.Client, authz: acme.Authorization, type: AcmeChallenge, deps: OrderDeps): Promise<string | undefined> {
   const name = authz.identifier.value;
-  const challenge = authz.challenges.find((c) => c.type === 'http-01');
-  if (!challenge) return `the CA offered no http-01 challenge for ${name} (offered: ${authz.challenges.map((c) => c.type).join(', ') || 'none'})`;
+  const challenge = authz.challenges.find((c) => c.type === type);
+  if (!challenge) return `the CA offered no ${type} challenge for ${name} (offered: ${authz.challenges.map((c) => c.type).join(', ') || 'none'})`;
   const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
-  deps.challenges.set(challenge.token, keyAuthorization);
+  const alpn = deps.alpn;
+  if (type === 'tls-alpn-01') {
+    if (!alpn) return `tls-alpn-01 challenge for ${name}: only the running daemon's HTTPS listener (listen.https) can answer it; start the daemon, then renew`;
+    const [keyPem, certPem] = await acme.crypto.createAlpnCertificate(authz, keyAuthorization);
+    alpn.set(name, { keyPem: keyPem.toString(), certPem: certPem.toString() });
+  } else deps.challenges.set(challenge.token, keyAuthorization);
   try {
     await client.completeChallenge(challenge);
     await client.waitForValidStatus(authz);
@@ -147,9 +161,10 @@ async function validate(client: acme.Client, authz: acme.Authorization, deps: Or
   } catch (err) {
     // RFC 8555 §7.1.6 / §8: the challenge object carries the CA's reason (what it fetched, what it got).
     const detail = await challengeError(client, authz).catch(() => undefined);
-    return `http-01 challenge for ${name} failed: ${detail ?? explain('validating', err, deps.transport)}`;
+    return `${type} challenge for ${name} failed: ${detail ?? explain('validating', err, deps.transport)}`;
   } finally {
-    deps.challenges.delete(challenge.token);
+    if (type === 'tls-alpn-01') alpn?.delete(name);
+    else deps.challenges.delete(challenge.token);
   }
 }
 

@@ -1,9 +1,11 @@
-// What the daemon starts for [acme]: the HTTP-01 responder on listen.acme_http and the manager
+// What the daemon starts for [acme]: the HTTP-01 responder on listen.acme_http (when listed; with
+// TLS-ALPN-01 the HTTPS listener answers, started by main.ts with the same `alpn` table) and the manager
 // that swaps issued certificates into the cert store. All or nothing: if either cannot start,
 // whatever started is stopped and the error says why (e.g. port 80 already taken).
 // Side effects: binds listen.acme_http; see manager.ts for the rest.
 import type { Config } from '../config/types.ts';
 import type { Logger } from '../log/log.ts';
+import type { AlpnChallenges } from '../tls/alpn-challenges.ts';
 import type { CertStore } from '../tls/store.ts';
 import { type AcmeManager, startAcme } from './manager.ts';
 import { type ChallengeServer, createChallengeTable, startChallengeServer } from './responder.ts';
@@ -14,12 +16,25 @@ export interface AcmeService {
   stop(): Promise<void>;
 }
 
-export async function startAcmeService(deps: { config: Config; store: Pick<CertStore, 'set'>; log: Logger; clock: { now(): number } }): Promise<AcmeService> {
+export async function startAcmeService(deps: {
+  config: Config;
+  store: Pick<CertStore, 'set'>;
+  log: Logger;
+  clock: { now(): number };
+  alpn?: AlpnChallenges;
+}): Promise<AcmeService> {
   const challenges = createChallengeTable();
   const responder = await startChallengeServer(deps.config.listen.acmeHttp, challenges, deps.log);
   let manager: AcmeManager;
   try {
-    manager = await startAcme({ config: deps.config, store: deps.store, challenges, log: deps.log, clock: deps.clock });
+    manager = await startAcme({
+      config: deps.config,
+      store: deps.store,
+      challenges,
+      log: deps.log,
+      clock: deps.clock,
+      ...(deps.alpn ? { alpn: deps.alpn } : {}),
+    });
   } catch (err) {
     await responder.close();
     throw err;

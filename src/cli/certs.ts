@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { cacheRoot, loadEntry, readOptional } from '../acme/cache.ts';
 import { requestRenewal } from '../acme/control.ts';
-import { describeOutcome, startAcme } from '../acme/manager.ts';
+import { certificateNames, describeOutcome, startAcme } from '../acme/manager.ts';
 import { createChallengeTable, startChallengeServer } from '../acme/responder.ts';
 import { renewalTime } from '../acme/schedule.ts';
 import { readStatus } from '../acme/status.ts';
@@ -91,7 +91,7 @@ export async function collect(config: Config): Promise<CertListing[]> {
   const status = (await readStatus(root))?.certificates[0];
   const entry = await loadEntry(root, config.hostname);
   if (entry.kind !== 'none' || status || config.acme.enabled) {
-    const listing: CertListing = { source: 'acme', names: status?.names ?? [config.hostname, ...config.acme.names], renewal: 'not issued yet' };
+    const listing: CertListing = { source: 'acme', names: status?.names ?? certificateNames(config), renewal: 'not issued yet' };
     const parsed = entry.kind === 'found' ? parseMaterial(entry.entry) : undefined;
     if (parsed?.ok) {
       const leaf = parsed.parsed.chain[0];

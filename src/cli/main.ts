@@ -26,6 +26,7 @@ commands:
   dkim keygen --domain D --selector S [--type rsa-2048|ed25519]
                              make a DKIM key; prints the DNS TXT record to publish
   dkim show                  the TXT records of the configured DKIM keys
+  mta-sts show [--json]      the MTA-STS policies we host, the DNS records to publish, whether DNS has the id
   status [--json]            listeners, certificates, queue, last delivery errors, TLS share (last day)
   backup --out DIR|FILE.tar.zst [--with-mail]
                              a consistent copy of the queue, keys, certificates and config while
@@ -67,6 +68,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./dkim.ts')).run(config, args);
     case 'status':
       return (await import('./status.ts')).run(config, args);
+    case 'mta-sts':
+      return (await import('./mta-sts.ts')).run(config, args);
     case 'backup':
       return (await import('./backup.ts')).run(config, args);
     case 'restore':

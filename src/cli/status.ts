@@ -26,7 +26,7 @@ import { type CertListing, collect } from './certs.ts';
 const DAY = 86_400_000;
 
 export interface ListenerStatus {
-  kind: 'smtp' | 'submission' | 'submissions' | 'acme_http';
+  kind: 'smtp' | 'submission' | 'submissions' | 'acme_http' | 'https';
   address: string;
   answering: boolean;
   /** The SMTP greeting. */
@@ -153,6 +153,7 @@ function listenerTargets(config: Config): { kind: ListenerStatus['kind']; addres
     ...config.listen.submission.map((address) => ({ kind: 'submission' as const, address })),
     ...config.listen.submissions.map((address) => ({ kind: 'submissions' as const, address })),
     ...(config.acme.enabled ? config.listen.acmeHttp.map((address) => ({ kind: 'acme_http' as const, address })) : []),
+    ...config.listen.https.map((address) => ({ kind: 'https' as const, address })),
   ];
 }
 
@@ -161,20 +162,26 @@ function probeListener(kind: ListenerStatus['kind'], a: ListenAddress, greetPaus
   const host = a.host === '0.0.0.0' ? '127.0.0.1' : a.host === '::' ? '::1' : a.host;
   const address = a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
   return new Promise((resolve) => {
-    const socket: net.Socket = kind === 'submissions' ? tls.connect({ host, port: a.port, rejectUnauthorized: false }) : net.connect({ host, port: a.port });
+    const implicitTls = kind === 'submissions' || kind === 'https';
+    const socket: net.Socket = implicitTls ? tls.connect({ host, port: a.port, rejectUnauthorized: false }) : net.connect({ host, port: a.port });
     let text = '';
     const done = (result: Omit<ListenerStatus, 'kind' | 'address'>): void => {
       clearTimeout(timer);
-      if (result.answering && kind !== 'acme_http') socket.end('QUIT\r\n');
+      if (result.answering && kind !== 'acme_http' && kind !== 'https') socket.end('QUIT\r\n');
       else socket.destroy();
       resolve({ kind, address, ...result });
     };
     const timer = setTimeout(
-      () => done({ answering: false, error: `no ${kind === 'acme_http' ? 'connection' : 'greeting'} within ${Math.round((greetPauseMs + 3000) / 1000)} s` }),
+      () =>
+        done({
+          answering: false,
+          error: `no ${kind === 'acme_http' || kind === 'https' ? 'connection' : 'greeting'} within ${Math.round((greetPauseMs + 3000) / 1000)} s`,
+        }),
       greetPauseMs + 3000,
     );
-    socket.once(kind === 'submissions' ? 'secureConnect' : 'connect', () => {
-      if (kind === 'acme_http') done({ answering: true });
+    socket.once(implicitTls ? 'secureConnect' : 'connect', () => {
+      // HTTP servers say nothing first: a connection (a TLS handshake on https) is the answer.
+      if (kind === 'acme_http' || kind === 'https') done({ answering: true });
     });
     socket.on('data', (chunk: Buffer) => {
       text += chunk.toString('latin1');

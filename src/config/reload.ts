@@ -48,6 +48,7 @@ const TOML_KEYS: Record<string, string> = {
   'queue.maxLifetimeMs': 'queue.max_lifetime',
   'queue.delayWarningMs': 'queue.delay_warning',
   'queue.attemptsRetentionMs': 'queue.attempts_retention',
+  'mtaSts.maxAgeSeconds': 'mta_sts.max_age',
   // [inbound.rspamd] and [outbound.rspamd] are one Config slice.
   rspamd: 'inbound.rspamd',
   'rspamd.url': 'inbound.rspamd.url',

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { canonicalDomain } from '../core/address.ts';
 import { readDoctor } from './doctor.ts';
 import { isTable, type Problem, Reader, type Table } from './fields.ts';
+import { readMtaSts } from './mta-sts.ts';
 import { readRspamd } from './rspamd.ts';
 import {
   readAcme,
@@ -40,6 +41,7 @@ const TOP_KEYS = [
   'inbound',
   'shutdown',
   'acme',
+  'mta_sts',
   'log',
   'outbound',
   'queue',
@@ -58,7 +60,8 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   const dataDirRaw = r.string(raw, 'data_dir', '');
   if (raw['data_dir'] !== undefined && dataDirRaw === '') r.problem('data_dir', 'must name a directory, e.g. "/var/lib/sealpost"');
 
-  const listen = readListen(r, r.table(raw, 'listen', ''));
+  const listenTable = r.table(raw, 'listen', '');
+  const listenRead = readListen(r, listenTable);
   const tls = readTls(r, raw, baseDir);
   const auth = readAuth(r, r.table(raw, 'auth', ''));
   const dns = readDns(r, r.table(raw, 'dns', ''));
@@ -68,7 +71,25 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   const limits = readLimits(r, r.table(raw, 'limits', ''));
   const inbound = readInbound(r, r.table(raw, 'inbound', ''));
   const shutdown = readShutdown(r, r.table(raw, 'shutdown', ''));
-  const acme = readAcme(r, r.table(raw, 'acme', ''), hostname, listen.acmeHttp.length, baseDir);
+  const acmeHttpGiven = listenTable['acme_http'] !== undefined;
+  const acme = readAcme(
+    r,
+    r.table(raw, 'acme', ''),
+    hostname,
+    { acmeHttp: listenRead.acmeHttp.length, acmeHttpGiven, https: listenRead.https.length },
+    baseDir,
+  );
+  // TLS-ALPN-01 needs nothing on port 80: the default acme_http applies only to HTTP-01.
+  const listen = acme.challenge === 'tls-alpn-01' && !acmeHttpGiven ? { ...listenRead, acmeHttp: [] } : listenRead;
+  const mtaSts = readMtaSts(r, r.table(raw, 'mta_sts', ''), hostname);
+  const hosting = domains.findIndex((d) => d.mtaSts !== undefined && d.mtaSts !== 'none');
+  if (hosting >= 0 && listen.https.length === 0)
+    r.warning(`domain[${hosting}].mta_sts`, 'is on but listen.https is empty: nothing serves the policy; add https = ["0.0.0.0:443", "[::]:443"] to [listen]');
+  else if (hosting >= 0 && !acme.enabled)
+    r.warning(
+      `domain[${hosting}].mta_sts`,
+      'is on but [acme] is off: senders fetch the policy only with a certificate for mta-sts.<domain>; turn ACME on, or make tls.cert_file cover those names',
+    );
   const log = readLog(r, r.table(raw, 'log', ''));
   const outbound = readOutbound(r, r.table(raw, 'outbound', ''), baseDir);
   const queue = readQueue(r, r.table(raw, 'queue', ''));
@@ -95,6 +116,7 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
     inbound,
     shutdown,
     acme,
+    mtaSts,
     log,
     outbound,
     queue,

@@ -17,6 +17,7 @@ import {
   type DomainConfig,
   type ListenAddress,
   MIN_FREE_FLOOR_MB,
+  MTA_STS_MODES,
   type OutboundConfig,
   type QueueConfig,
   TLS_LEVELS,
@@ -104,17 +105,17 @@ export function readQueue(r: Reader, t: Table): QueueConfig {
 }
 
 /** A Postfix-style duration ("30s", "5m", "4h", "5d", "1w") in ms; "0" only where `zeroOk`. */
-function duration(r: Reader, t: Table, key: string, fallback: string, zeroOk = false): number {
-  const text = r.string(t, key, 'queue', fallback);
+export function duration(r: Reader, t: Table, key: string, fallback: string, zeroOk = false, section = 'queue'): number {
+  const text = r.string(t, key, section, fallback);
   const m = /^(\d+)\s*([smhdw])$/.exec(text.trim());
   const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
   const ms = m ? Number(m[1]) * unit[m[2] as keyof typeof unit] : text.trim() === '0' && zeroOk ? 0 : Number.NaN;
   if (Number.isNaN(ms) || (ms === 0 && !zeroOk)) {
     r.problem(
-      `queue.${key}`,
+      `${section}.${key}`,
       `"${text}" is not a duration; write a number with a unit s, m, h, d or w, e.g. "${fallback}"${zeroOk ? ' (or "0" for never)' : ''}`,
     );
-    return duration(r, {}, key, fallback);
+    return duration(r, {}, key, fallback, zeroOk, section);
   }
   return ms;
 }
@@ -130,8 +131,15 @@ export function addresses(r: Reader, table: Table, key: string, prefix: string, 
   });
 }
 
-export function readAcme(r: Reader, table: Table, hostname: string, httpListeners: number, baseDir: string): AcmeConfig {
-  r.unknownKeys(table, 'acme', ['enabled', 'directory', 'email', 'names', 'key_type', 'ca_file']);
+/** `listen`: what readListen read, with whether acme_http was written (its default depends on the challenge). */
+export function readAcme(
+  r: Reader,
+  table: Table,
+  hostname: string,
+  listen: { acmeHttp: number; acmeHttpGiven: boolean; https: number },
+  baseDir: string,
+): AcmeConfig {
+  r.unknownKeys(table, 'acme', ['enabled', 'directory', 'email', 'names', 'key_type', 'ca_file', 'challenge']);
   const enabled = r.boolean(table, 'enabled', 'acme', false);
   const directory = r.string(table, 'directory', 'acme', 'https://acme-v02.api.letsencrypt.org/directory');
   if (!isHttpsUrl(directory)) {
@@ -155,10 +163,23 @@ export function readAcme(r: Reader, table: Table, hostname: string, httpListener
   });
   const keyType = r.oneOf(table, 'key_type', 'acme', ['ecdsa-p256', 'rsa-2048'] as const, 'ecdsa-p256');
   const caFileRaw = r.string(table, 'ca_file', 'acme', '');
-  if (enabled && httpListeners === 0) {
-    r.problem('listen.acme_http', 'is empty but [acme] is enabled: HTTP-01 validation needs a listener on port 80, e.g. acme_http = ["0.0.0.0:80", "[::]:80"]');
+  // Default: HTTP-01 where port 80 was asked for (or nothing was said), else TLS-ALPN-01 on 443.
+  const fallback = listen.acmeHttpGiven || listen.https === 0 ? 'http-01' : 'tls-alpn-01';
+  const challenge = r.oneOf(table, 'challenge', 'acme', ['http-01', 'tls-alpn-01'] as const, fallback);
+  if (enabled && challenge === 'http-01' && listen.acmeHttp === 0) {
+    r.problem(
+      'listen.acme_http',
+      'is empty but [acme] is enabled with challenge "http-01": HTTP-01 validation needs a listener on port 80, e.g. acme_http = ["0.0.0.0:80", "[::]:80"] (or listen.https and acme.challenge = "tls-alpn-01")',
+    );
   }
-  return { enabled, directory, email, names, keyType, caFile: caFileRaw && path.resolve(baseDir, caFileRaw) };
+  if (enabled && challenge === 'tls-alpn-01' && listen.https === 0) {
+    // RFC 8737 §3: the CA connects to port 443.
+    r.problem(
+      'listen.https',
+      'is empty but acme.challenge is "tls-alpn-01": TLS-ALPN-01 needs the HTTPS listener on port 443, e.g. https = ["0.0.0.0:443", "[::]:443"]',
+    );
+  }
+  return { enabled, directory, email, names, keyType, caFile: caFileRaw && path.resolve(baseDir, caFileRaw), challenge };
 }
 
 function isHttpsUrl(text: string): boolean {
@@ -181,7 +202,7 @@ export function readDomains(r: Reader, raw: unknown, dkim: DkimDomain[]): Domain
   const seen = new Set<string>();
   return raw.map((table, i) => {
     const prefix = `domain[${i}]`;
-    r.unknownKeys(table, prefix, ['name', 'mailboxes', 'aliases', 'catch_all', 'dkim_selectors', 'delivery']);
+    r.unknownKeys(table, prefix, ['name', 'mailboxes', 'aliases', 'catch_all', 'dkim_selectors', 'delivery', 'mta_sts']);
     const nameRaw = r.string(table, 'name', prefix);
     const name = canonicalDomain(nameRaw);
     if (nameRaw !== '' && name === '') r.problem(`${prefix}.name`, `"${nameRaw}" is not a valid domain name`);
@@ -228,7 +249,8 @@ export function readDomains(r: Reader, raw: unknown, dkim: DkimDomain[]): Domain
     if (selectors.length > 0 && name !== '') dkim.push({ domain: name, selectors });
     const delivery = parseDelivery(r.string(table, 'delivery', prefix, 'maildir'));
     if (typeof delivery === 'string') r.problem(`${prefix}.delivery`, delivery);
-    return { name, mailboxes, aliases, catchAll, delivery: typeof delivery === 'string' ? { kind: 'maildir' } : delivery };
+    const mtaSts = r.oneOf(table, 'mta_sts', prefix, MTA_STS_MODES, 'none');
+    return { name, mailboxes, aliases, catchAll, delivery: typeof delivery === 'string' ? { kind: 'maildir' } : delivery, mtaSts };
   });
 }
 
@@ -243,13 +265,14 @@ export function parseCidr(text: string): Cidr | string {
 }
 
 export function readListen(r: Reader, listenTable: Table): Config['listen'] {
-  r.unknownKeys(listenTable, 'listen', ['smtp', 'submission', 'submissions', 'acme_http']);
+  r.unknownKeys(listenTable, 'listen', ['smtp', 'submission', 'submissions', 'acme_http', 'https']);
   const smtp = addresses(r, listenTable, 'smtp', 'listen', ['0.0.0.0:25', '[::]:25'], 25);
   // Off unless listed: without users, a submission port would only be something to attack.
   const submission = addresses(r, listenTable, 'submission', 'listen', [], 587);
   const submissions = addresses(r, listenTable, 'submissions', 'listen', [], 465);
   const acmeHttp = addresses(r, listenTable, 'acme_http', 'listen', ['0.0.0.0:80', '[::]:80'], 80);
-  return { smtp, submission, submissions, acmeHttp };
+  const https = addresses(r, listenTable, 'https', 'listen', [], 443);
+  return { smtp, submission, submissions, acmeHttp, https };
 }
 
 /** [tls] and the listeners' own floors ([submission], [submissions]), read from the whole document. */

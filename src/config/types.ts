@@ -25,10 +25,26 @@ export interface DomainConfig {
   catchAll: string;
   /** How its mailboxes receive mail ([[domain]] delivery); absent: maildir. */
   delivery?: LocalDelivery;
+  /** The MTA-STS policy mode we host for it (RFC 8461 §5); 'none' (or absent): no policy hosted. */
+  mtaSts?: MtaStsMode;
 }
 
 /** Where a domain's mail is delivered: our Maildirs, or an LMTP server (RFC 2033) such as Dovecot. */
 export type LocalDelivery = { kind: 'maildir' } | { kind: 'lmtp'; socket: string } | { kind: 'lmtp'; host: string; port: number };
+
+export type MtaStsMode = 'none' | 'testing' | 'enforce';
+export const MTA_STS_MODES: readonly MtaStsMode[] = ['none', 'testing', 'enforce'];
+
+/** [mta_sts]: the policies we host on listen.https (RFC 8461 §3.2). */
+export interface MtaStsConfig {
+  /** MX hosts allowed besides `hostname` (backup MX), canonical. */
+  extraMx: readonly string[];
+  /** The policy's max_age in seconds. */
+  maxAgeSeconds: number;
+}
+
+/** How the CA validates our names: HTTP-01 on port 80 (RFC 8555 §8.3) or TLS-ALPN-01 on 443 (RFC 8737). */
+export type AcmeChallenge = 'http-01' | 'tls-alpn-01';
 
 export type AcmeKeyType = 'ecdsa-p256' | 'rsa-2048';
 
@@ -44,6 +60,7 @@ export interface AcmeConfig {
   keyType: AcmeKeyType;
   /** Absolute path of an extra CA (PEM) to trust for the directory's HTTPS, or ''. */
   caFile: string;
+  challenge: AcmeChallenge;
 }
 
 /** [auth]: the brute-force guard of submission AUTH, per client address (IPv6: per /64). */
@@ -76,6 +93,8 @@ export interface Config {
     /** Message submission over implicit TLS (RFC 8314 §3.3, port 465); [] = off. */
     submissions: readonly ListenAddress[];
     acmeHttp: readonly ListenAddress[];
+    /** HTTPS (port 443): the MTA-STS policies and TLS-ALPN-01; [] = off. */
+    https: readonly ListenAddress[];
   };
   tls: { minVersion: TlsVersion; certFile: string; keyFile: string };
   /** Lowest TLS version per submission listener (default tls.min_version). */
@@ -122,6 +141,7 @@ export interface Config {
   };
   shutdown: { graceSeconds: number };
   acme: AcmeConfig;
+  mtaSts: MtaStsConfig;
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
   outbound: OutboundConfig;
   queue: QueueConfig;

@@ -82,6 +82,7 @@ export interface MailEventFields {
   authres: { queueId: string; error: string }; // the SPF/DKIM/DMARC checks of a message did not finish
   rspamd: { queueId: string; direction: string; error: string; ms: number; fail: string }; // rspamd could not check a message
   'mta-sts': { domain: string; problem: string }; // a domain's MTA-STS policy could not be used
+  https: LooseFields; // the HTTPS listener (listen.https): listening, an MTA-STS policy we host was served
 }
 
 export type MailEvent = keyof MailEventFields;

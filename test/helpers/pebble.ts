@@ -17,6 +17,8 @@ import { waitFor } from './wait.ts';
 export interface PebbleOptions {
   /** Port Pebble's VA connects to for HTTP-01 (80 under netless). */
   httpPort: number;
+  /** Port Pebble's VA connects to for TLS-ALPN-01 (443 under netless); a free port by default. */
+  tlsPort?: number;
   /**
    * The address every name resolves to, where the HTTP-01 responder must listen. Give each test
    * file its own (127.0.0.11, 127.0.0.12, …: all of 127/8 is loopback) so files that run in
@@ -48,7 +50,7 @@ export async function startPebble(scope: Scope, options: PebbleOptions): Promise
   const owned = options.reuse === undefined;
   const httpsCaFile = options.reuse?.httpsCaFile ?? (await makeHttpsCa(dir));
   const ports = options.reuse?.ports ?? { acme: await freePort(), management: await freePort(), dns: await freePort(), dnsManagement: await freePort() };
-  const tlsPort = await freePort();
+  const tlsPort = options.tlsPort ?? (await freePort());
   const configFile = path.join(dir, `pebble-${Date.now()}.json`);
   await writeFile(
     configFile,

@@ -9,11 +9,12 @@ import { parse, stringify } from 'smol-toml';
 export interface SealpostToml {
   hostname?: string;
   data_dir?: string;
-  listen?: { smtp?: string[]; acme_http?: string[] };
+  listen?: { smtp?: string[]; acme_http?: string[]; https?: string[] };
   tls?: { min_version?: string; cert_file?: string; key_file?: string };
-  acme?: { enabled?: boolean; directory?: string; email?: string; names?: string[]; key_type?: string; ca_file?: string };
+  acme?: { enabled?: boolean; directory?: string; email?: string; names?: string[]; key_type?: string; ca_file?: string; challenge?: string };
+  mta_sts?: { extra_mx?: string[]; max_age?: string };
   dns?: { servers?: string[]; timeout_ms?: number };
-  domain?: { name: string; mailboxes?: string[]; aliases?: Record<string, string>; catch_all?: string; delivery?: string }[];
+  domain?: { name: string; mailboxes?: string[]; aliases?: Record<string, string>; catch_all?: string; delivery?: string; mta_sts?: string }[];
   relay?: { networks?: string[] };
   limits?: {
     message_size?: number;
@@ -61,7 +62,9 @@ export interface SealpostToml {
 }
 
 /** Overrides: tables merge key by key, arrays and values replace, null removes a default. */
-export type Overrides<T> = { [K in keyof T]?: (T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? Overrides<T[K]> : T[K]) | null };
+export type Overrides<T> = {
+  [K in keyof T]?: (NonNullable<T[K]> extends readonly unknown[] ? T[K] : NonNullable<T[K]> extends object ? Overrides<NonNullable<T[K]>> : T[K]) | null;
+};
 
 export interface TestPorts {
   smtp: number;

@@ -21,6 +21,7 @@ describe('[acme] config', { timeout: 5000 }, () => {
       names: [],
       keyType: 'ecdsa-p256',
       caFile: '',
+      challenge: 'http-01',
     });
     assert.deepEqual(r.config.listen.acmeHttp, [
       { host: '0.0.0.0', port: 80 },

@@ -40,6 +40,7 @@ test('which changes apply at once and which need a restart, table', () => {
       ['outbound.connect_timeout_s', 'queue.min_backoff'],
     ],
     ['relay networks need a restart', { relay: { networks: ['10.0.0.0/8'] } }, [], ['relay.networks']],
+    ['[mta_sts] needs a restart', { mta_sts: { max_age: '2w', extra_mx: ['b.example.test'] } }, [], ['mta_sts.max_age', 'mta_sts.extra_mx']],
     ['rspamd turned on needs a restart', { inbound: { rspamd: { url: 'http://127.0.0.1:11333' } } }, [], ['inbound.rspamd']],
     [
       'slow-client limits need a restart',

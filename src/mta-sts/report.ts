@@ -1,0 +1,85 @@
+// `sealpost mta-sts show` in words (pure): for each policy we host, the DNS records to publish,
+// the policy text, and what DNS says now (the id published, an old one, or none).
+import type { DnsAnswer } from '../dns/resolver.ts';
+import { describeAnswer } from '../dns/resolver.ts';
+import { parseStsTxt } from '../tls-policy/mta-sts.ts';
+import { type HostedPolicy, POLICY_PATH } from './policy.ts';
+
+export type DnsState =
+  | { kind: 'current'; id: string }
+  /** DNS has another id: senders keep the policy they cached under it until they see ours. */
+  | { kind: 'old'; id: string }
+  | { kind: 'missing'; detail: string }
+  | { kind: 'unknown'; detail: string };
+
+export interface PolicyShow {
+  policy: HostedPolicy;
+  dns: DnsState;
+  /** Whether mta-sts.<domain> has addresses (A or AAAA, through a CNAME or not), or why not. */
+  host: { kind: 'resolves'; addresses: string[] } | { kind: 'missing'; detail: string };
+}
+
+/** What the A and AAAA answers for `policy.host` say. */
+export function hostState(policy: HostedPolicy, a: DnsAnswer<string>, aaaa: DnsAnswer<string>): PolicyShow['host'] {
+  const addresses = [a, aaaa].flatMap((x) => (x.kind === 'records' ? x.records : []));
+  return addresses.length > 0 ? { kind: 'resolves', addresses } : { kind: 'missing', detail: describeAnswer(policy.host, 'A', a) };
+}
+
+/** What the _mta-sts TXT answer says about `policy`. */
+export function dnsState(policy: HostedPolicy, answer: DnsAnswer<string>): DnsState {
+  if (answer.kind === 'servfail' || answer.kind === 'timeout') return { kind: 'unknown', detail: describeAnswer(policy.txtName, 'TXT', answer) };
+  if (answer.kind !== 'records') return { kind: 'missing', detail: describeAnswer(policy.txtName, 'TXT', answer) };
+  const parsed = parseStsTxt(answer.records);
+  if ('error' in parsed) return { kind: 'missing', detail: `${policy.txtName} TXT: ${parsed.error}` };
+  return parsed.id === policy.id ? { kind: 'current', id: parsed.id } : { kind: 'old', id: parsed.id };
+}
+
+/** The report; `warnings` counts what needs the operator (an old or missing id, no HTTPS listener). */
+export function renderShow(shows: readonly PolicyShow[], facts: { hostname: string; httpsListening: boolean }): { text: string; warnings: number } {
+  if (shows.length === 0)
+    return { text: 'no domain hosts an MTA-STS policy: set mta_sts = "testing" in a [[domain]] and listen.https (see README "MTA-STS")\n', warnings: 0 };
+  const lines: string[] = [];
+  let warnings = 0;
+  if (!facts.httpsListening) {
+    warnings++;
+    lines.push('WARNING listen.https is empty: nothing serves these policies; add https = ["0.0.0.0:443", "[::]:443"] to [listen]', '');
+  }
+  for (const { policy, dns, host } of shows) {
+    lines.push(`${policy.domain} (mode ${policy.mode})`);
+    lines.push('  publish:');
+    lines.push(`    ${policy.txtName}. IN TXT "${policy.txt}"`);
+    lines.push(`    ${policy.host}. IN CNAME ${facts.hostname}.   (or A/AAAA records of this server)`);
+    lines.push(`  policy at https://${policy.host}${POLICY_PATH}:`);
+    for (const line of policy.text.split('\r\n').filter((l) => l !== '')) lines.push(`    ${line}`);
+    switch (dns.kind) {
+      case 'current':
+        lines.push(`  ok      DNS has id=${dns.id}, this policy's`);
+        break;
+      case 'old':
+        warnings++;
+        lines.push(
+          `  WARNING DNS still has id=${dns.id}, not ${policy.id}: senders keep the policy they cached until the id changes; publish the TXT record above`,
+        );
+        break;
+      case 'missing':
+        warnings++;
+        lines.push(`  WARNING ${dns.detail}: senders do not look for the policy; publish the TXT record above`);
+        break;
+      case 'unknown':
+        warnings++;
+        lines.push(`  WARNING could not check DNS (${dns.detail}); try again`);
+        break;
+    }
+    if (host.kind === 'resolves') lines.push(`  ok      ${policy.host} resolves to ${host.addresses.join(', ')}`);
+    else {
+      warnings++;
+      lines.push(`  WARNING ${host.detail}: senders cannot fetch the policy; publish the CNAME (or A/AAAA) above`);
+    }
+    if (policy.mode === 'testing')
+      lines.push(
+        '  next:   senders only report under "testing"; switch to mta_sts = "enforce" once TLS reports (RFC 8460) show no failures, then publish the new id',
+      );
+    lines.push('');
+  }
+  return { text: `${lines.join('\n')}`, warnings };
+}
