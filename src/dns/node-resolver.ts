@@ -3,6 +3,7 @@
 // Besides the Resolver interface it answers the lookups only some callers need: PTR and CNAME
 // (SPF "ptr", DMARC) and reverse (a client's name for Received headers).
 import { promises as dns } from 'node:dns';
+import { reverseName } from './names.ts';
 import type { DnsAnswer, MxRecord, Resolver } from './resolver.ts';
 
 export interface NodeResolverOptions {
@@ -35,7 +36,9 @@ export function createNodeResolver(options: NodeResolverOptions): NodeResolver {
     resolveTxt: (name) => run('TXT', async () => (await resolver.resolveTxt(name)).map((chunks) => chunks.join(''))),
     resolvePtr: (name) => run('PTR', () => resolver.resolvePtr(name)),
     resolveCname: (name) => run('CNAME', () => resolver.resolveCname(name)),
-    reverse: (ip) => run('PTR', () => resolver.reverse(ip)),
+    // A PTR query, not resolver.reverse(): c-ares's getHostByAddr answers ENOTFOUND (our nxdomain)
+    // when the DNS server cannot be reached, which SPF and the doctor would take for "no PTR".
+    reverse: (ip) => run('PTR', () => resolver.resolvePtr(reverseName(ip))),
     resolveCaa: (name) => run('CAA', async () => (await resolver.resolveCaa(name)).map(caaText)),
   };
 }

@@ -4,6 +4,7 @@
 // checks what DNS answers against the same values. Records of later features (MTA-STS, TLSRPT,
 // TLSA) join RECORD_FAMILIES below. Rendering is in render.ts.
 import net from 'node:net';
+import { reverseName } from '../dns/names.ts';
 
 export type RecordType = 'MX' | 'A' | 'AAAA' | 'TXT' | 'CAA' | 'PTR';
 
@@ -67,20 +68,6 @@ export function caaIssuer(directory: string): string {
 export function caaValue(directory: string, accountUrl?: string): string {
   const issuer = caaIssuer(directory);
   return `0 issue "${issuer}${accountUrl ? `; accounturi=${accountUrl}` : ''}"`;
-}
-
-/** The reverse-DNS owner name of an address (RFC 1035 §3.5, RFC 3596 §2.5). */
-export function reverseName(ip: string): string {
-  if (net.isIPv4(ip)) return `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
-  return `${expandIpv6(ip).replace(/:/g, '').split('').reverse().join('.')}.ip6.arpa`;
-}
-
-export function expandIpv6(ip: string): string {
-  const [head = '', tail] = ip.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  return groups.map((g) => g.padStart(4, '0').toLowerCase()).join(':');
 }
 
 type Family = (i: RecordInputs) => DnsRecord[];

@@ -4,6 +4,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { createNodeResolver } from '../../src/dns/node-resolver.ts';
 import { startDnsServer } from '../helpers/dns-server.ts';
+import { freePort } from '../helpers/ports.ts';
 
 function query(name: string, type: number): Buffer {
   const labels = name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
@@ -40,4 +41,18 @@ test('UDP through node:dns and TCP by hand', { timeout: 10_000 }, async (t) => {
   assert.equal(reply.readUInt16BE(6), 1, 'one answer');
   assert.deepEqual([...reply.subarray(reply.length - 4)], [192, 0, 2, 7]);
   assert.ok(dns.queries.includes('a.test A'));
+});
+
+test('reverse lookups: a PTR answer, an unknown address is nxdomain, an unreachable server is not', { timeout: 10_000 }, async (t) => {
+  const dns = await startDnsServer(new Map([['7.2.0.192.in-addr.arpa', { PTR: ['mx.a.test'] }]]));
+  t.after(() => dns.close());
+  const resolver = createNodeResolver({ servers: [dns.address], timeoutMs: 1000 });
+  assert.deepEqual(await resolver.reverse('192.0.2.7'), { kind: 'records', records: ['mx.a.test'] });
+  assert.deepEqual(await resolver.reverse('192.0.2.8'), { kind: 'nxdomain' });
+  // Nothing listens there: a DNS failure, never "this address has no PTR" (SPF would then not temperror).
+  const port = await freePort();
+  const unreachable = createNodeResolver({ servers: [`127.0.0.1:${port}`], timeoutMs: 1000 });
+  const answer = await unreachable.reverse('192.0.2.7');
+  assert.notEqual(answer.kind, 'nxdomain');
+  assert.notEqual(answer.kind, 'records');
 });

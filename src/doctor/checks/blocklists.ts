@@ -2,7 +2,7 @@
 // 127.0.0.2-127.0.0.255 lists us; Spamhaus's 127.255.255.x (252: typo, 254: query through a
 // public resolver, 255: too many queries) and anything else are "could not check", not "listed".
 import net from 'node:net';
-import { expandIpv6 } from '../../records/records.ts';
+import { expandIpv6 } from '../../dns/names.ts';
 import { type DoctorFacts, describe, type Finding, ok, problem } from '../findings.ts';
 
 /** RFC 5782 §2.1 and §2.4: the query name for an IP or a domain in a zone. */

@@ -1,7 +1,7 @@
 // Checks 1 and 2 (pure): the hostname's A/AAAA are our public addresses, and each address has a
 // forward-confirmed PTR naming the hostname (Gmail and Outlook.com require FCrDNS of senders).
 import net from 'node:net';
-import { expandIpv6, reverseName } from '../../records/records.ts';
+import { expandIpv6, reverseName } from '../../dns/names.ts';
 import { type DoctorFacts, describe, type Finding, ok, problem, records } from '../findings.ts';
 
 /** Loopback, RFC 1918, CGNAT (RFC 6598), link-local, ULA (RFC 4193), unspecified: not reachable from the Internet. */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { caaValue, dmarcRecord, mailRecords, reverseName, spfRecord } from '../../../src/records/records.ts';
+import { reverseName } from '../../../src/dns/names.ts';
+import { caaValue, dmarcRecord, mailRecords, spfRecord } from '../../../src/records/records.ts';
 import { renderTable, renderZone, zoneFileLine } from '../../../src/records/render.ts';
 
 test('SPF: mx -all, with our addresses when known', () => {
