@@ -16,12 +16,18 @@
 #                                           DIR/etc must hold passwd, group, shadow and gshadow;
 #                                           systemctl is not run. DESTDIR=DIR does the same.
 #   scripts/install.sh --prefix DIR         put the program in DIR instead of /opt/sealpost
+#   scripts/install.sh --with-unbound       also a validating resolver on 127.0.0.1 (DNSSEC, for DANE):
+#                                           apt-get install unbound, config/unbound-sealpost.conf as
+#                                           /etc/unbound/unbound.conf.d/sealpost.conf, unbound restarted;
+#                                           then set [dns] servers = ["127.0.0.1"]. With --root only the
+#                                           file is written (install the package on the target).
 set -euo pipefail
 umask 022
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 root=${DESTDIR:-}
 prefix=/opt/sealpost
+with_unbound=
 
 say() { echo "install: $*"; }
 die() {
@@ -36,6 +42,7 @@ while [ $# -gt 0 ]; do
     --root=*) root=${1#*=}; shift ;;
     --prefix) prefix=${2:?--prefix needs a directory}; shift 2 ;;
     --prefix=*) prefix=${1#*=}; shift ;;
+    --with-unbound) with_unbound=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "install: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -116,6 +123,25 @@ sed "s#/opt/sealpost#$prefix#g" "$src/systemd/sealpost.service" >"$unit.new"
 chown 0:0 "$unit.new"
 chmod 0644 "$unit.new"
 mv "$unit.new" "$unit"
+
+# 7. With --with-unbound: the local validating resolver (README "DNS and DNSSEC").
+if [ -n "$with_unbound" ]; then
+  if [ -z "$root" ] && ! command -v unbound >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq unbound >/dev/null || die "apt-get install unbound failed"
+  fi
+  install -d -m 0755 -o 0 -g 0 "$root/etc/unbound" "$root/etc/unbound/unbound.conf.d"
+  install -m 0644 -o 0 -g 0 "$src/config/unbound-sealpost.conf" "$root/etc/unbound/unbound.conf.d/sealpost.conf"
+  if [ -z "$root" ]; then
+    unbound-checkconf >/dev/null || die "unbound-checkconf rejects /etc/unbound/unbound.conf with our sealpost.conf: see its message above"
+    if [ -d /run/systemd/system ]; then
+      systemctl enable unbound.service >/dev/null 2>&1 || true
+      systemctl restart unbound.service
+    fi
+    say "unbound validates DNSSEC on 127.0.0.1: set [dns] servers = [\"127.0.0.1\"]; sealpost status then shows \"DNSSEC validation: yes\""
+  else
+    say "wrote /etc/unbound/unbound.conf.d/sealpost.conf; on the target: apt-get install unbound, then [dns] servers = [\"127.0.0.1\"]"
+  fi
+fi
 
 if [ -z "$root" ] && [ -d /run/systemd/system ]; then
   systemctl daemon-reload

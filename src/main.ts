@@ -18,8 +18,11 @@ import { enableIncrementalVacuum } from './db/vacuum.ts';
 import { loadDkimKeys } from './dkim/keys.ts';
 import { createDkimSigner } from './dkim/signer.ts';
 import { cachingResolver } from './dns/cache.ts';
+import { createDnssecResolver } from './dns/dnssec-resolver.ts';
 import { createNodeResolver } from './dns/node-resolver.ts';
 import { reverseLookup } from './dns/reverse.ts';
+import { describeProbe, probeValidation } from './dns/validation-probe.ts';
+import { createDnsblCheck } from './inbound/dnsbl-check.ts';
 import { createInboundListener } from './inbound/listener.ts';
 import { BodyBudget } from './inbound/memory-budget.ts';
 import type { InboundDeps, ListenerRole } from './inbound/session.ts';
@@ -37,6 +40,8 @@ import { QueueStore } from './queue/store.ts';
 import { watchWake } from './queue/wake.ts';
 import { QueueWorker } from './queue/worker.ts';
 import { buildDirectory, decideRecipient } from './routing/recipients.ts';
+import { createRspamdClient } from './rspamd/client.ts';
+import { RspamdStats } from './rspamd/stats.ts';
 import { startTls } from './tls/service.ts';
 
 /**
@@ -146,7 +151,14 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         : {},
     );
     started.push({ name: 'offload thread', stop: () => offload.close() });
-    const local = createLocalCourier({ mailRoot: path.join(config.dataDir, 'mail'), hostname: config.hostname, write: offload.write });
+    // [[domain]] delivery (Maildir or LMTP) as in force at each delivery: reload may change it.
+    const local = createLocalCourier({
+      mailRoot: path.join(config.dataDir, 'mail'),
+      hostname: config.hostname,
+      write: offload.write,
+      delivery: (domain) => inForce.domains.find((d) => d.name === domain)?.delivery ?? { kind: 'maildir' },
+      junkFolder: config.rspamd?.junkFolder === true,
+    });
     const workers = [
       new QueueWorker({
         store,
@@ -190,7 +202,9 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     // Stopped after the listeners (started before them), so the last sessions are counted.
     const sessionStats = new SessionStats(db, { now, log, storage });
     started.push({ name: 'session stats', stop: () => sessionStats.close() });
-    // One intake for every listener: SPF/DKIM/DMARC apply to port 25 only (origin smtp).
+    const rspamdStats = config.rspamd ? new RspamdStats(db, { now, log, storage }) : undefined;
+    if (rspamdStats) started.push({ name: 'rspamd stats', stop: () => rspamdStats.close() });
+    // One intake for every listener: SPF/DKIM/DMARC and rspamd apply to port 25 only (origin smtp); rspamd also to our users' with [outbound.rspamd].
     const intake = createIntake({
       store,
       directory: () => directory,
@@ -200,6 +214,17 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       storage,
       prepareOutgoing: (input) => prepareOutgoing(input, { signer, hostname: config.hostname }),
       ...(offload.verify ? { verifyInbound: offload.verify } : {}),
+      ...(config.rspamd
+        ? {
+            rspamd: {
+              scan: createRspamdClient({ url: config.rspamd.url, timeoutMs: config.rspamd.timeoutMs, now }),
+              fail: config.rspamd.fail,
+              outbound: config.rspamd.outbound,
+              hostname: config.hostname,
+              record: (direction, action) => rspamdStats?.record(direction, action),
+            },
+          }
+        : {}),
     });
     const inbound: Omit<InboundDeps, 'tls'> = {
       config,
@@ -212,6 +237,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       freeBytes,
       storage,
       sessionEnded: (end) => sessionStats.record(end),
+      // Through the caching resolver: the lookup begun in the greeting pause and the one at onConnect share their queries.
+      ...(config.inbound.dnsbl.zones.length > 0 ? { dnsbl: createDnsblCheck(config.inbound.dnsbl, dnsResolver, log) } : {}),
     };
     // One guard for 587 and 465: a client cannot double its guesses by switching ports.
     const authenticate = createAuthenticator({
@@ -251,6 +278,11 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       dkim: signer.domains,
       dataDir: config.dataDir,
     });
+    // Whether [dns] servers validates DNSSEC and its AD bit is believed (DANE needs both): one
+    // query for the root DNSKEY, in the background, logged once ("daemon", state "dnssec").
+    void probeValidation(createDnssecResolver(config.dns).servers, config.dns.trustAd, Math.min(config.dns.timeoutMs, 3000)).then((probe) =>
+      mailLog(log, 'daemon', { state: 'dnssec', validating: probe.validating, why: probe.why }, describeProbe(probe)),
+    );
     // sealpost doctor's checks (no port-25 probe), in the background: each error logged once.
     // Loaded only when on: its SPF evaluation brings mailauth (≈ 20 MiB) into the main thread.
     const doctorRun = config.doctor.atStartup

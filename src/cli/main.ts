@@ -27,6 +27,11 @@ commands:
                              make a DKIM key; prints the DNS TXT record to publish
   dkim show                  the TXT records of the configured DKIM keys
   status [--json]            listeners, certificates, queue, last delivery errors, TLS share (last day)
+  backup --out DIR|FILE.tar.zst [--with-mail]
+                             a consistent copy of the queue, keys, certificates and config while
+                             the daemon runs (Maildirs only with --with-mail)
+  restore FILE.tar.zst|DIR   a backup into the empty data_dir of --config (the backup's config is
+                             written there when the file does not exist)
   tls-check DOMAIN|HOST[:PORT] [--json] [--dns SERVER] [--ca-file FILE]
                              the mail TLS of a domain's MX hosts, explained (--config optional;
                              sealpost tls-check --help for every option)
@@ -38,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
   // init and doctor default to /etc/sealpost/sealpost.toml and take repeatable --ip: the same.
   if (argv[0] === 'init') return (await import('./init.ts')).run(argv.slice(1));
   if (argv[0] === 'doctor') return (await import('./doctor.ts')).run(argv.slice(1));
-  const args = parseArgs(argv, ['config', 'f', 'domain', 'selector', 'type', 'limit', 'after']);
+  const args = parseArgs(argv, ['config', 'f', 'domain', 'selector', 'type', 'limit', 'after', 'out']);
   if (typeof args === 'string') return usage(args);
   const [verb, sub] = args.words;
   if (args.flags.has('help') || args.flags.has('h') || verb === 'help' || verb === undefined) {
@@ -62,6 +67,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./dkim.ts')).run(config, args);
     case 'status':
       return (await import('./status.ts')).run(config, args);
+    case 'backup':
+      return (await import('./backup.ts')).run(config, args);
+    case 'restore':
+      return (await import('./restore.ts')).run(config, args);
     case 'config':
       if (sub === 'check') return (await import('./config-check.ts')).run(config);
       return usage(`config: unknown subcommand "${sub ?? ''}"; try: sealpost config check --config FILE`);

@@ -1,9 +1,12 @@
 // `sealpost status --config FILE [--json]`: what an operator checks first. Whether the daemon
 // answers on its listeners, the certificates and their expiry, the queue by state, the last
-// delivery errors, and the share of inbound and outbound connections that used TLS over the
-// last day. Reads the config, the certificate files and the database (read-only, never
-// migrated); connects to its own listeners to see that they answer. Starts nothing.
+// delivery errors, whether DNSSEC validation works through [dns] servers, the share of inbound
+// and outbound connections that used TLS over the last day, and the connections refused at
+// connect by DNSBL in that day. Reads the config, the certificate files and the database
+// (read-only, never migrated); connects to its own listeners to see that they answer, asks the
+// first DNS server for the root DNSKEY (dns/validation-probe.ts). Starts nothing.
 // Exit 0; 3 when no listener answers (the daemon is not running: LSB's "not running").
+import { getServers as dnsServersOfSystem } from 'node:dns';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -12,8 +15,11 @@ import Database from 'better-sqlite3';
 import { formatProblems, loadConfig } from '../config/load.ts';
 import type { Config, ListenAddress } from '../config/types.ts';
 import type { Db } from '../db/open.ts';
+import { parseServer } from '../dns/dnssec-resolver.ts';
+import { describeProbe, probeValidation, type ValidationProbe } from '../dns/validation-probe.ts';
 import { readDoctorRecord } from '../doctor/startup.ts';
 import { inboundShare } from '../inbound/session-stats.ts';
+import { rspamdActions } from '../rspamd/stats.ts';
 import type { Args } from './args.ts';
 import { type CertListing, collect } from './certs.ts';
 
@@ -54,6 +60,12 @@ export interface StatusReport {
     inbound: { sessions: number; tls: number; share: number | null; byListener: Record<string, { sessions: number; tls: number }> } | null;
     outbound: { connections: number; tls: number; verified: number; share: number | null; verifiedShare: number | null } | null;
   };
+  /** Port-25 connections refused because DNSBLs list the client, in the last day; null without statistics. */
+  refused: { since: string; dnsbl: number } | null;
+  /** rspamd scans of the last day by direction and action ("error": rspamd could not answer); null before any. */
+  rspamd?: Record<string, Record<string, number>> | null;
+  /** Whether [dns] servers validates DNSSEC and we believe its AD bit (DANE needs both). */
+  dnssec: ValidationProbe;
   /** The doctor's findings at the last daemon start (data_dir/doctor.json); absent before one ran. */
   doctor?: { checkedAt: string; errors: number; warnings: number };
 }
@@ -80,34 +92,59 @@ export async function run(configFile: string, args: Args, out: Out = process.std
 }
 
 export async function collectStatus(config: Config, configFile: string, now: number): Promise<StatusReport> {
-  const listeners = await Promise.all(listenerTargets(config).map((l) => probeListener(l.kind, l.address, config.inbound.greetPauseMs)));
+  const [listeners, dnssec] = await Promise.all([
+    Promise.all(listenerTargets(config).map((l) => probeListener(l.kind, l.address, config.inbound.greetPauseMs))),
+    probeDnssec(config),
+  ]);
   const certificates = (await collect(config)).map((c) => (c.notAfter ? { ...c, daysLeft: Math.floor((Date.parse(c.notAfter) - now) / DAY) } : c));
   const since = now - DAY;
   const doctorRecord = await readDoctorRecord(config.dataDir);
   const doctor = doctorRecord
     ? { doctor: { checkedAt: doctorRecord.checkedAt, errors: doctorRecord.counts.error, warnings: doctorRecord.counts.warning } }
     : {};
-  const base = { hostname: config.hostname, configFile, dataDir: config.dataDir, checkedAt: new Date(now).toISOString(), listeners, certificates, ...doctor };
+  const base = {
+    hostname: config.hostname,
+    configFile,
+    dataDir: config.dataDir,
+    checkedAt: new Date(now).toISOString(),
+    listeners,
+    certificates,
+    dnssec,
+    ...doctor,
+  };
   const file = path.join(config.dataDir, 'sealpost.db');
-  if (!existsSync(file)) return { ...base, queue: null, lastErrors: [], tls: { since: new Date(since).toISOString(), inbound: null, outbound: null } };
+  if (!existsSync(file))
+    return { ...base, queue: null, lastErrors: [], tls: { since: new Date(since).toISOString(), inbound: null, outbound: null }, refused: null };
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     db.pragma('busy_timeout = 5000');
     const has = (table: string): boolean =>
       db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?").get(table)?.n === 1;
+    const share = has('session_stats') ? inboundShare(db, since) : null;
     return {
       ...base,
       queue: queueCounts(db),
       lastErrors: lastErrors(db, 10),
       tls: {
         since: new Date(since).toISOString(),
-        inbound: has('session_stats') ? withShare(inboundShare(db, since)) : null,
+        inbound: share ? withShare(share) : null,
         outbound: has('attempts') ? outboundShare(db, since) : null,
       },
+      refused: share ? { since: new Date(since).toISOString(), dnsbl: share.dnsblRefused } : null,
+      rspamd: has('rspamd_stats') ? rspamdActions(db, since) : null,
     };
   } finally {
     db.close();
   }
+}
+
+function probeDnssec(config: Config): Promise<ValidationProbe> {
+  const servers = config.dns.servers.length > 0 ? config.dns.servers : dnsServersOfSystem();
+  return probeValidation(
+    servers.map(parseServer).filter((s) => s !== undefined),
+    config.dns.trustAd,
+    Math.min(config.dns.timeoutMs, 3000),
+  );
 }
 
 function listenerTargets(config: Config): { kind: ListenerStatus['kind']; address: ListenAddress }[] {
@@ -246,6 +283,7 @@ export function renderStatus(r: StatusReport): string {
     out.push(
       `  ${l.kind.padEnd(13)}${l.address.padEnd(24)}${l.answering ? `answering${l.greeting ? `: ${l.greeting}` : ''}` : `NOT answering: ${l.error ?? ''}`}`,
     );
+  out.push(describeProbe(r.dnssec));
   out.push('certificates');
   if (r.certificates.length === 0) out.push('  none yet (the daemon makes a self-signed one on first start)');
   for (const c of r.certificates) {
@@ -275,6 +313,15 @@ export function renderStatus(r: StatusReport): string {
   out.push(
     `  outbound  ${o === null ? 'no data' : `${o.connections} connection${o.connections === 1 ? '' : 's'}, ${o.tls} with TLS${percent(o.share)}, ${o.verified} verified${percent(o.verifiedShare)}`}`,
   );
+  out.push(`refused       ${r.refused === null ? 'no data' : `${r.refused.dnsbl} connection${r.refused.dnsbl === 1 ? '' : 's'} by DNSBL in the last day`}`);
+  if (r.rspamd) {
+    for (const [direction, actions] of Object.entries(r.rspamd))
+      out.push(
+        `rspamd ${direction.padEnd(9)}${Object.entries(actions)
+          .map(([action, n]) => `${action} ${n}`)
+          .join(', ')} (the last day)`,
+      );
+  }
   const d = r.doctor;
   out.push(
     `doctor        ${d === undefined ? 'not run yet (it runs at daemon start; or: sealpost doctor)' : `${d.errors} error${d.errors === 1 ? '' : 's'}, ${d.warnings} warning${d.warnings === 1 ? '' : 's'} at start-up ${d.checkedAt}${d.errors + d.warnings > 0 ? ' (details and fixes: sealpost doctor --config FILE)' : ''}`}`,

@@ -1,9 +1,10 @@
 // Reads a config file: TOML → validateConfig. The only place that touches the file system for config.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import type { Problem } from './fields.ts';
 import { validateConfig } from './schema.ts';
+import { passwordFiles } from './transport.ts';
 import type { Config } from './types.ts';
 
 /** `warnings`: settings that work but should not be used (config check prints them, start logs them). */
@@ -27,7 +28,39 @@ export async function loadConfig(file: string): Promise<Loaded> {
     return { ok: false, file: absolute, problems: [{ path: '(syntax)', message }] };
   }
   const result = validateConfig(raw, path.dirname(absolute));
+  if (result.ok) {
+    const problems = await checkPasswordFiles(passwordFiles(result.config.outbound));
+    if (problems.length > 0) return { ok: false, file: absolute, problems };
+  }
   return result.ok ? { ok: true, config: result.config, file: absolute, warnings: result.warnings } : { ok: false, file: absolute, problems: result.problems };
+}
+
+/**
+ * Smarthost password files: present, not empty, and readable by their owner only (mode 0600), as
+ * ssh does for keys. Only their mode and size are looked at here; the courier reads the password
+ * when it sends AUTH, so it is never part of the Config.
+ */
+async function checkPasswordFiles(files: readonly { path: string; file: string }[]): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  for (const { path: keyPath, file } of files) {
+    try {
+      const s = await stat(file);
+      if (!s.isFile()) problems.push({ path: keyPath, message: `${file} is not a file` });
+      else if ((s.mode & 0o077) !== 0)
+        problems.push({
+          path: keyPath,
+          message: `${file} is readable by others (mode ${(s.mode & 0o777).toString(8).padStart(4, '0')}); it holds a password: run chmod 600 ${file}`,
+        });
+      else if (s.size === 0) problems.push({ path: keyPath, message: `${file} is empty; write the password into it (one line)` });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      problems.push({
+        path: keyPath,
+        message: code === 'ENOENT' ? `${file}: no such file; write the password into it and run chmod 600 ${file}` : `${file}: ${String(err)}`,
+      });
+    }
+  }
+  return problems;
 }
 
 export function formatProblems(file: string, problems: readonly Problem[]): string {

@@ -41,12 +41,20 @@ const TOML_KEYS: Record<string, string> = {
   'inbound.minFreeMegabytes': 'inbound.min_free_mb',
   'outbound.connectTimeoutSeconds': 'outbound.connect_timeout_s',
   'outbound.commandTimeoutSeconds': 'outbound.command_timeout_s',
+  'outbound.transports': 'outbound.transport',
   'auth.lockoutSeconds': 'auth.lockout_s',
   'queue.minBackoffMs': 'queue.min_backoff',
   'queue.maxBackoffMs': 'queue.max_backoff',
   'queue.maxLifetimeMs': 'queue.max_lifetime',
   'queue.delayWarningMs': 'queue.delay_warning',
   'queue.attemptsRetentionMs': 'queue.attempts_retention',
+  // [inbound.rspamd] and [outbound.rspamd] are one Config slice.
+  rspamd: 'inbound.rspamd',
+  'rspamd.url': 'inbound.rspamd.url',
+  'rspamd.timeoutMs': 'inbound.rspamd.timeout_ms',
+  'rspamd.fail': 'inbound.rspamd.fail',
+  'rspamd.junkFolder': 'inbound.rspamd.junk_folder',
+  'rspamd.outbound': 'outbound.rspamd.enabled',
 };
 
 /** Every setting that differs between the config in force and the new one, sorted into the two kinds. */

@@ -4,7 +4,8 @@
 import path from 'node:path';
 import { canonicalDomain } from '../core/address.ts';
 import { readDoctor } from './doctor.ts';
-import { type Problem, Reader, type Table } from './fields.ts';
+import { isTable, type Problem, Reader, type Table } from './fields.ts';
+import { readRspamd } from './rspamd.ts';
 import {
   readAcme,
   readAuth,
@@ -72,6 +73,12 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   const outbound = readOutbound(r, r.table(raw, 'outbound', ''), baseDir);
   const queue = readQueue(r, r.table(raw, 'queue', ''));
   const doctor = readDoctor(r, r.table(raw, 'doctor', ''));
+  // A section that is not a table was reported by its reader above.
+  const sub = (section: string): Table => {
+    const t = raw[section];
+    return isTable(t) ? r.table(t, 'rspamd', section) : {};
+  };
+  const rspamd = readRspamd(r, sub('inbound'), sub('outbound'));
 
   if (r.problems.length > 0) return { ok: false, problems: r.problems };
   const config: Config = {
@@ -92,6 +99,7 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
     outbound,
     queue,
     doctor,
+    rspamd,
   };
   return { ok: true, config: deepFreeze(config), warnings: r.warnings };
 }

@@ -3,8 +3,11 @@
 import net from 'node:net';
 import path from 'node:path';
 import { canonicalDomain, formatMailbox, parseMailbox } from '../core/address.ts';
+import { parseDelivery } from './delivery.ts';
+import { readDnsbl } from './dnsbl.ts';
 import { isTable, join, parseHostPort, type Reader, type Table } from './fields.ts';
 import { checkRelayWidth } from './relay.ts';
+import { readRelay as readRelayHop, readTransports } from './transport.ts';
 import {
   type AcmeConfig,
   type AuthConfig,
@@ -34,6 +37,11 @@ export function readOutbound(r: Reader, t: Table, baseDir: string): OutboundConf
     'connect_timeout_s',
     'command_timeout_s',
     'max_mx_hosts',
+    'relay',
+    'relay_tls',
+    'relay_auth',
+    'transport',
+    'rspamd',
   ];
   r.unknownKeys(t, 'outbound', known);
   const tlsPolicy: Record<string, TlsLevel> = {};
@@ -47,6 +55,8 @@ export function readOutbound(r: Reader, t: Table, baseDir: string): OutboundConf
     else tlsPolicy[(subdomains ? '.' : '') + domain] = level as TlsLevel;
   }
   const caFile = r.string(t, 'ca_file', 'outbound', '');
+  const relay = readRelayHop(r, t, baseDir);
+  const transports = readTransports(r, t, baseDir);
   return {
     port: r.integer(t, 'port', 'outbound', 25, 1, 65535),
     tlsDefault: r.oneOf(t, 'tls_default', 'outbound', TLS_LEVELS, 'may'),
@@ -59,6 +69,8 @@ export function readOutbound(r: Reader, t: Table, baseDir: string): OutboundConf
     connectTimeoutSeconds: r.integer(t, 'connect_timeout_s', 'outbound', 30, 1, 600),
     commandTimeoutSeconds: r.integer(t, 'command_timeout_s', 'outbound', 300, 1, 3600),
     maxMxHosts: r.integer(t, 'max_mx_hosts', 'outbound', 5, 1, 50),
+    ...(relay ? { relay } : {}),
+    ...(Object.keys(transports).length > 0 ? { transports } : {}),
   };
 }
 
@@ -169,7 +181,7 @@ export function readDomains(r: Reader, raw: unknown, dkim: DkimDomain[]): Domain
   const seen = new Set<string>();
   return raw.map((table, i) => {
     const prefix = `domain[${i}]`;
-    r.unknownKeys(table, prefix, ['name', 'mailboxes', 'aliases', 'catch_all', 'dkim_selectors']);
+    r.unknownKeys(table, prefix, ['name', 'mailboxes', 'aliases', 'catch_all', 'dkim_selectors', 'delivery']);
     const nameRaw = r.string(table, 'name', prefix);
     const name = canonicalDomain(nameRaw);
     if (nameRaw !== '' && name === '') r.problem(`${prefix}.name`, `"${nameRaw}" is not a valid domain name`);
@@ -214,7 +226,9 @@ export function readDomains(r: Reader, raw: unknown, dkim: DkimDomain[]): Domain
     });
     if (new Set(selectors).size !== selectors.length) r.problem(`${prefix}.dkim_selectors`, 'lists a selector twice');
     if (selectors.length > 0 && name !== '') dkim.push({ domain: name, selectors });
-    return { name, mailboxes, aliases, catchAll };
+    const delivery = parseDelivery(r.string(table, 'delivery', prefix, 'maildir'));
+    if (typeof delivery === 'string') r.problem(`${prefix}.delivery`, delivery);
+    return { name, mailboxes, aliases, catchAll, delivery: typeof delivery === 'string' ? { kind: 'maildir' } : delivery };
   });
 }
 
@@ -276,14 +290,15 @@ export function readTls(r: Reader, raw: Table, baseDir: string): Pick<Config, 't
 }
 
 export function readDns(r: Reader, dnsTable: Table): Config['dns'] {
-  r.unknownKeys(dnsTable, 'dns', ['servers', 'timeout_ms']);
+  r.unknownKeys(dnsTable, 'dns', ['servers', 'timeout_ms', 'trust_ad']);
   const servers = r.stringList(dnsTable, 'servers', 'dns', []);
   servers.forEach((s, i) => {
     const parsed = parseHostPort(s, 53);
     if (typeof parsed === 'string') r.problem(`dns.servers[${i}]`, parsed);
   });
   const timeoutMs = r.integer(dnsTable, 'timeout_ms', 'dns', 5000, 100, 60000);
-  return { servers, timeoutMs };
+  const trustAd = r.boolean(dnsTable, 'trust_ad', 'dns', false);
+  return { servers, timeoutMs, trustAd };
 }
 
 export function readRelay(r: Reader, relayTable: Table): Config['relay'] {
@@ -314,6 +329,7 @@ export function readLimits(r: Reader, limitsTable: Table): Config['limits'] {
     'data_min_rate',
     'errors',
     'memory_mb',
+    'connections_per_minute_per_ip',
   ];
   r.unknownKeys(limitsTable, 'limits', limitKeys);
   const connectionsPerIp = r.integer(limitsTable, 'connections_per_ip', 'limits', 50, 1, 100000);
@@ -329,6 +345,8 @@ export function readLimits(r: Reader, limitsTable: Table): Config['limits'] {
     dataMinRate: r.integer(limitsTable, 'data_min_rate', 'limits', 500, 1, 2 ** 31),
     errors: r.integer(limitsTable, 'errors', 'limits', 10, 1, 1000),
     memoryBytes: r.integer(limitsTable, 'memory_mb', 'limits', 256, 8, 1024 * 1024) * 1024 * 1024,
+    // Postfix's smtpd_client_connection_rate_limit: 0, no limit, by default.
+    connectionsPerMinutePerIp: r.integer(limitsTable, 'connections_per_minute_per_ip', 'limits', 0, 0, 1_000_000),
   };
   if (limits.connectionsPerNet < limits.connectionsPerIp) {
     r.problem(
@@ -340,7 +358,16 @@ export function readLimits(r: Reader, limitsTable: Table): Config['limits'] {
 }
 
 export function readInbound(r: Reader, inboundTable: Table): Config['inbound'] {
-  r.unknownKeys(inboundTable, 'inbound', ['greet_pause_ms', 'bare_newline', 'reverse_dns', 'min_free_mb', 'authentication_results', 'dmarc_reject']);
+  r.unknownKeys(inboundTable, 'inbound', [
+    'greet_pause_ms',
+    'bare_newline',
+    'reverse_dns',
+    'min_free_mb',
+    'authentication_results',
+    'dmarc_reject',
+    'dnsbl',
+    'rspamd',
+  ]);
   const inbound = {
     greetPauseMs: r.integer(inboundTable, 'greet_pause_ms', 'inbound', 0, 0, 60000),
     bareNewline: r.oneOf(inboundTable, 'bare_newline', 'inbound', ['normalize', 'reject'] as const, 'normalize'),
@@ -349,6 +376,7 @@ export function readInbound(r: Reader, inboundTable: Table): Config['inbound'] {
     minFreeMegabytes: Math.max(MIN_FREE_FLOOR_MB, r.integer(inboundTable, 'min_free_mb', 'inbound', 100, 0, 1024 * 1024)),
     authenticationResults: r.boolean(inboundTable, 'authentication_results', 'inbound', true),
     dmarcReject: r.boolean(inboundTable, 'dmarc_reject', 'inbound', false),
+    dnsbl: readDnsbl(r, r.table(inboundTable, 'dnsbl', 'inbound'), parseCidr),
   };
   if (inbound.dmarcReject && !inbound.authenticationResults) {
     r.problem('inbound.dmarc_reject', 'needs inbound.authentication_results = true: DMARC is only evaluated when the checks run');

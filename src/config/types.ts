@@ -23,7 +23,12 @@ export interface DomainConfig {
   aliases: Readonly<Record<string, string>>;
   /** Mailbox for unknown local parts, or '' for none. */
   catchAll: string;
+  /** How its mailboxes receive mail ([[domain]] delivery); absent: maildir. */
+  delivery?: LocalDelivery;
 }
+
+/** Where a domain's mail is delivered: our Maildirs, or an LMTP server (RFC 2033) such as Dovecot. */
+export type LocalDelivery = { kind: 'maildir' } | { kind: 'lmtp'; socket: string } | { kind: 'lmtp'; host: string; port: number };
 
 export type AcmeKeyType = 'ecdsa-p256' | 'rsa-2048';
 
@@ -79,7 +84,8 @@ export interface Config {
   auth: AuthConfig;
   /** Domains that sign outgoing mail; [] = no DKIM. */
   dkim: readonly DkimDomain[];
-  dns: { servers: readonly string[]; timeoutMs: number };
+  /** trustAd: believe the AD bit of a resolver not on loopback (dns/trust.ts). */
+  dns: { servers: readonly string[]; timeoutMs: number; trustAd: boolean };
   domains: readonly DomainConfig[];
   /** allowWide: networks broader than /8 (IPv4) or /32 (IPv6), or more of them together, are meant (config/relay.ts). */
   relay: { networks: readonly Cidr[]; allowWide: boolean };
@@ -99,6 +105,8 @@ export interface Config {
     errors: number;
     /** Bytes of message bodies held in memory while they arrive, all sessions together. */
     memoryBytes: number;
+    /** New connections per IPv4 address or IPv6 /64 in any 60 s on port 25 (relay.networks exempt); 0 = no limit. */
+    connectionsPerMinutePerIp: number;
   };
   inbound: {
     greetPauseMs: number;
@@ -109,6 +117,8 @@ export interface Config {
     authenticationResults: boolean;
     /** Refuse (550 5.7.1) mail that fails DMARC of a domain with p=reject. */
     dmarcReject: boolean;
+    /** [inbound.dnsbl]: DNS blocklists looked up at connect on port 25. */
+    dnsbl: DnsblConfig;
   };
   shutdown: { graceSeconds: number };
   acme: AcmeConfig;
@@ -117,6 +127,41 @@ export interface Config {
   queue: QueueConfig;
   /** [doctor]: our public addresses, blocklists, the port-25 probe (`sealpost doctor`). */
   doctor: DoctorConfig;
+  /** [inbound.rspamd] and [outbound.rspamd]: content checks by rspamd at end of DATA; null = off. */
+  rspamd: RspamdConfig | null;
+}
+
+/** rspamd at end of DATA (its HTTP /checkv2 protocol). */
+export interface RspamdConfig {
+  /** Base URL of rspamd's normal worker, e.g. "http://127.0.0.1:11333". */
+  url: string;
+  timeoutMs: number;
+  /** rspamd down, slow or broken: answer 451 (tempfail) or take the mail unchecked (accept). */
+  fail: 'tempfail' | 'accept';
+  /** Deliver mail rspamd tags (add header, rewrite subject) into the mailbox's .Junk/ folder. */
+  junkFolder: boolean;
+  /** Also scan mail from authenticated users and relay.networks ([outbound.rspamd] enabled). */
+  outbound: boolean;
+}
+
+/** One DNSBL zone (RFC 5782 §2.1) with Postfix's postscreen_dnsbl_sites weight and reply filter. */
+export interface DnsblZone {
+  /** Lowercase, no trailing dot. */
+  zone: string;
+  /** Added to the client's score when the zone lists it (negative for an allowlist zone). */
+  weight: number;
+  /** The A answers that mean "listed", as inclusive ranges of IPv4 addresses (numbers). */
+  codes: readonly { from: number; to: number }[];
+}
+
+/** [inbound.dnsbl]: a client whose score reaches `threshold` is refused after the greeting. */
+export interface DnsblConfig {
+  zones: readonly DnsblZone[];
+  threshold: number;
+  /** Clients never looked up. */
+  allowNetworks: readonly Cidr[];
+  /** Clients whose forward-confirmed reverse name (FCrDNS) is one of these domains or below one are never refused. */
+  allowDomains: readonly string[];
 }
 
 /** Postfix's TLS security levels for outbound SMTP (smtp_tls_security_level). */
@@ -140,6 +185,31 @@ export interface OutboundConfig {
   connectTimeoutSeconds: number;
   commandTimeoutSeconds: number;
   maxMxHosts: number;
+  /** [outbound] relay: the smarthost for every remote domain no transport entry names; absent = MX delivery. */
+  relay?: NextHop;
+  /** [outbound.transport]: keys "example.org" (that domain) or ".example.net" (its subdomains), as tls_policy. */
+  transports?: Readonly<Record<string, NextHop>>;
+}
+
+/** Credentials for a smarthost: the password stays in its file (mode 0600), read when AUTH is sent. */
+export interface RelayAuth {
+  username: string;
+  /** Absolute path. */
+  passwordFile: string;
+}
+
+/**
+ * A transport's next hop, Postfix's "smtp:[host]:port": `smtps` is implicit TLS (RFC 8314 §3.3);
+ * brackets (mxLookup false) send to the host itself, without them its MX records are used.
+ */
+export interface NextHop {
+  protocol: 'smtp' | 'smtps';
+  host: string;
+  port: number;
+  mxLookup: boolean;
+  /** The TLS level; undefined = the destination's own policy (tls_policy, MTA-STS, tls_default). */
+  tls?: TlsLevel;
+  auth?: RelayAuth;
 }
 
 /**

@@ -1,5 +1,5 @@
-// A caching Resolver in front of another (every lookup method it has: MX, A, AAAA, TXT, and PTR
-// and CNAME where present): answers (records, NXDOMAIN, NODATA) are kept for a short fixed time,
+// A caching Resolver in front of another (every lookup method it has: MX, A, AAAA, TXT, and PTR,
+// CNAME and TLSA where present; an answer's `secure` flag is kept with it): answers (records, NXDOMAIN, NODATA) are kept for a short fixed time,
 // since node:dns does not report TTLs for MX and TXT; temporary failures are never kept.
 // Identical lookups in flight share one query. Bounded in size; oldest out first.
 import type { DnsAnswer, Resolver } from './resolver.ts';
@@ -57,5 +57,5 @@ export function cachingResolver<R extends Resolver & { [K in keyof R]: Lookup }>
   return cached;
 }
 
-/** Every lookup a resolver may have: the Resolver interface's, and PTR and CNAME (dns/node-resolver.ts). */
-const LOOKUPS = ['resolveMx', 'resolve4', 'resolve6', 'resolveTxt', 'resolvePtr', 'resolveCname'] as const;
+/** Every lookup a resolver may have: the Resolver interface's, PTR and CNAME (dns/node-resolver.ts), TLSA (dns/dnssec-resolver.ts). */
+const LOOKUPS = ['resolveMx', 'resolve4', 'resolve6', 'resolveTxt', 'resolvePtr', 'resolveCname', 'resolveTlsa'] as const;

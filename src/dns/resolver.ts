@@ -1,12 +1,15 @@
 // The DNS lookups Sealpost makes, as an interface with typed answers (no I/O here): NXDOMAIN,
 // NODATA and temporary failures are values, so callers decide permanent vs transient (RFC 5321 §5.1).
 
+// `secure` (RFC 4035 §3.2.3, RFC 6840 §5.8): the answer came with the AD bit from a resolver whose AD
+// we trust (dns/trust.ts), for every step of a CNAME chain. Absent means false: node:dns never
+// reports AD (nodejs/node#57159), so only dns/dnssec-resolver.ts ever sets it true.
 export type DnsAnswer<T> =
-  | { kind: 'records'; records: T[] }
+  | { kind: 'records'; records: T[]; secure?: boolean }
   /** The name does not exist (RCODE 3): a permanent condition. */
-  | { kind: 'nxdomain' }
+  | { kind: 'nxdomain'; secure?: boolean }
   /** The name exists but has no records of this type. */
-  | { kind: 'nodata' }
+  | { kind: 'nodata'; secure?: boolean }
   /** SERVFAIL, REFUSED, a malformed answer or no server reachable: try again later. */
   | { kind: 'servfail'; detail: string }
   | { kind: 'timeout'; detail: string };
@@ -15,6 +18,20 @@ export interface MxRecord {
   /** Host name, lowercase, without a trailing dot; '' or '.' for a null MX (RFC 7505). */
   exchange: string;
   preference: number;
+}
+
+/** A TLSA record (RFC 6698 §2.1): certificate usage, selector, matching type, association data. */
+export interface TlsaRecord {
+  usage: number;
+  selector: number;
+  matchingType: number;
+  /** The certificate association data, lowercase hex. */
+  data: string;
+}
+
+/** True when the answer is DNSSEC-validated (records, NXDOMAIN or NODATA with a trusted AD bit). */
+export function isSecure(answer: DnsAnswer<unknown>): boolean {
+  return answer.kind !== 'servfail' && answer.kind !== 'timeout' && answer.secure === true;
 }
 
 export interface Resolver {

@@ -58,7 +58,12 @@ export function createAcceptor({ deps, role, relayAllowed, refuse, stateOf }: Ac
       body,
       eightBit: session.envelope.bodyType === '8bitmime' || eightBit,
       smtputf8: session.envelope.smtpUtf8 === true,
-      client: { ip: session.remoteAddress, helo, tls: state?.tls ? `${state.tls.version} ${state.tls.cipher}` : undefined },
+      client: {
+        ip: session.remoteAddress,
+        helo,
+        tls: state?.tls ? `${state.tls.version} ${state.tls.cipher}` : undefined,
+        ...(state?.reverseName ? { reverseName: state.reverseName } : {}),
+      },
       trace: (queueId, recipients, now) =>
         receivedHeader({
           helo,

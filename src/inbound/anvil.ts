@@ -1,9 +1,11 @@
 // The listener's connection table (Postfix's anvil, in process): open sessions per client address
 // and network, the admission of a new one, stress mode, and making room when the limit is reached
-// by closing the session stuck longest. Shared by all servers of one listener (one per address).
+// by closing the session stuck longest, and the connections each address opened in the last
+// minute (limits.connections_per_minute_per_ip; in this process only: a listener's own count).
+// Shared by all servers of one listener (one per address).
 // The decisions are in client-limits.ts and slow-clients.ts; this holds the counts. It logs
 // nothing itself: every event goes to `report` (the listener writes the log record).
-import { admit, type ClientKeys, type ClientLimits, clientKeys } from './client-limits.ts';
+import { admit, type ClientKeys, type ClientLimits, clientKeys, RATE_WINDOW_MS, rateAdmit } from './client-limits.ts';
 import { type EvictionCandidate, pickEviction, type SlowClientPolicy, type TimeoutReason, underStress } from './slow-clients.ts';
 
 /** A session as the anvil sees it (a SealpostConnection). */
@@ -16,8 +18,14 @@ export interface AnvilMember {
   rearm(): void;
 }
 
+export type Limit = 'address' | 'network' | 'total' | 'rate';
+
+/** A client broke the protocol before it could send mail (smtp-server-ext.ts refused it). */
+export type Violation = 'early-talker' | 'pipelining';
+
 export type AnvilEvent =
-  | { kind: 'refused'; clientIp: string; limit: 'address' | 'network' | 'total'; open: number }
+  | { kind: 'refused'; clientIp: string; limit: Limit; open: number }
+  | { kind: 'violation'; clientIp: string; violation: Violation; ms: number }
   | { kind: 'evicted'; clientIp: string; stuckMs: number; ageMs: number; open: number }
   | { kind: 'stress'; on: boolean; open: number; limit: number }
   | { kind: 'timeout'; clientIp: string; reason: TimeoutReason; timeoutMs: number; stressed: boolean; dataBytes?: number; dataMs?: number };
@@ -27,9 +35,12 @@ export interface AnvilOptions {
   policy: SlowClientPolicy;
   now: () => number;
   report: (event: AnvilEvent) => void;
+  /** New connections per address in any minute, 0 = no limit; `rateExempt` addresses (relay.networks) are not counted. */
+  perMinute?: number;
+  rateExempt?: (ip: string) => boolean;
 }
 
-export type Entry = { kind: 'accept' } | { kind: 'refuse'; limit: 'address' | 'network' | 'total' };
+export type Entry = { kind: 'accept' } | { kind: 'refuse'; limit: Limit };
 
 export class Anvil {
   readonly policy: SlowClientPolicy;
@@ -39,6 +50,9 @@ export class Anvil {
   private readonly perAddress = new Map<string, number>();
   private readonly perNetwork = new Map<string, number>();
   private stressMode = false;
+  /** Per address key: when its connections in the last minute were admitted. */
+  private readonly opened = new Map<string, number[]>();
+  private sweptAt = 0;
 
   constructor(options: AnvilOptions) {
     this.options = options;
@@ -57,6 +71,10 @@ export class Anvil {
   /** A new session: counted and accepted (after making room if need be), or to be refused. */
   enter(member: AnvilMember): Entry {
     const keys = clientKeys(member.remoteAddress);
+    if (!this.withinRate(member.remoteAddress, keys.address)) {
+      this.options.report({ kind: 'refused', clientIp: member.remoteAddress, limit: 'rate', open: this.members.size });
+      return { kind: 'refuse', limit: 'rate' };
+    }
     const open = { total: this.members.size, address: this.perAddress.get(keys.address) ?? 0, network: this.perNetwork.get(keys.network) ?? 0 };
     const admission = admit(open, this.options.limits);
     if (admission.kind === 'refuse' || (admission.kind === 'full' && !this.makeRoom())) {
@@ -81,8 +99,29 @@ export class Anvil {
     this.checkStress();
   }
 
+  /** A client refused for breaking the protocol (smtp-server-ext.ts); only reported here. */
+  violated(clientIp: string, violation: Violation, ms: number): void {
+    this.options.report({ kind: 'violation', clientIp, violation, ms });
+  }
+
   timedOut(event: Omit<Extract<AnvilEvent, { kind: 'timeout' }>, 'kind' | 'stressed'>): void {
     this.options.report({ kind: 'timeout', ...event, stressed: this.stressMode });
+  }
+
+  /** Counts this connection in its address's minute, unless over the limit (then it is not counted). */
+  private withinRate(ip: string, key: string): boolean {
+    const limit = this.options.perMinute ?? 0;
+    if (limit === 0 || this.options.rateExempt?.(ip)) return true;
+    const now = this.now();
+    // Addresses that stopped connecting are forgotten, in one pass a minute.
+    if (now - this.sweptAt >= RATE_WINDOW_MS) {
+      this.sweptAt = now;
+      for (const [k, times] of this.opened) if (times.every((t) => now - t >= RATE_WINDOW_MS)) this.opened.delete(k);
+    }
+    const { recent, ok } = rateAdmit(this.opened.get(key) ?? [], now, limit);
+    if (ok) recent.push(now);
+    this.opened.set(key, recent);
+    return ok;
   }
 
   /** Closes the session stuck longest, if one may go (slow-clients.ts pickEviction). */

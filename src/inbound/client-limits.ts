@@ -51,6 +51,18 @@ export function admit(open: OpenCounts, limits: ClientLimits): Admission {
   return { kind: 'accept' };
 }
 
+export const RATE_WINDOW_MS = 60_000;
+
+/**
+ * Postfix's smtpd_client_connection_rate_limit, over a sliding minute: `opened` holds the times
+ * (ascending) at which this client's connections were admitted. Returns the times still inside
+ * the window and whether one more may open now (limit 0: no limit).
+ */
+export function rateAdmit(opened: readonly number[], now: number, limit: number): { recent: number[]; ok: boolean } {
+  const recent = opened.filter((t) => now - t < RATE_WINDOW_MS);
+  return { recent, ok: limit === 0 || recent.length < limit };
+}
+
 function ipv4Octets(ip: string): number[] | undefined {
   const m = /^(?:::ffff:)?(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/i.exec(ip);
   if (!m) return undefined;

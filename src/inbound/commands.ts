@@ -14,6 +14,7 @@ import type {
 import { mailLog } from '../log/log.ts';
 import { decideRecipient } from '../routing/recipients.ts';
 import { type Collected, collectBody } from './collect.ts';
+import { dnsblReply } from './dnsbl.ts';
 import { checkParameters } from './esmtp-params.ts';
 import { mailFrom, reply, sessionUser } from './replies.ts';
 import { type InboundDeps, type ListenerRole, type SessionState, SPOOL_THRESHOLD, sessionTls } from './session.ts';
@@ -43,6 +44,26 @@ export function sessionHandlers({ deps, role, sessions, refuse, enoughSpace, rel
   const submission = role !== 'mx';
   /** Extensions whose MAIL FROM parameters we take (esmtp-params.ts): SMTPUTF8 is advertised, AUTH where it is offered. */
   const offered = { smtputf8: true, auth: submission };
+  const screen = async (check: NonNullable<InboundDeps['dnsbl']>, ip: string, state: SessionState): Promise<void> => {
+    const verdict = await check(ip).catch((err: unknown) => {
+      log.error({ err, clientIp: ip }, 'DNSBL check failed; the client is let in');
+      return undefined;
+    });
+    if (verdict?.kind !== 'refuse') return;
+    state.refusal = dnsblReply(ip, verdict.zone);
+    state.refusedBy = 'dnsbl';
+    mailLog(log, 'rejected', {
+      stage: 'connect',
+      listener: role,
+      clientIp: ip,
+      reason: 'dnsbl',
+      zone: verdict.zone,
+      score: verdict.score,
+      threshold: config.inbound.dnsbl.threshold,
+      listed: verdict.results.flatMap((r) => (r.kind === 'listed' ? [`${r.zone}=${r.answer}`] : [])),
+      reply: '554 5.7.1',
+    });
+  };
   return {
     onConnect(session, callback: Callback) {
       const ip = session.remoteAddress;
@@ -52,11 +73,15 @@ export function sessionHandlers({ deps, role, sessions, refuse, enoughSpace, rel
       // RFC 4954 §4 and RFC 8314: passwords only inside TLS, so AUTH is neither offered nor
       // accepted before STARTTLS (onSecure lifts this).
       if (submission && !session.secure) session.disabledCommands = ['AUTH'];
-      if (!config.inbound.reverseDns) return callback();
-      void deps.reverse(ip).then((name) => {
-        if (name) state.reverseName = name;
-        callback();
-      });
+      const reverse = config.inbound.reverseDns
+        ? deps.reverse(ip).then((name) => {
+            if (name) state.reverseName = name;
+          })
+        : undefined;
+      // Port 25 outside relay.networks: the DNSBLs, in parallel (started already during the greeting pause,
+      // listener.ts onAdmit; the resolver's cache joins the lookups). A listed client is greeted, then refused.
+      const dnsbl = deps.dnsbl && !submission && !relayAllowed(session) ? screen(deps.dnsbl, ip, state) : undefined;
+      void Promise.all([reverse, dnsbl]).then(() => callback());
     },
 
     onSecure(socket, session, callback: Callback) {
@@ -192,6 +217,7 @@ export function sessionHandlers({ deps, role, sessions, refuse, enoughSpace, rel
         tls: state.tls !== undefined || session.secure,
         greeted: Boolean(session.hostNameAppearsAs),
         messages: state.messages,
+        ...(state.refusedBy ? { refusedBy: state.refusedBy } : {}),
       });
     },
   };

@@ -28,8 +28,11 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
   const submission = role !== 'mx';
   if (submission && (!deps.authenticate || !deps.senderAllowed)) throw new Error(`a ${role} listener needs authenticate and senderAllowed`);
   const sessions = new Map<string, SessionState>();
+  const trusted = networkMatcher(config.relay.networks);
   // Admission per address, per network and in total, stress mode, slow-client timeouts (anvil.ts).
   const anvil = new Anvil({
+    perMinute: submission ? 0 : config.limits.connectionsPerMinutePerIp,
+    rateExempt: trusted,
     limits: { connections: config.limits.connections, perAddress: config.limits.connectionsPerIp, perNetwork: config.limits.connectionsPerNet },
     policy: {
       commandMs: config.limits.commandTimeoutSeconds * 1000,
@@ -66,7 +69,6 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
     return free.bytes >= config.inbound.minFreeMegabytes * 1024 * 1024;
   };
 
-  const trusted = networkMatcher(config.relay.networks);
   // Submission: only authenticated users relay (and smtp-server lets no one else get this far).
   const relayAllowed = (session: SMTPServerSession): boolean => Boolean(session.user) || (!submission && trusted(session.remoteAddress));
 
@@ -95,6 +97,10 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
     hideDSN: true,
     disableReverseLookup: true,
     anvil,
+    // The connection checks (smtp-server-ext.ts, and the DNSBLs in commands.ts): port 25, clients outside relay.networks.
+    screened: (ip) => !submission && !trusted(ip),
+    ...(deps.dnsbl && !submission ? { onAdmit: (ip: string) => void deps.dnsbl?.(ip).catch(() => undefined) } : {}),
+    refusalFor: (id) => sessions.get(id)?.refusal,
     maxClients: config.limits.connections,
     // A backstop only: the session deadlines (smtp-server-ext.ts) close slow clients first.
     socketTimeout: (config.limits.commandTimeoutSeconds + 10) * 1000,
@@ -161,13 +167,25 @@ const REFUSED = {
   address: 'too many connections from this address',
   network: 'too many connections from this network',
   total: 'too many connections',
+  rate: 'too many connections from this address in the last minute',
 } as const;
+
+const VIOLATED = { 'early-talker': 'early talker: sent before the greeting', pipelining: 'pipelining before EHLO offered it' } as const;
 
 /** One log record per anvil event: refusals, evictions, timeouts, stress mode on and off. */
 function logAnvil(log: Logger, listener: ListenerRole, event: AnvilEvent): void {
   switch (event.kind) {
     case 'refused':
       return mailLog(log, 'rejected', { stage: 'connect', listener, clientIp: event.clientIp, reason: REFUSED[event.limit], open: event.open });
+    case 'violation':
+      return mailLog(log, 'rejected', {
+        stage: 'connect',
+        listener,
+        clientIp: event.clientIp,
+        reason: VIOLATED[event.violation],
+        ms: event.ms,
+        reply: event.violation === 'early-talker' ? '554 5.5.1' : '554 5.5.0',
+      });
     case 'evicted':
       return mailLog(log, 'evicted', {
         listener,

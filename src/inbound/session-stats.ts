@@ -2,7 +2,8 @@
 // for `sealpost status`: the share of inbound connections that used TLS. Counts in memory and
 // writes them in one transaction at most every `flushMs` and at close, so sessions cost no
 // fsync each; a crash loses at most the last few seconds of counts. The only writer of that
-// table; also reads it back. Sessions that never said EHLO/HELO are not counted.
+// table; also reads it back. Sessions that never said EHLO/HELO are not counted; connections
+// refused because DNSBLs list the client are counted apart (dnsbl_refused, migration 009).
 import type { Db } from '../db/open.ts';
 import type { StorageHealth } from '../db/storage-fault.ts';
 import type { Logger } from '../log/log.ts';
@@ -19,6 +20,8 @@ export interface SessionEnd {
   /** The client said EHLO or HELO (else it is not counted). */
   greeted: boolean;
   messages: number;
+  /** Refused at connect: DNSBLs list the client. */
+  refusedBy?: 'dnsbl';
 }
 
 export interface SessionStatsDeps {
@@ -36,6 +39,7 @@ interface Count {
   tls: number;
   sessions: number;
   messages: number;
+  dnsblRefused: number;
 }
 
 export class SessionStats {
@@ -50,19 +54,24 @@ export class SessionStats {
     this.db = db;
     this.deps = deps;
     this.add = db.prepare(
-      `INSERT INTO session_stats (hour, listener, tls, sessions, messages) VALUES (@hour, @listener, @tls, @sessions, @messages)
-       ON CONFLICT (hour, listener, tls) DO UPDATE SET sessions = sessions + excluded.sessions, messages = messages + excluded.messages`,
+      `INSERT INTO session_stats (hour, listener, tls, sessions, messages, dnsbl_refused) VALUES (@hour, @listener, @tls, @sessions, @messages, @dnsblRefused)
+       ON CONFLICT (hour, listener, tls) DO UPDATE SET sessions = sessions + excluded.sessions, messages = messages + excluded.messages,
+         dnsbl_refused = dnsbl_refused + excluded.dnsbl_refused`,
     );
     this.prune = db.prepare('DELETE FROM session_stats WHERE hour < ?');
   }
 
   record(end: SessionEnd): void {
-    if (!end.greeted) return;
+    const refused = end.refusedBy === 'dnsbl';
+    if (!end.greeted && !refused) return;
     const hour = Math.floor(end.at / HOUR) * HOUR;
     const key = `${hour}|${end.listener}|${end.tls ? 1 : 0}`;
-    const count = this.pending.get(key) ?? { hour, listener: end.listener, tls: end.tls ? 1 : 0, sessions: 0, messages: 0 };
-    count.sessions++;
-    count.messages += end.messages;
+    const count = this.pending.get(key) ?? { hour, listener: end.listener, tls: end.tls ? 1 : 0, sessions: 0, messages: 0, dnsblRefused: 0 };
+    if (refused) count.dnsblRefused++;
+    else {
+      count.sessions++;
+      count.messages += end.messages;
+    }
     this.pending.set(key, count);
     if (this.timer === undefined) {
       this.timer = setTimeout(() => this.flush(), this.deps.flushMs ?? 2000);
@@ -98,18 +107,28 @@ export interface InboundShare {
   sessions: number;
   tls: number;
   messages: number;
+  /** Connections refused because DNSBLs list the client. */
+  dnsblRefused: number;
   byListener: Record<string, { sessions: number; tls: number }>;
 }
 
 /** Counted sessions in the hours from the one holding `since` on. */
 export function inboundShare(db: Db, since: number): InboundShare {
+  // `sealpost status` reads a database a daemon of an older version may still hold (never migrated).
+  const hasDnsbl = db
+    .prepare<[], { name: string }>("SELECT name FROM pragma_table_info('session_stats')")
+    .all()
+    .some((c) => c.name === 'dnsbl_refused');
   const rows = db
-    .prepare<[number], { listener: string; tls: number; sessions: number; messages: number }>(
-      'SELECT listener, tls, sum(sessions) AS sessions, sum(messages) AS messages FROM session_stats WHERE hour >= ? GROUP BY listener, tls',
+    .prepare<[number], { listener: string; tls: number; sessions: number; messages: number; dnsbl: number }>(
+      `SELECT listener, tls, sum(sessions) AS sessions, sum(messages) AS messages, ${hasDnsbl ? 'sum(dnsbl_refused)' : '0'} AS dnsbl
+       FROM session_stats WHERE hour >= ? GROUP BY listener, tls`,
     )
     .all(Math.floor(since / HOUR) * HOUR);
-  const share: InboundShare = { sessions: 0, tls: 0, messages: 0, byListener: {} };
+  const share: InboundShare = { sessions: 0, tls: 0, messages: 0, dnsblRefused: 0, byListener: {} };
   for (const r of rows) {
+    share.dnsblRefused += r.dnsbl;
+    if (r.sessions === 0) continue;
     const l = (share.byListener[r.listener] ??= { sessions: 0, tls: 0 });
     l.sessions += r.sessions;
     share.sessions += r.sessions;

@@ -9,6 +9,7 @@ import type { StorageHealth } from '../db/storage-fault.ts';
 import type { Intake } from '../intake/intake.ts';
 import type { Logger } from '../log/log.ts';
 import type { Directory } from '../routing/recipients.ts';
+import type { DnsblCheck } from './dnsbl-check.ts';
 import type { BodyBudget } from './memory-budget.ts';
 import type { SessionEnd } from './session-stats.ts';
 
@@ -47,6 +48,8 @@ export interface InboundDeps {
   senderAllowed?: (user: string, address: string, directory: Directory) => boolean;
   /** Told as each session ends: the TLS share statistics (src/inbound/session-stats.ts). */
   sessionEnded?: (end: SessionEnd) => void;
+  /** Port 25: the DNSBL check at connect ([inbound.dnsbl] zones; inbound/dnsbl-check.ts). */
+  dnsbl?: DnsblCheck;
 }
 
 export interface SessionState {
@@ -56,6 +59,10 @@ export interface SessionState {
   messages: number;
   rejections: number;
   inData: boolean;
+  /** Refused at connect (a DNSBL listing): every command but QUIT gets this reply. */
+  refusal?: string;
+  /** What refused it, for the statistics. */
+  refusedBy?: 'dnsbl';
 }
 
 export type SessionTls = NonNullable<SessionState['tls']>;

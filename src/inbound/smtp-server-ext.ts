@@ -1,4 +1,4 @@
-// Four small extensions of smtp-server (v3.21), kept in this one file because they reach into
+// Five small extensions of smtp-server (v3.21), kept in this one file because they reach into
 // documented-but-underscored internals (declared in its .d.ts):
 // 1. The greeting pause. smtp-server hard-codes a 100 ms wait before the 220 greeting (early
 //    talker detection in SMTPConnection.init()), which caps a connection at < 10 messages/s and
@@ -19,11 +19,18 @@
 //    mode. It ends with 421 4.4.2. Admission goes through the listener's anvil (per address, per
 //    network, in total, making room by closing the session stuck longest). Bytes are seen by
 //    wrapping the parser's _write, which sees every byte in command and data mode alike.
+// 5. Connection checks for screened clients (port 25, outside relay.networks), as Postfix's
+//    postscreen does them: a client that sends anything before the greeting while greetPauseMs > 0
+//    (an early talker, RFC 5321 §3.1: the client waits for the 220) or that sends a command
+//    behind another before EHLO has offered PIPELINING (RFC 2920 §3.1) gets 554 and is closed,
+//    reported to the anvil for the log; a client refused at connect (the DNSBL verdict of
+//    commands.ts onConnect, `refusalFor`) is greeted, then every command but QUIT gets that
+//    refusal (counted by the error limit).
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
-import type { Anvil, AnvilMember } from './anvil.ts';
+import type { Anvil, AnvilMember, Violation } from './anvil.ts';
 import { afterData, type DataClock, dataProgressing, deadline, type EvictionCandidate, type SessionClock, startData, timeoutMs } from './slow-clients.ts';
 
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
@@ -34,13 +41,36 @@ export interface SealpostServerOptions extends SMTPServerOptions {
   maxErrors: number;
   /** The listener's connection table, shared by its servers. */
   anvil: Anvil;
+  /** Does this client get the connection checks (early talker, pipelining)? */
+  screened?: (ip: string) => boolean;
+  /** Told as the anvil admits a client: the DNSBL lookups start during the greeting pause. */
+  onAdmit?: (ip: string) => void;
+  /** The reply (with its enhanced code) to every command but QUIT of a session refused at connect. */
+  refusalFor?: (sessionId: string) => string | undefined;
 }
 
 const REFUSALS = {
   address: 'Too many connections from your address, try again later',
   network: 'Too many connections from your network, try again later',
   total: 'Too many connections, try again in a moment',
+  rate: 'Too many connections from your address in the last minute, try again later',
 } as const;
+
+const VIOLATIONS: Record<Violation, string> = {
+  'early-talker': '5.5.1 Protocol error: talked before the greeting (RFC 5321 section 3.1)',
+  pipelining: '5.5.0 Error: improper use of SMTP command pipelining: PIPELINING is offered only after EHLO (RFC 2920)',
+};
+
+/** Complete command lines in a chunk, and whether more follows the last one. */
+function lines(chunk: Buffer): { complete: number; trailing: boolean } {
+  let complete = 0;
+  let last = -1;
+  for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) {
+    complete++;
+    last = i;
+  }
+  return { complete, trailing: last < chunk.length - 1 };
+}
 
 class SealpostConnection extends SMTPConnection implements AnvilMember {
   private readonly greetPauseMs: number;
@@ -56,12 +86,20 @@ class SealpostConnection extends SMTPConnection implements AnvilMember {
   private lastProgressAt: number;
   private timer: NodeJS.Timeout | undefined;
   private armedFor = Number.POSITIVE_INFINITY;
+  private readonly screened: boolean;
+  private readonly refusalFor: ((sessionId: string) => string | undefined) | undefined;
+  private readonly onAdmit: ((ip: string) => void) | undefined;
+  /** Our EHLO reply listed PIPELINING: from now on the client may send commands in groups. */
+  private pipeliningOffered = false;
 
   constructor(server: SealpostSmtpServer, socket: net.Socket | tls.TLSSocket, socketOptions: ConstructorParameters<typeof SMTPConnection>[2]) {
     super(server, socket, socketOptions);
     this.greetPauseMs = server.greetPauseMs;
     this.maxErrors = server.maxErrors;
     this.anvil = server.anvil;
+    this.screened = server.screened?.(this.remoteAddress) ?? false;
+    this.refusalFor = server.refusalFor;
+    this.onAdmit = server.onAdmit;
     this.openedAt = this.waitingSince = this.lastProgressAt = this.anvil.now();
   }
 
@@ -73,6 +111,7 @@ class SealpostConnection extends SMTPConnection implements AnvilMember {
         return;
       }
       this.waitingSince = this.lastProgressAt = this.anvil.now();
+      if (this.screened) this.onAdmit?.(this.remoteAddress);
       this.rearm();
       if (this.greetPauseMs > 0) setTimeout(() => this.connectionReady(), this.greetPauseMs).unref();
       else this.connectionReady();
@@ -87,6 +126,7 @@ class SealpostConnection extends SMTPConnection implements AnvilMember {
     else if (this.dataClock && !(this._parser && this._parser._dataMode)) this.dataClock = undefined;
     if (typeof data === 'string' && ENHANCED.test(data)) super.send(code, data, false);
     else super.send(code, data, context);
+    if (code === 250 && Array.isArray(data) && data.includes('PIPELINING')) this.pipeliningOffered = true;
     if (code >= 400 && code !== 421 && code !== 452 && this.maxErrors > 0 && ++this.errors >= this.maxErrors) {
       super.send(421, `4.7.0 ${this.name} Error: too many errors`, false);
     }
@@ -97,6 +137,17 @@ class SealpostConnection extends SMTPConnection implements AnvilMember {
     const parser = super._createParser();
     const write = parser._write.bind(parser);
     parser._write = (chunk, encoding, next) => {
+      if (this.screened && !parser._dataMode && !this._closing) {
+        // Before the greeting (with a pause to catch it), or a second command in the packet before PIPELINING was offered.
+        const early = !this._ready && this.greetPauseMs > 0;
+        const { complete, trailing } = early ? { complete: 0, trailing: false } : lines(chunk);
+        const violation: Violation | undefined = early
+          ? 'early-talker'
+          : !this.pipeliningOffered && (complete > 1 || (complete === 1 && trailing))
+            ? 'pipelining'
+            : undefined;
+        if (violation) return this.violated(violation, next);
+      }
       const arrived = this.input(chunk.length, parser._dataMode);
       write(chunk, encoding, (err?: Error | null) => {
         // A command line that began in this chunk and is not complete yet runs from its first byte.
@@ -114,11 +165,25 @@ class SealpostConnection extends SMTPConnection implements AnvilMember {
     const now = this.anvil.now();
     this.lineStartedAt = undefined;
     this.waitingSince = this.lastProgressAt = now;
+    const refusal = this._ready ? this.refusalFor?.(this.session.id) : undefined;
+    if (refusal !== undefined && !/^QUIT\b/i.test(command.toString())) {
+      this.send(554, refusal);
+      setImmediate(() => callback?.());
+      return;
+    }
     // The reply was sent while the handler still ran (busy: no deadline armed then); arm it now.
     super._onCommand(command, () => {
       this.rearm();
       callback?.();
     });
+  }
+
+  /** Refuses a client that broke the protocol: 554 (it is not a client that will do better on a retry) and close. */
+  private violated(violation: Violation, next: (err?: Error | null) => void): void {
+    this.anvil.violated(this.remoteAddress, violation, this.anvil.now() - this.openedAt);
+    this.send(554, `${VIOLATIONS[violation]}`);
+    this.close();
+    next();
   }
 
   override close(): void {
@@ -215,13 +280,19 @@ export class SealpostSmtpServer extends SMTPServer {
   readonly greetPauseMs: number;
   readonly maxErrors: number;
   readonly anvil: Anvil;
+  readonly screened: ((ip: string) => boolean) | undefined;
+  readonly onAdmit: ((ip: string) => void) | undefined;
+  readonly refusalFor: ((sessionId: string) => string | undefined) | undefined;
 
   constructor(options: SealpostServerOptions) {
-    const { greetPauseMs, maxErrors, anvil, ...rest } = options;
+    const { greetPauseMs, maxErrors, anvil, screened, onAdmit, refusalFor, ...rest } = options;
     super(rest);
     this.greetPauseMs = greetPauseMs;
     this.maxErrors = maxErrors;
     this.anvil = anvil;
+    this.screened = screened;
+    this.onAdmit = onAdmit;
+    this.refusalFor = refusalFor;
   }
 
   override connect(socket: net.Socket | tls.TLSSocket, socketOptions?: ConstructorParameters<typeof SMTPConnection>[2]): void {

@@ -1,6 +1,7 @@
 // Intake: a message that has fully arrived (over SMTP, or from `sealpost send`) becomes a queued
 // message. Routes its recipients, prepares outgoing mail (From: check, fix-ups, DKIM) or checks
-// mail from other servers (SPF/DKIM/DMARC), puts our trace field in front, commits it to the queue
+// mail from other servers (SPF/DKIM/DMARC, then rspamd's verdict: refused, tagged for Junk or
+// passed; with [outbound.rspamd] mail from our users too), puts our trace field in front, commits it to the queue
 // and writes the "received" record. The caller answers only after this resolves (250 after the
 // commit). Outcomes are values; the SMTP side turns a refusal into its reply.
 //
@@ -16,6 +17,8 @@ import type { NewMessage, NewRecipient, Origin } from '../queue/message.ts';
 import type { SpoolFile } from '../queue/spool.ts';
 import type { QueueStore } from '../queue/store.ts';
 import { type Directory, decideRecipient } from '../routing/recipients.ts';
+import type { RspamdScan, ScanResult } from '../rspamd/client.ts';
+import { decide, type RspamdDecision, type RspamdFail, type ScanDirection, scanLabel } from '../rspamd/verdict.ts';
 
 /** The spool file a large body is written to as it arrives (the SMTP side reaches the queue only through intake). */
 export type { SpoolFile } from '../queue/spool.ts';
@@ -34,6 +37,18 @@ export interface IntakeDeps {
   prepareOutgoing?: (input: OutgoingInput) => Promise<Prepared>;
   /** Mail from other servers: SPF/DKIM/DMARC (src/mailauth/verify.ts). Absent: off. */
   verifyInbound?: (input: VerifyInput) => Promise<Verdict>;
+  /** Content checks by rspamd (src/rspamd) for port 25 mail, and with `outbound` for our users' too. Absent: off. */
+  rspamd?: RspamdIntake;
+}
+
+export interface RspamdIntake {
+  scan: RspamdScan;
+  fail: RspamdFail;
+  outbound: boolean;
+  /** Our host name, told to rspamd as MTA-Name. */
+  hostname: string;
+  /** Counts one scan for `sealpost status` (rspamd/stats.ts). */
+  record?: (direction: ScanDirection, action: string) => void;
 }
 
 /** A message that has fully arrived, its line ends checked (CRLF only). */
@@ -54,7 +69,7 @@ export interface Arrival {
   /** The client declared SMTPUTF8. */
   smtputf8: boolean;
   /** The SMTP client, for the checks, the queue row and the log. */
-  client?: { ip: string; helo: string; tls?: string };
+  client?: { ip: string; helo: string; tls?: string; reverseName?: string };
   /** Our trace field (a Received header ending in CRLF) for this queue id and these recipients. */
   trace: (id: string, recipients: readonly NewRecipient[], now: number) => string;
 }
@@ -93,7 +108,14 @@ export function createIntake(deps: IntakeDeps): Intake {
       let stamped: { prepend: string; message: MessageBody } = { prepend: '', message: arrival.body };
       let dkim: Extract<Prepared, { ok: true }>['dkim'] | undefined;
       let verdict: Verdict | undefined;
-      if (deps.prepareOutgoing && (user !== undefined || arrival.relayAllowed)) {
+      let scanned: { result: ScanResult; decision: RspamdDecision } | undefined;
+      const outgoing = user !== undefined || arrival.relayAllowed;
+      if (outgoing && deps.rspamd?.outbound && arrival.origin !== 'local') {
+        // Outbound scanning (rspamd sees User: and treats it as our user's mail): a refusal stops the submission.
+        scanned = await scan(deps.rspamd, 'outbound', arrival, id, '', arrival.body);
+        if (scanned.decision.kind === 'refuse') return refused(arrival, scanned.result, scanned.decision);
+      }
+      if (deps.prepareOutgoing && outgoing) {
         let prepared: Prepared;
         try {
           prepared = await deps.prepareOutgoing({ user, sender, body: arrival.body, queueId: id, now, directory });
@@ -132,6 +154,13 @@ export function createIntake(deps: IntakeDeps): Intake {
           return { ok: false, ...verdict.reject, refusal: true };
         }
         stamped = { prepend: verdict.headers, message: verdict.message };
+      }
+      if (!outgoing && deps.rspamd && arrival.origin === 'smtp' && client) {
+        // rspamd reads our Authentication-Results in front of the message.
+        scanned = await scan(deps.rspamd, 'inbound', arrival, id, stamped.prepend, stamped.message);
+        if (scanned.decision.kind === 'refuse') return refused(arrival, scanned.result, scanned.decision, verdict);
+        // X-Spam first: the local courier files the message by the first X-Spam field (ours).
+        stamped = { ...stamped, prepend: scanned.decision.headers + stamped.prepend };
       }
       const block = headerBlock(bodyHead(stamped.message));
       // mailparser (loaded on first use) only for header blocks the plain reader cannot take (encoded words, folding).
@@ -178,9 +207,69 @@ export function createIntake(deps: IntakeDeps): Intake {
           user,
           dkim,
           auth: verdict?.results,
+          rspamd: scanned && scanFields(scanned.result),
         });
       }
       return { ok: true, id };
     },
   };
+
+  async function scan(
+    rspamd: RspamdIntake,
+    direction: ScanDirection,
+    arrival: Arrival,
+    queueId: string,
+    prepend: string,
+    message: MessageBody,
+  ): Promise<{ result: ScanResult; decision: RspamdDecision }> {
+    const { client } = arrival;
+    const [version, cipher] = (client?.tls ?? '').split(' ');
+    const result = await rspamd.scan({
+      prepend,
+      body: message,
+      queueId,
+      sender: arrival.sender,
+      rcpts: arrival.rcpts,
+      ip: client?.ip,
+      helo: client?.helo || undefined,
+      reverseName: client?.reverseName,
+      user: arrival.user,
+      mtaName: rspamd.hostname,
+      ...(version && cipher ? { tls: { version, cipher } } : {}),
+    });
+    rspamd.record?.(direction, scanLabel(result));
+    const decision = decide(result, rspamd.fail, direction);
+    if (!result.ok && log)
+      mailLog(
+        log,
+        'rspamd',
+        { queueId, direction, error: result.error, ms: result.ms, fail: rspamd.fail },
+        decision.kind === 'refuse' ? 'rspamd could not check a message: answered 451' : 'rspamd could not check a message: accepted unchecked',
+        'warn',
+      );
+    return { result, decision };
+  }
+
+  function refused(arrival: Arrival, result: ScanResult, d: Extract<RspamdDecision, { kind: 'refuse' }>, verdict?: Verdict): IntakeOutcome {
+    if (log)
+      mailLog(log, 'rejected', {
+        stage: 'data',
+        listener: arrival.listener,
+        clientIp: arrival.client?.ip,
+        user: arrival.user,
+        from: arrival.sender,
+        reply: `${d.code} ${d.enhanced}`,
+        reason: d.text,
+        auth: verdict?.results,
+        rspamd: scanFields(result),
+      });
+    return { ok: false, code: d.code, enhanced: d.enhanced, text: d.text, refusal: true };
+  }
+}
+
+/** The rspamd part of a log record. */
+function scanFields(result: ScanResult): Record<string, unknown> {
+  return result.ok
+    ? { action: result.reply.action, score: result.reply.score, required: result.reply.requiredScore, ms: result.ms }
+    : { action: 'error', error: result.error, ms: result.ms };
 }

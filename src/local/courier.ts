@@ -1,7 +1,13 @@
-// The local courier: delivers a job's recipients (our mailboxes) into their Maildirs, adding
-// Return-Path and Delivered-To. Every file-system failure is transient: the message stays queued.
-import { bodySize, isSpooled } from '../core/body.ts';
-import type { Courier, DeliveryJob, Outcome } from '../core/delivery.ts';
+// The local courier: delivers a job's recipients (our mailboxes) the way their domain says
+// ([[domain]] delivery): into their Maildirs, adding Return-Path and Delivered-To (mail rspamd
+// tagged into the Junk folder with junkFolder), or over LMTP (lmtp.ts), one session per LMTP
+// server for the recipients it serves. Every file-system failure is transient: the message stays queued.
+import { deliveryName } from '../config/delivery.ts';
+import type { LocalDelivery } from '../config/types.ts';
+import { bodyHead, bodySize, isSpooled } from '../core/body.ts';
+import type { Courier, DeliveryJob, JobRecipient, Outcome } from '../core/delivery.ts';
+import { folderFor } from './junk.ts';
+import { deliverLmtp, type LmtpOptions } from './lmtp.ts';
 import { createMaildirWriter, type MaildirWrite, maildirPath } from './maildir.ts';
 
 export interface LocalCourierDeps {
@@ -10,31 +16,61 @@ export interface LocalCourierDeps {
   hostname: string;
   /** The Maildir writer (the daemon's runs in the offload thread, src/offload); default: in this thread. */
   write?: MaildirWrite;
+  /** How a domain's mailboxes receive mail, read at each delivery (reload may change it); default: maildir. */
+  delivery?: (domain: string) => LocalDelivery;
+  /** LMTP timeouts; default: LMTP_TIMEOUTS. */
+  lmtp?: Partial<Omit<LmtpOptions, 'hostname' | 'server'>>;
+  /** [inbound.rspamd] junk_folder: a message whose first X-Spam field says Yes goes to the mailbox's .Junk/. */
+  junkFolder?: boolean;
 }
+
+/** A local LMTP server answers at once; the dot's replies wait for the delivery (Sieve, indexes). */
+export const LMTP_TIMEOUTS = { connectTimeoutMs: 10_000, commandTimeoutMs: 60_000, dataTimeoutMs: 600_000 };
 
 export function createLocalCourier(deps: LocalCourierDeps): Courier {
   const write = deps.write ?? createMaildirWriter();
+  const deliveryOf = deps.delivery ?? (() => ({ kind: 'maildir' }) as const);
+  const timeouts = { ...LMTP_TIMEOUTS, ...deps.lmtp };
+
+  const toMaildir = async (job: DeliveryJob, r: JobRecipient): Promise<Outcome> => {
+    const trace = Buffer.from(`Return-Path: <${job.sender}>\r\nDelivered-To: ${r.address}\r\n`);
+    const size = trace.length + bodySize(job.body);
+    // Unique per message and recipient, stable across retries (so a retry cannot duplicate).
+    const name = `${Math.floor(job.receivedAt / 1000)}.${job.queueId}_${r.id}.${deps.hostname},S=${size}`;
+    const dir = folderFor(maildirPath(deps.mailRoot, r.address), bodyHead(job.body), deps.junkFolder === true);
+    try {
+      // A spooled body goes as its prefix and its file: the writer copies the file in chunks.
+      const body = job.body;
+      const parts = isSpooled(body) ? [trace, body.prefix, { file: body.file, start: body.offset }] : [trace, body];
+      const result = await write(dir, name, parts);
+      return { kind: 'delivered', detail: `maildir ${dir}${result === 'exists' ? ' (already there)' : ''}` };
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      const enhanced = e.code === 'ENOSPC' || e.code === 'EDQUOT' ? '4.3.1' : '4.3.0';
+      return { kind: 'transient', enhanced, reason: `cannot write to ${dir}: ${e.code ?? ''} ${e.message}`.trim() };
+    }
+  };
+
   return {
     async deliver(job: DeliveryJob): Promise<Map<number, Outcome>> {
       const outcomes = new Map<number, Outcome>();
+      // LMTP recipients by server, in job order: one session each.
+      const byServer = new Map<string, { target: Exclude<LocalDelivery, { kind: 'maildir' }>; recipients: JobRecipient[] }>();
       for (const r of job.recipients) {
-        const trace = Buffer.from(`Return-Path: <${job.sender}>\r\nDelivered-To: ${r.address}\r\n`);
-        const size = trace.length + bodySize(job.body);
-        // Unique per message and recipient, stable across retries (so a retry cannot duplicate).
-        const name = `${Math.floor(job.receivedAt / 1000)}.${job.queueId}_${r.id}.${deps.hostname},S=${size}`;
-        const dir = maildirPath(deps.mailRoot, r.address);
-        try {
-          // A spooled body goes as its prefix and its file: the writer copies the file in chunks.
-          const body = job.body;
-          const parts = isSpooled(body) ? [trace, body.prefix, { file: body.file, start: body.offset }] : [trace, body];
-          const result = await write(dir, name, parts);
-          outcomes.set(r.id, { kind: 'delivered', detail: `maildir ${dir}${result === 'exists' ? ' (already there)' : ''}` });
-        } catch (err) {
-          const e = err as NodeJS.ErrnoException;
-          const enhanced = e.code === 'ENOSPC' || e.code === 'EDQUOT' ? '4.3.1' : '4.3.0';
-          outcomes.set(r.id, { kind: 'transient', enhanced, reason: `cannot write to ${dir}: ${e.code ?? ''} ${e.message}`.trim() });
+        const delivery = deliveryOf(r.address.slice(r.address.lastIndexOf('@') + 1).toLowerCase());
+        if (delivery.kind === 'maildir') {
+          outcomes.set(r.id, await toMaildir(job, r));
+          continue;
         }
+        const server = deliveryName(delivery);
+        const batch = byServer.get(server) ?? { target: delivery, recipients: [] };
+        batch.recipients.push(r);
+        byServer.set(server, batch);
       }
+      const sessions = [...byServer].map(([server, { target, recipients }]) =>
+        deliverLmtp(target, job, recipients, { hostname: deps.hostname, server, ...timeouts }),
+      );
+      for (const result of await Promise.all(sessions)) for (const [id, o] of result) outcomes.set(id, o);
       return outcomes;
     },
   };

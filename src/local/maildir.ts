@@ -150,6 +150,8 @@ export function groupSync(sync: (dir: string) => Promise<void>): (dir: string) =
 async function ensureMaildir(dir: string): Promise<void> {
   if (existsSync(path.join(dir, 'cur'))) return;
   for (const sub of ['tmp', 'new', 'cur']) await mkdir(path.join(dir, sub), { recursive: true, mode: 0o700 });
+  // A Maildir++ folder (".Junk" inside the mailbox) is marked as one (https://www.courier-mta.org/imap/README.maildirquota.html).
+  if (path.basename(dir).startsWith('.')) closeSync(openSync(path.join(dir, 'maildirfolder'), 'a', 0o600));
   // The new directories must survive a crash too: sync the chain of parents we may have created.
   await syncDir(dir);
   await syncDir(path.dirname(dir));

@@ -44,6 +44,8 @@ export type HopFields = {
   reply: SmtpReply | null;
   result: 'delivered' | 'transient' | 'permanent' | 'mixed';
   error: string | null;
+  /** "relay" or "transport example.com" (outbound/transport.ts); null = MX delivery. */
+  transport: string | null;
   /** RFC 8461 §5 testing mode: what enforce would have refused. */
   sts?: string;
   ms: number;
@@ -78,6 +80,7 @@ export interface MailEventFields {
   daemon: LooseFields; // start, stop, reload
   auth: AuthFields; // one SMTP AUTH attempt (never the password)
   authres: { queueId: string; error: string }; // the SPF/DKIM/DMARC checks of a message did not finish
+  rspamd: { queueId: string; direction: string; error: string; ms: number; fail: string }; // rspamd could not check a message
   'mta-sts': { domain: string; problem: string }; // a domain's MTA-STS policy could not be used
 }
 

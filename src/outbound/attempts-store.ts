@@ -22,6 +22,8 @@ export interface AttemptRecord {
   reply?: SmtpReply;
   error?: string;
   ms: number;
+  /** "relay" or "transport example.com" (outbound/transport.ts); absent = MX delivery. */
+  transport?: string;
 }
 
 /** Where the courier puts attempt records; AttemptsStore in production, an array in tests. */
@@ -50,6 +52,7 @@ interface Row {
   reply_text: string | null;
   error: string | null;
   ms: number;
+  transport: string | null;
 }
 
 export class AttemptsStore implements AttemptSink {
@@ -71,9 +74,9 @@ export class AttemptsStore implements AttemptSink {
     this.relaxed = relaxedSync(db);
     this.insert = db.prepare(
       `INSERT INTO attempts (queue_id, at, domain, rcpts, mx, ip, port, policy, policy_source, tls_version, tls_cipher, tls_verified,
-         tls_error, downgrade, result, reply_code, reply_enhanced, reply_text, error, ms)
+         tls_error, downgrade, result, reply_code, reply_enhanced, reply_text, error, ms, transport)
        VALUES (@queue_id, @at, @domain, @rcpts, @mx, @ip, @port, @policy, @policy_source, @tls_version, @tls_cipher, @tls_verified,
-         @tls_error, @downgrade, @result, @reply_code, @reply_enhanced, @reply_text, @error, @ms)`,
+         @tls_error, @downgrade, @result, @reply_code, @reply_enhanced, @reply_text, @error, @ms, @transport)`,
     );
     this.select = db.prepare<[string], Row>('SELECT * FROM attempts WHERE queue_id = ? ORDER BY at, id');
     this.prune = db.prepare('DELETE FROM attempts WHERE at < ?');
@@ -106,6 +109,7 @@ export class AttemptsStore implements AttemptSink {
       reply_text: a.reply?.text ?? null,
       error: a.error ?? null,
       ms: Math.round(a.ms),
+      transport: a.transport ?? null,
     };
     this.pending.push(row);
     if (this.pending.length === 1) {
@@ -150,6 +154,7 @@ export class AttemptsStore implements AttemptSink {
         : {}),
       ...(r.error ? { error: r.error } : {}),
       ms: r.ms,
+      ...(r.transport ? { transport: r.transport } : {}),
     }));
   }
 

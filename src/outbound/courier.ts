@@ -1,22 +1,26 @@
 // The remote courier: delivers one message to its remote recipients, grouped by domain; for each
-// domain the TLS policy, the MX walk, then host after host until every recipient has an answer.
+// domain the transport (transport.ts: a smarthost or MX delivery), the TLS policy, the MX walk (or
+// the next hop's own addresses), then host after host until every recipient has an answer; AUTH
+// to a smarthost once its session is over TLS (RFC 4954).
 // The TLS decision of each hop and its record (log + attempts row) are hop.ts's. Never rejects
 // (Courier contract).
+import { readFile } from 'node:fs/promises';
 import type tls from 'node:tls';
 import type { OutboundConfig } from '../config/types.ts';
 import { parseMailbox } from '../core/address.ts';
-import type { Courier, DeliveryJob, Outcome } from '../core/delivery.ts';
+import type { Courier, DeliveryJob, Outcome, SmtpReply } from '../core/delivery.ts';
 import type { Resolver } from '../dns/resolver.ts';
 import type { Logger } from '../log/log.ts';
 import type { StsPolicy } from '../tls-policy/mta-sts.ts';
-import { choosePolicy, tableLevel } from '../tls-policy/policy.ts';
+import { choosePolicy, type TlsPolicy, tableLevel } from '../tls-policy/policy.ts';
 import type { AttemptSink } from './attempts-store.ts';
 import { type HopDeps, type HopPlace, hopInfo, hopRecord, openHop, stsAllowedHosts, wantsStarttls, writeHop } from './hop.ts';
 import { Limiter } from './limiter.ts';
-import { walkMx } from './mx.ts';
+import { type MxWalk, walkHost, walkMx } from './mx.ts';
 import { classifySend, summarize } from './outcomes.ts';
 import { SessionPool } from './pool.ts';
 import { type OpenResult, type SessionOptions, SmtpSession } from './smtp-client.ts';
+import { chooseTransport, type Transport, transportLabel } from './transport.ts';
 
 export interface RemoteCourierDeps {
   /** Our EHLO name (config hostname). */
@@ -34,6 +38,15 @@ export interface RemoteCourierDeps {
   random?: () => number;
   /** Idle time of a pooled connection, ms (default 5 s). */
   idleMs?: number;
+  /** Reads a smarthost password file (default: the file, less its final line break). */
+  readSecret?: (file: string) => Promise<string>;
+}
+
+/** The text operators look for in `queue show` and `status` when a smarthost says no to AUTH. */
+export const AUTH_REFUSED = 'the smarthost refused our credentials';
+
+async function readSecretFile(file: string): Promise<string> {
+  return (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
 }
 
 interface Group {
@@ -111,12 +124,28 @@ export class RemoteCourier implements Courier {
       for (const r of pending) outcomes.set(r, o);
       return outcomes;
     };
-    // The table wins over MTA-STS; no need to fetch a policy it would override.
-    const sts = this.deps.sts && tableLevel(domain, o.tlsPolicy) === undefined ? await this.deps.sts(domain) : undefined;
-    const policy = choosePolicy(domain, o.tlsPolicy, sts, o.tlsDefault);
+    const transport = chooseTransport(domain, o.transports ?? {}, o.relay);
+    // The table wins over MTA-STS; no need to fetch a policy it would override. MTA-STS names the
+    // domain's own MX hosts: it has nothing to say about a transport's next hop.
+    const sts = this.deps.sts && transport.kind === 'mx' && tableLevel(domain, o.tlsPolicy) === undefined ? await this.deps.sts(domain) : undefined;
+    const policy: TlsPolicy =
+      transport.kind === 'relay' && transport.tls !== undefined
+        ? { level: transport.tls, source: 'transport' }
+        : choosePolicy(domain, o.tlsPolicy, sts, o.tlsDefault);
     const started = this.now();
-    const place = (mx: string, ip = ''): HopPlace => ({ queueId: job.queueId, domain, rcpts: pending, policy, mx, ip, port: o.port });
-    const walk = await walkMx(domain, this.deps.resolver, this.random, { maxHosts: o.maxMxHosts, ipv6: o.ipv6 });
+    const label = transportLabel(transport);
+    const port = transport.kind === 'relay' ? transport.port : o.port;
+    const place = (mx: string, ip = ''): HopPlace => ({
+      queueId: job.queueId,
+      domain,
+      rcpts: pending,
+      policy,
+      mx,
+      ip,
+      port,
+      ...(label ? { transport: label } : {}),
+    });
+    const walk = await this.hosts(domain, transport, o);
     if (walk.kind !== 'hosts') {
       const outcome: Outcome = { kind: walk.kind, reason: walk.reason, enhanced: walk.enhanced };
       writeHop(this.hopDeps, hopRecord(place(''), {}, this.span(started), walk.kind, { error: walk.reason }));
@@ -130,7 +159,7 @@ export class RemoteCourier implements Courier {
     let last: Outcome = { kind: 'transient', reason: `no MX host of ${domain} could be tried`, enhanced: '4.4.1' };
     for (const host of allowed.hosts) {
       for (const ip of host.addresses) {
-        const attempt = await this.tryAddress(job, o, place(host.name, ip));
+        const attempt = await this.tryAddress(job, o, transport, place(host.name, ip));
         for (const [rcpt, outcome] of attempt.outcomes) outcomes.set(rcpt, outcome);
         pending = pending.filter((r) => !outcomes.has(r));
         if (pending.length === 0) return outcomes;
@@ -141,10 +170,19 @@ export class RemoteCourier implements Courier {
     return finish(last);
   }
 
-  /** One host address: a session (pooled or new; its TLS decided by the hop, hop.ts), one transaction. */
+  /** The hosts to try: the domain's MX hosts, a next hop's MX hosts, or a "[host]" itself. */
+  private hosts(domain: string, transport: Transport, o: OutboundConfig): Promise<MxWalk> {
+    const options = { maxHosts: o.maxMxHosts, ipv6: o.ipv6 };
+    if (transport.kind === 'mx') return walkMx(domain, this.deps.resolver, this.random, options);
+    if (transport.mxLookup) return walkMx(transport.host, this.deps.resolver, this.random, options);
+    return walkHost(transport.host, this.deps.resolver, options);
+  }
+
+  /** One host address: a session (pooled or new; its TLS decided by the hop, hop.ts), AUTH when the transport has credentials, one transaction. */
   private async tryAddress(
     job: DeliveryJob,
     o: OutboundConfig,
+    transport: Transport,
     place: HopPlace,
   ): Promise<{ outcomes: Map<string, Outcome>; tryNextHost: boolean; last?: Outcome }> {
     const { rcpts, policy } = place;
@@ -154,11 +192,12 @@ export class RemoteCourier implements Courier {
       mxName: place.mx,
       heloName: this.deps.hostname,
       starttls: wantsStarttls(policy.level, plaintextRetry),
+      ...(transport.kind === 'relay' && transport.protocol === 'smtps' ? { implicitTls: true } : {}),
       trust: this.deps.trust,
       connectTimeoutMs: o.connectTimeoutSeconds * 1000,
       commandTimeoutMs: o.commandTimeoutSeconds * 1000,
     });
-    const opened = await openHop(this.hopDeps, place, (plaintextRetry) => this.session(this.key(place, plaintextRetry), options(plaintextRetry)));
+    const opened = await openHop(this.hopDeps, place, (plaintextRetry) => this.session(this.key(place, plaintextRetry, transport), options(plaintextRetry)));
     const label = `${place.mx}[${place.ip}]:${place.port}`;
     if (!opened.ok) {
       const { failure } = opened;
@@ -176,10 +215,33 @@ export class RemoteCourier implements Courier {
       return { outcomes: new Map(), tryNextHost: true, last };
     }
     const session = opened.session;
+    const auth = transport.kind === 'relay' ? transport.auth : undefined;
+    if (auth && !session.authenticated) {
+      const refused = await this.authenticate(session, auth, label);
+      if (refused) {
+        await session.quit();
+        const span = this.span(opened.started);
+        const last: Outcome = {
+          kind: 'transient',
+          reason: refused.reason,
+          // RFC 4954 §6: X.7.8, credentials invalid; ours is a deferral whatever the smarthost's class.
+          enhanced: refused.reply ? '4.7.8' : '4.7.0',
+          ...(refused.reply ? { reply: refused.reply } : {}),
+          hop: hopInfo(place, opened.facts, span.ms),
+        };
+        // The record's error carries the reply too (`status` shows the error alone); the Outcome's
+        // reason does not: the queue adds the reply to it (last error).
+        const error = refused.record ?? refused.reason;
+        writeHop(this.hopDeps, hopRecord(place, opened.facts, span, 'transient', { error, ...(refused.reply ? { reply: refused.reply } : {}) }));
+        // A refusal holds for the account at every address of the smarthost: retry later, do not
+        // spend more failures (and the smarthost's lockout budget) on the other addresses now.
+        return { outcomes: new Map(), tryNextHost: refused.reply === undefined, last };
+      }
+    }
     const send = await session.send({ from: job.sender, rcpts, body: job.body, size: job.size, eightBit: job.eightBit, smtputf8: job.smtputf8 });
     const span = this.span(opened.started);
     const classified = classifySend(send, rcpts, hopInfo(place, opened.facts, span.ms), label);
-    this.pool.give(this.key(place, opened.plaintextRetry), session);
+    this.pool.give(this.key(place, opened.plaintextRetry, transport), session);
     const decided = classified.tryNextHost ? [] : [...classified.outcomes.values()];
     const result = classified.tryNextHost ? 'transient' : summarize(decided.length > 0 ? decided : classified.outcomes.values());
     writeHop(
@@ -198,15 +260,43 @@ export class RemoteCourier implements Courier {
     return { outcomes: classified.outcomes, tryNextHost: false };
   }
 
+  /**
+   * AUTH with the transport's credentials; undefined when it succeeded, else why not. Credentials
+   * go only over TLS (the config demands encrypt or verify; this is the last guard). A refusal is
+   * a deferral, never a bounce: the credentials, not the message, are wrong.
+   */
+  private async authenticate(
+    session: SmtpSession,
+    auth: { username: string; passwordFile: string },
+    label: string,
+  ): Promise<{ reason: string; record?: string; reply?: SmtpReply } | undefined> {
+    if (session.tls.handshake !== 'ok') return { reason: `${label}: no TLS on this connection; credentials are sent only over TLS` };
+    let password: string;
+    try {
+      password = await (this.deps.readSecret ?? readSecretFile)(auth.passwordFile);
+    } catch (err) {
+      return { reason: `cannot read the smarthost password file ${auth.passwordFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+    }
+    const result = await session.auth(auth.username, password);
+    if (result.ok) return undefined;
+    if (result.reply) {
+      const r = result.reply;
+      const said = `${r.code}${r.enhanced ? ` ${r.enhanced}` : ''} ${r.text}`;
+      return { reason: `${AUTH_REFUSED} (${label}, user ${auth.username})`, record: `${AUTH_REFUSED} (${label}, user ${auth.username}): ${said}`, reply: r };
+    }
+    return { reason: `${label}: ${result.error}` };
+  }
+
   private async session(key: string, options: SessionOptions): Promise<{ reused: SmtpSession } | OpenResult> {
     const pooled = await this.pool.take(key);
     if (pooled) return { reused: pooled };
     return SmtpSession.open(options);
   }
 
-  /** Pooled sessions are kept apart by address, TLS level and whether they are the plaintext retry. */
-  private key(place: HopPlace, plaintextRetry: boolean): string {
-    return `${place.mx}|${place.ip}|${place.port}|${place.policy.level}|${plaintextRetry ? 'plain' : 'tls'}`;
+  /** Pooled sessions are kept apart by address, TLS level, transport and whether they are the plaintext retry. */
+  private key(place: HopPlace, plaintextRetry: boolean, transport: Transport = { kind: 'mx' }): string {
+    const via = transport.kind === 'relay' ? `${transport.via}|${transport.protocol}|${transport.auth?.username ?? ''}` : 'mx';
+    return `${place.mx}|${place.ip}|${place.port}|${place.policy.level}|${plaintextRetry ? 'plain' : 'tls'}|${via}`;
   }
 
   /** When an attempt that started at `started` began, and how long it took until now. */

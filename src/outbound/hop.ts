@@ -33,6 +33,8 @@ export interface HopPlace {
   mx: string;
   ip: string;
   port: number;
+  /** "relay" or "transport example.com" (transport.ts transportLabel); absent = MX delivery. */
+  transport?: string;
 }
 
 /** The one record of a hop: the attempts row, plus what only the log record carries. */
@@ -125,6 +127,7 @@ export function hopRecord(
     ...(extra.reply ? { reply: extra.reply } : {}),
     ...(extra.error ? { error: extra.error } : {}),
     ms: span.ms,
+    ...(place.transport ? { transport: place.transport } : {}),
     ...(sts ? { sts } : {}),
   };
 }
@@ -159,6 +162,7 @@ export function hopLogFields(r: HopRecord): HopFields {
     reply: r.reply ?? null,
     result: r.result,
     error: r.error ?? null,
+    transport: r.transport ?? null,
     ...(r.sts ? { sts: r.sts } : {}),
     ms: r.ms,
   };

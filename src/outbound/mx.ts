@@ -1,6 +1,7 @@
 // The MX walk for one destination domain (RFC 5321 §5.1, RFC 7505): which hosts to try, in which
 // order, at which addresses — or why none (permanent vs transient). Lookups through the given
 // Resolver; the ordering is pure with an injected random source.
+import net from 'node:net';
 import { type DnsAnswer, describeAnswer, isTemporary, type MxRecord, type Resolver } from '../dns/resolver.ts';
 
 export interface MxHost {
@@ -68,6 +69,27 @@ export function mxTargets(
 export async function walkMx(domain: string, resolver: Resolver, random: () => number, options: MxOptions): Promise<MxWalk> {
   const targets = mxTargets(domain, await resolver.resolveMx(domain), random, options.maxHosts);
   if (targets.kind !== 'names') return targets;
+  return resolveHosts(domain, targets.names, resolver, options);
+}
+
+/**
+ * One named host, without an MX lookup: a transport's "[host]" (Postfix's brackets). An IP
+ * address is used as it is.
+ */
+export async function walkHost(host: string, resolver: Resolver, options: MxOptions): Promise<MxWalk> {
+  if (net.isIP(host) !== 0) return { kind: 'hosts', hosts: [{ name: host, preference: 0, implicit: false, addresses: [host] }] };
+  const walk = await resolveHosts(host, [{ name: host, preference: 0, implicit: false }], resolver, options);
+  if (walk.kind === 'permanent') return { ...walk, reason: `the next hop ${host} has no address: ${walk.reason}`, enhanced: '5.4.4' };
+  return walk;
+}
+
+async function resolveHosts(
+  domain: string,
+  names: readonly { name: string; preference: number; implicit: boolean }[],
+  resolver: Resolver,
+  options: MxOptions,
+): Promise<MxWalk> {
+  const targets = { names };
   let temporary = false;
   const hosts = await Promise.all(
     targets.names.map(async (t): Promise<MxHost> => {

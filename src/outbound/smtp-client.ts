@@ -1,5 +1,6 @@
 // One SMTP client session to one MX address (RFC 5321, RFC 3207 STARTTLS, RFC 2920 PIPELINING):
-// connect, greeting, EHLO (HELO fallback), STARTTLS when asked and offered, then any number of
+// connect (implicit TLS first for smtps, RFC 8314 §3.3), greeting, EHLO (HELO fallback), STARTTLS
+// when asked and offered, AUTH PLAIN/LOGIN when asked (RFC 4954), then any number of
 // transactions (MAIL, RCPT…, DATA) with RSET between them, QUIT. Network I/O; it reports what it
 // saw of TLS (TlsObserved) and decides nothing about it: that is the hop's job (hop.ts).
 import net from 'node:net';
@@ -20,6 +21,8 @@ export interface SessionOptions {
   heloName: string;
   /** Send STARTTLS when the server offers it (hop.ts: not under "none", not on the plaintext retry). */
   starttls: boolean;
+  /** TLS from the first byte (smtps, port 465): the handshake comes before the greeting. */
+  implicitTls?: boolean;
   trust: tls.SecureContext;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
@@ -40,6 +43,8 @@ export interface Envelope extends MessageTraits {
   body: MessageBody;
 }
 
+export type AuthResult = { ok: true } | { ok: false; reply?: SmtpReply; error: string };
+
 export type SendResult =
   /** The message cannot go to this server (SMTPUTF8, SIZE); nothing was sent. */
   | { kind: 'refused'; reason: string; enhanced: string }
@@ -56,11 +61,13 @@ export class SmtpSession {
   downgrade: string | undefined;
   extensions = new Map<string, string>();
   messages = 0;
+  /** AUTH succeeded on this connection (a pooled session keeps it). */
+  authenticated = false;
   private socket: net.Socket | tls.TLSSocket;
   private readonly reader = new ReplyReader();
   private broken = false;
 
-  private constructor(options: SessionOptions, socket: net.Socket) {
+  private constructor(options: SessionOptions, socket: net.Socket | tls.TLSSocket) {
     this.options = options;
     this.socket = socket;
     this.reader.attach(socket);
@@ -71,6 +78,18 @@ export class SmtpSession {
   static async open(options: SessionOptions): Promise<OpenResult> {
     const socket = await connect(options.ip, options.port, options.connectTimeoutMs);
     if (typeof socket === 'string') return { ok: false, stage: 'connect', reason: socket };
+    if (options.implicitTls) {
+      const secured = await startTls(socket, options.mxName, options.trust, options.commandTimeoutMs);
+      if (!secured.ok) return { ok: false, stage: 'tls', reason: `TLS handshake failed: ${secured.error}` };
+      const session = new SmtpSession(options, secured.socket);
+      // Implicit TLS stands for an offered and accepted STARTTLS: the level judges the handshake alike.
+      session.tls = { starttlsOffered: true, handshake: 'ok', version: secured.version, cipher: secured.cipher };
+      if (secured.chainError) session.tls.chainError = secured.chainError;
+      if (secured.nameError) session.tls.nameError = secured.nameError;
+      const result = await session.handshake();
+      if (!result.ok) session.close();
+      return result;
+    }
     const session = new SmtpSession(options, socket);
     const result = await session.handshake();
     if (!result.ok) session.close();
@@ -88,6 +107,7 @@ export class SmtpSession {
     if (greeting.reply.code !== 220) return { ok: false, stage: 'greeting', reason: 'the server refused the connection', reply: greeting.reply };
     const ehlo = await this.hello();
     if (!ehlo.ok) return ehlo;
+    if (o.implicitTls) return { ok: true, session: this };
     const offered = this.extensions.has('STARTTLS');
     const seen: TlsObserved = { starttlsOffered: offered, handshake: 'skipped' };
     this.tls = seen;
@@ -122,7 +142,36 @@ export class SmtpSession {
 
   /** RFC 3207 §4.2: after the handshake, forget everything learnt before TLS and say EHLO again. */
   async helloAfterTls(): Promise<OpenResult> {
+    // Implicit TLS: the EHLO after the greeting already ran inside TLS.
+    if (this.options.implicitTls) return { ok: true, session: this };
     return this.hello();
+  }
+
+  /**
+   * RFC 4954 AUTH with PLAIN (RFC 4616, initial response) when offered, else LOGIN. The caller
+   * sends credentials only over TLS (courier.ts); nothing here logs a command.
+   */
+  async auth(username: string, password: string): Promise<AuthResult> {
+    const offered = (this.extensions.get('AUTH') ?? '').toUpperCase().split(/\s+/);
+    const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
+    let answer: FullReply | { error: string };
+    if (offered.includes('PLAIN')) answer = await this.command(`AUTH PLAIN ${b64(`\0${username}\0${password}`)}`);
+    else if (offered.includes('LOGIN')) {
+      answer = await this.command('AUTH LOGIN');
+      if (!('error' in answer) && answer.reply.code === 334) answer = await this.command(b64(username));
+      if (!('error' in answer) && answer.reply.code === 334) answer = await this.command(b64(password));
+    } else {
+      const what = this.extensions.has('AUTH') ? `AUTH ${this.extensions.get('AUTH')}` : 'no AUTH';
+      return { ok: false, error: `the server offers neither AUTH PLAIN nor AUTH LOGIN (EHLO: ${what})` };
+    }
+    if ('error' in answer) return { ok: false, error: `AUTH: ${answer.error}` };
+    if (answer.reply.code === 235) {
+      this.authenticated = true;
+      return { ok: true };
+    }
+    // A 334 here is a challenge we have no answer for: cancel the exchange (RFC 4954 §4).
+    if (answer.reply.code === 334) this.write(['*']);
+    return { ok: false, reply: answer.reply, error: `AUTH refused: ${answer.reply.code} ${answer.reply.text}` };
   }
 
   /** EHLO, or HELO when EHLO is refused as unknown (RFC 5321 §3.2). */

@@ -1,7 +1,7 @@
 // The TLS handshake on an SMTP connection after "220 ready" (RFC 3207), as a client: SNI = the MX
 // host name, Node's CA store plus outbound.ca_file, and both checks recorded separately (chain,
 // then name by RFC 6125) instead of aborting, so the policy level decides. Network I/O.
-import type net from 'node:net';
+import net from 'node:net';
 import tls from 'node:tls';
 import { certNames, checkCertName } from '../tls/names.ts';
 import type { TlsObserved } from '../tls-policy/evaluate.ts';
@@ -15,7 +15,8 @@ export function startTls(plain: net.Socket, servername: string, trust: tls.Secur
   return new Promise((resolve) => {
     const socket = tls.connect({
       socket: plain,
-      servername,
+      // RFC 6066 §3: no IP literal in server_name (a transport's "[192.0.2.1]").
+      ...(net.isIP(servername) === 0 ? { servername } : {}),
       secureContext: trust,
       // Verification is recorded, not enforced here: "may" and "encrypt" accept any certificate.
       rejectUnauthorized: false,

@@ -3,7 +3,7 @@
 import type { TlsLevel } from '../config/types.ts';
 import type { StsPolicy } from './mta-sts.ts';
 
-export type PolicySource = 'table' | 'mta-sts' | 'default';
+export type PolicySource = 'table' | 'mta-sts' | 'default' | 'transport';
 
 export interface TlsPolicy {
   level: TlsLevel;

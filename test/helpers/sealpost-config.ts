@@ -13,7 +13,7 @@ export interface SealpostToml {
   tls?: { min_version?: string; cert_file?: string; key_file?: string };
   acme?: { enabled?: boolean; directory?: string; email?: string; names?: string[]; key_type?: string; ca_file?: string };
   dns?: { servers?: string[]; timeout_ms?: number };
-  domain?: { name: string; mailboxes?: string[]; aliases?: Record<string, string>; catch_all?: string }[];
+  domain?: { name: string; mailboxes?: string[]; aliases?: Record<string, string>; catch_all?: string; delivery?: string }[];
   relay?: { networks?: string[] };
   limits?: {
     message_size?: number;
@@ -26,8 +26,15 @@ export interface SealpostToml {
     data_min_rate?: number;
     errors?: number;
     memory_mb?: number;
+    connections_per_minute_per_ip?: number;
   };
-  inbound?: { greet_pause_ms?: number; bare_newline?: 'normalize' | 'reject'; reverse_dns?: boolean; min_free_mb?: number };
+  inbound?: {
+    greet_pause_ms?: number;
+    bare_newline?: 'normalize' | 'reject';
+    reverse_dns?: boolean;
+    min_free_mb?: number;
+    dnsbl?: { zones?: { zone: string; weight?: number; codes?: string[] }[]; threshold?: number; allow_networks?: string[]; allow_domains?: string[] };
+  };
   outbound?: {
     port?: number;
     tls_default?: 'none' | 'may' | 'encrypt' | 'verify';
@@ -40,6 +47,10 @@ export interface SealpostToml {
     connect_timeout_s?: number;
     command_timeout_s?: number;
     max_mx_hosts?: number;
+    relay?: string;
+    relay_tls?: 'none' | 'may' | 'encrypt' | 'verify';
+    relay_auth?: { username?: string; password_file?: string };
+    transport?: Record<string, string | { nexthop?: string; tls?: string; username?: string; password_file?: string }>;
   };
   queue?: { min_backoff?: string; max_backoff?: string; max_lifetime?: string; delay_warning?: string; attempts_retention?: string };
   shutdown?: { grace_s?: number };

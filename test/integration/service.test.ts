@@ -268,10 +268,16 @@ async function verifyUnit(t: { skip(message: string): void }, root: string): Pro
   assert.match(security.stdout, /Overall exposure level for sealpost\.service: [0-2]\.\d OK/);
 }
 
-test('install.sh --prefix puts the program elsewhere and writes that path into the unit', { timeout: 300_000 }, async (t) => {
+test('install.sh --prefix: the program elsewhere, that path in the unit; --with-unbound: the resolver snippet', { timeout: 300_000 }, async (t) => {
   const root = await freshRoot(t);
-  const result = await install(['--root', root, '--prefix', '/srv/sealpost']);
+  const result = await install(['--root', root, '--prefix', '/srv/sealpost', '--with-unbound']);
   assert.equal(result.code, 0, result.stdout + result.stderr);
+  // --with-unbound: the resolver snippet, as unbound-checkconf accepts it, and what to set next.
+  const snippet = path.join(root, 'etc/unbound/unbound.conf.d/sealpost.conf');
+  assert.equal(await readFile(snippet, 'utf8'), await readFile(path.join(ROOT, 'config/unbound-sealpost.conf'), 'utf8'));
+  const checked = await run('unbound-checkconf', [snippet]);
+  assert.equal(checked.code, 0, checked.stdout + checked.stderr);
+  assert.match(result.stdout, /sealpost\.conf; on the target: apt-get install unbound, then \[dns\] servers = \["127\.0\.0\.1"\]/);
   const unit = await readFile(path.join(root, 'etc/systemd/system/sealpost.service'), 'utf8');
   assert.match(unit, /^ExecStart=\/srv\/sealpost\/scripts\/sealpost start --config \/etc\/sealpost\/sealpost\.toml$/m);
   assert.doesNotMatch(unit, /\/opt\/sealpost/);

@@ -6,7 +6,7 @@ export function checkPort25(f: DoctorFacts): Finding[] {
   const p = f.port25;
   if (!p) return [];
   const fix =
-    'ask your provider to unblock outbound port 25 (many do on request, some only after some weeks), or move to a provider that allows it; relaying through a smarthost is not in Sealpost yet';
+    'ask your provider to unblock outbound port 25 (many do on request, some only after some weeks), or relay through a smarthost: [outbound] relay = "smtp:[smtp.provider.example]:587" with [outbound.relay_auth] (README: Relaying through a smarthost)';
   switch (p.kind) {
     case 'connected':
       return [ok('port25.open', p.target, `connected to ${p.ip} in ${p.ms} ms`)];

@@ -40,6 +40,7 @@ test('which changes apply at once and which need a restart, table', () => {
       ['outbound.connect_timeout_s', 'queue.min_backoff'],
     ],
     ['relay networks need a restart', { relay: { networks: ['10.0.0.0/8'] } }, [], ['relay.networks']],
+    ['rspamd turned on needs a restart', { inbound: { rspamd: { url: 'http://127.0.0.1:11333' } } }, [], ['inbound.rspamd']],
     [
       'slow-client limits need a restart',
       { limits: { stress_timeout_s: 5, data_min_rate: 1000, connections_per_net: 200 } },
@@ -63,6 +64,9 @@ test('which changes apply at once and which need a restart, table', () => {
     );
     assert.deepEqual(plan.restart.map((c) => c.key).sort(), [...restart].sort(), `${name}: restart`);
   }
+  const scanning = config({ inbound: { rspamd: { url: 'http://127.0.0.1:11333' } } });
+  const retuned = planReload(scanning, config({ inbound: { rspamd: { url: 'http://127.0.0.1:11333', timeout_ms: 500, junk_folder: true } } }));
+  assert.deepEqual(retuned.restart.map((c) => c.key).sort(), ['inbound.rspamd.junk_folder', 'inbound.rspamd.timeout_ms'], 'rspamd keys keep their TOML names');
   const moved = planReload(current, config({ listen: { smtp: ['0.0.0.0:2525'] } })).restart[0];
   assert.deepEqual(moved, { key: 'listen.smtp', from: [{ host: '0.0.0.0', port: 25 }], to: [{ host: '0.0.0.0', port: 2525 }] });
 });

@@ -94,3 +94,19 @@ test('inbound.min_free_mb below the floor, 0 included, means the floor', () => {
   assert.equal(at(500), 500);
   assert.ok(MIN_FREE_FLOOR_MB >= 4, 'room for one WAL checkpoint');
 });
+
+test('[dns] trust_ad: false unless set; a non-boolean is a problem at its key', () => {
+  const base = { hostname: 'mx.example.org', data_dir: 'data', domain: [{ name: 'example.org', mailboxes: ['alice'] }] };
+  const defaults = validateConfig(base, '/');
+  assert.ok(defaults.ok);
+  assert.equal(defaults.config.dns.trustAd, false);
+  const set = validateConfig({ ...base, dns: { servers: ['192.0.2.53'], trust_ad: true } }, '/');
+  assert.ok(set.ok);
+  assert.equal(set.config.dns.trustAd, true);
+  const wrong = validateConfig({ ...base, dns: { trust_ad: 'yes' } }, '/');
+  assert.ok(!wrong.ok);
+  assert.deepEqual(
+    wrong.problems.map((p) => p.path),
+    ['dns.trust_ad'],
+  );
+});

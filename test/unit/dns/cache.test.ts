@@ -81,3 +81,16 @@ test('a resolver class is cached too (its lookups live on the prototype), PTR an
   }
   assert.deepEqual(asked, ['A a.test', 'CNAME a.test'], 'the second lookups came from the cache');
 });
+
+test('TLSA answers are cached too, with their secure flag', async () => {
+  const asked: string[] = [];
+  const answer = async (name: string): Promise<DnsAnswer<string>> => {
+    asked.push(name);
+    return { kind: 'records', records: ['x'], secure: true };
+  };
+  const inner = { resolveMx: async () => ({ kind: 'nodata' as const }), resolve4: answer, resolve6: answer, resolveTxt: answer, resolveTlsa: answer };
+  const cached = cachingResolver(inner, { now: () => 0 });
+  assert.deepEqual(await cached.resolveTlsa('_25._tcp.mx.test'), { kind: 'records', records: ['x'], secure: true });
+  assert.deepEqual(await cached.resolveTlsa('_25._tcp.mx.test'), { kind: 'records', records: ['x'], secure: true });
+  assert.deepEqual(asked, ['_25._tcp.mx.test']);
+});

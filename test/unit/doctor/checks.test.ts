@@ -446,7 +446,7 @@ const ROWS: Row[] = [
     },
     'port25.blocked',
     'error',
-    /unblock outbound port 25/,
+    /unblock outbound port 25.*relay through a smarthost: \[outbound\] relay = /,
   ],
   [
     'port 25 refused',

@@ -100,3 +100,29 @@ test('anvil: when full, the session stuck longest makes room; none stuck: refuse
   const evicted = events.find((e) => e.kind === 'evicted');
   assert.deepEqual(evicted, { kind: 'evicted', clientIp: '192.0.2.2', stuckMs: 5_000, ageMs: 5_000, open: 3 });
 });
+
+test('anvil: connections_per_minute_per_ip refuses the next connection within a minute; exempt addresses are not counted', () => {
+  let now = 10_000;
+  const events: AnvilEvent[] = [];
+  const anvil = new Anvil({
+    limits: { connections: 100, perAddress: 100, perNetwork: 100 },
+    policy: { commandMs: 300_000, stressMs: 10_000, dataMinRate: 500 },
+    now: () => now,
+    report: (e) => events.push(e),
+    perMinute: 2,
+    rateExempt: (ip) => ip === '127.0.0.1',
+  });
+  const session = (ip: string) => new FakeSession(ip, { openedAt: now, busy: false, dataProgressing: false, lastProgressAt: now }, anvil);
+  for (let i = 0; i < 2; i++) {
+    const s = session('192.0.2.1');
+    assert.equal(anvil.enter(s).kind, 'accept');
+    anvil.leave(s);
+  }
+  assert.deepEqual(anvil.enter(session('192.0.2.1')), { kind: 'refuse', limit: 'rate' });
+  assert.deepEqual(events.at(-1), { kind: 'refused', clientIp: '192.0.2.1', limit: 'rate', open: 0 });
+  // Another address, and an exempt one, are not affected.
+  assert.equal(anvil.enter(session('192.0.2.2')).kind, 'accept');
+  for (let i = 0; i < 5; i++) assert.equal(anvil.enter(session('127.0.0.1')).kind, 'accept');
+  now += 60_000;
+  assert.equal(anvil.enter(session('192.0.2.1')).kind, 'accept');
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Admission, admit, clientKeys, type OpenCounts } from '../../../src/inbound/client-limits.ts';
+import { type Admission, admit, clientKeys, type OpenCounts, rateAdmit } from '../../../src/inbound/client-limits.ts';
 
 test('clientKeys: IPv4 address and /24; IPv6 /64 and /48; IPv4-mapped IPv6 counts as IPv4', () => {
   const table: [string, string, string][] = [
@@ -42,4 +42,19 @@ test('admit: the address limit, then the network limit, then the total', () => {
     ['server full', open(10, 0, 0), { kind: 'full' }],
   ];
   for (const [what, counts, expected] of table) assert.deepEqual(admit(counts, limits), expected, what);
+});
+
+test('rateAdmit: a sliding minute per address; 0 is no limit', () => {
+  const cases: [string, number[], number, number, boolean, number][] = [
+    ['under the limit', [1000, 2000], 3000, 3, true, 2],
+    ['at the limit', [1000, 2000, 2500], 3000, 3, false, 3],
+    ['old ones leave the window', [1000, 2000, 2500], 61_000, 3, true, 2],
+    ['exactly a minute ago is out', [1000], 61_000, 1, true, 0],
+    ['no limit', [1, 2, 3, 4], 5, 0, true, 4],
+  ];
+  for (const [name, opened, now, limit, ok, recent] of cases) {
+    const r = rateAdmit(opened, now, limit);
+    assert.equal(r.ok, ok, name);
+    assert.equal(r.recent.length, recent, name);
+  }
 });

@@ -21,6 +21,8 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   'tls-policy': ['inbound', 'intake', 'outbound', 'local', 'auth', 'queue', 'cli'],
   mailauth: ['inbound', 'intake', 'outbound', 'local', 'auth', 'queue', 'cli'],
   auth: ['inbound', 'intake', 'outbound', 'local', 'queue', 'cli'],
+  // SMTP/LMTP client wire code shared by outbound/ and local/: neither may be reached from it.
+  wire: ['inbound', 'intake', 'outbound', 'local', 'auth', 'queue', 'cli', 'offload'],
   outbound: ['inbound', 'intake', 'local', 'auth', 'cli'],
   local: ['inbound', 'intake', 'outbound', 'auth', 'cli'],
   // The SMTP side reaches the queue only through intake.

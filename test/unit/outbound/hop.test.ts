@@ -165,6 +165,7 @@ test('one hop record: the log record and the attempts row are made from the same
     reply: { code: 250, text: 'ok' },
     result: 'delivered',
     error: null,
+    transport: null,
     sts,
     ms: 42,
   });
