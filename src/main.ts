@@ -10,6 +10,7 @@ import { prepareOutgoing } from './auth/submission.ts';
 import { UsersStore } from './auth/users.ts';
 import { applyReloadable, logReload, readReload } from './config/reload.ts';
 import type { Config, ListenAddress } from './config/types.ts';
+import { startQuietGc } from './core/quiet-gc.ts';
 import { type Db, openDb } from './db/open.ts';
 import { keepReserve, releaseReserve } from './db/reserve.ts';
 import { isStorageFault, StorageHealth } from './db/storage-fault.ts';
@@ -202,6 +203,11 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       w.start();
       started.push({ name: `${w.transport} worker`, stop: () => w.stop() });
     }
+    // After each burst (a queue fill or drain, large messages), one full collection once the loop is quiet.
+    const stopQuietGc = startQuietGc({
+      onCollect: (ms) => log.info({ ms: Math.round(ms), rssMiB: Math.round(process.memoryUsage.rss() / 2 ** 20) }, 'full collection after a burst'),
+    });
+    started.push({ name: 'quiet gc', stop: stopQuietGc });
     const stopPruning = startAttemptsPruning({ db, attempts: new AttemptsStore(db), retentionMs: config.queue.attemptsRetentionMs, now, log, storage });
     started.push({ name: 'attempts pruning', stop: stopPruning });
     const unwatch = watchWake(config.dataDir, () => {
