@@ -7,12 +7,13 @@
 //
 //   createIntake(deps) → { accept(arrival) → Promise<IntakeOutcome>, openSpool() }
 import type { OutgoingInput, Prepared } from '../auth/submission.ts';
-import { bodyHead, bodySize, isSpooled, type MessageBody, prependTo } from '../core/body.ts';
+import { bodyHead, bodySize, isSpooled, type MessageBody, prependTo, withHead } from '../core/body.ts';
 import { isStorageFault, type StorageHealth } from '../db/storage-fault.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 import type { Verdict, VerifyInput } from '../mailauth/verify.ts';
 import { headerBlock } from '../message/body.ts';
 import { plainHeaderFacts } from '../message/header-facts.ts';
+import { withSubject } from '../message/subject.ts';
 import type { NewMessage, NewRecipient, Origin } from '../queue/message.ts';
 import type { SpoolFile } from '../queue/spool.ts';
 import type { QueueStore } from '../queue/store.ts';
@@ -160,7 +161,11 @@ export function createIntake(deps: IntakeDeps): Intake {
         scanned = await scan(deps.rspamd, 'inbound', arrival, id, stamped.prepend, stamped.message);
         if (scanned.decision.kind === 'refuse') return refused(arrival, scanned.result, scanned.decision, verdict);
         // X-Spam first: the local courier files the message by the first X-Spam field (ours).
-        stamped = { ...stamped, prepend: scanned.decision.headers + stamped.prepend };
+        const { headers, subject } = scanned.decision;
+        stamped = {
+          prepend: headers + stamped.prepend,
+          message: subject === undefined ? stamped.message : withHead(stamped.message, withSubject(bodyHead(stamped.message), subject)),
+        };
       }
       const block = headerBlock(bodyHead(stamped.message));
       // mailparser (loaded on first use) only for header blocks the plain reader cannot take (encoded words, folding).

@@ -42,6 +42,8 @@ export interface RspamdReply {
   smtpMessage?: string;
   /** Header fields its milter_headers module asks for (milter.add_headers), name → values. */
   addHeaders: readonly { name: string; value: string }[];
+  /** The new Subject for "rewrite subject" (the reply's `subject`: rspamd's `subject` setting, "*** SPAM *** %s" by default), decoded text. */
+  subject?: string;
 }
 
 export type ScanResult = { ok: true; reply: RspamdReply; ms: number } | { ok: false; error: string; ms: number };
@@ -160,5 +162,6 @@ export function parseReply(text: string): RspamdReply | string {
     symbols,
     ...(typeof messages['smtp_message'] === 'string' ? { smtpMessage: messages['smtp_message'] } : {}),
     addHeaders,
+    ...(typeof o['subject'] === 'string' ? { subject: o['subject'] } : {}),
   };
 }

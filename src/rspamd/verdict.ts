@@ -1,6 +1,6 @@
 // What rspamd's answer means for a message (pure): its action becomes a refusal at end of DATA
 // or a delivery with our header fields (X-Spam first, then the score and the symbols, or the
-// fields its milter_headers module asked for) and a Junk flag. rspamd's actions:
+// fields its milter_headers module asked for), a Junk flag and, for "rewrite subject", the new Subject. rspamd's actions:
 // https://rspamd.com/doc/faq.html#what-are-rspamd-actions. An error (rspamd down, slow, not
 // rspamd) follows `fail`: 451 (tempfail) or delivery untouched (accept).
 import type { RspamdReply, ScanResult } from './client.ts';
@@ -12,8 +12,11 @@ export type ScanDirection = 'inbound' | 'outbound';
 
 export type RspamdDecision =
   | { kind: 'refuse'; code: number; enhanced: string; text: string }
-  /** `headers`: fields to put in front of the message (each ending in CRLF); `junk`: file it in the Junk folder. */
-  | { kind: 'deliver'; headers: string; junk: boolean };
+  /**
+   * `headers`: fields to put in front of the message (each ending in CRLF); `junk`: file it in the
+   * Junk folder; `subject`: the Subject field's new text ("rewrite subject").
+   */
+  | { kind: 'deliver'; headers: string; junk: boolean; subject?: string };
 
 /** The label a scan is counted and logged under: rspamd's action, or "error". */
 export function scanLabel(result: ScanResult): string {
@@ -37,7 +40,14 @@ export function decide(result: ScanResult, fail: RspamdFail, direction: ScanDire
     case 'add header':
     case 'rewrite subject':
       // Outgoing mail is only refused or passed: the receiving side files it.
-      return direction === 'inbound' ? { kind: 'deliver', headers: spamHeaders(reply, true), junk: true } : { kind: 'deliver', headers: '', junk: false };
+      if (direction === 'outbound') return { kind: 'deliver', headers: '', junk: false };
+      // rspamd sends the new subject with "rewrite subject" only; without one the Subject stays.
+      return {
+        kind: 'deliver',
+        headers: spamHeaders(reply, true),
+        junk: true,
+        ...(reply.action === 'rewrite subject' && reply.subject !== undefined ? { subject: reply.subject } : {}),
+      };
     default:
       // "no action", or an action of the operator's own that asks for nothing of us.
       return direction === 'inbound' ? { kind: 'deliver', headers: spamHeaders(reply, false), junk: false } : { kind: 'deliver', headers: '', junk: false };

@@ -15,6 +15,8 @@ import { waitFor } from './wait.ts';
 export const GTUBE = {
   reject: 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X',
   addHeader: 'YJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X',
+  /** "rewrite subject" (the action needs a threshold in actions {}): rspamd replies with "*** SPAM *** <subject>". */
+  rewriteSubject: 'ZJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X',
 } as const;
 
 export interface Rspamd {
@@ -40,7 +42,7 @@ export async function startRspamd(scope: Scope, options: { startTimeoutMs?: numb
 }
 logging { type = "console"; level = "warning"; }
 worker "normal" { bind_socket = "127.0.0.1:${port}"; count = 1; }
-actions { reject = 15; add_header = 6; greylist = 4; }
+actions { reject = 15; rewrite_subject = 8; add_header = 6; greylist = 4; }
 `,
   );
   let out = '';

@@ -1,7 +1,7 @@
 // rspamd at end of DATA, end to end: a real rspamd (Debian's, started by the test on loopback)
 // judges what the real daemon receives on port 25. GTUBE is refused with 550, rspamd's
 // "add header" test pattern lands in the mailbox's .Junk/ Maildir++ folder with the X-Spam
-// fields, clean mail in the inbox; rspamd slow (a delaying proxy) or stopped answers 451 under
+// fields, clean mail in the inbox; "rewrite subject" rewrites the Subject field too; rspamd slow (a delaying proxy) or stopped answers 451 under
 // fail = "tempfail" and delivers under "accept"; with [outbound.rspamd] a relay client's GTUBE is
 // refused too; `sealpost status` counts the actions and errors. netless.
 import assert from 'node:assert/strict';
@@ -118,6 +118,22 @@ describe('rspamd verdicts before 250', { timeout: 240_000 }, () => {
     assert.ok(existsSync(path.join(sealpostMaildir(daemon.dataDir, 'example.test', 'alice'), '.Junk', 'maildirfolder')));
   });
 
+  it('the "rewrite subject" test pattern has its Subject rewritten by rspamd and lands in .Junk/ with the X-Spam fields', async () => {
+    const sent = await send(daemon, 'cheap watches', `Cheap watches.\r\n${GTUBE.rewriteSubject}\r\n`);
+    assert.equal(sent.code, 0, sent.stdout);
+    const message = await waitFor(async () => (await junk(daemon)).find((m) => /cheap watches/.test(m.subject ?? '')), {
+      what: 'the rewritten message in .Junk/',
+      timeoutMs: 20_000,
+    });
+    assert.equal(message.subject, '*** SPAM *** cheap watches');
+    assert.equal(message.raw.match(/^subject:/gim)?.length, 1, 'one Subject field');
+    assert.equal(message.header('x-spam'), 'Yes');
+    assert.match(message.header('x-spam-score') ?? '', /^8\.00 \/ 15\.00$/);
+    assert.match(message.header('x-spamd-result') ?? '', /GTUBE\(/);
+    const received = await daemon.waitForLog((r) => r.event === 'received' && (r['rspamd'] as { action?: string } | undefined)?.action === 'rewrite subject');
+    assert.equal(received['subject'], '*** SPAM *** cheap watches');
+  });
+
   it('a message above 1 MiB (spooled while it arrives) is streamed to rspamd whole, with the envelope as headers', async () => {
     const filler = `${'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(20)}\r\n`.repeat(1500);
     const sent = await send(daemon, 'big', filler);
@@ -229,7 +245,13 @@ describe('rspamd verdicts before 250', { timeout: 240_000 }, () => {
         const res = await daemon.cli(['status', '--json']);
         const report = JSON.parse(res.stdout) as { rspamd?: Record<string, Record<string, number>> | null };
         const inbound = report.rspamd?.['inbound'];
-        return inbound?.['reject'] === 1 && inbound['add header'] === 1 && report.rspamd?.['outbound']?.['reject'] === 2 && report;
+        return (
+          inbound?.['reject'] === 1 &&
+          inbound['add header'] === 1 &&
+          inbound['rewrite subject'] === 1 &&
+          report.rspamd?.['outbound']?.['reject'] === 2 &&
+          report
+        );
       },
       { what: 'the rspamd counts in sealpost status', timeoutMs: 20_000, intervalMs: 500 },
     );

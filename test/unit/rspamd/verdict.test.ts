@@ -18,6 +18,9 @@ test('each action, in each direction, becomes a reply or a delivery', () => {
     [reply('greylist', { smtpMessage: 'Try again later (greylisted)' }), 'accept', 'inbound', 'refuse 451 4.7.1 Try again later (greylisted)'],
     [reply('add header'), 'tempfail', 'inbound', 'deliver junk'],
     [reply('rewrite subject'), 'tempfail', 'inbound', 'deliver junk'],
+    [reply('rewrite subject', { subject: '*** SPAM *** hi' }), 'tempfail', 'inbound', 'deliver junk subject "*** SPAM *** hi"'],
+    [reply('rewrite subject', { subject: '*** SPAM *** hi' }), 'tempfail', 'outbound', 'deliver'],
+    [reply('add header', { subject: 'ignored' }), 'tempfail', 'inbound', 'deliver junk'],
     [reply('add header'), 'tempfail', 'outbound', 'deliver'],
     [reply('no action'), 'tempfail', 'inbound', 'deliver'],
     [failed, 'tempfail', 'inbound', 'refuse 451 4.7.0 Content check unavailable, try again later'],
@@ -25,7 +28,10 @@ test('each action, in each direction, becomes a reply or a delivery', () => {
   ];
   for (const [result, fail, direction, expected] of table) {
     const d = decide(result, fail, direction);
-    const got = d.kind === 'refuse' ? `refuse ${d.code} ${d.enhanced} ${d.text}` : `deliver${d.junk ? ' junk' : ''}`;
+    const got =
+      d.kind === 'refuse'
+        ? `refuse ${d.code} ${d.enhanced} ${d.text}`
+        : `deliver${d.junk ? ' junk' : ''}${d.subject !== undefined ? ` subject "${d.subject}"` : ''}`;
     assert.equal(got, expected, `${scanLabel(result)} ${fail} ${direction}`);
   }
 });
@@ -71,6 +77,10 @@ test("rspamd's JSON reply is read; anything else is an error", () => {
     { name: 'X-Other', value: 'a' },
     { name: 'X-Other', value: 'b' },
   ]);
+  assert.equal(parsed.subject, undefined);
+  const rewritten = parseReply(JSON.stringify({ action: 'rewrite subject', score: 8, required_score: 15, subject: '*** SPAM *** Grüße' }));
+  assert.ok(typeof rewritten !== 'string');
+  assert.equal(rewritten.subject, '*** SPAM *** Grüße');
   assert.equal(typeof parseReply('<html>'), 'string');
   assert.equal(typeof parseReply('{"error":"bad request"}'), 'string');
   assert.equal(typeof parseReply('{"score":1}'), 'string');
