@@ -1,7 +1,8 @@
 // rspamd at end of DATA, end to end: a real rspamd (Debian's, started by the test on loopback)
 // judges what the real daemon receives on port 25. GTUBE is refused with 550, rspamd's
 // "add header" test pattern lands in the mailbox's .Junk/ Maildir++ folder with the X-Spam
-// fields, clean mail in the inbox; "rewrite subject" rewrites the Subject field too; rspamd slow (a delaying proxy) or stopped answers 451 under
+// fields, clean mail in the inbox; "rewrite subject" rewrites the Subject field too; a real
+// Dovecot serving Sealpost's Maildirs shows the Junk folder over IMAP; rspamd slow (a delaying proxy) or stopped answers 451 under
 // fail = "tempfail" and delivers under "accept"; with [outbound.rspamd] a relay client's GTUBE is
 // refused too; `sealpost status` counts the actions and errors. netless.
 import assert from 'node:assert/strict';
@@ -9,6 +10,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type SealpostDaemon, startSealpost } from '../helpers/daemon.ts';
+import { shareMaildirs, startDovecot } from '../helpers/dovecot.ts';
 import { composeMessage, readMaildirAt, sealpostMaildir } from '../helpers/maildir.ts';
 import { freePort } from '../helpers/ports.ts';
 import { type DelayProxy, GTUBE, type Rspamd, startDelayProxy, startRspamd } from '../helpers/rspamd.ts';
@@ -170,6 +172,23 @@ describe('rspamd verdicts before 250', { timeout: 240_000 }, () => {
     assert.equal(message.header('x-spam'), 'No');
     const received = await daemon.waitForLog((r) => r.event === 'received' && r['subject'] === 'clean');
     assert.equal((received['rspamd'] as { action: string }).action, 'no action');
+  });
+
+  it("a real Dovecot serving Sealpost's Maildirs shows the spam in Junk and the clean mail in INBOX over IMAP", async () => {
+    // Dovecot's mail processes run as the Maildirs' owner (README: mail_uid = sealpost); here the dovecot user.
+    await shareMaildirs(path.join(daemon.dataDir, 'mail'));
+    const dovecot = await startDovecot(scope, [{ address: ALICE }], { mailRoot: path.join(daemon.dataDir, 'mail') });
+    const folders = await dovecot.imapFolders(ALICE);
+    const junkFolder = folders.find((f) => f.name === 'Junk');
+    assert.ok(junkFolder, `LIST shows Junk: ${JSON.stringify(folders)}`);
+    assert.match(junkFolder.attributes, /\\Junk/, 'special_use \\Junk');
+    const spam = await dovecot.imapSubjects(ALICE, 'Junk');
+    assert.ok(spam.includes('tagged'), `Junk holds the tagged message: ${spam.join(' | ')}`);
+    assert.ok(spam.includes('*** SPAM *** cheap watches'), `and the rewritten one: ${spam.join(' | ')}`);
+    const inbox = await dovecot.imapSubjects(ALICE);
+    assert.ok(inbox.includes('clean'), `INBOX holds the clean message: ${inbox.join(' | ')}`);
+    assert.ok(!inbox.includes('tagged'), 'spam is not in INBOX');
+    await dovecot.stop();
   });
 
   it('with [outbound.rspamd], GTUBE from relay.networks is refused; clean relay mail passes', async () => {
