@@ -1,35 +1,37 @@
 // Check 9 (pure): our IPs in DNSBLs and our domains in domain blocklists (RFC 5782). An answer in
 // 127.0.0.2-127.0.0.255 lists us; Spamhaus's 127.255.255.x (252: typo, 254: query through a
 // public resolver, 255: too many queries) and anything else are "could not check", not "listed".
-import net from 'node:net';
-import { expandIpv6 } from '../../dns/names.ts';
+import { ipv4Number } from '../../config/dnsbl.ts';
+import type { DnsblZone } from '../../config/types.ts';
+import { reversedAddress, zoneResult } from '../../inbound/dnsbl.ts';
 import { type DoctorFacts, describe, type Finding, ok, problem } from '../findings.ts';
 
-/** RFC 5782 §2.1 and §2.4: the query name for an IP or a domain in a zone. */
+/** RFC 5782 §2.1 and §2.4: the query name for an IP or a domain in a zone (the inbound check's rules). */
 export function dnsblQuery(subject: string, zone: string): string {
-  if (net.isIPv4(subject)) return `${subject.split('.').reverse().join('.')}.${zone}`;
-  if (net.isIPv6(subject)) return `${expandIpv6(subject).replace(/:/g, '').split('').reverse().join('.')}.${zone}`;
-  return `${subject}.${zone}`;
+  return `${reversedAddress(subject) ?? subject}.${zone}`;
 }
 
 export type DnsblVerdict = { kind: 'clean' } | { kind: 'listed'; codes: string[] } | { kind: 'unknown'; why: string };
 
+/** RFC 5782 §2.3: 127.0.0.2 and up list an address; read by the same rule as the inbound DNSBL check. */
+const LISTING: DnsblZone = { zone: '', weight: 1, codes: [{ from: ipv4Number('127.0.0.2') ?? 0, to: ipv4Number('127.0.0.255') ?? 0 }] };
+
+const REFUSED_WHY: Record<string, string> = {
+  '127.255.255.252': 'the query name was malformed',
+  '127.255.255.254': 'the list refuses queries from public DNS resolvers',
+  '127.255.255.255': 'the list refuses this resolver: too many queries',
+};
+
 export function interpret(answer: DoctorFacts['dnsbl'][number]['answer']): DnsblVerdict {
-  if (answer.kind === 'nxdomain' || answer.kind === 'nodata') return { kind: 'clean' };
-  if (answer.kind !== 'records') return { kind: 'unknown', why: describe(answer, 'records') };
-  const codes = answer.records;
-  if (codes.some((c) => c.startsWith('127.255.255.'))) {
-    const code = codes.find((c) => c.startsWith('127.255.255.')) ?? '';
-    const why =
-      {
-        '127.255.255.252': 'the query name was malformed',
-        '127.255.255.254': 'the list refuses queries from public DNS resolvers',
-        '127.255.255.255': 'the list refuses this resolver: too many queries',
-      }[code] ?? 'the list refused the query';
-    return { kind: 'unknown', why: `${code}: ${why}` };
+  const result = zoneResult(LISTING, answer);
+  if (result.kind === 'clean') return { kind: 'clean' };
+  if (result.kind === 'listed') return { kind: 'listed', codes: answer.kind === 'records' ? [...answer.records] : [result.answer] };
+  if (result.why === 'refused') {
+    const code = result.answer ?? '';
+    return { kind: 'unknown', why: `${code}: ${REFUSED_WHY[code] ?? 'the list refused the query'}` };
   }
-  const listed = codes.filter((c) => /^127\.0\.0\.(\d+)$/.test(c) && Number(c.split('.')[3]) >= 2);
-  return listed.length > 0 ? { kind: 'listed', codes: listed } : { kind: 'unknown', why: `unexpected answer ${codes.join(', ')}` };
+  if (result.why === 'bad-answer') return { kind: 'unknown', why: `unexpected answer ${result.answer ?? ''}` };
+  return { kind: 'unknown', why: describe(answer, 'records') };
 }
 
 export function checkBlocklists(f: DoctorFacts): Finding[] {
