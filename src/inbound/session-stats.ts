@@ -1,15 +1,11 @@
 // Counts inbound SMTP sessions per hour, listener and TLS (table session_stats, migration 005)
 // for `sealpost status`: the share of inbound connections that used TLS. Counts in memory and
-// writes them in one transaction at most every `flushMs` and at close, so sessions cost no
-// fsync each; a crash loses at most the last few seconds of counts. The only writer of that
-// table; also reads it back. Sessions that never said EHLO/HELO are not counted; connections
+// writes them in one transaction at most every `flushMs` and at close (db/hourly-counts.ts), so
+// sessions cost no fsync each; a crash loses at most the last few seconds of counts. The only
+// writer of that table; also reads it back. Sessions that never said EHLO/HELO are not counted; connections
 // refused because DNSBLs list the client are counted apart (dnsbl_refused, migration 009).
+import { HourlyCounts, type HourlyCountsDeps, hourOf } from '../db/hourly-counts.ts';
 import type { Db } from '../db/open.ts';
-import type { StorageHealth } from '../db/storage-fault.ts';
-import type { Logger } from '../log/log.ts';
-
-const HOUR = 3_600_000;
-const KEEP_MS = 30 * 24 * HOUR;
 
 export interface SessionEnd {
   /** Unix ms when the session ended. */
@@ -24,14 +20,7 @@ export interface SessionEnd {
   refusedBy?: 'dnsbl';
 }
 
-export interface SessionStatsDeps {
-  now: () => number;
-  log: Logger;
-  /** Longest time counts wait in memory, ms (default 2000). */
-  flushMs?: number;
-  /** The daemon's view of the disk: a full one is logged once per episode there, not per flush. */
-  storage?: StorageHealth;
-}
+export type SessionStatsDeps = HourlyCountsDeps;
 
 interface Count {
   hour: number;
@@ -43,63 +32,43 @@ interface Count {
 }
 
 export class SessionStats {
-  private readonly deps: SessionStatsDeps;
-  private readonly add;
-  private readonly prune;
-  private readonly db: Db;
-  private pending = new Map<string, Count>();
-  private timer: NodeJS.Timeout | undefined;
+  private readonly counts: HourlyCounts<Count>;
 
   constructor(db: Db, deps: SessionStatsDeps) {
-    this.db = db;
-    this.deps = deps;
-    this.add = db.prepare(
-      `INSERT INTO session_stats (hour, listener, tls, sessions, messages, dnsbl_refused) VALUES (@hour, @listener, @tls, @sessions, @messages, @dnsblRefused)
+    this.counts = new HourlyCounts(
+      db,
+      {
+        name: 'session_stats',
+        upsert: `INSERT INTO session_stats (hour, listener, tls, sessions, messages, dnsbl_refused) VALUES (@hour, @listener, @tls, @sessions, @messages, @dnsblRefused)
        ON CONFLICT (hour, listener, tls) DO UPDATE SET sessions = sessions + excluded.sessions, messages = messages + excluded.messages,
          dnsbl_refused = dnsbl_refused + excluded.dnsbl_refused`,
+        fault: 'session stats',
+        what: 'inbound session statistics',
+      },
+      deps,
     );
-    this.prune = db.prepare('DELETE FROM session_stats WHERE hour < ?');
   }
 
   record(end: SessionEnd): void {
     const refused = end.refusedBy === 'dnsbl';
     if (!end.greeted && !refused) return;
-    const hour = Math.floor(end.at / HOUR) * HOUR;
-    const key = `${hour}|${end.listener}|${end.tls ? 1 : 0}`;
-    const count = this.pending.get(key) ?? { hour, listener: end.listener, tls: end.tls ? 1 : 0, sessions: 0, messages: 0, dnsblRefused: 0 };
+    const hour = hourOf(end.at);
+    const tls = end.tls ? 1 : 0;
+    const count = this.counts.count(`${hour}|${end.listener}|${tls}`, () => ({ hour, listener: end.listener, tls, sessions: 0, messages: 0, dnsblRefused: 0 }));
     if (refused) count.dnsblRefused++;
     else {
       count.sessions++;
       count.messages += end.messages;
     }
-    this.pending.set(key, count);
-    if (this.timer === undefined) {
-      this.timer = setTimeout(() => this.flush(), this.deps.flushMs ?? 2000);
-      this.timer.unref();
-    }
   }
 
-  /** Writes the counts gathered so far. Statistics never fail mail: an error is logged and the counts dropped. */
+  /** Writes the counts gathered so far. */
   flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.pending.size === 0) return;
-    const counts = [...this.pending.values()];
-    this.pending = new Map();
-    try {
-      this.db.transaction(() => {
-        for (const c of counts) this.add.run(c);
-        this.prune.run(this.deps.now() - KEEP_MS);
-      })();
-      this.deps.storage?.ok();
-    } catch (err) {
-      if (this.deps.storage?.fault('session stats', err)) return;
-      this.deps.log.error({ err, event: 'daemon' }, 'could not record inbound session statistics');
-    }
+    this.counts.flush();
   }
 
   close(): void {
-    this.flush();
+    this.counts.flush();
   }
 }
 
@@ -124,7 +93,7 @@ export function inboundShare(db: Db, since: number): InboundShare {
       `SELECT listener, tls, sum(sessions) AS sessions, sum(messages) AS messages, ${hasDnsbl ? 'sum(dnsbl_refused)' : '0'} AS dnsbl
        FROM session_stats WHERE hour >= ? GROUP BY listener, tls`,
     )
-    .all(Math.floor(since / HOUR) * HOUR);
+    .all(hourOf(since));
   const share: InboundShare = { sessions: 0, tls: 0, messages: 0, dnsblRefused: 0, byListener: {} };
   for (const r of rows) {
     share.dnsblRefused += r.dnsbl;
