@@ -27,6 +27,8 @@ commands:
                              make a DKIM key; prints the DNS TXT record to publish
   dkim show                  the TXT records of the configured DKIM keys
   mta-sts show [--json]      the MTA-STS policies we host, the DNS records to publish, whether DNS has the id
+  dane show [--json]         the TLSA records (3 1 1) to publish for _25._tcp.<hostname>, the next key's too
+  dane rollover              stage a new ACME key; the first renewal after acme.rollover_after uses it
   status [--json]            listeners, certificates, queue, last delivery errors, TLS share (last day)
   backup --out DIR|FILE.tar.zst [--with-mail]
                              a consistent copy of the queue, keys, certificates and config while
@@ -70,6 +72,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./status.ts')).run(config, args);
     case 'mta-sts':
       return (await import('./mta-sts.ts')).run(config, args);
+    case 'dane':
+      return (await import('./dane.ts')).run(config, args);
     case 'backup':
       return (await import('./backup.ts')).run(config, args);
     case 'restore':

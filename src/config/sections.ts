@@ -139,7 +139,7 @@ export function readAcme(
   listen: { acmeHttp: number; acmeHttpGiven: boolean; https: number },
   baseDir: string,
 ): AcmeConfig {
-  r.unknownKeys(table, 'acme', ['enabled', 'directory', 'email', 'names', 'key_type', 'ca_file', 'challenge']);
+  r.unknownKeys(table, 'acme', ['enabled', 'directory', 'email', 'names', 'key_type', 'ca_file', 'challenge', 'reuse_key', 'rollover_after']);
   const enabled = r.boolean(table, 'enabled', 'acme', false);
   const directory = r.string(table, 'directory', 'acme', 'https://acme-v02.api.letsencrypt.org/directory');
   if (!isHttpsUrl(directory)) {
@@ -179,7 +179,11 @@ export function readAcme(
       'is empty but acme.challenge is "tls-alpn-01": TLS-ALPN-01 needs the HTTPS listener on port 443, e.g. https = ["0.0.0.0:443", "[::]:443"]',
     );
   }
-  return { enabled, directory, email, names, keyType, caFile: caFileRaw && path.resolve(baseDir, caFileRaw), challenge };
+  // RFC 7671 §8.1: a 3 1 1 TLSA record names the key, so renewals keep it; a new key is staged
+  // (`sealpost dane rollover`) and used by the first renewal once rollover_after has passed.
+  const reuseKey = r.boolean(table, 'reuse_key', 'acme', true);
+  const rolloverAfterMs = duration(r, table, 'rollover_after', '2d', false, 'acme');
+  return { enabled, directory, email, names, keyType, caFile: caFileRaw && path.resolve(baseDir, caFileRaw), challenge, reuseKey, rolloverAfterMs };
 }
 
 function isHttpsUrl(text: string): boolean {

@@ -61,6 +61,10 @@ export interface AcmeConfig {
   /** Absolute path of an extra CA (PEM) to trust for the directory's HTTPS, or ''. */
   caFile: string;
   challenge: AcmeChallenge;
+  /** Renewals keep the certificate's key (a 3 1 1 TLSA record stays valid); default true. */
+  reuseKey: boolean;
+  /** A staged key (`sealpost dane rollover`) is used by the first renewal this long after staging; default 2 days. */
+  rolloverAfterMs: number;
 }
 
 /** [auth]: the brute-force guard of submission AUTH, per client address (IPv6: per /64). */
