@@ -1,5 +1,5 @@
 // `sealpost dane show [--json] --config FILE`: the TLSA records to publish for our own host
-// (_25._tcp.<hostname>, 3 1 1 of the key port 25 serves), plus the staged next key's once
+// (_25._tcp.<hostname>, 3 1 1 of the key port 25 serves: tls.cert_file, else ACME, else self-signed), plus the staged next key's once
 // `sealpost dane rollover` has staged one, in zone-file form.
 // `sealpost dane rollover --config FILE`: stages a new ACME certificate key (acme.key_type) in the
 // cert cache; the first renewal at least acme.rollover_after later switches to it (acme/key-choice.ts).
@@ -98,14 +98,14 @@ export function renderShow(show: TlsaShow): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** The ACME certificate when there is one, else the operator's files, else the self-signed certificate. */
+/** What port 25 serves for the hostname: the operator's files (they win for their names), else the ACME certificate, else the self-signed one. */
 async function servedKey(config: Config): Promise<Served | undefined> {
-  const entry = await loadEntry(cacheRoot(config.dataDir), config.hostname);
-  if (entry.kind === 'found') return { source: 'acme', keyPem: entry.entry.keyPem };
   if (config.tls.certFile) {
     const files = await loadCertFiles(config.tls.certFile, config.tls.keyFile);
     if (files.ok) return { source: 'operator', keyPem: files.material.keyPem };
   }
+  const entry = await loadEntry(cacheRoot(config.dataDir), config.hostname);
+  if (entry.kind === 'found') return { source: 'acme', keyPem: entry.entry.keyPem };
   const keyPem = await readOptional(path.join(selfSignedDir(config.dataDir), 'key.pem'));
   return keyPem === undefined ? undefined : { source: 'self-signed', keyPem };
 }
