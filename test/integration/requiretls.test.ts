@@ -226,3 +226,46 @@ test('outbound: a Postfix receiver without REQUIRETLS gets nothing (5.7.30); TLS
   assert.equal(optionalHop?.policy, 'may');
   await waitFor(async () => (await postfix.messages()).length === 2, { timeoutMs: 20_000, what: 'the TLS-Required: No message at Postfix' });
 });
+
+test('outbound: through a transport next hop a REQUIRETLS message needs tls = "verify"', { timeout: 60_000 }, async () => {
+  const caDir = await tempDir(scope);
+  await writeFile(path.join(caDir, 'ca.pem'), pki.root.certPem);
+  const validated = validateConfig(
+    {
+      hostname: 'sender.sealpost.test',
+      data_dir: caDir,
+      domain: [{ name: 'sender.sealpost.test', mailboxes: ['alice'] }],
+      dns: { servers: [dns.address], timeout_ms: 1500 },
+      outbound: {
+        port,
+        ca_file: 'ca.pem',
+        mta_sts: false,
+        connect_timeout_s: 5,
+        command_timeout_s: 10,
+        transport: {
+          'rx.test': { nexthop: `smtp:[mx.rx.test]:${port}`, tls: 'verify' },
+          'plain.test': { nexthop: `smtp:[mx.rx.test]:${port}`, tls: 'encrypt' },
+        },
+      },
+    },
+    caDir,
+  );
+  assert.ok(validated.ok, JSON.stringify(!validated.ok && validated.problems));
+  const relayLog = captureLog();
+  const relaying = createRemoteCourier(validated.config, await openTestDb(scope), createLogger('info', relayLog.stream), { idleMs: 300 });
+  scope.after(() => relaying.close());
+
+  const verified = job(['alice@rx.test'], 'Subject: via the transport\n\nsecret\n', { tlsRequired: 'requiretls' });
+  assert.equal((await relaying.deliver(verified)).get(1)?.kind, 'delivered');
+  const hop = relayLog.hops(verified.queueId).at(-1);
+  assert.equal(hop?.policySource, 'transport');
+  assert.equal(hop?.tls?.verified, true);
+  const received = await daemon.waitForLog((r) => r.event === 'received' && r['subject'] === 'via the transport');
+  assert.equal(await queuedFlag(String(received['queueId'])), 'requiretls');
+
+  const encrypted = job(['alice@plain.test'], 'Subject: encrypt only\n\nsecret\n', { tlsRequired: 'requiretls' });
+  const refused = (await relaying.deliver(encrypted)).get(1);
+  assert.ok(refused?.kind === 'permanent' && refused.enhanced === '5.7.30', JSON.stringify(refused));
+  assert.match(refused.reason, /TLS level is "encrypt", not "verify"/);
+  assert.equal(relayLog.hops(encrypted.queueId).at(-1)?.tls, null, 'refused before connecting');
+});
