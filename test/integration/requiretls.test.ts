@@ -269,3 +269,23 @@ test('outbound: through a transport next hop a REQUIRETLS message needs tls = "v
   assert.match(refused.reason, /TLS level is "encrypt", not "verify"/);
   assert.equal(relayLog.hops(encrypted.queueId).at(-1)?.tls, null, 'refused before connecting');
 });
+
+test('end to end: a REQUIRETLS message to a domain nothing authenticates comes back as a DSN with 5.7.30', { timeout: 90_000 }, async () => {
+  const sender = await startSealpost(scope, {
+    config: { dns: { servers: [dns.address], timeout_ms: 1500 }, outbound: { port, tls_default: 'may', connect_timeout_s: 5 } },
+  });
+  const smtp = await connectSmtp(sender.smtpPort);
+  await smtp.reply();
+  await smtp.command('EHLO client.test');
+  assert.equal((await smtp.command('STARTTLS')).code, 220);
+  await smtp.upgrade({ rejectUnauthorized: false });
+  await smtp.command('EHLO client.test');
+  assert.equal((await smtp.command('MAIL FROM:<alice@example.test> REQUIRETLS')).code, 250);
+  assert.equal((await smtp.command('RCPT TO:<bob@plain.test>')).code, 250);
+  assert.equal((await smtp.command('DATA')).code, 354);
+  assert.equal((await smtp.command('Subject: must stay private\r\n\r\nsecret\r\n.')).code, 250);
+  smtp.destroy();
+  const [dsn] = await sender.waitForMail(1, { domain: 'example.test', mailbox: 'alice', timeoutMs: 60_000 });
+  assert.match(dsn?.raw ?? '', /^Status: 5\.7\.30/m);
+  assert.match(dsn?.raw ?? '', /REQUIRETLS/);
+});
