@@ -353,7 +353,7 @@ export function renderStatus(r: StatusReport): string {
           .join(', ')} (the last day)`,
       );
   }
-  out.push(`${totalsLine(r.tlsReports.totals, r.tlsReports.days)}${r.tlsReports.totals.reports > 0 ? ' (details: sealpost tls-report)' : ''}`);
+  out.push(`${totalsLine(r.tlsReports.totals, r.tlsReports.days)}${r.tlsReports.totals.reports > 0 ? ', details: sealpost tls-report' : ''}`);
   if (r.tlsReports.records.length === 0) out.push('  no [[domain]] has tlsrpt_rua: no _smtp._tls record to publish, senders do not report');
   for (const rec of r.tlsReports.records) out.push(`  publish ${rec.name}. IN TXT "${rec.value}"`);
   const d = r.doctor;
