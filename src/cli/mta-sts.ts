@@ -2,12 +2,12 @@
 // records to publish for each, and whether DNS (through dns.servers) has the current id and the
 // policy host's addresses; each domain's _smtp._tls record and whether the TLS reports received in
 // the last --days N days (7) allow "enforce".
-// Exit 0, or 1 when a record is missing or old. Side effects: DNS queries. Never starts listeners.
+// Exit 0, or 1 when a record is missing or old (the _smtp._tls one too). Side effects: DNS queries. Never starts listeners.
 import { formatProblems, loadConfig } from '../config/load.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import { hostedPolicies } from '../mta-sts/policy.ts';
 import { dnsState, hostState, type PolicyShow, renderShow } from '../mta-sts/report.ts';
-import { tlsRptRecords } from '../tlsrpt/record.ts';
+import { publishedState, tlsRptRecords } from '../tlsrpt/record.ts';
 import { enforceAdvice, sinceDays } from '../tlsrpt/summary.ts';
 import type { Args } from './args.ts';
 import { DEFAULT_DAYS, parseDays, receivedReports } from './tls-report.ts';
@@ -39,8 +39,14 @@ export async function run(
   const records = tlsRptRecords(config.domains);
   const shows: PolicyShow[] = await Promise.all(
     hostedPolicies(config).map(async (policy) => {
-      const [txt, a, aaaa] = await Promise.all([resolver.resolveTxt(policy.txtName), resolver.resolve4(policy.host), resolver.resolve6(policy.host)]);
-      const tlsrpt = records.find((r) => r.domain === policy.domain);
+      const record = records.find((r) => r.domain === policy.domain);
+      const [txt, a, aaaa, tlsrptTxt] = await Promise.all([
+        resolver.resolveTxt(policy.txtName),
+        resolver.resolve4(policy.host),
+        resolver.resolve6(policy.host),
+        record ? resolver.resolveTxt(record.name) : undefined,
+      ]);
+      const tlsrpt = record && tlsrptTxt ? { ...record, dns: publishedState(record, tlsrptTxt) } : undefined;
       return {
         policy,
         dns: dnsState(policy, txt),
@@ -66,7 +72,7 @@ export async function run(
             policy: policy.text,
             dns,
             hostDns: host,
-            tlsrpt: tlsrpt ? { name: tlsrpt.name, value: tlsrpt.value } : null,
+            tlsrpt: tlsrpt ? { name: tlsrpt.name, value: tlsrpt.value, dns: tlsrpt.dns } : null,
             enforce: advice,
           })),
           warnings: report.warnings,

@@ -4,7 +4,7 @@
 import type { DnsAnswer } from '../dns/resolver.ts';
 import { describeAnswer } from '../dns/resolver.ts';
 import { parseStsTxt } from '../tls-policy/mta-sts.ts';
-import type { TlsRptRecord } from '../tlsrpt/record.ts';
+import type { TlsRptDnsState, TlsRptRecord } from '../tlsrpt/record.ts';
 import { describeAdvice, type EnforceAdvice } from '../tlsrpt/summary.ts';
 import { type HostedPolicy, POLICY_PATH } from './policy.ts';
 
@@ -21,7 +21,7 @@ export interface PolicyShow {
   /** Whether mta-sts.<domain> has addresses (A or AAAA, through a CNAME or not), or why not. */
   host: { kind: 'resolves'; addresses: string[] } | { kind: 'missing'; detail: string };
   /** The domain's _smtp._tls record ([[domain]] tlsrpt_rua), absent without one. */
-  tlsrpt?: TlsRptRecord;
+  tlsrpt?: TlsRptRecord & { dns: TlsRptDnsState };
   /** What the TLS reports received about the domain say about enforcing. */
   advice?: EnforceAdvice;
 }
@@ -78,6 +78,20 @@ export function renderShow(shows: readonly PolicyShow[], facts: { hostname: stri
         warnings++;
         lines.push(`  WARNING could not check DNS (${dns.detail}); try again`);
         break;
+    }
+    if (tlsrpt) {
+      const d = tlsrpt.dns;
+      if (d.kind === 'current') lines.push(`  ok      DNS has ${tlsrpt.name} with this rua`);
+      else {
+        warnings++;
+        lines.push(
+          d.kind === 'other'
+            ? `  WARNING DNS has ${tlsrpt.name} "${d.value}": reports go there, not to tlsrpt_rua; publish the TXT record above`
+            : d.kind === 'missing'
+              ? `  WARNING ${d.detail}: senders do not send TLS reports; publish the TXT record above`
+              : `  WARNING could not check DNS (${d.detail}); try again`,
+        );
+      }
     }
     if (host.kind === 'resolves') lines.push(`  ok      ${policy.host} resolves to ${host.addresses.join(', ')}`);
     else {

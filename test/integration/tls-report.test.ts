@@ -4,7 +4,8 @@
 // TLS-Report-Submitter fields) arrive over SMTP with STARTTLS (swaks); each is delivered to the
 // mailbox and its report stored once (a resent duplicate is not counted twice, a malformed one is
 // kept as mail only). `sealpost tls-report`, `status` and `mta-sts show` then show them, the
-// _smtp._tls record to publish, and the enforce advice per domain. Loopback only.
+// _smtp._tls record to publish (and whether the test DNS server has it), and the enforce advice
+// per domain. Loopback only.
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -195,8 +196,12 @@ test('report mails to tlsrpt_rua: stored once, shown by tls-report, status and m
   assert.deepEqual(statusJson.tlsReports.totals, got.totals);
   assert.equal(statusJson.tlsReports.byDay.length, 2);
 
-  // sealpost mta-sts show: the TXT record and, per domain, whether enforce is safe.
+  // sealpost mta-sts show: the TXT record (published for one domain, not yet for the other) and,
+  // per domain, whether enforce is safe.
+  dns.zone.set('_smtp._tls.example.test', { TXT: ['v=TLSRPTv1; rua=mailto:tlsrpt@example.test'] });
   const show = await daemon.cli(['mta-sts', 'show']);
+  assert.match(show.stdout, /^ {2}ok {6}DNS has _smtp\._tls\.example\.test with this rua$/m);
+  assert.match(show.stdout, /^ {2}WARNING _smtp\._tls\.other\.test: no such domain \(NXDOMAIN\): senders do not send TLS reports/m);
   assert.match(show.stdout, /^ {4}_smtp\._tls\.example\.test\. IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@example\.test"/m);
   assert.match(
     show.stdout,
