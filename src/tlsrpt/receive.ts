@@ -28,7 +28,14 @@ export function withTlsReports(courier: Courier, deps: ReportIntakeDeps): Courie
       const mailboxes = deps.mailboxes();
       if (mailboxes.size === 0) return outcomes;
       const to = job.recipients.find((r) => outcomes.get(r.id)?.kind === 'delivered' && reportMailbox(r, mailboxes) !== undefined);
-      if (to) await readReportMail(job, reportMailbox(to, mailboxes) as string, deps);
+      if (!to) return outcomes;
+      const rcpt = reportMailbox(to, mailboxes) as string;
+      try {
+        await readReportMail(job, rcpt, deps);
+      } catch (e) {
+        // A bug here must not turn a delivery into a failure: the mail is in the mailbox.
+        mailLog(deps.log, 'tls-report', { queueId: job.queueId, rcpt, state: 'error', problems: [String(e)] }, 'TLS report not read; kept as mail', 'error');
+      }
       return outcomes;
     },
   };
