@@ -7,6 +7,7 @@ import { parseDelivery } from './delivery.ts';
 import { readDnsbl } from './dnsbl.ts';
 import { isTable, join, parseHostPort, type Reader, type Table } from './fields.ts';
 import { checkRelayWidth } from './relay.ts';
+import { checkTlsRptRua, readTlsRptRua } from './tlsrpt.ts';
 import { readRelay as readRelayHop, readTransports } from './transport.ts';
 import {
   type AcmeConfig,
@@ -204,9 +205,10 @@ export function readDomains(r: Reader, raw: unknown, dkim: DkimDomain[]): Domain
     return [];
   }
   const seen = new Set<string>();
-  return raw.map((table, i) => {
+  const ruas: (string | undefined)[] = [];
+  const domains = raw.map((table, i): DomainConfig => {
     const prefix = `domain[${i}]`;
-    r.unknownKeys(table, prefix, ['name', 'mailboxes', 'aliases', 'catch_all', 'dkim_selectors', 'delivery', 'mta_sts']);
+    r.unknownKeys(table, prefix, ['name', 'mailboxes', 'aliases', 'catch_all', 'dkim_selectors', 'delivery', 'mta_sts', 'tlsrpt_rua']);
     const nameRaw = r.string(table, 'name', prefix);
     const name = canonicalDomain(nameRaw);
     if (nameRaw !== '' && name === '') r.problem(`${prefix}.name`, `"${nameRaw}" is not a valid domain name`);
@@ -254,8 +256,11 @@ export function readDomains(r: Reader, raw: unknown, dkim: DkimDomain[]): Domain
     const delivery = parseDelivery(r.string(table, 'delivery', prefix, 'maildir'));
     if (typeof delivery === 'string') r.problem(`${prefix}.delivery`, delivery);
     const mtaSts = r.oneOf(table, 'mta_sts', prefix, MTA_STS_MODES, 'none');
+    ruas.push(readTlsRptRua(r, table, prefix));
     return { name, mailboxes, aliases, catchAll, delivery: typeof delivery === 'string' ? { kind: 'maildir' } : delivery, mtaSts };
   });
+  // A rua may name a mailbox of another of our domains: checked once all are read.
+  return checkTlsRptRua(r, domains, ruas).map((tlsrptRua, i) => (tlsrptRua ? { ...(domains[i] as DomainConfig), tlsrptRua } : (domains[i] as DomainConfig)));
 }
 
 export function parseCidr(text: string): Cidr | string {

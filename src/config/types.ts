@@ -27,6 +27,16 @@ export interface DomainConfig {
   delivery?: LocalDelivery;
   /** The MTA-STS policy mode we host for it (RFC 8461 §5); 'none' (or absent): no policy hosted. */
   mtaSts?: MtaStsMode;
+  /** [[domain]] tlsrpt_rua: where other domains send TLS reports about it (RFC 8460 §3); absent: none published. */
+  tlsrptRua?: TlsRptRua;
+}
+
+/** The rua of our _smtp._tls record: a mailbox of ours (its mail is read as reports) or an address/URL elsewhere. */
+export interface TlsRptRua {
+  /** As published: "mailto:tlsrpt@example.org" or "https://…". */
+  uri: string;
+  /** The mailbox of ours it names (local part lowercase), whose mail is read as reports; '' when reports go elsewhere. */
+  mailbox: string;
 }
 
 /** Where a domain's mail is delivered: our Maildirs, or an LMTP server (RFC 2033) such as Dovecot. */

@@ -24,7 +24,15 @@ export interface SealpostToml {
   };
   mta_sts?: { extra_mx?: string[]; max_age?: string };
   dns?: { servers?: string[]; timeout_ms?: number };
-  domain?: { name: string; mailboxes?: string[]; aliases?: Record<string, string>; catch_all?: string; delivery?: string; mta_sts?: string }[];
+  domain?: {
+    name: string;
+    mailboxes?: string[];
+    aliases?: Record<string, string>;
+    catch_all?: string;
+    delivery?: string;
+    mta_sts?: string;
+    tlsrpt_rua?: string;
+  }[];
   relay?: { networks?: string[] };
   limits?: {
     message_size?: number;
