@@ -11,10 +11,10 @@ import { escapeText } from './escape.ts';
 
 const HOUR = 3_600_000;
 const WIDTH = 860;
-const HEIGHT = 220;
+const HEIGHT = 236;
 const LEFT = 48;
 const RIGHT = 12;
-const TOP = 28;
+const TOP = 44;
 const BOTTOM = 26;
 const PLOT_W = WIDTH - LEFT - RIGHT;
 const PLOT_H = HEIGHT - TOP - BOTTOM;
@@ -150,10 +150,13 @@ export function segments(values: readonly (number | null)[], x: (i: number) => n
 }
 
 function frame(id: string, title: string, series: readonly Series[]): string {
+  // One row under the title, each entry as wide as its name.
+  let lx = LEFT;
   const legend = series
-    .map((s, i) => {
-      const lx = WIDTH - RIGHT - (series.length - i) * 150;
-      return `<rect class="swatch s-${key(s.key)}" x="${lx}" y="7" width="10" height="10"/><text class="legend" x="${lx + 14}" y="16">${escapeText(s.name)}</text>`;
+    .map((s) => {
+      const entry = `<rect class="swatch s-${key(s.key)}" x="${lx}" y="${TOP - 19}" width="10" height="10"/><text class="legend" x="${lx + 14}" y="${TOP - 10}">${escapeText(s.name)}</text>`;
+      lx += 30 + s.name.length * 7;
+      return entry;
     })
     .join('');
   return (
@@ -170,11 +173,11 @@ function timeAxis(from: number, hours: number): string {
   for (let i = 0; i < hours; i++) {
     const at = from + i * HOUR;
     if (at % (24 * HOUR) !== 0) continue;
-    const gx = n(LEFT + i * slot);
+    const gx = LEFT + i * slot;
     const day = new Date(at).toUTCString().slice(0, 11); // "Mon, 30 Nov"
-    out.push(
-      `<line class="grid" x1="${gx}" y1="${TOP}" x2="${gx}" y2="${TOP + PLOT_H}"/><text class="axis" x="${gx}" y="${HEIGHT - 8}">${escapeText(day)}</text>`,
-    );
+    out.push(`<line class="grid" x1="${n(gx)}" y1="${TOP}" x2="${n(gx)}" y2="${TOP + PLOT_H}"/>`);
+    // The date right of its midnight, where it fits.
+    if (gx + 72 <= WIDTH) out.push(`<text class="axis" x="${n(gx + 3)}" y="${HEIGHT - 8}">${escapeText(day)}</text>`);
   }
   return out.join('');
 }

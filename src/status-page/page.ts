@@ -128,7 +128,7 @@ function errorsSection(groups: ErrorGroup[]): string {
   if (groups.length === 0) return section('Last delivery errors', '<p>None.</p>', 'errors');
   const rows = groups.map(
     (g) =>
-      `<tr class="error-group" data-destination="${e(g.to)}" data-count="${g.count}"><td>${e(g.to)}</td><td>${g.count}</td><td>${e(g.results.map((r) => RESULT_WORDS[r] ?? r).join(', '))}</td><td>${e(g.newest.at.replace('T', ' ').slice(0, 19))}</td><td class="reason">${e(g.newest.error)}${g.newest.host ? ` <span class="host">(${e(g.newest.host)})</span>` : ''}<br><span class="hint">sealpost queue show ${e(g.newest.queueId)}</span></td></tr>`,
+      `<tr class="error-group" data-destination="${e(g.to)}" data-count="${g.count}"><td>${e(g.to)}</td><td>${g.count}</td><td>${e(g.results.map((r) => RESULT_WORDS[r] ?? r).join(', '))}</td><td>${e(g.newest.at.replace('T', ' ').slice(0, 19))}</td><td class="reason">${e(g.newest.error)}${g.newest.host && !g.newest.error.includes(g.newest.host) ? ` <span class="host">(${e(g.newest.host)})</span>` : ''}<br><span class="hint">sealpost queue show ${e(g.newest.queueId)}</span></td></tr>`,
   );
   return section(
     'Last delivery errors, by destination',

@@ -9,7 +9,7 @@ import { parse, stringify } from 'smol-toml';
 export interface SealpostToml {
   hostname?: string;
   data_dir?: string;
-  listen?: { smtp?: string[]; acme_http?: string[]; https?: string[] };
+  listen?: { smtp?: string[]; acme_http?: string[]; https?: string[]; status_http?: string[] };
   tls?: { min_version?: string; cert_file?: string; key_file?: string };
   acme?: { enabled?: boolean; directory?: string; email?: string; names?: string[]; key_type?: string; ca_file?: string; challenge?: string };
   mta_sts?: { extra_mx?: string[]; max_age?: string };

@@ -34,7 +34,14 @@ const facts: StatusFacts = {
       result: 'transient',
       error: '450 4.2.0 mailbox busy',
     },
-    { at: '2026-12-02T02:30:00.000Z', queueId: 'Q2', to: 'gmail.test', result: 'permanent', error: '550 5.1.1 no such user <script>' },
+    {
+      at: '2026-12-02T02:30:00.000Z',
+      queueId: 'Q2',
+      to: 'gmail.test',
+      host: 'mx.gmail.test[127.0.0.8]:25',
+      result: 'permanent',
+      error: 'mx.gmail.test[127.0.0.8]:25: 550 5.1.1 no such user <script>',
+    },
     { at: '2026-12-02T01:00:00.000Z', queueId: 'Q3', to: 'outlook.test', result: 'transient', error: 'older' },
     { at: '2026-12-02T00:00:00.000Z', queueId: 'Q4', to: 'outlook.test', result: 'permanent', error: 'oldest' },
   ],
@@ -83,7 +90,8 @@ test('renderPage: a complete document with the charts, the queue, certificates b
   assert.match(html, /&lt;b&gt;x&lt;\/b&gt;/);
   assert.match(html, /data-destination="outlook.test" data-count="3"><td>outlook.test<\/td><td>3<\/td><td>deferred, bounced<\/td>/);
   assert.match(html, /450 4\.2\.0 mailbox busy <span class="host">\(mx\.outlook\.test\[127\.0\.0\.9\]:25\)<\/span>/);
-  assert.match(html, /550 5\.1\.1 no such user &lt;script&gt;/);
+  // The host is named once: the reason names it already.
+  assert.match(html, /<td class="reason">mx\.gmail\.test\[127\.0\.0\.8\]:25: 550 5\.1\.1 no such user &lt;script&gt;<br>/);
   assert.match(html, /sealpost queue show Q1/);
   assert.match(html, /0 errors, 1 warnings, 5 ok/);
   assert.match(html, /fix: set the PTR &amp; wait/);
