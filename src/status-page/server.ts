@@ -2,12 +2,14 @@
 // plain HTTP; on any other, HTTPS with the certificate SNI picks from the cert store (the same
 // hardening as the SMTP listeners: tls/context.ts), so the basic-auth password never crosses a
 // network in clear. With [status_http] password_file, every request needs HTTP basic auth (RFC
-// 7617; 401 with a challenge otherwise). The page is built at most once per `cacheMs` (it probes
-// our own listeners and the DNS server, as `sealpost status` does). Side effects: binds the
-// addresses given, logs one "status-page" record at start and one per refused login.
+// 7617; 401 with a challenge otherwise), wrong passwords slowed down and then refused per client
+// network for a while (auth/guard.ts, with the [auth] numbers; 429 with Retry-After). The page
+// is built at most once per `cacheMs` (it probes our own listeners and the DNS server, as
+// `sealpost status` does). Side effects: binds the addresses given, logs one "status-page" record at start and one per refused login.
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { AuthGuard, type GuardPolicy } from '../auth/guard.ts';
 import { isLoopbackHost } from '../config/status-http.ts';
 import type { ListenAddress } from '../config/types.ts';
 import type { Logger } from '../log/log.ts';
@@ -26,6 +28,8 @@ export interface StatusServerDeps {
   tls: ListenerTlsOptions;
   log: Logger;
   now: () => number;
+  /** Wrong passwords per client network before answers slow down and then stop ([auth], as for SMTP AUTH). */
+  guard: GuardPolicy;
   /** How long a built page is served again, ms (default 10 000). */
   cacheMs?: number;
 }
@@ -61,13 +65,37 @@ export async function startStatusServer(deps: StatusServerDeps): Promise<StatusS
     return cached.html;
   };
 
+  const guard = new AuthGuard(deps.guard);
+  const challenge = (res: http.ServerResponse): void =>
+    reply(res, 401, 'text/plain; charset=utf-8', 'authentication required\n', { 'www-authenticate': 'Basic realm="Sealpost status", charset="UTF-8"' });
   const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    if (deps.users && !checkBasicAuth(req.headers.authorization, deps.users)) {
-      if (req.headers.authorization !== undefined)
-        log.warn({ event: 'status-page', action: 'auth-failed', peer: req.socket.remoteAddress }, 'status page: wrong user or password');
-      reply(res, 401, 'text/plain; charset=utf-8', 'authentication required\n', { 'www-authenticate': 'Basic realm="Sealpost status", charset="UTF-8"' });
+    const users = deps.users;
+    if (!users) return serve(req, res);
+    const header = req.headers.authorization;
+    // A browser asks without credentials first: only a wrong password counts as a failure.
+    if (header === undefined) return challenge(res);
+    const ip = req.socket.remoteAddress ?? '';
+    const decision = guard.begin(ip, deps.now());
+    if (decision.kind !== 'allow') {
+      const seconds = decision.kind === 'refuse' ? Math.max(1, Math.ceil(decision.retryInMs / 1000)) : 1;
+      reply(res, 429, 'text/plain; charset=utf-8', `too many wrong passwords from your address; try again in ${seconds} s\n`, {
+        'retry-after': String(seconds),
+      });
       return;
     }
+    setTimeout(() => {
+      if (checkBasicAuth(header, users)) {
+        guard.success(ip);
+        serve(req, res);
+        return;
+      }
+      const failures = guard.failure(ip, deps.now());
+      log.warn({ event: 'status-page', action: 'auth-failed', peer: ip, failures }, 'status page: wrong user or password');
+      challenge(res);
+    }, decision.delayMs);
+  };
+
+  const serve = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://status.invalid');
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, 'text/plain; charset=utf-8', 'only GET\n', { allow: 'GET, HEAD' });
     if (url.pathname !== '/') return reply(res, 404, 'text/plain; charset=utf-8', 'not found: the status page is at /\n');

@@ -37,6 +37,8 @@ export async function startStatusPage(deps: StatusPageDeps): Promise<StatusServe
       users: users?.ok ? users.entries : undefined,
       store: deps.store,
       tls: config.tls,
+      // Its own guard, with the numbers of SMTP AUTH's: failures here do not lock out mail clients.
+      guard: { ...config.auth, lockoutMs: config.auth.lockoutSeconds * 1000 },
       log: deps.log,
       now: deps.now,
       page: async (now) => {

@@ -4,7 +4,8 @@
 // that does not exist), then headless Chromium loads the page: the DOM has the charts' SVG
 // elements with one data point per hour of traffic, the queue, the certificate and the errors by
 // destination; a screenshot is taken (into docs/status-page.png with SEALPOST_UPDATE_SCREENSHOT=1).
-// Then basic auth from a 0600 password file, HTTPS off loopback, and the refusals. Loopback only.
+// Then basic auth from a 0600 password file (wrong passwords locked out), HTTPS off loopback, and
+// the refusals. Loopback only.
 import assert from 'node:assert/strict';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import https from 'node:https';
@@ -163,7 +164,7 @@ function httpsGet(url: string, auth?: string): Promise<{ status: number; headers
   });
 }
 
-test('status page: basic auth from a 0600 password file; HTTPS off loopback; refused without a password or with an open file', {
+test('status page: basic auth from a 0600 password file, locked out after wrong passwords; HTTPS off loopback; refused without a password or with an open file', {
   timeout: 180_000,
 }, async (t) => {
   const passwd = path.join(dir, 'status.passwd');
@@ -176,6 +177,7 @@ test('status page: basic auth from a 0600 password file; HTTPS off loopback; ref
       // 0.0.0.0 is not loopback: HTTPS there (reached here through 127.0.0.1, all netless has).
       listen: { status_http: [`127.0.0.1:${loopPort}`, `0.0.0.0:${widePort}`] },
       status_http: { password_file: passwd },
+      auth: { slow_after: 3, max_failures: 3, lockout_s: 600 },
       dns: { servers: [dns.address], timeout_ms: 1000 },
     },
   });
@@ -209,6 +211,13 @@ test('status page: basic auth from a 0600 password file; HTTPS off loopback; ref
   assert.match(secure.body, /<h1>mx\.sealpost\.test<\/h1>/);
   await assert.rejects(fetch(`http://127.0.0.1:${widePort}/`));
   assert.match(await dumpDom(`https://ops:correct%20horse@127.0.0.1:${widePort}/`, { insecure: true, timeoutMs: 90_000 }), /<svg class="chart" id="chart-tls"/);
+
+  // Wrong passwords: past auth.max_failures (3 here; the good logins above forgot the first wrong
+  // one) the address is refused for a while, the right password too.
+  for (let i = 0; i < 3; i++) assert.equal((await httpsGet(wide, 'ops:guess')).status, 401);
+  const locked = await fetch(plain, { headers: { authorization: `Basic ${Buffer.from('ops:correct horse').toString('base64')}` } });
+  assert.equal(locked.status, 429);
+  assert.ok(Number(locked.headers.get('retry-after')) > 0);
 
   // config check: off loopback without a password file, and a password file others may read.
   await chmod(passwd, 0o644);
