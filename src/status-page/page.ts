@@ -147,7 +147,7 @@ function doctorSection(d: DoctorRecord | undefined, configFile: string): string 
   );
   return section(
     'Doctor',
-    `<p>${d.counts.error} errors, ${d.counts.warning} warnings, ${d.counts.ok} ok at start-up ${e(d.checkedAt)}; checks again: <code>${e(command)}</code>.</p>${items.length > 0 ? `<ul>${items.join('')}</ul>` : ''}`,
+    `<p>${plural(d.counts.error, 'error')}, ${plural(d.counts.warning, 'warning')}, ${d.counts.ok} ok at start-up ${e(d.checkedAt)}; checks again: <code>${e(command)}</code>.</p>${items.length > 0 ? `<ul>${items.join('')}</ul>` : ''}`,
     'doctor',
   );
 }
@@ -156,6 +156,10 @@ function weekShare(what: string, tls: readonly number[], total: readonly number[
   const t = sum(tls);
   const n = sum(total);
   return `${what}: ${t} of ${n} with TLS${n > 0 ? ` (${Math.round((t / n) * 100)}%)` : ''}`;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function sum(values: readonly number[]): number {

@@ -3,7 +3,7 @@
 // this hour (swaks in with and without STARTTLS, one delivery to a TLS receiver, one to a domain
 // that does not exist), then headless Chromium loads the page: the DOM has the charts' SVG
 // elements with one data point per hour of traffic, the queue, the certificate and the errors by
-// destination; a screenshot is taken (into docs/status-page.png with SEALPOST_UPDATE_SCREENSHOT=1).
+// destination and the doctor's findings; a screenshot is taken (into docs/status-page.png with SEALPOST_UPDATE_SCREENSHOT=1).
 // Then basic auth from a 0600 password file (wrong passwords locked out), HTTPS off loopback, and
 // the refusals. Loopback only.
 import assert from 'node:assert/strict';
@@ -13,6 +13,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import type { StatusReport } from '../../src/cli/status.ts';
+import { type DoctorRecord, doctorFile } from '../../src/doctor/startup.ts';
 import { dumpDom, screenshot } from '../helpers/chromium.ts';
 import { startSealpost } from '../helpers/daemon.ts';
 import { type DnsServer, startDnsServer } from '../helpers/dns-server.ts';
@@ -95,6 +96,23 @@ test('status page: a week of traffic in inline SVG charts, the queue, certificat
     { timeoutMs: 30_000, intervalMs: 500, what: 'the 4 real sessions counted and the nowhere.test and down.test errors recorded' },
   );
 
+  // The doctor's findings of a start-up run (its checks need the Internet's DNS: written as the daemon writes them).
+  const doctor: DoctorRecord = {
+    checkedAt: new Date(now).toISOString(),
+    counts: { ok: 16, warning: 1, error: 0 },
+    findings: [
+      {
+        id: 'dmarc.policy-none',
+        level: 'warning',
+        subject: 'example.test',
+        found: 'p=none: receivers report but do not act on failing mail',
+        why: 'w',
+        fix: 'once the reports show only your own mail, move to p=quarantine, then p=reject',
+      },
+    ],
+  };
+  await writeFile(doctorFile(daemon.dataDir), JSON.stringify(doctor));
+
   const url = `http://127.0.0.1:${httpPort}/`;
   const dom = await dumpDom(url, { timeoutMs: 90_000 });
   assert.match(dom, /<title>mx\.sealpost\.test: Sealpost status<\/title>/);
@@ -141,10 +159,14 @@ test('status page: a week of traffic in inline SVG charts, the queue, certificat
   assert.match(dom, /<td class="reason">mx\.down\.test\[127\.0\.0\.4\]:\d+: [^<]*ECONNREFUSED/);
   assert.match(dom, /<td class="reason">nowhere\.test: no such domain \(NXDOMAIN\)/);
   assert.match(dom, /<td class="reason">mx\.outlook\.test\[127\.0\.0\.9\]:25: 450 4\.2\.0 mailbox busy, try again later \(RCPT TO\)/);
-  assert.match(dom, /Not run yet \(it runs at daemon start; or run <code>sealpost doctor --config /);
+  assert.match(dom, /0 errors, 1 warning, 16 ok at start-up/);
+  assert.match(
+    dom,
+    /<li class="finding warning"><b>WARNING<\/b> example\.test: p=none: receivers report but do not act on failing mail<br><span class="hint">fix: once the reports show/,
+  );
 
   const png = process.env['SEALPOST_UPDATE_SCREENSHOT'] === '1' ? path.join(ROOT, 'docs', 'status-page.png') : path.join(dir, 'status-page.png');
-  await screenshot(url, png, { width: 940, height: 1500, timeoutMs: 90_000 });
+  await screenshot(url, png, { width: 940, height: 1600, timeoutMs: 90_000 });
   const image = await readFile(png);
   assert.deepEqual([...image.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG');
   assert.ok(image.length > 20_000, `a screenshot with content (${image.length} bytes)`);

@@ -93,7 +93,7 @@ test('renderPage: a complete document with the charts, the queue, certificates b
   // The host is named once: the reason names it already.
   assert.match(html, /<td class="reason">mx\.gmail\.test\[127\.0\.0\.8\]:25: 550 5\.1\.1 no such user &lt;script&gt;<br>/);
   assert.match(html, /sealpost queue show Q1/);
-  assert.match(html, /0 errors, 1 warnings, 5 ok/);
+  assert.match(html, /0 errors, 1 warning, 5 ok/);
   assert.match(html, /fix: set the PTR &amp; wait/);
   assert.match(html, /2 connections refused by DNSBL/);
 });
