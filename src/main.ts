@@ -44,6 +44,7 @@ import { QueueWorker } from './queue/worker.ts';
 import { buildDirectory, decideRecipient } from './routing/recipients.ts';
 import { createRspamdClient } from './rspamd/client.ts';
 import { RspamdStats } from './rspamd/stats.ts';
+import type { StatusFacts } from './status-page/page.ts';
 import { createAlpnChallenges } from './tls/alpn-challenges.ts';
 import { startTls } from './tls/service.ts';
 import { withTlsReports } from './tlsrpt/receive.ts';
@@ -63,6 +64,8 @@ export interface DaemonDeps {
   migrationsDir: string;
   /** The config file, read again on reload(); without it reload() re-reads certificate files only. */
   configFile?: string;
+  /** What `sealpost status --json` reports (cli/status.ts), for the status page (listen.status_http). */
+  statusFacts?: (now: number) => Promise<StatusFacts>;
 }
 
 export interface Daemon {
@@ -290,6 +293,14 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       const listener = createInboundListener(listenerDeps, addresses, role);
       started.push({ name: `${role} listener`, stop: () => listener.close(config.shutdown.graceSeconds * 1000) });
       listening[role === 'mx' ? 'smtp' : role] = await listener.listen();
+    }
+    if (config.listen.statusHttp.length > 0) {
+      const statusFacts = deps.statusFacts;
+      if (!statusFacts) throw new Error('listen.status_http is set but the caller gave no statusFacts (a bug)');
+      // Loaded only when on; after the listeners, so that its first page finds them answering.
+      const { startStatusPage } = await import('./status-page/service.ts');
+      const page = await startStatusPage({ config, facts: statusFacts, store: tls.store, log, now });
+      started.push({ name: 'status page', stop: () => page.close() });
     }
     // The start-up reserve for the next start on a full disk (db/reserve.ts); only with room to spare.
     void keepReserve(config.dataDir, freeBytes, minFreeBytes);

@@ -109,6 +109,8 @@ export interface Config {
     acmeHttp: readonly ListenAddress[];
     /** HTTPS (port 443): the MTA-STS policies and TLS-ALPN-01; [] = off. */
     https: readonly ListenAddress[];
+    /** The status page (HTTP on loopback, HTTPS elsewhere); [] = off. */
+    statusHttp: readonly ListenAddress[];
   };
   tls: { minVersion: TlsVersion; certFile: string; keyFile: string };
   /** Lowest TLS version per submission listener (default tls.min_version). */
@@ -161,6 +163,7 @@ export interface Config {
   queue: QueueConfig;
   /** [doctor]: our public addresses, blocklists, the port-25 probe (`sealpost doctor`). */
   doctor: DoctorConfig;
+  statusHttp: StatusHttpConfig;
   /** [inbound.rspamd] and [outbound.rspamd]: content checks by rspamd at end of DATA; null = off. */
   rspamd: RspamdConfig | null;
 }
@@ -278,4 +281,10 @@ export interface DoctorConfig {
   probeMx: string;
   /** Run the checks (without the port-25 probe) at start-up and log each error. */
   atStartup: boolean;
+}
+
+/** [status_http]: HTTP basic auth of the status page. */
+export interface StatusHttpConfig {
+  /** Absolute path of the "user:password" lines (mode 0600), or '' for no password (loopback only). */
+  passwordFile: string;
 }
