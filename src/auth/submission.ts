@@ -4,7 +4,6 @@
 // serves clients in relay.networks on port 25. CPU work only (header parsing, signing).
 //
 //   prepareOutgoing(input, { signer, hostname }) → Promise<Prepared>
-import { simpleParser } from 'mailparser';
 import { bodyHead, type MessageBody, prependTo } from '../core/body.ts';
 import { rfc5322Date } from '../core/date.ts';
 import { type DkimSigner, fromDomain } from '../dkim/signer.ts';
@@ -93,6 +92,8 @@ export async function prepareOutgoing<B extends MessageBody>(input: OutgoingInpu
  */
 async function fromAddresses(value: string): Promise<string[]> {
   const field = Buffer.from(`X-Sealpost: 1\r\nFrom:${value}\r\n\r\n`, 'latin1');
+  // mailparser (~7 MiB of heap) is loaded on the first submitted or relayed message.
+  const { simpleParser } = await import('mailparser');
   const parsed = await simpleParser(field, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
   return (parsed.from?.value ?? []).map((a) => a.address ?? '').filter((a) => a !== '');
 }

@@ -3,7 +3,7 @@
 // (RFC 8601) header fields; fields that claim to come from us are removed first. DNS I/O only.
 //
 //   createInboundVerifier({ hostname, resolver, dmarcReject, timeoutMs }) → (input) → Promise<Verdict>
-import { authenticate, type DNSResolver } from 'mailauth';
+import type { DNSResolver } from 'mailauth';
 import { bodyHead, bodyStream, isSpooled, type MessageBody, withHead } from '../core/body.ts';
 import { headerBlock } from '../message/body.ts';
 import { headerFields } from '../message/header-fields.ts';
@@ -32,6 +32,10 @@ export interface VerifierDeps {
 
 export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) => Promise<Verdict> {
   return async (input) => {
+    // mailauth (~13 MiB of heap with undici, joi, the BIMI/VMC parsers) is loaded on the first
+    // check, before its deadline starts: a daemon that receives no mail from other servers never
+    // holds it.
+    const { authenticate } = await import('mailauth');
     const cleaned = cleanResults(input.message, deps.hostname);
     const head = bodyHead(input.message);
     let timer: NodeJS.Timeout | undefined;

@@ -14,7 +14,6 @@ import { isStorageFault } from '../db/storage-fault.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 import { type CertMaterial, parseMaterial } from './material.ts';
 import { certCovers } from './names.ts';
-import * as x509 from './x509.ts';
 
 const DAY = 86_400_000;
 /** Regenerate when less than this is left. */
@@ -43,6 +42,9 @@ export function selfSignedVerdict(material: CertMaterial | undefined, hostname: 
 
 /** RSA-2048 (so DHE-RSA and ECDHE-RSA both work for old peers), SAN dNSName = hostname, ~1 year. */
 export async function generateSelfSigned(hostname: string, now: number): Promise<CertMaterial> {
+  // @peculiar/x509 (~4 MiB of heap) is loaded only to make a certificate: a daemon that keeps one,
+  // or has a real one, never holds it.
+  const x509 = await import('./x509.ts');
   const crypto = webcrypto;
   const algorithm = { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
   const keys = await crypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
