@@ -91,7 +91,8 @@ function sealpostTarget(d: SealpostDaemon): Target {
     rcpt: SEALPOST_MAILBOX,
     cpuMs: () => d.cpuMs(),
     loopCpuMs: () => d.loopCpuMs(),
-    memoryKiB: () => d.rssKiB(),
+    memoryKiB: () => d.pssKiB(),
+    rssKiB: () => d.rssKiB(),
     open: () => d.openRecipients(),
     deferred: () => d.deferredRecipients(),
     delivered: () => d.maildirCount(),
@@ -198,6 +199,13 @@ async function memoryDrain(
     sealpostPeakKiB: note('memoryPeakKiB'),
     sealpostAfterKiB: note('memoryAfterKiB'),
     settleMs: p.settleMs,
+    sealpostRss: {
+      startKiB: note('rssStartKiB'),
+      fillPeakKiB: note('rssFillPeakKiB'),
+      beforeKiB: note('rssBeforeKiB'),
+      peakKiB: note('rssPeakKiB'),
+      afterKiB: note('rssAfterKiB'),
+    },
     ...(same ? { postfixPeakPssKiB: Number(same.postfix.notes?.['memoryPeakKiB'] ?? 0) } : {}),
   };
 }
@@ -231,6 +239,7 @@ async function memoryLarge(
       settleMs: p.settleMs,
       acceptMs: Math.round(f.acceptMs),
       drainMs: Math.round(f.drainMs),
+      ...(f.rss ? { sealpostRss: f.rss } : {}),
     };
   } catch (err) {
     (report.memory.errors ??= []).push(`large messages: ${(err as Error).message.split('\n')[0] ?? 'failed'}`);
@@ -406,7 +415,7 @@ async function main(): Promise<number> {
         sinkPort: sealpostSink,
         relay: false,
       });
-      report.memory.idle = await idleMemory(sealpost.port, () => sealpost.rssKiB(), p.idle);
+      report.memory.idle = await idleMemory(sealpost.port, sealpostTarget(sealpost), p.idle);
       await sealpost.stop();
       await memoryDrain(
         cleanup,

@@ -1,5 +1,6 @@
 // What the benchmark measures about processes, read from /proc (Linux): CPU time of a process or
-// of a whole Postfix process group, resident memory (VmRSS, Pss), and a sampler for peaks.
+// of a whole Postfix process group, memory (Pss and VmRSS, of a process group or of a process and
+// its descendants), and a sampler for peaks.
 // Side effects: reads /proc only.
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -91,6 +92,59 @@ export function groupPssKiB(leader: number): number {
     try {
       const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
       total += m ? Number(m[1]) : 0;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
+}
+
+/** The direct children of every process, from the ppid field of /proc/PID/stat. */
+function childrenByParent(): Map<number, number[]> {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const ppid = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]);
+    const list = children.get(ppid) ?? [];
+    list.push(Number(name));
+    children.set(ppid, list);
+  }
+  return children;
+}
+
+/** `pid` and all its descendants (a daemon's worker processes, whatever their process group). */
+export function processTree(pid: number): number[] {
+  const children = childrenByParent();
+  const tree: number[] = [];
+  const todo = [pid];
+  for (let next = todo.pop(); next !== undefined; next = todo.pop()) {
+    tree.push(next);
+    todo.push(...(children.get(next) ?? []));
+  }
+  return tree;
+}
+
+export interface TreeMemory {
+  /** Proportional set size summed over the processes (threads share their process's): pages shared with others counted by share. */
+  pssKiB: number;
+  /** Resident set size summed over the processes (VmRSS: shared pages counted in full by each). */
+  rssKiB: number;
+}
+
+/** Pss and Rss of `pid` and its descendants, from /proc/PID/smaps_rollup, KiB. */
+export function treeMemoryKiB(pid: number): TreeMemory {
+  const total = { pssKiB: 0, rssKiB: 0 };
+  for (const p of processTree(pid)) {
+    try {
+      const text = readFileSync(`/proc/${p}/smaps_rollup`, 'utf8');
+      total.pssKiB += Number(/^Pss:\s+(\d+) kB/m.exec(text)?.[1] ?? 0);
+      total.rssKiB += Number(/^Rss:\s+(\d+) kB/m.exec(text)?.[1] ?? 0);
     } catch {
       // exited meanwhile
     }

@@ -25,11 +25,32 @@ export interface CaseResult {
   postfix: SideFigures;
 }
 
+/** Sealpost with N idle sessions (greeted, EHLO answered): Pss and VmRSS summed over its processes, KiB. */
+export interface IdleFigure {
+  connections: number;
+  pssKiB: number;
+  rssKiB: number;
+}
+
+/** Sealpost's VmRSS at the points of a memory case whose sealpost…KiB fields are Pss. */
+export interface RssFigures {
+  startKiB?: number;
+  fillPeakKiB?: number;
+  beforeKiB: number;
+  peakKiB: number;
+  afterKiB: number;
+}
+
+/**
+ * Sealpost's figures are Pss summed over its processes (threads share their process's pages;
+ * pages shared with other programs, such as the node binary, count by share), with VmRSS beside
+ * them in `sealpostRss`.
+ */
 export interface MemoryResult {
-  /** Sealpost VmRSS with N idle sessions (greeted, EHLO answered), KiB; N = 0 is the baseline. */
-  idle: { connections: number; rssKiB: number }[];
+  /** With N idle sessions; N = 0 is the baseline. */
+  idle: IdleFigure[];
   /**
-   * A queue of `messages` filled while the sink is down, then drained to it: Sealpost VmRSS before
+   * A queue of `messages` filled while the sink is down, then drained to it: Sealpost's Pss before
    * the fill, at its peak, before the drain, at its peak and `settleMs` after the queue is empty; Postfix's
    * Pss summed over its processes while the same queue drained in the outbound section, if it ran.
    */
@@ -42,11 +63,12 @@ export interface MemoryResult {
     sealpostPeakKiB: number;
     sealpostAfterKiB: number;
     settleMs: number;
+    sealpostRss?: RssFigures;
     postfixPeakPssKiB?: number;
   };
   /**
    * `sessions` sessions from one address, each sending one message of `size` bytes to the local
-   * mailbox at once: Sealpost VmRSS before, at the peak until all are in the Maildir, and
+   * mailbox at once: Sealpost's Pss before, at the peak until all are in the Maildir, and
    * `settleMs` after, the connections closed.
    */
   large?: {
@@ -58,6 +80,7 @@ export interface MemoryResult {
     settleMs: number;
     acceptMs: number;
     drainMs: number;
+    sealpostRss?: RssFigures;
   };
   /** A memory case that failed, and why. */
   errors?: string[];
@@ -135,26 +158,32 @@ export function formatTable(r: BenchReport): string {
     ...rows.map((row) => pad(row, widths)),
   ];
   const m = r.memory;
+  // Pss, then VmRSS in brackets when it was read.
+  const both = (pss: number, rss: number | undefined) => (rss === undefined ? mib(pss) : `${mib(pss)} (${mib(rss)})`);
   if (m.idle.length > 0) {
-    lines.push('', 'Sealpost resident memory (VmRSS):');
-    const base = m.idle.find((i) => i.connections === 0)?.rssKiB ?? 0;
+    lines.push('', 'Sealpost memory: Pss summed over its processes and threads (VmRSS in brackets):');
+    const base = m.idle.find((i) => i.connections === 0);
     for (const i of m.idle) {
-      const per = i.connections > 0 ? `, +${(((i.rssKiB - base) * 1024) / i.connections / 1024).toFixed(1)} KiB per connection` : ' (no connections)';
-      lines.push(`  ${String(i.connections).padStart(5)} idle connections: ${mib(i.rssKiB)}${per}`);
+      const per = (now: number, then: number | undefined) => (((now - (then ?? 0)) * 1024) / i.connections / 1024).toFixed(1);
+      const grown = i.connections > 0 ? `, +${per(i.pssKiB, base?.pssKiB)} (+${per(i.rssKiB, base?.rssKiB)}) KiB per connection` : ' (no connections)';
+      lines.push(`  ${String(i.connections).padStart(5)} idle connections: ${both(i.pssKiB, i.rssKiB)}${grown}`);
     }
   }
   if (m.drain) {
-    const pf = m.drain.postfixPeakPssKiB === undefined ? '' : ` (Postfix, all processes, Pss: ${mib(m.drain.postfixPeakPssKiB)} peak)`;
+    const d = m.drain;
+    const rss = d.sealpostRss;
+    const pf = d.postfixPeakPssKiB === undefined ? '' : ` (Postfix, all processes, Pss: ${mib(d.postfixPeakPssKiB)} peak)`;
     lines.push(
-      `  while ${m.drain.messages} queued messages of ${kib(m.drain.size)} drain: ${mib(m.drain.sealpostBeforeKiB)} before (${mib(m.drain.sealpostStartKiB)} before the fill, ${mib(m.drain.sealpostFillPeakKiB)} peak while filling),` +
-        ` ${mib(m.drain.sealpostPeakKiB)} peak, ${mib(m.drain.sealpostAfterKiB)} ${m.drain.settleMs / 1000} s after${pf}`,
+      `  while ${d.messages} queued messages of ${kib(d.size)} drain: ${both(d.sealpostBeforeKiB, rss?.beforeKiB)} before (${both(d.sealpostStartKiB, rss?.startKiB)} before the fill, ${both(d.sealpostFillPeakKiB, rss?.fillPeakKiB)} peak while filling),` +
+        ` ${both(d.sealpostPeakKiB, rss?.peakKiB)} peak, ${both(d.sealpostAfterKiB, rss?.afterKiB)} ${d.settleMs / 1000} s after${pf}`,
     );
   }
   if (m.large) {
     const l = m.large;
+    const rss = l.sealpostRss;
     lines.push(
-      `  while ${l.sessions} sessions each send ${mib(l.size / 1024)} at once: ${mib(l.sealpostBeforeKiB)} before, ${mib(l.sealpostPeakKiB)} peak,` +
-        ` ${mib(l.sealpostAfterKiB)} ${l.settleMs / 1000} s after (all accepted in ${(l.acceptMs / 1000).toFixed(1)} s, in the Maildir in ${(l.drainMs / 1000).toFixed(1)} s)`,
+      `  while ${l.sessions} sessions each send ${mib(l.size / 1024)} at once: ${both(l.sealpostBeforeKiB, rss?.beforeKiB)} before, ${both(l.sealpostPeakKiB, rss?.peakKiB)} peak,` +
+        ` ${both(l.sealpostAfterKiB, rss?.afterKiB)} ${l.settleMs / 1000} s after (all accepted in ${(l.acceptMs / 1000).toFixed(1)} s, in the Maildir in ${(l.drainMs / 1000).toFixed(1)} s)`,
     );
   }
   for (const e of m.errors ?? []) lines.push(`  memory: ERROR ${e}`);

@@ -10,7 +10,7 @@ import { waitFor } from '../test/helpers/wait.ts';
 import { type IdleSessions, type LoadResult, openIdle, runStreamed } from './load.ts';
 import { SINK_DOMAIN, smtpSource, startSink } from './postfix.ts';
 import { sampleMemory } from './proc.ts';
-import type { SideFigures } from './report.ts';
+import type { IdleFigure, SideFigures } from './report.ts';
 
 /** One MTA as the scenarios see it. */
 export interface Target {
@@ -21,8 +21,10 @@ export interface Target {
   cpuMs(): number;
   /** Sealpost: CPU time of the event-loop thread (the rest is libuv's thread pool: fs, fsync). */
   loopCpuMs?(): number;
-  /** Memory figure sampled while a queue drains: VmRSS (Sealpost) or summed Pss (Postfix), KiB. */
+  /** The memory figure: Pss summed over the server's processes (and so its threads), KiB. */
   memoryKiB(): number;
+  /** Sealpost: VmRSS summed over its processes, KiB, the second figure (notes.rss…KiB). */
+  rssKiB?(): number;
   /** Messages (Postfix) or recipients (Sealpost; one per message here) not delivered yet. */
   open(): number;
   /** Of those, how many have been tried and deferred. */
@@ -105,8 +107,10 @@ export async function outbound(t: Target, shape: Shape, o: OutboundRun): Promise
   const bound = boundMs(shape.messages);
   try {
     const memoryStart = t.memoryKiB();
+    const rssStart = t.rssKiB?.();
     const fill0 = performance.now();
     const fillMemory = sampleMemory(() => t.memoryKiB(), 200);
+    const fillRss = t.rssKiB && sampleMemory(t.rssKiB, 200);
     await smtpSource(t.port, { ...shape, to: `bench@${SINK_DOMAIN}`, timeoutMs: bound });
     await waitFor(() => t.open() === shape.messages && t.deferred() >= shape.messages, {
       timeoutMs: bound,
@@ -115,9 +119,12 @@ export async function outbound(t: Target, shape: Shape, o: OutboundRun): Promise
     });
     const fillMs = performance.now() - fill0;
     const fillPeak = fillMemory.stop();
+    const fillRssPeak = fillRss?.stop();
     const sink = await startSink(o.scope, o.sinkPort, o.sinkOut);
     const memoryBefore = t.memoryKiB();
+    const rssBefore = t.rssKiB?.();
     const memory = sampleMemory(() => t.memoryKiB(), 200);
+    const rss = t.rssKiB && sampleMemory(t.rssKiB, 200);
     const cpu0 = t.cpuMs();
     const loop0 = t.loopCpuMs?.() ?? 0;
     const t0 = performance.now();
@@ -127,9 +134,12 @@ export async function outbound(t: Target, shape: Shape, o: OutboundRun): Promise
     const cpuMs = t.cpuMs() - cpu0;
     const loopCpuMs = t.loopCpuMs ? { loopCpuMs: t.loopCpuMs() - loop0 } : {};
     const peak = memory.stop();
+    const rssPeak = rss?.stop();
     const received = sink.messages();
     await sink.stop();
-    const after = o.settleMs === undefined ? {} : { memoryAfterKiB: await settled(t, o.settleMs) };
+    const after = o.settleMs === undefined ? {} : { memoryAfterKiB: await settled(t, o.settleMs), ...(t.rssKiB ? { rssAfterKiB: t.rssKiB() } : {}) };
+    const rssNotes =
+      rssStart === undefined ? {} : { rssStartKiB: rssStart, rssFillPeakKiB: fillRssPeak?.peakKiB, rssBeforeKiB: rssBefore, rssPeakKiB: rssPeak?.peakKiB };
     const notes = {
       fillMs: Math.round(fillMs),
       sinkReceived: received,
@@ -137,6 +147,7 @@ export async function outbound(t: Target, shape: Shape, o: OutboundRun): Promise
       memoryFillPeakKiB: fillPeak.peakKiB,
       memoryBeforeKiB: memoryBefore,
       memoryPeakKiB: peak.peakKiB,
+      ...rssNotes,
       ...after,
       ...loopCpuMs,
     };
@@ -148,19 +159,20 @@ export async function outbound(t: Target, shape: Shape, o: OutboundRun): Promise
   }
 }
 
-/** VmRSS with 0, then each count of idle sessions (cumulative), after a settling second. */
-export async function idleMemory(port: number, rssKiB: () => number, counts: readonly number[]): Promise<{ connections: number; rssKiB: number }[]> {
-  const figures: { connections: number; rssKiB: number }[] = [];
+/** Pss and VmRSS with 0, then each count of idle sessions (cumulative), after a settling second. */
+export async function idleMemory(port: number, t: Pick<Target, 'memoryKiB' | 'rssKiB'>, counts: readonly number[]): Promise<IdleFigure[]> {
+  const figures: IdleFigure[] = [];
   const held: IdleSessions[] = [];
   let open = 0;
+  const figure = (connections: number): IdleFigure => ({ connections, pssKiB: t.memoryKiB(), rssKiB: t.rssKiB?.() ?? 0 });
   try {
     await sleep(1000);
-    figures.push({ connections: 0, rssKiB: rssKiB() });
+    figures.push(figure(0));
     for (const target of counts) {
       held.push(await openIdle('127.0.0.1', port, target - open));
       open = target;
       await sleep(1000);
-      figures.push({ connections: open, rssKiB: rssKiB() });
+      figures.push(figure(open));
     }
   } finally {
     for (const h of held) h.close();
@@ -181,9 +193,12 @@ export interface LargeShape {
 }
 
 export interface LargeFigures {
+  /** Pss. */
   beforeKiB: number;
   peakKiB: number;
   afterKiB: number;
+  /** VmRSS, when the target reads it. */
+  rss?: { beforeKiB: number; peakKiB: number; afterKiB: number };
   /** Until the last message was answered 250. */
   acceptMs: number;
   /** Until the last was in the Maildir. */
@@ -199,7 +214,9 @@ export async function largeMessages(t: Target, shape: LargeShape, settleMs: numb
   const bound = 120_000 + shape.sessions * 10_000;
   const delivered0 = t.delivered();
   const beforeKiB = t.memoryKiB();
+  const rssBefore = t.rssKiB?.();
   const memory = sampleMemory(() => t.memoryKiB(), 100);
+  const rss = t.rssKiB && sampleMemory(t.rssKiB, 100);
   try {
     const t0 = performance.now();
     const r = await runStreamed({
@@ -221,8 +238,13 @@ export async function largeMessages(t: Target, shape: LargeShape, settleMs: numb
     });
     const drainMs = performance.now() - t0;
     const peakKiB = memory.stop().peakKiB;
-    return { beforeKiB, peakKiB, afterKiB: await settled(t, settleMs), acceptMs, drainMs };
+    const rssPeak = rss?.stop().peakKiB;
+    const afterKiB = await settled(t, settleMs);
+    const rssFigures =
+      rssBefore !== undefined && rssPeak !== undefined && t.rssKiB ? { rss: { beforeKiB: rssBefore, peakKiB: rssPeak, afterKiB: t.rssKiB() } } : {};
+    return { beforeKiB, peakKiB, afterKiB, acceptMs, drainMs, ...rssFigures };
   } finally {
     memory.stop();
+    rss?.stop();
   }
 }

@@ -11,7 +11,7 @@ import { QueueStore } from '../src/queue/store.ts';
 import { requestWake } from '../src/queue/wake.ts';
 import type { Scope } from '../test/helpers/tmp.ts';
 import { waitForLine } from '../test/helpers/wait.ts';
-import { processCpuMs, rssKiB, threadCpuMs } from './proc.ts';
+import { processCpuMs, threadCpuMs, treeMemoryKiB } from './proc.ts';
 
 export const SEALPOST_DOMAIN = 'sealpost.test';
 export const SEALPOST_MAILBOX = `bench@${SEALPOST_DOMAIN}`;
@@ -85,6 +85,9 @@ export interface SealpostDaemon {
   cpuMs(): number;
   /** CPU time of the main thread (the event loop) alone. */
   loopCpuMs(): number;
+  /** Pss summed over the daemon's processes (all its threads), KiB: the memory figure. */
+  pssKiB(): number;
+  /** VmRSS summed over the daemon's processes, KiB: the second figure. */
   rssKiB(): number;
   /** Recipients not yet in a final state (queued, active, held). */
   openRecipients(): number;
@@ -139,7 +142,8 @@ export async function startSealpost(scope: Scope, root: string, o: SealpostOptio
     logFile,
     cpuMs: () => processCpuMs(pid),
     loopCpuMs: () => threadCpuMs(pid, pid),
-    rssKiB: () => rssKiB(pid),
+    pssKiB: () => treeMemoryKiB(pid).pssKiB,
+    rssKiB: () => treeMemoryKiB(pid).rssKiB,
     openRecipients: () => count(`SELECT count(*) AS n FROM recipients WHERE state IN ('queued', 'active', 'held')`),
     deferredRecipients: () => count(`SELECT count(*) AS n FROM recipients WHERE state = 'queued' AND attempts > 0`),
     async retryAll() {
