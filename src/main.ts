@@ -214,8 +214,10 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       w.start();
       started.push({ name: `${w.transport} worker`, stop: () => w.stop() });
     }
-    // After each burst (a queue fill or drain, large messages), one full collection once the loop is quiet.
+    // After each burst (a queue fill or drain, large messages), and after the start-up, one full
+    // collection once the loop is quiet.
     const stopQuietGc = startQuietGc({
+      afterStart: true,
       onCollect: (ms) => log.info({ ms: Math.round(ms), rssMiB: Math.round(process.memoryUsage.rss() / 2 ** 20) }, 'full collection after a burst'),
     });
     started.push({ name: 'quiet gc', stop: stopQuietGc });

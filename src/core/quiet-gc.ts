@@ -49,6 +49,11 @@ export interface QuietGcDeps {
   intervalMs?: number;
   /** Told of each collection: how long it took. */
   onCollect?: (ms: number) => void;
+  /**
+   * The start-up was a burst (modules compiled, config read, a certificate made: the young
+   * generation grown to its maximum): collect at the first quiet interval too.
+   */
+  afterStart?: boolean;
 }
 
 /** Samples the loop every `intervalMs` (an unref'd timer) and collects after each burst. Returns stop. */
@@ -56,7 +61,7 @@ export function startQuietGc(deps: QuietGcDeps = {}): () => void {
   const activeMs = deps.activeMs ?? (() => performance.eventLoopUtilization().active);
   const gc = deps.gc ?? v8FullGc();
   const now = deps.now ?? (() => performance.now());
-  let state: QuietState = { busyMs: 0 };
+  let state: QuietState = { busyMs: deps.afterStart ? BURST_BUSY_MS : 0 };
   let lastActive = activeMs();
   let lastAt = now();
   const timer = setInterval(() => {

@@ -48,6 +48,21 @@ test('startQuietGc: one collection per burst, after the loop goes quiet', { time
   }
 });
 
+test('startQuietGc afterStart: the start-up counts as a burst, collected at the first quiet interval', { timeout: 5_000 }, async () => {
+  let clock = 0;
+  let collections = 0;
+  const now = () => (clock += 250);
+  const stop = startQuietGc({ activeMs: () => 0, now, gc: () => collections++, intervalMs: 2, afterStart: true });
+  try {
+    while (clock < 500 * 3) await sleep(1);
+    assert.equal(collections, 1, 'collected once after the start');
+    while (clock < 500 * 12) await sleep(1);
+    assert.equal(collections, 1, 'not again while idle');
+  } finally {
+    stop();
+  }
+});
+
 test('v8FullGc frees a large Buffer held only by garbage', { timeout: 10_000 }, () => {
   const gc = v8FullGc();
   gc();
