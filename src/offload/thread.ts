@@ -1,7 +1,9 @@
 // Entry point of the offload thread (started by client.ts): answers Maildir writes and inbound
 // checks as they come, each with the same code the event loop would run (maildir.ts, verify.ts).
-// Builds its own DNS resolver and cache from the settings it is given.
+// Builds its own DNS resolver and cache from the settings it is given; collects its own heap after
+// each burst (quiet-gc.ts: this thread has its own V8 heap and event loop).
 import { parentPort, workerData } from 'node:worker_threads';
+import { startQuietGc } from '../core/quiet-gc.ts';
 import { cachingResolver } from '../dns/cache.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import { createMaildirWriter } from '../local/maildir.ts';
@@ -14,6 +16,9 @@ if (!port) throw new Error('offload/thread.ts runs only as a worker thread');
 const settings = workerData as { verify?: VerifySettings };
 const write = createMaildirWriter();
 const verify = settings.verify && verifier(settings.verify);
+// After a burst of checks or Maildir writes (the checked bodies, mailauth's parse of them), once
+// this thread's loop is quiet: one full collection, as the event loop does for its own heap.
+startQuietGc();
 
 port.on('message', (request: Request) => {
   handle(request).then(
