@@ -415,7 +415,7 @@ async function main(): Promise<number> {
         sinkPort: sealpostSink,
         relay: false,
       });
-      report.memory.idle = await idleMemory(sealpost.port, sealpostTarget(sealpost), p.idle);
+      report.memory.idle = await idleMemory(sealpost.port, sealpostTarget(sealpost), p.idle, p.settleMs);
       await sealpost.stop();
       await memoryDrain(
         cleanup,

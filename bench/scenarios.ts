@@ -159,19 +159,23 @@ export async function outbound(t: Target, shape: Shape, o: OutboundRun): Promise
   }
 }
 
-/** Pss and VmRSS with 0, then each count of idle sessions (cumulative), after a settling second. */
-export async function idleMemory(port: number, t: Pick<Target, 'memoryKiB' | 'rssKiB'>, counts: readonly number[]): Promise<IdleFigure[]> {
+/**
+ * Pss and VmRSS with 0, then each count of idle sessions (cumulative), each read `settleMs` after
+ * the sessions were opened (the daemon idle, as for the "after" figures: its collection after the
+ * start-up or the burst of connections done).
+ */
+export async function idleMemory(port: number, t: Pick<Target, 'memoryKiB' | 'rssKiB'>, counts: readonly number[], settleMs: number): Promise<IdleFigure[]> {
   const figures: IdleFigure[] = [];
   const held: IdleSessions[] = [];
   let open = 0;
   const figure = (connections: number): IdleFigure => ({ connections, pssKiB: t.memoryKiB(), rssKiB: t.rssKiB?.() ?? 0 });
   try {
-    await sleep(1000);
+    await sleep(settleMs);
     figures.push(figure(0));
     for (const target of counts) {
       held.push(await openIdle('127.0.0.1', port, target - open));
       open = target;
-      await sleep(1000);
+      await sleep(settleMs);
       figures.push(figure(open));
     }
   } finally {
