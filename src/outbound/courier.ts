@@ -2,11 +2,13 @@
 // domain the transport (transport.ts: a smarthost or MX delivery), the TLS policy, the MX walk (or
 // the next hop's own addresses), then host after host until every recipient has an answer; AUTH
 // to a smarthost once its session is over TLS (RFC 4954).
-// The TLS decision of each hop and its record (log + attempts row) are hop.ts's. Never rejects
-// (Courier contract).
+// The TLS decision of each hop and its record (log + attempts row) are hop.ts's; under a DANE
+// level (dane, dane-only) with DNSSEC validation working, the MX walk goes through the
+// DNSSEC-aware resolver and each host's TLSA records (dane-lookup.ts) set its policy (hop.ts
+// hostPolicy). Never rejects (Courier contract).
 import { readFile } from 'node:fs/promises';
 import type tls from 'node:tls';
-import type { OutboundConfig } from '../config/types.ts';
+import { isDaneLevel, type OutboundConfig } from '../config/types.ts';
 import { parseMailbox } from '../core/address.ts';
 import type { Courier, DeliveryJob, Outcome, SmtpReply } from '../core/delivery.ts';
 import type { Resolver } from '../dns/resolver.ts';
@@ -14,13 +16,20 @@ import type { Logger } from '../log/log.ts';
 import type { StsPolicy } from '../tls-policy/mta-sts.ts';
 import { choosePolicy, type TlsPolicy, tableLevel } from '../tls-policy/policy.ts';
 import type { AttemptSink } from './attempts-store.ts';
-import { type HopDeps, type HopPlace, hopInfo, hopRecord, openHop, stsAllowedHosts, wantsStarttls, writeHop } from './hop.ts';
+import { lookupDane, type TlsaResolver } from './dane-lookup.ts';
+import { type DaneLookup, type HopDeps, type HopPlace, hopInfo, hopRecord, hostPolicy, openHop, stsAllowedHosts, wantsStarttls, writeHop } from './hop.ts';
 import { Limiter } from './limiter.ts';
-import { type MxWalk, walkHost, walkMx } from './mx.ts';
+import { type MxHost, type MxWalk, walkHost, walkMx } from './mx.ts';
 import { classifySend, summarize } from './outcomes.ts';
 import { SessionPool } from './pool.ts';
 import { type OpenResult, type SessionOptions, SmtpSession } from './smtp-client.ts';
 import { chooseTransport, type Transport, transportLabel } from './transport.ts';
+
+/**
+ * Whether DANE can be done (DNSSEC validation works and its AD bit is believed: dns/validation-probe.ts),
+ * with the DNSSEC-aware resolver for the MX, address and TLSA lookups of a DANE hop; else why not.
+ */
+export type DaneState = { on: true; resolver: Resolver & TlsaResolver } | { on: false; why: string };
 
 export interface RemoteCourierDeps {
   /** Our EHLO name (config hostname). */
@@ -32,6 +41,8 @@ export interface RemoteCourierDeps {
   trust: tls.SecureContext;
   log: Logger;
   attempts?: AttemptSink;
+  /** DANE on or off (awaited once per destination under a DANE level); absent = off. */
+  dane?: () => Promise<DaneState>;
   /** The MTA-STS policy in force for a domain (tls-policy/sts.ts); absent = MTA-STS off. */
   sts?: (domain: string) => Promise<(StsPolicy & { id: string }) | undefined>;
   now?: () => number;
@@ -135,7 +146,7 @@ export class RemoteCourier implements Courier {
     const started = this.now();
     const label = transportLabel(transport);
     const port = transport.kind === 'relay' ? transport.port : o.port;
-    const place = (mx: string, ip = ''): HopPlace => ({
+    const place = (mx: string, ip = '', host: Partial<Pick<HopPlace, 'policy' | 'dane' | 'daneFacts'>> = {}): HopPlace => ({
       queueId: job.queueId,
       domain,
       rcpts: pending,
@@ -144,8 +155,10 @@ export class RemoteCourier implements Courier {
       ip,
       port,
       ...(label ? { transport: label } : {}),
+      ...host,
     });
-    const walk = await this.hosts(domain, transport, o);
+    const dane: DaneState | undefined = isDaneLevel(policy.level) ? ((await this.deps.dane?.()) ?? { on: false, why: 'DANE is not set up' }) : undefined;
+    const walk = await this.hosts(domain, transport, o, dane?.on ? dane.resolver : undefined);
     if (walk.kind !== 'hosts') {
       const outcome: Outcome = { kind: walk.kind, reason: walk.reason, enhanced: walk.enhanced };
       writeHop(this.hopDeps, hopRecord(place(''), {}, this.span(started), walk.kind, { error: walk.reason }));
@@ -158,8 +171,21 @@ export class RemoteCourier implements Courier {
     }
     let last: Outcome = { kind: 'transient', reason: `no MX host of ${domain} could be tried`, enhanced: '4.4.1' };
     for (const host of allowed.hosts) {
+      const chosen = dane ? hostPolicy(policy, domain, host.name, await this.daneLookup(dane, host, port)) : { ok: true as const, policy };
+      if (!chosen.ok) {
+        // RFC 7672 §2.2: this host cannot be used now; the next one may (its own TLSA).
+        const facts = chosen.facts ? { daneFacts: chosen.facts } : {};
+        writeHop(this.hopDeps, hopRecord(place(host.name, '', facts), {}, this.span(this.now()), 'transient', { error: chosen.reason }));
+        last = { kind: 'transient', reason: chosen.reason, enhanced: '4.7.5' };
+        continue;
+      }
+      const hostPlace = {
+        policy: chosen.policy,
+        ...(chosen.dane ? { dane: chosen.dane } : {}),
+        ...(chosen.facts ? { daneFacts: chosen.facts } : {}),
+      };
       for (const ip of host.addresses) {
-        const attempt = await this.tryAddress(job, o, transport, place(host.name, ip));
+        const attempt = await this.tryAddress(job, o, transport, place(host.name, ip, hostPlace));
         for (const [rcpt, outcome] of attempt.outcomes) outcomes.set(rcpt, outcome);
         pending = pending.filter((r) => !outcomes.has(r));
         if (pending.length === 0) return outcomes;
@@ -170,12 +196,22 @@ export class RemoteCourier implements Courier {
     return finish(last);
   }
 
-  /** The hosts to try: the domain's MX hosts, a next hop's MX hosts, or a "[host]" itself. */
-  private hosts(domain: string, transport: Transport, o: OutboundConfig): Promise<MxWalk> {
-    const options = { maxHosts: o.maxMxHosts, ipv6: o.ipv6 };
-    if (transport.kind === 'mx') return walkMx(domain, this.deps.resolver, this.random, options);
-    if (transport.mxLookup) return walkMx(transport.host, this.deps.resolver, this.random, options);
-    return walkHost(transport.host, this.deps.resolver, options);
+  /**
+   * The hosts to try: the domain's MX hosts, a next hop's MX hosts, or a "[host]" itself. Through
+   * the DNSSEC-aware resolver for a DANE hop (RFC 7672 §2.2: the MX and address answers must be secure).
+   */
+  private hosts(domain: string, transport: Transport, o: OutboundConfig, dnssec: Resolver | undefined): Promise<MxWalk> {
+    const options = { maxHosts: o.maxMxHosts, ipv6: o.ipv6, ...(dnssec ? { dnssec: true } : {}) };
+    const resolver = dnssec ?? this.deps.resolver;
+    if (transport.kind === 'mx') return walkMx(domain, resolver, this.random, options);
+    if (transport.mxLookup) return walkMx(transport.host, resolver, this.random, options);
+    return walkHost(transport.host, resolver, options);
+  }
+
+  /** What DNS says about DANE for one host: off without DNSSEC validation, else its TLSA lookup. */
+  private daneLookup(dane: DaneState, host: MxHost, port: number): Promise<DaneLookup> {
+    if (!dane.on) return Promise.resolve({ kind: 'off', why: `DANE off: ${dane.why}` });
+    return lookupDane(dane.resolver, host, port);
   }
 
   /** One host address: a session (pooled or new; its TLS decided by the hop, hop.ts), AUTH when the transport has credentials, one transaction. */
@@ -190,6 +226,8 @@ export class RemoteCourier implements Courier {
       ip: place.ip,
       port: place.port,
       mxName: place.mx,
+      // RFC 7672 §8.1: SNI is the TLSA base name.
+      ...(place.dane ? { servername: place.dane.base } : {}),
       heloName: this.deps.hostname,
       starttls: wantsStarttls(policy.level, plaintextRetry),
       ...(transport.kind === 'relay' && transport.protocol === 'smtps' ? { implicitTls: true } : {}),
@@ -296,7 +334,8 @@ export class RemoteCourier implements Courier {
   /** Pooled sessions are kept apart by address, TLS level, transport and whether they are the plaintext retry. */
   private key(place: HopPlace, plaintextRetry: boolean, transport: Transport = { kind: 'mx' }): string {
     const via = transport.kind === 'relay' ? `${transport.via}|${transport.protocol}|${transport.auth?.username ?? ''}` : 'mx';
-    return `${place.mx}|${place.ip}|${place.port}|${place.policy.level}|${plaintextRetry ? 'plain' : 'tls'}|${via}`;
+    const dane = place.dane ? `dane ${place.dane.base} ${place.dane.records.map((r) => `${r.usage}${r.selector}${r.matchingType}${r.data}`).join(',')}` : '';
+    return `${place.mx}|${place.ip}|${place.port}|${place.policy.level}|${plaintextRetry ? 'plain' : 'tls'}|${via}|${dane}`;
   }
 
   /** When an attempt that started at `started` began, and how long it took until now. */

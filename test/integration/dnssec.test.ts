@@ -71,8 +71,8 @@ test('a signed zone answers A, MX, TXT and TLSA with secure=true through unbound
 });
 
 test('a CNAME chain is secure only when every link is', { timeout: 30_000 }, async () => {
-  assert.deepEqual(await viaUnbound.resolve4('alias.secure.test'), { kind: 'records', records: ['127.0.0.2'], secure: true });
-  assert.deepEqual(await viaUnbound.resolve4('out.secure.test'), { kind: 'records', records: ['127.0.0.3'], secure: false });
+  assert.deepEqual(await viaUnbound.resolve4('alias.secure.test'), { kind: 'records', records: ['127.0.0.2'], secure: true, canonical: 'mx.secure.test' });
+  assert.deepEqual(await viaUnbound.resolve4('out.secure.test'), { kind: 'records', records: ['127.0.0.3'], secure: false, canonical: 'mx.insecure.test' });
 });
 
 test('an unsigned delegation answers with secure=false', { timeout: 30_000 }, async () => {
