@@ -83,7 +83,8 @@ export type HostPolicy = { ok: true; policy: TlsPolicy; dane?: HopDane; facts?: 
 /**
  * The TLS policy of one MX host from its destination's policy and its DANE lookup (RFC 7672 §2.2).
  * Not a DANE level: unchanged. Usable TLSA: DANE (source "dane"). TLSA that are all unusable:
- * "encrypt" (RFC 7672 §2.2, mandatory TLS without authentication), deferred under dane-only. A
+ * "encrypt" (RFC 7672 §2.2, mandatory TLS without authentication), or MTA-STS enforce when the
+ * domain has it; deferred under dane-only. A
  * failed TLSA lookup: deferred, never plaintext, never MTA-STS or "may" instead. No DANE (DNSSEC
  * off, an insecure answer, no TLSA): dane-only defers; dane falls back to MTA-STS enforce (then
  * only for a host its policy names), else "may".
@@ -105,6 +106,8 @@ export function hostPolicy(policy: TlsPolicy, domain: string, mx: string, lookup
       if (usable.length === 0) {
         const why = `no usable TLSA record for ${mx} (${lookup.records.map((r) => `${tlsaParams(r)}: ${unusableReason(r)}`).join('; ')})`;
         if (only) return { ok: false, reason: `dane-only: ${why}`, facts: { ...facts, error: why } };
+        // Safer than RFC 7672 asks: MTA-STS enforce still authenticates where DANE cannot.
+        if (policy.sts?.mode === 'enforce') return noDane(policy, domain, mx, { ...facts, error: `${why}: MTA-STS applies` });
         return { ok: true, policy: { ...policy, level: 'encrypt', source: 'dane' }, facts: { ...facts, error: `${why}: TLS required, not authenticated` } };
       }
       const names = [...new Set([lookup.base, mx, domain])];
@@ -113,15 +116,20 @@ export function hostPolicy(policy: TlsPolicy, domain: string, mx: string, lookup
     default: {
       const facts = none(lookup.why);
       if (only) return { ok: false, reason: `dane-only: ${lookup.why}`, facts };
-      const sts = policy.sts;
-      if (sts?.mode === 'enforce') {
-        // RFC 8461 §4.1: in enforce mode only MX hosts named by the policy may be used.
-        if (!mxAllowed(mx, sts)) return { ok: false, reason: `MX ${mx} of ${domain} is not in its MTA-STS policy (mx: ${sts.mx.join(', ')})`, facts };
-        return { ok: true, policy: { level: 'verify', source: 'mta-sts', sts }, facts };
-      }
-      return { ok: true, policy: { ...policy, level: 'may' }, facts };
+      return noDane(policy, domain, mx, facts);
     }
   }
+}
+
+/** A "dane" host without DANE: MTA-STS enforce (verify, only for the MX hosts it names), else "may". */
+function noDane(policy: TlsPolicy, domain: string, mx: string, facts: DaneFacts): HostPolicy {
+  const sts = policy.sts;
+  if (sts?.mode === 'enforce') {
+    // RFC 8461 §4.1: in enforce mode only MX hosts named by the policy may be used.
+    if (!mxAllowed(mx, sts)) return { ok: false, reason: `MX ${mx} of ${domain} is not in its MTA-STS policy (mx: ${sts.mx.join(', ')})`, facts };
+    return { ok: true, policy: { level: 'verify', source: 'mta-sts', sts }, facts };
+  }
+  return { ok: true, policy: { ...policy, level: 'may' }, facts };
 }
 
 /** The record's `dane` field: what the lookup found, and what this connection's chain matched. */

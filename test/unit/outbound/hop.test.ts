@@ -292,6 +292,7 @@ test('RFC 7672 §2.2 per MX host, table: DANE lookup × level → the host polic
     ['usable TLSA under dane-only', only, 'mx.dest.test', records, 'dane-only/dane'],
     ['usable TLSA wins over MTA-STS', withSts, 'mx.dest.test', records, 'dane/dane'],
     ['only unusable TLSA: encrypt', dane, 'mx.dest.test', unusable, 'encrypt/dane'],
+    ['only unusable TLSA, MTA-STS enforce: verify', withSts, 'mx.dest.test', unusable, 'verify/mta-sts'],
     ['only unusable TLSA under dane-only: defer', only, 'mx.dest.test', unusable, 'defer'],
     ['TLSA lookup failed: defer, even with MTA-STS', withSts, 'mx.dest.test', failed, 'defer'],
     ['TLSA lookup failed under dane: defer, never may', dane, 'mx.dest.test', failed, 'defer'],
