@@ -97,7 +97,7 @@ export function matchTlsa(records: readonly TlsaRecord[], input: DaneMatchInput)
     return { matched: r };
   }
   if (problems.length > 0) return { matched: null, error: problems.join('; ') };
-  const shown = usable.map((r) => `${tlsaParams(r)} ${r.data.slice(0, 16)}…`).join(', ');
+  const shown = usable.map(tlsaText).join(', ');
   return {
     matched: null,
     error: `the TLSA record${usable.length > 1 ? 's' : ''} ${shown} match${usable.length > 1 ? '' : 'es'} no certificate the server sent`,

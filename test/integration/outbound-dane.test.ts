@@ -20,13 +20,17 @@ import { createLogger } from '../../src/log/log.ts';
 import { AttemptsStore } from '../../src/outbound/attempts-store.ts';
 import { RemoteCourier } from '../../src/outbound/courier.ts';
 import { createCa, issueCert } from '../helpers/certs.ts';
+import { startSealpost } from '../helpers/daemon.ts';
 import { type DnssecPeers, startDnssec } from '../helpers/dnssec.ts';
 import { type PostfixReceiver, startPostfixReceiver, startPostfixSender } from '../helpers/postfix.ts';
+import { run } from '../helpers/proc.ts';
 import { createTestPki, type TestPki } from '../helpers/receivers.ts';
+import { swaksSend } from '../helpers/swaks.ts';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { captureLog, job, openTestDb, outboundConfig } from './outbound-setup.ts';
 
+const SEALPOST = path.resolve(import.meta.dirname, '../../scripts/sealpost');
 const MAIN = '127.0.0.171'; // the receiver with the test CA's certificate (every MX name but mx.ta.test)
 const TA = '127.0.0.172'; // the receiver whose chain ends in a CA only the 2 1 1 record vouches for
 
@@ -207,7 +211,7 @@ for (const column of COLUMNS) {
           | { tlsa: number; usable: number; matched: string | null; error: string | null }
           | undefined;
       const error = (z: Zone) => String(log.hops(j.queueId, `${z}.test`).at(-1)?.error);
-      assert.match(error('rotated'), /DANE authentication failed: the TLSA record 3 1 1 [0-9a-f]{16}… matches no certificate the server sent/);
+      assert.match(error('rotated'), /DANE authentication failed: the TLSA record 3 1 1 [0-9a-f]{64} matches no certificate the server sent/);
       assert.deepEqual({ ...dane('rotated'), error: null }, { tlsa: 1, usable: 1, matched: null, error: null });
       assert.match(error('tlsa-servfail'), /TLSA lookup for mx\.tlsa-servfail\.test failed .*never sent without DANE/);
       assert.match(dane('unsigned-host')?.error ?? '', /address records of mx\.unsignedhost\.test are not DNSSEC-secure/);
@@ -216,6 +220,80 @@ for (const column of COLUMNS) {
     }
   });
 }
+
+test("sealpost tls-check shows each MX host's TLSA records, whether DNSSEC-secure, and whether the served chain matches", { timeout: 120_000 }, async () => {
+  type Report = import('../../src/tlscheck/report.ts').TlsCheckReport;
+  const check = async (domain: string) => {
+    const r = await run(SEALPOST, ['tls-check', domain, '--json', '--dns', dnssec.resolver, '--port', '25', '--timeout', '5'], { timeoutMs: 60_000 });
+    return JSON.parse(r.stdout) as Report;
+  };
+  const ee = (await check('ee.test')).mx[0];
+  assert.equal(ee?.dane?.name, '_25._tcp.mx.ee.test');
+  assert.equal(ee?.dane?.secure, true);
+  assert.deepEqual(
+    ee?.dane?.records.map((r) => [r.record.slice(0, 6), r.usable]),
+    [['3 1 1 ', true]],
+  );
+  assert.deepEqual(ee?.addresses[0]?.dane, { matched: '3 1 1' });
+  assert.match(ee?.addresses[0]?.delivery.text ?? '', /authenticated by DANE \(TLSA 3 1 1\)/);
+  const ta = (await check('ta.test')).mx[0];
+  assert.deepEqual(ta?.addresses[0]?.dane, { matched: '2 1 1' });
+  const rotated = (await check('rotated.test')).mx[0];
+  assert.equal(rotated?.addresses[0]?.dane?.matched, null);
+  const finding = rotated?.addresses[0]?.findings.find((f) => f.kind === 'dane-mismatch');
+  assert.match(finding?.text ?? '', /publish the TLSA record of the key it serves \(3 1 1 [0-9a-f]{64}\)/);
+  assert.match(rotated?.addresses[0]?.delivery.text ?? '', /would defer the mail: DANE authentication failed/);
+  const unsigned = (await check('unsigned-host.test')).mx[0];
+  assert.equal(unsigned?.dane?.secure, false);
+  assert.match(unsigned?.dane?.text ?? '', /address records of mx\.unsignedhost\.test are not DNSSEC-secure/);
+  const usage1 = (await check('usage1.test')).mx[0];
+  assert.deepEqual(
+    usage1?.dane?.records.map((r) => r.usable),
+    [false],
+  );
+  const servfail = (await check('tlsa-servfail.test')).mx[0];
+  assert.match(
+    servfail?.addresses[0]?.delivery.text ?? '',
+    /would defer the mail: the TLSA lookup for mx\.tlsa-servfail\.test failed .*never sent without DANE/,
+  );
+  // The text report says the same in lines.
+  const text = await run(SEALPOST, ['tls-check', 'rotated.test', '--dns', dnssec.resolver, '--port', '25', '--timeout', '5'], { timeoutMs: 60_000 });
+  assert.match(text.stdout, /^ {2}TLSA {9}_25\._tcp\.mx\.rotated\.test: 1 record\(s\), DNSSEC-secure$/m, text.stdout);
+  assert.match(text.stdout, /^ {4}DANE {9}NO match: the TLSA record 3 1 1 [0-9a-f]{64} matches no certificate the server sent$/m, text.stdout);
+});
+
+test('the daemon as a new user runs it: default tls_default, unbound as [dns] servers: DANE-verified, a rotated key deferred with the reason in queue show, a bogus zone never gets plaintext', {
+  timeout: 120_000,
+}, async (t) => {
+  const counts = new Map<Zone, number>();
+  for (const z of ZONES) counts.set(z, (await receivedFor(z)).length);
+  const daemon = await startSealpost(t, { config: { dns: { servers: [dnssec.resolver], timeout_ms: 3000 }, outbound: { port: 25 } } });
+  const sent = await swaksSend({
+    port: daemon.smtpPort,
+    from: 'alice@example.test',
+    to: ['one@ee.test', 'two@rotated.test', 'three@bogus.test', 'four@tlsa-servfail.test'],
+    subject: 'daemon dane',
+  });
+  assert.equal(sent.code, 0, sent.stdout + sent.stderr);
+  const delivered = await daemon.waitForLog({ event: 'hop', domain: 'ee.test', result: 'delivered' }, { timeoutMs: 30_000 });
+  assert.equal(delivered['policy'], 'dane');
+  assert.equal(delivered['policySource'], 'dane');
+  assert.deepEqual(delivered['dane'], { tlsa: 1, usable: 1, matched: '3 1 1', error: null });
+  assert.equal((delivered['tls'] as { verified: boolean }).verified, true);
+  const rotated = await daemon.waitForLog({ event: 'hop', domain: 'rotated.test', result: 'transient' }, { timeoutMs: 30_000 });
+  await daemon.waitForLog({ event: 'hop', domain: 'bogus.test', result: 'transient' }, { timeoutMs: 30_000 });
+  await daemon.waitForLog({ event: 'hop', domain: 'tlsa-servfail.test', result: 'transient' }, { timeoutMs: 30_000 });
+  const show = await daemon.cli(['queue', 'show', String(rotated['queueId'])]);
+  assert.match(
+    show.stdout,
+    /DANE: the MX host's TLSA record 3 1 1 [0-9a-f]{64} matches no certificate it sent; its operator rotated the key \(or certificate\) without updating DNS/,
+    show.stdout,
+  );
+  assert.match(show.stdout, /DANE: authenticated by DANE: the certificate the MX host sent matches its TLSA record 3 1 1/);
+  assert.match(show.stdout, /DANE: TLSA lookup failed: .*never sent in plaintext nor without DANE/);
+  assert.equal((await receivedFor('ee')).length, (counts.get('ee') ?? 0) + 1);
+  for (const z of ['rotated', 'bogus', 'tlsa-servfail'] as const) assert.equal((await receivedFor(z)).length, counts.get(z), `${z}: nothing sent`);
+});
 
 async function receivedFor(zone: Zone) {
   const all = [...(await main.messages()), ...(await ta.messages())];

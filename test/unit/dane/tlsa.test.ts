@@ -90,7 +90,7 @@ test('matchTlsa, table: DANE-EE ignores names and dates; DANE-TA needs the chain
 
 test('the errors say what did not match', () => {
   const rotated = matchTlsa([rec(3, 1, 1, 'ab'.repeat(32))], { chain: leafChain, names: ['mx.dest.test'], now: NOW });
-  assert.deepEqual(rotated, { matched: null, error: 'the TLSA record 3 1 1 abababababababab… matches no certificate the server sent' });
+  assert.deepEqual(rotated, { matched: null, error: `the TLSA record 3 1 1 ${'ab'.repeat(32)} matches no certificate the server sent` });
   const ta = rec(2, 1, 1, sha256(spki(interPem)));
   const misnamed = matchTlsa([ta], { chain: otherName, names: ['mx.dest.test'], now: NOW });
   assert.ok(!misnamed.matched);
