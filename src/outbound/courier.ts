@@ -17,7 +17,20 @@ import type { StsPolicy } from '../tls-policy/mta-sts.ts';
 import { choosePolicy, type TlsPolicy, tableLevel } from '../tls-policy/policy.ts';
 import type { AttemptSink } from './attempts-store.ts';
 import { lookupDane, type TlsaResolver } from './dane-lookup.ts';
-import { type DaneLookup, type HopDeps, type HopPlace, hopInfo, hopRecord, hostPolicy, openHop, stsAllowedHosts, wantsStarttls, writeHop } from './hop.ts';
+import {
+  type DaneLookup,
+  type HopDeps,
+  type HopPlace,
+  type HostPolicy,
+  hopInfo,
+  hopRecord,
+  hostPolicy,
+  openHop,
+  policyWithoutDane,
+  stsAllowedHosts,
+  wantsStarttls,
+  writeHop,
+} from './hop.ts';
 import { Limiter } from './limiter.ts';
 import { type MxHost, type MxWalk, walkHost, walkMx } from './mx.ts';
 import { classifySend, summarize } from './outcomes.ts';
@@ -139,10 +152,13 @@ export class RemoteCourier implements Courier {
     // The table wins over MTA-STS; no need to fetch a policy it would override. MTA-STS names the
     // domain's own MX hosts: it has nothing to say about a transport's next hop.
     const sts = this.deps.sts && transport.kind === 'mx' && tableLevel(domain, o.tlsPolicy) === undefined ? await this.deps.sts(domain) : undefined;
-    const policy: TlsPolicy =
+    const chosen: TlsPolicy =
       transport.kind === 'relay' && transport.tls !== undefined
         ? { level: transport.tls, source: 'transport' }
         : choosePolicy(domain, o.tlsPolicy, sts, o.tlsDefault);
+    const dane: DaneState | undefined = isDaneLevel(chosen.level) ? ((await this.deps.dane?.()) ?? { on: false, why: 'DANE is not set up' }) : undefined;
+    // DANE off: "dane" is decided for the whole destination as without DANE (MTA-STS, else may).
+    const policy = dane && !dane.on ? policyWithoutDane(chosen) : chosen;
     const started = this.now();
     const label = transportLabel(transport);
     const port = transport.kind === 'relay' ? transport.port : o.port;
@@ -157,7 +173,6 @@ export class RemoteCourier implements Courier {
       ...(label ? { transport: label } : {}),
       ...host,
     });
-    const dane: DaneState | undefined = isDaneLevel(policy.level) ? ((await this.deps.dane?.()) ?? { on: false, why: 'DANE is not set up' }) : undefined;
     const walk = await this.hosts(domain, transport, o, dane?.on ? dane.resolver : undefined);
     if (walk.kind !== 'hosts') {
       const outcome: Outcome = { kind: walk.kind, reason: walk.reason, enhanced: walk.enhanced };
@@ -171,18 +186,19 @@ export class RemoteCourier implements Courier {
     }
     let last: Outcome = { kind: 'transient', reason: `no MX host of ${domain} could be tried`, enhanced: '4.4.1' };
     for (const host of allowed.hosts) {
-      const chosen = dane ? hostPolicy(policy, domain, host.name, await this.daneLookup(dane, host, port)) : { ok: true as const, policy };
-      if (!chosen.ok) {
+      const forHost: HostPolicy =
+        dane && isDaneLevel(policy.level) ? hostPolicy(policy, domain, host.name, await this.daneLookup(dane, host, port)) : { ok: true, policy };
+      if (!forHost.ok) {
         // RFC 7672 §2.2: this host cannot be used now; the next one may (its own TLSA).
-        const facts = chosen.facts ? { daneFacts: chosen.facts } : {};
-        writeHop(this.hopDeps, hopRecord(place(host.name, '', facts), {}, this.span(this.now()), 'transient', { error: chosen.reason }));
-        last = { kind: 'transient', reason: chosen.reason, enhanced: '4.7.5' };
+        const facts = forHost.facts ? { daneFacts: forHost.facts } : {};
+        writeHop(this.hopDeps, hopRecord(place(host.name, '', facts), {}, this.span(this.now()), 'transient', { error: forHost.reason }));
+        last = { kind: 'transient', reason: forHost.reason, enhanced: '4.7.5' };
         continue;
       }
       const hostPlace = {
-        policy: chosen.policy,
-        ...(chosen.dane ? { dane: chosen.dane } : {}),
-        ...(chosen.facts ? { daneFacts: chosen.facts } : {}),
+        policy: forHost.policy,
+        ...(forHost.dane ? { dane: forHost.dane } : {}),
+        ...(forHost.facts ? { daneFacts: forHost.facts } : {}),
       };
       for (const ip of host.addresses) {
         const attempt = await this.tryAddress(job, o, transport, place(host.name, ip, hostPlace));

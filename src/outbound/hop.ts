@@ -121,6 +121,17 @@ export function hostPolicy(policy: TlsPolicy, domain: string, mx: string, lookup
   }
 }
 
+/**
+ * The destination's policy when DANE is off (no DNSSEC validation): "dane" is what it would be
+ * without TLSA records everywhere, MTA-STS enforce (verify) or else "may", decided for the whole
+ * domain as before DANE; "dane-only" stays, and hostPolicy defers each host.
+ */
+export function policyWithoutDane(policy: TlsPolicy): TlsPolicy {
+  if (policy.level !== 'dane') return policy;
+  if (policy.sts?.mode === 'enforce') return { level: 'verify', source: 'mta-sts', sts: policy.sts };
+  return { ...policy, level: 'may' };
+}
+
 /** A "dane" host without DANE: MTA-STS enforce (verify, only for the MX hosts it names), else "may". */
 function noDane(policy: TlsPolicy, domain: string, mx: string, facts: DaneFacts): HostPolicy {
   const sts = policy.sts;

@@ -11,6 +11,7 @@ import {
   hopRecord,
   hostPolicy,
   openHop,
+  policyWithoutDane,
   type SessionSource,
   stsAllowedHosts,
   stsTestingReport,
@@ -329,4 +330,36 @@ test('RFC 7672 §2.2 per MX host, table: DANE lookup × level → the host polic
   );
   assert.deepEqual(record.dane, { tlsa: 2, usable: 1, matched: '3 1 1', error: null });
   assert.equal(hopLogFields(record).policySource, 'dane');
+});
+
+test('DANE off: "dane" is decided for the whole destination as without DANE, table', () => {
+  const sts = { id: 'a1', mode: 'enforce' as const, mx: ['mx.dest.test'], maxAge: 86400 };
+  const testingSts = { ...sts, mode: 'testing' as const };
+  const cases: [TlsPolicy, TlsPolicy][] = [
+    [
+      { level: 'dane', source: 'default' },
+      { level: 'may', source: 'default' },
+    ],
+    [
+      { level: 'dane', source: 'default', sts },
+      { level: 'verify', source: 'mta-sts', sts },
+    ],
+    [
+      { level: 'dane', source: 'default', sts: testingSts },
+      { level: 'may', source: 'default', sts: testingSts },
+    ],
+    [
+      { level: 'dane', source: 'table' },
+      { level: 'may', source: 'table' },
+    ],
+    [
+      { level: 'dane-only', source: 'default' },
+      { level: 'dane-only', source: 'default' },
+    ],
+    [
+      { level: 'verify', source: 'table' },
+      { level: 'verify', source: 'table' },
+    ],
+  ];
+  for (const [policy, want] of cases) assert.deepEqual(policyWithoutDane(policy), want, JSON.stringify(policy));
 });
