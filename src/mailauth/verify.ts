@@ -89,9 +89,10 @@ export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) 
 
 /**
  * RFC 8617 §5.1: an ARC set whose ARC-Authentication-Results are our results and whose cv= is the
- * chain's state as we found it; a chain that failed is not sealed again (§5.1.2 step 2, mailauth
- * refuses it). Over the message as it will be stored (our forged-results removal done), so the
- * ARC-Message-Signature verifies at the next hop.
+ * chain's state as we found it (a chain that fails our validation: cv=fail); a chain whose newest
+ * seal already says cv=fail is not sealed again (§5.1 step 2, mailauth refuses it). Over the
+ * message as it will be stored (our forged-results removal done), so the ARC-Message-Signature
+ * verifies at the next hop.
  */
 async function seal(
   message: MessageBody,
