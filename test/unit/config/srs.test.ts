@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { chmod, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { test } from 'node:test';
+import { loadConfig } from '../../../src/config/load.ts';
 import { validateConfig } from '../../../src/config/schema.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 const base = {
   hostname: 'mx.example.org',
@@ -44,4 +48,24 @@ test('[srs] and [arc] problems are listed with their key paths and the fix', () 
   const elsewhere = validateConfig({ ...base, srs: { domain: 'srs.example.net' } }, '/etc/sealpost');
   assert.ok(elsewhere.ok);
   assert.match(elsewhere.warnings.map((w) => `${w.path}: ${w.message}`).join('\n'), /srs\.domain: srs\.example\.net is not one of the \[\[domain\]\] entries/);
+});
+
+test('config check: an SRS secret file that others may read is a problem with the chmod; an absent one is made at start', { timeout: 10_000 }, async (t) => {
+  const dir = await tempDir(t);
+  const file = path.join(dir, 'sealpost.toml');
+  await writeFile(
+    file,
+    `hostname = "mx.example.test"\ndata_dir = "${dir}/data"\n[[domain]]\nname = "example.test"\nmailboxes = ["a"]\n[srs]\nsecret_file = "srs.key"\n`,
+  );
+  assert.ok((await loadConfig(file)).ok, 'absent: fine');
+  const key = path.join(dir, 'srs.key');
+  await writeFile(key, 'srs-secret-9Kq\n');
+  await chmod(key, 0o640);
+  const open = await loadConfig(file);
+  assert.ok(!open.ok);
+  assert.deepEqual(open.problems, [
+    { path: 'srs.secret_file', message: `${key} is readable by others (mode 0640); whoever reads it can forge bounce addresses: run chmod 600 ${key}` },
+  ]);
+  await chmod(key, 0o600);
+  assert.ok((await loadConfig(file)).ok);
 });
