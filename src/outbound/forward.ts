@@ -46,8 +46,14 @@ export function forwardingCourier(inner: Courier, deps: ForwardingDeps): Courier
         bySender.set(sender, [...(bySender.get(sender) ?? []), r]);
       }
       if (bySender.size === 1 && bySender.has(job.sender)) return inner.deliver(job);
-      const results = await Promise.all([...bySender].map(([sender, recipients]) => inner.deliver({ ...job, sender, recipients })));
-      return new Map(results.flatMap((m) => [...m]));
+      const results = await Promise.all(
+        [...bySender].map(async ([sender, recipients]) => {
+          const outcomes = await inner.deliver({ ...job, sender, recipients });
+          // The delivery records say which envelope sender went out.
+          return sender === job.sender ? [...outcomes] : [...outcomes].map(([id, o]): [number, Outcome] => [id, { ...o, mailFrom: sender }]);
+        }),
+      );
+      return new Map(results.flat());
     },
   };
 }

@@ -167,6 +167,8 @@ describe('forwarding with SRS and ARC', { timeout: 300_000 }, () => {
     // A second implementation reverses our address with our secret.
     const perl = await run('perl', ['-MMail::SRS', '-e', 'print Mail::SRS->new(Secret => [$ARGV[0]], MaxAge => 21)->reverse($ARGV[1])', secret, returnPath]);
     assert.equal(perl.stdout, 'orig@sender.test', perl.stderr);
+    const delivered = sealpost.findLogs({ event: 'delivered', to: 'friend@remote.test' }).at(-1);
+    assert.equal(delivered?.['mailFrom'], returnPath, 'the delivered record names the SRS sender');
     assert.ok(!sealpost.logs().some((r) => JSON.stringify(r).includes(secret)), 'the secret is in no log record');
   });
 

@@ -55,6 +55,9 @@ test('forwardingCourier: one delivery per envelope sender, the outcomes of all p
   };
   const out = await courier.deliver(job);
   assert.deepEqual([...out.keys()].sort(), [1, 2]);
+  // The outcome of a rewritten delivery names the sender used (for the "delivered" record).
+  assert.deepEqual(out.get(1), { kind: 'delivered', mailFrom: srs('someone@sender.test') });
+  assert.deepEqual(out.get(2), { kind: 'delivered' });
   assert.deepEqual(
     seen.sort((a, b) => (a.ids[0] ?? 0) - (b.ids[0] ?? 0)),
     [
