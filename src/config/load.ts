@@ -66,7 +66,7 @@ async function checkPasswordFiles(files: readonly { path: string; file: string }
 /** The SRS secret file, when it exists (start makes it when absent): readable by its owner only. */
 async function checkSrsSecret(file: string): Promise<Problem[]> {
   const s = await stat(file).catch(() => undefined);
-  if (!s || !s.isFile() || (s.mode & 0o077) === 0) return [];
+  if (!s?.isFile() || (s.mode & 0o077) === 0) return [];
   const mode = (s.mode & 0o777).toString(8).padStart(4, '0');
   return [
     { path: 'srs.secret_file', message: `${file} is readable by others (mode ${mode}); whoever reads it can forge bounce addresses: run chmod 600 ${file}` },
