@@ -23,6 +23,7 @@ import {
   readTls,
 } from './sections.ts';
 import { readStatusHttp } from './status-http.ts';
+import { readArc, readSrs } from './srs.ts';
 import type { Config, DkimDomain } from './types.ts';
 
 export type Validated = { ok: true; config: Config; warnings: Problem[] } | { ok: false; problems: Problem[] };
@@ -48,6 +49,8 @@ const TOP_KEYS = [
   'queue',
   'doctor',
   'status_http',
+  'srs',
+  'arc',
 ] as const;
 
 /** Validates a parsed TOML document. `baseDir` resolves relative paths (the config file's folder). */
@@ -103,6 +106,8 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
     return isTable(t) ? r.table(t, 'rspamd', section) : {};
   };
   const rspamd = readRspamd(r, sub('inbound'), sub('outbound'));
+  const srs = readSrs(r, r.table(raw, 'srs', ''), domains, path.resolve(baseDir, dataDirRaw), baseDir);
+  const arc = readArc(r, r.table(raw, 'arc', ''), srs, dkim, inbound.authenticationResults);
 
   if (r.problems.length > 0) return { ok: false, problems: r.problems };
   const config: Config = {
@@ -126,6 +131,8 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
     doctor,
     statusHttp,
     rspamd,
+    srs,
+    arc,
   };
   return { ok: true, config: deepFreeze(config), warnings: r.warnings };
 }

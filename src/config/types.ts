@@ -166,6 +166,24 @@ export interface Config {
   statusHttp: StatusHttpConfig;
   /** [inbound.rspamd] and [outbound.rspamd]: content checks by rspamd at end of DATA; null = off. */
   rspamd: RspamdConfig | null;
+  /** [srs]: the envelope sender of mail forwarded to other domains (Sender Rewriting Scheme). */
+  srs: SrsConfig;
+  /** [arc]: an ARC set on forwarded mail (RFC 8617). */
+  arc: ArcConfig;
+}
+
+export interface SrsConfig {
+  /** The domain of our SRS addresses (ASCII, lowercase; '' with no domains configured). */
+  domain: string;
+  /** Absolute; one secret per line, the first signs (made 0600 at start when absent). */
+  secretFile: string;
+  /** An SRS0 address older than this is refused at RCPT (550 5.1.1). */
+  maxAgeDays: number;
+}
+
+export interface ArcConfig {
+  /** Seal mail from other servers that we forward, with the DKIM key of the [srs] domain. */
+  enabled: boolean;
 }
 
 /** rspamd at end of DATA (its HTTP /checkv2 protocol). */
