@@ -27,6 +27,16 @@ export interface DomainConfig {
   delivery?: LocalDelivery;
   /** The MTA-STS policy mode we host for it (RFC 8461 §5); 'none' (or absent): no policy hosted. */
   mtaSts?: MtaStsMode;
+  /** [[domain]] tlsrpt_rua: where other domains send TLS reports about it (RFC 8460 §3); absent: none published. */
+  tlsrptRua?: TlsRptRua;
+}
+
+/** The rua of our _smtp._tls record: a mailbox of ours (its mail is read as reports) or an address/URL elsewhere. */
+export interface TlsRptRua {
+  /** As published: "mailto:tlsrpt@example.org" or "https://…". */
+  uri: string;
+  /** The mailbox of ours it names (local part lowercase), whose mail is read as reports; '' when reports go elsewhere. */
+  mailbox: string;
 }
 
 /** Where a domain's mail is delivered: our Maildirs, or an LMTP server (RFC 2033) such as Dovecot. */
@@ -61,6 +71,10 @@ export interface AcmeConfig {
   /** Absolute path of an extra CA (PEM) to trust for the directory's HTTPS, or ''. */
   caFile: string;
   challenge: AcmeChallenge;
+  /** Renewals keep the certificate's key (a 3 1 1 TLSA record stays valid); default true. */
+  reuseKey: boolean;
+  /** A staged key (`sealpost dane rollover`) is used by the first renewal this long after staging; default 2 days. */
+  rolloverAfterMs: number;
 }
 
 /** [auth]: the brute-force guard of submission AUTH, per client address (IPv6: per /64). */
@@ -95,6 +109,8 @@ export interface Config {
     acmeHttp: readonly ListenAddress[];
     /** HTTPS (port 443): the MTA-STS policies and TLS-ALPN-01; [] = off. */
     https: readonly ListenAddress[];
+    /** The status page (HTTP on loopback, HTTPS elsewhere); [] = off. */
+    statusHttp: readonly ListenAddress[];
   };
   tls: { minVersion: TlsVersion; certFile: string; keyFile: string };
   /** Lowest TLS version per submission listener (default tls.min_version). */
@@ -147,8 +163,27 @@ export interface Config {
   queue: QueueConfig;
   /** [doctor]: our public addresses, blocklists, the port-25 probe (`sealpost doctor`). */
   doctor: DoctorConfig;
+  statusHttp: StatusHttpConfig;
   /** [inbound.rspamd] and [outbound.rspamd]: content checks by rspamd at end of DATA; null = off. */
   rspamd: RspamdConfig | null;
+  /** [srs]: the envelope sender of mail forwarded to other domains (Sender Rewriting Scheme). */
+  srs: SrsConfig;
+  /** [arc]: an ARC set on forwarded mail (RFC 8617). */
+  arc: ArcConfig;
+}
+
+export interface SrsConfig {
+  /** The domain of our SRS addresses (ASCII, lowercase; '' with no domains configured). */
+  domain: string;
+  /** Absolute; one secret per line, the first signs (made 0600 at start when absent). */
+  secretFile: string;
+  /** An SRS0 address older than this is refused at RCPT (550 5.1.1). */
+  maxAgeDays: number;
+}
+
+export interface ArcConfig {
+  /** Seal mail from other servers that we forward, with the DKIM key of the [srs] domain. */
+  enabled: boolean;
 }
 
 /** rspamd at end of DATA (its HTTP /checkv2 protocol). */
@@ -273,4 +308,10 @@ export interface DoctorConfig {
   probeMx: string;
   /** Run the checks (without the port-25 probe) at start-up and log each error. */
   atStartup: boolean;
+}
+
+/** [status_http]: HTTP basic auth of the status page. */
+export interface StatusHttpConfig {
+  /** Absolute path of the "user:password" lines (mode 0600), or '' for no password (loopback only). */
+  passwordFile: string;
 }

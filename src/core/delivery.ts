@@ -21,9 +21,10 @@ export interface HopInfo {
   ms: number;
 }
 
+/** `mailFrom`: the envelope sender used when it was not the queued one (SRS for a forward, outbound/forward.ts). */
 export type Outcome =
-  | { kind: 'delivered'; detail?: string; reply?: SmtpReply; hop?: HopInfo }
-  | { kind: 'transient' | 'permanent'; reason: string; enhanced?: string; reply?: SmtpReply; hop?: HopInfo };
+  | { kind: 'delivered'; detail?: string; reply?: SmtpReply; hop?: HopInfo; mailFrom?: string }
+  | { kind: 'transient' | 'permanent'; reason: string; enhanced?: string; reply?: SmtpReply; hop?: HopInfo; mailFrom?: string };
 
 export interface JobRecipient {
   /** Row id in the recipients table. */
@@ -35,6 +36,13 @@ export interface JobRecipient {
   attempts: number;
 }
 
+/**
+ * RFC 8689: what the sender asked of the TLS of the hops ahead. 'requiretls': MAIL FROM carried
+ * REQUIRETLS (§4.1): only DANE or MTA-STS-verified TLS to a host that offers REQUIRETLS. 'no': a
+ * `TLS-Required: No` header field (§5): recipient-side TLS policies (MTA-STS, DANE) are ignored.
+ */
+export type TlsRequired = 'requiretls' | 'no';
+
 export interface DeliveryJob {
   queueId: string;
   sender: string;
@@ -44,6 +52,8 @@ export interface DeliveryJob {
   body: MessageBody;
   smtputf8: boolean;
   eightBit: boolean;
+  /** RFC 8689 (above); absent: neither. */
+  tlsRequired?: TlsRequired;
   recipients: readonly JobRecipient[];
 }
 

@@ -10,10 +10,11 @@ import type { OutgoingInput, Prepared } from '../auth/submission.ts';
 import { bodyHead, bodySize, isSpooled, type MessageBody, prependTo, withHead } from '../core/body.ts';
 import { isStorageFault, type StorageHealth } from '../db/storage-fault.ts';
 import { type Logger, mailLog } from '../log/log.ts';
-import type { Verdict, VerifyInput } from '../mailauth/verify.ts';
+import type { ArcSealKey, Verdict, VerifyInput } from '../mailauth/verify.ts';
 import { headerBlock } from '../message/body.ts';
 import { plainHeaderFacts } from '../message/header-facts.ts';
 import { withSubject } from '../message/subject.ts';
+import { asksTlsOptional } from '../message/tls-required.ts';
 import type { NewMessage, NewRecipient, Origin } from '../queue/message.ts';
 import type { SpoolFile } from '../queue/spool.ts';
 import type { QueueStore } from '../queue/store.ts';
@@ -38,6 +39,8 @@ export interface IntakeDeps {
   prepareOutgoing?: (input: OutgoingInput) => Promise<Prepared>;
   /** Mail from other servers: SPF/DKIM/DMARC (src/mailauth/verify.ts). Absent: off. */
   verifyInbound?: (input: VerifyInput) => Promise<Verdict>;
+  /** [arc] enabled: mail from other servers that we forward gets an ARC set signed with this key. */
+  arcSeal?: ArcSealKey;
   /** Content checks by rspamd (src/rspamd) for port 25 mail, and with `outbound` for our users' too. Absent: off. */
   rspamd?: RspamdIntake;
 }
@@ -69,6 +72,8 @@ export interface Arrival {
   eightBit: boolean;
   /** The client declared SMTPUTF8. */
   smtputf8: boolean;
+  /** RFC 8689 §4.1: MAIL FROM carried REQUIRETLS (accepted only inside TLS). */
+  requireTls?: boolean;
   /** The SMTP client, for the checks, the queue row and the log. */
   client?: { ip: string; helo: string; tls?: string; reverseName?: string };
   /** Our trace field (a Received header ending in CRLF) for this queue id and these recipients. */
@@ -140,7 +145,9 @@ export function createIntake(deps: IntakeDeps): Intake {
         stamped = { prepend: prepared.signature, message: prepared.body };
         dkim = prepared.dkim;
       } else if (deps.verifyInbound && arrival.origin === 'smtp' && client) {
-        verdict = await deps.verifyInbound({ message: arrival.body, ip: client.ip, helo: client.helo, sender });
+        // Mail from another server to a remote recipient is a forward (an alias, or a bounce to an SRS address): sealed (RFC 8617).
+        const seal = deps.arcSeal && recipients.some((r) => r.transport === 'remote') ? deps.arcSeal : undefined;
+        verdict = await deps.verifyInbound({ message: arrival.body, ip: client.ip, helo: client.helo, sender, ...(seal ? { seal } : {}) });
         if (verdict.error && log) mailLog(log, 'authres', { queueId: id, error: verdict.error }, 'sender authentication checks did not finish', 'warn');
         if (verdict.reject) {
           if (log)
@@ -173,6 +180,8 @@ export function createIntake(deps: IntakeDeps): Intake {
         plainHeaderFacts(block) ??
         (await (await import('mailparser')).simpleParser(block, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true }));
       const body = prependTo(stamped.message, Buffer.from(arrival.trace(id, recipients, now) + stamped.prepend));
+      // RFC 8689 §4.1: with REQUIRETLS on MAIL FROM, a TLS-Required header field is ignored.
+      const tlsRequired = arrival.requireTls ? 'requiretls' : asksTlsOptional(block) ? 'no' : undefined;
       const message: NewMessage = {
         id,
         receivedAt: now,
@@ -181,6 +190,7 @@ export function createIntake(deps: IntakeDeps): Intake {
         // RFC 6531: the envelope needs SMTPUTF8 when an address is not ASCII.
         smtputf8: arrival.smtputf8 || /[^\x00-\x7f]/.test(sender + recipients.map((r) => r.address).join('')),
         eightBit: arrival.eightBit,
+        ...(tlsRequired ? { tlsRequired } : {}),
         origin: arrival.origin,
         clientIp: client?.ip,
         helo: client?.helo || undefined,
@@ -208,10 +218,12 @@ export function createIntake(deps: IntakeDeps): Intake {
           subject: headers.subject,
           clientIp: client?.ip,
           tls: client?.tls ?? null,
+          ...(tlsRequired ? { tlsRequired } : {}),
           listener: arrival.listener,
           user,
           dkim,
           auth: verdict?.results,
+          arc: verdict?.arc,
           rspamd: scanned && scanFields(scanned.result),
         });
       }

@@ -1,4 +1,4 @@
-// The attempts table (migrations 002, 007, 010): one row per outbound attempt per host, the same facts as the
+// The attempts table (migrations 002, 007, 012): one row per outbound attempt per host, the same facts as the
 // "hop" log record. The only writer of that table; also reads it back for `queue show`. The rows of
 // one turn of the event loop go in together, in one transaction at its end.
 

@@ -1,7 +1,8 @@
 // The remote courier: delivers one message to its remote recipients, grouped by domain; for each
 // domain the transport (transport.ts: a smarthost or MX delivery), the TLS policy, the MX walk (or
 // the next hop's own addresses), then host after host until every recipient has an answer; AUTH
-// to a smarthost once its session is over TLS (RFC 4954).
+// to a smarthost once its session is over TLS (RFC 4954); RFC 8689 REQUIRETLS and TLS-Required: No
+// (the rules in requiretls.ts).
 // The TLS decision of each hop and its record (log + attempts row) are hop.ts's; under a DANE
 // level (dane, dane-only) with DNSSEC validation working, the MX walk goes through the
 // DNSSEC-aware resolver and each host's TLSA records (dane-lookup.ts) set its policy (hop.ts
@@ -20,6 +21,7 @@ import { lookupDane, type TlsaResolver } from './dane-lookup.ts';
 import {
   type DaneLookup,
   type HopDeps,
+  type HopFacts,
   type HopPlace,
   type HostPolicy,
   hopInfo,
@@ -35,6 +37,7 @@ import { Limiter } from './limiter.ts';
 import { type MxHost, type MxWalk, walkHost, walkMx } from './mx.ts';
 import { classifySend, summarize } from './outcomes.ts';
 import { SessionPool } from './pool.ts';
+import { REQUIRETLS_STATUS, requireTlsPolicyRefusal, requireTlsSessionRefusal, withoutRecipientPolicy } from './requiretls.ts';
 import { type OpenResult, type SessionOptions, SmtpSession } from './smtp-client.ts';
 import { chooseTransport, type Transport, transportLabel } from './transport.ts';
 
@@ -156,9 +159,13 @@ export class RemoteCourier implements Courier {
       transport.kind === 'relay' && transport.tls !== undefined
         ? { level: transport.tls, source: 'transport' }
         : choosePolicy(domain, o.tlsPolicy, sts, o.tlsDefault);
-    const dane: DaneState | undefined = isDaneLevel(chosen.level) ? ((await this.deps.dane?.()) ?? { on: false, why: 'DANE is not set up' }) : undefined;
+    // RFC 8689 §5: TLS-Required: No sets the recipient's DANE and MTA-STS aside.
+    const noTlsRequired = job.tlsRequired === 'no';
+    const dane: DaneState | undefined =
+      isDaneLevel(chosen.level) && !noTlsRequired ? ((await this.deps.dane?.()) ?? { on: false, why: 'DANE is not set up' }) : undefined;
     // DANE off: "dane" is decided for the whole destination as without DANE (MTA-STS, else may).
-    const policy = dane && !dane.on ? policyWithoutDane(chosen) : chosen;
+    const withDane = (dane && !dane.on) || noTlsRequired ? policyWithoutDane(chosen) : chosen;
+    const policy = noTlsRequired ? withoutRecipientPolicy(withDane) : withDane;
     const started = this.now();
     const label = transportLabel(transport);
     const port = transport.kind === 'relay' ? transport.port : o.port;
@@ -238,6 +245,13 @@ export class RemoteCourier implements Courier {
     place: HopPlace,
   ): Promise<{ outcomes: Map<string, Outcome>; tryNextHost: boolean; last?: Outcome }> {
     const { rcpts, policy } = place;
+    const requireTls = job.tlsRequired === 'requiretls';
+    const label = `${place.mx}[${place.ip}]:${place.port}`;
+    if (requireTls) {
+      // RFC 8689 §4.2.1: no connection at all when this policy cannot authenticate the host.
+      const refusal = requireTlsPolicyRefusal(policy, transport.kind === 'relay');
+      if (refusal) return this.requireTlsRefused(place, {}, this.span(this.now()), refusal, false);
+    }
     const options = (plaintextRetry: boolean): SessionOptions => ({
       ip: place.ip,
       port: place.port,
@@ -252,7 +266,6 @@ export class RemoteCourier implements Courier {
       commandTimeoutMs: o.commandTimeoutSeconds * 1000,
     });
     const opened = await openHop(this.hopDeps, place, (plaintextRetry) => this.session(this.key(place, plaintextRetry, transport), options(plaintextRetry)));
-    const label = `${place.mx}[${place.ip}]:${place.port}`;
     if (!opened.ok) {
       const { failure } = opened;
       const span = this.span(opened.started);
@@ -269,6 +282,14 @@ export class RemoteCourier implements Courier {
       return { outcomes: new Map(), tryNextHost: true, last };
     }
     const session = opened.session;
+    if (requireTls) {
+      const refusal = requireTlsSessionRefusal(opened.facts.tls, session.extensions.has('REQUIRETLS'));
+      if (refusal) {
+        // Nothing of the message was sent; the session serves other messages. Another host may offer REQUIRETLS.
+        this.pool.give(this.key(place, opened.plaintextRetry, transport), session);
+        return this.requireTlsRefused(place, opened.facts, this.span(opened.started), `${label}: ${refusal}`, true);
+      }
+    }
     const auth = transport.kind === 'relay' ? transport.auth : undefined;
     if (auth && !session.authenticated) {
       const refused = await this.authenticate(session, auth, label);
@@ -292,7 +313,15 @@ export class RemoteCourier implements Courier {
         return { outcomes: new Map(), tryNextHost: refused.reply === undefined, last };
       }
     }
-    const send = await session.send({ from: job.sender, rcpts, body: job.body, size: job.size, eightBit: job.eightBit, smtputf8: job.smtputf8 });
+    const send = await session.send({
+      from: job.sender,
+      rcpts,
+      body: job.body,
+      size: job.size,
+      eightBit: job.eightBit,
+      smtputf8: job.smtputf8,
+      ...(requireTls ? { requireTls } : {}),
+    });
     const span = this.span(opened.started);
     const classified = classifySend(send, rcpts, hopInfo(place, opened.facts, span.ms), label);
     this.pool.give(this.key(place, opened.plaintextRetry, transport), session);
@@ -312,6 +341,19 @@ export class RemoteCourier implements Courier {
       return { outcomes: kept, tryNextHost: true, ...(last ? { last } : {}) };
     }
     return { outcomes: classified.outcomes, tryNextHost: false };
+  }
+
+  /** RFC 8689 §4.2.1: a REQUIRETLS message this hop cannot carry bounces with 5.7.30; the hop record says why. */
+  private requireTlsRefused(
+    place: HopPlace,
+    facts: HopFacts,
+    span: { at: number; ms: number },
+    reason: string,
+    tryNextHost: boolean,
+  ): { outcomes: Map<string, Outcome>; tryNextHost: boolean; last: Outcome } {
+    writeHop(this.hopDeps, hopRecord(place, facts, span, 'permanent', { error: reason }));
+    const last: Outcome = { kind: 'permanent', reason, enhanced: REQUIRETLS_STATUS, hop: hopInfo(place, facts, span.ms) };
+    return { outcomes: new Map(), tryNextHost, last };
   }
 
   /**

@@ -6,7 +6,11 @@
 import { isDaneLevel, type TlsLevel } from '../config/types.ts';
 import type { StsPolicy } from './mta-sts.ts';
 
-export type PolicySource = 'table' | 'mta-sts' | 'default' | 'transport' | 'dane';
+/**
+ * 'dane': the MX host's TLSA records set the level (outbound/hop.ts hostPolicy). 'tls-required': a
+ * `TLS-Required: No` message with its destination's MTA-STS or DANE set aside (RFC 8689 §5).
+ */
+export type PolicySource = 'table' | 'mta-sts' | 'default' | 'transport' | 'dane' | 'tls-required';
 
 export interface TlsPolicy {
   level: TlsLevel;
