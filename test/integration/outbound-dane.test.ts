@@ -221,6 +221,38 @@ for (const column of COLUMNS) {
   });
 }
 
+test('REQUIRETLS (RFC 8689) over DANE: a DANE-authenticated MX passes the policy check (then its REQUIRETLS offer decides); a host without DANE or MTA-STS is refused before connecting', {
+  timeout: 60_000,
+}, async (t) => {
+  const db = await openTestDb(t);
+  const log = captureLog();
+  const courier = new RemoteCourier({
+    hostname: 'sender.sealpost.test',
+    outbound: () => outboundConfig(25, { tlsDefault: 'dane' }),
+    resolver: createNodeResolver({ servers: [dnssec.resolver], timeoutMs: 3000 }),
+    trust: pki.trust,
+    log: createLogger('info', log.stream),
+    attempts: new AttemptsStore(db),
+    idleMs: 100,
+    dane: async () => ({ on: true, resolver: createDnssecResolver({ servers: [dnssec.resolver], timeoutMs: 3000, trustAd: false }) }),
+  });
+  t.after(() => courier.close());
+  const before = (await receivedFor('ee')).length;
+  const j = job(['r@ee.test', 'r@no-tlsa.test'], 'Subject: requiretls\n\nx\n', { tlsRequired: 'requiretls' });
+  const out = await courier.deliver(j);
+  const ee = out.get(1);
+  const none = out.get(2);
+  // Postfix does not offer REQUIRETLS: refused after the DANE-verified handshake, with the RFC 8689 status.
+  assert.ok(ee && ee.kind !== 'delivered', JSON.stringify(ee));
+  assert.match(ee.reason, /does not offer it in its EHLO reply/, ee.reason);
+  const eeHop = log.hops(j.queueId, 'ee.test').at(-1) as unknown as Record<string, unknown>;
+  assert.equal(eeHop['policySource'], 'dane');
+  assert.equal((eeHop['dane'] as { matched: string }).matched, '3 1 1');
+  assert.ok(none && none.kind !== 'delivered', JSON.stringify(none));
+  assert.match(none.reason, /publishes neither DANE TLSA records nor an MTA-STS policy/, none.reason);
+  assert.equal((await receivedFor('ee')).length, before, 'nothing sent');
+});
+
 test("sealpost tls-check shows each MX host's TLSA records, whether DNSSEC-secure, and whether the served chain matches", { timeout: 120_000 }, async () => {
   type Report = import('../../src/tlscheck/report.ts').TlsCheckReport;
   const check = async (domain: string) => {
