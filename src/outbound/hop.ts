@@ -7,7 +7,7 @@
 // sessions through the courier's `open`) and writeHop (the log and the attempts table).
 import { isDaneLevel, type TlsLevel } from '../config/types.ts';
 import type { HopInfo, SmtpReply } from '../core/delivery.ts';
-import { matchTlsa, tlsaParams, tlsaText, unusableReason, usableRecords } from '../dane/tlsa.ts';
+import { matchTlsa, tlsaParams, unusableReason, usableRecords } from '../dane/tlsa.ts';
 import type { TlsaRecord } from '../dns/resolver.ts';
 import { type HopFields, type Logger, mailLog } from '../log/log.ts';
 import { evaluate, shouldStarttls, type TlsObserved } from '../tls-policy/evaluate.ts';
@@ -155,11 +155,6 @@ export function daneVerdict(dane: HopDane, chain: readonly Buffer[], now: number
   const match = matchTlsa(dane.records, { chain, names: dane.names, now });
   if (match.matched) return { matched: tlsaParams(match.matched) };
   return { matched: null, error: match.error };
-}
-
-/** The TLSA records of a hop in zone-file form, for explanations. */
-export function daneRecordsText(dane: HopDane): string {
-  return dane.records.map(tlsaText).join(', ');
 }
 
 /** The one record of a hop: the attempts row, plus what only the log record carries. */

@@ -369,6 +369,8 @@ test('a real Postfix sender with smtp_tls_security_level = dane against the same
     // Postfix names the TLS of each session: "Verified TLS connection", "Untrusted…", "Anonymous…".
     const tls = new RegExp(`(\\w+) TLS connection established to ${MX[z].replace(/\./g, '\\.')}`).exec(log)?.[1];
     theirs[z] = `${status === 'sent' ? 'delivered' : status}${tls ? ` (${tls} TLS)` : ''}`;
+    // Postfix's reason for a deferral, as its log says it (for the table in the report).
+    if (status !== 'sent') process.stdout.write(`# postfix ${z}: ${/status=\w+ \((.*)\)$/.exec(line)?.[1] ?? line}\n`);
   }
   process.stdout.write(`# zone × level: ours (may | dane | dane-only | MTA-STS enforce) vs Postfix (dane)\n`);
   for (const z of ZONES) {
