@@ -22,8 +22,8 @@ import {
   readShutdown,
   readTls,
 } from './sections.ts';
-import { readStatusHttp } from './status-http.ts';
 import { readArc, readSrs } from './srs.ts';
+import { readStatusHttp } from './status-http.ts';
 import type { Config, DkimDomain } from './types.ts';
 
 export type Validated = { ok: true; config: Config; warnings: Problem[] } | { ok: false; problems: Problem[] };
