@@ -95,6 +95,8 @@ export interface Config {
     acmeHttp: readonly ListenAddress[];
     /** HTTPS (port 443): the MTA-STS policies and TLS-ALPN-01; [] = off. */
     https: readonly ListenAddress[];
+    /** Prometheus's GET /metrics (src/metrics); [] = off. */
+    metrics: readonly ListenAddress[];
   };
   tls: { minVersion: TlsVersion; certFile: string; keyFile: string };
   /** Lowest TLS version per submission listener (default tls.min_version). */
