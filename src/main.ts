@@ -30,10 +30,7 @@ import { SessionStats } from './inbound/session-stats.ts';
 import { createIntake } from './intake/intake.ts';
 import { createLocalCourier } from './local/courier.ts';
 import { type Logger, mailLog, observeMailEvents } from './log/log.ts';
-import { scrapeAll } from './metrics/aggregate.ts';
-import { startMetricsListener } from './metrics/listener.ts';
-import { queueSizeReader } from './metrics/queue-sizes.ts';
-import { createProcessMetrics, type ProcessMetrics } from './metrics/registry.ts';
+import type { DaemonMetrics } from './metrics/daemon.ts';
 import { startHttpsListener } from './mta-sts/listener.ts';
 import { hostedPolicies } from './mta-sts/policy.ts';
 import { startOffloadThread } from './offload/client.ts';
@@ -121,12 +118,15 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     started.push({ name: 'tls', stop: () => tls.stop() });
 
     // listen.metrics: every mail-log record counted from here on (log/log.ts observeMailEvents).
-    const metrics: ProcessMetrics | undefined =
+    // Loaded only when on, like ACME: prom-client and its default metrics stay out otherwise.
+    const metrics: DaemonMetrics | undefined =
       config.listen.metrics.length > 0
-        ? createProcessMetrics({
-            now,
-            queue: queueSizeReader(db),
+        ? (await import('./metrics/daemon.ts')).createDaemonMetrics({
+            addresses: config.listen.metrics,
+            db,
             certificates: () => new Map([...tls.store.current().byName].map(([name, entry]) => [name, entry.notAfter])),
+            log,
+            now,
           })
         : undefined;
     if (metrics) observeMailEvents(log, metrics.observe);
@@ -306,9 +306,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       started.push({ name: `${role} listener`, stop: () => listener.close(config.shutdown.graceSeconds * 1000) });
       listening[role === 'mx' ? 'smtp' : role] = await listener.listen();
     }
-    const metricsListener = metrics
-      ? await startMetricsListener({ addresses: config.listen.metrics, scrape: () => scrapeAll([() => metrics.registry.getMetricsAsJSON()]), log })
-      : undefined;
+    const metricsListener = metrics ? await metrics.start() : undefined;
     if (metricsListener) started.push({ name: 'metrics listener', stop: () => metricsListener.close() });
     // The start-up reserve for the next start on a full disk (db/reserve.ts); only with room to spare.
     void keepReserve(config.dataDir, freeBytes, minFreeBytes);
