@@ -45,7 +45,7 @@ export function createProcessMetrics(deps: MetricsDeps): ProcessMetrics {
   const counter = (name: string, help: string, labelNames: string[] = []) => new Counter({ name, help, labelNames, registers });
   const counters: Record<CounterName, Counter> = {
     sessions: counter('sealpost_sessions_total', 'Inbound SMTP sessions ended, by listener and TLS version ("none": plaintext).', ['listener', 'tls']),
-    received: counter('sealpost_messages_received_total', 'Messages accepted and committed to the queue, by listener ("local": sealpost send).', ['listener']),
+    received: counter('sealpost_messages_received_total', 'Messages accepted on a listener and committed to the queue, by listener.', ['listener']),
     userMessages: counter('sealpost_user_messages_total', 'Messages accepted from an authenticated submission user, by user.', ['user']),
     delivered: counter('sealpost_messages_delivered_total', 'Recipients delivered, by transport (smtp, relay, lmtp, maildir).', ['transport']),
     deferred: counter('sealpost_messages_deferred_total', 'Delivery attempts that failed transiently (retried later), per recipient, by transport.', [
