@@ -28,7 +28,8 @@ export type Count =
 const LISTENERS = ['mx', 'submission', 'submissions', 'local'] as const;
 /** Postfix's delivery agents (master.cf): smtp (MX), relay (a relay or transport-table next hop), lmtp; maildir for Postfix's virtual. */
 export const AGENTS = ['smtp', 'relay', 'lmtp', 'maildir'] as const;
-const AUTH_RESULTS = ['ok', 'failed', 'refused', 'busy'] as const;
+export const AUTH_RESULTS = ['ok', 'failed', 'refused', 'busy'] as const;
+export const HOP_RESULTS = ['verified', 'unverified', 'plaintext', 'downgrade', 'failed'] as const;
 /** rspamd's actions (https://rspamd.com/doc/faq.html#what-are-rspamd-actions) and our "error". */
 const RSPAMD_ACTIONS = ['reject', 'soft reject', 'rewrite subject', 'add header', 'greylist', 'no action', 'error'] as const;
 const DNS_TYPES = ['MX', 'A', 'AAAA', 'TXT', 'PTR', 'CNAME', 'CAA', 'TLSA'] as const;
@@ -54,7 +55,7 @@ export function agentLabel(fields: Readonly<Record<string, unknown>>): string {
  * (STARTTLS failed and the mail went in plaintext, only under "may": README "TLS policies"), or
  * failed (no SMTP session: the connection or the required TLS failed before any reply).
  */
-export function hopResult(hop: MailEventFields['hop']): 'verified' | 'unverified' | 'plaintext' | 'downgrade' | 'failed' {
+export function hopResult(hop: MailEventFields['hop']): (typeof HOP_RESULTS)[number] {
   if (hop.downgrade) return 'downgrade';
   // outbound/hop.ts: a failed handshake is a tls field without a version.
   if (hop.tls && hop.tls.version !== '') return hop.tls.verified ? 'verified' : 'unverified';

@@ -6,7 +6,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import { TLS_LEVELS } from '../config/types.ts';
 import type { DnsAnswer } from '../dns/resolver.ts';
 import type { MailEvent, MailEventFields, MailEventObserver } from '../log/log.ts';
-import { AGENTS, type CounterName, countsOf, dnsErrorLabels, type Labels, rspamdLabels } from './counts.ts';
+import { AGENTS, AUTH_RESULTS, type CounterName, countsOf, dnsErrorLabels, HOP_RESULTS, type Labels, rspamdLabels } from './counts.ts';
 import type { QueueSizes } from './queue-sizes.ts';
 
 /** Past this many distinct users, sealpost_user_messages_total counts the others as user="other". */
@@ -34,8 +34,6 @@ export interface ProcessMetrics {
 
 const QUEUE_STATES = ['queued', 'active', 'held'] as const;
 const QUEUE_TRANSPORTS = ['local', 'remote'] as const;
-const HOP_RESULTS = ['verified', 'unverified', 'plaintext', 'downgrade', 'failed'] as const;
-const AUTH_RESULTS = ['ok', 'failed', 'refused', 'busy'] as const;
 /** Seconds from arrival to delivery: a local delivery takes milliseconds, a deferred one hours or days. */
 const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300, 900, 3600, 4 * 3600, 86400, 5 * 86400];
 
@@ -52,7 +50,11 @@ export function createProcessMetrics(deps: MetricsDeps): ProcessMetrics {
       'transport',
     ]),
     bounced: counter('sealpost_messages_bounced_total', 'Recipients that failed permanently or expired, by transport.', ['transport']),
-    hops: counter('sealpost_outbound_hops_total', 'Outbound attempts to one host, by TLS policy and TLS result.', ['policy', 'result']),
+    hops: counter(
+      'sealpost_outbound_hops_total',
+      'Outbound attempts to one host, by TLS policy and TLS result (a downgrade is two: the failed handshake, then the plaintext retry).',
+      ['policy', 'result'],
+    ),
     acmeFailures: counter('sealpost_acme_renewal_failures_total', 'ACME issuances or renewals that failed.'),
     auth: counter('sealpost_auth_attempts_total', 'SMTP AUTH attempts by result (failed: wrong credentials; refused: locked out; busy: too many at once).', [
       'result',
