@@ -47,7 +47,8 @@ export type HopFields = {
   /** "relay" or "transport example.com" (outbound/transport.ts); null = MX delivery. */
   transport: string | null;
   /** RFC 7672 DANE: TLSA records found and usable, the one matched ("3 1 1"), why not; null = DANE not asked for. */
-  dane: { tlsa: number; usable: number; matched: string | null; error: string | null } | null;
+  // Optional in the type (records made elsewhere may omit it); hop.ts hopLogFields always writes it.
+  dane?: { tlsa: number; usable: number; matched: string | null; error: string | null } | null;
   /** RFC 8461 §5 testing mode: what enforce would have refused. */
   sts?: string;
   ms: number;
