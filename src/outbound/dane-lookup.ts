@@ -15,8 +15,10 @@ export function tlsaName(port: number, host: string): string {
   return `_${port}._tcp.${host}`;
 }
 
-export async function lookupDane(resolver: TlsaResolver, host: MxHost, port: number, implicitWhat = 'MX'): Promise<DaneLookup> {
-  if (!host.secure?.mx) return { kind: 'insecure', why: `the ${host.implicit ? 'domain' : implicitWhat} answer for ${host.name} is not DNSSEC-secure` };
+export async function lookupDane(resolver: TlsaResolver, host: MxHost, port: number): Promise<DaneLookup> {
+  // RFC 7672 §2.2.1: an implicit MX (no MX records) needs a secure denial of the MX RRset.
+  if (!host.secure?.mx)
+    return { kind: 'insecure', why: `the MX answer ${host.implicit ? `(none: ${host.name} itself is the host) ` : ''}for ${host.name} is not DNSSEC-secure` };
   if (!host.secure.addresses) return { kind: 'insecure', why: `the address records of ${host.name} are not DNSSEC-secure` };
   const bases = host.canonical && host.canonical !== host.name ? [host.canonical, host.name] : [host.name];
   let denial = '';
