@@ -17,8 +17,10 @@ export function tlsaName(port: number, host: string): string {
 
 export async function lookupDane(resolver: TlsaResolver, host: MxHost, port: number): Promise<DaneLookup> {
   // RFC 7672 §2.2.1: an implicit MX (no MX records) needs a secure denial of the MX RRset.
-  if (!host.secure?.mx)
-    return { kind: 'insecure', why: `the MX answer ${host.implicit ? `(none: ${host.name} itself is the host) ` : ''}for ${host.name} is not DNSSEC-secure` };
+  if (!host.secure?.mx) {
+    const why = host.implicit ? `the "no MX records" answer for ${host.name} is not DNSSEC-secure` : `the MX records naming ${host.name} are not DNSSEC-secure`;
+    return { kind: 'insecure', why };
+  }
   if (!host.secure.addresses) return { kind: 'insecure', why: `the address records of ${host.name} are not DNSSEC-secure` };
   const bases = host.canonical && host.canonical !== host.name ? [host.canonical, host.name] : [host.name];
   let denial = '';
