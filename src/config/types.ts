@@ -188,6 +188,13 @@ export interface DnsblConfig {
 export type TlsLevel = 'none' | 'may' | 'encrypt' | 'verify';
 export const TLS_LEVELS: readonly TlsLevel[] = ['none', 'may', 'encrypt', 'verify'];
 
+/** Which address families outbound connections use ([outbound] address_family). */
+export type AddressFamily = 'any' | 'ipv4' | 'ipv6';
+export const ADDRESS_FAMILIES: readonly AddressFamily[] = ['any', 'ipv4', 'ipv6'];
+/** Which family's addresses of a host are tried first when both are used ([outbound] prefer). */
+export type PreferFamily = 'ipv6' | 'ipv4';
+export const PREFER_FAMILIES: readonly PreferFamily[] = ['ipv6', 'ipv4'];
+
 /** [outbound]: delivery to remote MX hosts. */
 export interface OutboundConfig {
   /** Port of the remote MX hosts (25; other values are for tests). */
@@ -199,7 +206,15 @@ export interface OutboundConfig {
   caFile: string;
   /** Fetch and apply MTA-STS policies (RFC 8461). */
   mtaSts: boolean;
+  /** IPv6 is used (addressFamily is not "ipv4"): AAAA lookups here and for MTA-STS and tls-check. */
   ipv6: boolean;
+  /** address_family: "ipv4" or "ipv6" only, or both ("any"; default; also "ipv4" when ipv6 = false). */
+  addressFamily?: AddressFamily;
+  /** prefer: which family is tried first under "any" (default "ipv6"). */
+  prefer?: PreferFamily;
+  /** source_ipv4 / source_ipv6: the local address bound before connecting to an address of that family. */
+  sourceIpv4?: string;
+  sourceIpv6?: string;
   concurrency: number;
   concurrencyPerDestination: number;
   connectTimeoutSeconds: number;

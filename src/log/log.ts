@@ -46,6 +46,8 @@ export type HopFields = {
   error: string | null;
   /** "relay" or "transport example.com" (outbound/transport.ts); null = MX delivery. */
   transport: string | null;
+  /** The local address the connection came from (outbound.source_ipv4/source_ipv6 or the kernel's choice); null = no connection. */
+  source: string | null;
   /** RFC 8461 §5 testing mode: what enforce would have refused. */
   sts?: string;
   ms: number;
