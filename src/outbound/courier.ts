@@ -46,7 +46,8 @@ export interface RemoteCourierDeps {
 /** The text operators look for in `queue show` and `status` when a smarthost says no to AUTH. */
 export const AUTH_REFUSED = 'the smarthost refused our credentials';
 
-async function readSecretFile(file: string): Promise<string> {
+/** A smarthost password file: its text, less its final line break (also `sealpost doctor`). */
+export async function readSecretFile(file: string): Promise<string> {
   return (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
 }
 
