@@ -43,6 +43,10 @@ export interface SealpostToml {
     ca_file?: string;
     mta_sts?: boolean;
     ipv6?: boolean;
+    address_family?: 'any' | 'ipv4' | 'ipv6';
+    prefer?: 'ipv6' | 'ipv4';
+    source_ipv4?: string;
+    source_ipv6?: string;
     concurrency?: number;
     concurrency_per_destination?: number;
     connect_timeout_s?: number;
