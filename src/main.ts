@@ -174,7 +174,9 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       write: offload.write,
       delivery: (domain) => inForce.domains.find((d) => d.name === domain)?.delivery ?? { kind: 'maildir' },
       junkFolder: config.rspamd?.junkFolder === true,
+      lmtpConcurrency: config.local.lmtpConcurrency,
     });
+    started.push({ name: 'LMTP connections', stop: () => local.close() });
     const workers = [
       new QueueWorker({
         store,

@@ -15,6 +15,7 @@ import {
   readInbound,
   readLimits,
   readListen,
+  readLocal,
   readLog,
   readOutbound,
   readQueue,
@@ -45,6 +46,7 @@ const TOP_KEYS = [
   'log',
   'outbound',
   'queue',
+  'local',
   'doctor',
 ] as const;
 
@@ -93,6 +95,7 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   const log = readLog(r, r.table(raw, 'log', ''));
   const outbound = readOutbound(r, r.table(raw, 'outbound', ''), baseDir);
   const queue = readQueue(r, r.table(raw, 'queue', ''));
+  const local = readLocal(r, r.table(raw, 'local', ''));
   const doctor = readDoctor(r, r.table(raw, 'doctor', ''));
   // A section that is not a table was reported by its reader above.
   const sub = (section: string): Table => {
@@ -120,6 +123,7 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
     log,
     outbound,
     queue,
+    local,
     doctor,
     rspamd,
   };

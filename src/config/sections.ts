@@ -17,6 +17,7 @@ import {
   type DkimDomain,
   type DomainConfig,
   type ListenAddress,
+  type LocalConfig,
   MIN_FREE_FLOOR_MB,
   MTA_STS_MODES,
   type OutboundConfig,
@@ -134,6 +135,11 @@ export function readAuth(r: Reader, t: Table): AuthConfig {
   if (auth.slowAfter > auth.maxFailures)
     r.problem('auth.slow_after', `is larger than auth.max_failures (${auth.maxFailures}); slowing down must start before refusing`);
   return auth;
+}
+
+export function readLocal(r: Reader, t: Table): LocalConfig {
+  r.unknownKeys(t, 'local', ['lmtp_concurrency']);
+  return { lmtpConcurrency: r.integer(t, 'lmtp_concurrency', 'local', 10, 1, 1000) };
 }
 
 export function readQueue(r: Reader, t: Table): QueueConfig {

@@ -145,6 +145,7 @@ export interface Config {
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
   outbound: OutboundConfig;
   queue: QueueConfig;
+  local: LocalConfig;
   /** [doctor]: our public addresses, blocklists, the port-25 probe (`sealpost doctor`). */
   doctor: DoctorConfig;
   /** [inbound.rspamd] and [outbound.rspamd]: content checks by rspamd at end of DATA; null = off. */
@@ -253,6 +254,12 @@ export interface NextHop {
  * Lower values, 0 included, mean this: refusing them would turn an upgrade into a failed start.
  */
 export const MIN_FREE_FLOOR_MB = 4;
+
+/** [local]: delivery to our own mailboxes ([[domain]] delivery says where). */
+export interface LocalConfig {
+  /** Connections at once to one LMTP server; later messages wait for one (Dovecot's lmtp process_limit caps the other side). */
+  lmtpConcurrency: number;
+}
 
 /** [queue]: retry schedule and notices. */
 export interface QueueConfig {

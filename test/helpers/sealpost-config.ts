@@ -60,6 +60,7 @@ export interface SealpostToml {
   queue?: { min_backoff?: string; max_backoff?: string; max_lifetime?: string; delay_warning?: string; attempts_retention?: string };
   shutdown?: { grace_s?: number };
   log?: { level?: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
+  local?: { lmtp_concurrency?: number };
   doctor?: { addresses?: string[]; dnsbl?: string[]; domain_dnsbl?: string[]; probe_mx?: string; at_startup?: boolean };
   /** Keys the schema may grow (or a test's deliberate typo): written as given. */
   [key: string]: unknown;

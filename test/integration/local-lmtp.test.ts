@@ -155,3 +155,20 @@ test('LMTP with a large (spooled) message: the body streams from the spool file,
   );
   assert.equal(stored.length, want.length);
 });
+
+test('LMTP connection reuse and [local] lmtp_concurrency = 1: four messages sent at once go over one Dovecot connection (one LHLO, RSET between), one at a time', {
+  timeout: 90_000,
+}, async (t) => {
+  const dovecot = await dovecotWith(t);
+  const daemon = await startSealpost(t, { config: { domain: lmtpDomain(`lmtp:[127.0.0.1]:${dovecot.lmtpPort}`), local: { lmtp_concurrency: 1 } } });
+  const subjects = ['reuse 1', 'reuse 2', 'reuse 3', 'reuse 4'];
+  const ids = await Promise.all(subjects.map((s) => send(daemon, ['dora@lmtp.test'], s)));
+  for (const queueId of ids) await daemon.waitForLog({ event: 'delivered', queueId, to: 'dora@lmtp.test' }, { timeoutMs: 30_000 });
+  assert.deepEqual((await dovecot.imapSubjects('dora@lmtp.test')).sort(), subjects);
+  // Dovecot logs each LMTP connection it accepts ("Connect from 127.0.0.1"); the helper's port
+  // probe is one that closes before LHLO ("state=GREETING").
+  const log = (await dovecot.log()).split('\n');
+  const connects = log.filter((l) => /lmtp\(\d+\): Info: Connect from/.test(l)).length;
+  const probes = log.filter((l) => /lmtp\(\d+\): Info: Disconnect from .*state=GREETING/.test(l)).length;
+  assert.equal(connects - probes, 1, `one LMTP connection for four messages:\n${log.join('\n').slice(-3000)}`);
+});
