@@ -142,7 +142,7 @@ const ROWS: Row[] = [
     },
     'ptr.missing',
     'error',
-    /send over IPv4 only \(outbound\.ipv6 = false\)/,
+    /send over IPv4 only \(outbound\.address_family = "ipv4"\) until it is set, or from an IPv6 address that has one \(outbound\.source_ipv6\)/,
   ],
   [
     'PTR not forward-confirmed',
