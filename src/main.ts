@@ -46,6 +46,9 @@ import { createRspamdClient } from './rspamd/client.ts';
 import { RspamdStats } from './rspamd/stats.ts';
 import { createAlpnChallenges } from './tls/alpn-challenges.ts';
 import { startTls } from './tls/service.ts';
+import { withTlsReports } from './tlsrpt/receive.ts';
+import { reportMailboxes } from './tlsrpt/record.ts';
+import { TlsReportStore } from './tlsrpt/store.ts';
 
 /**
  * Maildir deliveries at once (Postfix's default_destination_concurrency_limit). They mostly wait
@@ -168,7 +171,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     );
     started.push({ name: 'offload thread', stop: () => offload.close() });
     // [[domain]] delivery (Maildir or LMTP) as in force at each delivery: reload may change it.
-    const local = createLocalCourier({
+    const localCourier = createLocalCourier({
       mailRoot: path.join(config.dataDir, 'mail'),
       hostname: config.hostname,
       write: offload.write,
@@ -176,7 +179,10 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       junkFolder: config.rspamd?.junkFolder === true,
       lmtpConcurrency: config.local.lmtpConcurrency,
     });
-    started.push({ name: 'LMTP connections', stop: () => local.close() });
+    started.push({ name: 'LMTP connections', stop: () => localCourier.close() });
+    // Mail to a [[domain]] tlsrpt_rua mailbox is read as TLS reports once delivered (tlsrpt/receive.ts).
+    const tlsReports = new TlsReportStore(db);
+    const local = withTlsReports(localCourier, { store: tlsReports, mailboxes: () => reportMailboxes(inForce.domains), log, now });
     const workers = [
       new QueueWorker({
         store,

@@ -24,7 +24,7 @@ export interface AttemptRecord {
   ms: number;
   /** "relay" or "transport example.com" (outbound/transport.ts); absent = MX delivery. */
   transport?: string;
-  /** The local address the connection came from (migration 010). */
+  /** The local address the connection came from (migration 012). */
   source?: string;
 }
 

@@ -11,10 +11,28 @@ export interface SealpostToml {
   data_dir?: string;
   listen?: { smtp?: string[]; acme_http?: string[]; https?: string[] };
   tls?: { min_version?: string; cert_file?: string; key_file?: string };
-  acme?: { enabled?: boolean; directory?: string; email?: string; names?: string[]; key_type?: string; ca_file?: string; challenge?: string };
+  acme?: {
+    enabled?: boolean;
+    directory?: string;
+    email?: string;
+    names?: string[];
+    key_type?: string;
+    ca_file?: string;
+    challenge?: string;
+    reuse_key?: boolean;
+    rollover_after?: string;
+  };
   mta_sts?: { extra_mx?: string[]; max_age?: string };
   dns?: { servers?: string[]; timeout_ms?: number };
-  domain?: { name: string; mailboxes?: string[]; aliases?: Record<string, string>; catch_all?: string; delivery?: string; mta_sts?: string }[];
+  domain?: {
+    name: string;
+    mailboxes?: string[];
+    aliases?: Record<string, string>;
+    catch_all?: string;
+    delivery?: string;
+    mta_sts?: string;
+    tlsrpt_rua?: string;
+  }[];
   relay?: { networks?: string[] };
   limits?: {
     message_size?: number;
