@@ -35,6 +35,7 @@ import { hostedPolicies } from './mta-sts/policy.ts';
 import { startOffloadThread } from './offload/client.ts';
 import { startAttemptsPruning } from './outbound/attempts-prune.ts';
 import { AttemptsStore } from './outbound/attempts-store.ts';
+import { forwardingCourier } from './outbound/forward.ts';
 import { createRemoteCourier } from './outbound/remote.ts';
 import { newQueueId } from './queue/ids.ts';
 import { noticeMessage } from './queue/notices.ts';
@@ -44,6 +45,9 @@ import { QueueWorker } from './queue/worker.ts';
 import { buildDirectory, decideRecipient } from './routing/recipients.ts';
 import { createRspamdClient } from './rspamd/client.ts';
 import { RspamdStats } from './rspamd/stats.ts';
+import { loadSrsSecrets } from './srs/secret.ts';
+import { type SrsKeys, srsReverse } from './srs/srs.ts';
+import type { StatusFacts } from './status-page/page.ts';
 import { createAlpnChallenges } from './tls/alpn-challenges.ts';
 import { startTls } from './tls/service.ts';
 import { withTlsReports } from './tlsrpt/receive.ts';
@@ -63,6 +67,8 @@ export interface DaemonDeps {
   migrationsDir: string;
   /** The config file, read again on reload(); without it reload() re-reads certificate files only. */
   configFile?: string;
+  /** What `sealpost status --json` reports (cli/status.ts), for the status page (listen.status_http). */
+  statusFacts?: (now: number) => Promise<StatusFacts>;
 }
 
 export interface Daemon {
@@ -113,7 +119,27 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     const orphans = await store.sweepSpool();
     if (orphans > 0) mailLog(log, 'daemon', { state: 'recovered', spoolFiles: orphans }, 'spool files of messages never committed were removed');
     // Every configured DKIM key, before anything listens: a missing one is a startup error, never unsigned mail.
-    const signer = createDkimSigner(await loadDkimKeys(config.dataDir, config.dkim));
+    const dkimKeys = await loadDkimKeys(config.dataDir, config.dkim);
+    const signer = createDkimSigner(dkimKeys);
+    // The SRS secret before anything listens: bounces to forwarded mail are checked with it.
+    const srs = await loadSrsSecrets(config.srs.secretFile);
+    if (!srs.ok) throw new Error(`srs.secret_file: ${srs.problem}`);
+    if (srs.created)
+      mailLog(
+        log,
+        'daemon',
+        { state: 'srs-secret', file: config.srs.secretFile },
+        'made a new SRS secret (keep it: bounces to forwarded mail are checked with it)',
+      );
+    const srsKeys: SrsKeys = { secrets: srs.secrets, domain: config.srs.domain };
+    const srsDirectory =
+      config.srs.domain === ''
+        ? undefined
+        : { domain: config.srs.domain, reverse: (local: string) => srsReverse(local, srsKeys, now(), config.srs.maxAgeDays) };
+    // RFC 8617 ARC sets are signed like DKIM; receivers verify rsa-sha256 most widely, so an RSA key of the [srs] domain first.
+    const arcKey = config.arc.enabled
+      ? (dkimKeys.find((k) => k.domain === config.srs.domain && k.algorithm === 'rsa-sha256') ?? dkimKeys.find((k) => k.domain === config.srs.domain))
+      : undefined;
 
     const tls = await startTls(config, log, now);
     started.push({ name: 'tls', stop: () => tls.stop() });
@@ -139,7 +165,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       const acme = await startAcmeService({ config, store: tls.store, log, clock: { now }, alpn });
       started.push({ name: 'acme', stop: () => acme.stop() });
     }
-    let directory = buildDirectory(config.domains);
+    let directory = buildDirectory(config.domains, srsDirectory);
     const newId = () => newQueueId(now());
     const notice = (input: Parameters<typeof noticeMessage>[0]) =>
       noticeMessage(input, {
@@ -198,7 +224,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       new QueueWorker({
         store,
         transport: 'remote',
-        courier: remote,
+        // Forwards of foreign senders leave with an SRS sender (outbound/forward.ts).
+        courier: forwardingCourier(remote, { directory: () => directory, keys: srsKeys, now }),
         log,
         now,
         concurrency: config.outbound.concurrency,
@@ -238,6 +265,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       storage,
       prepareOutgoing: (input) => prepareOutgoing(input, { signer, hostname: config.hostname }),
       ...(offload.verify ? { verifyInbound: offload.verify } : {}),
+      ...(arcKey ? { arcSeal: { signingDomain: arcKey.domain, selector: arcKey.selector, privateKey: arcKey.privateKeyPem } } : {}),
       ...(config.rspamd
         ? {
             rspamd: {
@@ -291,6 +319,14 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       started.push({ name: `${role} listener`, stop: () => listener.close(config.shutdown.graceSeconds * 1000) });
       listening[role === 'mx' ? 'smtp' : role] = await listener.listen();
     }
+    if (config.listen.statusHttp.length > 0) {
+      const statusFacts = deps.statusFacts;
+      if (!statusFacts) throw new Error('listen.status_http is set but the caller gave no statusFacts (a bug)');
+      // Loaded only when on; after the listeners, so that its first page finds them answering.
+      const { startStatusPage } = await import('./status-page/service.ts');
+      const page = await startStatusPage({ config, facts: statusFacts, store: tls.store, log, now });
+      started.push({ name: 'status page', stop: () => page.close() });
+    }
     // The start-up reserve for the next start on a full disk (db/reserve.ts); only with room to spare.
     void keepReserve(config.dataDir, freeBytes, minFreeBytes);
     mailLog(log, 'daemon', {
@@ -319,7 +355,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       const result = await readReload(deps.configFile, inForce);
       if (result.ok) {
         inForce = applyReloadable(inForce, result.config);
-        directory = buildDirectory(inForce.domains);
+        directory = buildDirectory(inForce.domains, srsDirectory);
         log.level = inForce.log.level;
       }
       logReload(log, result);

@@ -327,14 +327,15 @@ export function parseCidr(text: string): Cidr | string {
 }
 
 export function readListen(r: Reader, listenTable: Table): Config['listen'] {
-  r.unknownKeys(listenTable, 'listen', ['smtp', 'submission', 'submissions', 'acme_http', 'https']);
+  r.unknownKeys(listenTable, 'listen', ['smtp', 'submission', 'submissions', 'acme_http', 'https', 'status_http']);
   const smtp = addresses(r, listenTable, 'smtp', 'listen', ['0.0.0.0:25', '[::]:25'], 25);
   // Off unless listed: without users, a submission port would only be something to attack.
   const submission = addresses(r, listenTable, 'submission', 'listen', [], 587);
   const submissions = addresses(r, listenTable, 'submissions', 'listen', [], 465);
   const acmeHttp = addresses(r, listenTable, 'acme_http', 'listen', ['0.0.0.0:80', '[::]:80'], 80);
   const https = addresses(r, listenTable, 'https', 'listen', [], 443);
-  return { smtp, submission, submissions, acmeHttp, https };
+  const statusHttp = addresses(r, listenTable, 'status_http', 'listen', [], 8025);
+  return { smtp, submission, submissions, acmeHttp, https, statusHttp };
 }
 
 /** [tls] and the listeners' own floors ([submission], [submissions]), read from the whole document. */

@@ -109,6 +109,8 @@ export interface Config {
     acmeHttp: readonly ListenAddress[];
     /** HTTPS (port 443): the MTA-STS policies and TLS-ALPN-01; [] = off. */
     https: readonly ListenAddress[];
+    /** The status page (HTTP on loopback, HTTPS elsewhere); [] = off. */
+    statusHttp: readonly ListenAddress[];
   };
   tls: { minVersion: TlsVersion; certFile: string; keyFile: string };
   /** Lowest TLS version per submission listener (default tls.min_version). */
@@ -162,8 +164,27 @@ export interface Config {
   local: LocalConfig;
   /** [doctor]: our public addresses, blocklists, the port-25 probe (`sealpost doctor`). */
   doctor: DoctorConfig;
+  statusHttp: StatusHttpConfig;
   /** [inbound.rspamd] and [outbound.rspamd]: content checks by rspamd at end of DATA; null = off. */
   rspamd: RspamdConfig | null;
+  /** [srs]: the envelope sender of mail forwarded to other domains (Sender Rewriting Scheme). */
+  srs: SrsConfig;
+  /** [arc]: an ARC set on forwarded mail (RFC 8617). */
+  arc: ArcConfig;
+}
+
+export interface SrsConfig {
+  /** The domain of our SRS addresses (ASCII, lowercase; '' with no domains configured). */
+  domain: string;
+  /** Absolute; one secret per line, the first signs (made 0600 at start when absent). */
+  secretFile: string;
+  /** An SRS0 address older than this is refused at RCPT (550 5.1.1). */
+  maxAgeDays: number;
+}
+
+export interface ArcConfig {
+  /** Seal mail from other servers that we forward, with the DKIM key of the [srs] domain. */
+  enabled: boolean;
 }
 
 /** rspamd at end of DATA (its HTTP /checkv2 protocol). */
@@ -300,4 +321,10 @@ export interface DoctorConfig {
   probeMx: string;
   /** Run the checks (without the port-25 probe) at start-up and log each error. */
   atStartup: boolean;
+}
+
+/** [status_http]: HTTP basic auth of the status page. */
+export interface StatusHttpConfig {
+  /** Absolute path of the "user:password" lines (mode 0600), or '' for no password (loopback only). */
+  passwordFile: string;
 }

@@ -224,7 +224,14 @@ export class QueueWorker implements JobTaker {
     if ([...outcomes.values()].some((o) => o.kind === 'transient')) this.arm();
     for (const r of job.recipients) {
       const o = outcomes.get(r.id);
-      const base = { queueId: job.queueId, transport: this.deps.transport, rcpt: r.rcpt, to: r.address, attempt: r.attempts + 1 };
+      const base = {
+        queueId: job.queueId,
+        transport: this.deps.transport,
+        rcpt: r.rcpt,
+        to: r.address,
+        attempt: r.attempts + 1,
+        ...(o?.mailFrom !== undefined ? { mailFrom: o.mailFrom } : {}),
+      };
       if (o?.kind === 'delivered') mailLog(log, 'delivered', { ...base, detail: o.detail, reply: o.reply, delayMs: now() - job.receivedAt });
       else if (o) {
         const final = o.kind === 'permanent' || failed.has(`${r.rcpt}\n${r.address}`);
