@@ -29,7 +29,8 @@ import type { InboundDeps, ListenerRole } from './inbound/session.ts';
 import { SessionStats } from './inbound/session-stats.ts';
 import { createIntake } from './intake/intake.ts';
 import { createLocalCourier } from './local/courier.ts';
-import { type Logger, mailLog } from './log/log.ts';
+import { type Logger, mailLog, observeMailEvents } from './log/log.ts';
+import type { DaemonMetrics } from './metrics/daemon.ts';
 import { startHttpsListener } from './mta-sts/listener.ts';
 import { hostedPolicies } from './mta-sts/policy.ts';
 import { startOffloadThread } from './offload/client.ts';
@@ -37,6 +38,7 @@ import { startAttemptsPruning } from './outbound/attempts-prune.ts';
 import { AttemptsStore } from './outbound/attempts-store.ts';
 import { forwardingCourier } from './outbound/forward.ts';
 import { createRemoteCourier } from './outbound/remote.ts';
+import { chooseTransport } from './outbound/transport.ts';
 import { newQueueId } from './queue/ids.ts';
 import { noticeMessage } from './queue/notices.ts';
 import { QueueStore } from './queue/store.ts';
@@ -144,6 +146,20 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     const tls = await startTls(config, log, now);
     started.push({ name: 'tls', stop: () => tls.stop() });
 
+    // listen.metrics: every mail-log record counted from here on (log/log.ts observeMailEvents).
+    // Loaded only when on, like ACME: prom-client and its default metrics stay out otherwise.
+    const metrics: DaemonMetrics | undefined =
+      config.listen.metrics.length > 0
+        ? (await import('./metrics/daemon.ts')).createDaemonMetrics({
+            addresses: config.listen.metrics,
+            db,
+            certificates: () => new Map([...tls.store.current().byName].map(([name, entry]) => [name, entry.notAfter])),
+            log,
+            now,
+          })
+        : undefined;
+    if (metrics) observeMailEvents(log, metrics.observe);
+
     // What reload() swaps: the config in force (its reloadable parts) and the domain directory.
     let inForce = config;
     // TLS-ALPN-01 challenge certificates: the ACME manager writes, the HTTPS listener serves.
@@ -176,7 +192,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         maxLifetimeMs: config.queue.maxLifetimeMs,
       });
     // One DNS cache for delivery (MX, A/AAAA, MTA-STS) and the checks of inbound mail.
-    const nodeResolver = createNodeResolver(config.dns);
+    const nodeResolver = createNodeResolver(config.dns, metrics ? (type, answer) => metrics.dnsAnswer(type, answer) : undefined);
     const dnsResolver = cachingResolver(nodeResolver, { now });
     // The courier reads the [outbound] snapshot in force at each delivery: reload swaps inForce whole.
     const remote = createRemoteCourier(config, db, log, { resolver: dnsResolver, outbound: () => inForce.outbound, storage });
@@ -197,11 +213,12 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     );
     started.push({ name: 'offload thread', stop: () => offload.close() });
     // [[domain]] delivery (Maildir or LMTP) as in force at each delivery: reload may change it.
+    const deliveryOf = (domain: string) => inForce.domains.find((d) => d.name === domain)?.delivery ?? ({ kind: 'maildir' } as const);
     const localCourier = createLocalCourier({
       mailRoot: path.join(config.dataDir, 'mail'),
       hostname: config.hostname,
       write: offload.write,
-      delivery: (domain) => inForce.domains.find((d) => d.name === domain)?.delivery ?? { kind: 'maildir' },
+      delivery: deliveryOf,
       junkFolder: config.rspamd?.junkFolder === true,
       lmtpConcurrency: config.local.lmtpConcurrency,
     });
@@ -220,6 +237,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         notice,
         delayWarningMs: config.queue.delayWarningMs,
         storage,
+        agent: (address) => deliveryOf(domainOf(address)).kind,
       }),
       new QueueWorker({
         store,
@@ -232,6 +250,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         notice,
         delayWarningMs: config.queue.delayWarningMs,
         storage,
+        // Postfix's words: "smtp" to the domain's MX hosts, "relay" to a relay or transport-table next hop.
+        agent: (address) => (chooseTransport(domainOf(address), inForce.outbound.transports ?? {}, inForce.outbound.relay).kind === 'mx' ? 'smtp' : 'relay'),
       }),
     ];
     for (const w of workers) {
@@ -273,7 +293,10 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
               fail: config.rspamd.fail,
               outbound: config.rspamd.outbound,
               hostname: config.hostname,
-              record: (direction, action) => rspamdStats?.record(direction, action),
+              record: (direction, action) => {
+                rspamdStats?.record(direction, action);
+                metrics?.rspamd(direction, action);
+              },
             },
           }
         : {}),
@@ -319,6 +342,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       started.push({ name: `${role} listener`, stop: () => listener.close(config.shutdown.graceSeconds * 1000) });
       listening[role === 'mx' ? 'smtp' : role] = await listener.listen();
     }
+    const metricsListener = metrics ? await metrics.start() : undefined;
+    if (metricsListener) started.push({ name: 'metrics listener', stop: () => metricsListener.close() });
     if (config.listen.statusHttp.length > 0) {
       const statusFacts = deps.statusFacts;
       if (!statusFacts) throw new Error('listen.status_http is set but the caller gave no statusFacts (a bug)');
@@ -335,6 +360,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       smtp: listening.smtp.map(formatAddress),
       submission: listening.submission.map(formatAddress),
       submissions: listening.submissions.map(formatAddress),
+      ...(metricsListener ? { metrics: metricsListener.addresses.map(formatAddress) } : {}),
       dkim: signer.domains,
       dataDir: config.dataDir,
     });
@@ -415,6 +441,11 @@ function convertToIncrementalVacuum(db: Db, log: Logger, now: () => number): voi
   } catch (err) {
     log.warn({ err, event: 'daemon' }, 'could not switch the database to incremental vacuum (VACUUM needs about its size free); tried again at the next start');
   }
+}
+
+/** The domain of a queued recipient address, lowercase (as the couriers group them). */
+function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 }
 
 export function formatAddress(a: ListenAddress): string {

@@ -326,8 +326,12 @@ export function parseCidr(text: string): Cidr | string {
   return { address, prefix, family };
 }
 
+function isLoopbackHost(host: string): boolean {
+  return host === '::1' || host === 'localhost' || (net.isIPv4(host) && host.startsWith('127.'));
+}
+
 export function readListen(r: Reader, listenTable: Table): Config['listen'] {
-  r.unknownKeys(listenTable, 'listen', ['smtp', 'submission', 'submissions', 'acme_http', 'https', 'status_http']);
+  r.unknownKeys(listenTable, 'listen', ['smtp', 'submission', 'submissions', 'acme_http', 'https', 'status_http', 'metrics']);
   const smtp = addresses(r, listenTable, 'smtp', 'listen', ['0.0.0.0:25', '[::]:25'], 25);
   // Off unless listed: without users, a submission port would only be something to attack.
   const submission = addresses(r, listenTable, 'submission', 'listen', [], 587);
@@ -335,7 +339,16 @@ export function readListen(r: Reader, listenTable: Table): Config['listen'] {
   const acmeHttp = addresses(r, listenTable, 'acme_http', 'listen', ['0.0.0.0:80', '[::]:80'], 80);
   const https = addresses(r, listenTable, 'https', 'listen', [], 443);
   const statusHttp = addresses(r, listenTable, 'status_http', 'listen', [], 8025);
-  return { smtp, submission, submissions, acmeHttp, https, statusHttp };
+  // Prometheus's /metrics (src/metrics): off unless listed; it has no password, so say so off loopback.
+  const metrics = addresses(r, listenTable, 'metrics', 'listen', [], 9309);
+  metrics.forEach((a, i) => {
+    if (!isLoopbackHost(a.host))
+      r.warning(
+        `listen.metrics[${i}]`,
+        `"${a.host}" is not a loopback address: anyone who reaches it reads the metrics (no password); bind 127.0.0.1 or a private network your Prometheus alone reaches`,
+      );
+  });
+  return { smtp, submission, submissions, acmeHttp, https, statusHttp, metrics };
 }
 
 /** [tls] and the listeners' own floors ([submission], [submissions]), read from the whole document. */

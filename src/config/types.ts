@@ -111,6 +111,8 @@ export interface Config {
     https: readonly ListenAddress[];
     /** The status page (HTTP on loopback, HTTPS elsewhere); [] = off. */
     statusHttp: readonly ListenAddress[];
+    /** Prometheus's GET /metrics (src/metrics); [] = off. */
+    metrics: readonly ListenAddress[];
   };
   tls: { minVersion: TlsVersion; certFile: string; keyFile: string };
   /** Lowest TLS version per submission listener (default tls.min_version). */

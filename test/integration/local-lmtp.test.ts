@@ -41,11 +41,12 @@ test('LMTP over a unix socket: a Dovecot user gets the mail (read back over IMAP
 
   const delivered = await daemon.waitForLog({ event: 'delivered', queueId, to: 'dora@lmtp.test' }, { timeoutMs: 30_000 });
   assert.match(String(delivered['detail']), new RegExp(`^LMTP server unix:${dovecot.socket}: 250 2\\.0\\.0 <dora@lmtp\\.test> \\S+ Saved`));
+  assert.equal(delivered['agent'], 'lmtp', 'the delivery agent (metrics: transport="lmtp")');
   const bounced = await daemon.waitForLog({ event: 'bounced', queueId, to: 'nobody@lmtp.test' });
   assert.equal(bounced['enhanced'], '5.1.1');
   assert.match(String(bounced['reason']), /LMTP server unix:.* refused RCPT TO/);
   assert.equal((bounced['reply'] as { code: number }).code, 550);
-  await daemon.waitForLog({ event: 'delivered', queueId, to: 'bob@example.test' });
+  assert.equal((await daemon.waitForLog({ event: 'delivered', queueId, to: 'bob@example.test' }))['agent'], 'maildir');
 
   const [message] = await waitFor(
     async () => {

@@ -139,6 +139,8 @@ describe('relaying through a smarthost', { timeout: 300_000 }, () => {
     assert.equal(hop['policy'], 'verify');
     assert.equal((hop['tls'] as { verified: boolean }).verified, true);
     await smarthost.waitForLog({ event: 'received', listener: 'submission', user: USER });
+    assert.equal((await ours.waitForLog({ event: 'delivered', queueId }))['agent'], 'relay', 'the delivery agent (metrics: transport="relay")');
+    assert.equal((await smarthost.waitForLog({ event: 'delivered', to: 'carol@far.test' }))['agent'], 'smtp', "the smarthost's: MX delivery");
     const show = await ours.cli(['queue', 'show', queueId]);
     assert.match(show.stdout, new RegExp(`via smarthost ${SMARTHOST.replaceAll('.', '\\.')}:${ports.submission} \\(relay\\)`), show.stdout);
 
