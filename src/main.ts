@@ -233,18 +233,18 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     started.push({ name: 'offload thread', stop: () => offload.close() });
     // [[domain]] delivery (Maildir or LMTP) as in force at each delivery: reload may change it.
     const deliveryOf = (domain: string) => inForce.domains.find((d) => d.name === domain)?.delivery ?? ({ kind: 'maildir' } as const);
+    const localCourier = createLocalCourier({
+      mailRoot: path.join(config.dataDir, 'mail'),
+      hostname: config.hostname,
+      write: offload.write,
+      delivery: deliveryOf,
+      junkFolder: config.rspamd?.junkFolder === true,
+      lmtpConcurrency: config.local.lmtpConcurrency,
+    });
+    started.push({ name: 'LMTP connections', stop: () => localCourier.close() });
     // Mail to a [[domain]] tlsrpt_rua mailbox is read as TLS reports once delivered (tlsrpt/receive.ts).
     const tlsReports = new TlsReportStore(db);
-    const local = withTlsReports(
-      createLocalCourier({
-        mailRoot: path.join(config.dataDir, 'mail'),
-        hostname: config.hostname,
-        write: offload.write,
-        delivery: deliveryOf,
-        junkFolder: config.rspamd?.junkFolder === true,
-      }),
-      { store: tlsReports, mailboxes: () => reportMailboxes(inForce.domains), log, now },
-    );
+    const local = withTlsReports(localCourier, { store: tlsReports, mailboxes: () => reportMailboxes(inForce.domains), log, now });
     const workers = [
       new QueueWorker({
         store,

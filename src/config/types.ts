@@ -163,6 +163,7 @@ export interface Config {
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
   outbound: OutboundConfig;
   queue: QueueConfig;
+  local: LocalConfig;
   /** [doctor]: our public addresses, blocklists, the port-25 probe (`sealpost doctor`). */
   doctor: DoctorConfig;
   statusHttp: StatusHttpConfig;
@@ -233,6 +234,13 @@ export function isDaneLevel(level: TlsLevel): level is 'dane' | 'dane-only' {
   return level === 'dane' || level === 'dane-only';
 }
 
+/** Which address families outbound connections use ([outbound] address_family). */
+export type AddressFamily = 'any' | 'ipv4' | 'ipv6';
+export const ADDRESS_FAMILIES: readonly AddressFamily[] = ['any', 'ipv4', 'ipv6'];
+/** Which family's addresses of a host are tried first when both are used ([outbound] prefer). */
+export type PreferFamily = 'ipv6' | 'ipv4';
+export const PREFER_FAMILIES: readonly PreferFamily[] = ['ipv6', 'ipv4'];
+
 /** [outbound]: delivery to remote MX hosts. */
 export interface OutboundConfig {
   /** Port of the remote MX hosts (25; other values are for tests). */
@@ -245,7 +253,15 @@ export interface OutboundConfig {
   caFile: string;
   /** Fetch and apply MTA-STS policies (RFC 8461). */
   mtaSts: boolean;
+  /** IPv6 is used (addressFamily is not "ipv4"): AAAA lookups here and for MTA-STS and tls-check. */
   ipv6: boolean;
+  /** address_family: "ipv4" or "ipv6" only, or both ("any"; default; also "ipv4" when ipv6 = false). */
+  addressFamily?: AddressFamily;
+  /** prefer: which family is tried first under "any" (default "ipv6"). */
+  prefer?: PreferFamily;
+  /** source_ipv4 / source_ipv6: the local address bound before connecting to an address of that family. */
+  sourceIpv4?: string;
+  sourceIpv6?: string;
   concurrency: number;
   concurrencyPerDestination: number;
   connectTimeoutSeconds: number;
@@ -284,6 +300,12 @@ export interface NextHop {
  * Lower values, 0 included, mean this: refusing them would turn an upgrade into a failed start.
  */
 export const MIN_FREE_FLOOR_MB = 4;
+
+/** [local]: delivery to our own mailboxes ([[domain]] delivery says where). */
+export interface LocalConfig {
+  /** Connections at once to one LMTP server; later messages wait for one (Dovecot's lmtp process_limit caps the other side). */
+  lmtpConcurrency: number;
+}
 
 /** [queue]: retry schedule and notices. */
 export interface QueueConfig {

@@ -38,6 +38,8 @@ export interface HopFacts {
   downgrade?: string;
   /** The TLSA match of this connection's chain (settle). */
   dane?: { matched: string | null; error?: string };
+  /** The local address of the connection; before one exists, the configured source address, if any. */
+  source?: string;
 }
 
 /**
@@ -249,6 +251,7 @@ export function hopRecord(
     policySource: policy.source,
     ...(facts.tls ? { tls: facts.tls } : {}),
     ...(facts.downgrade ? { downgrade: facts.downgrade } : {}),
+    ...(facts.source ? { source: facts.source } : {}),
     result,
     ...(extra.reply ? { reply: extra.reply } : {}),
     ...(extra.error ? { error: extra.error } : {}),
@@ -291,6 +294,7 @@ export function hopLogFields(r: HopRecord): HopFields {
     error: r.error ?? null,
     transport: r.transport ?? null,
     dane: r.dane ?? null,
+    source: r.source ?? null,
     ...(r.sts ? { sts: r.sts } : {}),
     ms: r.ms,
   };
@@ -365,7 +369,11 @@ async function settle(level: TlsLevel, opened: { reused: SmtpSession } | OpenRes
   // RFC 7672 §3: a DANE hop is judged by its TLSA records against the chain the server sent.
   if (dane && session.tls.handshake === 'ok') session.tls.dane = daneVerdict(dane, session.tls.chain ?? [], now());
   const decision = decideTls(level, session.tls);
-  const facts: HopFacts = { ...(decision.tls ? { tls: decision.tls } : {}), ...(session.tls.dane ? { dane: session.tls.dane } : {}) };
+  const facts: HopFacts = {
+    ...(decision.tls ? { tls: decision.tls } : {}),
+    ...(session.tls.dane ? { dane: session.tls.dane } : {}),
+    ...(session.localAddress ? { source: session.localAddress } : {}),
+  };
   if (decision.action === 'defer') {
     if (session.tls.handshake === 'ok') await session.quit();
     else session.close();
@@ -388,5 +396,10 @@ async function settle(level: TlsLevel, opened: { reused: SmtpSession } | OpenRes
 
 function sessionFacts(session: SmtpSession): HopFacts {
   const tls = hopTls(session.tls);
-  return { ...(tls ? { tls } : {}), ...(session.downgrade ? { downgrade: session.downgrade } : {}), ...(session.tls.dane ? { dane: session.tls.dane } : {}) };
+  return {
+    ...(tls ? { tls } : {}),
+    ...(session.downgrade ? { downgrade: session.downgrade } : {}),
+    ...(session.tls.dane ? { dane: session.tls.dane } : {}),
+    ...(session.localAddress ? { source: session.localAddress } : {}),
+  };
 }

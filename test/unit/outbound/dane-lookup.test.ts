@@ -24,15 +24,15 @@ test('RFC 7672 §2.2: the MX walk keeps whether the MX and address answers were 
     'open.test': { MX: [{ exchange: 'mx.open.test', preference: 10 }] },
     'mx.open.test': { A: ['192.0.2.2'] },
   });
-  const walk = await walkMx('dest.test', resolver, () => 0, { maxHosts: 5, ipv6: true, dnssec: true });
+  const walk = await walkMx('dest.test', resolver, () => 0, { maxHosts: 5, family: 'any', prefer: 'ipv6', dnssec: true });
   assert.ok(walk.kind === 'hosts');
   assert.deepEqual(walk.hosts[0]?.secure, { mx: true, addresses: true });
   assert.equal(walk.hosts[0]?.canonical, 'real.dest.test');
-  const open = await walkMx('open.test', resolver, () => 0, { maxHosts: 5, ipv6: true, dnssec: true });
+  const open = await walkMx('open.test', resolver, () => 0, { maxHosts: 5, family: 'any', prefer: 'ipv6', dnssec: true });
   assert.ok(open.kind === 'hosts');
   assert.deepEqual(open.hosts[0]?.secure, { mx: false, addresses: false });
   // Without the DNSSEC resolver, hosts carry no such facts.
-  const plain = await walkMx('dest.test', resolver, () => 0, { maxHosts: 5, ipv6: true });
+  const plain = await walkMx('dest.test', resolver, () => 0, { maxHosts: 5, family: 'any', prefer: 'ipv6' });
   assert.ok(plain.kind === 'hosts' && plain.hosts[0]?.secure === undefined);
 });
 

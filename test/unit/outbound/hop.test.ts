@@ -192,6 +192,7 @@ test('one hop record: the log record and the attempts row are made from the same
     error: null,
     transport: null,
     dane: null,
+    source: null,
     sts,
     ms: 42,
   });
