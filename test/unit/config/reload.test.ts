@@ -32,7 +32,8 @@ test('which changes apply at once and which need a restart, table', () => {
     ],
     ['log level', { log: { level: 'debug' } }, ['log.level'], []],
     ['listener address', { listen: { smtp: ['0.0.0.0:2525'] } }, [], ['listen.smtp']],
-    ['data dir and hostname', { data_dir: '/srv/mail', hostname: 'mx2.example.org' }, [], ['hostname', 'data_dir']],
+    // The SRS secret's default place is in data_dir: it moves with it.
+    ['data dir and hostname', { data_dir: '/srv/mail', hostname: 'mx2.example.org' }, [], ['hostname', 'data_dir', 'srs.secret_file']],
     [
       'timeouts keep their TOML names',
       { outbound: { ...BASE.outbound, connect_timeout_s: 10 }, queue: { min_backoff: '1m' } },
@@ -83,7 +84,7 @@ test('after a reload: new reloadable settings, old values for the rest; the cour
   // What main.ts hands the remote courier: the [outbound] snapshot in force.
   const outbound = () => inForce.outbound;
   const held = outbound();
-  assert.equal(outbound().tlsDefault, 'may');
+  assert.equal(outbound().tlsDefault, 'dane');
   inForce = applyReloadable(current, next);
   assert.deepEqual(
     inForce.domains.map((d) => d.name),
@@ -99,10 +100,11 @@ test('after a reload: new reloadable settings, old values for the rest; the cour
   assert.ok(Object.isFrozen(outbound()) && Object.isFrozen(outbound().tlsPolicy), 'an immutable snapshot');
   // A delivery under way holds the snapshot it started with: the reload swapped the reference, not its values.
   assert.notEqual(held, outbound());
-  assert.equal(held.tlsDefault, 'may');
+  assert.equal(held.tlsDefault, 'dane');
   assert.deepEqual(held.tlsPolicy, { 'a.example': 'verify', '.b.example': 'encrypt' });
   // Reloading the same file again leaves the restart-only change reported, nothing to apply.
   const again = planReload(inForce, next);
   assert.deepEqual(again.applied, []);
-  assert.deepEqual(again.restart.map((c) => c.key).sort(), ['listen.smtp', 'outbound.port']);
+  // srs.domain: its default (the first domain) changed with the domains; SRS keeps its domain until a restart.
+  assert.deepEqual(again.restart.map((c) => c.key).sort(), ['listen.smtp', 'outbound.port', 'srs.domain']);
 });

@@ -21,6 +21,8 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   'tls-policy': ['inbound', 'intake', 'outbound', 'local', 'auth', 'queue', 'cli'],
   mailauth: ['inbound', 'intake', 'outbound', 'local', 'auth', 'queue', 'cli'],
   auth: ['inbound', 'intake', 'outbound', 'local', 'queue', 'cli'],
+  // TLSA records against certificates (pure): no protocol session, no I/O.
+  dane: ['inbound', 'intake', 'outbound', 'local', 'auth', 'queue', 'cli', 'offload', 'acme'],
   // SMTP/LMTP client wire code shared by outbound/ and local/: neither may be reached from it.
   wire: ['inbound', 'intake', 'outbound', 'local', 'auth', 'queue', 'cli', 'offload'],
   outbound: ['inbound', 'intake', 'local', 'auth', 'cli'],
@@ -28,6 +30,8 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   // The SMTP side reaches the queue only through intake.
   inbound: ['queue', 'outbound', 'local', 'cli'],
   intake: ['inbound', 'outbound', 'local', 'cli'],
+  // Counts from the log records and reads the tables: it knows no session, courier or worker.
+  metrics: ['inbound', 'intake', 'outbound', 'local', 'auth', 'queue', 'cli', 'offload', 'acme'],
 };
 
 const STATIC = /(?:^|[\s;}])(?:import|export)\s+(?:type\s+)?(?:[^'";]*?\s+from\s+)?['"](\.{1,2}\/[^'"]+)['"]/gm;
