@@ -22,6 +22,7 @@ import {
   readShutdown,
   readTls,
 } from './sections.ts';
+import { readStore } from './store.ts';
 import type { Config, DkimDomain } from './types.ts';
 
 export type Validated = { ok: true; config: Config; warnings: Problem[] } | { ok: false; problems: Problem[] };
@@ -45,6 +46,7 @@ const TOP_KEYS = [
   'log',
   'outbound',
   'queue',
+  'store',
   'doctor',
 ] as const;
 
@@ -93,6 +95,7 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   const log = readLog(r, r.table(raw, 'log', ''));
   const outbound = readOutbound(r, r.table(raw, 'outbound', ''), baseDir);
   const queue = readQueue(r, r.table(raw, 'queue', ''));
+  const store = readStore(r, r.table(raw, 'store', ''), baseDir);
   const doctor = readDoctor(r, r.table(raw, 'doctor', ''));
   // A section that is not a table was reported by its reader above.
   const sub = (section: string): Table => {
@@ -120,6 +123,7 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
     log,
     outbound,
     queue,
+    store,
     doctor,
     rspamd,
   };
