@@ -157,7 +157,7 @@ export class PgQueueStore implements QueueStoreContract {
       byMessage.set(r.message_id, list);
     }
     const messages = await this.deps.pool.query<MessageRow>(
-      'SELECT id, received_at, sender, size, body, smtputf8, eight_bit, tls_required FROM messages WHERE id = ANY($1)',
+      'SELECT id, received_at, sender, size, body, smtputf8, eight_bit, tls_required FROM messages WHERE id = ANY($1) ORDER BY received_at, id',
       [[...byMessage.keys()]],
     );
     return messages.rows.map((m) => ({

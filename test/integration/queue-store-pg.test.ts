@@ -1,0 +1,177 @@
+// The PostgreSQL queue store with more than one node (two stores on one database, as two Sealpost
+// machines would be): concurrent claims never share a recipient, a node that stops renewing loses
+// its claims to another after the lease, NOTIFY wakes an idle node, migrations run once.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { NewMessage } from '../../src/queue/message.ts';
+import { openPool } from '../../src/queue/pg/connect.ts';
+import { MIGRATIONS, migrate, SchemaTooNew } from '../../src/queue/pg/schema.ts';
+import { type Postgres, startPostgres } from '../helpers/postgres.ts';
+import { pgQueue } from '../helpers/queue-stores.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+let server: Postgres | undefined;
+const stops: (() => unknown)[] = [];
+before(async () => {
+  server = await startPostgres({ after: (fn) => stops.unshift(fn) });
+});
+after(async () => {
+  for (const stop of stops) await stop();
+});
+const pgServer = (): Postgres => {
+  assert.ok(server, 'the PostgreSQL server started');
+  return server;
+};
+
+function message(id: string, recipients: string[], receivedAt = 1000): NewMessage {
+  return {
+    id,
+    receivedAt,
+    sender: 'sender@remote.test',
+    body: Buffer.from(`Subject: ${id}\r\n\r\nbody\r\n`),
+    smtputf8: false,
+    eightBit: false,
+    origin: 'smtp',
+    recipients: recipients.map((r) => ({ rcpt: r, address: r, transport: 'remote' as const })),
+  };
+}
+
+test('two nodes claiming at once never get the same recipient, and together get them all', { timeout: 120_000 }, async (t) => {
+  const queue = await pgQueue(t, pgServer());
+  const a = await queue.open({ node: 'node-a' });
+  const b = await queue.open({ node: 'node-b' });
+  const total = 300;
+  await Promise.all(Array.from({ length: total }, (_, i) => (i % 2 ? a : b).enqueue(message(`C${i}`, [`x${i}@a.test`, `y${i}@b.test`], 1000 + i))));
+  const claimed = new Map<string, number[]>([
+    ['node-a', []],
+    ['node-b', []],
+  ]);
+  const drain = async (node: string, store: typeof a): Promise<void> => {
+    for (;;) {
+      const jobs = await store.claim('remote', 10_000, 7);
+      if (jobs.length === 0) return;
+      for (const job of jobs) claimed.get(node)?.push(...job.recipients.map((r) => r.id));
+    }
+  };
+  await Promise.all([drain('node-a', a), drain('node-b', b), drain('node-a', a), drain('node-b', b)]);
+  const ofA = claimed.get('node-a') ?? [];
+  const ofB = claimed.get('node-b') ?? [];
+  const all = [...ofA, ...ofB];
+  assert.equal(new Set(all).size, all.length, 'no recipient claimed twice');
+  assert.equal(all.length, 2 * total, 'every recipient claimed');
+  assert.ok(ofA.length > 0 && ofB.length > 0, `both nodes got work (a ${ofA.length}, b ${ofB.length})`);
+  const owners = new Map((await a.claims()).map((c) => [c.recipientId, c.owner]));
+  for (const id of ofA) assert.equal(owners.get(id), 'node-a');
+  for (const id of ofB) assert.equal(owners.get(id), 'node-b');
+});
+
+test('a node that stops renewing loses its claims after the lease; the other takes the work over', { timeout: 60_000 }, async (t) => {
+  const queue = await pgQueue(t, pgServer());
+  const a = await queue.open({ node: 'node-a', leaseMs: 60_000 });
+  const b = await queue.open({ node: 'node-b', leaseMs: 60_000 });
+  await a.enqueue(message('L', ['one@a.test', 'two@a.test']));
+  const [job] = await a.claim('remote', 1000, 10);
+  assert.equal(job?.recipients.length, 2);
+  assert.equal((await b.claim('remote', 30_000, 10)).length, 0, 'leased to node-a');
+  assert.equal(await a.renew(50_000), 2, 'the heartbeat renews both claims');
+  assert.equal((await b.claim('remote', 70_000, 10)).length, 0, 'renewed until 110 000');
+  assert.equal(await b.recover(), 0, "a starting node recovers only its own claims, not another's");
+  assert.equal(await b.nextDue('remote'), 110_000, "node-b is due to look again when node-a's lease runs out");
+  // node-a stops renewing (it hangs or died): past the lease, node-b claims the same recipients.
+  const [taken] = await b.claim('remote', 110_001, 10);
+  assert.deepEqual(
+    taken?.recipients.map((r) => r.id),
+    job.recipients.map((r) => r.id),
+  );
+  assert.deepEqual(
+    (await b.claims()).map((c) => [c.owner, c.leaseUntil]),
+    [
+      ['node-b', 170_001],
+      ['node-b', 170_001],
+    ],
+  );
+  // node-a comes back and reports its (late) outcome: the claims are node-b's, nothing changes.
+  assert.equal(await a.complete(job, new Map(job.recipients.map((r) => [r.id, { kind: 'delivered' as const }])), 111_000), undefined);
+  assert.equal(await a.renew(111_000), 0, 'node-a holds no claim any more');
+  assert.deepEqual(await b.counts(), { queued: 0, active: 2, held: 0, messages: 1 });
+  const done = await b.complete(taken, new Map(taken.recipients.map((r) => [r.id, { kind: 'delivered' as const }])), 112_000);
+  assert.deepEqual(done?.failed, [], 'node-b ends the message');
+  assert.deepEqual(await a.counts(), { queued: 0, active: 0, held: 0, messages: 0 });
+});
+
+test('with the heartbeat running a claim stays; once the node stops, another takes it within the lease', { timeout: 60_000 }, async (t) => {
+  const queue = await pgQueue(t, pgServer());
+  const leaseMs = 3000;
+  const a = await queue.open({ node: 'node-a', leaseMs, heartbeat: true });
+  const b = await queue.open({ node: 'node-b', leaseMs, heartbeat: true });
+  await a.enqueue(message('HB', ['one@a.test']));
+  const [job] = await a.claim('remote', Date.now(), 10);
+  assert.ok(job);
+  // Three lease times with node-a alive: its heartbeat (every second) keeps the claim.
+  const until = Date.now() + 3 * leaseMs;
+  while (Date.now() < until) {
+    assert.equal((await b.claim('remote', Date.now(), 10)).length, 0, 'node-a is alive: its claim stays');
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  const stoppedAt = Date.now();
+  await a.close(); // the heartbeat stops, as when the node dies
+  const [taken] = await waitFor(
+    async () => {
+      const jobs = await b.claim('remote', Date.now(), 10);
+      return jobs.length > 0 && jobs;
+    },
+    { what: "node-b taking over node-a's claim", timeoutMs: 4 * leaseMs, intervalMs: 100 },
+  );
+  const tookMs = Date.now() - stoppedAt;
+  assert.deepEqual(
+    taken?.recipients.map((r) => r.id),
+    job.recipients.map((r) => r.id),
+  );
+  assert.ok(tookMs <= leaseMs + 1500, `taken over ${tookMs} ms after node-a stopped (lease ${leaseMs} ms)`);
+});
+
+test('NOTIFY wakes an idle node at once, and again after PostgreSQL restarts', { timeout: 120_000 }, async (t) => {
+  const queue = await pgQueue(t, pgServer());
+  const a = await queue.open({ node: 'node-a' });
+  const b = await queue.open({ node: 'node-b' });
+  const woken: string[] = [];
+  b.onEnqueued((transport) => woken.push(transport));
+  const ownWakeups: string[] = [];
+  a.onEnqueued((transport) => ownWakeups.push(transport));
+  await a.enqueue(message('N1', ['one@a.test']));
+  await waitFor(() => woken.length > 0, { what: 'node-b woken by NOTIFY', timeoutMs: 5000 });
+  assert.deepEqual(woken, ['remote']);
+  assert.deepEqual(ownWakeups, ['remote'], 'the enqueuing node is told once, directly, not again by its own NOTIFY');
+  assert.equal((await b.claim('remote', 1000, 10))[0]?.queueId, 'N1', 'and finds the message');
+
+  await pgServer().stop();
+  await pgServer().start();
+  // The pools reconnect on their next query; the LISTEN connection is made again by itself.
+  await waitFor(
+    async () => {
+      await a.enqueue(message(`N2-${Date.now()}`, ['two@a.test']));
+      return woken.length > 1;
+    },
+    { what: 'node-b woken by NOTIFY after the restart', timeoutMs: 30_000, intervalMs: 500 },
+  );
+});
+
+test('migrations run once when nodes start together; a newer schema is refused with the reason', { timeout: 60_000 }, async () => {
+  const pgs = pgServer();
+  const url = await pgs.createDatabase(`migrate_${process.pid}`);
+  const pools = [openPool({ url, passwordFile: pgs.passwordFile }), openPool({ url, passwordFile: pgs.passwordFile })];
+  try {
+    const applied = await Promise.all(pools.map((p) => migrate(p)));
+    assert.deepEqual(applied.map((a) => a.length).sort(), [0, MIGRATIONS.length], 'one node applied them, the other found nothing to do');
+    const [first] = pools;
+    assert.ok(first);
+    await first.query('INSERT INTO sealpost_schema (version) VALUES ($1)', [MIGRATIONS.length + 1]);
+    await assert.rejects(migrate(first), (err: Error) => {
+      assert.ok(err instanceof SchemaTooNew);
+      assert.match(err.message, /schema is at version \d+, newer than this Sealpost knows .* upgrade this node/);
+      return true;
+    });
+  } finally {
+    await Promise.all(pools.map((p) => p.end()));
+  }
+});
