@@ -50,8 +50,13 @@ const TOP_KEYS = [
   'doctor',
 ] as const;
 
+/** Options of a caller that can do more than the daemon: `acceptPostgres`, see config/store.ts. */
+export interface ValidateOptions {
+  acceptPostgres?: boolean;
+}
+
 /** Validates a parsed TOML document. `baseDir` resolves relative paths (the config file's folder). */
-export function validateConfig(raw: Table, baseDir: string): Validated {
+export function validateConfig(raw: Table, baseDir: string, options: ValidateOptions = {}): Validated {
   const r = new Reader();
   r.unknownKeys(raw, '', TOP_KEYS);
 
@@ -95,7 +100,7 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   const log = readLog(r, r.table(raw, 'log', ''));
   const outbound = readOutbound(r, r.table(raw, 'outbound', ''), baseDir);
   const queue = readQueue(r, r.table(raw, 'queue', ''));
-  const store = readStore(r, r.table(raw, 'store', ''), baseDir);
+  const store = readStore(r, r.table(raw, 'store', ''), baseDir, options.acceptPostgres);
   const doctor = readDoctor(r, r.table(raw, 'doctor', ''));
   // A section that is not a table was reported by its reader above.
   const sub = (section: string): Table => {

@@ -1,6 +1,6 @@
 // [store] (pure): where the queue lives. "sqlite" (the default: the embedded database in
 // data_dir) or "postgres" (one PostgreSQL database several nodes share, src/queue/pg/). The
-// password never sits in the config: it comes from password_file, or PGPASSFILE / ~/.pgpass.
+// password never sits in the config: it comes from password_file (mode 0600, checked by load.ts), or PGPASSFILE.
 import path from 'node:path';
 import type { Reader, Table } from './fields.ts';
 import { duration } from './sections.ts';
@@ -12,7 +12,11 @@ export const STORE_KINDS = ['sqlite', 'postgres'] as const;
 export const POSTGRES_NOT_WIRED =
   'store.kind = postgres is not wired into the daemon yet: the PostgreSQL queue store exists (src/queue/pg/) but `sealpost start` still runs on SQLite; use kind = "sqlite" (the default) for now';
 
-export function readStore(r: Reader, t: Table, baseDir: string): StoreConfig {
+/**
+ * `acceptPostgres`: the caller can use a PostgreSQL store (`sealpost store …`); for everyone else
+ * (start, config check, the queue commands) kind = "postgres" is a problem until the daemon runs on it.
+ */
+export function readStore(r: Reader, t: Table, baseDir: string, acceptPostgres = false): StoreConfig {
   r.unknownKeys(t, 'store', ['kind', 'url', 'password_file', 'node', 'lease']);
   const kind = r.oneOf(t, 'kind', 'store', STORE_KINDS, 'sqlite');
   if (kind === 'sqlite') {
@@ -28,7 +32,7 @@ export function readStore(r: Reader, t: Table, baseDir: string): StoreConfig {
   const leaseMs = duration(r, t, 'lease', '60s', false, 'store');
   if (leaseMs < 5000) r.problem('store.lease', 'must be at least "5s": a node renews its claims every third of it');
   // Until the daemon runs on it, saying so beats starting on SQLite while the operator thinks otherwise.
-  r.problem('store.kind', POSTGRES_NOT_WIRED);
+  if (!acceptPostgres) r.problem('store.kind', POSTGRES_NOT_WIRED);
   return { kind, url, ...(passwordFile ? { passwordFile: path.resolve(baseDir, passwordFile) } : {}), ...(node ? { node } : {}), leaseMs };
 }
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { MIGRATIONS_DIR, openDb } from '../../src/db/open.ts';
 import type { QueueStoreContract } from '../../src/queue/contract.ts';
-import { clientConfig, openPool } from '../../src/queue/pg/connect.ts';
+import { clientConfig, openPool, type PgSettings } from '../../src/queue/pg/connect.ts';
 import { migrate } from '../../src/queue/pg/schema.ts';
 import { PgQueueStore, type PgQueueStoreDeps } from '../../src/queue/pg/store.ts';
 import type { RetryPolicy } from '../../src/queue/schedule.ts';
@@ -48,8 +48,13 @@ export async function pgQueue(scope: Scope, server: Postgres): Promise<PgQueueDa
   const admin = openPool(settings, 2);
   await migrate(admin);
   await admin.end();
+  return pgQueueAt(scope, settings);
+}
+
+/** Nodes on a database that exists and is migrated. */
+export function pgQueueAt(scope: Scope, settings: PgSettings): PgQueueDatabase {
   return {
-    url,
+    url: settings.url,
     async open(options = {}) {
       const pool = openPool(settings, 5);
       const store = await PgQueueStore.open({

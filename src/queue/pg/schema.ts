@@ -87,3 +87,11 @@ export async function migrate(pool: pg.Pool, migrations: readonly string[] = MIG
     client.release();
   }
 }
+
+/** The schema version of the database without changing it: 0 before any migration. */
+export async function schemaVersion(pool: pg.Pool): Promise<number> {
+  const exists = await pool.query<{ t: string | null }>(`SELECT to_regclass('sealpost_schema')::text AS t`);
+  if (!exists.rows[0]?.t) return 0;
+  const { rows } = await pool.query<{ v: number | null }>('SELECT max(version) AS v FROM sealpost_schema');
+  return rows[0]?.v ?? 0;
+}
