@@ -2,12 +2,16 @@
 // machines would be): concurrent claims never share a recipient, a node that stops renewing loses
 // its claims to another after the lease, NOTIFY wakes an idle node, migrations run once.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { NewMessage } from '../../src/queue/message.ts';
 import { openPool } from '../../src/queue/pg/connect.ts';
 import { MIGRATIONS, migrate, SchemaTooNew } from '../../src/queue/pg/schema.ts';
 import { type Postgres, startPostgres } from '../helpers/postgres.ts';
 import { pgQueue } from '../helpers/queue-stores.ts';
+import { tempDir } from '../helpers/tmp.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 let server: Postgres | undefined;
@@ -174,4 +178,43 @@ test('migrations run once when nodes start together; a newer schema is refused w
   } finally {
     await Promise.all(pools.map((p) => p.end()));
   }
+});
+
+test('a spooled body goes whole into the row, and its spool file is removed once committed', { timeout: 60_000 }, async (t) => {
+  const queue = await pgQueue(t, pgServer());
+  const a = await queue.open({ node: 'node-a' });
+  const dir = await tempDir(t);
+  const file = path.join(dir, 'spooled');
+  const head = Buffer.from('Received: by mx\r\nSubject: big\r\n\r\n');
+  const rest = randomBytes(3 * 1024 * 1024);
+  // The file holds the header block too; the row's prefix replaces it (offset: where the rest starts).
+  await writeFile(file, Buffer.concat([Buffer.from('Subject: big\r\n\r\n'), rest]));
+  const offset = Buffer.byteLength('Subject: big\r\n\r\n');
+  await a.enqueue({ ...message('BIG', ['one@a.test']), body: { kind: 'spooled', prefix: head, file, offset, size: head.length + rest.length } });
+  await waitFor(async () => !(await stat(file).catch(() => undefined)), { what: 'the spool file removed', timeoutMs: 5000 });
+  const [job] = await a.claim('remote', 1000, 1);
+  assert.ok(job && Buffer.isBuffer(job.body));
+  assert.equal(job.size, head.length + rest.length);
+  assert.ok(job.body.equals(Buffer.concat([head, rest])), 'prefix, then the file from its offset');
+});
+
+test('while PostgreSQL is down nothing is acknowledged; after it is back intake and claims go on, nothing lost', { timeout: 120_000 }, async (t) => {
+  const queue = await pgQueue(t, pgServer());
+  const a = await queue.open({ node: 'node-a' });
+  await a.enqueue(message('BEFORE', ['one@a.test']));
+  await pgServer().stop();
+  try {
+    await assert.rejects(a.enqueue(message('DURING', ['two@a.test'])), 'no acknowledgement without a COMMIT');
+  } finally {
+    await pgServer().start();
+  }
+  await waitFor(
+    async () => {
+      await a.enqueue(message('AFTER', ['three@a.test']));
+      return true;
+    },
+    { what: 'intake after the restart', timeoutMs: 30_000, intervalMs: 500 },
+  );
+  const ids = (await a.claim('remote', 10_000, 10)).map((j) => j.queueId).sort();
+  assert.deepEqual(ids, ['AFTER', 'BEFORE'], 'the message refused while down was not stored; the others were');
 });

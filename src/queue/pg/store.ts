@@ -5,7 +5,7 @@
 // heartbeat while delivery runs; a claim whose lease ran out is taken over by the next claim of any
 // node (at least once, never lost); outcomes recorded only while the lease is still ours; wake-ups
 // of the other nodes with NOTIFY (pg/listen.ts). Bodies are bytea in the messages row.
-import { readFile } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
 import type pg from 'pg';
 import { bodySize, isSpooled, type MessageBody } from '../../core/body.ts';
 import type { DeliveryJob, JobRecipient, Outcome, TlsRequired } from '../../core/delivery.ts';
@@ -97,7 +97,11 @@ export class PgQueueStore implements QueueStoreContract {
     this.group = new AsyncGroupCommit<Pending>({
       commit: (batch) => this.insertAll(batch),
       settle: (round) => {
-        for (const p of round) p.resolve();
+        for (const p of round) {
+          p.resolve();
+          // The body is in the row now: the local spool file has served (one left by a crash is swept at start).
+          if (isSpooled(p.message.body)) void unlink(p.message.body.file).catch(() => undefined);
+        }
         this.wake.notify(round.flatMap((p) => p.message.recipients.map((r) => r.transport)));
       },
       failed: (p, err) => p.reject(err),
