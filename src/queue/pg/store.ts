@@ -195,6 +195,8 @@ export class PgQueueStore implements QueueStoreContract {
    */
   async complete(job: DeliveryJob, outcomes: ReadonlyMap<number, Outcome>, now: number, options: CompleteOptions = {}): Promise<Finished | undefined> {
     const notices: NewMessage[] = [];
+    // Not durable at COMMIT, as with SQLite: an outcome lost in a crash of the database means the
+    // delivery is made again (at least once), and its DSN, written in the same transaction, with it.
     const finished = await this.transaction(async (client) => {
       const locked = await client.query('SELECT 1 FROM messages WHERE id = $1 FOR UPDATE', [job.queueId]);
       if (locked.rowCount === 0) return undefined;
@@ -264,7 +266,7 @@ export class PgQueueStore implements QueueStoreContract {
         notices.push(notice);
       }
       return { ...base, failed };
-    });
+    }, false);
     const transports = notices.flatMap((n) => n.recipients.map((r) => r.transport));
     if (transports.length > 0) {
       this.wake.notify(transports);
@@ -353,10 +355,11 @@ export class PgQueueStore implements QueueStoreContract {
     await notifyOthers(this.deps.pool, this.deps.node, ['local', 'remote']);
   }
 
-  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  /** `durable` false: COMMIT returns before the WAL is flushed (synchronous_commit off for this transaction). */
+  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>, durable = true): Promise<T> {
     const client = await this.deps.pool.connect();
     try {
-      await client.query('BEGIN');
+      await client.query(durable ? 'BEGIN' : 'BEGIN; SET LOCAL synchronous_commit TO off');
       const result = await fn(client);
       await client.query('COMMIT');
       return result;
