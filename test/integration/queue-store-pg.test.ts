@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import type { NewMessage } from '../../src/queue/message.ts';
 import { openPool } from '../../src/queue/pg/connect.ts';
 import { MIGRATIONS, migrate, SchemaTooNew } from '../../src/queue/pg/schema.ts';
+import { PG_CLAIM_SQL } from '../../src/queue/pg/store.ts';
 import { type Postgres, startPostgres } from '../helpers/postgres.ts';
 import { pgQueue } from '../helpers/queue-stores.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -265,4 +266,26 @@ test('kill -9 of a node in the middle of its deliveries: another node takes its 
   t.diagnostic(`claims of the killed node taken over ${tookMs} ms after the kill (lease ${leaseMs} ms)`);
   assert.ok(tookMs <= leaseMs + 2500, `taken over ${tookMs} ms after the kill (lease ${leaseMs} ms)`);
   assert.deepEqual(await b.counts(), { queued: 0, active: 20, held: 0, messages: 20 });
+});
+
+test('a claim walks the due index in order up to its limit: no sort of every due row', { timeout: 60_000 }, async (t) => {
+  const pgs = pgServer();
+  const queue = await pgQueue(t, pgs);
+  const a = await queue.open({ node: 'node-a' });
+  await Promise.all(Array.from({ length: 3000 }, (_, i) => a.enqueue(message(`P${i}`, [`r${i}@a.test`], 1000 + i))));
+  const pool = openPool({ url: queue.url, passwordFile: pgs.passwordFile }, 1);
+  t.after(() => pool.end());
+  await pool.query('ANALYZE recipients');
+  const { rows } = await pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${PG_CLAIM_SQL}`, ['remote', 1_000_000, 10, 'node-a', 2_000_000]);
+  const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+  assert.match(plan, /Index Scan using recipients_due on recipients/, plan);
+  assert.match(plan, /Index Scan using recipients_lease on recipients/, plan);
+  // The sort a group of at most 2 × limit messages needs is fine; one over the due rows is not.
+  assert.doesNotMatch(plan, /Sort Key: recipients\.next_attempt_at|Seq Scan on recipients/, plan);
+  const jobs = await a.claim('remote', 1_000_000, 10);
+  assert.deepEqual(
+    jobs.map((j) => j.queueId),
+    Array.from({ length: 10 }, (_, i) => `P${i}`),
+    'the 10 most overdue, oldest first',
+  );
 });

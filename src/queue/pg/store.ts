@@ -61,22 +61,31 @@ interface MessageRow {
   tls_required: TlsRequired | null;
 }
 
-const DUE = `((state = 'queued' AND next_attempt_at <= $2) OR (state = 'active' AND lease_until < $2))`;
+/** Due at $2: queued and its time has come, or claimed by a node whose lease ran out. */
+const due = (r: string): string => `((${r}.state = 'queued' AND ${r}.next_attempt_at <= $2) OR (${r}.state = 'active' AND ${r}.lease_until < $2))`;
 
 /**
- * The claim, one statement: the `limit` most overdue due recipients locked (rows another node is
- * claiming are skipped, not waited for), then every due recipient of their messages, so that one
- * job carries all of a message's due recipients as with SQLite; each marked active, ours, leased.
- * A recipient whose lease ran out counts as due: its node stopped renewing (it died or hangs).
+ * The claim, one statement. The most overdue queued recipients, walked in the order of the due
+ * index up to the limit (no sort of every due row), and the recipients whose lease ran out (their
+ * node stopped renewing: it died or hangs), by the lease index; both locked with SKIP LOCKED, so
+ * rows another node is claiming are passed over, not waited for. Then every due recipient of those
+ * messages, so that one job carries all of a message's due recipients as with SQLite; each marked
+ * active, ours, leased until $5.
  */
-export const PG_CLAIM_SQL = `WITH picked AS (
-    SELECT DISTINCT message_id FROM (
-      SELECT message_id FROM recipients WHERE transport = $1 AND ${DUE}
-      ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED
-    ) due
+export const PG_CLAIM_SQL = `WITH expired AS (
+    SELECT message_id FROM recipients
+    WHERE transport = $1 AND state = 'active' AND lease_until < $2
+    ORDER BY lease_until LIMIT $3 FOR UPDATE SKIP LOCKED
+  ), oldest AS (
+    SELECT message_id, next_attempt_at FROM recipients
+    WHERE transport = $1 AND state = 'queued' AND next_attempt_at <= $2
+    ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED
+  ), picked AS (
+    SELECT message_id FROM (SELECT message_id, 0 AS rank FROM expired UNION ALL SELECT message_id, next_attempt_at FROM oldest) d
+    GROUP BY message_id ORDER BY min(rank) LIMIT $3
   ), claimable AS (
     SELECT r.id FROM recipients r JOIN picked p ON p.message_id = r.message_id
-    WHERE r.transport = $1 AND ${DUE.replaceAll('state', 'r.state').replaceAll('next_attempt_at', 'r.next_attempt_at').replaceAll('lease_until', 'r.lease_until')}
+    WHERE r.transport = $1 AND ${due('r')}
     FOR UPDATE OF r SKIP LOCKED
   )
   UPDATE recipients SET state = 'active', owner = $4, lease_until = $5
