@@ -11,9 +11,9 @@ import { after, before, test } from 'node:test';
 import type { NewMessage } from '../../src/queue/message.ts';
 import { openPool } from '../../src/queue/pg/connect.ts';
 import { MIGRATIONS, migrate, SchemaTooNew } from '../../src/queue/pg/schema.ts';
-import { PG_CLAIM_SQL } from '../../src/queue/pg/store.ts';
+import { PG_CLAIM_SQL, PgQueueStore, SchemaMismatch } from '../../src/queue/pg/store.ts';
 import { type Postgres, startPostgres } from '../helpers/postgres.ts';
-import { pgQueue } from '../helpers/queue-stores.ts';
+import { pgQueue, TEST_RETRY } from '../helpers/queue-stores.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { waitFor, waitForLine } from '../helpers/wait.ts';
 
@@ -163,16 +163,30 @@ test('NOTIFY wakes an idle node at once, and again after PostgreSQL restarts', {
   );
 });
 
-test('migrations run once when nodes start together; a newer schema is refused with the reason', { timeout: 60_000 }, async () => {
+test('migrations run once when nodes start together; a node refuses a schema older or newer than its own', { timeout: 60_000 }, async () => {
   const pgs = pgServer();
   const url = await pgs.createDatabase(`migrate_${process.pid}`);
   const pools = [openPool({ url, passwordFile: pgs.passwordFile }), openPool({ url, passwordFile: pgs.passwordFile })];
   try {
+    const [unmigrated] = pools;
+    assert.ok(unmigrated);
+    await assert.rejects(
+      PgQueueStore.open({ pool: unmigrated, node: 'n', retry: TEST_RETRY, leaseMs: 60_000, heartbeat: false }),
+      /schema is at version 0, this Sealpost needs \d+: run sealpost store init/,
+    );
     const applied = await Promise.all(pools.map((p) => migrate(p)));
     assert.deepEqual(applied.map((a) => a.length).sort(), [0, MIGRATIONS.length], 'one node applied them, the other found nothing to do');
     const [first] = pools;
     assert.ok(first);
+    const node = (pool: typeof first) => PgQueueStore.open({ pool, node: 'n', retry: TEST_RETRY, leaseMs: 60_000, heartbeat: false });
+    const current = await node(first);
+    await current.close();
     await first.query('INSERT INTO sealpost_schema (version) VALUES ($1)', [MIGRATIONS.length + 1]);
+    await assert.rejects(node(first), (err: Error) => {
+      assert.ok(err instanceof SchemaMismatch);
+      assert.match(err.message, /newer than this Sealpost knows .*: another node runs a newer release; upgrade this node before starting it/);
+      return true;
+    });
     await assert.rejects(migrate(first), (err: Error) => {
       assert.ok(err instanceof SchemaTooNew);
       assert.match(err.message, /schema is at version \d+, newer than this Sealpost knows .* upgrade this node/);

@@ -16,6 +16,10 @@ import { expired, nextAttemptAt, type RetryPolicy } from '../schedule.ts';
 import { type CompleteOptions, describe, type FailedRecipient, type Finished } from '../store.ts';
 import { AsyncGroupCommit } from './group-commit.ts';
 import { type Listener, listen } from './listen.ts';
+import { MIGRATIONS, schemaVersion } from './schema.ts';
+
+/** The database's schema is not the one this program was written for. */
+export class SchemaMismatch extends Error {}
 
 /** The NOTIFY channel of fresh work; the payload is "<node> <transport>". */
 export const WAKE_CHANNEL = 'sealpost_queue';
@@ -117,8 +121,20 @@ export class PgQueueStore implements QueueStoreContract {
     });
   }
 
-  /** A store on a migrated database (pg/schema.ts): registers the node, starts LISTEN and the heartbeat. */
+  /**
+   * A store on a migrated database (pg/schema.ts): registers the node, starts LISTEN and the
+   * heartbeat. Refuses (SchemaMismatch) a schema other than this program's: older (migrate first)
+   * or newer (another node runs a newer release: upgrade this one).
+   */
   static async open(deps: PgQueueStoreDeps): Promise<PgQueueStore> {
+    const version = await schemaVersion(deps.pool);
+    if (version !== MIGRATIONS.length) {
+      throw new SchemaMismatch(
+        version > MIGRATIONS.length
+          ? `the PostgreSQL queue's schema is at version ${version}, newer than this Sealpost knows (${MIGRATIONS.length}): another node runs a newer release; upgrade this node before starting it`
+          : `the PostgreSQL queue's schema is at version ${version}, this Sealpost needs ${MIGRATIONS.length}: run sealpost store init`,
+      );
+    }
     const store = new PgQueueStore(deps);
     const at = store.now();
     await deps.pool.query(
