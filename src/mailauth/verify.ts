@@ -1,15 +1,20 @@
 // Inbound sender authentication on the MX listener: SPF (RFC 7208), DKIM (RFC 6376) and DMARC
 // (RFC 7489) with mailauth, through our DNS resolver, as Received-SPF and Authentication-Results
-// (RFC 8601) header fields; fields that claim to come from us are removed first. DNS I/O only.
+// (RFC 8601) header fields; fields that claim to come from us are removed first. SPF may have
+// been started at MAIL FROM (createSpfCheck) and comes in settled; checks.ts runs the rest without
+// needless waits. DNS I/O only.
 //
 //   createInboundVerifier({ hostname, resolver, dmarcReject, timeoutMs }) → (input) → Promise<Verdict>
-import { authenticate, type DNSResolver } from 'mailauth';
+//   createSpfCheck({ hostname, resolver }) → ({ ip, helo, sender }) → Promise<SPFResult>
+import type { DNSResolver } from 'mailauth';
 import { bodyHead, bodyStream, isSpooled, type MessageBody, withHead } from '../core/body.ts';
 import { headerBlock } from '../message/body.ts';
 import { headerFields } from '../message/header-fields.ts';
+import { authenticateInbound, checkSpf, type SPFResult, type SpfInput } from './checks.ts';
 import { cleanResults, dmarcRejection, unverified, type Verdict } from './results.ts';
 import { limitSignatures, MAX_DKIM_SIGNATURES } from './signatures.ts';
 
+export type { SPFResult, SpfInput } from './checks.ts';
 export type { Verdict } from './results.ts';
 
 export interface VerifyInput {
@@ -19,6 +24,8 @@ export interface VerifyInput {
   helo: string;
   /** MAIL FROM, '' for <>. */
   sender: string;
+  /** The SPF result of this ip, helo and sender, evaluated at MAIL FROM (createSpfCheck); absent: evaluated here. */
+  spf?: SPFResult;
 }
 
 export interface VerifierDeps {
@@ -42,14 +49,13 @@ export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) 
       // At most MAX_DKIM_SIGNATURES key lookups, the From:-aligned signatures first (signatures.ts).
       const checked = withHead(input.message, limitSignatures(head, MAX_DKIM_SIGNATURES).message);
       const whole = isSpooled(checked) ? bodyStream(checked) : checked;
-      const checks = authenticate(readBody(head) ? whole : headerBlock(bodyHead(checked)), {
+      const checks = authenticateInbound(readBody(head) ? whole : headerBlock(bodyHead(checked)), {
         ip: input.ip,
         helo: input.helo,
         sender: input.sender,
         mta: deps.hostname,
         resolver: deps.resolver,
-        disableBimi: true,
-        trustReceived: false,
+        ...(input.spf ? { spf: Promise.resolve(input.spf) } : {}),
       });
       checks.catch(() => {}); // a late failure after the deadline is not unhandled
       const result = await Promise.race([checks, deadline]);
@@ -57,7 +63,7 @@ export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) 
       const dmarc = result.dmarc || undefined;
       const firstDkim = result.dkim.results.find((r) => r.status.result === 'pass') ?? result.dkim.results[0];
       return {
-        headers: result.headers.endsWith('\r\n') ? result.headers : `${result.headers}\r\n`,
+        headers: result.headers,
         message: cleaned.message,
         results: { spf: result.spf ? result.spf.status.result : 'none', dkim: firstDkim?.status.result ?? 'none', dmarc: dmarc?.status.result ?? 'none' },
         reject: dmarcRejection(
@@ -72,6 +78,15 @@ export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) 
       clearTimeout(timer);
     }
   };
+}
+
+/**
+ * SPF alone, as the verifier would evaluate it (RFC 7208 §2.4: MAIL FROM, or the HELO for <>):
+ * the client IP, HELO and sender are known at MAIL FROM, so the evaluation can run while the
+ * client sends RCPT and DATA. Rejects only on a bug in mailauth (DNS failures are temperror).
+ */
+export function createSpfCheck(deps: Pick<VerifierDeps, 'hostname' | 'resolver'>): (input: SpfInput) => Promise<SPFResult> {
+  return (input) => checkSpf({ ...input, mta: deps.hostname, resolver: deps.resolver });
 }
 
 /**
