@@ -238,6 +238,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       storage,
       prepareOutgoing: (input) => prepareOutgoing(input, { signer, hostname: config.hostname }),
       ...(offload.verify ? { verifyInbound: offload.verify } : {}),
+      ...(offload.spf ? { checkSpf: offload.spf } : {}),
       ...(config.rspamd
         ? {
             rspamd: {

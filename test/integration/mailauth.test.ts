@@ -12,6 +12,7 @@ import { composeMessage, headerValue, headerValues } from '../helpers/maildir.ts
 import type { Overrides, SealpostToml } from '../helpers/sealpost-config.ts';
 import { swaks } from '../helpers/swaks.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { connectSmtp } from './inbound-smtp.ts';
 
 const HOST = 'mx.sealpost.test';
 const senderKey = generateDkimKey('rsa-2048');
@@ -50,6 +51,7 @@ describe('Authentication-Results on port 25', { timeout: 120_000 }, () => {
         ['spoof.test', { TXT: ['v=spf1 -all'], A: ['192.0.2.66'] }],
         ['_dmarc.spoof.test', { TXT: ['v=DMARC1; p=reject'] }],
         ['relaxed.test', { TXT: ['v=spf1 ?all'], A: ['192.0.2.67'] }],
+        ['early.test', { TXT: ['v=spf1 ip4:127.0.0.1 -all'] }],
         ['_dmarc.relaxed.test', { TXT: ['v=DMARC1; p=none'] }],
       ]),
     );
@@ -170,5 +172,28 @@ describe('Authentication-Results on port 25', { timeout: 120_000 }, () => {
     );
     const rejected = await strict.waitForLog({ event: 'rejected', stage: 'data' });
     assert.deepEqual(rejected['auth'], { spf: 'fail', dkim: 'none', dmarc: 'fail' });
+  });
+
+  it('SPF is asked for as MAIL FROM is accepted, before DATA; the result is the one stamped', async () => {
+    const smtp = await connectSmtp(daemon.smtpPort);
+    try {
+      assert.equal((await smtp.reply()).code, 220);
+      assert.equal((await smtp.command('EHLO out.early.test')).code, 250);
+      assert.equal((await smtp.command('MAIL FROM:<bulk@early.test>')).code, 250);
+      assert.equal((await smtp.command('RCPT TO:<alice@example.test>')).code, 250);
+      // No DATA yet: the daemon has only the envelope, and already asks for the SPF record.
+      await waitFor(() => dns.queries.includes('early.test TXT'), { what: 'the SPF TXT query for early.test before DATA', timeoutMs: 20_000 });
+      assert.equal((await smtp.command('DATA')).code, 354);
+      const message = composeMessage({ from: 'bulk@early.test', to: ['alice@example.test'], subject: 'early spf' });
+      assert.equal((await smtp.command(`${message}.`, 20_000)).code, 250);
+      await smtp.command('QUIT');
+    } finally {
+      smtp.destroy();
+    }
+    const got = await delivered(daemon, 'early spf');
+    assert.match(got.results[0] ?? '', /spf=pass .*smtp\.mailfrom=bulk@early\.test/);
+    assert.match(got.spf ?? '', /^pass /);
+    // Asked for once, at MAIL FROM: that evaluation is the one stamped.
+    assert.equal(dns.queries.filter((q) => q === 'early.test TXT').length, 1);
   });
 });
