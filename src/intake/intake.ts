@@ -13,7 +13,7 @@ import type { OutgoingInput, Prepared } from '../auth/submission.ts';
 import { bodyHead, bodySize, isSpooled, type MessageBody, prependTo, withHead } from '../core/body.ts';
 import { isStorageFault, type StorageHealth } from '../db/storage-fault.ts';
 import { type Logger, mailLog } from '../log/log.ts';
-import type { SPFResult, SpfInput, Verdict, VerifyInput } from '../mailauth/verify.ts';
+import type { ArcSealKey, SPFResult, SpfInput, Verdict, VerifyInput } from '../mailauth/verify.ts';
 import { headerBlock } from '../message/body.ts';
 import { plainHeaderFacts } from '../message/header-facts.ts';
 import { withSubject } from '../message/subject.ts';
@@ -44,6 +44,8 @@ export interface IntakeDeps {
   verifyInbound?: (input: VerifyInput) => Promise<Verdict>;
   /** With verifyInbound: SPF alone, started at MAIL FROM; undefined when it could not be had (verifyInbound then evaluates it). */
   checkSpf?: (input: SpfInput) => Promise<SPFResult | undefined>;
+  /** [arc] enabled: mail from other servers that we forward gets an ARC set signed with this key. */
+  arcSeal?: ArcSealKey;
   /** Content checks by rspamd (src/rspamd) for port 25 mail, and with `outbound` for our users' too. Absent: off. */
   rspamd?: RspamdIntake;
 }
@@ -178,7 +180,9 @@ export function createIntake(deps: IntakeDeps): Intake {
         const early = arrival.early?.spf;
         // Started at MAIL FROM for this very envelope, and settled by now or soon (bounded in offload/client.ts).
         const spf = early && sameSpfInput(early.input, input) ? await early.result : undefined;
-        verdict = await deps.verifyInbound({ message: arrival.body, ...input, ...(spf ? { spf } : {}) });
+        // Mail from another server to a remote recipient is a forward (an alias, or a bounce to an SRS address): sealed (RFC 8617).
+        const seal = deps.arcSeal && recipients.some((r) => r.transport === 'remote') ? deps.arcSeal : undefined;
+        verdict = await deps.verifyInbound({ message: arrival.body, ...input, ...(spf ? { spf } : {}), ...(seal ? { seal } : {}) });
         if (verdict.error && log) mailLog(log, 'authres', { queueId: id, error: verdict.error }, 'sender authentication checks did not finish', 'warn');
         if (verdict.reject) {
           if (log)
@@ -254,6 +258,7 @@ export function createIntake(deps: IntakeDeps): Intake {
           user,
           dkim,
           auth: verdict?.results,
+          arc: verdict?.arc,
           rspamd: scanned && scanFields(scanned.result),
         });
       }

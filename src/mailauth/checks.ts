@@ -10,7 +10,7 @@
 //   authenticateInbound(message, { ..., spf? })        → Promise<AuthenticateResult-like>
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import { type ARCData, arc, type DKIMVerifyResult, type DNSResolver, dkimVerify, type SPFResult, spf } from 'mailauth';
+import { type ARCData, type ARCResult, arc, type DKIMVerifyResult, type DNSResolver, dkimVerify, type SPFResult, spf } from 'mailauth';
 import { evaluateDmarc } from 'mailauth/lib/dmarc/index.js';
 import { headerBlock } from '../message/body.ts';
 import { headerFields } from '../message/header-fields.ts';
@@ -46,6 +46,8 @@ export interface InboundResult {
   dkim: DKIMVerifyResult;
   spf: SPFResult;
   dmarc: Exclude<DmarcEvaluation['response'], false> | false;
+  /** The ARC chain as found, with `authResults` (our Authentication-Results value) for sealing. */
+  arc: (ARCResult & { authResults?: string }) | false;
   /** Received-SPF, then Authentication-Results, CRLF after each (authenticate()'s non-strict order). */
   headers: string;
 }
@@ -100,9 +102,10 @@ export async function authenticateInbound(
     if (evaluation.dkimAligned && dmarcResult) realign(dkimResult, dmarcResult, evaluation.dkimAligned);
   }
 
-  const authenticationResults = `Authentication-Results: ${tools.formatAuthservId(options.mta, false)};\r\n ${arHeader.join(';\r\n ')}`;
-  const headers = [spfFacts.header, authenticationResults].filter(Boolean).join('\r\n');
-  return { dkim: dkimResult, spf: spfFacts, dmarc: dmarcResult, headers: `${headers}\r\n` };
+  const arValue = `${tools.formatAuthservId(options.mta, false)};\r\n ${arHeader.join(';\r\n ')}`;
+  const headers = [spfFacts.header, `Authentication-Results: ${arValue}`].filter(Boolean).join('\r\n');
+  const arcFacts = arcResult ? Object.assign(arcResult, { authResults: arValue }) : false;
+  return { dkim: dkimResult, spf: spfFacts, dmarc: dmarcResult, arc: arcFacts, headers: `${headers}\r\n` };
 }
 
 /**

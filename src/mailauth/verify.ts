@@ -2,11 +2,12 @@
 // (RFC 7489) with mailauth, through our DNS resolver, as Received-SPF and Authentication-Results
 // (RFC 8601) header fields; fields that claim to come from us are removed first. SPF may have
 // been started at MAIL FROM (createSpfCheck) and comes in settled; checks.ts runs the rest without
-// needless waits. DNS I/O only.
+// needless waits. With a sealing key (mail we forward), an ARC set (RFC 8617 §5.1) over the
+// message as stored, with those results. DNS I/O only.
 //
 //   createInboundVerifier({ hostname, resolver, dmarcReject, timeoutMs }) → (input) → Promise<Verdict>
 //   createSpfCheck({ hostname, resolver }) → ({ ip, helo, sender }) → Promise<SPFResult>
-import type { DNSResolver } from 'mailauth';
+import { createSeal, type DNSResolver } from 'mailauth';
 import { bodyHead, bodyStream, isSpooled, type MessageBody, withHead } from '../core/body.ts';
 import { headerBlock } from '../message/body.ts';
 import { headerFields } from '../message/header-fields.ts';
@@ -24,8 +25,16 @@ export interface VerifyInput {
   helo: string;
   /** MAIL FROM, '' for <>. */
   sender: string;
+  /** Add an ARC set signed with this key (a DKIM key of ours). */
+  seal?: ArcSealKey;
   /** The SPF result of this ip, helo and sender, evaluated at MAIL FROM (createSpfCheck); absent: evaluated here. */
   spf?: SPFResult;
+}
+
+export interface ArcSealKey {
+  signingDomain: string;
+  selector: string;
+  privateKey: string;
 }
 
 export interface VerifierDeps {
@@ -62,8 +71,11 @@ export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) 
       if (result === 'timeout') return unverified(deps.hostname, cleaned, `checks did not finish within ${deps.timeoutMs} ms`);
       const dmarc = result.dmarc || undefined;
       const firstDkim = result.dkim.results.find((r) => r.status.result === 'pass') ?? result.dkim.results[0];
+      const headers = result.headers;
+      const sealed = input.seal && result.arc ? await seal(cleaned.message, input.seal, result.arc) : undefined;
       return {
-        headers: result.headers,
+        headers: (sealed?.headers ?? '') + headers,
+        ...(sealed ? { arc: sealed.outcome } : {}),
         message: cleaned.message,
         results: { spf: result.spf ? result.spf.status.result : 'none', dkim: firstDkim?.status.result ?? 'none', dmarc: dmarc?.status.result ?? 'none' },
         reject: dmarcRejection(
@@ -78,6 +90,28 @@ export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) 
       clearTimeout(timer);
     }
   };
+}
+
+/**
+ * RFC 8617 §5.1: an ARC set whose ARC-Authentication-Results are our results and whose cv= is the
+ * chain's state as we found it (a chain that fails our validation: cv=fail); a chain whose newest
+ * seal already says cv=fail is not sealed again (§5.1 step 2, mailauth refuses it). Over the
+ * message as it will be stored (our forged-results removal done), so the ARC-Message-Signature
+ * verifies at the next hop.
+ */
+async function seal(
+  message: MessageBody,
+  key: ArcSealKey,
+  arc: { status: { result: string; shouldSeal?: boolean }; authResults?: string },
+): Promise<{ headers: string; outcome: string }> {
+  const cv = arc.status.result;
+  if (!['none', 'pass'].includes(cv) && !arc.status.shouldSeal) return { headers: '', outcome: `not sealed: the ARC chain is ${cv}` };
+  const created = await createSeal(isSpooled(message) ? bodyStream(message) : message, {
+    seal: { ...key, cv, ...(arc.authResults ? { authResults: arc.authResults } : {}) },
+  });
+  const failed = created.errors[0];
+  if (created.headers.length === 0) return { headers: '', outcome: `not sealed: ${failed?.err.message ?? 'no ARC set made'}` };
+  return { headers: `${created.headers.join('\r\n')}\r\n`, outcome: 'sealed' };
 }
 
 /**

@@ -24,6 +24,8 @@ export interface AttemptRecord {
   ms: number;
   /** "relay" or "transport example.com" (outbound/transport.ts); absent = MX delivery. */
   transport?: string;
+  /** The local address the connection came from (migration 012). */
+  source?: string;
 }
 
 /** Where the courier puts attempt records; AttemptsStore in production, an array in tests. */
@@ -53,6 +55,7 @@ interface Row {
   error: string | null;
   ms: number;
   transport: string | null;
+  source: string | null;
 }
 
 export class AttemptsStore implements AttemptSink {
@@ -74,9 +77,9 @@ export class AttemptsStore implements AttemptSink {
     this.relaxed = relaxedSync(db);
     this.insert = db.prepare(
       `INSERT INTO attempts (queue_id, at, domain, rcpts, mx, ip, port, policy, policy_source, tls_version, tls_cipher, tls_verified,
-         tls_error, downgrade, result, reply_code, reply_enhanced, reply_text, error, ms, transport)
+         tls_error, downgrade, result, reply_code, reply_enhanced, reply_text, error, ms, transport, source)
        VALUES (@queue_id, @at, @domain, @rcpts, @mx, @ip, @port, @policy, @policy_source, @tls_version, @tls_cipher, @tls_verified,
-         @tls_error, @downgrade, @result, @reply_code, @reply_enhanced, @reply_text, @error, @ms, @transport)`,
+         @tls_error, @downgrade, @result, @reply_code, @reply_enhanced, @reply_text, @error, @ms, @transport, @source)`,
     );
     this.select = db.prepare<[string], Row>('SELECT * FROM attempts WHERE queue_id = ? ORDER BY at, id');
     this.prune = db.prepare('DELETE FROM attempts WHERE at < ?');
@@ -110,6 +113,7 @@ export class AttemptsStore implements AttemptSink {
       error: a.error ?? null,
       ms: Math.round(a.ms),
       transport: a.transport ?? null,
+      source: a.source ?? null,
     };
     this.pending.push(row);
     if (this.pending.length === 1) {
@@ -155,6 +159,7 @@ export class AttemptsStore implements AttemptSink {
       ...(r.error ? { error: r.error } : {}),
       ms: r.ms,
       ...(r.transport ? { transport: r.transport } : {}),
+      ...(r.source ? { source: r.source } : {}),
     }));
   }
 

@@ -21,6 +21,8 @@ export type HopTls = NonNullable<HopInfo['tls']>;
 export interface HopFacts {
   tls?: HopTls;
   downgrade?: string;
+  /** The local address of the connection; before one exists, the configured source address, if any. */
+  source?: string;
 }
 
 /** Where a hop goes and for what: the fixed part of its record. */
@@ -123,6 +125,7 @@ export function hopRecord(
     policySource: policy.source,
     ...(facts.tls ? { tls: facts.tls } : {}),
     ...(facts.downgrade ? { downgrade: facts.downgrade } : {}),
+    ...(facts.source ? { source: facts.source } : {}),
     result,
     ...(extra.reply ? { reply: extra.reply } : {}),
     ...(extra.error ? { error: extra.error } : {}),
@@ -163,6 +166,7 @@ export function hopLogFields(r: HopRecord): HopFields {
     result: r.result,
     error: r.error ?? null,
     transport: r.transport ?? null,
+    source: r.source ?? null,
     ...(r.sts ? { sts: r.sts } : {}),
     ms: r.ms,
   };
@@ -234,7 +238,7 @@ async function settle(level: TlsLevel, opened: { reused: SmtpSession } | OpenRes
   if (!opened.ok) return { kind: 'failed', failure: opened, facts: {} };
   const { session } = opened;
   const decision = decideTls(level, session.tls);
-  const facts = decision.tls ? { tls: decision.tls } : {};
+  const facts: HopFacts = { ...(decision.tls ? { tls: decision.tls } : {}), ...(session.localAddress ? { source: session.localAddress } : {}) };
   if (decision.action === 'defer') {
     if (session.tls.handshake === 'ok') await session.quit();
     else session.close();
@@ -257,5 +261,9 @@ async function settle(level: TlsLevel, opened: { reused: SmtpSession } | OpenRes
 
 function sessionFacts(session: SmtpSession): HopFacts {
   const tls = hopTls(session.tls);
-  return { ...(tls ? { tls } : {}), ...(session.downgrade ? { downgrade: session.downgrade } : {}) };
+  return {
+    ...(tls ? { tls } : {}),
+    ...(session.downgrade ? { downgrade: session.downgrade } : {}),
+    ...(session.localAddress ? { source: session.localAddress } : {}),
+  };
 }

@@ -49,6 +49,14 @@ const cases: { name: string; body: () => Promise<string>; ip: string; helo: stri
   },
   { name: 'two From: domains', body: async () => message('a@sender.test, b@spoof.test'), ip: '192.0.2.10', helo: 'h.test', sender: 'a@sender.test' },
   { name: 'no From:', body: async () => 'To: bob@example.test\r\nSubject: s\r\n\r\nhello\r\n', ip: '192.0.2.10', helo: 'h.test', sender: 'a@sender.test' },
+  {
+    name: 'an ARC chain that does not verify',
+    body: async () =>
+      `ARC-Seal: i=1; a=rsa-sha256; t=1; cv=none; d=sender.test; s=s1; b=AAAA\r\nARC-Message-Signature: i=1; a=rsa-sha256; c=relaxed/relaxed; d=sender.test; s=s1; h=From; bh=AAAA; b=AAAA\r\nARC-Authentication-Results: i=1; mx.sender.test; spf=pass\r\n${message('a@sender.test')}`,
+    ip: '192.0.2.10',
+    helo: 'h.test',
+    sender: 'a@sender.test',
+  },
   { name: 'DNS failures', body: async () => message('x@broken.test'), ip: '192.0.2.10', helo: 'h.test', sender: 'x@broken.test' },
 ];
 
@@ -64,6 +72,7 @@ for (const c of cases) {
       assert.deepEqual(actual.spf, expected.spf);
       assert.deepEqual(actual.dkim.results, expected.dkim.results);
       assert.deepEqual(actual.dmarc, expected.dmarc);
+      assert.deepEqual(actual.arc, expected.arc);
     }
   });
 }
