@@ -305,6 +305,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       prepareOutgoing: (input) => prepareOutgoing(input, { signer, hostname: config.hostname }),
       ...(offload.verify ? { verifyInbound: offload.verify } : {}),
       ...(offload.spf ? { checkSpf: offload.spf } : {}),
+      ...(offload.warm ? { warmChecks: offload.warm } : {}),
       ...(arcKey ? { arcSeal: { signingDomain: arcKey.domain, selector: arcKey.selector, privateKey: arcKey.privateKeyPem } } : {}),
       ...(config.rspamd
         ? {

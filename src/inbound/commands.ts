@@ -176,6 +176,7 @@ export function sessionHandlers({ deps, role, sessions, refuse, enoughSpace, rel
         budget: deps.budget,
         openSpool: deps.intake.openSpool,
         bareNewline: config.inbound.bareNewline,
+        ...(state?.early?.headerRead ? { onHeader: state.early.headerRead } : {}),
       });
       void collection.done.then((collected) => {
         accept(session, collected).then(

@@ -44,6 +44,8 @@ export interface IntakeDeps {
   verifyInbound?: (input: VerifyInput) => Promise<Verdict>;
   /** With verifyInbound: SPF alone, started at MAIL FROM; undefined when it could not be had (verifyInbound then evaluates it). */
   checkSpf?: (input: SpfInput) => Promise<SPFResult | undefined>;
+  /** With verifyInbound: the header block has arrived; starts the lookups it names (DMARC, DKIM keys). */
+  warmChecks?: (header: Buffer) => void;
   /** [arc] enabled: mail from other servers that we forward gets an ARC set signed with this key. */
   arcSeal?: ArcSealKey;
   /** Content checks by rspamd (src/rspamd) for port 25 mail, and with `outbound` for our users' too. Absent: off. */
@@ -100,6 +102,8 @@ export interface Transaction {
 export interface EarlyChecks {
   /** RFC 7208 §2.4: SPF checks MAIL FROM (or the HELO for <>), both known at MAIL FROM. */
   spf?: { input: SpfInput; result: Promise<SPFResult | undefined> };
+  /** Call once the header block has been read from the streaming body (DMARC and DKIM key lookups start). */
+  headerRead?: (header: Buffer) => void;
 }
 
 export type IntakeOutcome =
@@ -127,7 +131,7 @@ export function createIntake(deps: IntakeDeps): Intake {
       const outgoing = t.user !== undefined || t.relayAllowed;
       if (!deps.verifyInbound || !deps.checkSpf || outgoing || t.origin !== 'smtp') return {};
       const input = { ip: t.client.ip, helo: t.client.helo, sender: t.sender };
-      return { spf: { input, result: deps.checkSpf(input) } };
+      return { spf: { input, result: deps.checkSpf(input) }, ...(deps.warmChecks ? { headerRead: deps.warmChecks } : {}) };
     },
     async accept(arrival) {
       const directory = deps.directory();

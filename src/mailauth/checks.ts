@@ -7,6 +7,7 @@
 // header fields. DNS I/O through the given resolver only.
 //
 //   checkSpf({ ip, helo, sender, mta, resolver })       → Promise<SPFResult>
+//   warmUp(headerBlock, resolver)                      → starts the DMARC and DKIM key lookups (as the body streams)
 //   authenticateInbound(message, { ..., spf? })        → Promise<AuthenticateResult-like>
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
@@ -14,6 +15,7 @@ import { type ARCData, type ARCResult, arc, type DKIMVerifyResult, type DNSResol
 import { evaluateDmarc } from 'mailauth/lib/dmarc/index.js';
 import { headerBlock } from '../message/body.ts';
 import { headerFields } from '../message/header-fields.ts';
+import { limitSignatures, MAX_DKIM_SIGNATURES, signingDomain } from './signatures.ts';
 
 export type { SPFResult } from 'mailauth';
 
@@ -119,6 +121,23 @@ function realign(dkim: DKIMVerifyResult, dmarc: Exclude<InboundResult['dmarc'], 
     else if (dmarc.alignment.dkim.strict)
       row.status.aligned =
         (row.status.aligned && row.signingDomain && (tools.getAlignment(fromDomain, [row.signingDomain], true) || undefined)?.domain) || false;
+  }
+}
+
+/**
+ * The lookups the header block alone tells, started while the rest of the body arrives: the
+ * DMARC record of the From: domain and the keys (RFC 6376 §3.6.2.1: TXT at
+ * selector._domainkey.domain) of the DKIM signatures that will be verified (signatures.ts). The
+ * answers are discarded: the checks at the end of DATA find them in the resolver's cache.
+ */
+export function warmUp(header: Buffer, resolver: DNSResolver): void {
+  warmDmarc(header, resolver);
+  const fields = headerFields(headerBlock(limitSignatures(header, MAX_DKIM_SIGNATURES).message).toString('latin1'));
+  for (const field of fields) {
+    if (field.name !== 'dkim-signature') continue;
+    const domain = signingDomain(field);
+    const selector = /(?:^|;)[ \t]*s[ \t]*=[ \t]*([^;\s]+)/i.exec(field.value.replace(/\r?\n[ \t]+/g, ' '))?.[1];
+    if (domain && selector) resolver(`${selector}._domainkey.${domain}`, 'TXT').catch(() => {});
   }
 }
 

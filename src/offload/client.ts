@@ -28,7 +28,8 @@ export type WireBody = Uint8Array | { kind: 'spooled'; prefix: Uint8Array; file:
 type Work =
   | { kind: 'maildir'; dir: string; name: string; parts: readonly MaildirPart[] }
   | { kind: 'verify'; input: Omit<VerifyInput, 'message'> & { message: WireBody } }
-  | { kind: 'spf'; input: SpfInput };
+  | { kind: 'spf'; input: SpfInput }
+  | { kind: 'warm'; header: Uint8Array };
 
 export type Request = Work & { id: number };
 
@@ -40,6 +41,8 @@ export interface Offload {
   verify?: (input: VerifyInput) => Promise<Verdict>;
   /** SPF alone, started at MAIL FROM (with verify); undefined when the thread could not answer (verify then evaluates it). */
   spf?: (input: SpfInput) => Promise<SPFResult | undefined>;
+  /** The header block has arrived: the thread starts the DMARC and DKIM key lookups it names (nothing to wait for). */
+  warm?: (header: Buffer) => void;
   /** Ends the thread after the requests in flight are answered. */
   close(): Promise<void>;
 }
@@ -97,6 +100,7 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}): 
             }
           },
           spf: (input: SpfInput) => within(call<SPFResult>({ kind: 'spf', input }), checks.timeoutMs),
+          warm: (header: Buffer) => void call({ kind: 'warm', header: exact(header) }).catch(() => {}),
         }
       : {}),
     async close() {

@@ -1,10 +1,11 @@
 // Entry point of the offload thread (started by client.ts): answers Maildir writes, SPF at MAIL
-// FROM and inbound checks as they come, each with the same code the event loop would run (maildir.ts, verify.ts).
+// FROM, the lookups a header block names (as the body streams) and inbound checks as they come, each with the same code the event loop would run (maildir.ts, verify.ts).
 // Builds its own DNS resolver and cache from the settings it is given.
 import { parentPort, workerData } from 'node:worker_threads';
 import { cachingResolver } from '../dns/cache.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import { createMaildirWriter } from '../local/maildir.ts';
+import { warmUp } from '../mailauth/checks.ts';
 import { mailauthResolver } from '../mailauth/resolver.ts';
 import { createInboundVerifier, createSpfCheck, type VerifyInput } from '../mailauth/verify.ts';
 import { type Answer, fromWire, type Request, toWire, type VerifySettings } from './client.ts';
@@ -27,6 +28,10 @@ async function handle(request: Request): Promise<{ value: unknown; transfer: Arr
   if (request.kind === 'maildir') return { value: await write(request.dir, request.name, request.parts), transfer: [] };
   if (!checks) throw new Error('inbound checks are off');
   if (request.kind === 'spf') return { value: await checks.spf(request.input), transfer: [] };
+  if (request.kind === 'warm') {
+    checks.warm(Buffer.from(request.header.buffer, request.header.byteOffset, request.header.byteLength));
+    return { value: null, transfer: [] };
+  }
   const input: VerifyInput = { ...request.input, message: fromWire(request.input.message) };
   const verdict = await checks.verify(input);
   const message = toWire(verdict.message);
@@ -42,5 +47,6 @@ function verifier(s: VerifySettings) {
   return {
     verify: createInboundVerifier({ hostname: s.hostname, resolver, dmarcReject: s.dmarcReject, timeoutMs: s.timeoutMs }),
     spf: createSpfCheck({ hostname: s.hostname, resolver }),
+    warm: (header: Buffer) => warmUp(header, resolver),
   };
 }
