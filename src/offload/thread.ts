@@ -1,5 +1,6 @@
-// Entry point of the offload thread (started by client.ts): answers Maildir writes and inbound
-// checks as they come, each with the same code the event loop would run (maildir.ts, verify.ts).
+// Entry point of the offload thread (started by client.ts): answers Maildir writes, SPF at MAIL
+// FROM, the lookups a header block names (as the body streams) and inbound checks as they come,
+// each with the same code the event loop would run (maildir.ts, verify.ts).
 // Builds its own DNS resolver and cache from the settings it is given; collects its own heap after
 // each burst (quiet-gc.ts: this thread has its own V8 heap and event loop).
 import { parentPort, workerData } from 'node:worker_threads';
@@ -8,14 +9,19 @@ import { cachingResolver } from '../dns/cache.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import { createMaildirWriter } from '../local/maildir.ts';
 import { mailauthResolver } from '../mailauth/resolver.ts';
-import { createInboundVerifier, type VerifyInput } from '../mailauth/verify.ts';
+import type { VerifyInput } from '../mailauth/verify.ts';
 import { type Answer, fromWire, type Request, toWire, type VerifySettings } from './client.ts';
 
 const port = parentPort;
 if (!port) throw new Error('offload/thread.ts runs only as a worker thread');
 const settings = workerData as { verify?: VerifySettings };
 const write = createMaildirWriter();
-const verify = settings.verify && verifier(settings.verify);
+// mailauth (~13 MiB of heap with undici, joi, the BIMI/VMC parsers; through checks.ts and
+// verify.ts) is loaded at the first request that needs it (SPF at the first MAIL FROM): a daemon
+// that has received no mail from other servers never holds it.
+const verify = settings.verify;
+let loaded: ReturnType<typeof verifier> | undefined;
+const checks = verify && (() => (loaded ??= verifier(verify)));
 // After a burst of checks or Maildir writes (the checked bodies, mailauth's parse of them), once
 // this thread's loop is quiet: one full collection, as the event loop does for its own heap.
 startQuietGc();
@@ -30,9 +36,15 @@ port.on('message', (request: Request) => {
 
 async function handle(request: Request): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
   if (request.kind === 'maildir') return { value: await write(request.dir, request.name, request.parts), transfer: [] };
-  if (!verify) throw new Error('inbound checks are off');
+  if (!checks) throw new Error('inbound checks are off');
+  const c = await checks();
+  if (request.kind === 'spf') return { value: await c.spf(request.input), transfer: [] };
+  if (request.kind === 'warm') {
+    c.warm(Buffer.from(request.header.buffer, request.header.byteOffset, request.header.byteLength));
+    return { value: null, transfer: [] };
+  }
   const input: VerifyInput = { ...request.input, message: fromWire(request.input.message) };
-  const verdict = await verify(input);
+  const verdict = await c.verify(input);
   const message = toWire(verdict.message);
   // The message (or a spooled one's prefix) goes back without a copy when it owns its memory.
   const bytes = message instanceof Uint8Array ? message : message.prefix;
@@ -40,7 +52,13 @@ async function handle(request: Request): Promise<{ value: unknown; transfer: Arr
   return { value: { ...verdict, message }, transfer: own ? [bytes.buffer as ArrayBuffer] : [] };
 }
 
-function verifier(s: VerifySettings) {
-  const resolver = cachingResolver(createNodeResolver(s.dns), { now: Date.now });
-  return createInboundVerifier({ hostname: s.hostname, resolver: mailauthResolver(resolver, resolver), dmarcReject: s.dmarcReject, timeoutMs: s.timeoutMs });
+async function verifier(s: VerifySettings) {
+  const [{ createInboundVerifier, createSpfCheck }, { warmUp }] = await Promise.all([import('../mailauth/verify.ts'), import('../mailauth/checks.ts')]);
+  const cache = cachingResolver(createNodeResolver(s.dns), { now: Date.now });
+  const resolver = mailauthResolver(cache, cache);
+  return {
+    verify: createInboundVerifier({ hostname: s.hostname, resolver, dmarcReject: s.dmarcReject, timeoutMs: s.timeoutMs }),
+    spf: createSpfCheck({ hostname: s.hostname, resolver }),
+    warm: (header: Buffer) => warmUp(header, resolver),
+  };
 }
