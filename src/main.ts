@@ -29,6 +29,7 @@ import type { InboundDeps, ListenerRole } from './inbound/session.ts';
 import { SessionStats } from './inbound/session-stats.ts';
 import { createIntake } from './intake/intake.ts';
 import { createLocalCourier } from './local/courier.ts';
+import { LocalDeliveryStats } from './local/delivery-stats.ts';
 import { type Logger, mailLog, observeMailEvents } from './log/log.ts';
 import type { DaemonMetrics } from './metrics/daemon.ts';
 import { startHttpsListener } from './mta-sts/listener.ts';
@@ -226,6 +227,9 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       }),
       { store: tlsReports, mailboxes: () => reportMailboxes(inForce.domains), log, now },
     );
+    // Stopped after the workers (started before them), so the last local deliveries are counted.
+    const localStats = new LocalDeliveryStats(db, { now, log, storage });
+    started.push({ name: 'local delivery stats', stop: () => localStats.close() });
     const workers = [
       new QueueWorker({
         store,
@@ -238,6 +242,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         delayWarningMs: config.queue.delayWarningMs,
         storage,
         agent: (address) => deliveryOf(domainOf(address)).kind,
+        counted: (outcome, agent) => localStats.record(outcome, agent ?? 'maildir'),
       }),
       new QueueWorker({
         store,

@@ -20,6 +20,7 @@ import { parseServer } from '../dns/dnssec-resolver.ts';
 import { describeProbe, probeValidation, type ValidationProbe } from '../dns/validation-probe.ts';
 import { readDoctorRecord } from '../doctor/startup.ts';
 import { inboundShare } from '../inbound/session-stats.ts';
+import { localDeliveries } from '../local/delivery-stats.ts';
 import { rspamdActions } from '../rspamd/stats.ts';
 import { type TlsRptRecord, tlsRptRecords } from '../tlsrpt/record.ts';
 import { readReports, type StoredPolicy } from '../tlsrpt/store.ts';
@@ -70,6 +71,8 @@ export interface StatusReport {
   refused: { since: string; dnsbl: number } | null;
   /** rspamd scans of the last day by direction and action ("error": rspamd could not answer); null before any. */
   rspamd?: Record<string, Record<string, number>> | null;
+  /** Local deliveries (Maildir, LMTP) of the last day, one per recipient, in all and by agent; null before any table for them. */
+  local?: (ReturnType<typeof localDeliveries> & { since: string }) | null;
   /** Whether [dns] servers validates DNSSEC and we believe its AD bit (DANE needs both). */
   dnssec: ValidationProbe;
   /** The doctor's findings at the last daemon start (data_dir/doctor.json); absent before one ran. */
@@ -156,6 +159,7 @@ export async function collectStatus(config: Config, configFile: string, now: num
       },
       refused: share ? { since: new Date(since).toISOString(), dnsbl: share.dnsblRefused } : null,
       rspamd: has('rspamd_stats') ? rspamdActions(db, since) : null,
+      local: has('local_delivery_stats') ? { since: new Date(since).toISOString(), ...localDeliveries(db, since) } : null,
       tlsReports: tlsReports(has('tls_reports') ? readReports(db, reportsSince) : []),
     };
   } finally {
@@ -345,6 +349,7 @@ export function renderStatus(r: StatusReport): string {
   out.push(
     `  outbound  ${o === null ? 'no data' : `${o.connections} connection${o.connections === 1 ? '' : 's'}, ${o.tls} with TLS${percent(o.share)}, ${o.verified} verified${percent(o.verifiedShare)}`}`,
   );
+  if (r.local) out.push(`local         ${r.local.delivered} delivered, ${r.local.deferred} deferred, ${r.local.bounced} bounced (recipients, the last day)`);
   out.push(`refused       ${r.refused === null ? 'no data' : `${r.refused.dnsbl} connection${r.refused.dnsbl === 1 ? '' : 's'} by DNSBL in the last day`}`);
   if (r.rspamd) {
     for (const [direction, actions] of Object.entries(r.rspamd))
