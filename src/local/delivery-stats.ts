@@ -1,5 +1,5 @@
 // Counts local deliveries (Maildir, LMTP) per hour, delivery agent and outcome (table
-// local_delivery_stats, migration 012) for the status page and `sealpost status`: remote
+// local_delivery_stats, migration 014) for the status page and `sealpost status`: remote
 // deliveries have their attempts rows, local ones nothing else per hour. Counts in memory and
 // writes them in one transaction at most every `flushMs` and at close (db/hourly-counts.ts). The
 // only writer of that table; also reads it back.
