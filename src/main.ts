@@ -230,6 +230,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
             },
           }
         : {},
+      metrics ? (f) => metrics.dnsAnswer(f.type, { kind: f.kind, detail: 'offload thread' }) : undefined,
     );
     started.push({ name: 'offload thread', stop: () => offload.close() });
     // [[domain]] delivery (Maildir or LMTP) as in force at each delivery: reload may change it.

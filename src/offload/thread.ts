@@ -1,27 +1,39 @@
 // Entry point of the offload thread (started by client.ts): answers Maildir writes and inbound
 // checks as they come, each with the same code the event loop would run (maildir.ts, verify.ts).
-// Builds its own DNS resolver and cache from the settings it is given.
+// Builds its own DNS resolver and cache from the settings it is given; the lookups that failed
+// (SERVFAIL, REFUSED, timeouts) since the last answer go back with the next one, for the daemon's
+// DNS error count (client.ts hands them to its observer).
 import { parentPort, workerData } from 'node:worker_threads';
 import { cachingResolver } from '../dns/cache.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
+import { type DnsAnswer, isTemporary } from '../dns/resolver.ts';
 import { createMaildirWriter } from '../local/maildir.ts';
 import { mailauthResolver } from '../mailauth/resolver.ts';
 import { createInboundVerifier, type VerifyInput } from '../mailauth/verify.ts';
-import { type Answer, fromWire, type Request, toWire, type VerifySettings } from './client.ts';
+import { type Answer, type DnsFailure, fromWire, type Request, toWire, type VerifySettings } from './client.ts';
 
 const port = parentPort;
 if (!port) throw new Error('offload/thread.ts runs only as a worker thread');
 const settings = workerData as { verify?: VerifySettings };
 const write = createMaildirWriter();
+/** Failed lookups not reported yet: sent with the next answer, whichever request it is for. */
+let dnsFailures: DnsFailure[] = [];
 const verify = settings.verify && verifier(settings.verify);
 
 port.on('message', (request: Request) => {
   handle(request).then(
-    ({ value, transfer }) => port.postMessage({ id: request.id, ok: true, value } satisfies Answer, transfer),
+    ({ value, transfer }) => port.postMessage({ id: request.id, ok: true, value, ...failures() } satisfies Answer, transfer),
     (err: NodeJS.ErrnoException) =>
-      port.postMessage({ id: request.id, ok: false, error: { message: err.message, ...(err.code ? { code: err.code } : {}) } } satisfies Answer),
+      port.postMessage({ id: request.id, ok: false, error: { message: err.message, ...(err.code ? { code: err.code } : {}) }, ...failures() } satisfies Answer),
   );
 });
+
+function failures(): { dnsFailures?: DnsFailure[] } {
+  if (dnsFailures.length === 0) return {};
+  const sent = dnsFailures;
+  dnsFailures = [];
+  return { dnsFailures: sent };
+}
 
 async function handle(request: Request): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
   if (request.kind === 'maildir') return { value: await write(request.dir, request.name, request.parts), transfer: [] };
@@ -36,6 +48,9 @@ async function handle(request: Request): Promise<{ value: unknown; transfer: Arr
 }
 
 function verifier(s: VerifySettings) {
-  const resolver = cachingResolver(createNodeResolver(s.dns), { now: Date.now });
+  const observe = (type: string, answer: DnsAnswer<unknown>) => {
+    if (isTemporary(answer)) dnsFailures.push({ type, kind: answer.kind });
+  };
+  const resolver = cachingResolver(createNodeResolver(s.dns, observe), { now: Date.now });
   return createInboundVerifier({ hostname: s.hostname, resolver: mailauthResolver(resolver, resolver), dmarcReject: s.dmarcReject, timeoutMs: s.timeoutMs });
 }

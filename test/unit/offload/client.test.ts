@@ -43,3 +43,28 @@ test('a thread that is gone gives "none" with our forged field still removed, an
   assert.equal(verdict.headers, 'Authentication-Results: mx.example.test; none\r\n');
   await assert.rejects(offload.write('/nonexistent', 'n', [Buffer.from('x')]), /offload thread exited/);
 });
+
+test("the thread's failed lookups (mailauth's SPF query: SERVFAIL) come back to the observer with the answer", { timeout: 15_000 }, async () => {
+  const dns = await startDnsServer(new Map([['sender.test', { rcode: 'SERVFAIL' }]]));
+  const failures: { type: string; kind: string }[] = [];
+  const offload = startOffloadThread(
+    { verify: { hostname: 'mx.example.test', dns: { servers: [dns.address], timeoutMs: 2000 }, dmarcReject: false, timeoutMs: 5000 } },
+    (f) => failures.push(f),
+  );
+  try {
+    const verdict = await offload.verify?.(input);
+    assert.equal(verdict?.results.spf, 'temperror');
+    assert.deepEqual(
+      failures.filter((f) => f.type === 'TXT'),
+      [{ type: 'TXT', kind: 'servfail' }],
+      JSON.stringify(failures),
+    );
+    assert.ok(
+      failures.every((f) => f.kind === 'servfail' || f.kind === 'timeout'),
+      'answers (NXDOMAIN, records) are not failures',
+    );
+  } finally {
+    await offload.close();
+    await dns.close();
+  }
+});
