@@ -21,6 +21,7 @@ import { describeProbe, probeValidation, type ValidationProbe } from '../dns/val
 import { readDoctorRecord } from '../doctor/startup.ts';
 import { inboundShare } from '../inbound/session-stats.ts';
 import { localDeliveries } from '../local/delivery-stats.ts';
+import { CONNECTED_SQL } from '../outbound/attempts-store.ts';
 import { rspamdActions } from '../rspamd/stats.ts';
 import { type TlsRptRecord, tlsRptRecords } from '../tlsrpt/record.ts';
 import { readReports, type StoredPolicy } from '../tlsrpt/store.ts';
@@ -303,11 +304,11 @@ function lastErrors(db: Db, limit: number): DeliveryError[] {
   return [...remote, ...local].sort((a, b) => b.at.localeCompare(a.at)).slice(0, limit);
 }
 
-/** Outbound attempts that reached a host since `since`: how many used TLS, how many verified. */
+/** Outbound attempts that had a session with a host since `since` (CONNECTED_SQL): how many used TLS, how many verified. */
 function outboundShare(db: Db, since: number): NonNullable<StatusReport['tls']['outbound']> {
   const row = db
     .prepare<[number], { n: number; tls: number | null; verified: number | null }>(
-      "SELECT count(*) AS n, sum(tls_version IS NOT NULL) AS tls, sum(tls_verified = 1) AS verified FROM attempts WHERE at >= ? AND ip != ''",
+      `SELECT count(*) AS n, sum(tls_version IS NOT NULL) AS tls, sum(tls_verified = 1) AS verified FROM attempts WHERE at >= ? AND ${CONNECTED_SQL}`,
     )
     .get(since);
   const n = row?.n ?? 0;

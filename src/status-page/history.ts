@@ -1,11 +1,12 @@
 // The week behind the status page's charts: per hour, the inbound sessions (session_stats, how
 // many with TLS, the messages they brought) and the outbound attempts (attempts: connections
-// that reached a host, how many with TLS, and each attempt's result) and the local deliveries
+// that had a session with a host, how many with TLS, and each attempt's result) and the local deliveries
 // (local_delivery_stats: recipients delivered, deferred, bounced to Maildir or LMTP). Reads only;
 // the tables' writers are inbound/session-stats.ts, outbound/attempts-store.ts and local/delivery-stats.ts.
 
 import { HOUR, hourOf } from '../db/hourly-counts.ts';
 import type { Db } from '../db/open.ts';
+import { CONNECTED_SQL } from '../outbound/attempts-store.ts';
 
 export const WEEK_HOURS = 7 * 24;
 
@@ -50,7 +51,7 @@ export function readWeek(db: Db, now: number, hours = WEEK_HOURS): Week {
   if (has(db, 'attempts')) {
     for (const r of db
       .prepare<[number], { hour: number; connections: number; tls: number; delivered: number; transient: number; permanent: number; mixed: number }>(
-        `SELECT (at / ${HOUR}) AS hour, sum(ip != '') AS connections, sum(ip != '' AND tls_version IS NOT NULL) AS tls,
+        `SELECT (at / ${HOUR}) AS hour, sum(${CONNECTED_SQL}) AS connections, sum(${CONNECTED_SQL} AND tls_version IS NOT NULL) AS tls,
            sum(result = 'delivered') AS delivered, sum(result = 'transient') AS transient,
            sum(result = 'permanent') AS permanent, sum(result = 'mixed') AS mixed
          FROM attempts WHERE at >= ? GROUP BY 1`,

@@ -87,7 +87,8 @@ export function seedWeek(db: Database, now: number): SeededHour[] {
           reply?.[2] ?? null,
           error,
         );
-        if (reached) h.connections++;
+        // A refused connection reached no SMTP session: not a connection in the TLS share.
+        if (reached && (reply !== null || tls)) h.connections++;
         if (reached && tls) h.outboundTls++;
       };
       const delivered = busy + (i % 3);
