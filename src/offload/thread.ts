@@ -1,5 +1,5 @@
-// Entry point of the offload thread (started by client.ts): answers Maildir writes and inbound
-// checks as they come, each with the same code the event loop would run (maildir.ts, verify.ts).
+// Entry point of the offload thread (started by client.ts): answers Maildir writes, SPF at MAIL
+// FROM, the lookups a header block names (as the body streams) and inbound checks as they come, each with the same code the event loop would run (maildir.ts, verify.ts).
 // Builds its own DNS resolver and cache from the settings it is given; the lookups that failed
 // (SERVFAIL, REFUSED, timeouts) since the last answer go back with the next one, for the daemon's
 // DNS error count (client.ts hands them to its observer).
@@ -8,8 +8,9 @@ import { cachingResolver } from '../dns/cache.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import { type DnsAnswer, isTemporary } from '../dns/resolver.ts';
 import { createMaildirWriter } from '../local/maildir.ts';
+import { warmUp } from '../mailauth/checks.ts';
 import { mailauthResolver } from '../mailauth/resolver.ts';
-import { createInboundVerifier, type VerifyInput } from '../mailauth/verify.ts';
+import { createInboundVerifier, createSpfCheck, type VerifyInput } from '../mailauth/verify.ts';
 import { type Answer, type DnsFailure, fromWire, type Request, toWire, type VerifySettings } from './client.ts';
 
 const port = parentPort;
@@ -18,7 +19,7 @@ const settings = workerData as { verify?: VerifySettings };
 const write = createMaildirWriter();
 /** Failed lookups not reported yet: sent with the next answer, whichever request it is for. */
 let dnsFailures: DnsFailure[] = [];
-const verify = settings.verify && verifier(settings.verify);
+const checks = settings.verify && verifier(settings.verify);
 
 port.on('message', (request: Request) => {
   handle(request).then(
@@ -37,9 +38,14 @@ function failures(): { dnsFailures?: DnsFailure[] } {
 
 async function handle(request: Request): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
   if (request.kind === 'maildir') return { value: await write(request.dir, request.name, request.parts), transfer: [] };
-  if (!verify) throw new Error('inbound checks are off');
+  if (!checks) throw new Error('inbound checks are off');
+  if (request.kind === 'spf') return { value: await checks.spf(request.input), transfer: [] };
+  if (request.kind === 'warm') {
+    checks.warm(Buffer.from(request.header.buffer, request.header.byteOffset, request.header.byteLength));
+    return { value: null, transfer: [] };
+  }
   const input: VerifyInput = { ...request.input, message: fromWire(request.input.message) };
-  const verdict = await verify(input);
+  const verdict = await checks.verify(input);
   const message = toWire(verdict.message);
   // The message (or a spooled one's prefix) goes back without a copy when it owns its memory.
   const bytes = message instanceof Uint8Array ? message : message.prefix;
@@ -51,6 +57,11 @@ function verifier(s: VerifySettings) {
   const observe = (type: string, answer: DnsAnswer<unknown>) => {
     if (isTemporary(answer)) dnsFailures.push({ type, kind: answer.kind });
   };
-  const resolver = cachingResolver(createNodeResolver(s.dns, observe), { now: Date.now });
-  return createInboundVerifier({ hostname: s.hostname, resolver: mailauthResolver(resolver, resolver), dmarcReject: s.dmarcReject, timeoutMs: s.timeoutMs });
+  const cache = cachingResolver(createNodeResolver(s.dns, observe), { now: Date.now });
+  const resolver = mailauthResolver(cache, cache);
+  return {
+    verify: createInboundVerifier({ hostname: s.hostname, resolver, dmarcReject: s.dmarcReject, timeoutMs: s.timeoutMs }),
+    spf: createSpfCheck({ hostname: s.hostname, resolver }),
+    warm: (header: Buffer) => warmUp(header, resolver),
+  };
 }
