@@ -29,6 +29,7 @@ import type { InboundDeps, ListenerRole } from './inbound/session.ts';
 import { SessionStats } from './inbound/session-stats.ts';
 import { createIntake } from './intake/intake.ts';
 import { createLocalCourier } from './local/courier.ts';
+import { LocalDeliveryStats } from './local/delivery-stats.ts';
 import { type Logger, mailLog, observeMailEvents } from './log/log.ts';
 import type { DaemonMetrics } from './metrics/daemon.ts';
 import { startHttpsListener } from './mta-sts/listener.ts';
@@ -229,6 +230,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
             },
           }
         : {},
+      metrics ? (f) => metrics.dnsAnswer(f.type, { kind: f.kind, detail: 'offload thread' }) : undefined,
     );
     started.push({ name: 'offload thread', stop: () => offload.close() });
     // [[domain]] delivery (Maildir or LMTP) as in force at each delivery: reload may change it.
@@ -245,6 +247,9 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     // Mail to a [[domain]] tlsrpt_rua mailbox is read as TLS reports once delivered (tlsrpt/receive.ts).
     const tlsReports = new TlsReportStore(db);
     const local = withTlsReports(localCourier, { store: tlsReports, mailboxes: () => reportMailboxes(inForce.domains), log, now });
+    // Stopped after the workers (started before them), so the last local deliveries are counted.
+    const localStats = new LocalDeliveryStats(db, { now, log, storage });
+    started.push({ name: 'local delivery stats', stop: () => localStats.close() });
     const workers = [
       new QueueWorker({
         store,
@@ -257,6 +262,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         delayWarningMs: config.queue.delayWarningMs,
         storage,
         agent: (address) => deliveryOf(domainOf(address)).kind,
+        counted: (outcome, agent) => localStats.record(outcome, agent ?? 'maildir'),
       }),
       new QueueWorker({
         store,

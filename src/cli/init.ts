@@ -245,6 +245,10 @@ submission = ["0.0.0.0:587", "[::]:587"]
 submissions = ["0.0.0.0:465", "[::]:465"]
 # HTTP-01 for [acme]: the CA connects to port 80.
 acme_http = ["0.0.0.0:80", "[::]:80"]
+# The status page (README "The status page"): loopback, reached through ssh -L 8025:127.0.0.1:8025.
+# status_http = ["127.0.0.1:8025"]
+# Prometheus metrics, GET /metrics (README "Metrics (Prometheus)").
+# metrics = ["127.0.0.1:9309"]
 
 [tls]
 min_version = "TLSv1.2"

@@ -208,6 +208,7 @@ function summary(m: Manifest, from: string, dataDir: string, files: number, conf
     `restored ${from} (Sealpost ${m.sealpostVersion}, schema ${m.schemaVersion}, made ${m.createdAt}) into ${dataDir}: ${files} files, ` +
     `${m.messages} queued message(s) (${m.spooled} spooled), config ${config}\n` +
     (boxes.length > 0 ? `Maildirs not in this backup (restore them from your mail backup): ${boxes.map((b) => b.name).join(', ')}\n` : '') +
-    `start it: sealpost start --config ${config.split(' ')[0]}; the queue is delivered from there\n`
+    `start it: sealpost start --config ${config.split(' ')[0]}; the queue is delivered from there, each deferred recipient at its next retry ` +
+    `(sealpost queue retry --all --config ${config.split(' ')[0]} once it runs: now)\n`
   );
 }

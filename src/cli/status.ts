@@ -20,6 +20,8 @@ import { parseServer } from '../dns/dnssec-resolver.ts';
 import { describeProbe, probeValidation, type ValidationProbe } from '../dns/validation-probe.ts';
 import { readDoctorRecord } from '../doctor/startup.ts';
 import { inboundShare } from '../inbound/session-stats.ts';
+import { localDeliveries } from '../local/delivery-stats.ts';
+import { CONNECTED_SQL } from '../outbound/attempts-store.ts';
 import { rspamdActions } from '../rspamd/stats.ts';
 import { type TlsRptRecord, tlsRptRecords } from '../tlsrpt/record.ts';
 import { readReports, type StoredPolicy } from '../tlsrpt/store.ts';
@@ -70,6 +72,8 @@ export interface StatusReport {
   refused: { since: string; dnsbl: number } | null;
   /** rspamd scans of the last day by direction and action ("error": rspamd could not answer); null before any. */
   rspamd?: Record<string, Record<string, number>> | null;
+  /** Local deliveries (Maildir, LMTP) of the last day, one per recipient, in all and by agent; null before any table for them. */
+  local?: (ReturnType<typeof localDeliveries> & { since: string }) | null;
   /** Whether [dns] servers validates DNSSEC and we believe its AD bit (DANE needs both). */
   dnssec: ValidationProbe;
   /** Whether outbound DANE (RFC 7672) is on, and why (daneStatus). */
@@ -159,6 +163,7 @@ export async function collectStatus(config: Config, configFile: string, now: num
       },
       refused: share ? { since: new Date(since).toISOString(), dnsbl: share.dnsblRefused } : null,
       rspamd: has('rspamd_stats') ? rspamdActions(db, since) : null,
+      local: has('local_delivery_stats') ? { since: new Date(since).toISOString(), ...localDeliveries(db, since) } : null,
       tlsReports: tlsReports(has('tls_reports') ? readReports(db, reportsSince) : []),
     };
   } finally {
@@ -299,11 +304,11 @@ function lastErrors(db: Db, limit: number): DeliveryError[] {
   return [...remote, ...local].sort((a, b) => b.at.localeCompare(a.at)).slice(0, limit);
 }
 
-/** Outbound attempts that reached a host since `since`: how many used TLS, how many verified. */
+/** Outbound attempts that had a session with a host since `since` (CONNECTED_SQL): how many used TLS, how many verified. */
 function outboundShare(db: Db, since: number): NonNullable<StatusReport['tls']['outbound']> {
   const row = db
     .prepare<[number], { n: number; tls: number | null; verified: number | null }>(
-      "SELECT count(*) AS n, sum(tls_version IS NOT NULL) AS tls, sum(tls_verified = 1) AS verified FROM attempts WHERE at >= ? AND ip != ''",
+      `SELECT count(*) AS n, sum(tls_version IS NOT NULL) AS tls, sum(tls_verified = 1) AS verified FROM attempts WHERE at >= ? AND ${CONNECTED_SQL}`,
     )
     .get(since);
   const n = row?.n ?? 0;
@@ -358,6 +363,7 @@ export function renderStatus(r: StatusReport): string {
   out.push(
     `  outbound  ${o === null ? 'no data' : `${o.connections} connection${o.connections === 1 ? '' : 's'}, ${o.tls} with TLS${percent(o.share)}, ${o.verified} verified${percent(o.verifiedShare)}`}`,
   );
+  if (r.local) out.push(`local         ${r.local.delivered} delivered, ${r.local.deferred} deferred, ${r.local.bounced} bounced (recipients, the last day)`);
   out.push(`refused       ${r.refused === null ? 'no data' : `${r.refused.dnsbl} connection${r.refused.dnsbl === 1 ? '' : 's'} by DNSBL in the last day`}`);
   if (r.rspamd) {
     for (const [direction, actions] of Object.entries(r.rspamd))

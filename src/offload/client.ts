@@ -33,7 +33,13 @@ type Work =
 
 export type Request = Work & { id: number };
 
-export type Answer = { id: number } & ({ ok: true; value: unknown } | { ok: false; error: { message: string; code?: string } });
+/** A lookup of the thread's resolver that got no answer (dns/resolver.ts's servfail or timeout). */
+export interface DnsFailure {
+  type: string;
+  kind: 'servfail' | 'timeout';
+}
+
+export type Answer = { id: number; dnsFailures?: DnsFailure[] } & ({ ok: true; value: unknown } | { ok: false; error: { message: string; code?: string } });
 
 export interface Offload {
   write: MaildirWrite;
@@ -47,7 +53,11 @@ export interface Offload {
   close(): Promise<void>;
 }
 
-export function startOffloadThread(settings: { verify?: VerifySettings } = {}): Offload {
+/**
+ * `onDnsFailure`: each failed lookup of the thread's resolver (mailauth's SPF/DKIM/DMARC queries),
+ * told with the answer that follows it (the metrics' DNS error count).
+ */
+export function startOffloadThread(settings: { verify?: VerifySettings } = {}, onDnsFailure?: (failure: DnsFailure) => void): Offload {
   const worker = new Worker(new URL(`./thread${extensionOf(import.meta.url)}`, import.meta.url), {
     workerData: settings,
     // A small young generation: with the default, the thread's start-up garbage keeps ~10 MB more resident.
@@ -63,6 +73,7 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}): 
     waiting.clear();
   };
   worker.on('message', (answer: Answer) => {
+    if (onDnsFailure) for (const f of answer.dnsFailures ?? []) onDnsFailure(f);
     const w = waiting.get(answer.id);
     if (!w) return;
     waiting.delete(answer.id);

@@ -1,21 +1,26 @@
 // Entry point of the offload thread (started by client.ts): answers Maildir writes, SPF at MAIL
 // FROM, the lookups a header block names (as the body streams) and inbound checks as they come,
 // each with the same code the event loop would run (maildir.ts, verify.ts).
-// Builds its own DNS resolver and cache from the settings it is given; collects its own heap after
-// each burst (quiet-gc.ts: this thread has its own V8 heap and event loop).
+// Builds its own DNS resolver and cache from the settings it is given; the lookups that failed
+// (SERVFAIL, REFUSED, timeouts) since the last answer go back with the next one, for the daemon's
+// DNS error count (client.ts hands them to its observer). Collects its own heap after each burst
+// (quiet-gc.ts: this thread has its own V8 heap and event loop).
 import { parentPort, workerData } from 'node:worker_threads';
 import { startQuietGc } from '../core/quiet-gc.ts';
 import { cachingResolver } from '../dns/cache.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
+import { type DnsAnswer, isTemporary } from '../dns/resolver.ts';
 import { createMaildirWriter } from '../local/maildir.ts';
 import { mailauthResolver } from '../mailauth/resolver.ts';
 import type { VerifyInput } from '../mailauth/verify.ts';
-import { type Answer, fromWire, type Request, toWire, type VerifySettings } from './client.ts';
+import { type Answer, type DnsFailure, fromWire, type Request, toWire, type VerifySettings } from './client.ts';
 
 const port = parentPort;
 if (!port) throw new Error('offload/thread.ts runs only as a worker thread');
 const settings = workerData as { verify?: VerifySettings };
 const write = createMaildirWriter();
+/** Failed lookups not reported yet: sent with the next answer, whichever request it is for. */
+let dnsFailures: DnsFailure[] = [];
 // mailauth (~13 MiB of heap with undici, joi, the BIMI/VMC parsers; through checks.ts and
 // verify.ts) is loaded at the first request that needs it (SPF at the first MAIL FROM): a daemon
 // that has received no mail from other servers never holds it.
@@ -28,11 +33,18 @@ startQuietGc();
 
 port.on('message', (request: Request) => {
   handle(request).then(
-    ({ value, transfer }) => port.postMessage({ id: request.id, ok: true, value } satisfies Answer, transfer),
+    ({ value, transfer }) => port.postMessage({ id: request.id, ok: true, value, ...failures() } satisfies Answer, transfer),
     (err: NodeJS.ErrnoException) =>
-      port.postMessage({ id: request.id, ok: false, error: { message: err.message, ...(err.code ? { code: err.code } : {}) } } satisfies Answer),
+      port.postMessage({ id: request.id, ok: false, error: { message: err.message, ...(err.code ? { code: err.code } : {}) }, ...failures() } satisfies Answer),
   );
 });
+
+function failures(): { dnsFailures?: DnsFailure[] } {
+  if (dnsFailures.length === 0) return {};
+  const sent = dnsFailures;
+  dnsFailures = [];
+  return { dnsFailures: sent };
+}
 
 async function handle(request: Request): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
   if (request.kind === 'maildir') return { value: await write(request.dir, request.name, request.parts), transfer: [] };
@@ -54,7 +66,10 @@ async function handle(request: Request): Promise<{ value: unknown; transfer: Arr
 
 async function verifier(s: VerifySettings) {
   const [{ createInboundVerifier, createSpfCheck }, { warmUp }] = await Promise.all([import('../mailauth/verify.ts'), import('../mailauth/checks.ts')]);
-  const cache = cachingResolver(createNodeResolver(s.dns), { now: Date.now });
+  const observe = (type: string, answer: DnsAnswer<unknown>) => {
+    if (isTemporary(answer)) dnsFailures.push({ type, kind: answer.kind });
+  };
+  const cache = cachingResolver(createNodeResolver(s.dns, observe), { now: Date.now });
   const resolver = mailauthResolver(cache, cache);
   return {
     verify: createInboundVerifier({ hostname: s.hostname, resolver, dmarcReject: s.dmarcReject, timeoutMs: s.timeoutMs }),

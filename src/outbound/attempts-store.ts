@@ -30,6 +30,13 @@ export interface AttemptRecord {
   source?: string;
 }
 
+/**
+ * SQL over attempts: the attempt had an SMTP session with the host (a reply, or a TLS handshake,
+ * even a failed one). A refused or timed-out connection has the host's ip but none of these: it is
+ * no connection in the TLS shares of `status` and the status page (it could not have used TLS).
+ */
+export const CONNECTED_SQL = "(ip != '' AND (reply_code IS NOT NULL OR tls_version IS NOT NULL OR tls_error IS NOT NULL))";
+
 /** Where the courier puts attempt records; AttemptsStore in production, an array in tests. */
 export interface AttemptSink {
   record(attempt: AttemptRecord): void;

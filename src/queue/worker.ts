@@ -30,6 +30,11 @@ export interface WorkerDeps {
    * field of the delivered, deferred and bounced records (the metrics' transport label).
    */
   agent?: (address: string) => string;
+  /**
+   * Called once per recipient whose outcome is logged (delivered, deferred, bounced), with its
+   * agent: the local worker's hourly counts (local/delivery-stats.ts). Must not throw.
+   */
+  counted?: (outcome: 'delivered' | 'deferred' | 'bounced', agent: string | undefined) => void;
 }
 
 /** Longest sleep between looks at the queue, so a clock jump or a missed wake-up heals itself. */
@@ -239,9 +244,12 @@ export class QueueWorker implements JobTaker {
         attempt: r.attempts + 1,
         ...(o?.mailFrom !== undefined ? { mailFrom: o.mailFrom } : {}),
       };
-      if (o?.kind === 'delivered') mailLog(log, 'delivered', { ...base, detail: o.detail, reply: o.reply, delayMs: now() - job.receivedAt });
-      else if (o) {
+      if (o?.kind === 'delivered') {
+        mailLog(log, 'delivered', { ...base, detail: o.detail, reply: o.reply, delayMs: now() - job.receivedAt });
+        this.deps.counted?.('delivered', agent);
+      } else if (o) {
         const final = o.kind === 'permanent' || failed.has(`${r.rcpt}\n${r.address}`);
+        this.deps.counted?.(final ? 'bounced' : 'deferred', agent);
         mailLog(log, final ? 'bounced' : 'deferred', {
           ...base,
           reason: o.reason,

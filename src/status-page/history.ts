@@ -1,10 +1,12 @@
 // The week behind the status page's charts: per hour, the inbound sessions (session_stats, how
 // many with TLS, the messages they brought) and the outbound attempts (attempts: connections
-// that reached a host, how many with TLS, and each attempt's result). Reads only; the tables'
-// writers are inbound/session-stats.ts and outbound/attempts-store.ts.
+// that had a session with a host, how many with TLS, and each attempt's result) and the local deliveries
+// (local_delivery_stats: recipients delivered, deferred, bounced to Maildir or LMTP). Reads only;
+// the tables' writers are inbound/session-stats.ts, outbound/attempts-store.ts and local/delivery-stats.ts.
 
 import { HOUR, hourOf } from '../db/hourly-counts.ts';
 import type { Db } from '../db/open.ts';
+import { CONNECTED_SQL } from '../outbound/attempts-store.ts';
 
 export const WEEK_HOURS = 7 * 24;
 
@@ -14,6 +16,8 @@ export interface Week {
   hours: number;
   inbound: { sessions: number[]; tls: number[]; received: number[] };
   outbound: { connections: number[]; tls: number[]; delivered: number[]; deferred: number[]; bounced: number[]; mixed: number[] };
+  /** Recipients, Maildir and LMTP together. */
+  local: { delivered: number[]; deferred: number[]; bounced: number[] };
 }
 
 /** The `hours` hours up to and including the one holding `now`. */
@@ -25,6 +29,7 @@ export function readWeek(db: Db, now: number, hours = WEEK_HOURS): Week {
     hours,
     inbound: { sessions: zeros(), tls: zeros(), received: zeros() },
     outbound: { connections: zeros(), tls: zeros(), delivered: zeros(), deferred: zeros(), bounced: zeros(), mixed: zeros() },
+    local: { delivered: zeros(), deferred: zeros(), bounced: zeros() },
   };
   const slot = (hour: number) => {
     const i = Math.floor((hour - from) / HOUR);
@@ -46,7 +51,7 @@ export function readWeek(db: Db, now: number, hours = WEEK_HOURS): Week {
   if (has(db, 'attempts')) {
     for (const r of db
       .prepare<[number], { hour: number; connections: number; tls: number; delivered: number; transient: number; permanent: number; mixed: number }>(
-        `SELECT (at / ${HOUR}) AS hour, sum(ip != '') AS connections, sum(ip != '' AND tls_version IS NOT NULL) AS tls,
+        `SELECT (at / ${HOUR}) AS hour, sum(${CONNECTED_SQL}) AS connections, sum(${CONNECTED_SQL} AND tls_version IS NOT NULL) AS tls,
            sum(result = 'delivered') AS delivered, sum(result = 'transient') AS transient,
            sum(result = 'permanent') AS permanent, sum(result = 'mixed') AS mixed
          FROM attempts WHERE at >= ? GROUP BY 1`,
@@ -61,6 +66,17 @@ export function readWeek(db: Db, now: number, hours = WEEK_HOURS): Week {
       o.deferred[i] = r.transient;
       o.bounced[i] = r.permanent;
       o.mixed[i] = r.mixed;
+    }
+  }
+  if (has(db, 'local_delivery_stats')) {
+    for (const r of db
+      .prepare<[number], { hour: number; outcome: string; recipients: number }>(
+        'SELECT hour, outcome, sum(recipients) AS recipients FROM local_delivery_stats WHERE hour >= ? GROUP BY hour, outcome',
+      )
+      .all(from)) {
+      const i = slot(r.hour);
+      if (i === undefined || (r.outcome !== 'delivered' && r.outcome !== 'deferred' && r.outcome !== 'bounced')) continue;
+      week.local[r.outcome][i] = r.recipients;
     }
   }
   return week;

@@ -72,17 +72,20 @@ export function renderPage(d: PageData): string {
       'Messages per hour by outcome, last 7 days',
       stackedBars({
         id: 'chart-messages',
-        title: 'Remote deliveries by outcome; messages received',
+        title: 'Deliveries by outcome, remote and local; messages received',
         from: w.from,
         stacks: [
           { name: 'delivered', key: 'delivered', values: w.outbound.delivered },
           { name: 'partly delivered', key: 'mixed', values: w.outbound.mixed },
           { name: 'deferred', key: 'deferred', values: w.outbound.deferred },
           { name: 'bounced', key: 'bounced', values: w.outbound.bounced },
+          { name: 'delivered locally', key: 'local-delivered', values: w.local.delivered },
+          { name: 'deferred locally', key: 'local-deferred', values: w.local.deferred },
+          { name: 'bounced locally', key: 'local-bounced', values: w.local.bounced },
         ],
         line: { name: 'received', key: 'received', values: w.inbound.received },
       }) +
-        `<p class="note">${sum(w.inbound.received)} received, ${sum(w.outbound.delivered)} delivered, ${sum(w.outbound.deferred)} deferred, ${sum(w.outbound.bounced)} bounced this week (one per message and destination domain; local deliveries are not counted per hour)${f.refused ? `; ${f.refused.dnsbl} connections refused by DNSBL in the last day` : ''}.</p>`,
+        `<p class="note">${sum(w.inbound.received)} received this week; remote: ${sum(w.outbound.delivered)} delivered, ${sum(w.outbound.deferred)} deferred, ${sum(w.outbound.bounced)} bounced (one per message and destination domain); local: ${sum(w.local.delivered)} delivered, ${sum(w.local.deferred)} deferred, ${sum(w.local.bounced)} bounced (one per recipient, Maildir and LMTP)${f.refused ? `; ${f.refused.dnsbl} connections refused by DNSBL in the last day` : ''}.</p>`,
     ),
     queueSection(f.queue),
     certificatesSection(f.certificates),
@@ -177,7 +180,7 @@ svg.chart{width:100%;height:auto;display:block}
 svg .title{font-size:13px;font-weight:600;fill:#333}svg .legend,svg .axis,svg .label,svg .value,svg .empty{font-size:11px;fill:#555}
 svg .plot{fill:#fff;stroke:#ccd}svg .grid{stroke:#eef}svg .line{fill:none;stroke-width:1.5}
 .s-inbound{fill:#2563eb;stroke:#2563eb}.s-outbound{fill:#d97706;stroke:#d97706}
-.s-delivered{fill:#16a34a;stroke:#16a34a}.s-mixed{fill:#84cc16;stroke:#84cc16}.s-deferred{fill:#f59e0b;stroke:#f59e0b}.s-bounced{fill:#dc2626;stroke:#dc2626}
+.s-delivered{fill:#16a34a;stroke:#16a34a}.s-local-delivered{fill:#0d9488;stroke:#0d9488}.s-local-deferred{fill:#fcd34d;stroke:#fcd34d}.s-local-bounced{fill:#f87171;stroke:#f87171}.s-mixed{fill:#84cc16;stroke:#84cc16}.s-deferred{fill:#f59e0b;stroke:#f59e0b}.s-bounced{fill:#dc2626;stroke:#dc2626}
 .s-received{fill:#1e3a8a;stroke:#1e3a8a}svg path.s-received{stroke-dasharray:3 2}
 .s-queued{fill:#2563eb}.s-active{fill:#16a34a}.s-held{fill:#9333ea}.s-failed{fill:#dc2626}
 svg rect.swatch{stroke:none}svg .line.s-inbound,svg .line.s-outbound,svg .line.s-received{fill:none}

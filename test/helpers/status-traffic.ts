@@ -1,7 +1,8 @@
 // A week of simulated traffic written into a Sealpost database, for the status page's tests:
 // per hour, inbound sessions (some without TLS) in session_stats and outbound attempts (delivered,
 // deferred with a 450 reply or a refused connection, bounced with a 550, some in plaintext) in
-// attempts, with a quiet stretch of six hours without any. Deterministic; returns what it wrote,
+// attempts, local deliveries (Maildir and LMTP recipients delivered, some deferred or bounced) in
+// local_delivery_stats, with a quiet stretch of six hours without any. Deterministic; returns what it wrote,
 // per hour slot of the 168 ending with the hour of `now`.
 import type { Database } from 'better-sqlite3';
 
@@ -20,6 +21,10 @@ export interface SeededHour {
   /** Attempts that reached a host, and those with TLS. */
   connections: number;
   outboundTls: number;
+  /** Local recipients (Maildir and LMTP together) by outcome. */
+  localDelivered: number;
+  localDeferred: number;
+  localBounced: number;
 }
 
 export function seedWeek(db: Database, now: number): SeededHour[] {
@@ -33,10 +38,26 @@ export function seedWeek(db: Database, now: number): SeededHour[] {
        result, reply_code, reply_enhanced, reply_text, error, ms)
      VALUES (?, ?, ?, '[]', ?, ?, 25, 'may', 'default', ?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?, 120)`,
   );
+  const local = db.prepare(
+    'INSERT INTO local_delivery_stats (hour, agent, outcome, recipients) VALUES (?, ?, ?, ?) ON CONFLICT (hour, agent, outcome) DO UPDATE SET recipients = recipients + excluded.recipients',
+  );
   db.transaction(() => {
     for (let i = 0; i < 168; i++) {
       const hour = from + i * HOUR;
-      const h: SeededHour = { hour, sessions: 0, tls: 0, received: 0, delivered: 0, deferred: 0, bounced: 0, connections: 0, outboundTls: 0 };
+      const h: SeededHour = {
+        hour,
+        sessions: 0,
+        tls: 0,
+        received: 0,
+        delivered: 0,
+        deferred: 0,
+        bounced: 0,
+        connections: 0,
+        outboundTls: 0,
+        localDelivered: 0,
+        localDeferred: 0,
+        localBounced: 0,
+      };
       hours.push(h);
       if (QUIET_HOURS.includes(i)) continue;
       // Daytime (UTC 08-20) is busier.
@@ -66,7 +87,8 @@ export function seedWeek(db: Database, now: number): SeededHour[] {
           reply?.[2] ?? null,
           error,
         );
-        if (reached) h.connections++;
+        // A refused connection reached no SMTP session: not a connection in the TLS share.
+        if (reached && (reply !== null || tls)) h.connections++;
         if (reached && tls) h.outboundTls++;
       };
       const delivered = busy + (i % 3);
@@ -89,6 +111,20 @@ export function seedWeek(db: Database, now: number): SeededHour[] {
       if (i % 24 === 5) {
         add('permanent', 'gmail.test', true, [550, '5.1.1', 'no such user'], 'mx.gmail.test[127.0.0.9]:25: 550 5.1.1 no such user (RCPT TO)');
         h.bounced++;
+      }
+      // Local: most recipients to Maildir, a few to LMTP; a deferral now and then, rarely a bounce.
+      const toMaildir = 2 * busy + (i % 2);
+      const toLmtp = i % 5 === 0 ? 1 : 0;
+      local.run(hour, 'maildir', 'delivered', toMaildir);
+      if (toLmtp > 0) local.run(hour, 'lmtp', 'delivered', toLmtp);
+      h.localDelivered = toMaildir + toLmtp;
+      if (i % 10 === 3) {
+        local.run(hour, 'lmtp', 'deferred', 1);
+        h.localDeferred = 1;
+      }
+      if (i % 30 === 7) {
+        local.run(hour, 'maildir', 'bounced', 1);
+        h.localBounced = 1;
       }
     }
   })();

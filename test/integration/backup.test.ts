@@ -189,6 +189,8 @@ describe('sealpost backup and restore', { timeout: 240_000 }, () => {
     const restored = await run(SEALPOST, ['restore', archive, '--config', configB], { timeoutMs: 60_000 });
     assert.equal(restored.code, 0, restored.stderr);
     assert.match(restored.stdout, /restored .* into .*\/b: \d+ files/);
+    // Deferred recipients wait for their next retry: the way to send them now is said.
+    assert.match(restored.stdout, /each deferred recipient at its next retry \(sealpost queue retry --all --config \S+ once it runs: now\)/);
     assert.equal((await stat(path.join(dataB, 'sealpost.db'))).mode & 0o777, 0o600);
     assert.equal((await stat(path.join(dataB, 'dkim', 'example.test', 's1.pem'))).mode & 0o777, 0o600);
     assert.equal((await stat(dataB)).mode & 0o777, 0o700);

@@ -296,4 +296,19 @@ describe('Prometheus metrics of a real daemon', { timeout: 240_000 }, () => {
       { what: 'every rule evaluated with health ok', timeoutMs: 20_000, intervalMs: 250 },
     );
   });
+
+  it("counts the DNS errors of the offload thread's SPF/DKIM/DMARC lookups (mailauth)", { timeout: 30_000 }, async () => {
+    dns.zone.set('broken.test', { rcode: 'SERVFAIL' });
+    const servfails = async () => sample(await (await fetch(metricsUrl)).text(), 'sealpost_dns_errors_total{type="TXT",error="servfail"}') ?? 0;
+    const before = await servfails();
+    // From outside relay.networks: the checks run; the SPF record of broken.test cannot be had.
+    const sent = await swaksSend({ port: daemon.smtpPort, from: 'gina@broken.test', to: [ALICE], extraArgs: ['--local-interface', '127.0.0.11'] });
+    assert.equal(sent.code, 0, sent.stdout + sent.stderr);
+    await waitFor(async () => (await servfails()) === before + 1, { timeoutMs: 15_000, intervalMs: 200, what: 'the TXT SERVFAIL of the SPF check counted' });
+    const mail = await waitFor(async () => (await daemon.readMaildir('example.test', 'alice')).find((m) => m.raw.includes('gina@broken.test')), {
+      timeoutMs: 15_000,
+      what: "gina's message in alice's Maildir",
+    });
+    assert.match(mail.raw, /^Received-SPF: temperror/m);
+  });
 });

@@ -84,16 +84,20 @@ test('status page: a week of traffic in inline SVG charts, the queue, certificat
   assert.equal((await swaksSend({ port: daemon.smtpPort, from, to: ['user@down.test'], tls: 'require', subject: 'to a host that is down' })).code, 0);
   await waitFor(() => receiver.messages.length === 1, { timeoutMs: 20_000, what: 'the message at the TLS receiver' });
   const last = seeded[167]!;
+  // status --json: the local deliveries of the hours from the one a day ago on: the seeded ones, and
+  // this hour's two real ones (bob@example.test, and the DSN for nowhere.test to alice@example.test).
+  const lastDay = seeded.filter((h) => h.hour >= Math.floor((now - 86_400_000) / 3_600_000) * 3_600_000).reduce((a, h) => a + h.localDelivered, 0);
   await waitFor(
     async () => {
       const s = JSON.parse((await daemon.cli(['status', '--json'])).stdout) as StatusReport;
       return (
         s.tls.inbound &&
         s.tls.inbound.sessions >= last.sessions + seeded[166]!.sessions + 4 &&
-        ['nowhere.test', 'down.test'].every((d) => s.lastErrors.some((e) => e.to === d))
+        ['nowhere.test', 'down.test'].every((d) => s.lastErrors.some((e) => e.to === d)) &&
+        s.local?.delivered === lastDay + 2
       );
     },
-    { timeoutMs: 30_000, intervalMs: 500, what: 'the 4 real sessions counted and the nowhere.test and down.test errors recorded' },
+    { timeoutMs: 30_000, intervalMs: 500, what: 'the 4 real sessions counted, the nowhere.test and down.test errors recorded, the local delivery counted' },
   );
 
   // The doctor's findings of a start-up run (its checks need the Internet's DNS: written as the daemon writes them).
@@ -143,6 +147,21 @@ test('status page: a week of traffic in inline SVG charts, the queue, certificat
   assert.equal(bars('bounced').length, week.filter((h) => h.bounced > 0).length + (last.bounced > 0 ? 0 : 1), 'seeded bounces and this hour (nowhere.test)');
   assert.equal(bars('deferred').length, week.filter((h) => h.deferred > 0).length + (last.deferred > 0 ? 0 : 1), 'seeded deferrals and this hour (down.test)');
   assert.equal(elements(dom, 'circle', 's-received').length, busyHours.length);
+  // Local deliveries (Maildir, LMTP): the seeded counts exactly, and this hour's two real ones on top.
+  const localDelivered = bars('local-delivered');
+  assert.equal(localDelivered.length, week.filter((h) => h.localDelivered > 0).length);
+  for (const b of localDelivered) {
+    const h = week.find((x) => `${new Date(x.hour).toISOString().slice(0, 13)}:00Z` === b['data-hour']);
+    assert.ok(h, `a local bar in a seeded hour (${b['data-hour']})`);
+    assert.equal(Number(b['data-value']), h.localDelivered + (h.i === 167 ? 2 : 0), `local deliveries at slot ${h.i}`);
+  }
+  assert.equal(bars('local-deferred').length, week.filter((h) => h.localDeferred > 0).length);
+  assert.equal(bars('local-bounced').length, week.filter((h) => h.localBounced > 0).length);
+  const total = (k: 'localDelivered' | 'localDeferred' | 'localBounced') => week.reduce((a, h) => a + h[k], 0);
+  assert.match(
+    dom,
+    new RegExp(`local: ${total('localDelivered') + 2} delivered, ${total('localDeferred')} deferred, ${total('localBounced')} bounced \\(one per recipient`),
+  );
 
   // The queue, the certificate with its days left, the errors grouped by destination with the reason.
   assert.ok(elements(dom, 'svg', 'chart').some((s) => s['id'] === 'chart-queue'));

@@ -33,6 +33,9 @@ before(async () => {
   dns.zone.set('mx.tls.test', { A: ['127.0.0.2'] });
   dns.zone.set('plain.test', { MX: [{ preference: 10, exchange: 'mx.plain.test' }] });
   dns.zone.set('mx.plain.test', { A: ['127.0.0.3'] });
+  // Nothing listens there: a refused connection, no SMTP session, so no connection in the TLS share.
+  dns.zone.set('down.test', { MX: [{ preference: 10, exchange: 'mx.down.test' }] });
+  dns.zone.set('mx.down.test', { A: ['127.0.0.4'] });
 });
 
 after(async () => {
@@ -54,18 +57,25 @@ test('sealpost status: listeners, certificates, queue, last errors, TLS share of
     return JSON.parse(r.stdout) as StatusReport;
   };
   const from = 'alice@example.test';
-  // Inbound: two sessions with STARTTLS, one without. Outbound: verified TLS, plaintext, NXDOMAIN.
+  // Inbound: two sessions with STARTTLS, two without. Outbound: verified TLS, plaintext, NXDOMAIN, refused.
   assert.equal((await swaksSend({ port: daemon.smtpPort, from, to: ['user@tls.test'], tls: 'require', subject: 'to tls' })).code, 0);
   assert.equal((await swaksSend({ port: daemon.smtpPort, from, to: ['user@plain.test'], tls: 'require', subject: 'to plain' })).code, 0);
   assert.equal((await swaksSend({ port: daemon.smtpPort, from, to: ['user@nowhere.test'], subject: 'to nowhere' })).code, 0);
+  assert.equal((await swaksSend({ port: daemon.smtpPort, from, to: ['user@down.test'], subject: 'to a host that is down' })).code, 0);
   await waitFor(() => receivers.every((r) => r.messages.length === 1), { timeoutMs: 20_000, what: 'one message at each receiver' });
 
   const report = await waitFor(
     async () => {
       const s = await status();
-      return s.tls.inbound && s.tls.inbound.sessions >= 3 && s.tls.outbound && s.tls.outbound.connections >= 2 && s.lastErrors.length > 0 ? s : undefined;
+      return s.tls.inbound &&
+        s.tls.inbound.sessions >= 4 &&
+        s.tls.outbound &&
+        s.tls.outbound.connections >= 2 &&
+        ['nowhere.test', 'down.test'].every((d) => s.lastErrors.some((e) => e.to === d))
+        ? s
+        : undefined;
     },
-    { timeoutMs: 20_000, intervalMs: 500, what: 'status to count 3 inbound sessions, 2 outbound connections and an error' },
+    { timeoutMs: 20_000, intervalMs: 500, what: 'status to count 4 inbound sessions, 2 outbound connections and the nowhere.test and down.test errors' },
   );
   assert.equal(report.hostname, 'mx.sealpost.test');
   assert.equal(report.configFile, daemon.configFile);
@@ -80,9 +90,9 @@ test('sealpost status: listeners, certificates, queue, last errors, TLS share of
   assert.ok((selfSigned.daysLeft ?? 0) > 30, `days left: ${selfSigned.daysLeft}`);
   assert.ok(report.queue, 'a database');
   // The inbound sessions: status's own probe connections say no EHLO and are not counted.
-  assert.deepEqual({ sessions: report.tls.inbound?.sessions, tls: report.tls.inbound?.tls }, { sessions: 3, tls: 2 });
-  assert.equal(report.tls.inbound?.share, 2 / 3);
-  assert.deepEqual(report.tls.inbound?.byListener, { mx: { sessions: 3, tls: 2 } });
+  assert.deepEqual({ sessions: report.tls.inbound?.sessions, tls: report.tls.inbound?.tls }, { sessions: 4, tls: 2 });
+  assert.equal(report.tls.inbound?.share, 2 / 4);
+  assert.deepEqual(report.tls.inbound?.byListener, { mx: { sessions: 4, tls: 2 } });
   assert.deepEqual(
     { connections: report.tls.outbound?.connections, tls: report.tls.outbound?.tls, verified: report.tls.outbound?.verified },
     { connections: 2, tls: 1, verified: 1 },
@@ -98,7 +108,7 @@ test('sealpost status: listeners, certificates, queue, last errors, TLS share of
   assert.match(text.stdout, /^daemon {8}running$/m);
   assert.match(text.stdout, new RegExp(`^ {2}smtp {9}127\\.0\\.0\\.1:${daemon.smtpPort} +answering: 220 mx\\.sealpost\\.test`, 'm'));
   assert.match(text.stdout, /^ {2}self-signed {2}mx\.sealpost\.test +expires \d{4}-\d\d-\d\d \(\d+ days left\)/m);
-  assert.match(text.stdout, /^ {2}inbound {3}3 sessions, 2 with TLS \(67%\)$/m);
+  assert.match(text.stdout, /^ {2}inbound {3}4 sessions, 2 with TLS \(50%\)$/m);
   assert.match(text.stdout, /^ {2}outbound {2}2 connections, 1 with TLS \(50%\), 1 verified \(50%\)$/m);
   assert.match(text.stdout, /nowhere\.test {2}permanent: nowhere\.test: no such domain \(NXDOMAIN\)/);
 
@@ -109,6 +119,6 @@ test('sealpost status: listeners, certificates, queue, last errors, TLS share of
   const after = JSON.parse(down.stdout) as StatusReport;
   assert.equal(after.listeners[0]?.answering, false);
   assert.match(after.listeners[0]?.error ?? '', /ECONNREFUSED/);
-  assert.equal(after.tls.inbound?.sessions, 3);
+  assert.equal(after.tls.inbound?.sessions, 4);
   assert.match((await daemon.cli(['status'])).stdout, /^daemon {8}NOT RUNNING: no listener answers$/m);
 });

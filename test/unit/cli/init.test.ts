@@ -6,6 +6,7 @@ import { chown, copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promi
 import path from 'node:path';
 import { test } from 'node:test';
 import { run } from '../../../src/cli/init.ts';
+import { loadConfig } from '../../../src/config/load.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 const EXAMPLE = path.resolve(import.meta.dirname, '../../../config/sealpost.example.toml');
@@ -61,4 +62,20 @@ test("as root, the keys go to the owner of data_dir and the config to its folder
   assert.equal(key.mode & 0o777, 0o600);
   const conf = await stat(path.join(etc, 'sealpost.toml'));
   assert.deepEqual([conf.uid, conf.gid, conf.mode & 0o777], [0, 65534, 0o640]);
+});
+
+test('init: the status page and metrics are in the config, commented out; uncommented they are valid', { timeout: 30_000 }, async (t) => {
+  const dir = await tempDir(t);
+  const config = path.join(dir, 'sealpost.toml');
+  assert.equal((await init(['--config', config])).code, 0);
+  const text = await readFile(config, 'utf8');
+  assert.match(text, /^# status_http = \["127\.0\.0\.1:8025"\]$/m);
+  assert.match(text, /^# metrics = \["127\.0\.0\.1:9309"\]$/m);
+  await writeFile(config, text.replace('# status_http = ', 'status_http = ').replace('# metrics = ', 'metrics = '));
+  const loaded = await loadConfig(config);
+  assert.ok(loaded.ok, loaded.ok ? '' : JSON.stringify(loaded.problems));
+  assert.deepEqual(
+    [loaded.config.listen.statusHttp.map((a) => `${a.host}:${a.port}`), loaded.config.listen.metrics.map((a) => `${a.host}:${a.port}`)],
+    [['127.0.0.1:8025'], ['127.0.0.1:9309']],
+  );
 });

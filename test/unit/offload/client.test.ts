@@ -63,3 +63,28 @@ test('SPF alone through the thread, then handed back with the message: the verdi
   // A thread that is gone: no SPF result, so the end of DATA evaluates it (and answers "none" there).
   assert.equal(await offload.spf?.({ ip: input.ip, helo: input.helo, sender: input.sender }), undefined);
 });
+
+test("the thread's failed lookups (mailauth's SPF query: SERVFAIL) come back to the observer with the answer", { timeout: 15_000 }, async () => {
+  const dns = await startDnsServer(new Map([['sender.test', { rcode: 'SERVFAIL' }]]));
+  const failures: { type: string; kind: string }[] = [];
+  const offload = startOffloadThread(
+    { verify: { hostname: 'mx.example.test', dns: { servers: [dns.address], timeoutMs: 2000 }, dmarcReject: false, timeoutMs: 5000 } },
+    (f) => failures.push(f),
+  );
+  try {
+    const verdict = await offload.verify?.(input);
+    assert.equal(verdict?.results.spf, 'temperror');
+    assert.deepEqual(
+      failures.filter((f) => f.type === 'TXT'),
+      [{ type: 'TXT', kind: 'servfail' }],
+      JSON.stringify(failures),
+    );
+    assert.ok(
+      failures.every((f) => f.kind === 'servfail' || f.kind === 'timeout'),
+      'answers (NXDOMAIN, records) are not failures',
+    );
+  } finally {
+    await offload.close();
+    await dns.close();
+  }
+});

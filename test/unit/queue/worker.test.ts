@@ -207,7 +207,7 @@ test('stopped while the disk refuses an outcome: stop() returns, the recipients 
   db.close();
 });
 
-test('delivered, deferred and bounced records name the delivery agent of each address', { timeout: 10_000 }, async () => {
+test('delivered, deferred and bounced records name the delivery agent of each address, and each is counted once', { timeout: 10_000 }, async () => {
   const store = new QueueStore(openDb(path.join(dir, 'agent'), MIGRATIONS_DIR), retry);
   const now = Date.now();
   await store.enqueue(message('lmtp', now));
@@ -218,10 +218,22 @@ test('delivered, deferred and bounced records name the delivery agent of each ad
   };
   const { log, records } = captureLog();
   const agent = (address: string) => (address.startsWith('lmtp@') ? 'lmtp' : 'maildir');
-  const worker = new QueueWorker({ store, transport: 'local', courier, log, now: () => now, concurrency: 4, agent });
+  const counted: string[] = [];
+  const worker = new QueueWorker({
+    store,
+    transport: 'local',
+    courier,
+    log,
+    now: () => now,
+    concurrency: 4,
+    agent,
+    counted: (outcome, a) => counted.push(`${outcome} ${a}`),
+  });
   worker.start();
   await waitFor(() => records.filter((r) => r['queueId'] === 'lmtp' || r['queueId'] === 'maildir').length === 2, { timeoutMs: 5000, what: 'two records' });
   await worker.stop();
+  // The hourly counts (local/delivery-stats.ts) hear of each recipient once, with its agent.
+  assert.deepEqual(counted.sort(), ['deferred maildir', 'delivered lmtp']);
   const record = (id: string) => records.find((r) => r['queueId'] === id);
   assert.equal(record('lmtp')?.['event'], 'delivered');
   assert.equal(record('lmtp')?.['agent'], 'lmtp');

@@ -50,6 +50,19 @@ test('readWeek: per hour, the sessions and attempts written, in the slot of thei
     week.outbound.tls,
     seeded.map((h) => h.outboundTls),
   );
+  assert.deepEqual(
+    week.local.delivered,
+    seeded.map((h) => h.localDelivered),
+  );
+  assert.deepEqual(
+    week.local.deferred,
+    seeded.map((h) => h.localDeferred),
+  );
+  assert.deepEqual(
+    week.local.bounced,
+    seeded.map((h) => h.localBounced),
+  );
+  assert.ok(week.local.delivered.some((n) => n > 0) && week.local.deferred.some((n) => n > 0) && week.local.bounced.some((n) => n > 0));
   const inbound = shares(week.inbound.tls, week.inbound.sessions);
   for (const q of QUIET_HOURS) assert.equal(inbound[q], null);
   assert.equal(inbound[1], 1);
@@ -61,4 +74,5 @@ test('readWeek: an empty or an old database (no statistics tables) reads as a we
   const week = readWeek(db, Date.UTC(2026, 11, 2), 24);
   assert.deepEqual(week.inbound.sessions, new Array(24).fill(0));
   assert.deepEqual(week.outbound.delivered, new Array(24).fill(0));
+  assert.deepEqual(week.local.delivered, new Array(24).fill(0));
 });

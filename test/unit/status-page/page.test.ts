@@ -11,6 +11,7 @@ const week = (hours: number): Week => {
     hours,
     inbound: { sessions: z(), tls: z(), received: z() },
     outbound: { connections: z(), tls: z(), delivered: z(), deferred: z(), bounced: z(), mixed: z() },
+    local: { delivered: z(), deferred: z(), bounced: z() },
   };
 };
 
@@ -66,6 +67,8 @@ test('renderPage: a complete document with the charts, the queue, certificates b
   w.inbound.sessions = [4, 0, 2];
   w.inbound.tls = [3, 0, 2];
   w.outbound.delivered = [1, 0, 5];
+  w.local.delivered = [2, 3, 0];
+  w.local.deferred = [0, 1, 0];
   const html = renderPage({
     facts,
     week: w,
@@ -82,6 +85,16 @@ test('renderPage: a complete document with the charts, the queue, certificates b
   assert.match(html, /<svg class="chart" id="chart-queue"/);
   assert.equal((html.match(/<circle class="point s-inbound"/g) ?? []).length, 2);
   assert.equal((html.match(/<rect class="bar s-delivered"/g) ?? []).length, 2);
+  // Local deliveries stack on the remote ones: hour 0 holds 1 remote and 2 local.
+  assert.deepEqual(
+    [...html.matchAll(/<rect class="bar s-local-delivered"[^>]*data-hour="([^"]+)" data-value="(\d+)"/g)].map((m) => [m[1], m[2]]),
+    [
+      ['2026-12-01T00:00Z', '2'],
+      ['2026-12-01T01:00Z', '3'],
+    ],
+  );
+  assert.equal((html.match(/<rect class="bar s-local-deferred"/g) ?? []).length, 1);
+  assert.match(html, /local: 5 delivered, 1 deferred, 0 bounced \(one per recipient/);
   assert.match(html, /inbound: 5 of 6 with TLS \(83%\)/);
   assert.match(html, /3 messages in the queue, the oldest received 2026-12-02T01:00:00\.000Z/);
   assert.match(html, /data-days="61">61 days left/);
