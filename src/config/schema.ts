@@ -19,6 +19,7 @@ import {
   readOutbound,
   readQueue,
   readRelay,
+  readServer,
   readShutdown,
   readTls,
 } from './sections.ts';
@@ -42,6 +43,7 @@ const TOP_KEYS = [
   'limits',
   'inbound',
   'shutdown',
+  'server',
   'acme',
   'mta_sts',
   'log',
@@ -76,6 +78,7 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   const limits = readLimits(r, r.table(raw, 'limits', ''));
   const inbound = readInbound(r, r.table(raw, 'inbound', ''));
   const shutdown = readShutdown(r, r.table(raw, 'shutdown', ''));
+  const server = readServer(r, r.table(raw, 'server', ''));
   const acmeHttpGiven = listenTable['acme_http'] !== undefined;
   const acme = readAcme(
     r,
@@ -123,6 +126,7 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
     limits,
     inbound,
     shutdown,
+    server,
     acme,
     mtaSts,
     log,

@@ -73,6 +73,7 @@ export interface SealpostToml {
   };
   queue?: { min_backoff?: string; max_backoff?: string; max_lifetime?: string; delay_warning?: string; attempts_retention?: string };
   shutdown?: { grace_s?: number };
+  server?: { processes?: number | 'auto' };
   log?: { level?: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
   doctor?: { addresses?: string[]; dnsbl?: string[]; domain_dnsbl?: string[]; probe_mx?: string; at_startup?: boolean };
   /** Keys the schema may grow (or a test's deliberate typo): written as given. */
