@@ -157,6 +157,10 @@ export async function runSessionWorker(config: Config, deps: SessionWorkerDeps):
     freeBytes,
     storage,
     sessionEnded: (end) => note({ kind: 'session-ended', end }),
+    sharedAdmission: (role) => ({
+      admit: (ip) => rpc.call({ kind: 'admit', role, ip }),
+      left: (ip) => note({ kind: 'left', role, ip }),
+    }),
     ...(config.inbound.dnsbl.zones.length > 0 ? { dnsbl: createDnsblCheck(config.inbound.dnsbl, dnsResolver, log) } : {}),
   };
   // The primary holds the one AUTH guard: guesses count across processes and ports.
