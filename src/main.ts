@@ -351,6 +351,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       const trusted = networkMatcher(config.relay.networks);
       const shared = new SharedAnvil(
         {
+          connections: config.limits.connections,
           perAddress: config.limits.connectionsPerIp,
           perNetwork: config.limits.connectionsPerNet,
           perMinute: config.limits.connectionsPerMinutePerIp,

@@ -17,7 +17,7 @@ import type { CertMaterial } from '../tls/material.ts';
 export type Role = 'mx' | 'submission' | 'submissions';
 
 /** A new session as the shared connection table answers it (Postfix's anvil, asked across processes). */
-export type Admission = { kind: 'accept' } | { kind: 'refuse'; limit: 'address' | 'network' | 'rate' };
+export type Admission = { kind: 'accept' } | { kind: 'refuse'; limit: 'address' | 'network' | 'total' | 'rate' };
 
 export type Call =
   /** Commit this message (its spooled body already fsync'd in data_dir/spool); answered once durable. */

@@ -2,12 +2,14 @@
 // sessions per client address and network, and the connections each address opened in the last
 // minute, counted across every session process, per listener role. A process asks before it
 // greets a client and tells when the session ends; when a process dies its sessions are dropped.
-// The total limit (limits.connections), stress mode and eviction stay in each process's own
-// anvil (inbound/anvil.ts). Pure state; the clock is passed in.
+// The total (limits.connections) is counted here too and refused when reached; stress mode and
+// eviction stay in each process's own anvil (inbound/anvil.ts). Pure state; the clock is passed in.
 import { admit, clientKeys, rateAdmit } from '../inbound/client-limits.ts';
 import type { Admission, Role } from './protocol.ts';
 
 export interface SharedLimits {
+  /** limits.connections: all processes together (a session process evicts only within its own). */
+  connections: number;
   perAddress: number;
   perNetwork: number;
   /** New connections per address in a minute on port 25 (0 = no limit). */
@@ -45,14 +47,16 @@ export class SharedAnvil {
       recent.push(this.now());
       this.opened.set(address, recent);
     }
+    const total = `${role} total`;
     const a = admit(
-      { total: 0, address: this.open.get(address) ?? 0, network: this.open.get(network) ?? 0 },
-      { connections: Number.POSITIVE_INFINITY, perAddress: this.limits.perAddress, perNetwork: this.limits.perNetwork },
+      { total: this.open.get(total) ?? 0, address: this.open.get(address) ?? 0, network: this.open.get(network) ?? 0 },
+      { connections: this.limits.connections, perAddress: this.limits.perAddress, perNetwork: this.limits.perNetwork },
     );
     if (a.kind === 'refuse') return a;
+    if (a.kind === 'full') return { kind: 'refuse', limit: 'total' };
     const mine = this.held.get(process) ?? new Map<string, number>();
     this.held.set(process, mine);
-    for (const key of [address, network]) {
+    for (const key of [address, network, total]) {
       bump(this.open, key, 1);
       bump(mine, key, 1);
     }
@@ -62,7 +66,7 @@ export class SharedAnvil {
   left(role: Role, ip: string, process: number): void {
     const keys = clientKeys(ip);
     const mine = this.held.get(process);
-    for (const key of [`${role} ${keys.address}`, `${role} net ${keys.network}`]) {
+    for (const key of [`${role} ${keys.address}`, `${role} net ${keys.network}`, `${role} total`]) {
       if (!mine?.get(key)) continue;
       bump(mine, key, -1);
       bump(this.open, key, -1);

@@ -35,7 +35,7 @@ export type AnvilEvent =
  * the per-address, per-network and per-minute limits counted across them (cluster/shared-anvil.ts).
  */
 export interface SharedAdmission {
-  admit(ip: string): Promise<{ kind: 'accept' } | { kind: 'refuse'; limit: 'address' | 'network' | 'rate' }>;
+  admit(ip: string): Promise<{ kind: 'accept' } | { kind: 'refuse'; limit: 'address' | 'network' | 'total' | 'rate' }>;
   /** A session `admit` accepted has ended. */
   left(ip: string): void;
 }
