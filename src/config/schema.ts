@@ -15,6 +15,7 @@ import {
   readInbound,
   readLimits,
   readListen,
+  readLocal,
   readLog,
   readOutbound,
   readQueue,
@@ -49,6 +50,7 @@ const TOP_KEYS = [
   'log',
   'outbound',
   'queue',
+  'local',
   'doctor',
   'status_http',
   'srs',
@@ -101,6 +103,7 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   const log = readLog(r, r.table(raw, 'log', ''));
   const outbound = readOutbound(r, r.table(raw, 'outbound', ''), baseDir);
   const queue = readQueue(r, r.table(raw, 'queue', ''));
+  const local = readLocal(r, r.table(raw, 'local', ''));
   const doctor = readDoctor(r, r.table(raw, 'doctor', ''));
   const statusHttp = readStatusHttp(r, r.table(raw, 'status_http', ''), listen.statusHttp, baseDir);
   // A section that is not a table was reported by its reader above.
@@ -132,6 +135,7 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
     log,
     outbound,
     queue,
+    local,
     doctor,
     statusHttp,
     rspamd,

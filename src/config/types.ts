@@ -165,6 +165,7 @@ export interface Config {
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
   outbound: OutboundConfig;
   queue: QueueConfig;
+  local: LocalConfig;
   /** [doctor]: our public addresses, blocklists, the port-25 probe (`sealpost doctor`). */
   doctor: DoctorConfig;
   statusHttp: StatusHttpConfig;
@@ -223,14 +224,30 @@ export interface DnsblConfig {
   allowDomains: readonly string[];
 }
 
-/** Postfix's TLS security levels for outbound SMTP (smtp_tls_security_level). */
-export type TlsLevel = 'none' | 'may' | 'encrypt' | 'verify';
-export const TLS_LEVELS: readonly TlsLevel[] = ['none', 'may', 'encrypt', 'verify'];
+/**
+ * Postfix's TLS security levels for outbound SMTP (smtp_tls_security_level). dane: DANE (RFC 7672)
+ * where the MX host has DNSSEC-secure TLSA records, else as "may"; dane-only: secure TLSA required.
+ */
+export type TlsLevel = 'none' | 'may' | 'encrypt' | 'verify' | 'dane' | 'dane-only';
+export const TLS_LEVELS: readonly TlsLevel[] = ['none', 'may', 'encrypt', 'verify', 'dane', 'dane-only'];
+
+/** The levels that ask for DANE (RFC 7672). */
+export function isDaneLevel(level: TlsLevel): level is 'dane' | 'dane-only' {
+  return level === 'dane' || level === 'dane-only';
+}
+
+/** Which address families outbound connections use ([outbound] address_family). */
+export type AddressFamily = 'any' | 'ipv4' | 'ipv6';
+export const ADDRESS_FAMILIES: readonly AddressFamily[] = ['any', 'ipv4', 'ipv6'];
+/** Which family's addresses of a host are tried first when both are used ([outbound] prefer). */
+export type PreferFamily = 'ipv6' | 'ipv4';
+export const PREFER_FAMILIES: readonly PreferFamily[] = ['ipv6', 'ipv4'];
 
 /** [outbound]: delivery to remote MX hosts. */
 export interface OutboundConfig {
   /** Port of the remote MX hosts (25; other values are for tests). */
   port: number;
+  /** Default "dane": DANE where the MX host publishes secure TLSA, else "may" (and "may" whenever DNSSEC validation does not work). */
   tlsDefault: TlsLevel;
   /** Keys: "example.org" (that domain only) or ".example.net" (its subdomains); ASCII, lowercase. */
   tlsPolicy: Readonly<Record<string, TlsLevel>>;
@@ -238,7 +255,15 @@ export interface OutboundConfig {
   caFile: string;
   /** Fetch and apply MTA-STS policies (RFC 8461). */
   mtaSts: boolean;
+  /** IPv6 is used (addressFamily is not "ipv4"): AAAA lookups here and for MTA-STS and tls-check. */
   ipv6: boolean;
+  /** address_family: "ipv4" or "ipv6" only, or both ("any"; default; also "ipv4" when ipv6 = false). */
+  addressFamily?: AddressFamily;
+  /** prefer: which family is tried first under "any" (default "ipv6"). */
+  prefer?: PreferFamily;
+  /** source_ipv4 / source_ipv6: the local address bound before connecting to an address of that family. */
+  sourceIpv4?: string;
+  sourceIpv6?: string;
   concurrency: number;
   concurrencyPerDestination: number;
   connectTimeoutSeconds: number;
@@ -277,6 +302,12 @@ export interface NextHop {
  * Lower values, 0 included, mean this: refusing them would turn an upgrade into a failed start.
  */
 export const MIN_FREE_FLOOR_MB = 4;
+
+/** [local]: delivery to our own mailboxes ([[domain]] delivery says where). */
+export interface LocalConfig {
+  /** Connections at once to one LMTP server; later messages wait for one (Dovecot's lmtp process_limit caps the other side). */
+  lmtpConcurrency: number;
+}
 
 /** [queue]: retry schedule and notices. */
 export interface QueueConfig {

@@ -1,4 +1,4 @@
-// The attempts table (migration 002): one row per outbound attempt per host, the same facts as the
+// The attempts table (migrations 002, 007, 012, 013): one row per outbound attempt per host, the same facts as the
 // "hop" log record. The only writer of that table; also reads it back for `queue show`. The rows of
 // one turn of the event loop go in together, in one transaction at its end.
 
@@ -24,6 +24,10 @@ export interface AttemptRecord {
   ms: number;
   /** "relay" or "transport example.com" (outbound/transport.ts); absent = MX delivery. */
   transport?: string;
+  /** RFC 7672 DANE for this hop, when its destination's level asked for it (outbound/hop.ts DaneFacts). */
+  dane?: { tlsa: number; usable: number; matched: string | null; error: string | null };
+  /** The local address the connection came from (migration 012). */
+  source?: string;
 }
 
 /** Where the courier puts attempt records; AttemptsStore in production, an array in tests. */
@@ -53,6 +57,8 @@ interface Row {
   error: string | null;
   ms: number;
   transport: string | null;
+  dane: string | null;
+  source: string | null;
 }
 
 export class AttemptsStore implements AttemptSink {
@@ -74,9 +80,9 @@ export class AttemptsStore implements AttemptSink {
     this.relaxed = relaxedSync(db);
     this.insert = db.prepare(
       `INSERT INTO attempts (queue_id, at, domain, rcpts, mx, ip, port, policy, policy_source, tls_version, tls_cipher, tls_verified,
-         tls_error, downgrade, result, reply_code, reply_enhanced, reply_text, error, ms, transport)
+         tls_error, downgrade, result, reply_code, reply_enhanced, reply_text, error, ms, transport, source, dane)
        VALUES (@queue_id, @at, @domain, @rcpts, @mx, @ip, @port, @policy, @policy_source, @tls_version, @tls_cipher, @tls_verified,
-         @tls_error, @downgrade, @result, @reply_code, @reply_enhanced, @reply_text, @error, @ms, @transport)`,
+         @tls_error, @downgrade, @result, @reply_code, @reply_enhanced, @reply_text, @error, @ms, @transport, @source, @dane)`,
     );
     this.select = db.prepare<[string], Row>('SELECT * FROM attempts WHERE queue_id = ? ORDER BY at, id');
     this.prune = db.prepare('DELETE FROM attempts WHERE at < ?');
@@ -110,6 +116,8 @@ export class AttemptsStore implements AttemptSink {
       error: a.error ?? null,
       ms: Math.round(a.ms),
       transport: a.transport ?? null,
+      dane: a.dane ? JSON.stringify(a.dane) : null,
+      source: a.source ?? null,
     };
     this.pending.push(row);
     if (this.pending.length === 1) {
@@ -155,6 +163,8 @@ export class AttemptsStore implements AttemptSink {
       ...(r.error ? { error: r.error } : {}),
       ms: r.ms,
       ...(r.transport ? { transport: r.transport } : {}),
+      ...(r.dane ? { dane: JSON.parse(r.dane) as NonNullable<AttemptRecord['dane']> } : {}),
+      ...(r.source ? { source: r.source } : {}),
     }));
   }
 

@@ -1,8 +1,10 @@
 // The MX walk for one destination domain (RFC 5321 §5.1, RFC 7505): which hosts to try, in which
 // order, at which addresses — or why none (permanent vs transient). Lookups through the given
-// Resolver; the ordering is pure with an injected random source.
+// Resolver; the ordering is pure with an injected random source. Each host keeps whether its MX
+// and address answers were DNSSEC-secure, and the end of a CNAME chain (DANE, RFC 7672 §2.2).
 import net from 'node:net';
-import { type DnsAnswer, describeAnswer, isTemporary, type MxRecord, type Resolver } from '../dns/resolver.ts';
+import type { AddressFamily, PreferFamily } from '../config/types.ts';
+import { type DnsAnswer, describeAnswer, isSecure, isTemporary, type MxRecord, type Resolver } from '../dns/resolver.ts';
 
 export interface MxHost {
   /** Host name (lowercase, no trailing dot): the SNI and certificate name. */
@@ -10,17 +12,51 @@ export interface MxHost {
   preference: number;
   /** True when the domain has no MX and its own A/AAAA are used (RFC 5321 §5.1). */
   implicit: boolean;
-  /** IPv6 addresses first (when enabled), then IPv4. */
+  /** In the order to try: orderAddresses (address_family, prefer). */
   addresses: string[];
   /** Why a host has no addresses, when it has none. */
   problem?: string;
+  /** Whether the MX answer (or the configured next hop) and the address answers were DNSSEC-secure. */
+  secure?: { mx: boolean; addresses: boolean };
+  /** The name the address lookups ended at when the host name is a CNAME (RFC 7672 §2.2.2). */
+  canonical?: string;
 }
 
 export type MxWalk = { kind: 'hosts'; hosts: MxHost[] } | { kind: 'transient' | 'permanent'; reason: string; enhanced: string };
 
+/** A host to look up; mxSecure: its MX answer was DNSSEC-secure (a configured next hop counts as secure). */
+interface HostName {
+  name: string;
+  preference: number;
+  implicit: boolean;
+  mxSecure?: boolean;
+}
+
 export interface MxOptions {
   maxHosts: number;
-  ipv6: boolean;
+  /** [outbound] address_family: which lookups are made and which addresses are kept. */
+  family: AddressFamily;
+  /** [outbound] prefer: under "any", which family's addresses come first. */
+  prefer: PreferFamily;
+  /** The resolver reports `secure` (dns/dnssec-resolver.ts): keep it on each host for DANE. */
+  dnssec?: boolean;
+}
+
+/**
+ * A host's addresses in the order to try them: only the family asked for, or both with the
+ * preferred family first (each family keeps the resolver's order). RFC 6724 would sort by
+ * source/destination address pairs; like Postfix (smtp_address_preference) we take one switch.
+ */
+export function orderAddresses(v6: readonly string[], v4: readonly string[], family: AddressFamily, prefer: PreferFamily): string[] {
+  if (family === 'ipv4') return [...v4];
+  if (family === 'ipv6') return [...v6];
+  return prefer === 'ipv4' ? [...v4, ...v6] : [...v6, ...v4];
+}
+
+/** Whether an address literal may be used under `family`. */
+export function familyAllows(family: AddressFamily, address: string): boolean {
+  if (family === 'any') return true;
+  return family === 'ipv6' ? net.isIPv6(address) : net.isIPv4(address);
 }
 
 /** Orders MX records: by preference, shuffled among equals (RFC 5321 §5.1), Fisher-Yates with `random`. */
@@ -35,12 +71,7 @@ export function orderMx(records: readonly MxRecord[], random: () => number): MxR
 }
 
 /** Decides from the MX answer alone: a list of host names to look up, or a final verdict. */
-export function mxTargets(
-  domain: string,
-  answer: DnsAnswer<MxRecord>,
-  random: () => number,
-  maxHosts: number,
-): MxWalk | { kind: 'names'; names: { name: string; preference: number; implicit: boolean }[] } {
+export function mxTargets(domain: string, answer: DnsAnswer<MxRecord>, random: () => number, maxHosts: number): MxWalk | { kind: 'names'; names: HostName[] } {
   switch (answer.kind) {
     case 'nxdomain':
       return { kind: 'permanent', reason: `${domain}: no such domain (NXDOMAIN)`, enhanced: '5.1.2' };
@@ -67,9 +98,16 @@ export function mxTargets(
 
 /** Resolves the hosts to try for `domain`, each with its addresses. */
 export async function walkMx(domain: string, resolver: Resolver, random: () => number, options: MxOptions): Promise<MxWalk> {
-  const targets = mxTargets(domain, await resolver.resolveMx(domain), random, options.maxHosts);
+  const answer = await resolver.resolveMx(domain);
+  const targets = mxTargets(domain, answer, random, options.maxHosts);
   if (targets.kind !== 'names') return targets;
-  return resolveHosts(domain, targets.names, resolver, options);
+  const mxSecure = isSecure(answer);
+  return resolveHosts(
+    domain,
+    targets.names.map((t) => (options.dnssec ? { ...t, mxSecure } : t)),
+    resolver,
+    options,
+  );
 }
 
 /**
@@ -77,32 +115,41 @@ export async function walkMx(domain: string, resolver: Resolver, random: () => n
  * address is used as it is.
  */
 export async function walkHost(host: string, resolver: Resolver, options: MxOptions): Promise<MxWalk> {
-  if (net.isIP(host) !== 0) return { kind: 'hosts', hosts: [{ name: host, preference: 0, implicit: false, addresses: [host] }] };
-  const walk = await resolveHosts(host, [{ name: host, preference: 0, implicit: false }], resolver, options);
+  if (net.isIP(host) !== 0) {
+    // A bracketed address of a family we do not use: the config must change; retry meanwhile.
+    if (!familyAllows(options.family, host))
+      return { kind: 'transient', reason: `the next hop ${host} is not an address of outbound.address_family "${options.family}"`, enhanced: '4.4.4' };
+    return { kind: 'hosts', hosts: [{ name: host, preference: 0, implicit: false, addresses: [host] }] };
+  }
+  // RFC 7672 §2.2.1: a next hop from our own config stands for a secure MX answer.
+  const walk = await resolveHosts(host, [{ name: host, preference: 0, implicit: false, ...(options.dnssec ? { mxSecure: true } : {}) }], resolver, options);
   if (walk.kind === 'permanent') return { ...walk, reason: `the next hop ${host} has no address: ${walk.reason}`, enhanced: '5.4.4' };
   return walk;
 }
 
-async function resolveHosts(
-  domain: string,
-  names: readonly { name: string; preference: number; implicit: boolean }[],
-  resolver: Resolver,
-  options: MxOptions,
-): Promise<MxWalk> {
+async function resolveHosts(domain: string, names: readonly HostName[], resolver: Resolver, options: MxOptions): Promise<MxWalk> {
   const targets = { names };
   let temporary = false;
   const hosts = await Promise.all(
-    targets.names.map(async (t): Promise<MxHost> => {
+    targets.names.map(async ({ mxSecure, ...t }): Promise<MxHost> => {
+      const none = Promise.resolve<DnsAnswer<string>>({ kind: 'nodata' });
       const [v6, v4] = await Promise.all([
-        options.ipv6 ? resolver.resolve6(t.name) : Promise.resolve<DnsAnswer<string>>({ kind: 'nodata' }),
-        resolver.resolve4(t.name),
+        options.family !== 'ipv4' ? resolver.resolve6(t.name) : none,
+        options.family !== 'ipv6' ? resolver.resolve4(t.name) : none,
       ]);
-      const addresses = [...(v6.kind === 'records' ? v6.records : []), ...(v4.kind === 'records' ? v4.records : [])];
+      const records = (a: DnsAnswer<string>): string[] => (a.kind === 'records' ? a.records : []);
+      const addresses = orderAddresses(records(v6), records(v4), options.family, options.prefer);
       const host: MxHost = { ...t, addresses };
+      const found = [v6, v4].filter((a) => a.kind === 'records');
+      // Secure only when every answer that gave addresses was (RFC 7672 §2.2.2), and only asked for then.
+      if (mxSecure !== undefined) host.secure = { mx: mxSecure, addresses: found.length > 0 && found.every(isSecure) };
+      const canonical = found.map((a) => (a.kind === 'records' ? a.canonical : undefined)).find((c) => c !== undefined);
+      if (canonical) host.canonical = canonical;
       if (addresses.length === 0) {
-        const bad = [v6, v4].find(isTemporary) ?? v4;
+        const asked = options.family === 'ipv4' ? [v4] : options.family === 'ipv6' ? [v6] : [v6, v4];
+        const bad = asked.find(isTemporary) ?? (options.family === 'ipv6' ? v6 : v4);
         if (isTemporary(bad)) temporary = true;
-        host.problem = describeAnswer(t.name, options.ipv6 ? 'A/AAAA' : 'A', bad);
+        host.problem = describeAnswer(t.name, { any: 'A/AAAA', ipv4: 'A', ipv6: 'AAAA' }[options.family], bad);
       }
       return host;
     }),

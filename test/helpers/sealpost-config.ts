@@ -56,11 +56,15 @@ export interface SealpostToml {
   };
   outbound?: {
     port?: number;
-    tls_default?: 'none' | 'may' | 'encrypt' | 'verify';
+    tls_default?: 'none' | 'may' | 'encrypt' | 'verify' | 'dane' | 'dane-only';
     tls_policy?: Record<string, string>;
     ca_file?: string;
     mta_sts?: boolean;
     ipv6?: boolean;
+    address_family?: 'any' | 'ipv4' | 'ipv6';
+    prefer?: 'ipv6' | 'ipv4';
+    source_ipv4?: string;
+    source_ipv6?: string;
     concurrency?: number;
     concurrency_per_destination?: number;
     connect_timeout_s?: number;
@@ -75,6 +79,7 @@ export interface SealpostToml {
   shutdown?: { grace_s?: number };
   server?: { processes?: number | 'auto' };
   log?: { level?: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
+  local?: { lmtp_concurrency?: number };
   doctor?: { addresses?: string[]; dnsbl?: string[]; domain_dnsbl?: string[]; probe_mx?: string; at_startup?: boolean };
   /** Keys the schema may grow (or a test's deliberate typo): written as given. */
   [key: string]: unknown;

@@ -152,6 +152,17 @@ describe('relaying through a smarthost', { timeout: 300_000 }, () => {
     assert.equal(partnerHop['mx'], 'mx.partner.test');
     assert.equal(partnerHop['port'], postfixPort);
     assert.ok(!dns.queries.some((q) => q.startsWith('partner.test')), `no lookup of partner.test's MX: ${dns.queries.join(', ')}`);
+    // doctor's smarthost check over STARTTLS (AUTH is offered only after it, in the EHLO after TLS).
+    const doctor = await ours.cli(['doctor', '--json', '--no-port25', '--dns', dns.address, '--ip', '203.0.113.7']);
+    const findings = (JSON.parse(doctor.stdout) as { findings: { id: string; level: string; found: string }[] }).findings.filter((f) =>
+      f.id.startsWith('smarthost.'),
+    );
+    assert.deepEqual(
+      findings.map((f) => `${f.level} ${f.id}`),
+      ['ok smarthost.tls', 'ok smarthost.auth'],
+      JSON.stringify(findings),
+    );
+    assert.match(findings[0]?.found ?? '', /certificate verified/);
     assertNoPassword(ours, PASSWORD);
     assertNoPassword(smarthost, PASSWORD);
   });

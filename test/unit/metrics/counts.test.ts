@@ -20,6 +20,7 @@ function hop(overrides: Partial<MailEventFields['hop']>): MailEventFields['hop']
     result: 'delivered',
     error: null,
     transport: null,
+    source: null,
     ms: 10,
     ...overrides,
   };
