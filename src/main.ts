@@ -116,7 +116,23 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     };
     const minFreeBytes = config.inbound.minFreeMegabytes * 1024 * 1024;
     // One view of the disk for the workers and the listeners; the reserve is made again once it has room.
-    const storage = new StorageHealth({ log, now, recovered: () => void keepReserve(config.dataDir, freeBytes, minFreeBytes) });
+    // With session processes, each fault and recovery is told to them too (they answer 452 as well).
+    let refusingUntil = 0;
+    let tellSessions: ((refusingUntil: number) => void) | undefined;
+    const storage = new StorageHealth({
+      log,
+      now,
+      recovered: () => {
+        refusingUntil = 0;
+        tellSessions?.(0);
+        void keepReserve(config.dataDir, freeBytes, minFreeBytes);
+      },
+      // StorageHealth refuses new mail for refuseMs (its default, 5 s) after each fault.
+      faulted: () => {
+        refusingUntil = now() + 5000;
+        tellSessions?.(refusingUntil);
+      },
+    });
     const db = openOnFullDisk(config.dataDir, deps.migrationsDir, log);
     started.push({ name: 'database', stop: () => db.close() });
     convertToIncrementalVacuum(db, log, now);
@@ -385,7 +401,14 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
           async enqueue(message) {
             const body = reviveBody(message.body, spoolDir);
             if (!body) throw new Error(`a session process named a spool file outside ${spoolDir} (a bug)`);
-            await store.enqueue({ ...message, body });
+            try {
+              await store.enqueue({ ...message, body });
+            } catch (err) {
+              // The primary's view of the disk (its queue workers, the reserve) learns of it too;
+              // the session process answers 452 or 451 by the error's code.
+              storage.fault('enqueue', err);
+              throw err;
+            }
             storage.ok();
           },
           authenticate,
@@ -394,16 +417,23 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
           gone: (process) => shared.gone(process),
           note(n) {
             if (n.kind === 'session-ended') sessionStats.record(n.end);
+            // The fields of a record of that event, typed by the session process's own mailLog call.
+            else if (n.kind === 'mail-event') metrics?.observe(n.event, n.fields as never);
+            else if (n.kind === 'dns-answer')
+              metrics?.dnsAnswer(n.type, n.answer === 'servfail' || n.answer === 'timeout' ? { kind: n.answer, detail: '' } : { kind: n.answer });
             else {
               rspamdStats?.record(n.direction, n.action);
               metrics?.rspamd(n.direction, n.action);
             }
           },
           acme: () => acmeMaterials(tls.store.current()),
+          refusingUntil: () => refusingUntil,
         },
         log,
         now,
       );
+      const told = sessions;
+      tellSessions = (until) => told.storage(until);
       const sweep = setInterval(() => shared.sweep(), 60_000);
       sweep.unref();
       // ACME swaps (and every other certificate change here) reach every session process.

@@ -19,9 +19,11 @@ export interface SessionServices {
   left(role: Role, ip: string, process: number): void;
   /** A session process exited: every session it had counted is gone. */
   gone(process: number): void;
-  note(note: Extract<Note, { kind: 'session-ended' | 'rspamd' }>): void;
+  note(note: Extract<Note, { kind: 'session-ended' | 'rspamd' | 'mail-event' | 'dns-answer' }>): void;
   /** The ACME certificates in force now, for a process that starts. */
   acme(): CertMaterial[];
+  /** Until when new mail is refused for a storage fault (0: not), for a process that starts. */
+  refusingUntil(): number;
 }
 
 export interface SessionProcesses {
@@ -30,6 +32,8 @@ export interface SessionProcesses {
   /** Every process reads the config and certificate files again; resolves once each has (or after 10 s). */
   reload(): Promise<void>;
   certs(acme: CertMaterial[]): void;
+  /** Tells every process until when new mail gets 452 4.3.1 (a storage fault; 0: over). */
+  storage(refusingUntil: number): void;
   /** Stops every process: they stop accepting, sessions in DATA get graceMs to finish. */
   stop(graceMs: number): Promise<void>;
   /** The pids of the processes running now (sealpost status, tests). */
@@ -60,7 +64,11 @@ export async function startSessionProcesses(count: number, services: SessionServ
       if (m.t === 'note') {
         const n = m.note;
         if (n.kind === 'listening' || n.kind === 'failed') {
-          if (n.kind === 'listening') send(worker, { t: 'certs', acme: services.acme() });
+          if (n.kind === 'listening') {
+            send(worker, { t: 'certs', acme: services.acme() });
+            const refusingUntil = services.refusingUntil();
+            if (refusingUntil > now()) send(worker, { t: 'storage', refusingUntil });
+          }
           first?.(n);
         } else if (n.kind === 'left') services.left(n.role, n.ip, worker.id);
         else if (n.kind === 'reloaded') reloading.get(worker.id)?.();
@@ -155,6 +163,9 @@ export async function startSessionProcesses(count: number, services: SessionServ
     },
     certs(acme) {
       for (const w of workers.values()) send(w, { t: 'certs', acme });
+    },
+    storage(refusingUntil) {
+      for (const w of workers.values()) send(w, { t: 'storage', refusingUntil });
     },
     async stop(graceMs) {
       stopping = true;

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { AuthOutcome, AuthRequest } from '../auth/authenticator.ts';
 import type { ListenAddress } from '../config/types.ts';
 import type { MessageBody } from '../core/body.ts';
+import type { MailEvent } from '../log/log.ts';
 import type { NewMessage } from '../queue/message.ts';
 import type { ScanDirection } from '../rspamd/verdict.ts';
 import type { CertMaterial } from '../tls/material.ts';
@@ -31,7 +32,11 @@ export type Note =
   /** A session admitted by `admit` ended. */
   | { kind: 'left'; role: Role; ip: string }
   /** The reload asked for is done (applied, or refused and logged). */
-  | { kind: 'reloaded' };
+  | { kind: 'reloaded' }
+  /** listen.metrics: a mail-log record of this process, for the primary's counts (log/log.ts observeMailEvents). */
+  | { kind: 'mail-event'; event: MailEvent; fields: unknown }
+  /** listen.metrics: a DNS query of this process that did not get records (its kind counted). */
+  | { kind: 'dns-answer'; type: string; answer: 'nxdomain' | 'nodata' | 'servfail' | 'timeout' };
 
 export type ToPrimary = { t: 'call'; id: number; call: Call } | { t: 'note'; note: Note };
 
@@ -44,6 +49,8 @@ export type ToWorker =
   | { t: 'reload' }
   /** The ACME certificates now in force (the whole set; [] = none). */
   | { t: 'certs'; acme: CertMaterial[] }
+  /** The primary's disk: new mail gets 452 4.3.1 until this time (Unix ms; 0: the episode is over). */
+  | { t: 'storage'; refusingUntil: number }
   /** Stop accepting; sessions in DATA get graceMs to finish; then exit. */
   | { t: 'stop'; graceMs: number };
 

@@ -10,7 +10,6 @@ import { senderAllowed } from '../auth/senders.ts';
 import { prepareOutgoing } from '../auth/submission.ts';
 import { applyReloadable, logReload, readReload } from '../config/reload.ts';
 import type { Config, ListenAddress } from '../config/types.ts';
-import { StorageHealth } from '../db/storage-fault.ts';
 import { loadDkimKeys } from '../dkim/keys.ts';
 import { createDkimSigner } from '../dkim/signer.ts';
 import { cachingResolver } from '../dns/cache.ts';
@@ -21,7 +20,7 @@ import { createInboundListener, type Listener } from '../inbound/listener.ts';
 import { BodyBudget } from '../inbound/memory-budget.ts';
 import type { InboundDeps, ListenerRole } from '../inbound/session.ts';
 import { createIntake } from '../intake/intake.ts';
-import { type Logger, mailLog } from '../log/log.ts';
+import { type Logger, mailLog, observeMailEvents } from '../log/log.ts';
 import { startOffloadThread } from '../offload/client.ts';
 import { newQueueId } from '../queue/ids.ts';
 import { Spool, spoolDirOf } from '../queue/spool.ts';
@@ -88,6 +87,15 @@ export async function runSessionWorker(config: Config, deps: SessionWorkerDeps):
   channel.onDisconnect(() => deps.exit(1));
   deps.onTerm(() => void stop(config.shutdown.graceSeconds * 1000));
 
+  // listen.metrics: the primary counts this process's mail-log records too (received, rejected, auth …).
+  if (config.listen.metrics.length > 0)
+    observeMailEvents(log, (event, fields) => {
+      try {
+        note({ kind: 'mail-event', event, fields });
+      } catch {
+        // A record that cannot be cloned is not counted; the mail goes on.
+      }
+    });
   const dkimKeys = await loadDkimKeys(config.dataDir, config.dkim);
   const signer = createDkimSigner(dkimKeys);
   const srs = await loadSrsSecrets(config.srs.secretFile);
@@ -101,7 +109,14 @@ export async function runSessionWorker(config: Config, deps: SessionWorkerDeps):
   const tls = await startTls(config, log, now);
   let inForce = config;
   let directory = buildDirectory(config.domains, srsDirectory);
-  const nodeResolver = createNodeResolver(config.dns);
+  const nodeResolver = createNodeResolver(
+    config.dns,
+    config.listen.metrics.length > 0
+      ? (type, answer) => {
+          if (answer.kind !== 'records') note({ kind: 'dns-answer', type, answer: answer.kind });
+        }
+      : undefined,
+  );
   const dnsResolver = cachingResolver(nodeResolver, { now });
   // Only the checks run in this process's thread; Maildir writes are the primary's.
   const offload = startOffloadThread(
@@ -116,7 +131,10 @@ export async function runSessionWorker(config: Config, deps: SessionWorkerDeps):
         }
       : {},
   );
-  const storage = new StorageHealth({ log, now });
+  // The primary's view of the disk, as it tells it: MAIL FROM gets 452 4.3.1 here exactly while it
+  // does there (one clock for every process). A failed enqueue is answered 452 by its error's code.
+  let refusingUntil = 0;
+  const storage = { refusing: () => now() < refusingUntil };
   const newId = () => newQueueId(now());
   const intake = createIntake({
     // The primary commits; large bodies are written here into the spool it reads and removes.
@@ -125,7 +143,6 @@ export async function runSessionWorker(config: Config, deps: SessionWorkerDeps):
     now,
     newId,
     log,
-    storage,
     prepareOutgoing: (input) => prepareOutgoing(input, { signer, hostname: config.hostname }),
     ...(offload.verify ? { verifyInbound: offload.verify } : {}),
     ...(arcKey ? { arcSeal: { signingDomain: arcKey.domain, selector: arcKey.selector, privateKey: arcKey.privateKeyPem } } : {}),
@@ -197,6 +214,9 @@ export async function runSessionWorker(config: Config, deps: SessionWorkerDeps):
         })()
           .catch((err: unknown) => log.error({ err, event: 'daemon' }, 'reload failed in a session process; its config stays in force'))
           .finally(() => note({ kind: 'reloaded' }));
+      case 'storage':
+        refusingUntil = m.refusingUntil;
+        return;
       case 'stop':
         return void stop(m.graceMs);
     }

@@ -42,7 +42,7 @@ export interface InboundDeps {
   /** Bytes free for the queue; refuse new mail (452 4.3.1) below the configured floor. */
   freeBytes: () => Promise<number>;
   /** The disk as the queue sees it: MAIL FROM gets 452 4.3.1 while it refuses writes (db/storage-fault.ts). */
-  storage?: StorageHealth;
+  storage?: Pick<StorageHealth, 'refusing'>;
   /** Submission roles: AUTH PLAIN/LOGIN with the brute-force guard (src/auth/authenticator.ts). */
   authenticate?: (request: AuthRequest) => Promise<AuthOutcome>;
   /** Submission roles: may this user use this MAIL FROM (src/auth/senders.ts)? */

@@ -94,7 +94,13 @@ export async function startSealpost(scope: Scope, options: SealpostOptions = {})
   let dataDir: string;
   if (typeof options.config === 'string') {
     dataDir = inspectToml(options.config, dir).dataDir ?? path.join(dir, 'data');
-    await writeSealpostConfig(configFile, options.config);
+    // A whole document given: [server] appended at its end (a table of its own), unless it has one.
+    const processes = options.processes ?? processesFromEnv();
+    const withServer =
+      processes === undefined || /^\s*\[server\]/m.test(options.config)
+        ? options.config
+        : `${options.config}\n[server]\nprocesses = ${JSON.stringify(processes)}\n`;
+    await writeSealpostConfig(configFile, withServer);
   } else {
     dataDir = path.join(dir, 'data');
     const processes = options.processes ?? processesFromEnv();
