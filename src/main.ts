@@ -1,6 +1,7 @@
 // The composition root: config → database → queue → DKIM keys → certificates (+ ACME) →
 // couriers and workers → listeners (MX, and submission when configured), started in that order
 // and stopped in reverse. The only module that imports them all.
+import { randomBytes } from 'node:crypto';
 import { statfs } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
@@ -167,7 +168,10 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       ? (dkimKeys.find((k) => k.domain === config.srs.domain && k.algorithm === 'rsa-sha256') ?? dkimKeys.find((k) => k.domain === config.srs.domain))
       : undefined;
 
-    const tls = await startTls(config, log, now);
+    // [server] processes > 1: the session processes serve TLS with ticket keys from this one secret.
+    const sessionProcesses = config.server.processes === 'auto' ? availableParallelism() : config.server.processes;
+    const ticketSecret = sessionProcesses > 1 ? randomBytes(32) : undefined;
+    const tls = await startTls(config, log, now, ticketSecret ? { ticketSecret } : {});
     started.push({ name: 'tls', stop: () => tls.stop() });
 
     // listen.metrics: every mail-log record counted from here on (log/log.ts observeMailEvents).
@@ -380,9 +384,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       },
     ];
     const listening = { smtp: [] as ListenAddress[], submission: [] as ListenAddress[], submissions: [] as ListenAddress[] };
-    const sessionProcesses = config.server.processes === 'auto' ? availableParallelism() : config.server.processes;
     let sessions: SessionProcesses | undefined;
-    if (sessionProcesses > 1) {
+    if (ticketSecret) {
       // [server] processes: the sessions run in worker processes (cluster/worker.ts); this one
       // commits their messages with its group commit and answers their AUTH and admission asks.
       const trusted = networkMatcher(config.relay.networks);
@@ -430,6 +433,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
           },
           acme: () => acmeMaterials(tls.store.current()),
           refusingUntil: () => refusingUntil,
+          ticketSecret,
         },
         log,
         now,

@@ -7,7 +7,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { ListenAddress } from '../config/types.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 import type { CertMaterial } from '../tls/material.ts';
-import { type Admission, type Call, callError, type Note, type Role, type ToPrimary, type ToWorker } from './protocol.ts';
+import { type Admission, type Call, callError, type Hello, type Note, type Role, type ToPrimary, type ToWorker } from './protocol.ts';
 
 /** What the primary does for its session processes (main.ts gives its queue store, guard, counters). */
 export interface SessionServices {
@@ -22,6 +22,8 @@ export interface SessionServices {
   note(note: Extract<Note, { kind: 'session-ended' | 'rspamd' | 'mail-event' | 'dns-answer' }>): void;
   /** The ACME certificates in force now, for a process that starts. */
   acme(): CertMaterial[];
+  /** What every process shares: the TLS session ticket secret (tickets resume on any process). */
+  ticketSecret: Buffer;
   /** Until when new mail is refused for a storage fault (0: not), for a process that starts. */
   refusingUntil(): number;
 }
@@ -111,7 +113,8 @@ export async function startSessionProcesses(count: number, services: SessionServ
       else if (call.kind === 'authenticate') {
         if (!services.authenticate) throw new Error('AUTH asked of a primary without submission listeners (a bug)');
         value = await services.authenticate(call.request);
-      } else value = services.admit(call.role, call.ip, worker.id);
+      } else if (call.kind === 'hello') value = { ticketSecret: services.ticketSecret } satisfies Hello;
+      else value = services.admit(call.role, call.ip, worker.id);
       send(worker, { t: 'answer', id, ok: true, value });
     } catch (err) {
       send(worker, { t: 'answer', id, ok: false, error: callError(err) });

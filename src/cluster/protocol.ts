@@ -22,7 +22,11 @@ export type Admission = { kind: 'accept' } | { kind: 'refuse'; limit: 'address' 
 
 export type Call =
   /** Commit this message (its spooled body already fsync'd in data_dir/spool); answered once durable. */
-  { kind: 'enqueue'; message: NewMessage } | { kind: 'authenticate'; request: AuthRequest } | { kind: 'admit'; role: Role; ip: string };
+  | { kind: 'enqueue'; message: NewMessage }
+  | { kind: 'authenticate'; request: AuthRequest }
+  | { kind: 'admit'; role: Role; ip: string }
+  /** At start: what every process shares (the secret of the TLS session ticket keys). */
+  | { kind: 'hello' };
 
 export type Note =
   | { kind: 'listening'; listening: Record<Role, ListenAddress[]> }
@@ -54,7 +58,21 @@ export type ToWorker =
   /** Stop accepting; sessions in DATA get graceMs to finish; then exit. */
   | { t: 'stop'; graceMs: number };
 
-export type Answer<C extends Call['kind']> = C extends 'enqueue' ? null : C extends 'authenticate' ? AuthOutcome : C extends 'admit' ? Admission : never;
+export type Answer<C extends Call['kind']> = C extends 'enqueue'
+  ? null
+  : C extends 'authenticate'
+    ? AuthOutcome
+    : C extends 'admit'
+      ? Admission
+      : C extends 'hello'
+        ? Hello
+        : never;
+
+/** What a session process is given at start. */
+export interface Hello {
+  /** 32 bytes: the TLS session ticket keys of every process derive from it (tls/ticket-keys.ts). */
+  ticketSecret: Uint8Array;
+}
 
 /** A Buffer, or a Uint8Array that crossed the channel, as a Buffer (no copy). */
 export function asBuffer(bytes: Uint8Array): Buffer {

@@ -29,7 +29,7 @@ import { createRspamdClient } from '../rspamd/client.ts';
 import { loadSrsSecrets } from '../srs/secret.ts';
 import { type SrsKeys, srsReverse } from '../srs/srs.ts';
 import { startTls } from '../tls/service.ts';
-import type { Answer, Call, Note, ToPrimary, ToWorker } from './protocol.ts';
+import { type Answer, asBuffer, type Call, type Note, type ToPrimary, type ToWorker } from './protocol.ts';
 
 /** The IPC channel to the primary (process.send and its events in a cluster worker). */
 export interface PrimaryChannel {
@@ -75,6 +75,15 @@ export async function runSessionWorker(config: Config, deps: SessionWorkerDeps):
   const { log, now, channel } = deps;
   const rpc = caller(channel);
   const note = (n: Note) => channel.send({ t: 'note', note: n });
+  // Answers from the start (the hello below); the rest once the listeners are built (none comes sooner but stop).
+  let handle: ((m: Exclude<ToWorker, { t: 'answer' }>) => void) | undefined;
+  const early: Exclude<ToWorker, { t: 'answer' }>[] = [];
+  channel.onMessage((m) => {
+    if (m.t === 'answer') rpc.answer(m);
+    else if (handle) handle(m);
+    else early.push(m);
+  });
+  const hello = await rpc.call({ kind: 'hello' });
   const listeners: Listener[] = [];
   let stopping = false;
   const stop = async (graceMs: number) => {
@@ -106,7 +115,8 @@ export async function runSessionWorker(config: Config, deps: SessionWorkerDeps):
   const arcKey = config.arc.enabled
     ? (dkimKeys.find((k) => k.domain === config.srs.domain && k.algorithm === 'rsa-sha256') ?? dkimKeys.find((k) => k.domain === config.srs.domain))
     : undefined;
-  const tls = await startTls(config, log, now);
+  // The primary's ticket secret: a session resumed on any process (tls/ticket-keys.ts).
+  const tls = await startTls(config, log, now, { ticketSecret: asBuffer(hello.ticketSecret) });
   let inForce = config;
   let directory = buildDirectory(config.domains, srsDirectory);
   const nodeResolver = createNodeResolver(
@@ -145,6 +155,8 @@ export async function runSessionWorker(config: Config, deps: SessionWorkerDeps):
     log,
     prepareOutgoing: (input) => prepareOutgoing(input, { signer, hostname: config.hostname }),
     ...(offload.verify ? { verifyInbound: offload.verify } : {}),
+    ...(offload.spf ? { checkSpf: offload.spf } : {}),
+    ...(offload.warm ? { warmChecks: offload.warm } : {}),
     ...(arcKey ? { arcSeal: { signingDomain: arcKey.domain, selector: arcKey.selector, privateKey: arcKey.privateKeyPem } } : {}),
     ...(config.rspamd
       ? {
@@ -196,10 +208,8 @@ export async function runSessionWorker(config: Config, deps: SessionWorkerDeps):
     },
   ];
 
-  channel.onMessage((m) => {
+  handle = (m) => {
     switch (m.t) {
-      case 'answer':
-        return rpc.answer(m);
       case 'certs':
         return void tls.store.set('acme', m.acme);
       case 'reload':
@@ -220,7 +230,8 @@ export async function runSessionWorker(config: Config, deps: SessionWorkerDeps):
       case 'stop':
         return void stop(m.graceMs);
     }
-  });
+  };
+  for (const m of early.splice(0)) handle(m);
 
   const listening: Record<ListenerRole, ListenAddress[]> = { mx: [], submission: [], submissions: [] };
   try {
