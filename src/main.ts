@@ -1,13 +1,18 @@
 // The composition root: config → database → queue → DKIM keys → certificates (+ ACME) →
 // couriers and workers → listeners (MX, and submission when configured), started in that order
 // and stopped in reverse. The only module that imports them all.
+import { randomBytes } from 'node:crypto';
 import { statfs } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { AuthGuard } from './auth/guard.ts';
 import { senderAllowed } from './auth/senders.ts';
 import { prepareOutgoing } from './auth/submission.ts';
 import { UsersStore } from './auth/users.ts';
+import { type SessionProcesses, startSessionProcesses } from './cluster/primary.ts';
+import { reviveBody } from './cluster/protocol.ts';
+import { SharedAnvil } from './cluster/shared-anvil.ts';
 import { applyReloadable, logReload, readReload } from './config/reload.ts';
 import type { Config, ListenAddress } from './config/types.ts';
 import { startQuietGc } from './core/quiet-gc.ts';
@@ -46,6 +51,7 @@ import { noticeMessage } from './queue/notices.ts';
 import { QueueStore } from './queue/store.ts';
 import { watchWake } from './queue/wake.ts';
 import { QueueWorker } from './queue/worker.ts';
+import { networkMatcher } from './routing/networks.ts';
 import { buildDirectory, decideRecipient } from './routing/recipients.ts';
 import { createRspamdClient } from './rspamd/client.ts';
 import { RspamdStats } from './rspamd/stats.ts';
@@ -53,7 +59,9 @@ import { loadSrsSecrets } from './srs/secret.ts';
 import { type SrsKeys, srsReverse } from './srs/srs.ts';
 import type { StatusFacts } from './status-page/page.ts';
 import { createAlpnChallenges } from './tls/alpn-challenges.ts';
+import type { CertMaterial } from './tls/material.ts';
 import { startTls } from './tls/service.ts';
+import type { CertSnapshot } from './tls/store.ts';
 import { withTlsReports } from './tlsrpt/receive.ts';
 import { reportMailboxes } from './tlsrpt/record.ts';
 import { TlsReportStore } from './tlsrpt/store.ts';
@@ -110,7 +118,23 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     };
     const minFreeBytes = config.inbound.minFreeMegabytes * 1024 * 1024;
     // One view of the disk for the workers and the listeners; the reserve is made again once it has room.
-    const storage = new StorageHealth({ log, now, recovered: () => void keepReserve(config.dataDir, freeBytes, minFreeBytes) });
+    // With session processes, each fault and recovery is told to them too (they answer 452 as well).
+    let refusingUntil = 0;
+    let tellSessions: ((refusingUntil: number) => void) | undefined;
+    const storage = new StorageHealth({
+      log,
+      now,
+      recovered: () => {
+        refusingUntil = 0;
+        tellSessions?.(0);
+        void keepReserve(config.dataDir, freeBytes, minFreeBytes);
+      },
+      // StorageHealth refuses new mail for refuseMs (its default, 5 s) after each fault.
+      faulted: () => {
+        refusingUntil = now() + 5000;
+        tellSessions?.(refusingUntil);
+      },
+    });
     const db = openOnFullDisk(config.dataDir, deps.migrationsDir, log);
     started.push({ name: 'database', stop: () => db.close() });
     convertToIncrementalVacuum(db, log, now);
@@ -145,7 +169,10 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       ? (dkimKeys.find((k) => k.domain === config.srs.domain && k.algorithm === 'rsa-sha256') ?? dkimKeys.find((k) => k.domain === config.srs.domain))
       : undefined;
 
-    const tls = await startTls(config, log, now);
+    // [server] processes > 1: the session processes serve TLS with ticket keys from this one secret.
+    const sessionProcesses = config.server.processes === 'auto' ? availableParallelism() : config.server.processes;
+    const ticketSecret = sessionProcesses > 1 ? randomBytes(32) : undefined;
+    const tls = await startTls(config, log, now, ticketSecret ? { ticketSecret } : {});
     started.push({ name: 'tls', stop: () => tls.stop() });
 
     // listen.metrics: every mail-log record counted from here on (log/log.ts observeMailEvents).
@@ -365,11 +392,85 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       },
     ];
     const listening = { smtp: [] as ListenAddress[], submission: [] as ListenAddress[], submissions: [] as ListenAddress[] };
-    for (const { role, addresses, deps: listenerDeps } of roles) {
-      if (addresses.length === 0) continue;
-      const listener = createInboundListener(listenerDeps, addresses, role);
-      started.push({ name: `${role} listener`, stop: () => listener.close(config.shutdown.graceSeconds * 1000) });
-      listening[role === 'mx' ? 'smtp' : role] = await listener.listen();
+    let sessions: SessionProcesses | undefined;
+    if (ticketSecret) {
+      // [server] processes: the sessions run in worker processes (cluster/worker.ts); this one
+      // commits their messages with its group commit and answers their AUTH and admission asks.
+      const trusted = networkMatcher(config.relay.networks);
+      const shared = new SharedAnvil(
+        {
+          connections: config.limits.connections,
+          perAddress: config.limits.connectionsPerIp,
+          perNetwork: config.limits.connectionsPerNet,
+          perMinute: config.limits.connectionsPerMinutePerIp,
+          rateExempt: trusted,
+        },
+        now,
+      );
+      const spoolDir = store.spool.dir;
+      sessions = await startSessionProcesses(
+        sessionProcesses,
+        {
+          async enqueue(message) {
+            const body = reviveBody(message.body, spoolDir);
+            if (!body) throw new Error(`a session process named a spool file outside ${spoolDir} (a bug)`);
+            try {
+              await store.enqueue({ ...message, body });
+            } catch (err) {
+              // The primary's view of the disk (its queue workers, the reserve) learns of it too;
+              // the session process answers 452 or 451 by the error's code.
+              storage.fault('enqueue', err);
+              throw err;
+            }
+            storage.ok();
+          },
+          authenticate,
+          admit: (role, ip, process) => shared.admit(role, ip, process),
+          left: (role, ip, process) => shared.left(role, ip, process),
+          gone: (process) => shared.gone(process),
+          note(n) {
+            if (n.kind === 'session-ended') sessionStats.record(n.end);
+            // The fields of a record of that event, typed by the session process's own mailLog call.
+            else if (n.kind === 'mail-event') metrics?.observe(n.event, n.fields as never);
+            else if (n.kind === 'dns-answer')
+              metrics?.dnsAnswer(n.type, n.answer === 'servfail' || n.answer === 'timeout' ? { kind: n.answer, detail: '' } : { kind: n.answer });
+            else {
+              rspamdStats?.record(n.direction, n.action);
+              metrics?.rspamd(n.direction, n.action);
+            }
+          },
+          acme: () => acmeMaterials(tls.store.current()),
+          refusingUntil: () => refusingUntil,
+          ticketSecret,
+        },
+        log,
+        now,
+      );
+      const told = sessions;
+      tellSessions = (until) => told.storage(until);
+      const sweep = setInterval(() => shared.sweep(), 60_000);
+      sweep.unref();
+      // ACME swaps (and every other certificate change here) reach every session process.
+      const unsubscribe = tls.store.subscribe((snapshot) => sessions?.certs(acmeMaterials(snapshot)));
+      const running = sessions;
+      started.push({
+        name: 'session processes',
+        stop: async () => {
+          clearInterval(sweep);
+          unsubscribe();
+          await running.stop(config.shutdown.graceSeconds * 1000);
+        },
+      });
+      listening.smtp = sessions.listening.mx;
+      listening.submission = sessions.listening.submission;
+      listening.submissions = sessions.listening.submissions;
+    } else {
+      for (const { role, addresses, deps: listenerDeps } of roles) {
+        if (addresses.length === 0) continue;
+        const listener = createInboundListener(listenerDeps, addresses, role);
+        started.push({ name: `${role} listener`, stop: () => listener.close(config.shutdown.graceSeconds * 1000) });
+        listening[role === 'mx' ? 'smtp' : role] = await listener.listen();
+      }
     }
     const metricsListener = metrics ? await metrics.start() : undefined;
     if (metricsListener) started.push({ name: 'metrics listener', stop: () => metricsListener.close() });
@@ -389,6 +490,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       smtp: listening.smtp.map(formatAddress),
       submission: listening.submission.map(formatAddress),
       submissions: listening.submissions.map(formatAddress),
+      ...(sessions ? { sessionProcesses: sessions.pids() } : {}),
       ...(metricsListener ? { metrics: metricsListener.addresses.map(formatAddress) } : {}),
       dkim: signer.domains,
       dataDir: config.dataDir,
@@ -404,6 +506,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
 
     const reloadOnce = async (): Promise<void> => {
       await tls.reload();
+      // Each session process reads the config and certificate files again itself.
+      await sessions?.reload();
       if (deps.configFile === undefined) return mailLog(log, 'daemon', { state: 'reloaded' });
       const result = await readReload(deps.configFile, inForce);
       if (result.ok) {
@@ -468,6 +572,11 @@ function convertToIncrementalVacuum(db: Db, log: Logger, now: () => number): voi
   } catch (err) {
     log.warn({ err, event: 'daemon' }, 'could not switch the database to incremental vacuum (VACUUM needs about its size free); tried again at the next start');
   }
+}
+
+/** The ACME certificates of a snapshot, as the session processes' stores take them. */
+function acmeMaterials(snapshot: CertSnapshot): CertMaterial[] {
+  return snapshot.entries.filter((e) => e.source === 'acme').map((e) => e.material);
 }
 
 /** The domain of a queued recipient address, lowercase (as the couriers group them). */

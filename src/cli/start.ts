@@ -3,9 +3,12 @@
 // SIGTERM/SIGINT stop it gracefully (a second signal exits at once); SIGHUP reloads the config
 // file and the certificate files (a config with problems is refused; see src/config/reload.ts). The signal
 // handlers are in place before start-up begins, so a signal during start-up waits for it.
+import cluster from 'node:cluster';
+import { runSessionWorker } from '../cluster/worker.ts';
 import { formatProblems, loadConfig } from '../config/load.ts';
+import type { Config } from '../config/types.ts';
 import { MIGRATIONS_DIR } from '../db/open.ts';
-import { createLogger } from '../log/log.ts';
+import { createLogger, type Logger } from '../log/log.ts';
 import { type Daemon, startDaemon } from '../main.ts';
 import { checkPaths, nodePathFs } from './check-paths.ts';
 
@@ -26,9 +29,10 @@ export async function run(configFile: string): Promise<number> {
     );
     return 1;
   }
-  const log = createLogger(loaded.config.log.level, 'stdout');
+  const log = createLogger(loaded.config.log.level, 'stdout', { shared: cluster.isWorker || loaded.config.server.processes !== 1 });
   for (const warning of loaded.warnings)
     log.warn({ event: 'daemon', state: 'config-warning', key: warning.path, warning: warning.message }, `config warning: ${warning.path}: ${warning.message}`);
+  if (cluster.isWorker) return runWorker(loaded.config, loaded.file, log);
   let stopRequested: ((signal: string) => void) | undefined;
   let stopping = false;
   // A SIGHUP during start-up is kept and done once the daemon runs (the file may have changed since it was read).
@@ -77,5 +81,40 @@ export async function run(configFile: string): Promise<number> {
   if (stopping) return stop();
   return new Promise<number>((resolve) => {
     stopRequested = () => void stop().then(resolve);
+  });
+}
+
+/**
+ * A session process of [server] processes > 1 (forked by the primary with the same arguments):
+ * serves the listeners until the primary tells it to stop or goes away. SIGHUP is the primary's
+ * to forward; a SIGTERM sent to the whole group (systemd) stops it like the primary's stop.
+ */
+function runWorker(config: Config, file: string, log: Logger): Promise<number> {
+  const send = process.send?.bind(process);
+  if (!send) throw new Error('a cluster worker without an IPC channel (a bug)');
+  return new Promise<number>((resolve) => {
+    const exit = (code: number) => {
+      // Records still batched for stdout are written at exit (log/batched-fd.ts).
+      process.exit(code);
+    };
+    process.on('SIGHUP', () => undefined);
+    runSessionWorker(config, {
+      log,
+      now: Date.now,
+      configFile: file,
+      exit,
+      channel: {
+        send: (m) => void send(m),
+        onMessage: (handler) => process.on('message', (m) => handler(m as Parameters<typeof handler>[0])),
+        onDisconnect: (handler) => process.on('disconnect', handler),
+      },
+      onTerm: (handler: () => void) => {
+        process.on('SIGTERM', handler);
+        process.on('SIGINT', handler);
+      },
+    }).catch((err: unknown) => {
+      log.fatal({ err }, `sealpost: session process cannot start: ${(err as Error).message}`);
+      resolve(1);
+    });
   });
 }

@@ -20,6 +20,7 @@ import {
   readOutbound,
   readQueue,
   readRelay,
+  readServer,
   readShutdown,
   readTls,
 } from './sections.ts';
@@ -44,6 +45,7 @@ const TOP_KEYS = [
   'limits',
   'inbound',
   'shutdown',
+  'server',
   'acme',
   'mta_sts',
   'log',
@@ -85,6 +87,7 @@ export function validateConfig(raw: Table, baseDir: string, options: ValidateOpt
   const limits = readLimits(r, r.table(raw, 'limits', ''));
   const inbound = readInbound(r, r.table(raw, 'inbound', ''));
   const shutdown = readShutdown(r, r.table(raw, 'shutdown', ''));
+  const server = readServer(r, r.table(raw, 'server', ''));
   const acmeHttpGiven = listenTable['acme_http'] !== undefined;
   const acme = readAcme(
     r,
@@ -134,6 +137,7 @@ export function validateConfig(raw: Table, baseDir: string, options: ValidateOpt
     limits,
     inbound,
     shutdown,
+    server,
     acme,
     mtaSts,
     log,

@@ -489,6 +489,19 @@ export function readShutdown(r: Reader, shutdownTable: Table): Config['shutdown'
   return shutdown;
 }
 
+/** [server]: how many processes serve the SMTP sessions ("auto": one per CPU; 1: the primary alone). */
+export function readServer(r: Reader, t: Table): Config['server'] {
+  r.unknownKeys(t, 'server', ['processes']);
+  const value = t['processes'];
+  if (value === undefined || value === 'auto') return { processes: value ?? 1 };
+  const n = typeof value === 'bigint' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 256) {
+    r.problem('server.processes', 'must be "auto" (one session process per CPU) or a whole number from 1 to 256 (1: one process, as before)');
+    return { processes: 1 };
+  }
+  return { processes: n };
+}
+
 export function readLog(r: Reader, logTable: Table): Config['log'] {
   r.unknownKeys(logTable, 'log', ['level']);
   const level = r.oneOf(logTable, 'level', 'log', ['trace', 'debug', 'info', 'warn', 'error'] as const, 'info');

@@ -158,6 +158,8 @@ export interface Config {
     dnsbl: DnsblConfig;
   };
   shutdown: { graceSeconds: number };
+  /** [server] processes: SMTP session processes ("auto": one per CPU); 1 = the primary serves them itself. */
+  server: { processes: number | 'auto' };
   acme: AcmeConfig;
   mtaSts: MtaStsConfig;
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' };

@@ -24,6 +24,8 @@ export interface StorageHealthDeps {
   maxBackoffMs?: number;
   /** Called once when an episode ends (e.g. to put the start-up reserve back). */
   recovered?: () => void;
+  /** Called at every storage fault (e.g. to tell the session processes, which answer 452 too). */
+  faulted?: (where: string, err: unknown) => void;
 }
 
 /** The daemon's one view of the disk under data_dir, shared by the queue workers and the listeners. */
@@ -44,6 +46,7 @@ export class StorageHealth {
     if (!isStorageFault(err)) return false;
     const now = this.deps.now();
     this.lastFaultAt = now;
+    this.deps.faulted?.(where, err);
     if (this.episode) {
       this.episode.faults++;
       return true;

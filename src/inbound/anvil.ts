@@ -30,6 +30,16 @@ export type AnvilEvent =
   | { kind: 'stress'; on: boolean; open: number; limit: number }
   | { kind: 'timeout'; clientIp: string; reason: TimeoutReason; timeoutMs: number; stressed: boolean; dataBytes?: number; dataMs?: number };
 
+/**
+ * The connection table of the primary when sessions run in several processes ([server] processes):
+ * the per-address, per-network and per-minute limits counted across them (cluster/shared-anvil.ts).
+ */
+export interface SharedAdmission {
+  admit(ip: string): Promise<{ kind: 'accept' } | { kind: 'refuse'; limit: 'address' | 'network' | 'total' | 'rate' }>;
+  /** A session `admit` accepted has ended. */
+  left(ip: string): void;
+}
+
 export interface AnvilOptions {
   limits: ClientLimits;
   policy: SlowClientPolicy;
@@ -38,6 +48,8 @@ export interface AnvilOptions {
   /** New connections per address in any minute, 0 = no limit; `rateExempt` addresses (relay.networks) are not counted. */
   perMinute?: number;
   rateExempt?: (ip: string) => boolean;
+  /** Asked after this table admits a session (the total, stress mode and eviction stay here). */
+  shared?: SharedAdmission;
 }
 
 export type Entry = { kind: 'accept' } | { kind: 'refuse'; limit: Limit };
@@ -58,6 +70,15 @@ export class Anvil {
     this.options = options;
     this.policy = options.policy;
     this.now = options.now;
+  }
+
+  get shared(): SharedAdmission | undefined {
+    return this.options.shared;
+  }
+
+  /** The shared table refused a session this one had admitted (the caller then closes it, which leaves). */
+  refusedShared(clientIp: string, limit: Limit): void {
+    this.options.report({ kind: 'refused', clientIp, limit, open: this.members.size });
   }
 
   get open(): number {

@@ -41,6 +41,7 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
     },
     now: deps.now,
     report: (event) => logAnvil(log, role, event),
+    ...(deps.sharedAdmission ? { shared: deps.sharedAdmission(role) } : {}),
   });
   let free: { bytes: number; at: number } | undefined;
   /** Set by close(): a session that finishes its message now is told 421 right after the reply. */

@@ -9,6 +9,7 @@ import type { StorageHealth } from '../db/storage-fault.ts';
 import type { EarlyChecks, Intake } from '../intake/intake.ts';
 import type { Logger } from '../log/log.ts';
 import type { Directory } from '../routing/recipients.ts';
+import type { SharedAdmission } from './anvil.ts';
 import type { DnsblCheck } from './dnsbl-check.ts';
 import type { BodyBudget } from './memory-budget.ts';
 import type { SessionEnd } from './session-stats.ts';
@@ -41,7 +42,7 @@ export interface InboundDeps {
   /** Bytes free for the queue; refuse new mail (452 4.3.1) below the configured floor. */
   freeBytes: () => Promise<number>;
   /** The disk as the queue sees it: MAIL FROM gets 452 4.3.1 while it refuses writes (db/storage-fault.ts). */
-  storage?: StorageHealth;
+  storage?: Pick<StorageHealth, 'refusing'>;
   /** Submission roles: AUTH PLAIN/LOGIN with the brute-force guard (src/auth/authenticator.ts). */
   authenticate?: (request: AuthRequest) => Promise<AuthOutcome>;
   /** Submission roles: may this user use this MAIL FROM (src/auth/senders.ts)? */
@@ -50,6 +51,8 @@ export interface InboundDeps {
   sessionEnded?: (end: SessionEnd) => void;
   /** Port 25: the DNSBL check at connect ([inbound.dnsbl] zones; inbound/dnsbl-check.ts). */
   dnsbl?: DnsblCheck;
+  /** [server] processes > 1: the per-address limits counted by the primary across processes (per role). */
+  sharedAdmission?: (role: ListenerRole) => SharedAdmission;
 }
 
 export interface SessionState {

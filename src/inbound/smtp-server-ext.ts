@@ -97,6 +97,10 @@ class SealpostConnection extends SMTPConnection implements AnvilMember {
   private readonly screened: boolean;
   private readonly refusalFor: ((sessionId: string) => string | undefined) | undefined;
   private readonly onAdmit: ((ip: string) => void) | undefined;
+  /** The session has closed (stop() ran). */
+  private ended = false;
+  /** Counted in the shared table (several processes): told when the session ends. */
+  private sharedHeld = false;
   /** Our EHLO reply listed PIPELINING: from now on the client may send commands in groups. */
   private pipeliningOffered = false;
 
@@ -118,12 +122,33 @@ class SealpostConnection extends SMTPConnection implements AnvilMember {
         this.send(421, `4.7.0 ${this.name} ${REFUSALS[entry.limit]}`);
         return;
       }
-      this.waitingSince = this.lastProgressAt = this.anvil.now();
-      if (this.screened) this.onAdmit?.(this.remoteAddress);
-      this.rearm();
-      if (this.greetPauseMs > 0) setTimeout(() => this.connectionReady(), this.greetPauseMs).unref();
-      else this.connectionReady();
+      const shared = this.anvil.shared;
+      if (!shared) return this.admitted();
+      // Several session processes: the primary's table counts this client's sessions in all of them.
+      const ip = this.remoteAddress;
+      shared.admit(ip).then(
+        (answer) => {
+          if (answer.kind === 'accept') {
+            if (this.ended) return shared.left(ip);
+            this.sharedHeld = true;
+            return this.admitted();
+          }
+          this.anvil.refusedShared(ip, answer.limit);
+          if (!this.ended) this.send(421, `4.7.0 ${this.name} ${REFUSALS[answer.limit]}`);
+        },
+        // The primary is going away (this process exits with it): no greeting.
+        () => undefined,
+      );
     });
+  }
+
+  /** Admitted by every table: the greeting (after the pause) and the session clock. */
+  private admitted(): void {
+    this.waitingSince = this.lastProgressAt = this.anvil.now();
+    if (this.screened) this.onAdmit?.(this.remoteAddress);
+    this.rearm();
+    if (this.greetPauseMs > 0) setTimeout(() => this.connectionReady(), this.greetPauseMs).unref();
+    else this.connectionReady();
   }
 
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
@@ -282,6 +307,9 @@ class SealpostConnection extends SMTPConnection implements AnvilMember {
     this.timer = undefined;
     this.armedFor = Number.NEGATIVE_INFINITY;
     this.anvil.leave(this);
+    this.ended = true;
+    if (this.sharedHeld) this.anvil.shared?.left(this.remoteAddress);
+    this.sharedHeld = false;
   }
 }
 

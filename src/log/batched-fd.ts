@@ -5,6 +5,9 @@
 // once, and what waits is written when the process exits. Side effects: writes to the descriptor.
 import { writeSync } from 'node:fs';
 
+/** POSIX: writes to a pipe of at most this many bytes are not interleaved with other writers' (Linux: 4096). */
+const PIPE_BUF = 4096;
+
 export class BatchedFd {
   private readonly fd: number;
   private readonly maxBytes: number;
@@ -12,9 +15,16 @@ export class BatchedFd {
   private bytes = 0;
   private scheduled: NodeJS.Immediate | undefined;
 
-  constructor(fd: number, options: { maxBytes?: number } = {}) {
+  private readonly atomicLines: boolean;
+
+  /**
+   * `atomicLines`: several processes share the descriptor; a batch is written in pieces of whole
+   * lines of at most PIPE_BUF bytes, which POSIX writes to a pipe without interleaving.
+   */
+  constructor(fd: number, options: { maxBytes?: number; atomicLines?: boolean } = {}) {
     this.fd = fd;
     this.maxBytes = options.maxBytes ?? 64 * 1024;
+    this.atomicLines = options.atomicLines ?? false;
     process.on('exit', () => this.flush());
   }
 
@@ -31,9 +41,26 @@ export class BatchedFd {
     if (this.scheduled) clearImmediate(this.scheduled);
     this.scheduled = undefined;
     if (this.lines.length === 0) return;
-    const data = Buffer.from(this.lines.join(''));
+    const lines = this.lines;
     this.lines = [];
     this.bytes = 0;
+    if (!this.atomicLines) return this.writeAll(Buffer.from(lines.join('')));
+    let piece: string[] = [];
+    let size = 0;
+    for (const line of lines) {
+      const n = Buffer.byteLength(line);
+      if (piece.length > 0 && size + n > PIPE_BUF) {
+        this.writeAll(Buffer.from(piece.join('')));
+        piece = [];
+        size = 0;
+      }
+      piece.push(line);
+      size += n;
+    }
+    this.writeAll(Buffer.from(piece.join('')));
+  }
+
+  private writeAll(data: Buffer): void {
     let written = 0;
     while (written < data.length) {
       try {

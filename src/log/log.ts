@@ -6,16 +6,20 @@ import { BatchedFd } from './batched-fd.ts';
 
 export type { Logger };
 
-/** `destination` 'stdout' (the daemon): records are written in batches (see batched-fd.ts). */
-export function createLogger(level: string, destination: NodeJS.WritableStream | 'stdout'): Logger {
+/**
+ * `destination` 'stdout' (the daemon): records are written in batches (see batched-fd.ts).
+ * `shared`: other processes write to the same stdout ([server] processes > 1): each record names
+ * its pid, and batches go in writes of whole lines no larger than a pipe writes atomically.
+ */
+export function createLogger(level: string, destination: NodeJS.WritableStream | 'stdout', options: { shared?: boolean } = {}): Logger {
   return pino(
     {
       level,
-      base: { service: 'sealpost' },
+      base: options.shared ? { service: 'sealpost', pid: process.pid } : { service: 'sealpost' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination === 'stdout' ? new BatchedFd(1) : destination,
+    destination === 'stdout' ? new BatchedFd(1, options.shared ? { atomicLines: true } : {}) : destination,
   );
 }
 

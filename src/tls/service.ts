@@ -37,10 +37,16 @@ export const SELF_SIGNED_CHECK_MS = 12 * 3_600_000;
 export const OPERATOR_POLL_MS = 5_000;
 
 /** Throws only when no certificate at all can be had (the daemon cannot offer STARTTLS). */
-export async function startTls(config: Pick<Config, 'hostname' | 'dataDir' | 'tls'>, log: Logger, now: () => number): Promise<TlsService> {
+/** `ticketSecret`: the secret the session ticket keys derive from, the same in every process of [server] processes (random otherwise). */
+export async function startTls(
+  config: Pick<Config, 'hostname' | 'dataDir' | 'tls'>,
+  log: Logger,
+  now: () => number,
+  options: { ticketSecret?: Buffer } = {},
+): Promise<TlsService> {
   const { hostname } = config;
   const store = createCertStore({ hostname, listener: { minVersion: config.tls.minVersion }, log });
-  const tickets = startTicketKeys({ now });
+  const tickets = startTicketKeys({ now, ...(options.ticketSecret ? { secret: options.ticketSecret } : {}) });
   const hasOperatorFiles = config.tls.certFile !== '' && config.tls.keyFile !== '';
 
   /** Loads the operator's files into the store; true when they cover `hostname`. */

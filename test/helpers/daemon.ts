@@ -45,6 +45,11 @@ export interface SealpostOptions {
   env?: Readonly<Record<string, string>>;
   /** How long to wait for the `listening` record. Default 20 s. */
   startTimeoutMs?: number;
+  /**
+   * [server] processes (SMTP session processes); default: SEALPOST_TEST_PROCESSES, else the
+   * config's (1). A test's own config.server wins.
+   */
+  processes?: number | 'auto';
 }
 
 export interface SealpostDaemon {
@@ -89,10 +94,18 @@ export async function startSealpost(scope: Scope, options: SealpostOptions = {})
   let dataDir: string;
   if (typeof options.config === 'string') {
     dataDir = inspectToml(options.config, dir).dataDir ?? path.join(dir, 'data');
-    await writeSealpostConfig(configFile, options.config);
+    // A whole document given: [server] appended at its end (a table of its own), unless it has one.
+    const processes = options.processes ?? processesFromEnv();
+    const withServer =
+      processes === undefined || /^\s*\[server\]/m.test(options.config)
+        ? options.config
+        : `${options.config}\n[server]\nprocesses = ${JSON.stringify(processes)}\n`;
+    await writeSealpostConfig(configFile, withServer);
   } else {
     dataDir = path.join(dir, 'data');
-    config = mergeConfig(testDefaults(dataDir, { smtp: await freePort(), acmeHttp: await freePort() }), options.config ?? {});
+    const processes = options.processes ?? processesFromEnv();
+    const defaults = testDefaults(dataDir, { smtp: await freePort(), acmeHttp: await freePort() });
+    config = mergeConfig(processes === undefined ? defaults : { ...defaults, server: { processes } }, options.config ?? {});
     if (typeof config.data_dir === 'string') dataDir = path.resolve(dir, config.data_dir);
     await writeSealpostConfig(configFile, config);
   }
@@ -277,4 +290,11 @@ function parseLine(line: string): LogRecord {
 
 function describe(match: LogMatch): string {
   return typeof match === 'function' ? match.name || 'a predicate' : JSON.stringify(match);
+}
+
+/** SEALPOST_TEST_PROCESSES=2 (or auto) runs every daemon of a test run with that many session processes. */
+function processesFromEnv(): number | 'auto' | undefined {
+  const value = process.env['SEALPOST_TEST_PROCESSES'];
+  if (value === undefined || value === '') return undefined;
+  return value === 'auto' ? 'auto' : Number(value);
 }

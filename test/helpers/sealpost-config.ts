@@ -78,6 +78,7 @@ export interface SealpostToml {
   queue?: { min_backoff?: string; max_backoff?: string; max_lifetime?: string; delay_warning?: string; attempts_retention?: string };
   store?: { kind?: string; url?: string; password_file?: string; node?: string; lease?: string };
   shutdown?: { grace_s?: number };
+  server?: { processes?: number | 'auto' };
   log?: { level?: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
   local?: { lmtp_concurrency?: number };
   doctor?: { addresses?: string[]; dnsbl?: string[]; domain_dnsbl?: string[]; probe_mx?: string; at_startup?: boolean };

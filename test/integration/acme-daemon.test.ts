@@ -163,7 +163,7 @@ mailboxes = ["alice"]
 reverse_dns = false
 [shutdown]
 grace_s = 1
-`,
+${process.env['SEALPOST_TEST_PROCESSES'] ? `[server]\nprocesses = ${JSON.stringify(process.env['SEALPOST_TEST_PROCESSES'] === 'auto' ? 'auto' : Number(process.env['SEALPOST_TEST_PROCESSES']))}\n` : ''}`,
     );
   }
 
