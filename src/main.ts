@@ -9,6 +9,7 @@ import { senderAllowed } from './auth/senders.ts';
 import { prepareOutgoing } from './auth/submission.ts';
 import { UsersStore } from './auth/users.ts';
 import { applyReloadable, logReload, readReload } from './config/reload.ts';
+import { reportIdentity } from './config/tlsrpt.ts';
 import type { Config, ListenAddress } from './config/types.ts';
 import { startQuietGc } from './core/quiet-gc.ts';
 import { type Db, openDb } from './db/open.ts';
@@ -46,6 +47,10 @@ import { createRspamdClient } from './rspamd/client.ts';
 import { RspamdStats } from './rspamd/stats.ts';
 import { createAlpnChallenges } from './tls/alpn-challenges.ts';
 import { startTls } from './tls/service.ts';
+import { loadTrust } from './tls-policy/trust.ts';
+import { postReport } from './tlsrpt/post.ts';
+import { startTlsrpt } from './tlsrpt/service.ts';
+import { TlsrptStore } from './tlsrpt/store.ts';
 
 /**
  * Maildir deliveries at once (Postfix's default_destination_concurrency_limit). They mostly wait
@@ -60,6 +65,8 @@ export interface DaemonDeps {
   migrationsDir: string;
   /** The config file, read again on reload(); without it reload() re-reads certificate files only. */
   configFile?: string;
+  /** A test clock jumped (cli/test-clock.ts): timers that wait for a time of day look again. */
+  onClockJump?: (listener: () => void) => void;
 }
 
 export interface Daemon {
@@ -150,7 +157,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     const nodeResolver = createNodeResolver(config.dns);
     const dnsResolver = cachingResolver(nodeResolver, { now });
     // The courier reads the [outbound] snapshot in force at each delivery: reload swaps inForce whole.
-    const remote = createRemoteCourier(config, db, log, { resolver: dnsResolver, outbound: () => inForce.outbound, storage });
+    const remote = createRemoteCourier(config, db, log, { resolver: dnsResolver, outbound: () => inForce.outbound, storage, now });
     started.push({ name: 'remote courier', stop: () => remote.close() });
     // Maildir writes and the SPF/DKIM/DMARC checks of port 25 (through our resolver, dns.servers,
     // never node's global one) run in a thread of their own, off the loop that serves the sessions.
@@ -210,6 +217,32 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     started.push({ name: 'quiet gc', stop: stopQuietGc });
     const stopPruning = startAttemptsPruning({ db, attempts: new AttemptsStore(db), retentionMs: config.queue.attemptsRetentionMs, now, log, storage });
     started.push({ name: 'attempts pruning', stop: stopPruning });
+    // TLS reports (RFC 8460) once a UTC day about the previous day's attempts, to the domains that ask.
+    if (config.tlsrpt.enabled) {
+      const tlsrptStore = new TlsrptStore(db);
+      const trust = loadTrust(config.outbound.caFile);
+      const from = `tlsrpt-noreply@${signer.domains[0] ?? config.domains[0]?.name ?? config.hostname}`;
+      const scheduler = startTlsrpt({
+        ...reportIdentity(config),
+        hostname: config.hostname,
+        from,
+        signer,
+        now,
+        newId,
+        route: (address) => decideRecipient(address, directory, true),
+        enqueue: (message) => {
+          tlsrptStore.markMessage(message.id, message.receivedAt);
+          return store.enqueue(message);
+        },
+        post: (url, gzip) => postReport(url, gzip, { resolver: dnsResolver, trust, timeoutMs: 30_000, ipv6: config.outbound.ipv6 }),
+        attempts: new AttemptsStore(db),
+        store: tlsrptStore,
+        resolveTxt: (name) => dnsResolver.resolveTxt(name),
+        log,
+      });
+      deps.onClockJump?.(() => scheduler.wake());
+      started.push({ name: 'tls reports', stop: () => scheduler.stop() });
+    }
     const unwatch = watchWake(config.dataDir, () => {
       for (const w of workers) w.pump();
     });

@@ -8,6 +8,7 @@ import { MIGRATIONS_DIR } from '../db/open.ts';
 import { createLogger } from '../log/log.ts';
 import { type Daemon, startDaemon } from '../main.ts';
 import { checkPaths, nodePathFs } from './check-paths.ts';
+import { daemonClock } from './test-clock.ts';
 
 export async function run(configFile: string): Promise<number> {
   const loaded = await loadConfig(configFile);
@@ -50,7 +51,9 @@ export async function run(configFile: string): Promise<number> {
 
   let daemon: Daemon;
   try {
-    daemon = await startDaemon(loaded.config, { log, now: Date.now, migrationsDir: MIGRATIONS_DIR, configFile: loaded.file });
+    // Date.now, unless a test shifts it (SEALPOST_TEST_CLOCK_FILE, test only).
+    const clock = daemonClock(process.env);
+    daemon = await startDaemon(loaded.config, { log, now: clock.now, onClockJump: clock.onJump, migrationsDir: MIGRATIONS_DIR, configFile: loaded.file });
   } catch (err) {
     log.fatal({ err }, `sealpost: cannot start: ${(err as Error).message}`);
     return 1;

@@ -22,6 +22,7 @@ import {
   readShutdown,
   readTls,
 } from './sections.ts';
+import { readTlsrpt } from './tlsrpt.ts';
 import type { Config, DkimDomain } from './types.ts';
 
 export type Validated = { ok: true; config: Config; warnings: Problem[] } | { ok: false; problems: Problem[] };
@@ -46,6 +47,7 @@ const TOP_KEYS = [
   'outbound',
   'queue',
   'doctor',
+  'tlsrpt',
 ] as const;
 
 /** Validates a parsed TOML document. `baseDir` resolves relative paths (the config file's folder). */
@@ -94,6 +96,7 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   const outbound = readOutbound(r, r.table(raw, 'outbound', ''), baseDir);
   const queue = readQueue(r, r.table(raw, 'queue', ''));
   const doctor = readDoctor(r, r.table(raw, 'doctor', ''));
+  const tlsrpt = readTlsrpt(r, r.table(raw, 'tlsrpt', ''), { dkimDomains: dkim.length });
   // A section that is not a table was reported by its reader above.
   const sub = (section: string): Table => {
     const t = raw[section];
@@ -121,6 +124,7 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
     outbound,
     queue,
     doctor,
+    tlsrpt,
     rspamd,
   };
   return { ok: true, config: deepFreeze(config), warnings: r.warnings };

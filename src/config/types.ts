@@ -147,6 +147,8 @@ export interface Config {
   queue: QueueConfig;
   /** [doctor]: our public addresses, blocklists, the port-25 probe (`sealpost doctor`). */
   doctor: DoctorConfig;
+  /** [tlsrpt]: the daily TLS reports (RFC 8460) we send to the domains we deliver to. */
+  tlsrpt: TlsrptConfig;
   /** [inbound.rspamd] and [outbound.rspamd]: content checks by rspamd at end of DATA; null = off. */
   rspamd: RspamdConfig | null;
 }
@@ -251,6 +253,15 @@ export interface QueueConfig {
 }
 
 /** `warnings`: settings that work but should not be used; they never make a config invalid. */
+
+/** [tlsrpt]: sending TLS reports (RFC 8460) once a UTC day to each destination that asks for them. */
+export interface TlsrptConfig {
+  enabled: boolean;
+  /** The report's organization-name; undefined: our hostname (config/tlsrpt.ts reportIdentity). */
+  organization?: string;
+  /** The report's contact-info; undefined: postmaster@ the first [[domain]]. */
+  contact?: string;
+}
 
 /** [doctor]: what `sealpost doctor` checks against. */
 export interface DoctorConfig {

@@ -83,6 +83,7 @@ export interface MailEventFields {
   rspamd: { queueId: string; direction: string; error: string; ms: number; fail: string }; // rspamd could not check a message
   'mta-sts': { domain: string; problem: string }; // a domain's MTA-STS policy could not be used
   https: LooseFields; // the HTTPS listener (listen.https): listening, an MTA-STS policy we host was served
+  tlsrpt: LooseFields; // the daily TLS-report run (RFC 8460): one record per report sent or failed, one per run
 }
 
 export type MailEvent = keyof MailEventFields;

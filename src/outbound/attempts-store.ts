@@ -1,5 +1,6 @@
 // The attempts table (migration 002): one row per outbound attempt per host, the same facts as the
-// "hop" log record. The only writer of that table; also reads it back for `queue show`. The rows of
+// "hop" log record. The only writer of that table; also reads it back for `queue show` and the TLS
+// reports (tlsrpt/). The rows of
 // one turn of the event loop go in together, in one transaction at its end.
 
 import type { HopInfo, SmtpReply } from '../core/delivery.ts';
@@ -24,6 +25,10 @@ export interface AttemptRecord {
   ms: number;
   /** "relay" or "transport example.com" (outbound/transport.ts); absent = MX delivery. */
   transport?: string;
+  /** Our address on the connection (TLSRPT's sending-mta-ip); absent when none was made. */
+  localIp?: string;
+  /** The MTA-STS policy in force for the domain (enforce or testing), for TLSRPT (tlsrpt/). */
+  stsPolicy?: { id: string; mode: string; mx: string[]; maxAge: number };
 }
 
 /** Where the courier puts attempt records; AttemptsStore in production, an array in tests. */
@@ -53,11 +58,14 @@ interface Row {
   error: string | null;
   ms: number;
   transport: string | null;
+  local_ip: string | null;
+  sts_policy: string | null;
 }
 
 export class AttemptsStore implements AttemptSink {
   private readonly insert;
   private readonly select;
+  private readonly selectBetween;
   private readonly prune;
   private readonly pruneBatch;
 
@@ -74,11 +82,12 @@ export class AttemptsStore implements AttemptSink {
     this.relaxed = relaxedSync(db);
     this.insert = db.prepare(
       `INSERT INTO attempts (queue_id, at, domain, rcpts, mx, ip, port, policy, policy_source, tls_version, tls_cipher, tls_verified,
-         tls_error, downgrade, result, reply_code, reply_enhanced, reply_text, error, ms, transport)
+         tls_error, downgrade, result, reply_code, reply_enhanced, reply_text, error, ms, transport, local_ip, sts_policy)
        VALUES (@queue_id, @at, @domain, @rcpts, @mx, @ip, @port, @policy, @policy_source, @tls_version, @tls_cipher, @tls_verified,
-         @tls_error, @downgrade, @result, @reply_code, @reply_enhanced, @reply_text, @error, @ms, @transport)`,
+         @tls_error, @downgrade, @result, @reply_code, @reply_enhanced, @reply_text, @error, @ms, @transport, @local_ip, @sts_policy)`,
     );
     this.select = db.prepare<[string], Row>('SELECT * FROM attempts WHERE queue_id = ? ORDER BY at, id');
+    this.selectBetween = db.prepare<[number, number], Row>('SELECT * FROM attempts WHERE at >= ? AND at < ? ORDER BY at, id');
     this.prune = db.prepare('DELETE FROM attempts WHERE at < ?');
     // By the at index, oldest first (DELETE … LIMIT needs a compile option better-sqlite3 lacks).
     this.pruneBatch = db.prepare('DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE at < ? ORDER BY at LIMIT ?)');
@@ -110,6 +119,8 @@ export class AttemptsStore implements AttemptSink {
       error: a.error ?? null,
       ms: Math.round(a.ms),
       transport: a.transport ?? null,
+      local_ip: a.localIp ?? null,
+      sts_policy: a.stsPolicy ? JSON.stringify(a.stsPolicy) : null,
     };
     this.pending.push(row);
     if (this.pending.length === 1) {
@@ -134,28 +145,13 @@ export class AttemptsStore implements AttemptSink {
   /** Every attempt for a message, oldest first. */
   forMessage(queueId: string): AttemptRecord[] {
     this.flush();
-    return this.select.all(queueId).map((r) => ({
-      queueId: r.queue_id,
-      at: r.at,
-      domain: r.domain,
-      rcpts: JSON.parse(r.rcpts) as string[],
-      mx: r.mx,
-      ip: r.ip,
-      port: r.port,
-      policy: r.policy,
-      policySource: r.policy_source,
-      ...(r.tls_verified !== null
-        ? { tls: { version: r.tls_version ?? '', cipher: r.tls_cipher ?? '', verified: r.tls_verified === 1, ...(r.tls_error ? { error: r.tls_error } : {}) } }
-        : {}),
-      ...(r.downgrade ? { downgrade: r.downgrade } : {}),
-      result: r.result,
-      ...(r.reply_code !== null
-        ? { reply: { code: r.reply_code, text: r.reply_text ?? '', ...(r.reply_enhanced ? { enhanced: r.reply_enhanced } : {}) } }
-        : {}),
-      ...(r.error ? { error: r.error } : {}),
-      ms: r.ms,
-      ...(r.transport ? { transport: r.transport } : {}),
-    }));
+    return this.select.all(queueId).map(fromRow);
+  }
+
+  /** Every attempt that started in [from, to) (unix ms), oldest first: the day of a TLS report. */
+  between(from: number, to: number): AttemptRecord[] {
+    this.flush();
+    return this.selectBetween.all(from, to).map(fromRow);
   }
 
   /** Deletes attempts older than `before` (unix ms); returns how many. */
@@ -169,4 +165,29 @@ export class AttemptsStore implements AttemptSink {
     this.flush();
     return this.relaxed(() => this.pruneBatch.run(before, limit).changes);
   }
+}
+
+function fromRow(r: Row): AttemptRecord {
+  return {
+    queueId: r.queue_id,
+    at: r.at,
+    domain: r.domain,
+    rcpts: JSON.parse(r.rcpts) as string[],
+    mx: r.mx,
+    ip: r.ip,
+    port: r.port,
+    policy: r.policy,
+    policySource: r.policy_source,
+    ...(r.tls_verified !== null
+      ? { tls: { version: r.tls_version ?? '', cipher: r.tls_cipher ?? '', verified: r.tls_verified === 1, ...(r.tls_error ? { error: r.tls_error } : {}) } }
+      : {}),
+    ...(r.downgrade ? { downgrade: r.downgrade } : {}),
+    result: r.result,
+    ...(r.reply_code !== null ? { reply: { code: r.reply_code, text: r.reply_text ?? '', ...(r.reply_enhanced ? { enhanced: r.reply_enhanced } : {}) } } : {}),
+    ...(r.error ? { error: r.error } : {}),
+    ms: r.ms,
+    ...(r.transport ? { transport: r.transport } : {}),
+    ...(r.local_ip ? { localIp: r.local_ip } : {}),
+    ...(r.sts_policy ? { stsPolicy: JSON.parse(r.sts_policy) as NonNullable<AttemptRecord['stsPolicy']> } : {}),
+  };
 }

@@ -21,6 +21,8 @@ export type HopTls = NonNullable<HopInfo['tls']>;
 export interface HopFacts {
   tls?: HopTls;
   downgrade?: string;
+  /** Our address on the connection (TLSRPT's sending-mta-ip). */
+  localIp?: string;
 }
 
 /** Where a hop goes and for what: the fixed part of its record. */
@@ -111,6 +113,9 @@ export function hopRecord(
 ): HopRecord {
   const { policy } = place;
   const sts = policy.sts?.mode === 'testing' ? stsTestingReport(policy.sts, place.mx, facts.tls) : undefined;
+  // The policy in force for the TLS report (tlsrpt/): a table entry overrides it, so none then.
+  const stsPolicy =
+    policy.sts && policy.source !== 'table' ? { id: policy.sts.id, mode: policy.sts.mode, mx: policy.sts.mx, maxAge: policy.sts.maxAge } : undefined;
   return {
     queueId: place.queueId,
     at: span.at,
@@ -128,6 +133,8 @@ export function hopRecord(
     ...(extra.error ? { error: extra.error } : {}),
     ms: span.ms,
     ...(place.transport ? { transport: place.transport } : {}),
+    ...(facts.localIp ? { localIp: facts.localIp } : {}),
+    ...(stsPolicy ? { stsPolicy } : {}),
     ...(sts ? { sts } : {}),
   };
 }
@@ -198,7 +205,7 @@ export type HopSession =
 type Settled =
   | { kind: 'open'; session: SmtpSession; facts: HopFacts }
   | { kind: 'failed'; failure: OpenFailure; facts: HopFacts }
-  | { kind: 'retry'; decision: Extract<TlsDecision, { action: 'retry-plaintext' }> };
+  | { kind: 'retry'; decision: Extract<TlsDecision, { action: 'retry-plaintext' }>; localIp?: string };
 
 /**
  * A session that the hop's TLS level allows to carry the message, or why there is none. Under
@@ -211,8 +218,8 @@ export async function openHop(deps: HopDeps, place: HopPlace, open: SessionSourc
   let plaintextRetry = false;
   let settled = await settle(level, await open(false));
   if (settled.kind === 'retry') {
-    const { decision } = settled;
-    const facts = decision.tls ? { tls: decision.tls } : {};
+    const { decision, localIp } = settled;
+    const facts: HopFacts = { ...(decision.tls ? { tls: decision.tls } : {}), ...(localIp ? { localIp } : {}) };
     writeHop(deps, hopRecord(place, facts, { at: started, ms: deps.now() - started }, 'transient', { error: decision.error }));
     started = deps.now();
     plaintextRetry = true;
@@ -234,7 +241,8 @@ async function settle(level: TlsLevel, opened: { reused: SmtpSession } | OpenRes
   if (!opened.ok) return { kind: 'failed', failure: opened, facts: {} };
   const { session } = opened;
   const decision = decideTls(level, session.tls);
-  const facts = decision.tls ? { tls: decision.tls } : {};
+  const localIp = session.localIp;
+  const facts: HopFacts = { ...(decision.tls ? { tls: decision.tls } : {}), ...(localIp ? { localIp } : {}) };
   if (decision.action === 'defer') {
     if (session.tls.handshake === 'ok') await session.quit();
     else session.close();
@@ -242,7 +250,7 @@ async function settle(level: TlsLevel, opened: { reused: SmtpSession } | OpenRes
   }
   if (decision.action === 'retry-plaintext') {
     session.close();
-    return { kind: 'retry', decision };
+    return { kind: 'retry', decision, ...(localIp ? { localIp } : {}) };
   }
   if (decision.downgrade) session.downgrade = decision.downgrade;
   if (session.tls.handshake === 'ok') {
@@ -257,5 +265,6 @@ async function settle(level: TlsLevel, opened: { reused: SmtpSession } | OpenRes
 
 function sessionFacts(session: SmtpSession): HopFacts {
   const tls = hopTls(session.tls);
-  return { ...(tls ? { tls } : {}), ...(session.downgrade ? { downgrade: session.downgrade } : {}) };
+  const localIp = session.localIp;
+  return { ...(tls ? { tls } : {}), ...(session.downgrade ? { downgrade: session.downgrade } : {}), ...(localIp ? { localIp } : {}) };
 }

@@ -96,6 +96,11 @@ export class SmtpSession {
     return result;
   }
 
+  /** Our address on the connection (TLSRPT's sending-mta-ip), while it is open. */
+  get localIp(): string | undefined {
+    return this.socket.localAddress;
+  }
+
   get usable(): boolean {
     return !this.broken && !this.socket.destroyed;
   }

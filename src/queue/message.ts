@@ -3,7 +3,7 @@
 import type { MessageBody } from '../core/body.ts';
 
 export type Transport = 'local' | 'remote';
-export type Origin = 'smtp' | 'submission' | 'local' | 'bounce';
+export type Origin = 'smtp' | 'submission' | 'local' | 'bounce' | 'tlsrpt';
 
 export interface NewRecipient {
   rcpt: string;

@@ -148,6 +148,8 @@ test('one hop record: the log record and the attempts row are made from the same
       result: 'delivered',
       reply: { code: 250, text: 'ok' },
       ms: 42,
+      // The testing-mode policy in force, for the TLS report (tlsrpt/).
+      stsPolicy: { id: 'a1', mode: 'testing', mx: ['mx.dest.test'], maxAge: 86400 },
     },
   ]);
   const logged = records.find((r) => r['event'] === 'hop');

@@ -1,0 +1,92 @@
+// The aggregate report of one policy domain for one UTC day (RFC 8460 §4), pure: the day's
+// attempts classified (classify.ts), counted per policy applied, failures grouped by result type
+// and by sending IP, MX host and receiving IP.
+import type { AttemptRecord } from '../outbound/attempts-store.ts';
+import { classifyAttempt } from './classify.ts';
+import type { FailureDetails, PolicyResult, ReportPolicy, TlsReport } from './report.ts';
+
+const DAY_MS = 86_400_000;
+
+/** The UTC day that holds `ms`: [start, end) in unix ms, and its name YYYY-MM-DD. */
+export function utcDay(ms: number): { day: string; start: number; end: number } {
+  const start = Math.floor(ms / DAY_MS) * DAY_MS;
+  return { day: new Date(start).toISOString().slice(0, 10), start, end: start + DAY_MS };
+}
+
+export interface ReportInput {
+  domain: string;
+  /** The UTC day reported on (utcDay). */
+  start: number;
+  end: number;
+  organization: string;
+  contact: string;
+  reportId: string;
+  /** The domain's attempts that started in [start, end). */
+  attempts: readonly AttemptRecord[];
+}
+
+/** RFC 8461 §3.2: the policy file's lines, as the report quotes them (RFC 8460 §4.3 "policy-string"). */
+export function stsPolicyLines(sts: NonNullable<AttemptRecord['stsPolicy']>): string[] {
+  return ['version: STSv1', `mode: ${sts.mode}`, ...sts.mx.map((mx) => `mx: ${mx}`), `max_age: ${sts.maxAge}`];
+}
+
+interface Group {
+  policy: ReportPolicy;
+  success: number;
+  failure: number;
+  details: Map<string, FailureDetails>;
+}
+
+/** The report, or undefined when the day had no TLS session to the domain's MX hosts to report. */
+export function buildReport(input: ReportInput): TlsReport | undefined {
+  const groups = new Map<string, Group>();
+  for (const a of input.attempts) {
+    const verdict = classifyAttempt(a);
+    if (verdict.session === 'none') continue;
+    const key = a.stsPolicy && verdict.policy === 'sts' ? `sts ${a.stsPolicy.id}` : verdict.policy;
+    let group = groups.get(key);
+    if (!group) {
+      const policy: ReportPolicy =
+        a.stsPolicy && verdict.policy === 'sts'
+          ? { 'policy-type': 'sts', 'policy-string': stsPolicyLines(a.stsPolicy), 'policy-domain': input.domain, 'mx-host': [...a.stsPolicy.mx] }
+          : { 'policy-type': verdict.policy, 'policy-domain': input.domain };
+      group = { policy, success: 0, failure: 0, details: new Map() };
+      groups.set(key, group);
+    }
+    if (verdict.session === 'success') {
+      group.success++;
+      continue;
+    }
+    group.failure++;
+    const detailKey = [verdict.result, a.localIp ?? '', a.mx, a.ip].join('|');
+    const known = group.details.get(detailKey);
+    if (known) known['failed-session-count']++;
+    else
+      group.details.set(detailKey, {
+        'result-type': verdict.result,
+        ...(a.localIp ? { 'sending-mta-ip': a.localIp } : {}),
+        ...(a.mx ? { 'receiving-mx-hostname': a.mx } : {}),
+        ...(a.ip ? { 'receiving-ip': a.ip } : {}),
+        'failed-session-count': 1,
+        ...(a.tls?.error || a.error ? { 'failure-reason-code': (a.tls?.error ?? a.error ?? '').slice(0, 200) } : {}),
+      });
+  }
+  if (groups.size === 0) return undefined;
+  const policies: PolicyResult[] = [...groups.values()].map((g) => ({
+    policy: g.policy,
+    summary: { 'total-successful-session-count': g.success, 'total-failure-session-count': g.failure },
+    ...(g.details.size > 0 ? { 'failure-details': [...g.details.values()] } : {}),
+  }));
+  return {
+    'organization-name': input.organization,
+    'date-range': { 'start-datetime': rfc3339(input.start), 'end-datetime': rfc3339(input.end) },
+    'contact-info': input.contact,
+    'report-id': input.reportId,
+    policies,
+  };
+}
+
+/** RFC 8460 §4.4 date-time (RFC 3339), whole seconds, UTC: "2026-12-01T00:00:00Z". */
+function rfc3339(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
+}

@@ -1,0 +1,130 @@
+// TLSRPT sending (RFC 8460 §4-5): once a UTC day (at start-up, then at each day boundary of the
+// injected clock) the previous day's attempts are grouped by destination domain; each domain that
+// publishes `_smtp._tls` with rua= gets its aggregate report (aggregate.ts) by each URI
+// (deliver.ts), at most once per domain and day (store.ts claims the row first). Our own report
+// messages' attempts are left out (no loops). Timers and DNS; the decisions are in the pure modules.
+
+import type { DnsAnswer } from '../dns/resolver.ts';
+import { type Logger, mailLog } from '../log/log.ts';
+import type { AttemptRecord } from '../outbound/attempts-store.ts';
+import { buildReport, utcDay } from './aggregate.ts';
+import { type DeliverDeps, deliverReport, packReport } from './deliver.ts';
+import { parseTlsrptRecord, tlsrptName } from './record.ts';
+import type { TlsrptStore } from './store.ts';
+
+const DAY_MS = 86_400_000;
+
+export interface TlsrptDeps extends DeliverDeps {
+  organization: string;
+  contact: string;
+  attempts: { between(from: number, to: number): AttemptRecord[] };
+  store: TlsrptStore;
+  resolveTxt: (name: string) => Promise<DnsAnswer<string>>;
+  log: Logger;
+}
+
+export interface RunSummary {
+  day: string;
+  domains: number;
+  reports: number;
+  failed: number;
+}
+
+/** Reports on the UTC day `dayStart` for every domain not done yet. Never rejects. */
+export async function reportDay(dayStart: number, deps: TlsrptDeps): Promise<RunSummary> {
+  const { day, start, end } = utcDay(dayStart);
+  const done = deps.store.doneFor(day);
+  const ours = deps.store.reportMessages(start - DAY_MS);
+  const byDomain = new Map<string, AttemptRecord[]>();
+  for (const a of deps.attempts.between(start, end)) {
+    if (ours.has(a.queueId) || done.has(a.domain)) continue;
+    const list = byDomain.get(a.domain);
+    if (list) list.push(a);
+    else byDomain.set(a.domain, [a]);
+  }
+  const summary: RunSummary = { day, domains: byDomain.size, reports: 0, failed: 0 };
+  for (const [domain, attempts] of byDomain) {
+    try {
+      const outcome = await reportDomain(domain, attempts, { day, start, end }, deps);
+      if (outcome === 'sent') summary.reports++;
+      else if (outcome === 'failed') summary.failed++;
+    } catch (err) {
+      summary.failed++;
+      deps.log.error({ err, event: 'tlsrpt', domain, day }, 'TLS report failed');
+    }
+  }
+  mailLog(deps.log, 'tlsrpt', { state: 'run', ...summary }, `TLS reports for ${day}: ${summary.reports} sent, ${summary.failed} failed`);
+  return summary;
+}
+
+async function reportDomain(
+  domain: string,
+  attempts: readonly AttemptRecord[],
+  range: { day: string; start: number; end: number },
+  deps: TlsrptDeps,
+): Promise<'sent' | 'failed' | 'skipped'> {
+  const answer = await deps.resolveTxt(tlsrptName(domain));
+  if (answer.kind !== 'records') return 'skipped';
+  const record = parseTlsrptRecord(answer.records);
+  if (!record.ok) return 'skipped';
+  const reportId = `${range.day}T00:00:00Z.${domain}@${deps.hostname}`;
+  const report = buildReport({ domain, start: range.start, end: range.end, organization: deps.organization, contact: deps.contact, reportId, attempts });
+  if (!report) return 'skipped';
+  let sessions = 0;
+  let failures = 0;
+  for (const p of report.policies) {
+    sessions += p.summary['total-successful-session-count'] + p.summary['total-failure-session-count'];
+    failures += p.summary['total-failure-session-count'];
+  }
+  if (!deps.store.claim({ domain, day: range.day, reportId, at: deps.now(), sessions, failures })) return 'skipped';
+  const packed = packReport(report, deps.hostname, domain, range.start, range.end);
+  const destinations = [];
+  for (const destination of record.destinations) destinations.push(await deliverReport(destination, packed, report, domain, deps));
+  const state = deps.store.finish(domain, range.day, destinations);
+  mailLog(
+    deps.log,
+    'tlsrpt',
+    { state, domain, day: range.day, reportId, sessions, failures, destinations },
+    state === 'sent' ? `TLS report for ${domain} sent` : `TLS report for ${domain} could not be sent`,
+    state === 'sent' ? 'info' : 'warn',
+  );
+  return state;
+}
+
+export interface TlsrptScheduler {
+  /** The clock jumped (test clocks): look again at which day it is. */
+  wake(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs reportDay for the day before now at start, then after each UTC midnight of deps.now. One
+ * run at a time; the timer does not keep the process alive.
+ */
+export function startTlsrpt(deps: TlsrptDeps): TlsrptScheduler {
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> = Promise.resolve();
+  let lastDay: string | undefined;
+  let stopped = false;
+  const tick = (): void => {
+    if (stopped) return;
+    const today = utcDay(deps.now());
+    if (today.day !== lastDay) {
+      lastDay = today.day;
+      running = running.then(() => (stopped ? undefined : reportDay(today.start - DAY_MS, deps)));
+    }
+    clearTimeout(timer);
+    // A second past midnight: the last attempts of the day are written by then.
+    timer = setTimeout(tick, Math.max(1000, today.end - deps.now() + 1000));
+    timer.unref();
+  };
+  tick();
+  return {
+    wake: tick,
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
