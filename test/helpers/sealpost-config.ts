@@ -14,7 +14,15 @@ export interface SealpostToml {
   acme?: { enabled?: boolean; directory?: string; email?: string; names?: string[]; key_type?: string; ca_file?: string; challenge?: string };
   mta_sts?: { extra_mx?: string[]; max_age?: string };
   dns?: { servers?: string[]; timeout_ms?: number };
-  domain?: { name: string; mailboxes?: string[]; aliases?: Record<string, string>; catch_all?: string; delivery?: string; mta_sts?: string }[];
+  domain?: {
+    name: string;
+    mailboxes?: string[];
+    aliases?: Record<string, string>;
+    catch_all?: string;
+    delivery?: string;
+    mta_sts?: string;
+    dkim_selectors?: string[];
+  }[];
   relay?: { networks?: string[] };
   limits?: {
     message_size?: number;
