@@ -13,10 +13,10 @@ export function readTlsrpt(r: Reader, t: Table, context: { dkimDomains: number }
       'is on but no [[domain]] has dkim_selectors: mailed reports go unsigned and receivers may discard them; make a key (sealpost dkim keygen)',
     );
   const organization = t['organization'] === undefined ? undefined : r.string(t, 'organization', 'tlsrpt');
-  if (organization !== undefined && organization.trim() === '')
+  if (typeof t['organization'] === 'string' && organization?.trim() === '')
     r.problem('tlsrpt.organization', 'must not be empty; write e.g. "Example Org", or leave it out for the hostname');
   const contact = t['contact'] === undefined ? undefined : r.string(t, 'contact', 'tlsrpt');
-  if (contact !== undefined && contact.trim() === '')
+  if (typeof t['contact'] === 'string' && contact?.trim() === '')
     r.problem('tlsrpt.contact', 'must not be empty; write an address or URL, e.g. "postmaster@example.org", or leave it out for postmaster@ the first domain');
   return { enabled, ...(organization !== undefined ? { organization } : {}), ...(contact !== undefined ? { contact } : {}) };
 }

@@ -1,0 +1,96 @@
+// Which TLS report result each kind of attempt counts for (tlsrpt/classify.ts), table-tested.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { AttemptRecord } from '../../../src/outbound/attempts-store.ts';
+import { certificateResult, classifyAttempt, type SessionVerdict } from '../../../src/tlsrpt/classify.ts';
+
+const sts = { id: 'p1', mode: 'enforce', mx: ['mx.dest.test'], maxAge: 86400 };
+const base: AttemptRecord = {
+  queueId: 'Q1',
+  at: 0,
+  domain: 'dest.test',
+  rcpts: ['a@dest.test'],
+  mx: 'mx.dest.test',
+  ip: '192.0.2.1',
+  port: 25,
+  policy: 'may',
+  policySource: 'default',
+  result: 'delivered',
+  reply: { code: 250, text: 'ok' },
+  ms: 5,
+};
+const tls = (verified: boolean, error?: string, version = 'TLSv1.3') => ({ version, cipher: 'TLS_AES_128_GCM_SHA256', verified, ...(error ? { error } : {}) });
+const mismatch = 'certificate is valid for mx.other.test, not mx.dest.test';
+
+test('attempts → sessions of the TLS report (RFC 8460 §4.3), table', () => {
+  const cases: [string, Partial<AttemptRecord>, SessionVerdict][] = [
+    ['verified TLS, no policy', { tls: tls(true) }, { session: 'success', policy: 'no-policy-found' }],
+    ['verified TLS under sts', { tls: tls(true), stsPolicy: sts, policy: 'verify', policySource: 'mta-sts' }, { session: 'success', policy: 'sts' }],
+    ['unverified under "may": opportunistic, not checked', { tls: tls(false, mismatch) }, { session: 'success', policy: 'no-policy-found' }],
+    [
+      'name mismatch under sts testing',
+      { tls: tls(false, mismatch), stsPolicy: { ...sts, mode: 'testing' } },
+      { session: 'failure', policy: 'sts', result: 'certificate-host-mismatch' },
+    ],
+    [
+      'name mismatch under sts enforce (deferred)',
+      { tls: tls(false, mismatch), stsPolicy: sts, policy: 'verify', result: 'transient', error: 'x' },
+      { session: 'failure', policy: 'sts', result: 'certificate-host-mismatch' },
+    ],
+    [
+      'expired under a verify table entry',
+      { tls: tls(false, 'CERT_HAS_EXPIRED (certificate has expired)'), policy: 'verify', policySource: 'table' },
+      { session: 'failure', policy: 'no-policy-found', result: 'certificate-expired' },
+    ],
+    [
+      'self-signed under sts',
+      { tls: tls(false, 'DEPTH_ZERO_SELF_SIGNED_CERT (self-signed certificate)'), stsPolicy: sts },
+      { session: 'failure', policy: 'sts', result: 'certificate-not-trusted' },
+    ],
+    [
+      'failed handshake',
+      { tls: tls(false, 'handshake failed', ''), result: 'transient' },
+      { session: 'failure', policy: 'no-policy-found', result: 'validation-failure' },
+    ],
+    ['the plaintext retry after it', { downgrade: 'TLS handshake failed: x; retried in plaintext' }, { session: 'none' }],
+    [
+      'STARTTLS refused under "may"',
+      { downgrade: 'STARTTLS refused (454); continued in plaintext' },
+      { session: 'failure', policy: 'no-policy-found', result: 'starttls-not-supported' },
+    ],
+    [
+      'no STARTTLS under sts enforce',
+      { stsPolicy: sts, policy: 'verify', result: 'transient', error: 'TLS is required (verify) but the server does not offer STARTTLS' },
+      { session: 'failure', policy: 'sts', result: 'starttls-not-supported' },
+    ],
+    ['no STARTTLS under "may", delivered in plaintext', {}, { session: 'failure', policy: 'no-policy-found', result: 'starttls-not-supported' }],
+    ['level none: TLS not wanted', { policy: 'none' }, { session: 'none' }],
+    ['connection refused', { result: 'transient', error: 'connect ECONNREFUSED', reply: undefined }, { session: 'none' }],
+    ['greeting refused', { result: 'transient', error: 'host x refused the session: 554 no', reply: { code: 554, text: 'no' } }, { session: 'none' }],
+    ['DNS failure: no host', { mx: '', ip: '', result: 'transient', error: 'dest.test: DNS timeout' }, { session: 'none' }],
+    [
+      'no MX host in the sts policy',
+      { ip: '', stsPolicy: sts, result: 'transient', error: 'no MX host of dest.test (mx.x.test) matches its MTA-STS policy (mx: mx.dest.test)' },
+      { session: 'failure', policy: 'sts', result: 'validation-failure' },
+    ],
+    ['through a relay', { tls: tls(false, mismatch), transport: 'relay', policy: 'verify' }, { session: 'none' }],
+  ];
+  for (const [name, fields, want] of cases) {
+    const attempt = { ...base, ...fields } as AttemptRecord;
+    if ('reply' in fields && fields.reply === undefined) delete attempt.reply;
+    assert.deepEqual(classifyAttempt(attempt), want, name);
+  }
+});
+
+test('certificate errors → result types, table', () => {
+  const cases: [string | undefined, string][] = [
+    ['CERT_HAS_EXPIRED (certificate has expired)', 'certificate-expired'],
+    ['CERT_NOT_YET_VALID (certificate is not yet valid)', 'certificate-expired'],
+    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE (unable to verify the first certificate)', 'certificate-not-trusted'],
+    ['SELF_SIGNED_CERT_IN_CHAIN (self-signed certificate in certificate chain)', 'certificate-not-trusted'],
+    ['certificate has no DNS names, not valid for mx.dest.test', 'certificate-host-mismatch'],
+    ['the server sent no certificate', 'validation-failure'],
+    [undefined, 'validation-failure'],
+  ];
+  for (const [error, want] of cases) assert.equal(certificateResult(error), want, String(error));
+});
