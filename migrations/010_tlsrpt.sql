@@ -3,6 +3,7 @@
 -- restart never sends a day's report twice (tlsrpt/store.ts is the only writer of tlsrpt_sent).
 ALTER TABLE attempts ADD COLUMN local_ip TEXT;       -- our end of the connection (sending-mta-ip); NULL when none was made
 ALTER TABLE attempts ADD COLUMN sts_policy TEXT;     -- JSON {id, mode, mx, maxAge}: the MTA-STS policy in force for the domain, or NULL
+ALTER TABLE attempts ADD COLUMN sts_problem TEXT;    -- JSON {kind, detail}: why the domain's MTA-STS policy was not usable (none cached), or NULL
 
 CREATE TABLE tlsrpt_sent (
   domain TEXT NOT NULL,                 -- the policy domain reported on

@@ -29,6 +29,8 @@ export interface AttemptRecord {
   localIp?: string;
   /** The MTA-STS policy in force for the domain (enforce or testing), for TLSRPT (tlsrpt/). */
   stsPolicy?: { id: string; mode: string; mx: string[]; maxAge: number };
+  /** Why the domain's MTA-STS policy could not be used (RFC 8460 §4.3.2.2 result type and detail). */
+  stsProblem?: { kind: string; detail: string };
 }
 
 /** Where the courier puts attempt records; AttemptsStore in production, an array in tests. */
@@ -60,6 +62,7 @@ interface Row {
   transport: string | null;
   local_ip: string | null;
   sts_policy: string | null;
+  sts_problem: string | null;
 }
 
 export class AttemptsStore implements AttemptSink {
@@ -82,9 +85,9 @@ export class AttemptsStore implements AttemptSink {
     this.relaxed = relaxedSync(db);
     this.insert = db.prepare(
       `INSERT INTO attempts (queue_id, at, domain, rcpts, mx, ip, port, policy, policy_source, tls_version, tls_cipher, tls_verified,
-         tls_error, downgrade, result, reply_code, reply_enhanced, reply_text, error, ms, transport, local_ip, sts_policy)
+         tls_error, downgrade, result, reply_code, reply_enhanced, reply_text, error, ms, transport, local_ip, sts_policy, sts_problem)
        VALUES (@queue_id, @at, @domain, @rcpts, @mx, @ip, @port, @policy, @policy_source, @tls_version, @tls_cipher, @tls_verified,
-         @tls_error, @downgrade, @result, @reply_code, @reply_enhanced, @reply_text, @error, @ms, @transport, @local_ip, @sts_policy)`,
+         @tls_error, @downgrade, @result, @reply_code, @reply_enhanced, @reply_text, @error, @ms, @transport, @local_ip, @sts_policy, @sts_problem)`,
     );
     this.select = db.prepare<[string], Row>('SELECT * FROM attempts WHERE queue_id = ? ORDER BY at, id');
     this.selectBetween = db.prepare<[number, number], Row>('SELECT * FROM attempts WHERE at >= ? AND at < ? ORDER BY at, id');
@@ -121,6 +124,7 @@ export class AttemptsStore implements AttemptSink {
       transport: a.transport ?? null,
       local_ip: a.localIp ?? null,
       sts_policy: a.stsPolicy ? JSON.stringify(a.stsPolicy) : null,
+      sts_problem: a.stsProblem ? JSON.stringify(a.stsProblem) : null,
     };
     this.pending.push(row);
     if (this.pending.length === 1) {
@@ -189,5 +193,6 @@ function fromRow(r: Row): AttemptRecord {
     ...(r.transport ? { transport: r.transport } : {}),
     ...(r.local_ip ? { localIp: r.local_ip } : {}),
     ...(r.sts_policy ? { stsPolicy: JSON.parse(r.sts_policy) as NonNullable<AttemptRecord['stsPolicy']> } : {}),
+    ...(r.sts_problem ? { stsProblem: JSON.parse(r.sts_problem) as NonNullable<AttemptRecord['stsProblem']> } : {}),
   };
 }

@@ -10,6 +10,7 @@ import { type HopFields, type Logger, mailLog } from '../log/log.ts';
 import { evaluate, shouldStarttls, type TlsObserved } from '../tls-policy/evaluate.ts';
 import { mxAllowed, type StsPolicy } from '../tls-policy/mta-sts.ts';
 import type { TlsPolicy } from '../tls-policy/policy.ts';
+import type { StsProblem } from '../tls-policy/sts.ts';
 import type { AttemptRecord, AttemptSink } from './attempts-store.ts';
 import type { MxHost } from './mx.ts';
 import type { OpenFailure, OpenResult, SmtpSession } from './smtp-client.ts';
@@ -37,6 +38,8 @@ export interface HopPlace {
   port: number;
   /** "relay" or "transport example.com" (transport.ts transportLabel); absent = MX delivery. */
   transport?: string;
+  /** Why the domain's MTA-STS policy could not be used (none cached), for the TLS report. */
+  stsProblem?: StsProblem;
 }
 
 /** The one record of a hop: the attempts row, plus what only the log record carries. */
@@ -135,6 +138,7 @@ export function hopRecord(
     ...(place.transport ? { transport: place.transport } : {}),
     ...(facts.localIp ? { localIp: facts.localIp } : {}),
     ...(stsPolicy ? { stsPolicy } : {}),
+    ...(place.stsProblem && !stsPolicy ? { stsProblem: place.stsProblem } : {}),
     ...(sts ? { sts } : {}),
   };
 }

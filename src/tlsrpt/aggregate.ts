@@ -68,7 +68,7 @@ export function buildReport(input: ReportInput): TlsReport | undefined {
         ...(a.mx ? { 'receiving-mx-hostname': a.mx } : {}),
         ...(a.ip ? { 'receiving-ip': a.ip } : {}),
         'failed-session-count': 1,
-        ...(a.tls?.error || a.error ? { 'failure-reason-code': (a.tls?.error ?? a.error ?? '').slice(0, 200) } : {}),
+        ...(reason(a) ? { 'failure-reason-code': reason(a)?.slice(0, 200) } : {}),
       });
   }
   if (groups.size === 0) return undefined;
@@ -84,6 +84,11 @@ export function buildReport(input: ReportInput): TlsReport | undefined {
     'report-id': input.reportId,
     policies,
   };
+}
+
+/** Our words for a failure, for "failure-reason-code": the policy problem, the certificate error, or the attempt's error. */
+function reason(a: AttemptRecord): string | undefined {
+  return (!a.stsPolicy ? a.stsProblem?.detail : undefined) ?? a.tls?.error ?? a.error;
 }
 
 /** RFC 8460 §4.4 date-time (RFC 3339), whole seconds, UTC: "2026-12-01T00:00:00Z". */

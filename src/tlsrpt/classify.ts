@@ -2,7 +2,7 @@
 // §4.3), pure: the policy that applied, and a successful session, a failed one with its result
 // type, or no TLS session to count (DNS or connect failures, relays, a plaintext retry).
 import type { AttemptRecord } from '../outbound/attempts-store.ts';
-import type { PolicyType, ResultType } from './report.ts';
+import { type PolicyType, RESULT_TYPES, type ResultType } from './report.ts';
 
 export type SessionVerdict = { session: 'none' } | { session: 'success'; policy: PolicyType } | { session: 'failure'; policy: PolicyType; result: ResultType };
 
@@ -43,6 +43,10 @@ export function classifyAttempt(a: AttemptRecord): SessionVerdict {
     return { session: 'failure', policy, result: 'validation-failure' };
   if (a.ip === '' || a.mx === '') return { session: 'none' };
   if (a.policy === 'none') return { session: 'none' };
+  // RFC 8460 §4.3.2.2: the domain has an MTA-STS policy we could not fetch or use (none cached):
+  // every session to it went without the policy.
+  const problem = RESULT_TYPES.find((t) => t === a.stsProblem?.kind);
+  if (problem && !a.stsPolicy) return { session: 'failure', policy: 'sts', result: problem };
   if (a.tls) {
     if (a.tls.version === '') return { session: 'failure', policy, result: 'validation-failure' };
     if (a.tls.verified) return { session: 'success', policy };

@@ -1,9 +1,10 @@
 // TLSRPT sending end to end (RFC 8460), as a new user gets it: a sending Sealpost with a DKIM key
 // delivers for a day (its clock shifted by SEALPOST_TEST_CLOCK_FILE) to a.test (MTA-STS enforce,
 // verified TLS) and b.test (MTA-STS testing, an MX name the certificate does not cover: a forced
-// certificate-host-mismatch), both served by a receiving Sealpost; then its clock crosses the UTC
+// certificate-host-mismatch), c.test (an MTA-STS policy host whose certificate does not name it:
+// sts-webpki-invalid) and d.test (no TLSRPT record), all served by a receiving Sealpost; then its clock crosses the UTC
 // day boundary: a.test's report arrives as DKIM-signed multipart/report mail in the receiving
-// instance's Maildir, b.test's by HTTPS POST to a test endpoint; both JSON documents pass an RFC
+// instance's Maildir, b.test's and c.test's by HTTPS POST to a test endpoint; both JSON documents pass an RFC
 // 8460 §4.4 schema check and count the sessions made. A restart sends nothing again; the next day
 // reports nothing on the delivery of the reports themselves. Loopback only.
 import assert from 'node:assert/strict';
@@ -181,6 +182,13 @@ test('TLS reports: a day of deliveries → one report per domain by mail (DKIM-s
     ['reports.b.test', { A: [HTTPS_IP] }],
     ['_smtp._tls.a.test', { TXT: ['v=TLSRPTv1; rua=mailto:tlsrpt@rcv.test'] }],
     ['_smtp._tls.b.test', { TXT: ['v=TLSRPTv1;rua=https://reports.b.test/v1/tlsrpt'] }],
+    // c.test publishes MTA-STS, but its policy host's certificate does not name it: sts-webpki-invalid.
+    ['c.test', { MX: [{ preference: 10, exchange: 'mx.rcv.test' }] }],
+    ['_mta-sts.c.test', { TXT: ['v=STSv1; id=c1'] }],
+    ['mta-sts.c.test', { A: [HTTPS_IP] }],
+    ['_smtp._tls.c.test', { TXT: ['v=TLSRPTv1; rua=https://reports.b.test/v1/c'] }],
+    // d.test asks for no reports: it gets none.
+    ['d.test', { MX: [{ preference: 10, exchange: 'mx.rcv.test' }] }],
     // Asks for reports too: it must get none about the delivery of the reports themselves.
     ['_smtp._tls.rcv.test', { TXT: ['v=TLSRPTv1; rua=mailto:tlsrpt@rcv.test'] }],
   ];
@@ -195,6 +203,8 @@ test('TLS reports: a day of deliveries → one report per domain by mail (DKIM-s
         { name: 'rcv.test', mailboxes: ['tlsrpt'] },
         { name: 'a.test', mailboxes: ['alice'] },
         { name: 'b.test', mailboxes: ['bob'] },
+        { name: 'c.test', mailboxes: ['carol'] },
+        { name: 'd.test', mailboxes: ['dave'] },
       ],
       dns: { servers: [dns.address] },
     },
@@ -227,12 +237,16 @@ test('TLS reports: a day of deliveries → one report per domain by mail (DKIM-s
     ['alice@a.test', 'one'],
     ['alice@a.test', 'two'],
     ['bob@b.test', 'three'],
+    ['carol@c.test', 'four'],
+    ['dave@d.test', 'five'],
   ] as const) {
     const sent = await sender.cli(['send', '-f', 'bob@sender.test', rcpt], `Subject: ${subject}\r\n\r\nhello\r\n`);
     assert.equal(sent.code, 0, sent.stderr);
   }
   await receiver.waitForMail(2, { domain: 'a.test', mailbox: 'alice', timeoutMs: 30_000 });
   await receiver.waitForMail(1, { domain: 'b.test', mailbox: 'bob', timeoutMs: 30_000 });
+  await receiver.waitForMail(1, { domain: 'c.test', mailbox: 'carol', timeoutMs: 30_000 });
+  await receiver.waitForMail(1, { domain: 'd.test', mailbox: 'dave', timeoutMs: 30_000 });
   const hops = sender.findLogs({ event: 'hop' });
   assert.deepEqual(
     hops.map((h) => [h['domain'], h['result'], (h['tls'] as { verified?: boolean } | null)?.verified, h['policySource']]).sort(),
@@ -240,6 +254,8 @@ test('TLS reports: a day of deliveries → one report per domain by mail (DKIM-s
       ['a.test', 'delivered', true, 'mta-sts'],
       ['a.test', 'delivered', true, 'mta-sts'],
       ['b.test', 'delivered', false, 'default'],
+      ['c.test', 'delivered', true, 'default'],
+      ['d.test', 'delivered', true, 'default'],
     ],
     JSON.stringify(hops),
   );
@@ -248,12 +264,13 @@ test('TLS reports: a day of deliveries → one report per domain by mail (DKIM-s
   const since = sender.logs().length;
   await setClock(day + DAY_MS + 5_000);
   const run = await sender.waitForLog({ event: 'tlsrpt', state: 'run', day: dayName }, { since, timeoutMs: 30_000 });
-  assert.equal(run['reports'], 2, JSON.stringify(sender.findLogs({ event: 'tlsrpt' })));
+  assert.equal(run['domains'], 4, 'a, b, c and d had traffic');
+  assert.equal(run['reports'], 3, JSON.stringify(sender.findLogs({ event: 'tlsrpt' })));
 
   // b.test: by HTTPS POST, gzip JSON.
-  await waitFor(() => posts.length >= 1, { timeoutMs: 10_000, what: 'the POST to reports.b.test' });
-  assert.equal(posts.length, 1);
-  const post = posts[0] as Post;
+  await waitFor(() => posts.length >= 2, { timeoutMs: 10_000, what: 'the POSTs to reports.b.test' });
+  assert.equal(posts.length, 2);
+  const post = posts.find((p) => p.path === '/v1/tlsrpt') as Post;
   assert.equal(post.type, 'application/tlsrpt+gzip');
   assert.equal(post.path, '/v1/tlsrpt');
   const b = JSON.parse(gunzipSync(post.body).toString('utf8')) as Record<string, unknown>;
@@ -279,6 +296,19 @@ test('TLS reports: a day of deliveries → one report per domain by mail (DKIM-s
   assert.equal(detail['receiving-ip'], RECEIVER_IP);
   assert.equal(detail['failed-session-count'], 1);
   assert.ok(net.isIP(String(detail['sending-mta-ip'])) !== 0, JSON.stringify(detail));
+
+  // c.test: its policy could not be fetched over verified HTTPS, so every session went without it.
+  const cPost = posts.find((p) => p.path === '/v1/c') as Post;
+  assert.equal(cPost.type, 'application/tlsrpt+gzip');
+  const c = JSON.parse(gunzipSync(cPost.body).toString('utf8')) as {
+    policies: { policy: unknown; summary: unknown; 'failure-details': Record<string, unknown>[] }[];
+  };
+  assert.deepEqual(schemaProblems(c), []);
+  assert.equal(c.policies.length, 1);
+  assert.deepEqual(c.policies[0]?.policy, { 'policy-type': 'sts', 'policy-domain': 'c.test' });
+  assert.deepEqual(c.policies[0]?.summary, { 'total-successful-session-count': 0, 'total-failure-session-count': 1 });
+  assert.equal(c.policies[0]?.['failure-details'][0]?.['result-type'], 'sts-webpki-invalid');
+  assert.match(String(c.policies[0]?.['failure-details'][0]?.['failure-reason-code']), /mta-sts\.c\.test/);
 
   // a.test: by mail to tlsrpt@rcv.test, through the sender's queue, DKIM-signed.
   const [mail] = await receiver.waitForMail(1, { domain: 'rcv.test', mailbox: 'tlsrpt', timeoutMs: 30_000 });
@@ -315,8 +345,8 @@ test('TLS reports: a day of deliveries → one report per domain by mail (DKIM-s
   await sender.restart();
   const again = await sender.waitForLog({ event: 'tlsrpt', state: 'run', day: dayName }, { since: beforeRestart, timeoutMs: 20_000 });
   assert.equal(again['reports'], 0);
-  assert.equal(again['domains'], 0, 'both domains are recorded as done');
-  assert.equal(posts.length, 1);
+  assert.equal(again['domains'], 1, 'a, b and c are recorded as done; d.test (no record) is looked up again');
+  assert.equal(posts.length, 2);
   assert.equal((await receiver.readMaildir('rcv.test', 'tlsrpt')).length, 1);
 
   // The next day: the only traffic was the report mail to rcv.test, which is never reported on.

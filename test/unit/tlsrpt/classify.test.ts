@@ -74,6 +74,21 @@ test('attempts → sessions of the TLS report (RFC 8460 §4.3), table', () => {
       { session: 'failure', policy: 'sts', result: 'validation-failure' },
     ],
     ['through a relay', { tls: tls(false, mismatch), transport: 'relay', policy: 'verify' }, { session: 'none' }],
+    [
+      'MTA-STS policy not fetched, none cached',
+      { tls: tls(true), stsProblem: { kind: 'sts-policy-fetch-error', detail: 'policy fetch failed: timeout' } },
+      { session: 'failure', policy: 'sts', result: 'sts-policy-fetch-error' },
+    ],
+    [
+      'policy host certificate not valid',
+      { tls: tls(true), stsProblem: { kind: 'sts-webpki-invalid', detail: 'x' } },
+      { session: 'failure', policy: 'sts', result: 'sts-webpki-invalid' },
+    ],
+    [
+      'invalid policy, but a cached one in force',
+      { tls: tls(true), stsPolicy: sts, stsProblem: { kind: 'sts-policy-invalid', detail: 'x' } },
+      { session: 'success', policy: 'sts' },
+    ],
   ];
   for (const [name, fields, want] of cases) {
     const attempt = { ...base, ...fields } as AttemptRecord;
