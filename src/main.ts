@@ -239,6 +239,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         store: tlsrptStore,
         resolveTxt: (name) => dnsResolver.resolveTxt(name),
         log,
+        retentionMs: config.queue.attemptsRetentionMs,
       });
       deps.onClockJump?.(() => scheduler.wake());
       started.push({ name: 'tls reports', stop: () => scheduler.stop() });

@@ -21,6 +21,8 @@ export interface TlsrptDeps extends DeliverDeps {
   store: TlsrptStore;
   resolveTxt: (name: string) => Promise<DnsAnswer<string>>;
   log: Logger;
+  /** How long the records of reports made are kept (queue.attempts_retention, as the attempts). */
+  retentionMs: number;
 }
 
 export interface RunSummary {
@@ -30,7 +32,7 @@ export interface RunSummary {
   failed: number;
 }
 
-/** Reports on the UTC day `dayStart` for every domain not done yet. Never rejects. */
+/** Reports on the UTC day `dayStart` for every domain not done yet. Rejects only when the database does. */
 export async function reportDay(dayStart: number, deps: TlsrptDeps): Promise<RunSummary> {
   const { day, start, end } = utcDay(dayStart);
   const done = deps.store.doneFor(day);
@@ -53,6 +55,7 @@ export async function reportDay(dayStart: number, deps: TlsrptDeps): Promise<Run
       deps.log.error({ err, event: 'tlsrpt', domain, day }, 'TLS report failed');
     }
   }
+  deps.store.pruneBefore(start - deps.retentionMs);
   mailLog(deps.log, 'tlsrpt', { state: 'run', ...summary }, `TLS reports for ${day}: ${summary.reports} sent, ${summary.failed} failed`);
   return summary;
 }
@@ -111,7 +114,10 @@ export function startTlsrpt(deps: TlsrptDeps): TlsrptScheduler {
     const today = utcDay(deps.now());
     if (today.day !== lastDay) {
       lastDay = today.day;
-      running = running.then(() => (stopped ? undefined : reportDay(today.start - DAY_MS, deps)));
+      running = running
+        .then(() => (stopped ? undefined : reportDay(today.start - DAY_MS, deps)))
+        // A store fault (a full disk): this day's reports wait for the next start.
+        .catch((err: unknown) => deps.log.error({ err, event: 'tlsrpt' }, 'TLS report run failed'));
     }
     clearTimeout(timer);
     // A second past midnight: the last attempts of the day are written by then.
