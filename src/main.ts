@@ -9,7 +9,7 @@ import { senderAllowed } from './auth/senders.ts';
 import { prepareOutgoing } from './auth/submission.ts';
 import { UsersStore } from './auth/users.ts';
 import { applyReloadable, logReload, readReload } from './config/reload.ts';
-import { reportIdentity } from './config/tlsrpt.ts';
+import { reportIdentity } from './config/tlsrpt-sending.ts';
 import type { Config, ListenAddress } from './config/types.ts';
 import { startQuietGc } from './core/quiet-gc.ts';
 import { type Db, openDb } from './db/open.ts';
@@ -49,8 +49,11 @@ import { createAlpnChallenges } from './tls/alpn-challenges.ts';
 import { startTls } from './tls/service.ts';
 import { loadTrust } from './tls-policy/trust.ts';
 import { postReport } from './tlsrpt/post.ts';
+import { withTlsReports } from './tlsrpt/receive.ts';
+import { reportMailboxes } from './tlsrpt/record.ts';
+import { TlsrptSentStore } from './tlsrpt/sent-store.ts';
 import { startTlsrpt } from './tlsrpt/service.ts';
-import { TlsrptStore } from './tlsrpt/store.ts';
+import { TlsReportStore } from './tlsrpt/store.ts';
 
 /**
  * Maildir deliveries at once (Postfix's default_destination_concurrency_limit). They mostly wait
@@ -175,13 +178,18 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     );
     started.push({ name: 'offload thread', stop: () => offload.close() });
     // [[domain]] delivery (Maildir or LMTP) as in force at each delivery: reload may change it.
-    const local = createLocalCourier({
-      mailRoot: path.join(config.dataDir, 'mail'),
-      hostname: config.hostname,
-      write: offload.write,
-      delivery: (domain) => inForce.domains.find((d) => d.name === domain)?.delivery ?? { kind: 'maildir' },
-      junkFolder: config.rspamd?.junkFolder === true,
-    });
+    // Mail to a [[domain]] tlsrpt_rua mailbox is read as TLS reports once delivered (tlsrpt/receive.ts).
+    const tlsReports = new TlsReportStore(db);
+    const local = withTlsReports(
+      createLocalCourier({
+        mailRoot: path.join(config.dataDir, 'mail'),
+        hostname: config.hostname,
+        write: offload.write,
+        delivery: (domain) => inForce.domains.find((d) => d.name === domain)?.delivery ?? { kind: 'maildir' },
+        junkFolder: config.rspamd?.junkFolder === true,
+      }),
+      { store: tlsReports, mailboxes: () => reportMailboxes(inForce.domains), log, now },
+    );
     const workers = [
       new QueueWorker({
         store,
@@ -219,7 +227,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     started.push({ name: 'attempts pruning', stop: stopPruning });
     // TLS reports (RFC 8460) once a UTC day about the previous day's attempts, to the domains that ask.
     if (config.tlsrpt.enabled) {
-      const tlsrptStore = new TlsrptStore(db);
+      const tlsrptStore = new TlsrptSentStore(db);
       const trust = loadTrust(config.outbound.caFile);
       const from = `tlsrpt-noreply@${signer.domains[0] ?? config.domains[0]?.name ?? config.hostname}`;
       const scheduler = startTlsrpt({

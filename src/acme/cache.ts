@@ -3,6 +3,7 @@
 //   <name>/key-<serial>.pem (0600)        the certificate key
 //   <name>/fullchain-<serial>.pem         leaf + intermediates
 //   <name>/meta.json                      which files are current (written last: the commit point)
+//   <name>/next-key.json (0600)           a staged next key and when it was staged (`sealpost dane rollover`)
 // Every file is written atomically (tmp + fsync + rename + fsync dir), so a crash leaves the
 // previous generation in force. Side effects: file system only.
 import { randomBytes } from 'node:crypto';
@@ -135,6 +136,38 @@ export async function saveEntry(
     if (!keep.has(file) && /^(key|fullchain)-.*\.pem$/.test(file)) await unlink(path.join(dir, file)).catch(() => undefined);
   }
   return full;
+}
+
+export interface StagedKeyRecord {
+  keyPem: string;
+  /** ISO 8601. */
+  stagedAt: string;
+}
+
+/** The staged next key of a certificate entry, if one is staged and readable. */
+export async function loadStagedKey(root: string, primaryName: string): Promise<StagedKeyRecord | undefined> {
+  const text = await readOptional(path.join(root, safeName(primaryName), 'next-key.json'));
+  if (text === undefined) return undefined;
+  try {
+    const record = JSON.parse(text) as Partial<StagedKeyRecord>;
+    if (typeof record.keyPem !== 'string' || typeof record.stagedAt !== 'string' || Number.isNaN(Date.parse(record.stagedAt))) return undefined;
+    return { keyPem: record.keyPem, stagedAt: record.stagedAt };
+  } catch {
+    return undefined;
+  }
+}
+
+export async function saveStagedKey(root: string, primaryName: string, record: StagedKeyRecord): Promise<void> {
+  const dir = path.join(root, safeName(primaryName));
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(path.join(dir, 'next-key.json'), `${JSON.stringify(record, null, 2)}\n`, 0o600);
+}
+
+/** After the switch: the staged key is the current one now. */
+export async function clearStagedKey(root: string, primaryName: string): Promise<void> {
+  await unlink(path.join(root, safeName(primaryName), 'next-key.json')).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
 }
 
 export async function readOptional(file: string): Promise<string | undefined> {

@@ -16,9 +16,22 @@ import { policyHosts } from '../mta-sts/policy.ts';
 import type { AlpnChallenges } from '../tls/alpn-challenges.ts';
 import type { CertStore } from '../tls/store.ts';
 import { createAriPoller } from './ari-poller.ts';
-import { type CachedCert, cacheRoot, ensureCacheDir, loadAccountKey, loadAccountUrl, loadEntry, saveAccountKey, saveAccountUrl, saveEntry } from './cache.ts';
+import {
+  type CachedCert,
+  cacheRoot,
+  clearStagedKey,
+  ensureCacheDir,
+  loadAccountKey,
+  loadAccountUrl,
+  loadEntry,
+  loadStagedKey,
+  saveAccountKey,
+  saveAccountUrl,
+  saveEntry,
+} from './cache.ts';
 import { type ControlWatcher, watchRenewRequests } from './control.ts';
 import { admit, inspect } from './current.ts';
+import { chooseKey, type KeyChoice, keyTypeOf } from './key-choice.ts';
 import { createKey, issueCertificate, type OrderDeps } from './order.ts';
 import {
   admitted,
@@ -146,13 +159,39 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
     }
   }
 
+  /** The key of the next certificate (key-choice.ts); the staged key is read afresh: `sealpost dane rollover` writes it while we run. */
+  async function nextKey(): Promise<KeyChoice> {
+    const staged = await loadStagedKey(root, config.hostname).catch(() => undefined);
+    const currentPem = state.current?.entry.keyPem;
+    return chooseKey({
+      keyType: config.acme.keyType,
+      reuseKey: config.acme.reuseKey,
+      rolloverAfterMs: config.acme.rolloverAfterMs,
+      now: clock.now(),
+      ...(currentPem ? { current: { keyPem: currentPem, type: keyTypeOf(currentPem) } } : {}),
+      ...(staged ? { staged: { keyPem: staged.keyPem, type: keyTypeOf(staged.keyPem), stagedAt: Date.parse(staged.stagedAt) } } : {}),
+    });
+  }
+
   /** One issuance attempt; the outcome is logged, saved and returned, never thrown. */
   async function attempt(why: string): Promise<RenewOutcome> {
     const replacing = replaces(state);
-    mailLog(log, 'cert', { action: 'ordering', names, why, directory, ...(replacing ? { replaces: replacing } : {}) }, 'ordering an ACME certificate');
+    const key = await nextKey();
+    mailLog(
+      log,
+      'cert',
+      { action: 'ordering', names, why, directory, key: key.kind, keyWhy: key.why, ...(replacing ? { replaces: replacing } : {}) },
+      'ordering an ACME certificate',
+    );
     const result = await issueCertificate(
       { directoryUrl: directory, accountKeyPem: accountKey, ...(accountUrl ? { accountUrl } : {}), email: config.acme.email },
-      { names, keyType: config.acme.keyType, challenge: config.acme.challenge, ...(replacing ? { replaces: replacing } : {}) },
+      {
+        names,
+        keyType: config.acme.keyType,
+        challenge: config.acme.challenge,
+        ...(replacing ? { replaces: replacing } : {}),
+        ...(key.kind !== 'new' ? { keyPem: key.keyPem } : {}),
+      },
       { transport, challenges, log, ...(deps.alpn ? { alpn: deps.alpn } : {}), ...(deps.poll ? { poll: deps.poll } : {}) },
     );
     if (result.accountUrl && result.accountUrl !== accountUrl) {
@@ -189,6 +228,12 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
     if (typeof accepted === 'string') return fail(accepted);
     const replaced = state.current;
     state = issued(state, accepted, now); // and ask the CA about the new certificate's window
+    if (key.kind === 'staged') {
+      // The staged key serves now: it is no longer "next" (`dane show` prints only its record).
+      await clearStagedKey(root, config.hostname).catch((err: unknown) =>
+        log.error({ event: 'cert', action: 'staged-key-not-cleared', error: (err as Error).message }, 'cannot remove the staged key file'),
+      );
+    }
     // The status file first: whoever reads the log record finds `sealpost certs` already saying so.
     await saveStatus();
     mailLog(log, 'cert', {
@@ -200,6 +245,7 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
       notAfter: iso(accepted.notAfter),
       fingerprint: accepted.fingerprint,
       nextRenewalAt: iso(renewAt(state) ?? accepted.notAfter),
+      key: key.kind === 'staged' ? 'rolled-over' : key.kind === 'reuse' ? 'kept' : 'new',
       ...(replaced ? { replacedSerial: replaced.serial } : {}),
     });
     return { kind: 'issued', names, serial: accepted.serial, notAfter: iso(accepted.notAfter) };

@@ -24,6 +24,8 @@ export interface OrderRequest {
   replaces?: string;
   /** The challenge answered for every name; http-01 when absent. */
   challenge?: AcmeChallenge;
+  /** The certificate key (PEM) to use (key-choice.ts: the current or the staged one); a new one of keyType when absent. */
+  keyPem?: string;
 }
 
 export type IssueResult =
@@ -84,7 +86,7 @@ export async function issueCertificate(account: AccountRef, request: OrderReques
     }
 
     step = 'finalizing the order';
-    const keyPem = await createKey(request.keyType);
+    const keyPem = request.keyPem ?? (await createKey(request.keyType));
     const [, csr] = await acme.crypto.createCsr({ commonName: request.names[0] ?? '', altNames: [...request.names] }, keyPem);
     const finalized = await client.finalizeOrder(order, csr);
     step = 'downloading the certificate';

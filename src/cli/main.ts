@@ -26,8 +26,16 @@ commands:
   dkim keygen --domain D --selector S [--type rsa-2048|ed25519]
                              make a DKIM key; prints the DNS TXT record to publish
   dkim show                  the TXT records of the configured DKIM keys
-  mta-sts show [--json]      the MTA-STS policies we host, the DNS records to publish, whether DNS has the id
-  status [--json]            listeners, certificates, queue, last delivery errors, TLS share (last day)
+  mta-sts show [--days N] [--json]
+                             the MTA-STS policies we host, the DNS records to publish, whether DNS
+                             has the id, whether the TLS reports of the last N days (7) allow enforce
+  dane show [--json]         the TLSA records (3 1 1) to publish for _25._tcp.<hostname>, the next key's too
+  dane rollover              stage a new ACME key; the first renewal after acme.rollover_after uses it
+  tls-report [--days N] [--json]
+                             the TLS reports other domains sent us (tlsrpt_rua): per organization
+                             and day, sessions, failures by type, sending MTA IPs (last 7 days)
+  status [--json]            listeners, certificates, queue, last delivery errors, TLS share (last
+                             day), TLS reports received (last 7 days), the _smtp._tls records
   backup --out DIR|FILE.tar.zst [--with-mail]
                              a consistent copy of the queue, keys, certificates and config while
                              the daemon runs (Maildirs only with --with-mail)
@@ -44,7 +52,7 @@ async function main(argv: string[]): Promise<number> {
   // init and doctor default to /etc/sealpost/sealpost.toml and take repeatable --ip: the same.
   if (argv[0] === 'init') return (await import('./init.ts')).run(argv.slice(1));
   if (argv[0] === 'doctor') return (await import('./doctor.ts')).run(argv.slice(1));
-  const args = parseArgs(argv, ['config', 'f', 'domain', 'selector', 'type', 'limit', 'after', 'out']);
+  const args = parseArgs(argv, ['config', 'f', 'domain', 'selector', 'type', 'limit', 'after', 'out', 'days']);
   if (typeof args === 'string') return usage(args);
   const [verb, sub] = args.words;
   if (args.flags.has('help') || args.flags.has('h') || verb === 'help' || verb === undefined) {
@@ -70,6 +78,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./status.ts')).run(config, args);
     case 'mta-sts':
       return (await import('./mta-sts.ts')).run(config, args);
+    case 'dane':
+      return (await import('./dane.ts')).run(config, args);
+    case 'tls-report':
+      return (await import('./tls-report.ts')).run(config, args);
     case 'backup':
       return (await import('./backup.ts')).run(config, args);
     case 'restore':

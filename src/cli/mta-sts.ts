@@ -1,12 +1,16 @@
 // `sealpost mta-sts show [--json] --config FILE`: the MTA-STS policies this config hosts, the DNS
 // records to publish for each, and whether DNS (through dns.servers) has the current id and the
-// policy host's addresses.
-// Exit 0, or 1 when a record is missing or old. Side effects: DNS queries. Never starts listeners.
+// policy host's addresses; each domain's _smtp._tls record and whether the TLS reports received in
+// the last --days N days (7) allow "enforce".
+// Exit 0, or 1 when a record is missing or old (the _smtp._tls one too). Side effects: DNS queries. Never starts listeners.
 import { formatProblems, loadConfig } from '../config/load.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import { hostedPolicies } from '../mta-sts/policy.ts';
 import { dnsState, hostState, type PolicyShow, renderShow } from '../mta-sts/report.ts';
+import { publishedState, tlsRptRecords } from '../tlsrpt/record.ts';
+import { enforceAdvice, sinceDays } from '../tlsrpt/summary.ts';
 import type { Args } from './args.ts';
+import { DEFAULT_DAYS, parseDays, receivedReports } from './tls-report.ts';
 
 export async function run(
   configFile: string,
@@ -16,7 +20,12 @@ export async function run(
 ): Promise<number> {
   const sub = args.words[1];
   if (sub !== 'show') {
-    err.write(`sealpost mta-sts: unknown subcommand "${sub ?? ''}"\nusage: sealpost mta-sts show [--json] --config FILE\n`);
+    err.write(`sealpost mta-sts: unknown subcommand "${sub ?? ''}"\nusage: sealpost mta-sts show [--days N] [--json] --config FILE\n`);
+    return 2;
+  }
+  const days = parseDays(args.values.get('days'), DEFAULT_DAYS);
+  if (typeof days === 'string') {
+    err.write(`sealpost mta-sts: ${days}\nusage: sealpost mta-sts show [--days N] [--json] --config FILE\n`);
     return 2;
   }
   const loaded = await loadConfig(configFile);
@@ -26,10 +35,25 @@ export async function run(
   }
   const { config } = loaded;
   const resolver = createNodeResolver(config.dns);
+  const reports = receivedReports(config.dataDir, sinceDays(Date.now(), days)) ?? [];
+  const records = tlsRptRecords(config.domains);
   const shows: PolicyShow[] = await Promise.all(
     hostedPolicies(config).map(async (policy) => {
-      const [txt, a, aaaa] = await Promise.all([resolver.resolveTxt(policy.txtName), resolver.resolve4(policy.host), resolver.resolve6(policy.host)]);
-      return { policy, dns: dnsState(policy, txt), host: hostState(policy, a, aaaa) };
+      const record = records.find((r) => r.domain === policy.domain);
+      const [txt, a, aaaa, tlsrptTxt] = await Promise.all([
+        resolver.resolveTxt(policy.txtName),
+        resolver.resolve4(policy.host),
+        resolver.resolve6(policy.host),
+        record ? resolver.resolveTxt(record.name) : undefined,
+      ]);
+      const tlsrpt = record && tlsrptTxt ? { ...record, dns: publishedState(record, tlsrptTxt) } : undefined;
+      return {
+        policy,
+        dns: dnsState(policy, txt),
+        host: hostState(policy, a, aaaa),
+        ...(tlsrpt ? { tlsrpt } : {}),
+        advice: enforceAdvice(policy.domain, reports, days),
+      };
     }),
   );
   const facts = { hostname: config.hostname, httpsListening: config.listen.https.length > 0 };
@@ -39,7 +63,7 @@ export async function run(
       `${JSON.stringify(
         {
           https: facts.httpsListening,
-          policies: shows.map(({ policy, dns, host }) => ({
+          policies: shows.map(({ policy, dns, host, tlsrpt, advice }) => ({
             domain: policy.domain,
             mode: policy.mode,
             id: policy.id,
@@ -48,6 +72,8 @@ export async function run(
             policy: policy.text,
             dns,
             hostDns: host,
+            tlsrpt: tlsrpt ? { name: tlsrpt.name, value: tlsrpt.value, dns: tlsrpt.dns } : null,
+            enforce: advice,
           })),
           warnings: report.warnings,
         },

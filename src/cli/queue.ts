@@ -111,6 +111,8 @@ function showText(id: string, m: QueuedMessage | undefined, attempts: AttemptRec
     );
     if (m.subject) lines.push(`  subject   ${m.subject}`);
     if (m.messageId) lines.push(`  message-id ${m.messageId}`);
+    if (m.tlsRequired === 'requiretls') lines.push('  tls       REQUIRETLS (RFC 8689): only DANE or MTA-STS-verified TLS to a host that offers REQUIRETLS');
+    if (m.tlsRequired === 'no') lines.push('  tls       TLS-Required: No (RFC 8689): MTA-STS and DANE failures are ignored for this message');
     lines.push('recipients');
     for (const r of m.recipients) {
       const next = r.state === 'queued' ? `, next attempt ${new Date(r.nextAttemptAt).toISOString()}${r.nextAttemptAt <= now ? ' (due now)' : ''}` : '';

@@ -2,7 +2,8 @@
 // answers on its listeners, the certificates and their expiry, the queue by state, the last
 // delivery errors, whether DNSSEC validation works through [dns] servers, the share of inbound
 // and outbound connections that used TLS over the last day, and the connections refused at
-// connect by DNSBL in that day. Reads the config, the certificate files and the database
+// connect by DNSBL in that day, the TLS reports other domains sent us in the last 7 days and our
+// _smtp._tls records to publish. Reads the config, the certificate files and the database
 // (read-only, never migrated); connects to its own listeners to see that they answer, asks the
 // first DNS server for the root DNSKEY (dns/validation-probe.ts). Starts nothing.
 // Exit 0; 3 when no listener answers (the daemon is not running: LSB's "not running").
@@ -20,10 +21,15 @@ import { describeProbe, probeValidation, type ValidationProbe } from '../dns/val
 import { readDoctorRecord } from '../doctor/startup.ts';
 import { inboundShare } from '../inbound/session-stats.ts';
 import { rspamdActions } from '../rspamd/stats.ts';
+import { type TlsRptRecord, tlsRptRecords } from '../tlsrpt/record.ts';
+import { readReports, type StoredPolicy } from '../tlsrpt/store.ts';
+import { type ReportDay, type ReportTotals, reportDays, reportTotals, sinceDays, totalsLine } from '../tlsrpt/summary.ts';
 import type { Args } from './args.ts';
 import { type CertListing, collect } from './certs.ts';
 
 const DAY = 86_400_000;
+/** The days of TLS reports summed up in one line. */
+const REPORT_DAYS = 7;
 
 export interface ListenerStatus {
   kind: 'smtp' | 'submission' | 'submissions' | 'acme_http' | 'https';
@@ -68,6 +74,8 @@ export interface StatusReport {
   dnssec: ValidationProbe;
   /** The doctor's findings at the last daemon start (data_dir/doctor.json); absent before one ran. */
   doctor?: { checkedAt: string; errors: number; warnings: number };
+  /** TLS reports (RFC 8460) received in the last 7 days and the _smtp._tls records to publish. */
+  tlsReports: { since: string; days: number; totals: ReportTotals; byDay: ReportDay[]; records: TlsRptRecord[] };
 }
 
 type Out = Pick<NodeJS.WriteStream, 'write'>;
@@ -98,6 +106,14 @@ export async function collectStatus(config: Config, configFile: string, now: num
   ]);
   const certificates = (await collect(config)).map((c) => (c.notAfter ? { ...c, daysLeft: Math.floor((Date.parse(c.notAfter) - now) / DAY) } : c));
   const since = now - DAY;
+  const reportsSince = sinceDays(now, REPORT_DAYS);
+  const tlsReports = (policies: readonly StoredPolicy[]): StatusReport['tlsReports'] => ({
+    since: new Date(reportsSince).toISOString(),
+    days: REPORT_DAYS,
+    totals: reportTotals(policies),
+    byDay: reportDays(policies),
+    records: tlsRptRecords(config.domains),
+  });
   const doctorRecord = await readDoctorRecord(config.dataDir);
   const doctor = doctorRecord
     ? { doctor: { checkedAt: doctorRecord.checkedAt, errors: doctorRecord.counts.error, warnings: doctorRecord.counts.warning } }
@@ -114,7 +130,14 @@ export async function collectStatus(config: Config, configFile: string, now: num
   };
   const file = path.join(config.dataDir, 'sealpost.db');
   if (!existsSync(file))
-    return { ...base, queue: null, lastErrors: [], tls: { since: new Date(since).toISOString(), inbound: null, outbound: null }, refused: null };
+    return {
+      ...base,
+      queue: null,
+      lastErrors: [],
+      tls: { since: new Date(since).toISOString(), inbound: null, outbound: null },
+      refused: null,
+      tlsReports: tlsReports([]),
+    };
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     db.pragma('busy_timeout = 5000');
@@ -132,6 +155,7 @@ export async function collectStatus(config: Config, configFile: string, now: num
       },
       refused: share ? { since: new Date(since).toISOString(), dnsbl: share.dnsblRefused } : null,
       rspamd: has('rspamd_stats') ? rspamdActions(db, since) : null,
+      tlsReports: tlsReports(has('tls_reports') ? readReports(db, reportsSince) : []),
     };
   } finally {
     db.close();
@@ -329,6 +353,9 @@ export function renderStatus(r: StatusReport): string {
           .join(', ')} (the last day)`,
       );
   }
+  out.push(`${totalsLine(r.tlsReports.totals, r.tlsReports.days)}${r.tlsReports.totals.reports > 0 ? ', details: sealpost tls-report' : ''}`);
+  if (r.tlsReports.records.length === 0) out.push('  no [[domain]] has tlsrpt_rua: no _smtp._tls record to publish, senders do not report');
+  for (const rec of r.tlsReports.records) out.push(`  publish ${rec.name}. IN TXT "${rec.value}"`);
   const d = r.doctor;
   out.push(
     `doctor        ${d === undefined ? 'not run yet (it runs at daemon start; or: sealpost doctor)' : `${d.errors} error${d.errors === 1 ? '' : 's'}, ${d.warnings} warning${d.warnings === 1 ? '' : 's'} at start-up ${d.checkedAt}${d.errors + d.warnings > 0 ? ' (details and fixes: sealpost doctor --config FILE)' : ''}`}`,

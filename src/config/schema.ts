@@ -22,7 +22,7 @@ import {
   readShutdown,
   readTls,
 } from './sections.ts';
-import { readTlsrpt } from './tlsrpt.ts';
+import { readTlsrpt } from './tlsrpt-sending.ts';
 import type { Config, DkimDomain } from './types.ts';
 
 export type Validated = { ok: true; config: Config; warnings: Problem[] } | { ok: false; problems: Problem[] };

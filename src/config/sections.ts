@@ -7,6 +7,7 @@ import { parseDelivery } from './delivery.ts';
 import { readDnsbl } from './dnsbl.ts';
 import { isTable, join, parseHostPort, type Reader, type Table } from './fields.ts';
 import { checkRelayWidth } from './relay.ts';
+import { checkTlsRptRua, readTlsRptRua } from './tlsrpt.ts';
 import { readRelay as readRelayHop, readTransports } from './transport.ts';
 import {
   type AcmeConfig,
@@ -139,7 +140,7 @@ export function readAcme(
   listen: { acmeHttp: number; acmeHttpGiven: boolean; https: number },
   baseDir: string,
 ): AcmeConfig {
-  r.unknownKeys(table, 'acme', ['enabled', 'directory', 'email', 'names', 'key_type', 'ca_file', 'challenge']);
+  r.unknownKeys(table, 'acme', ['enabled', 'directory', 'email', 'names', 'key_type', 'ca_file', 'challenge', 'reuse_key', 'rollover_after']);
   const enabled = r.boolean(table, 'enabled', 'acme', false);
   const directory = r.string(table, 'directory', 'acme', 'https://acme-v02.api.letsencrypt.org/directory');
   if (!isHttpsUrl(directory)) {
@@ -179,7 +180,11 @@ export function readAcme(
       'is empty but acme.challenge is "tls-alpn-01": TLS-ALPN-01 needs the HTTPS listener on port 443, e.g. https = ["0.0.0.0:443", "[::]:443"]',
     );
   }
-  return { enabled, directory, email, names, keyType, caFile: caFileRaw && path.resolve(baseDir, caFileRaw), challenge };
+  // RFC 7671 §8.1: a 3 1 1 TLSA record names the key, so renewals keep it; a new key is staged
+  // (`sealpost dane rollover`) and used by the first renewal once rollover_after has passed.
+  const reuseKey = r.boolean(table, 'reuse_key', 'acme', true);
+  const rolloverAfterMs = duration(r, table, 'rollover_after', '2d', false, 'acme');
+  return { enabled, directory, email, names, keyType, caFile: caFileRaw && path.resolve(baseDir, caFileRaw), challenge, reuseKey, rolloverAfterMs };
 }
 
 function isHttpsUrl(text: string): boolean {
@@ -200,9 +205,10 @@ export function readDomains(r: Reader, raw: unknown, dkim: DkimDomain[]): Domain
     return [];
   }
   const seen = new Set<string>();
-  return raw.map((table, i) => {
+  const ruas: (string | undefined)[] = [];
+  const domains = raw.map((table, i): DomainConfig => {
     const prefix = `domain[${i}]`;
-    r.unknownKeys(table, prefix, ['name', 'mailboxes', 'aliases', 'catch_all', 'dkim_selectors', 'delivery', 'mta_sts']);
+    r.unknownKeys(table, prefix, ['name', 'mailboxes', 'aliases', 'catch_all', 'dkim_selectors', 'delivery', 'mta_sts', 'tlsrpt_rua']);
     const nameRaw = r.string(table, 'name', prefix);
     const name = canonicalDomain(nameRaw);
     if (nameRaw !== '' && name === '') r.problem(`${prefix}.name`, `"${nameRaw}" is not a valid domain name`);
@@ -250,8 +256,11 @@ export function readDomains(r: Reader, raw: unknown, dkim: DkimDomain[]): Domain
     const delivery = parseDelivery(r.string(table, 'delivery', prefix, 'maildir'));
     if (typeof delivery === 'string') r.problem(`${prefix}.delivery`, delivery);
     const mtaSts = r.oneOf(table, 'mta_sts', prefix, MTA_STS_MODES, 'none');
+    ruas.push(readTlsRptRua(r, table, prefix));
     return { name, mailboxes, aliases, catchAll, delivery: typeof delivery === 'string' ? { kind: 'maildir' } : delivery, mtaSts };
   });
+  // A rua may name a mailbox of another of our domains: checked once all are read.
+  return checkTlsRptRua(r, domains, ruas).map((tlsrptRua, i) => (tlsrptRua ? { ...(domains[i] as DomainConfig), tlsrptRua } : (domains[i] as DomainConfig)));
 }
 
 export function parseCidr(text: string): Cidr | string {

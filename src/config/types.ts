@@ -27,6 +27,16 @@ export interface DomainConfig {
   delivery?: LocalDelivery;
   /** The MTA-STS policy mode we host for it (RFC 8461 §5); 'none' (or absent): no policy hosted. */
   mtaSts?: MtaStsMode;
+  /** [[domain]] tlsrpt_rua: where other domains send TLS reports about it (RFC 8460 §3); absent: none published. */
+  tlsrptRua?: TlsRptRua;
+}
+
+/** The rua of our _smtp._tls record: a mailbox of ours (its mail is read as reports) or an address/URL elsewhere. */
+export interface TlsRptRua {
+  /** As published: "mailto:tlsrpt@example.org" or "https://…". */
+  uri: string;
+  /** The mailbox of ours it names (local part lowercase), whose mail is read as reports; '' when reports go elsewhere. */
+  mailbox: string;
 }
 
 /** Where a domain's mail is delivered: our Maildirs, or an LMTP server (RFC 2033) such as Dovecot. */
@@ -61,6 +71,10 @@ export interface AcmeConfig {
   /** Absolute path of an extra CA (PEM) to trust for the directory's HTTPS, or ''. */
   caFile: string;
   challenge: AcmeChallenge;
+  /** Renewals keep the certificate's key (a 3 1 1 TLSA record stays valid); default true. */
+  reuseKey: boolean;
+  /** A staged key (`sealpost dane rollover`) is used by the first renewal this long after staging; default 2 days. */
+  rolloverAfterMs: number;
 }
 
 /** [auth]: the brute-force guard of submission AUTH, per client address (IPv6: per /64). */

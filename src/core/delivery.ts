@@ -35,6 +35,13 @@ export interface JobRecipient {
   attempts: number;
 }
 
+/**
+ * RFC 8689: what the sender asked of the TLS of the hops ahead. 'requiretls': MAIL FROM carried
+ * REQUIRETLS (§4.1): only DANE or MTA-STS-verified TLS to a host that offers REQUIRETLS. 'no': a
+ * `TLS-Required: No` header field (§5): recipient-side TLS policies (MTA-STS, DANE) are ignored.
+ */
+export type TlsRequired = 'requiretls' | 'no';
+
 export interface DeliveryJob {
   queueId: string;
   sender: string;
@@ -44,6 +51,8 @@ export interface DeliveryJob {
   body: MessageBody;
   smtputf8: boolean;
   eightBit: boolean;
+  /** RFC 8689 (above); absent: neither. */
+  tlsRequired?: TlsRequired;
   recipients: readonly JobRecipient[];
 }
 

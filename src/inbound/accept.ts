@@ -58,6 +58,8 @@ export function createAcceptor({ deps, role, relayAllowed, refuse, stateOf }: Ac
       body,
       eightBit: session.envelope.bodyType === '8bitmime' || eightBit,
       smtputf8: session.envelope.smtpUtf8 === true,
+      // smtp-server takes REQUIRETLS on MAIL FROM only inside TLS (smtp-server-ext.ts answers 530 5.7.10 outside).
+      requireTls: session.envelope.requireTLS === true && session.secure,
       client: {
         ip: session.remoteAddress,
         helo,

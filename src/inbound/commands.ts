@@ -115,7 +115,7 @@ export function sessionHandlers({ deps, role, sessions, refuse, enoughSpace, rel
     },
 
     onMailFrom(address: SMTPServerAddress, session, callback: Callback) {
-      const params = checkParameters('MAIL', address.args, offered);
+      const params = checkParameters('MAIL', address.args, { ...offered, requiretls: session.secure });
       if (params) return callback(refuse(session, reply(params.code, params.enhanced, params.text)));
       void enoughSpace().then((ok) => {
         if (!ok) return callback(reply(452, '4.3.1', 'Insufficient system storage, try again later'));

@@ -7,7 +7,7 @@
 //   555 5.5.4  a parameter of an extension we do not offer (RFC 5321 §4.1.1.11), as Postfix's
 //              "Unsupported option"
 // Offered for MAIL: SIZE (RFC 1870), BODY (RFC 6152), SMTPUTF8 (RFC 6531) when advertised, AUTH
-// (RFC 4954 §5) where AUTH is. For RCPT: nothing; DSN's NOTIFY and ORCPT (RFC 3461) are not
+// (RFC 4954 §5) where AUTH is, REQUIRETLS (RFC 8689 §4.1) inside TLS. For RCPT: nothing; DSN's NOTIFY and ORCPT (RFC 3461) are not
 // offered (smtp-server's hideDSN).
 //
 //   checkParameters('MAIL' | 'RCPT', args, offered) → undefined | { code, enhanced, text }
@@ -15,6 +15,8 @@
 export interface Offered {
   smtputf8: boolean;
   auth: boolean;
+  /** RFC 8689 §3: REQUIRETLS is offered only once TLS is up. */
+  requiretls?: boolean;
 }
 
 export interface ParamRefusal {
@@ -29,7 +31,10 @@ const KEYWORD = /^[A-Z0-9][A-Z0-9-]*$/;
 /** `args`: smtp-server's parsed parameters (upper-case keys, xtext-decoded values), false for none. */
 export function checkParameters(command: 'MAIL' | 'RCPT', args: Readonly<Record<string, string | true>> | false, offered: Offered): ParamRefusal | undefined {
   if (!args) return undefined;
-  const known = command === 'MAIL' ? ['SIZE', 'BODY', ...(offered.smtputf8 ? ['SMTPUTF8'] : []), ...(offered.auth ? ['AUTH'] : [])] : [];
+  const known =
+    command === 'MAIL'
+      ? ['SIZE', 'BODY', ...(offered.smtputf8 ? ['SMTPUTF8'] : []), ...(offered.auth ? ['AUTH'] : []), ...(offered.requiretls ? ['REQUIRETLS'] : [])]
+      : [];
   for (const [key, value] of Object.entries(args)) {
     if (!KEYWORD.test(key))
       return { code: 501, enhanced: '5.5.4', text: `Syntax error in parameters after the ${command === 'MAIL' ? 'sender' : 'recipient'} address` };

@@ -95,6 +95,8 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
       : { disabledCommands: ['AUTH'], authOptional: true }),
     hideENHANCEDSTATUSCODES: false,
     hideDSN: true,
+    // RFC 8689 §3: smtp-server lists REQUIRETLS in EHLO only once TLS is up (STARTTLS, or 465).
+    hideREQUIRETLS: false,
     disableReverseLookup: true,
     anvil,
     // The connection checks (smtp-server-ext.ts, and the DNSBLs in commands.ts): port 25, clients outside relay.networks.

@@ -1,4 +1,4 @@
-// Five small extensions of smtp-server (v3.21), kept in this one file because they reach into
+// Six small extensions of smtp-server (v3.21), kept in this one file because they reach into
 // documented-but-underscored internals (declared in its .d.ts):
 // 1. The greeting pause. smtp-server hard-codes a 100 ms wait before the 220 greeting (early
 //    talker detection in SMTPConnection.init()), which caps a connection at < 10 messages/s and
@@ -26,6 +26,9 @@
 //    reported to the anvil for the log; a client refused at connect (the DNSBL verdict of
 //    commands.ts onConnect, `refusalFor`) is greeted, then every command but QUIT gets that
 //    refusal (counted by the error limit).
+// 6. REQUIRETLS outside TLS. smtp-server refuses `MAIL FROM:<…> REQUIRETLS` on a plaintext
+//    session itself, before onMailFrom, as 530 with the generic 5.7.0; it is sent with RFC 8689's
+//    code instead: 530 5.7.10 (encryption needed, RFC 5248), as mox does.
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
@@ -34,6 +37,11 @@ import type { Anvil, AnvilMember, Violation } from './anvil.ts';
 import { afterData, type DataClock, dataProgressing, deadline, type EvictionCandidate, type SessionClock, startData, timeoutMs } from './slow-clients.ts';
 
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
+
+/** smtp-server's text for REQUIRETLS on MAIL FROM outside TLS (handler_MAIL, its parameter checks). */
+const REQUIRETLS_OUTSIDE_TLS = 'REQUIRETLS not permitted on non-TLS connections';
+/** RFC 8689 §4.1: REQUIRETLS only inside TLS; X.7.10 "Encryption needed" (RFC 5248). */
+const REQUIRETLS_REFUSAL = '5.7.10 REQUIRETLS needs a TLS session: send STARTTLS first (RFC 8689)';
 
 export interface SealpostServerOptions extends SMTPServerOptions {
   greetPauseMs: number;
@@ -124,7 +132,8 @@ class SealpostConnection extends SMTPConnection implements AnvilMember {
     if (code === 354) this.dataClock = startData(now, this.anvil.policy, this.anvil.stressed);
     // biome-ignore lint/complexity/useOptionalChain: _parser is false (not undefined) before the stream exists
     else if (this.dataClock && !(this._parser && this._parser._dataMode)) this.dataClock = undefined;
-    if (typeof data === 'string' && ENHANCED.test(data)) super.send(code, data, false);
+    if (code === 530 && data === REQUIRETLS_OUTSIDE_TLS) super.send(code, REQUIRETLS_REFUSAL, false);
+    else if (typeof data === 'string' && ENHANCED.test(data)) super.send(code, data, false);
     else super.send(code, data, context);
     if (code === 250 && Array.isArray(data) && data.includes('PIPELINING')) this.pipeliningOffered = true;
     if (code >= 400 && code !== 421 && code !== 452 && this.maxErrors > 0 && ++this.errors >= this.maxErrors) {

@@ -14,6 +14,7 @@ import type { Verdict, VerifyInput } from '../mailauth/verify.ts';
 import { headerBlock } from '../message/body.ts';
 import { plainHeaderFacts } from '../message/header-facts.ts';
 import { withSubject } from '../message/subject.ts';
+import { asksTlsOptional } from '../message/tls-required.ts';
 import type { NewMessage, NewRecipient, Origin } from '../queue/message.ts';
 import type { SpoolFile } from '../queue/spool.ts';
 import type { QueueStore } from '../queue/store.ts';
@@ -69,6 +70,8 @@ export interface Arrival {
   eightBit: boolean;
   /** The client declared SMTPUTF8. */
   smtputf8: boolean;
+  /** RFC 8689 §4.1: MAIL FROM carried REQUIRETLS (accepted only inside TLS). */
+  requireTls?: boolean;
   /** The SMTP client, for the checks, the queue row and the log. */
   client?: { ip: string; helo: string; tls?: string; reverseName?: string };
   /** Our trace field (a Received header ending in CRLF) for this queue id and these recipients. */
@@ -173,6 +176,8 @@ export function createIntake(deps: IntakeDeps): Intake {
         plainHeaderFacts(block) ??
         (await (await import('mailparser')).simpleParser(block, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true }));
       const body = prependTo(stamped.message, Buffer.from(arrival.trace(id, recipients, now) + stamped.prepend));
+      // RFC 8689 §4.1: with REQUIRETLS on MAIL FROM, a TLS-Required header field is ignored.
+      const tlsRequired = arrival.requireTls ? 'requiretls' : asksTlsOptional(block) ? 'no' : undefined;
       const message: NewMessage = {
         id,
         receivedAt: now,
@@ -181,6 +186,7 @@ export function createIntake(deps: IntakeDeps): Intake {
         // RFC 6531: the envelope needs SMTPUTF8 when an address is not ASCII.
         smtputf8: arrival.smtputf8 || /[^\x00-\x7f]/.test(sender + recipients.map((r) => r.address).join('')),
         eightBit: arrival.eightBit,
+        ...(tlsRequired ? { tlsRequired } : {}),
         origin: arrival.origin,
         clientIp: client?.ip,
         helo: client?.helo || undefined,
@@ -208,6 +214,7 @@ export function createIntake(deps: IntakeDeps): Intake {
           subject: headers.subject,
           clientIp: client?.ip,
           tls: client?.tls ?? null,
+          ...(tlsRequired ? { tlsRequired } : {}),
           listener: arrival.listener,
           user,
           dkim,

@@ -64,6 +64,21 @@ export type StorageFields = {
   queueId?: string;
 };
 
+export type TlsReportFields = {
+  queueId: string;
+  /** The tlsrpt_rua mailbox it was delivered to. */
+  rcpt: string;
+  /** stored | duplicate (that organization's report-id is stored already) | malformed (kept as mail only) | none (no report part) | error (could not be stored) */
+  state: 'stored' | 'duplicate' | 'malformed' | 'none' | 'error';
+  organization?: string;
+  reportId?: string;
+  domains?: string[];
+  sessions?: number;
+  failures?: number;
+  /** What is wrong with a malformed report (key paths of RFC 8460 §4.4), or why it could not be read. */
+  problems?: string[];
+};
+
 /** The events of the mail log and the fields of each; `event` is the first field of every record. */
 export interface MailEventFields {
   session: LooseFields; // one inbound SMTP session ended
@@ -83,6 +98,7 @@ export interface MailEventFields {
   rspamd: { queueId: string; direction: string; error: string; ms: number; fail: string }; // rspamd could not check a message
   'mta-sts': { domain: string; problem: string }; // a domain's MTA-STS policy could not be used
   https: LooseFields; // the HTTPS listener (listen.https): listening, an MTA-STS policy we host was served
+  'tls-report': TlsReportFields; // a TLS report (RFC 8460) another domain sent about us: stored, a duplicate, or unreadable
   tlsrpt: LooseFields; // the daily TLS-report run (RFC 8460): one record per report sent or failed, one per run
 }
 

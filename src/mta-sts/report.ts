@@ -1,8 +1,11 @@
-// `sealpost mta-sts show` in words (pure): for each policy we host, the DNS records to publish,
-// the policy text, and what DNS says now (the id published, an old one, or none).
+// `sealpost mta-sts show` in words (pure): for each policy we host, the DNS records to publish
+// (with the domain's _smtp._tls record, RFC 8460 §3), the policy text, what DNS says now (the id
+// published, an old one, or none), and whether the TLS reports received allow "enforce".
 import type { DnsAnswer } from '../dns/resolver.ts';
 import { describeAnswer } from '../dns/resolver.ts';
 import { parseStsTxt } from '../tls-policy/mta-sts.ts';
+import type { TlsRptDnsState, TlsRptRecord } from '../tlsrpt/record.ts';
+import { describeAdvice, type EnforceAdvice } from '../tlsrpt/summary.ts';
 import { type HostedPolicy, POLICY_PATH } from './policy.ts';
 
 export type DnsState =
@@ -17,6 +20,10 @@ export interface PolicyShow {
   dns: DnsState;
   /** Whether mta-sts.<domain> has addresses (A or AAAA, through a CNAME or not), or why not. */
   host: { kind: 'resolves'; addresses: string[] } | { kind: 'missing'; detail: string };
+  /** The domain's _smtp._tls record ([[domain]] tlsrpt_rua), absent without one. */
+  tlsrpt?: TlsRptRecord & { dns: TlsRptDnsState };
+  /** What the TLS reports received about the domain say about enforcing. */
+  advice?: EnforceAdvice;
 }
 
 /** What the A and AAAA answers for `policy.host` say. */
@@ -44,11 +51,13 @@ export function renderShow(shows: readonly PolicyShow[], facts: { hostname: stri
     warnings++;
     lines.push('WARNING listen.https is empty: nothing serves these policies; add https = ["0.0.0.0:443", "[::]:443"] to [listen]', '');
   }
-  for (const { policy, dns, host } of shows) {
+  for (const { policy, dns, host, tlsrpt, advice } of shows) {
     lines.push(`${policy.domain} (mode ${policy.mode})`);
     lines.push('  publish:');
     lines.push(`    ${policy.txtName}. IN TXT "${policy.txt}"`);
     lines.push(`    ${policy.host}. IN CNAME ${facts.hostname}.   (or A/AAAA records of this server)`);
+    if (tlsrpt) lines.push(`    ${tlsrpt.name}. IN TXT "${tlsrpt.value}"   (where senders send TLS reports)`);
+    else lines.push(`    (no _smtp._tls record: set tlsrpt_rua = "tlsrpt@${policy.domain}" in its [[domain]] to receive TLS reports)`);
     lines.push(`  policy at https://${policy.host}${POLICY_PATH}:`);
     for (const line of policy.text.split('\r\n').filter((l) => l !== '')) lines.push(`    ${line}`);
     switch (dns.kind) {
@@ -70,14 +79,29 @@ export function renderShow(shows: readonly PolicyShow[], facts: { hostname: stri
         lines.push(`  WARNING could not check DNS (${dns.detail}); try again`);
         break;
     }
+    if (tlsrpt) {
+      const d = tlsrpt.dns;
+      if (d.kind === 'current') lines.push(`  ok      DNS has ${tlsrpt.name} with this rua`);
+      else {
+        warnings++;
+        lines.push(
+          d.kind === 'other'
+            ? `  WARNING DNS has ${tlsrpt.name} "${d.value}": reports go there, not to tlsrpt_rua; publish the TXT record above`
+            : d.kind === 'missing'
+              ? `  WARNING ${d.detail}: senders do not send TLS reports; publish the TXT record above`
+              : `  WARNING could not check DNS (${d.detail}); try again`,
+        );
+      }
+    }
     if (host.kind === 'resolves') lines.push(`  ok      ${policy.host} resolves to ${host.addresses.join(', ')}`);
     else {
       warnings++;
       lines.push(`  WARNING ${host.detail}: senders cannot fetch the policy; publish the CNAME (or A/AAAA) above`);
     }
+    if (advice) lines.push(`  reports ${describeAdvice(advice, policy.mode)}`);
     if (policy.mode === 'testing')
       lines.push(
-        '  next:   senders only report under "testing"; switch to mta_sts = "enforce" once TLS reports (RFC 8460) show no failures, then publish the new id',
+        `  next:   senders only report under "testing"; switch to mta_sts = "enforce" once TLS reports (RFC 8460) show no failures, then publish the new id${advice?.kind === 'safe' ? ' (the reports say: now)' : ''}`,
       );
     lines.push('');
   }

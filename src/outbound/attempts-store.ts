@@ -1,7 +1,7 @@
 // The attempts table (migration 002): one row per outbound attempt per host, the same facts as the
 // "hop" log record. The only writer of that table; also reads it back for `queue show` and the TLS
-// reports (tlsrpt/). The rows of
-// one turn of the event loop go in together, in one transaction at its end.
+// reports (tlsrpt/). The rows of one turn of the event loop go in together, in one transaction at
+// its end.
 
 import type { HopInfo, SmtpReply } from '../core/delivery.ts';
 import { type Db, relaxedSync } from '../db/open.ts';

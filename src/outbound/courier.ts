@@ -1,7 +1,8 @@
 // The remote courier: delivers one message to its remote recipients, grouped by domain; for each
 // domain the transport (transport.ts: a smarthost or MX delivery), the TLS policy, the MX walk (or
 // the next hop's own addresses), then host after host until every recipient has an answer; AUTH
-// to a smarthost once its session is over TLS (RFC 4954).
+// to a smarthost once its session is over TLS (RFC 4954); RFC 8689 REQUIRETLS and TLS-Required: No
+// (the rules in requiretls.ts).
 // The TLS decision of each hop and its record (log + attempts row) are hop.ts's. Never rejects
 // (Courier contract).
 import { readFile } from 'node:fs/promises';
@@ -14,11 +15,12 @@ import type { Logger } from '../log/log.ts';
 import { choosePolicy, type TlsPolicy, tableLevel } from '../tls-policy/policy.ts';
 import type { StsFound } from '../tls-policy/sts.ts';
 import type { AttemptSink } from './attempts-store.ts';
-import { type HopDeps, type HopPlace, hopInfo, hopRecord, openHop, stsAllowedHosts, wantsStarttls, writeHop } from './hop.ts';
+import { type HopDeps, type HopFacts, type HopPlace, hopInfo, hopRecord, openHop, stsAllowedHosts, wantsStarttls, writeHop } from './hop.ts';
 import { Limiter } from './limiter.ts';
 import { type MxWalk, walkHost, walkMx } from './mx.ts';
 import { classifySend, summarize } from './outcomes.ts';
 import { SessionPool } from './pool.ts';
+import { REQUIRETLS_STATUS, requireTlsPolicyRefusal, requireTlsSessionRefusal, withoutRecipientPolicy } from './requiretls.ts';
 import { type OpenResult, type SessionOptions, SmtpSession } from './smtp-client.ts';
 import { chooseTransport, type Transport, transportLabel } from './transport.ts';
 
@@ -130,10 +132,11 @@ export class RemoteCourier implements Courier {
     const found = this.deps.sts && transport.kind === 'mx' && tableLevel(domain, o.tlsPolicy) === undefined ? await this.deps.sts(domain) : undefined;
     const sts = found && 'unusable' in found ? undefined : found;
     const stsProblem = found && 'unusable' in found ? found.unusable : undefined;
-    const policy: TlsPolicy =
+    const chosen: TlsPolicy =
       transport.kind === 'relay' && transport.tls !== undefined
         ? { level: transport.tls, source: 'transport' }
         : choosePolicy(domain, o.tlsPolicy, sts, o.tlsDefault);
+    const policy = job.tlsRequired === 'no' ? withoutRecipientPolicy(chosen) : chosen;
     const started = this.now();
     const label = transportLabel(transport);
     const port = transport.kind === 'relay' ? transport.port : o.port;
@@ -189,6 +192,13 @@ export class RemoteCourier implements Courier {
     place: HopPlace,
   ): Promise<{ outcomes: Map<string, Outcome>; tryNextHost: boolean; last?: Outcome }> {
     const { rcpts, policy } = place;
+    const requireTls = job.tlsRequired === 'requiretls';
+    const label = `${place.mx}[${place.ip}]:${place.port}`;
+    if (requireTls) {
+      // RFC 8689 §4.2.1: no connection at all when this policy cannot authenticate the host.
+      const refusal = requireTlsPolicyRefusal(policy, transport.kind === 'relay');
+      if (refusal) return this.requireTlsRefused(place, {}, this.span(this.now()), refusal, false);
+    }
     const options = (plaintextRetry: boolean): SessionOptions => ({
       ip: place.ip,
       port: place.port,
@@ -201,7 +211,6 @@ export class RemoteCourier implements Courier {
       commandTimeoutMs: o.commandTimeoutSeconds * 1000,
     });
     const opened = await openHop(this.hopDeps, place, (plaintextRetry) => this.session(this.key(place, plaintextRetry, transport), options(plaintextRetry)));
-    const label = `${place.mx}[${place.ip}]:${place.port}`;
     if (!opened.ok) {
       const { failure } = opened;
       const span = this.span(opened.started);
@@ -218,6 +227,14 @@ export class RemoteCourier implements Courier {
       return { outcomes: new Map(), tryNextHost: true, last };
     }
     const session = opened.session;
+    if (requireTls) {
+      const refusal = requireTlsSessionRefusal(opened.facts.tls, session.extensions.has('REQUIRETLS'));
+      if (refusal) {
+        // Nothing of the message was sent; the session serves other messages. Another host may offer REQUIRETLS.
+        this.pool.give(this.key(place, opened.plaintextRetry, transport), session);
+        return this.requireTlsRefused(place, opened.facts, this.span(opened.started), `${label}: ${refusal}`, true);
+      }
+    }
     const auth = transport.kind === 'relay' ? transport.auth : undefined;
     if (auth && !session.authenticated) {
       const refused = await this.authenticate(session, auth, label);
@@ -241,7 +258,15 @@ export class RemoteCourier implements Courier {
         return { outcomes: new Map(), tryNextHost: refused.reply === undefined, last };
       }
     }
-    const send = await session.send({ from: job.sender, rcpts, body: job.body, size: job.size, eightBit: job.eightBit, smtputf8: job.smtputf8 });
+    const send = await session.send({
+      from: job.sender,
+      rcpts,
+      body: job.body,
+      size: job.size,
+      eightBit: job.eightBit,
+      smtputf8: job.smtputf8,
+      ...(requireTls ? { requireTls } : {}),
+    });
     const span = this.span(opened.started);
     const classified = classifySend(send, rcpts, hopInfo(place, opened.facts, span.ms), label);
     this.pool.give(this.key(place, opened.plaintextRetry, transport), session);
@@ -261,6 +286,19 @@ export class RemoteCourier implements Courier {
       return { outcomes: kept, tryNextHost: true, ...(last ? { last } : {}) };
     }
     return { outcomes: classified.outcomes, tryNextHost: false };
+  }
+
+  /** RFC 8689 §4.2.1: a REQUIRETLS message this hop cannot carry bounces with 5.7.30; the hop record says why. */
+  private requireTlsRefused(
+    place: HopPlace,
+    facts: HopFacts,
+    span: { at: number; ms: number },
+    reason: string,
+    tryNextHost: boolean,
+  ): { outcomes: Map<string, Outcome>; tryNextHost: boolean; last: Outcome } {
+    writeHop(this.hopDeps, hopRecord(place, facts, span, 'permanent', { error: reason }));
+    const last: Outcome = { kind: 'permanent', reason, enhanced: REQUIRETLS_STATUS, hop: hopInfo(place, facts, span.ms) };
+    return { outcomes: new Map(), tryNextHost, last };
   }
 
   /**

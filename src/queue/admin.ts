@@ -20,6 +20,8 @@ export interface QueuedMessage {
   origin: string;
   subject: string | null;
   messageId: string | null;
+  /** RFC 8689: 'requiretls', 'no' (TLS-Required: No) or null. */
+  tlsRequired: string | null;
   recipients: QueuedRecipient[];
 }
 
@@ -47,6 +49,7 @@ interface MessageRow {
   origin: string;
   subject: string | null;
   header_message_id: string | null;
+  tls_required: string | null;
 }
 
 interface RecipientRow {
@@ -78,7 +81,7 @@ export class QueueAdmin {
     // One more than asked for: whether the list is cut, without a second count.
     const messages = this.db
       .prepare<[string, number], MessageRow>(
-        'SELECT id, received_at, sender, size, origin, subject, header_message_id FROM messages WHERE id > ? ORDER BY id LIMIT ?',
+        'SELECT id, received_at, sender, size, origin, subject, header_message_id, tls_required FROM messages WHERE id > ? ORDER BY id LIMIT ?',
       )
       .all(after, limit + 1);
     const more = messages.length > limit;
@@ -102,7 +105,7 @@ export class QueueAdmin {
 
   show(id: string): QueuedMessage | undefined {
     const m = this.db
-      .prepare<[string], MessageRow>('SELECT id, received_at, sender, size, origin, subject, header_message_id FROM messages WHERE id = ?')
+      .prepare<[string], MessageRow>('SELECT id, received_at, sender, size, origin, subject, header_message_id, tls_required FROM messages WHERE id = ?')
       .get(id);
     if (!m) return undefined;
     const recipients = this.db
@@ -135,6 +138,7 @@ function toMessage(m: MessageRow, recipients: QueuedRecipient[]): QueuedMessage 
     origin: m.origin,
     subject: m.subject,
     messageId: m.header_message_id,
+    tlsRequired: m.tls_required,
     recipients,
   };
 }

@@ -1,6 +1,7 @@
 // What is put into the queue (types only): a new message with its body and recipients, as
 // intake, the DSN writer and the store agree on it.
 import type { MessageBody } from '../core/body.ts';
+import type { TlsRequired } from '../core/delivery.ts';
 
 export type Transport = 'local' | 'remote';
 export type Origin = 'smtp' | 'submission' | 'local' | 'bounce' | 'tlsrpt';
@@ -19,6 +20,8 @@ export interface NewMessage {
   body: MessageBody;
   smtputf8: boolean;
   eightBit: boolean;
+  /** RFC 8689: REQUIRETLS on MAIL FROM, or a `TLS-Required: No` header field (core/delivery.ts). */
+  tlsRequired?: TlsRequired;
   origin: Origin;
   clientIp?: string;
   helo?: string;

@@ -5,7 +5,7 @@
 // after a crash, and the operator's levers (retry, hold, release, delete; admin.ts only reads).
 import path from 'node:path';
 import { bodyHead, bodySize, isSpooled, type MessageBody } from '../core/body.ts';
-import type { DeliveryJob, JobRecipient, Outcome } from '../core/delivery.ts';
+import type { DeliveryJob, JobRecipient, Outcome, TlsRequired } from '../core/delivery.ts';
 import { type Db, relaxedSync } from '../db/open.ts';
 import type { DsnRecipient } from './bounce.ts';
 import { GroupCommit } from './group-commit.ts';
@@ -60,6 +60,7 @@ interface MessageRow {
   body: Buffer;
   smtputf8: number;
   eight_bit: number;
+  tls_required: TlsRequired | null;
   spool: string | null;
   spool_offset: number;
 }
@@ -100,8 +101,8 @@ export class QueueStore {
     this.withoutSync = relaxedSync(db);
     this.statements = {
       insertMessage: db.prepare(
-        `INSERT INTO messages (id, received_at, sender, size, body, smtputf8, eight_bit, origin, client_ip, helo, header_message_id, subject, spool, spool_offset)
-         VALUES (@id, @receivedAt, @sender, @size, @body, @smtputf8, @eightBit, @origin, @clientIp, @helo, @headerMessageId, @subject, @spool, @spoolOffset)`,
+        `INSERT INTO messages (id, received_at, sender, size, body, smtputf8, eight_bit, tls_required, origin, client_ip, helo, header_message_id, subject, spool, spool_offset)
+         VALUES (@id, @receivedAt, @sender, @size, @body, @smtputf8, @eightBit, @tlsRequired, @origin, @clientIp, @helo, @headerMessageId, @subject, @spool, @spoolOffset)`,
       ),
       insertRecipient: db.prepare(
         `INSERT INTO recipients (message_id, rcpt, address, transport, state, next_attempt_at, updated_at)
@@ -110,7 +111,7 @@ export class QueueStore {
       dueMessages: db.prepare<{ transport: string; now: number; limit: number }, string>(DUE_MESSAGES_SQL).pluck(),
       claimMessage: db.prepare<{ messageId: string; transport: string; now: number }, RecipientRow>(CLAIM_MESSAGE_SQL),
       message: db.prepare<[string], MessageRow>(
-        'SELECT id, received_at, sender, size, body, smtputf8, eight_bit, spool, spool_offset FROM messages WHERE id = ?',
+        'SELECT id, received_at, sender, size, body, smtputf8, eight_bit, tls_required, spool, spool_offset FROM messages WHERE id = ?',
       ),
       spoolNames: db.prepare<[], string>('SELECT spool FROM messages WHERE spool IS NOT NULL').pluck(),
       delivered: db.prepare(`UPDATE recipients SET state = 'delivered', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?`),
@@ -202,6 +203,7 @@ export class QueueStore {
       spoolOffset: isSpooled(m.body) ? m.body.offset : 0,
       smtputf8: m.smtputf8 ? 1 : 0,
       eightBit: m.eightBit ? 1 : 0,
+      tlsRequired: m.tlsRequired ?? null,
       origin: m.origin,
       clientIp: m.clientIp ?? null,
       helo: m.helo ?? null,
@@ -222,7 +224,16 @@ export class QueueStore {
       );
       mine?.push({ id: Number(lastInsertRowid), rcpt: r.rcpt, address: r.address, attempts: 0 });
     }
-    const job = { queueId: m.id, sender: m.sender, receivedAt: m.receivedAt, size: bodySize(m.body), body: m.body, smtputf8: m.smtputf8, eightBit: m.eightBit };
+    const job = {
+      queueId: m.id,
+      sender: m.sender,
+      receivedAt: m.receivedAt,
+      size: bodySize(m.body),
+      body: m.body,
+      smtputf8: m.smtputf8,
+      eightBit: m.eightBit,
+      ...(m.tlsRequired ? { tlsRequired: m.tlsRequired } : {}),
+    };
     return [...handedOff].map(([transport, recipients]) => ({ transport, job: { ...job, recipients } }));
   }
 
@@ -249,6 +260,7 @@ export class QueueStore {
         body: m.spool === null ? m.body : { kind: 'spooled', prefix: m.body, file: this.spool.path(m.spool), offset: m.spool_offset, size: m.size },
         smtputf8: m.smtputf8 === 1,
         eightBit: m.eight_bit === 1,
+        ...(m.tls_required ? { tlsRequired: m.tls_required } : {}),
         recipients: rows.map((r) => ({ id: r.id, rcpt: r.rcpt, address: r.address, attempts: r.attempts })),
       });
     }

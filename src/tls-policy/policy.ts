@@ -3,7 +3,8 @@
 import type { TlsLevel } from '../config/types.ts';
 import type { StsPolicy } from './mta-sts.ts';
 
-export type PolicySource = 'table' | 'mta-sts' | 'default' | 'transport';
+/** 'tls-required': a `TLS-Required: No` message with its destination's MTA-STS or DANE set aside (RFC 8689 §5). */
+export type PolicySource = 'table' | 'mta-sts' | 'default' | 'transport' | 'tls-required';
 
 export interface TlsPolicy {
   level: TlsLevel;

@@ -6,9 +6,9 @@ import type { NewMessage } from '../queue/message.ts';
 import type { RecipientDecision } from '../routing/recipients.ts';
 import { reportMail } from './mail.ts';
 import type { PostResult } from './post.ts';
-import type { ReportDestination } from './record.ts';
 import { reportFileName, type TlsReport } from './report.ts';
-import type { SentDestination } from './store.ts';
+import type { ReportDestination } from './rua.ts';
+import type { SentDestination } from './sent-store.ts';
 
 export interface DeliverDeps {
   hostname: string;

@@ -1,58 +1,52 @@
-// The `_smtp._tls.<domain>` TXT record (RFC 8460 §3), pure: where a domain wants its TLS reports
-// (`rua=` mailto: and https: URIs). Looking it up is the caller's (tlsrpt/service.ts).
+// The _smtp._tls TXT record each of our domains publishes (RFC 8460 §3, pure): where other
+// domains send their TLS reports about it ([[domain]] tlsrpt_rua), and the mailboxes of ours
+// whose mail is read as reports; and what DNS has published for it.
+import type { DomainConfig } from '../config/types.ts';
+import { type DnsAnswer, describeAnswer } from '../dns/resolver.ts';
 
-export type ReportDestination = { kind: 'mailto'; uri: string; address: string } | { kind: 'https'; uri: string; url: URL };
-
-export type TlsrptRecord = { ok: true; destinations: ReportDestination[]; ignored: string[] } | { ok: false; error: string };
-
-/** The name to look up (RFC 8460 §3). */
-export function tlsrptName(domain: string): string {
-  return `_smtp._tls.${domain}`;
+export interface TlsRptRecord {
+  domain: string;
+  /** _smtp._tls.<domain> */
+  name: string;
+  /** "v=TLSRPTv1; rua=mailto:tlsrpt@example.org" */
+  value: string;
+  /** The mailbox of ours that reads the reports, or '' when they go elsewhere. */
+  mailbox: string;
 }
 
-/**
- * RFC 8460 §3: of the TXT records, those that do not begin with "v=TLSRPTv1" are discarded; unless
- * exactly one is left the domain does not take reports. `rua=` is a comma-separated list of
- * mailto: and https: URIs; other schemes are ignored (and said).
- */
-export function parseTlsrptRecord(records: readonly string[]): TlsrptRecord {
-  const ours = records.filter((r) => /^v=TLSRPTv1\s*(;|$)/.test(r));
-  if (ours.length === 0) return { ok: false, error: 'no v=TLSRPTv1 record' };
-  if (ours.length > 1) return { ok: false, error: 'more than one v=TLSRPTv1 record (RFC 8460 §3: treated as none)' };
-  let rua: string | undefined;
-  for (const field of (ours[0] ?? '').split(';').slice(1)) {
-    const m = /^\s*([A-Za-z0-9_.-]+)\s*=\s*(.*?)\s*$/.exec(field);
-    if (m?.[1] === 'rua') rua ??= m[2] ?? '';
-  }
-  if (rua === undefined || rua === '') return { ok: false, error: 'the record has no rua=' };
-  const destinations: ReportDestination[] = [];
-  const ignored: string[] = [];
-  for (const uri of rua.split(/\s*,\s*/)) {
-    const destination = parseDestination(uri);
-    if (destination) destinations.push(destination);
-    else ignored.push(uri);
-  }
-  if (destinations.length === 0) return { ok: false, error: `no usable rua URI (${ignored.join(', ')})` };
-  return { ok: true, destinations, ignored };
+/** One record per [[domain]] with tlsrpt_rua, in [[domain]] order. */
+export function tlsRptRecords(domains: readonly Pick<DomainConfig, 'name' | 'tlsrptRua'>[]): TlsRptRecord[] {
+  return domains.flatMap((d) =>
+    d.tlsrptRua ? [{ domain: d.name, name: `_smtp._tls.${d.name}`, value: `v=TLSRPTv1; rua=${d.tlsrptRua.uri}`, mailbox: d.tlsrptRua.mailbox }] : [],
+  );
 }
 
-function parseDestination(uri: string): ReportDestination | undefined {
-  if (/^mailto:/i.test(uri)) {
-    // RFC 6068: the address, percent-decoded; "?…" header fields are not for us.
-    let address: string;
-    try {
-      address = decodeURIComponent(uri.slice('mailto:'.length).split('?')[0] ?? '');
-    } catch {
-      return undefined;
-    }
-    return /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(address) ? { kind: 'mailto', uri, address } : undefined;
-  }
-  if (/^https:/i.test(uri)) {
-    try {
-      return { kind: 'https', uri, url: new URL(uri) };
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
+/** The mailboxes of ours that receive reports (the local courier reads their mail). */
+export function reportMailboxes(domains: readonly Pick<DomainConfig, 'name' | 'tlsrptRua'>[]): Set<string> {
+  return new Set(tlsRptRecords(domains).flatMap((r) => (r.mailbox !== '' ? [r.mailbox] : [])));
+}
+
+export type TlsRptDnsState =
+  | { kind: 'current' }
+  /** One TLSRPT record, without our rua: reports go where it says. */
+  | { kind: 'other'; value: string }
+  | { kind: 'missing'; detail: string }
+  | { kind: 'unknown'; detail: string };
+
+/** What the TXT answer for `record.name` says: our rua published, another one, none (RFC 8460 §3). */
+export function publishedState(record: TlsRptRecord, answer: DnsAnswer<string>): TlsRptDnsState {
+  if (answer.kind === 'servfail' || answer.kind === 'timeout') return { kind: 'unknown', detail: describeAnswer(record.name, 'TXT', answer) };
+  if (answer.kind !== 'records') return { kind: 'missing', detail: describeAnswer(record.name, 'TXT', answer) };
+  // RFC 8460 §3: records not starting with "v=TLSRPTv1" are discarded; unless exactly one is
+  // left, senders act as if the domain had none.
+  const ours = answer.records.map((r) => r.trim()).filter((r) => /^v=TLSRPTv1\s*(;|$)/.test(r));
+  if (ours.length !== 1)
+    return { kind: 'missing', detail: `${record.name} TXT: ${ours.length} records start with v=TLSRPTv1; senders use none unless there is exactly one` };
+  const value = ours[0] as string;
+  const rua = value
+    .split(';')
+    .map((f) => f.trim())
+    .find((f) => /^rua\s*=/i.test(f));
+  const uris = (rua?.replace(/^rua\s*=/i, '') ?? '').split(',').map((u) => u.trim().toLowerCase());
+  return uris.includes(record.value.slice(record.value.indexOf('rua=') + 4).toLowerCase()) ? { kind: 'current' } : { kind: 'other', value };
 }

@@ -9,8 +9,8 @@ import { type Logger, mailLog } from '../log/log.ts';
 import type { AttemptRecord } from '../outbound/attempts-store.ts';
 import { buildReport, utcDay } from './aggregate.ts';
 import { type DeliverDeps, deliverReport, packReport } from './deliver.ts';
-import { parseTlsrptRecord, tlsrptName } from './record.ts';
-import type { TlsrptStore } from './store.ts';
+import { parseTlsrptRecord, tlsrptName } from './rua.ts';
+import type { TlsrptSentStore } from './sent-store.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -18,7 +18,7 @@ export interface TlsrptDeps extends DeliverDeps {
   organization: string;
   contact: string;
   attempts: { between(from: number, to: number): AttemptRecord[] };
-  store: TlsrptStore;
+  store: TlsrptSentStore;
   resolveTxt: (name: string) => Promise<DnsAnswer<string>>;
   log: Logger;
   /** How long the records of reports made are kept (queue.attempts_retention, as the attempts). */

@@ -1,112 +1,115 @@
-// The TLSRPT tables (migration 010): which day's report was made for which domain and where it
-// went (tlsrpt_sent: at most one per domain and UTC day, so a restart never sends twice), and the
-// queue ids of our report messages (tlsrpt_messages: their delivery is never reported on). The
-// only writer of both.
+// The TLS reports we received (tables tls_reports, tls_report_policies, tls_report_failures,
+// migration 010): stores a parsed report once per (organization, report-id), in one transaction,
+// and reads them back for the summaries. The only writer of those tables.
 import type { Db } from '../db/open.ts';
+import type { ReportFailure, ReportPolicyType, TlsReport } from './parse.ts';
 
-export interface SentDestination {
-  uri: string;
-  result: 'queued' | 'posted' | 'failed';
-  queueId?: string;
-  error?: string;
-}
-
-export interface SentReport {
-  domain: string;
-  day: string;
+/** One "policies" entry of a stored report, with its report's facts beside it. */
+export interface StoredPolicy {
+  organization: string;
   reportId: string;
-  state: 'sent' | 'failed';
-  at: number;
-  sessions: number;
-  failures: number;
-  destinations: SentDestination[];
-}
-
-interface Row {
+  /** Unix ms of the report's date-range. */
+  start: number;
+  end: number;
+  type: ReportPolicyType;
   domain: string;
-  day: string;
-  report_id: string;
-  state: SentReport['state'];
-  at: number;
-  sessions: number;
+  successes: number;
   failures: number;
-  destinations: string;
+  details: ReportFailure[];
 }
 
-export class TlsrptStore {
+export class TlsReportStore {
   private readonly db: Db;
 
   constructor(db: Db) {
     this.db = db;
   }
 
-  /** The domains whose report for `day` was already made (sent or tried). */
-  doneFor(day: string): Set<string> {
-    const rows = this.db.prepare<[string], { domain: string }>('SELECT domain FROM tlsrpt_sent WHERE day = ?').all(day);
-    return new Set(rows.map((r) => r.domain));
+  /** Stores `report`, or nothing when one with its organization and report-id is there already. */
+  add(report: TlsReport, meta: { receivedAt: number; queueId: string }): 'stored' | 'duplicate' {
+    return this.db.transaction((): 'stored' | 'duplicate' => {
+      const inserted = this.db
+        .prepare(
+          `INSERT INTO tls_reports (organization, report_id, contact, start_at, end_at, received_at, queue_id)
+           VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (organization, report_id) DO NOTHING`,
+        )
+        .run(report.organization, report.reportId, report.contact, report.start, report.end, meta.receivedAt, meta.queueId);
+      if (inserted.changes === 0) return 'duplicate';
+      const addPolicy = this.db.prepare(
+        'INSERT INTO tls_report_policies (report, policy_type, policy_domain, mx_hosts, successes, failures) VALUES (?, ?, ?, ?, ?, ?)',
+      );
+      const addFailure = this.db.prepare(
+        `INSERT INTO tls_report_failures (policy, result_type, sending_mta_ip, receiving_mx, receiving_ip, sessions, reason_code)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      );
+      for (const p of report.policies) {
+        const policy = addPolicy.run(inserted.lastInsertRowid, p.type, p.domain, JSON.stringify(p.mxHosts), p.successes, p.failures);
+        for (const f of p.details) addFailure.run(policy.lastInsertRowid, f.resultType, f.sendingMtaIp, f.receivingMx, f.receivingIp, f.sessions, f.reasonCode);
+      }
+      return 'stored';
+    })();
   }
+}
 
-  /**
-   * Claims a day's report before anything is sent (state "failed", no destinations, until finish()):
-   * false when it was claimed already. At most once: a crash in between leaves it "attempted".
-   */
-  claim(report: Omit<SentReport, 'state' | 'destinations'>): boolean {
-    const result = this.db
-      .prepare(
-        `INSERT OR IGNORE INTO tlsrpt_sent (domain, day, report_id, state, at, sessions, failures, destinations)
-         VALUES (@domain, @day, @report_id, @state, @at, @sessions, @failures, @destinations)`,
-      )
-      .run({
-        domain: report.domain,
-        day: report.day,
-        report_id: report.reportId,
-        state: 'failed',
-        at: report.at,
-        sessions: report.sessions,
-        failures: report.failures,
-        destinations: '[]',
-      });
-    return result.changes === 1;
+/** The policies of the reports whose date-range starts at `since` or later, oldest first. */
+export function readReports(db: Db, since: number): StoredPolicy[] {
+  const policies = db
+    .prepare<
+      [number],
+      {
+        id: number;
+        organization: string;
+        report_id: string;
+        start_at: number;
+        end_at: number;
+        policy_type: ReportPolicyType;
+        policy_domain: string;
+        successes: number;
+        failures: number;
+      }
+    >(
+      `SELECT p.id, r.organization, r.report_id, r.start_at, r.end_at, p.policy_type, p.policy_domain, p.successes, p.failures
+       FROM tls_report_policies p JOIN tls_reports r ON r.id = p.report WHERE r.start_at >= ? ORDER BY r.start_at, r.id, p.id`,
+    )
+    .all(since);
+  const details = new Map<number, ReportFailure[]>();
+  for (const f of db
+    .prepare<
+      [number],
+      {
+        policy: number;
+        result_type: string;
+        sending_mta_ip: string;
+        receiving_mx: string;
+        receiving_ip: string;
+        sessions: number;
+        reason_code: string;
+      }
+    >(
+      `SELECT f.* FROM tls_report_failures f JOIN tls_report_policies p ON p.id = f.policy JOIN tls_reports r ON r.id = p.report
+       WHERE r.start_at >= ? ORDER BY f.rowid`,
+    )
+    .all(since)) {
+    const list = details.get(f.policy) ?? [];
+    list.push({
+      resultType: f.result_type,
+      sendingMtaIp: f.sending_mta_ip,
+      receivingMx: f.receiving_mx,
+      receivingIp: f.receiving_ip,
+      sessions: f.sessions,
+      reasonCode: f.reason_code,
+    });
+    details.set(f.policy, list);
   }
-
-  /** What became of a claimed report: sent when at least one destination took it. */
-  finish(domain: string, day: string, destinations: readonly SentDestination[]): SentReport['state'] {
-    const state = destinations.some((d) => d.result !== 'failed') ? 'sent' : 'failed';
-    this.db.prepare('UPDATE tlsrpt_sent SET state = ?, destinations = ? WHERE domain = ? AND day = ?').run(state, JSON.stringify(destinations), domain, day);
-    return state;
-  }
-
-  /** Marks a queued report message: its attempts are left out of every report. */
-  markMessage(queueId: string, at: number): void {
-    this.db.prepare('INSERT OR IGNORE INTO tlsrpt_messages (queue_id, at) VALUES (?, ?)').run(queueId, at);
-  }
-
-  /** Report messages queued since `since` (unix ms). */
-  reportMessages(since: number): Set<string> {
-    const rows = this.db.prepare<[number], { queue_id: string }>('SELECT queue_id FROM tlsrpt_messages WHERE at >= ?').all(since);
-    return new Set(rows.map((r) => r.queue_id));
-  }
-
-  /** Every report made, newest first (for status and tests). */
-  list(limit = 100): SentReport[] {
-    return this.db
-      .prepare<[number], Row>('SELECT * FROM tlsrpt_sent ORDER BY at DESC, domain LIMIT ?')
-      .all(limit)
-      .map((r) => ({
-        domain: r.domain,
-        day: r.day,
-        reportId: r.report_id,
-        state: r.state,
-        at: r.at,
-        sessions: r.sessions,
-        failures: r.failures,
-        destinations: JSON.parse(r.destinations) as SentDestination[],
-      }));
-  }
-
-  /** Drops the records of messages and reports older than `before` (unix ms): kept as long as the attempts. */
-  pruneBefore(before: number): void {
-    this.db.prepare('DELETE FROM tlsrpt_messages WHERE at < ?').run(before);
-    this.db.prepare('DELETE FROM tlsrpt_sent WHERE at < ?').run(before);
-  }
+  return policies.map((p) => ({
+    organization: p.organization,
+    reportId: p.report_id,
+    start: p.start_at,
+    end: p.end_at,
+    type: p.policy_type,
+    domain: p.policy_domain,
+    successes: p.successes,
+    failures: p.failures,
+    details: details.get(p.id) ?? [],
+  }));
 }

@@ -1,5 +1,5 @@
 // SMTP and LMTP client wire rules (pure): reply lines (RFC 5321 §4.2), EHLO/LHLO keywords, MAIL FROM parameters
-// (RFC 1870 SIZE, RFC 6152 8BITMIME, RFC 6531 SMTPUTF8) and dot-stuffing (RFC 5321 §4.5.2).
+// (RFC 1870 SIZE, RFC 6152 8BITMIME, RFC 6531 SMTPUTF8, RFC 8689 REQUIRETLS) and dot-stuffing (RFC 5321 §4.5.2).
 import type { SmtpReply } from '../core/delivery.ts';
 
 export type ReplyLine = { code: number; last: boolean; text: string } | { error: string };
@@ -34,6 +34,8 @@ export interface MessageTraits {
   size: number;
   eightBit: boolean;
   smtputf8: boolean;
+  /** RFC 8689 §4.2.1: send REQUIRETLS on MAIL FROM (the hop checked the server offers it). */
+  requireTls?: boolean;
 }
 
 /**
@@ -57,6 +59,11 @@ export function mailParameters(ext: ReadonlyMap<string, string>, m: MessageTrait
   }
   // RFC 6152: declare 8-bit bodies where we can; where we cannot, the body goes as it is (pass8).
   if (m.eightBit && ext.has('8BITMIME')) params.push('BODY=8BITMIME');
+  if (m.requireTls) {
+    // RFC 8689 §4.2.1: a REQUIRETLS message goes only to a server that offers REQUIRETLS.
+    if (!ext.has('REQUIRETLS')) return { refuse: 'the message requires REQUIRETLS (RFC 8689), but the server does not offer it', enhanced: '5.7.30' };
+    params.push('REQUIRETLS');
+  }
   return { params };
 }
 

@@ -11,7 +11,17 @@ export interface SealpostToml {
   data_dir?: string;
   listen?: { smtp?: string[]; acme_http?: string[]; https?: string[] };
   tls?: { min_version?: string; cert_file?: string; key_file?: string };
-  acme?: { enabled?: boolean; directory?: string; email?: string; names?: string[]; key_type?: string; ca_file?: string; challenge?: string };
+  acme?: {
+    enabled?: boolean;
+    directory?: string;
+    email?: string;
+    names?: string[];
+    key_type?: string;
+    ca_file?: string;
+    challenge?: string;
+    reuse_key?: boolean;
+    rollover_after?: string;
+  };
   mta_sts?: { extra_mx?: string[]; max_age?: string };
   dns?: { servers?: string[]; timeout_ms?: number };
   domain?: {
@@ -22,6 +32,7 @@ export interface SealpostToml {
     delivery?: string;
     mta_sts?: string;
     dkim_selectors?: string[];
+    tlsrpt_rua?: string;
   }[];
   relay?: { networks?: string[] };
   limits?: {

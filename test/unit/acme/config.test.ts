@@ -22,11 +22,29 @@ describe('[acme] config', { timeout: 5000 }, () => {
       keyType: 'ecdsa-p256',
       caFile: '',
       challenge: 'http-01',
+      reuseKey: true,
+      rolloverAfterMs: 2 * 86_400_000,
     });
     assert.deepEqual(r.config.listen.acmeHttp, [
       { host: '0.0.0.0', port: 80 },
       { host: '::', port: 80 },
     ]);
+  });
+
+  it('reuse_key and rollover_after: read, and wrong values named with the fix', () => {
+    const r = validateConfig({ ...base, acme: { reuse_key: false, rollover_after: '3h' } }, '/etc/sealpost');
+    assert.ok(r.ok);
+    assert.equal(r.config.acme.reuseKey, false);
+    assert.equal(r.config.acme.rolloverAfterMs, 3 * 3_600_000);
+    const wrong = problems({ acme: { reuse_key: 'yes', rollover_after: 'two days' } });
+    assert.ok(
+      wrong.some((p) => p.startsWith('acme.reuse_key: ')),
+      wrong.join('\n'),
+    );
+    assert.ok(
+      wrong.some((p) => /^acme\.rollover_after: "two days" is not a duration/.test(p)),
+      wrong.join('\n'),
+    );
   });
 
   it('normalizes names, drops the hostname and duplicates, resolves ca_file', () => {

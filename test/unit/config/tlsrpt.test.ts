@@ -1,32 +1,62 @@
-// The [tlsrpt] section: on by default once a DKIM key exists; organization and contact defaults.
+// [[domain]] tlsrpt_rua (src/config/tlsrpt.ts): a mailbox of ours (read as reports), an address
+// elsewhere only as "mailto:", an https URL; every wrong value with its key path and the fix.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { validateConfig } from '../../../src/config/schema.ts';
-import { reportIdentity } from '../../../src/config/tlsrpt.ts';
+import { reportMailboxes, tlsRptRecords } from '../../../src/tlsrpt/record.ts';
 
-const base = { hostname: 'mx.example.org', data_dir: 'data', domain: [{ name: 'example.org', mailboxes: ['alice'] }] };
-const signing = { ...base, domain: [{ name: 'example.org', mailboxes: ['alice'], dkim_selectors: ['s1'] }] };
-
-test('[tlsrpt] defaults: off without a DKIM key, on with one; hostname and postmaster@ the first domain', () => {
-  const off = validateConfig(base, '/etc/sealpost');
-  assert.ok(off.ok);
-  assert.deepEqual(off.config.tlsrpt, { enabled: false });
-  const on = validateConfig(signing, '/etc/sealpost');
-  assert.ok(on.ok);
-  assert.deepEqual(on.config.tlsrpt, { enabled: true });
-  assert.deepEqual(reportIdentity(on.config), { organization: 'mx.example.org', contact: 'postmaster@example.org' });
-  const set = validateConfig({ ...signing, tlsrpt: { enabled: false, organization: 'Example Org', contact: 'tls@example.org' } }, '/etc/sealpost');
-  assert.ok(set.ok);
-  assert.deepEqual(reportIdentity(set.config), { organization: 'Example Org', contact: 'tls@example.org' });
-  assert.equal(set.config.tlsrpt.enabled, false);
+const base = (rua: unknown, second: Record<string, unknown> = { name: 'example.net', mailboxes: ['ops'] }) => ({
+  hostname: 'mx.example.org',
+  data_dir: 'data',
+  domain: [{ name: 'example.org', mailboxes: ['admin'], aliases: { tlsrpt: 'admin', fwd: 'someone@elsewhere.example' }, tlsrpt_rua: rua }, second],
 });
 
-test('[tlsrpt] problems name their key path; enabled without a key is a warning', () => {
-  const bad = validateConfig({ ...base, tlsrpt: { enabled: 'yes', organization: '', contact: 3, rua: 'x' } }, '/etc/sealpost');
-  assert.ok(!bad.ok);
-  assert.deepEqual(bad.problems.map((p) => p.path).sort(), ['tlsrpt.contact', 'tlsrpt.enabled', 'tlsrpt.organization', 'tlsrpt.rua']);
-  const unsigned = validateConfig({ ...base, tlsrpt: { enabled: true } }, '/etc/sealpost');
-  assert.ok(unsigned.ok);
-  assert.equal(unsigned.config.tlsrpt.enabled, true);
-  assert.match(unsigned.warnings.find((w) => w.path === 'tlsrpt.enabled')?.message ?? '', /dkim keygen/);
+test('tlsrpt_rua: accepted forms, the record and the mailbox read', () => {
+  const table: [unknown, string, string][] = [
+    ['admin@example.org', 'mailto:admin@example.org', 'admin@example.org'],
+    ['TLSRPT@Example.ORG', 'mailto:tlsrpt@example.org', 'tlsrpt@example.org'],
+    ['mailto:tlsrpt@example.org', 'mailto:tlsrpt@example.org', 'tlsrpt@example.org'],
+    ['ops@example.net', 'mailto:ops@example.net', 'ops@example.net'],
+    ['mailto:reports@tlsrpt.example', 'mailto:reports@tlsrpt.example', ''],
+    ['https://reports.example/tlsrpt', 'https://reports.example/tlsrpt', ''],
+  ];
+  for (const [rua, uri, mailbox] of table) {
+    const r = validateConfig(base(rua), '/etc/sealpost');
+    assert.ok(r.ok, `${rua}: ${JSON.stringify(!r.ok && r.problems)}`);
+    assert.deepEqual(r.config.domains[0]?.tlsrptRua, { uri, mailbox }, String(rua));
+    assert.deepEqual(tlsRptRecords(r.config.domains), [{ domain: 'example.org', name: '_smtp._tls.example.org', value: `v=TLSRPTv1; rua=${uri}`, mailbox }]);
+    assert.deepEqual([...reportMailboxes(r.config.domains)], mailbox === '' ? [] : [mailbox]);
+  }
+  const none = validateConfig(base(undefined), '/etc/sealpost');
+  assert.ok(none.ok);
+  assert.equal(none.config.domains[0]?.tlsrptRua, undefined);
+  assert.deepEqual(tlsRptRecords(none.config.domains), []);
+});
+
+test('tlsrpt_rua: every wrong value named with its key path and the fix', () => {
+  const table: [unknown, RegExp][] = [
+    ['nobody@example.org', /not one of our mailboxes \(nor an alias of one\): add "nobody" to the mailboxes or aliases of domain "example.org"/],
+    ['fwd@example.org', /not one of our mailboxes/],
+    ['reports@elsewhere.example', /not at one of our \[\[domain\]\]s.*write "mailto:reports@elsewhere.example"/],
+    ['a@example.org,b@example.org', /one address or URI without ","/],
+    ['not an address', /one address or URI/],
+    ['tlsrpt', /is not a mail address/],
+    ['ftp://x.example/', /"mailto:" address or an "https:" URL/],
+    ['https://', /is not an https URL/],
+    [5, /must be a string/],
+  ];
+  for (const [rua, message] of table) {
+    const r = validateConfig(base(rua), '/etc/sealpost');
+    assert.equal(r.ok, false, String(rua));
+    const problems = !r.ok ? r.problems : [];
+    assert.deepEqual(
+      problems.map((p) => p.path),
+      ['domain[0].tlsrpt_rua'],
+      `${rua}: ${JSON.stringify(problems)}`,
+    );
+    assert.match(problems[0]?.message ?? '', message, String(rua));
+  }
+  // With a catch-all, any local part of the domain is delivered here.
+  const r = validateConfig(base('anything@example.net', { name: 'example.net', mailboxes: ['ops'], catch_all: 'ops' }), '/etc/sealpost');
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
 });

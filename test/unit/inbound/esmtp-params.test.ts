@@ -1,13 +1,17 @@
 // MAIL FROM / RCPT TO parameters: only those of offered extensions, nothing else after the path.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkParameters } from '../../../src/inbound/esmtp-params.ts';
+import { checkParameters, type Offered } from '../../../src/inbound/esmtp-params.ts';
 
 const both = { smtputf8: true, auth: true };
 const mx = { smtputf8: true, auth: false };
 
 test('checkParameters: known parameters pass, unknown get 555 5.5.4, text that is no parameter 501 5.5.4', { timeout: 5000 }, () => {
-  const table: { command: 'MAIL' | 'RCPT'; args: Record<string, string | true> | false; offered: typeof both; want: number | undefined }[] = [
+  const table: { command: 'MAIL' | 'RCPT'; args: Record<string, string | true> | false; offered: Offered; want: number | undefined }[] = [
+    // RFC 8689: REQUIRETLS only where it is offered (inside TLS).
+    { command: 'MAIL', args: { REQUIRETLS: true }, offered: { ...mx, requiretls: true }, want: undefined },
+    { command: 'MAIL', args: { REQUIRETLS: true }, offered: mx, want: 555 },
+    { command: 'RCPT', args: { REQUIRETLS: true }, offered: { ...mx, requiretls: true }, want: 555 },
     { command: 'MAIL', args: false, offered: mx, want: undefined },
     { command: 'MAIL', args: { SIZE: '1000', BODY: '8BITMIME' }, offered: mx, want: undefined },
     { command: 'MAIL', args: { SMTPUTF8: true }, offered: mx, want: undefined },

@@ -69,4 +69,46 @@ describe('renderShow', () => {
   test('nothing hosted says how to start', { timeout: 5000 }, () => {
     assert.match(renderShow([], { hostname: 'mx.example.org', httpsListening: false }).text, /mta_sts = "testing"/);
   });
+  test('the _smtp._tls record and what the TLS reports say about enforcing', { timeout: 5000 }, () => {
+    const facts = { hostname: 'mx.example.org', httpsListening: true };
+    const record = { domain: 'example.org', name: '_smtp._tls.example.org', value: 'v=TLSRPTv1; rua=mailto:tlsrpt@example.org', mailbox: 'tlsrpt@example.org' };
+    const tlsrpt = { ...record, dns: { kind: 'current' } as const };
+    const current = { kind: 'current', id: policy.id } as const;
+    const safe = renderShow([{ policy, dns: current, host: resolves, tlsrpt, advice: { kind: 'safe', days: 7, reports: 2, sessions: 40 } }], facts);
+    assert.equal(safe.warnings, 0);
+    assert.match(safe.text, /^ {4}_smtp\._tls\.example\.org\. IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@example\.org"/m);
+    assert.match(safe.text, /^ {2}reports 2 TLS reports in the last 7 days, 40 sessions, no failures: safe to switch to mta_sts = "enforce"$/m);
+    const failing = renderShow(
+      [
+        {
+          policy,
+          dns: current,
+          host: resolves,
+          tlsrpt,
+          advice: { kind: 'failures', days: 7, reports: 1, sessions: 10, failures: 2, byType: { 'certificate-host-mismatch': 2 }, sendingIps: ['203.0.113.9'] },
+        },
+      ],
+      facts,
+    );
+    assert.match(failing.text, /2 of 10 sessions failed in the last 7 days \(certificate-host-mismatch 2; from 203\.0\.113\.9\): not safe to enforce yet/);
+    assert.match(safe.text, /^ {2}ok {6}DNS has _smtp\._tls\.example\.org with this rua$/m);
+    const unpublished = renderShow(
+      [{ policy, dns: current, host: resolves, tlsrpt: { ...record, dns: { kind: 'missing', detail: '_smtp._tls.example.org: no such domain (NXDOMAIN)' } } }],
+      facts,
+    );
+    assert.equal(unpublished.warnings, 1);
+    assert.match(
+      unpublished.text,
+      /WARNING _smtp\._tls\.example\.org: no such domain \(NXDOMAIN\): senders do not send TLS reports; publish the TXT record above/,
+    );
+    const elsewhere = renderShow(
+      [{ policy, dns: current, host: resolves, tlsrpt: { ...record, dns: { kind: 'other', value: 'v=TLSRPTv1; rua=mailto:old@example.org' } } }],
+      facts,
+    );
+    assert.equal(elsewhere.warnings, 1);
+    assert.match(elsewhere.text, /WARNING DNS has _smtp\._tls\.example\.org "v=TLSRPTv1; rua=mailto:old@example\.org": reports go there/);
+    const none = renderShow([{ policy, dns: current, host: resolves, advice: { kind: 'no-reports', days: 7 } }], facts);
+    assert.match(none.text, /no _smtp\._tls record: set tlsrpt_rua = "tlsrpt@example\.org"/);
+    assert.match(none.text, /no TLS reports about this domain in the last 7 days/);
+  });
 });

@@ -29,7 +29,10 @@ test('MAIL FROM parameters, table', () => {
     ['SMTPUTF8', ''],
   ]);
   const none = new Map<string, string>();
-  const cases: [Map<string, string>, { size: number; eightBit: boolean; smtputf8: boolean }, string][] = [
+  const cases: [Map<string, string>, { size: number; eightBit: boolean; smtputf8: boolean; requireTls?: boolean }, string][] = [
+    // RFC 8689 §4.2.1: REQUIRETLS only to a server that offers it.
+    [new Map([['REQUIRETLS', '']]), { size: 10, eightBit: false, smtputf8: false, requireTls: true }, 'REQUIRETLS'],
+    [all, { size: 10, eightBit: false, smtputf8: false, requireTls: true }, 'refuse 5.7.30'],
     [all, { size: 10, eightBit: false, smtputf8: false }, 'SIZE=10'],
     [all, { size: 10, eightBit: true, smtputf8: true }, 'SMTPUTF8 SIZE=10 BODY=8BITMIME'],
     [all, { size: 2000, eightBit: false, smtputf8: false }, 'refuse 5.3.4'],

@@ -130,3 +130,16 @@ test('a claim walks the due index only up to its limit, then finds each message 
   assert.deepEqual(plan(CLAIM_MESSAGE_SQL), ['SEARCH recipients USING INDEX recipients_message (message_id=?)']);
   db.close();
 });
+
+test('RFC 8689: the tls_required flag goes with the message into its claimed job', { timeout: 5000 }, async () => {
+  const store = new QueueStore(openDb(path.join(dir, 'tls'), MIGRATIONS_DIR), retry);
+  await store.enqueue({ ...message('R', ['a@example.test']), tlsRequired: 'requiretls' });
+  await store.enqueue({ ...message('N', ['b@example.test']), tlsRequired: 'no' });
+  await store.enqueue(message('P', ['c@example.test']));
+  const jobs = new Map(store.claim('local', 1000, 10).map((j) => [j.queueId, j.tlsRequired]));
+  assert.deepEqual([...jobs].sort(), [
+    ['N', 'no'],
+    ['P', undefined],
+    ['R', 'requiretls'],
+  ]);
+});

@@ -1,36 +1,26 @@
-// The _smtp._tls TXT record (RFC 8460 §3), table-tested.
+// What DNS publishes for our _smtp._tls record (src/tlsrpt/record.ts, RFC 8460 §3): ours, another
+// rua, none (no record, no TLSRPTv1 record, two of them), or no answer.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseTlsrptRecord } from '../../../src/tlsrpt/record.ts';
+import type { DnsAnswer } from '../../../src/dns/resolver.ts';
+import { publishedState, type TlsRptDnsState } from '../../../src/tlsrpt/record.ts';
 
-test('_smtp._tls records → report destinations, table', () => {
-  const cases: [string, string[], string[] | string][] = [
-    ['mailto', ['v=TLSRPTv1; rua=mailto:tlsrpt@example.org'], ['mailto tlsrpt@example.org']],
-    ['https', ['v=TLSRPTv1;rua=https://reports.example.org/v1'], ['https https://reports.example.org/v1']],
+const record = { domain: 'example.org', name: '_smtp._tls.example.org', value: 'v=TLSRPTv1; rua=mailto:tlsrpt@example.org', mailbox: 'tlsrpt@example.org' };
+
+test('publishedState', () => {
+  const table: [string, DnsAnswer<string>, TlsRptDnsState['kind']][] = [
+    ['ours', { kind: 'records', records: ['v=TLSRPTv1; rua=mailto:tlsrpt@example.org'] }, 'current'],
     [
-      'both, spaces, percent-encoded',
-      ['v=TLSRPTv1; rua=mailto:tls%2Drpt@example.org, https://r.example.org/x ;'],
-      ['mailto tls-rpt@example.org', 'https https://r.example.org/x'],
+      'ours among other TXT, spaced, case, a second rua',
+      { kind: 'records', records: ['v=spf1 -all', 'v=TLSRPTv1;rua=https://r.example/x, MAILTO:TLSRPT@example.org'] },
+      'current',
     ],
-    ['other TXT records ignored', ['v=spf1 -all', 'v=TLSRPTv1; rua=mailto:a@example.org'], ['mailto a@example.org']],
-    ['none', ['v=spf1 -all'], 'no v=TLSRPTv1 record'],
-    ['two records: none (§3)', ['v=TLSRPTv1; rua=mailto:a@example.org', 'v=TLSRPTv1; rua=mailto:b@example.org'], 'more than one'],
-    ['no rua', ['v=TLSRPTv1;'], 'no rua='],
-    ['only unknown schemes', ['v=TLSRPTv1; rua=http://example.org/'], 'no usable rua URI'],
-    ['a bad address', ['v=TLSRPTv1; rua=mailto:nobody'], 'no usable rua URI'],
-    ['not at the start', ['rua=mailto:a@example.org; v=TLSRPTv1'], 'no v=TLSRPTv1 record'],
+    ['another rua', { kind: 'records', records: ['v=TLSRPTv1; rua=mailto:old@example.org'] }, 'other'],
+    ['two TLSRPT records', { kind: 'records', records: [record.value, 'v=TLSRPTv1; rua=mailto:b@example.org'] }, 'missing'],
+    ['no TLSRPTv1 record', { kind: 'records', records: ['v=TLSRPTv2; rua=mailto:tlsrpt@example.org'] }, 'missing'],
+    ['NXDOMAIN', { kind: 'nxdomain' }, 'missing'],
+    ['no TXT', { kind: 'nodata' }, 'missing'],
+    ['SERVFAIL', { kind: 'servfail', detail: 'x' }, 'unknown'],
   ];
-  for (const [name, records, want] of cases) {
-    const got = parseTlsrptRecord(records);
-    if (typeof want === 'string') {
-      assert.ok(!got.ok && got.error.includes(want), `${name}: ${JSON.stringify(got)}`);
-      continue;
-    }
-    assert.ok(got.ok, name);
-    assert.deepEqual(
-      got.destinations.map((d) => (d.kind === 'mailto' ? `mailto ${d.address}` : `https ${d.url.href}`)),
-      want,
-      name,
-    );
-  }
+  for (const [what, answer, kind] of table) assert.equal(publishedState(record, answer).kind, kind, what);
 });
