@@ -1,12 +1,13 @@
 // TLSRPT sending end to end (RFC 8460), as a new user gets it: a sending Sealpost with a DKIM key
 // delivers for a day (its clock shifted by SEALPOST_TEST_CLOCK_FILE) to a.test (MTA-STS enforce,
-// verified TLS) and b.test (MTA-STS testing, an MX name the certificate does not cover: a forced
-// certificate-host-mismatch), c.test (an MTA-STS policy host whose certificate does not name it:
-// sts-webpki-invalid) and d.test (no TLSRPT record), all served by a receiving Sealpost; then its clock crosses the UTC
-// day boundary: a.test's report arrives as DKIM-signed multipart/report mail in the receiving
-// instance's Maildir, b.test's and c.test's by HTTPS POST to a test endpoint; both JSON documents pass an RFC
-// 8460 §4.4 schema check and count the sessions made. A restart sends nothing again; the next day
-// reports nothing on the delivery of the reports themselves. Loopback only.
+// verified TLS), b.test (MTA-STS testing, an MX name the certificate does not cover: a forced
+// certificate-host-mismatch), c.test (a policy host whose certificate does not name it:
+// sts-webpki-invalid) and d.test (no TLSRPT record), all served by a receiving Sealpost. Then its
+// clock crosses the UTC day boundary: a.test's report arrives as DKIM-signed multipart/report mail
+// in the receiving instance's Maildir (and its `tls-report` shows it), b.test's and c.test's by
+// HTTPS POST to a test endpoint; each JSON document passes an RFC 8460 §4.4 schema check and counts
+// the sessions made. A restart sends nothing again; the next day reports nothing on the delivery
+// of the reports themselves. Loopback only.
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import https from 'node:https';
@@ -201,7 +202,8 @@ test('TLS reports: a day of deliveries → one report per domain by mail (DKIM-s
       tls: { cert_file: path.join(dir, 'mx.pem'), key_file: path.join(dir, 'mx.key') },
       domain: [
         { name: 'rcv.test', mailboxes: ['tlsrpt'] },
-        { name: 'a.test', mailboxes: ['alice'] },
+        // The receiving side reads the reports about a.test mailed to tlsrpt@rcv.test (tlsrpt/receive.ts).
+        { name: 'a.test', mailboxes: ['alice'], tlsrpt_rua: 'tlsrpt@rcv.test' },
         { name: 'b.test', mailboxes: ['bob'] },
         { name: 'c.test', mailboxes: ['carol'] },
         { name: 'd.test', mailboxes: ['dave'] },
@@ -339,6 +341,17 @@ test('TLS reports: a day of deliveries → one report per domain by mail (DKIM-s
     },
   ]);
   await sender.waitForLog({ event: 'delivered', rcpt: 'tlsrpt@rcv.test' }, { timeoutMs: 10_000 });
+  // …and the receiving instance read it: `sealpost tls-report` shows it.
+  await receiver.waitForLog({ event: 'tls-report', state: 'stored', organization: 'Sender Org' }, { timeoutMs: 10_000 });
+  const shown = await receiver.cli(['tls-report', '--json']);
+  assert.equal(shown.code, 0, shown.stderr);
+  const byDay = (
+    JSON.parse(shown.stdout) as { byDay: { day: string; organization: string; reports: number; domains: string[]; successes: number; failures: number }[] }
+  ).byDay;
+  assert.deepEqual(
+    byDay.map((d) => [d.day, d.organization, d.reports, d.domains, d.successes, d.failures]),
+    [[dayName, 'Sender Org', 1, ['a.test'], 2, 0]],
+  );
 
   // A restart on the same day looks at the day again and sends nothing twice.
   const beforeRestart = sender.logs().length;
