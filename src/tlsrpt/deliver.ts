@@ -68,6 +68,9 @@ export async function deliverReport(
       smtputf8: false,
       eightBit: false,
       origin: 'tlsrpt',
+      // RFC 8460 §3: "MUST deliver reports despite any TLS-related failures": the recipient
+      // domain's MTA-STS (and DANE) are set aside for it, as for TLS-Required: No (RFC 8689 §5).
+      tlsRequired: 'no',
       headerMessageId: `<${id}@${deps.hostname}>`,
       subject: `Report Domain: ${policyDomain} Submitter: ${deps.hostname} Report-ID: <${report['report-id']}>`,
       recipients: [

@@ -1,7 +1,7 @@
 // A TLS report as a mail message (RFC 8460 §5.3), pure: multipart/report; report-type="tlsrpt"
-// with the Subject, TLS-Report-Domain and TLS-Report-Submitter fields, a short text part and the
-// gzip JSON as an application/tlsrpt+gzip attachment named per §5.1. DKIM signing and the queue
-// are the caller's (tlsrpt/deliver.ts).
+// with the Subject, TLS-Report-Domain, TLS-Report-Submitter and TLS-Required: No fields, a short
+// text part and the gzip JSON as an application/tlsrpt+gzip attachment named per §5.1. DKIM
+// signing and the queue are the caller's (tlsrpt/deliver.ts).
 import { rfc5322Date } from '../core/date.ts';
 import { TLSRPT_GZIP_TYPE } from './report.ts';
 
@@ -35,6 +35,8 @@ export function reportMail(input: ReportMailInput): Buffer {
     `TLS-Report-Domain: ${input.policyDomain}`,
     `TLS-Report-Submitter: ${input.submitter}`,
     'Auto-Submitted: auto-generated',
+    // RFC 8460 §3: reports are delivered despite TLS failures; RFC 8689 §5 says so to every hop.
+    'TLS-Required: No',
     'MIME-Version: 1.0',
     `Content-Type: multipart/report; report-type="tlsrpt";`,
     ` boundary="${input.boundary}"`,

@@ -144,10 +144,12 @@ test('TLS reports: a day of deliveries → one report per domain by mail (DKIM-s
   await writeFile(path.join(dir, 'mx.key'), mxCert.keyPem);
 
   // The test endpoint on 443: the MTA-STS policies of a.test and b.test, and b.test's report URL.
-  const webCert = await issueCert(ca, { names: ['mta-sts.a.test', 'mta-sts.b.test', 'reports.b.test'] });
+  const webCert = await issueCert(ca, { names: ['mta-sts.a.test', 'mta-sts.b.test', 'mta-sts.rcv.test', 'reports.b.test'] });
   const policies: Record<string, string> = {
     'mta-sts.a.test': 'version: STSv1\r\nmode: enforce\r\nmx: mx.rcv.test\r\nmax_age: 86400\r\n',
     'mta-sts.b.test': 'version: STSv1\r\nmode: testing\r\nmx: mx.b.test\r\nmax_age: 86400\r\n',
+    // Names no MX host of rcv.test: only a report sent despite TLS policies gets there (RFC 8460 §3).
+    'mta-sts.rcv.test': 'version: STSv1\r\nmode: enforce\r\nmx: mx.elsewhere.test\r\nmax_age: 86400\r\n',
   };
   const posts: Post[] = [];
   const web = https.createServer({ cert: webCert.chainPem, key: webCert.keyPem }, (req, res) => {
@@ -190,6 +192,8 @@ test('TLS reports: a day of deliveries → one report per domain by mail (DKIM-s
     ['_smtp._tls.c.test', { TXT: ['v=TLSRPTv1; rua=https://reports.b.test/v1/c'] }],
     // d.test asks for no reports: it gets none.
     ['d.test', { MX: [{ preference: 10, exchange: 'mx.rcv.test' }] }],
+    ['_mta-sts.rcv.test', { TXT: ['v=STSv1; id=r1'] }],
+    ['mta-sts.rcv.test', { A: [HTTPS_IP] }],
     // Asks for reports too: it must get none about the delivery of the reports themselves.
     ['_smtp._tls.rcv.test', { TXT: ['v=TLSRPTv1; rua=mailto:tlsrpt@rcv.test'] }],
   ];
@@ -312,7 +316,8 @@ test('TLS reports: a day of deliveries → one report per domain by mail (DKIM-s
   assert.equal(c.policies[0]?.['failure-details'][0]?.['result-type'], 'sts-webpki-invalid');
   assert.match(String(c.policies[0]?.['failure-details'][0]?.['failure-reason-code']), /mta-sts\.c\.test/);
 
-  // a.test: by mail to tlsrpt@rcv.test, through the sender's queue, DKIM-signed.
+  // a.test: by mail to tlsrpt@rcv.test, through the sender's queue, DKIM-signed, delivered although
+  // rcv.test's MTA-STS policy names none of its MX hosts (TLS-Required: No, RFC 8460 §3, RFC 8689 §5).
   const [mail] = await receiver.waitForMail(1, { domain: 'rcv.test', mailbox: 'tlsrpt', timeoutMs: 30_000 });
   assert.ok(mail);
   const a = reportAttachment(mail.raw);
@@ -321,6 +326,7 @@ test('TLS reports: a day of deliveries → one report per domain by mail (DKIM-s
   assert.equal(mail.header('Subject'), `Report Domain: a.test Submitter: mx.sender.test Report-ID: <${reportId}>`);
   assert.equal(mail.header('TLS-Report-Domain'), 'a.test');
   assert.equal(mail.header('TLS-Report-Submitter'), 'mx.sender.test');
+  assert.equal(mail.header('TLS-Required'), 'No');
   assert.match(mail.header('Content-Type') ?? '', /^multipart\/report; report-type="tlsrpt";/);
   assert.match(mail.header('From') ?? '', /@sender\.test>$/);
   // Its DKIM signature, checked by an independent verifier (dkimpy) against the published key.

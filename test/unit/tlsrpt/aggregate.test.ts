@@ -136,6 +136,7 @@ test('RFC 8460 §5.1/§5.3: the file name, the fields and the attachment of the 
   assert.match(head, /^Subject: Report Domain: dest\.test\r\n Submitter: mx\.org\.test\r\n Report-ID: <r>$/m);
   assert.match(head, /^TLS-Report-Domain: dest\.test$/m);
   assert.match(head, /^TLS-Report-Submitter: mx\.org\.test$/m);
+  assert.match(head, /^TLS-Required: No$/m, 'RFC 8460 §3: delivered despite TLS failures');
   assert.match(head, /^Content-Type: multipart\/report; report-type="tlsrpt";\r\n boundary="b1"$/m);
   assert.ok(!/\n(?!\s)[^\r\n]{999}/.test(mail), 'no line over 998 characters');
   const part = body.split('--b1\r\n')[2] ?? '';
