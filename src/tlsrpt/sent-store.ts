@@ -33,6 +33,22 @@ interface Row {
   destinations: string;
 }
 
+/** The reports made for the latest day there are any, by state (read-only: `sealpost status`). */
+export function lastSentDay(db: Db): { day: string; sent: string[]; failed: string[] } | null {
+  const rows = db
+    .prepare<[], { day: string; domain: string; state: SentReport['state'] }>(
+      'SELECT day, domain, state FROM tlsrpt_sent WHERE day = (SELECT max(day) FROM tlsrpt_sent) ORDER BY domain',
+    )
+    .all();
+  const first = rows[0];
+  if (!first) return null;
+  return {
+    day: first.day,
+    sent: rows.filter((r) => r.state === 'sent').map((r) => r.domain),
+    failed: rows.filter((r) => r.state === 'failed').map((r) => r.domain),
+  };
+}
+
 export class TlsrptSentStore {
   private readonly db: Db;
 

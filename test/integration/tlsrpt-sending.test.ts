@@ -359,6 +359,12 @@ test('TLS reports: a day of deliveries → one report per domain by mail (DKIM-s
     [[dayName, 'Sender Org', 1, ['a.test'], 2, 0]],
   );
 
+  // sealpost status says which reports went out for the day.
+  const status = await sender.cli(['status']);
+  assert.match(status.stdout, new RegExp(`^TLS reports sent: ${dayName}: 3 domains \\(a\\.test, b\\.test, c\\.test\\), 0 failed$`, 'm'), status.stdout);
+  const statusJson = JSON.parse((await sender.cli(['status', '--json'])).stdout) as { tlsReportsSent: unknown };
+  assert.deepEqual(statusJson.tlsReportsSent, { enabled: true, last: { day: dayName, sent: ['a.test', 'b.test', 'c.test'], failed: [] } });
+
   // A restart on the same day looks at the day again and sends nothing twice.
   const beforeRestart = sender.logs().length;
   await sender.restart();
