@@ -152,10 +152,13 @@ export class AttemptsStore implements AttemptSink {
     return this.select.all(queueId).map(fromRow);
   }
 
-  /** Every attempt that started in [from, to) (unix ms), oldest first: the day of a TLS report. */
-  between(from: number, to: number): AttemptRecord[] {
+  /**
+   * Every attempt that started in [from, to) (unix ms), oldest first, read one row at a time (the
+   * day of a TLS report: many rows). Write nothing to the database until the iteration ends.
+   */
+  *between(from: number, to: number): Generator<AttemptRecord> {
     this.flush();
-    return this.selectBetween.all(from, to).map(fromRow);
+    for (const row of this.selectBetween.iterate(from, to)) yield fromRow(row);
   }
 
   /** Deletes attempts older than `before` (unix ms); returns how many. */

@@ -1,6 +1,6 @@
 // The aggregate report of one policy domain for one UTC day (RFC 8460 §4), pure: the day's
-// attempts classified (classify.ts), counted per policy applied, failures grouped by result type
-// and by sending IP, MX host and receiving IP.
+// attempts classified (classify.ts) one at a time, counted per policy applied, failures grouped
+// by result type and by sending IP, MX host and receiving IP.
 import type { AttemptRecord } from '../outbound/attempts-store.ts';
 import { classifyAttempt } from './classify.ts';
 import type { FailureDetails, PolicyResult, ReportPolicy, TlsReport } from './report.ts';
@@ -37,25 +37,35 @@ interface Group {
   details: Map<string, FailureDetails>;
 }
 
-/** The report, or undefined when the day had no TLS session to the domain's MX hosts to report. */
-export function buildReport(input: ReportInput): TlsReport | undefined {
-  const groups = new Map<string, Group>();
-  for (const a of input.attempts) {
+/**
+ * One domain's day, counted attempt by attempt (memory: one entry per policy and per failure
+ * kind and host, never the attempts themselves).
+ */
+export class DayTally {
+  readonly domain: string;
+  private readonly groups = new Map<string, Group>();
+
+  constructor(domain: string) {
+    this.domain = domain;
+  }
+
+  /** Counts one attempt to this domain (classify.ts says for what). */
+  add(a: AttemptRecord): void {
     const verdict = classifyAttempt(a);
-    if (verdict.session === 'none') continue;
+    if (verdict.session === 'none') return;
     const key = a.stsPolicy && verdict.policy === 'sts' ? `sts ${a.stsPolicy.id}` : verdict.policy;
-    let group = groups.get(key);
+    let group = this.groups.get(key);
     if (!group) {
       const policy: ReportPolicy =
         a.stsPolicy && verdict.policy === 'sts'
-          ? { 'policy-type': 'sts', 'policy-string': stsPolicyLines(a.stsPolicy), 'policy-domain': input.domain, 'mx-host': [...a.stsPolicy.mx] }
-          : { 'policy-type': verdict.policy, 'policy-domain': input.domain };
+          ? { 'policy-type': 'sts', 'policy-string': stsPolicyLines(a.stsPolicy), 'policy-domain': this.domain, 'mx-host': [...a.stsPolicy.mx] }
+          : { 'policy-type': verdict.policy, 'policy-domain': this.domain };
       group = { policy, success: 0, failure: 0, details: new Map() };
-      groups.set(key, group);
+      this.groups.set(key, group);
     }
     if (verdict.session === 'success') {
       group.success++;
-      continue;
+      return;
     }
     group.failure++;
     const detailKey = [verdict.result, a.localIp ?? '', a.mx, a.ip].join('|');
@@ -71,19 +81,35 @@ export function buildReport(input: ReportInput): TlsReport | undefined {
         ...(reason(a) ? { 'failure-reason-code': reason(a)?.slice(0, 200) } : {}),
       });
   }
-  if (groups.size === 0) return undefined;
-  const policies: PolicyResult[] = [...groups.values()].map((g) => ({
-    policy: g.policy,
-    summary: { 'total-successful-session-count': g.success, 'total-failure-session-count': g.failure },
-    ...(g.details.size > 0 ? { 'failure-details': [...g.details.values()] } : {}),
-  }));
-  return {
-    'organization-name': input.organization,
-    'date-range': { 'start-datetime': rfc3339(input.start), 'end-datetime': rfc3339(input.end) },
-    'contact-info': input.contact,
-    'report-id': input.reportId,
-    policies,
-  };
+
+  /** Whether any TLS session was counted (else there is nothing to report). */
+  get empty(): boolean {
+    return this.groups.size === 0;
+  }
+
+  /** The report, or undefined when the day had no TLS session to the domain's MX hosts. */
+  report(meta: Omit<ReportInput, 'domain' | 'attempts'>): TlsReport | undefined {
+    if (this.groups.size === 0) return undefined;
+    const policies: PolicyResult[] = [...this.groups.values()].map((g) => ({
+      policy: g.policy,
+      summary: { 'total-successful-session-count': g.success, 'total-failure-session-count': g.failure },
+      ...(g.details.size > 0 ? { 'failure-details': [...g.details.values()] } : {}),
+    }));
+    return {
+      'organization-name': meta.organization,
+      'date-range': { 'start-datetime': rfc3339(meta.start), 'end-datetime': rfc3339(meta.end) },
+      'contact-info': meta.contact,
+      'report-id': meta.reportId,
+      policies,
+    };
+  }
+}
+
+/** The report of a list of attempts (DayTally in one go), or undefined when it has no TLS session. */
+export function buildReport(input: ReportInput): TlsReport | undefined {
+  const tally = new DayTally(input.domain);
+  for (const a of input.attempts) tally.add(a);
+  return tally.report(input);
 }
 
 /** Our words for a failure, for "failure-reason-code": the policy problem, the certificate error, or the attempt's error. */

@@ -7,7 +7,7 @@
 import type { DnsAnswer } from '../dns/resolver.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 import type { AttemptRecord } from '../outbound/attempts-store.ts';
-import { buildReport, utcDay } from './aggregate.ts';
+import { DayTally, utcDay } from './aggregate.ts';
 import { type DeliverDeps, deliverReport, packReport } from './deliver.ts';
 import { parseTlsrptRecord, tlsrptName } from './rua.ts';
 import type { TlsrptSentStore } from './sent-store.ts';
@@ -17,7 +17,7 @@ const DAY_MS = 86_400_000;
 export interface TlsrptDeps extends DeliverDeps {
   organization: string;
   contact: string;
-  attempts: { between(from: number, to: number): AttemptRecord[] };
+  attempts: { between(from: number, to: number): Iterable<AttemptRecord> };
   store: TlsrptSentStore;
   resolveTxt: (name: string) => Promise<DnsAnswer<string>>;
   log: Logger;
@@ -37,17 +37,21 @@ export async function reportDay(dayStart: number, deps: TlsrptDeps): Promise<Run
   const { day, start, end } = utcDay(dayStart);
   const done = deps.store.doneFor(day);
   const ours = deps.store.reportMessages(start - DAY_MS);
-  const byDomain = new Map<string, AttemptRecord[]>();
+  // One pass over the day's rows, counted as they come (no await inside: the read stays one).
+  const byDomain = new Map<string, DayTally>();
   for (const a of deps.attempts.between(start, end)) {
     if (ours.has(a.queueId) || done.has(a.domain)) continue;
-    const list = byDomain.get(a.domain);
-    if (list) list.push(a);
-    else byDomain.set(a.domain, [a]);
+    let tally = byDomain.get(a.domain);
+    if (!tally) {
+      tally = new DayTally(a.domain);
+      byDomain.set(a.domain, tally);
+    }
+    tally.add(a);
   }
   const summary: RunSummary = { day, domains: byDomain.size, reports: 0, failed: 0 };
-  for (const [domain, attempts] of byDomain) {
+  for (const [domain, tally] of byDomain) {
     try {
-      const outcome = await reportDomain(domain, attempts, { day, start, end }, deps);
+      const outcome = await reportDomain(domain, tally, { day, start, end }, deps);
       if (outcome === 'sent') summary.reports++;
       else if (outcome === 'failed') summary.failed++;
     } catch (err) {
@@ -62,16 +66,18 @@ export async function reportDay(dayStart: number, deps: TlsrptDeps): Promise<Run
 
 async function reportDomain(
   domain: string,
-  attempts: readonly AttemptRecord[],
+  tally: DayTally,
   range: { day: string; start: number; end: number },
   deps: TlsrptDeps,
 ): Promise<'sent' | 'failed' | 'skipped'> {
+  // A day without TLS sessions to its MX hosts (only DNS or connection failures): nothing to say.
+  if (tally.empty) return 'skipped';
   const answer = await deps.resolveTxt(tlsrptName(domain));
   if (answer.kind !== 'records') return 'skipped';
   const record = parseTlsrptRecord(answer.records);
   if (!record.ok) return 'skipped';
   const reportId = `${range.day}T00:00:00Z.${domain}@${deps.hostname}`;
-  const report = buildReport({ domain, start: range.start, end: range.end, organization: deps.organization, contact: deps.contact, reportId, attempts });
+  const report = tally.report({ start: range.start, end: range.end, organization: deps.organization, contact: deps.contact, reportId });
   if (!report) return 'skipped';
   let sessions = 0;
   let failures = 0;
