@@ -33,6 +33,12 @@ export interface AttemptRecord {
   stsProblem?: { kind: string; detail: string };
 }
 
+/** Where a page of attempts ended (AttemptsStore.page). */
+export interface AttemptsCursor {
+  at: number;
+  id: number;
+}
+
 /** Where the courier puts attempt records; AttemptsStore in production, an array in tests. */
 export interface AttemptSink {
   record(attempt: AttemptRecord): void;
@@ -68,7 +74,7 @@ interface Row {
 export class AttemptsStore implements AttemptSink {
   private readonly insert;
   private readonly select;
-  private readonly selectBetween;
+  private readonly selectPage;
   private readonly prune;
   private readonly pruneBatch;
 
@@ -90,7 +96,10 @@ export class AttemptsStore implements AttemptSink {
          @tls_error, @downgrade, @result, @reply_code, @reply_enhanced, @reply_text, @error, @ms, @transport, @local_ip, @sts_policy, @sts_problem)`,
     );
     this.select = db.prepare<[string], Row>('SELECT * FROM attempts WHERE queue_id = ? ORDER BY at, id');
-    this.selectBetween = db.prepare<[number, number], Row>('SELECT * FROM attempts WHERE at >= ? AND at < ? ORDER BY at, id');
+    // By the at index (its entries are in (at, rowid) order): no sort, each page starts where the last ended.
+    this.selectPage = db.prepare<[{ from: number; to: number; afterAt: number; afterId: number; limit: number }], Row & { id: number }>(
+      'SELECT * FROM attempts WHERE at >= @afterAt AND at >= @from AND at < @to AND (at > @afterAt OR id > @afterId) ORDER BY at, id LIMIT @limit',
+    );
     this.prune = db.prepare('DELETE FROM attempts WHERE at < ?');
     // By the at index, oldest first (DELETE … LIMIT needs a compile option better-sqlite3 lacks).
     this.pruneBatch = db.prepare('DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE at < ? ORDER BY at LIMIT ?)');
@@ -153,12 +162,14 @@ export class AttemptsStore implements AttemptSink {
   }
 
   /**
-   * Every attempt that started in [from, to) (unix ms), oldest first, read one row at a time (the
-   * day of a TLS report: many rows). Write nothing to the database until the iteration ends.
+   * The attempts that started in [from, to) (unix ms), oldest first, `limit` at a time (the day of
+   * a TLS report: many rows): pass `next` back for the following page; none when this was the last.
    */
-  *between(from: number, to: number): Generator<AttemptRecord> {
+  page(from: number, to: number, after: AttemptsCursor | undefined, limit: number): { attempts: AttemptRecord[]; next?: AttemptsCursor } {
     this.flush();
-    for (const row of this.selectBetween.iterate(from, to)) yield fromRow(row);
+    const rows = this.selectPage.all({ from, to, afterAt: after?.at ?? from, afterId: after?.id ?? 0, limit });
+    const last = rows.at(-1);
+    return { attempts: rows.map(fromRow), ...(last && rows.length === limit ? { next: { at: last.at, id: last.id } } : {}) };
   }
 
   /** Deletes attempts older than `before` (unix ms); returns how many. */

@@ -6,7 +6,7 @@
 
 import type { DnsAnswer } from '../dns/resolver.ts';
 import { type Logger, mailLog } from '../log/log.ts';
-import type { AttemptRecord } from '../outbound/attempts-store.ts';
+import type { AttemptRecord, AttemptsCursor, AttemptsStore } from '../outbound/attempts-store.ts';
 import { DayTally, utcDay } from './aggregate.ts';
 import { type DeliverDeps, deliverReport, packReport } from './deliver.ts';
 import { parseTlsrptRecord, tlsrptName } from './rua.ts';
@@ -17,7 +17,7 @@ const DAY_MS = 86_400_000;
 export interface TlsrptDeps extends DeliverDeps {
   organization: string;
   contact: string;
-  attempts: { between(from: number, to: number): Iterable<AttemptRecord> };
+  attempts: Pick<AttemptsStore, 'page'>;
   store: TlsrptSentStore;
   resolveTxt: (name: string) => Promise<DnsAnswer<string>>;
   log: Logger;
@@ -37,9 +37,9 @@ export async function reportDay(dayStart: number, deps: TlsrptDeps): Promise<Run
   const { day, start, end } = utcDay(dayStart);
   const done = deps.store.doneFor(day);
   const ours = deps.store.reportMessages(start - DAY_MS);
-  // One pass over the day's rows, counted as they come (no await inside: the read stays one).
+  // One pass over the day's rows, a page at a time (the loop serves others in between), counted as they come.
   const byDomain = new Map<string, DayTally>();
-  for (const a of deps.attempts.between(start, end)) {
+  for await (const a of dayAttempts(deps.attempts, start, end)) {
     if (ours.has(a.queueId) || done.has(a.domain)) continue;
     let tally = byDomain.get(a.domain);
     if (!tally) {
@@ -62,6 +62,20 @@ export async function reportDay(dayStart: number, deps: TlsrptDeps): Promise<Run
   deps.store.pruneBefore(start - deps.retentionMs);
   mailLog(deps.log, 'tlsrpt', { state: 'run', ...summary }, `TLS reports for ${day}: ${summary.reports} sent, ${summary.failed} failed`);
   return summary;
+}
+
+/** Rows per page of the day's attempts: a few milliseconds of the event loop each. */
+const PAGE_ROWS = 2000;
+
+async function* dayAttempts(attempts: Pick<AttemptsStore, 'page'>, start: number, end: number): AsyncGenerator<AttemptRecord> {
+  let after: AttemptsCursor | undefined;
+  for (;;) {
+    const page = attempts.page(start, end, after, PAGE_ROWS);
+    yield* page.attempts;
+    if (!page.next) return;
+    after = page.next;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 async function reportDomain(
