@@ -12,6 +12,8 @@ import { selfSignedCert } from '../test/helpers/certs.ts';
 import { startDnsServer } from '../test/helpers/dns-server.ts';
 import { freePort } from '../test/helpers/ports.ts';
 import { run } from '../test/helpers/proc.ts';
+import { openServerGroups, type ServerGroup } from './cgroup.ts';
+import { PEER_NAMES, type PeerName, type RunningPeer, startPeers } from './peers/index.ts';
 import { POSTFIX_DOMAIN, POSTFIX_MAILBOX, type PostfixPeer, SINK_DOMAIN, startReceivingPostfix, startRelayingPostfix } from './postfix.ts';
 import { type CpuProfile, formatSummary, summarizeProfile } from './profile.ts';
 import { type BenchReport, type CaseResult, formatTable, type SideFigures } from './report.ts';
@@ -19,9 +21,13 @@ import { idleMemory, inboundPlain, inboundTls, largeMessages, outbound, type Sha
 import { SEALPOST_DOMAIN, SEALPOST_MAILBOX, type SealpostDaemon, startSealpost } from './sealpost.ts';
 
 const USAGE = `usage: bench/bench [--quick] [--out FILE] [--only inbound,starttls,outbound,memory]
+                    [--peers postfix,exim,opensmtpd,chasquid,haraka] [--cpus N]
                     [--sessions 1,20] [--sizes 1024,10240] [--messages N] [--outbound-messages N] [--rounds R]
                     [--drain-messages N] [--profile DIR] [--keep] [--max-minutes M]
   --quick      a smoke run: few messages per case (figures are noisy)
+  --peers      the servers Sealpost is measured against (default: all; Postfix always runs)
+  --cpus       run the servers on N CPUs (a cpuset; the load generators on the others); default: all,
+               plus the scaling row (the C=20 case again with the servers on one CPU)
   --out        where to write the JSON report (default: a new file in the temp dir)
   --only       scenarios to run (default: all); --only memory runs the memory rows alone (≈ 2 min)
   --drain-messages  the memory section's queue drain (default 10000, --quick too: the target is for that size)
@@ -84,12 +90,13 @@ function plan(
   return { inbound, tls, outbound: outboundShapes, idle: [1, 100, 1000], drain, large, settleMs: MEMORY_SETTLE_MS, rounds };
 }
 
-function sealpostTarget(d: SealpostDaemon): Target {
+function sealpostTarget(d: SealpostDaemon, group?: ServerGroup): Target {
+  group?.adopt(d.pid);
   return {
     name: 'sealpost',
     port: d.port,
     rcpt: SEALPOST_MAILBOX,
-    cpuMs: () => d.cpuMs(),
+    cpuMs: group ? () => group.cpuMs() : () => d.cpuMs(),
     loopCpuMs: () => d.loopCpuMs(),
     memoryKiB: () => d.rssKiB(),
     open: () => d.openRecipients(),
@@ -101,12 +108,13 @@ function sealpostTarget(d: SealpostDaemon): Target {
   };
 }
 
-function postfixTarget(p: PostfixPeer): Target {
+function postfixTarget(p: PostfixPeer, group?: ServerGroup): Target {
+  group?.adopt(p.instance.masterPid);
   return {
     name: 'postfix',
     port: p.port,
     rcpt: POSTFIX_MAILBOX,
-    cpuMs: () => p.cpuMs(),
+    cpuMs: group ? () => group.cpuMs() : () => p.cpuMs(),
     memoryKiB: () => p.pssKiB(),
     open: () => p.queued(),
     deferred: () => p.deferred(),
@@ -115,29 +123,34 @@ function postfixTarget(p: PostfixPeer): Target {
   };
 }
 
-/** Runs both sides of a case, alternating who goes first so slow drift affects both alike. */
-async function both<T>(index: number, sealpost: () => Promise<T>, postfix: () => Promise<T>): Promise<{ sealpost: T; postfix: T }> {
-  if (index % 2 === 0) {
-    const s = await sealpost();
-    return { sealpost: s, postfix: await postfix() };
+type Runs = Record<string, () => Promise<SideFigures>>;
+
+/** Runs every server's side of a case once, round `index` starting with a different one, so slow drift affects all alike. */
+async function each(index: number, runs: Runs): Promise<Record<string, SideFigures>> {
+  const names = Object.keys(runs);
+  const out: Record<string, SideFigures> = {};
+  for (let i = 0; i < names.length; i++) {
+    const name = names[(index + i) % names.length] as string;
+    out[name] = await (runs[name] as () => Promise<SideFigures>)();
   }
-  const p = await postfix();
-  return { sealpost: await sealpost(), postfix: p };
+  return out;
 }
 
 /**
- * Runs a case `rounds` times, each round with the other side first, and adds the rounds up (the
+ * Runs a case `rounds` times, each round with another server first, and adds the rounds up (the
  * rate is all messages over all the time): a few seconds of other load on this shared machine
- * then weighs on both sides instead of deciding the ratio.
+ * then weighs on every side instead of deciding the ratio.
  */
-async function inRounds(
-  rounds: number,
-  sealpost: () => Promise<SideFigures>,
-  postfix: () => Promise<SideFigures>,
-): Promise<{ sealpost: SideFigures; postfix: SideFigures }> {
-  const runs: { sealpost: SideFigures; postfix: SideFigures }[] = [];
-  for (let r = 0; r < rounds; r++) runs.push(await both(r, sealpost, postfix));
-  return { sealpost: addUp(runs.map((r) => r.sealpost)), postfix: addUp(runs.map((r) => r.postfix)) };
+async function inRounds(rounds: number, runs: Runs): Promise<Record<string, SideFigures>> {
+  const all: Record<string, SideFigures>[] = [];
+  for (let r = 0; r < rounds; r++) all.push(await each(r, runs));
+  return Object.fromEntries(Object.keys(runs).map((name) => [name, addUp(all.map((x) => x[name] as SideFigures))]));
+}
+
+/** A case's result from every server's figures: Sealpost, Postfix, and the others by name. */
+function sides(r: Record<string, SideFigures>): { sealpost: SideFigures; postfix: SideFigures; others?: Record<string, SideFigures> } {
+  const { sealpost, postfix, ...others } = r;
+  return { sealpost: sealpost as SideFigures, postfix: postfix as SideFigures, ...(Object.keys(others).length > 0 ? { others } : {}) };
 }
 
 /** The rounds of one side as one run: counts and times summed (numeric notes too), the first error kept. */
@@ -254,6 +267,8 @@ async function main(): Promise<number> {
       profile: { type: 'string' },
       keep: { type: 'boolean', default: false },
       'max-minutes': { type: 'string' },
+      peers: { type: 'string' },
+      cpus: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -265,7 +280,19 @@ async function main(): Promise<number> {
   const only = new Set(list(values.only) ?? ['inbound', 'starttls', 'outbound', 'memory']);
   const p = plan(values.quick, values);
   const cleanup = new Cleanup();
-  const maxMs = Number(values['max-minutes'] ?? (values.quick ? 8 : 25)) * 60_000;
+  const peerNames = (list(values.peers) ?? ['postfix', ...PEER_NAMES]).filter((n) => n !== 'postfix');
+  const unknown = peerNames.filter((n) => !(PEER_NAMES as readonly string[]).includes(n));
+  if (unknown.length > 0) {
+    process.stderr.write(`bench: unknown peer ${unknown.join(', ')}; the peers are postfix, ${PEER_NAMES.join(', ')}\n`);
+    return 64;
+  }
+  const totalCpus = os.cpus().length;
+  const cpus = values.cpus ? Number(values.cpus) : totalCpus;
+  if (!Number.isInteger(cpus) || cpus < 1 || cpus > totalCpus) {
+    process.stderr.write(`bench: --cpus must be a whole number from 1 to ${totalCpus}\n`);
+    return 64;
+  }
+  const maxMs = Number(values['max-minutes'] ?? (values.quick ? 15 : 60)) * 60_000;
   const watchdog = setTimeout(() => {
     process.stderr.write(`bench: still running after ${maxMs / 60_000} minutes; stopping\n`);
     void cleanup.run().finally(() => process.exit(1));
@@ -280,7 +307,13 @@ async function main(): Promise<number> {
   const profileDir = values.profile ? path.resolve(values.profile) : undefined;
   const nodeOptions = (name: string) => (profileDir ? `--cpu-prof --cpu-prof-dir=${path.join(profileDir, name)}` : undefined);
   const postfixVersion = (await run('postconf', ['-d', '-h', 'mail_version'])).stdout.trim();
+  const groups = openServerGroups(cpus);
+  if (groups) cleanup.after(() => groups.close());
+  let groupSeq = 0;
+  const groupFor = (name: string) => groups?.group(`${name}-${++groupSeq}`);
   const report: BenchReport = {
+    peers: {},
+    cpuAccounting: groups ? `cgroup ${groups.kind}, servers on ${cpus} of ${totalCpus} CPUs` : 'no (CPU per process tree)',
     startedAt: new Date().toISOString(),
     machine: { cpus: os.cpus().length, kernel: os.release(), node: process.versions.node, postfix: postfixVersion, loadavgStart: os.loadavg(), loadavgEnd: [] },
     options: { quick: values.quick, only: [...only], plan: p, sealpostNodeOptions: profileDir ? 'profiling' : '' },
@@ -294,7 +327,10 @@ async function main(): Promise<number> {
     report.cases.push(c);
     const f = (x: CaseResult['sealpost']) =>
       x.error ? `error: ${x.error}` : `${Math.round((x.messages * 1000) / ((c.scenario === 'outbound' ? x.drainMs : x.acceptMs) ?? x.drainMs))} msg/s`;
-    say(`  ${c.scenario} C=${c.sessions} S=${c.size} N=${c.messages}: Sealpost ${f(c.sealpost)}, Postfix ${f(c.postfix)}`);
+    const rest = Object.entries(c.others ?? {}).map(([n, x]) => `, ${n} ${f(x)}`);
+    say(
+      `  ${c.scenario} C=${c.sessions} S=${c.size} N=${c.messages}${c.cpus ? ` (${c.cpus} CPU)` : ''}: Sealpost ${f(c.sealpost)}, Postfix ${f(c.postfix)}${rest.join('')}`,
+    );
   };
 
   try {
@@ -303,16 +339,29 @@ async function main(): Promise<number> {
     const certFiles = { certFile: path.join(work, 'cert.pem'), keyFile: path.join(work, 'key.pem') };
     await writeFile(certFiles.certFile, cert.chainPem);
     await writeFile(certFiles.keyFile, cert.keyPem, { mode: 0o600 });
-    const dns = await startDnsServer(
-      new Map([
-        [SINK_DOMAIN, { MX: [{ preference: 10, exchange: `mx.${SINK_DOMAIN}` }] }],
-        [`mx.${SINK_DOMAIN}`, { A: ['127.0.0.1'] }],
-      ]),
-    );
+    const zone = new Map([
+      [SINK_DOMAIN, { MX: [{ preference: 10, exchange: `mx.${SINK_DOMAIN}` }] }],
+      [`mx.${SINK_DOMAIN}`, { A: ['127.0.0.1'] }],
+    ]);
+    // On port 53 of the private namespace, where resolv.conf points: the peers that look up their
+    // clients or senders (OpenSMTPD, chasquid, Haraka) get answers at once, as from a local
+    // resolver, instead of waiting out a resolver that is not there.
+    const dns = await startDnsServer(zone, '127.0.0.1', 53).catch(() => startDnsServer(zone));
     cleanup.after(() => dns.close());
     // Sealpost's outbound port is fixed per daemon; Postfix's relayhost too: one sink port each.
     const sealpostSink = await freePort();
     const postfixSink = await freePort();
+
+    // The other peers, each started once for the run: receiving for its own domain, relaying to its own sink port.
+    let peers = new Map<PeerName, RunningPeer>();
+    if (peerNames.length > 0 && (only.has('inbound') || only.has('starttls') || only.has('outbound'))) {
+      say(`starting the other peers: ${peerNames.join(', ')}`);
+      peers = await startPeers(cleanup, root, peerNames as PeerName[], { work, cert: certFiles, groups, say });
+      for (const [name, peer] of peers) (report.peers ??= {})[name] = peer.server.version;
+    }
+    /** The peers' runs of a case, for those that can run it. */
+    const peerRuns = (can: (p: RunningPeer) => boolean, run: (t: Target, p: RunningPeer) => Promise<SideFigures>): Runs =>
+      Object.fromEntries([...peers].filter(([, p]) => can(p)).map(([name, p]) => [name, () => run(p.server.target, p)]));
 
     if (only.has('inbound') || only.has('starttls')) {
       say('starting Sealpost and a receiving Postfix (Maildir delivery on both)');
@@ -326,26 +375,44 @@ async function main(): Promise<number> {
         ...(nodeOptions('inbound') ? { nodeOptions: nodeOptions('inbound') } : {}),
       });
       const postfix = await startReceivingPostfix(cleanup, await freePort(), certFiles);
-      const s = sealpostTarget(sealpost);
-      const pf = postfixTarget(postfix);
+      const s = sealpostTarget(sealpost, groupFor('sealpost'));
+      const pf = postfixTarget(postfix, groupFor('postfix'));
+      const plainRuns = (shape: Shape): Runs => ({
+        sealpost: () => inboundPlain(s, shape),
+        postfix: () => inboundPlain(pf, shape),
+        ...peerRuns(
+          () => true,
+          (t) => inboundPlain(t, shape),
+        ),
+      });
       if (only.has('inbound')) {
         for (const shape of p.inbound) {
-          const r = await inRounds(
-            p.rounds,
-            () => inboundPlain(s, shape),
-            () => inboundPlain(pf, shape),
-          );
-          done({ scenario: 'inbound', label: 'smtp-source', ...shape, messages: r.sealpost.messages, ...r });
+          const r = await inRounds(p.rounds, plainRuns(shape));
+          done({ scenario: 'inbound', label: 'smtp-source', ...shape, messages: shape.messages, ...sides(r) });
+        }
+        // The scaling row: the busiest case again with every server on one CPU, the load generator on the other.
+        const busiest = p.inbound.filter((x) => x.sessions > 1).at(-1);
+        if (groups && cpus === totalCpus && totalCpus > 1 && busiest) {
+          groups.setCpus(1);
+          try {
+            const r = await inRounds(p.rounds, plainRuns(busiest));
+            done({ scenario: 'inbound', label: 'servers on one CPU', cpus: 1, ...busiest, messages: busiest.messages, ...sides(r) });
+          } finally {
+            groups.setCpus(cpus);
+          }
         }
       }
       if (only.has('starttls')) {
         for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
-          const r = await inRounds(
-            p.rounds,
-            () => inboundTls(root, s, p.tls, version),
-            () => inboundTls(root, pf, p.tls, version),
-          );
-          done({ scenario: 'starttls', label: version, ...p.tls, messages: r.sealpost.messages, ...r });
+          const r = await inRounds(p.rounds, {
+            sealpost: () => inboundTls(root, s, p.tls, version),
+            postfix: () => inboundTls(root, pf, p.tls, version),
+            ...peerRuns(
+              (x) => x.server.starttls,
+              (t) => inboundTls(root, t, p.tls, version),
+            ),
+          });
+          done({ scenario: 'starttls', label: version, ...p.tls, messages: p.tls.messages, ...sides(r) });
         }
       }
       await sealpost.stop();
@@ -361,12 +428,9 @@ async function main(): Promise<number> {
           relay: false,
           authChecks: false,
         });
-        const r = await inRounds(
-          p.rounds,
-          () => inboundPlain(sealpostTarget(plain), like),
-          () => inboundPlain(pf, like),
-        );
-        done({ scenario: 'inbound', label: 'Sealpost without SPF/DKIM/DMARC', ...like, messages: r.sealpost.messages, ...r });
+        const quiet = sealpostTarget(plain, groupFor('sealpost'));
+        const r = await inRounds(p.rounds, { sealpost: () => inboundPlain(quiet, like), postfix: () => inboundPlain(pf, like) });
+        done({ scenario: 'inbound', label: 'Sealpost without SPF/DKIM/DMARC', ...like, messages: like.messages, ...sides(r) });
         await plain.stop();
       }
       await postfix.instance.stop();
@@ -383,15 +447,20 @@ async function main(): Promise<number> {
         ...(nodeOptions('outbound') ? { nodeOptions: nodeOptions('outbound') } : {}),
       });
       const postfix = await startRelayingPostfix(cleanup, await freePort(), postfixSink);
+      const s = sealpostTarget(sealpost, groupFor('sealpost'));
+      const pf = postfixTarget(postfix, groupFor('postfix'));
       let i = 0;
       for (const shape of p.outbound) {
-        const r = await both(
-          i++,
-          () =>
-            outbound(sealpostTarget(sealpost), shape, { scope: cleanup, sinkPort: sealpostSink, sinkOut: path.join(work, `sink-sealpost-${shape.size}.out`) }),
-          () => outbound(postfixTarget(postfix), shape, { scope: cleanup, sinkPort: postfixSink, sinkOut: path.join(work, `sink-postfix-${shape.size}.out`) }),
-        );
-        done({ scenario: 'outbound', label: 'smtp-sink', ...shape, ...r });
+        const sinkOut = (name: string) => path.join(work, `sink-${name}-${shape.size}.out`);
+        const r = await each(i++, {
+          sealpost: () => outbound(s, shape, { scope: cleanup, sinkPort: sealpostSink, sinkOut: sinkOut('sealpost') }),
+          postfix: () => outbound(pf, shape, { scope: cleanup, sinkPort: postfixSink, sinkOut: sinkOut('postfix') }),
+          ...peerRuns(
+            (x) => x.server.relays,
+            (t, x) => outbound(t, shape, { scope: cleanup, sinkPort: x.sinkPort, sinkOut: sinkOut(t.name) }),
+          ),
+        });
+        done({ scenario: 'outbound', label: 'smtp-sink', ...shape, ...sides(r) });
       }
       await sealpost.stop();
       await postfix.instance.stop();

@@ -23,6 +23,10 @@ export interface CaseResult {
   messages: number;
   sealpost: SideFigures;
   postfix: SideFigures;
+  /** The other peers' runs of the same case (Exim, OpenSMTPD, chasquid, Haraka), by name. */
+  others?: Record<string, SideFigures>;
+  /** CPUs the servers ran on, when not all of them (the scaling case). */
+  cpus?: number;
 }
 
 export interface MemoryResult {
@@ -66,6 +70,9 @@ export interface MemoryResult {
 export interface BenchReport {
   startedAt: string;
   machine: { cpus: number; kernel: string; node: string; postfix: string; loadavgStart: number[]; loadavgEnd: number[] };
+  /** The peers besides Postfix, name → version, and how their CPU was measured. */
+  peers?: Record<string, string>;
+  cpuAccounting?: string;
   options: Record<string, unknown>;
   cases: CaseResult[];
   memory: MemoryResult;
@@ -134,6 +141,7 @@ export function formatTable(r: BenchReport): string {
     ),
     ...rows.map((row) => pad(row, widths)),
   ];
+  lines.push(...formatPeers(r));
   const m = r.memory;
   if (m.idle.length > 0) {
     lines.push('', 'Sealpost resident memory (VmRSS):');
@@ -159,13 +167,70 @@ export function formatTable(r: BenchReport): string {
   }
   for (const e of m.errors ?? []) lines.push(`  memory: ERROR ${e}`);
   for (const c of r.cases) {
-    for (const [name, f] of [
-      ['Sealpost', c.sealpost],
-      ['Postfix', c.postfix],
-    ] as const) {
+    for (const [name, f] of [['Sealpost', c.sealpost] as const, ['Postfix', c.postfix] as const, ...Object.entries(c.others ?? {})]) {
       if (f.error) lines.push(`  ${c.scenario} C=${c.sessions} ${kib(c.size)} ${name}: ERROR ${f.error}`);
     }
   }
   for (const e of r.errors) lines.push(`error: ${e}`);
   return lines.join('\n');
+}
+
+const PEER_TITLES: Record<string, string> = { exim: 'Exim', opensmtpd: 'OpenSMTPD', chasquid: 'chasquid', haraka: 'Haraka' };
+
+/** The case's figure for one server: Postfix, or one of the others; undefined when it did not run it. */
+function sideOf(c: CaseResult, name: string): SideFigures | undefined {
+  return name === 'postfix' ? c.postfix : c.others?.[name];
+}
+
+/**
+ * Every peer side by side (msg/s and Sealpost's ratio to each), then the scaling row: each
+ * server's rate with the servers on all CPUs over its rate on one CPU, for the case run both ways.
+ */
+export function formatPeers(r: BenchReport): string[] {
+  const others = Object.keys(r.peers ?? {});
+  if (others.length === 0) return [];
+  const names = ['postfix', ...others];
+  const title = (n: string) => (n === 'postfix' ? 'Postfix' : (PEER_TITLES[n] ?? n));
+  const head = ['case', 'Sealpost', ...names.flatMap((n) => [title(n), 'ratio'])];
+  const rows: string[][] = [];
+  for (const c of r.cases) {
+    const s = headline(c, c.sealpost);
+    const cells = names.flatMap((n) => {
+      const side = sideOf(c, n);
+      if (!side) return ['n/a', ''];
+      const v = headline(c, side);
+      return [side.error ? 'error' : num(v), num(ratio(s, v), 2)];
+    });
+    const what = c.scenario === 'outbound' ? 'outbound' : c.scenario === 'starttls' ? `STARTTLS ${c.label}` : 'inbound';
+    const variant = c.scenario === 'inbound' && c.label !== 'smtp-source' ? ` (${c.label})` : '';
+    rows.push([`${what}, C=${c.sessions}, ${kib(c.size)}${variant}`, num(s), ...cells]);
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const versions = names.map((n) => `${title(n)} ${n === 'postfix' ? r.machine.postfix : r.peers?.[n]}`).join(', ');
+  const lines = [
+    '',
+    `Sealpost vs every peer, msg/s (accept rate inbound, drain rate outbound); ratio = Sealpost ÷ that peer. Peers: ${versions}.`,
+    `n/a: the peer cannot run that case here (see bench/peers/). Servers in equal-weight cpu groups: ${r.cpuAccounting ?? 'no'}.`,
+    pad(head, widths),
+    pad(
+      widths.map((w) => '-'.repeat(w)),
+      widths,
+    ),
+    ...rows.map((row) => pad(row, widths)),
+  ];
+  const one = r.cases.find((c) => c.cpus === 1);
+  const all =
+    one &&
+    r.cases.find((c) => c.cpus === undefined && c.scenario === one.scenario && c.sessions === one.sessions && c.size === one.size && c.label === 'smtp-source');
+  if (one && all) {
+    const factor = (name: string, a: SideFigures | undefined, b: SideFigures | undefined) => {
+      const f = a && b ? ratio(headline(all, a), headline(one, b)) : undefined;
+      return `${name} ${num(f, 2)}`;
+    };
+    lines.push(
+      `Scaling, ${r.machine.cpus} CPUs ÷ 1 CPU (inbound C=${one.sessions}, ${kib(one.size)}): ` +
+        [factor('Sealpost', all.sealpost, one.sealpost), ...names.map((n) => factor(title(n), sideOf(all, n), sideOf(one, n)))].join(', '),
+    );
+  }
+  return lines;
 }

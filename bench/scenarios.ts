@@ -14,7 +14,7 @@ import type { SideFigures } from './report.ts';
 
 /** One MTA as the scenarios see it. */
 export interface Target {
-  name: 'sealpost' | 'postfix';
+  name: string;
   port: number;
   /** The local mailbox inbound messages go to. */
   rcpt: string;
@@ -31,6 +31,8 @@ export interface Target {
   delivered(): number;
   /** Deliver deferred mail now: `queue retry --all` or `postqueue -f`. */
   release(): Promise<void>;
+  /** Waits until a release would be tried at once (not timed; OpenSMTPD: its route to the sink re-enabled). */
+  readyToRelease?(): Promise<void>;
 }
 
 export interface Shape {
@@ -115,6 +117,7 @@ export async function outbound(t: Target, shape: Shape, o: OutboundRun): Promise
     });
     const fillMs = performance.now() - fill0;
     const fillPeak = fillMemory.stop();
+    await t.readyToRelease?.();
     const sink = await startSink(o.scope, o.sinkPort, o.sinkOut);
     const memoryBefore = t.memoryKiB();
     const memory = sampleMemory(() => t.memoryKiB(), 200);

@@ -30,13 +30,16 @@ import type { InboundDeps, ListenerRole } from './inbound/session.ts';
 import { SessionStats } from './inbound/session-stats.ts';
 import { createIntake } from './intake/intake.ts';
 import { createLocalCourier } from './local/courier.ts';
-import { type Logger, mailLog } from './log/log.ts';
+import { type Logger, mailLog, observeMailEvents } from './log/log.ts';
+import type { DaemonMetrics } from './metrics/daemon.ts';
 import { startHttpsListener } from './mta-sts/listener.ts';
 import { hostedPolicies } from './mta-sts/policy.ts';
 import { startOffloadThread } from './offload/client.ts';
 import { startAttemptsPruning } from './outbound/attempts-prune.ts';
 import { AttemptsStore } from './outbound/attempts-store.ts';
+import { forwardingCourier } from './outbound/forward.ts';
 import { createRemoteCourier } from './outbound/remote.ts';
+import { chooseTransport } from './outbound/transport.ts';
 import { newQueueId } from './queue/ids.ts';
 import { noticeMessage } from './queue/notices.ts';
 import { QueueStore } from './queue/store.ts';
@@ -45,6 +48,9 @@ import { QueueWorker } from './queue/worker.ts';
 import { buildDirectory, decideRecipient } from './routing/recipients.ts';
 import { createRspamdClient } from './rspamd/client.ts';
 import { RspamdStats } from './rspamd/stats.ts';
+import { loadSrsSecrets } from './srs/secret.ts';
+import { type SrsKeys, srsReverse } from './srs/srs.ts';
+import type { StatusFacts } from './status-page/page.ts';
 import { createAlpnChallenges } from './tls/alpn-challenges.ts';
 import { startTls } from './tls/service.ts';
 import { loadTrust } from './tls-policy/trust.ts';
@@ -68,6 +74,8 @@ export interface DaemonDeps {
   migrationsDir: string;
   /** The config file, read again on reload(); without it reload() re-reads certificate files only. */
   configFile?: string;
+  /** What `sealpost status --json` reports (cli/status.ts), for the status page (listen.status_http). */
+  statusFacts?: (now: number) => Promise<StatusFacts>;
   /** A test clock jumped (cli/test-clock.ts): timers that wait for a time of day look again. */
   onClockJump?: (listener: () => void) => void;
 }
@@ -120,10 +128,44 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     const orphans = await store.sweepSpool();
     if (orphans > 0) mailLog(log, 'daemon', { state: 'recovered', spoolFiles: orphans }, 'spool files of messages never committed were removed');
     // Every configured DKIM key, before anything listens: a missing one is a startup error, never unsigned mail.
-    const signer = createDkimSigner(await loadDkimKeys(config.dataDir, config.dkim));
+    const dkimKeys = await loadDkimKeys(config.dataDir, config.dkim);
+    const signer = createDkimSigner(dkimKeys);
+    // The SRS secret before anything listens: bounces to forwarded mail are checked with it.
+    const srs = await loadSrsSecrets(config.srs.secretFile);
+    if (!srs.ok) throw new Error(`srs.secret_file: ${srs.problem}`);
+    if (srs.created)
+      mailLog(
+        log,
+        'daemon',
+        { state: 'srs-secret', file: config.srs.secretFile },
+        'made a new SRS secret (keep it: bounces to forwarded mail are checked with it)',
+      );
+    const srsKeys: SrsKeys = { secrets: srs.secrets, domain: config.srs.domain };
+    const srsDirectory =
+      config.srs.domain === ''
+        ? undefined
+        : { domain: config.srs.domain, reverse: (local: string) => srsReverse(local, srsKeys, now(), config.srs.maxAgeDays) };
+    // RFC 8617 ARC sets are signed like DKIM; receivers verify rsa-sha256 most widely, so an RSA key of the [srs] domain first.
+    const arcKey = config.arc.enabled
+      ? (dkimKeys.find((k) => k.domain === config.srs.domain && k.algorithm === 'rsa-sha256') ?? dkimKeys.find((k) => k.domain === config.srs.domain))
+      : undefined;
 
     const tls = await startTls(config, log, now);
     started.push({ name: 'tls', stop: () => tls.stop() });
+
+    // listen.metrics: every mail-log record counted from here on (log/log.ts observeMailEvents).
+    // Loaded only when on, like ACME: prom-client and its default metrics stay out otherwise.
+    const metrics: DaemonMetrics | undefined =
+      config.listen.metrics.length > 0
+        ? (await import('./metrics/daemon.ts')).createDaemonMetrics({
+            addresses: config.listen.metrics,
+            db,
+            certificates: () => new Map([...tls.store.current().byName].map(([name, entry]) => [name, entry.notAfter])),
+            log,
+            now,
+          })
+        : undefined;
+    if (metrics) observeMailEvents(log, metrics.observe);
 
     // What reload() swaps: the config in force (its reloadable parts) and the domain directory.
     let inForce = config;
@@ -146,7 +188,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       const acme = await startAcmeService({ config, store: tls.store, log, clock: { now }, alpn });
       started.push({ name: 'acme', stop: () => acme.stop() });
     }
-    let directory = buildDirectory(config.domains);
+    let directory = buildDirectory(config.domains, srsDirectory);
     const newId = () => newQueueId(now());
     const notice = (input: Parameters<typeof noticeMessage>[0]) =>
       noticeMessage(input, {
@@ -157,7 +199,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         maxLifetimeMs: config.queue.maxLifetimeMs,
       });
     // One DNS cache for delivery (MX, A/AAAA, MTA-STS) and the checks of inbound mail.
-    const nodeResolver = createNodeResolver(config.dns);
+    const nodeResolver = createNodeResolver(config.dns, metrics ? (type, answer) => metrics.dnsAnswer(type, answer) : undefined);
     const dnsResolver = cachingResolver(nodeResolver, { now });
     // The courier reads the [outbound] snapshot in force at each delivery: reload swaps inForce whole.
     const remote = createRemoteCourier(config, db, log, { resolver: dnsResolver, outbound: () => inForce.outbound, storage, now });
@@ -178,18 +220,19 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     );
     started.push({ name: 'offload thread', stop: () => offload.close() });
     // [[domain]] delivery (Maildir or LMTP) as in force at each delivery: reload may change it.
+    const deliveryOf = (domain: string) => inForce.domains.find((d) => d.name === domain)?.delivery ?? ({ kind: 'maildir' } as const);
+    const localCourier = createLocalCourier({
+      mailRoot: path.join(config.dataDir, 'mail'),
+      hostname: config.hostname,
+      write: offload.write,
+      delivery: deliveryOf,
+      junkFolder: config.rspamd?.junkFolder === true,
+      lmtpConcurrency: config.local.lmtpConcurrency,
+    });
+    started.push({ name: 'LMTP connections', stop: () => localCourier.close() });
     // Mail to a [[domain]] tlsrpt_rua mailbox is read as TLS reports once delivered (tlsrpt/receive.ts).
     const tlsReports = new TlsReportStore(db);
-    const local = withTlsReports(
-      createLocalCourier({
-        mailRoot: path.join(config.dataDir, 'mail'),
-        hostname: config.hostname,
-        write: offload.write,
-        delivery: (domain) => inForce.domains.find((d) => d.name === domain)?.delivery ?? { kind: 'maildir' },
-        junkFolder: config.rspamd?.junkFolder === true,
-      }),
-      { store: tlsReports, mailboxes: () => reportMailboxes(inForce.domains), log, now },
-    );
+    const local = withTlsReports(localCourier, { store: tlsReports, mailboxes: () => reportMailboxes(inForce.domains), log, now });
     const workers = [
       new QueueWorker({
         store,
@@ -201,17 +244,21 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         notice,
         delayWarningMs: config.queue.delayWarningMs,
         storage,
+        agent: (address) => deliveryOf(domainOf(address)).kind,
       }),
       new QueueWorker({
         store,
         transport: 'remote',
-        courier: remote,
+        // Forwards of foreign senders leave with an SRS sender (outbound/forward.ts).
+        courier: forwardingCourier(remote, { directory: () => directory, keys: srsKeys, now }),
         log,
         now,
         concurrency: config.outbound.concurrency,
         notice,
         delayWarningMs: config.queue.delayWarningMs,
         storage,
+        // Postfix's words: "smtp" to the domain's MX hosts, "relay" to a relay or transport-table next hop.
+        agent: (address) => (chooseTransport(domainOf(address), inForce.outbound.transports ?? {}, inForce.outbound.relay).kind === 'mx' ? 'smtp' : 'relay'),
       }),
     ];
     for (const w of workers) {
@@ -272,6 +319,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       storage,
       prepareOutgoing: (input) => prepareOutgoing(input, { signer, hostname: config.hostname }),
       ...(offload.verify ? { verifyInbound: offload.verify } : {}),
+      ...(arcKey ? { arcSeal: { signingDomain: arcKey.domain, selector: arcKey.selector, privateKey: arcKey.privateKeyPem } } : {}),
       ...(config.rspamd
         ? {
             rspamd: {
@@ -279,7 +327,10 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
               fail: config.rspamd.fail,
               outbound: config.rspamd.outbound,
               hostname: config.hostname,
-              record: (direction, action) => rspamdStats?.record(direction, action),
+              record: (direction, action) => {
+                rspamdStats?.record(direction, action);
+                metrics?.rspamd(direction, action);
+              },
             },
           }
         : {}),
@@ -325,6 +376,16 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       started.push({ name: `${role} listener`, stop: () => listener.close(config.shutdown.graceSeconds * 1000) });
       listening[role === 'mx' ? 'smtp' : role] = await listener.listen();
     }
+    const metricsListener = metrics ? await metrics.start() : undefined;
+    if (metricsListener) started.push({ name: 'metrics listener', stop: () => metricsListener.close() });
+    if (config.listen.statusHttp.length > 0) {
+      const statusFacts = deps.statusFacts;
+      if (!statusFacts) throw new Error('listen.status_http is set but the caller gave no statusFacts (a bug)');
+      // Loaded only when on; after the listeners, so that its first page finds them answering.
+      const { startStatusPage } = await import('./status-page/service.ts');
+      const page = await startStatusPage({ config, facts: statusFacts, store: tls.store, log, now });
+      started.push({ name: 'status page', stop: () => page.close() });
+    }
     // The start-up reserve for the next start on a full disk (db/reserve.ts); only with room to spare.
     void keepReserve(config.dataDir, freeBytes, minFreeBytes);
     mailLog(log, 'daemon', {
@@ -333,6 +394,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       smtp: listening.smtp.map(formatAddress),
       submission: listening.submission.map(formatAddress),
       submissions: listening.submissions.map(formatAddress),
+      ...(metricsListener ? { metrics: metricsListener.addresses.map(formatAddress) } : {}),
       dkim: signer.domains,
       dataDir: config.dataDir,
     });
@@ -353,7 +415,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       const result = await readReload(deps.configFile, inForce);
       if (result.ok) {
         inForce = applyReloadable(inForce, result.config);
-        directory = buildDirectory(inForce.domains);
+        directory = buildDirectory(inForce.domains, srsDirectory);
         log.level = inForce.log.level;
       }
       logReload(log, result);
@@ -413,6 +475,11 @@ function convertToIncrementalVacuum(db: Db, log: Logger, now: () => number): voi
   } catch (err) {
     log.warn({ err, event: 'daemon' }, 'could not switch the database to incremental vacuum (VACUUM needs about its size free); tried again at the next start');
   }
+}
+
+/** The domain of a queued recipient address, lowercase (as the couriers group them). */
+function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 }
 
 export function formatAddress(a: ListenAddress): string {

@@ -2,8 +2,8 @@
 // and where a restore puts each one back. Pure (the CLI lists the directories and does the I/O).
 import path from 'node:path';
 
-/** data_dir subtrees copied whole: DKIM keys; ACME account, certificates and state; the self-signed certificate. */
-export const KEPT_TREES = ['dkim', 'certs'] as const;
+/** data_dir subtrees copied whole: DKIM keys; ACME account, certificates and state; the self-signed certificate; the SRS secret (bounces to forwarded mail are checked with it). */
+export const KEPT_TREES = ['dkim', 'certs', 'srs'] as const;
 /** The database snapshot's path inside a backup. */
 export const DB_PATH = 'data/sealpost.db';
 /** The config file's path inside a backup. */

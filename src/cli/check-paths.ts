@@ -1,7 +1,8 @@
 // The config's paths against the file system, a step after the pure validation: data_dir can be
 // used (exists or can be created, a directory, writable, on a real file system) and the
-// certificate files can be read, parse and go together. Every problem names its key and the
-// fix. The file system arrives as `PathFs` (nodePathFs() is the real one); only that touches it.
+// certificate files can be read, parse and go together, and the status page's password file is
+// the owner's only. Every problem names its key and the fix. The file system arrives as
+// `PathFs` (nodePathFs() is the real one); only that touches it (and the password file's check).
 //
 //   checkPaths(config, fs)  → Problem[] ([] when all is well)
 //   mountTypeOf(mountinfo, path) → the file-system type /proc/self/mountinfo gives for a path (pure)
@@ -10,6 +11,7 @@ import { access, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Problem } from '../config/fields.ts';
 import type { Config } from '../config/types.ts';
+import { loadPasswordFile } from '../status-page/password-file.ts';
 import { loadCertFiles } from '../tls/files.ts';
 
 export interface PathFs {
@@ -47,7 +49,7 @@ export const PSEUDO_FILE_SYSTEMS: ReadonlySet<string> = new Set([
 
 const DATA_DIR_FIX = 'point data_dir at a directory on a disk that the sealpost user may write, e.g. "/var/lib/sealpost"';
 
-export async function checkPaths(config: Pick<Config, 'dataDir' | 'tls'>, fs: PathFs): Promise<Problem[]> {
+export async function checkPaths(config: Pick<Config, 'dataDir' | 'tls'> & Partial<Pick<Config, 'statusHttp'>>, fs: PathFs): Promise<Problem[]> {
   const problems: Problem[] = [];
   const dataDir = await checkDataDir(config.dataDir, fs);
   if (dataDir !== undefined) problems.push({ path: 'data_dir', message: dataDir });
@@ -58,6 +60,12 @@ export async function checkPaths(config: Pick<Config, 'dataDir' | 'tls'>, fs: Pa
       // The reasons start with the key name already; the problem's path carries it.
       problems.push({ path: key, message: loaded.reason.startsWith(`${key} `) ? loaded.reason.slice(key.length + 1) : loaded.reason });
     }
+  }
+  // Read for real, not through `fs`: its mode matters (status-page/password-file.ts).
+  const passwordFile = config.statusHttp?.passwordFile ?? '';
+  if (passwordFile !== '') {
+    const loaded = await loadPasswordFile(passwordFile);
+    if (!loaded.ok) problems.push({ path: 'status_http.password_file', message: loaded.problem });
   }
   return problems;
 }

@@ -1,7 +1,7 @@
 // `sealpost doctor [--config FILE] [--domain D] [--json] [--ip IP]... [--dns SERVER] [--probe-mx
-// HOST|IP:PORT] [--ca-file FILE] [--no-port25]`: checks everything a domain needs to send and
-// receive trusted mail (addresses, FCrDNS, MX, SPF, DKIM, DMARC, certificates, CAA, blocklists,
-// outbound port 25) through the configured DNS servers and our own probes, and names each fix.
+// HOST|IP:PORT] [--ca-file FILE] [--no-port25] [--no-smarthost]`: checks everything a domain needs
+// to send and receive trusted mail (addresses, FCrDNS, MX, SPF, DKIM, DMARC, certificates, CAA,
+// blocklists, outbound port 25, the smarthost: connect, TLS, AUTH) through the configured DNS servers and our own probes, and names each fix.
 // Exit 0 without errors, 1 with errors, 2 on usage errors. Network I/O; reads the config and keys.
 import { readFile } from 'node:fs/promises';
 import { parseHostPort } from '../config/fields.ts';
@@ -13,7 +13,7 @@ import { runChecks } from '../doctor/families.ts';
 import { exitCode } from '../doctor/findings.ts';
 import { gatherFacts } from '../doctor/gather.ts';
 import { renderJson, renderText } from '../doctor/render.ts';
-import { buildTrust } from '../tls-policy/trust.ts';
+import { buildTrust, loadTrust } from '../tls-policy/trust.ts';
 import { DEFAULT_CONFIG } from './init.ts';
 
 const USAGE = `usage: sealpost doctor [--config FILE] [--domain D] [--json] [options]
@@ -26,6 +26,7 @@ const USAGE = `usage: sealpost doctor [--config FILE] [--domain D] [--json] [opt
   --probe-mx TARGET     the port-25 probe's target instead of doctor.probe_mx (a domain or IP:PORT)
   --ca-file FILE        also trust these CAs (PEM) for our own certificate (test setups)
   --no-port25           skip the outbound port-25 probe
+  --no-smarthost        skip the smarthost session (connect, TLS, AUTH with the configured credentials)
 
 Exit 0 without errors, 1 with errors, 2 on usage errors.
 `;
@@ -41,10 +42,11 @@ interface DoctorArgs {
   probeMx?: string;
   caFile?: string;
   port25: boolean;
+  smarthost: boolean;
 }
 
 export function parseDoctorArgs(argv: readonly string[]): DoctorArgs | string {
-  const a: DoctorArgs = { config: DEFAULT_CONFIG, domains: [], ips: [], json: false, port25: true };
+  const a: DoctorArgs = { config: DEFAULT_CONFIG, domains: [], ips: [], json: false, port25: true, smarthost: true };
   for (let i = 0; i < argv.length; i++) {
     const [flag = '', inline] = (argv[i] as string).split(/=(.*)/s, 2);
     const takes = ['--config', '--domain', '--ip', '--dns', '--probe-mx', '--ca-file'];
@@ -59,6 +61,7 @@ export function parseDoctorArgs(argv: readonly string[]): DoctorArgs | string {
       else a.caFile = v;
     } else if (flag === '--json' && inline === undefined) a.json = true;
     else if (flag === '--no-port25' && inline === undefined) a.port25 = false;
+    else if (flag === '--no-smarthost' && inline === undefined) a.smarthost = false;
     else return `unknown argument "${argv[i]}"`;
   }
   return a;
@@ -103,6 +106,8 @@ export async function run(argv: readonly string[], out: Out = process.stdout, er
     trust: buildTrust(extraCa),
     probeTimeoutMs: 10_000,
     ...(a.port25 ? { port25: { target: a.probeMx ?? config.doctor.probeMx, timeoutMs: 10_000 } } : {}),
+    // What delivery trusts (Node's CAs + outbound.ca_file), not --ca-file: the check must see what delivery will.
+    ...(a.smarthost ? { smarthost: { trust: loadTrust(config.outbound.caFile), timeoutMs: 15_000 } } : {}),
   });
   const findings = runChecks(facts);
   const header = `sealpost doctor: ${config.hostname}, ${(a.domains.length > 0 ? a.domains : config.domains.map((d) => d.name)).join(', ')}; addresses ${picked.addresses.join(', ') || 'none'}; DNS ${servers.join(', ') || 'system resolver'}`;

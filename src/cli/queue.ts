@@ -127,7 +127,7 @@ function showText(id: string, m: QueuedMessage | undefined, attempts: AttemptRec
     const tls = a.tls ? `${a.tls.version} ${a.tls.cipher}, ${a.tls.verified ? 'verified' : `not verified${a.tls.error ? `: ${a.tls.error}` : ''}`}` : 'no TLS';
     const reply = a.reply ? `${a.reply.code}${a.reply.enhanced ? ` ${a.reply.enhanced}` : ''} ${a.reply.text}` : (a.error ?? '');
     lines.push(
-      `  ${new Date(a.at).toISOString()}  ${a.transport ? `via smarthost ${a.mx}:${a.port} (${a.transport}) at ${a.ip || '-'}` : `${a.mx || '-'}[${a.ip || '-'}]:${a.port}`}  policy ${a.policy} (${a.policySource})  ${tls}${a.downgrade ? `, downgraded: ${a.downgrade}` : ''}`,
+      `  ${new Date(a.at).toISOString()}  ${a.transport ? `via smarthost ${a.mx}:${a.port} (${a.transport}) at ${a.ip || '-'}` : `${a.mx || '-'}[${a.ip || '-'}]:${a.port}`}${a.source ? ` from ${a.source}` : ''}  policy ${a.policy} (${a.policySource})  ${tls}${a.downgrade ? `, downgraded: ${a.downgrade}` : ''}`,
     );
     lines.push(`    ${a.result}: ${reply}  (${a.ms} ms)`);
   }

@@ -53,7 +53,15 @@ export async function run(configFile: string): Promise<number> {
   try {
     // Date.now, unless a test shifts it (SEALPOST_TEST_CLOCK_FILE, test only).
     const clock = daemonClock(process.env);
-    daemon = await startDaemon(loaded.config, { log, now: clock.now, onClockJump: clock.onJump, migrationsDir: MIGRATIONS_DIR, configFile: loaded.file });
+    daemon = await startDaemon(loaded.config, {
+      log,
+      now: clock.now,
+      onClockJump: clock.onJump,
+      migrationsDir: MIGRATIONS_DIR,
+      configFile: loaded.file,
+      // Loaded at the first page view only: status.ts brings cli/certs.ts and with it acme-client.
+      statusFacts: async (now) => (await import('./status.ts')).collectStatus(loaded.config, loaded.file, now, { errors: 50 }),
+    });
   } catch (err) {
     log.fatal({ err }, `sealpost: cannot start: ${(err as Error).message}`);
     return 1;

@@ -102,7 +102,8 @@ export async function run(configFile: string, args: Args, out: Out = process.std
   return report.listeners.some((l) => l.answering) ? 0 : 3;
 }
 
-export async function collectStatus(config: Config, configFile: string, now: number): Promise<StatusReport> {
+/** `errors`: how many of the newest delivery errors (default 10; the status page groups more). */
+export async function collectStatus(config: Config, configFile: string, now: number, options: { errors?: number } = {}): Promise<StatusReport> {
   const [listeners, dnssec] = await Promise.all([
     Promise.all(listenerTargets(config).map((l) => probeListener(l.kind, l.address, config.inbound.greetPauseMs))),
     probeDnssec(config),
@@ -151,7 +152,7 @@ export async function collectStatus(config: Config, configFile: string, now: num
     return {
       ...base,
       queue: queueCounts(db),
-      lastErrors: lastErrors(db, 10),
+      lastErrors: lastErrors(db, options.errors ?? 10),
       tls: {
         since: new Date(since).toISOString(),
         inbound: share ? withShare(share) : null,

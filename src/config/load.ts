@@ -29,7 +29,7 @@ export async function loadConfig(file: string): Promise<Loaded> {
   }
   const result = validateConfig(raw, path.dirname(absolute));
   if (result.ok) {
-    const problems = await checkPasswordFiles(passwordFiles(result.config.outbound));
+    const problems = [...(await checkPasswordFiles(passwordFiles(result.config.outbound))), ...(await checkSrsSecret(result.config.srs.secretFile))];
     if (problems.length > 0) return { ok: false, file: absolute, problems };
   }
   return result.ok ? { ok: true, config: result.config, file: absolute, warnings: result.warnings } : { ok: false, file: absolute, problems: result.problems };
@@ -61,6 +61,16 @@ async function checkPasswordFiles(files: readonly { path: string; file: string }
     }
   }
   return problems;
+}
+
+/** The SRS secret file, when it exists (start makes it when absent): readable by its owner only. */
+async function checkSrsSecret(file: string): Promise<Problem[]> {
+  const s = await stat(file).catch(() => undefined);
+  if (!s?.isFile() || (s.mode & 0o077) === 0) return [];
+  const mode = (s.mode & 0o777).toString(8).padStart(4, '0');
+  return [
+    { path: 'srs.secret_file', message: `${file} is readable by others (mode ${mode}); whoever reads it can forge bounce addresses: run chmod 600 ${file}` },
+  ];
 }
 
 export function formatProblems(file: string, problems: readonly Problem[]): string {

@@ -15,6 +15,7 @@ import {
   readInbound,
   readLimits,
   readListen,
+  readLocal,
   readLog,
   readOutbound,
   readQueue,
@@ -22,6 +23,8 @@ import {
   readShutdown,
   readTls,
 } from './sections.ts';
+import { readArc, readSrs } from './srs.ts';
+import { readStatusHttp } from './status-http.ts';
 import { readTlsrpt } from './tlsrpt-sending.ts';
 import type { Config, DkimDomain } from './types.ts';
 
@@ -46,7 +49,11 @@ const TOP_KEYS = [
   'log',
   'outbound',
   'queue',
+  'local',
   'doctor',
+  'status_http',
+  'srs',
+  'arc',
   'tlsrpt',
 ] as const;
 
@@ -95,7 +102,9 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   const log = readLog(r, r.table(raw, 'log', ''));
   const outbound = readOutbound(r, r.table(raw, 'outbound', ''), baseDir);
   const queue = readQueue(r, r.table(raw, 'queue', ''));
+  const local = readLocal(r, r.table(raw, 'local', ''));
   const doctor = readDoctor(r, r.table(raw, 'doctor', ''));
+  const statusHttp = readStatusHttp(r, r.table(raw, 'status_http', ''), listen.statusHttp, baseDir);
   const tlsrpt = readTlsrpt(r, r.table(raw, 'tlsrpt', ''), { dkimDomains: dkim.length });
   // A section that is not a table was reported by its reader above.
   const sub = (section: string): Table => {
@@ -103,6 +112,8 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
     return isTable(t) ? r.table(t, 'rspamd', section) : {};
   };
   const rspamd = readRspamd(r, sub('inbound'), sub('outbound'));
+  const srs = readSrs(r, r.table(raw, 'srs', ''), domains, path.resolve(baseDir, dataDirRaw), baseDir);
+  const arc = readArc(r, r.table(raw, 'arc', ''), srs, dkim, inbound.authenticationResults);
 
   if (r.problems.length > 0) return { ok: false, problems: r.problems };
   const config: Config = {
@@ -123,9 +134,13 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
     log,
     outbound,
     queue,
+    local,
     doctor,
+    statusHttp,
     tlsrpt,
     rspamd,
+    srs,
+    arc,
   };
   return { ok: true, config: deepFreeze(config), warnings: r.warnings };
 }

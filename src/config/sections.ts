@@ -11,15 +11,18 @@ import { checkTlsRptRua, readTlsRptRua } from './tlsrpt.ts';
 import { readRelay as readRelayHop, readTransports } from './transport.ts';
 import {
   type AcmeConfig,
+  ADDRESS_FAMILIES,
   type AuthConfig,
   type Cidr,
   type Config,
   type DkimDomain,
   type DomainConfig,
   type ListenAddress,
+  type LocalConfig,
   MIN_FREE_FLOOR_MB,
   MTA_STS_MODES,
   type OutboundConfig,
+  PREFER_FAMILIES,
   type QueueConfig,
   TLS_LEVELS,
   TLS_VERSIONS,
@@ -34,6 +37,10 @@ export function readOutbound(r: Reader, t: Table, baseDir: string): OutboundConf
     'ca_file',
     'mta_sts',
     'ipv6',
+    'address_family',
+    'prefer',
+    'source_ipv4',
+    'source_ipv6',
     'concurrency',
     'concurrency_per_destination',
     'connect_timeout_s',
@@ -59,13 +66,14 @@ export function readOutbound(r: Reader, t: Table, baseDir: string): OutboundConf
   const caFile = r.string(t, 'ca_file', 'outbound', '');
   const relay = readRelayHop(r, t, baseDir);
   const transports = readTransports(r, t, baseDir);
+  const families = readFamilies(r, t);
   return {
     port: r.integer(t, 'port', 'outbound', 25, 1, 65535),
     tlsDefault: r.oneOf(t, 'tls_default', 'outbound', TLS_LEVELS, 'may'),
     tlsPolicy,
     caFile: caFile && path.resolve(baseDir, caFile),
     mtaSts: r.boolean(t, 'mta_sts', 'outbound', true),
-    ipv6: r.boolean(t, 'ipv6', 'outbound', true),
+    ...families,
     concurrency: r.integer(t, 'concurrency', 'outbound', 100, 1, 10000),
     concurrencyPerDestination: r.integer(t, 'concurrency_per_destination', 'outbound', 20, 1, 10000),
     connectTimeoutSeconds: r.integer(t, 'connect_timeout_s', 'outbound', 30, 1, 600),
@@ -73,6 +81,46 @@ export function readOutbound(r: Reader, t: Table, baseDir: string): OutboundConf
     maxMxHosts: r.integer(t, 'max_mx_hosts', 'outbound', 5, 1, 50),
     ...(relay ? { relay } : {}),
     ...(Object.keys(transports).length > 0 ? { transports } : {}),
+  };
+}
+
+/**
+ * address_family, prefer, source_ipv4, source_ipv6, and the older ipv6 switch (false = "ipv4"):
+ * each source address must be an address of its family, and one the family setting never uses
+ * is a problem; a preference it makes moot is a warning.
+ */
+function readFamilies(r: Reader, t: Table): Pick<OutboundConfig, 'ipv6' | 'addressFamily' | 'prefer' | 'sourceIpv4' | 'sourceIpv6'> {
+  const ipv6Switch = r.boolean(t, 'ipv6', 'outbound', true);
+  const family = r.oneOf(t, 'address_family', 'outbound', ADDRESS_FAMILIES, ipv6Switch ? 'any' : 'ipv4');
+  if (!ipv6Switch && family !== 'ipv4')
+    r.problem('outbound.ipv6', `is false but outbound.address_family is "${family}"; remove ipv6 = false (address_family = "ipv4" says the same)`);
+  const prefer = r.oneOf(t, 'prefer', 'outbound', PREFER_FAMILIES, 'ipv6');
+  if (t['prefer'] !== undefined && family !== 'any')
+    r.warning('outbound.prefer', `has no effect with address_family = "${family}" (only one family is used); remove it or set address_family = "any"`);
+  const source = (key: 'source_ipv4' | 'source_ipv6', want: 4 | 6): string | undefined => {
+    const text = r.string(t, key, 'outbound', '').trim();
+    if (text === '') return undefined;
+    const bare = text.replace(/^\[(.*)\]$/, '$1');
+    if (net.isIP(bare) !== want) {
+      const other = net.isIP(bare) !== 0 ? ` (an IPv${net.isIP(bare)} address: use source_ipv${net.isIP(bare)})` : '';
+      r.problem(
+        `outbound.${key}`,
+        `"${text}" is not an IPv${want} address${other}; write one of this machine's addresses, e.g. ${want === 4 ? '"203.0.113.7"' : '"2001:db8::7"'}`,
+      );
+      return undefined;
+    }
+    const unused = want === 4 ? family === 'ipv6' : family === 'ipv4';
+    if (unused) r.problem(`outbound.${key}`, `is never used: address_family = "${family}"; remove it or set address_family = "any"`);
+    return bare;
+  };
+  const sourceIpv4 = source('source_ipv4', 4);
+  const sourceIpv6 = source('source_ipv6', 6);
+  return {
+    ipv6: family !== 'ipv4',
+    addressFamily: family,
+    prefer,
+    ...(sourceIpv4 ? { sourceIpv4 } : {}),
+    ...(sourceIpv6 ? { sourceIpv6 } : {}),
   };
 }
 
@@ -88,6 +136,11 @@ export function readAuth(r: Reader, t: Table): AuthConfig {
   if (auth.slowAfter > auth.maxFailures)
     r.problem('auth.slow_after', `is larger than auth.max_failures (${auth.maxFailures}); slowing down must start before refusing`);
   return auth;
+}
+
+export function readLocal(r: Reader, t: Table): LocalConfig {
+  r.unknownKeys(t, 'local', ['lmtp_concurrency']);
+  return { lmtpConcurrency: r.integer(t, 'lmtp_concurrency', 'local', 10, 1, 1000) };
 }
 
 export function readQueue(r: Reader, t: Table): QueueConfig {
@@ -273,15 +326,29 @@ export function parseCidr(text: string): Cidr | string {
   return { address, prefix, family };
 }
 
+function isLoopbackHost(host: string): boolean {
+  return host === '::1' || host === 'localhost' || (net.isIPv4(host) && host.startsWith('127.'));
+}
+
 export function readListen(r: Reader, listenTable: Table): Config['listen'] {
-  r.unknownKeys(listenTable, 'listen', ['smtp', 'submission', 'submissions', 'acme_http', 'https']);
+  r.unknownKeys(listenTable, 'listen', ['smtp', 'submission', 'submissions', 'acme_http', 'https', 'status_http', 'metrics']);
   const smtp = addresses(r, listenTable, 'smtp', 'listen', ['0.0.0.0:25', '[::]:25'], 25);
   // Off unless listed: without users, a submission port would only be something to attack.
   const submission = addresses(r, listenTable, 'submission', 'listen', [], 587);
   const submissions = addresses(r, listenTable, 'submissions', 'listen', [], 465);
   const acmeHttp = addresses(r, listenTable, 'acme_http', 'listen', ['0.0.0.0:80', '[::]:80'], 80);
   const https = addresses(r, listenTable, 'https', 'listen', [], 443);
-  return { smtp, submission, submissions, acmeHttp, https };
+  const statusHttp = addresses(r, listenTable, 'status_http', 'listen', [], 8025);
+  // Prometheus's /metrics (src/metrics): off unless listed; it has no password, so say so off loopback.
+  const metrics = addresses(r, listenTable, 'metrics', 'listen', [], 9309);
+  metrics.forEach((a, i) => {
+    if (!isLoopbackHost(a.host))
+      r.warning(
+        `listen.metrics[${i}]`,
+        `"${a.host}" is not a loopback address: anyone who reaches it reads the metrics (no password); bind 127.0.0.1 or a private network your Prometheus alone reaches`,
+      );
+  });
+  return { smtp, submission, submissions, acmeHttp, https, statusHttp, metrics };
 }
 
 /** [tls] and the listeners' own floors ([submission], [submissions]), read from the whole document. */

@@ -109,6 +109,10 @@ export interface Config {
     acmeHttp: readonly ListenAddress[];
     /** HTTPS (port 443): the MTA-STS policies and TLS-ALPN-01; [] = off. */
     https: readonly ListenAddress[];
+    /** The status page (HTTP on loopback, HTTPS elsewhere); [] = off. */
+    statusHttp: readonly ListenAddress[];
+    /** Prometheus's GET /metrics (src/metrics); [] = off. */
+    metrics: readonly ListenAddress[];
   };
   tls: { minVersion: TlsVersion; certFile: string; keyFile: string };
   /** Lowest TLS version per submission listener (default tls.min_version). */
@@ -159,12 +163,32 @@ export interface Config {
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
   outbound: OutboundConfig;
   queue: QueueConfig;
+  local: LocalConfig;
   /** [doctor]: our public addresses, blocklists, the port-25 probe (`sealpost doctor`). */
   doctor: DoctorConfig;
+  statusHttp: StatusHttpConfig;
   /** [tlsrpt]: the daily TLS reports (RFC 8460) we send to the domains we deliver to. */
   tlsrpt: TlsrptConfig;
   /** [inbound.rspamd] and [outbound.rspamd]: content checks by rspamd at end of DATA; null = off. */
   rspamd: RspamdConfig | null;
+  /** [srs]: the envelope sender of mail forwarded to other domains (Sender Rewriting Scheme). */
+  srs: SrsConfig;
+  /** [arc]: an ARC set on forwarded mail (RFC 8617). */
+  arc: ArcConfig;
+}
+
+export interface SrsConfig {
+  /** The domain of our SRS addresses (ASCII, lowercase; '' with no domains configured). */
+  domain: string;
+  /** Absolute; one secret per line, the first signs (made 0600 at start when absent). */
+  secretFile: string;
+  /** An SRS0 address older than this is refused at RCPT (550 5.1.1). */
+  maxAgeDays: number;
+}
+
+export interface ArcConfig {
+  /** Seal mail from other servers that we forward, with the DKIM key of the [srs] domain. */
+  enabled: boolean;
 }
 
 /** rspamd at end of DATA (its HTTP /checkv2 protocol). */
@@ -204,6 +228,13 @@ export interface DnsblConfig {
 export type TlsLevel = 'none' | 'may' | 'encrypt' | 'verify';
 export const TLS_LEVELS: readonly TlsLevel[] = ['none', 'may', 'encrypt', 'verify'];
 
+/** Which address families outbound connections use ([outbound] address_family). */
+export type AddressFamily = 'any' | 'ipv4' | 'ipv6';
+export const ADDRESS_FAMILIES: readonly AddressFamily[] = ['any', 'ipv4', 'ipv6'];
+/** Which family's addresses of a host are tried first when both are used ([outbound] prefer). */
+export type PreferFamily = 'ipv6' | 'ipv4';
+export const PREFER_FAMILIES: readonly PreferFamily[] = ['ipv6', 'ipv4'];
+
 /** [outbound]: delivery to remote MX hosts. */
 export interface OutboundConfig {
   /** Port of the remote MX hosts (25; other values are for tests). */
@@ -215,7 +246,15 @@ export interface OutboundConfig {
   caFile: string;
   /** Fetch and apply MTA-STS policies (RFC 8461). */
   mtaSts: boolean;
+  /** IPv6 is used (addressFamily is not "ipv4"): AAAA lookups here and for MTA-STS and tls-check. */
   ipv6: boolean;
+  /** address_family: "ipv4" or "ipv6" only, or both ("any"; default; also "ipv4" when ipv6 = false). */
+  addressFamily?: AddressFamily;
+  /** prefer: which family is tried first under "any" (default "ipv6"). */
+  prefer?: PreferFamily;
+  /** source_ipv4 / source_ipv6: the local address bound before connecting to an address of that family. */
+  sourceIpv4?: string;
+  sourceIpv6?: string;
   concurrency: number;
   concurrencyPerDestination: number;
   connectTimeoutSeconds: number;
@@ -255,6 +294,12 @@ export interface NextHop {
  */
 export const MIN_FREE_FLOOR_MB = 4;
 
+/** [local]: delivery to our own mailboxes ([[domain]] delivery says where). */
+export interface LocalConfig {
+  /** Connections at once to one LMTP server; later messages wait for one (Dovecot's lmtp process_limit caps the other side). */
+  lmtpConcurrency: number;
+}
+
 /** [queue]: retry schedule and notices. */
 export interface QueueConfig {
   minBackoffMs: number;
@@ -271,7 +316,7 @@ export interface QueueConfig {
 /** [tlsrpt]: sending TLS reports (RFC 8460) once a UTC day to each destination that asks for them. */
 export interface TlsrptConfig {
   enabled: boolean;
-  /** The report's organization-name; undefined: our hostname (config/tlsrpt.ts reportIdentity). */
+  /** The report's organization-name; undefined: our hostname (config/tlsrpt-sending.ts reportIdentity). */
   organization?: string;
   /** The report's contact-info; undefined: postmaster@ the first [[domain]]. */
   contact?: string;
@@ -289,4 +334,10 @@ export interface DoctorConfig {
   probeMx: string;
   /** Run the checks (without the port-25 probe) at start-up and log each error. */
   atStartup: boolean;
+}
+
+/** [status_http]: HTTP basic auth of the status page. */
+export interface StatusHttpConfig {
+  /** Absolute path of the "user:password" lines (mode 0600), or '' for no password (loopback only). */
+  passwordFile: string;
 }

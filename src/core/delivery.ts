@@ -21,9 +21,10 @@ export interface HopInfo {
   ms: number;
 }
 
+/** `mailFrom`: the envelope sender used when it was not the queued one (SRS for a forward, outbound/forward.ts). */
 export type Outcome =
-  | { kind: 'delivered'; detail?: string; reply?: SmtpReply; hop?: HopInfo }
-  | { kind: 'transient' | 'permanent'; reason: string; enhanced?: string; reply?: SmtpReply; hop?: HopInfo };
+  | { kind: 'delivered'; detail?: string; reply?: SmtpReply; hop?: HopInfo; mailFrom?: string }
+  | { kind: 'transient' | 'permanent'; reason: string; enhanced?: string; reply?: SmtpReply; hop?: HopInfo; mailFrom?: string };
 
 export interface JobRecipient {
   /** Row id in the recipients table. */

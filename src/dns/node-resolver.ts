@@ -22,12 +22,19 @@ export interface NodeResolver extends Resolver {
   resolveCaa(name: string): Promise<DnsAnswer<string>>;
 }
 
-export function createNodeResolver(options: NodeResolverOptions): NodeResolver {
+/** Sees each answer with its query type ("MX", "A"…): the daemon counts the failures (metrics). */
+export type AnswerObserver = (type: string, answer: DnsAnswer<unknown>) => void;
+
+export function createNodeResolver(options: NodeResolverOptions, observe?: AnswerObserver): NodeResolver {
   const tries = 2;
   // c-ares doubles the per-try timeout; split the budget so the whole lookup fits in it.
   const resolver = new dns.Resolver({ timeout: Math.max(50, Math.floor(options.timeoutMs / 3)), tries });
   if (options.servers.length > 0) resolver.setServers([...options.servers]);
-  const run = <T>(type: string, lookup: () => Promise<T[]>): Promise<DnsAnswer<T>> => guarded(type, lookup, options.timeoutMs);
+  const run = async <T>(type: string, lookup: () => Promise<T[]>): Promise<DnsAnswer<T>> => {
+    const answer = await guarded(type, lookup, options.timeoutMs);
+    observe?.(type, answer);
+    return answer;
+  };
   return {
     resolveMx: (name) =>
       run<MxRecord>('MX', async () => (await resolver.resolveMx(name)).map((r) => ({ exchange: normalizeName(r.exchange), preference: r.priority }))),

@@ -7,6 +7,7 @@ import { checkDkim, checkDmarc } from './checks/dkim.ts';
 import { checkHost, checkPtr } from './checks/host.ts';
 import { checkMx } from './checks/mx.ts';
 import { checkPort25 } from './checks/port25.ts';
+import { checkSmarthost } from './checks/smarthost.ts';
 import { checkSpf } from './checks/spf.ts';
 import type { DoctorFacts, Finding } from './findings.ts';
 
@@ -27,6 +28,7 @@ export const FAMILIES: readonly CheckFamily[] = [
   { id: 'caa', title: 'CAA', run: checkCaa },
   { id: 'dnsbl', title: 'Blocklists', run: checkBlocklists },
   { id: 'port25', title: 'Outbound port 25', run: checkPort25 },
+  { id: 'smarthost', title: 'Smarthost', run: checkSmarthost },
 ];
 
 export function runChecks(facts: DoctorFacts): Finding[] {

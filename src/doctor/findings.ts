@@ -1,7 +1,10 @@
 // What `sealpost doctor` reports (pure types and helpers): one finding per check, with what it
 // found, why it matters and the exact fix; the facts the checks read, gathered by gather.ts.
 
+import type { TlsLevel } from '../config/types.ts';
+import type { SmtpReply } from '../core/delivery.ts';
 import type { DnsAnswer, MxRecord } from '../dns/resolver.ts';
+import type { TlsObserved } from '../tls-policy/evaluate.ts';
 import type { CertSummary } from '../tlscheck/chain.ts';
 
 export type Level = 'ok' | 'warning' | 'error';
@@ -112,6 +115,28 @@ export type Port25Facts =
   | { kind: 'failed'; target: string; ip: string; detail: string }
   | { kind: 'unresolved'; target: string; detail: string };
 
+/** One smarthost ([outbound] relay or a transport with credentials) as the doctor's session saw it. */
+export interface SmarthostFacts {
+  /** "relay" or "transport example.com". */
+  via: string;
+  /** "smtps:[smtp.provider.example]:465", as configured. */
+  nexthop: string;
+  host: string;
+  port: number;
+  level: TlsLevel;
+  username?: string;
+  passwordFile?: string;
+  /** How far the session got: the first stage that failed, or "done". */
+  result:
+    | { stage: 'resolve'; detail: string }
+    | { stage: 'connect' | 'greeting' | 'ehlo'; ip: string; detail: string; reply?: SmtpReply }
+    /** TLS as the session saw it; `verdict` is why the level refuses it, undefined when it allows it. */
+    | { stage: 'tls'; ip: string; tls: TlsObserved; verdict: string }
+    | { stage: 'password'; ip: string; tls: TlsObserved; detail: string }
+    | { stage: 'auth'; ip: string; tls: TlsObserved; detail: string; reply?: SmtpReply; offered: string }
+    | { stage: 'done'; ip: string; tls: TlsObserved; authenticated: boolean; source: string };
+}
+
 export interface DoctorFacts {
   hostname: string;
   addresses: string[];
@@ -125,6 +150,8 @@ export interface DoctorFacts {
   dnsbl: DnsblFacts[];
   /** Absent when the probe was not run (daemon start-up). */
   port25?: Port25Facts;
+  /** Absent when not run (daemon start-up); [] when no smarthost is configured. */
+  smarthosts?: SmarthostFacts[];
   now: number;
 }
 

@@ -17,6 +17,7 @@ import { isSpf, spfTargets } from './checks/spf.ts';
 import type { AcmeFacts, CertFacts, DkimFacts, DnsblFacts, DoctorFacts, DomainFacts, Port25Facts, PtrFacts } from './findings.ts';
 import { records } from './findings.ts';
 import { localTarget, probeImplicitTls, probeStarttls, tcpConnect } from './probes.ts';
+import { gatherSmarthosts, type SmarthostDeps } from './smarthost.ts';
 
 export interface DoctorLookups extends Resolver {
   reverse(ip: string): Promise<DnsAnswer<string>>;
@@ -38,12 +39,14 @@ export interface GatherDeps {
   probeTimeoutMs: number;
   /** The outbound port-25 probe; absent: not run (daemon start-up). */
   port25?: { target: string; timeoutMs: number };
+  /** The smarthost session (connect, TLS, AUTH; smarthost.ts); absent: not run (daemon start-up). */
+  smarthost?: Omit<SmarthostDeps, 'resolver'>;
 }
 
 export async function gatherFacts(config: Config, deps: GatherDeps): Promise<DoctorFacts> {
   const r = deps.resolver;
   const wanted = config.domains.filter((d) => deps.domains.length === 0 || deps.domains.includes(d.name));
-  const [hostA, hostAaaa, ptr, domains, certs, acme, dnsbl, port25] = await Promise.all([
+  const [hostA, hostAaaa, ptr, domains, certs, acme, dnsbl, port25, smarthosts] = await Promise.all([
     r.resolve4(config.hostname),
     r.resolve6(config.hostname),
     Promise.all(deps.addresses.map((ip) => gatherPtr(r, ip))),
@@ -60,6 +63,7 @@ export async function gatherFacts(config: Config, deps: GatherDeps): Promise<Doc
       ),
     ),
     deps.port25 ? probePort25(r, deps.port25.target, deps.port25.timeoutMs) : Promise.resolve(undefined),
+    deps.smarthost ? gatherSmarthosts(config, { resolver: r, ...deps.smarthost }) : Promise.resolve(undefined),
   ]);
   return {
     hostname: config.hostname,
@@ -73,6 +77,7 @@ export async function gatherFacts(config: Config, deps: GatherDeps): Promise<Doc
     acme,
     dnsbl,
     ...(port25 ? { port25 } : {}),
+    ...(smarthosts ? { smarthosts } : {}),
     now: deps.now(),
   };
 }

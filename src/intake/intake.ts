@@ -10,7 +10,7 @@ import type { OutgoingInput, Prepared } from '../auth/submission.ts';
 import { bodyHead, bodySize, isSpooled, type MessageBody, prependTo, withHead } from '../core/body.ts';
 import { isStorageFault, type StorageHealth } from '../db/storage-fault.ts';
 import { type Logger, mailLog } from '../log/log.ts';
-import type { Verdict, VerifyInput } from '../mailauth/verify.ts';
+import type { ArcSealKey, Verdict, VerifyInput } from '../mailauth/verify.ts';
 import { headerBlock } from '../message/body.ts';
 import { plainHeaderFacts } from '../message/header-facts.ts';
 import { withSubject } from '../message/subject.ts';
@@ -39,6 +39,8 @@ export interface IntakeDeps {
   prepareOutgoing?: (input: OutgoingInput) => Promise<Prepared>;
   /** Mail from other servers: SPF/DKIM/DMARC (src/mailauth/verify.ts). Absent: off. */
   verifyInbound?: (input: VerifyInput) => Promise<Verdict>;
+  /** [arc] enabled: mail from other servers that we forward gets an ARC set signed with this key. */
+  arcSeal?: ArcSealKey;
   /** Content checks by rspamd (src/rspamd) for port 25 mail, and with `outbound` for our users' too. Absent: off. */
   rspamd?: RspamdIntake;
 }
@@ -143,7 +145,9 @@ export function createIntake(deps: IntakeDeps): Intake {
         stamped = { prepend: prepared.signature, message: prepared.body };
         dkim = prepared.dkim;
       } else if (deps.verifyInbound && arrival.origin === 'smtp' && client) {
-        verdict = await deps.verifyInbound({ message: arrival.body, ip: client.ip, helo: client.helo, sender });
+        // Mail from another server to a remote recipient is a forward (an alias, or a bounce to an SRS address): sealed (RFC 8617).
+        const seal = deps.arcSeal && recipients.some((r) => r.transport === 'remote') ? deps.arcSeal : undefined;
+        verdict = await deps.verifyInbound({ message: arrival.body, ip: client.ip, helo: client.helo, sender, ...(seal ? { seal } : {}) });
         if (verdict.error && log) mailLog(log, 'authres', { queueId: id, error: verdict.error }, 'sender authentication checks did not finish', 'warn');
         if (verdict.reject) {
           if (log)
@@ -219,6 +223,7 @@ export function createIntake(deps: IntakeDeps): Intake {
           user,
           dkim,
           auth: verdict?.results,
+          arc: verdict?.arc,
           rspamd: scanned && scanFields(scanned.result),
         });
       }

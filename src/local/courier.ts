@@ -1,13 +1,15 @@
 // The local courier: delivers a job's recipients (our mailboxes) the way their domain says
 // ([[domain]] delivery): into their Maildirs, adding Return-Path and Delivered-To (mail rspamd
-// tagged into the Junk folder with junkFolder), or over LMTP (lmtp.ts), one session per LMTP
-// server for the recipients it serves. Every file-system failure is transient: the message stays queued.
+// tagged into the Junk folder with junkFolder), or over LMTP (lmtp.ts), one transaction per LMTP
+// server for the recipients it serves, on connections kept for the next message (lmtp-pool.ts).
+// Every file-system failure is transient: the message stays queued.
 import { deliveryName } from '../config/delivery.ts';
 import type { LocalDelivery } from '../config/types.ts';
 import { bodyHead, bodySize, isSpooled } from '../core/body.ts';
 import type { Courier, DeliveryJob, JobRecipient, Outcome } from '../core/delivery.ts';
 import { folderFor } from './junk.ts';
-import { deliverLmtp, type LmtpOptions } from './lmtp.ts';
+import type { LmtpOptions } from './lmtp.ts';
+import { LmtpPool } from './lmtp-pool.ts';
 import { createMaildirWriter, type MaildirWrite, maildirPath } from './maildir.ts';
 
 export interface LocalCourierDeps {
@@ -22,15 +24,25 @@ export interface LocalCourierDeps {
   lmtp?: Partial<Omit<LmtpOptions, 'hostname' | 'server'>>;
   /** [inbound.rspamd] junk_folder: a message whose first X-Spam field says Yes goes to the mailbox's .Junk/. */
   junkFolder?: boolean;
+  /** [local] lmtp_concurrency: connections at once per LMTP server; default 10. */
+  lmtpConcurrency?: number;
+  /** How long an LMTP connection waits for the next message, ms; default LMTP_IDLE_MS. */
+  lmtpIdleMs?: number;
 }
+
+/** Postfix's smtp_connection_cache_time_limit: long enough for the next message of a burst, short enough to hold no LMTP process for long. */
+export const LMTP_IDLE_MS = 2000;
+
+export type LocalCourier = Courier & { close(): Promise<void> };
 
 /** A local LMTP server answers at once; the dot's replies wait for the delivery (Sieve, indexes). */
 export const LMTP_TIMEOUTS = { connectTimeoutMs: 10_000, commandTimeoutMs: 60_000, dataTimeoutMs: 600_000 };
 
-export function createLocalCourier(deps: LocalCourierDeps): Courier {
+export function createLocalCourier(deps: LocalCourierDeps): LocalCourier {
   const write = deps.write ?? createMaildirWriter();
   const deliveryOf = deps.delivery ?? (() => ({ kind: 'maildir' }) as const);
   const timeouts = { ...LMTP_TIMEOUTS, ...deps.lmtp };
+  const lmtp = new LmtpPool({ idleMs: deps.lmtpIdleMs ?? LMTP_IDLE_MS, concurrency: deps.lmtpConcurrency ?? 10, maxMessages: 100 });
 
   const toMaildir = async (job: DeliveryJob, r: JobRecipient): Promise<Outcome> => {
     const trace = Buffer.from(`Return-Path: <${job.sender}>\r\nDelivered-To: ${r.address}\r\n`);
@@ -54,7 +66,7 @@ export function createLocalCourier(deps: LocalCourierDeps): Courier {
   return {
     async deliver(job: DeliveryJob): Promise<Map<number, Outcome>> {
       const outcomes = new Map<number, Outcome>();
-      // LMTP recipients by server, in job order: one session each.
+      // LMTP recipients by server, in job order: one transaction each.
       const byServer = new Map<string, { target: Exclude<LocalDelivery, { kind: 'maildir' }>; recipients: JobRecipient[] }>();
       for (const r of job.recipients) {
         const delivery = deliveryOf(r.address.slice(r.address.lastIndexOf('@') + 1).toLowerCase());
@@ -68,10 +80,12 @@ export function createLocalCourier(deps: LocalCourierDeps): Courier {
         byServer.set(server, batch);
       }
       const sessions = [...byServer].map(([server, { target, recipients }]) =>
-        deliverLmtp(target, job, recipients, { hostname: deps.hostname, server, ...timeouts }),
+        lmtp.deliver(target, job, recipients, { hostname: deps.hostname, server, ...timeouts }),
       );
       for (const result of await Promise.all(sessions)) for (const [id, o] of result) outcomes.set(id, o);
       return outcomes;
     },
+    /** QUITs the idle LMTP connections (at shutdown). */
+    close: () => lmtp.close(),
   };
 }

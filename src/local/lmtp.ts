@@ -1,6 +1,6 @@
-// LMTP client (RFC 2033): delivers one message to a batch of its recipients at one LMTP server
-// (Dovecot) over one connection: LHLO, MAIL, one RCPT per recipient, DATA, then one reply per
-// accepted recipient. Every recipient gets its own Outcome; a failed connection defers them all.
+// LMTP client (RFC 2033): one connection to an LMTP server (Dovecot): greeting and LHLO once, then
+// per message MAIL, one RCPT per recipient, DATA, and one reply per accepted recipient, with RSET
+// between messages. Every recipient gets its own Outcome; a failed connection defers them all.
 import net from 'node:net';
 import { bodyChunks, bodySize } from '../core/body.ts';
 import type { DeliveryJob, JobRecipient, Outcome, SmtpReply } from '../core/delivery.ts';
@@ -43,90 +43,171 @@ function replyText(reply: SmtpReply): string {
   return `${reply.code}${reply.enhanced ? ` ${reply.enhanced}` : ''} ${reply.text}`;
 }
 
-export async function deliverLmtp(target: LmtpTarget, job: DeliveryJob, recipients: readonly JobRecipient[], opts: LmtpOptions): Promise<Map<number, Outcome>> {
-  const outcomes = new Map<number, Outcome>();
-  const rest = (o: Outcome): void => {
-    for (const r of recipients) if (!outcomes.has(r.id)) outcomes.set(r.id, o);
-  };
-  const reader = new ReplyReader();
-  let socket: net.Socket | undefined;
-  let step = 'the connection';
-  try {
-    socket = await connect(target, opts.connectTimeoutMs);
-    reader.attach(socket);
-    const s = socket;
-    const command = async (line: string, expect: number): Promise<FullReply | SmtpReply> => {
-      step = line.split(' ')[0] ?? line;
-      s.write(`${line}\r\n`, 'utf8');
-      const full = await reader.next(opts.commandTimeoutMs);
-      // Any 2yz where 250 is asked for (251 "will forward" included, RFC 5321 §4.2.2).
-      const ok = expect === 250 ? full.reply.code >= 200 && full.reply.code < 300 : full.reply.code === expect;
-      return ok ? full : full.reply;
-    };
-    step = 'the greeting';
-    const greeting = await reader.next(opts.commandTimeoutMs);
-    if (greeting.reply.code !== 220) {
-      rest(refusal(opts.server, 'the connection', greeting.reply));
-      return outcomes;
-    }
-    const lhlo = await command(`LHLO ${opts.hostname}`, 250);
-    if (!('lines' in lhlo)) {
-      rest(refusal(opts.server, 'LHLO', lhlo));
-      return outcomes;
-    }
-    const params = mailParameters(parseExtensions(lhlo.lines), { size: bodySize(job.body), eightBit: job.eightBit, smtputf8: job.smtputf8 });
-    if ('refuse' in params) {
-      rest({ kind: 'permanent', reason: `LMTP server ${opts.server}: ${params.refuse}`, enhanced: params.enhanced });
-      return outcomes;
-    }
-    const mail = await command([`MAIL FROM:${pathArgument(job.sender)}`, ...params.params].join(' '), 250);
-    if (!('lines' in mail)) {
-      rest(refusal(opts.server, 'MAIL FROM', mail));
-      return outcomes;
-    }
-    const accepted: JobRecipient[] = [];
-    for (const r of recipients) {
-      const rcpt = await command(`RCPT TO:${pathArgument(r.address)}`, 250);
-      if ('lines' in rcpt) accepted.push(r);
-      else outcomes.set(r.id, refusal(opts.server, 'RCPT TO', rcpt));
-    }
-    if (accepted.length === 0) {
-      await quit(s, reader);
-      return outcomes;
-    }
-    const data = await command('DATA', 354);
-    if (!('lines' in data)) {
-      rest(refusal(opts.server, 'DATA', data));
-      return outcomes;
-    }
-    step = 'the message';
-    // A spooled body streams from its file, chunk by chunk, as the socket drains.
-    const stuffer = new DotStuffer();
-    for await (const chunk of bodyChunks(job.body)) if (!s.write(stuffer.push(chunk))) await drained(s, opts.dataTimeoutMs);
-    s.write(stuffer.end());
-    // RFC 2033 §4.2: one reply per recipient RCPT accepted, in the order of the RCPT commands.
-    for (const r of accepted) {
-      step = `end of DATA for <${r.address}>`;
-      const reply = await reader.next(opts.dataTimeoutMs);
-      outcomes.set(r.id, outcomeOfReply(opts.server, 'the message at end of DATA', reply.reply));
-    }
-    await quit(s, reader);
-  } catch (err) {
-    // A recipient without a reply after the dot may have been delivered (RFC 2033 §4.2): it is
-    // tried again, at the risk of a duplicate rather than a loss.
-    const e = err as NodeJS.ErrnoException;
-    const code = e.code ? `${e.code} ` : '';
-    const connecting = socket === undefined;
-    rest({
-      kind: 'transient',
-      reason: connecting ? `cannot connect to LMTP server ${opts.server}: ${code}${e.message}` : `LMTP server ${opts.server}: ${step}: ${e.message}`,
-      enhanced: connecting ? '4.4.1' : '4.4.2',
-    });
-  } finally {
-    reader.detach();
-    // Late errors (a reset while we close) have no one left to tell.
-    socket?.on('error', () => undefined).destroy();
+/** A refused or failed connection: the outcome for every recipient it was meant for. */
+export type LmtpOpen = { ok: true; session: LmtpSession } | { ok: false; outcome: Outcome };
+
+/**
+ * One LMTP connection: greeting and LHLO once (open), then any number of transactions with RSET
+ * between them (RFC 5321 §4.1.1.5), then QUIT. `usable` turns false once the connection broke or
+ * timed out: a connection in an unknown state is never given another message.
+ */
+export class LmtpSession {
+  private readonly reader = new ReplyReader();
+  private broken = false;
+  /** Transactions run on this connection. */
+  messages = 0;
+
+  private readonly socket: net.Socket;
+  private readonly opts: LmtpOptions;
+  private extensions = new Map<string, string>();
+
+  private constructor(socket: net.Socket, opts: LmtpOptions) {
+    this.socket = socket;
+    this.opts = opts;
+    socket.on('close', () => (this.broken = true));
+    socket.on('error', () => (this.broken = true));
   }
+
+  static async open(target: LmtpTarget, opts: LmtpOptions): Promise<LmtpOpen> {
+    let socket: net.Socket;
+    try {
+      socket = await connect(target, opts.connectTimeoutMs);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      return {
+        ok: false,
+        outcome: { kind: 'transient', reason: `cannot connect to LMTP server ${opts.server}: ${e.code ? `${e.code} ` : ''}${e.message}`, enhanced: '4.4.1' },
+      };
+    }
+    const session = new LmtpSession(socket, opts);
+    session.reader.attach(socket);
+    let step = 'the greeting';
+    try {
+      const greeting = await session.reader.next(opts.commandTimeoutMs);
+      if (greeting.reply.code !== 220) {
+        session.close();
+        return { ok: false, outcome: refusal(opts.server, 'the connection', greeting.reply) };
+      }
+      step = 'LHLO';
+      const lhlo = await session.command(`LHLO ${opts.hostname}`, 250);
+      if (!('lines' in lhlo)) {
+        session.close();
+        return { ok: false, outcome: refusal(opts.server, 'LHLO', lhlo) };
+      }
+      session.extensions = parseExtensions(lhlo.lines);
+      return { ok: true, session };
+    } catch (err) {
+      session.close();
+      return { ok: false, outcome: { kind: 'transient', reason: `LMTP server ${opts.server}: ${step}: ${(err as Error).message}`, enhanced: '4.4.2' } };
+    }
+  }
+
+  get usable(): boolean {
+    return !this.broken && !this.socket.destroyed;
+  }
+
+  /** One message to `recipients`: MAIL, one RCPT each, DATA, one reply per accepted recipient. */
+  async transaction(job: DeliveryJob, recipients: readonly JobRecipient[]): Promise<Map<number, Outcome>> {
+    const opts = this.opts;
+    const outcomes = new Map<number, Outcome>();
+    const rest = (o: Outcome): void => {
+      for (const r of recipients) if (!outcomes.has(r.id)) outcomes.set(r.id, o);
+    };
+    this.messages++;
+    let step = 'MAIL FROM';
+    try {
+      const params = mailParameters(this.extensions, { size: bodySize(job.body), eightBit: job.eightBit, smtputf8: job.smtputf8 });
+      if ('refuse' in params) {
+        rest({ kind: 'permanent', reason: `LMTP server ${opts.server}: ${params.refuse}`, enhanced: params.enhanced });
+        return outcomes;
+      }
+      const mail = await this.command([`MAIL FROM:${pathArgument(job.sender)}`, ...params.params].join(' '), 250);
+      if (!('lines' in mail)) {
+        rest(refusal(opts.server, 'MAIL FROM', mail));
+        return outcomes;
+      }
+      const accepted: JobRecipient[] = [];
+      step = 'RCPT TO';
+      for (const r of recipients) {
+        const rcpt = await this.command(`RCPT TO:${pathArgument(r.address)}`, 250);
+        if ('lines' in rcpt) accepted.push(r);
+        else outcomes.set(r.id, refusal(opts.server, 'RCPT TO', rcpt));
+      }
+      if (accepted.length === 0) return outcomes;
+      step = 'DATA';
+      const data = await this.command('DATA', 354);
+      if (!('lines' in data)) {
+        rest(refusal(opts.server, 'DATA', data));
+        return outcomes;
+      }
+      step = 'the message';
+      // A spooled body streams from its file, chunk by chunk, as the socket drains.
+      const stuffer = new DotStuffer();
+      for await (const chunk of bodyChunks(job.body)) if (!this.socket.write(stuffer.push(chunk))) await drained(this.socket, opts.dataTimeoutMs);
+      this.socket.write(stuffer.end());
+      // RFC 2033 §4.2: one reply per recipient RCPT accepted, in the order of the RCPT commands.
+      for (const r of accepted) {
+        step = `end of DATA for <${r.address}>`;
+        const reply = await this.reader.next(opts.dataTimeoutMs);
+        outcomes.set(r.id, outcomeOfReply(opts.server, 'the message at end of DATA', reply.reply));
+      }
+    } catch (err) {
+      // A recipient without a reply after the dot may have been delivered (RFC 2033 §4.2): it is
+      // tried again, at the risk of a duplicate rather than a loss.
+      this.close();
+      rest({ kind: 'transient', reason: `LMTP server ${opts.server}: ${step}: ${(err as Error).message}`, enhanced: '4.4.2' });
+    }
+    return outcomes;
+  }
+
+  /** RSET before the next message on this connection; false when it no longer works. */
+  async reset(): Promise<boolean> {
+    if (!this.usable) return false;
+    try {
+      const r = await this.command('RSET', 250);
+      return 'lines' in r;
+    } catch {
+      this.close();
+      return false;
+    }
+  }
+
+  /** QUIT, politely: its reply or its absence changes nothing (the outcomes are known). */
+  async quit(): Promise<void> {
+    if (this.usable) {
+      try {
+        this.socket.write('QUIT\r\n');
+        await this.reader.next(2000);
+      } catch {
+        // the server closed first: fine
+      }
+    }
+    this.close();
+  }
+
+  close(): void {
+    this.broken = true;
+    this.reader.detach();
+    // Late errors (a reset while we close) have no one left to tell.
+    this.socket.on('error', () => undefined).destroy();
+  }
+
+  /** A command and its reply: the full reply when it is the one asked for, else the reply alone. Throws on a timeout or a closed connection. */
+  private async command(line: string, expect: number): Promise<FullReply | SmtpReply> {
+    this.socket.write(`${line}\r\n`, 'utf8');
+    const full = await this.reader.next(this.opts.commandTimeoutMs);
+    // Any 2yz where 250 is asked for (251 "will forward" included, RFC 5321 §4.2.2).
+    const ok = expect === 250 ? full.reply.code >= 200 && full.reply.code < 300 : full.reply.code === expect;
+    return ok ? full : full.reply;
+  }
+}
+
+/** One message over a connection of its own: open, one transaction, QUIT. */
+export async function deliverLmtp(target: LmtpTarget, job: DeliveryJob, recipients: readonly JobRecipient[], opts: LmtpOptions): Promise<Map<number, Outcome>> {
+  const opened = await LmtpSession.open(target, opts);
+  if (!opened.ok) return new Map(recipients.map((r) => [r.id, opened.outcome]));
+  const outcomes = await opened.session.transaction(job, recipients);
+  await opened.session.quit();
   return outcomes;
 }
 
@@ -166,14 +247,4 @@ function drained(socket: net.Socket, timeoutMs: number): Promise<void> {
     socket.on('drain', onDrain);
     socket.on('close', onClose);
   });
-}
-
-/** QUIT, politely: its reply or its absence changes nothing (the outcomes are known). */
-async function quit(socket: net.Socket, reader: ReplyReader): Promise<void> {
-  try {
-    socket.write('QUIT\r\n');
-    await reader.next(2000);
-  } catch {
-    // the server closed first: fine
-  }
 }

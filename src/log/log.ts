@@ -46,6 +46,8 @@ export type HopFields = {
   error: string | null;
   /** "relay" or "transport example.com" (outbound/transport.ts); null = MX delivery. */
   transport: string | null;
+  /** The local address the connection came from (outbound.source_ipv4/source_ipv6 or the kernel's choice); null = no connection. */
+  source: string | null;
   /** RFC 8461 §5 testing mode: what enforce would have refused. */
   sts?: string;
   ms: number;
@@ -104,7 +106,30 @@ export interface MailEventFields {
 
 export type MailEvent = keyof MailEventFields;
 
+/** Sees every mail-log record whatever the log level: src/metrics counts from them (one hook, no counters scattered). */
+export type MailEventObserver = <E extends MailEvent>(event: E, fields: MailEventFields[E]) => void;
+
+const OBSERVER = Symbol('sealpost.mailEventObserver');
+type ObservedLogger = Logger & { [OBSERVER]?: MailEventObserver };
+
+/**
+ * Hands every mailLog record of `log` and of its children to `observer`: pino makes a child with
+ * Object.create(parent), so children made before or after see the property of the root.
+ */
+export function observeMailEvents(log: Logger, observer: MailEventObserver): void {
+  (log as ObservedLogger)[OBSERVER] = observer;
+}
+
 export function mailLog<E extends MailEvent>(log: Logger, event: E, fields: MailEventFields[E], msg?: string, level: 'info' | 'warn' | 'error' = 'info'): void {
+  const observer = (log as ObservedLogger)[OBSERVER];
+  if (observer) {
+    try {
+      observer(event, fields);
+    } catch (err) {
+      // A bug in counting never stops the mail.
+      log.error({ err, event }, 'the mail-log observer failed');
+    }
+  }
   const record: Record<string, unknown> = { event, ...fields };
   log[level](record, msg ?? event);
 }

@@ -18,6 +18,8 @@ export interface Verdict {
   /** Forged fields removed; a timeout or failure of the checks. */
   removed: number;
   error?: string;
+  /** A seal was asked for: "sealed", or "not sealed: why". */
+  arc?: string;
 }
 
 /**

@@ -1,9 +1,11 @@
 // Inbound sender authentication on the MX listener: SPF (RFC 7208), DKIM (RFC 6376) and DMARC
 // (RFC 7489) with mailauth, through our DNS resolver, as Received-SPF and Authentication-Results
-// (RFC 8601) header fields; fields that claim to come from us are removed first. DNS I/O only.
+// (RFC 8601) header fields; fields that claim to come from us are removed first. With a sealing
+// key (mail we forward), an ARC set (RFC 8617 §5.1) over the message as stored, with those
+// results. DNS I/O only.
 //
 //   createInboundVerifier({ hostname, resolver, dmarcReject, timeoutMs }) → (input) → Promise<Verdict>
-import { authenticate, type DNSResolver } from 'mailauth';
+import { authenticate, createSeal, type DNSResolver } from 'mailauth';
 import { bodyHead, bodyStream, isSpooled, type MessageBody, withHead } from '../core/body.ts';
 import { headerBlock } from '../message/body.ts';
 import { headerFields } from '../message/header-fields.ts';
@@ -19,6 +21,14 @@ export interface VerifyInput {
   helo: string;
   /** MAIL FROM, '' for <>. */
   sender: string;
+  /** Add an ARC set signed with this key (a DKIM key of ours). */
+  seal?: ArcSealKey;
+}
+
+export interface ArcSealKey {
+  signingDomain: string;
+  selector: string;
+  privateKey: string;
 }
 
 export interface VerifierDeps {
@@ -56,8 +66,11 @@ export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) 
       if (result === 'timeout') return unverified(deps.hostname, cleaned, `checks did not finish within ${deps.timeoutMs} ms`);
       const dmarc = result.dmarc || undefined;
       const firstDkim = result.dkim.results.find((r) => r.status.result === 'pass') ?? result.dkim.results[0];
+      const headers = result.headers.endsWith('\r\n') ? result.headers : `${result.headers}\r\n`;
+      const sealed = input.seal && result.arc ? await seal(cleaned.message, input.seal, result.arc) : undefined;
       return {
-        headers: result.headers.endsWith('\r\n') ? result.headers : `${result.headers}\r\n`,
+        headers: (sealed?.headers ?? '') + headers,
+        ...(sealed ? { arc: sealed.outcome } : {}),
         message: cleaned.message,
         results: { spf: result.spf ? result.spf.status.result : 'none', dkim: firstDkim?.status.result ?? 'none', dmarc: dmarc?.status.result ?? 'none' },
         reject: dmarcRejection(
@@ -72,6 +85,28 @@ export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) 
       clearTimeout(timer);
     }
   };
+}
+
+/**
+ * RFC 8617 §5.1: an ARC set whose ARC-Authentication-Results are our results and whose cv= is the
+ * chain's state as we found it (a chain that fails our validation: cv=fail); a chain whose newest
+ * seal already says cv=fail is not sealed again (§5.1 step 2, mailauth refuses it). Over the
+ * message as it will be stored (our forged-results removal done), so the ARC-Message-Signature
+ * verifies at the next hop.
+ */
+async function seal(
+  message: MessageBody,
+  key: ArcSealKey,
+  arc: { status: { result: string; shouldSeal?: boolean }; authResults?: string },
+): Promise<{ headers: string; outcome: string }> {
+  const cv = arc.status.result;
+  if (!['none', 'pass'].includes(cv) && !arc.status.shouldSeal) return { headers: '', outcome: `not sealed: the ARC chain is ${cv}` };
+  const created = await createSeal(isSpooled(message) ? bodyStream(message) : message, {
+    seal: { ...key, cv, ...(arc.authResults ? { authResults: arc.authResults } : {}) },
+  });
+  const failed = created.errors[0];
+  if (created.headers.length === 0) return { headers: '', outcome: `not sealed: ${failed?.err.message ?? 'no ARC set made'}` };
+  return { headers: `${created.headers.join('\r\n')}\r\n`, outcome: 'sealed' };
 }
 
 /**

@@ -25,8 +25,8 @@ export interface AttemptRecord {
   ms: number;
   /** "relay" or "transport example.com" (outbound/transport.ts); absent = MX delivery. */
   transport?: string;
-  /** Our address on the connection (TLSRPT's sending-mta-ip); absent when none was made. */
-  localIp?: string;
+  /** The local address the connection came from (migration 012). */
+  source?: string;
   /** The MTA-STS policy in force for the domain (enforce or testing), for TLSRPT (tlsrpt/). */
   stsPolicy?: { id: string; mode: string; mx: string[]; maxAge: number };
   /** Why the domain's MTA-STS policy could not be used (RFC 8460 §4.3.2.2 result type and detail). */
@@ -66,7 +66,7 @@ interface Row {
   error: string | null;
   ms: number;
   transport: string | null;
-  local_ip: string | null;
+  source: string | null;
   sts_policy: string | null;
   sts_problem: string | null;
 }
@@ -91,9 +91,9 @@ export class AttemptsStore implements AttemptSink {
     this.relaxed = relaxedSync(db);
     this.insert = db.prepare(
       `INSERT INTO attempts (queue_id, at, domain, rcpts, mx, ip, port, policy, policy_source, tls_version, tls_cipher, tls_verified,
-         tls_error, downgrade, result, reply_code, reply_enhanced, reply_text, error, ms, transport, local_ip, sts_policy, sts_problem)
+         tls_error, downgrade, result, reply_code, reply_enhanced, reply_text, error, ms, transport, source, sts_policy, sts_problem)
        VALUES (@queue_id, @at, @domain, @rcpts, @mx, @ip, @port, @policy, @policy_source, @tls_version, @tls_cipher, @tls_verified,
-         @tls_error, @downgrade, @result, @reply_code, @reply_enhanced, @reply_text, @error, @ms, @transport, @local_ip, @sts_policy, @sts_problem)`,
+         @tls_error, @downgrade, @result, @reply_code, @reply_enhanced, @reply_text, @error, @ms, @transport, @source, @sts_policy, @sts_problem)`,
     );
     this.select = db.prepare<[string], Row>('SELECT * FROM attempts WHERE queue_id = ? ORDER BY at, id');
     // By the at index (its entries are in (at, rowid) order): no sort, each page starts where the last ended.
@@ -131,7 +131,7 @@ export class AttemptsStore implements AttemptSink {
       error: a.error ?? null,
       ms: Math.round(a.ms),
       transport: a.transport ?? null,
-      local_ip: a.localIp ?? null,
+      source: a.source ?? null,
       sts_policy: a.stsPolicy ? JSON.stringify(a.stsPolicy) : null,
       sts_problem: a.stsProblem ? JSON.stringify(a.stsProblem) : null,
     };
@@ -205,7 +205,7 @@ function fromRow(r: Row): AttemptRecord {
     ...(r.error ? { error: r.error } : {}),
     ms: r.ms,
     ...(r.transport ? { transport: r.transport } : {}),
-    ...(r.local_ip ? { localIp: r.local_ip } : {}),
+    ...(r.source ? { source: r.source } : {}),
     ...(r.sts_policy ? { stsPolicy: JSON.parse(r.sts_policy) as NonNullable<AttemptRecord['stsPolicy']> } : {}),
     ...(r.sts_problem ? { stsProblem: JSON.parse(r.sts_problem) as NonNullable<AttemptRecord['stsProblem']> } : {}),
   };

@@ -6,6 +6,7 @@
 // The TLS decision of each hop and its record (log + attempts row) are hop.ts's. Never rejects
 // (Courier contract).
 import { readFile } from 'node:fs/promises';
+import net from 'node:net';
 import type tls from 'node:tls';
 import type { OutboundConfig } from '../config/types.ts';
 import { parseMailbox } from '../core/address.ts';
@@ -47,8 +48,14 @@ export interface RemoteCourierDeps {
 /** The text operators look for in `queue show` and `status` when a smarthost says no to AUTH. */
 export const AUTH_REFUSED = 'the smarthost refused our credentials';
 
-async function readSecretFile(file: string): Promise<string> {
+/** A smarthost password file: its text, less its final line break (also `sealpost doctor`). */
+export async function readSecretFile(file: string): Promise<string> {
   return (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
+}
+
+/** The source address to bind for a connection to `ip`: [outbound] source_ipv6 or source_ipv4 by its family. */
+export function sourceFor(o: Pick<OutboundConfig, 'sourceIpv4' | 'sourceIpv6'>, ip: string): string | undefined {
+  return net.isIPv6(ip) ? o.sourceIpv6 : o.sourceIpv4;
 }
 
 interface Group {
@@ -178,7 +185,7 @@ export class RemoteCourier implements Courier {
 
   /** The hosts to try: the domain's MX hosts, a next hop's MX hosts, or a "[host]" itself. */
   private hosts(domain: string, transport: Transport, o: OutboundConfig): Promise<MxWalk> {
-    const options = { maxHosts: o.maxMxHosts, ipv6: o.ipv6 };
+    const options = { maxHosts: o.maxMxHosts, family: o.addressFamily ?? (o.ipv6 ? 'any' : 'ipv4'), prefer: o.prefer ?? 'ipv6' } as const;
     if (transport.kind === 'mx') return walkMx(domain, this.deps.resolver, this.random, options);
     if (transport.mxLookup) return walkMx(transport.host, this.deps.resolver, this.random, options);
     return walkHost(transport.host, this.deps.resolver, options);
@@ -192,6 +199,7 @@ export class RemoteCourier implements Courier {
     place: HopPlace,
   ): Promise<{ outcomes: Map<string, Outcome>; tryNextHost: boolean; last?: Outcome }> {
     const { rcpts, policy } = place;
+    const bind = sourceFor(o, place.ip);
     const requireTls = job.tlsRequired === 'requiretls';
     const label = `${place.mx}[${place.ip}]:${place.port}`;
     if (requireTls) {
@@ -207,12 +215,17 @@ export class RemoteCourier implements Courier {
       starttls: wantsStarttls(policy.level, plaintextRetry),
       ...(transport.kind === 'relay' && transport.protocol === 'smtps' ? { implicitTls: true } : {}),
       trust: this.deps.trust,
+      ...(bind ? { localAddress: bind } : {}),
       connectTimeoutMs: o.connectTimeoutSeconds * 1000,
       commandTimeoutMs: o.commandTimeoutSeconds * 1000,
     });
-    const opened = await openHop(this.hopDeps, place, (plaintextRetry) => this.session(this.key(place, plaintextRetry, transport), options(plaintextRetry)));
+    const opened = await openHop(this.hopDeps, place, (plaintextRetry) =>
+      this.session(this.key(place, plaintextRetry, transport, bind), options(plaintextRetry)),
+    );
     if (!opened.ok) {
       const { failure } = opened;
+      // No connection, no local address: the record names the one we tried to bind, if any.
+      const facts: HopFacts = opened.facts.source || !bind ? opened.facts : { ...opened.facts, source: bind };
       const span = this.span(opened.started);
       const reason = failure.reply ? `host ${label} refused the session: ${failure.reply.code} ${failure.reply.text}` : `${label}: ${failure.reason}`;
       const permanent = failure.reply !== undefined && failure.reply.code >= 500;
@@ -221,9 +234,9 @@ export class RemoteCourier implements Courier {
         reason,
         enhanced: failure.reply?.enhanced ?? (failure.stage === 'tls' ? '4.7.5' : permanent ? '5.0.0' : '4.4.1'),
         ...(failure.reply ? { reply: failure.reply } : {}),
-        hop: hopInfo(place, opened.facts, span.ms),
+        hop: hopInfo(place, facts, span.ms),
       };
-      writeHop(this.hopDeps, hopRecord(place, opened.facts, span, 'transient', { error: reason, ...(failure.reply ? { reply: failure.reply } : {}) }));
+      writeHop(this.hopDeps, hopRecord(place, facts, span, 'transient', { error: reason, ...(failure.reply ? { reply: failure.reply } : {}) }));
       return { outcomes: new Map(), tryNextHost: true, last };
     }
     const session = opened.session;
@@ -231,7 +244,7 @@ export class RemoteCourier implements Courier {
       const refusal = requireTlsSessionRefusal(opened.facts.tls, session.extensions.has('REQUIRETLS'));
       if (refusal) {
         // Nothing of the message was sent; the session serves other messages. Another host may offer REQUIRETLS.
-        this.pool.give(this.key(place, opened.plaintextRetry, transport), session);
+        this.pool.give(this.key(place, opened.plaintextRetry, transport, bind), session);
         return this.requireTlsRefused(place, opened.facts, this.span(opened.started), `${label}: ${refusal}`, true);
       }
     }
@@ -269,7 +282,7 @@ export class RemoteCourier implements Courier {
     });
     const span = this.span(opened.started);
     const classified = classifySend(send, rcpts, hopInfo(place, opened.facts, span.ms), label);
-    this.pool.give(this.key(place, opened.plaintextRetry, transport), session);
+    this.pool.give(this.key(place, opened.plaintextRetry, transport, bind), session);
     const decided = classified.tryNextHost ? [] : [...classified.outcomes.values()];
     const result = classified.tryNextHost ? 'transient' : summarize(decided.length > 0 ? decided : classified.outcomes.values());
     writeHop(
@@ -334,10 +347,10 @@ export class RemoteCourier implements Courier {
     return SmtpSession.open(options);
   }
 
-  /** Pooled sessions are kept apart by address, TLS level, transport and whether they are the plaintext retry. */
-  private key(place: HopPlace, plaintextRetry: boolean, transport: Transport = { kind: 'mx' }): string {
+  /** Pooled sessions are kept apart by address, TLS level, transport, source address and whether they are the plaintext retry. */
+  private key(place: HopPlace, plaintextRetry: boolean, transport: Transport, bind: string | undefined): string {
     const via = transport.kind === 'relay' ? `${transport.via}|${transport.protocol}|${transport.auth?.username ?? ''}` : 'mx';
-    return `${place.mx}|${place.ip}|${place.port}|${place.policy.level}|${plaintextRetry ? 'plain' : 'tls'}|${via}`;
+    return `${place.mx}|${place.ip}|${place.port}|${place.policy.level}|${plaintextRetry ? 'plain' : 'tls'}|${via}|${bind ?? ''}`;
   }
 
   /** When an attempt that started at `started` began, and how long it took until now. */

@@ -22,8 +22,8 @@ export type HopTls = NonNullable<HopInfo['tls']>;
 export interface HopFacts {
   tls?: HopTls;
   downgrade?: string;
-  /** Our address on the connection (TLSRPT's sending-mta-ip). */
-  localIp?: string;
+  /** The local address of the connection; before one exists, the configured source address, if any. */
+  source?: string;
 }
 
 /** Where a hop goes and for what: the fixed part of its record. */
@@ -131,12 +131,12 @@ export function hopRecord(
     policySource: policy.source,
     ...(facts.tls ? { tls: facts.tls } : {}),
     ...(facts.downgrade ? { downgrade: facts.downgrade } : {}),
+    ...(facts.source ? { source: facts.source } : {}),
     result,
     ...(extra.reply ? { reply: extra.reply } : {}),
     ...(extra.error ? { error: extra.error } : {}),
     ms: span.ms,
     ...(place.transport ? { transport: place.transport } : {}),
-    ...(facts.localIp ? { localIp: facts.localIp } : {}),
     ...(stsPolicy ? { stsPolicy } : {}),
     ...(place.stsProblem && !stsPolicy ? { stsProblem: place.stsProblem } : {}),
     ...(sts ? { sts } : {}),
@@ -174,6 +174,7 @@ export function hopLogFields(r: HopRecord): HopFields {
     result: r.result,
     error: r.error ?? null,
     transport: r.transport ?? null,
+    source: r.source ?? null,
     ...(r.sts ? { sts: r.sts } : {}),
     ms: r.ms,
   };
@@ -209,7 +210,7 @@ export type HopSession =
 type Settled =
   | { kind: 'open'; session: SmtpSession; facts: HopFacts }
   | { kind: 'failed'; failure: OpenFailure; facts: HopFacts }
-  | { kind: 'retry'; decision: Extract<TlsDecision, { action: 'retry-plaintext' }>; localIp?: string };
+  | { kind: 'retry'; decision: Extract<TlsDecision, { action: 'retry-plaintext' }>; source?: string };
 
 /**
  * A session that the hop's TLS level allows to carry the message, or why there is none. Under
@@ -222,8 +223,8 @@ export async function openHop(deps: HopDeps, place: HopPlace, open: SessionSourc
   let plaintextRetry = false;
   let settled = await settle(level, await open(false));
   if (settled.kind === 'retry') {
-    const { decision, localIp } = settled;
-    const facts: HopFacts = { ...(decision.tls ? { tls: decision.tls } : {}), ...(localIp ? { localIp } : {}) };
+    const { decision, source } = settled;
+    const facts: HopFacts = { ...(decision.tls ? { tls: decision.tls } : {}), ...(source ? { source } : {}) };
     writeHop(deps, hopRecord(place, facts, { at: started, ms: deps.now() - started }, 'transient', { error: decision.error }));
     started = deps.now();
     plaintextRetry = true;
@@ -245,8 +246,7 @@ async function settle(level: TlsLevel, opened: { reused: SmtpSession } | OpenRes
   if (!opened.ok) return { kind: 'failed', failure: opened, facts: {} };
   const { session } = opened;
   const decision = decideTls(level, session.tls);
-  const localIp = session.localIp;
-  const facts: HopFacts = { ...(decision.tls ? { tls: decision.tls } : {}), ...(localIp ? { localIp } : {}) };
+  const facts: HopFacts = { ...(decision.tls ? { tls: decision.tls } : {}), ...(session.localAddress ? { source: session.localAddress } : {}) };
   if (decision.action === 'defer') {
     if (session.tls.handshake === 'ok') await session.quit();
     else session.close();
@@ -254,7 +254,7 @@ async function settle(level: TlsLevel, opened: { reused: SmtpSession } | OpenRes
   }
   if (decision.action === 'retry-plaintext') {
     session.close();
-    return { kind: 'retry', decision, ...(localIp ? { localIp } : {}) };
+    return { kind: 'retry', decision, ...(session.localAddress ? { source: session.localAddress } : {}) };
   }
   if (decision.downgrade) session.downgrade = decision.downgrade;
   if (session.tls.handshake === 'ok') {
@@ -269,6 +269,9 @@ async function settle(level: TlsLevel, opened: { reused: SmtpSession } | OpenRes
 
 function sessionFacts(session: SmtpSession): HopFacts {
   const tls = hopTls(session.tls);
-  const localIp = session.localIp;
-  return { ...(tls ? { tls } : {}), ...(session.downgrade ? { downgrade: session.downgrade } : {}), ...(localIp ? { localIp } : {}) };
+  return {
+    ...(tls ? { tls } : {}),
+    ...(session.downgrade ? { downgrade: session.downgrade } : {}),
+    ...(session.localAddress ? { source: session.localAddress } : {}),
+  };
 }

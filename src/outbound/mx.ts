@@ -2,6 +2,7 @@
 // order, at which addresses — or why none (permanent vs transient). Lookups through the given
 // Resolver; the ordering is pure with an injected random source.
 import net from 'node:net';
+import type { AddressFamily, PreferFamily } from '../config/types.ts';
 import { type DnsAnswer, describeAnswer, isTemporary, type MxRecord, type Resolver } from '../dns/resolver.ts';
 
 export interface MxHost {
@@ -10,7 +11,7 @@ export interface MxHost {
   preference: number;
   /** True when the domain has no MX and its own A/AAAA are used (RFC 5321 §5.1). */
   implicit: boolean;
-  /** IPv6 addresses first (when enabled), then IPv4. */
+  /** In the order to try: orderAddresses (address_family, prefer). */
   addresses: string[];
   /** Why a host has no addresses, when it has none. */
   problem?: string;
@@ -20,7 +21,27 @@ export type MxWalk = { kind: 'hosts'; hosts: MxHost[] } | { kind: 'transient' | 
 
 export interface MxOptions {
   maxHosts: number;
-  ipv6: boolean;
+  /** [outbound] address_family: which lookups are made and which addresses are kept. */
+  family: AddressFamily;
+  /** [outbound] prefer: under "any", which family's addresses come first. */
+  prefer: PreferFamily;
+}
+
+/**
+ * A host's addresses in the order to try them: only the family asked for, or both with the
+ * preferred family first (each family keeps the resolver's order). RFC 6724 would sort by
+ * source/destination address pairs; like Postfix (smtp_address_preference) we take one switch.
+ */
+export function orderAddresses(v6: readonly string[], v4: readonly string[], family: AddressFamily, prefer: PreferFamily): string[] {
+  if (family === 'ipv4') return [...v4];
+  if (family === 'ipv6') return [...v6];
+  return prefer === 'ipv4' ? [...v4, ...v6] : [...v6, ...v4];
+}
+
+/** Whether an address literal may be used under `family`. */
+export function familyAllows(family: AddressFamily, address: string): boolean {
+  if (family === 'any') return true;
+  return family === 'ipv6' ? net.isIPv6(address) : net.isIPv4(address);
 }
 
 /** Orders MX records: by preference, shuffled among equals (RFC 5321 §5.1), Fisher-Yates with `random`. */
@@ -77,7 +98,12 @@ export async function walkMx(domain: string, resolver: Resolver, random: () => n
  * address is used as it is.
  */
 export async function walkHost(host: string, resolver: Resolver, options: MxOptions): Promise<MxWalk> {
-  if (net.isIP(host) !== 0) return { kind: 'hosts', hosts: [{ name: host, preference: 0, implicit: false, addresses: [host] }] };
+  if (net.isIP(host) !== 0) {
+    // A bracketed address of a family we do not use: the config must change; retry meanwhile.
+    if (!familyAllows(options.family, host))
+      return { kind: 'transient', reason: `the next hop ${host} is not an address of outbound.address_family "${options.family}"`, enhanced: '4.4.4' };
+    return { kind: 'hosts', hosts: [{ name: host, preference: 0, implicit: false, addresses: [host] }] };
+  }
   const walk = await resolveHosts(host, [{ name: host, preference: 0, implicit: false }], resolver, options);
   if (walk.kind === 'permanent') return { ...walk, reason: `the next hop ${host} has no address: ${walk.reason}`, enhanced: '5.4.4' };
   return walk;
@@ -93,16 +119,19 @@ async function resolveHosts(
   let temporary = false;
   const hosts = await Promise.all(
     targets.names.map(async (t): Promise<MxHost> => {
+      const none = Promise.resolve<DnsAnswer<string>>({ kind: 'nodata' });
       const [v6, v4] = await Promise.all([
-        options.ipv6 ? resolver.resolve6(t.name) : Promise.resolve<DnsAnswer<string>>({ kind: 'nodata' }),
-        resolver.resolve4(t.name),
+        options.family !== 'ipv4' ? resolver.resolve6(t.name) : none,
+        options.family !== 'ipv6' ? resolver.resolve4(t.name) : none,
       ]);
-      const addresses = [...(v6.kind === 'records' ? v6.records : []), ...(v4.kind === 'records' ? v4.records : [])];
+      const records = (a: DnsAnswer<string>): string[] => (a.kind === 'records' ? a.records : []);
+      const addresses = orderAddresses(records(v6), records(v4), options.family, options.prefer);
       const host: MxHost = { ...t, addresses };
       if (addresses.length === 0) {
-        const bad = [v6, v4].find(isTemporary) ?? v4;
+        const asked = options.family === 'ipv4' ? [v4] : options.family === 'ipv6' ? [v6] : [v6, v4];
+        const bad = asked.find(isTemporary) ?? (options.family === 'ipv6' ? v6 : v4);
         if (isTemporary(bad)) temporary = true;
-        host.problem = describeAnswer(t.name, options.ipv6 ? 'A/AAAA' : 'A', bad);
+        host.problem = describeAnswer(t.name, { any: 'A/AAAA', ipv4: 'A', ipv6: 'AAAA' }[options.family], bad);
       }
       return host;
     }),

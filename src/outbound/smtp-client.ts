@@ -24,6 +24,8 @@ export interface SessionOptions {
   /** TLS from the first byte (smtps, port 465): the handshake comes before the greeting. */
   implicitTls?: boolean;
   trust: tls.SecureContext;
+  /** The local address to bind before connecting ([outbound] source_ipv4/source_ipv6); absent: the kernel's choice. */
+  localAddress?: string;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
 }
@@ -63,25 +65,29 @@ export class SmtpSession {
   messages = 0;
   /** AUTH succeeded on this connection (a pooled session keeps it). */
   authenticated = false;
+  /** The local address of the connection (the hop record's `source`). */
+  readonly localAddress: string;
   private socket: net.Socket | tls.TLSSocket;
   private readonly reader = new ReplyReader();
   private broken = false;
 
-  private constructor(options: SessionOptions, socket: net.Socket | tls.TLSSocket) {
+  private constructor(options: SessionOptions, socket: net.Socket | tls.TLSSocket, localAddress: string) {
     this.options = options;
     this.socket = socket;
+    this.localAddress = localAddress;
     this.reader.attach(socket);
     socket.on('close', () => (this.broken = true));
     socket.on('error', () => (this.broken = true));
   }
 
   static async open(options: SessionOptions): Promise<OpenResult> {
-    const socket = await connect(options.ip, options.port, options.connectTimeoutMs);
+    const socket = await connect(options.ip, options.port, options.connectTimeoutMs, options.localAddress);
     if (typeof socket === 'string') return { ok: false, stage: 'connect', reason: socket };
+    const local = socket.localAddress ?? '';
     if (options.implicitTls) {
       const secured = await startTls(socket, options.mxName, options.trust, options.commandTimeoutMs);
       if (!secured.ok) return { ok: false, stage: 'tls', reason: `TLS handshake failed: ${secured.error}` };
-      const session = new SmtpSession(options, secured.socket);
+      const session = new SmtpSession(options, secured.socket, local);
       // Implicit TLS stands for an offered and accepted STARTTLS: the level judges the handshake alike.
       session.tls = { starttlsOffered: true, handshake: 'ok', version: secured.version, cipher: secured.cipher };
       if (secured.chainError) session.tls.chainError = secured.chainError;
@@ -90,15 +96,10 @@ export class SmtpSession {
       if (!result.ok) session.close();
       return result;
     }
-    const session = new SmtpSession(options, socket);
+    const session = new SmtpSession(options, socket, local);
     const result = await session.handshake();
     if (!result.ok) session.close();
     return result;
-  }
-
-  /** Our address on the connection (TLSRPT's sending-mta-ip), while it is open. */
-  get localIp(): string | undefined {
-    return this.socket.localAddress;
   }
 
   get usable(): boolean {
@@ -318,9 +319,10 @@ export class SmtpSession {
   }
 }
 
-function connect(ip: string, port: number, timeoutMs: number): Promise<net.Socket | string> {
+function connect(ip: string, port: number, timeoutMs: number, localAddress: string | undefined): Promise<net.Socket | string> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host: ip, port, noDelay: true });
+    // Bound before connect: the source address the receiver sees (its SPF and PTR checks).
+    const socket = net.connect({ host: ip, port, noDelay: true, ...(localAddress ? { localAddress } : {}) });
     const timer = setTimeout(() => {
       socket.destroy();
       resolve(`connect to ${ip}:${port} timed out after ${Math.round(timeoutMs / 1000)} s`);
@@ -333,7 +335,13 @@ function connect(ip: string, port: number, timeoutMs: number): Promise<net.Socke
     socket.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       socket.destroy();
-      resolve(`connect to ${ip}:${port}: ${err.code ?? err.message}`);
+      const from = localAddress ? ` from ${localAddress}` : '';
+      // EADDRNOTAVAIL: the source address is not one of this machine's.
+      const hint =
+        err.code === 'EADDRNOTAVAIL' && localAddress
+          ? ` (${localAddress} is not an address of this machine: check outbound.source_ipv${net.isIPv6(localAddress) ? 6 : 4})`
+          : '';
+      resolve(`connect to ${ip}:${port}${from}: ${err.code ?? err.message}${hint}`);
     });
   });
 }

@@ -25,6 +25,11 @@ export interface WorkerDeps {
   random?: () => number;
   /** The daemon's view of the disk (shared with the listeners); default: one of the worker's own. */
   storage?: StorageHealth;
+  /**
+   * The delivery agent of an address, in Postfix's words (smtp, relay, lmtp, maildir): the `agent`
+   * field of the delivered, deferred and bounced records (the metrics' transport label).
+   */
+  agent?: (address: string) => string;
 }
 
 /** Longest sleep between looks at the queue, so a clock jump or a missed wake-up heals itself. */
@@ -224,7 +229,16 @@ export class QueueWorker implements JobTaker {
     if ([...outcomes.values()].some((o) => o.kind === 'transient')) this.arm();
     for (const r of job.recipients) {
       const o = outcomes.get(r.id);
-      const base = { queueId: job.queueId, transport: this.deps.transport, rcpt: r.rcpt, to: r.address, attempt: r.attempts + 1 };
+      const agent = this.deps.agent?.(r.address);
+      const base = {
+        queueId: job.queueId,
+        transport: this.deps.transport,
+        ...(agent ? { agent } : {}),
+        rcpt: r.rcpt,
+        to: r.address,
+        attempt: r.attempts + 1,
+        ...(o?.mailFrom !== undefined ? { mailFrom: o.mailFrom } : {}),
+      };
       if (o?.kind === 'delivered') mailLog(log, 'delivered', { ...base, detail: o.detail, reply: o.reply, delayMs: now() - job.receivedAt });
       else if (o) {
         const final = o.kind === 'permanent' || failed.has(`${r.rcpt}\n${r.address}`);

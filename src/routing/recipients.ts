@@ -1,9 +1,11 @@
 // Recipient policy (pure): is this RCPT ours, whose mailbox is it, and may this client relay?
 // Every address trick (percent hack, source routes, bang paths, quoted "@", trailing dots, case,
-// IDN forms) ends as an unknown local user or a relay attempt, never as an open relay.
+// IDN forms) ends as an unknown local user or a relay attempt, never as an open relay. A valid
+// SRS address at our SRS domain (a bounce to mail we forwarded) goes to the sender it stands for.
 
 import type { DomainConfig } from '../config/types.ts';
 import { canonicalDomain, formatMailbox, type Mailbox, parseMailbox } from '../core/address.ts';
+import type { SrsReverse } from '../srs/srs.ts';
 
 export type RecipientDecision =
   | { kind: 'local'; mailbox: string }
@@ -12,10 +14,12 @@ export type RecipientDecision =
 
 export interface Directory {
   readonly domains: ReadonlyMap<string, DomainConfig>;
+  /** SRS addresses at `domain`: what a local part stands for (srs/srs.ts srsReverse with our secrets and clock). */
+  readonly srs?: { readonly domain: string; reverse(local: string): SrsReverse };
 }
 
-export function buildDirectory(domains: readonly DomainConfig[]): Directory {
-  return { domains: new Map(domains.map((d) => [d.name, d])) };
+export function buildDirectory(domains: readonly DomainConfig[], srs?: Directory['srs']): Directory {
+  return { domains: new Map(domains.map((d) => [d.name, d])), ...(srs ? { srs } : {}) };
 }
 
 export function isLocalDomain(directory: Directory, domain: string): boolean {
@@ -33,10 +37,30 @@ export function decideRecipient(address: string, directory: Directory, relayAllo
   if (address.toLowerCase() === 'postmaster' && first !== undefined) return decideRecipient(`postmaster@${first}`, directory, relayAllowed);
   const parsed = parseMailbox(address);
   if (!parsed) return { kind: 'reject', code: 501, enhanced: '5.1.3', text: `Bad recipient address syntax: <${address}>` };
+  if (directory.srs && parsed.domain === directory.srs.domain) {
+    const srs = srsRecipient(parsed, directory, address);
+    if (srs) return srs;
+  }
   const domain = directory.domains.get(parsed.domain);
   if (domain) return localRecipient(parsed, domain, address, directory);
   if (relayAllowed && !parsed.domain.startsWith('[')) return { kind: 'remote', address: formatMailbox(parsed) };
   return { kind: 'reject', code: 554, enhanced: '5.7.1', text: `<${address}>: Relay access denied` };
+}
+
+/** A bounce to an SRS address: to the original sender if the hash and the age check (the bounce follows the forward back, as libsrs2 reverses it). */
+function srsRecipient(parsed: Mailbox, directory: Directory, address: string): RecipientDecision | undefined {
+  const reversed = directory.srs?.reverse(parsed.local);
+  if (!reversed || reversed.kind === 'not-srs') return undefined;
+  if (reversed.kind === 'invalid') {
+    const why = reversed.reason === 'expired' ? 'expired SRS address' : 'invalid SRS address';
+    return { kind: 'reject', code: 550, enhanced: '5.1.1', text: `<${address}>: Recipient address rejected: ${why}` };
+  }
+  const original = parseMailbox(reversed.address);
+  if (!original || original.domain.startsWith('['))
+    return { kind: 'reject', code: 550, enhanced: '5.1.1', text: `<${address}>: Recipient address rejected: invalid SRS address` };
+  const domain = directory.domains.get(original.domain);
+  if (domain) return localRecipient(original, domain, reversed.address, directory);
+  return { kind: 'remote', address: formatMailbox(original) };
 }
 
 function localRecipient(parsed: Mailbox, domain: DomainConfig, address: string, directory: Directory): RecipientDecision {

@@ -68,13 +68,13 @@ export class DayTally {
       return;
     }
     group.failure++;
-    const detailKey = [verdict.result, a.localIp ?? '', a.mx, a.ip].join('|');
+    const detailKey = [verdict.result, a.source ?? '', a.mx, a.ip].join('|');
     const known = group.details.get(detailKey);
     if (known) known['failed-session-count']++;
     else
       group.details.set(detailKey, {
         'result-type': verdict.result,
-        ...(a.localIp ? { 'sending-mta-ip': a.localIp } : {}),
+        ...(a.source ? { 'sending-mta-ip': a.source } : {}),
         ...(a.mx ? { 'receiving-mx-hostname': a.mx } : {}),
         ...(a.ip ? { 'receiving-ip': a.ip } : {}),
         'failed-session-count': 1,

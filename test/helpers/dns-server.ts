@@ -37,13 +37,14 @@ const TYPES: Record<number, keyof ZoneEntry> = { 1: 'A', 5: 'CNAME', 12: 'PTR', 
 const TYPE_NAMES: Record<number, string> = { 1: 'A', 5: 'CNAME', 12: 'PTR', 15: 'MX', 16: 'TXT', 28: 'AAAA', 257: 'CAA', 2: 'NS', 6: 'SOA', 52: 'TLSA' };
 const RCODES = { NOERROR: 0, SERVFAIL: 2, NXDOMAIN: 3, REFUSED: 5 } as const;
 
-export async function startDnsServer(zone: Zone = new Map(), host = '127.0.0.1'): Promise<DnsServer> {
+/** `port` 0 picks a free port (UDP and TCP alike); another port must be free or this throws. */
+export async function startDnsServer(zone: Zone = new Map(), host = '127.0.0.1', fixedPort = 0): Promise<DnsServer> {
   const queries: string[] = [];
   for (let attempt = 0; ; attempt++) {
     const udp = dgram.createSocket('udp4');
     await new Promise<void>((resolve, reject) => {
       udp.once('error', reject);
-      udp.bind(0, host, () => resolve());
+      udp.bind(fixedPort, host, () => resolve());
     });
     const port = udp.address().port;
     const tcp = net.createServer((socket) => serveTcp(socket, zone, queries));
@@ -53,7 +54,7 @@ export async function startDnsServer(zone: Zone = new Map(), host = '127.0.0.1')
     });
     if (!ok) {
       udp.close();
-      if (attempt > 20) throw new Error('dns-server: no port free for both UDP and TCP');
+      if (attempt > 20 || fixedPort !== 0) throw new Error(`dns-server: no port free for both UDP and TCP${fixedPort ? ` (${fixedPort})` : ''}`);
       continue;
     }
     udp.on('message', (msg, rinfo) => {

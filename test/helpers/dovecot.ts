@@ -27,7 +27,9 @@ export interface Dovecot {
   readonly socket: string;
   readonly lmtpPort: number;
   readonly imapPort: number;
-  /** Every user's password (IMAP LOGIN). */
+  /** Dovecot's auth service for Postfix (smtpd_sasl_type = dovecot, smtpd_sasl_path = inet:127.0.0.1:PORT); 0 unless asked for. */
+  readonly authPort: number;
+  /** Every user's password (IMAP LOGIN, SASL). */
   readonly password: string;
   /** The Maildir Dovecot delivered into for this address (INBOX: new/ and cur/). */
   readMaildir(address: string): Promise<MaildirMessage[]>;
@@ -48,6 +50,8 @@ const PASSWORD = 'secret-test-password';
 export interface DovecotOptions {
   /** Serve this Maildir tree (<root>/<domain>/<local part>, Maildir++ folders) instead of one of its own; the dovecot user must own it (shareMaildirs). */
   mailRoot?: string;
+  /** Also serve the auth service on a loopback TCP port: SASL for a Postfix smtpd (authPort). */
+  authListener?: boolean;
 }
 
 export async function startDovecot(scope: Scope, users: readonly DovecotUser[], options: DovecotOptions = {}): Promise<Dovecot> {
@@ -62,11 +66,12 @@ export async function startDovecot(scope: Scope, users: readonly DovecotUser[], 
   const socket = path.join(dir, 'lmtp');
   const lmtpPort = await freePort();
   const imapPort = await freePort();
+  const authPort = options.authListener ? await freePort() : 0;
   const usersFile = path.join(dir, 'users');
   // passwd-file: user:password:uid:gid:gecos:home:shell:extra fields (userdb_… per user).
   await writeFile(usersFile, users.map((u) => `${u.address}:{PLAIN}${PASSWORD}::::::${u.quota ? `userdb_quota_rule=*:storage=${u.quota}` : ''}\n`).join(''));
   const conf = path.join(dir, 'dovecot.conf');
-  await writeFile(conf, dovecotConf({ dir, mail, socket, lmtpPort, imapPort, usersFile }));
+  await writeFile(conf, dovecotConf({ dir, mail, socket, lmtpPort, imapPort, authPort, usersFile }));
 
   let child: ChildProcess | undefined;
   let exited: Promise<unknown> = Promise.resolve();
@@ -76,6 +81,7 @@ export async function startDovecot(scope: Scope, users: readonly DovecotUser[], 
     exited = once(c, 'exit');
     await waitForPort('127.0.0.1', lmtpPort, 15_000);
     await waitForPort('127.0.0.1', imapPort, 15_000);
+    if (authPort) await waitForPort('127.0.0.1', authPort, 15_000);
   };
   const stop = async (): Promise<void> => {
     const c = child;
@@ -100,6 +106,7 @@ export async function startDovecot(scope: Scope, users: readonly DovecotUser[], 
     socket,
     lmtpPort,
     imapPort,
+    authPort,
     password: PASSWORD,
     readMaildir: (address) => readMaildirAt(maildirOf(address)),
     async imapSubjects(address, folder = 'INBOX') {
@@ -145,7 +152,17 @@ m.logout()
 }
 
 /** The smallest config that serves LMTP and IMAP from a temp dir (Dovecot 2.3, Debian bookworm). */
-function dovecotConf(p: { dir: string; mail: string; socket: string; lmtpPort: number; imapPort: number; usersFile: string }): string {
+function dovecotConf(p: { dir: string; mail: string; socket: string; lmtpPort: number; imapPort: number; authPort: number; usersFile: string }): string {
+  // Postfix's dovecot SASL client speaks Dovecot's auth protocol to this listener (Dovecot 2.3 "service auth").
+  const auth = p.authPort
+    ? `service auth {
+  inet_listener auth {
+    address = 127.0.0.1
+    port = ${p.authPort}
+  }
+}
+`
+    : '';
   return `# Written by test/helpers/dovecot.ts
 base_dir = ${p.dir}/run
 state_dir = ${p.dir}/state
@@ -155,7 +172,7 @@ protocols = lmtp imap
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain
+auth_mechanisms = plain login
 # Mail is stored as the dovecot system user (root may not own mail: first_valid_uid).
 mail_uid = dovecot
 mail_gid = dovecot
@@ -202,7 +219,7 @@ service imap-login {
     port = 0
   }
 }
-`;
+${auth}`;
 }
 
 /**

@@ -23,6 +23,8 @@ export interface Received {
   secure: boolean;
   /** MAIL FROM parameters as the receiver parsed them (BODY, SIZE, SMTPUTF8). */
   params: Record<string, unknown>;
+  /** The client's address as the receiver saw it (the sender's source address). */
+  remoteAddress: string;
 }
 
 export interface Receiver {
@@ -112,6 +114,7 @@ export async function startReceiver(kind: ReceiverKind, options: ReceiverOptions
           body: Buffer.concat(chunks).toString('utf8'),
           secure: session.secure,
           params: from ? { ...(from.args as Record<string, unknown>) } : {},
+          remoteAddress: session.remoteAddress,
         });
         callback();
       });
@@ -146,7 +149,7 @@ async function startBrokenTls(options: ReceiverOptions): Promise<Receiver> {
     socket.on('error', () => socket.destroy());
     let buffer = '';
     let inData = false;
-    let envelope: Received = { from: '', to: [], body: '', secure: false, params: {} };
+    let envelope: Received = { from: '', to: [], body: '', secure: false, params: {}, remoteAddress: socket.remoteAddress ?? '' };
     const reply = (text: string): boolean => socket.write(`${text}\r\n`);
     reply(`220 ${options.mxName} ESMTP broken-tls`);
     socket.on('data', (chunk) => {
@@ -158,7 +161,7 @@ async function startBrokenTls(options: ReceiverOptions): Promise<Receiver> {
           if (line === '.') {
             inData = false;
             messages.push(envelope);
-            envelope = { from: '', to: [], body: '', secure: false, params: {} };
+            envelope = { from: '', to: [], body: '', secure: false, params: {}, remoteAddress: socket.remoteAddress ?? '' };
             reply('250 2.0.0 queued');
           } else envelope.body += `${line.startsWith('..') ? line.slice(1) : line}\r\n`;
           continue;

@@ -9,7 +9,7 @@ import { parse, stringify } from 'smol-toml';
 export interface SealpostToml {
   hostname?: string;
   data_dir?: string;
-  listen?: { smtp?: string[]; acme_http?: string[]; https?: string[] };
+  listen?: { smtp?: string[]; acme_http?: string[]; https?: string[]; status_http?: string[] };
   tls?: { min_version?: string; cert_file?: string; key_file?: string };
   acme?: {
     enabled?: boolean;
@@ -62,6 +62,10 @@ export interface SealpostToml {
     ca_file?: string;
     mta_sts?: boolean;
     ipv6?: boolean;
+    address_family?: 'any' | 'ipv4' | 'ipv6';
+    prefer?: 'ipv6' | 'ipv4';
+    source_ipv4?: string;
+    source_ipv6?: string;
     concurrency?: number;
     concurrency_per_destination?: number;
     connect_timeout_s?: number;
@@ -75,6 +79,7 @@ export interface SealpostToml {
   queue?: { min_backoff?: string; max_backoff?: string; max_lifetime?: string; delay_warning?: string; attempts_retention?: string };
   shutdown?: { grace_s?: number };
   log?: { level?: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
+  local?: { lmtp_concurrency?: number };
   doctor?: { addresses?: string[]; dnsbl?: string[]; domain_dnsbl?: string[]; probe_mx?: string; at_startup?: boolean };
   /** Keys the schema may grow (or a test's deliberate typo): written as given. */
   [key: string]: unknown;

@@ -136,6 +136,7 @@ describe('sealpost with [acme] against Pebble', { timeout: 240_000 }, () => {
   let configFile: string;
   let rootFile: string;
   let smtpPort: number;
+  let metricsPort: number;
   let daemon: Daemon | undefined;
 
   async function writeConfig(): Promise<void> {
@@ -146,6 +147,7 @@ data_dir = "${path.join(dir, 'data')}"
 [listen]
 smtp = ["127.0.0.1:${smtpPort}"]
 acme_http = ["${RESPONDER_IP}:80"]
+metrics = ["127.0.0.1:${metricsPort}"]
 [acme]
 enabled = true
 directory = "${pebble.directoryUrl}"
@@ -171,6 +173,7 @@ grace_s = 1
     rootFile = path.join(dir, 'pebble-root.pem');
     await writeFile(rootFile, await pebble.rootPem());
     smtpPort = await freePort();
+    metricsPort = await freePort();
     configFile = path.join(dir, 'sealpost.toml');
     await writeConfig();
   });
@@ -281,6 +284,11 @@ grace_s = 1
     assert.equal(served.leaf.serialNumber, firstSerial);
     const listing = await certs(['--config', configFile]);
     assert.match(listing.out, /last error: +http-01 challenge for mx\.example\.test failed/);
+    // The metrics: one renewal failure, and the expiry of the certificate that keeps serving.
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    assert.match(metrics, /^sealpost_acme_renewal_failures_total 1$/m);
+    const expiry = Math.floor(Date.parse(served.leaf.validTo) / 1000);
+    assert.match(metrics, new RegExp(`^sealpost_certificate_expiry_timestamp_seconds\\{name="mx\\.example\\.test"\\} ${expiry}$`, 'm'));
   });
 
   it('a corrupted cache entry is refused at load: the self-signed certificate serves instead', async () => {

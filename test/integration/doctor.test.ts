@@ -122,7 +122,7 @@ const VARIANTS: Variant[] = [
     mutate: (z) => z.delete(V6_PTR),
     id: 'ptr.missing',
     level: 'error',
-    fix: /or send over IPv4 only \(outbound\.ipv6 = false\)/,
+    fix: /or send over IPv4 only \(outbound\.address_family = "ipv4"\) until it is set, or from an IPv6 address that has one \(outbound\.source_ipv6\)/,
     exit: 1,
   },
   {

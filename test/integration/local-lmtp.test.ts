@@ -10,6 +10,7 @@ import { type Dovecot, startDovecot } from '../helpers/dovecot.ts';
 import { swaks, swaksSend } from '../helpers/swaks.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { connectSmtp } from './inbound-smtp.ts';
 
 async function send(daemon: SealpostDaemon, to: readonly string[], subject: string, body?: string): Promise<string> {
   const sent = await swaksSend({ port: daemon.smtpPort, from: 'alice@example.test', to, subject, ...(body ? { body } : {}) });
@@ -40,11 +41,12 @@ test('LMTP over a unix socket: a Dovecot user gets the mail (read back over IMAP
 
   const delivered = await daemon.waitForLog({ event: 'delivered', queueId, to: 'dora@lmtp.test' }, { timeoutMs: 30_000 });
   assert.match(String(delivered['detail']), new RegExp(`^LMTP server unix:${dovecot.socket}: 250 2\\.0\\.0 <dora@lmtp\\.test> \\S+ Saved`));
+  assert.equal(delivered['agent'], 'lmtp', 'the delivery agent (metrics: transport="lmtp")');
   const bounced = await daemon.waitForLog({ event: 'bounced', queueId, to: 'nobody@lmtp.test' });
   assert.equal(bounced['enhanced'], '5.1.1');
   assert.match(String(bounced['reason']), /LMTP server unix:.* refused RCPT TO/);
   assert.equal((bounced['reply'] as { code: number }).code, 550);
-  await daemon.waitForLog({ event: 'delivered', queueId, to: 'bob@example.test' });
+  assert.equal((await daemon.waitForLog({ event: 'delivered', queueId, to: 'bob@example.test' }))['agent'], 'maildir');
 
   const [message] = await waitFor(
     async () => {
@@ -154,4 +156,38 @@ test('LMTP with a large (spooled) message: the body streams from the spool file,
     `first difference at ${at}: ${JSON.stringify(stored.slice(at - 40, at + 40))} vs ${JSON.stringify(want.slice(at - 40, at + 40))}`,
   );
   assert.equal(stored.length, want.length);
+});
+
+test('LMTP connection reuse and [local] lmtp_concurrency = 1: four messages in a row go over one Dovecot connection (one LHLO, RSET between), one at a time', {
+  timeout: 90_000,
+}, async (t) => {
+  const dovecot = await dovecotWith(t);
+  const daemon = await startSealpost(t, { config: { domain: lmtpDomain(`lmtp:[127.0.0.1]:${dovecot.lmtpPort}`), local: { lmtp_concurrency: 1 } } });
+  const subjects = ['reuse 1', 'reuse 2', 'reuse 3', 'reuse 4'];
+  // Four messages back to back in one SMTP session: they reach the LMTP courier within
+  // milliseconds of each other, well inside the 2 s a kept connection waits.
+  const smtp = await connectSmtp(daemon.smtpPort);
+  t.after(() => smtp.destroy());
+  assert.equal((await smtp.reply()).code, 220);
+  assert.equal((await smtp.command('EHLO client.example.test')).code, 250);
+  const ids: string[] = [];
+  for (const subject of subjects) {
+    assert.equal((await smtp.command('MAIL FROM:<alice@example.test>')).code, 250);
+    assert.equal((await smtp.command('RCPT TO:<dora@lmtp.test>')).code, 250);
+    assert.equal((await smtp.command('DATA')).code, 354);
+    const done = await smtp.command(`From: alice@example.test\r\nTo: dora@lmtp.test\r\nSubject: ${subject}\r\n\r\nhello\r\n.`);
+    assert.equal(done.code, 250, done.text);
+    const id = /queued as (\S+)/.exec(done.text)?.[1];
+    assert.ok(id, done.text);
+    ids.push(id);
+  }
+  await smtp.command('QUIT');
+  for (const queueId of ids) await daemon.waitForLog({ event: 'delivered', queueId, to: 'dora@lmtp.test' }, { timeoutMs: 30_000 });
+  assert.deepEqual((await dovecot.imapSubjects('dora@lmtp.test')).sort(), subjects);
+  // Dovecot logs each LMTP connection it accepts ("Connect from 127.0.0.1"); the helper's port
+  // probe is one that closes before LHLO ("state=GREETING").
+  const log = (await dovecot.log()).split('\n');
+  const connects = log.filter((l) => /lmtp\(\d+\): Info: Connect from/.test(l)).length;
+  const probes = log.filter((l) => /lmtp\(\d+\): Info: Disconnect from .*state=GREETING/.test(l)).length;
+  assert.equal(connects - probes, 1, `one LMTP connection for four messages:\n${log.join('\n').slice(-3000)}`);
 });

@@ -139,6 +139,8 @@ describe('relaying through a smarthost', { timeout: 300_000 }, () => {
     assert.equal(hop['policy'], 'verify');
     assert.equal((hop['tls'] as { verified: boolean }).verified, true);
     await smarthost.waitForLog({ event: 'received', listener: 'submission', user: USER });
+    assert.equal((await ours.waitForLog({ event: 'delivered', queueId }))['agent'], 'relay', 'the delivery agent (metrics: transport="relay")');
+    assert.equal((await smarthost.waitForLog({ event: 'delivered', to: 'carol@far.test' }))['agent'], 'smtp', "the smarthost's: MX delivery");
     const show = await ours.cli(['queue', 'show', queueId]);
     assert.match(show.stdout, new RegExp(`via smarthost ${SMARTHOST.replaceAll('.', '\\.')}:${ports.submission} \\(relay\\)`), show.stdout);
 
@@ -150,6 +152,17 @@ describe('relaying through a smarthost', { timeout: 300_000 }, () => {
     assert.equal(partnerHop['mx'], 'mx.partner.test');
     assert.equal(partnerHop['port'], postfixPort);
     assert.ok(!dns.queries.some((q) => q.startsWith('partner.test')), `no lookup of partner.test's MX: ${dns.queries.join(', ')}`);
+    // doctor's smarthost check over STARTTLS (AUTH is offered only after it, in the EHLO after TLS).
+    const doctor = await ours.cli(['doctor', '--json', '--no-port25', '--dns', dns.address, '--ip', '203.0.113.7']);
+    const findings = (JSON.parse(doctor.stdout) as { findings: { id: string; level: string; found: string }[] }).findings.filter((f) =>
+      f.id.startsWith('smarthost.'),
+    );
+    assert.deepEqual(
+      findings.map((f) => `${f.level} ${f.id}`),
+      ['ok smarthost.tls', 'ok smarthost.auth'],
+      JSON.stringify(findings),
+    );
+    assert.match(findings[0]?.found ?? '', /certificate verified/);
     assertNoPassword(ours, PASSWORD);
     assertNoPassword(smarthost, PASSWORD);
   });

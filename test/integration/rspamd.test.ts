@@ -31,6 +31,7 @@ describe('rspamd verdicts before 250', { timeout: 240_000 }, () => {
   let tap: DelayProxy;
   let daemon: SealpostDaemon;
   let submissionPort: number;
+  let metricsPort: number;
   let slow: SealpostDaemon;
   let lenient: SealpostDaemon;
 
@@ -72,10 +73,11 @@ describe('rspamd verdicts before 250', { timeout: 240_000 }, () => {
     const dir = await makeTempDir('sealpost-rspamd-');
     cleanups.push(() => removeTempDir(dir));
     submissionPort = await freePort();
+    metricsPort = await freePort();
     const main = {
       ...(config({ url: tap.url, junk_folder: true, timeout_ms: 20_000 }, { enabled: true }) as Record<string, unknown>),
       data_dir: path.join(dir, 'data'),
-      listen: { submission: [`127.0.0.1:${submissionPort}`] },
+      listen: { submission: [`127.0.0.1:${submissionPort}`], metrics: [`127.0.0.1:${metricsPort}`] },
     } as Overrides<SealpostToml>;
     await prepareWithCli(dir, main, { users: [{ address: ALICE, password: PASSWORD }] });
     [daemon, slow, lenient] = await Promise.all([
@@ -275,6 +277,15 @@ describe('rspamd verdicts before 250', { timeout: 240_000 }, () => {
       { what: 'the rspamd counts in sealpost status', timeoutMs: 20_000, intervalMs: 500 },
     );
     assert.equal(status.rspamd?.['inbound']?.['no action'], 2);
+    // The same counts in the Prometheus metrics (listen.metrics).
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const action = (direction: string, name: string) =>
+      Number(new RegExp(`^sealpost_rspamd_actions_total\\{direction="${direction}",action="${name}"\\} (\\d+)$`, 'm').exec(metrics)?.[1]);
+    assert.equal(action('inbound', 'reject'), 1, metrics);
+    assert.equal(action('inbound', 'add header'), 1);
+    assert.equal(action('inbound', 'rewrite subject'), 1);
+    assert.equal(action('inbound', 'no action'), 2);
+    assert.equal(action('outbound', 'reject'), 2);
     // The slow daemon's two failed scans (the timeout, then the refused connection), as an operator reads them.
     await waitFor(async () => /rspamd inbound\s+error 2 \(the last day\)/.test((await slow.cli(['status'])).stdout), {
       what: 'rspamd errors in the text of sealpost status',

@@ -31,7 +31,12 @@ describe('submission on 587 and 465', { timeout: 240_000 }, () => {
   let dns: DnsServer;
   let receiver: Receiver;
   let records: Map<string, string>;
-  let ports: { submission: number; submissions: number };
+  let ports: { submission: number; submissions: number; metrics: number };
+  /** sealpost_auth_attempts_total by result, from listen.metrics. */
+  const authCounts = async (): Promise<Record<string, number>> => {
+    const text = await (await fetch(`http://127.0.0.1:${ports.metrics}/metrics`)).text();
+    return Object.fromEntries([...text.matchAll(/^sealpost_auth_attempts_total\{result="(\w+)"\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+  };
 
   const auth = (port: number, extra: string[], localInterface = '127.0.0.1') =>
     swaks([
@@ -58,7 +63,7 @@ describe('submission on 587 and 465', { timeout: 240_000 }, () => {
   before(async () => {
     const dir = await makeTempDir('sealpost-submission-');
     cleanups.push(() => removeTempDir(dir));
-    ports = { submission: await freePort(), submissions: await freePort() };
+    ports = { submission: await freePort(), submissions: await freePort(), metrics: await freePort() };
     const mxPort = await freePort();
     receiver = await startReceiver('valid', { host: '127.0.0.1', port: mxPort, mxName: 'mx.remote.test', pki: await createTestPki() });
     cleanups.push(() => receiver.close());
@@ -72,7 +77,7 @@ describe('submission on 587 and 465', { timeout: 240_000 }, () => {
     // Keys the schema grows beyond SealpostToml's declared ones: written as given.
     const raw: Record<string, unknown> = {
       data_dir: path.join(dir, 'data'),
-      listen: { submission: [`127.0.0.1:${ports.submission}`], submissions: [`127.0.0.1:${ports.submissions}`] },
+      listen: { submission: [`127.0.0.1:${ports.submission}`], submissions: [`127.0.0.1:${ports.submissions}`], metrics: [`127.0.0.1:${ports.metrics}`] },
       submission: { min_version: 'TLSv1' },
       auth: { slow_after: 2, delay_ms: 300, max_failures: 4, lockout_s: 600 },
       dns: { servers: [dns.address], timeout_ms: 1000 },
@@ -365,6 +370,7 @@ codes.append(attempt(good, '127.0.0.3'))
 print(json.dumps(codes))
 `;
     const since = daemon.logs().length;
+    const counted = await authCounts();
     const result = await run(PYTHON, ['-c', script, String(ports.submissions), ALICE, PASSWORD], { timeoutMs: 60_000 });
     assert.equal(result.code, 0, result.stderr);
     // Four wrong guesses: 535; the fifth and even the right password from there: 421; elsewhere: fine.
@@ -391,6 +397,14 @@ print(json.dumps(codes))
     );
     const everything = JSON.stringify(daemon.logs()) + daemon.stderr();
     assert.ok(!everything.includes('guess-') && !everything.includes(PASSWORD), 'no password in any log line');
+    // The metrics: four failures, two refused while locked out, one success elsewhere.
+    const now = await authCounts();
+    assert.deepEqual(Object.fromEntries(Object.entries(now).map(([result, n]) => [result, n - (counted[result] ?? 0)])), {
+      ok: 1,
+      failed: 4,
+      refused: 2,
+      busy: 0,
+    });
   });
 
   it('24 parallel TLS connections with a wrong AUTH PLAIN at once: at most max_failures get a password check, then even the right password gets 421', async () => {

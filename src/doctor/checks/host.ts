@@ -107,7 +107,9 @@ export function checkPtr(f: DoctorFacts): Finding[] {
         p.ip,
         `no PTR for ${p.ip}: ${describe(p.names, 'PTR records')}`,
         'Gmail, Outlook.com and most receivers refuse or spam-folder mail from an address without forward-confirmed reverse DNS',
-        v6 ? `${setIt}; or send over IPv4 only (outbound.ipv6 = false) until it is set` : setIt,
+        v6
+          ? `${setIt}; or send over IPv4 only (outbound.address_family = "ipv4") until it is set, or from an IPv6 address that has one (outbound.source_ipv6)`
+          : setIt,
       );
     }
     const confirmed = names.filter((n) => records(p.forward[n] ?? { kind: 'nodata' }).some((x) => sameIp(x, p.ip)));

@@ -56,3 +56,14 @@ test('[[domain]] delivery in a config: default maildir, a bad value reported wit
   );
   assert.match(bad.problems[0]?.message ?? '', /not an IP address/);
 });
+
+test('[local] lmtp_concurrency: default 10, a number from 1 to 1000, unknown keys refused', () => {
+  const base = { hostname: 'mx.example.test', data_dir: '/tmp/x', domain: [{ name: 'example.test', mailboxes: ['a'] }] };
+  const d = validateConfig(base, '/etc');
+  assert.ok(d.ok && d.config.local.lmtpConcurrency === 10);
+  const set = validateConfig({ ...base, local: { lmtp_concurrency: 3 } }, '/etc');
+  assert.ok(set.ok && set.config.local.lmtpConcurrency === 3);
+  const bad = validateConfig({ ...base, local: { lmtp_concurrency: 0, lmtp_idle: 5 } }, '/etc');
+  assert.ok(!bad.ok);
+  assert.deepEqual(bad.problems.map((p) => p.path).sort(), ['local.lmtp_concurrency', 'local.lmtp_idle']);
+});

@@ -32,7 +32,8 @@ test('which changes apply at once and which need a restart, table', () => {
     ],
     ['log level', { log: { level: 'debug' } }, ['log.level'], []],
     ['listener address', { listen: { smtp: ['0.0.0.0:2525'] } }, [], ['listen.smtp']],
-    ['data dir and hostname', { data_dir: '/srv/mail', hostname: 'mx2.example.org' }, [], ['hostname', 'data_dir']],
+    // The SRS secret's default place is in data_dir: it moves with it.
+    ['data dir and hostname', { data_dir: '/srv/mail', hostname: 'mx2.example.org' }, [], ['hostname', 'data_dir', 'srs.secret_file']],
     [
       'timeouts keep their TOML names',
       { outbound: { ...BASE.outbound, connect_timeout_s: 10 }, queue: { min_backoff: '1m' } },
@@ -104,5 +105,6 @@ test('after a reload: new reloadable settings, old values for the rest; the cour
   // Reloading the same file again leaves the restart-only change reported, nothing to apply.
   const again = planReload(inForce, next);
   assert.deepEqual(again.applied, []);
-  assert.deepEqual(again.restart.map((c) => c.key).sort(), ['listen.smtp', 'outbound.port']);
+  // srs.domain: its default (the first domain) changed with the domains; SRS keeps its domain until a restart.
+  assert.deepEqual(again.restart.map((c) => c.key).sort(), ['listen.smtp', 'outbound.port', 'srs.domain']);
 });

@@ -110,3 +110,30 @@ test('[dns] trust_ad: false unless set; a non-boolean is a problem at its key', 
     ['dns.trust_ad'],
   );
 });
+
+test('listen.metrics: off by default, port 9309 by default, a warning off loopback', () => {
+  const base = { hostname: 'mx.example.org', data_dir: 'data', domain: [{ name: 'example.org', mailboxes: ['a'] }] };
+  const off = validateConfig(base, '/etc/sealpost');
+  assert.ok(off.ok);
+  assert.deepEqual(off.config.listen.metrics, []);
+  const on = validateConfig({ ...base, listen: { metrics: ['127.0.0.1', '[::1]:9100'] } }, '/etc/sealpost');
+  assert.ok(on.ok);
+  assert.deepEqual(on.config.listen.metrics, [
+    { host: '127.0.0.1', port: 9309 },
+    { host: '::1', port: 9100 },
+  ]);
+  assert.deepEqual(on.warnings, []);
+  const wide = validateConfig({ ...base, listen: { metrics: ['0.0.0.0:9309'] } }, '/etc/sealpost');
+  assert.ok(wide.ok);
+  assert.deepEqual(
+    wide.warnings.map((w) => w.path),
+    ['listen.metrics[0]'],
+  );
+  assert.match(wide.warnings[0]?.message ?? '', /no password/);
+  const bad = validateConfig({ ...base, listen: { metrics: ['metrics.example:x'] } }, '/etc/sealpost');
+  assert.ok(!bad.ok);
+  assert.ok(
+    bad.problems.some((p) => p.path.startsWith('listen.metrics')),
+    JSON.stringify(bad.problems),
+  );
+});

@@ -22,6 +22,9 @@ const leaf = (over: Partial<CertSummary> = {}): CertSummary => ({
   ...over,
 });
 
+const TLS_OK = { starttlsOffered: true, handshake: 'ok', version: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384' } as const;
+const relay = (f: DoctorFacts) => f.smarthosts![0]!;
+
 function good(): DoctorFacts {
   return {
     hostname: 'mx.example.org',
@@ -66,6 +69,18 @@ function good(): DoctorFacts {
     },
     dnsbl: [{ subject: '203.0.113.7', zone: 'zen.spamhaus.org', answer: { kind: 'nxdomain' } }],
     port25: { kind: 'connected', target: 'gmail.com', ip: '192.0.2.25:25', ms: 40 },
+    smarthosts: [
+      {
+        via: 'relay',
+        nexthop: 'smtps:[smtp.provider.example]:465',
+        host: 'smtp.provider.example',
+        port: 465,
+        level: 'verify',
+        username: 'me@provider.example',
+        passwordFile: '/etc/sealpost/relay.password',
+        result: { stage: 'done', ip: '192.0.2.50', tls: TLS_OK, authenticated: true, source: '203.0.113.7' },
+      },
+    ],
     now: NOW,
   };
 }
@@ -127,7 +142,7 @@ const ROWS: Row[] = [
     },
     'ptr.missing',
     'error',
-    /send over IPv4 only \(outbound\.ipv6 = false\)/,
+    /send over IPv4 only \(outbound\.address_family = "ipv4"\) until it is set, or from an IPv6 address that has one \(outbound\.source_ipv6\)/,
   ],
   [
     'PTR not forward-confirmed',
@@ -457,6 +472,63 @@ const ROWS: Row[] = [
     'warning',
     /doctor\.probe_mx/,
   ],
+  [
+    'smarthost refuses the credentials',
+    (f) => {
+      relay(f).result = {
+        stage: 'auth',
+        ip: '192.0.2.50',
+        tls: TLS_OK,
+        detail: 'AUTH refused',
+        offered: 'PLAIN LOGIN',
+        reply: { code: 535, enhanced: '5.7.8', text: 'Error: authentication failed' },
+      };
+    },
+    'smarthost.auth',
+    'error',
+    /username in \[outbound\.relay_auth\] and the password in \/etc\/sealpost\/relay\.password/,
+  ],
+  [
+    'smarthost offers no AUTH',
+    (f) => {
+      relay(f).result = { stage: 'auth', ip: '192.0.2.50', tls: TLS_OK, detail: 'the server offers neither', offered: '' };
+    },
+    'smarthost.auth',
+    'error',
+    /use its submission port/,
+  ],
+  [
+    'smarthost certificate from an unknown CA',
+    (f) => {
+      relay(f).result = {
+        stage: 'tls',
+        ip: '192.0.2.50',
+        tls: { ...TLS_OK, chainError: 'SELF_SIGNED_CERT_IN_CHAIN' },
+        verdict: 'certificate verification failed: SELF_SIGNED_CERT_IN_CHAIN',
+      };
+    },
+    'smarthost.tls',
+    'error',
+    /outbound\.ca_file/,
+  ],
+  [
+    'smarthost port dropped',
+    (f) => {
+      relay(f).result = { stage: 'connect', ip: '192.0.2.50', detail: 'connect to 192.0.2.50:465 timed out after 15 s' };
+    },
+    'smarthost.connect',
+    'error',
+    /other port/,
+  ],
+  [
+    'smarthost password file unreadable',
+    (f) => {
+      relay(f).result = { stage: 'password', ip: '192.0.2.50', tls: TLS_OK, detail: 'EACCES' };
+    },
+    'smarthost.password',
+    'error',
+    /mode 600/,
+  ],
 ];
 
 test('the good facts: every finding ok, exit 0', () => {
@@ -467,7 +539,20 @@ test('the good facts: every finding ok, exit 0', () => {
   );
   assert.deepEqual(
     [...new Set(findings.map((f) => f.id))],
-    ['host.addresses', 'ptr.confirmed', 'mx.ours', 'spf.pass', 'dkim.match', 'dmarc.ok', 'cert.valid', 'caa.ok', 'dnsbl.clean', 'port25.open'],
+    [
+      'host.addresses',
+      'ptr.confirmed',
+      'mx.ours',
+      'spf.pass',
+      'dkim.match',
+      'dmarc.ok',
+      'cert.valid',
+      'caa.ok',
+      'dnsbl.clean',
+      'port25.open',
+      'smarthost.tls',
+      'smarthost.auth',
+    ],
   );
   assert.equal(exitCode(findings), 0);
 });

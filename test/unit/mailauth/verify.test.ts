@@ -72,3 +72,43 @@ test('the checks read the body only for a DKIM or ARC message signature', () => 
   assert.equal(readBody(Buffer.from(`ARC-Seal: i=1\r\nARC-Message-Signature: i=1; bh=x\r\nFrom: a@b.test\r\n${body}`)), true);
   assert.equal(readBody(Buffer.from(`From: a@b.test\r\nX-Note: see\r\n DKIM-Signature: folded, not a field\r\n${body}`)), false);
 });
+
+test('with a sealing key: an ARC set over the message as stored, which verifies; a broken chain is not sealed again', { timeout: 20_000 }, async () => {
+  const arcKey = generateDkimKey('rsa-2048');
+  const sealing = mailauthResolver(fakeResolver({ ...zone, 'arc1._domainkey.example.test': { TXT: [dkimRecord(arcKey)] } }), noExtra);
+  const verify = createInboundVerifier({ hostname: 'mx.example.test', resolver: sealing, dmarcReject: false, timeoutMs: 5000 });
+  const seal = { signingDomain: 'example.test', selector: 'arc1', privateKey: arcKey };
+  // Our forged results are removed first: the seal covers what is stored.
+  const body = `Authentication-Results: mx.example.test; dkim=pass\r\n${message('a@sender.test')}`;
+  const signed = await dkimSign(body, { signatureData: [{ signingDomain: 'sender.test', selector: 's1', privateKey: key }] } as Parameters<typeof dkimSign>[1]);
+  const verdict = await verify({ message: Buffer.from(signed.signatures + body), ip: '192.0.2.10', helo: 'out.sender.test', sender: 'a@sender.test', seal });
+  assert.equal(verdict.arc, 'sealed');
+  assert.match(
+    verdict.headers,
+    /^ARC-Seal: i=1; a=rsa-sha256; [^\r]*cv=none; d=example\.test; s=arc1;[\s\S]*ARC-Message-Signature: i=1;[\s\S]*ARC-Authentication-Results: i=1; mx\.example\.test;[\s\S]*spf=pass/,
+  );
+  const stored = Buffer.concat([Buffer.from(`Received: from out.sender.test by mx.example.test\r\n${verdict.headers}`), verdict.message as Buffer]);
+  const { authenticate } = await import('mailauth');
+  const next = await authenticate(stored, {
+    ip: '198.51.100.1',
+    helo: 'mx.example.test',
+    sender: 'x@example.test',
+    mta: 'next.test',
+    resolver: sealing,
+    disableBimi: true,
+  });
+  assert.equal(next.arc ? next.arc.status.result : 'not run', 'pass', JSON.stringify(next.arc));
+  // Without a key, no ARC fields.
+  const unsealed = await verify({ message: Buffer.from(signed.signatures + body), ip: '192.0.2.10', helo: 'out.sender.test', sender: 'a@sender.test' });
+  assert.equal(unsealed.arc, undefined);
+  assert.ok(!unsealed.headers.includes('ARC-'));
+  // RFC 8617 §5.1: a chain that fails our validation is sealed with cv=fail; one whose newest seal says cv=fail is not sealed again.
+  const chain = (cv: string) =>
+    `ARC-Seal: i=1; a=rsa-sha256; t=1; cv=${cv}; d=sender.test; s=s1; b=AAAA\r\nARC-Message-Signature: i=1; a=rsa-sha256; c=relaxed/relaxed; d=sender.test; s=s1; h=From; bh=AAAA; b=AAAA\r\nARC-Authentication-Results: i=1; mx.sender.test; spf=pass\r\n${message('a@sender.test')}`;
+  const broken = await verify({ message: Buffer.from(chain('none')), ip: '192.0.2.10', helo: 'out.sender.test', sender: 'a@sender.test', seal });
+  assert.equal(broken.arc, 'sealed');
+  assert.match(broken.headers, /^ARC-Seal: i=2; [^\r]*cv=fail;/);
+  const failed = await verify({ message: Buffer.from(chain('fail')), ip: '192.0.2.10', helo: 'out.sender.test', sender: 'a@sender.test', seal });
+  assert.match(failed.arc ?? '', /^not sealed: /);
+  assert.ok(!failed.headers.includes('ARC-Seal'));
+});

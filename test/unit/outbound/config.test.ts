@@ -14,6 +14,8 @@ test('[outbound] and [queue] defaults', () => {
     caFile: '',
     mtaSts: true,
     ipv6: true,
+    addressFamily: 'any',
+    prefer: 'ipv6',
     concurrency: 100,
     concurrencyPerDestination: 20,
     connectTimeoutSeconds: 30,
@@ -77,4 +79,44 @@ test('every problem with its key path', () => {
     'queue.max_lifetime',
     'queue.min_backoff',
   ]);
+});
+
+test('[outbound] source addresses and address families: values, and every problem with its key path and fix', () => {
+  const ok = validateConfig({ ...base, outbound: { source_ipv4: '127.0.0.2', source_ipv6: '[::1]', prefer: 'ipv4' } }, '/etc');
+  assert.ok(ok.ok, JSON.stringify(!ok.ok && ok.problems));
+  assert.equal(ok.config.outbound.sourceIpv4, '127.0.0.2');
+  assert.equal(ok.config.outbound.sourceIpv6, '::1');
+  assert.equal(ok.config.outbound.prefer, 'ipv4');
+  assert.equal(ok.config.outbound.addressFamily, 'any');
+  const v4 = validateConfig({ ...base, outbound: { address_family: 'ipv4' } }, '/etc');
+  assert.ok(v4.ok && v4.config.outbound.ipv6 === false, 'address_family = "ipv4" turns IPv6 off everywhere');
+  const moot = validateConfig({ ...base, outbound: { address_family: 'ipv6', prefer: 'ipv4' } }, '/etc');
+  assert.ok(moot.ok);
+  assert.deepEqual(
+    moot.warnings.map((w) => `${w.path}: ${w.message}`),
+    ['outbound.prefer: has no effect with address_family = "ipv6" (only one family is used); remove it or set address_family = "any"'],
+  );
+  const old = validateConfig({ ...base, outbound: { ipv6: false } }, '/etc');
+  assert.ok(old.ok && old.config.outbound.addressFamily === 'ipv4', 'ipv6 = false still means IPv4 only');
+
+  const cases: [Record<string, unknown>, string, RegExp][] = [
+    [{ source_ipv4: '2001:db8::7' }, 'outbound.source_ipv4', /not an IPv4 address \(an IPv6 address: use source_ipv6\)/],
+    [{ source_ipv6: '203.0.113.7' }, 'outbound.source_ipv6', /not an IPv6 address \(an IPv4 address: use source_ipv4\)/],
+    [{ source_ipv4: 'mx.example.org' }, 'outbound.source_ipv4', /not an IPv4 address; write one of this machine's addresses/],
+    [{ address_family: 'ipv4', source_ipv6: '::1' }, 'outbound.source_ipv6', /never used: address_family = "ipv4"/],
+    [{ address_family: 'ipv6', source_ipv4: '127.0.0.2' }, 'outbound.source_ipv4', /never used: address_family = "ipv6"/],
+    [{ address_family: 'both' }, 'outbound.address_family', /must be one of "any", "ipv4", "ipv6"/],
+    [{ prefer: 'ipv5' }, 'outbound.prefer', /must be one of "ipv6", "ipv4"/],
+    [{ ipv6: false, address_family: 'any' }, 'outbound.ipv6', /address_family = "ipv4" says the same/],
+  ];
+  for (const [outbound, keyPath, message] of cases) {
+    const r = validateConfig({ ...base, outbound }, '/etc');
+    assert.ok(!r.ok, JSON.stringify(outbound));
+    assert.deepEqual(
+      r.problems.map((p) => p.path),
+      [keyPath],
+      JSON.stringify(outbound),
+    );
+    assert.match(r.problems[0]?.message ?? '', message);
+  }
 });

@@ -168,6 +168,7 @@ test('one hop record: the log record and the attempts row are made from the same
     result: 'delivered',
     error: null,
     transport: null,
+    source: null,
     sts,
     ms: 42,
   });

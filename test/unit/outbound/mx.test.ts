@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { orderMx, walkMx } from '../../../src/outbound/mx.ts';
+import type { AddressFamily, PreferFamily } from '../../../src/config/types.ts';
+import { orderAddresses, orderMx, walkHost, walkMx } from '../../../src/outbound/mx.ts';
 import { fakeResolver } from '../dns/fake-resolver.ts';
 
 const first = () => 0;
@@ -50,11 +51,40 @@ const zone = {
   ...Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`mx${i}.many.test`, { A: [`192.0.2.${10 + i}`] }])),
 };
 
+const ANY = { family: 'any', prefer: 'ipv6', maxHosts: 5 } as const;
+
+test('address order by address_family and prefer, table', () => {
+  const v6 = ['2001:db8::1', '2001:db8::2'];
+  const v4 = ['192.0.2.1', '192.0.2.2'];
+  const cases: [AddressFamily, PreferFamily, string[]][] = [
+    ['any', 'ipv6', [...v6, ...v4]],
+    ['any', 'ipv4', [...v4, ...v6]],
+    ['ipv4', 'ipv6', v4],
+    ['ipv4', 'ipv4', v4],
+    ['ipv6', 'ipv4', v6],
+    ['ipv6', 'ipv6', v6],
+  ];
+  for (const [family, prefer, expect] of cases) assert.deepEqual(orderAddresses(v6, v4, family, prefer), expect, `${family}/${prefer}`);
+  assert.deepEqual(orderAddresses([], v4, 'any', 'ipv6'), v4, 'only one family published');
+});
+
+test('a bracketed next hop of a family not used is deferred, not tried', async () => {
+  const resolver = fakeResolver(zone);
+  const v6 = await walkHost('::1', resolver, { ...ANY, family: 'ipv4' });
+  assert.ok(v6.kind === 'transient' && /address_family "ipv4"/.test(v6.reason), JSON.stringify(v6));
+  const v4 = await walkHost('127.0.0.1', resolver, { ...ANY, family: 'ipv4' });
+  assert.ok(v4.kind === 'hosts' && v4.hosts[0]?.addresses[0] === '127.0.0.1');
+});
+
 test('the MX walk, table', async () => {
   const resolver = fakeResolver(zone);
-  const cases: { domain: string; ipv6?: boolean; max?: number; expect: string }[] = [
+  const cases: { domain: string; family?: AddressFamily; prefer?: PreferFamily; max?: number; expect: string }[] = [
     { domain: 'mx.test', expect: 'hosts mx1.mx.test=2001:db8::1,192.0.2.1 mx2.mx.test=192.0.2.2' },
-    { domain: 'mx.test', ipv6: false, expect: 'hosts mx1.mx.test=192.0.2.1 mx2.mx.test=192.0.2.2' },
+    { domain: 'mx.test', family: 'ipv4', expect: 'hosts mx1.mx.test=192.0.2.1 mx2.mx.test=192.0.2.2' },
+    { domain: 'mx.test', prefer: 'ipv4', expect: 'hosts mx1.mx.test=192.0.2.1,2001:db8::1 mx2.mx.test=192.0.2.2' },
+    // mx2 has no AAAA: dropped from the walk, not a reason to fail it.
+    { domain: 'mx.test', family: 'ipv6', expect: 'hosts mx1.mx.test=2001:db8::1' },
+    { domain: 'implicit.test', family: 'ipv6', expect: 'permanent 5.1.2' },
     { domain: 'implicit.test', expect: 'hosts implicit.test=192.0.2.9 (implicit)' },
     { domain: 'nxdomain.test', expect: 'permanent 5.1.2' },
     { domain: 'nothing.test', expect: 'permanent 5.1.2' },
@@ -67,7 +97,7 @@ test('the MX walk, table', async () => {
     { domain: 'many.test', max: 3, expect: 'hosts mx0.many.test=192.0.2.10 mx1.many.test=192.0.2.11 mx2.many.test=192.0.2.12' },
   ];
   for (const c of cases) {
-    const walk = await walkMx(c.domain, resolver, first, { ipv6: c.ipv6 ?? true, maxHosts: c.max ?? 5 });
+    const walk = await walkMx(c.domain, resolver, first, { family: c.family ?? 'any', prefer: c.prefer ?? 'ipv6', maxHosts: c.max ?? 5 });
     const got =
       walk.kind === 'hosts'
         ? `hosts ${walk.hosts.map((h) => `${h.name}=${h.addresses.join(',')}${h.implicit ? ' (implicit)' : ''}`).join(' ')}`
@@ -78,8 +108,8 @@ test('the MX walk, table', async () => {
 
 test('reasons name the domain and the cause', async () => {
   const resolver = fakeResolver(zone);
-  const nullMx = await walkMx('nullmx.test', resolver, first, { ipv6: true, maxHosts: 5 });
+  const nullMx = await walkMx('nullmx.test', resolver, first, ANY);
   assert.ok(nullMx.kind === 'permanent' && /null MX/.test(nullMx.reason));
-  const flaky = await walkMx('flaky.test', resolver, first, { ipv6: true, maxHosts: 5 });
+  const flaky = await walkMx('flaky.test', resolver, first, ANY);
   assert.ok(flaky.kind === 'transient' && /mx\.flaky\.test.*timeout/.test(flaky.reason), JSON.stringify(flaky));
 });

@@ -206,3 +206,25 @@ test('stopped while the disk refuses an outcome: stop() returns, the recipients 
   assert.equal(store.recover(), 1, 'queued again at the next start');
   db.close();
 });
+
+test('delivered, deferred and bounced records name the delivery agent of each address', { timeout: 10_000 }, async () => {
+  const store = new QueueStore(openDb(path.join(dir, 'agent'), MIGRATIONS_DIR), retry);
+  const now = Date.now();
+  await store.enqueue(message('lmtp', now));
+  await store.enqueue(message('maildir', now));
+  const courier: Courier = {
+    deliver: async (job) =>
+      new Map<number, Outcome>(job.recipients.map((r) => [r.id, job.queueId === 'lmtp' ? { kind: 'delivered' } : { kind: 'transient', reason: 'busy' }])),
+  };
+  const { log, records } = captureLog();
+  const agent = (address: string) => (address.startsWith('lmtp@') ? 'lmtp' : 'maildir');
+  const worker = new QueueWorker({ store, transport: 'local', courier, log, now: () => now, concurrency: 4, agent });
+  worker.start();
+  await waitFor(() => records.filter((r) => r['queueId'] === 'lmtp' || r['queueId'] === 'maildir').length === 2, { timeoutMs: 5000, what: 'two records' });
+  await worker.stop();
+  const record = (id: string) => records.find((r) => r['queueId'] === id);
+  assert.equal(record('lmtp')?.['event'], 'delivered');
+  assert.equal(record('lmtp')?.['agent'], 'lmtp');
+  assert.equal(record('maildir')?.['event'], 'deferred');
+  assert.equal(record('maildir')?.['agent'], 'maildir');
+});

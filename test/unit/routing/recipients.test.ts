@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildDirectory, decideRecipient } from '../../../src/routing/recipients.ts';
+import { srsForward, srsReverse } from '../../../src/srs/srs.ts';
 
 const directory = buildDirectory([
   {
@@ -54,4 +55,29 @@ test('recipient policy: local mailboxes, aliases, catch-all, relay and address t
     if (d.kind === 'remote') assert.equal(d.address, expected, address);
     if (d.kind === 'reject') assert.equal(d.code, expected, address);
   }
+});
+
+test('SRS addresses at the SRS domain: valid ones go back to the sender they stand for, forged and expired ones get 550 5.1.1', () => {
+  const keys = { secrets: ['routing-test-secret'], domain: 'example.test' };
+  const now = 1_795_000_000_000;
+  const srsDirectory = buildDirectory([...directory.domains.values()], {
+    domain: 'example.test',
+    reverse: (local) => srsReverse(local, keys, now, 21),
+  });
+  const bounce = srsForward('sender@remote.test', keys, now) ?? '';
+  assert.deepEqual(decideRecipient(bounce, srsDirectory, false), { kind: 'remote', address: 'sender@remote.test' });
+  // An SRS address for one of our own senders comes home to the mailbox.
+  assert.deepEqual(decideRecipient(srsForward('bob@example.test', keys, now) ?? '', srsDirectory, false), { kind: 'local', mailbox: 'bob@example.test' });
+  const forged = bounce.replace(/^SRS0=..../, 'SRS0=AAAA');
+  const expired = srsForward('sender@remote.test', keys, now - 30 * 86_400_000) ?? '';
+  for (const [address, why] of [
+    [forged, 'invalid SRS address'],
+    [expired, 'expired SRS address'],
+  ] as const) {
+    const d = decideRecipient(address, srsDirectory, false);
+    assert.ok(d.kind === 'reject' && d.code === 550 && d.enhanced === '5.1.1' && d.text.endsWith(why), `${address}: ${JSON.stringify(d)}`);
+  }
+  // Without SRS (or at another domain), an SRS-looking local part is an ordinary unknown user.
+  assert.equal(decideRecipient(bounce, directory, false).kind, 'reject');
+  assert.deepEqual(decideRecipient('alice@example.test', srsDirectory, false), { kind: 'local', mailbox: 'alice@example.test' });
 });

@@ -22,7 +22,7 @@ const attempt = (fields: Partial<AttemptRecord>): AttemptRecord => ({
   result: 'delivered',
   reply: { code: 250, text: 'ok' },
   ms: 5,
-  localIp: '198.51.100.7',
+  source: '198.51.100.7',
   stsPolicy: sts,
   tls: { version: 'TLSv1.3', cipher: 'c', verified: true },
   ...fields,

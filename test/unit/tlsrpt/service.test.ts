@@ -46,7 +46,7 @@ const attempt = (queueId: string, domain: string, at = DAY + 3_600_000): Attempt
   result: 'delivered',
   reply: { code: 250, text: 'ok' },
   ms: 3,
-  localIp: '198.51.100.7',
+  source: '198.51.100.7',
 });
 
 test('a day: one report per domain that asks, by mail and by POST; never twice; our reports left out', { timeout: 10_000 }, async () => {

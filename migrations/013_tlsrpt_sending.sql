@@ -1,7 +1,7 @@
--- TLSRPT sending (RFC 8460): what each attempt needs for the daily aggregate report, and one row
--- per destination domain and UTC day saying the report was made and where it went, so that a
--- restart never sends a day's report twice (tlsrpt/sent-store.ts is the only writer of tlsrpt_sent).
-ALTER TABLE attempts ADD COLUMN local_ip TEXT;       -- our end of the connection (sending-mta-ip); NULL when none was made
+-- TLSRPT sending (RFC 8460): what each attempt needs for the daily aggregate report besides its
+-- source (sending-mta-ip, migration 012), and one row per destination domain and UTC day saying
+-- the report was made and where it went, so that a restart never sends a day's report twice
+-- (tlsrpt/sent-store.ts is the only writer of tlsrpt_sent).
 ALTER TABLE attempts ADD COLUMN sts_policy TEXT;     -- JSON {id, mode, mx, maxAge}: the MTA-STS policy in force for the domain, or NULL
 ALTER TABLE attempts ADD COLUMN sts_problem TEXT;    -- JSON {kind, detail}: why the domain's MTA-STS policy was not usable (none cached), or NULL
 
