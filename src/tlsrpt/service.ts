@@ -90,7 +90,8 @@ async function reportDomain(
   if (answer.kind !== 'records') return 'skipped';
   const record = parseTlsrptRecord(answer.records);
   if (!record.ok) return 'skipped';
-  const reportId = `${range.day}T00:00:00Z.${domain}@${deps.hostname}`;
+  // RFC 8460 §5.3: the Subject's Report-ID is a msg-id (RFC 5322 §3.6.4: dot-atom "@" dot-atom, no ":").
+  const reportId = `${range.day}.${domain}@${deps.hostname}`;
   const report = tally.report({ start: range.start, end: range.end, organization: deps.organization, contact: deps.contact, reportId });
   if (!report) return 'skipped';
   let sessions = 0;

@@ -321,9 +321,11 @@ test('TLS reports: a day of deliveries → one report per domain by mail (DKIM-s
   const [mail] = await receiver.waitForMail(1, { domain: 'rcv.test', mailbox: 'tlsrpt', timeoutMs: 30_000 });
   assert.ok(mail);
   const a = reportAttachment(mail.raw);
-  const reportId = `${dayName}T00:00:00Z.a.test@mx.sender.test`;
+  const reportId = `${dayName}.a.test@mx.sender.test`;
   assert.equal(a.fileName, `mx.sender.test!a.test!${day / 1000}!${(day + DAY_MS) / 1000}.json.gz`);
   assert.equal(mail.header('Subject'), `Report Domain: a.test Submitter: mx.sender.test Report-ID: <${reportId}>`);
+  // RFC 8460 §5.3's ABNF: the Report-ID is a msg-id (dot-atom-text "@" dot-atom-text).
+  assert.match(reportId, /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/);
   assert.equal(mail.header('TLS-Report-Domain'), 'a.test');
   assert.equal(mail.header('TLS-Report-Submitter'), 'mx.sender.test');
   assert.equal(mail.header('TLS-Required'), 'No');

@@ -111,7 +111,7 @@ test('a day: one report per domain that asks, by mail and by POST; never twice; 
   assert.equal(posted.length, 1);
   assert.equal(posted[0]?.url, 'https://r.web.test/tlsrpt');
   const web = JSON.parse(gunzipSync(posted[0]?.body ?? Buffer.alloc(0)).toString()) as TlsReport;
-  assert.equal(web['report-id'], '2026-12-01T00:00:00Z.web.test@mx.org.test');
+  assert.equal(web['report-id'], '2026-12-01.web.test@mx.org.test');
   assert.deepEqual(web.policies[0]?.summary, { 'total-successful-session-count': 1, 'total-failure-session-count': 0 });
   assert.deepEqual(
     store.list().map((r) => [r.domain, r.day, r.state, r.sessions, r.destinations.map((d) => d.result)]),
