@@ -1,7 +1,7 @@
 // TLSRPT sending (RFC 8460 §4-5): once a UTC day (at start-up, then at each day boundary of the
 // injected clock) the previous day's attempts are grouped by destination domain; each domain that
 // publishes `_smtp._tls` with rua= gets its aggregate report (aggregate.ts) by each URI
-// (deliver.ts), at most once per domain and day (store.ts claims the row first). Our own report
+// (deliver.ts), at most once per domain and day (sent-store.ts claims the row first). Our own report
 // messages' attempts are left out (no loops). Timers and DNS; the decisions are in the pure modules.
 
 import type { DnsAnswer } from '../dns/resolver.ts';
@@ -36,7 +36,8 @@ export interface RunSummary {
 export async function reportDay(dayStart: number, deps: TlsrptDeps): Promise<RunSummary> {
   const { day, start, end } = utcDay(dayStart);
   const done = deps.store.doneFor(day);
-  const ours = deps.store.reportMessages(start - DAY_MS);
+  // Our report messages of the whole retention (a report may be retried for days: queue.max_lifetime).
+  const ours = deps.store.reportMessages(start - deps.retentionMs);
   // One pass over the day's rows, a page at a time (the loop serves others in between), counted as they come.
   const byDomain = new Map<string, DayTally>();
   for await (const a of dayAttempts(deps.attempts, start, end)) {

@@ -66,7 +66,8 @@ test('a day: one report per domain that asks, by mail and by POST; never twice; 
   ])
     attempts.record(a);
   attempts.flush();
-  store.markMessage('R1', DAY);
+  // A report queued three days before, still being retried today.
+  store.markMessage('R1', DAY - 3 * 86_400_000);
   const queued: NewMessage[] = [];
   const posted: { url: string; body: Buffer }[] = [];
   const { stream, records } = captureLog('info');
