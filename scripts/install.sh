@@ -137,7 +137,7 @@ if [ -n "$with_unbound" ]; then
       systemctl enable unbound.service >/dev/null 2>&1 || true
       systemctl restart unbound.service
     fi
-    say "unbound validates DNSSEC on 127.0.0.1: set [dns] servers = [\"127.0.0.1\"]; sealpost status then shows \"DNSSEC validation: yes\""
+    say "unbound validates DNSSEC on 127.0.0.1: set [dns] servers = [\"127.0.0.1\"]; sealpost status then shows \"DNSSEC validation: yes\" and \"DANE: on\" (outbound DANE, tls_default \"dane\")"
   else
     say "wrote /etc/unbound/unbound.conf.d/sealpost.conf; on the target: apt-get install unbound, then [dns] servers = [\"127.0.0.1\"]"
   fi

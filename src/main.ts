@@ -37,6 +37,7 @@ import { hostedPolicies } from './mta-sts/policy.ts';
 import { startOffloadThread } from './offload/client.ts';
 import { startAttemptsPruning } from './outbound/attempts-prune.ts';
 import { AttemptsStore } from './outbound/attempts-store.ts';
+import type { DaneState } from './outbound/courier.ts';
 import { forwardingCourier } from './outbound/forward.ts';
 import { createRemoteCourier } from './outbound/remote.ts';
 import { chooseTransport } from './outbound/transport.ts';
@@ -202,7 +203,26 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     const nodeResolver = createNodeResolver(config.dns, metrics ? (type, answer) => metrics.dnsAnswer(type, answer) : undefined);
     const dnsResolver = cachingResolver(nodeResolver, { now });
     // The courier reads the [outbound] snapshot in force at each delivery: reload swaps inForce whole.
-    const remote = createRemoteCourier(config, db, log, { resolver: dnsResolver, outbound: () => inForce.outbound, storage, now });
+    // DANE (RFC 7672) needs a validating resolver whose AD bit we believe: the root DNSKEY probe
+    // (dns/validation-probe.ts), once, in the background; a DANE hop waits for it. Off: logged once.
+    const dnssecResolver = createDnssecResolver(config.dns);
+    const validation = probeValidation(dnssecResolver.servers, config.dns.trustAd, Math.min(config.dns.timeoutMs, 3000));
+    const daneState: Promise<DaneState> = validation.then((probe) => {
+      mailLog(log, 'daemon', { state: 'dnssec', validating: probe.validating, why: probe.why }, describeProbe(probe));
+      if (probe.validating) {
+        const { resolveMx, resolve4, resolve6, resolveTxt, resolveTlsa } = dnssecResolver;
+        return { on: true, resolver: cachingResolver({ resolveMx, resolve4, resolve6, resolveTxt, resolveTlsa }, { now }) };
+      }
+      mailLog(log, 'daemon', { state: 'dane', on: false, why: probe.why }, `DANE off: ${probe.why}`, 'warn');
+      return { on: false, why: probe.why };
+    });
+    const remote = createRemoteCourier(config, db, log, {
+      resolver: dnsResolver,
+      outbound: () => inForce.outbound,
+      storage,
+      now,
+      dane: () => daneState,
+    });
     started.push({ name: 'remote courier', stop: () => remote.close() });
     // Maildir writes and the SPF/DKIM/DMARC checks of port 25 (through our resolver, dns.servers,
     // never node's global one) run in a thread of their own, off the loop that serves the sessions.
@@ -398,11 +418,9 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       dkim: signer.domains,
       dataDir: config.dataDir,
     });
-    // Whether [dns] servers validates DNSSEC and its AD bit is believed (DANE needs both): one
-    // query for the root DNSKEY, in the background, logged once ("daemon", state "dnssec").
-    void probeValidation(createDnssecResolver(config.dns).servers, config.dns.trustAd, Math.min(config.dns.timeoutMs, 3000)).then((probe) =>
-      mailLog(log, 'daemon', { state: 'dnssec', validating: probe.validating, why: probe.why }, describeProbe(probe)),
-    );
+    // Whether [dns] servers validates DNSSEC is logged once ("daemon", state "dnssec") by the
+    // probe started with the remote courier (DANE needs it); "DANE off" with the reason when not.
+    void daneState;
     // sealpost doctor's checks (no port-25 probe), in the background: each error logged once.
     // Loaded only when on: its SPF evaluation brings mailauth (≈ 20 MiB) into the main thread.
     const doctorRun = config.doctor.atStartup

@@ -1,4 +1,5 @@
 // `sealpost queue list [--limit N] [--after ID]|show ID|retry ID|--all|hold ID|release ID|delete ID --config FILE [--json]`
+import { explainDane } from '../dane/explain.ts';
 import type { AttemptRecord } from '../outbound/attempts-store.ts';
 import { AttemptsStore } from '../outbound/attempts-store.ts';
 import { QueueAdmin, type QueuedMessage, type QueuePage } from '../queue/admin.ts';
@@ -130,6 +131,7 @@ function showText(id: string, m: QueuedMessage | undefined, attempts: AttemptRec
       `  ${new Date(a.at).toISOString()}  ${a.transport ? `via smarthost ${a.mx}:${a.port} (${a.transport}) at ${a.ip || '-'}` : `${a.mx || '-'}[${a.ip || '-'}]:${a.port}`}${a.source ? ` from ${a.source}` : ''}  policy ${a.policy} (${a.policySource})  ${tls}${a.downgrade ? `, downgraded: ${a.downgrade}` : ''}`,
     );
     lines.push(`    ${a.result}: ${reply}  (${a.ms} ms)`);
+    if (a.dane) lines.push(`    DANE: ${explainDane(a.dane, a.result)}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -14,7 +14,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import Database from 'better-sqlite3';
 import { formatProblems, loadConfig } from '../config/load.ts';
-import type { Config, ListenAddress } from '../config/types.ts';
+import { type Config, isDaneLevel, type ListenAddress, type TlsLevel } from '../config/types.ts';
 import type { Db } from '../db/open.ts';
 import { parseServer } from '../dns/dnssec-resolver.ts';
 import { describeProbe, probeValidation, type ValidationProbe } from '../dns/validation-probe.ts';
@@ -73,6 +73,8 @@ export interface StatusReport {
   rspamd?: Record<string, Record<string, number>> | null;
   /** Whether [dns] servers validates DNSSEC and we believe its AD bit (DANE needs both). */
   dnssec: ValidationProbe;
+  /** Whether outbound DANE (RFC 7672) is on, and why (daneStatus). */
+  dane?: { on: boolean; why: string };
   /** The doctor's findings at the last daemon start (data_dir/doctor.json); absent before one ran. */
   doctor?: { checkedAt: string; errors: number; warnings: number };
   /** TLS reports (RFC 8460) received in the last 7 days and the _smtp._tls records to publish. */
@@ -130,6 +132,7 @@ export async function collectStatus(config: Config, configFile: string, now: num
     listeners,
     certificates,
     dnssec,
+    dane: daneStatus(dnssec, config.outbound.tlsDefault, config.outbound.tlsPolicy),
     ...doctor,
   };
   const file = path.join(config.dataDir, 'sealpost.db');
@@ -166,6 +169,15 @@ export async function collectStatus(config: Config, configFile: string, now: num
   } finally {
     db.close();
   }
+}
+
+/** DANE is on when DNSSEC validation works and a TLS level asks for it (tls_default or a tls_policy entry). */
+export function daneStatus(probe: ValidationProbe, tlsDefault: TlsLevel, tlsPolicy: Readonly<Record<string, TlsLevel>>): { on: boolean; why: string } {
+  const entries = Object.values(tlsPolicy).filter(isDaneLevel).length;
+  if (!probe.validating) return { on: false, why: `no DNSSEC validation: ${probe.why}` };
+  if (isDaneLevel(tlsDefault)) return { on: true, why: `outbound.tls_default = "${tlsDefault}"` };
+  if (entries > 0) return { on: true, why: `for ${entries} outbound.tls_policy entr${entries === 1 ? 'y' : 'ies'}` };
+  return { on: false, why: `outbound.tls_default = "${tlsDefault}" and no outbound.tls_policy entry asks for dane` };
 }
 
 function probeDnssec(config: Config): Promise<ValidationProbe> {
@@ -321,6 +333,7 @@ export function renderStatus(r: StatusReport): string {
       `  ${l.kind.padEnd(13)}${l.address.padEnd(24)}${l.answering ? `answering${l.greeting ? `: ${l.greeting}` : ''}` : `NOT answering: ${l.error ?? ''}`}`,
     );
   out.push(describeProbe(r.dnssec));
+  if (r.dane) out.push(`DANE: ${r.dane.on ? 'on' : 'off'} (${r.dane.why})`);
   out.push('certificates');
   if (r.certificates.length === 0) out.push('  none yet (the daemon makes a self-signed one on first start)');
   for (const c of r.certificates) {

@@ -1,6 +1,6 @@
 // `sealpost tls-check DOMAIN | HOST[:PORT] [--json] [--dns SERVER] [--port N] [--ca-file FILE]
 // [--config FILE] [--helo NAME] [--timeout SECONDS]`: the mail TLS of a domain's MX hosts (or
-// one host), explained. Exit 0 when every MX host verifies, 1 when one does not, 2 for a usage
+// one host), explained, with each MX host's TLSA records when DNSSEC validation works. Exit 0 when every MX host verifies, 1 when one does not, 2 for a usage
 // error. A client only: no listener, no database; DNS through --dns, else the config's
 // dns.servers, else the system resolver.
 import { readFile } from 'node:fs/promises';
@@ -9,7 +9,10 @@ import tls from 'node:tls';
 import { parseHostPort } from '../config/fields.ts';
 import { formatProblems, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/types.ts';
+import { createDnssecResolver, parseServer } from '../dns/dnssec-resolver.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
+import { probeValidation } from '../dns/validation-probe.ts';
+import type { DaneState } from '../outbound/courier.ts';
 import { fetchStsPolicy } from '../tls-policy/sts-fetch.ts';
 import { buildTrust } from '../tls-policy/trust.ts';
 import { runTlsCheck } from '../tlscheck/check.ts';
@@ -86,6 +89,15 @@ export async function run(argv: readonly string[], out: Out = process.stdout, er
   const trust = buildTrust(extraCa);
   const ipv6 = config?.outbound.ipv6 ?? true;
   const resolver = createNodeResolver({ servers, timeoutMs: config?.dns.timeoutMs ?? 5000 });
+  // DANE (RFC 7672): TLSA records count only through a validating resolver whose AD bit we believe.
+  const trustAd = config?.dns.trustAd ?? false;
+  const dnssec = createDnssecResolver({ servers, timeoutMs: config?.dns.timeoutMs ?? 5000, trustAd });
+  const probe = await probeValidation(
+    servers.length > 0 ? servers.map(parseServer).filter((s) => s !== undefined) : dnssec.servers,
+    trustAd,
+    Math.min(config?.dns.timeoutMs ?? 5000, 3000),
+  );
+  const dane: DaneState = probe.validating ? { on: true, resolver: dnssec } : { on: false, why: probe.why };
   const report = await runTlsCheck(target, {
     resolver,
     dnsLabel: servers.length > 0 ? servers.join(', ') : 'system',
@@ -97,9 +109,11 @@ export async function run(argv: readonly string[], out: Out = process.stdout, er
     connectTimeoutMs: timeout * 1000,
     commandTimeoutMs: timeout * 1000,
     tlsPolicy: config?.outbound.tlsPolicy ?? {},
-    tlsDefault: config?.outbound.tlsDefault ?? 'may',
+    // "dane" (the default) without DNSSEC validation is "may", as in delivery.
+    tlsDefault: dane.on ? (config?.outbound.tlsDefault ?? 'dane') : config?.outbound.tlsDefault === 'dane' ? 'may' : (config?.outbound.tlsDefault ?? 'may'),
     mtaSts: config?.outbound.mtaSts ?? true,
     fetchSts: (domain) => fetchStsPolicy(domain, { resolver, trust, timeoutMs: timeout * 1000, ipv6 }),
+    dane,
     now: Date.now,
   });
   out.write(args.flags.has('json') ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report, Date.now()));

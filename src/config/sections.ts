@@ -69,7 +69,7 @@ export function readOutbound(r: Reader, t: Table, baseDir: string): OutboundConf
   const families = readFamilies(r, t);
   return {
     port: r.integer(t, 'port', 'outbound', 25, 1, 65535),
-    tlsDefault: r.oneOf(t, 'tls_default', 'outbound', TLS_LEVELS, 'may'),
+    tlsDefault: r.oneOf(t, 'tls_default', 'outbound', TLS_LEVELS, 'dane'),
     tlsPolicy,
     caFile: caFile && path.resolve(baseDir, caFile),
     mtaSts: r.boolean(t, 'mta_sts', 'outbound', true),

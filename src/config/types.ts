@@ -224,9 +224,17 @@ export interface DnsblConfig {
   allowDomains: readonly string[];
 }
 
-/** Postfix's TLS security levels for outbound SMTP (smtp_tls_security_level). */
-export type TlsLevel = 'none' | 'may' | 'encrypt' | 'verify';
-export const TLS_LEVELS: readonly TlsLevel[] = ['none', 'may', 'encrypt', 'verify'];
+/**
+ * Postfix's TLS security levels for outbound SMTP (smtp_tls_security_level). dane: DANE (RFC 7672)
+ * where the MX host has DNSSEC-secure TLSA records, else as "may"; dane-only: secure TLSA required.
+ */
+export type TlsLevel = 'none' | 'may' | 'encrypt' | 'verify' | 'dane' | 'dane-only';
+export const TLS_LEVELS: readonly TlsLevel[] = ['none', 'may', 'encrypt', 'verify', 'dane', 'dane-only'];
+
+/** The levels that ask for DANE (RFC 7672). */
+export function isDaneLevel(level: TlsLevel): level is 'dane' | 'dane-only' {
+  return level === 'dane' || level === 'dane-only';
+}
 
 /** Which address families outbound connections use ([outbound] address_family). */
 export type AddressFamily = 'any' | 'ipv4' | 'ipv6';
@@ -239,6 +247,7 @@ export const PREFER_FAMILIES: readonly PreferFamily[] = ['ipv6', 'ipv4'];
 export interface OutboundConfig {
   /** Port of the remote MX hosts (25; other values are for tests). */
   port: number;
+  /** Default "dane": DANE where the MX host publishes secure TLSA, else "may" (and "may" whenever DNSSEC validation does not work). */
   tlsDefault: TlsLevel;
   /** Keys: "example.org" (that domain only) or ".example.net" (its subdomains); ASCII, lowercase. */
   tlsPolicy: Readonly<Record<string, TlsLevel>>;

@@ -31,7 +31,8 @@ export function createDnssecResolver(options: DnssecResolverOptions): DnssecReso
 
   async function lookup<T>(name: string, type: RecordType, pick: (a: Answer) => T | undefined): Promise<DnsAnswer<T>> {
     const deadline = Date.now() + options.timeoutMs;
-    let current = normalizeName(name);
+    const asked = normalizeName(name);
+    let current = asked;
     let secure = true;
     const seen = new Set<string>();
     for (let link = 0; link <= MAX_CHAIN; link++) {
@@ -49,7 +50,7 @@ export function createDnssecResolver(options: DnssecResolverOptions): DnssecReso
           const value = pick(a);
           return value === undefined ? [] : [value];
         });
-      if (records.length > 0) return { kind: 'records', records, secure };
+      if (records.length > 0) return { kind: 'records', records, secure, ...(followed !== asked ? { canonical: followed } : {}) };
       if (outcome.rcode === 'NXDOMAIN') return { kind: 'nxdomain', secure };
       if (followed === current || type === 'CNAME') return { kind: 'nodata', secure };
       // The response ended the chain at an alias without its records: ask for the target.

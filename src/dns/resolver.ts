@@ -5,7 +5,8 @@
 // we trust (dns/trust.ts), for every step of a CNAME chain. Absent means false: node:dns never
 // reports AD (nodejs/node#57159), so only dns/dnssec-resolver.ts ever sets it true.
 export type DnsAnswer<T> =
-  | { kind: 'records'; records: T[]; secure?: boolean }
+  /** canonical: the name at the end of a CNAME chain, when the name was an alias (dns/dnssec-resolver.ts; RFC 7672 §2.2.2). */
+  | { kind: 'records'; records: T[]; secure?: boolean; canonical?: string }
   /** The name does not exist (RCODE 3): a permanent condition. */
   | { kind: 'nxdomain'; secure?: boolean }
   /** The name exists but has no records of this type. */

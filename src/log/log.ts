@@ -46,6 +46,9 @@ export type HopFields = {
   error: string | null;
   /** "relay" or "transport example.com" (outbound/transport.ts); null = MX delivery. */
   transport: string | null;
+  /** RFC 7672 DANE: TLSA records found and usable, the one matched ("3 1 1"), why not; null = DANE not asked for. */
+  // Optional in the type (records made elsewhere may omit it); hop.ts hopLogFields always writes it.
+  dane?: { tlsa: number; usable: number; matched: string | null; error: string | null } | null;
   /** The local address the connection came from (outbound.source_ipv4/source_ipv6 or the kernel's choice); null = no connection. */
   source: string | null;
   /** RFC 8461 §5 testing mode: what enforce would have refused. */

@@ -1,5 +1,5 @@
-// The attempts table (migration 002): one row per outbound attempt per host, the same facts as the
-// "hop" log record. The only writer of that table; also reads it back for `queue show` and the TLS
+// The attempts table (migrations 002, 007, 012, 013, 014): one row per outbound attempt per host, the same facts as
+// the "hop" log record. The only writer of that table; also reads it back for `queue show` and the TLS
 // reports (tlsrpt/). The rows of one turn of the event loop go in together, in one transaction at
 // its end.
 
@@ -25,6 +25,8 @@ export interface AttemptRecord {
   ms: number;
   /** "relay" or "transport example.com" (outbound/transport.ts); absent = MX delivery. */
   transport?: string;
+  /** RFC 7672 DANE for this hop, when its destination's level asked for it (outbound/hop.ts DaneFacts). */
+  dane?: { tlsa: number; usable: number; matched: string | null; error: string | null };
   /** The local address the connection came from (migration 012). */
   source?: string;
   /** The MTA-STS policy in force for the domain (enforce or testing), for TLSRPT (tlsrpt/). */
@@ -66,6 +68,7 @@ interface Row {
   error: string | null;
   ms: number;
   transport: string | null;
+  dane: string | null;
   source: string | null;
   sts_policy: string | null;
   sts_problem: string | null;
@@ -91,9 +94,9 @@ export class AttemptsStore implements AttemptSink {
     this.relaxed = relaxedSync(db);
     this.insert = db.prepare(
       `INSERT INTO attempts (queue_id, at, domain, rcpts, mx, ip, port, policy, policy_source, tls_version, tls_cipher, tls_verified,
-         tls_error, downgrade, result, reply_code, reply_enhanced, reply_text, error, ms, transport, source, sts_policy, sts_problem)
+         tls_error, downgrade, result, reply_code, reply_enhanced, reply_text, error, ms, transport, source, dane, sts_policy, sts_problem)
        VALUES (@queue_id, @at, @domain, @rcpts, @mx, @ip, @port, @policy, @policy_source, @tls_version, @tls_cipher, @tls_verified,
-         @tls_error, @downgrade, @result, @reply_code, @reply_enhanced, @reply_text, @error, @ms, @transport, @source, @sts_policy, @sts_problem)`,
+         @tls_error, @downgrade, @result, @reply_code, @reply_enhanced, @reply_text, @error, @ms, @transport, @source, @dane, @sts_policy, @sts_problem)`,
     );
     this.select = db.prepare<[string], Row>('SELECT * FROM attempts WHERE queue_id = ? ORDER BY at, id');
     // By the at index (its entries are in (at, rowid) order): no sort, each page starts where the last ended.
@@ -131,6 +134,7 @@ export class AttemptsStore implements AttemptSink {
       error: a.error ?? null,
       ms: Math.round(a.ms),
       transport: a.transport ?? null,
+      dane: a.dane ? JSON.stringify(a.dane) : null,
       source: a.source ?? null,
       sts_policy: a.stsPolicy ? JSON.stringify(a.stsPolicy) : null,
       sts_problem: a.stsProblem ? JSON.stringify(a.stsProblem) : null,
@@ -205,6 +209,7 @@ function fromRow(r: Row): AttemptRecord {
     ...(r.error ? { error: r.error } : {}),
     ms: r.ms,
     ...(r.transport ? { transport: r.transport } : {}),
+    ...(r.dane ? { dane: JSON.parse(r.dane) as NonNullable<AttemptRecord['dane']> } : {}),
     ...(r.source ? { source: r.source } : {}),
     ...(r.sts_policy ? { stsPolicy: JSON.parse(r.sts_policy) as NonNullable<AttemptRecord['stsPolicy']> } : {}),
     ...(r.sts_problem ? { stsProblem: JSON.parse(r.sts_problem) as NonNullable<AttemptRecord['stsProblem']> } : {}),

@@ -3,12 +3,14 @@
 // the next hop's own addresses), then host after host until every recipient has an answer; AUTH
 // to a smarthost once its session is over TLS (RFC 4954); RFC 8689 REQUIRETLS and TLS-Required: No
 // (the rules in requiretls.ts).
-// The TLS decision of each hop and its record (log + attempts row) are hop.ts's. Never rejects
-// (Courier contract).
+// The TLS decision of each hop and its record (log + attempts row) are hop.ts's; under a DANE
+// level (dane, dane-only) with DNSSEC validation working, the MX walk goes through the
+// DNSSEC-aware resolver and each host's TLSA records (dane-lookup.ts) set its policy (hop.ts
+// hostPolicy). Never rejects (Courier contract).
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import type tls from 'node:tls';
-import type { OutboundConfig } from '../config/types.ts';
+import { isDaneLevel, type OutboundConfig } from '../config/types.ts';
 import { parseMailbox } from '../core/address.ts';
 import type { Courier, DeliveryJob, Outcome, SmtpReply } from '../core/delivery.ts';
 import type { Resolver } from '../dns/resolver.ts';
@@ -16,14 +18,35 @@ import type { Logger } from '../log/log.ts';
 import { choosePolicy, type TlsPolicy, tableLevel } from '../tls-policy/policy.ts';
 import type { StsFound } from '../tls-policy/sts.ts';
 import type { AttemptSink } from './attempts-store.ts';
-import { type HopDeps, type HopFacts, type HopPlace, hopInfo, hopRecord, openHop, stsAllowedHosts, wantsStarttls, writeHop } from './hop.ts';
+import { lookupDane, type TlsaResolver } from './dane-lookup.ts';
+import {
+  type DaneLookup,
+  type HopDeps,
+  type HopFacts,
+  type HopPlace,
+  type HostPolicy,
+  hopInfo,
+  hopRecord,
+  hostPolicy,
+  openHop,
+  policyWithoutDane,
+  stsAllowedHosts,
+  wantsStarttls,
+  writeHop,
+} from './hop.ts';
 import { Limiter } from './limiter.ts';
-import { type MxWalk, walkHost, walkMx } from './mx.ts';
+import { type MxHost, type MxWalk, walkHost, walkMx } from './mx.ts';
 import { classifySend, summarize } from './outcomes.ts';
 import { SessionPool } from './pool.ts';
 import { REQUIRETLS_STATUS, requireTlsPolicyRefusal, requireTlsSessionRefusal, withoutRecipientPolicy } from './requiretls.ts';
 import { type OpenResult, type SessionOptions, SmtpSession } from './smtp-client.ts';
 import { chooseTransport, type Transport, transportLabel } from './transport.ts';
+
+/**
+ * Whether DANE can be done (DNSSEC validation works and its AD bit is believed: dns/validation-probe.ts),
+ * with the DNSSEC-aware resolver for the MX, address and TLSA lookups of a DANE hop; else why not.
+ */
+export type DaneState = { on: true; resolver: Resolver & TlsaResolver } | { on: false; why: string };
 
 export interface RemoteCourierDeps {
   /** Our EHLO name (config hostname). */
@@ -35,6 +58,8 @@ export interface RemoteCourierDeps {
   trust: tls.SecureContext;
   log: Logger;
   attempts?: AttemptSink;
+  /** DANE on or off (awaited once per destination under a DANE level); absent = off. */
+  dane?: () => Promise<DaneState>;
   /** The MTA-STS policy in force for a domain (tls-policy/sts.ts), or why it has none usable; absent = MTA-STS off. */
   sts?: (domain: string) => Promise<StsFound>;
   now?: () => number;
@@ -143,11 +168,17 @@ export class RemoteCourier implements Courier {
       transport.kind === 'relay' && transport.tls !== undefined
         ? { level: transport.tls, source: 'transport' }
         : choosePolicy(domain, o.tlsPolicy, sts, o.tlsDefault);
-    const policy = job.tlsRequired === 'no' ? withoutRecipientPolicy(chosen) : chosen;
+    // RFC 8689 §5: TLS-Required: No sets the recipient's DANE and MTA-STS aside.
+    const noTlsRequired = job.tlsRequired === 'no';
+    const dane: DaneState | undefined =
+      isDaneLevel(chosen.level) && !noTlsRequired ? ((await this.deps.dane?.()) ?? { on: false, why: 'DANE is not set up' }) : undefined;
+    // DANE off: "dane" is decided for the whole destination as without DANE (MTA-STS, else may).
+    const withDane = (dane && !dane.on) || noTlsRequired ? policyWithoutDane(chosen) : chosen;
+    const policy = noTlsRequired ? withoutRecipientPolicy(withDane) : withDane;
     const started = this.now();
     const label = transportLabel(transport);
     const port = transport.kind === 'relay' ? transport.port : o.port;
-    const place = (mx: string, ip = ''): HopPlace => ({
+    const place = (mx: string, ip = '', host: Partial<Pick<HopPlace, 'policy' | 'dane' | 'daneFacts'>> = {}): HopPlace => ({
       queueId: job.queueId,
       domain,
       rcpts: pending,
@@ -157,8 +188,9 @@ export class RemoteCourier implements Courier {
       port,
       ...(label ? { transport: label } : {}),
       ...(stsProblem ? { stsProblem } : {}),
+      ...host,
     });
-    const walk = await this.hosts(domain, transport, o);
+    const walk = await this.hosts(domain, transport, o, dane?.on ? dane.resolver : undefined);
     if (walk.kind !== 'hosts') {
       const outcome: Outcome = { kind: walk.kind, reason: walk.reason, enhanced: walk.enhanced };
       writeHop(this.hopDeps, hopRecord(place(''), {}, this.span(started), walk.kind, { error: walk.reason }));
@@ -171,8 +203,22 @@ export class RemoteCourier implements Courier {
     }
     let last: Outcome = { kind: 'transient', reason: `no MX host of ${domain} could be tried`, enhanced: '4.4.1' };
     for (const host of allowed.hosts) {
+      const forHost: HostPolicy =
+        dane && isDaneLevel(policy.level) ? hostPolicy(policy, domain, host.name, await this.daneLookup(dane, host, port)) : { ok: true, policy };
+      if (!forHost.ok) {
+        // RFC 7672 §2.2: this host cannot be used now; the next one may (its own TLSA).
+        const facts = forHost.facts ? { daneFacts: forHost.facts } : {};
+        writeHop(this.hopDeps, hopRecord(place(host.name, '', facts), {}, this.span(this.now()), 'transient', { error: forHost.reason }));
+        last = { kind: 'transient', reason: forHost.reason, enhanced: '4.7.5' };
+        continue;
+      }
+      const hostPlace = {
+        policy: forHost.policy,
+        ...(forHost.dane ? { dane: forHost.dane } : {}),
+        ...(forHost.facts ? { daneFacts: forHost.facts } : {}),
+      };
       for (const ip of host.addresses) {
-        const attempt = await this.tryAddress(job, o, transport, place(host.name, ip));
+        const attempt = await this.tryAddress(job, o, transport, place(host.name, ip, hostPlace));
         for (const [rcpt, outcome] of attempt.outcomes) outcomes.set(rcpt, outcome);
         pending = pending.filter((r) => !outcomes.has(r));
         if (pending.length === 0) return outcomes;
@@ -183,12 +229,27 @@ export class RemoteCourier implements Courier {
     return finish(last);
   }
 
-  /** The hosts to try: the domain's MX hosts, a next hop's MX hosts, or a "[host]" itself. */
-  private hosts(domain: string, transport: Transport, o: OutboundConfig): Promise<MxWalk> {
-    const options = { maxHosts: o.maxMxHosts, family: o.addressFamily ?? (o.ipv6 ? 'any' : 'ipv4'), prefer: o.prefer ?? 'ipv6' } as const;
-    if (transport.kind === 'mx') return walkMx(domain, this.deps.resolver, this.random, options);
-    if (transport.mxLookup) return walkMx(transport.host, this.deps.resolver, this.random, options);
-    return walkHost(transport.host, this.deps.resolver, options);
+  /**
+   * The hosts to try: the domain's MX hosts, a next hop's MX hosts, or a "[host]" itself. Through
+   * the DNSSEC-aware resolver for a DANE hop (RFC 7672 §2.2: the MX and address answers must be secure).
+   */
+  private hosts(domain: string, transport: Transport, o: OutboundConfig, dnssec: Resolver | undefined): Promise<MxWalk> {
+    const options = {
+      maxHosts: o.maxMxHosts,
+      family: o.addressFamily ?? (o.ipv6 ? 'any' : 'ipv4'),
+      prefer: o.prefer ?? 'ipv6',
+      ...(dnssec ? { dnssec: true } : {}),
+    } as const;
+    const resolver = dnssec ?? this.deps.resolver;
+    if (transport.kind === 'mx') return walkMx(domain, resolver, this.random, options);
+    if (transport.mxLookup) return walkMx(transport.host, resolver, this.random, options);
+    return walkHost(transport.host, resolver, options);
+  }
+
+  /** What DNS says about DANE for one host: off without DNSSEC validation, else its TLSA lookup. */
+  private daneLookup(dane: DaneState, host: MxHost, port: number): Promise<DaneLookup> {
+    if (!dane.on) return Promise.resolve({ kind: 'off', why: `DANE off: ${dane.why}` });
+    return lookupDane(dane.resolver, host, port);
   }
 
   /** One host address: a session (pooled or new; its TLS decided by the hop, hop.ts), AUTH when the transport has credentials, one transaction. */
@@ -211,6 +272,8 @@ export class RemoteCourier implements Courier {
       ip: place.ip,
       port: place.port,
       mxName: place.mx,
+      // RFC 7672 §8.1: SNI is the TLSA base name.
+      ...(place.dane ? { servername: place.dane.base } : {}),
       heloName: this.deps.hostname,
       starttls: wantsStarttls(policy.level, plaintextRetry),
       ...(transport.kind === 'relay' && transport.protocol === 'smtps' ? { implicitTls: true } : {}),
@@ -350,7 +413,8 @@ export class RemoteCourier implements Courier {
   /** Pooled sessions are kept apart by address, TLS level, transport, source address and whether they are the plaintext retry. */
   private key(place: HopPlace, plaintextRetry: boolean, transport: Transport, bind: string | undefined): string {
     const via = transport.kind === 'relay' ? `${transport.via}|${transport.protocol}|${transport.auth?.username ?? ''}` : 'mx';
-    return `${place.mx}|${place.ip}|${place.port}|${place.policy.level}|${plaintextRetry ? 'plain' : 'tls'}|${via}|${bind ?? ''}`;
+    const dane = place.dane ? `dane ${place.dane.base} ${place.dane.records.map((r) => `${r.usage}${r.selector}${r.matchingType}${r.data}`).join(',')}` : '';
+    return `${place.mx}|${place.ip}|${place.port}|${place.policy.level}|${plaintextRetry ? 'plain' : 'tls'}|${via}|${bind ?? ''}|${dane}`;
   }
 
   /** When an attempt that started at `started` began, and how long it took until now. */

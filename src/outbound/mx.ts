@@ -1,9 +1,10 @@
 // The MX walk for one destination domain (RFC 5321 §5.1, RFC 7505): which hosts to try, in which
 // order, at which addresses — or why none (permanent vs transient). Lookups through the given
-// Resolver; the ordering is pure with an injected random source.
+// Resolver; the ordering is pure with an injected random source. Each host keeps whether its MX
+// and address answers were DNSSEC-secure, and the end of a CNAME chain (DANE, RFC 7672 §2.2).
 import net from 'node:net';
 import type { AddressFamily, PreferFamily } from '../config/types.ts';
-import { type DnsAnswer, describeAnswer, isTemporary, type MxRecord, type Resolver } from '../dns/resolver.ts';
+import { type DnsAnswer, describeAnswer, isSecure, isTemporary, type MxRecord, type Resolver } from '../dns/resolver.ts';
 
 export interface MxHost {
   /** Host name (lowercase, no trailing dot): the SNI and certificate name. */
@@ -15,9 +16,21 @@ export interface MxHost {
   addresses: string[];
   /** Why a host has no addresses, when it has none. */
   problem?: string;
+  /** Whether the MX answer (or the configured next hop) and the address answers were DNSSEC-secure. */
+  secure?: { mx: boolean; addresses: boolean };
+  /** The name the address lookups ended at when the host name is a CNAME (RFC 7672 §2.2.2). */
+  canonical?: string;
 }
 
 export type MxWalk = { kind: 'hosts'; hosts: MxHost[] } | { kind: 'transient' | 'permanent'; reason: string; enhanced: string };
+
+/** A host to look up; mxSecure: its MX answer was DNSSEC-secure (a configured next hop counts as secure). */
+interface HostName {
+  name: string;
+  preference: number;
+  implicit: boolean;
+  mxSecure?: boolean;
+}
 
 export interface MxOptions {
   maxHosts: number;
@@ -25,6 +38,8 @@ export interface MxOptions {
   family: AddressFamily;
   /** [outbound] prefer: under "any", which family's addresses come first. */
   prefer: PreferFamily;
+  /** The resolver reports `secure` (dns/dnssec-resolver.ts): keep it on each host for DANE. */
+  dnssec?: boolean;
 }
 
 /**
@@ -56,12 +71,7 @@ export function orderMx(records: readonly MxRecord[], random: () => number): MxR
 }
 
 /** Decides from the MX answer alone: a list of host names to look up, or a final verdict. */
-export function mxTargets(
-  domain: string,
-  answer: DnsAnswer<MxRecord>,
-  random: () => number,
-  maxHosts: number,
-): MxWalk | { kind: 'names'; names: { name: string; preference: number; implicit: boolean }[] } {
+export function mxTargets(domain: string, answer: DnsAnswer<MxRecord>, random: () => number, maxHosts: number): MxWalk | { kind: 'names'; names: HostName[] } {
   switch (answer.kind) {
     case 'nxdomain':
       return { kind: 'permanent', reason: `${domain}: no such domain (NXDOMAIN)`, enhanced: '5.1.2' };
@@ -88,9 +98,16 @@ export function mxTargets(
 
 /** Resolves the hosts to try for `domain`, each with its addresses. */
 export async function walkMx(domain: string, resolver: Resolver, random: () => number, options: MxOptions): Promise<MxWalk> {
-  const targets = mxTargets(domain, await resolver.resolveMx(domain), random, options.maxHosts);
+  const answer = await resolver.resolveMx(domain);
+  const targets = mxTargets(domain, answer, random, options.maxHosts);
   if (targets.kind !== 'names') return targets;
-  return resolveHosts(domain, targets.names, resolver, options);
+  const mxSecure = isSecure(answer);
+  return resolveHosts(
+    domain,
+    targets.names.map((t) => (options.dnssec ? { ...t, mxSecure } : t)),
+    resolver,
+    options,
+  );
 }
 
 /**
@@ -104,21 +121,17 @@ export async function walkHost(host: string, resolver: Resolver, options: MxOpti
       return { kind: 'transient', reason: `the next hop ${host} is not an address of outbound.address_family "${options.family}"`, enhanced: '4.4.4' };
     return { kind: 'hosts', hosts: [{ name: host, preference: 0, implicit: false, addresses: [host] }] };
   }
-  const walk = await resolveHosts(host, [{ name: host, preference: 0, implicit: false }], resolver, options);
+  // RFC 7672 §2.2.1: a next hop from our own config stands for a secure MX answer.
+  const walk = await resolveHosts(host, [{ name: host, preference: 0, implicit: false, ...(options.dnssec ? { mxSecure: true } : {}) }], resolver, options);
   if (walk.kind === 'permanent') return { ...walk, reason: `the next hop ${host} has no address: ${walk.reason}`, enhanced: '5.4.4' };
   return walk;
 }
 
-async function resolveHosts(
-  domain: string,
-  names: readonly { name: string; preference: number; implicit: boolean }[],
-  resolver: Resolver,
-  options: MxOptions,
-): Promise<MxWalk> {
+async function resolveHosts(domain: string, names: readonly HostName[], resolver: Resolver, options: MxOptions): Promise<MxWalk> {
   const targets = { names };
   let temporary = false;
   const hosts = await Promise.all(
-    targets.names.map(async (t): Promise<MxHost> => {
+    targets.names.map(async ({ mxSecure, ...t }): Promise<MxHost> => {
       const none = Promise.resolve<DnsAnswer<string>>({ kind: 'nodata' });
       const [v6, v4] = await Promise.all([
         options.family !== 'ipv4' ? resolver.resolve6(t.name) : none,
@@ -127,6 +140,11 @@ async function resolveHosts(
       const records = (a: DnsAnswer<string>): string[] => (a.kind === 'records' ? a.records : []);
       const addresses = orderAddresses(records(v6), records(v4), options.family, options.prefer);
       const host: MxHost = { ...t, addresses };
+      const found = [v6, v4].filter((a) => a.kind === 'records');
+      // Secure only when every answer that gave addresses was (RFC 7672 §2.2.2), and only asked for then.
+      if (mxSecure !== undefined) host.secure = { mx: mxSecure, addresses: found.length > 0 && found.every(isSecure) };
+      const canonical = found.map((a) => (a.kind === 'records' ? a.canonical : undefined)).find((c) => c !== undefined);
+      if (canonical) host.canonical = canonical;
       if (addresses.length === 0) {
         const asked = options.family === 'ipv4' ? [v4] : options.family === 'ipv6' ? [v6] : [v6, v4];
         const bad = asked.find(isTemporary) ?? (options.family === 'ipv6' ? v6 : v4);

@@ -11,7 +11,7 @@ import { StsCache } from '../tls-policy/sts-cache.ts';
 import { fetchStsPolicy } from '../tls-policy/sts-fetch.ts';
 import { loadTrust } from '../tls-policy/trust.ts';
 import { AttemptsStore } from './attempts-store.ts';
-import { RemoteCourier } from './courier.ts';
+import { type DaneState, RemoteCourier } from './courier.ts';
 
 export interface RemoteOverrides {
   resolver?: Resolver;
@@ -24,6 +24,8 @@ export interface RemoteOverrides {
   outbound?: () => OutboundConfig;
   /** The daemon's view of the disk: attempt rows it refuses are one 'storage' record per episode. */
   storage?: StorageHealth;
+  /** DANE on (DNSSEC validation works; the DNSSEC-aware resolver) or off and why (main.ts). */
+  dane?: () => Promise<DaneState>;
 }
 
 /** Throws only when outbound.ca_file cannot be read (a startup error). */
@@ -67,6 +69,7 @@ export function createRemoteCourier(config: Config, db: Db, log: Logger, overrid
     }),
     now,
     ...(sts ? { sts } : {}),
+    ...(overrides.dane ? { dane: overrides.dane } : {}),
     ...(overrides.random ? { random: overrides.random } : {}),
     ...(overrides.idleMs ? { idleMs: overrides.idleMs } : {}),
   });

@@ -17,6 +17,8 @@ export interface SessionOptions {
   port: number;
   /** MX host name: SNI and the name the certificate must match. */
   mxName: string;
+  /** SNI instead of mxName: the TLSA base name of a DANE hop (RFC 7672 §8.1). */
+  servername?: string;
   /** Our name in EHLO (config hostname). */
   heloName: string;
   /** Send STARTTLS when the server offers it (hop.ts: not under "none", not on the plaintext retry). */
@@ -85,11 +87,11 @@ export class SmtpSession {
     if (typeof socket === 'string') return { ok: false, stage: 'connect', reason: socket };
     const local = socket.localAddress ?? '';
     if (options.implicitTls) {
-      const secured = await startTls(socket, options.mxName, options.trust, options.commandTimeoutMs);
+      const secured = await startTls(socket, options.servername ?? options.mxName, options.trust, options.commandTimeoutMs);
       if (!secured.ok) return { ok: false, stage: 'tls', reason: `TLS handshake failed: ${secured.error}` };
       const session = new SmtpSession(options, secured.socket, local);
       // Implicit TLS stands for an offered and accepted STARTTLS: the level judges the handshake alike.
-      session.tls = { starttlsOffered: true, handshake: 'ok', version: secured.version, cipher: secured.cipher };
+      session.tls = { starttlsOffered: true, handshake: 'ok', version: secured.version, cipher: secured.cipher, chain: secured.chain };
       if (secured.chainError) session.tls.chainError = secured.chainError;
       if (secured.nameError) session.tls.nameError = secured.nameError;
       const result = await session.handshake();
@@ -126,7 +128,7 @@ export class SmtpSession {
       } else {
         this.reader.detach();
         const plain = this.socket as net.Socket;
-        const secured = await startTls(plain, o.mxName, o.trust, o.commandTimeoutMs);
+        const secured = await startTls(plain, o.servername ?? o.mxName, o.trust, o.commandTimeoutMs);
         if (!secured.ok) {
           seen.handshake = 'failed';
           seen.error = secured.error;
@@ -134,6 +136,7 @@ export class SmtpSession {
           seen.handshake = 'ok';
           seen.version = secured.version;
           seen.cipher = secured.cipher;
+          seen.chain = secured.chain;
           if (secured.chainError) seen.chainError = secured.chainError;
           if (secured.nameError) seen.nameError = secured.nameError;
           this.socket = secured.socket;

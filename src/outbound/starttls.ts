@@ -8,7 +8,7 @@ import type { TlsObserved } from '../tls-policy/evaluate.ts';
 
 /** A finished handshake's facts carry TlsObserved's field names: one shape up to the hop record. */
 export type StartTlsResult =
-  | ({ ok: true; socket: tls.TLSSocket } & Required<Pick<TlsObserved, 'version' | 'cipher'>> & Pick<TlsObserved, 'chainError' | 'nameError'>)
+  | ({ ok: true; socket: tls.TLSSocket } & Required<Pick<TlsObserved, 'version' | 'cipher' | 'chain'>> & Pick<TlsObserved, 'chainError' | 'nameError'>)
   | { ok: false; error: string };
 
 export function startTls(plain: net.Socket, servername: string, trust: tls.SecureContext, timeoutMs: number): Promise<StartTlsResult> {
@@ -45,6 +45,7 @@ export function startTls(plain: net.Socket, servername: string, trust: tls.Secur
         socket,
         version: socket.getProtocol() ?? '',
         cipher: socket.getCipher()?.name ?? '',
+        chain: peerChain(socket),
         ...(chainError ? { chainError } : {}),
         ...(nameError ? { nameError } : {}),
       });
@@ -54,6 +55,19 @@ export function startTls(plain: net.Socket, servername: string, trust: tls.Secur
     socket.once('secureConnect', onSecure);
     socket.once('close', () => finish({ ok: false, error: 'connection closed during the handshake' }));
   });
+}
+
+/** The certificates the server sent, leaf first, as DER (for DANE, RFC 7672 §3). */
+function peerChain(socket: tls.TLSSocket): Buffer[] {
+  const chain: Buffer[] = [];
+  let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  const seen = new Set<string>();
+  while (cert?.raw && !seen.has(cert.fingerprint256)) {
+    seen.add(cert.fingerprint256);
+    chain.push(cert.raw);
+    cert = cert.issuerCertificate;
+  }
+  return chain;
 }
 
 const CHAIN_ERRORS: Record<string, string> = {

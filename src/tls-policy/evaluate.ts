@@ -1,6 +1,8 @@
 // What the TLS policy level says about what one connection showed (pure): go on, defer, or (only
 // under "may", only after a failed handshake) retry in plaintext. Postfix's smtp_tls_security_level.
-import type { TlsLevel } from '../config/types.ts';
+// "dane"/"dane-only" reach here only for a host with usable TLSA records (outbound/hop.ts
+// hostPolicy): TLS is then required and the chain must match a record (RFC 7672 §2.2, §3).
+import { isDaneLevel, type TlsLevel } from '../config/types.ts';
 
 export interface TlsObserved {
   /** The server listed STARTTLS in its EHLO reply (RFC 3207 §4). */
@@ -16,6 +18,10 @@ export interface TlsObserved {
   /** The negotiated protocol ("TLSv1.3") and cipher, when the handshake finished. */
   version?: string;
   cipher?: string;
+  /** The certificates the server sent, leaf first (DER), for DANE matching. */
+  chain?: Buffer[];
+  /** The DANE verdict on the chain (dane/tlsa.ts matchTlsa): the record matched ("3 1 1"), or why none. */
+  dane?: { matched: string | null; error?: string };
 }
 
 export type TlsVerdict = { action: 'proceed'; downgrade?: string } | { action: 'defer'; reason: string } | { action: 'retry-plaintext'; reason: string };
@@ -37,6 +43,11 @@ export function evaluate(level: TlsLevel, seen: TlsObserved): TlsVerdict {
   if (seen.handshake === 'refused') return { action: 'defer', reason: `TLS is required (${level}) but STARTTLS was refused: ${seen.error ?? 'error reply'}` };
   if (seen.handshake !== 'ok') return { action: 'defer', reason: `TLS is required (${level}) but the handshake failed: ${seen.error ?? 'not attempted'}` };
   if (level === 'encrypt') return { action: 'proceed' };
+  if (isDaneLevel(level)) {
+    // RFC 7672 §2.2: with usable TLSA records the server must be authenticated by one of them.
+    if (seen.dane?.matched) return { action: 'proceed' };
+    return { action: 'defer', reason: `DANE authentication failed: ${seen.dane?.error ?? 'no TLSA record matched'}` };
+  }
   if (seen.chainError) return { action: 'defer', reason: `certificate verification failed: ${seen.chainError}` };
   if (seen.nameError) return { action: 'defer', reason: `certificate verification failed: ${seen.nameError}` };
   return { action: 'proceed' };

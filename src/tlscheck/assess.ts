@@ -3,6 +3,9 @@
 // mail for this address under the destination's TLS policy (tls-policy/evaluate.ts, the same
 // rules delivery applies).
 
+import { X509Certificate } from 'node:crypto';
+import { associationData, tlsaText } from '../dane/tlsa.ts';
+import type { HopDane } from '../outbound/hop.ts';
 import { checkCertName } from '../tls/names.ts';
 import { evaluate, type TlsObserved } from '../tls-policy/evaluate.ts';
 import type { TlsPolicy } from '../tls-policy/policy.ts';
@@ -24,7 +27,14 @@ export interface AddressProbes {
   noSni?: SmtpProbe;
 }
 
-export function assessAddress(p: AddressProbes, policy: TlsPolicy, stsAllowed: boolean | null, now: number): AddressReport {
+/** DANE for this address: the host's usable TLSA records and the match of the chain as sent; or why delivery would not use the host. */
+export interface DaneCheck {
+  dane?: HopDane;
+  match?: { matched: string | null; error?: string };
+  refused?: string;
+}
+
+export function assessAddress(p: AddressProbes, policy: TlsPolicy, stsAllowed: boolean | null, now: number, dane: DaneCheck = {}): AddressReport {
   const m = p.main;
   const findings: Finding[] = [];
   const reachable = m.ehlo !== undefined;
@@ -79,6 +89,17 @@ export function assessAddress(p: AddressProbes, policy: TlsPolicy, stsAllowed: b
       text: `this host is not among the MX hosts of the domain's MTA-STS policy (mx: ${policy.sts.mx.join(', ')}): senders that ${policy.sts.mode === 'enforce' ? 'enforce' : 'would enforce'} the policy do not deliver to it; add it to the policy or change the MX record`,
     });
   }
+  if (dane.dane && dane.match && dane.match.matched === null) {
+    const leaf = (p.asSent?.tls?.der ?? m.tls?.der)?.[0];
+    const current = leaf ? ` 3 1 1 ${associationData(new X509Certificate(leaf), 1, 1)}` : '';
+    findings.push(
+      error(
+        'dane-mismatch',
+        `DANE: ${dane.match.error ?? 'no TLSA record matches'} (published: ${dane.dane.records.map(tlsaText).join(', ')}); senders that do DANE defer mail to this host: publish the TLSA record of the key it serves (${current.trim() || 'its current key'}) next to the old one, then remove the old one`,
+      ),
+    );
+  }
+  if (dane.refused) findings.push(error('dane-lookup-failed', `DANE: ${dane.refused}`));
   const verified = main?.verified === true && !findings.some((f) => f.severity === 'error');
   return {
     ip: p.ip,
@@ -94,8 +115,11 @@ export function assessAddress(p: AddressProbes, policy: TlsPolicy, stsAllowed: b
     chain,
     ...(trustAnchor ? { trustAnchor } : {}),
     verified,
+    ...(dane.match ? { dane: dane.match } : {}),
     findings,
-    delivery: deliveryVerdict(policy, m, nameError, stsAllowed, early),
+    delivery: dane.refused
+      ? { action: 'defer', transport: null, text: `would defer the mail: ${dane.refused}` }
+      : deliveryVerdict(policy, m, nameError, stsAllowed, early, dane.match),
   };
 }
 
@@ -118,6 +142,7 @@ export function deliveryVerdict(
   nameError: string | undefined,
   stsAllowed: boolean | null,
   early: string | undefined,
+  dane?: { matched: string | null; error?: string },
 ): DeliveryVerdict {
   if (m.ehlo === undefined) return { action: 'skip', transport: null, text: `would try the next host: ${early ?? 'no SMTP conversation'}` };
   // RFC 8461 §4.1: under enforce, only MX hosts the policy names are used.
@@ -130,6 +155,7 @@ export function deliveryVerdict(
     ...(m.starttlsRefused ? { error: m.starttlsRefused } : tlsFailed && m.failure ? { error: m.failure.error } : {}),
     ...(m.tls && !m.tls.authorized ? { chainError: m.tls.code ?? 'not verified' } : {}),
     ...(nameError !== undefined ? { nameError } : {}),
+    ...(dane ? { dane } : {}),
   };
   if (policy.level === 'none') return { action: 'deliver', transport: 'plaintext', text: 'would deliver in plaintext (TLS level "none" never starts TLS)' };
   const verdict = evaluate(policy.level, seen);
@@ -143,6 +169,7 @@ export function deliveryVerdict(
   if (verdict.downgrade) return { action: 'deliver', transport: 'plaintext', text: `would deliver in plaintext, logged as a downgrade: ${verdict.downgrade}` };
   if (seen.handshake !== 'ok')
     return { action: 'deliver', transport: 'plaintext', text: `would deliver in plaintext: the server does not offer STARTTLS (TLS level "${policy.level}")` };
+  if (dane?.matched) return { action: 'deliver', transport: 'tls-verified', text: `would deliver over TLS authenticated by DANE (TLSA ${dane.matched})` };
   if (seen.chainError === undefined && seen.nameError === undefined)
     return { action: 'deliver', transport: 'tls-verified', text: 'would deliver over TLS with a verified certificate' };
   return {

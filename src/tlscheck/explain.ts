@@ -18,7 +18,9 @@ export type FindingKind =
   | 'unverified'
   | 'expires-soon'
   | 'no-sni-certificate'
-  | 'not-in-mta-sts';
+  | 'not-in-mta-sts'
+  | 'dane-mismatch'
+  | 'dane-lookup-failed';
 
 export interface Finding {
   kind: FindingKind;

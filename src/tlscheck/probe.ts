@@ -27,6 +27,8 @@ export interface TlsSeen {
   cipher: string;
   /** Leaf first: the certificates the server sent, then any issuers Node found in `trust`. */
   chain: CertSummary[];
+  /** The same chain as DER, for DANE matching (RFC 7672 §3). */
+  der?: Buffer[];
   /** OpenSSL verified the chain against `trust` (names are checked by the caller). */
   authorized: boolean;
   /** OpenSSL's verify error code, e.g. "UNABLE_TO_VERIFY_LEAF_SIGNATURE". */
@@ -109,6 +111,7 @@ export async function probeSmtp(o: ProbeOptions): Promise<SmtpProbe> {
       version: secured.version,
       cipher: secured.socket.getCipher()?.standardName ?? secured.cipher,
       chain: walkChain(secured.socket.getPeerCertificate(true)),
+      der: secured.chain,
       authorized: secured.socket.authorized,
       ...(secured.socket.authorized || !code ? {} : { code: typeof code === 'string' ? code : ((code as NodeJS.ErrnoException).code ?? code.message) }),
     };

@@ -30,6 +30,12 @@ function renderMx(mx: MxReport, kind: TlsCheckReport['kind'], now: number): stri
   const out = [`${label}: ${mx.verified ? 'verified' : 'NOT verified'}`];
   if (mx.mtaStsAllowed !== null) out.push(`  MTA-STS      ${mx.mtaStsAllowed ? 'listed in the policy' : 'NOT listed in the policy'}`);
   if (mx.dnsError) out.push(`  DNS          ${mx.dnsError}`);
+  if (mx.dane) {
+    const secure = mx.dane.secure === null ? 'not checked' : mx.dane.secure ? 'DNSSEC-secure' : 'NOT DNSSEC-secure';
+    out.push(`  TLSA         ${mx.dane.name}: ${mx.dane.records.length === 0 ? 'no records' : `${mx.dane.records.length} record(s)`}, ${secure}`);
+    for (const r of mx.dane.records) out.push(`               ${r.record}${r.usable ? '' : ` (unusable: ${r.why})`}`);
+    out.push(`  DANE         ${mx.dane.text}`);
+  }
   for (const a of mx.addresses) out.push(...renderAddress(a, now));
   return out;
 }
@@ -58,6 +64,7 @@ function renderAddress(a: AddressReport, now: number): string[] {
         `      trusted root ${a.trustAnchor.subject}${a.chain.some((c) => c.fingerprint256 === a.trustAnchor?.fingerprint256) ? '' : " (from this machine's CA store)"}`,
       );
   }
+  if (a.dane) row('DANE', a.dane.matched ? `the chain as sent matches TLSA ${a.dane.matched}` : `NO match: ${a.dane.error ?? ''}`);
   if (a.reachable) row('verified', a.verified ? 'yes' : 'no');
   for (const f of a.findings) row(f.severity === 'error' ? 'problem' : 'warning', f.text);
   row('Sealpost', a.delivery.text);

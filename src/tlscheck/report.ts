@@ -49,8 +49,22 @@ export interface AddressReport {
   trustAnchor?: CertSummary;
   /** TLS offered, handshake done, chain and name verified, no error finding. */
   verified: boolean;
+  /** The chain as sent against the host's usable TLSA records ("3 1 1" matched, or why none); absent without usable TLSA. */
+  dane?: { matched: string | null; error?: string };
   findings: Finding[];
   delivery: DeliveryVerdict;
+}
+
+/** The TLSA records of an MX host (RFC 7672 §2.2), when DNSSEC validation works. */
+export interface DaneReport {
+  /** "_25._tcp.mx.example.org" (the TLSA base name: the end of a secure CNAME chain). */
+  name: string;
+  /** The MX, address and TLSA answers were all DNSSEC-secure; null when not looked up (DNSSEC off). */
+  secure: boolean | null;
+  /** Zone-file form: "3 1 1 <hex>", each with "unusable: why" when it is. */
+  records: { record: string; usable: boolean; why?: string }[];
+  /** What a DANE sender does with this host, in words. */
+  text: string;
 }
 
 export interface MxReport {
@@ -62,6 +76,8 @@ export interface MxReport {
   dnsError?: string;
   /** Allowed by the domain's MTA-STS policy; null without a policy. */
   mtaStsAllowed: boolean | null;
+  /** Its TLSA records, DNSSEC-secure or not (domain targets). */
+  dane?: DaneReport;
   addresses: AddressReport[];
   verified: boolean;
 }

@@ -1,4 +1,4 @@
-// The TLSRPT tables (migration 013): which day's report was made for which domain and where it
+// The TLSRPT tables (migration 014): which day's report was made for which domain and where it
 // went (tlsrpt_sent: at most one per domain and UTC day, so a restart never sends twice), and the
 // queue ids of our report messages (tlsrpt_messages: their delivery is never reported on). The
 // only writer of both.

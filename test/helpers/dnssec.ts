@@ -20,6 +20,8 @@ export interface TestZone {
   signing: 'signed' | 'unsigned' | 'expired';
   /** Zone-file lines; relative names are under the zone ($ORIGIN), e.g. `mx A 127.0.0.1`. */
   records: string[];
+  /** The zone that delegates this one (default "test"), e.g. "_tcp.mx.x.test" under "x.test"; list it after its parent. */
+  parent?: string;
 }
 
 export interface DnssecPeers {
@@ -35,6 +37,8 @@ export interface DnssecOptions {
   zones: TestZone[];
   /** Extra zone-file lines in the signed "test." zone. */
   testRecords?: string[];
+  /** unbound's port on 127.0.0.1 (default: a free one); 53 for peers that use /etc/resolv.conf (Postfix). */
+  resolverPort?: number;
 }
 
 const HEADER = (origin: string) => [`$ORIGIN ${origin}`, '$TTL 300', `@ SOA ns.test. hostmaster.test. 1 3600 600 86400 300`, '@ NS ns.test.'];
@@ -58,11 +62,13 @@ export async function startDnssec(options: DnssecOptions): Promise<DnssecPeers> 
     const rootKey = await keygen('.');
     const testKey = await keygen('test.');
     const served: { name: string; file: string }[] = [];
-    const children_ = [];
-    for (const zone of options.zones) {
+    const children_: string[] = [];
+    // Delegations into each caller zone from the zones below it: children are signed first.
+    const delegations = new Map<string, string[]>();
+    for (const zone of [...options.zones].reverse()) {
       const origin = `${zone.name}.`;
       const file = `${zone.name}.zone`;
-      await writeFile(path.join(dir, file), [...HEADER(origin), ...zone.records, ''].join('\n'));
+      await writeFile(path.join(dir, file), [...HEADER(origin), ...zone.records, ...(delegations.get(zone.name) ?? []), ''].join('\n'));
       const delegation = [`${origin} NS ns.test.`];
       if (zone.signing === 'unsigned') served.push({ name: origin, file });
       else {
@@ -71,7 +77,8 @@ export async function startDnssec(options: DnssecOptions): Promise<DnssecPeers> 
         served.push({ name: origin, file: `${file}.signed` });
         delegation.push(key.ds);
       }
-      children_.push(...delegation);
+      if (zone.parent && zone.parent !== 'test') delegations.set(zone.parent, [...(delegations.get(zone.parent) ?? []), ...delegation]);
+      else children_.push(...delegation);
     }
     await writeFile(path.join(dir, 'test.zone'), [...HEADER('test.'), 'ns A 127.0.0.1', ...(options.testRecords ?? []), ...children_, ''].join('\n'));
     await sign('test.zone', 'test.', testKey.base, false);
@@ -115,7 +122,7 @@ export async function startDnssec(options: DnssecOptions): Promise<DnssecPeers> 
       { timeoutMs: 30_000, what: 'nsd answering' },
     );
 
-    const unboundPort = await freePort();
+    const unboundPort = options.resolverPort ?? (await freePort());
     await writeFile(
       path.join(dir, 'unbound.conf'),
       [

@@ -57,7 +57,7 @@ export interface SealpostToml {
   };
   outbound?: {
     port?: number;
-    tls_default?: 'none' | 'may' | 'encrypt' | 'verify';
+    tls_default?: 'none' | 'may' | 'encrypt' | 'verify' | 'dane' | 'dane-only';
     tls_policy?: Record<string, string>;
     ca_file?: string;
     mta_sts?: boolean;

@@ -71,8 +71,8 @@ test('a signed zone answers A, MX, TXT and TLSA with secure=true through unbound
 });
 
 test('a CNAME chain is secure only when every link is', { timeout: 30_000 }, async () => {
-  assert.deepEqual(await viaUnbound.resolve4('alias.secure.test'), { kind: 'records', records: ['127.0.0.2'], secure: true });
-  assert.deepEqual(await viaUnbound.resolve4('out.secure.test'), { kind: 'records', records: ['127.0.0.3'], secure: false });
+  assert.deepEqual(await viaUnbound.resolve4('alias.secure.test'), { kind: 'records', records: ['127.0.0.2'], secure: true, canonical: 'mx.secure.test' });
+  assert.deepEqual(await viaUnbound.resolve4('out.secure.test'), { kind: 'records', records: ['127.0.0.3'], secure: false, canonical: 'mx.insecure.test' });
 });
 
 test('an unsigned delegation answers with secure=false', { timeout: 30_000 }, async () => {
@@ -116,9 +116,15 @@ test('sealpost status shows "DNSSEC validation: yes" with the local unbound and 
   assert.equal(logged['validating'], true, JSON.stringify(logged));
   const yes = await withUnbound.cli(['status']);
   assert.match(yes.stdout, /^DNSSEC validation: yes \(resolver 127\.0\.0\.1:\d+ validates/m, yes.stdout + yes.stderr);
+  assert.match(yes.stdout, /^DANE: on \(outbound\.tls_default = "dane"\)$/m, yes.stdout);
   await withUnbound.stop();
   const withPlain = await startSealpost(t, { config: { dns: { servers: [plain.address], timeout_ms: 1000 } } });
   assert.equal((await withPlain.waitForLog({ event: 'daemon', state: 'dnssec' }, { timeoutMs: 10_000 }))['validating'], false);
   const no = await withPlain.cli(['status']);
   assert.match(no.stdout, /^DNSSEC validation: no \(resolver 127\.0\.0\.1:\d+ answered the root DNSKEY query with NXDOMAIN\)/m, no.stdout + no.stderr);
+  // DANE stays off, logged once with the reason, and status says why.
+  assert.match(no.stdout, /^DANE: off \(no DNSSEC validation: resolver 127\.0\.0\.1:\d+ answered the root DNSKEY query with NXDOMAIN\)$/m, no.stdout);
+  const off = await withPlain.waitForLog({ event: 'daemon', state: 'dane' }, { timeoutMs: 10_000 });
+  assert.equal(off['on'], false);
+  assert.match(String(off['why']), /NXDOMAIN/);
 });

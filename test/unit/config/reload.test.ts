@@ -84,7 +84,7 @@ test('after a reload: new reloadable settings, old values for the rest; the cour
   // What main.ts hands the remote courier: the [outbound] snapshot in force.
   const outbound = () => inForce.outbound;
   const held = outbound();
-  assert.equal(outbound().tlsDefault, 'may');
+  assert.equal(outbound().tlsDefault, 'dane');
   inForce = applyReloadable(current, next);
   assert.deepEqual(
     inForce.domains.map((d) => d.name),
@@ -100,7 +100,7 @@ test('after a reload: new reloadable settings, old values for the rest; the cour
   assert.ok(Object.isFrozen(outbound()) && Object.isFrozen(outbound().tlsPolicy), 'an immutable snapshot');
   // A delivery under way holds the snapshot it started with: the reload swapped the reference, not its values.
   assert.notEqual(held, outbound());
-  assert.equal(held.tlsDefault, 'may');
+  assert.equal(held.tlsDefault, 'dane');
   assert.deepEqual(held.tlsPolicy, { 'a.example': 'verify', '.b.example': 'encrypt' });
   // Reloading the same file again leaves the restart-only change reported, nothing to apply.
   const again = planReload(inForce, next);

@@ -43,10 +43,11 @@ test('answers from a plain DNS server (no AD bit) are typed and never secure', {
 
 test('CNAME chains are followed, in the answer and by asking for the target', { timeout: 20_000 }, async () => {
   const r = createDnssecResolver({ servers: [dns.address], timeoutMs: 1000, trustAd: false });
-  assert.deepEqual(await r.resolve4('www.example.test'), { kind: 'records', records: ['192.0.2.1'], secure: false });
+  // canonical: the end of the chain, the TLSA base name of a DANE hop (RFC 7672 §2.2.2).
+  assert.deepEqual(await r.resolve4('www.example.test'), { kind: 'records', records: ['192.0.2.1'], secure: false, canonical: 'mx.example.test' });
   // The test server follows one link of a chain: the answer ends at mid.test, which is asked next.
   dns.queries.length = 0;
-  assert.deepEqual(await r.resolve4('far.example.test'), { kind: 'records', records: ['192.0.2.9'], secure: false });
+  assert.deepEqual(await r.resolve4('far.example.test'), { kind: 'records', records: ['192.0.2.9'], secure: false, canonical: 'other.test' });
   assert.deepEqual(dns.queries, ['far.example.test A', 'mid.test A']);
 });
 

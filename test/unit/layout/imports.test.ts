@@ -21,6 +21,8 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   'tls-policy': ['inbound', 'intake', 'outbound', 'local', 'auth', 'queue', 'cli'],
   mailauth: ['inbound', 'intake', 'outbound', 'local', 'auth', 'queue', 'cli'],
   auth: ['inbound', 'intake', 'outbound', 'local', 'queue', 'cli'],
+  // TLSA records against certificates (pure): no protocol session, no I/O.
+  dane: ['inbound', 'intake', 'outbound', 'local', 'auth', 'queue', 'cli', 'offload', 'acme'],
   // SMTP/LMTP client wire code shared by outbound/ and local/: neither may be reached from it.
   wire: ['inbound', 'intake', 'outbound', 'local', 'auth', 'queue', 'cli', 'offload'],
   outbound: ['inbound', 'intake', 'local', 'auth', 'cli'],

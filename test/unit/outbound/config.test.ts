@@ -9,7 +9,7 @@ test('[outbound] and [queue] defaults', () => {
   assert.ok(r.ok);
   assert.deepEqual(r.config.outbound, {
     port: 25,
-    tlsDefault: 'may',
+    tlsDefault: 'dane',
     tlsPolicy: {},
     caFile: '',
     mtaSts: true,
@@ -63,7 +63,7 @@ test('every problem with its key path', () => {
   const r = validateConfig(
     {
       ...base,
-      outbound: { tls_default: 'dane', tls_policy: { 'bad..name': 'verify', 'ok.test': 'secure' }, port: 0, bogus: 1 },
+      outbound: { tls_default: 'danish', tls_policy: { 'bad..name': 'verify', 'ok.test': 'secure' }, port: 0, bogus: 1 },
       queue: { min_backoff: '5 minutes', max_backoff: '1m', max_lifetime: '0' },
     },
     '/etc',

@@ -9,7 +9,9 @@ import {
   hopInfo,
   hopLogFields,
   hopRecord,
+  hostPolicy,
   openHop,
+  policyWithoutDane,
   type SessionSource,
   stsAllowedHosts,
   stsTestingReport,
@@ -35,6 +37,15 @@ const seen: Record<string, TlsObserved> = {
     cipher: 'ECDHE-RSA-AES128-GCM-SHA256',
     chainError: 'DEPTH_ZERO_SELF_SIGNED_CERT (self-signed certificate)',
   },
+  daneMatch: {
+    starttlsOffered: true,
+    handshake: 'ok',
+    version: 'TLSv1.3',
+    cipher: CIPHER,
+    chainError: 'SELF_SIGNED_CERT_IN_CHAIN',
+    dane: { matched: '2 1 1' },
+  },
+  daneMiss: { starttlsOffered: true, handshake: 'ok', version: 'TLSv1.3', cipher: CIPHER, dane: { matched: null, error: 'no match' } },
 };
 
 /** The record's tls field for each observation: none without a handshake. */
@@ -45,6 +56,9 @@ const tlsOf: Record<string, HopTls | undefined> = {
   verified: { version: 'TLSv1.3', cipher: CIPHER, verified: true },
   wrongName: { version: 'TLSv1.3', cipher: CIPHER, verified: false, error: 'certificate is valid for a.test, not b.test' },
   untrusted: { version: 'TLSv1.2', cipher: 'ECDHE-RSA-AES128-GCM-SHA256', verified: false, error: 'DEPTH_ZERO_SELF_SIGNED_CERT (self-signed certificate)' },
+  // Verified by the TLSA match, whatever the CA store says.
+  daneMatch: { version: 'TLSv1.3', cipher: CIPHER, verified: true },
+  daneMiss: { version: 'TLSv1.3', cipher: CIPHER, verified: false, error: 'no match' },
 };
 
 const refusedDowngrade = 'STARTTLS refused (454 4.7.0 TLS not available); continued in plaintext';
@@ -79,6 +93,17 @@ test('the hop decision: level × observation → continue / retry plaintext / de
       verified: go,
       wrongName: { action: 'defer', error: 'certificate verification failed: certificate is valid for a.test, not b.test' },
       untrusted: { action: 'defer', error: 'certificate verification failed: DEPTH_ZERO_SELF_SIGNED_CERT (self-signed certificate)' },
+    },
+    dane: {
+      noStarttls: { action: 'defer', error: required('dane', 'the server does not offer STARTTLS') },
+      broken: { action: 'defer', error: required('dane', 'the handshake failed: wrong version number') },
+      daneMatch: go,
+      daneMiss: { action: 'defer', error: 'DANE authentication failed: no match' },
+    },
+    'dane-only': {
+      refused: { action: 'defer', error: required('dane-only', 'STARTTLS was refused: 454 4.7.0 TLS not available') },
+      daneMatch: go,
+      daneMiss: { action: 'defer', error: 'DANE authentication failed: no match' },
     },
   };
   for (const [level, row] of Object.entries(table) as [TlsLevel, Record<string, Want>][]) {
@@ -168,6 +193,7 @@ test('one hop record: the log record and the attempts row are made from the same
     result: 'delivered',
     error: null,
     transport: null,
+    dane: null,
     source: null,
     sts,
     ms: 42,
@@ -248,4 +274,95 @@ test('a deferred hop closes the session (QUIT after a handshake) and says why; n
   }));
   assert.deepEqual(events, ['ehlo again'], 'RFC 3207 §4.2: EHLO again after TLS');
   assert.deepEqual(ok.ok && ok.facts, { tls: tlsOf['verified'] });
+});
+
+test('RFC 7672 §2.2 per MX host, table: DANE lookup × level → the host policy (or defer) and the record', () => {
+  const ee = { usage: 3, selector: 1, matchingType: 1, data: 'ab'.repeat(32) };
+  const pkix = { usage: 1, selector: 1, matchingType: 1, data: 'cd'.repeat(32) };
+  const sts = { id: 'a1', mode: 'enforce' as const, mx: ['mx.dest.test'], maxAge: 86400 };
+  const dane: TlsPolicy = { level: 'dane', source: 'default' };
+  const only: TlsPolicy = { level: 'dane-only', source: 'table' };
+  const withSts: TlsPolicy = { level: 'dane', source: 'default', sts };
+  const records = { kind: 'records' as const, records: [pkix, ee], secure: true as const, base: 'mx.dest.test' };
+  const unusable = { kind: 'records' as const, records: [pkix], secure: true as const, base: 'mx.dest.test' };
+  const insecure = { kind: 'insecure' as const, why: 'the address records of mx.dest.test are not DNSSEC-secure' };
+  const none = { kind: 'none' as const, why: '_25._tcp.mx.dest.test has no TLSA records (DNSSEC-secure denial)' };
+  const failed = { kind: 'failed' as const, why: 'SERVFAIL' };
+  const off = { kind: 'off' as const, why: 'DANE off: no validation' };
+  type Row = [string, TlsPolicy, string, Parameters<typeof hostPolicy>[3], string];
+  // want: "level/source" of the host, or "defer"
+  const rows: Row[] = [
+    ['usable TLSA: DANE', dane, 'mx.dest.test', records, 'dane/dane'],
+    ['usable TLSA under dane-only', only, 'mx.dest.test', records, 'dane-only/dane'],
+    ['usable TLSA wins over MTA-STS', withSts, 'mx.dest.test', records, 'dane/dane'],
+    ['only unusable TLSA: encrypt', dane, 'mx.dest.test', unusable, 'encrypt/dane'],
+    ['only unusable TLSA, MTA-STS enforce: verify', withSts, 'mx.dest.test', unusable, 'verify/mta-sts'],
+    ['only unusable TLSA under dane-only: defer', only, 'mx.dest.test', unusable, 'defer'],
+    ['TLSA lookup failed: defer, even with MTA-STS', withSts, 'mx.dest.test', failed, 'defer'],
+    ['TLSA lookup failed under dane: defer, never may', dane, 'mx.dest.test', failed, 'defer'],
+    ['insecure host: may', dane, 'mx.dest.test', insecure, 'may/default'],
+    ['insecure host with MTA-STS enforce: verify', withSts, 'mx.dest.test', insecure, 'verify/mta-sts'],
+    ['insecure host outside the MTA-STS policy: defer', withSts, 'mx.other.test', insecure, 'defer'],
+    ['insecure host under dane-only: defer', only, 'mx.dest.test', insecure, 'defer'],
+    ['no TLSA: may', dane, 'mx.dest.test', none, 'may/default'],
+    ['no TLSA under dane-only: defer', only, 'mx.dest.test', none, 'defer'],
+    ['DANE off: may', dane, 'mx.dest.test', off, 'may/default'],
+    ['DANE off, MTA-STS enforce: verify', withSts, 'mx.dest.test', off, 'verify/mta-sts'],
+    ['DANE off under dane-only: defer', only, 'mx.dest.test', off, 'defer'],
+    ['not a DANE level: unchanged', { level: 'verify', source: 'table' }, 'mx.dest.test', failed, 'verify/table'],
+  ];
+  for (const [name, policy, mx, lookup, want] of rows) {
+    const got = hostPolicy(policy, 'dest.test', mx, lookup);
+    assert.equal(got.ok ? `${got.policy.level}/${got.policy.source}` : 'defer', want, name);
+  }
+  const usable = hostPolicy(dane, 'dest.test', 'mx.dest.test', records);
+  assert.ok(usable.ok);
+  assert.deepEqual(usable.dane, { records: [ee], base: 'mx.dest.test', names: ['mx.dest.test', 'dest.test'] });
+  assert.deepEqual(usable.facts, { tlsa: 2, usable: 1, matched: null, error: null });
+  const bogus = hostPolicy(dane, 'dest.test', 'mx.dest.test', failed);
+  assert.ok(!bogus.ok);
+  assert.equal(bogus.reason, 'the TLSA lookup for mx.dest.test failed (SERVFAIL); RFC 7672 §2.2: deferred, never sent without DANE');
+  assert.deepEqual(bogus.facts, { tlsa: 0, usable: 0, matched: null, error: 'TLSA lookup failed: SERVFAIL' });
+  // The record: what the lookup found, with this connection's match.
+  const record = hopRecord(
+    { ...place, policy: { level: 'dane', source: 'dane' }, daneFacts: usable.facts! },
+    { dane: { matched: '3 1 1' } },
+    { at: 0, ms: 1 },
+    'delivered',
+    {},
+  );
+  assert.deepEqual(record.dane, { tlsa: 2, usable: 1, matched: '3 1 1', error: null });
+  assert.equal(hopLogFields(record).policySource, 'dane');
+});
+
+test('DANE off: "dane" is decided for the whole destination as without DANE, table', () => {
+  const sts = { id: 'a1', mode: 'enforce' as const, mx: ['mx.dest.test'], maxAge: 86400 };
+  const testingSts = { ...sts, mode: 'testing' as const };
+  const cases: [TlsPolicy, TlsPolicy][] = [
+    [
+      { level: 'dane', source: 'default' },
+      { level: 'may', source: 'default' },
+    ],
+    [
+      { level: 'dane', source: 'default', sts },
+      { level: 'verify', source: 'mta-sts', sts },
+    ],
+    [
+      { level: 'dane', source: 'default', sts: testingSts },
+      { level: 'may', source: 'default', sts: testingSts },
+    ],
+    [
+      { level: 'dane', source: 'table' },
+      { level: 'may', source: 'table' },
+    ],
+    [
+      { level: 'dane-only', source: 'default' },
+      { level: 'dane-only', source: 'default' },
+    ],
+    [
+      { level: 'verify', source: 'table' },
+      { level: 'verify', source: 'table' },
+    ],
+  ];
+  for (const [policy, want] of cases) assert.deepEqual(policyWithoutDane(policy), want, JSON.stringify(policy));
 });
