@@ -26,7 +26,7 @@ export interface AttemptRecord {
   /** "relay" or "transport example.com" (outbound/transport.ts); absent = MX delivery. */
   transport?: string;
   /** RFC 7672 DANE for this hop, when its destination's level asked for it (outbound/hop.ts DaneFacts). */
-  dane?: { tlsa: number; usable: number; matched: string | null; error: string | null };
+  dane?: { tlsa: number; usable: number; matched: string | null; error: string | null; records?: string[] };
   /** The local address the connection came from (migration 012). */
   source?: string;
   /** The MTA-STS policy in force for the domain (enforce or testing), for TLSRPT (tlsrpt/). */

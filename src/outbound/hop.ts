@@ -7,7 +7,7 @@
 // sessions through the courier's `open`) and writeHop (the log and the attempts table).
 import { isDaneLevel, type TlsLevel } from '../config/types.ts';
 import type { HopInfo, SmtpReply } from '../core/delivery.ts';
-import { matchTlsa, tlsaParams, unusableReason, usableRecords } from '../dane/tlsa.ts';
+import { matchTlsa, tlsaParams, tlsaText, unusableReason, usableRecords } from '../dane/tlsa.ts';
 import type { TlsaRecord } from '../dns/resolver.ts';
 import { type HopFields, type Logger, mailLog } from '../log/log.ts';
 import { evaluate, shouldStarttls, type TlsObserved } from '../tls-policy/evaluate.ts';
@@ -31,6 +31,8 @@ export interface DaneFacts {
   matched: string | null;
   /** Why DANE did not authenticate this hop, or was not used for it. */
   error: string | null;
+  /** The TLSA RRset as in a zone file ("3 1 1 <hex>"), when there was one: the TLS report's policy-string (RFC 8460 §4.3). */
+  records?: string[];
 }
 
 /** What the record says of the connection's TLS, besides where it went. */
@@ -107,7 +109,7 @@ export function hostPolicy(policy: TlsPolicy, domain: string, mx: string, lookup
       };
     case 'records': {
       const usable = usableRecords(lookup.records);
-      const facts: DaneFacts = { tlsa: lookup.records.length, usable: usable.length, matched: null, error: null };
+      const facts: DaneFacts = { tlsa: lookup.records.length, usable: usable.length, matched: null, error: null, records: lookup.records.map(tlsaText) };
       if (usable.length === 0) {
         const why = `no usable TLSA record for ${mx} (${lookup.records.map((r) => `${tlsaParams(r)}: ${unusableReason(r)}`).join('; ')})`;
         if (only) return { ok: false, reason: `dane-only: ${why}`, facts: { ...facts, error: why } };

@@ -1,9 +1,10 @@
 // The aggregate report of one policy domain for one UTC day (RFC 8460 §4), pure: the day's
-// attempts classified (classify.ts) one at a time, counted per policy applied, failures grouped
-// by result type and by sending IP, MX host and receiving IP.
+// attempts classified (classify.ts) one at a time, counted per policy applied (an MTA-STS policy,
+// an MX host's TLSA records, none found), failures grouped by result type and by sending IP, MX
+// host and receiving IP.
 import type { AttemptRecord } from '../outbound/attempts-store.ts';
 import { classifyAttempt } from './classify.ts';
-import type { FailureDetails, PolicyResult, ReportPolicy, TlsReport } from './report.ts';
+import type { FailureDetails, PolicyResult, PolicyType, ReportPolicy, TlsReport } from './report.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -53,13 +54,18 @@ export class DayTally {
   add(a: AttemptRecord): void {
     const verdict = classifyAttempt(a);
     if (verdict.session === 'none') return;
-    const key = a.stsPolicy && verdict.policy === 'sts' ? `sts ${a.stsPolicy.id}` : verdict.policy;
+    // DANE's policy is per MX host: its TLSA RRset (RFC 7672 §2.2), one group per host and record set.
+    const tlsa = verdict.policy === 'tlsa' ? (a.dane?.records ?? []) : [];
+    const key =
+      a.stsPolicy && verdict.policy === 'sts' ? `sts ${a.stsPolicy.id}` : verdict.policy === 'tlsa' ? `tlsa ${a.mx} ${tlsa.join(',')}` : verdict.policy;
     let group = this.groups.get(key);
     if (!group) {
       const policy: ReportPolicy =
         a.stsPolicy && verdict.policy === 'sts'
           ? { 'policy-type': 'sts', 'policy-string': stsPolicyLines(a.stsPolicy), 'policy-domain': this.domain, 'mx-host': [...a.stsPolicy.mx] }
-          : { 'policy-type': verdict.policy, 'policy-domain': this.domain };
+          : verdict.policy === 'tlsa'
+            ? { 'policy-type': 'tlsa', ...(tlsa.length > 0 ? { 'policy-string': [...tlsa] } : {}), 'policy-domain': this.domain, 'mx-host': [a.mx] }
+            : { 'policy-type': verdict.policy, 'policy-domain': this.domain };
       group = { policy, success: 0, failure: 0, details: new Map() };
       this.groups.set(key, group);
     }
@@ -78,7 +84,7 @@ export class DayTally {
         ...(a.mx ? { 'receiving-mx-hostname': a.mx } : {}),
         ...(a.ip ? { 'receiving-ip': a.ip } : {}),
         'failed-session-count': 1,
-        ...(reason(a) ? { 'failure-reason-code': reason(a)?.slice(0, 200) } : {}),
+        ...(reason(a, verdict.policy) ? { 'failure-reason-code': reason(a, verdict.policy)?.slice(0, 200) } : {}),
       });
   }
 
@@ -112,8 +118,9 @@ export function buildReport(input: ReportInput): TlsReport | undefined {
   return tally.report(input);
 }
 
-/** Our words for a failure, for "failure-reason-code": the policy problem, the certificate error, or the attempt's error. */
-function reason(a: AttemptRecord): string | undefined {
+/** Our words for a failure, for "failure-reason-code": the policy problem (DANE's or MTA-STS's), the certificate error, or the attempt's error. */
+function reason(a: AttemptRecord, policy: PolicyType): string | undefined {
+  if (policy === 'tlsa') return a.dane?.error ?? a.tls?.error ?? a.error;
   return (!a.stsPolicy ? a.stsProblem?.detail : undefined) ?? a.tls?.error ?? a.error;
 }
 

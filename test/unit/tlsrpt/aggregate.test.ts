@@ -95,6 +95,64 @@ test('a day of attempts → one report: per policy, counts, failures grouped by 
   });
 });
 
+test('DANE hops → a tlsa policy per MX host with its TLSA records as policy-string (RFC 8460 §4.3)', () => {
+  const ee = '3 1 1 aabbcc';
+  const dane = (fields: Partial<NonNullable<AttemptRecord['dane']>>) => ({ tlsa: 1, usable: 1, matched: null, error: null, records: [ee], ...fields });
+  const rotated = 'the TLSA record 3 1 1 aabbcc… matches no certificate the server sent';
+  const report = buildReport({
+    domain: 'dest.test',
+    start: DAY,
+    end: DAY + 86_400_000,
+    organization: 'Org',
+    contact: 'postmaster@org.test',
+    reportId: 'r1',
+    attempts: [
+      attempt({ policy: 'dane', policySource: 'dane', dane: dane({ matched: '3 1 1' }) }),
+      attempt({ policy: 'dane', policySource: 'dane', dane: dane({ matched: '3 1 1' }) }),
+      attempt({ policy: 'dane', policySource: 'dane', result: 'transient', tls: { ...mismatch, error: rotated }, dane: dane({ error: rotated }) }),
+      // The other MX host's TLSA answer was bogus: no connection, deferred.
+      attempt({
+        mx: 'mx2.dest.test',
+        ip: '',
+        policy: 'dane',
+        result: 'transient',
+        reply: undefined,
+        tls: undefined,
+        dane: { tlsa: 0, usable: 0, matched: null, error: 'TLSA lookup failed: SERVFAIL' },
+      }),
+    ].map((a) => Object.fromEntries(Object.entries(a).filter(([, v]) => v !== undefined)) as unknown as AttemptRecord),
+  });
+  assert.deepEqual(report?.policies, [
+    {
+      policy: { 'policy-type': 'tlsa', 'policy-string': [ee], 'policy-domain': 'dest.test', 'mx-host': ['mx1.dest.test'] },
+      summary: { 'total-successful-session-count': 2, 'total-failure-session-count': 1 },
+      'failure-details': [
+        {
+          'result-type': 'tlsa-invalid',
+          'sending-mta-ip': '198.51.100.7',
+          'receiving-mx-hostname': 'mx1.dest.test',
+          'receiving-ip': '192.0.2.1',
+          'failed-session-count': 1,
+          'failure-reason-code': rotated,
+        },
+      ],
+    },
+    {
+      policy: { 'policy-type': 'tlsa', 'policy-domain': 'dest.test', 'mx-host': ['mx2.dest.test'] },
+      summary: { 'total-successful-session-count': 0, 'total-failure-session-count': 1 },
+      'failure-details': [
+        {
+          'result-type': 'dnssec-invalid',
+          'sending-mta-ip': '198.51.100.7',
+          'receiving-mx-hostname': 'mx2.dest.test',
+          'failed-session-count': 1,
+          'failure-reason-code': 'TLSA lookup failed: SERVFAIL',
+        },
+      ],
+    },
+  ]);
+});
+
 test('no TLS session that day: no report', () => {
   const none = buildReport({
     domain: 'dest.test',

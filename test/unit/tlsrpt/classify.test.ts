@@ -97,6 +97,108 @@ test('attempts → sessions of the TLS report (RFC 8460 §4.3), table', () => {
   }
 });
 
+// The attempts rows outbound/hop.ts hostPolicy leads to, per TLSA answer and level (RFC 7672 §2.2).
+const ee = '3 1 1 aabbcc';
+const found = (fields: Partial<NonNullable<AttemptRecord['dane']>> = {}) => ({ tlsa: 1, usable: 1, matched: null, error: null, records: [ee], ...fields });
+const notSent = { ip: '', result: 'transient', reply: undefined } as const;
+
+test('DANE hops → tlsa sessions of the TLS report (RFC 8460 §4.3.2.2), table', () => {
+  const cases: [string, Partial<AttemptRecord>, SessionVerdict][] = [
+    [
+      'the chain matched a 3 1 1 record',
+      { policy: 'dane', policySource: 'dane', tls: tls(true), dane: found({ matched: '3 1 1' }) },
+      { session: 'success', policy: 'tlsa' },
+    ],
+    [
+      'matched, under an MTA-STS policy too: DANE wins (RFC 8461 §2)',
+      { policy: 'dane', policySource: 'dane', tls: tls(true), dane: found({ matched: '3 1 1' }), stsPolicy: sts },
+      { session: 'success', policy: 'tlsa' },
+    ],
+    [
+      'matched, the MTA-STS policy not fetched: still a DANE success',
+      { policy: 'dane', policySource: 'dane', tls: tls(true), dane: found({ matched: '3 1 1' }), stsProblem: { kind: 'sts-policy-fetch-error', detail: 'x' } },
+      { session: 'success', policy: 'tlsa' },
+    ],
+    [
+      'no record matched the chain (key rotated)',
+      {
+        policy: 'dane-only',
+        policySource: 'dane',
+        result: 'transient',
+        tls: tls(false, 'the TLSA record 3 1 1 aa… matches no certificate the server sent'),
+        dane: found({ error: 'the TLSA record 3 1 1 aa… matches no certificate the server sent' }),
+      },
+      { session: 'failure', policy: 'tlsa', result: 'tlsa-invalid' },
+    ],
+    [
+      'usable TLSA, the handshake failed',
+      { policy: 'dane', policySource: 'dane', result: 'transient', tls: tls(false, 'handshake failed', ''), dane: found() },
+      { session: 'failure', policy: 'tlsa', result: 'validation-failure' },
+    ],
+    [
+      'usable TLSA, no STARTTLS',
+      { policy: 'dane', policySource: 'dane', result: 'transient', error: 'TLS is required (dane) but the server does not offer STARTTLS', dane: found() },
+      { session: 'failure', policy: 'tlsa', result: 'starttls-not-supported' },
+    ],
+    [
+      'usable TLSA, connection refused',
+      { policy: 'dane', policySource: 'dane', result: 'transient', error: 'connect ECONNREFUSED', reply: undefined, dane: found() },
+      { session: 'none' },
+    ],
+    [
+      'only unusable TLSA (usage 1): encrypt, delivered unauthenticated (RFC 7672 §3.1.1)',
+      {
+        policy: 'encrypt',
+        policySource: 'dane',
+        tls: tls(false, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE (x)'),
+        dane: found({ usable: 0, records: ['1 1 1 aabbcc'] }),
+      },
+      { session: 'failure', policy: 'tlsa', result: 'tlsa-invalid' },
+    ],
+    [
+      'only unusable TLSA under dane-only: not sent',
+      { ...notSent, policy: 'dane-only', dane: found({ usable: 0, records: ['1 1 1 aabbcc'], error: 'no usable TLSA record' }) },
+      { session: 'failure', policy: 'tlsa', result: 'tlsa-invalid' },
+    ],
+    [
+      'bogus TLSA answer (SERVFAIL): deferred',
+      { ...notSent, policy: 'dane', dane: { tlsa: 0, usable: 0, matched: null, error: 'TLSA lookup failed: _25._tcp.mx.dest.test TLSA: SERVFAIL' } },
+      { session: 'failure', policy: 'tlsa', result: 'dnssec-invalid' },
+    ],
+    [
+      'dane-only, the host has no TLSA',
+      { ...notSent, policy: 'dane-only', dane: { tlsa: 0, usable: 0, matched: null, error: 'no TLSA records for _25._tcp.mx.dest.test' } },
+      { session: 'failure', policy: 'tlsa', result: 'dane-required' },
+    ],
+    [
+      'dane-only, the host zone is not signed',
+      { ...notSent, policy: 'dane-only', dane: { tlsa: 0, usable: 0, matched: null, error: 'the address records of mx.dest.test are not DNSSEC-secure' } },
+      { session: 'failure', policy: 'tlsa', result: 'dane-required' },
+    ],
+    [
+      '"dane" without TLSA: opportunistic TLS, no policy',
+      { policy: 'may', policySource: 'default', tls: tls(false, mismatch), dane: { tlsa: 0, usable: 0, matched: null, error: 'no TLSA records' } },
+      { session: 'success', policy: 'no-policy-found' },
+    ],
+    [
+      '"dane" without TLSA, MTA-STS enforce: the sts policy applies',
+      {
+        policy: 'verify',
+        policySource: 'mta-sts',
+        stsPolicy: sts,
+        tls: tls(false, mismatch),
+        dane: { tlsa: 0, usable: 0, matched: null, error: 'no TLSA records' },
+      },
+      { session: 'failure', policy: 'sts', result: 'certificate-host-mismatch' },
+    ],
+  ];
+  for (const [name, fields, want] of cases) {
+    const attempt = { ...base, ...fields } as AttemptRecord;
+    if ('reply' in fields && fields.reply === undefined) delete attempt.reply;
+    assert.deepEqual(classifyAttempt(attempt), want, name);
+  }
+});
+
 test('certificate errors → result types, table', () => {
   const cases: [string | undefined, string][] = [
     ['CERT_HAS_EXPIRED (certificate has expired)', 'certificate-expired'],
