@@ -194,7 +194,7 @@ async function memoryDrain(
   const shape = p.drain;
   say(`queue drain: ${shape.messages} messages of ${shape.size} B`);
   const sealpost = await startSealpost(cleanup, root, { dir: o.dir, port: await freePort(), dns: o.dns, sinkPort: o.sinkPort, relay: true });
-  const r = await outbound(sealpostTarget(sealpost), shape, { scope: cleanup, sinkPort: o.sinkPort, sinkOut: o.sinkOut, settleMs: p.settleMs });
+  const r = await outbound(sealpostTarget(sealpost), shape, { root, scope: cleanup, sinkPort: o.sinkPort, sinkOut: o.sinkOut, settleMs: p.settleMs });
   await sealpost.stop();
   if (r.error) {
     (report.memory.errors ??= []).push(`queue drain: ${r.error}`);
@@ -378,17 +378,17 @@ async function main(): Promise<number> {
       const s = sealpostTarget(sealpost, groupFor('sealpost'));
       const pf = postfixTarget(postfix, groupFor('postfix'));
       const plainRuns = (shape: Shape): Runs => ({
-        sealpost: () => inboundPlain(s, shape),
-        postfix: () => inboundPlain(pf, shape),
+        sealpost: () => inboundPlain(root, s, shape),
+        postfix: () => inboundPlain(root, pf, shape),
         ...peerRuns(
           () => true,
-          (t) => inboundPlain(t, shape),
+          (t) => inboundPlain(root, t, shape),
         ),
       });
       if (only.has('inbound')) {
         for (const shape of p.inbound) {
           const r = await inRounds(p.rounds, plainRuns(shape));
-          done({ scenario: 'inbound', label: 'smtp-source', ...shape, messages: shape.messages, ...sides(r) });
+          done({ scenario: 'inbound', label: 'plain', ...shape, messages: shape.messages, ...sides(r) });
         }
         // The scaling row: the busiest case again with every server on one CPU, the load generator on the other.
         const busiest = p.inbound.filter((x) => x.sessions > 1).at(-1);
@@ -429,7 +429,7 @@ async function main(): Promise<number> {
           authChecks: false,
         });
         const quiet = sealpostTarget(plain, groupFor('sealpost'));
-        const r = await inRounds(p.rounds, { sealpost: () => inboundPlain(quiet, like), postfix: () => inboundPlain(pf, like) });
+        const r = await inRounds(p.rounds, { sealpost: () => inboundPlain(root, quiet, like), postfix: () => inboundPlain(root, pf, like) });
         done({ scenario: 'inbound', label: 'Sealpost without SPF/DKIM/DMARC', ...like, messages: like.messages, ...sides(r) });
         await plain.stop();
       }
@@ -453,11 +453,11 @@ async function main(): Promise<number> {
       for (const shape of p.outbound) {
         const sinkOut = (name: string) => path.join(work, `sink-${name}-${shape.size}.out`);
         const r = await each(i++, {
-          sealpost: () => outbound(s, shape, { scope: cleanup, sinkPort: sealpostSink, sinkOut: sinkOut('sealpost') }),
-          postfix: () => outbound(pf, shape, { scope: cleanup, sinkPort: postfixSink, sinkOut: sinkOut('postfix') }),
+          sealpost: () => outbound(s, shape, { root, scope: cleanup, sinkPort: sealpostSink, sinkOut: sinkOut('sealpost') }),
+          postfix: () => outbound(pf, shape, { root, scope: cleanup, sinkPort: postfixSink, sinkOut: sinkOut('postfix') }),
           ...peerRuns(
             (x) => x.server.relays,
-            (t, x) => outbound(t, shape, { scope: cleanup, sinkPort: x.sinkPort, sinkOut: sinkOut(t.name) }),
+            (t, x) => outbound(t, shape, { root, scope: cleanup, sinkPort: x.sinkPort, sinkOut: sinkOut(t.name) }),
           ),
         });
         done({ scenario: 'outbound', label: 'smtp-sink', ...shape, ...sides(r) });

@@ -1,13 +1,12 @@
 // Postfix's side of the benchmark: a receiving Postfix (durable queue, virtual(8) Maildir
 // delivery), a relaying Postfix (durable queue, relayhost = the sink), and Postfix's own load
-// tools, smtp-source and smtp-sink. Built on test/helpers/postfix.ts. Side effects: Postfix
+// sink, smtp-sink. Built on test/helpers/postfix.ts. Side effects: Postfix
 // instances and smtp-sink processes (stopped when the scope ends), files in temp directories.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type PostfixInstance, startPostfixReceiver, startPostfixSender } from '../test/helpers/postfix.ts';
-import { run } from '../test/helpers/proc.ts';
 import type { Scope } from '../test/helpers/tmp.ts';
 import { waitForPort } from '../test/helpers/wait.ts';
 import { groupCpuMs, groupPssKiB } from './proc.ts';
@@ -120,32 +119,4 @@ export async function startSink(scope: Scope, port: number, outFile: string): Pr
     },
     stop,
   };
-}
-
-export interface SourceRun {
-  ms: number;
-}
-
-/** smtp-source: `messages` messages of `size` body bytes over `sessions` sessions, one connection per message. */
-export async function smtpSource(port: number, o: { sessions: number; messages: number; size: number; to: string; timeoutMs: number }): Promise<SourceRun> {
-  const args = [
-    '-s',
-    String(o.sessions),
-    '-m',
-    String(o.messages),
-    '-l',
-    String(o.size),
-    '-f',
-    'load@load.test',
-    '-t',
-    o.to,
-    '-M',
-    'load.test',
-    `127.0.0.1:${port}`,
-  ];
-  const t0 = performance.now();
-  const r = await run('smtp-source', args, { timeoutMs: o.timeoutMs });
-  const ms = performance.now() - t0;
-  if (r.code !== 0) throw new Error(`smtp-source ${args.join(' ')}: exit ${r.code ?? r.signal}: ${r.stderr.trim() || r.stdout.trim()}`);
-  return { ms };
 }

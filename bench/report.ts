@@ -112,7 +112,7 @@ export function formatTable(r: BenchReport): string {
     const cpu = (f: SideFigures) => (f.error ? '—' : `${num(f.cpuMs / f.messages, 2)} ms`);
     const loop = Number(c.sealpost.notes?.['loopCpuMs'] ?? Number.NaN);
     const busy = c.sealpost.error || Number.isNaN(loop) ? '—' : `${Math.round((100 * loop) / c.sealpost.drainMs)} %`;
-    const variant = c.scenario === 'inbound' && c.label !== 'smtp-source' ? ` (${c.label})` : '';
+    const variant = c.scenario === 'inbound' && c.label !== 'plain' ? ` (${c.label})` : '';
     rows.push([
       `${c.scenario === 'outbound' ? 'outbound' : 'inbound'} ${what}, C=${c.sessions}, ${kib(c.size)}, N=${c.messages}${variant}`,
       num(s),
@@ -202,7 +202,7 @@ export function formatPeers(r: BenchReport): string[] {
       return [side.error ? 'error' : num(v), num(ratio(s, v), 2)];
     });
     const what = c.scenario === 'outbound' ? 'outbound' : c.scenario === 'starttls' ? `STARTTLS ${c.label}` : 'inbound';
-    const variant = c.scenario === 'inbound' && c.label !== 'smtp-source' ? ` (${c.label})` : '';
+    const variant = c.scenario === 'inbound' && c.label !== 'plain' ? ` (${c.label})` : '';
     rows.push([`${what}, C=${c.sessions}, ${kib(c.size)}${variant}`, num(s), ...cells]);
   }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
@@ -221,7 +221,7 @@ export function formatPeers(r: BenchReport): string[] {
   const one = r.cases.find((c) => c.cpus === 1);
   const all =
     one &&
-    r.cases.find((c) => c.cpus === undefined && c.scenario === one.scenario && c.sessions === one.sessions && c.size === one.size && c.label === 'smtp-source');
+    r.cases.find((c) => c.cpus === undefined && c.scenario === one.scenario && c.sessions === one.sessions && c.size === one.size && c.label === 'plain');
   if (one && all) {
     const factor = (name: string, a: SideFigures | undefined, b: SideFigures | undefined) => {
       const f = a && b ? ratio(headline(all, a), headline(one, b)) : undefined;

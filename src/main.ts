@@ -339,6 +339,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       storage,
       prepareOutgoing: (input) => prepareOutgoing(input, { signer, hostname: config.hostname }),
       ...(offload.verify ? { verifyInbound: offload.verify } : {}),
+      ...(offload.spf ? { checkSpf: offload.spf } : {}),
+      ...(offload.warm ? { warmChecks: offload.warm } : {}),
       ...(arcKey ? { arcSeal: { signingDomain: arcKey.domain, selector: arcKey.selector, privateKey: arcKey.privateKeyPem } } : {}),
       ...(config.rspamd
         ? {

@@ -41,6 +41,8 @@ commands:
                              the daemon runs (Maildirs only with --with-mail)
   restore FILE.tar.zst|DIR   a backup into the empty data_dir of --config (the backup's config is
                              written there when the file does not exist)
+  store init                 create or upgrade the schema of the PostgreSQL queue ([store] kind = "postgres")
+  store status [--json]      its schema version, nodes with their heartbeat and claims, recipients by state
   tls-check DOMAIN|HOST[:PORT] [--json] [--dns SERVER] [--ca-file FILE]
                              the mail TLS of a domain's MX hosts, explained (--config optional;
                              sealpost tls-check --help for every option)
@@ -86,6 +88,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./backup.ts')).run(config, args);
     case 'restore':
       return (await import('./restore.ts')).run(config, args);
+    case 'store':
+      return (await import('./store.ts')).run(config, args);
     case 'config':
       if (sub === 'check') return (await import('./config-check.ts')).run(config);
       return usage(`config: unknown subcommand "${sub ?? ''}"; try: sealpost config check --config FILE`);

@@ -3,14 +3,14 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import type { Problem } from './fields.ts';
-import { validateConfig } from './schema.ts';
+import { type ValidateOptions, validateConfig } from './schema.ts';
 import { passwordFiles } from './transport.ts';
 import type { Config } from './types.ts';
 
 /** `warnings`: settings that work but should not be used (config check prints them, start logs them). */
 export type Loaded = { ok: true; config: Config; file: string; warnings: Problem[] } | { ok: false; file: string; problems: Problem[] };
 
-export async function loadConfig(file: string): Promise<Loaded> {
+export async function loadConfig(file: string, options: ValidateOptions = {}): Promise<Loaded> {
   const absolute = path.resolve(file);
   let text: string;
   try {
@@ -27,16 +27,21 @@ export async function loadConfig(file: string): Promise<Loaded> {
     const message = err instanceof TomlError ? `TOML syntax error at line ${err.line}, column ${err.column}: ${err.message.split('\n')[0]}` : String(err);
     return { ok: false, file: absolute, problems: [{ path: '(syntax)', message }] };
   }
-  const result = validateConfig(raw, path.dirname(absolute));
+  const result = validateConfig(raw, path.dirname(absolute), options);
   if (result.ok) {
-    const problems = [...(await checkPasswordFiles(passwordFiles(result.config.outbound))), ...(await checkSrsSecret(result.config.srs.secretFile))];
+    const store = result.config.store;
+    const storePassword = store.kind === 'postgres' && store.passwordFile ? [{ path: 'store.password_file', file: store.passwordFile }] : [];
+    const problems = [
+      ...(await checkPasswordFiles([...passwordFiles(result.config.outbound), ...storePassword])),
+      ...(await checkSrsSecret(result.config.srs.secretFile)),
+    ];
     if (problems.length > 0) return { ok: false, file: absolute, problems };
   }
   return result.ok ? { ok: true, config: result.config, file: absolute, warnings: result.warnings } : { ok: false, file: absolute, problems: result.problems };
 }
 
 /**
- * Smarthost password files: present, not empty, and readable by their owner only (mode 0600), as
+ * Smarthost and PostgreSQL password files: present, not empty, and readable by their owner only (mode 0600), as
  * ssh does for keys. Only their mode and size are looked at here; the courier reads the password
  * when it sends AUTH, so it is never part of the Config.
  */

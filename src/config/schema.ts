@@ -25,6 +25,7 @@ import {
 } from './sections.ts';
 import { readArc, readSrs } from './srs.ts';
 import { readStatusHttp } from './status-http.ts';
+import { readStore } from './store.ts';
 import { readTlsrpt } from './tlsrpt-sending.ts';
 import type { Config, DkimDomain } from './types.ts';
 
@@ -49,6 +50,7 @@ const TOP_KEYS = [
   'log',
   'outbound',
   'queue',
+  'store',
   'local',
   'doctor',
   'status_http',
@@ -57,8 +59,13 @@ const TOP_KEYS = [
   'tlsrpt',
 ] as const;
 
+/** Options of a caller that can do more than the daemon: `acceptPostgres`, see config/store.ts. */
+export interface ValidateOptions {
+  acceptPostgres?: boolean;
+}
+
 /** Validates a parsed TOML document. `baseDir` resolves relative paths (the config file's folder). */
-export function validateConfig(raw: Table, baseDir: string): Validated {
+export function validateConfig(raw: Table, baseDir: string, options: ValidateOptions = {}): Validated {
   const r = new Reader();
   r.unknownKeys(raw, '', TOP_KEYS);
 
@@ -102,6 +109,7 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
   const log = readLog(r, r.table(raw, 'log', ''));
   const outbound = readOutbound(r, r.table(raw, 'outbound', ''), baseDir);
   const queue = readQueue(r, r.table(raw, 'queue', ''));
+  const store = readStore(r, r.table(raw, 'store', ''), baseDir, options.acceptPostgres);
   const local = readLocal(r, r.table(raw, 'local', ''));
   const doctor = readDoctor(r, r.table(raw, 'doctor', ''));
   const statusHttp = readStatusHttp(r, r.table(raw, 'status_http', ''), listen.statusHttp, baseDir);
@@ -134,6 +142,7 @@ export function validateConfig(raw: Table, baseDir: string): Validated {
     log,
     outbound,
     queue,
+    store,
     local,
     doctor,
     statusHttp,

@@ -163,6 +163,8 @@ export interface Config {
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
   outbound: OutboundConfig;
   queue: QueueConfig;
+  /** [store]: where the queue lives (config/store.ts). */
+  store: StoreConfig;
   local: LocalConfig;
   /** [doctor]: our public addresses, blocklists, the port-25 probe (`sealpost doctor`). */
   doctor: DoctorConfig;
@@ -319,6 +321,21 @@ export interface QueueConfig {
   /** Delivery attempt records (`queue show`) older than this are deleted and their space given back. */
   attemptsRetentionMs: number;
 }
+
+/** [store]: the embedded SQLite database in data_dir, or one PostgreSQL database shared by several nodes. */
+export type StoreConfig =
+  | { kind: 'sqlite' }
+  | {
+      kind: 'postgres';
+      /** postgres://USER@HOST:PORT/DATABASE, never with a password. */
+      url: string;
+      /** A file holding the password (absolute); absent: PGPASSFILE or ~/.pgpass. */
+      passwordFile?: string;
+      /** This node's name on its claims (`owner`); absent: the machine's host name. */
+      node?: string;
+      /** How long a claim stays this node's without a renewal; renewed every third of it. */
+      leaseMs: number;
+    };
 
 /** `warnings`: settings that work but should not be used; they never make a config invalid. */
 

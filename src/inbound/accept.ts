@@ -79,6 +79,11 @@ export function createAcceptor({ deps, role, relayAllowed, refuse, stateOf }: Ac
           date: new Date(now),
         }),
     };
+    if (state?.early) {
+      // The transaction ends here: its early checks go with this message, never with the next.
+      arrival.early = state.early;
+      state.early = undefined;
+    }
     const outcome = await deps.intake.accept(arrival);
     if (outcome.ok) return outcome.id;
     const err = reply(outcome.code, outcome.enhanced, outcome.text);

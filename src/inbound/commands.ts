@@ -1,5 +1,6 @@
 // The SMTP commands of one inbound session (smtp-server's handlers): connect (reverse DNS),
-// STARTTLS facts, AUTH through the guard, MAIL FROM and RCPT TO policy, DATA collected and handed
+// STARTTLS facts, AUTH through the guard, MAIL FROM and RCPT TO policy (and intake's early checks
+// started at MAIL FROM), DATA collected and handed
 // to accept.ts, and the session record at close. The listener (listener.ts) owns the servers and
 // the shared session map; these handlers only read and update a session's state.
 import type { TLSSocket } from 'node:tls';
@@ -132,6 +133,17 @@ export function sessionHandlers({ deps, role, sessions, refuse, enoughSpace, rel
             return callback(refuse(session, reply(553, '5.7.1', `<${address.address}>: Sender address rejected: not owned by user ${user}`)));
           }
         }
+        // The checks that need only the envelope start now, while RCPT and DATA come in (intake decides which).
+        const state = sessions.get(session.id);
+        if (state) {
+          state.early = deps.intake.mailFrom({
+            origin: role === 'mx' ? 'smtp' : 'submission',
+            sender: address.address,
+            relayAllowed: relayAllowed(session),
+            user: sessionUser(session),
+            client: { ip: session.remoteAddress, helo: session.hostNameAppearsAs || '' },
+          });
+        }
         callback();
       });
     },
@@ -164,6 +176,7 @@ export function sessionHandlers({ deps, role, sessions, refuse, enoughSpace, rel
         budget: deps.budget,
         openSpool: deps.intake.openSpool,
         bareNewline: config.inbound.bareNewline,
+        ...(state?.early?.headerRead ? { onHeader: state.early.headerRead } : {}),
       });
       void collection.done.then((collected) => {
         accept(session, collected).then(

@@ -6,7 +6,7 @@ import type { SMTPServer, SMTPServerOptions } from 'smtp-server';
 import type { AuthOutcome, AuthRequest } from '../auth/authenticator.ts';
 import type { Config } from '../config/types.ts';
 import type { StorageHealth } from '../db/storage-fault.ts';
-import type { Intake } from '../intake/intake.ts';
+import type { EarlyChecks, Intake } from '../intake/intake.ts';
 import type { Logger } from '../log/log.ts';
 import type { Directory } from '../routing/recipients.ts';
 import type { DnsblCheck } from './dnsbl-check.ts';
@@ -63,6 +63,8 @@ export interface SessionState {
   refusal?: string;
   /** What refused it, for the statistics. */
   refusedBy?: 'dnsbl';
+  /** The checks intake started at this transaction's MAIL FROM (SPF), handed back at the end of DATA. */
+  early?: EarlyChecks;
 }
 
 export type SessionTls = NonNullable<SessionState['tls']>;

@@ -5,12 +5,15 @@
 // and writes the "received" record. The caller answers only after this resolves (250 after the
 // commit). Outcomes are values; the SMTP side turns a refusal into its reply.
 //
-//   createIntake(deps) → { accept(arrival) → Promise<IntakeOutcome>, openSpool() }
+// The checks that need only the envelope start earlier: mailFrom() kicks off SPF as MAIL FROM is
+// accepted, and accept() finds its result settled in the arrival.
+//
+//   createIntake(deps) → { mailFrom(transaction) → EarlyChecks, accept(arrival) → Promise<IntakeOutcome>, openSpool() }
 import type { OutgoingInput, Prepared } from '../auth/submission.ts';
 import { bodyHead, bodySize, isSpooled, type MessageBody, prependTo, withHead } from '../core/body.ts';
 import { isStorageFault, type StorageHealth } from '../db/storage-fault.ts';
 import { type Logger, mailLog } from '../log/log.ts';
-import type { ArcSealKey, Verdict, VerifyInput } from '../mailauth/verify.ts';
+import type { ArcSealKey, SPFResult, SpfInput, Verdict, VerifyInput } from '../mailauth/verify.ts';
 import { headerBlock } from '../message/body.ts';
 import { plainHeaderFacts } from '../message/header-facts.ts';
 import { withSubject } from '../message/subject.ts';
@@ -39,6 +42,10 @@ export interface IntakeDeps {
   prepareOutgoing?: (input: OutgoingInput) => Promise<Prepared>;
   /** Mail from other servers: SPF/DKIM/DMARC (src/mailauth/verify.ts). Absent: off. */
   verifyInbound?: (input: VerifyInput) => Promise<Verdict>;
+  /** With verifyInbound: SPF alone, started at MAIL FROM; undefined when it could not be had (verifyInbound then evaluates it). */
+  checkSpf?: (input: SpfInput) => Promise<SPFResult | undefined>;
+  /** With verifyInbound: the header block has arrived; starts the lookups it names (DMARC, DKIM keys). */
+  warmChecks?: (header: Buffer) => void;
   /** [arc] enabled: mail from other servers that we forward gets an ARC set signed with this key. */
   arcSeal?: ArcSealKey;
   /** Content checks by rspamd (src/rspamd) for port 25 mail, and with `outbound` for our users' too. Absent: off. */
@@ -78,6 +85,25 @@ export interface Arrival {
   client?: { ip: string; helo: string; tls?: string; reverseName?: string };
   /** Our trace field (a Received header ending in CRLF) for this queue id and these recipients. */
   trace: (id: string, recipients: readonly NewRecipient[], now: number) => string;
+  /** What mailFrom() started for this transaction. */
+  early?: EarlyChecks;
+}
+
+/** A transaction as MAIL FROM is accepted: enough for the checks of the envelope. */
+export interface Transaction {
+  origin: Exclude<Origin, 'bounce' | 'local'>;
+  sender: string;
+  relayAllowed: boolean;
+  user?: string;
+  client: { ip: string; helo: string };
+}
+
+/** Checks started at MAIL FROM, kept with the session's transaction and handed back in its Arrival. */
+export interface EarlyChecks {
+  /** RFC 7208 §2.4: SPF checks MAIL FROM (or the HELO for <>), both known at MAIL FROM. */
+  spf?: { input: SpfInput; result: Promise<SPFResult | undefined> };
+  /** Call once the header block has been read from the streaming body (DMARC and DKIM key lookups start). */
+  headerRead?: (header: Buffer) => void;
 }
 
 export type IntakeOutcome =
@@ -86,6 +112,8 @@ export type IntakeOutcome =
   | { ok: false; code: number; enhanced: string; text: string; refusal: boolean };
 
 export interface Intake {
+  /** MAIL FROM was accepted: starts the checks that need only the envelope (SPF, for mail from other servers). */
+  mailFrom(transaction: Transaction): EarlyChecks;
   accept(arrival: Arrival): Promise<IntakeOutcome>;
   /** A new spool file for a large body as it arrives (queue/spool.ts). */
   openSpool(): SpoolFile;
@@ -98,6 +126,13 @@ export function createIntake(deps: IntakeDeps): Intake {
   const { log } = deps;
   return {
     openSpool: () => deps.store.spool.create(deps.newId()),
+    mailFrom(t) {
+      // The same mail accept() verifies: from other servers over SMTP, neither our users nor relay clients.
+      const outgoing = t.user !== undefined || t.relayAllowed;
+      if (!deps.verifyInbound || !deps.checkSpf || outgoing || t.origin !== 'smtp') return {};
+      const input = { ip: t.client.ip, helo: t.client.helo, sender: t.sender };
+      return { spf: { input, result: deps.checkSpf(input) }, ...(deps.warmChecks ? { headerRead: deps.warmChecks } : {}) };
+    },
     async accept(arrival) {
       const directory = deps.directory();
       const recipients: NewRecipient[] = [];
@@ -145,9 +180,13 @@ export function createIntake(deps: IntakeDeps): Intake {
         stamped = { prepend: prepared.signature, message: prepared.body };
         dkim = prepared.dkim;
       } else if (deps.verifyInbound && arrival.origin === 'smtp' && client) {
+        const input = { ip: client.ip, helo: client.helo, sender };
+        const early = arrival.early?.spf;
+        // Started at MAIL FROM for this very envelope, and settled by now or soon (bounded in offload/client.ts).
+        const spf = early && sameSpfInput(early.input, input) ? await early.result : undefined;
         // Mail from another server to a remote recipient is a forward (an alias, or a bounce to an SRS address): sealed (RFC 8617).
         const seal = deps.arcSeal && recipients.some((r) => r.transport === 'remote') ? deps.arcSeal : undefined;
-        verdict = await deps.verifyInbound({ message: arrival.body, ip: client.ip, helo: client.helo, sender, ...(seal ? { seal } : {}) });
+        verdict = await deps.verifyInbound({ message: arrival.body, ...input, ...(spf ? { spf } : {}), ...(seal ? { seal } : {}) });
         if (verdict.error && log) mailLog(log, 'authres', { queueId: id, error: verdict.error }, 'sender authentication checks did not finish', 'warn');
         if (verdict.reject) {
           if (log)
@@ -282,6 +321,10 @@ export function createIntake(deps: IntakeDeps): Intake {
       });
     return { ok: false, code: d.code, enhanced: d.enhanced, text: d.text, refusal: true };
   }
+}
+
+function sameSpfInput(a: SpfInput, b: SpfInput): boolean {
+  return a.ip === b.ip && a.helo === b.helo && a.sender === b.sender;
 }
 
 /** The rspamd part of a log record. */

@@ -1,17 +1,21 @@
 // Inbound sender authentication on the MX listener: SPF (RFC 7208), DKIM (RFC 6376) and DMARC
 // (RFC 7489) with mailauth, through our DNS resolver, as Received-SPF and Authentication-Results
-// (RFC 8601) header fields; fields that claim to come from us are removed first. With a sealing
-// key (mail we forward), an ARC set (RFC 8617 §5.1) over the message as stored, with those
-// results. DNS I/O only.
+// (RFC 8601) header fields; fields that claim to come from us are removed first. SPF may have
+// been started at MAIL FROM (createSpfCheck) and comes in settled; checks.ts runs the rest without
+// needless waits. With a sealing key (mail we forward), an ARC set (RFC 8617 §5.1) over the
+// message as stored, with those results. DNS I/O only.
 //
 //   createInboundVerifier({ hostname, resolver, dmarcReject, timeoutMs }) → (input) → Promise<Verdict>
-import { authenticate, createSeal, type DNSResolver } from 'mailauth';
+//   createSpfCheck({ hostname, resolver }) → ({ ip, helo, sender }) → Promise<SPFResult>
+import { createSeal, type DNSResolver } from 'mailauth';
 import { bodyHead, bodyStream, isSpooled, type MessageBody, withHead } from '../core/body.ts';
 import { headerBlock } from '../message/body.ts';
 import { headerFields } from '../message/header-fields.ts';
+import { authenticateInbound, checkSpf, type SPFResult, type SpfInput } from './checks.ts';
 import { cleanResults, dmarcRejection, unverified, type Verdict } from './results.ts';
 import { limitSignatures, MAX_DKIM_SIGNATURES } from './signatures.ts';
 
+export type { SPFResult, SpfInput } from './checks.ts';
 export type { Verdict } from './results.ts';
 
 export interface VerifyInput {
@@ -23,6 +27,8 @@ export interface VerifyInput {
   sender: string;
   /** Add an ARC set signed with this key (a DKIM key of ours). */
   seal?: ArcSealKey;
+  /** The SPF result of this ip, helo and sender, evaluated at MAIL FROM (createSpfCheck); absent: evaluated here. */
+  spf?: SPFResult;
 }
 
 export interface ArcSealKey {
@@ -52,21 +58,20 @@ export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) 
       // At most MAX_DKIM_SIGNATURES key lookups, the From:-aligned signatures first (signatures.ts).
       const checked = withHead(input.message, limitSignatures(head, MAX_DKIM_SIGNATURES).message);
       const whole = isSpooled(checked) ? bodyStream(checked) : checked;
-      const checks = authenticate(readBody(head) ? whole : headerBlock(bodyHead(checked)), {
+      const checks = authenticateInbound(readBody(head) ? whole : headerBlock(bodyHead(checked)), {
         ip: input.ip,
         helo: input.helo,
         sender: input.sender,
         mta: deps.hostname,
         resolver: deps.resolver,
-        disableBimi: true,
-        trustReceived: false,
+        ...(input.spf ? { spf: Promise.resolve(input.spf) } : {}),
       });
       checks.catch(() => {}); // a late failure after the deadline is not unhandled
       const result = await Promise.race([checks, deadline]);
       if (result === 'timeout') return unverified(deps.hostname, cleaned, `checks did not finish within ${deps.timeoutMs} ms`);
       const dmarc = result.dmarc || undefined;
       const firstDkim = result.dkim.results.find((r) => r.status.result === 'pass') ?? result.dkim.results[0];
-      const headers = result.headers.endsWith('\r\n') ? result.headers : `${result.headers}\r\n`;
+      const headers = result.headers;
       const sealed = input.seal && result.arc ? await seal(cleaned.message, input.seal, result.arc) : undefined;
       return {
         headers: (sealed?.headers ?? '') + headers,
@@ -107,6 +112,15 @@ async function seal(
   const failed = created.errors[0];
   if (created.headers.length === 0) return { headers: '', outcome: `not sealed: ${failed?.err.message ?? 'no ARC set made'}` };
   return { headers: `${created.headers.join('\r\n')}\r\n`, outcome: 'sealed' };
+}
+
+/**
+ * SPF alone, as the verifier would evaluate it (RFC 7208 §2.4: MAIL FROM, or the HELO for <>):
+ * the client IP, HELO and sender are known at MAIL FROM, so the evaluation can run while the
+ * client sends RCPT and DATA. Rejects only on a bug in mailauth (DNS failures are temperror).
+ */
+export function createSpfCheck(deps: Pick<VerifierDeps, 'hostname' | 'resolver'>): (input: SpfInput) => Promise<SPFResult> {
+  return (input) => checkSpf({ ...input, mta: deps.hostname, resolver: deps.resolver });
 }
 
 /**

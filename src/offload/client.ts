@@ -1,6 +1,7 @@
 // The offload thread, as the event loop sees it: one worker thread for the per-message work that
 // would otherwise hold up every SMTP session: Maildir writes (their file-system calls) and the
-// SPF/DKIM/DMARC checks of inbound mail (mailauth's parsing, DNS through its own cache). One thread
+// SPF/DKIM/DMARC checks of inbound mail (mailauth's parsing, DNS through its own cache; SPF asked
+// for at MAIL FROM, the rest at the end of DATA with that SPF result handed back). One thread
 // for both, since each thread costs its own ~15 MB. A request the thread cannot answer (it died)
 // fails: a Maildir write as a file-system error (the message stays queued), a check as "none".
 import { Worker } from 'node:worker_threads';
@@ -8,7 +9,7 @@ import { isSpooled, type MessageBody } from '../core/body.ts';
 import type { NodeResolverOptions } from '../dns/node-resolver.ts';
 import type { MaildirPart, MaildirWrite } from '../local/maildir.ts';
 import { checksFailed } from '../mailauth/results.ts';
-import type { Verdict, VerifyInput } from '../mailauth/verify.ts';
+import type { SPFResult, SpfInput, Verdict, VerifyInput } from '../mailauth/verify.ts';
 
 /** What the thread needs to check inbound mail (see createInboundVerifier); absent: no checks. */
 export interface VerifySettings {
@@ -26,7 +27,9 @@ export type WireBody = Uint8Array | { kind: 'spooled'; prefix: Uint8Array; file:
 
 type Work =
   | { kind: 'maildir'; dir: string; name: string; parts: readonly MaildirPart[] }
-  | { kind: 'verify'; input: Omit<VerifyInput, 'message'> & { message: WireBody } };
+  | { kind: 'verify'; input: Omit<VerifyInput, 'message'> & { message: WireBody } }
+  | { kind: 'spf'; input: SpfInput }
+  | { kind: 'warm'; header: Uint8Array };
 
 export type Request = Work & { id: number };
 
@@ -36,6 +39,10 @@ export interface Offload {
   write: MaildirWrite;
   /** Present when the thread was started with VerifySettings. */
   verify?: (input: VerifyInput) => Promise<Verdict>;
+  /** SPF alone, started at MAIL FROM (with verify); undefined when the thread could not answer (verify then evaluates it). */
+  spf?: (input: SpfInput) => Promise<SPFResult | undefined>;
+  /** The header block has arrived: the thread starts the DMARC and DKIM key lookups it names (nothing to wait for). */
+  warm?: (header: Buffer) => void;
   /** Ends the thread after the requests in flight are answered. */
   close(): Promise<void>;
 }
@@ -92,6 +99,8 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}): 
               return checksFailed(checks.hostname, input.message, (err as Error).message);
             }
           },
+          spf: (input: SpfInput) => within(call<SPFResult>({ kind: 'spf', input }), checks.timeoutMs),
+          warm: (header: Buffer) => void call({ kind: 'warm', header: exact(header) }).catch(() => {}),
         }
       : {}),
     async close() {
@@ -101,6 +110,20 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}): 
       await worker.terminate();
     },
   };
+}
+
+/** The value, or undefined when it fails or takes longer than `ms` (the timer does not hold the process). */
+function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+    timer.unref();
+  });
+  const settled = work.then(
+    (value) => value,
+    () => undefined,
+  );
+  return Promise.race([settled, late]).finally(() => clearTimeout(timer));
 }
 
 /** A view is cloned with its whole buffer (a small Buffer shares an 8 KiB pool): an exact copy of a view. */

@@ -1,19 +1,20 @@
-// Entry point of the offload thread (started by client.ts): answers Maildir writes and inbound
-// checks as they come, each with the same code the event loop would run (maildir.ts, verify.ts).
+// Entry point of the offload thread (started by client.ts): answers Maildir writes, SPF at MAIL
+// FROM, the lookups a header block names (as the body streams) and inbound checks as they come, each with the same code the event loop would run (maildir.ts, verify.ts).
 // Builds its own DNS resolver and cache from the settings it is given.
 import { parentPort, workerData } from 'node:worker_threads';
 import { cachingResolver } from '../dns/cache.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import { createMaildirWriter } from '../local/maildir.ts';
+import { warmUp } from '../mailauth/checks.ts';
 import { mailauthResolver } from '../mailauth/resolver.ts';
-import { createInboundVerifier, type VerifyInput } from '../mailauth/verify.ts';
+import { createInboundVerifier, createSpfCheck, type VerifyInput } from '../mailauth/verify.ts';
 import { type Answer, fromWire, type Request, toWire, type VerifySettings } from './client.ts';
 
 const port = parentPort;
 if (!port) throw new Error('offload/thread.ts runs only as a worker thread');
 const settings = workerData as { verify?: VerifySettings };
 const write = createMaildirWriter();
-const verify = settings.verify && verifier(settings.verify);
+const checks = settings.verify && verifier(settings.verify);
 
 port.on('message', (request: Request) => {
   handle(request).then(
@@ -25,9 +26,14 @@ port.on('message', (request: Request) => {
 
 async function handle(request: Request): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
   if (request.kind === 'maildir') return { value: await write(request.dir, request.name, request.parts), transfer: [] };
-  if (!verify) throw new Error('inbound checks are off');
+  if (!checks) throw new Error('inbound checks are off');
+  if (request.kind === 'spf') return { value: await checks.spf(request.input), transfer: [] };
+  if (request.kind === 'warm') {
+    checks.warm(Buffer.from(request.header.buffer, request.header.byteOffset, request.header.byteLength));
+    return { value: null, transfer: [] };
+  }
   const input: VerifyInput = { ...request.input, message: fromWire(request.input.message) };
-  const verdict = await verify(input);
+  const verdict = await checks.verify(input);
   const message = toWire(verdict.message);
   // The message (or a spooled one's prefix) goes back without a copy when it owns its memory.
   const bytes = message instanceof Uint8Array ? message : message.prefix;
@@ -36,6 +42,11 @@ async function handle(request: Request): Promise<{ value: unknown; transfer: Arr
 }
 
 function verifier(s: VerifySettings) {
-  const resolver = cachingResolver(createNodeResolver(s.dns), { now: Date.now });
-  return createInboundVerifier({ hostname: s.hostname, resolver: mailauthResolver(resolver, resolver), dmarcReject: s.dmarcReject, timeoutMs: s.timeoutMs });
+  const cache = cachingResolver(createNodeResolver(s.dns), { now: Date.now });
+  const resolver = mailauthResolver(cache, cache);
+  return {
+    verify: createInboundVerifier({ hostname: s.hostname, resolver, dmarcReject: s.dmarcReject, timeoutMs: s.timeoutMs }),
+    spf: createSpfCheck({ hostname: s.hostname, resolver }),
+    warm: (header: Buffer) => warmUp(header, resolver),
+  };
 }

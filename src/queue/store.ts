@@ -370,7 +370,7 @@ export class QueueStore {
   }
 }
 
-function describe(outcome: Exclude<Outcome, { kind: 'delivered' }>): string {
+export function describe(outcome: Exclude<Outcome, { kind: 'delivered' }>): string {
   const reply = outcome.reply ? ` (${outcome.reply.code}${outcome.reply.enhanced ? ` ${outcome.reply.enhanced}` : ''} ${outcome.reply.text})` : '';
   return `${outcome.enhanced ? `${outcome.enhanced} ` : ''}${outcome.reason}${reply}`;
 }

@@ -1,4 +1,4 @@
-// The certificate of last resort: a self-signed RSA-2048 certificate for `hostname`, generated
+// The certificate of last resort: a self-signed ECDSA P-256 certificate for `hostname`, generated
 // on first start and kept in <data_dir>/certs/self-signed/{key.pem,cert.pem} (dir 0700, key
 // 0600, written tmp → fsync → rename). The only writer of that directory. Logs a generation.
 //
@@ -41,10 +41,15 @@ export function selfSignedVerdict(material: CertMaterial | undefined, hostname: 
   return { reuse: true };
 }
 
-/** RSA-2048 (so DHE-RSA and ECDHE-RSA both work for old peers), SAN dNSName = hostname, ~1 year. */
+/**
+ * ECDSA P-256 (as ACME's certificates by default): a handshake signature costs a fraction of an
+ * RSA-2048 one and the certificate is smaller; every TLS 1.2 ECDHE-ECDSA and TLS 1.3 client takes
+ * it (RFC 8422, RFC 8446 §4.2.3). SAN dNSName = hostname, ~1 year. A kept RSA certificate stays
+ * until it is renewed (its TLSA record may be published).
+ */
 export async function generateSelfSigned(hostname: string, now: number): Promise<CertMaterial> {
   const crypto = webcrypto;
-  const algorithm = { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
+  const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = await crypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
   const cert = await x509.X509CertificateGenerator.createSelfSigned(
     {
@@ -52,9 +57,11 @@ export async function generateSelfSigned(hostname: string, now: number): Promise
       notBefore: new Date(now - BACKDATE_MS),
       notAfter: new Date(now + LIFETIME_MS),
       keys,
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+        // RFC 5480 §3: an EC key signs; keyEncipherment is for RSA key transport.
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
         // RFC 6125 §6.4.4: clients match the SAN, not the CN.
         new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: hostname }]),

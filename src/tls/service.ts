@@ -3,7 +3,8 @@
 // re-reads the files; a twice-daily check renews the self-signed one. Side effects: reads cert files, writes
 // <data_dir>/certs/self-signed (via self-signed.ts), one unref'd timer, logs.
 //
-//   startTls(config, log, now) → TlsService { store, binding(minVersion), reload(), stop() }
+//   startTls(config, log, now) → TlsService { store, tickets, binding(minVersion), reload(), stop() }
+//   tickets: the one session ticket key of all listeners (ticket-keys.ts), rotated every 12 h.
 //   binding(v) for v other than tls.min_version serves contexts rebuilt from the same entries
 //   with v, cached per entry (entries are immutable and reused across swaps, so a WeakMap keeps
 //   exactly the live ones).
@@ -19,9 +20,12 @@ import { certCovers } from './names.ts';
 import { ensureSelfSigned, selfSignedDir } from './self-signed.ts';
 import { type SmtpServerTls, tlsBinding } from './smtp-server.ts';
 import { type CertEntry, type CertStore, createCertStore } from './store.ts';
+import { startTicketKeys, type TicketKeys } from './ticket-keys.ts';
 
 export interface TlsService {
   readonly store: CertStore;
+  /** The session ticket key every listener binding uses. */
+  readonly tickets: TicketKeys;
   /** Options and live binding for an smtp-server listener whose lowest TLS version is `minVersion`. */
   binding(minVersion: TlsVersion): SmtpServerTls;
   /** Re-reads tls.cert_file/key_file; a bad file is logged and the current certificate kept. */
@@ -36,6 +40,7 @@ export const OPERATOR_POLL_MS = 5_000;
 export async function startTls(config: Pick<Config, 'hostname' | 'dataDir' | 'tls'>, log: Logger, now: () => number): Promise<TlsService> {
   const { hostname } = config;
   const store = createCertStore({ hostname, listener: { minVersion: config.tls.minVersion }, log });
+  const tickets = startTicketKeys({ now });
   const hasOperatorFiles = config.tls.certFile !== '' && config.tls.keyFile !== '';
 
   /** Loads the operator's files into the store; true when they cover `hostname`. */
@@ -102,10 +107,11 @@ export async function startTls(config: Pick<Config, 'hostname' | 'dataDir' | 'tl
 
   return {
     store,
+    tickets,
     binding(minVersion) {
-      if (minVersion === config.tls.minVersion) return tlsBinding(store, { minVersion }, log);
+      if (minVersion === config.tls.minVersion) return tlsBinding(store, { minVersion }, log, undefined, tickets);
       const contexts = new WeakMap<CertEntry, SecureContext>();
-      return tlsBinding(store, { minVersion }, log, (entry) => {
+      const contextOf = (entry: CertEntry): SecureContext | undefined => {
         let context = contexts.get(entry);
         if (context === undefined) {
           try {
@@ -118,11 +124,13 @@ export async function startTls(config: Pick<Config, 'hostname' | 'dataDir' | 'tl
           contexts.set(entry, context);
         }
         return context;
-      });
+      };
+      return tlsBinding(store, { minVersion }, log, contextOf, tickets);
     },
     reload,
     stop() {
       clearInterval(timer);
+      tickets.stop();
       if (hasOperatorFiles) for (const file of [config.tls.certFile, config.tls.keyFile]) unwatchFile(file, fileChanged);
     },
   };

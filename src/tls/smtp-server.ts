@@ -7,15 +7,19 @@
 // `_resolveSNI` to options.SNICallback, falling back to '*'. So: a client without SNI gets '*',
 // which only the public updateSecureContext() rebuilds; a client with SNI gets what we return.
 //
-//   tlsBinding(store, listener, log, contextOf?) → { serverOptions, attach(server) → detach }
+//   tlsBinding(store, listener, log, contextOf?, tickets?) → { serverOptions, attach(server) → detach }
 //   contextOf picks the SecureContext an SNI match is served with; by default the store's own,
 //   built with tls.min_version (service.ts passes contexts built for a listener's own min_version).
+//   tickets: the session ticket key (ticket-keys.ts) the '*' context gets, again at each rotation.
+//   OpenSSL seals and opens tickets with the keys of the context a connection started on (the
+//   listener's '*'), also once SNI has picked another, so the SNI contexts need no key of their own.
 import type { SecureContext } from 'node:tls';
 import type { SMTPServer, SMTPServerOptions } from 'smtp-server';
 import type { Logger } from '../log/log.ts';
 import { type ListenerTlsOptions, listenerContextOptions } from './context.ts';
 import { pickEntry } from './names.ts';
 import type { CertEntry, CertSnapshot, CertStore } from './store.ts';
+import { TICKET_LIFETIME_S, type TicketKeys } from './ticket-keys.ts';
 
 /** Same shape as `TlsBinding` in src/inbound/listener.ts. */
 export interface SmtpServerTls {
@@ -31,6 +35,7 @@ export function tlsBinding(
   listener: ListenerTlsOptions,
   log: Logger,
   contextOf: (entry: CertEntry) => SecureContext | undefined = (entry) => entry.context,
+  tickets?: TicketKeys,
 ): SmtpServerTls {
   const initial = store.current().default;
   if (!initial) throw new Error('tlsBinding: the certificate store is empty; load the self-signed or operator certificate first');
@@ -47,6 +52,8 @@ export function tlsBinding(
     key: initial.material.keyPem,
     cert: initial.material.certPem,
     SNICallback,
+    // smtp-server hands its options to tls.createSecureContext: the shared key and how long a ticket resumes.
+    ...(tickets ? { ticketKeys: tickets.current(), sessionTimeout: TICKET_LIFETIME_S } : {}),
   };
 
   function attach(server: SMTPServer): () => void {
@@ -63,7 +70,19 @@ export function tlsBinding(
       }
     };
     sync(store.current());
-    return store.subscribe((snapshot) => sync(snapshot));
+    const unsubscribe = store.subscribe((snapshot) => sync(snapshot));
+    // A rotation rebuilds '*' with the new key (kept in server.options for the certificate swaps too).
+    const unrotate = tickets?.subscribe((ticketKeys) => {
+      try {
+        server.updateSecureContext({ ticketKeys });
+      } catch (err) {
+        log.error({ err, event: 'cert' }, 'could not rotate the session ticket key of a listener');
+      }
+    });
+    return () => {
+      unsubscribe();
+      unrotate?.();
+    };
   }
 
   return { serverOptions, attach };

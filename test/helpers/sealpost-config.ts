@@ -77,6 +77,7 @@ export interface SealpostToml {
     transport?: Record<string, string | { nexthop?: string; tls?: string; username?: string; password_file?: string }>;
   };
   queue?: { min_backoff?: string; max_backoff?: string; max_lifetime?: string; delay_warning?: string; attempts_retention?: string };
+  store?: { kind?: string; url?: string; password_file?: string; node?: string; lease?: string };
   shutdown?: { grace_s?: number };
   log?: { level?: 'trace' | 'debug' | 'info' | 'warn' | 'error' };
   local?: { lmtp_concurrency?: number };

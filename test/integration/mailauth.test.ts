@@ -12,6 +12,7 @@ import { composeMessage, headerValue, headerValues } from '../helpers/maildir.ts
 import type { Overrides, SealpostToml } from '../helpers/sealpost-config.ts';
 import { swaks } from '../helpers/swaks.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { connectSmtp } from './inbound-smtp.ts';
 
 const HOST = 'mx.sealpost.test';
 const senderKey = generateDkimKey('rsa-2048');
@@ -50,6 +51,10 @@ describe('Authentication-Results on port 25', { timeout: 120_000 }, () => {
         ['spoof.test', { TXT: ['v=spf1 -all'], A: ['192.0.2.66'] }],
         ['_dmarc.spoof.test', { TXT: ['v=DMARC1; p=reject'] }],
         ['relaxed.test', { TXT: ['v=spf1 ?all'], A: ['192.0.2.67'] }],
+        ['early.test', { TXT: ['v=spf1 ip4:127.0.0.1 -all'] }],
+        ['stream.test', { TXT: ['v=spf1 ip4:127.0.0.1 -all'] }],
+        ['s1._domainkey.stream.test', { TXT: [dkimRecord(senderKey)] }],
+        ['_dmarc.stream.test', { TXT: ['v=DMARC1; p=reject'] }],
         ['_dmarc.relaxed.test', { TXT: ['v=DMARC1; p=none'] }],
       ]),
     );
@@ -170,5 +175,59 @@ describe('Authentication-Results on port 25', { timeout: 120_000 }, () => {
     );
     const rejected = await strict.waitForLog({ event: 'rejected', stage: 'data' });
     assert.deepEqual(rejected['auth'], { spf: 'fail', dkim: 'none', dmarc: 'fail' });
+  });
+
+  it('SPF is asked for as MAIL FROM is accepted, before DATA; the result is the one stamped', async () => {
+    const smtp = await connectSmtp(daemon.smtpPort);
+    try {
+      assert.equal((await smtp.reply()).code, 220);
+      assert.equal((await smtp.command('EHLO out.early.test')).code, 250);
+      assert.equal((await smtp.command('MAIL FROM:<bulk@early.test>')).code, 250);
+      assert.equal((await smtp.command('RCPT TO:<alice@example.test>')).code, 250);
+      // No DATA yet: the daemon has only the envelope, and already asks for the SPF record.
+      await waitFor(() => dns.queries.includes('early.test TXT'), { what: 'the SPF TXT query for early.test before DATA', timeoutMs: 20_000 });
+      assert.equal((await smtp.command('DATA')).code, 354);
+      const message = composeMessage({ from: 'bulk@early.test', to: ['alice@example.test'], subject: 'early spf' });
+      assert.equal((await smtp.command(`${message}.`, 20_000)).code, 250);
+      await smtp.command('QUIT');
+    } finally {
+      smtp.destroy();
+    }
+    const got = await delivered(daemon, 'early spf');
+    assert.match(got.results[0] ?? '', /spf=pass .*smtp\.mailfrom=bulk@early\.test/);
+    assert.match(got.spf ?? '', /^pass /);
+    // Asked for once, at MAIL FROM: that evaluation is the one stamped.
+    assert.equal(dns.queries.filter((q) => q === 'early.test TXT').length, 1);
+  });
+
+  it('the DMARC record and the DKIM key are asked for once the header block has arrived, before the body has', async () => {
+    const message = await signed(
+      composeMessage({ from: 'news@stream.test', to: ['alice@example.test'], subject: 'streamed', body: 'line\n'.repeat(2000) }),
+      'stream.test',
+      's1',
+    );
+    const split = message.indexOf('\r\n\r\n') + 4;
+    const smtp = await connectSmtp(daemon.smtpPort);
+    try {
+      assert.equal((await smtp.reply()).code, 220);
+      assert.equal((await smtp.command('EHLO out.stream.test')).code, 250);
+      assert.equal((await smtp.command('MAIL FROM:<news@stream.test>')).code, 250);
+      assert.equal((await smtp.command('RCPT TO:<alice@example.test>')).code, 250);
+      assert.equal((await smtp.command('DATA')).code, 354);
+      // The header block and the first body line; the rest (and the final dot) only once both lookups came.
+      smtp.write(message.slice(0, split + 6));
+      await waitFor(() => dns.queries.includes('_dmarc.stream.test TXT') && dns.queries.includes('s1._domainkey.stream.test TXT'), {
+        what: 'the DMARC and DKIM key queries of stream.test while the body is still coming',
+        timeoutMs: 20_000,
+      });
+      assert.equal((await smtp.command(`${message.slice(split + 6)}.`, 20_000)).code, 250);
+      await smtp.command('QUIT');
+    } finally {
+      smtp.destroy();
+    }
+    const got = await delivered(daemon, 'streamed');
+    assert.match(got.results[0] ?? '', /dkim=pass header\.i=@stream\.test header\.s=s1/);
+    assert.match(got.results[0] ?? '', /dmarc=pass .*header\.from=stream\.test/);
+    assert.equal(dns.queries.filter((q) => q === '_dmarc.stream.test TXT').length, 1, 'looked up once: the checks used the answer');
   });
 });

@@ -55,7 +55,14 @@ describe('listener TLS hardening', { timeout: 120_000 }, () => {
     timeout: 60_000,
   }, async (t) => {
     const { overrides, submission, submissions } = await allListeners();
-    const daemon = await startSealpost(t, { config: overrides });
+    // The self-signed certificate is ECDSA: an operator's RSA one here.
+    const dir = await tempDir(t);
+    const cert = await selfSignedCert({ names: [HOST], keyType: 'rsa-2048' });
+    const certFile = path.join(dir, 'cert.pem');
+    const keyFile = path.join(dir, 'key.pem');
+    await writeFile(certFile, cert.chainPem);
+    await writeFile(keyFile, cert.keyPem, { mode: 0o600 });
+    const daemon = await startSealpost(t, { config: { ...overrides, tls: { cert_file: certFile, key_file: keyFile } } as Overrides<SealpostToml> });
     for (const [port, starttls, name] of [
       [daemon.smtpPort, true, 'smtp'],
       [submission, true, 'submission'],

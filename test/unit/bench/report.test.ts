@@ -25,7 +25,7 @@ function report(cases: CaseResult[]): BenchReport {
 
 const inbound = (o: Partial<CaseResult>): CaseResult => ({
   scenario: 'inbound',
-  label: 'smtp-source',
+  label: 'plain',
   sessions: 20,
   size: 10240,
   messages: 1000,

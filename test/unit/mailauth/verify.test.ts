@@ -73,6 +73,29 @@ test('the checks read the body only for a DKIM or ARC message signature', () => 
   assert.equal(readBody(Buffer.from(`From: a@b.test\r\nX-Note: see\r\n DKIM-Signature: folded, not a field\r\n${body}`)), false);
 });
 
+test('the DMARC record is asked for while DKIM verifies, not after it', { timeout: 10_000 }, async () => {
+  const asked: string[] = [];
+  const base = mailauthResolver(fakeResolver(zone, asked), noExtra);
+  // The DKIM key lookup is held until the test lets it go: DMARC's query must come in the meantime.
+  let release = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const resolver = async (name: string, type: string) => {
+    if (name.includes('._domainkey.')) await held;
+    return base(name, type);
+  };
+  const body = message('a@sender.test');
+  const signed = await dkimSign(body, { signatureData: [{ signingDomain: 'sender.test', selector: 's1', privateKey: key }] } as Parameters<typeof dkimSign>[1]);
+  const whole = Buffer.from(signed.signatures + body);
+  const verify = createInboundVerifier({ hostname: 'mx.example.test', resolver, dmarcReject: true, timeoutMs: 5000 });
+  const checks = verify({ message: whole, ip: '192.0.2.10', helo: 'h.test', sender: 'a@sender.test' });
+  for (let i = 0; i < 50 && !asked.includes('_dmarc.sender.test TXT'); i++) await new Promise((r) => setImmediate(r));
+  assert.ok(asked.includes('_dmarc.sender.test TXT'), `asked before the DKIM key came: ${asked.join(', ')}`);
+  release();
+  assert.deepEqual((await checks).results, { spf: 'pass', dkim: 'pass', dmarc: 'pass' });
+});
+
 test('with a sealing key: an ARC set over the message as stored, which verifies; a broken chain is not sealed again', { timeout: 20_000 }, async () => {
   const arcKey = generateDkimKey('rsa-2048');
   const sealing = mailauthResolver(fakeResolver({ ...zone, 'arc1._domainkey.example.test': { TXT: [dkimRecord(arcKey)] } }), noExtra);

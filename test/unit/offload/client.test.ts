@@ -43,3 +43,23 @@ test('a thread that is gone gives "none" with our forged field still removed, an
   assert.equal(verdict.headers, 'Authentication-Results: mx.example.test; none\r\n');
   await assert.rejects(offload.write('/nonexistent', 'n', [Buffer.from('x')]), /offload thread exited/);
 });
+
+test('SPF alone through the thread, then handed back with the message: the verdict carries it, no second evaluation', { timeout: 15_000 }, async () => {
+  const dns = await startDnsServer(new Map([['sender.test', { TXT: ['v=spf1 ip4:192.0.2.1 -all'] }]]));
+  const offload = startOffloadThread({
+    verify: { hostname: 'mx.example.test', dns: { servers: [dns.address], timeoutMs: 2000 }, dmarcReject: false, timeoutMs: 5000 },
+  });
+  try {
+    const spf = await offload.spf?.({ ip: input.ip, helo: input.helo, sender: input.sender });
+    assert.equal(spf?.status.result, 'pass');
+    // A result that differs from what the DNS says proves the one handed in is used, not a new one.
+    const handed = { ...(spf as NonNullable<typeof spf>), status: { ...(spf as NonNullable<typeof spf>).status, result: 'softfail' as const } };
+    const verdict = await offload.verify?.({ ...input, spf: handed });
+    assert.equal(verdict?.results.spf, 'softfail');
+  } finally {
+    await offload.close();
+    await dns.close();
+  }
+  // A thread that is gone: no SPF result, so the end of DATA evaluates it (and answers "none" there).
+  assert.equal(await offload.spf?.({ ip: input.ip, helo: input.helo, sender: input.sender }), undefined);
+});

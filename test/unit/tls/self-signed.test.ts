@@ -48,7 +48,7 @@ describe('selfSignedVerdict', { timeout: 20_000 }, () => {
 });
 
 describe('ensureSelfSigned', { timeout: 60_000 }, () => {
-  test('first start generates RSA-2048 for hostname, kept with tight modes; later starts reuse it', async () => {
+  test('first start generates ECDSA P-256 for hostname, kept with tight modes; later starts reuse it', async () => {
     const dir = selfSignedDir(path.join(root, 'data'));
     assert.equal(dir, path.join(root, 'data', 'certs', 'self-signed'));
     const { log, records } = captureLog();
@@ -60,8 +60,8 @@ describe('ensureSelfSigned', { timeout: 60_000 }, () => {
     assert.equal(cert.subjectAltName, 'DNS:mx.example.test');
     assert.equal(cert.subject, 'CN=mx.example.test');
     assert.equal(cert.issuer, cert.subject);
-    assert.equal(cert.publicKey.asymmetricKeyType, 'rsa');
-    assert.equal(cert.publicKey.asymmetricKeyDetails?.modulusLength, 2048);
+    assert.equal(cert.publicKey.asymmetricKeyType, 'ec');
+    assert.equal(cert.publicKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
     assert.ok(cert.verify(cert.publicKey), 'self-signed');
     assert.ok(cert.validToDate.getTime() - now >= 364 * DAY && cert.validToDate.getTime() - now <= 366 * DAY);
     assert.ok(cert.validFromDate.getTime() <= now);

@@ -1,0 +1,97 @@
+// The PostgreSQL queue's schema and its migrations: applied in order, once, by whichever node
+// gets there first, under a transaction-scoped advisory lock (the others wait on it, then find
+// nothing to do). A database whose schema is newer than this program is refused with a clear
+// message, so a node left on an old release never writes rows it does not understand.
+import type pg from 'pg';
+
+/** pg_advisory_xact_lock key of the migrations ("SEALPOST" in ASCII, so no other user's lock collides by chance). */
+export const MIGRATION_LOCK = 0x5345_414c_504f_5354n;
+
+/** Version n is MIGRATIONS[n - 1]; append only. */
+export const MIGRATIONS: readonly string[] = [
+  `-- The durable queue, as the SQLite one (migrations/001_queue.sql …), plus each claim's node and lease.
+  CREATE TABLE messages (
+    id text PRIMARY KEY,
+    received_at bigint NOT NULL,
+    sender text NOT NULL,
+    size bigint NOT NULL,
+    body bytea NOT NULL,                     -- the whole message (bytea, not large objects: see README)
+    smtputf8 boolean NOT NULL DEFAULT false,
+    eight_bit boolean NOT NULL DEFAULT false,
+    tls_required text CHECK (tls_required IN ('requiretls', 'no')),
+    origin text NOT NULL,
+    client_ip text,
+    helo text,
+    header_message_id text,
+    subject text,
+    delay_notice_sent boolean NOT NULL DEFAULT false
+  );
+  CREATE TABLE recipients (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    message_id text NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    rcpt text NOT NULL,
+    address text NOT NULL,
+    transport text NOT NULL CHECK (transport IN ('local', 'remote')),
+    state text NOT NULL CHECK (state IN ('queued', 'active', 'held', 'delivered', 'failed')),
+    attempts integer NOT NULL DEFAULT 0,
+    next_attempt_at bigint NOT NULL,         -- unix ms
+    last_error text,
+    updated_at bigint NOT NULL,
+    owner text,                              -- the node whose claim this is (state 'active')
+    lease_until bigint,                      -- unix ms; past it, any node may take the claim over
+    CHECK ((state = 'active') = (owner IS NOT NULL AND lease_until IS NOT NULL))
+  );
+  CREATE INDEX recipients_due ON recipients (transport, next_attempt_at) WHERE state = 'queued';
+  CREATE INDEX recipients_lease ON recipients (transport, lease_until) WHERE state = 'active';
+  CREATE INDEX recipients_owner ON recipients (owner) WHERE state = 'active';
+  CREATE INDEX recipients_message ON recipients (message_id);
+  -- The nodes that use this queue and their last heartbeat (the lease renewal).
+  CREATE TABLE nodes (
+    name text PRIMARY KEY,
+    started_at bigint NOT NULL,
+    heartbeat_at bigint NOT NULL
+  );`,
+];
+
+export class SchemaTooNew extends Error {}
+
+/**
+ * Brings the schema up to this program's version; returns the versions applied. Throws SchemaTooNew
+ * when the database was migrated by a newer Sealpost.
+ */
+export async function migrate(pool: pg.Pool, migrations: readonly string[] = MIGRATIONS): Promise<number[]> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK.toString()]);
+    await client.query('CREATE TABLE IF NOT EXISTS sealpost_schema (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+    const { rows } = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM sealpost_schema');
+    const current = rows[0]?.v ?? 0;
+    if (current > migrations.length) {
+      throw new SchemaTooNew(
+        `the PostgreSQL queue's schema is at version ${current}, newer than this Sealpost knows (${migrations.length}): another node runs a newer release; upgrade this node before starting it`,
+      );
+    }
+    const applied: number[] = [];
+    for (let v = current + 1; v <= migrations.length; v++) {
+      await client.query(migrations[v - 1] as string);
+      await client.query('INSERT INTO sealpost_schema (version) VALUES ($1)', [v]);
+      applied.push(v);
+    }
+    await client.query('COMMIT');
+    return applied;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** The schema version of the database without changing it: 0 before any migration. */
+export async function schemaVersion(pool: pg.Pool): Promise<number> {
+  const exists = await pool.query<{ t: string | null }>(`SELECT to_regclass('sealpost_schema')::text AS t`);
+  if (!exists.rows[0]?.t) return 0;
+  const { rows } = await pool.query<{ v: number | null }>('SELECT max(version) AS v FROM sealpost_schema');
+  return rows[0]?.v ?? 0;
+}
