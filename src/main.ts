@@ -14,6 +14,7 @@ import { type SessionProcesses, startSessionProcesses } from './cluster/primary.
 import { reviveBody } from './cluster/protocol.ts';
 import { SharedAnvil } from './cluster/shared-anvil.ts';
 import { applyReloadable, logReload, readReload } from './config/reload.ts';
+import { reportIdentity } from './config/tlsrpt-sending.ts';
 import type { Config, ListenAddress } from './config/types.ts';
 import { startQuietGc } from './core/quiet-gc.ts';
 import { type Db, openDb } from './db/open.ts';
@@ -62,8 +63,12 @@ import { createAlpnChallenges } from './tls/alpn-challenges.ts';
 import type { CertMaterial } from './tls/material.ts';
 import { startTls } from './tls/service.ts';
 import type { CertSnapshot } from './tls/store.ts';
+import { loadTrust } from './tls-policy/trust.ts';
+import { postReport } from './tlsrpt/post.ts';
 import { withTlsReports } from './tlsrpt/receive.ts';
 import { reportMailboxes } from './tlsrpt/record.ts';
+import { TlsrptSentStore } from './tlsrpt/sent-store.ts';
+import { startTlsrpt } from './tlsrpt/service.ts';
 import { TlsReportStore } from './tlsrpt/store.ts';
 
 /**
@@ -81,6 +86,8 @@ export interface DaemonDeps {
   configFile?: string;
   /** What `sealpost status --json` reports (cli/status.ts), for the status page (listen.status_http). */
   statusFacts?: (now: number) => Promise<StatusFacts>;
+  /** A test clock jumped (cli/test-clock.ts): timers that wait for a time of day look again. */
+  onClockJump?: (listener: () => void) => void;
 }
 
 export interface Daemon {
@@ -241,6 +248,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       resolver: dnsResolver,
       outbound: () => inForce.outbound,
       storage,
+      now,
       dane: () => daneState,
     });
     started.push({ name: 'remote courier', stop: () => remote.close() });
@@ -319,6 +327,33 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     started.push({ name: 'quiet gc', stop: stopQuietGc });
     const stopPruning = startAttemptsPruning({ db, attempts: new AttemptsStore(db), retentionMs: config.queue.attemptsRetentionMs, now, log, storage });
     started.push({ name: 'attempts pruning', stop: stopPruning });
+    // TLS reports (RFC 8460) once a UTC day about the previous day's attempts, to the domains that ask.
+    if (config.tlsrpt.enabled) {
+      const tlsrptStore = new TlsrptSentStore(db);
+      const trust = loadTrust(config.outbound.caFile);
+      const from = `tlsrpt-noreply@${signer.domains[0] ?? config.domains[0]?.name ?? config.hostname}`;
+      const scheduler = startTlsrpt({
+        ...reportIdentity(config),
+        hostname: config.hostname,
+        from,
+        signer,
+        now,
+        newId,
+        route: (address) => decideRecipient(address, directory, true),
+        enqueue: (message) => {
+          tlsrptStore.markMessage(message.id, message.receivedAt);
+          return store.enqueue(message);
+        },
+        post: (url, gzip) => postReport(url, gzip, { resolver: dnsResolver, trust, timeoutMs: 30_000, ipv6: config.outbound.ipv6 }),
+        attempts: new AttemptsStore(db),
+        store: tlsrptStore,
+        resolveTxt: (name) => dnsResolver.resolveTxt(name),
+        log,
+        retentionMs: config.queue.attemptsRetentionMs,
+      });
+      deps.onClockJump?.(() => scheduler.wake());
+      started.push({ name: 'tls reports', stop: () => scheduler.stop() });
+    }
     const unwatch = watchWake(config.dataDir, () => {
       for (const w of workers) w.pump();
     });

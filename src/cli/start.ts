@@ -11,6 +11,7 @@ import { MIGRATIONS_DIR } from '../db/open.ts';
 import { createLogger, type Logger } from '../log/log.ts';
 import { type Daemon, startDaemon } from '../main.ts';
 import { checkPaths, nodePathFs } from './check-paths.ts';
+import { daemonClock } from './test-clock.ts';
 
 export async function run(configFile: string): Promise<number> {
   const loaded = await loadConfig(configFile);
@@ -54,9 +55,12 @@ export async function run(configFile: string): Promise<number> {
 
   let daemon: Daemon;
   try {
+    // Date.now, unless a test shifts it (SEALPOST_TEST_CLOCK_FILE, test only).
+    const clock = daemonClock(process.env);
     daemon = await startDaemon(loaded.config, {
       log,
-      now: Date.now,
+      now: clock.now,
+      onClockJump: clock.onJump,
       migrationsDir: MIGRATIONS_DIR,
       configFile: loaded.file,
       // Loaded at the first page view only: status.ts brings cli/certs.ts and with it acme-client.

@@ -24,6 +24,7 @@ import { localDeliveries } from '../local/delivery-stats.ts';
 import { CONNECTED_SQL } from '../outbound/attempts-store.ts';
 import { rspamdActions } from '../rspamd/stats.ts';
 import { type TlsRptRecord, tlsRptRecords } from '../tlsrpt/record.ts';
+import { lastSentDay } from '../tlsrpt/sent-store.ts';
 import { readReports, type StoredPolicy } from '../tlsrpt/store.ts';
 import { type ReportDay, type ReportTotals, reportDays, reportTotals, sinceDays, totalsLine } from '../tlsrpt/summary.ts';
 import type { Args } from './args.ts';
@@ -82,6 +83,8 @@ export interface StatusReport {
   doctor?: { checkedAt: string; errors: number; warnings: number };
   /** TLS reports (RFC 8460) received in the last 7 days and the _smtp._tls records to publish. */
   tlsReports: { since: string; days: number; totals: ReportTotals; byDay: ReportDay[]; records: TlsRptRecord[] };
+  /** The TLS reports we send ([tlsrpt]): on or off, and those of the latest day made (tlsrpt/sent-store.ts). */
+  tlsReportsSent: { enabled: boolean; last: { day: string; sent: string[]; failed: string[] } | null };
 }
 
 type Out = Pick<NodeJS.WriteStream, 'write'>;
@@ -145,6 +148,7 @@ export async function collectStatus(config: Config, configFile: string, now: num
       tls: { since: new Date(since).toISOString(), inbound: null, outbound: null },
       refused: null,
       tlsReports: tlsReports([]),
+      tlsReportsSent: { enabled: config.tlsrpt.enabled, last: null },
     };
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
@@ -165,6 +169,7 @@ export async function collectStatus(config: Config, configFile: string, now: num
       rspamd: has('rspamd_stats') ? rspamdActions(db, since) : null,
       local: has('local_delivery_stats') ? { since: new Date(since).toISOString(), ...localDeliveries(db, since) } : null,
       tlsReports: tlsReports(has('tls_reports') ? readReports(db, reportsSince) : []),
+      tlsReportsSent: { enabled: config.tlsrpt.enabled, last: has('tlsrpt_sent') ? lastSentDay(db) : null },
     };
   } finally {
     db.close();
@@ -376,11 +381,21 @@ export function renderStatus(r: StatusReport): string {
   out.push(`${totalsLine(r.tlsReports.totals, r.tlsReports.days)}${r.tlsReports.totals.reports > 0 ? ', details: sealpost tls-report' : ''}`);
   if (r.tlsReports.records.length === 0) out.push('  no [[domain]] has tlsrpt_rua: no _smtp._tls record to publish, senders do not report');
   for (const rec of r.tlsReports.records) out.push(`  publish ${rec.name}. IN TXT "${rec.value}"`);
+  out.push(`TLS reports sent: ${sentLine(r.tlsReportsSent)}`);
   const d = r.doctor;
   out.push(
     `doctor        ${d === undefined ? 'not run yet (it runs at daemon start; or: sealpost doctor)' : `${d.errors} error${d.errors === 1 ? '' : 's'}, ${d.warnings} warning${d.warnings === 1 ? '' : 's'} at start-up ${d.checkedAt}${d.errors + d.warnings > 0 ? ' (details and fixes: sealpost doctor --config FILE)' : ''}`}`,
   );
   return `${out.join('\n')}\n`;
+}
+
+/** "2026-12-03: 3 domains (a.test, b.test, c.test), 0 failed", or why there are none. */
+function sentLine(s: StatusReport['tlsReportsSent']): string {
+  if (!s.enabled) return 'off ([tlsrpt] enabled = false, or no DKIM key)';
+  if (!s.last) return 'none yet (once a UTC day, to each domain we delivered to that asks)';
+  const { day, sent, failed } = s.last;
+  const list = (d: string[]): string => (d.length > 0 ? ` (${d.join(', ')})` : '');
+  return `${day}: ${sent.length} domain${sent.length === 1 ? '' : 's'}${list(sent)}, ${failed.length} failed${list(failed)}`;
 }
 
 function percent(share: number | null): string {

@@ -27,6 +27,7 @@ import {
 import { readArc, readSrs } from './srs.ts';
 import { readStatusHttp } from './status-http.ts';
 import { readStore } from './store.ts';
+import { readTlsrpt } from './tlsrpt-sending.ts';
 import type { Config, DkimDomain } from './types.ts';
 
 export type Validated = { ok: true; config: Config; warnings: Problem[] } | { ok: false; problems: Problem[] };
@@ -57,6 +58,7 @@ const TOP_KEYS = [
   'status_http',
   'srs',
   'arc',
+  'tlsrpt',
 ] as const;
 
 /** Options of a caller that can do more than the daemon: `acceptPostgres`, see config/store.ts. */
@@ -114,6 +116,7 @@ export function validateConfig(raw: Table, baseDir: string, options: ValidateOpt
   const local = readLocal(r, r.table(raw, 'local', ''));
   const doctor = readDoctor(r, r.table(raw, 'doctor', ''));
   const statusHttp = readStatusHttp(r, r.table(raw, 'status_http', ''), listen.statusHttp, baseDir);
+  const tlsrpt = readTlsrpt(r, r.table(raw, 'tlsrpt', ''), { dkimDomains: dkim.length });
   // A section that is not a table was reported by its reader above.
   const sub = (section: string): Table => {
     const t = raw[section];
@@ -147,6 +150,7 @@ export function validateConfig(raw: Table, baseDir: string, options: ValidateOpt
     local,
     doctor,
     statusHttp,
+    tlsrpt,
     rspamd,
     srs,
     arc,

@@ -171,6 +171,8 @@ export interface Config {
   /** [doctor]: our public addresses, blocklists, the port-25 probe (`sealpost doctor`). */
   doctor: DoctorConfig;
   statusHttp: StatusHttpConfig;
+  /** [tlsrpt]: the daily TLS reports (RFC 8460) we send to the domains we deliver to. */
+  tlsrpt: TlsrptConfig;
   /** [inbound.rspamd] and [outbound.rspamd]: content checks by rspamd at end of DATA; null = off. */
   rspamd: RspamdConfig | null;
   /** [srs]: the envelope sender of mail forwarded to other domains (Sender Rewriting Scheme). */
@@ -338,6 +340,15 @@ export type StoreConfig =
     };
 
 /** `warnings`: settings that work but should not be used; they never make a config invalid. */
+
+/** [tlsrpt]: sending TLS reports (RFC 8460) once a UTC day to each destination that asks for them. */
+export interface TlsrptConfig {
+  enabled: boolean;
+  /** The report's organization-name; undefined: our hostname (config/tlsrpt-sending.ts reportIdentity). */
+  organization?: string;
+  /** The report's contact-info; undefined: postmaster@ the first [[domain]]. */
+  contact?: string;
+}
 
 /** [doctor]: what `sealpost doctor` checks against. */
 export interface DoctorConfig {

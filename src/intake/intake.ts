@@ -64,7 +64,7 @@ export interface RspamdIntake {
 
 /** A message that has fully arrived, its line ends checked (CRLF only). */
 export interface Arrival {
-  origin: Exclude<Origin, 'bounce'>;
+  origin: Exclude<Origin, 'bounce' | 'tlsrpt'>;
   /** Where it came in, for the log: mx, submission, submissions, local. */
   listener: string;
   sender: string;

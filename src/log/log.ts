@@ -52,7 +52,7 @@ export type HopFields = {
   transport: string | null;
   /** RFC 7672 DANE: TLSA records found and usable, the one matched ("3 1 1"), why not; null = DANE not asked for. */
   // Optional in the type (records made elsewhere may omit it); hop.ts hopLogFields always writes it.
-  dane?: { tlsa: number; usable: number; matched: string | null; error: string | null } | null;
+  dane?: { tlsa: number; usable: number; matched: string | null; error: string | null; records?: string[] } | null;
   /** The local address the connection came from (outbound.source_ipv4/source_ipv6 or the kernel's choice); null = no connection. */
   source: string | null;
   /** RFC 8461 §5 testing mode: what enforce would have refused. */
@@ -108,6 +108,7 @@ export interface MailEventFields {
   'mta-sts': { domain: string; problem: string }; // a domain's MTA-STS policy could not be used
   https: LooseFields; // the HTTPS listener (listen.https): listening, an MTA-STS policy we host was served
   'tls-report': TlsReportFields; // a TLS report (RFC 8460) another domain sent about us: stored, a duplicate, or unreadable
+  tlsrpt: LooseFields; // the daily TLS-report run (RFC 8460): one record per report sent or failed, one per run
 }
 
 export type MailEvent = keyof MailEventFields;

@@ -1,6 +1,7 @@
-// The attempts table (migrations 002, 007, 012, 013): one row per outbound attempt per host, the same facts as the
-// "hop" log record. The only writer of that table; also reads it back for `queue show`. The rows of
-// one turn of the event loop go in together, in one transaction at its end.
+// The attempts table (migrations 002, 007, 012, 013, 014): one row per outbound attempt per host, the same facts as
+// the "hop" log record. The only writer of that table; also reads it back for `queue show` and the TLS
+// reports (tlsrpt/). The rows of one turn of the event loop go in together, in one transaction at
+// its end.
 
 import type { HopInfo, SmtpReply } from '../core/delivery.ts';
 import { type Db, relaxedSync } from '../db/open.ts';
@@ -25,9 +26,19 @@ export interface AttemptRecord {
   /** "relay" or "transport example.com" (outbound/transport.ts); absent = MX delivery. */
   transport?: string;
   /** RFC 7672 DANE for this hop, when its destination's level asked for it (outbound/hop.ts DaneFacts). */
-  dane?: { tlsa: number; usable: number; matched: string | null; error: string | null };
+  dane?: { tlsa: number; usable: number; matched: string | null; error: string | null; records?: string[] };
   /** The local address the connection came from (migration 012). */
   source?: string;
+  /** The MTA-STS policy in force for the domain (enforce or testing), for TLSRPT (tlsrpt/). */
+  stsPolicy?: { id: string; mode: string; mx: string[]; maxAge: number };
+  /** Why the domain's MTA-STS policy could not be used (RFC 8460 §4.3.2.2 result type and detail). */
+  stsProblem?: { kind: string; detail: string };
+}
+
+/** Where a page of attempts ended (AttemptsStore.page). */
+export interface AttemptsCursor {
+  at: number;
+  id: number;
 }
 
 /**
@@ -66,11 +77,14 @@ interface Row {
   transport: string | null;
   dane: string | null;
   source: string | null;
+  sts_policy: string | null;
+  sts_problem: string | null;
 }
 
 export class AttemptsStore implements AttemptSink {
   private readonly insert;
   private readonly select;
+  private readonly selectPage;
   private readonly prune;
   private readonly pruneBatch;
 
@@ -87,11 +101,15 @@ export class AttemptsStore implements AttemptSink {
     this.relaxed = relaxedSync(db);
     this.insert = db.prepare(
       `INSERT INTO attempts (queue_id, at, domain, rcpts, mx, ip, port, policy, policy_source, tls_version, tls_cipher, tls_verified,
-         tls_error, downgrade, result, reply_code, reply_enhanced, reply_text, error, ms, transport, source, dane)
+         tls_error, downgrade, result, reply_code, reply_enhanced, reply_text, error, ms, transport, source, dane, sts_policy, sts_problem)
        VALUES (@queue_id, @at, @domain, @rcpts, @mx, @ip, @port, @policy, @policy_source, @tls_version, @tls_cipher, @tls_verified,
-         @tls_error, @downgrade, @result, @reply_code, @reply_enhanced, @reply_text, @error, @ms, @transport, @source, @dane)`,
+         @tls_error, @downgrade, @result, @reply_code, @reply_enhanced, @reply_text, @error, @ms, @transport, @source, @dane, @sts_policy, @sts_problem)`,
     );
     this.select = db.prepare<[string], Row>('SELECT * FROM attempts WHERE queue_id = ? ORDER BY at, id');
+    // By the at index (its entries are in (at, rowid) order): no sort, each page starts where the last ended.
+    this.selectPage = db.prepare<[{ from: number; to: number; afterAt: number; afterId: number; limit: number }], Row & { id: number }>(
+      'SELECT * FROM attempts WHERE at >= @afterAt AND at >= @from AND at < @to AND (at > @afterAt OR id > @afterId) ORDER BY at, id LIMIT @limit',
+    );
     this.prune = db.prepare('DELETE FROM attempts WHERE at < ?');
     // By the at index, oldest first (DELETE … LIMIT needs a compile option better-sqlite3 lacks).
     this.pruneBatch = db.prepare('DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE at < ? ORDER BY at LIMIT ?)');
@@ -125,6 +143,8 @@ export class AttemptsStore implements AttemptSink {
       transport: a.transport ?? null,
       dane: a.dane ? JSON.stringify(a.dane) : null,
       source: a.source ?? null,
+      sts_policy: a.stsPolicy ? JSON.stringify(a.stsPolicy) : null,
+      sts_problem: a.stsProblem ? JSON.stringify(a.stsProblem) : null,
     };
     this.pending.push(row);
     if (this.pending.length === 1) {
@@ -149,30 +169,18 @@ export class AttemptsStore implements AttemptSink {
   /** Every attempt for a message, oldest first. */
   forMessage(queueId: string): AttemptRecord[] {
     this.flush();
-    return this.select.all(queueId).map((r) => ({
-      queueId: r.queue_id,
-      at: r.at,
-      domain: r.domain,
-      rcpts: JSON.parse(r.rcpts) as string[],
-      mx: r.mx,
-      ip: r.ip,
-      port: r.port,
-      policy: r.policy,
-      policySource: r.policy_source,
-      ...(r.tls_verified !== null
-        ? { tls: { version: r.tls_version ?? '', cipher: r.tls_cipher ?? '', verified: r.tls_verified === 1, ...(r.tls_error ? { error: r.tls_error } : {}) } }
-        : {}),
-      ...(r.downgrade ? { downgrade: r.downgrade } : {}),
-      result: r.result,
-      ...(r.reply_code !== null
-        ? { reply: { code: r.reply_code, text: r.reply_text ?? '', ...(r.reply_enhanced ? { enhanced: r.reply_enhanced } : {}) } }
-        : {}),
-      ...(r.error ? { error: r.error } : {}),
-      ms: r.ms,
-      ...(r.transport ? { transport: r.transport } : {}),
-      ...(r.dane ? { dane: JSON.parse(r.dane) as NonNullable<AttemptRecord['dane']> } : {}),
-      ...(r.source ? { source: r.source } : {}),
-    }));
+    return this.select.all(queueId).map(fromRow);
+  }
+
+  /**
+   * The attempts that started in [from, to) (unix ms), oldest first, `limit` at a time (the day of
+   * a TLS report: many rows): pass `next` back for the following page; none when this was the last.
+   */
+  page(from: number, to: number, after: AttemptsCursor | undefined, limit: number): { attempts: AttemptRecord[]; next?: AttemptsCursor } {
+    this.flush();
+    const rows = this.selectPage.all({ from, to, afterAt: after?.at ?? from, afterId: after?.id ?? 0, limit });
+    const last = rows.at(-1);
+    return { attempts: rows.map(fromRow), ...(last && rows.length === limit ? { next: { at: last.at, id: last.id } } : {}) };
   }
 
   /** Deletes attempts older than `before` (unix ms); returns how many. */
@@ -186,4 +194,31 @@ export class AttemptsStore implements AttemptSink {
     this.flush();
     return this.relaxed(() => this.pruneBatch.run(before, limit).changes);
   }
+}
+
+function fromRow(r: Row): AttemptRecord {
+  return {
+    queueId: r.queue_id,
+    at: r.at,
+    domain: r.domain,
+    rcpts: JSON.parse(r.rcpts) as string[],
+    mx: r.mx,
+    ip: r.ip,
+    port: r.port,
+    policy: r.policy,
+    policySource: r.policy_source,
+    ...(r.tls_verified !== null
+      ? { tls: { version: r.tls_version ?? '', cipher: r.tls_cipher ?? '', verified: r.tls_verified === 1, ...(r.tls_error ? { error: r.tls_error } : {}) } }
+      : {}),
+    ...(r.downgrade ? { downgrade: r.downgrade } : {}),
+    result: r.result,
+    ...(r.reply_code !== null ? { reply: { code: r.reply_code, text: r.reply_text ?? '', ...(r.reply_enhanced ? { enhanced: r.reply_enhanced } : {}) } } : {}),
+    ...(r.error ? { error: r.error } : {}),
+    ms: r.ms,
+    ...(r.transport ? { transport: r.transport } : {}),
+    ...(r.dane ? { dane: JSON.parse(r.dane) as NonNullable<AttemptRecord['dane']> } : {}),
+    ...(r.source ? { source: r.source } : {}),
+    ...(r.sts_policy ? { stsPolicy: JSON.parse(r.sts_policy) as NonNullable<AttemptRecord['stsPolicy']> } : {}),
+    ...(r.sts_problem ? { stsProblem: JSON.parse(r.sts_problem) as NonNullable<AttemptRecord['stsProblem']> } : {}),
+  };
 }

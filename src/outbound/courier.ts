@@ -15,8 +15,8 @@ import { parseMailbox } from '../core/address.ts';
 import type { Courier, DeliveryJob, Outcome, SmtpReply } from '../core/delivery.ts';
 import type { Resolver } from '../dns/resolver.ts';
 import type { Logger } from '../log/log.ts';
-import type { StsPolicy } from '../tls-policy/mta-sts.ts';
 import { choosePolicy, type TlsPolicy, tableLevel } from '../tls-policy/policy.ts';
+import type { StsFound } from '../tls-policy/sts.ts';
 import type { AttemptSink } from './attempts-store.ts';
 import { lookupDane, type TlsaResolver } from './dane-lookup.ts';
 import {
@@ -60,8 +60,8 @@ export interface RemoteCourierDeps {
   attempts?: AttemptSink;
   /** DANE on or off (awaited once per destination under a DANE level); absent = off. */
   dane?: () => Promise<DaneState>;
-  /** The MTA-STS policy in force for a domain (tls-policy/sts.ts); absent = MTA-STS off. */
-  sts?: (domain: string) => Promise<(StsPolicy & { id: string }) | undefined>;
+  /** The MTA-STS policy in force for a domain (tls-policy/sts.ts), or why it has none usable; absent = MTA-STS off. */
+  sts?: (domain: string) => Promise<StsFound>;
   now?: () => number;
   random?: () => number;
   /** Idle time of a pooled connection, ms (default 5 s). */
@@ -161,7 +161,9 @@ export class RemoteCourier implements Courier {
     const transport = chooseTransport(domain, o.transports ?? {}, o.relay);
     // The table wins over MTA-STS; no need to fetch a policy it would override. MTA-STS names the
     // domain's own MX hosts: it has nothing to say about a transport's next hop.
-    const sts = this.deps.sts && transport.kind === 'mx' && tableLevel(domain, o.tlsPolicy) === undefined ? await this.deps.sts(domain) : undefined;
+    const found = this.deps.sts && transport.kind === 'mx' && tableLevel(domain, o.tlsPolicy) === undefined ? await this.deps.sts(domain) : undefined;
+    const sts = found && 'unusable' in found ? undefined : found;
+    const stsProblem = found && 'unusable' in found ? found.unusable : undefined;
     const chosen: TlsPolicy =
       transport.kind === 'relay' && transport.tls !== undefined
         ? { level: transport.tls, source: 'transport' }
@@ -185,6 +187,7 @@ export class RemoteCourier implements Courier {
       ip,
       port,
       ...(label ? { transport: label } : {}),
+      ...(stsProblem ? { stsProblem } : {}),
       ...host,
     });
     const walk = await this.hosts(domain, transport, o, dane?.on ? dane.resolver : undefined);

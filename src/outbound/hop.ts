@@ -7,12 +7,13 @@
 // sessions through the courier's `open`) and writeHop (the log and the attempts table).
 import { isDaneLevel, type TlsLevel } from '../config/types.ts';
 import type { HopInfo, SmtpReply } from '../core/delivery.ts';
-import { matchTlsa, tlsaParams, unusableReason, usableRecords } from '../dane/tlsa.ts';
+import { matchTlsa, tlsaParams, tlsaText, unusableReason, usableRecords } from '../dane/tlsa.ts';
 import type { TlsaRecord } from '../dns/resolver.ts';
 import { type HopFields, type Logger, mailLog } from '../log/log.ts';
 import { evaluate, shouldStarttls, type TlsObserved } from '../tls-policy/evaluate.ts';
 import { mxAllowed, type StsPolicy } from '../tls-policy/mta-sts.ts';
 import type { TlsPolicy } from '../tls-policy/policy.ts';
+import type { StsProblem } from '../tls-policy/sts.ts';
 import type { AttemptRecord, AttemptSink } from './attempts-store.ts';
 import type { MxHost } from './mx.ts';
 import type { OpenFailure, OpenResult, SmtpSession } from './smtp-client.ts';
@@ -30,6 +31,8 @@ export interface DaneFacts {
   matched: string | null;
   /** Why DANE did not authenticate this hop, or was not used for it. */
   error: string | null;
+  /** The TLSA RRset as in a zone file ("3 1 1 <hex>"), when there was one: the TLS report's policy-string (RFC 8460 §4.3). */
+  records?: string[];
 }
 
 /** What the record says of the connection's TLS, besides where it went. */
@@ -74,6 +77,8 @@ export interface HopPlace {
   port: number;
   /** "relay" or "transport example.com" (transport.ts transportLabel); absent = MX delivery. */
   transport?: string;
+  /** Why the domain's MTA-STS policy could not be used (none cached), for the TLS report. */
+  stsProblem?: StsProblem;
   /** Usable TLSA records of the MX host: the chain must match one (level dane/dane-only). */
   dane?: HopDane;
   /** The DANE part of the record, when the destination's level asked for DANE. */
@@ -104,7 +109,7 @@ export function hostPolicy(policy: TlsPolicy, domain: string, mx: string, lookup
       };
     case 'records': {
       const usable = usableRecords(lookup.records);
-      const facts: DaneFacts = { tlsa: lookup.records.length, usable: usable.length, matched: null, error: null };
+      const facts: DaneFacts = { tlsa: lookup.records.length, usable: usable.length, matched: null, error: null, records: lookup.records.map(tlsaText) };
       if (usable.length === 0) {
         const why = `no usable TLSA record for ${mx} (${lookup.records.map((r) => `${tlsaParams(r)}: ${unusableReason(r)}`).join('; ')})`;
         if (only) return { ok: false, reason: `dane-only: ${why}`, facts: { ...facts, error: why } };
@@ -238,6 +243,9 @@ export function hopRecord(
 ): HopRecord {
   const { policy } = place;
   const sts = policy.sts?.mode === 'testing' ? stsTestingReport(policy.sts, place.mx, facts.tls) : undefined;
+  // The policy in force for the TLS report (tlsrpt/): a table entry overrides it, so none then.
+  const stsPolicy =
+    policy.sts && policy.source !== 'table' ? { id: policy.sts.id, mode: policy.sts.mode, mx: policy.sts.mx, maxAge: policy.sts.maxAge } : undefined;
   const dane = daneRecord(place, facts);
   return {
     queueId: place.queueId,
@@ -257,6 +265,8 @@ export function hopRecord(
     ...(extra.error ? { error: extra.error } : {}),
     ms: span.ms,
     ...(place.transport ? { transport: place.transport } : {}),
+    ...(stsPolicy ? { stsPolicy } : {}),
+    ...(place.stsProblem && !stsPolicy ? { stsProblem: place.stsProblem } : {}),
     ...(dane ? { dane } : {}),
     ...(sts ? { sts } : {}),
   };
@@ -330,7 +340,7 @@ export type HopSession =
 type Settled =
   | { kind: 'open'; session: SmtpSession; facts: HopFacts }
   | { kind: 'failed'; failure: OpenFailure; facts: HopFacts }
-  | { kind: 'retry'; decision: Extract<TlsDecision, { action: 'retry-plaintext' }> };
+  | { kind: 'retry'; decision: Extract<TlsDecision, { action: 'retry-plaintext' }>; source?: string };
 
 /**
  * A session that the hop's TLS level allows to carry the message, or why there is none. Under
@@ -344,8 +354,8 @@ export async function openHop(deps: HopDeps, place: HopPlace, open: SessionSourc
   const judge = (opened: { reused: SmtpSession } | OpenResult) => settle(level, opened, place.dane, deps.now);
   let settled = await judge(await open(false));
   if (settled.kind === 'retry') {
-    const { decision } = settled;
-    const facts = decision.tls ? { tls: decision.tls } : {};
+    const { decision, source } = settled;
+    const facts: HopFacts = { ...(decision.tls ? { tls: decision.tls } : {}), ...(source ? { source } : {}) };
     writeHop(deps, hopRecord(place, facts, { at: started, ms: deps.now() - started }, 'transient', { error: decision.error }));
     started = deps.now();
     plaintextRetry = true;
@@ -381,7 +391,7 @@ async function settle(level: TlsLevel, opened: { reused: SmtpSession } | OpenRes
   }
   if (decision.action === 'retry-plaintext') {
     session.close();
-    return { kind: 'retry', decision };
+    return { kind: 'retry', decision, ...(session.localAddress ? { source: session.localAddress } : {}) };
   }
   if (decision.downgrade) session.downgrade = decision.downgrade;
   if (session.tls.handshake === 'ok') {

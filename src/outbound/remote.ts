@@ -6,7 +6,7 @@ import type { StorageHealth } from '../db/storage-fault.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import type { Resolver } from '../dns/resolver.ts';
 import { type Logger, mailLog } from '../log/log.ts';
-import { currentStsPolicy } from '../tls-policy/sts.ts';
+import { currentStsPolicy, type StsFound } from '../tls-policy/sts.ts';
 import { StsCache } from '../tls-policy/sts-cache.ts';
 import { fetchStsPolicy } from '../tls-policy/sts-fetch.ts';
 import { loadTrust } from '../tls-policy/trust.ts';
@@ -42,14 +42,21 @@ export function createRemoteCourier(config: Config, db: Db, log: Logger, overrid
     ...(overrides.stsPort ? { port: overrides.stsPort } : {}),
   };
   const sts = config.outbound.mtaSts
-    ? (domain: string) =>
-        currentStsPolicy(domain, {
+    ? async (domain: string): Promise<StsFound> => {
+        let unusable: StsFound;
+        const policy = await currentStsPolicy(domain, {
           resolver,
           cache,
           now,
           fetch: (d) => fetchStsPolicy(d, fetchDeps),
-          report: (d, problem) => mailLog(log, 'mta-sts', { domain: d, problem }, 'MTA-STS policy not usable', 'warn'),
-        })
+          report: (d, problem, kind) => {
+            mailLog(log, 'mta-sts', { domain: d, problem }, 'MTA-STS policy not usable', 'warn');
+            unusable = { unusable: { kind, detail: problem } };
+          },
+        });
+        // Without a policy (none cached), why: the TLS report names it (tlsrpt/).
+        return policy ?? unusable;
+      }
     : undefined;
   return new RemoteCourier({
     hostname: config.hostname,

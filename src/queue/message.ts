@@ -4,7 +4,7 @@ import type { MessageBody } from '../core/body.ts';
 import type { TlsRequired } from '../core/delivery.ts';
 
 export type Transport = 'local' | 'remote';
-export type Origin = 'smtp' | 'submission' | 'local' | 'bounce';
+export type Origin = 'smtp' | 'submission' | 'local' | 'bounce' | 'tlsrpt';
 
 export interface NewRecipient {
   rcpt: string;

@@ -16,7 +16,11 @@ export interface StsFetchDeps {
   port?: number;
 }
 
-export type FetchResult = { ok: true; text: string } | { ok: false; error: string };
+/** `webpki`: the HTTPS certificate did not verify (RFC 8460 §4.3.2.2 sts-webpki-invalid). */
+export type FetchResult = { ok: true; text: string } | { ok: false; error: string; webpki?: true };
+
+/** node's codes for a certificate that does not verify, or does not name the host. */
+const CERT_ERROR = /^(CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH)/;
 
 const MAX_BYTES = 64 * 1024;
 
@@ -53,7 +57,8 @@ function get(host: string, ip: string, deps: StsFetchDeps): Promise<FetchResult>
       // RFC 8461 §3.3: the certificate must be valid for mta-sts.<domain> (RFC 6125 rules).
       checkServerIdentity: (name, cert) => {
         const why = checkCertName(name, certNames(cert));
-        return why === undefined ? undefined : new Error(why);
+        // node's own code for this, so the failure reads as a certificate one (FetchResult webpki).
+        return why === undefined ? undefined : Object.assign(new Error(why), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
       },
     };
     const req = https.request(options);
@@ -61,7 +66,9 @@ function get(host: string, ip: string, deps: StsFetchDeps): Promise<FetchResult>
       req.destroy();
       done({ ok: false, error: `https://${host} [${ip}]: no complete answer within ${deps.timeoutMs} ms` });
     }, deps.timeoutMs);
-    req.on('error', (err) => done({ ok: false, error: `https://${host} [${ip}]: ${err.message}` }));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      done({ ok: false, error: `https://${host} [${ip}]: ${err.message}`, ...(CERT_ERROR.test(err.code ?? '') ? { webpki: true as const } : {}) }),
+    );
     req.on('response', (res) => {
       // RFC 8461 §3.3: only 200; redirects are not followed.
       if (res.statusCode !== 200) {

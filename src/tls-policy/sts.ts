@@ -15,9 +15,20 @@ export interface StsDeps {
   cache: StsStore;
   fetch: (domain: string) => Promise<FetchResult>;
   now: () => number;
-  /** Told why a policy could not be used (logged by the caller). */
-  report?: (domain: string, problem: string) => void;
+  /** Told why a policy could not be used (logged by the caller; `kind` for the TLS report). */
+  report?: (domain: string, problem: string, kind: StsProblemKind) => void;
 }
+
+/** RFC 8460 §4.3.2.2: why a domain's MTA-STS policy could not be used. */
+export type StsProblemKind = 'sts-policy-fetch-error' | 'sts-policy-invalid' | 'sts-webpki-invalid';
+
+export interface StsProblem {
+  kind: StsProblemKind;
+  detail: string;
+}
+
+/** What a delivery gets: the policy in force, why the domain's policy is not usable, or nothing (no MTA-STS). */
+export type StsFound = (StsPolicy & { id: string }) | { unusable: StsProblem } | undefined;
 
 export async function currentStsPolicy(domain: string, deps: StsDeps): Promise<(StsPolicy & { id: string }) | undefined> {
   const now = deps.now();
@@ -26,18 +37,22 @@ export async function currentStsPolicy(domain: string, deps: StsDeps): Promise<(
   if (txt.kind !== 'records') return cached;
   const record = parseStsTxt(txt.records);
   if ('error' in record) {
-    if (txt.records.some((r) => r.startsWith('v=STSv1'))) deps.report?.(domain, `_mta-sts TXT: ${record.error}`);
+    if (txt.records.some((r) => r.startsWith('v=STSv1'))) deps.report?.(domain, `_mta-sts TXT: ${record.error}`, 'sts-policy-invalid');
     return cached;
   }
   if (cached && cached.id === record.id) return cached;
   const fetched = await deps.fetch(domain);
   if (!fetched.ok) {
-    deps.report?.(domain, `policy fetch failed: ${fetched.error}${cached ? '; using the cached policy' : ''}`);
+    deps.report?.(
+      domain,
+      `policy fetch failed: ${fetched.error}${cached ? '; using the cached policy' : ''}`,
+      fetched.webpki ? 'sts-webpki-invalid' : 'sts-policy-fetch-error',
+    );
     return cached;
   }
   const policy = parseStsPolicy(fetched.text);
   if ('error' in policy) {
-    deps.report?.(domain, `policy invalid: ${policy.error}${cached ? '; using the cached policy' : ''}`);
+    deps.report?.(domain, `policy invalid: ${policy.error}${cached ? '; using the cached policy' : ''}`, 'sts-policy-invalid');
     return cached;
   }
   return deps.cache.put(domain, record.id, policy, now);

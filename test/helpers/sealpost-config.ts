@@ -31,6 +31,7 @@ export interface SealpostToml {
     catch_all?: string;
     delivery?: string;
     mta_sts?: string;
+    dkim_selectors?: string[];
     tlsrpt_rua?: string;
   }[];
   relay?: { networks?: string[] };

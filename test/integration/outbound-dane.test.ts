@@ -6,7 +6,8 @@
 // records; no TLSA) × level (may / dane / dane-only / MTA-STS enforce with the default dane):
 // delivered or deferred, never plaintext where RFC 7672 says TLS, and the hop record. Then a real
 // Postfix sender with smtp_tls_security_level = dane through the same unbound (on 127.0.0.1:53,
-// what /etc/resolv.conf names inside netless) against the same zones, next to ours.
+// what /etc/resolv.conf names inside netless) against the same zones, next to ours. Each row's
+// attempts also make the TLS report (RFC 8460 §4.3): policy type tlsa and its result type.
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -19,6 +20,7 @@ import { createNodeResolver } from '../../src/dns/node-resolver.ts';
 import { createLogger } from '../../src/log/log.ts';
 import { AttemptsStore } from '../../src/outbound/attempts-store.ts';
 import { RemoteCourier } from '../../src/outbound/courier.ts';
+import { buildReport } from '../../src/tlsrpt/aggregate.ts';
 import { createCa, issueCert } from '../helpers/certs.ts';
 import { startSealpost } from '../helpers/daemon.ts';
 import { type DnssecPeers, startDnssec } from '../helpers/dnssec.ts';
@@ -67,6 +69,23 @@ const EXPECT: Record<Zone, Record<Column, string>> = {
   'no-tlsa': { may: 'delivered may/default -', dane: 'delivered may/default -', 'dane-only': 'deferred', sts: 'delivered verify/mta-sts -' },
 };
 
+/**
+ * The TLS report (RFC 8460 §4.3) each zone × level's attempts make: "<policy-type> success" or
+ * "<policy-type> <result-type>"; "-" when there was no session to report (the MX lookup was bogus).
+ */
+const REPORT: Record<Zone, Record<Column, string>> = {
+  ee: { may: 'no-policy-found success', dane: 'tlsa success', 'dane-only': 'tlsa success', sts: 'tlsa success' },
+  ta: { may: 'no-policy-found success', dane: 'tlsa success', 'dane-only': 'tlsa success', sts: 'tlsa success' },
+  rotated: { may: 'no-policy-found success', dane: 'tlsa tlsa-invalid', 'dane-only': 'tlsa tlsa-invalid', sts: 'tlsa tlsa-invalid' },
+  'unsigned-host': { may: 'no-policy-found success', dane: 'no-policy-found success', 'dane-only': 'tlsa dane-required', sts: 'sts success' },
+  bogus: { may: '-', dane: '-', 'dane-only': '-', sts: '-' },
+  'tlsa-servfail': { may: 'no-policy-found success', dane: 'tlsa dnssec-invalid', 'dane-only': 'tlsa dnssec-invalid', sts: 'tlsa dnssec-invalid' },
+  usage1: { may: 'no-policy-found success', dane: 'tlsa tlsa-invalid', 'dane-only': 'tlsa tlsa-invalid', sts: 'sts success' },
+  'no-tlsa': { may: 'no-policy-found success', dane: 'no-policy-found success', 'dane-only': 'tlsa dane-required', sts: 'sts success' },
+};
+
+/** The TLSA record (zone-file form) published for the MX host of some zones: the hop record's dane.records. */
+const published: Partial<Record<Zone, string>> = {};
 let dnssec: DnssecPeers;
 let pki: TestPki;
 let main: PostfixReceiver;
@@ -89,6 +108,9 @@ before(
     await writeFile(path.join(dir, 'ta.pem'), taCert.certPem + taCa.certPem);
     await writeFile(path.join(dir, 'ta.key'), taCert.keyPem, { mode: 0o600 });
     const ee = spkiSha256(mainCert.certPem);
+    published.ee = `3 1 1 ${ee}`;
+    published.rotated = `3 1 1 ${spkiSha256(rotatedCert.certPem)}`;
+    published.usage1 = `1 1 1 ${ee}`;
     const rec = (host: string, value: string) => `_25._tcp.${host} TLSA ${value}`;
     const zone = (name: string, host: string, ip: string, extra: string[] = []) => ({
       name,
@@ -204,6 +226,36 @@ for (const column of COLUMNS) {
       Object.fromEntries(ZONES.map((z) => [z, EXPECT[z][column]])),
       JSON.stringify(log.records.filter((r) => r['event'] === 'hop').map((r) => [r['domain'], r['policy'], r['dane'], r['error']])),
     );
+    // The TLS report (tlsrpt/aggregate.ts) these attempts make, per destination domain.
+    const reports = Object.fromEntries(
+      ZONES.map((z) => {
+        const report = buildReport({
+          domain: `${z}.test`,
+          start: 0,
+          end: Date.now() + 60_000,
+          organization: 'Sealpost',
+          contact: 'postmaster@sender.sealpost.test',
+          reportId: 'r',
+          attempts: attempts.forMessage(j.queueId).filter((r) => r.domain === `${z}.test`),
+        });
+        return [z, report];
+      }),
+    );
+    const verdicts = Object.fromEntries(
+      ZONES.map((z) => [
+        z,
+        reports[z]?.policies.map((p) => `${p.policy['policy-type']} ${p['failure-details']?.[0]?.['result-type'] ?? 'success'}`).join(', ') ?? '-',
+      ]),
+    );
+    assert.deepEqual(verdicts, Object.fromEntries(ZONES.map((z) => [z, REPORT[z][column]])), JSON.stringify(reports));
+    // RFC 8460 §4.3: a tlsa policy quotes the MX host's TLSA records; DANE wins over MTA-STS (RFC 8461 §2).
+    if (column !== 'may') {
+      const ee = reports['ee']?.policies[0]?.policy;
+      assert.deepEqual(ee?.['mx-host'], ['mx.ee.test']);
+      assert.deepEqual(ee?.['policy-string'], [published.ee]);
+      // The unusable record (usage 1) is quoted too: it is what the domain published.
+      if (column !== 'sts') assert.deepEqual(reports['usage1']?.policies[0]?.policy['policy-string'], [published.usage1]);
+    }
     // The explanations of the refusals, in words.
     if (column === 'dane') {
       const dane = (z: Zone) =>
@@ -212,10 +264,10 @@ for (const column of COLUMNS) {
           | undefined;
       const error = (z: Zone) => String(log.hops(j.queueId, `${z}.test`).at(-1)?.error);
       assert.match(error('rotated'), /DANE authentication failed: the TLSA record 3 1 1 [0-9a-f]{64} matches no certificate the server sent/);
-      assert.deepEqual({ ...dane('rotated'), error: null }, { tlsa: 1, usable: 1, matched: null, error: null });
+      assert.deepEqual({ ...dane('rotated'), error: null }, { tlsa: 1, usable: 1, matched: null, error: null, records: [published.rotated] });
       assert.match(error('tlsa-servfail'), /TLSA lookup for mx\.tlsa-servfail\.test failed .*never sent without DANE/);
       assert.match(dane('unsigned-host')?.error ?? '', /address records of mx\.unsignedhost\.test are not DNSSEC-secure/);
-      assert.deepEqual({ ...dane('usage1'), error: null }, { tlsa: 1, usable: 0, matched: null, error: null });
+      assert.deepEqual({ ...dane('usage1'), error: null }, { tlsa: 1, usable: 0, matched: null, error: null, records: [published.usage1] });
       assert.match(dane('usage1')?.error ?? '', /usage 1 \(PKIX-EE\)/);
     }
   });
@@ -310,7 +362,7 @@ test('the daemon as a new user runs it: default tls_default, unbound as [dns] se
   const delivered = await daemon.waitForLog({ event: 'hop', domain: 'ee.test', result: 'delivered' }, { timeoutMs: 30_000 });
   assert.equal(delivered['policy'], 'dane');
   assert.equal(delivered['policySource'], 'dane');
-  assert.deepEqual(delivered['dane'], { tlsa: 1, usable: 1, matched: '3 1 1', error: null });
+  assert.deepEqual(delivered['dane'], { tlsa: 1, usable: 1, matched: '3 1 1', error: null, records: [published.ee] });
   assert.equal((delivered['tls'] as { verified: boolean }).verified, true);
   const rotated = await daemon.waitForLog({ event: 'hop', domain: 'rotated.test', result: 'transient' }, { timeoutMs: 30_000 });
   await daemon.waitForLog({ event: 'hop', domain: 'bogus.test', result: 'transient' }, { timeoutMs: 30_000 });

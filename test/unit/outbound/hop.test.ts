@@ -173,6 +173,8 @@ test('one hop record: the log record and the attempts row are made from the same
       result: 'delivered',
       reply: { code: 250, text: 'ok' },
       ms: 42,
+      // The testing-mode policy in force, for the TLS report (tlsrpt/).
+      stsPolicy: { id: 'a1', mode: 'testing', mx: ['mx.dest.test'], maxAge: 86400 },
     },
   ]);
   const logged = records.find((r) => r['event'] === 'hop');
@@ -316,7 +318,9 @@ test('RFC 7672 §2.2 per MX host, table: DANE lookup × level → the host polic
   const usable = hostPolicy(dane, 'dest.test', 'mx.dest.test', records);
   assert.ok(usable.ok);
   assert.deepEqual(usable.dane, { records: [ee], base: 'mx.dest.test', names: ['mx.dest.test', 'dest.test'] });
-  assert.deepEqual(usable.facts, { tlsa: 2, usable: 1, matched: null, error: null });
+  // The RRset as published, usable or not: the TLS report's policy-string (RFC 8460 §4.3).
+  const rrset = [`1 1 1 ${pkix.data}`, `3 1 1 ${ee.data}`];
+  assert.deepEqual(usable.facts, { tlsa: 2, usable: 1, matched: null, error: null, records: rrset });
   const bogus = hostPolicy(dane, 'dest.test', 'mx.dest.test', failed);
   assert.ok(!bogus.ok);
   assert.equal(bogus.reason, 'the TLSA lookup for mx.dest.test failed (SERVFAIL); RFC 7672 §2.2: deferred, never sent without DANE');
@@ -329,7 +333,7 @@ test('RFC 7672 §2.2 per MX host, table: DANE lookup × level → the host polic
     'delivered',
     {},
   );
-  assert.deepEqual(record.dane, { tlsa: 2, usable: 1, matched: '3 1 1', error: null });
+  assert.deepEqual(record.dane, { tlsa: 2, usable: 1, matched: '3 1 1', error: null, records: rrset });
   assert.equal(hopLogFields(record).policySource, 'dane');
 });
 

@@ -79,3 +79,22 @@ test('an invalid policy is reported and ignored', async () => {
   assert.equal(policy, undefined);
   assert.match(problems[0] ?? '', /policy invalid/);
 });
+
+test('RFC 8460 §4.3.2.2: each unusable policy is reported with its TLS report result type', async () => {
+  const cases: [string, FetchResult, string][] = [
+    ['fetch failed', { ok: false, error: 'HTTP 404' }, 'sts-policy-fetch-error'],
+    ['certificate of the policy host', { ok: false, error: 'certificate is valid for x, not mta-sts.k.test', webpki: true }, 'sts-webpki-invalid'],
+    ['not a policy', { ok: true, text: '<html>' }, 'sts-policy-invalid'],
+  ];
+  for (const [name, result, kind] of cases) {
+    const kinds: string[] = [];
+    await currentStsPolicy('k.test', {
+      resolver: fakeResolver({ '_mta-sts.k.test': { TXT: ['v=STSv1; id=1'] } }),
+      cache: memoryCache(),
+      now: () => 0,
+      fetch: async () => result,
+      report: (_d, _p, k) => void kinds.push(k),
+    });
+    assert.deepEqual(kinds, [kind], name);
+  }
+});
