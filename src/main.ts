@@ -8,7 +8,6 @@ import path from 'node:path';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { AuthGuard } from './auth/guard.ts';
 import { senderAllowed } from './auth/senders.ts';
-import { prepareOutgoing } from './auth/submission.ts';
 import { UsersStore } from './auth/users.ts';
 import { type SessionProcesses, startSessionProcesses } from './cluster/primary.ts';
 import { reviveBody } from './cluster/protocol.ts';
@@ -21,8 +20,6 @@ import { type Db, openDb } from './db/open.ts';
 import { keepReserve, releaseReserve } from './db/reserve.ts';
 import { isStorageFault, StorageHealth } from './db/storage-fault.ts';
 import { enableIncrementalVacuum } from './db/vacuum.ts';
-import { loadDkimKeys } from './dkim/keys.ts';
-import { createDkimSigner } from './dkim/signer.ts';
 import { cachingResolver } from './dns/cache.ts';
 import { createDnssecResolver } from './dns/dnssec-resolver.ts';
 import { createNodeResolver } from './dns/node-resolver.ts';
@@ -34,6 +31,7 @@ import { BodyBudget } from './inbound/memory-budget.ts';
 import type { InboundDeps, ListenerRole } from './inbound/session.ts';
 import { SessionStats } from './inbound/session-stats.ts';
 import { createIntake } from './intake/intake.ts';
+import { checkDeps, loadSigning, offloadChecks } from './intake/wiring.ts';
 import { createLocalCourier } from './local/courier.ts';
 import { LocalDeliveryStats } from './local/delivery-stats.ts';
 import { type Logger, mailLog, observeMailEvents } from './log/log.ts';
@@ -54,10 +52,7 @@ import { watchWake } from './queue/wake.ts';
 import { QueueWorker } from './queue/worker.ts';
 import { networkMatcher } from './routing/networks.ts';
 import { buildDirectory, decideRecipient } from './routing/recipients.ts';
-import { createRspamdClient } from './rspamd/client.ts';
 import { RspamdStats } from './rspamd/stats.ts';
-import { loadSrsSecrets } from './srs/secret.ts';
-import { type SrsKeys, srsReverse } from './srs/srs.ts';
 import type { StatusFacts } from './status-page/page.ts';
 import { createAlpnChallenges } from './tls/alpn-challenges.ts';
 import type { CertMaterial } from './tls/material.ts';
@@ -153,28 +148,16 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     started.push({ name: 'recover', stop: stopRecover });
     const orphans = await store.sweepSpool();
     if (orphans > 0) mailLog(log, 'daemon', { state: 'recovered', spoolFiles: orphans }, 'spool files of messages never committed were removed');
-    // Every configured DKIM key, before anything listens: a missing one is a startup error, never unsigned mail.
-    const dkimKeys = await loadDkimKeys(config.dataDir, config.dkim);
-    const signer = createDkimSigner(dkimKeys);
-    // The SRS secret before anything listens: bounces to forwarded mail are checked with it.
-    const srs = await loadSrsSecrets(config.srs.secretFile);
-    if (!srs.ok) throw new Error(`srs.secret_file: ${srs.problem}`);
-    if (srs.created)
+    // Every configured DKIM key and the SRS secret, before anything listens (intake/wiring.ts).
+    const signing = await loadSigning(config, now);
+    const { signer, srsKeys, srsDirectory } = signing;
+    if (signing.srsCreated)
       mailLog(
         log,
         'daemon',
         { state: 'srs-secret', file: config.srs.secretFile },
         'made a new SRS secret (keep it: bounces to forwarded mail are checked with it)',
       );
-    const srsKeys: SrsKeys = { secrets: srs.secrets, domain: config.srs.domain };
-    const srsDirectory =
-      config.srs.domain === ''
-        ? undefined
-        : { domain: config.srs.domain, reverse: (local: string) => srsReverse(local, srsKeys, now(), config.srs.maxAgeDays) };
-    // RFC 8617 ARC sets are signed like DKIM; receivers verify rsa-sha256 most widely, so an RSA key of the [srs] domain first.
-    const arcKey = config.arc.enabled
-      ? (dkimKeys.find((k) => k.domain === config.srs.domain && k.algorithm === 'rsa-sha256') ?? dkimKeys.find((k) => k.domain === config.srs.domain))
-      : undefined;
 
     // [server] processes > 1: the session processes serve TLS with ticket keys from this one secret.
     const sessionProcesses = config.server.processes === 'auto' ? availableParallelism() : config.server.processes;
@@ -255,16 +238,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     // Maildir writes and the SPF/DKIM/DMARC checks of port 25 (through our resolver, dns.servers,
     // never node's global one) run in a thread of their own, off the loop that serves the sessions.
     const offload = startOffloadThread(
-      config.inbound.authenticationResults
-        ? {
-            verify: {
-              hostname: config.hostname,
-              dns: config.dns,
-              dmarcReject: config.inbound.dmarcReject,
-              timeoutMs: Math.max(5000, config.dns.timeoutMs * 4),
-            },
-          }
-        : {},
+      offloadChecks(config),
       metrics ? (f) => metrics.dnsAnswer(f.type, { kind: f.kind, detail: 'offload thread' }) : undefined,
     );
     started.push({ name: 'offload thread', stop: () => offload.close() });
@@ -372,25 +346,15 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       newId,
       log,
       storage,
-      prepareOutgoing: (input) => prepareOutgoing(input, { signer, hostname: config.hostname }),
-      ...(offload.verify ? { verifyInbound: offload.verify } : {}),
-      ...(offload.spf ? { checkSpf: offload.spf } : {}),
-      ...(offload.warm ? { warmChecks: offload.warm } : {}),
-      ...(arcKey ? { arcSeal: { signingDomain: arcKey.domain, selector: arcKey.selector, privateKey: arcKey.privateKeyPem } } : {}),
-      ...(config.rspamd
-        ? {
-            rspamd: {
-              scan: createRspamdClient({ url: config.rspamd.url, timeoutMs: config.rspamd.timeoutMs, now }),
-              fail: config.rspamd.fail,
-              outbound: config.rspamd.outbound,
-              hostname: config.hostname,
-              record: (direction, action) => {
-                rspamdStats?.record(direction, action);
-                metrics?.rspamd(direction, action);
-              },
-            },
-          }
-        : {}),
+      ...checkDeps(config, {
+        signing,
+        offload,
+        now,
+        recordRspamd: (direction, action) => {
+          rspamdStats?.record(direction, action);
+          metrics?.rspamd(direction, action);
+        },
+      }),
     });
     const inbound: Omit<InboundDeps, 'tls'> = {
       config,

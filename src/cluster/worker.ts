@@ -7,11 +7,8 @@
 // channel closes): whatever it had not been told was committed was never acknowledged.
 import type { AuthOutcome, AuthRequest } from '../auth/authenticator.ts';
 import { senderAllowed } from '../auth/senders.ts';
-import { prepareOutgoing } from '../auth/submission.ts';
 import { applyReloadable, logReload, readReload } from '../config/reload.ts';
 import type { Config, ListenAddress } from '../config/types.ts';
-import { loadDkimKeys } from '../dkim/keys.ts';
-import { createDkimSigner } from '../dkim/signer.ts';
 import { cachingResolver } from '../dns/cache.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import { reverseLookup } from '../dns/reverse.ts';
@@ -20,14 +17,12 @@ import { createInboundListener, type Listener } from '../inbound/listener.ts';
 import { BodyBudget } from '../inbound/memory-budget.ts';
 import type { InboundDeps, ListenerRole } from '../inbound/session.ts';
 import { createIntake } from '../intake/intake.ts';
+import { checkDeps, loadSigning, offloadChecks } from '../intake/wiring.ts';
 import { type Logger, mailLog, observeMailEvents } from '../log/log.ts';
 import { startOffloadThread } from '../offload/client.ts';
 import { newQueueId } from '../queue/ids.ts';
 import { Spool, spoolDirOf } from '../queue/spool.ts';
 import { buildDirectory } from '../routing/recipients.ts';
-import { createRspamdClient } from '../rspamd/client.ts';
-import { loadSrsSecrets } from '../srs/secret.ts';
-import { type SrsKeys, srsReverse } from '../srs/srs.ts';
 import { startTls } from '../tls/service.ts';
 import { type Answer, asBuffer, type Call, type Note, type ToPrimary, type ToWorker } from './protocol.ts';
 
@@ -105,16 +100,8 @@ export async function runSessionWorker(config: Config, deps: SessionWorkerDeps):
         // A record that cannot be cloned is not counted; the mail goes on.
       }
     });
-  const dkimKeys = await loadDkimKeys(config.dataDir, config.dkim);
-  const signer = createDkimSigner(dkimKeys);
-  const srs = await loadSrsSecrets(config.srs.secretFile);
-  if (!srs.ok) throw new Error(`srs.secret_file: ${srs.problem}`);
-  const srsKeys: SrsKeys = { secrets: srs.secrets, domain: config.srs.domain };
-  const srsDirectory =
-    config.srs.domain === '' ? undefined : { domain: config.srs.domain, reverse: (local: string) => srsReverse(local, srsKeys, now(), config.srs.maxAgeDays) };
-  const arcKey = config.arc.enabled
-    ? (dkimKeys.find((k) => k.domain === config.srs.domain && k.algorithm === 'rsa-sha256') ?? dkimKeys.find((k) => k.domain === config.srs.domain))
-    : undefined;
+  const signing = await loadSigning(config, now);
+  const { srsDirectory } = signing;
   // The primary's ticket secret: a session resumed on any process (tls/ticket-keys.ts).
   const tls = await startTls(config, log, now, { ticketSecret: asBuffer(hello.ticketSecret) });
   let inForce = config;
@@ -129,18 +116,7 @@ export async function runSessionWorker(config: Config, deps: SessionWorkerDeps):
   );
   const dnsResolver = cachingResolver(nodeResolver, { now });
   // Only the checks run in this process's thread; Maildir writes are the primary's.
-  const offload = startOffloadThread(
-    config.inbound.authenticationResults
-      ? {
-          verify: {
-            hostname: config.hostname,
-            dns: config.dns,
-            dmarcReject: config.inbound.dmarcReject,
-            timeoutMs: Math.max(5000, config.dns.timeoutMs * 4),
-          },
-        }
-      : {},
-  );
+  const offload = startOffloadThread(offloadChecks(config));
   // The primary's view of the disk, as it tells it: MAIL FROM gets 452 4.3.1 here exactly while it
   // does there (one clock for every process). A failed enqueue is answered 452 by its error's code.
   let refusingUntil = 0;
@@ -153,22 +129,7 @@ export async function runSessionWorker(config: Config, deps: SessionWorkerDeps):
     now,
     newId,
     log,
-    prepareOutgoing: (input) => prepareOutgoing(input, { signer, hostname: config.hostname }),
-    ...(offload.verify ? { verifyInbound: offload.verify } : {}),
-    ...(offload.spf ? { checkSpf: offload.spf } : {}),
-    ...(offload.warm ? { warmChecks: offload.warm } : {}),
-    ...(arcKey ? { arcSeal: { signingDomain: arcKey.domain, selector: arcKey.selector, privateKey: arcKey.privateKeyPem } } : {}),
-    ...(config.rspamd
-      ? {
-          rspamd: {
-            scan: createRspamdClient({ url: config.rspamd.url, timeoutMs: config.rspamd.timeoutMs, now }),
-            fail: config.rspamd.fail,
-            outbound: config.rspamd.outbound,
-            hostname: config.hostname,
-            record: (direction, action) => note({ kind: 'rspamd', direction, action }),
-          },
-        }
-      : {}),
+    ...checkDeps(config, { signing, offload, now, recordRspamd: (direction, action) => note({ kind: 'rspamd', direction, action }) }),
   });
   const freeBytes = async () => {
     const { statfs } = await import('node:fs/promises');

@@ -1,0 +1,97 @@
+// What both composition roots (src/main.ts, src/cluster/worker.ts) build for the intake before
+// anything listens: the DKIM keys and signer, the SRS secret and its directory entry, the ARC key,
+// the offload thread's check settings, and the intake's check and signing deps from them.
+// Side effects: loadSigning reads the key files and may create the SRS secret.
+import { prepareOutgoing } from '../auth/submission.ts';
+import type { Config } from '../config/types.ts';
+import { type DkimKey, loadDkimKeys } from '../dkim/keys.ts';
+import { createDkimSigner, type DkimSigner } from '../dkim/signer.ts';
+import type { SPFResult, SpfInput, Verdict, VerifyInput } from '../mailauth/verify.ts';
+import type { Directory } from '../routing/recipients.ts';
+import { createRspamdClient } from '../rspamd/client.ts';
+import type { ScanDirection } from '../rspamd/verdict.ts';
+import { loadSrsSecrets } from '../srs/secret.ts';
+import { type SrsKeys, srsReverse } from '../srs/srs.ts';
+import type { IntakeDeps } from './intake.ts';
+
+export interface Signing {
+  readonly dkimKeys: readonly DkimKey[];
+  readonly signer: DkimSigner;
+  /** The SRS secrets and domain (outbound/forward.ts rewrites with them). */
+  readonly srsKeys: SrsKeys;
+  /** The SRS secret file was made just now (the daemon says so once). */
+  readonly srsCreated: boolean;
+  /** Bounces to our SRS addresses, for buildDirectory; undefined without an [srs] domain. */
+  readonly srsDirectory: Directory['srs'];
+  /** RFC 8617 ARC sets are signed like DKIM: the [srs] domain's key, RSA first (verified most widely). */
+  readonly arcKey: DkimKey | undefined;
+}
+
+/** Every configured DKIM key and the SRS secret: a missing one is a start-up error, never unsigned mail. */
+export async function loadSigning(config: Config, now: () => number): Promise<Signing> {
+  const dkimKeys = await loadDkimKeys(config.dataDir, config.dkim);
+  const srs = await loadSrsSecrets(config.srs.secretFile);
+  if (!srs.ok) throw new Error(`srs.secret_file: ${srs.problem}`);
+  const srsKeys: SrsKeys = { secrets: srs.secrets, domain: config.srs.domain };
+  const arcKey = config.arc.enabled
+    ? (dkimKeys.find((k) => k.domain === config.srs.domain && k.algorithm === 'rsa-sha256') ?? dkimKeys.find((k) => k.domain === config.srs.domain))
+    : undefined;
+  return {
+    dkimKeys,
+    signer: createDkimSigner(dkimKeys),
+    srsKeys,
+    srsCreated: srs.created,
+    srsDirectory:
+      config.srs.domain === ''
+        ? undefined
+        : { domain: config.srs.domain, reverse: (local: string) => srsReverse(local, srsKeys, now(), config.srs.maxAgeDays) },
+    arcKey,
+  };
+}
+
+/** The offload thread's SPF/DKIM/DMARC settings (through dns.servers, never node's global resolver); none when the checks are off. */
+export function offloadChecks(config: Config) {
+  return config.inbound.authenticationResults
+    ? {
+        verify: {
+          hostname: config.hostname,
+          dns: config.dns,
+          dmarcReject: config.inbound.dmarcReject,
+          timeoutMs: Math.max(5000, config.dns.timeoutMs * 4),
+        },
+      }
+    : {};
+}
+
+/** The checks the offload thread answers (offload/client.ts). */
+export interface OffloadedChecks {
+  verify?: (input: VerifyInput) => Promise<Verdict>;
+  spf?: (input: SpfInput) => Promise<SPFResult | undefined>;
+  warm?: (header: Buffer) => void;
+}
+
+/** The intake's signing and check deps: DKIM for our users, SPF/DKIM/DMARC, ARC sealing, rspamd. */
+export function checkDeps(
+  config: Config,
+  o: { signing: Signing; offload: OffloadedChecks; now: () => number; recordRspamd: (direction: ScanDirection, action: string) => void },
+): Pick<IntakeDeps, 'prepareOutgoing' | 'verifyInbound' | 'checkSpf' | 'warmChecks' | 'arcSeal' | 'rspamd'> {
+  const { signer, arcKey } = o.signing;
+  return {
+    prepareOutgoing: (input) => prepareOutgoing(input, { signer, hostname: config.hostname }),
+    ...(o.offload.verify ? { verifyInbound: o.offload.verify } : {}),
+    ...(o.offload.spf ? { checkSpf: o.offload.spf } : {}),
+    ...(o.offload.warm ? { warmChecks: o.offload.warm } : {}),
+    ...(arcKey ? { arcSeal: { signingDomain: arcKey.domain, selector: arcKey.selector, privateKey: arcKey.privateKeyPem } } : {}),
+    ...(config.rspamd
+      ? {
+          rspamd: {
+            scan: createRspamdClient({ url: config.rspamd.url, timeoutMs: config.rspamd.timeoutMs, now: o.now }),
+            fail: config.rspamd.fail,
+            outbound: config.rspamd.outbound,
+            hostname: config.hostname,
+            record: o.recordRspamd,
+          },
+        }
+      : {}),
+  };
+}
