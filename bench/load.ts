@@ -3,7 +3,7 @@
 // smtp-source; also holds idle sessions open for the memory figures. Opens sockets. As a CLI it
 // runs one load and prints one JSON line:
 //   node bench/load.ts --port P --sessions 20 --messages 1000 --size 10240 \
-//     --starttls TLSv1.3 --from a@load.test --to bench@sealpost.test
+//     --starttls TLSv1.3 [--resume] --from a@load.test --to bench@sealpost.test
 import { once } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -20,6 +20,8 @@ export interface LoadOptions {
   to: string;
   /** STARTTLS at exactly this version; undefined = plaintext. */
   starttls?: 'TLSv1.2' | 'TLSv1.3';
+  /** Offer each session's next connection the TLS session (ticket) of its previous one. */
+  resume?: boolean;
   /** Key exchange groups offered (same for every server compared), e.g. "X25519". */
   groups: string;
   helo: string;
@@ -35,6 +37,8 @@ export interface LoadResult {
   clientCpuMs: number;
   /** What the first TLS session negotiated. */
   tls?: { version: string; cipher: string; group: string };
+  /** With resume: the handshakes the server resumed. */
+  resumed?: number;
 }
 
 interface Reply {
@@ -139,7 +143,7 @@ async function connect(o: Pick<LoadOptions, 'host' | 'port' | 'timeoutMs'>): Pro
 }
 
 /** One session, one message: 220, EHLO, [STARTTLS, EHLO], MAIL, RCPT, DATA, QUIT. */
-async function sendOne(o: LoadOptions, text: string, seen: LoadResult): Promise<void> {
+async function sendOne(o: LoadOptions, text: string, seen: LoadResult, lane: { session?: Buffer }): Promise<void> {
   const plain = await connect(o);
   let socket: net.Socket = plain;
   try {
@@ -151,10 +155,19 @@ async function sendOne(o: LoadOptions, text: string, seen: LoadResult): Promise<
       plain.write('STARTTLS\r\n');
       await expect(replies, 220, 'STARTTLS');
       replies.detach();
-      const secure = tls.connect({ socket: plain, minVersion: o.starttls, maxVersion: o.starttls, ecdhCurve: o.groups, rejectUnauthorized: false });
+      const secure = tls.connect({
+        socket: plain,
+        minVersion: o.starttls,
+        maxVersion: o.starttls,
+        ecdhCurve: o.groups,
+        rejectUnauthorized: false,
+        ...(o.resume && lane.session ? { session: lane.session } : {}),
+      });
+      if (o.resume) secure.on('session', (session: Buffer) => (lane.session = session));
       socket = secure;
       replies = new Replies(secure);
       await once(secure, 'secureConnect');
+      if (o.resume && secure.isSessionReused()) seen.resumed = (seen.resumed ?? 0) + 1;
       if (!seen.tls) {
         const cipher = secure.getCipher();
         seen.tls = { version: secure.getProtocol() ?? '', cipher: cipher.standardName ?? cipher.name, group: keyExchange(secure) };
@@ -187,10 +200,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: o.sessions }, async () => {
+      const lane: { session?: Buffer } = {};
       while (started < o.messages && result.errors < 20) {
         const n = started++;
         try {
-          await sendOne(o, messageText(o, n, body), result);
+          await sendOne(o, messageText(o, n, body), result, lane);
           result.messages++;
         } catch (err) {
           result.errors++;
@@ -313,6 +327,7 @@ if (import.meta.main) {
       from: { type: 'string', default: 'load@load.test' },
       to: { type: 'string' },
       starttls: { type: 'string' },
+      resume: { type: 'boolean', default: false },
       groups: { type: 'string', default: 'X25519' },
       helo: { type: 'string', default: 'load.test' },
       'timeout-ms': { type: 'string', default: '30000' },
@@ -321,7 +336,7 @@ if (import.meta.main) {
   const starttls = values.starttls;
   if (!values.port || !values.to || (starttls !== undefined && starttls !== 'TLSv1.2' && starttls !== 'TLSv1.3')) {
     process.stderr.write(
-      'usage: node bench/load.ts --port P --to RCPT [--host H] [--sessions C] [--messages N] [--size S] [--starttls TLSv1.2|TLSv1.3] [--groups X25519]\n',
+      'usage: node bench/load.ts --port P --to RCPT [--host H] [--sessions C] [--messages N] [--size S] [--starttls TLSv1.2|TLSv1.3 [--resume]] [--groups X25519]\n',
     );
     process.exit(2);
   }
@@ -334,6 +349,7 @@ if (import.meta.main) {
     from: values.from,
     to: values.to,
     ...(starttls ? { starttls } : {}),
+    ...(values.resume ? { resume: true } : {}),
     groups: values.groups,
     helo: values.helo,
     timeoutMs: Number(values['timeout-ms']),

@@ -412,16 +412,22 @@ async function main(): Promise<number> {
         }
       }
       if (only.has('starttls')) {
-        for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
+        // Full handshakes, then each session offering its previous TLS session (tickets).
+        for (const [version, resume] of [
+          ['TLSv1.2', false],
+          ['TLSv1.3', false],
+          ['TLSv1.2', true],
+          ['TLSv1.3', true],
+        ] as const) {
           const r = await inRounds(p.rounds, {
-            sealpost: () => inboundTls(root, s, p.tls, version),
-            postfix: () => inboundTls(root, pf, p.tls, version),
+            sealpost: () => inboundTls(root, s, p.tls, version, resume),
+            postfix: () => inboundTls(root, pf, p.tls, version, resume),
             ...peerRuns(
               (x) => x.server.starttls,
-              (t) => inboundTls(root, t, p.tls, version),
+              (t) => inboundTls(root, t, p.tls, version, resume),
             ),
           });
-          done({ scenario: 'starttls', label: version, ...p.tls, messages: p.tls.messages, ...sides(r) });
+          done({ scenario: 'starttls', label: resume ? `${version} resumed` : version, ...p.tls, messages: p.tls.messages, ...sides(r) });
         }
       }
       await sealpost.stop();
