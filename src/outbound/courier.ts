@@ -17,6 +17,7 @@ import type { Resolver } from '../dns/resolver.ts';
 import type { Logger } from '../log/log.ts';
 import { choosePolicy, type TlsPolicy, tableLevel } from '../tls-policy/policy.ts';
 import type { StsFound } from '../tls-policy/sts.ts';
+import { SessionPool } from '../wire/session-pool.ts';
 import type { AttemptSink } from './attempts-store.ts';
 import { lookupDane, type TlsaResolver } from './dane-lookup.ts';
 import {
@@ -37,7 +38,6 @@ import {
 import { Limiter } from './limiter.ts';
 import { type MxHost, type MxWalk, walkHost, walkMx } from './mx.ts';
 import { classifySend, summarize } from './outcomes.ts';
-import { SessionPool } from './pool.ts';
 import { REQUIRETLS_STATUS, requireTlsPolicyRefusal, requireTlsSessionRefusal, withoutRecipientPolicy } from './requiretls.ts';
 import { type OpenResult, type SessionOptions, SmtpSession } from './smtp-client.ts';
 import { chooseTransport, type Transport, transportLabel } from './transport.ts';
@@ -93,7 +93,7 @@ export class RemoteCourier implements Courier {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly limiter: Limiter;
-  private readonly pool: SessionPool;
+  private readonly pool: SessionPool<SmtpSession>;
   private readonly hopDeps: HopDeps;
 
   constructor(deps: RemoteCourierDeps) {

@@ -1,7 +1,19 @@
-// Open SMTP sessions kept for further messages to the same host (Postfix's connection cache):
-// keyed by MX name, address, port and TLS level; closed after an idle time or a number of
-// messages. Each reuse starts with RSET to prove the connection still works. Owns sockets.
-import type { SmtpSession } from './smtp-client.ts';
+// Open client sessions kept for further messages to the same server (Postfix's connection
+// cache), for SMTP (outbound/: keyed by MX name, address, port and TLS level) and LMTP (local/:
+// keyed by server): closed after an idle time or a number of messages. Each reuse starts with
+// RSET to prove the connection still works. Owns the sessions it holds.
+
+/** What the pool needs of a session (SmtpSession, LmtpSession). */
+export interface PooledSession {
+  /** False once the connection broke or was refused something it cannot recover from. */
+  readonly usable: boolean;
+  /** Messages sent over it so far. */
+  readonly messages: number;
+  /** RSET: whether the connection still answers. */
+  reset(): Promise<boolean>;
+  close(): void;
+  quit(): Promise<void>;
+}
 
 export interface PoolOptions {
   /** Close an idle session after this long, ms. */
@@ -12,14 +24,14 @@ export interface PoolOptions {
   maxIdlePerKey: number;
 }
 
-interface Idle {
-  session: SmtpSession;
+interface Idle<S> {
+  session: S;
   timer: NodeJS.Timeout;
 }
 
-export class SessionPool {
+export class SessionPool<S extends PooledSession> {
   private readonly options: PoolOptions;
-  private readonly idle = new Map<string, Idle[]>();
+  private readonly idle = new Map<string, Idle<S>[]>();
   private closed = false;
 
   constructor(options: PoolOptions) {
@@ -27,10 +39,10 @@ export class SessionPool {
   }
 
   /** An idle session for `key` that answered RSET, or undefined. */
-  async take(key: string): Promise<SmtpSession | undefined> {
+  async take(key: string): Promise<S | undefined> {
     const list = this.idle.get(key);
     while (list && list.length > 0) {
-      const entry = list.pop() as Idle;
+      const entry = list.pop() as Idle<S>;
       if (list.length === 0) this.idle.delete(key);
       clearTimeout(entry.timer);
       if (await entry.session.reset()) return entry.session;
@@ -40,9 +52,10 @@ export class SessionPool {
   }
 
   /** Hands a session back after a transaction; keeps it if it may be reused, else says QUIT. */
-  give(key: string, session: SmtpSession): void {
+  give(key: string, session: S): void {
     const list = this.idle.get(key) ?? [];
-    if (this.closed || !session.usable || session.messages >= this.options.maxMessages || list.length >= this.options.maxIdlePerKey) {
+    const keep = this.options.idleMs > 0 && session.messages < this.options.maxMessages && list.length < this.options.maxIdlePerKey;
+    if (this.closed || !session.usable || !keep) {
       void session.quit();
       return;
     }
