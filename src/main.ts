@@ -7,7 +7,6 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { AuthGuard } from './auth/guard.ts';
-import { senderAllowed } from './auth/senders.ts';
 import { UsersStore } from './auth/users.ts';
 import { type SessionProcesses, startSessionProcesses } from './cluster/primary.ts';
 import { reviveBody } from './cluster/protocol.ts';
@@ -26,9 +25,9 @@ import { createNodeResolver } from './dns/node-resolver.ts';
 import { reverseLookup } from './dns/reverse.ts';
 import { describeProbe, probeValidation } from './dns/validation-probe.ts';
 import { createDnsblCheck } from './inbound/dnsbl-check.ts';
-import { createInboundListener } from './inbound/listener.ts';
+import { createInboundListener, listenerRoles } from './inbound/listener.ts';
 import { BodyBudget } from './inbound/memory-budget.ts';
-import type { InboundDeps, ListenerRole } from './inbound/session.ts';
+import type { InboundDeps } from './inbound/session.ts';
 import { SessionStats } from './inbound/session-stats.ts';
 import { createIntake } from './intake/intake.ts';
 import { checkDeps, loadSigning, offloadChecks } from './intake/wiring.ts';
@@ -377,19 +376,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       log,
       now,
     });
-    const roles: { role: ListenerRole; addresses: readonly ListenAddress[]; deps: InboundDeps }[] = [
-      { role: 'mx', addresses: config.listen.smtp, deps: { ...inbound, tls: tls.binding(config.tls.minVersion) } },
-      {
-        role: 'submission',
-        addresses: config.listen.submission,
-        deps: { ...inbound, tls: tls.binding(config.submission.minVersion), authenticate, senderAllowed },
-      },
-      {
-        role: 'submissions',
-        addresses: config.listen.submissions,
-        deps: { ...inbound, tls: tls.binding(config.submissions.minVersion), authenticate, senderAllowed },
-      },
-    ];
+    const roles = listenerRoles(config, inbound, (v) => tls.binding(v), authenticate);
     const listening = { smtp: [] as ListenAddress[], submission: [] as ListenAddress[], submissions: [] as ListenAddress[] };
     let sessions: SessionProcesses | undefined;
     if (ticketSecret) {

@@ -6,14 +6,13 @@
 // the primary too, so they count across processes. It exits when the primary is gone (the
 // channel closes): whatever it had not been told was committed was never acknowledged.
 import type { AuthOutcome, AuthRequest } from '../auth/authenticator.ts';
-import { senderAllowed } from '../auth/senders.ts';
 import { applyReloadable, logReload, readReload } from '../config/reload.ts';
 import type { Config, ListenAddress } from '../config/types.ts';
 import { cachingResolver } from '../dns/cache.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import { reverseLookup } from '../dns/reverse.ts';
 import { createDnsblCheck } from '../inbound/dnsbl-check.ts';
-import { createInboundListener, type Listener } from '../inbound/listener.ts';
+import { createInboundListener, type Listener, listenerRoles } from '../inbound/listener.ts';
 import { BodyBudget } from '../inbound/memory-budget.ts';
 import type { InboundDeps, ListenerRole } from '../inbound/session.ts';
 import { createIntake } from '../intake/intake.ts';
@@ -155,19 +154,7 @@ export async function runSessionWorker(config: Config, deps: SessionWorkerDeps):
   };
   // The primary holds the one AUTH guard: guesses count across processes and ports.
   const authenticate = (request: AuthRequest): Promise<AuthOutcome> => rpc.call({ kind: 'authenticate', request });
-  const roles: { role: ListenerRole; addresses: readonly ListenAddress[]; deps: InboundDeps }[] = [
-    { role: 'mx', addresses: config.listen.smtp, deps: { ...inbound, tls: tls.binding(config.tls.minVersion) } },
-    {
-      role: 'submission',
-      addresses: config.listen.submission,
-      deps: { ...inbound, tls: tls.binding(config.submission.minVersion), authenticate, senderAllowed },
-    },
-    {
-      role: 'submissions',
-      addresses: config.listen.submissions,
-      deps: { ...inbound, tls: tls.binding(config.submissions.minVersion), authenticate, senderAllowed },
-    },
-  ];
+  const roles = listenerRoles(config, inbound, (v) => tls.binding(v), authenticate);
 
   handle = (m) => {
     switch (m.t) {

@@ -7,7 +7,8 @@
 //   submissions  port 465 (RFC 8314 §3.3): the same over implicit TLS
 // Outgoing mail (authenticated, or from relay.networks) gets fix-ups and a DKIM signature.
 import type { SMTPServer, SMTPServerSession } from 'smtp-server';
-import type { ListenAddress } from '../config/types.ts';
+import { senderAllowed } from '../auth/senders.ts';
+import type { Config, ListenAddress, TlsVersion } from '../config/types.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 import { networkMatcher } from '../routing/networks.ts';
 import { createAcceptor } from './accept.ts';
@@ -21,6 +22,25 @@ export interface Listener {
   listen(): Promise<ListenAddress[]>;
   /** Stops accepting; sessions in DATA get `graceMs` to finish, idle ones are closed with 421. */
   close(graceMs: number): Promise<void>;
+}
+
+/**
+ * The three listeners of a daemon (25, 587, 465) with their deps: each with the TLS binding of its
+ * own minimum version; the two submission ports with the one AUTH check (one guard, so a client
+ * cannot double its guesses by switching ports) and the sender rule.
+ */
+export function listenerRoles(
+  config: Config,
+  inbound: Omit<InboundDeps, 'tls'>,
+  tls: (minVersion: TlsVersion) => InboundDeps['tls'],
+  authenticate: NonNullable<InboundDeps['authenticate']>,
+): { role: ListenerRole; addresses: readonly ListenAddress[]; deps: InboundDeps }[] {
+  const submission = (minVersion: TlsVersion): InboundDeps => ({ ...inbound, tls: tls(minVersion), authenticate, senderAllowed });
+  return [
+    { role: 'mx', addresses: config.listen.smtp, deps: { ...inbound, tls: tls(config.tls.minVersion) } },
+    { role: 'submission', addresses: config.listen.submission, deps: submission(config.submission.minVersion) },
+    { role: 'submissions', addresses: config.listen.submissions, deps: submission(config.submissions.minVersion) },
+  ];
 }
 
 export function createInboundListener(deps: InboundDeps, addresses: readonly ListenAddress[], role: ListenerRole = 'mx'): Listener {
