@@ -51,6 +51,15 @@ export const MIGRATIONS: readonly string[] = [
     started_at bigint NOT NULL,
     heartbeat_at bigint NOT NULL
   );`,
+  `-- Files every node needs the same copy of, by their path under data_dir (certs/acme/…, dkim/<domain>/<selector>.pem):
+  -- each node keeps its local copy in step with these rows (NOTIFY sealpost_files on change).
+  CREATE TABLE shared_files (
+    path text PRIMARY KEY,                   -- relative to data_dir, '/'-separated, no '..'
+    content bytea NOT NULL,
+    mode integer NOT NULL,                   -- file mode bits, e.g. 384 (0600)
+    updated_at bigint NOT NULL,              -- unix ms
+    updated_by text NOT NULL                 -- the node (or 'migrate') that wrote it
+  );`,
 ];
 
 export class SchemaTooNew extends Error {}
