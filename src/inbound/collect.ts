@@ -59,6 +59,7 @@ export function collectBody(stream: Readable & { sizeExceeded?: boolean }, deps:
   let header: Buffer | undefined;
   let headerParts: Buffer[] = [];
   let headerBytes = 0;
+  let waiting = false;
 
   const release = (): void => {
     deps.budget.give(held);
@@ -103,9 +104,15 @@ export function collectBody(stream: Readable & { sizeExceeded?: boolean }, deps:
     size += bytes.length;
     if (!eightBit && !isAscii(bytes)) eightBit = true;
     scanHeader(bytes);
-    if (!spool.write(bytes)) {
+    // One wait at a time: the early chunks of a spill are written in one loop, and a waiter per
+    // chunk that found the file full was a dozen 'drain' listeners (Node's leak warning) per message.
+    if (!spool.write(bytes) && !waiting) {
+      waiting = true;
       stream.pause();
-      spool.onDrain(() => stream.resume());
+      spool.onDrain(() => {
+        waiting = false;
+        stream.resume();
+      });
     }
   };
 

@@ -103,3 +103,33 @@ test('onHeader hears the header block once, as soon as its blank line arrives, i
   await long.done;
   assert.equal(heard.length, 0);
 });
+
+test('a spill of many early chunks into a full spool file waits for one drain at a time, not one per chunk', { timeout: 5000 }, async () => {
+  let waiting = 0;
+  let most = 0;
+  const counting = () => {
+    const file = openSpool();
+    const onDrain = file.onDrain.bind(file);
+    file.onDrain = (callback) => {
+      most = Math.max(most, ++waiting);
+      onDrain(() => {
+        waiting--;
+        callback();
+      });
+    };
+    return file;
+  };
+  // 16 chunks of 64 KiB held in memory (the threshold), then spilled at once: 4 fill the spool
+  // file's 256 KiB buffer and the other 12 each found it full.
+  const chunk = 'x'.repeat(64 * 1024);
+  const chunks = ['Subject: big\r\n\r\n', ...Array.from({ length: 20 }, () => chunk)];
+  const got = await collectBody(feed(chunks), {
+    threshold: 1024 * 1024,
+    budget: new BodyBudget(4 * 1024 * 1024),
+    openSpool: counting,
+    bareNewline: 'normalize',
+  }).done;
+  assert.equal(got.kind, 'spooled');
+  assert.equal(got.kind === 'spooled' && readFileSync(got.body.file).length, chunks.join('').length);
+  assert.equal(most, 1, 'at most one drain waiter at any time');
+});
