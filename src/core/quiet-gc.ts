@@ -2,11 +2,13 @@
 // one full V8 garbage collection. V8 collects old space only when it grows, so after a burst (a
 // queue fill, large messages) the Buffers that old objects still point to keep their malloc'd
 // memory until the next burst; a full collection frees them and the allocator can give the pages
-// back. The decision is pure (quietDecision, table-tested); the sampler reads
-// performance.eventLoopUtilization() once a second. The world (clock, timers, gc) is passed in.
+// back, which glibc does only for its heap's top: malloc-trim.ts then gives back the free pages
+// inside. The decision is pure (quietDecision, table-tested); the sampler reads
+// performance.eventLoopUtilization() once a second. The world (clock, timers, gc, trim) is passed in.
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { mallocTrim } from './malloc-trim.ts';
 
 export interface QuietState {
   /** Loop-active milliseconds since the last collection (or the start). */
@@ -45,9 +47,11 @@ export interface QuietGcDeps {
   /** Cumulative loop-active milliseconds (performance.eventLoopUtilization().active). */
   activeMs?: () => number;
   gc?: () => void;
+  /** After each collection: the allocator's free pages given back (mallocTrim). */
+  trim?: () => void;
   now?: () => number;
   intervalMs?: number;
-  /** Told of each collection: how long it took. */
+  /** Told of each collection: how long it took (with the trim). */
   onCollect?: (ms: number) => void;
   /**
    * The start-up was a burst (modules compiled, config read, a certificate made: the young
@@ -60,6 +64,7 @@ export interface QuietGcDeps {
 export function startQuietGc(deps: QuietGcDeps = {}): () => void {
   const activeMs = deps.activeMs ?? (() => performance.eventLoopUtilization().active);
   const gc = deps.gc ?? v8FullGc();
+  const trim = deps.trim ?? mallocTrim();
   const now = deps.now ?? (() => performance.now());
   let state: QuietState = { busyMs: deps.afterStart ? BURST_BUSY_MS : 0 };
   let lastActive = activeMs();
@@ -71,6 +76,7 @@ export function startQuietGc(deps: QuietGcDeps = {}): () => void {
     state = decided.state;
     if (decided.collect) {
       gc();
+      trim();
       deps.onCollect?.(now() - at);
     }
     // The collection's own time is not the next burst.

@@ -48,6 +48,19 @@ test('startQuietGc: one collection per burst, after the loop goes quiet', { time
   }
 });
 
+test('startQuietGc: after each collection the allocator gives its free pages back (trim), once per burst', { timeout: 5_000 }, async () => {
+  let clock = 0;
+  const order: string[] = [];
+  const now = () => (clock += 250);
+  const stop = startQuietGc({ activeMs: () => 0, now, gc: () => order.push('gc'), trim: () => order.push('trim'), intervalMs: 2, afterStart: true });
+  try {
+    while (clock < 500 * 6) await sleep(1);
+    assert.deepEqual(order, ['gc', 'trim']);
+  } finally {
+    stop();
+  }
+});
+
 test('startQuietGc afterStart: the start-up counts as a burst, collected at the first quiet interval', { timeout: 5_000 }, async () => {
   let clock = 0;
   let collections = 0;
