@@ -34,10 +34,23 @@ export function quietDecision(state: QuietState, sample: QuietSample): { collect
   return { collect: false, state: { busyMs: state.busyMs + sample.activeMs } };
 }
 
+type ExposedGc = (options: { type: 'major' | 'minor'; execution: 'sync'; flavor?: 'last-resort' }) => void;
+
+/** V8's gc(), made callable without --expose-gc on the command line. */
+function exposedGc(): ExposedGc {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as ExposedGc;
+}
+
+/** V8's young-generation collection (a scavenge: the short-lived objects only, about a millisecond). */
+export function v8YoungGc(): () => void {
+  const gc = exposedGc();
+  return () => gc({ type: 'minor', execution: 'sync' });
+}
+
 /** V8's full collection, made callable without --expose-gc on the command line. */
 export function v8FullGc(): () => void {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
+  const gc = exposedGc();
   // 'last-resort': V8's collection that reduces the footprint (repeated until nothing more is
   // freed, the pooled pages released); a plain gc() keeps ~25 MiB of freed pages in its pool.
   return () => gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });

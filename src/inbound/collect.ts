@@ -104,6 +104,7 @@ export function collectBody(stream: Readable & { sizeExceeded?: boolean }, deps:
     size += bytes.length;
     if (!eightBit && !isAscii(bytes)) eightBit = true;
     scanHeader(bytes);
+    deps.budget.passed(bytes.length);
     // One wait at a time: the early chunks of a spill are written in one loop, and a waiter per
     // chunk that found the file full was a dozen 'drain' listeners (Node's leak warning) per message.
     if (!spool.write(bytes) && !waiting) {

@@ -133,3 +133,14 @@ test('a spill of many early chunks into a full spool file waits for one drain at
   assert.equal(got.kind === 'spooled' && readFileSync(got.body.file).length, chunks.join('').length);
   assert.equal(most, 1, 'at most one drain waiter at any time');
 });
+
+test('a spooled body tells the budget of every byte it streams (the young collections are paced by them)', { timeout: 5000 }, async () => {
+  let collections = 0;
+  const budget = new BodyBudget(4 * 1024 * 1024, () => collections++);
+  const chunk = 'y'.repeat(64 * 1024);
+  // 20 MiB through the spool: two collections, at 8 and 16 MiB.
+  const chunks = ['Subject: big\r\n\r\n', ...Array.from({ length: 320 }, () => chunk)];
+  const got = await collectBody(feed(chunks), { threshold: 1024 * 1024, budget, openSpool, bareNewline: 'normalize' }).done;
+  assert.equal(got.kind, 'spooled');
+  assert.equal(collections, 2);
+});
