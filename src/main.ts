@@ -46,6 +46,7 @@ import { createRemoteCourier } from './outbound/remote.ts';
 import { chooseTransport } from './outbound/transport.ts';
 import { newQueueId } from './queue/ids.ts';
 import { noticeMessage } from './queue/notices.ts';
+import { SqliteQueueStoreContract } from './queue/sqlite-contract.ts';
 import { QueueStore } from './queue/store.ts';
 import { watchWake } from './queue/wake.ts';
 import { QueueWorker } from './queue/worker.ts';
@@ -140,6 +141,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     started.push({ name: 'database', stop: () => db.close() });
     convertToIncrementalVacuum(db, log, now);
     const store = new QueueStore(db, config.queue);
+    // The queue as the workers, intake and the session processes' primary use it (queue/contract.ts).
+    const queue = new SqliteQueueStoreContract(store, db);
     const stopRecover = storage.untilWritten('recover', () => {
       const recovered = store.recover();
       if (recovered > 0) mailLog(log, 'daemon', { state: 'recovered', recipients: recovered }, 'deliveries in flight at the last stop are queued again');
@@ -260,7 +263,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     started.push({ name: 'local delivery stats', stop: () => localStats.close() });
     const workers = [
       new QueueWorker({
-        store,
+        store: queue,
         transport: 'local',
         courier: local,
         log,
@@ -273,7 +276,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         counted: (outcome, agent) => localStats.record(outcome, agent ?? 'maildir'),
       }),
       new QueueWorker({
-        store,
+        store: queue,
         transport: 'remote',
         // Forwards of foreign senders leave with an SRS sender (outbound/forward.ts).
         courier: forwardingCourier(remote, { directory: () => directory, keys: srsKeys, now }),
@@ -401,7 +404,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
             const body = reviveBody(message.body, spoolDir);
             if (!body) throw new Error(`a session process named a spool file outside ${spoolDir} (a bug)`);
             try {
-              await store.enqueue({ ...message, body });
+              await queue.enqueue({ ...message, body });
             } catch (err) {
               // The primary's view of the disk (its queue workers, the reserve) learns of it too;
               // the session process answers 452 or 451 by the error's code.
