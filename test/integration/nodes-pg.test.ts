@@ -190,12 +190,12 @@ test('PostgreSQL stopped under a trickle of mail: 451 4.3.0 and no 250 while it 
   }
 });
 
-test("the operator from either node: held via node1 shows held in node2's queue list, claims show their node and lease, nodes and status list both, release from a stopped node's config wakes the other (NOTIFY), a silent node is marked gone", {
+test("the operator from either node: sealpost send commits to the shared queue; held via node1 shows held in node2's queue list, claims show their node and lease, nodes and status list both, release from a stopped node's config wakes the other (NOTIFY), a silent node is marked gone", {
   timeout: 300_000,
 }, async (t) => {
   assert.ok(dns);
   // Deferred mail waits an hour: nothing but the operator (and NOTIFY) moves it.
-  const { postfix, cluster } = await twoNodes(t, 'cli', { queue: { min_backoff: '1h', max_backoff: '2h' }, outbound: { command_timeout_s: 120 } });
+  const { dovecot, postfix, cluster } = await twoNodes(t, 'cli', { queue: { min_backoff: '1h', max_backoff: '2h' }, outbound: { command_timeout_s: 120 } });
   const [a, b] = cluster.nodes;
   assert.ok(a && b);
   // deferred.test: SERVFAIL (a transient failure); slow.test: an MX that accepts and never greets.
@@ -271,6 +271,20 @@ test("the operator from either node: held via node1 shows held in node2's queue 
     ['node1', 'node2'],
   );
   assert.match((await b.cli(['status'])).stdout, /^queue \(PostgreSQL postgres:\/\/sealpost@127\.0\.0\.1:\d+\/\S+\)$\n {2}2 messages/m);
+
+  // sealpost send on a node commits to the shared queue (not the node-local database).
+  const sent = await b.cli(['send', '-f', 'ops@outside.test', 'dora@lmtp.test'], 'Subject: by send\n\nfrom a local program\n');
+  assert.equal(sent.code, 0, sent.stderr);
+  const sentId = /^queued as (\S+)$/m.exec(sent.stdout)?.[1];
+  assert.ok(sentId, sent.stdout);
+  await waitFor(async () => (await dovecot.readMaildir('dora@lmtp.test')).some((m) => m.subject === 'by send'), {
+    timeoutMs: 30_000,
+    what: 'the sent message in Dovecot',
+  });
+  await waitFor(() => cluster.nodes.flatMap((n) => n.findLogs({ event: 'delivered', queueId: sentId })).length === 1, {
+    timeoutMs: 10_000,
+    what: 'one delivered record of the sent message',
+  });
 
   // The slow MX goes away (the claim is deferred an hour); node2 stops. Released with node2's
   // config, the message is node1's to try at once: only NOTIFY tells it (its timer says an hour).
