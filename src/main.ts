@@ -171,12 +171,15 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         ? (await import('./metrics/daemon.ts')).createDaemonMetrics({
             addresses: config.listen.metrics,
             db,
+            ...(stores.queueSizes ? { queue: stores.queueSizes } : {}),
             certificates: () => new Map([...tls.store.current().byName].map(([name, entry]) => [name, entry.notAfter])),
             log,
             now,
           })
         : undefined;
     if (metrics) observeMailEvents(log, metrics.observe);
+    const stopSizes = metrics ? stores.watchSizes?.() : undefined;
+    if (stopSizes) started.push({ name: 'queue gauges', stop: stopSizes });
 
     // What reload() swaps: the config in force (its reloadable parts) and the domain directory.
     let inForce = config;

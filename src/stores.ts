@@ -9,6 +9,7 @@ import type { StoreConfig } from './config/types.ts';
 import type { Db } from './db/open.ts';
 import { StorageHealth } from './db/storage-fault.ts';
 import { type Logger, mailLog } from './log/log.ts';
+import type { QueueSizes } from './metrics/queue-sizes.ts';
 import type { QueueStoreContract } from './queue/contract.ts';
 import type { PgQueueStore } from './queue/pg/store.ts';
 import type { RetryPolicy } from './queue/schedule.ts';
@@ -36,6 +37,13 @@ export interface DaemonStores {
   recover(): Promise<() => void>;
   /** Removes the spool files no message names (written before a crash). Returns how many. */
   sweepSpool(): Promise<number>;
+  /**
+   * kind "postgres": the queue gauges of listen.metrics (a scrape reads synchronously), refreshed
+   * every 10 s while `watchSizes` runs; absent: the metrics read the SQLite queue themselves.
+   */
+  readonly queueSizes?: () => QueueSizes;
+  /** Starts refreshing queueSizes (with listen.metrics only); returns its stop. */
+  watchSizes?(): () => void;
   /** Stops for the caller's list, in the order to push them (it stops them in reverse). */
   readonly stops: { name: string; stop: () => unknown }[];
 }
@@ -76,11 +84,12 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
     };
   }
   // Loaded only for kind "postgres": pg stays out of an SQLite daemon's memory.
-  const [{ default: pg }, { clientConfig, openPool, targetOf }, { isConnectionFault }, { PgQueueStore }] = await Promise.all([
+  const [{ default: pg }, { clientConfig, openPool, targetOf }, { isConnectionFault }, { PgQueueStore }, { pgQueueSizes }] = await Promise.all([
     import('pg'),
     import('./queue/pg/connect.ts'),
     import('./queue/pg/faults.ts'),
     import('./queue/pg/store.ts'),
+    import('./queue/pg/admin.ts'),
   ]);
   const node = config.node ?? os.hostname();
   const settings = { url: config.url, ...(config.passwordFile ? { passwordFile: config.passwordFile } : {}) };
@@ -120,6 +129,13 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
   });
   const spool = new Spool(spoolDirOf(deps.dataDir));
   mailLog(log, 'daemon', { state: 'queue-database', node, url: config.url, leaseMs: config.leaseMs }, `queue on PostgreSQL as node ${node}`);
+  let sizes: QueueSizes = { recipients: [], messages: 0, oldestReceivedAt: undefined };
+  const refresh = (): Promise<void> =>
+    pgQueueSizes(pool).then(
+      (s) => void (sizes = s),
+      // The database does not answer: the gauges keep their last values (the workers log the episode).
+      () => undefined,
+    );
   return {
     kind: 'postgres',
     db,
@@ -128,6 +144,13 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
     queueHealth,
     node,
     pool,
+    queueSizes: () => sizes,
+    watchSizes() {
+      void refresh();
+      const timer = setInterval(() => void refresh(), 10_000);
+      timer.unref();
+      return () => clearInterval(timer);
+    },
     async recover() {
       const recovered = await queue.recover();
       if (recovered > 0)

@@ -200,7 +200,13 @@ test("the operator from either node: sealpost send commits to the shared queue; 
 }, async (t) => {
   assert.ok(dns);
   // Deferred mail waits an hour: nothing but the operator (and NOTIFY) moves it.
-  const { dovecot, postfix, cluster } = await twoNodes(t, 'cli', { queue: { min_backoff: '1h', max_backoff: '2h' }, outbound: { command_timeout_s: 120 } });
+  const metricsPort = await freePort('127.0.0.11');
+  const { dovecot, postfix, cluster } = await twoNodes(
+    t,
+    'cli',
+    { queue: { min_backoff: '1h', max_backoff: '2h' }, outbound: { command_timeout_s: 120 } },
+    (i) => (i === 0 ? { listen: { metrics: [`127.0.0.11:${metricsPort}`] } } : {}),
+  );
   const [a, b] = cluster.nodes;
   assert.ok(a && b);
   // deferred.test: SERVFAIL (a transient failure); slow.test: an MX that accepts and never greets.
@@ -276,6 +282,15 @@ test("the operator from either node: sealpost send commits to the shared queue; 
     ['node1', 'node2'],
   );
   assert.match((await b.cli(['status'])).stdout, /^queue \(PostgreSQL postgres:\/\/sealpost@127\.0\.0\.1:\d+\/\S+\)$\n {2}2 messages/m);
+
+  // node1's queue gauges count the shared queue (refreshed every 10 s), not its node-local database.
+  await waitFor(
+    async () => {
+      const text = await (await fetch(`http://127.0.0.11:${metricsPort}/metrics`)).text();
+      return /^sealpost_queue_messages 2$/m.test(text) && /^sealpost_queue_recipients\{transport="remote",state="held"\} 1$/m.test(text);
+    },
+    { timeoutMs: 25_000, intervalMs: 500, what: "node1's metrics to show the shared queue's two messages, one held" },
+  );
 
   // sealpost send on a node commits to the shared queue (not the node-local database).
   const sent = await b.cli(['send', '-f', 'ops@outside.test', 'dora@lmtp.test'], 'Subject: by send\n\nfrom a local program\n');

@@ -160,3 +160,18 @@ function toMessage(m: MessageRow, recipients: QueuedRecipient[]): QueuedMessage 
     recipients,
   };
 }
+
+/** The metrics' queue gauges on PostgreSQL: recipients waiting by transport and state, messages, the oldest arrival. */
+export async function pgQueueSizes(
+  pool: pg.Pool,
+): Promise<{ recipients: { transport: string; state: string; count: number }[]; messages: number; oldestReceivedAt: number | undefined }> {
+  const byState = await pool.query<{ transport: string; state: string; count: string }>(
+    `SELECT transport, state, count(*) AS count FROM recipients WHERE state IN ('queued', 'active', 'held') GROUP BY transport, state`,
+  );
+  const m = (await pool.query<{ n: string; oldest: string | null }>('SELECT count(*) AS n, min(received_at) AS oldest FROM messages')).rows[0];
+  return {
+    recipients: byState.rows.map((r) => ({ transport: r.transport, state: r.state, count: Number(r.count) })),
+    messages: Number(m?.n ?? 0),
+    oldestReceivedAt: m?.oldest ? Number(m.oldest) : undefined,
+  };
+}
