@@ -116,6 +116,12 @@ test('two nodes on one PostgreSQL (one with session processes): mail accepted on
   // Nothing left in the shared queue, nothing after a while either (no second delivery).
   await new Promise((resolve) => setTimeout(resolve, 1500));
   assert.equal((await postfix.messages()).length, 10);
+  // SIGTERM: each node finishes, closes its store and pool, and exits cleanly.
+  for (const node of cluster.nodes) {
+    const exit = await node.stop();
+    assert.equal(exit.code, 0, node.stderr());
+    assert.ok(node.findLogs({ event: 'daemon', state: 'stopped' }).length === 1);
+  }
 });
 
 test('PostgreSQL stopped under a trickle of mail: 451 4.3.0 and no 250 while it is down, the nodes stay up, and everything acknowledged is delivered once it is back', {
@@ -328,4 +334,64 @@ test("the operator from either node: sealpost send commits to the shared queue; 
     },
     { timeoutMs: 40_000, intervalMs: 1000, what: 'node2 marked gone, node1 live' },
   );
+});
+
+test('a node killed with claims in flight queues them again when it starts (recover by its node name), before its lease would have run out', {
+  timeout: 180_000,
+}, async (t) => {
+  assert.ok(server && dns);
+  const port = await freePort('127.0.0.70');
+  const postfix = await startPostfixReceiver(t, {
+    name: 'remote-recover',
+    hostname: 'mx.remote.test',
+    listen: { host: '127.0.0.70', port },
+    domains: ['recover.test'],
+    mainCf: { inet_interfaces: 'all' },
+  });
+  t.after(() => postfix.stop());
+  // First an MX that accepts and never greets: the delivery hangs with its claim held.
+  const silent = net.createServer(() => undefined);
+  const sockets = new Set<net.Socket>();
+  silent.on('connection', (s) => sockets.add(s));
+  await new Promise<void>((resolve) => silent.listen(port, '127.0.0.71', resolve));
+  t.after(async () => {
+    for (const s of sockets) s.destroy();
+    if (silent.listening) await new Promise((resolve) => silent.close(resolve));
+  });
+  dns.zone.set('recover.test', { MX: [{ preference: 10, exchange: 'mx.recover.test' }] });
+  dns.zone.set('mx.recover.test', { A: ['127.0.0.71'] });
+  const { nodes } = await startNodes(t, server, {
+    count: 1,
+    lease: '60s',
+    config: {
+      domain: [{ name: 'lmtp.test', mailboxes: ['dora'], delivery: 'lmtp:127.0.0.1:24' }],
+      dns: { servers: [dns.address] },
+      outbound: { port, tls_default: 'may', command_timeout_s: 300 },
+    },
+  });
+  const [node] = nodes;
+  assert.ok(node);
+  const sent = await send(node, '127.0.0.11', ['z@recover.test'], 'recovered');
+  assert.ok(sent.queueId, sent.stdout);
+  const id = sent.queueId;
+  await waitFor(
+    async () => {
+      const page = JSON.parse((await node.cli(['queue', 'list', '--json'])).stdout) as { messages: { id: string; recipients: { owner?: string }[] }[] };
+      return page.messages.find((m) => m.id === id)?.recipients[0]?.owner === 'node1';
+    },
+    { timeoutMs: 30_000, what: 'the message claimed by node1' },
+  );
+  await node.kill9();
+  // The MX answers now; the claim is still node1's, leased for a minute.
+  dns.zone.set('mx.recover.test', { A: ['127.0.0.70'] });
+  const since = node.logs().length;
+  const restartedAt = Date.now();
+  await node.restart();
+  const recovered = await node.waitForLog({ event: 'daemon', state: 'recovered' }, { since });
+  assert.equal(recovered['recipients'], 1);
+  assert.equal(recovered['node'], 'node1');
+  await node.waitForLog({ event: 'delivered', queueId: id }, { since, timeoutMs: 30_000 });
+  assert.ok(Date.now() - restartedAt < 60_000, 'delivered before the lease would have let any claim take it over');
+  const [message] = await postfix.waitForMessages(1, 10_000);
+  assert.equal(message?.subject, 'recovered');
 });
