@@ -7,7 +7,6 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { AuthGuard } from './auth/guard.ts';
-import { UsersStore } from './auth/users.ts';
 import { type SessionProcesses, startSessionProcesses } from './cluster/primary.ts';
 import { reviveBody } from './cluster/protocol.ts';
 import { SharedAnvil } from './cluster/shared-anvil.ts';
@@ -39,7 +38,6 @@ import { startHttpsListener } from './mta-sts/listener.ts';
 import { hostedPolicies } from './mta-sts/policy.ts';
 import { startOffloadThread } from './offload/client.ts';
 import { startAttemptsPruning } from './outbound/attempts-prune.ts';
-import { AttemptsStore } from './outbound/attempts-store.ts';
 import type { DaneState } from './outbound/courier.ts';
 import { forwardingCourier } from './outbound/forward.ts';
 import { createRemoteCourier } from './outbound/remote.ts';
@@ -61,9 +59,7 @@ import { loadTrust } from './tls-policy/trust.ts';
 import { postReport } from './tlsrpt/post.ts';
 import { withTlsReports } from './tlsrpt/receive.ts';
 import { reportMailboxes } from './tlsrpt/record.ts';
-import { TlsrptSentStore } from './tlsrpt/sent-store.ts';
 import { startTlsrpt } from './tlsrpt/service.ts';
-import { TlsReportStore } from './tlsrpt/store.ts';
 
 /**
  * Maildir deliveries at once (Postfix's default_destination_concurrency_limit). They mostly wait
@@ -256,7 +252,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     });
     started.push({ name: 'LMTP connections', stop: () => localCourier.close() });
     // Mail to a [[domain]] tlsrpt_rua mailbox is read as TLS reports once delivered (tlsrpt/receive.ts).
-    const tlsReports = new TlsReportStore(db);
+    const { tlsReports } = stores;
     const local = withTlsReports(localCourier, { store: tlsReports, mailboxes: () => reportMailboxes(inForce.domains), log, now });
     // Stopped after the workers (started before them), so the last local deliveries are counted.
     const localStats = new LocalDeliveryStats(db, { now, log, storage });
@@ -301,11 +297,11 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       onCollect: (ms) => log.info({ ms: Math.round(ms), rssMiB: Math.round(process.memoryUsage.rss() / 2 ** 20) }, 'full collection after a burst'),
     });
     started.push({ name: 'quiet gc', stop: stopQuietGc });
-    const stopPruning = startAttemptsPruning({ db, attempts: new AttemptsStore(db), retentionMs: config.queue.attemptsRetentionMs, now, log, storage });
+    const stopPruning = startAttemptsPruning({ db, attempts: stores.attempts, retentionMs: config.queue.attemptsRetentionMs, now, log, storage });
     started.push({ name: 'attempts pruning', stop: stopPruning });
     // TLS reports (RFC 8460) once a UTC day about the previous day's attempts, to the domains that ask.
     if (config.tlsrpt.enabled) {
-      const tlsrptStore = new TlsrptSentStore(db);
+      const tlsrptStore = stores.tlsrptSent;
       const trust = loadTrust(config.outbound.caFile);
       const from = `tlsrpt-noreply@${signer.domains[0] ?? config.domains[0]?.name ?? config.hostname}`;
       const scheduler = startTlsrpt({
@@ -321,7 +317,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
           return queue.enqueue(message);
         },
         post: (url, gzip) => postReport(url, gzip, { resolver: dnsResolver, trust, timeoutMs: 30_000, ipv6: config.outbound.ipv6 }),
-        attempts: new AttemptsStore(db),
+        attempts: stores.attempts,
         store: tlsrptStore,
         resolveTxt: (name) => dnsResolver.resolveTxt(name),
         log,
@@ -374,7 +370,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     };
     // One guard for 587 and 465: a client cannot double its guesses by switching ports.
     const authenticate = createAuthenticator({
-      users: new UsersStore(db),
+      users: stores.users,
       guard: new AuthGuard({ ...config.auth, lockoutMs: config.auth.lockoutSeconds * 1000 }),
       log,
       now,

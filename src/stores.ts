@@ -1,23 +1,46 @@
 // The daemon's stores, built in one place by [store] kind: the node-local SQLite database at
 // data_dir (always: session stats, rspamd stats, DNSBL counts, local delivery stats, and for now
 // every table not moved yet), and the queue, on that database (kind "sqlite") or on PostgreSQL
-// (kind "postgres": a pool, this node's PgQueueStore with its lease, heartbeat and LISTEN). A store
-// that moves to PostgreSQL is swapped here, in openStores, and nowhere else.
+// (kind "postgres": a pool, this node's PgQueueStore with its lease, heartbeat and LISTEN); and the
+// stores of shared state the daemon uses (users, attempts, TLS reports), on the local database in
+// this release. A store that moves to PostgreSQL is swapped here, in openStores, and nowhere else.
 import os from 'node:os';
 import type pg from 'pg';
+import { UsersStore } from './auth/users.ts';
 import type { StoreConfig } from './config/types.ts';
 import type { Db } from './db/open.ts';
 import { StorageHealth } from './db/storage-fault.ts';
 import { type Logger, mailLog } from './log/log.ts';
 import type { QueueSizes } from './metrics/queue-sizes.ts';
+import { AttemptsStore } from './outbound/attempts-store.ts';
 import type { QueueStoreContract } from './queue/contract.ts';
 import type { PgQueueStore } from './queue/pg/store.ts';
 import type { RetryPolicy } from './queue/schedule.ts';
 import { Spool, spoolDirOf } from './queue/spool.ts';
 import { SqliteQueueStoreContract } from './queue/sqlite-contract.ts';
 import { QueueStore } from './queue/store.ts';
+import { TlsrptSentStore } from './tlsrpt/sent-store.ts';
+import { TlsReportStore } from './tlsrpt/store.ts';
 
-export interface DaemonStores {
+/**
+ * The stores of state every node should share, on the node-local database for now (each node its
+ * own); PostgreSQL versions replace these here. (The remote courier still writes its attempts
+ * through the database it is given.)
+ */
+export interface SharedStateStores {
+  readonly users: UsersStore;
+  readonly attempts: AttemptsStore;
+  /** TLS reports other domains sent us (tlsrpt/receive.ts). */
+  readonly tlsReports: TlsReportStore;
+  /** The TLS reports we sent ([tlsrpt]). */
+  readonly tlsrptSent: TlsrptSentStore;
+}
+
+function localStateStores(db: Db): SharedStateStores {
+  return { users: new UsersStore(db), attempts: new AttemptsStore(db), tlsReports: new TlsReportStore(db), tlsrptSent: new TlsrptSentStore(db) };
+}
+
+export interface DaemonStores extends SharedStateStores {
   readonly kind: StoreConfig['kind'];
   /** The node-local SQLite database (data_dir). */
   readonly db: Db;
@@ -70,6 +93,7 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
     return {
       kind: 'sqlite',
       db,
+      ...localStateStores(db),
       queue: new SqliteQueueStoreContract(store, db),
       spool: store.spool,
       queueHealth: storage,
@@ -139,6 +163,7 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
   return {
     kind: 'postgres',
     db,
+    ...localStateStores(db),
     queue,
     spool,
     queueHealth,
