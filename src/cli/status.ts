@@ -145,9 +145,13 @@ export async function collectStatus(config: Config, configFile: string, now: num
     dane: daneStatus(dnssec, config.outbound.tlsDefault, config.outbound.tlsPolicy),
     ...doctor,
   };
-  const shared = await sharedQueue(config.store, now);
+  const errors = options.errors ?? 10;
+  const shared = await sharedQueue(config.store, now, errors);
   const local = await collectLocal(config, base, { since, reportsSince }, tlsReports, options);
-  return shared ? { ...local, queue: shared.queue, queueDatabase: shared.database } : local;
+  if (!shared) return local;
+  // The remote attempts are this node's (node-local), the local recipients' errors the shared queue's.
+  const lastErrors = [...local.lastErrors, ...shared.localErrors].sort((a, b) => b.at.localeCompare(a.at)).slice(0, errors);
+  return { ...local, queue: shared.queue, queueDatabase: shared.database, lastErrors };
 }
 
 type Base = Omit<StatusReport, 'queue' | 'lastErrors' | 'tls' | 'refused' | 'tlsReports' | 'tlsReportsSent'>;
@@ -201,9 +205,10 @@ async function collectLocal(
 async function sharedQueue(
   store: Config['store'],
   now: number,
-): Promise<{ queue: StatusReport['queue']; database: NonNullable<StatusReport['queueDatabase']> } | undefined> {
+  errors: number,
+): Promise<{ queue: StatusReport['queue']; database: NonNullable<StatusReport['queueDatabase']>; localErrors: DeliveryError[] } | undefined> {
   if (store.kind !== 'postgres') return undefined;
-  const [{ openPool, targetOf }, { nodeViews, pgQueueByTransport, pgQueueStatus }] = await Promise.all([
+  const [{ openPool, targetOf }, { nodeViews, pgLocalErrors, pgQueueByTransport, pgQueueStatus }] = await Promise.all([
     import('../queue/pg/connect.ts'),
     import('../queue/pg/admin.ts'),
   ]);
@@ -212,10 +217,20 @@ async function sharedQueue(
   const pool = openPool(store, 1);
   try {
     const status = await pgQueueStatus(pool);
-    if (status.schema.version === 0) return { queue: null, database: { url, nodes: [], error: 'no Sealpost schema yet (sealpost store init)' } };
-    return { queue: await pgQueueByTransport(pool), database: { url, nodes: nodeViews(status.nodes, now, store.leaseMs) } };
+    if (status.schema.version === 0)
+      return { queue: null, database: { url, nodes: [], error: 'no Sealpost schema yet (sealpost store init)' }, localErrors: [] };
+    const localErrors = (await pgLocalErrors(pool, errors)).map(
+      (r): DeliveryError => ({
+        at: new Date(r.updatedAt).toISOString(),
+        queueId: r.queueId,
+        to: r.address,
+        result: r.state === 'failed' ? 'permanent' : 'transient',
+        error: r.lastError,
+      }),
+    );
+    return { queue: await pgQueueByTransport(pool), database: { url, nodes: nodeViews(status.nodes, now, store.leaseMs) }, localErrors };
   } catch (e) {
-    return { queue: null, database: { url, nodes: [], error: e instanceof Error ? e.message : String(e) } };
+    return { queue: null, database: { url, nodes: [], error: e instanceof Error ? e.message : String(e) }, localErrors: [] };
   } finally {
     await pool.end().catch(() => undefined);
   }

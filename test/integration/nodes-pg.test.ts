@@ -59,9 +59,9 @@ async function twoNodes(t: Scope, name: string, extra: Overrides<SealpostToml> =
   const cluster = await startNodes(t, server, {
     count: 2,
     config: {
-      domain: [{ name: 'lmtp.test', mailboxes: ['dora', 'erin', 'postmaster'], delivery: `lmtp:127.0.0.1:${dovecot.lmtpPort}` }],
       dns: { servers: [dns.address] },
       ...extra,
+      domain: [{ name: 'lmtp.test', mailboxes: ['dora', 'erin', 'postmaster'], delivery: `lmtp:127.0.0.1:${dovecot.lmtpPort}` }, ...(extra.domain ?? [])],
       outbound: { port, tls_default: 'may', ...extra.outbound },
     },
     ...(perNode ? { perNode } : {}),
@@ -207,12 +207,14 @@ test("the operator from either node: sealpost send commits to the shared queue; 
   assert.ok(dns);
   // Deferred mail waits an hour: nothing but the operator (and NOTIFY) moves it.
   const metricsPort = await freePort('127.0.0.11');
-  const { dovecot, postfix, cluster } = await twoNodes(
-    t,
-    'cli',
-    { queue: { min_backoff: '1h', max_backoff: '2h' }, outbound: { command_timeout_s: 120 } },
-    (i) => (i === 0 ? { listen: { metrics: [`127.0.0.11:${metricsPort}`] } } : {}),
-  );
+  // down.test: an LMTP server that is not there (its deliveries deferred, with their error).
+  const closedLmtp = await freePort();
+  const extra: Overrides<SealpostToml> = {
+    queue: { min_backoff: '1h', max_backoff: '2h' },
+    outbound: { command_timeout_s: 120 },
+    domain: [{ name: 'down.test', mailboxes: ['u'], delivery: `lmtp:127.0.0.1:${closedLmtp}` }],
+  };
+  const { dovecot, postfix, cluster } = await twoNodes(t, 'cli', extra, (i) => (i === 0 ? { listen: { metrics: [`127.0.0.11:${metricsPort}`] } } : {}));
   const [a, b] = cluster.nodes;
   assert.ok(a && b);
   // deferred.test: SERVFAIL (a transient failure); slow.test: an MX that accepts and never greets.
@@ -276,26 +278,39 @@ test("the operator from either node: sealpost send commits to the shared queue; 
   assert.match(nodesText.stdout, /^node1 {2}live {2}heartbeat \d+s ago/m);
   assert.match(nodesText.stdout, /^-- 2 nodes, 2 live/m);
 
+  const down = await send(a, cluster.host(0), ['u@down.test'], 'lmtp down');
+  assert.ok(down.queueId, down.stdout);
+  const downId = down.queueId;
+  await waitFor(() => cluster.nodes.some((n) => n.findLogs({ event: 'deferred', queueId: downId }).length > 0), {
+    timeoutMs: 30_000,
+    what: 'the LMTP delivery deferred',
+  });
   const status = await a.cli(['status', '--json']);
   const report = JSON.parse(status.stdout) as {
     queue: { messages: number; recipients: Record<string, Record<string, number>> };
     queueDatabase: { url: string; nodes: { name: string }[] };
+    lastErrors: { queueId: string; to: string; result: string }[];
   };
-  assert.equal(report.queue.messages, 2);
+  assert.equal(report.queue.messages, 3);
   assert.deepEqual(report.queue.recipients['remote'], { active: 1, held: 1 });
+  assert.deepEqual(report.queue.recipients['local'], { queued: 1 });
+  // The local recipient's error is the shared queue's, whichever node tried it.
+  const localError = report.lastErrors.find((e) => e.queueId === downId);
+  assert.equal(localError?.to, 'u@down.test', JSON.stringify(report.lastErrors));
+  assert.equal(localError?.result, 'transient');
   assert.deepEqual(
     report.queueDatabase.nodes.map((n) => n.name),
     ['node1', 'node2'],
   );
-  assert.match((await b.cli(['status'])).stdout, /^queue \(PostgreSQL postgres:\/\/sealpost@127\.0\.0\.1:\d+\/\S+\)$\n {2}2 messages/m);
+  assert.match((await b.cli(['status'])).stdout, /^queue \(PostgreSQL postgres:\/\/sealpost@127\.0\.0\.1:\d+\/\S+\)$\n {2}3 messages/m);
 
   // node1's queue gauges count the shared queue (refreshed every 10 s), not its node-local database.
   await waitFor(
     async () => {
       const text = await (await fetch(`http://127.0.0.11:${metricsPort}/metrics`)).text();
-      return /^sealpost_queue_messages 2$/m.test(text) && /^sealpost_queue_recipients\{transport="remote",state="held"\} 1$/m.test(text);
+      return /^sealpost_queue_messages 3$/m.test(text) && /^sealpost_queue_recipients\{transport="remote",state="held"\} 1$/m.test(text);
     },
-    { timeoutMs: 25_000, intervalMs: 500, what: "node1's metrics to show the shared queue's two messages, one held" },
+    { timeoutMs: 25_000, intervalMs: 500, what: "node1's metrics to show the shared queue's three messages, one held" },
   );
 
   // sealpost send on a node commits to the shared queue (not the node-local database).

@@ -175,3 +175,16 @@ export async function pgQueueSizes(
     oldestReceivedAt: m?.oldest ? Number(m.oldest) : undefined,
   };
 }
+
+/** The newest local recipients waiting or failed with an error (`sealpost status`'s last delivery errors), newest first. */
+export async function pgLocalErrors(
+  pool: pg.Pool,
+  limit: number,
+): Promise<{ updatedAt: number; queueId: string; address: string; state: string; lastError: string }[]> {
+  const { rows } = await pool.query<{ updated_at: string; message_id: string; address: string; state: string; last_error: string }>(
+    `SELECT updated_at, message_id, address, state, last_error FROM recipients
+     WHERE transport = 'local' AND state IN ('queued', 'held', 'failed') AND last_error IS NOT NULL ORDER BY updated_at DESC LIMIT $1`,
+    [limit],
+  );
+  return rows.map((r) => ({ updatedAt: Number(r.updated_at), queueId: r.message_id, address: r.address, state: r.state, lastError: r.last_error }));
+}
