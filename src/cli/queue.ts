@@ -8,6 +8,7 @@ import type { Db } from '../db/open.ts';
 import type { AttemptRecord } from '../outbound/attempts-store.ts';
 import { AttemptsStore } from '../outbound/attempts-store.ts';
 import { QueueAdmin, type QueuedMessage, type QueuedRecipient, type QueuePage } from '../queue/admin.ts';
+import { isConnectionFault } from '../queue/pg/faults.ts';
 import { Spool, spoolDirOf } from '../queue/spool.ts';
 import { QueueStore } from '../queue/store.ts';
 import { requestWake } from '../queue/wake.ts';
@@ -23,6 +24,8 @@ interface QueueAccess {
   release(id: string, now: number): Promise<number>;
   delete(id: string): Promise<number>;
   close(): Promise<void>;
+  /** PostgreSQL: postgres://USER@HOST:PORT/DATABASE, for messages. */
+  where?: string;
 }
 
 function sqliteAccess(config: Config, db: Db): QueueAccess {
@@ -41,7 +44,7 @@ function sqliteAccess(config: Config, db: Db): QueueAccess {
 }
 
 async function pgAccess(config: Config, store: Extract<Config['store'], { kind: 'postgres' }>): Promise<QueueAccess> {
-  const [{ openPool }, { pgQueueList, pgQueueShow }, { PgQueueStore }] = await Promise.all([
+  const [{ openPool, targetOf }, { pgQueueList, pgQueueShow }, { PgQueueStore }] = await Promise.all([
     import('../queue/pg/connect.ts'),
     import('../queue/pg/admin.ts'),
     import('../queue/pg/store.ts'),
@@ -56,6 +59,7 @@ async function pgAccess(config: Config, store: Extract<Config['store'], { kind: 
     release: (id, now) => levers.release(id, now),
     delete: (id) => levers.delete(id),
     close: () => pool.end(),
+    where: ((t) => `postgres://${t.user}@${t.host}:${t.port}/${t.database}`)(targetOf(store.url)),
   };
 }
 
@@ -131,6 +135,12 @@ export async function run(configFile: string, args: Args, out = process.stdout, 
         err.write(`sealpost queue: unknown action "${action}"; one of list, show, retry, hold, release, delete\n`);
         return 2;
     }
+  } catch (e) {
+    if (queue.where === undefined || !isConnectionFault(e)) throw e;
+    err.write(
+      `sealpost queue ${action}: the PostgreSQL queue at ${queue.where} does not answer (${(e as Error).message}); check that it runs, store.url and the password (store.password_file or PGPASSFILE)\n`,
+    );
+    return 1;
   } finally {
     await queue.close().catch(() => undefined);
     db.close();

@@ -157,6 +157,13 @@ test('PostgreSQL stopped under a trickle of mail: 451 4.3.0 and no 250 while it 
   await pgServer.stop();
   const downAt = Date.now();
   await waitFor(() => results.filter((r) => r.began > downAt).length >= 6, { timeoutMs: 60_000, what: 'six messages tried while PostgreSQL is down' });
+  // The operator's commands say the database does not answer, and where they looked.
+  const list = await cluster.nodes[0]?.cli(['queue', 'list']);
+  assert.equal(list?.code, 1, list?.stdout);
+  assert.match(
+    list?.stderr ?? '',
+    /^sealpost queue list: the PostgreSQL queue at postgres:\/\/sealpost@127\.0\.0\.1:\d+\/\S+ does not answer \(.*\); check that it runs/m,
+  );
   const upBegan = Date.now();
   await pgServer.start();
   const upAt = Date.now();
