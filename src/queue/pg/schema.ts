@@ -60,6 +60,14 @@ export const MIGRATIONS: readonly string[] = [
     updated_at bigint NOT NULL,              -- unix ms
     updated_by text NOT NULL                 -- the node (or 'migrate') that wrote it
   );`,
+  `-- Pending ACME challenges of the node that orders, so the node the CA's validation reaches answers it.
+  CREATE TABLE acme_challenges (
+    kind text NOT NULL CHECK (kind IN ('http-01', 'tls-alpn-01')),
+    name text NOT NULL,                      -- the HTTP-01 token, or the TLS-ALPN-01 identifier
+    content text NOT NULL,                   -- the key authorization, or the challenge certificate and key (JSON)
+    created_at bigint NOT NULL,              -- unix ms
+    PRIMARY KEY (kind, name)
+  );`,
 ];
 
 export class SchemaTooNew extends Error {}
