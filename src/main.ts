@@ -30,7 +30,7 @@ import { BodyBudget } from './inbound/memory-budget.ts';
 import type { InboundDeps } from './inbound/session.ts';
 import { SessionStats } from './inbound/session-stats.ts';
 import { createIntake } from './intake/intake.ts';
-import { checkDeps, loadSigning, offloadChecks } from './intake/wiring.ts';
+import { checkDeps, loadSigning, offloadChecks, reloadDkim } from './intake/wiring.ts';
 import { createLocalCourier } from './local/courier.ts';
 import { LocalDeliveryStats } from './local/delivery-stats.ts';
 import { type Logger, mailLog, observeMailEvents } from './log/log.ts';
@@ -147,6 +147,13 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     started.push({ name: 'recover', stop: stopRecover });
     const orphans = await store.sweepSpool();
     if (orphans > 0) mailLog(log, 'daemon', { state: 'recovered', spoolFiles: orphans }, 'spool files of messages never committed were removed');
+    // [store] kind = "postgres": the files every node shares (the ACME cache, DKIM keys) are in step
+    // before the keys and certificates load; then kept so (shared-files/): loaded only in this mode.
+    const sharing =
+      config.store.kind === 'postgres'
+        ? await (await import('./shared-files/node.ts')).startNodeSharing(config.store, config.dataDir, { log, now })
+        : undefined;
+    if (sharing) started.push({ name: 'shared files', stop: () => sharing.close() });
     // Every configured DKIM key and the SRS secret, before anything listens (intake/wiring.ts).
     const signing = await loadSigning(config, now);
     const { signer, srsKeys, srsDirectory } = signing;
@@ -180,8 +187,9 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
 
     // What reload() swaps: the config in force (its reloadable parts) and the domain directory.
     let inForce = config;
-    // TLS-ALPN-01 challenge certificates: the ACME manager writes, the HTTPS listener serves.
-    const alpn = createAlpnChallenges();
+    // TLS-ALPN-01 challenge certificates: the ACME manager writes, the HTTPS listener serves (with
+    // several nodes, also those another node's order published).
+    const alpn = sharing ? sharing.alpn(createAlpnChallenges()) : createAlpnChallenges();
     if (config.listen.https.length > 0) {
       const https = await startHttpsListener({
         addresses: config.listen.https,
@@ -193,11 +201,13 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       });
       started.push({ name: 'https', stop: () => https.close() });
     }
+    let acmeManager: { reloadCache(): Promise<void> } | undefined;
     if (config.acme.enabled) {
       // Loaded only when enabled: acme-client and its HTTP stack are a large share of the memory.
       const { startAcmeService } = await import('./acme/service.ts');
-      const acme = await startAcmeService({ config, store: tls.store, log, clock: { now }, alpn });
+      const acme = await startAcmeService({ config, store: tls.store, log, clock: { now }, alpn, ...(sharing ? { nodes: sharing } : {}) });
       started.push({ name: 'acme', stop: () => acme.stop() });
+      acmeManager = acme.manager;
     }
     let directory = buildDirectory(config.domains, srsDirectory);
     const newId = () => newQueueId(now());
@@ -490,8 +500,18 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       ? import('./doctor/startup.ts').then((m) => m.runStartupDoctor(config, { resolver: nodeResolver, log, now }))
       : undefined;
 
+    // Another node's change to the shared files: the ACME swap path (the cert store, every session
+    // process) for a certificate, the DKIM reload for a key.
+    sharing?.onChange(async (paths) => {
+      if (paths.some((p) => p.startsWith('certs/acme/'))) await acmeManager?.reloadCache();
+      if (paths.some((p) => p.startsWith('dkim/'))) {
+        await reloadDkim(signing, log);
+        await sessions?.reload();
+      }
+    });
     const reloadOnce = async (): Promise<void> => {
       await tls.reload();
+      await reloadDkim(signing, log);
       // Each session process reads the config and certificate files again itself.
       await sessions?.reload();
       if (deps.configFile === undefined) return mailLog(log, 'daemon', { state: 'reloaded' });
