@@ -11,9 +11,11 @@ import pg from 'pg';
 import { createChallengeTable } from '../../src/acme/responder.ts';
 import { clientConfig, openPool, type PgSettings } from '../../src/queue/pg/connect.ts';
 import { migrate } from '../../src/queue/pg/schema.ts';
-import { sharedChallengeTable } from '../../src/shared-files/challenges.ts';
+import { sharedAlpnChallenges, sharedChallengeTable } from '../../src/shared-files/challenges.ts';
 import { ACME_LOCK, sessionLock } from '../../src/shared-files/lock.ts';
 import { type SharedFiles, startSharedFiles } from '../../src/shared-files/sync.ts';
+import { createAlpnChallenges } from '../../src/tls/alpn-challenges.ts';
+import { generateSelfSigned } from '../../src/tls/self-signed.ts';
 import { captureLog } from '../helpers/log.ts';
 import { type Postgres, startPostgres } from '../helpers/postgres.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -194,7 +196,7 @@ test('LISTEN is made again after its connection breaks', { timeout: 60_000 }, as
   });
 });
 
-test('HTTP-01 key authorizations published by one node are found by another; only one node holds the renewer lock, another takes it when its session ends', {
+test('HTTP-01 key authorizations and TLS-ALPN-01 certificates published by one node are found by another; only one node holds the renewer lock, another takes it when its session ends', {
   timeout: 60_000,
 }, async (t) => {
   const { settings, pool } = await database(t);
@@ -206,6 +208,16 @@ test('HTTP-01 key authorizations published by one node are found by another; onl
   assert.equal(await other.lookup?.('tok_1'), 'tok_1.thumb');
   await orderer.delete('tok_1');
   assert.equal(await other.lookup?.('tok_1'), undefined);
+
+  // TLS-ALPN-01: the challenge certificate, as a context the other node's HTTPS listener can serve.
+  const alpnOrderer = sharedAlpnChallenges(createAlpnChallenges(), pool, Date.now);
+  const alpnOther = sharedAlpnChallenges(createAlpnChallenges(), pool, Date.now);
+  const material = await generateSelfSigned('mx.example.test', Date.now());
+  await alpnOrderer.set('MX.example.test', { keyPem: material.keyPem, certPem: material.certPem });
+  assert.equal(alpnOther.get('mx.example.test'), undefined);
+  assert.ok(await alpnOther.lookup?.('mx.example.test'), 'a context from the shared table');
+  await alpnOrderer.delete('mx.example.test');
+  assert.equal(await alpnOther.lookup?.('mx.example.test'), undefined);
 
   const makeClient = () => new pg.Client(clientConfig(settings));
   const one = sessionLock(makeClient, ACME_LOCK);
