@@ -3,7 +3,8 @@
 // holder), the HTTP-01 validation reaches the other node and is answered there, both nodes serve
 // the certificate on their SMTP STARTTLS (openssl s_client -servername), a forced renewal on one
 // reaches the other within seconds; a DKIM key made (sealpost dkim keygen) through one node
-// signs the mail the other node sends, without a restart.
+// signs the mail the other node sends, without a restart; the renewing node killed, the other
+// takes the lock over and renews.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -166,5 +167,21 @@ describe('two nodes on one PostgreSQL: ACME and DKIM shared', { timeout: 300_000
     assert.notEqual(rotated, signKey);
     assert.equal(await readFile(dkimKeyPath(second.dataDir, 'example.test', 's1'), 'utf8'), rotated, 'the same key file on node 2');
     assert.deepEqual(await verify(await sendThroughNode2('after the rotation'), rotated), ['pass'], 'signed on node 2 with the key made on node 1');
+  });
+
+  it('when the renewing node dies (kill -9), its lock goes with its session and the other node renews', async () => {
+    assert.ok(first && second, 'the first test started both nodes');
+    const before = (await served(IP[1], second.smtpPort, rootFile)).leaf.serialNumber;
+    await first.kill9();
+    const renewal = await waitFor(
+      async () => {
+        const r = await second.cli(['certs', 'renew', '--force']);
+        return r.code === 0 ? r : undefined;
+      },
+      { what: 'node 2 to take the lock over and renew', timeoutMs: 60_000, intervalMs: 1000 },
+    );
+    assert.match(renewal.stdout, /issued certificate/);
+    assert.ok(second.findLogs({ event: 'cert', action: 'renewer' }).length > 0, 'node 2 logged that it renews now');
+    assert.notEqual((await served(IP[1], second.smtpPort, rootFile)).leaf.serialNumber, before);
   });
 });
