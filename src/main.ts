@@ -7,7 +7,6 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { AuthGuard } from './auth/guard.ts';
-import { UsersStore } from './auth/users.ts';
 import { type SessionProcesses, startSessionProcesses } from './cluster/primary.ts';
 import { reviveBody } from './cluster/protocol.ts';
 import { SharedAnvil } from './cluster/shared-anvil.ts';
@@ -39,7 +38,6 @@ import { startHttpsListener } from './mta-sts/listener.ts';
 import { hostedPolicies } from './mta-sts/policy.ts';
 import { startOffloadThread } from './offload/client.ts';
 import { startAttemptsPruning } from './outbound/attempts-prune.ts';
-import { AttemptsStore } from './outbound/attempts-store.ts';
 import type { DaneState } from './outbound/courier.ts';
 import { forwardingCourier } from './outbound/forward.ts';
 import { createRemoteCourier } from './outbound/remote.ts';
@@ -52,6 +50,7 @@ import { QueueWorker } from './queue/worker.ts';
 import { networkMatcher } from './routing/networks.ts';
 import { buildDirectory, decideRecipient } from './routing/recipients.ts';
 import { RspamdStats } from './rspamd/stats.ts';
+import { openSharedStores } from './shared-state/stores.ts';
 import type { StatusFacts } from './status-page/page.ts';
 import { createAlpnChallenges } from './tls/alpn-challenges.ts';
 import type { CertMaterial } from './tls/material.ts';
@@ -61,9 +60,7 @@ import { loadTrust } from './tls-policy/trust.ts';
 import { postReport } from './tlsrpt/post.ts';
 import { withTlsReports } from './tlsrpt/receive.ts';
 import { reportMailboxes } from './tlsrpt/record.ts';
-import { TlsrptSentStore } from './tlsrpt/sent-store.ts';
 import { startTlsrpt } from './tlsrpt/service.ts';
-import { TlsReportStore } from './tlsrpt/store.ts';
 
 /**
  * Maildir deliveries at once (Postfix's default_destination_concurrency_limit). They mostly wait
@@ -139,6 +136,16 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     const db = openOnFullDisk(config.dataDir, deps.migrationsDir, log);
     started.push({ name: 'database', stop: () => db.close() });
     convertToIncrementalVacuum(db, log, now);
+    // Users, attempts, the MTA-STS cache and the TLS report state: in db, or with [store] kind =
+    // "postgres" in the database the nodes share (shared-state/stores.ts). Closed after the
+    // couriers and workers (started before them): their last attempts are written.
+    const shared = await openSharedStores(config, {
+      db,
+      onAttemptsError: (err) => {
+        if (!storage.fault('attempts', err)) log.error({ err }, 'could not record delivery attempts (the hop records have them)');
+      },
+    });
+    started.push({ name: 'shared stores', stop: () => shared.close() });
     const store = new QueueStore(db, config.queue);
     const stopRecover = storage.untilWritten('recover', () => {
       const recovered = store.recover();
@@ -232,6 +239,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       storage,
       now,
       dane: () => daneState,
+      attempts: shared.attempts,
+      stsCache: shared.sts,
     });
     started.push({ name: 'remote courier', stop: () => remote.close() });
     // Maildir writes and the SPF/DKIM/DMARC checks of port 25 (through our resolver, dns.servers,
@@ -253,8 +262,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     });
     started.push({ name: 'LMTP connections', stop: () => localCourier.close() });
     // Mail to a [[domain]] tlsrpt_rua mailbox is read as TLS reports once delivered (tlsrpt/receive.ts).
-    const tlsReports = new TlsReportStore(db);
-    const local = withTlsReports(localCourier, { store: tlsReports, mailboxes: () => reportMailboxes(inForce.domains), log, now });
+    const local = withTlsReports(localCourier, { store: shared.tlsReports, mailboxes: () => reportMailboxes(inForce.domains), log, now });
     // Stopped after the workers (started before them), so the last local deliveries are counted.
     const localStats = new LocalDeliveryStats(db, { now, log, storage });
     started.push({ name: 'local delivery stats', stop: () => localStats.close() });
@@ -298,11 +306,18 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       onCollect: (ms) => log.info({ ms: Math.round(ms), rssMiB: Math.round(process.memoryUsage.rss() / 2 ** 20) }, 'full collection after a burst'),
     });
     started.push({ name: 'quiet gc', stop: stopQuietGc });
-    const stopPruning = startAttemptsPruning({ db, attempts: new AttemptsStore(db), retentionMs: config.queue.attemptsRetentionMs, now, log, storage });
+    const stopPruning = startAttemptsPruning({
+      ...(shared.kind === 'sqlite' ? { db } : {}),
+      attempts: shared.attempts,
+      retentionMs: config.queue.attemptsRetentionMs,
+      now,
+      log,
+      storage,
+    });
     started.push({ name: 'attempts pruning', stop: stopPruning });
     // TLS reports (RFC 8460) once a UTC day about the previous day's attempts, to the domains that ask.
     if (config.tlsrpt.enabled) {
-      const tlsrptStore = new TlsrptSentStore(db);
+      const tlsrptStore = shared.tlsrptSent;
       const trust = loadTrust(config.outbound.caFile);
       const from = `tlsrpt-noreply@${signer.domains[0] ?? config.domains[0]?.name ?? config.hostname}`;
       const scheduler = startTlsrpt({
@@ -313,12 +328,12 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         now,
         newId,
         route: (address) => decideRecipient(address, directory, true),
-        enqueue: (message) => {
-          tlsrptStore.markMessage(message.id, message.receivedAt);
+        enqueue: async (message) => {
+          await tlsrptStore.markMessage(message.id, message.receivedAt);
           return store.enqueue(message);
         },
         post: (url, gzip) => postReport(url, gzip, { resolver: dnsResolver, trust, timeoutMs: 30_000, ipv6: config.outbound.ipv6 }),
-        attempts: new AttemptsStore(db),
+        attempts: shared.attempts,
         store: tlsrptStore,
         resolveTxt: (name) => dnsResolver.resolveTxt(name),
         log,
@@ -371,7 +386,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     };
     // One guard for 587 and 465: a client cannot double its guesses by switching ports.
     const authenticate = createAuthenticator({
-      users: new UsersStore(db),
+      users: shared.users,
       guard: new AuthGuard({ ...config.auth, lockoutMs: config.auth.lockoutSeconds * 1000 }),
       log,
       now,

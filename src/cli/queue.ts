@@ -1,11 +1,11 @@
 // `sealpost queue list [--limit N] [--after ID]|show ID|retry ID|--all|hold ID|release ID|delete ID --config FILE [--json]`
 import { explainDane } from '../dane/explain.ts';
 import type { AttemptRecord } from '../outbound/attempts-store.ts';
-import { AttemptsStore } from '../outbound/attempts-store.ts';
 import { QueueAdmin, type QueuedMessage, type QueuePage } from '../queue/admin.ts';
 import { Spool, spoolDirOf } from '../queue/spool.ts';
 import { QueueStore } from '../queue/store.ts';
 import { requestWake } from '../queue/wake.ts';
+import { openSharedStores } from '../shared-state/stores.ts';
 import type { Args } from './args.ts';
 import { openForCli } from './open.ts';
 
@@ -50,7 +50,9 @@ export async function run(configFile: string, args: Args, out = process.stdout, 
       case 'show': {
         if (!needId()) return 2;
         const message = admin.show(id as string);
-        const attempts = new AttemptsStore(db).forMessage(id as string);
+        // From data_dir's database, or from the PostgreSQL the nodes share (every node's attempts).
+        const shared = await openSharedStores(config, { db });
+        const attempts = await shared.attempts.forMessage(id as string).finally(() => shared.close());
         if (!message && attempts.length === 0) {
           err.write(`sealpost queue show: no message ${id} in the queue and no attempts on record\n`);
           return 1;

@@ -5,7 +5,7 @@
 
 import { hashPassword } from '../auth/password.ts';
 import { ownedAddresses, senderAllowed } from '../auth/senders.ts';
-import { normalizeLogin, UsersStore } from '../auth/users.ts';
+import { normalizeLogin, type UserStore, UsersStore } from '../auth/users.ts';
 import type { Config } from '../config/types.ts';
 import { buildDirectory } from '../routing/recipients.ts';
 import type { Args } from './args.ts';
@@ -37,13 +37,13 @@ export async function run(configFile: string, args: Args, io: UserIo = { input: 
   const { config, db } = opened;
   try {
     const users = new UsersStore(db);
-    if (sub === 'list' || address === undefined) return list(users, config, args.flags.has('json'), io);
+    if (sub === 'list' || address === undefined) return await list(users, config, args.flags.has('json'), io);
     if (sub === 'del') {
-      if (!users.remove(address)) return fail(io, `no user ${address}`);
+      if (!(await users.remove(address))) return fail(io, `no user ${address}`);
       io.out.write(`deleted ${address}\n`);
       return 0;
     }
-    const exists = users.passwordHash(address) !== undefined;
+    const exists = (await users.passwordHash(address)) !== undefined;
     if (sub === 'add') {
       const problem = notAMailbox(address, config);
       if (problem) return fail(io, problem);
@@ -55,10 +55,10 @@ export async function run(configFile: string, args: Args, io: UserIo = { input: 
     if (typeof password !== 'string') return fail(io, password.error);
     const hash = await hashPassword(password);
     if (sub === 'add') {
-      if (!users.add(address, hash, Date.now())) return fail(io, `${address} exists already`);
+      if (!(await users.add(address, hash, Date.now()))) return fail(io, `${address} exists already`);
       io.out.write(`added ${address}; may send as ${ownedAddresses(address, buildDirectory(config.domains)).join(', ')}\n`);
     } else {
-      if (!users.setPassword(address, hash, Date.now())) return fail(io, `no user ${address}`);
+      if (!(await users.setPassword(address, hash, Date.now()))) return fail(io, `no user ${address}`);
       io.out.write(`password changed for ${address}\n`);
     }
     return 0;
@@ -67,9 +67,13 @@ export async function run(configFile: string, args: Args, io: UserIo = { input: 
   }
 }
 
-function list(users: UsersStore, config: Config, json: boolean, io: UserIo): number {
+async function list(users: UserStore, config: Config, json: boolean, io: UserIo): Promise<number> {
   const directory = buildDirectory(config.domains);
-  const rows = users.list().map((u) => ({ ...u, sendsAs: ownedAddresses(u.address, directory), mailbox: notAMailbox(u.address, config) === undefined }));
+  const rows = (await users.list()).map((u) => ({
+    ...u,
+    sendsAs: ownedAddresses(u.address, directory),
+    mailbox: notAMailbox(u.address, config) === undefined,
+  }));
   if (json) {
     io.out.write(
       `${JSON.stringify(rows.map((r) => ({ address: r.address, createdAt: new Date(r.createdAt).toISOString(), updatedAt: new Date(r.updatedAt).toISOString(), sendsAs: r.sendsAs, mailbox: r.mailbox })))}\n`,
