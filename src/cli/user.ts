@@ -1,13 +1,15 @@
 // `sealpost user add|passwd|del|list --config FILE`: the submission users. A password is read
 // from standard input (its first line) or, on a terminal, prompted for twice without echo; never
 // from the command line, where `ps` and shell history would keep it. Changes apply to a running
-// daemon at once (it reads the users table per AUTH). Side effects: the database, the terminal.
+// daemon at once (it reads the users table per AUTH; with [store] kind = "postgres", every node's).
+// Side effects: the database (data_dir's, or the nodes' PostgreSQL), the terminal.
 
 import { hashPassword } from '../auth/password.ts';
 import { ownedAddresses, senderAllowed } from '../auth/senders.ts';
-import { normalizeLogin, type UserStore, UsersStore } from '../auth/users.ts';
+import { normalizeLogin, type UserStore } from '../auth/users.ts';
 import type { Config } from '../config/types.ts';
 import { buildDirectory } from '../routing/recipients.ts';
+import { openSharedStores, type SharedStores } from '../shared-state/stores.ts';
 import type { Args } from './args.ts';
 import { openForCli } from './open.ts';
 
@@ -35,8 +37,11 @@ export async function run(configFile: string, args: Args, io: UserIo = { input: 
   const opened = await openForCli(configFile, io.err);
   if (!opened) return 1;
   const { config, db } = opened;
+  let shared: SharedStores | undefined;
   try {
-    const users = new UsersStore(db);
+    // data_dir's database, or with [store] kind = "postgres" the one every node reads per AUTH.
+    shared = await openSharedStores(config, { db });
+    const users = shared.users;
     if (sub === 'list' || address === undefined) return await list(users, config, args.flags.has('json'), io);
     if (sub === 'del') {
       if (!(await users.remove(address))) return fail(io, `no user ${address}`);
@@ -63,6 +68,7 @@ export async function run(configFile: string, args: Args, io: UserIo = { input: 
     }
     return 0;
   } finally {
+    await shared?.close();
     db.close();
   }
 }
