@@ -470,7 +470,15 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       if (!statusFacts) throw new Error('listen.status_http is set but the caller gave no statusFacts (a bug)');
       // Loaded only when on; after the listeners, so that its first page finds them answering.
       const { startStatusPage } = await import('./status-page/service.ts');
-      const page = await startStatusPage({ config, facts: statusFacts, store: tls.store, log, now });
+      // The outbound chart from the nodes' shared attempts on PostgreSQL (the other charts are this node's).
+      const page = await startStatusPage({
+        config,
+        facts: statusFacts,
+        store: tls.store,
+        log,
+        now,
+        ...(shared.kind === 'postgres' ? { attempts: shared.attempts } : {}),
+      });
       started.push({ name: 'status page', stop: () => page.close() });
     }
     // The start-up reserve for the next start on a full disk (db/reserve.ts); only with room to spare.

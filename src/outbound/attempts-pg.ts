@@ -4,7 +4,9 @@
 // the event loop go in together at its end: one INSERT (the rows as one JSON parameter) per turn,
 // never awaited by the courier. The only writer of that table there. Side effects: queries on the pool.
 import type pg from 'pg';
+import { HOUR } from '../db/hourly-counts.ts';
 import {
+  type AttemptHour,
   type AttemptRecord,
   type AttemptRow,
   type AttemptsContract,
@@ -118,6 +120,27 @@ export class PgAttemptsStore implements AttemptsContract {
     );
     const row = rows[0];
     return { connections: Number(row?.n ?? 0), tls: Number(row?.tls ?? 0), verified: Number(row?.verified ?? 0) };
+  }
+
+  async hourly(since: number): Promise<AttemptHour[]> {
+    await this.flushed();
+    const connected = `count(*) FILTER (WHERE ${CONNECTED_SQL})`;
+    const { rows } = await this.pool.query<Record<keyof AttemptHour, string>>(
+      `SELECT at / ${HOUR} AS hour, ${connected} AS connections, count(*) FILTER (WHERE ${CONNECTED_SQL} AND tls_version IS NOT NULL) AS tls,
+         count(*) FILTER (WHERE result = 'delivered') AS delivered, count(*) FILTER (WHERE result = 'transient') AS transient,
+         count(*) FILTER (WHERE result = 'permanent') AS permanent, count(*) FILTER (WHERE result = 'mixed') AS mixed
+       FROM attempts WHERE at >= $1 GROUP BY 1 ORDER BY 1`,
+      [since],
+    );
+    return rows.map((r) => ({
+      hour: Number(r.hour) * HOUR,
+      connections: Number(r.connections),
+      tls: Number(r.tls),
+      delivered: Number(r.delivered),
+      transient: Number(r.transient),
+      permanent: Number(r.permanent),
+      mixed: Number(r.mixed),
+    }));
   }
 
   async pruneSome(before: number, limit: number): Promise<number> {

@@ -4,6 +4,7 @@
 // (tlsrpt/). The rows of one turn of the event loop go in together, in one transaction at its end.
 
 import type { HopInfo, SmtpReply } from '../core/delivery.ts';
+import { HOUR } from '../db/hourly-counts.ts';
 import { type Db, relaxedSync } from '../db/open.ts';
 
 export interface AttemptRecord {
@@ -60,6 +61,18 @@ export interface ConnectionShare {
   verified: number;
 }
 
+/** One hour of attempts (the status page's outbound chart): connections as in ConnectionShare, results counted. */
+export interface AttemptHour {
+  /** Unix ms of the hour's start. */
+  hour: number;
+  connections: number;
+  tls: number;
+  delivered: number;
+  transient: number;
+  permanent: number;
+  mixed: number;
+}
+
 /**
  * The attempts table wherever it is (SQLite here, the nodes' shared PostgreSQL in attempts-pg.ts).
  * record() queues the row for the end of the event-loop turn (no wait, never throws); every read
@@ -74,6 +87,8 @@ export interface AttemptsContract extends AttemptSink {
   recentFailures(limit: number): Promise<AttemptRecord[]>;
   /** The attempts since `since` that had a session with a host, with TLS, verified. */
   connectionShare(since: number): Promise<ConnectionShare>;
+  /** The attempts since `since` per UTC hour, the hours without any left out. */
+  hourly(since: number): Promise<AttemptHour[]>;
   /** Deletes at most `limit` of the oldest attempts from before `before`; returns how many (short: done). */
   pruneSome(before: number, limit: number): Promise<number>;
   /** Writes what record() queued; resolves once it is in (or dropped, told to onError). */
@@ -116,6 +131,7 @@ export class AttemptsStore implements AttemptsContract {
   private readonly pruneBatch;
   private readonly selectFailures;
   private readonly selectShare;
+  private readonly selectHours;
 
   private readonly relaxed: <T>(fn: () => T) => T;
   private readonly insertAll;
@@ -147,6 +163,12 @@ export class AttemptsStore implements AttemptsContract {
     );
     this.selectShare = db.prepare<[number], { n: number; tls: number | null; verified: number | null }>(
       `SELECT count(*) AS n, sum(tls_version IS NOT NULL) AS tls, sum(tls_verified = 1) AS verified FROM attempts WHERE at >= ? AND ${CONNECTED_SQL}`,
+    );
+    this.selectHours = db.prepare<[number], Omit<AttemptHour, 'hour'> & { hour: number }>(
+      `SELECT (at / ${HOUR}) AS hour, sum(${CONNECTED_SQL}) AS connections, sum(${CONNECTED_SQL} AND tls_version IS NOT NULL) AS tls,
+         sum(result = 'delivered') AS delivered, sum(result = 'transient') AS transient,
+         sum(result = 'permanent') AS permanent, sum(result = 'mixed') AS mixed
+       FROM attempts WHERE at >= ? GROUP BY 1 ORDER BY 1`,
     );
     this.insertAll = db.transaction((rows: readonly AttemptRow[]) => {
       for (const row of rows) this.insert.run(row);
@@ -187,6 +209,16 @@ export class AttemptsStore implements AttemptsContract {
   async forMessage(queueId: string): Promise<AttemptRecord[]> {
     this.flush();
     return this.select.all(queueId).map(fromRow);
+  }
+
+  async hourly(since: number): Promise<AttemptHour[]> {
+    return this.hourlySync(since);
+  }
+
+  /** hourly() for a synchronous reader of the SQLite database (the status page's read-only connection). */
+  hourlySync(since: number): AttemptHour[] {
+    this.flush();
+    return this.selectHours.all(since).map((r) => ({ ...r, hour: r.hour * HOUR }));
   }
 
   async recentFailures(limit: number): Promise<AttemptRecord[]> {

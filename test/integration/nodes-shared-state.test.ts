@@ -92,4 +92,12 @@ test('two nodes on one PostgreSQL share the submission users and the attempts', 
   );
   const text = await b.cli(['queue', 'show', queueId]);
   assert.match(text.stdout, /127\.0\.0\.71/, text.stdout + text.stderr);
+  // status with node B's config lists node A's failed attempt among the last delivery errors.
+  const status = await b.cli(['status', '--json']);
+  const errors = (JSON.parse(status.stdout) as { lastErrors: { queueId: string; to: string; host?: string }[] }).lastErrors;
+  assert.deepEqual(
+    errors.filter((e) => e.queueId === queueId).map((e) => [e.to, e.host]),
+    [['remote.test', `127.0.0.71[127.0.0.71]:${deadPort}`]],
+    status.stdout.slice(0, 2000),
+  );
 });

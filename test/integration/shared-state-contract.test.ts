@@ -213,6 +213,13 @@ for (const backend of backends) {
       );
       assert.deepEqual(await store.connectionShare(0), { connections: 3, tls: 2, verified: 1 });
       assert.deepEqual(await store.connectionShare(150), { connections: 2, tls: 1, verified: 0 });
+      // The status page's outbound chart: per hour, connections as above and the results counted.
+      store.record(attempt('LATER', 3_600_000 + 5, { result: 'permanent', reply: { code: 550, text: 'no' } }));
+      assert.deepEqual(await store.hourly(0), [
+        { hour: 0, connections: 3, tls: 2, delivered: 1, transient: 3, permanent: 1, mixed: 0 },
+        { hour: 3_600_000, connections: 1, tls: 0, delivered: 0, transient: 0, permanent: 1, mixed: 0 },
+      ]);
+      assert.deepEqual(await store.hourly(3_600_000), [{ hour: 3_600_000, connections: 1, tls: 0, delivered: 0, transient: 0, permanent: 1, mixed: 0 }]);
       assert.equal(await store.pruneSome(450, 2), 2, 'a batch');
       assert.deepEqual(
         (await store.page(0, 1000, undefined, 10)).attempts.map((a) => a.queueId),
