@@ -49,6 +49,7 @@ import { QueueWorker } from './queue/worker.ts';
 import { networkMatcher } from './routing/networks.ts';
 import { buildDirectory, decideRecipient } from './routing/recipients.ts';
 import { RspamdStats } from './rspamd/stats.ts';
+import type { SharedStores } from './shared-state/stores.ts';
 import type { StatusFacts } from './status-page/page.ts';
 import { openStores } from './stores.ts';
 import { createAlpnChallenges } from './tls/alpn-challenges.ts';
@@ -75,7 +76,8 @@ export interface DaemonDeps {
   /** The config file, read again on reload(); without it reload() re-reads certificate files only. */
   configFile?: string;
   /** What `sealpost status --json` reports (cli/status.ts), for the status page (listen.status_http). */
-  statusFacts?: (now: number) => Promise<StatusFacts>;
+  /** `shared`: the daemon's shared stores (on PostgreSQL, read through its pool rather than one of the page's own). */
+  statusFacts?: (now: number, shared: SharedStores) => Promise<StatusFacts>;
   /** A test clock jumped (cli/test-clock.ts): timers that wait for a time of day look again. */
   onClockJump?: (listener: () => void) => void;
 }
@@ -473,7 +475,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       // The outbound chart from the nodes' shared attempts on PostgreSQL (the other charts are this node's).
       const page = await startStatusPage({
         config,
-        facts: statusFacts,
+        facts: (at) => statusFacts(at, shared),
         store: tls.store,
         log,
         now,
