@@ -112,6 +112,9 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
     log,
     now,
     isFault: isConnectionFault,
+    // A database comes back in seconds (a restart, a fail-over): look again soon, not after 30 s.
+    minBackoffMs: 500,
+    maxBackoffMs: 5000,
     failingText: 'the queue database (PostgreSQL) does not answer; deliveries wait and retry, new mail gets 451 4.3.0',
     recoveredText: 'the queue database (PostgreSQL) answers again',
   });

@@ -22,6 +22,7 @@ import { readDoctorRecord } from '../doctor/startup.ts';
 import { inboundShare } from '../inbound/session-stats.ts';
 import { localDeliveries } from '../local/delivery-stats.ts';
 import { type AttemptRecord, AttemptsStore, type ConnectionShare } from '../outbound/attempts-store.ts';
+import type { NodeView } from '../queue/pg/admin.ts';
 import { rspamdActions } from '../rspamd/stats.ts';
 import { openSharedStores, type SharedStores } from '../shared-state/stores.ts';
 import { type TlsRptRecord, tlsRptRecords } from '../tlsrpt/record.ts';
@@ -84,6 +85,11 @@ export interface StatusReport {
   doctor?: { checkedAt: string; errors: number; warnings: number };
   /** TLS reports (RFC 8460) received in the last 7 days and the _smtp._tls records to publish. */
   tlsReports: { since: string; days: number; totals: ReportTotals; byDay: ReportDay[]; records: TlsRptRecord[] };
+  /**
+   * [store] kind = "postgres": the shared queue (its counts are `queue`), the nodes with their
+   * heartbeat and claims, or why the database could not be read.
+   */
+  queueDatabase?: { url: string; nodes: NodeView[]; error?: string };
   /** The TLS reports we send ([tlsrpt]): on or off, and those of the latest day made (tlsrpt/sent-store.ts). */
   tlsReportsSent: { enabled: boolean; last: { day: string; sent: string[]; failed: string[] } | null };
 }
@@ -148,7 +154,34 @@ export async function collectStatus(
   const errors = options.errors ?? 10;
   // With [store] kind = "postgres" the attempts and the TLS report state are the nodes' shared
   // tables (shared-state/stores.ts); in data_dir's database otherwise (read here read-only).
-  const shared = config.store.kind === 'postgres' ? await sharedFacts(config, since, reportsSince, errors, options.shared) : undefined;
+  const sharedState = config.store.kind === 'postgres' ? await sharedFacts(config, since, reportsSince, errors, options.shared) : undefined;
+  const shared = await sharedQueue(config.store, now);
+  const local = await collectLocal(config, base, { since, reportsSince }, tlsReports, { errors, ...(sharedState ? { sharedState } : {}) });
+  return shared ? { ...local, queue: shared.queue, queueDatabase: shared.database } : local;
+}
+
+type Base = Omit<StatusReport, 'queue' | 'lastErrors' | 'tls' | 'refused' | 'tlsReports' | 'tlsReportsSent'>;
+
+/** What status reads of the state the nodes share on PostgreSQL. */
+interface SharedFacts {
+  failures: AttemptRecord[];
+  share: ConnectionShare;
+  policies: StoredPolicy[];
+  lastSent: SentDay | null;
+}
+
+/**
+ * The report's parts read from the node-local database (with SQLite, the queue too); `sharedState`:
+ * the attempts and TLS report parts read from the nodes' PostgreSQL instead.
+ */
+async function collectLocal(
+  config: Config,
+  base: Base,
+  { since, reportsSince }: { since: number; reportsSince: number },
+  tlsReports: (policies: readonly StoredPolicy[]) => StatusReport['tlsReports'],
+  options: { errors: number; sharedState?: SharedFacts },
+): Promise<StatusReport> {
+  const { errors, sharedState: shared } = options;
   const file = path.join(config.dataDir, 'sealpost.db');
   if (!existsSync(file))
     return {
@@ -196,8 +229,10 @@ async function sharedFacts(
   reportsSince: number,
   errors: number,
   given: SharedStores | undefined,
-): Promise<{ failures: AttemptRecord[]; share: ConnectionShare; policies: StoredPolicy[]; lastSent: SentDay | null }> {
-  const stores = given ?? (await openSharedStores(config, {}));
+): Promise<SharedFacts | undefined> {
+  // An unreachable database: those parts are left empty (the queue part says why, sharedQueue).
+  const stores = given ?? (await openSharedStores(config, {}).catch(() => undefined));
+  if (!stores) return undefined;
   try {
     const [failures, share, policies, lastSent] = await Promise.all([
       stores.attempts.recentFailures(errors),
@@ -206,8 +241,34 @@ async function sharedFacts(
       stores.tlsrptSent.lastDay(),
     ]);
     return { failures, share, policies, lastSent };
+  } catch {
+    return undefined;
   } finally {
-    if (!given) await stores.close();
+    if (!given) await stores.close().catch(() => undefined);
+  }
+}
+
+/** [store] kind = "postgres": the shared queue's counts and nodes, read from any node; an unreachable database is reported, not thrown. */
+async function sharedQueue(
+  store: Config['store'],
+  now: number,
+): Promise<{ queue: StatusReport['queue']; database: NonNullable<StatusReport['queueDatabase']> } | undefined> {
+  if (store.kind !== 'postgres') return undefined;
+  const [{ openPool, targetOf }, { nodeViews, pgQueueByTransport, pgQueueStatus }] = await Promise.all([
+    import('../queue/pg/connect.ts'),
+    import('../queue/pg/admin.ts'),
+  ]);
+  const t = targetOf(store.url);
+  const url = `postgres://${t.user}@${t.host}:${t.port}/${t.database}`;
+  const pool = openPool(store, 1);
+  try {
+    const status = await pgQueueStatus(pool);
+    if (status.schema.version === 0) return { queue: null, database: { url, nodes: [], error: 'no Sealpost schema yet (sealpost store init)' } };
+    return { queue: await pgQueueByTransport(pool), database: { url, nodes: nodeViews(status.nodes, now, store.leaseMs) } };
+  } catch (e) {
+    return { queue: null, database: { url, nodes: [], error: e instanceof Error ? e.message : String(e) } };
+  } finally {
+    await pool.end().catch(() => undefined);
   }
 }
 
@@ -356,8 +417,9 @@ export function renderStatus(r: StatusReport): string {
       : 'no certificate';
     out.push(`  ${c.source.padEnd(13)}${(c.names.join(', ') || '-').padEnd(24)}${expiry}${c.lastError ? `; last error: ${c.lastError}` : ''}`);
   }
-  out.push('queue');
-  if (r.queue === null) out.push('  no database yet: the daemon has not run with this data_dir');
+  out.push(r.queueDatabase ? `queue (PostgreSQL ${r.queueDatabase.url})` : 'queue');
+  if (r.queueDatabase?.error) out.push(`  cannot read the queue database: ${r.queueDatabase.error}`);
+  else if (r.queue === null) out.push('  no database yet: the daemon has not run with this data_dir');
   else {
     const states = Object.entries(r.queue.recipients).flatMap(([transport, byState]) =>
       Object.entries(byState).map(([state, n]) => `${transport} ${state} ${n}`),
@@ -366,6 +428,13 @@ export function renderStatus(r: StatusReport): string {
       `  ${r.queue.messages} message${r.queue.messages === 1 ? '' : 's'}${r.queue.oldestReceivedAt ? `, oldest received ${r.queue.oldestReceivedAt}` : ''}`,
     );
     out.push(`  recipients: ${states.length > 0 ? states.join(', ') : 'none'}`);
+  }
+  if (r.queueDatabase && !r.queueDatabase.error) {
+    out.push(`nodes (${r.queueDatabase.nodes.filter((n) => !n.gone).length} live)`);
+    for (const n of r.queueDatabase.nodes)
+      out.push(
+        `  ${n.name}: ${n.gone ? 'gone' : 'live'}, heartbeat ${Math.round(n.heartbeatAgeMs / 1000)}s ago, ${n.claims} claim${n.claims === 1 ? '' : 's'}`,
+      );
   }
   out.push('last delivery errors');
   if (r.lastErrors.length === 0) out.push('  none');
