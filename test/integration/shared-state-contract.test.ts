@@ -326,3 +326,27 @@ test('PostgreSQL: stores opened on a database whose schema is behind are refused
     (err: unknown) => err instanceof SharedSchemaBehind && /version 1.*store init/.test((err as Error).message),
   );
 });
+
+test('PostgreSQL away: a batch of attempts is dropped and told, a policy fetched still applies, reads reject (never a wrong answer)', {
+  timeout: 60_000,
+}, async () => {
+  assert.ok(server);
+  const url = await server.createDatabase(`shared_${process.pid}_away`);
+  const store: Config['store'] = { kind: 'postgres', url, passwordFile: server.passwordFile, leaseMs: 60_000 };
+  const pool = openPool(store, 2);
+  await migrate(pool);
+  const lost: unknown[] = [];
+  const stores = await openSharedStores({ store }, { pool, onAttemptsError: (err) => lost.push(err) });
+  // The database answers no more (as when it is stopped: every query fails).
+  await pool.end();
+  stores.attempts.record(attempt('Q1', 1000));
+  stores.attempts.record(attempt('Q2', 1000));
+  await stores.attempts.flushed();
+  assert.equal(lost.length, 1, 'one batch, one report');
+  const policy = { mode: 'enforce' as const, mx: ['mx.sts.test'], maxAge: 100 };
+  assert.deepEqual(await stores.sts.put('sts.test', 'id1', policy, 1000), { ...policy, id: 'id1', fetchedAt: 1000, expiresAt: 101_000 });
+  await assert.rejects(stores.sts.get('sts.test', 2000));
+  await assert.rejects(stores.users.passwordHash('alice@example.test'));
+  await assert.rejects(stores.tlsrptSent.claim({ domain: 'd.test', day: '2026-12-01', reportId: 'r', at: 1, sessions: 1, failures: 0 }));
+  await stores.close();
+});
