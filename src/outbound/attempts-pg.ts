@@ -145,7 +145,12 @@ export class PgAttemptsStore implements AttemptsContract {
 
   async pruneSome(before: number, limit: number): Promise<number> {
     await this.flushed();
-    const r = await this.pool.query('DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE at < $1 ORDER BY at LIMIT $2)', [before, limit]);
+    // SKIP LOCKED: nodes pruning at the same time delete different rows (no waits, no deadlock);
+    // a short batch because another node holds the rest still ends this round, the other finishes.
+    const r = await this.pool.query('DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE at < $1 ORDER BY at LIMIT $2 FOR UPDATE SKIP LOCKED)', [
+      before,
+      limit,
+    ]);
     return r.rowCount ?? 0;
   }
 }

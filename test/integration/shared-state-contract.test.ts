@@ -230,6 +230,31 @@ for (const backend of backends) {
       assert.equal(await store.pruneSome(450, 10), 0);
     });
 
+    test('attempts: two nodes pruning at once delete every old row once, and no new one', { timeout: 60_000 }, async (t) => {
+      const open = await backend.database(t);
+      const a = await open();
+      const b = await open();
+      for (let i = 0; i < 3000; i++) a.attempts.record(attempt(`OLD${i}`, 1000 + i));
+      for (let i = 0; i < 10; i++) a.attempts.record(attempt(`NEW${i}`, 100_000 + i));
+      await a.attempts.flushed();
+      const prune = async (n: SharedStores): Promise<number> => {
+        let deleted = 0;
+        for (;;) {
+          const got = await n.attempts.pruneSome(50_000, 200);
+          deleted += got;
+          if (got < 200) return deleted;
+        }
+      };
+      const [byA, byB] = await Promise.all([prune(a), prune(b)]);
+      // One may end early when the other holds the rest (SKIP LOCKED): a round after both is empty.
+      const rest = (await prune(a)) + (await prune(b));
+      assert.equal(byA + byB + rest, 3000, `deleted ${byA} + ${byB} + ${rest}`);
+      assert.deepEqual(
+        (await b.attempts.page(0, 200_000, undefined, 100)).attempts.map((r) => r.queueId),
+        Array.from({ length: 10 }, (_, i) => `NEW${i}`),
+      );
+    });
+
     test('MTA-STS cache: put, get until it expires, replaced, deleted; shared by the nodes', { timeout: 30_000 }, async (t) => {
       const open = await backend.database(t);
       const a = await open();
