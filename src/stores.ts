@@ -83,7 +83,7 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
     };
   }
   // Loaded only for kind "postgres": pg stays out of an SQLite daemon's memory.
-  const [{ default: pg }, { clientConfig, openPool }, { isConnectionFault }, { PgQueueStore }] = await Promise.all([
+  const [{ default: pg }, { clientConfig, openPool, targetOf }, { isConnectionFault }, { PgQueueStore }] = await Promise.all([
     import('pg'),
     import('./queue/pg/connect.ts'),
     import('./queue/pg/faults.ts'),
@@ -105,7 +105,13 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
     });
   } catch (err) {
     await pool.end().catch(() => undefined);
-    throw err;
+    if (!isConnectionFault(err) && !/password authentication failed|does not exist/.test((err as Error).message)) throw err;
+    // The start-up fails (a supervisor starts it again); the operator is told where to look.
+    const t = targetOf(config.url);
+    throw new Error(
+      `the PostgreSQL queue at postgres://${t.user}@${t.host}:${t.port}/${t.database} does not answer (${(err as Error).message}): check store.url, the password (store.password_file or PGPASSFILE), and that PostgreSQL runs and accepts this host (listen_addresses, pg_hba.conf)`,
+      { cause: err },
+    );
   }
   stops.push({ name: 'queue store', stop: () => queue.close() });
   const queueHealth = new StorageHealth({
@@ -115,6 +121,7 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
     // A database comes back in seconds (a restart, a fail-over): look again soon, not after 30 s.
     minBackoffMs: 500,
     maxBackoffMs: 5000,
+    readsHeal: true,
     failingText: 'the queue database (PostgreSQL) does not answer; deliveries wait and retry, new mail gets 451 4.3.0',
     recoveredText: 'the queue database (PostgreSQL) answers again',
   });

@@ -1,5 +1,6 @@
-// [store] kind = "postgres" as a new user meets it: `config check` and `start` say the daemon does
-// not run on it yet; `sealpost store init` creates the schema on a real PostgreSQL (once),
+// [store] kind = "postgres" as a new user meets it: `config check` and `start` refuse Maildir
+// delivery and name the fix; `start` refuses a database without the schema and one that does not
+// answer, saying what to do; `sealpost store init` creates the schema on a real PostgreSQL (once),
 // `sealpost store status` shows the nodes, their claims and the queue; a wrong password is
 // reported with the fix and never printed.
 import assert from 'node:assert/strict';
@@ -105,4 +106,31 @@ test('config check and start refuse kind = "postgres" with Maildir delivery, nam
   const open = await sealpost(['store', 'status', '--config', wrongConfig]);
   assert.equal(open.code, 1);
   assert.match(open.stderr, /store\.password_file: .* is readable by others \(mode 0644\)/);
+});
+
+test('start on PostgreSQL: a database without the schema is refused naming store init, a server that does not answer naming what to check', {
+  timeout: 120_000,
+}, async (t) => {
+  assert.ok(server);
+  const dir = await tempDir(t);
+  const url = await server.createDatabase('bare');
+  const file = await configWith(dir, { kind: 'postgres', url, password_file: server.passwordFile, node: 'mx1', allow_local_maildir: true });
+  const bare = await sealpost(['start', '--config', file]);
+  assert.equal(bare.code, 1, bare.stdout);
+  assert.match(bare.stdout, /cannot start: the PostgreSQL queue's schema is at version 0, this Sealpost needs \d+: run sealpost store init/);
+  const closed = await freePort();
+  const nowhere = await configWith(await tempDir(t), {
+    kind: 'postgres',
+    url: `postgres://sealpost@127.0.0.1:${closed}/sealpost`,
+    password_file: server.passwordFile,
+    allow_local_maildir: true,
+  });
+  const down = await sealpost(['start', '--config', nowhere]);
+  assert.equal(down.code, 1, down.stdout);
+  assert.match(
+    down.stdout,
+    new RegExp(
+      `cannot start: the PostgreSQL queue at postgres://sealpost@127\\.0\\.0\\.1:${closed}/sealpost does not answer \\(.*ECONNREFUSED.*\\): check store\\.url`,
+    ),
+  );
 });
