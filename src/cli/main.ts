@@ -43,6 +43,7 @@ commands:
                              written there when the file does not exist)
   store init                 create or upgrade the schema of the PostgreSQL queue ([store] kind = "postgres")
   store status [--json]      its schema version, nodes with their heartbeat and claims, recipients by state
+  nodes [--json]             the nodes sharing the PostgreSQL queue: heartbeat age, claims; silent > 3 × lease: gone
   tls-check DOMAIN|HOST[:PORT] [--json] [--dns SERVER] [--ca-file FILE]
                              the mail TLS of a domain's MX hosts, explained (--config optional;
                              sealpost tls-check --help for every option)
@@ -90,6 +91,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./restore.ts')).run(config, args);
     case 'store':
       return (await import('./store.ts')).run(config, args);
+    case 'nodes':
+      return (await import('./nodes.ts')).run(config, args);
     case 'config':
       if (sub === 'check') return (await import('./config-check.ts')).run(config);
       return usage(`config: unknown subcommand "${sub ?? ''}"; try: sealpost config check --config FILE`);

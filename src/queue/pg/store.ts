@@ -165,6 +165,15 @@ export class PgQueueStore implements QueueStoreContract {
     return store;
   }
 
+  /**
+   * The operator's levers (`sealpost queue retry|hold|release|delete` on any machine): no node
+   * registered, no heartbeat, no LISTEN; the NOTIFYs of retry and release name `by`, so every
+   * node wakes.
+   */
+  static forOperator(deps: Pick<PgQueueStoreDeps, 'pool' | 'retry' | 'leaseMs'> & { by: string }): PgQueueStore {
+    return new PgQueueStore({ pool: deps.pool, retry: deps.retry, leaseMs: deps.leaseMs, node: deps.by, heartbeat: false });
+  }
+
   /** Resolves once the COMMIT of the round holding this message returned. */
   async enqueue(message: NewMessage): Promise<void> {
     const body = await wholeBody(message.body);
