@@ -12,8 +12,8 @@ import { openPool, targetOf } from '../queue/pg/connect.ts';
 import { migrate, SchemaTooNew } from '../queue/pg/schema.ts';
 import { copyAll, TargetNotEmpty, targetTables, type Verified, verify } from '../store-migrate/copy.ts';
 import { SHARED_DIRS, sharedFilesOf } from '../store-migrate/files.ts';
-import { planCopy, type Skipped } from '../store-migrate/plan.ts';
-import { openSource } from '../store-migrate/source.ts';
+import { ConversionError, planCopy, type Skipped } from '../store-migrate/plan.ts';
+import { openSource, SourceUnreadable } from '../store-migrate/source.ts';
 import type { Args } from './args.ts';
 
 export async function runMigrate(configFile: string, args: Args, out: NodeJS.WritableStream, err: NodeJS.WritableStream, now = Date.now): Promise<number> {
@@ -75,20 +75,30 @@ export async function runMigrate(configFile: string, args: Args, out: NodeJS.Wri
     }
     return 0;
   } catch (e) {
-    if (e instanceof TargetNotEmpty)
-      err.write(
-        `sealpost store migrate: ${where}: ${e.message}; migrate only into an empty database: create one (createdb -O ${t.user} ${t.database}_new) and give its URL to --to. Nothing was copied\n`,
-      );
-    else if (e instanceof SchemaTooNew) err.write(`sealpost store migrate: ${e.message}\n`);
-    else
-      err.write(
-        `sealpost store migrate: ${where}: ${e instanceof Error ? e.message : String(e)}; nothing was copied. Check --to, the password (store.password_file or PGPASSFILE), and that PostgreSQL accepts this host (listen_addresses, pg_hba.conf)\n`,
-      );
+    err.write(`sealpost store migrate: ${failure(e, where, t.user, t.database)}\n`);
     return 1;
   } finally {
     source.close();
     await pool.end().catch(() => undefined);
   }
+}
+
+/** What went wrong and what to do, for an error from the copy (the transaction was rolled back). */
+function failure(e: unknown, where: string, user: string, database: string): string {
+  const message = e instanceof Error ? e.message : String(e);
+  if (e instanceof TargetNotEmpty)
+    return `${where}: ${message}; migrate only into an empty database: create one (createdb -O ${user} ${database}_new) and give its URL to --to. Nothing was copied`;
+  if (e instanceof SchemaTooNew) return message;
+  if (e instanceof ConversionError)
+    return `${message}; nothing was copied: correct that row in data_dir/sealpost.db (or the column in PostgreSQL), then run this again`;
+  if (e instanceof SourceUnreadable)
+    return `${message}; nothing was copied: restore the file, or delete the message (sealpost queue delete ID), then run this again`;
+  const code = (e as { code?: unknown }).code;
+  // Connection refused, host unknown, authentication failed (28xxx), no such database (3D000).
+  const connecting = typeof code === 'string' && (/^E[A-Z]+$/.test(code) || code.startsWith('28') || code === '3D000');
+  if (connecting || /timeout/i.test(message))
+    return `${where}: ${message}; nothing was copied. Check --to, the password (store.password_file or PGPASSFILE), and that PostgreSQL accepts this host (listen_addresses, pg_hba.conf)`;
+  return `${where}: ${message}; nothing was copied`;
 }
 
 function report(

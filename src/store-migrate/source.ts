@@ -14,6 +14,9 @@ import type { SqliteTable, SqliteValue } from './plan.ts';
 
 export type SourceRow = Record<string, SqliteValue>;
 
+/** A row's data outside the database (a spool file) is missing or unreadable. */
+export class SourceUnreadable extends Error {}
+
 export type OpenedSource = { kind: 'open'; source: SqliteSource } | { kind: 'missing'; file: string } | { kind: 'in-use'; file: string };
 
 /** Rows per batch: well under PostgreSQL's 65,535 parameters of one statement. */
@@ -128,7 +131,7 @@ export class SqliteSource {
       // migrations/006_spool.sql: body holds the trace fields and header block; the rest is the file from spool_offset on.
       const file = path.join(this.spoolDir, row['spool']);
       const rest = await readFile(file).catch((err: NodeJS.ErrnoException) => {
-        throw new Error(`message ${String(row['id'])}: its spool file ${file} cannot be read (${err.code ?? err.message}); nothing was copied`);
+        throw new SourceUnreadable(`message ${String(row['id'])}: its spool file ${file} cannot be read (${err.code ?? err.message})`);
       });
       const head = Buffer.isBuffer(row['body']) ? row['body'] : Buffer.alloc(0);
       return { ...row, body: Buffer.concat([head, rest.subarray(Number(row['spool_offset'] ?? 0))]), spool: null, spool_offset: 0n };

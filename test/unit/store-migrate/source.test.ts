@@ -95,7 +95,7 @@ test('a spool file that is gone fails the copy, naming the message', { timeout: 
   const opened = openSource(dataDir);
   if (opened.kind !== 'open') throw new Error(opened.kind);
   t.after(() => opened.source.close());
-  await assert.rejects(all(opened.source.rows('messages', 10)), /message M1: its spool file .*S1 cannot be read \(ENOENT\)/);
+  await assert.rejects(all(opened.source.rows('messages', 10)), /message M1: its spool file .*S1 cannot be read \(ENOENT\)$/);
 });
 
 test('the shared files are the ACME cache and the DKIM keys, by path under data_dir, with their modes', { timeout: 10_000 }, async (t) => {
