@@ -1,8 +1,9 @@
 // The files `sealpost store migrate` puts into shared_files (PostgreSQL schema 2): every regular
 // file under data_dir/certs/acme (the ACME account and certificates, acme/cache.ts) and
 // data_dir/dkim (the DKIM keys, dkim/keys.ts), by its '/'-separated path under data_dir, with its
-// mode bits. Left out: temp files of an interrupted atomic write (core/durable-fs.ts: NAME.tmp-HEX)
-// and anything that is not a regular file. File-system reads only.
+// mode bits. Left out: temp files of an interrupted atomic write (core/durable-fs.ts: NAME.tmp-HEX),
+// the renewal requests of `sealpost certs renew` to this node's daemon (certs/acme/control,
+// acme/control.ts) and anything that is not a regular file. File-system reads only.
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -18,6 +19,8 @@ export interface SharedFile {
 }
 
 const TEMP_FILE = /\.tmp-[0-9a-f]+$/;
+/** Directories of one node's own short-lived files. */
+const NODE_LOCAL_DIRS: readonly string[] = ['certs/acme/control'];
 
 export async function sharedFilesOf(dataDir: string): Promise<SharedFile[]> {
   const files: SharedFile[] = [];
@@ -32,8 +35,9 @@ export async function sharedFilesOf(dataDir: string): Promise<SharedFile[]> {
     for (const name of entries.sort()) {
       const child = `${rel}/${name}`;
       const info = await lstat(path.join(dataDir, child));
-      if (info.isDirectory()) await walk(child);
-      else if (info.isFile() && !TEMP_FILE.test(name))
+      if (info.isDirectory()) {
+        if (!NODE_LOCAL_DIRS.includes(child)) await walk(child);
+      } else if (info.isFile() && !TEMP_FILE.test(name))
         files.push({ path: child, content: await readFile(path.join(dataDir, child)), mode: info.mode & 0o7777 });
     }
   };

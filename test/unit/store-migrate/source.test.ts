@@ -98,7 +98,9 @@ test('a spool file that is gone fails the copy, naming the message', { timeout: 
   await assert.rejects(all(opened.source.rows('messages', 10)), /message M1: its spool file .*S1 cannot be read \(ENOENT\)$/);
 });
 
-test('the shared files are the ACME cache and the DKIM keys, by path under data_dir, with their modes', { timeout: 10_000 }, async (t) => {
+test('the shared files are the ACME cache and the DKIM keys, by path under data_dir, with their modes; no temp files or renewal requests', {
+  timeout: 10_000,
+}, async (t) => {
   const dataDir = await tempDir(t);
   await mkdir(path.join(dataDir, 'certs', 'acme', 'mx.example.test'), { recursive: true });
   await mkdir(path.join(dataDir, 'certs', 'self-signed'), { recursive: true });
@@ -108,6 +110,8 @@ test('the shared files are the ACME cache and the DKIM keys, by path under data_
   await chmod(path.join(dataDir, 'certs', 'acme', 'mx.example.test', 'meta.json'), 0o644);
   await writeFile(path.join(dataDir, 'certs', 'acme', 'mx.example.test', 'meta.json.tmp-0a1b2c'), 'half');
   await writeFile(path.join(dataDir, 'certs', 'self-signed', 'key.pem'), 'node-local');
+  await mkdir(path.join(dataDir, 'certs', 'acme', 'control'));
+  await writeFile(path.join(dataDir, 'certs', 'acme', 'control', 'renew-1.json'), '{}'); // a request to this node's daemon
   await writeFile(path.join(dataDir, 'dkim', 'example.test', 's1.pem'), 'DKIM KEY', { mode: 0o600 });
   const files = await sharedFilesOf(dataDir);
   assert.deepEqual(
