@@ -4,16 +4,18 @@
 // PostgreSQL database in one transaction, the counts checked after COMMIT, then the [store]
 // lines that switch the node. Refused while the daemon has the database open and into a target
 // that holds rows. The password comes from [store] password_file or PGPASSFILE, never printed.
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Reader } from '../config/fields.ts';
 import { formatProblems, loadConfig } from '../config/load.ts';
 import { readStore } from '../config/store.ts';
+import { MIGRATIONS_DIR } from '../db/open.ts';
 import { openPool, targetOf } from '../queue/pg/connect.ts';
 import { migrate, SchemaTooNew } from '../queue/pg/schema.ts';
 import { copyAll, TargetNotEmpty, targetTables, type Verified, verify } from '../store-migrate/copy.ts';
 import { SHARED_DIRS, sharedFilesOf } from '../store-migrate/files.ts';
-import { ConversionError, planCopy, type Skipped } from '../store-migrate/plan.ts';
-import { openSource, SourceUnreadable } from '../store-migrate/source.ts';
+import { ConversionError, type CopyPlan, planCopy, type Skipped } from '../store-migrate/plan.ts';
+import { FOLDED_COLUMNS, openSource, SourceUnreadable } from '../store-migrate/source.ts';
 import type { Args } from './args.ts';
 
 export async function runMigrate(configFile: string, args: Args, out: NodeJS.WritableStream, err: NodeJS.WritableStream, now = Date.now): Promise<number> {
@@ -51,6 +53,15 @@ export async function runMigrate(configFile: string, args: Args, out: NodeJS.Wri
     return 1;
   }
   const source = opened.source;
+  const known = await knownSqliteSchema();
+  const version = source.version();
+  if (version > known) {
+    source.close();
+    err.write(
+      `sealpost store migrate: ${path.join(config.dataDir, 'sealpost.db')} is at schema ${version}, newer than this Sealpost knows (${known}): run the migrate with the release that wrote it. Nothing was copied\n`,
+    );
+    return 1;
+  }
   const pool = openPool({ url: to, ...(passwordFile ? { passwordFile } : {}) }, 2);
   try {
     const applied = await migrate(pool);
@@ -62,10 +73,10 @@ export async function runMigrate(configFile: string, args: Args, out: NodeJS.Wri
     const store = { kind: 'postgres', url: where, ...(passwordFile ? { password_file: passwordFile } : {}) };
     if (args.flags.has('json')) {
       out.write(
-        `${JSON.stringify({ source: { file: path.join(config.dataDir, 'sealpost.db'), version: source.version() }, target: { url: where, applied }, ...verified, requeued, skipped: plan.skipped, store })}\n`,
+        `${JSON.stringify({ source: { file: path.join(config.dataDir, 'sealpost.db'), version: source.version() }, target: { url: where, applied }, ...verified, requeued, skipped: plan.skipped, columnsLeft: columnsLeft(plan), store })}\n`,
       );
     } else {
-      out.write(report(where, applied, verified, requeued, plan.skipped, passwordFile));
+      out.write(report(where, applied, verified, requeued, plan, passwordFile));
     }
     if (!verified.ok) {
       err.write(
@@ -101,14 +112,24 @@ function failure(e: unknown, where: string, user: string, database: string): str
   return `${where}: ${message}; nothing was copied`;
 }
 
-function report(
-  where: string,
-  applied: readonly number[],
-  v: Verified,
-  requeued: number,
-  skipped: readonly Skipped[],
-  passwordFile: string | undefined,
-): string {
+/** SQLite columns of copied tables that PostgreSQL has no column for (besides those folded into others, e.g. the spool's). */
+function columnsLeft(plan: CopyPlan): Record<string, string[]> {
+  const left: Record<string, string[]> = {};
+  for (const t of plan.copy) {
+    const lost = t.dropped.filter((c) => !FOLDED_COLUMNS[t.table]?.includes(c));
+    if (lost.length > 0) left[t.table] = lost;
+  }
+  return left;
+}
+
+/** The newest SQLite schema this program's migrations make. */
+async function knownSqliteSchema(): Promise<number> {
+  const numbers = (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d+_.+\.sql$/.test(f)).map((f) => Number.parseInt(f, 10));
+  return Math.max(0, ...numbers);
+}
+
+function report(where: string, applied: readonly number[], v: Verified, requeued: number, plan: CopyPlan, passwordFile: string | undefined): string {
+  const skipped = plan.skipped;
   const width = Math.max(12, ...v.tables.map((t) => t.table.length));
   const line = (name: string, source: number, target: number, extra = '') =>
     `  ${name.padEnd(width)} ${String(source).padStart(7)} → ${String(target).padEnd(7)}${source === target ? ' ok' : ' MISMATCH'}${extra}`;
@@ -132,6 +153,8 @@ function report(
   if (requeued > 0) lines.push(`${requeued} recipient${requeued === 1 ? ' was' : 's were'} being delivered when the daemon stopped: queued again`);
   if (by('not in PostgreSQL')) lines.push(`not copied, no such table in PostgreSQL in this version: ${by('not in PostgreSQL')}`);
   if (by('node-local')) lines.push(`not copied, each node counts its own: ${by('node-local')}`);
+  const left = Object.entries(columnsLeft(plan)).flatMap(([table, columns]) => columns.map((c) => `${table}.${c}`));
+  if (left.length > 0) lines.push(`not copied, no such column in PostgreSQL: ${left.join(', ')}`);
   if (v.ok) {
     lines.push(
       'every count matches. To switch this node to PostgreSQL, put in its config:',

@@ -14,6 +14,9 @@ import type { SqliteTable, SqliteValue } from './plan.ts';
 
 export type SourceRow = Record<string, SqliteValue>;
 
+/** SQLite columns whose content the copy folds into others (so their absence in PostgreSQL loses nothing). */
+export const FOLDED_COLUMNS: Readonly<Record<string, readonly string[]>> = { messages: ['spool', 'spool_offset'] };
+
 /** A row's data outside the database (a spool file) is missing or unreadable. */
 export class SourceUnreadable extends Error {}
 

@@ -188,6 +188,7 @@ test('a data_dir a real daemon made, migrated: every count, body and file equal;
   assert.match(migrated.stdout, /not copied, each node counts its own: .*session_stats/);
   assert.match(migrated.stdout, new RegExp(`\\[store\\]\\n {2}kind = "postgres"\\n {2}url = "postgres://sealpost@127\\.0\\.0\\.1:${s.port}/migrated"`));
   assert.match(migrated.stdout, /attempts/, 'attempts are either copied or named as not in PostgreSQL');
+  assert.doesNotMatch(migrated.stdout, /no such column/, 'every column of the queue tables has its PostgreSQL column');
 
   // Every table both databases have (tables other parts add later included) holds as many rows.
   const pgTables = new Set(
@@ -287,6 +288,19 @@ test('the generic copy: a table only this test makes on both sides, identity, fo
                        pg_only text NOT NULL DEFAULT 'default', twice bigint GENERATED ALWAYS AS (big * 2) STORED);
                      CREATE TABLE a_probe_child (probe bigint NOT NULL REFERENCES probe (id), label text NOT NULL)`);
 
+  // A queue a newer Sealpost wrote: refused before anything is written.
+  const newer = new Database(path.join(dataDir, 'sealpost.db'));
+  const version = newer.pragma('user_version', { simple: true }) as number;
+  newer.pragma('user_version = 999');
+  newer.close();
+  const refused = await migrateCli(configFile, url, pgpass);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(refused.stderr, new RegExp(`sealpost\\.db is at schema 999, newer than this Sealpost knows \\(${version}\\).*Nothing was copied`));
+  assert.equal(Number((await admin.query(`SELECT count(*) AS n FROM pg_tables WHERE tablename = 'sealpost_schema'`)).rows[0]?.n), 0);
+  const older = new Database(path.join(dataDir, 'sealpost.db'));
+  older.pragma(`user_version = ${version}`);
+  older.close();
+
   // A flag that is not 0/1: the whole copy rolls back, the files and the other tables too.
   const bad = new Database(path.join(dataDir, 'sealpost.db'));
   bad.prepare('INSERT INTO probe (id, flag) VALUES (99, 2)').run();
@@ -315,6 +329,7 @@ test('the generic copy: a table only this test makes on both sides, identity, fo
     ok: boolean;
     tables: { table: string; source: number; target: number }[];
     skipped: { table: string; why: string }[];
+    columnsLeft: Record<string, string[]>;
     store: { kind: string; url: string; password_file?: string };
   };
   assert.equal(report.ok, true);
@@ -331,6 +346,7 @@ test('the generic copy: a table only this test makes on both sides, identity, fo
     report.skipped.filter((x) => x.why === 'node-local').map((x) => x.table),
     ['local_delivery_stats', 'rspamd_stats', 'session_stats'],
   );
+  assert.deepEqual(report.columnsLeft, { probe: ['sqlite_only'] });
   assert.deepEqual(report.store, { kind: 'postgres', url, password_file: s.passwordFile });
   const rows = await admin.query<{
     id: string;
