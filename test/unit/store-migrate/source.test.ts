@@ -3,7 +3,7 @@
 // from data_dir/spool; a recipient left 'active' comes back 'queued'; the shared files are the
 // ACME cache and the DKIM keys with their modes, temp files left out.
 import assert from 'node:assert/strict';
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -54,6 +54,22 @@ test('refused while the daemon has the database open; while the copy runs no dae
   late.close();
   if (opened.kind === 'open') opened.source.close();
   openDb(dataDir, MIGRATIONS_DIR).close(); // free again once the copy is over
+});
+
+test('after a crash (kill -9): the commits still only in the WAL are read', { timeout: 10_000 }, async (t) => {
+  const dataDir = await tempDir(t);
+  await queueWithSpool(dataDir);
+  const daemon = openDb(dataDir, MIGRATIONS_DIR);
+  daemon.pragma('wal_autocheckpoint = 0');
+  daemon.prepare(`INSERT INTO messages (id, received_at, sender, size, body, origin) VALUES ('M3', 1, '', 1, x'41', 'smtp')`).run();
+  // The files as a killed daemon leaves them: the database, its WAL with M3, the shared-memory index.
+  const crashed = await tempDir(t);
+  for (const suffix of ['', '-wal', '-shm']) await copyFile(path.join(dataDir, `sealpost.db${suffix}`), path.join(crashed, `sealpost.db${suffix}`));
+  daemon.close();
+  const opened = openSource(crashed);
+  if (opened.kind !== 'open') throw new Error(opened.kind);
+  t.after(() => opened.source.close());
+  assert.equal(opened.source.count('messages'), 3);
 });
 
 test('a missing database is said to be missing', { timeout: 10_000 }, async (t) => {
