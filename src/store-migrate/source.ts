@@ -22,7 +22,7 @@ export class SourceUnreadable extends Error {}
 
 export type OpenedSource = { kind: 'open'; source: SqliteSource } | { kind: 'missing'; file: string } | { kind: 'in-use'; file: string };
 
-/** Rows per batch: well under PostgreSQL's 65,535 parameters of one statement. */
+/** Values per batch (one INSERT): well under the 65,535 parameters PostgreSQL takes in one statement. */
 const MAX_PARAMETERS = 30_000;
 /** Bytes of values per batch (a larger row is a batch of its own). */
 const MAX_BATCH_BYTES = 8 * 1024 * 1024;
@@ -99,26 +99,20 @@ export class SqliteSource {
       return;
     }
     const page = this.db
-      .prepare<[bigint, number], SourceRow & { __sealpost_rowid: bigint }>(
-        `SELECT rowid AS __sealpost_rowid, * FROM ${quote(table)} WHERE rowid > ? ORDER BY rowid LIMIT ?`,
-      )
+      .prepare<[bigint], SourceRow & { __sealpost_rowid: bigint }>(`SELECT rowid AS __sealpost_rowid, * FROM ${quote(table)} WHERE rowid > ? ORDER BY rowid`)
       .safeIntegers(true);
     let after = -(2n ** 63n);
     for (;;) {
-      // Rows are read a few at a time so a batch of large bodies stays near MAX_BATCH_BYTES.
+      // One row at a time until the batch is full (rows, or bytes: large bodies), then the
+      // statement ends (break) and the next batch starts after the last rowid.
       const batch: SourceRow[] = [];
       let bytes = 0;
-      while (batch.length < maxRows && bytes < MAX_BATCH_BYTES) {
-        const rows = page.all(after, Math.min(100, maxRows - batch.length));
-        if (rows.length === 0) break;
-        for (const { __sealpost_rowid: rowid, ...row } of rows) {
-          after = rowid;
-          const fixed = await this.fixUp(table, row);
-          batch.push(fixed);
-          bytes += sizeOf(fixed);
-          if (bytes >= MAX_BATCH_BYTES) break;
-        }
-        if (bytes >= MAX_BATCH_BYTES) break;
+      for (const { __sealpost_rowid: rowid, ...row } of page.iterate(after)) {
+        after = rowid;
+        const fixed = await this.fixUp(table, row);
+        batch.push(fixed);
+        bytes += sizeOf(fixed);
+        if (batch.length >= maxRows || bytes >= MAX_BATCH_BYTES) break;
       }
       if (batch.length === 0) return;
       yield batch;
