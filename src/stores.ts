@@ -1,51 +1,39 @@
 // The daemon's stores, built in one place by [store] kind: the node-local SQLite database at
 // data_dir (always: session stats, rspamd stats, DNSBL counts, local delivery stats, and for now
 // every table not moved yet), and the queue, on that database (kind "sqlite") or on PostgreSQL
-// (kind "postgres": a pool, this node's PgQueueStore with its lease, heartbeat and LISTEN); and the
-// stores of shared state the daemon uses (users, attempts, TLS reports), on the local database in
-// this release. A store that moves to PostgreSQL is swapped here, in openStores, and nowhere else.
+// (kind "postgres": a pool, this node's PgQueueStore with its lease, heartbeat and LISTEN). A store
+// that moves to PostgreSQL is swapped here, in openStores, and nowhere else: the users, attempts,
+// MTA-STS cache and TLS report state follow the queue (shared-state/stores.ts, on this pool).
 import os from 'node:os';
 import type pg from 'pg';
-import { UsersStore } from './auth/users.ts';
 import type { StoreConfig } from './config/types.ts';
 import type { Db } from './db/open.ts';
 import { StorageHealth } from './db/storage-fault.ts';
 import { type Logger, mailLog } from './log/log.ts';
 import type { QueueSizes } from './metrics/queue-sizes.ts';
-import { AttemptsStore } from './outbound/attempts-store.ts';
 import type { QueueStoreContract } from './queue/contract.ts';
 import type { PgQueueStore } from './queue/pg/store.ts';
 import type { RetryPolicy } from './queue/schedule.ts';
 import { Spool, spoolDirOf } from './queue/spool.ts';
 import { SqliteQueueStoreContract } from './queue/sqlite-contract.ts';
 import { QueueStore } from './queue/store.ts';
-import { TlsrptSentStore } from './tlsrpt/sent-store.ts';
-import { TlsReportStore } from './tlsrpt/store.ts';
+import { openSharedStores, type SharedStores } from './shared-state/stores.ts';
 
-/**
- * The stores of state every node should share, on the node-local database for now (each node its
- * own); PostgreSQL versions replace these here. (The remote courier still writes its attempts
- * through the database it is given.)
- */
-export interface SharedStateStores {
-  readonly users: UsersStore;
-  readonly attempts: AttemptsStore;
-  /** TLS reports other domains sent us (tlsrpt/receive.ts). */
-  readonly tlsReports: TlsReportStore;
-  /** The TLS reports we sent ([tlsrpt]). */
-  readonly tlsrptSent: TlsrptSentStore;
-}
-
-function localStateStores(db: Db): SharedStateStores {
-  return { users: new UsersStore(db), attempts: new AttemptsStore(db), tlsReports: new TlsReportStore(db), tlsrptSent: new TlsrptSentStore(db) };
-}
-
-export interface DaemonStores extends SharedStateStores {
+export interface DaemonStores {
   readonly kind: StoreConfig['kind'];
   /** The node-local SQLite database (data_dir). */
   readonly db: Db;
   /** The queue the workers, intake and the session processes' primary use. */
   readonly queue: QueueStoreContract;
+  /** Users, attempts, the MTA-STS cache, TLS reports received and sent: in db, or on the nodes' PostgreSQL beside the queue. */
+  readonly shared: SharedStores;
+  /**
+   * kind "postgres": the queue gauges of listen.metrics (a scrape reads synchronously), refreshed
+   * every 10 s while `watchSizes` runs; absent: the metrics read the SQLite queue themselves.
+   */
+  readonly queueSizes?: () => QueueSizes;
+  /** Starts refreshing queueSizes (with listen.metrics only); returns its stop. */
+  watchSizes?(): () => void;
   /** Where large bodies are written as they arrive (data_dir/spool; with PostgreSQL only until COMMIT). */
   readonly spool: Spool;
   /**
@@ -60,13 +48,6 @@ export interface DaemonStores extends SharedStateStores {
   recover(): Promise<() => void>;
   /** Removes the spool files no message names (written before a crash). Returns how many. */
   sweepSpool(): Promise<number>;
-  /**
-   * kind "postgres": the queue gauges of listen.metrics (a scrape reads synchronously), refreshed
-   * every 10 s while `watchSizes` runs; absent: the metrics read the SQLite queue themselves.
-   */
-  readonly queueSizes?: () => QueueSizes;
-  /** Starts refreshing queueSizes (with listen.metrics only); returns its stop. */
-  watchSizes?(): () => void;
   /** Stops for the caller's list, in the order to push them (it stops them in reverse). */
   readonly stops: { name: string; stop: () => unknown }[];
 }
@@ -90,11 +71,12 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
   const config = deps.store;
   if (config.kind === 'sqlite') {
     const store = new QueueStore(db, deps.retry);
+    const shared = await openSharedStores({ store: config }, { db, onAttemptsError: (err) => attemptsLost(err, storage, log) });
     return {
       kind: 'sqlite',
       db,
-      ...localStateStores(db),
       queue: new SqliteQueueStoreContract(store, db),
+      shared,
       spool: store.spool,
       queueHealth: storage,
       async recover() {
@@ -104,7 +86,8 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
         });
       },
       sweepSpool: () => store.sweepSpool(),
-      stops: [],
+      // Before the database closes, after the couriers (started later, stopped first): their last attempts are written.
+      stops: [{ name: 'shared stores', stop: () => shared.close() }],
     };
   }
   // Loaded only for kind "postgres": pg stays out of an SQLite daemon's memory.
@@ -151,6 +134,9 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
     failingText: 'the queue database (PostgreSQL) does not answer; deliveries wait and retry, new mail gets 451 4.3.0',
     recoveredText: 'the queue database (PostgreSQL) answers again',
   });
+  const shared = await openSharedStores({ store: config }, { pool, onAttemptsError: (err) => attemptsLost(err, queueHealth, log) });
+  // Closed before the queue store and the pool (stops run in reverse).
+  stops.push({ name: 'shared stores', stop: () => shared.close() });
   const spool = new Spool(spoolDirOf(deps.dataDir));
   mailLog(log, 'daemon', { state: 'queue-database', node, url: config.url, leaseMs: config.leaseMs }, `queue on PostgreSQL as node ${node}`);
   let sizes: QueueSizes = { recipients: [], messages: 0, oldestReceivedAt: undefined };
@@ -163,8 +149,8 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
   return {
     kind: 'postgres',
     db,
-    ...localStateStores(db),
     queue,
+    shared,
     spool,
     queueHealth,
     node,
@@ -186,4 +172,9 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
     sweepSpool: () => spool.sweep(new Set()),
     stops,
   };
+}
+
+/** An attempts batch that could not be written: one 'storage' record per episode, else an error. */
+function attemptsLost(err: unknown, health: StorageHealth, log: Logger): void {
+  if (!health.fault('attempts', err)) log.error({ err }, 'could not record delivery attempts (the hop records have them)');
 }

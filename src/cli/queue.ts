@@ -6,12 +6,12 @@ import type { Config } from '../config/types.ts';
 import { explainDane } from '../dane/explain.ts';
 import type { Db } from '../db/open.ts';
 import type { AttemptRecord } from '../outbound/attempts-store.ts';
-import { AttemptsStore } from '../outbound/attempts-store.ts';
 import { QueueAdmin, type QueuedMessage, type QueuedRecipient, type QueuePage } from '../queue/admin.ts';
 import { isConnectionFault } from '../queue/pg/faults.ts';
 import { Spool, spoolDirOf } from '../queue/spool.ts';
 import { QueueStore } from '../queue/store.ts';
 import { requestWake } from '../queue/wake.ts';
+import { openSharedStores } from '../shared-state/stores.ts';
 import type { Args } from './args.ts';
 import { openForCli } from './open.ts';
 
@@ -69,7 +69,6 @@ export async function run(configFile: string, args: Args, out = process.stdout, 
   const opened = await openForCli(configFile, err);
   if (!opened) return 1;
   const { config, db } = opened;
-  // The delivery attempts stay in the node-local database (this node's own attempts) for now.
   let queue: QueueAccess;
   try {
     queue = config.store.kind === 'postgres' ? await pgAccess(config, config.store) : sqliteAccess(config, db);
@@ -109,7 +108,9 @@ export async function run(configFile: string, args: Args, out = process.stdout, 
       case 'show': {
         if (!needId()) return 2;
         const message = await queue.show(id as string);
-        const attempts = new AttemptsStore(db).forMessage(id as string);
+        // From data_dir's database, or from the PostgreSQL the nodes share (every node's attempts).
+        const shared = await openSharedStores(config, { db });
+        const attempts = await shared.attempts.forMessage(id as string).finally(() => shared.close());
         if (!message && attempts.length === 0) {
           err.write(`sealpost queue show: no message ${id} in the queue and no attempts on record\n`);
           return 1;
