@@ -2,7 +2,9 @@
 // one (above the spool threshold, or one whose next chunk would not fit the memory budget) written
 // to a spool file as it comes, its bare newlines normalized on the way (newline-stream.ts), with
 // backpressure to the client. Only the header block of a spooled message stays in memory.
-// onHeader hears the header block as soon as it has arrived (the checks start their lookups).
+// onHeader hears the header block as soon as it has arrived (the checks start their lookups);
+// feed gets every chunk of a body that stays in memory as it comes (the checks hash it meanwhile),
+// and is dropped when the body goes to the spool, is too big or the client leaves.
 import { isAscii } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import type { SpooledBody } from '../core/body.ts';
@@ -39,6 +41,8 @@ export interface CollectDeps {
   headerLimit?: number;
   /** Called once with the header block (up to its blank line) as it arrives; not for a header over headerLimit. */
   onHeader?: (header: Buffer) => void;
+  /** Given each chunk of DATA as received while the body stays in memory; dropped otherwise. */
+  feed?: { push(chunk: Buffer): void; drop(): void };
 }
 
 export interface Collection {
@@ -110,6 +114,7 @@ export function collectBody(stream: Readable & { sizeExceeded?: boolean }, deps:
   };
 
   const spill = (): void => {
+    deps.feed?.drop(); // a spooled body is read from its file by the checks
     try {
       spool = deps.openSpool();
     } catch (err) {
@@ -126,12 +131,13 @@ export function collectBody(stream: Readable & { sizeExceeded?: boolean }, deps:
   };
 
   stream.on('data', (chunk: Buffer) => {
-    if (stream.sizeExceeded || failure !== undefined) return;
+    if (stream.sizeExceeded || failure !== undefined) return deps.feed?.drop();
     hearHeader(chunk);
     if (spool) return toSpool(chunk);
     if (held + chunk.length <= deps.threshold && deps.budget.take(chunk.length)) {
       chunks.push(chunk);
       held += chunk.length;
+      deps.feed?.push(chunk);
       return;
     }
     spill();
@@ -142,6 +148,7 @@ export function collectBody(stream: Readable & { sizeExceeded?: boolean }, deps:
   // The client went away in the middle of DATA: smtp-server destroys the stream, 'end' never comes.
   stream.once('close', () => {
     if (ended) return;
+    deps.feed?.drop();
     void spool?.abort();
     chunks = [];
     release();

@@ -4,12 +4,17 @@
 // for at MAIL FROM, the rest at the end of DATA with that SPF result handed back). One thread
 // for both, since each thread costs its own ~15 MB. A request the thread cannot answer (it died)
 // fails: a Maildir write as a file-system error (the message stays queued), a check as "none".
+// The body of a signed message is fed to the thread as DATA arrives (feed()): the thread hashes it
+// for DKIM meanwhile (mailauth/streaming.ts) and the check at the end of DATA is left with the
+// signatures. An unsigned message is not sent (its header block says so before its body comes).
 import { Worker } from 'node:worker_threads';
 import { isSpooled, type MessageBody } from '../core/body.ts';
 import type { NodeResolverOptions } from '../dns/node-resolver.ts';
 import type { MaildirPart, MaildirWrite } from '../local/maildir.ts';
 import { checksFailed } from '../mailauth/results.ts';
-import type { SPFResult, SpfInput, Verdict, VerifyInput } from '../mailauth/verify.ts';
+import { readBody } from '../mailauth/signatures.ts';
+import type { BodyFeed, SPFResult, SpfInput, Verdict, VerifyInput } from '../mailauth/verify.ts';
+import { HeaderEnd } from '../message/header-end.ts';
 
 /** What the thread needs to check inbound mail (see createInboundVerifier); absent: no checks. */
 export interface VerifySettings {
@@ -25,13 +30,17 @@ export interface VerifySettings {
  */
 export type WireBody = Uint8Array | { kind: 'spooled'; prefix: Uint8Array; file: string; offset: number; size: number };
 
-type Work =
+export type Work =
   | { kind: 'maildir'; dir: string; name: string; parts: readonly MaildirPart[] }
-  | { kind: 'verify'; input: Omit<VerifyInput, 'message'> & { message: WireBody } }
+  /** `stream`: the body fed as it arrived (feed()), for the DKIM body hashes. */
+  | { kind: 'verify'; input: Omit<VerifyInput, 'message' | 'streamed'> & { message: WireBody }; stream?: number }
   | { kind: 'spf'; input: SpfInput }
   | { kind: 'warm'; header: Uint8Array };
 
-export type Request = Work & { id: number };
+/** What is fed to the thread without an answer: the next bytes of a body (the first with its sender), or that none will be checked. */
+export type Feed = { kind: 'feed'; stream: number; chunk: Uint8Array; sender?: string } | { kind: 'drop'; stream: number };
+
+export type Request = (Work & { id: number }) | Feed;
 
 /** A lookup of the thread's resolver that got no answer (dns/resolver.ts's servfail or timeout). */
 export interface DnsFailure {
@@ -43,8 +52,10 @@ export type Answer = { id: number; dnsFailures?: DnsFailure[] } & ({ ok: true; v
 
 export interface Offload {
   write: MaildirWrite;
-  /** Present when the thread was started with VerifySettings. */
-  verify?: (input: VerifyInput) => Promise<Verdict>;
+  /** Present when the thread was started with VerifySettings; `feed`: the body of this message as it arrived (feed()). */
+  verify?: (input: VerifyInput, feed?: BodyFeed) => Promise<Verdict>;
+  /** With verify: a feed for the body of a transaction from `sender` (MAIL FROM), pushed as DATA arrives. */
+  feed?: (sender: string) => BodyFeed;
   /** SPF alone, started at MAIL FROM (with verify); undefined when the thread could not answer (verify then evaluates it). */
   spf?: (input: SpfInput) => Promise<SPFResult | undefined>;
   /** The header block has arrived: the thread starts the DMARC and DKIM key lookups it names (nothing to wait for). */
@@ -94,16 +105,24 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}, o
     });
   };
 
+  const post = (feed: Feed): void => {
+    if (!dead) worker.postMessage(feed satisfies Request);
+  };
+  let streams = 0;
+
   const checks = settings.verify;
   return {
     write: (dir, name, parts) => call({ kind: 'maildir', dir, name, parts: parts.map((p) => (p instanceof Uint8Array ? exact(p) : p)) }),
     ...(checks
       ? {
-          verify: async (input: VerifyInput): Promise<Verdict> => {
+          verify: async (input: VerifyInput, feed?: BodyFeed): Promise<Verdict> => {
             try {
+              const { streamed: _, ...rest } = input;
+              const stream = feed instanceof ThreadFeed ? feed.claim() : undefined;
               const verdict = await call<Omit<Verdict, 'message'> & { message: WireBody }>({
                 kind: 'verify',
-                input: { ...input, message: toWire(input.message) },
+                input: { ...rest, message: toWire(input.message) },
+                ...(stream !== undefined ? { stream } : {}),
               });
               return { ...verdict, message: fromWire(verdict.message) };
             } catch (err) {
@@ -112,6 +131,7 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}, o
           },
           spf: (input: SpfInput) => within(call<SPFResult>({ kind: 'spf', input }), checks.timeoutMs),
           warm: (header: Buffer) => void call({ kind: 'warm', header: exact(header) }).catch(() => {}),
+          feed: (sender: string) => new ThreadFeed(streams++, sender, post),
         }
       : {}),
     async close() {
@@ -121,6 +141,61 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}, o
       await worker.terminate();
     },
   };
+}
+
+/** Past this, a header block is not waited for: the body is not fed (checked whole at the end). */
+const HEADER_LIMIT = 256 * 1024;
+
+/**
+ * One transaction's body on its way to the thread. Chunks are held until the header block has
+ * ended; then, if a signature covers the body (readBody), they and the rest go to the thread as
+ * copies (a chunk of the socket may share its memory), otherwise nothing is sent.
+ */
+class ThreadFeed implements BodyFeed {
+  private state: 'header' | 'open' | 'off' = 'header';
+  private held: Buffer[] = [];
+  private readonly end = new HeaderEnd();
+  private readonly id: number;
+  private readonly sender: string;
+  private readonly post: (feed: Feed) => void;
+
+  constructor(id: number, sender: string, post: (feed: Feed) => void) {
+    this.id = id;
+    this.sender = sender;
+    this.post = post;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.state === 'open') return this.post({ kind: 'feed', stream: this.id, chunk: exact(chunk) });
+    if (this.state === 'off' || chunk.length === 0) return;
+    this.held.push(chunk);
+    if (!this.end.push(chunk)) {
+      if (this.end.bytes >= HEADER_LIMIT) this.off();
+      return;
+    }
+    const joined = Buffer.concat(this.held);
+    this.held = [];
+    if (!readBody(joined)) return this.off();
+    this.state = 'open';
+    this.post({ kind: 'feed', stream: this.id, chunk: exact(joined), sender: this.sender });
+  }
+
+  drop(): void {
+    if (this.state === 'open') this.post({ kind: 'drop', stream: this.id });
+    this.off();
+  }
+
+  /** The stream the thread holds, for the check at the end of DATA (once); undefined when nothing was fed. */
+  claim(): number | undefined {
+    const open = this.state === 'open';
+    this.off();
+    return open ? this.id : undefined;
+  }
+
+  private off(): void {
+    this.state = 'off';
+    this.held = [];
+  }
 }
 
 /** The value, or undefined when it fails or takes longer than `ms` (the timer does not hold the process). */

@@ -103,3 +103,38 @@ test('onHeader hears the header block once, as soon as its blank line arrives, i
   await long.done;
   assert.equal(heard.length, 0);
 });
+
+test('the feed gets each chunk of a body kept in memory as it arrives; it is dropped when the body goes to the spool or the client leaves', {
+  timeout: 5000,
+}, async () => {
+  const recorder = () => {
+    const seen: string[] = [];
+    return { seen, feed: { push: (chunk: Buffer) => void seen.push(chunk.toString('latin1')), drop: () => void seen.push('drop') } };
+  };
+  const kept = recorder();
+  const budget = new BodyBudget(10_000);
+  const inMemory = collectBody(feed(['Subject: a\r', '\n\r\nbody\r\n']), { threshold: 1000, budget, openSpool, bareNewline: 'normalize', feed: kept.feed });
+  assert.equal((await inMemory.done).kind, 'memory');
+  assert.deepEqual(kept.seen, ['Subject: a\r', '\n\r\nbody\r\n']);
+  inMemory.release();
+
+  const spilled = recorder();
+  const big = await collectBody(feed(['Subject: big\r\n\r\n', 'x'.repeat(100), 'y'.repeat(100)]), {
+    threshold: 64,
+    budget,
+    openSpool,
+    bareNewline: 'normalize',
+    feed: spilled.feed,
+  }).done;
+  assert.equal(big.kind, 'spooled');
+  assert.deepEqual(spilled.seen, ['Subject: big\r\n\r\n', 'drop'], 'nothing fed once it goes to the spool');
+
+  const left = recorder();
+  const stream = new PassThrough();
+  collectBody(stream, { threshold: 1000, budget, openSpool, bareNewline: 'normalize', feed: left.feed });
+  stream.write(Buffer.from('Subject: gone\r\n'));
+  await new Promise((r) => setImmediate(r));
+  stream.destroy();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(left.seen, ['Subject: gone\r\n', 'drop']);
+});
