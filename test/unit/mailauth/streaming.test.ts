@@ -4,7 +4,7 @@
 // dots, bare newlines normalized on the way) and in one-byte chunks.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { authenticate, dkimSign } from 'mailauth';
+import { authenticate, dkimSign, sealMessage } from 'mailauth';
 import { dkimRecord, generateDkimKey } from '../../../src/dkim/keys.ts';
 import { authenticateInbound } from '../../../src/mailauth/checks.ts';
 import { mailauthResolver } from '../../../src/mailauth/resolver.ts';
@@ -93,6 +93,14 @@ const cases: { name: string; raw: () => Promise<string> }[] = [
     raw: async () =>
       (await signed([{ domain: 'sender.test', key: 'rsa', c: 'relaxed/relaxed' }], `${header}bare\r\nends\r\n`)).replace('bare\r\nends', 'bare\nends'),
   },
+  {
+    name: 'an ARC set (its message signature hashes the body too) over a DKIM-signed message',
+    raw: async () => {
+      const message = await signed([{ domain: 'other.test', key: 'rsa', c: 'relaxed/relaxed', l: 30 }], header + body);
+      const seal = { signingDomain: 'sender.test', selector: 'rsa', privateKey: rsa, authResults: 'mx.sender.test; dkim=pass', cv: 'none' };
+      return (await sealMessage(message, seal as Parameters<typeof sealMessage>[1])).toString('latin1') + message;
+    },
+  },
   { name: 'an empty body', raw: () => signed([{ domain: 'sender.test', key: 'ed', c: 'simple/simple' }], header) },
 ];
 
@@ -115,6 +123,7 @@ for (const c of cases) {
       expected.dkim.results.some((r) => r.status.result !== 'none'),
       'the case has signatures to verify',
     );
+    if (c.name.includes('ARC')) assert.equal(expected.arc ? expected.arc.status.result : 'none', 'pass');
     let tried = 0;
     for (const chunks of chunkings(raw)) {
       const r = resolver();
@@ -127,6 +136,7 @@ for (const c of cases) {
         const actual = await authenticateInbound(limited, { ...opts, resolver: r, dkim: Promise.resolve(dkim) });
         assert.equal(actual.headers, expected.headers);
         assert.deepEqual(actual.dmarc, expected.dmarc);
+        assert.deepEqual(actual.arc, expected.arc);
       }
     }
   });
