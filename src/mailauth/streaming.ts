@@ -5,14 +5,12 @@
 // would see: bare newlines made CRLF as the body's are (newline-stream.ts, RFC 5321 §2.3.8), the
 // header block held until its blank line and cut to the signatures that are verified
 // (signatures.ts). At the end, the result is used only for the message it was computed from (same
-// header block, same size); otherwise, or past the in-memory limit, the caller verifies the
-// message as it did before. Runs where the checks run (the offload thread); no I/O but the key
+// header block, same size); otherwise the caller verifies the message as it did before. Runs where the checks run (the offload thread); no I/O but the key
 // lookups mailauth makes through the given resolver once the body has ended.
 //
-//   startStreamedDkim({ resolver, sender }) → { push(chunk), finish(message) → Promise<result | undefined>, abort() }
+//   startStreamedDkim({ resolver, sender }) → { push(chunk, taken?), finish({ header, size }) → Promise<result | undefined>, abort() }
 import { PassThrough } from 'node:stream';
 import { type DKIMVerifyResult, type DNSResolver, dkimVerify } from 'mailauth';
-import { headerBlock } from '../message/body.ts';
 import { HeaderEnd } from '../message/header-end.ts';
 import { NewlineStream } from '../message/newline-stream.ts';
 import { limitSignatures, MAX_DKIM_SIGNATURES, readBody } from './signatures.ts';
@@ -48,30 +46,36 @@ export function startStreamedDkim(options: { resolver: DNSResolver; sender: stri
       headerOnly = true;
       return;
     }
-    input = new PassThrough();
-    result = dkimVerify(input, { resolver: options.resolver, sender: options.sender, strict: false });
-    result.catch(() => {}); // awaited by finish(); an aborted stream's is not unhandled
+    const stream = new PassThrough();
+    input = stream;
+    result = dkimVerify(stream, { resolver: options.resolver, sender: options.sender, strict: false });
+    // Awaited by finish() (an aborted stream's is not unhandled); a verifier that failed takes no
+    // more, so the rest flows away and the writer is never left waiting.
+    result.catch(() => stream.resume());
     input.write(limitSignatures(header, MAX_DKIM_SIGNATURES).message);
     if (joined.length > header.length) input.write(joined.subarray(header.length));
   };
 
-  const take = (bytes: Buffer): void => {
-    if (failed || bytes.length === 0) return;
+  const take = (bytes: Buffer, taken?: () => void): void => {
+    if (failed || bytes.length === 0) return taken?.();
     size += bytes.length;
-    if (headerOnly) return;
     if (input) {
-      input.write(bytes);
+      // The callback comes once the stream has room again: the caller's backpressure.
+      input.write(bytes, taken && (() => taken()));
       return;
     }
-    held.push(bytes);
-    if (headerEnd.push(bytes) || headerEnd.bytes >= HEADER_LIMIT) headerArrived();
+    if (!headerOnly) {
+      held.push(bytes);
+      if (headerEnd.push(bytes) || headerEnd.bytes >= HEADER_LIMIT) headerArrived();
+    }
+    taken?.();
   };
 
   return {
-    push: (chunk) => take(newlines.push(chunk)),
+    push: (chunk, taken) => take(newlines.push(chunk), taken),
     async finish(message) {
       take(newlines.end());
-      const matches = !failed && header !== undefined && size === message.length && headerBlock(message).equals(header);
+      const matches = !failed && header !== undefined && size === message.size && message.header.equals(header);
       if (!matches || !input || !result) {
         input?.destroy();
         return undefined;

@@ -8,7 +8,7 @@
 //   createInboundVerifier({ hostname, resolver, dmarcReject, timeoutMs }) → (input) → Promise<Verdict>
 //   createSpfCheck({ hostname, resolver }) → ({ ip, helo, sender }) → Promise<SPFResult>
 import { createSeal, type DKIMVerifyResult, type DNSResolver } from 'mailauth';
-import { bodyHead, bodyStream, isSpooled, type MessageBody, withHead } from '../core/body.ts';
+import { bodyHead, bodySize, bodyStream, isSpooled, type MessageBody, withHead } from '../core/body.ts';
 import { headerBlock } from '../message/body.ts';
 import { authenticateInbound, checkSpf, type SPFResult, type SpfInput } from './checks.ts';
 import { cleanResults, dmarcRejection, unverified, type Verdict } from './results.ts';
@@ -29,28 +29,31 @@ export interface VerifyInput {
   seal?: ArcSealKey;
   /** The SPF result of this ip, helo and sender, evaluated at MAIL FROM (createSpfCheck); absent: evaluated here. */
   spf?: SPFResult;
-  /** DKIM of this message as its body arrived (streaming.ts): used when it is this message in memory, else let go. */
+  /** DKIM of this message as its body arrived (streaming.ts): used when it is this message, else let go. */
   streamed?: StreamedDkim;
 }
 
 /** DKIM of a message verified as its body arrived (streaming.ts makes one). */
 export interface StreamedDkim {
-  /** The next bytes of DATA as received (dot-unstuffed). */
-  push(chunk: Buffer): void;
+  /** The next bytes of DATA as received (dot-unstuffed); `taken`: called once the verifier has room for more. */
+  push(chunk: Buffer, taken?: () => void): void;
   /**
-   * The body has ended: mailauth's DKIM result when `message` (the message as the checks get it,
-   * line ends checked) is what was pushed, else undefined (verify it whole). Rejects as
+   * The body has ended: mailauth's DKIM result when the message the checks get (its header block
+   * and size, line ends checked) is what was pushed, else undefined (verify it whole). Rejects as
    * dkimVerify would on the same message.
    */
-  finish(message: Buffer): Promise<DKIMVerifyResult | undefined>;
+  finish(message: { header: Buffer; size: number }): Promise<DKIMVerifyResult | undefined>;
   /** Nothing more comes: the verifier is let go. */
   abort(): void;
 }
 
 /** A body fed, as it arrives, to checks that run elsewhere (the offload thread): pushed chunk by chunk, or let go. */
 export interface BodyFeed {
-  push(chunk: Buffer): void;
-  /** No check will ask for it (the message was refused, spooled, or the client left). */
+  /** False: the checks are behind; wait for onDrain before pushing more. */
+  push(chunk: Buffer): boolean;
+  /** Called once the checks have caught up (or the feed has ended). */
+  onDrain(callback: () => void): void;
+  /** No check will ask for it (the message was refused or the client left). */
   drop(): void;
 }
 
@@ -83,7 +86,7 @@ export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) 
       const whole = isSpooled(checked) ? bodyStream(checked) : checked;
       const body = readBody(head);
       // The body hashes done as it arrived: only the signature checks are left.
-      const streamed = body && !isSpooled(input.message) ? input.streamed?.finish(input.message) : input.streamed?.abort();
+      const streamed = body ? input.streamed?.finish({ header: headerBlock(head), size: bodySize(input.message) }) : input.streamed?.abort();
       const checks = authenticateInbound(body ? whole : headerBlock(bodyHead(checked)), {
         ip: input.ip,
         helo: input.helo,

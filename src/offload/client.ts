@@ -42,6 +42,15 @@ export type Feed = { kind: 'feed'; stream: number; chunk: Uint8Array; sender?: s
 
 export type Request = (Work & { id: number }) | Feed;
 
+/** From the thread: a fed body's verifier has taken this many more bytes (sent every FEED_ACK bytes). */
+export interface FeedTaken {
+  kind: 'taken';
+  stream: number;
+  bytes: number;
+  /** The thread let the body go (too many at once): feed no more, the check verifies it whole. */
+  gone?: true;
+}
+
 /** A lookup of the thread's resolver that got no answer (dns/resolver.ts's servfail or timeout). */
 export interface DnsFailure {
   type: string;
@@ -78,12 +87,19 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}, o
   const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (e: Error) => void }>();
   let next = 0;
   let dead: Error | undefined;
+  /** The bodies being fed, by stream id: told what the thread's verifier took. */
+  const feeds = new Map<number, ThreadFeed>();
   const failAll = (err: Error) => {
     dead = err;
     for (const w of waiting.values()) w.reject(err);
     waiting.clear();
+    for (const feed of [...feeds.values()]) feed.off();
   };
-  worker.on('message', (answer: Answer) => {
+  worker.on('message', (answer: Answer | FeedTaken) => {
+    if ('kind' in answer) {
+      const feed = feeds.get(answer.stream);
+      return answer.gone ? feed?.off() : feed?.taken(answer.bytes);
+    }
     if (onDnsFailure) for (const f of answer.dnsFailures ?? []) onDnsFailure(f);
     const w = waiting.get(answer.id);
     if (!w) return;
@@ -105,8 +121,14 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}, o
     });
   };
 
-  const post = (feed: Feed): void => {
-    if (!dead) worker.postMessage(feed satisfies Request);
+  const channel: FeedChannel = {
+    post: (feed) => {
+      if (dead) return false;
+      worker.postMessage(feed satisfies Request);
+      return true;
+    },
+    open: (stream, feed) => feeds.set(stream, feed),
+    close: (stream) => feeds.delete(stream),
   };
   let streams = 0;
 
@@ -131,7 +153,7 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}, o
           },
           spf: (input: SpfInput) => within(call<SPFResult>({ kind: 'spf', input }), checks.timeoutMs),
           warm: (header: Buffer) => void call({ kind: 'warm', header: exact(header) }).catch(() => {}),
-          feed: (sender: string) => new ThreadFeed(streams++, sender, post),
+          feed: (sender: string) => new ThreadFeed(streams++, sender, channel),
         }
       : {}),
     async close() {
@@ -145,11 +167,22 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}, o
 
 /** Past this, a header block is not waited for: the body is not fed (checked whole at the end). */
 const HEADER_LIMIT = 256 * 1024;
+/** Bytes of one body posted and not yet taken by the thread's verifier at most, before push() asks to wait. */
+const FEED_WINDOW = 512 * 1024;
+/**
+ * Past the first MiB (a body that goes to the spool) chunks are sent in blocks of at least this:
+ * fewer messages, and each block is large enough for malloc to map it apart and give it back
+ * when freed (scripts/sealpost's MALLOC_MMAP_THRESHOLD_) instead of fragmenting the thread's heap.
+ */
+const FEED_BLOCK = 64 * 1024;
+const BLOCKS_AFTER = 1024 * 1024;
 
 /**
  * One transaction's body on its way to the thread. Chunks are held until the header block has
  * ended; then, if a signature covers the body (readBody), they and the rest go to the thread as
- * copies (a chunk of the socket may share its memory), otherwise nothing is sent.
+ * copies (a chunk of the socket may share its memory), otherwise nothing is sent. The thread
+ * tells how much its verifier has taken (thread.ts FEED_ACK): past FEED_WINDOW in flight push()
+ * says to wait, so a fast client of a large body goes at the pace of the hashing.
  */
 class ThreadFeed implements BodyFeed {
   private state: 'header' | 'open' | 'off' = 'header';
@@ -157,45 +190,109 @@ class ThreadFeed implements BodyFeed {
   private readonly end = new HeaderEnd();
   private readonly id: number;
   private readonly sender: string;
-  private readonly post: (feed: Feed) => void;
+  private readonly channel: FeedChannel;
+  private inFlight = 0;
+  private sent = 0;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private drains: (() => void)[] = [];
 
-  constructor(id: number, sender: string, post: (feed: Feed) => void) {
+  constructor(id: number, sender: string, channel: FeedChannel) {
     this.id = id;
     this.sender = sender;
-    this.post = post;
+    this.channel = channel;
   }
 
-  push(chunk: Buffer): void {
-    if (this.state === 'open') return this.post({ kind: 'feed', stream: this.id, chunk: exact(chunk) });
-    if (this.state === 'off' || chunk.length === 0) return;
+  push(chunk: Buffer): boolean {
+    if (this.state === 'open' && this.sent < BLOCKS_AFTER) return this.send({ kind: 'feed', stream: this.id, chunk: exact(chunk) });
+    if (this.state === 'open') {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      return this.pendingBytes >= FEED_BLOCK ? this.flush() : this.inFlight < FEED_WINDOW;
+    }
+    if (this.state === 'off' || chunk.length === 0) return true;
     this.held.push(chunk);
     if (!this.end.push(chunk)) {
       if (this.end.bytes >= HEADER_LIMIT) this.off();
-      return;
+      return true;
     }
     const joined = Buffer.concat(this.held);
     this.held = [];
-    if (!readBody(joined)) return this.off();
+    if (!readBody(joined)) {
+      this.off();
+      return true;
+    }
     this.state = 'open';
-    this.post({ kind: 'feed', stream: this.id, chunk: exact(joined), sender: this.sender });
+    this.channel.open(this.id, this);
+    return this.send({ kind: 'feed', stream: this.id, chunk: exact(joined), sender: this.sender });
+  }
+
+  onDrain(callback: () => void): void {
+    if (this.state !== 'open' || this.inFlight < FEED_WINDOW) callback();
+    else this.drains.push(callback);
   }
 
   drop(): void {
-    if (this.state === 'open') this.post({ kind: 'drop', stream: this.id });
+    if (this.state === 'open') this.channel.post({ kind: 'drop', stream: this.id });
     this.off();
   }
 
   /** The stream the thread holds, for the check at the end of DATA (once); undefined when nothing was fed. */
   claim(): number | undefined {
+    if (this.state === 'open') this.flush();
     const open = this.state === 'open';
     this.off();
     return open ? this.id : undefined;
   }
 
-  private off(): void {
+  /** The thread's verifier has taken this many more bytes. */
+  taken(bytes: number): void {
+    this.inFlight -= bytes;
+    if (this.inFlight < FEED_WINDOW) this.drained();
+  }
+
+  /** The feed ends: nothing more is sent and nobody waits. */
+  off(): void {
+    if (this.state === 'open') this.channel.close(this.id);
     this.state = 'off';
     this.held = [];
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.drained();
   }
+
+  /** The pending chunks as one block (its own memory: Buffer.concat of this size is not pooled). */
+  private flush(): boolean {
+    if (this.pendingBytes === 0) return this.inFlight < FEED_WINDOW;
+    const block = Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    return this.send({ kind: 'feed', stream: this.id, chunk: exact(block) });
+  }
+
+  private send(feed: Extract<Feed, { kind: 'feed' }>): boolean {
+    if (!this.channel.post(feed)) {
+      this.off();
+      return true;
+    }
+    this.inFlight += feed.chunk.byteLength;
+    this.sent += feed.chunk.byteLength;
+    return this.inFlight < FEED_WINDOW;
+  }
+
+  private drained(): void {
+    const waiting = this.drains;
+    this.drains = [];
+    for (const callback of waiting) callback();
+  }
+}
+
+/** What a feed needs of the thread: to post to it, and to hear what its verifier took. */
+interface FeedChannel {
+  /** False when the thread is gone. */
+  post(feed: Feed): boolean;
+  open(stream: number, feed: ThreadFeed): void;
+  close(stream: number): void;
 }
 
 /** The value, or undefined when it fails or takes longer than `ms` (the timer does not hold the process). */

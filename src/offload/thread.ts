@@ -14,7 +14,7 @@ import { type DnsAnswer, isTemporary } from '../dns/resolver.ts';
 import { createMaildirWriter } from '../local/maildir.ts';
 import { mailauthResolver } from '../mailauth/resolver.ts';
 import type { StreamedDkim, VerifyInput } from '../mailauth/verify.ts';
-import { type Answer, type DnsFailure, type Feed, fromWire, type Request, toWire, type VerifySettings, type Work } from './client.ts';
+import { type Answer, type DnsFailure, type Feed, type FeedTaken, fromWire, type Request, toWire, type VerifySettings, type Work } from './client.ts';
 
 const port = parentPort;
 if (!port) throw new Error('offload/thread.ts runs only as a worker thread');
@@ -36,12 +36,19 @@ startQuietGc();
 const streams = new Map<number, StreamedDkim>();
 /** Bodies fed at once at most (sessions in DATA with a signed message); past it the oldest is let go (checked whole). */
 const MAX_STREAMS = 1000;
+/** What a fed body's verifier has taken is told the event loop in steps of this (client.ts FEED_WINDOW): a 10 KiB body costs no message back. */
+const FEED_ACK = 64 * 1024;
+/** Taken and not yet told, per stream. */
+const untold = new Map<number, number>();
 
 port.on('message', (request: Request) => {
   if (request.kind === 'feed' || request.kind === 'drop') return fed(request);
   // Taken now, before any await: a drop that follows cannot take it away.
   const streamed = request.kind === 'verify' && request.stream !== undefined ? streams.get(request.stream) : undefined;
-  if (request.kind === 'verify' && request.stream !== undefined) streams.delete(request.stream);
+  if (request.kind === 'verify' && request.stream !== undefined) {
+    streams.delete(request.stream);
+    untold.delete(request.stream);
+  }
   handle(request, streamed).then(
     ({ value, transfer }) => port.postMessage({ id: request.id, ok: true, value, ...failures() } satisfies Answer, transfer),
     (err: NodeJS.ErrnoException) =>
@@ -61,6 +68,7 @@ function fed(feed: Feed): void {
   if (feed.kind === 'drop') {
     stream?.abort();
     streams.delete(feed.stream);
+    untold.delete(feed.stream);
     return;
   }
   if (!stream) {
@@ -72,26 +80,41 @@ function fed(feed: Feed): void {
       const [oldest, s] = streams.entries().next().value as [number, StreamedDkim];
       s.abort();
       streams.delete(oldest);
+      untold.delete(oldest);
+      port?.postMessage({ kind: 'taken', stream: oldest, bytes: 0, gone: true } satisfies FeedTaken); // its session need not wait
     }
   }
-  stream.push(Buffer.from(feed.chunk.buffer, feed.chunk.byteOffset, feed.chunk.byteLength));
+  const id = feed.stream;
+  const bytes = feed.chunk.byteLength;
+  stream.push(Buffer.from(feed.chunk.buffer, feed.chunk.byteOffset, bytes), () => {
+    if (!streams.has(id)) return untold.delete(id);
+    const sum = (untold.get(id) ?? 0) + bytes;
+    if (sum < FEED_ACK) return untold.set(id, sum);
+    untold.delete(id);
+    port?.postMessage({ kind: 'taken', stream: id, bytes: sum } satisfies FeedTaken);
+  });
 }
 
 /** A stream usable at once, its chunks kept in order until mailauth has loaded (the first message of the thread). */
 function whenReady(made: Promise<StreamedDkim>): StreamedDkim {
   let ready: StreamedDkim | undefined;
-  let queue: Buffer[] = [];
+  let queue: [Buffer, (() => void) | undefined][] = [];
   let aborted = false;
   const started = made.then((s) => {
     ready = s;
-    for (const chunk of queue) s.push(chunk);
+    for (const [chunk, taken] of queue) s.push(chunk, taken);
     queue = [];
     if (aborted) s.abort();
     return s;
   });
-  started.catch(() => {}); // finish() rejects with it; the check then verifies the message whole
+  // finish() rejects with it (the check then verifies the message whole); nobody waits for the queued chunks.
+  started.catch(() => {
+    for (const [, taken] of queue) taken?.();
+    queue = [];
+    aborted = true;
+  });
   return {
-    push: (chunk) => (ready ? ready.push(chunk) : void queue.push(chunk)),
+    push: (chunk, taken) => (ready ? ready.push(chunk, taken) : aborted ? taken?.() : void queue.push([chunk, taken])),
     finish: async (message) => (await started).finish(message),
     abort: () => {
       aborted = true;

@@ -276,4 +276,30 @@ describe('Authentication-Results on port 25', { timeout: 120_000 }, () => {
     assert.match(results, /dkim=pass header\.i=@stream\.test header\.s=ed1 header\.a=ed25519-sha256/);
     assert.match(results, /dmarc=pass/);
   });
+
+  it('a signed message large enough for the spool (3 MiB, fed to the checks as it arrives, at their pace): dkim=pass', async () => {
+    const body = `${'z'.repeat(78)}\n`.repeat(40_000);
+    const message = composeMessage({ from: 'news@stream.test', to: ['alice@example.test'], subject: 'large signed', body });
+    const signatureData = [
+      { signingDomain: 'stream.test', selector: 's1', privateKey: senderKey, canonicalization: 'relaxed/relaxed' },
+      { signingDomain: 'stream.test', selector: 'ed1', privateKey: edKey, canonicalization: 'simple/simple', maxBodyLength: 2_000_000 },
+    ];
+    const signed = (await dkimSign(message, { signatureData } as Parameters<typeof dkimSign>[1])).signatures + message;
+    const smtp = await connectSmtp(daemon.smtpPort);
+    try {
+      assert.equal((await smtp.reply()).code, 220);
+      assert.equal((await smtp.command('EHLO out.stream.test')).code, 250);
+      assert.equal((await smtp.command('MAIL FROM:<news@stream.test>')).code, 250);
+      assert.equal((await smtp.command('RCPT TO:<alice@example.test>')).code, 250);
+      assert.equal((await smtp.command('DATA')).code, 354);
+      assert.equal((await smtp.command(`${signed}.`, 60_000)).code, 250);
+      await smtp.command('QUIT');
+    } finally {
+      smtp.destroy();
+    }
+    const got = await delivered(daemon, 'large signed');
+    const results = got.results[0] ?? '';
+    assert.equal(results.match(/dkim=pass/g)?.length, 2, results);
+    assert.ok(got.raw.length > 3_000_000);
+  });
 });

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { dkimSign } from 'mailauth';
 import { dkimRecord, generateDkimKey } from '../../../src/dkim/keys.ts';
@@ -133,5 +136,45 @@ test('a body fed as it arrives is hashed in the thread: its check uses those has
   } finally {
     await offload.close();
     await dns.close();
+  }
+});
+
+test('a large body fed as it arrives waits for the thread (push false, then onDrain); its spooled check uses the hashes made meanwhile', {
+  timeout: 60_000,
+}, async () => {
+  const key = generateDkimKey('ed25519');
+  const dns = await startDnsServer(new Map([['s1._domainkey.sender.test', { TXT: [dkimRecord(key)] }]]));
+  const offload = startOffloadThread({
+    verify: { hostname: 'mx.example.test', dns: { servers: [dns.address], timeoutMs: 2000 }, dmarcReject: false, timeoutMs: 30_000 },
+  });
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-feed-'));
+  try {
+    const unsigned = `From: a@sender.test\r\nTo: b@example.test\r\nSubject: large\r\n\r\n${`${'y'.repeat(78)}\r\n`.repeat(40_000)}`;
+    const options = { signatureData: [{ signingDomain: 'sender.test', selector: 's1', privateKey: key }] };
+    const signed = Buffer.from((await dkimSign(unsigned, options as Parameters<typeof dkimSign>[1])).signatures + unsigned);
+    const header = signed.subarray(0, signed.indexOf('\r\n\r\n') + 4);
+    // The spooled check gets another body of the same size: only the fed hashes can make it pass.
+    const changed = Buffer.from(signed.toString('latin1').replace(/y{78}\r\n$/, `${'z'.repeat(78)}\r\n`), 'latin1');
+    const file = path.join(dir, 'm');
+    writeFileSync(file, changed);
+    const spooled = { kind: 'spooled' as const, prefix: Buffer.from(header), file, offset: header.length, size: changed.length };
+    assert.equal((await offload.verify?.({ ...input, message: spooled }))?.results.dkim, 'neutral', 'the file as it is: its body hash fails');
+
+    const feed = offload.feed?.('a@sender.test');
+    assert.ok(feed);
+    let waited = 0;
+    for (let at = 0; at < signed.length; at += 64 * 1024) {
+      if (!feed.push(signed.subarray(at, at + 64 * 1024))) {
+        waited++;
+        await new Promise<void>((resolve) => feed.onDrain(resolve));
+      }
+    }
+    assert.ok(waited > 0, 'a 3 MiB body fed at once makes the feed ask to wait');
+    const verdict = await offload.verify?.({ ...input, message: spooled }, feed);
+    assert.equal(verdict?.results.dkim, 'pass');
+  } finally {
+    await offload.close();
+    await dns.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
