@@ -122,9 +122,9 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}, o
   };
 
   const channel: FeedChannel = {
-    post: (feed) => {
+    post: (feed, transfer) => {
       if (dead) return false;
-      worker.postMessage(feed satisfies Request);
+      worker.postMessage(feed satisfies Request, transfer ? [transfer] : []);
       return true;
     },
     open: (stream, feed) => feeds.set(stream, feed),
@@ -179,8 +179,9 @@ const BLOCKS_AFTER = 1024 * 1024;
 
 /**
  * One transaction's body on its way to the thread. Chunks are held until the header block has
- * ended; then, if a signature covers the body (readBody), they and the rest go to the thread as
- * copies (a chunk of the socket may share its memory), otherwise nothing is sent. The thread
+ * ended; then, if a signature covers the body (readBody), they and the rest go to the thread,
+ * each copied once into memory of its own that is transferred (the body's own chunks stay with
+ * collect.ts), otherwise nothing is sent. The thread
  * tells how much its verifier has taken (thread.ts FEED_ACK): past FEED_WINDOW in flight push()
  * says to wait, so a fast client of a large body goes at the pace of the hashing.
  */
@@ -204,7 +205,7 @@ class ThreadFeed implements BodyFeed {
   }
 
   push(chunk: Buffer): boolean {
-    if (this.state === 'open' && this.sent < BLOCKS_AFTER) return this.send({ kind: 'feed', stream: this.id, chunk: exact(chunk) });
+    if (this.state === 'open' && this.sent < BLOCKS_AFTER) return this.send({ kind: 'feed', stream: this.id, chunk: new Uint8Array(chunk) });
     if (this.state === 'open') {
       this.pending.push(chunk);
       this.pendingBytes += chunk.length;
@@ -224,7 +225,7 @@ class ThreadFeed implements BodyFeed {
     }
     this.state = 'open';
     this.channel.open(this.id, this);
-    return this.send({ kind: 'feed', stream: this.id, chunk: exact(joined), sender: this.sender });
+    return this.send({ kind: 'feed', stream: this.id, chunk: new Uint8Array(joined), sender: this.sender });
   }
 
   onDrain(callback: () => void): void {
@@ -261,22 +262,29 @@ class ThreadFeed implements BodyFeed {
     this.drained();
   }
 
-  /** The pending chunks as one block (its own memory: Buffer.concat of this size is not pooled). */
+  /** The pending chunks as one block. */
   private flush(): boolean {
     if (this.pendingBytes === 0) return this.inFlight < FEED_WINDOW;
-    const block = Buffer.concat(this.pending, this.pendingBytes);
+    const block = new Uint8Array(this.pendingBytes);
+    let at = 0;
+    for (const chunk of this.pending) {
+      block.set(chunk, at);
+      at += chunk.length;
+    }
     this.pending = [];
     this.pendingBytes = 0;
-    return this.send({ kind: 'feed', stream: this.id, chunk: exact(block) });
+    return this.send({ kind: 'feed', stream: this.id, chunk: block });
   }
 
+  /** `feed.chunk` is a copy of ours alone: it moves to the thread without a second copy. */
   private send(feed: Extract<Feed, { kind: 'feed' }>): boolean {
-    if (!this.channel.post(feed)) {
+    const bytes = feed.chunk.byteLength; // 0 once transferred
+    if (!this.channel.post(feed, feed.chunk.buffer as ArrayBuffer)) {
       this.off();
       return true;
     }
-    this.inFlight += feed.chunk.byteLength;
-    this.sent += feed.chunk.byteLength;
+    this.inFlight += bytes;
+    this.sent += bytes;
     return this.inFlight < FEED_WINDOW;
   }
 
@@ -289,8 +297,8 @@ class ThreadFeed implements BodyFeed {
 
 /** What a feed needs of the thread: to post to it, and to hear what its verifier took. */
 interface FeedChannel {
-  /** False when the thread is gone. */
-  post(feed: Feed): boolean;
+  /** False when the thread is gone. `transfer`: memory that moves with it (no copy). */
+  post(feed: Feed, transfer?: ArrayBuffer): boolean;
   open(stream: number, feed: ThreadFeed): void;
   close(stream: number): void;
 }
