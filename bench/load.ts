@@ -201,7 +201,8 @@ async function sendOne(o: LoadOptions, text: string, seen: LoadResult, lane: { s
     socket.write('DATA\r\n');
     await expect(replies, 354, 'DATA');
     if (o.dotApartMs !== undefined) {
-      socket.write(text.slice(0, -3));
+      // The body handed to the kernel first (a large one is not still in this process's buffer), then the pause.
+      await new Promise((resolve) => socket.write(text.slice(0, -3), resolve));
       await new Promise((resolve) => setTimeout(resolve, o.dotApartMs));
     }
     const eod = performance.now();
