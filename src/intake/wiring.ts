@@ -7,7 +7,7 @@ import type { Config } from '../config/types.ts';
 import { type DkimKey, loadDkimKeys } from '../dkim/keys.ts';
 import { createLiveDkimSigner, type DkimSigner } from '../dkim/signer.ts';
 import { type Logger, mailLog } from '../log/log.ts';
-import type { SPFResult, SpfInput, Verdict, VerifyInput } from '../mailauth/verify.ts';
+import type { BodyFeed, SPFResult, SpfInput, Verdict, VerifyInput } from '../mailauth/verify.ts';
 import type { Directory } from '../routing/recipients.ts';
 import { createRspamdClient } from '../rspamd/client.ts';
 import type { ScanDirection } from '../rspamd/verdict.ts';
@@ -92,22 +92,24 @@ export function offloadChecks(config: Config) {
 
 /** The checks the offload thread answers (offload/client.ts). */
 export interface OffloadedChecks {
-  verify?: (input: VerifyInput) => Promise<Verdict>;
+  verify?: (input: VerifyInput, feed?: BodyFeed) => Promise<Verdict>;
   spf?: (input: SpfInput) => Promise<SPFResult | undefined>;
   warm?: (header: Buffer) => void;
+  feed?: (sender: string) => BodyFeed;
 }
 
 /** The intake's signing and check deps: DKIM for our users, SPF/DKIM/DMARC, ARC sealing, rspamd. */
 export function checkDeps(
   config: Config,
   o: { signing: Signing; offload: OffloadedChecks; now: () => number; recordRspamd: (direction: ScanDirection, action: string) => void },
-): Pick<IntakeDeps, 'prepareOutgoing' | 'verifyInbound' | 'checkSpf' | 'warmChecks' | 'arcSeal' | 'rspamd'> {
+): Pick<IntakeDeps, 'prepareOutgoing' | 'verifyInbound' | 'checkSpf' | 'warmChecks' | 'feedChecks' | 'arcSeal' | 'rspamd'> {
   const { signer, arcKey } = o.signing;
   return {
     prepareOutgoing: (input) => prepareOutgoing(input, { signer, hostname: config.hostname }),
     ...(o.offload.verify ? { verifyInbound: o.offload.verify } : {}),
     ...(o.offload.spf ? { checkSpf: o.offload.spf } : {}),
     ...(o.offload.warm ? { warmChecks: o.offload.warm } : {}),
+    ...(o.offload.feed ? { feedChecks: o.offload.feed } : {}),
     ...(arcKey ? { arcSeal: { signingDomain: arcKey.domain, selector: arcKey.selector, privateKey: arcKey.privateKeyPem } } : {}),
     ...(config.rspamd
       ? {
