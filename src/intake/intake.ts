@@ -6,21 +6,24 @@
 // commit). Outcomes are values; the SMTP side turns a refusal into its reply.
 //
 // The checks that need only the envelope start earlier: mailFrom() kicks off SPF as MAIL FROM is
-// accepted, and accept() finds its result settled in the arrival.
+// accepted, and accept() finds its result settled in the arrival; with it comes a feed that takes
+// the body as it arrives (the DKIM body hashes are done by the end of DATA), handed to the checks.
 //
 //   createIntake(deps) → { mailFrom(transaction) → EarlyChecks, accept(arrival) → Promise<IntakeOutcome>, openSpool() }
 import type { OutgoingInput, Prepared } from '../auth/submission.ts';
 import { bodyHead, bodySize, isSpooled, type MessageBody, prependTo, withHead } from '../core/body.ts';
 import { isStorageFault, type StorageHealth } from '../db/storage-fault.ts';
 import { type Logger, mailLog } from '../log/log.ts';
-import type { ArcSealKey, SPFResult, SpfInput, Verdict, VerifyInput } from '../mailauth/verify.ts';
+import type { ArcSealKey, BodyFeed, SPFResult, SpfInput, Verdict, VerifyInput } from '../mailauth/verify.ts';
 import { headerBlock } from '../message/body.ts';
 import { plainHeaderFacts } from '../message/header-facts.ts';
 import { withSubject } from '../message/subject.ts';
 import { asksTlsOptional } from '../message/tls-required.ts';
+import type { QueueStoreContract } from '../queue/contract.ts';
 import type { NewMessage, NewRecipient, Origin } from '../queue/message.ts';
 import type { SpoolFile } from '../queue/spool.ts';
 import type { QueueStore } from '../queue/store.ts';
+import { isQueueUnavailable } from '../queue/unavailable.ts';
 import { type Directory, decideRecipient } from '../routing/recipients.ts';
 import type { RspamdScan, ScanResult } from '../rspamd/client.ts';
 import { decide, type RspamdDecision, type RspamdFail, type ScanDirection, scanLabel } from '../rspamd/verdict.ts';
@@ -29,7 +32,8 @@ import { decide, type RspamdDecision, type RspamdFail, type ScanDirection, scanL
 export type { SpoolFile } from '../queue/spool.ts';
 
 export interface IntakeDeps {
-  store: Pick<QueueStore, 'enqueue' | 'spool'>;
+  /** The queue (SQLite or PostgreSQL, contract.ts) and the local spool large bodies are written to as they arrive. */
+  store: Pick<QueueStoreContract, 'enqueue'> & Pick<QueueStore, 'spool'>;
   /** The current domain directory (swapped on reload). */
   directory: () => Directory;
   now: () => number;
@@ -40,8 +44,10 @@ export interface IntakeDeps {
   storage?: StorageHealth;
   /** Outgoing mail: From: check, RFC 6409 §8 fix-ups, DKIM (src/auth/submission.ts). Absent: stored as received. */
   prepareOutgoing?: (input: OutgoingInput) => Promise<Prepared>;
-  /** Mail from other servers: SPF/DKIM/DMARC (src/mailauth/verify.ts). Absent: off. */
-  verifyInbound?: (input: VerifyInput) => Promise<Verdict>;
+  /** Mail from other servers: SPF/DKIM/DMARC (src/mailauth/verify.ts); `feed`: feedChecks' feed of this body. Absent: off. */
+  verifyInbound?: (input: VerifyInput, feed?: BodyFeed) => Promise<Verdict>;
+  /** With verifyInbound: a feed that takes the body as it arrives, for the checks at its end (offload/client.ts). */
+  feedChecks?: (sender: string) => BodyFeed;
   /** With verifyInbound: SPF alone, started at MAIL FROM; undefined when it could not be had (verifyInbound then evaluates it). */
   checkSpf?: (input: SpfInput) => Promise<SPFResult | undefined>;
   /** With verifyInbound: the header block has arrived; starts the lookups it names (DMARC, DKIM keys). */
@@ -104,6 +110,8 @@ export interface EarlyChecks {
   spf?: { input: SpfInput; result: Promise<SPFResult | undefined> };
   /** Call once the header block has been read from the streaming body (DMARC and DKIM key lookups start). */
   headerRead?: (header: Buffer) => void;
+  /** Push the body to it as it arrives (collect.ts); accept() hands it to the checks. Dropped by whoever ends the transaction otherwise. */
+  body?: BodyFeed;
 }
 
 export type IntakeOutcome =
@@ -120,6 +128,8 @@ export interface Intake {
 }
 
 const LOCAL_ERROR = { ok: false, code: 451, enhanced: '4.3.0', text: 'Local error in processing, try again later', refusal: false } as const;
+/** PostgreSQL does not answer: no COMMIT, no 250 (queue/unavailable.ts). */
+const NO_QUEUE_DB = { ok: false, code: 451, enhanced: '4.3.0', text: 'Queue database unavailable, try again later', refusal: false } as const;
 const NO_STORAGE = { ok: false, code: 452, enhanced: '4.3.1', text: 'Insufficient system storage, try again later', refusal: false } as const;
 
 export function createIntake(deps: IntakeDeps): Intake {
@@ -131,7 +141,11 @@ export function createIntake(deps: IntakeDeps): Intake {
       const outgoing = t.user !== undefined || t.relayAllowed;
       if (!deps.verifyInbound || !deps.checkSpf || outgoing || t.origin !== 'smtp') return {};
       const input = { ip: t.client.ip, helo: t.client.helo, sender: t.sender };
-      return { spf: { input, result: deps.checkSpf(input) }, ...(deps.warmChecks ? { headerRead: deps.warmChecks } : {}) };
+      return {
+        spf: { input, result: deps.checkSpf(input) },
+        ...(deps.warmChecks ? { headerRead: deps.warmChecks } : {}),
+        ...(deps.feedChecks ? { body: deps.feedChecks(t.sender) } : {}),
+      };
     },
     async accept(arrival) {
       const directory = deps.directory();
@@ -186,7 +200,7 @@ export function createIntake(deps: IntakeDeps): Intake {
         const spf = early && sameSpfInput(early.input, input) ? await early.result : undefined;
         // Mail from another server to a remote recipient is a forward (an alias, or a bounce to an SRS address): sealed (RFC 8617).
         const seal = deps.arcSeal && recipients.some((r) => r.transport === 'remote') ? deps.arcSeal : undefined;
-        verdict = await deps.verifyInbound({ message: arrival.body, ...input, ...(spf ? { spf } : {}), ...(seal ? { seal } : {}) });
+        verdict = await deps.verifyInbound({ message: arrival.body, ...input, ...(spf ? { spf } : {}), ...(seal ? { seal } : {}) }, arrival.early?.body);
         if (verdict.error && log) mailLog(log, 'authres', { queueId: id, error: verdict.error }, 'sender authentication checks did not finish', 'warn');
         if (verdict.reject) {
           if (log)
@@ -241,6 +255,10 @@ export function createIntake(deps: IntakeDeps): Intake {
         await deps.store.enqueue(message);
         deps.storage?.ok();
       } catch (err) {
+        if (isQueueUnavailable(err)) {
+          log?.warn({ err, queueId: id, event: 'storage' }, 'queue database unavailable: answered 451');
+          return NO_QUEUE_DB;
+        }
         // A full disk (RFC 3463 §3.4: 4.3.1): one 'storage' record per episode, not one per message.
         if (deps.storage ? deps.storage.fault('enqueue', err) : isStorageFault(err)) return NO_STORAGE;
         log?.error({ err, queueId: id }, 'could not commit message to the queue');

@@ -6,11 +6,11 @@ import type { StorageHealth } from '../db/storage-fault.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import type { Resolver } from '../dns/resolver.ts';
 import { type Logger, mailLog } from '../log/log.ts';
-import { currentStsPolicy, type StsFound } from '../tls-policy/sts.ts';
+import { currentStsPolicy, type StsFound, type StsStore } from '../tls-policy/sts.ts';
 import { StsCache } from '../tls-policy/sts-cache.ts';
 import { fetchStsPolicy } from '../tls-policy/sts-fetch.ts';
 import { loadTrust } from '../tls-policy/trust.ts';
-import { AttemptsStore } from './attempts-store.ts';
+import { type AttemptSink, AttemptsStore } from './attempts-store.ts';
 import { type DaneState, RemoteCourier } from './courier.ts';
 
 export interface RemoteOverrides {
@@ -26,6 +26,9 @@ export interface RemoteOverrides {
   storage?: StorageHealth;
   /** DANE on (DNSSEC validation works; the DNSSEC-aware resolver) or off and why (main.ts). */
   dane?: () => Promise<DaneState>;
+  /** Where attempts go and the MTA-STS cache (shared-state/stores.ts: SQLite or the nodes' PostgreSQL); default: in `db`. */
+  attempts?: AttemptSink;
+  stsCache?: StsStore;
 }
 
 /** Throws only when outbound.ca_file cannot be read (a startup error). */
@@ -33,7 +36,7 @@ export function createRemoteCourier(config: Config, db: Db, log: Logger, overrid
   const resolver = overrides.resolver ?? createNodeResolver(config.dns);
   const trust = loadTrust(config.outbound.caFile);
   const now = overrides.now ?? Date.now;
-  const cache = new StsCache(db);
+  const cache = overrides.stsCache ?? new StsCache(db);
   const fetchDeps = {
     resolver,
     trust,
@@ -64,9 +67,11 @@ export function createRemoteCourier(config: Config, db: Db, log: Logger, overrid
     resolver,
     trust,
     log,
-    attempts: new AttemptsStore(db, (err) => {
-      if (!overrides.storage?.fault('attempts', err)) log.error({ err }, 'could not record delivery attempts (the hop records have them)');
-    }),
+    attempts:
+      overrides.attempts ??
+      new AttemptsStore(db, (err) => {
+        if (!overrides.storage?.fault('attempts', err)) log.error({ err }, 'could not record delivery attempts (the hop records have them)');
+      }),
     now,
     ...(sts ? { sts } : {}),
     ...(overrides.dane ? { dane: overrides.dane } : {}),

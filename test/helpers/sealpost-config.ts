@@ -9,7 +9,7 @@ import { parse, stringify } from 'smol-toml';
 export interface SealpostToml {
   hostname?: string;
   data_dir?: string;
-  listen?: { smtp?: string[]; acme_http?: string[]; https?: string[]; status_http?: string[] };
+  listen?: { smtp?: string[]; acme_http?: string[]; https?: string[]; status_http?: string[]; submission?: string[]; metrics?: string[] };
   tls?: { min_version?: string; cert_file?: string; key_file?: string };
   acme?: {
     enabled?: boolean;
@@ -77,7 +77,7 @@ export interface SealpostToml {
     transport?: Record<string, string | { nexthop?: string; tls?: string; username?: string; password_file?: string }>;
   };
   queue?: { min_backoff?: string; max_backoff?: string; max_lifetime?: string; delay_warning?: string; attempts_retention?: string };
-  store?: { kind?: string; url?: string; password_file?: string; node?: string; lease?: string };
+  store?: { kind?: string; url?: string; password_file?: string; node?: string; lease?: string; allow_local_maildir?: boolean };
   shutdown?: { grace_s?: number };
   server?: { processes?: number | 'auto' };
   log?: { level?: 'trace' | 'debug' | 'info' | 'warn' | 'error' };

@@ -14,6 +14,8 @@ import { HandOff } from '../handoff.ts';
 import type { NewMessage, Transport } from '../message.ts';
 import { expired, nextAttemptAt, type RetryPolicy } from '../schedule.ts';
 import { type CompleteOptions, describe, type FailedRecipient, type Finished } from '../store.ts';
+import { QueueUnavailable } from '../unavailable.ts';
+import { isConnectionFault } from './faults.ts';
 import { AsyncGroupCommit } from './group-commit.ts';
 import { type Listener, listen } from './listen.ts';
 import { MIGRATIONS, schemaVersion } from './schema.ts';
@@ -117,7 +119,8 @@ export class PgQueueStore implements QueueStoreContract {
         }
         this.wake.notify(round.flatMap((p) => p.message.recipients.map((r) => r.transport)));
       },
-      failed: (p, err) => p.reject(err),
+      // The database did not answer: intake says so (451 4.3.0), the message was not committed.
+      failed: (p, err) => p.reject(isConnectionFault(err) ? new QueueUnavailable(err) : err),
     });
   }
 
@@ -143,16 +146,32 @@ export class PgQueueStore implements QueueStoreContract {
       [deps.node, at],
     );
     if (deps.listenClient) {
-      store.listener = await listen(deps.listenClient, WAKE_CHANNEL, (payload) => {
-        const [node, transport] = payload.split(' ');
-        if (node !== deps.node && (transport === 'local' || transport === 'remote')) store.wake.notify([transport]);
-      });
+      store.listener = await listen(
+        deps.listenClient,
+        WAKE_CHANNEL,
+        (payload) => {
+          const [node, transport] = payload.split(' ');
+          if (node !== deps.node && (transport === 'local' || transport === 'remote')) store.wake.notify([transport]);
+        },
+        1000,
+        // LISTEN again after the connection broke: what other nodes notified meanwhile was lost.
+        () => store.wake.notify(['local', 'remote']),
+      );
     }
     if (deps.heartbeat ?? true) {
       store.heartbeat = setInterval(() => void store.renew(store.now()).catch(() => undefined), Math.max(1000, Math.floor(deps.leaseMs / 3)));
       store.heartbeat.unref();
     }
     return store;
+  }
+
+  /**
+   * The operator's levers (`sealpost queue retry|hold|release|delete` on any machine): no node
+   * registered, no heartbeat, no LISTEN; the NOTIFYs of retry and release name `by`, so every
+   * node wakes.
+   */
+  static forOperator(deps: Pick<PgQueueStoreDeps, 'pool' | 'retry' | 'leaseMs'> & { by: string }): PgQueueStore {
+    return new PgQueueStore({ pool: deps.pool, retry: deps.retry, leaseMs: deps.leaseMs, node: deps.by, heartbeat: false });
   }
 
   /** Resolves once the COMMIT of the round holding this message returned. */
@@ -383,16 +402,25 @@ export class PgQueueStore implements QueueStoreContract {
   /** `durable` false: COMMIT returns before the WAL is flushed (synchronous_commit off for this transaction). */
   private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>, durable = true): Promise<T> {
     const client = await this.deps.pool.connect();
+    // A connection that breaks between two statements (the server stopped) emits 'error' on the
+    // client, which the pool listens to only while it is idle: without this the process crashed.
+    // The statement in flight, or the next, fails with it and is handled there.
+    const broken = (): void => undefined;
+    client.on('error', broken);
+    let failed: Error | undefined;
     try {
       await client.query(durable ? 'BEGIN' : 'BEGIN; SET LOCAL synchronous_commit TO off');
       const result = await fn(client);
       await client.query('COMMIT');
       return result;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      if (isConnectionFault(err)) failed = err as Error;
+      else await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
-      client.release();
+      client.off('error', broken);
+      // A broken connection is closed, not given back to the pool.
+      client.release(failed);
     }
   }
 }
