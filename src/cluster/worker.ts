@@ -8,6 +8,7 @@
 import type { AuthOutcome, AuthRequest } from '../auth/authenticator.ts';
 import { applyReloadable, logReload, readReload } from '../config/reload.ts';
 import type { Config, ListenAddress } from '../config/types.ts';
+import { startQuietGc } from '../core/quiet-gc.ts';
 import { cachingResolver } from '../dns/cache.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import { reverseLookup } from '../dns/reverse.ts';
@@ -79,10 +80,17 @@ export async function runSessionWorker(config: Config, deps: SessionWorkerDeps):
   });
   const hello = await rpc.call({ kind: 'hello' });
   const listeners: Listener[] = [];
+  // After each burst of this process's sessions (and its start-up), once its loop is quiet: one
+  // full collection and the allocator's free pages given back, as the primary does (quiet-gc.ts).
+  const stopQuietGc = startQuietGc({
+    afterStart: true,
+    onCollect: (ms) => log.info({ ms: Math.round(ms), rssMiB: Math.round(process.memoryUsage.rss() / 2 ** 20) }, 'full collection after a burst'),
+  });
   let stopping = false;
   const stop = async (graceMs: number) => {
     if (stopping) return;
     stopping = true;
+    stopQuietGc();
     await Promise.all(listeners.map((l) => l.close(graceMs)));
     deps.exit(0);
   };

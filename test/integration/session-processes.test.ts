@@ -112,6 +112,14 @@ test('processes = 2: both session processes serve, the primary commits, 250 afte
   assert.equal((await send(daemon.smtpPort, 'nobody@example.test', 'unknown')).code, 550);
 });
 
+test('each session process collects its heap and gives the free pages back after its start-up, as the primary does', { timeout: 60_000 }, async (t) => {
+  const daemon = await startSealpost(t, { processes: 2 });
+  const pids = sessionPids(daemon);
+  assert.equal(pids.length, 2, 'two session processes');
+  const collectedBy = () => new Set(daemon.findLogs({ msg: 'full collection after a burst' }).map((r) => r['pid'] as number));
+  await waitFor(() => pids.every((pid) => collectedBy().has(pid)), { timeoutMs: 30_000, what: 'a collection in each session process' });
+});
+
 test('kill -9 of a session process mid-DATA: that client gets no 250, nothing acknowledged is lost, the process is restarted', {
   timeout: 90_000,
 }, async (t) => {
