@@ -60,6 +60,16 @@ export const MIGRATIONS: readonly string[] = [
     updated_at bigint NOT NULL,              -- unix ms
     updated_by text NOT NULL                 -- the node (or 'migrate') that wrote it
   );`,
+  `-- [outbound] concurrency_per_destination across nodes (pg/slots.ts): slot n (0 <= n < the limit) of a
+  -- destination is one node's at a time (the primary key), until it is released or its lease runs out.
+  CREATE TABLE destination_slots (
+    destination text NOT NULL,
+    slot integer NOT NULL,
+    owner text NOT NULL,                     -- the node delivering to the destination on this slot
+    lease_until bigint NOT NULL,             -- unix ms; renewed by the owner's heartbeat, past it the slot is free
+    PRIMARY KEY (destination, slot)
+  );
+  CREATE INDEX destination_slots_owner ON destination_slots (owner);`,
 ];
 
 export class SchemaTooNew extends Error {}
