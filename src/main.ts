@@ -46,13 +46,13 @@ import { createRemoteCourier } from './outbound/remote.ts';
 import { chooseTransport } from './outbound/transport.ts';
 import { newQueueId } from './queue/ids.ts';
 import { noticeMessage } from './queue/notices.ts';
-import { QueueStore } from './queue/store.ts';
 import { watchWake } from './queue/wake.ts';
 import { QueueWorker } from './queue/worker.ts';
 import { networkMatcher } from './routing/networks.ts';
 import { buildDirectory, decideRecipient } from './routing/recipients.ts';
 import { RspamdStats } from './rspamd/stats.ts';
 import type { StatusFacts } from './status-page/page.ts';
+import { openStores } from './stores.ts';
 import { createAlpnChallenges } from './tls/alpn-challenges.ts';
 import type { CertMaterial } from './tls/material.ts';
 import { startTls } from './tls/service.ts';
@@ -139,13 +139,13 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     const db = openOnFullDisk(config.dataDir, deps.migrationsDir, log);
     started.push({ name: 'database', stop: () => db.close() });
     convertToIncrementalVacuum(db, log, now);
-    const store = new QueueStore(db, config.queue);
-    const stopRecover = storage.untilWritten('recover', () => {
-      const recovered = store.recover();
-      if (recovered > 0) mailLog(log, 'daemon', { state: 'recovered', recipients: recovered }, 'deliveries in flight at the last stop are queued again');
-    });
+    // The queue (SQLite here, or PostgreSQL shared by several nodes) and the other stores (stores.ts).
+    const stores = await openStores({ store: config.store, dataDir: config.dataDir, retry: config.queue, db, storage, log, now });
+    started.push(...stores.stops);
+    const { queue, spool } = stores;
+    const stopRecover = await stores.recover();
     started.push({ name: 'recover', stop: stopRecover });
-    const orphans = await store.sweepSpool();
+    const orphans = await stores.sweepSpool();
     if (orphans > 0) mailLog(log, 'daemon', { state: 'recovered', spoolFiles: orphans }, 'spool files of messages never committed were removed');
     // Every configured DKIM key and the SRS secret, before anything listens (intake/wiring.ts).
     const signing = await loadSigning(config, now);
@@ -260,7 +260,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     started.push({ name: 'local delivery stats', stop: () => localStats.close() });
     const workers = [
       new QueueWorker({
-        store,
+        store: queue,
         transport: 'local',
         courier: local,
         log,
@@ -268,12 +268,12 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         concurrency: LOCAL_CONCURRENCY,
         notice,
         delayWarningMs: config.queue.delayWarningMs,
-        storage,
+        storage: stores.queueHealth,
         agent: (address) => deliveryOf(domainOf(address)).kind,
         counted: (outcome, agent) => localStats.record(outcome, agent ?? 'maildir'),
       }),
       new QueueWorker({
-        store,
+        store: queue,
         transport: 'remote',
         // Forwards of foreign senders leave with an SRS sender (outbound/forward.ts).
         courier: forwardingCourier(remote, { directory: () => directory, keys: srsKeys, now }),
@@ -282,7 +282,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         concurrency: config.outbound.concurrency,
         notice,
         delayWarningMs: config.queue.delayWarningMs,
-        storage,
+        storage: stores.queueHealth,
         // Postfix's words: "smtp" to the domain's MX hosts, "relay" to a relay or transport-table next hop.
         agent: (address) => (chooseTransport(domainOf(address), inForce.outbound.transports ?? {}, inForce.outbound.relay).kind === 'mx' ? 'smtp' : 'relay'),
       }),
@@ -315,7 +315,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         route: (address) => decideRecipient(address, directory, true),
         enqueue: (message) => {
           tlsrptStore.markMessage(message.id, message.receivedAt);
-          return store.enqueue(message);
+          return queue.enqueue(message);
         },
         post: (url, gzip) => postReport(url, gzip, { resolver: dnsResolver, trust, timeoutMs: 30_000, ipv6: config.outbound.ipv6 }),
         attempts: new AttemptsStore(db),
@@ -339,7 +339,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     if (rspamdStats) started.push({ name: 'rspamd stats', stop: () => rspamdStats.close() });
     // One intake for every listener: SPF/DKIM/DMARC and rspamd apply to port 25 only (origin smtp); rspamd also to our users' with [outbound.rspamd].
     const intake = createIntake({
-      store,
+      store: { enqueue: (message) => queue.enqueue(message), spool },
       directory: () => directory,
       now,
       newId,
@@ -393,7 +393,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         },
         now,
       );
-      const spoolDir = store.spool.dir;
+      const spoolDir = spool.dir;
       sessions = await startSessionProcesses(
         sessionProcesses,
         {
@@ -401,7 +401,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
             const body = reviveBody(message.body, spoolDir);
             if (!body) throw new Error(`a session process named a spool file outside ${spoolDir} (a bug)`);
             try {
-              await store.enqueue({ ...message, body });
+              await queue.enqueue({ ...message, body });
             } catch (err) {
               // The primary's view of the disk (its queue workers, the reserve) learns of it too;
               // the session process answers 452 or 451 by the error's code.

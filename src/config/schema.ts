@@ -61,7 +61,7 @@ const TOP_KEYS = [
   'tlsrpt',
 ] as const;
 
-/** Options of a caller that can do more than the daemon: `acceptPostgres`, see config/store.ts. */
+/** Options of a caller that only talks to the database (`sealpost store …`): `acceptPostgres`, see config/store.ts. */
 export interface ValidateOptions {
   acceptPostgres?: boolean;
 }
@@ -112,7 +112,7 @@ export function validateConfig(raw: Table, baseDir: string, options: ValidateOpt
   const log = readLog(r, r.table(raw, 'log', ''));
   const outbound = readOutbound(r, r.table(raw, 'outbound', ''), baseDir);
   const queue = readQueue(r, r.table(raw, 'queue', ''));
-  const store = readStore(r, r.table(raw, 'store', ''), baseDir, options.acceptPostgres);
+  const store = readStore(r, r.table(raw, 'store', ''), baseDir, options.acceptPostgres, domains);
   const local = readLocal(r, r.table(raw, 'local', ''));
   const doctor = readDoctor(r, r.table(raw, 'doctor', ''));
   const statusHttp = readStatusHttp(r, r.table(raw, 'status_http', ''), listen.statusHttp, baseDir);

@@ -8,19 +8,20 @@ import type { StoreConfig } from './types.ts';
 
 export const STORE_KINDS = ['sqlite', 'postgres'] as const;
 
-/** The message config check and start give while the daemon cannot run on PostgreSQL yet. */
-export const POSTGRES_NOT_WIRED =
-  'store.kind = postgres is not wired into the daemon yet: the PostgreSQL queue store exists (src/queue/pg/) but `sealpost start` still runs on SQLite; use kind = "sqlite" (the default) for now';
+/** What readStore needs of the [[domain]] tables: how each delivers (absent: Maildir). */
+export interface DomainDelivery {
+  delivery?: { kind: string };
+}
 
 /**
- * `acceptPostgres`: the caller can use a PostgreSQL store (`sealpost store …`); for everyone else
- * (start, config check, the queue commands) kind = "postgres" is a problem until the daemon runs on it.
+ * `acceptPostgres`: the caller only talks to the database (`sealpost store …`), so the daemon's
+ * own checks of kind = "postgres" (no Maildir delivery, below) are not its business.
  */
-export function readStore(r: Reader, t: Table, baseDir: string, acceptPostgres = false): StoreConfig {
-  r.unknownKeys(t, 'store', ['kind', 'url', 'password_file', 'node', 'lease']);
+export function readStore(r: Reader, t: Table, baseDir: string, acceptPostgres = false, domains: readonly DomainDelivery[] = []): StoreConfig {
+  r.unknownKeys(t, 'store', ['kind', 'url', 'password_file', 'node', 'lease', 'allow_local_maildir']);
   const kind = r.oneOf(t, 'kind', 'store', STORE_KINDS, 'sqlite');
   if (kind === 'sqlite') {
-    for (const key of ['url', 'password_file', 'node', 'lease'])
+    for (const key of ['url', 'password_file', 'node', 'lease', 'allow_local_maildir'])
       if (t[key] !== undefined) r.problem(`store.${key}`, 'is for kind = "postgres" only; remove it, or set kind = "postgres"');
     return { kind };
   }
@@ -31,9 +32,25 @@ export function readStore(r: Reader, t: Table, baseDir: string, acceptPostgres =
   if (node !== '' && !/^[A-Za-z0-9._:-]{1,64}$/.test(node)) r.problem('store.node', `"${node}" must be 1-64 letters, digits, ".", "_", ":" or "-", e.g. "mx1"`);
   const leaseMs = duration(r, t, 'lease', '60s', false, 'store');
   if (leaseMs < 5000) r.problem('store.lease', 'must be at least "5s": a node renews its claims every third of it');
-  // Until the daemon runs on it, saying so beats starting on SQLite while the operator thinks otherwise.
-  if (!acceptPostgres) r.problem('store.kind', POSTGRES_NOT_WIRED);
-  return { kind, url, ...(passwordFile ? { passwordFile: path.resolve(baseDir, passwordFile) } : {}), ...(node ? { node } : {}), leaseMs };
+  const allowLocalMaildir = r.boolean(t, 'allow_local_maildir', 'store', false);
+  // Any node may claim any recipient: a Maildir on one node's disk would get the mail of whichever
+  // node delivered it. Local mail goes to a Dovecot the nodes share, over LMTP.
+  if (!acceptPostgres && !allowLocalMaildir)
+    domains.forEach((d, i) => {
+      if (d.delivery?.kind !== 'lmtp')
+        r.problem(
+          `domain[${i}].delivery`,
+          'is Maildir (the default), but with [store] kind = "postgres" any node may deliver it, each to its own disk: set delivery = "lmtp:HOST:PORT" (or "lmtp:unix:PATH") to a Dovecot the nodes share, or, for one node alone, [store] allow_local_maildir = true',
+        );
+    });
+  return {
+    kind,
+    url,
+    ...(passwordFile ? { passwordFile: path.resolve(baseDir, passwordFile) } : {}),
+    ...(node ? { node } : {}),
+    leaseMs,
+    ...(allowLocalMaildir ? { allowLocalMaildir } : {}),
+  };
 }
 
 function checkUrl(r: Reader, url: string): void {

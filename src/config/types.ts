@@ -337,6 +337,8 @@ export type StoreConfig =
       node?: string;
       /** How long a claim stays this node's without a renewal; renewed every third of it. */
       leaseMs: number;
+      /** Maildir delivery allowed anyway (one node alone); absent: every [[domain]] must deliver over LMTP. */
+      allowLocalMaildir?: boolean;
     };
 
 /** `warnings`: settings that work but should not be used; they never make a config invalid. */

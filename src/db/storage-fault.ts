@@ -26,6 +26,13 @@ export interface StorageHealthDeps {
   recovered?: () => void;
   /** Called at every storage fault (e.g. to tell the session processes, which answer 452 too). */
   faulted?: (where: string, err: unknown) => void;
+  /**
+   * Which errors are faults to wait out (default isStorageFault), and what the records say of
+   * them: the PostgreSQL queue's health counts its connection faults (queue/pg/faults.ts).
+   */
+  isFault?: (err: unknown) => boolean;
+  failingText?: string;
+  recoveredText?: string;
 }
 
 /** The daemon's one view of the disk under data_dir, shared by the queue workers and the listeners. */
@@ -43,7 +50,7 @@ export class StorageHealth {
    * false if it is something else (a bug: the caller lets it go up). Logs once per episode.
    */
   fault(where: string, err: unknown): boolean {
-    if (!isStorageFault(err)) return false;
+    if (!(this.deps.isFault ?? isStorageFault)(err)) return false;
     const now = this.deps.now();
     this.lastFaultAt = now;
     this.deps.faulted?.(where, err);
@@ -57,7 +64,7 @@ export class StorageHealth {
       this.deps.log,
       'storage',
       { state: 'failing', where, ...(e.code ? { code: e.code } : {}), ...(e.message ? { error: e.message } : {}) },
-      'the disk under data_dir refuses writes (full?); the queue keeps its messages and retries, new mail gets 452 4.3.1',
+      this.deps.failingText ?? 'the disk under data_dir refuses writes (full?); the queue keeps its messages and retries, new mail gets 452 4.3.1',
       'error',
     );
     return true;
@@ -72,7 +79,7 @@ export class StorageHealth {
       this.deps.log,
       'storage',
       { state: 'recovered', where: episode.where, faults: episode.faults, ms: this.deps.now() - episode.since },
-      'the disk under data_dir takes writes again',
+      this.deps.recoveredText ?? 'the disk under data_dir takes writes again',
     );
     this.deps.recovered?.();
   }

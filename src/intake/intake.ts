@@ -18,9 +18,11 @@ import { headerBlock } from '../message/body.ts';
 import { plainHeaderFacts } from '../message/header-facts.ts';
 import { withSubject } from '../message/subject.ts';
 import { asksTlsOptional } from '../message/tls-required.ts';
+import type { QueueStoreContract } from '../queue/contract.ts';
 import type { NewMessage, NewRecipient, Origin } from '../queue/message.ts';
 import type { SpoolFile } from '../queue/spool.ts';
 import type { QueueStore } from '../queue/store.ts';
+import { isQueueUnavailable } from '../queue/unavailable.ts';
 import { type Directory, decideRecipient } from '../routing/recipients.ts';
 import type { RspamdScan, ScanResult } from '../rspamd/client.ts';
 import { decide, type RspamdDecision, type RspamdFail, type ScanDirection, scanLabel } from '../rspamd/verdict.ts';
@@ -29,7 +31,8 @@ import { decide, type RspamdDecision, type RspamdFail, type ScanDirection, scanL
 export type { SpoolFile } from '../queue/spool.ts';
 
 export interface IntakeDeps {
-  store: Pick<QueueStore, 'enqueue' | 'spool'>;
+  /** The queue (SQLite or PostgreSQL, contract.ts) and the local spool large bodies are written to as they arrive. */
+  store: Pick<QueueStoreContract, 'enqueue'> & Pick<QueueStore, 'spool'>;
   /** The current domain directory (swapped on reload). */
   directory: () => Directory;
   now: () => number;
@@ -120,6 +123,8 @@ export interface Intake {
 }
 
 const LOCAL_ERROR = { ok: false, code: 451, enhanced: '4.3.0', text: 'Local error in processing, try again later', refusal: false } as const;
+/** PostgreSQL does not answer: no COMMIT, no 250 (queue/unavailable.ts). */
+const NO_QUEUE_DB = { ok: false, code: 451, enhanced: '4.3.0', text: 'Queue database unavailable, try again later', refusal: false } as const;
 const NO_STORAGE = { ok: false, code: 452, enhanced: '4.3.1', text: 'Insufficient system storage, try again later', refusal: false } as const;
 
 export function createIntake(deps: IntakeDeps): Intake {
@@ -241,6 +246,10 @@ export function createIntake(deps: IntakeDeps): Intake {
         await deps.store.enqueue(message);
         deps.storage?.ok();
       } catch (err) {
+        if (isQueueUnavailable(err)) {
+          log?.warn({ err, queueId: id, event: 'storage' }, 'queue database unavailable: answered 451');
+          return NO_QUEUE_DB;
+        }
         // A full disk (RFC 3463 §3.4: 4.3.1): one 'storage' record per episode, not one per message.
         if (deps.storage ? deps.storage.fault('enqueue', err) : isStorageFault(err)) return NO_STORAGE;
         log?.error({ err, queueId: id }, 'could not commit message to the queue');

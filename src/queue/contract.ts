@@ -3,6 +3,7 @@
 // the embedded one (SQLite, store.ts through sqlite-contract.ts) answer the same calls with the
 // same meaning. test/integration/queue-store-contract.test.ts runs one suite against both.
 import type { DeliveryJob, Outcome } from '../core/delivery.ts';
+import type { JobTaker } from './handoff.ts';
 import type { NewMessage, Transport } from './message.ts';
 import type { CompleteOptions, Finished } from './store.ts';
 
@@ -22,6 +23,11 @@ export interface QueueStoreContract {
   enqueue(message: NewMessage): Promise<void>;
   /** Called with the transport of committed recipients that wait to be claimed (of this node, or of any node). */
   onEnqueued(listener: (transport: Transport) => void): () => void;
+  /**
+   * Optional (SQLite has it, PostgreSQL not): fresh messages for `transport` go straight from
+   * enqueue to `taker` while it has room, their recipients committed as active (handoff.ts).
+   */
+  handOff?(transport: Transport, taker: JobTaker): () => void;
   /** The due recipients of up to `limit` messages, one job per message, claimed for this node. */
   claim(transport: Transport, now: number, limit: number): Promise<DeliveryJob[]>;
   /** Records each recipient's outcome; the message's end (and its DSN, via options.notice) when nothing is left. */

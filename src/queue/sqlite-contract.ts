@@ -5,6 +5,7 @@ import type { Statement } from 'better-sqlite3';
 import type { DeliveryJob, Outcome } from '../core/delivery.ts';
 import type { Db } from '../db/open.ts';
 import type { QueueCounts, QueueStoreContract } from './contract.ts';
+import type { JobTaker } from './handoff.ts';
 import type { NewMessage, Transport } from './message.ts';
 import type { CompleteOptions, Finished, QueueStore } from './store.ts';
 
@@ -27,6 +28,10 @@ export class SqliteQueueStoreContract implements QueueStoreContract {
 
   onEnqueued(listener: (transport: Transport) => void): () => void {
     return this.store.onEnqueued(listener);
+  }
+
+  handOff(transport: Transport, taker: JobTaker): () => void {
+    return this.store.handOff(transport, taker);
   }
 
   async claim(transport: Transport, now: number, limit: number): Promise<DeliveryJob[]> {

@@ -1,18 +1,20 @@
 // The queue worker for one transport: claims due recipients, hands each message to the courier,
 // records outcomes and logs one record per recipient. Fresh messages come straight from the
 // store while it has room (JobTaker); it wakes for the rest on enqueue and on the next due time.
-// A store call the disk refuses (full: SQLITE_FULL, SQLITE_IOERR_*) is tried again after a backoff,
-// never thrown out of a timer (see db/storage-fault.ts).
+// The store is the asynchronous contract (contract.ts: SQLite or PostgreSQL). A store call the disk
+// refuses (full: SQLITE_FULL, SQLITE_IOERR_*), or the queue database does not answer (PostgreSQL
+// down: its StorageHealth counts those as faults), is tried again after a backoff, never thrown
+// out of a timer (see db/storage-fault.ts).
 import type { Courier, DeliveryJob, Outcome } from '../core/delivery.ts';
 import { StorageHealth } from '../db/storage-fault.ts';
 import { type Logger, mailLog } from '../log/log.ts';
+import type { QueueStoreContract } from './contract.ts';
 import type { JobTaker } from './handoff.ts';
 import type { NewMessage, Transport } from './message.ts';
 import type { NoticeInput } from './notices.ts';
-import type { QueueStore } from './store.ts';
 
 export interface WorkerDeps {
-  store: QueueStore;
+  store: Pick<QueueStoreContract, 'onEnqueued' | 'handOff' | 'claim' | 'complete' | 'nextDue'>;
   transport: Transport;
   courier: Courier;
   log: Logger;
@@ -23,7 +25,10 @@ export interface WorkerDeps {
   notice?: (input: NoticeInput) => NewMessage | undefined;
   delayWarningMs?: number;
   random?: () => number;
-  /** The daemon's view of the disk (shared with the listeners); default: one of the worker's own. */
+  /**
+   * The daemon's view of the disk (shared with the listeners), or of the queue database; default:
+   * one of the worker's own.
+   */
   storage?: StorageHealth;
   /**
    * The delivery agent of an address, in Postfix's words (smtp, relay, lmtp, maildir): the `agent`
@@ -54,6 +59,13 @@ export class QueueWorker implements JobTaker {
   /** Claims (or due-time reads) the disk refused in a row; while set, a timer tries again. */
   private claimFailures = 0;
   private faultTimer: NodeJS.Timeout | undefined;
+  /** Slots of the claim under way (at most one at a time), and the claim itself (stop() waits for it). */
+  private claiming = 0;
+  private claimed: Promise<void> | undefined;
+  /** pump() calls so far: a claim that came back short ends the backlog only if none came meanwhile. */
+  private pumps = 0;
+  /** arm() calls so far: only the newest due-time read sets the timer. */
+  private arms = 0;
   /** Backoff waits of outcomes not recorded yet: stop() cuts them short. */
   private readonly waits = new Set<() => void>();
 
@@ -72,7 +84,8 @@ export class QueueWorker implements JobTaker {
       this.deps.store.onEnqueued((t) => {
         if (t === this.deps.transport) this.pump();
       }),
-      this.deps.store.handOff(this.deps.transport, this),
+      // SQLite hands fresh messages straight to a worker with room (handoff.ts); PostgreSQL does not.
+      ...(this.deps.store.handOff ? [this.deps.store.handOff(this.deps.transport, this)] : []),
     ];
     this.pump();
   }
@@ -84,43 +97,56 @@ export class QueueWorker implements JobTaker {
     if (this.timer) clearTimeout(this.timer);
     if (this.faultTimer) clearTimeout(this.faultTimer);
     for (const wake of this.waits) wake();
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    while (this.inFlight.size > 0 || this.claimed) await Promise.allSettled([...this.inFlight, this.claimed]);
   }
 
   /** Looks for due work now: on enqueue, on the timer, after `queue retry`. */
   pump(): void {
     this.backlog = true;
+    this.pumps++;
     // Asked to look now (`queue retry`, the fault timer): a wait after a storage fault ends too.
     if (this.faultTimer) clearTimeout(this.faultTimer);
     this.faultTimer = undefined;
     this.fill();
   }
 
-  /** Claims due work for the free slots while there may be some. */
+  /** Claims due work for the free slots while there may be some (one claim at a time). */
   private fill(): void {
-    // Waiting out a storage fault: the fault timer pumps again.
-    if (!this.running || this.faultTimer) return;
+    // Waiting out a storage fault: the fault timer pumps again. A claim under way fills again when it returns.
+    if (!this.running || this.faultTimer || this.claimed) return;
     const { store, transport, now } = this.deps;
-    while (this.backlog && this.free() > 0) {
-      // At most one job per free slot: concurrency bounds the messages in memory too.
-      const free = this.free();
-      let jobs: DeliveryJob[];
-      try {
-        jobs = store.claim(transport, now(), free);
-      } catch (err) {
-        if (!this.storage.fault(`${transport} claim`, err)) throw err;
-        return this.retryAfterFault();
-      }
-      this.claimFailures = 0;
-      // A claim that found nothing wrote nothing: it says nothing about the disk.
-      if (jobs.length > 0) this.storage.ok();
-      for (const job of jobs) this.track(this.run(job));
-      // Fewer than asked for: nothing more is due until something new is queued or comes due.
-      if (jobs.length < free) this.backlog = false;
+    // At most one job per free slot: concurrency bounds the messages in memory too.
+    const free = this.free();
+    if (!this.backlog || free <= 0) {
+      // With work in flight, its completion fills again; the timer is for an idle worker (and
+      // for work that a delivery deferred: see run).
+      if (this.inFlight.size === 0) this.arm();
+      return;
     }
-    // With work in flight, its completion fills again; the timer is for an idle worker (and
-    // for work that a delivery deferred: see run).
-    if (this.inFlight.size === 0) this.arm();
+    const pumps = this.pumps;
+    this.claiming = free;
+    const claimed = store.claim(transport, now(), free).then(
+      (jobs) => {
+        this.claiming = 0;
+        this.claimed = undefined;
+        this.claimFailures = 0;
+        // A claim that found nothing wrote nothing: it says nothing about the disk.
+        if (jobs.length > 0) this.storage.ok();
+        // Stopped meanwhile: the recipients stay active and recover() queues them at the next start.
+        if (!this.running) return;
+        for (const job of jobs) this.track(this.run(job));
+        // Fewer than asked for: nothing more is due until something new is queued or comes due.
+        if (jobs.length < free && pumps === this.pumps) this.backlog = false;
+        this.fill();
+      },
+      (err: unknown) => {
+        this.claiming = 0;
+        this.claimed = undefined;
+        if (!this.storage.fault(`${transport} claim`, err)) throw err;
+        this.retryAfterFault();
+      },
+    );
+    this.claimed = claimed;
   }
 
   reserve(): boolean {
@@ -140,7 +166,7 @@ export class QueueWorker implements JobTaker {
   }
 
   private free(): number {
-    return this.deps.concurrency - this.inFlight.size - this.reserved;
+    return this.deps.concurrency - this.inFlight.size - this.reserved - this.claiming;
   }
 
   private track(p: Promise<void>): void {
@@ -165,17 +191,23 @@ export class QueueWorker implements JobTaker {
 
   private arm(): void {
     if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     if (!this.running || this.faultTimer) return;
-    let due: number | undefined;
-    try {
-      due = this.deps.store.nextDue(this.deps.transport);
-    } catch (err) {
-      if (!this.storage.fault(`${this.deps.transport} next due`, err)) throw err;
-      return this.retryAfterFault();
-    }
-    const wait = due === undefined ? MAX_IDLE_MS : Math.min(MAX_IDLE_MS, Math.max(0, due - this.deps.now()));
-    this.timer = setTimeout(() => this.pump(), wait);
-    this.timer.unref();
+    const arms = ++this.arms;
+    this.deps.store.nextDue(this.deps.transport).then(
+      (due) => {
+        // A newer arm() (or a fault, or stop) came meanwhile: its timer is the one that counts.
+        if (arms !== this.arms || !this.running || this.faultTimer) return;
+        if (this.timer) clearTimeout(this.timer);
+        const wait = due === undefined ? MAX_IDLE_MS : Math.min(MAX_IDLE_MS, Math.max(0, due - this.deps.now()));
+        this.timer = setTimeout(() => this.pump(), wait);
+        this.timer.unref();
+      },
+      (err: unknown) => {
+        if (!this.storage.fault(`${this.deps.transport} next due`, err)) throw err;
+        if (arms === this.arms) this.retryAfterFault();
+      },
+    );
   }
 
   /** Waits `ms`, or less when stop() is called. */
@@ -203,10 +235,10 @@ export class QueueWorker implements JobTaker {
     const random = this.deps.random ?? Math.random;
     const { notice, delayWarningMs } = this.deps;
     const options = { jitter: random(), ...(notice ? { notice } : {}), ...(delayWarningMs ? { delayWarningMs } : {}) };
-    let finished: ReturnType<QueueStore['complete']>;
+    let finished: Awaited<ReturnType<QueueStoreContract['complete']>>;
     for (let failures = 1; ; failures++) {
       try {
-        finished = store.complete(job, outcomes, now(), options);
+        finished = await store.complete(job, outcomes, now(), options);
         this.storage.ok();
         break;
       } catch (err) {

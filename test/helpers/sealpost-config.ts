@@ -77,7 +77,7 @@ export interface SealpostToml {
     transport?: Record<string, string | { nexthop?: string; tls?: string; username?: string; password_file?: string }>;
   };
   queue?: { min_backoff?: string; max_backoff?: string; max_lifetime?: string; delay_warning?: string; attempts_retention?: string };
-  store?: { kind?: string; url?: string; password_file?: string; node?: string; lease?: string };
+  store?: { kind?: string; url?: string; password_file?: string; node?: string; lease?: string; allow_local_maildir?: boolean };
   shutdown?: { grace_s?: number };
   server?: { processes?: number | 'auto' };
   log?: { level?: 'trace' | 'debug' | 'info' | 'warn' | 'error' };

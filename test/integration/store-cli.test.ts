@@ -26,13 +26,15 @@ after(async () => {
   for (const stop of stops) await stop();
 });
 
-async function configWith(dir: string, store: Record<string, string>): Promise<string> {
+async function configWith(dir: string, store: Record<string, string | boolean>): Promise<string> {
   const file = path.join(dir, 'sealpost.toml');
   await writeSealpostConfig(file, mergeConfig(testDefaults(path.join(dir, 'data'), { smtp: await freePort(), acmeHttp: await freePort() }), { store }));
   return file;
 }
 
-test('config check and start refuse kind = "postgres" plainly; store init and status work on it', { timeout: 180_000 }, async (t) => {
+test('config check and start refuse kind = "postgres" with Maildir delivery, naming the fix; store init and status work on it', {
+  timeout: 180_000,
+}, async (t) => {
   assert.ok(server);
   const dir = await tempDir(t);
   const url = await server.createDatabase('cli');
@@ -40,10 +42,14 @@ test('config check and start refuse kind = "postgres" plainly; store init and st
 
   const check = await sealpost(['config', 'check', '--config', file]);
   assert.equal(check.code, 1, check.stderr);
-  assert.match(check.stderr, /store\.kind: store\.kind = postgres is not wired into the daemon yet/);
+  assert.match(check.stderr, /domain\[0\]\.delivery: is Maildir \(the default\), but with \[store\] kind = "postgres" any node may deliver it/);
+  assert.match(check.stderr, /delivery = "lmtp:HOST:PORT"[\s\S]*allow_local_maildir = true/);
   const start = await sealpost(['start', '--config', file]);
   assert.equal(start.code, 1);
-  assert.match(start.stderr, /store\.kind = postgres is not wired into the daemon yet[\s\S]*sealpost: not started/);
+  assert.match(start.stderr, /domain\[0\]\.delivery: is Maildir[\s\S]*sealpost: not started/);
+  const allowed = await configWith(dir, { kind: 'postgres', url, password_file: server.passwordFile, node: 'mx1', allow_local_maildir: true });
+  const checkAllowed = await sealpost(['config', 'check', '--config', allowed]);
+  assert.equal(checkAllowed.code, 0, checkAllowed.stderr);
 
   const before = await sealpost(['store', 'status', '--config', file]);
   assert.equal(before.code, 1);

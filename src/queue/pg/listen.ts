@@ -1,13 +1,20 @@
 // LISTEN on its own connection (a pooled one would be handed to other queries): each NOTIFY
 // payload of the channel goes to `onPayload`. A broken connection (the server restarted) is made
-// again after a pause, and LISTEN sent again; meanwhile the workers' polling finds the work.
+// again after a pause, and LISTEN sent again (then `onRelisten`: what was notified meanwhile was
+// lost, so the caller looks for work); meanwhile the workers' polling finds the work.
 import type pg from 'pg';
 
 export interface Listener {
   close(): Promise<void>;
 }
 
-export async function listen(makeClient: () => pg.Client, channel: string, onPayload: (payload: string) => void, retryMs = 1000): Promise<Listener> {
+export async function listen(
+  makeClient: () => pg.Client,
+  channel: string,
+  onPayload: (payload: string) => void,
+  retryMs = 1000,
+  onRelisten?: () => void,
+): Promise<Listener> {
   let closed = false;
   let client: pg.Client | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -31,7 +38,11 @@ export async function listen(makeClient: () => pg.Client, channel: string, onPay
     if (closed || timer) return;
     timer = setTimeout(() => {
       timer = undefined;
-      if (!closed) connect().catch(() => again());
+      if (!closed)
+        connect().then(
+          () => onRelisten?.(),
+          () => again(),
+        );
     }, retryMs);
     timer.unref();
   };

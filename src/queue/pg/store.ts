@@ -14,6 +14,8 @@ import { HandOff } from '../handoff.ts';
 import type { NewMessage, Transport } from '../message.ts';
 import { expired, nextAttemptAt, type RetryPolicy } from '../schedule.ts';
 import { type CompleteOptions, describe, type FailedRecipient, type Finished } from '../store.ts';
+import { QueueUnavailable } from '../unavailable.ts';
+import { isConnectionFault } from './faults.ts';
 import { AsyncGroupCommit } from './group-commit.ts';
 import { type Listener, listen } from './listen.ts';
 import { MIGRATIONS, schemaVersion } from './schema.ts';
@@ -117,7 +119,8 @@ export class PgQueueStore implements QueueStoreContract {
         }
         this.wake.notify(round.flatMap((p) => p.message.recipients.map((r) => r.transport)));
       },
-      failed: (p, err) => p.reject(err),
+      // The database did not answer: intake says so (451 4.3.0), the message was not committed.
+      failed: (p, err) => p.reject(isConnectionFault(err) ? new QueueUnavailable(err) : err),
     });
   }
 
@@ -143,10 +146,17 @@ export class PgQueueStore implements QueueStoreContract {
       [deps.node, at],
     );
     if (deps.listenClient) {
-      store.listener = await listen(deps.listenClient, WAKE_CHANNEL, (payload) => {
-        const [node, transport] = payload.split(' ');
-        if (node !== deps.node && (transport === 'local' || transport === 'remote')) store.wake.notify([transport]);
-      });
+      store.listener = await listen(
+        deps.listenClient,
+        WAKE_CHANNEL,
+        (payload) => {
+          const [node, transport] = payload.split(' ');
+          if (node !== deps.node && (transport === 'local' || transport === 'remote')) store.wake.notify([transport]);
+        },
+        1000,
+        // LISTEN again after the connection broke: what other nodes notified meanwhile was lost.
+        () => store.wake.notify(['local', 'remote']),
+      );
     }
     if (deps.heartbeat ?? true) {
       store.heartbeat = setInterval(() => void store.renew(store.now()).catch(() => undefined), Math.max(1000, Math.floor(deps.leaseMs / 3)));

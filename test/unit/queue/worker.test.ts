@@ -8,12 +8,22 @@ import { MIGRATIONS_DIR, openDb } from '../../../src/db/open.ts';
 import { StorageHealth } from '../../../src/db/storage-fault.ts';
 import type { NewMessage } from '../../../src/queue/message.ts';
 import { QueueStore } from '../../../src/queue/store.ts';
-import { QueueWorker } from '../../../src/queue/worker.ts';
+import { QueueWorker, type WorkerDeps } from '../../../src/queue/worker.ts';
 import { captureLog } from '../../helpers/log.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-worker-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
+/** The synchronous SQLite store as the worker sees it: the async contract, each call the store's (as sqlite-contract.ts does). */
+function contract(store: QueueStore): WorkerDeps['store'] {
+  return {
+    onEnqueued: (listener) => store.onEnqueued(listener),
+    handOff: (transport, taker) => store.handOff(transport, taker),
+    claim: async (transport, now, limit) => store.claim(transport, now, limit),
+    complete: async (job, outcomes, now, options) => store.complete(job, outcomes, now, options),
+    nextDue: async (transport) => store.nextDue(transport),
+  };
+}
 const retry = { minBackoffMs: 60_000, maxBackoffMs: 60_000, maxLifetimeMs: 86_400_000 };
 
 function message(id: string, receivedAt: number): NewMessage {
@@ -44,7 +54,7 @@ test('concurrency bounds the messages in flight, and every message is delivered'
     },
   };
   await Promise.all(['a', 'b', 'c', 'd', 'e', 'f', 'g'].map((id) => store.enqueue(message(id, Date.now()))));
-  const worker = new QueueWorker({ store, transport: 'local', courier, log: captureLog().log, now: Date.now, concurrency: 2 });
+  const worker = new QueueWorker({ store: contract(store), transport: 'local', courier, log: captureLog().log, now: Date.now, concurrency: 2 });
   worker.start();
   await waitFor(() => delivered.length === 7, { timeoutMs: 5000, what: 'seven deliveries' });
   await worker.stop();
@@ -58,7 +68,7 @@ test('a transient failure past the queue lifetime is logged as bounced, a young 
   await store.enqueue(message('young', now));
   const courier: Courier = { deliver: async (job) => new Map(job.recipients.map((r) => [r.id, { kind: 'transient', reason: 'busy' }])) };
   const { log, records } = captureLog();
-  const worker = new QueueWorker({ store, transport: 'local', courier, log, now: () => now, concurrency: 4 });
+  const worker = new QueueWorker({ store: contract(store), transport: 'local', courier, log, now: () => now, concurrency: 4 });
   worker.start();
   await waitFor(() => records.filter((r) => r['queueId'] === 'old' || r['queueId'] === 'young').length === 2, { timeoutMs: 5000, what: 'two records' });
   await worker.stop();
@@ -87,8 +97,10 @@ test('a fresh message goes straight to a worker with room (no claim); the rest w
       return new Map<number, Outcome>(job.recipients.map((r) => [r.id, { kind: 'delivered' }]));
     },
   };
-  const worker = new QueueWorker({ store, transport: 'local', courier, log: captureLog().log, now: Date.now, concurrency: 1 });
+  const worker = new QueueWorker({ store: contract(store), transport: 'local', courier, log: captureLog().log, now: Date.now, concurrency: 1 });
   worker.start();
+  // The start-up claim holds the free slot until its promise settles (a turn of the loop).
+  await new Promise(setImmediate);
   const startupClaims = claims.length;
   await Promise.all(['h1', 'h2', 'h3'].map((id) => store.enqueue(message(id, Date.now()))));
   const state = (id: string) => db.prepare<[string], { state: string }>('SELECT state FROM recipients WHERE message_id = ?').get(id)?.state;
@@ -161,7 +173,7 @@ test('SQLITE_FULL from complete and from claim: retried with backoff, logged onc
   };
   const { log, records } = captureLog();
   const storage = new StorageHealth({ log, now: Date.now, minBackoffMs: 10, maxBackoffMs: 40 });
-  const worker = new QueueWorker({ store, transport: 'local', courier, log, now: Date.now, concurrency: 1, storage });
+  const worker = new QueueWorker({ store: contract(store), transport: 'local', courier, log, now: Date.now, concurrency: 1, storage });
   worker.start();
   await waitFor(() => records.filter((r) => r['event'] === 'delivered').length === 2, { timeoutMs: 5000, what: 'both delivered once the disk takes writes' });
   await worker.stop();
@@ -191,7 +203,7 @@ test('stopped while the disk refuses an outcome: stop() returns, the recipients 
   const courier: Courier = { deliver: async (job) => new Map<number, Outcome>(job.recipients.map((r) => [r.id, { kind: 'delivered' }])) };
   const { log, records } = captureLog();
   const worker = new QueueWorker({
-    store,
+    store: contract(store),
     transport: 'local',
     courier,
     log,
@@ -220,7 +232,7 @@ test('delivered, deferred and bounced records name the delivery agent of each ad
   const agent = (address: string) => (address.startsWith('lmtp@') ? 'lmtp' : 'maildir');
   const counted: string[] = [];
   const worker = new QueueWorker({
-    store,
+    store: contract(store),
     transport: 'local',
     courier,
     log,

@@ -1,0 +1,131 @@
+// The daemon's stores, built in one place by [store] kind: the node-local SQLite database at
+// data_dir (always: session stats, rspamd stats, DNSBL counts, local delivery stats, and for now
+// every table not moved yet), and the queue, on that database (kind "sqlite") or on PostgreSQL
+// (kind "postgres": a pool, this node's PgQueueStore with its lease, heartbeat and LISTEN). A store
+// that moves to PostgreSQL is swapped here, in openStores, and nowhere else.
+import os from 'node:os';
+import type pg from 'pg';
+import type { StoreConfig } from './config/types.ts';
+import type { Db } from './db/open.ts';
+import { StorageHealth } from './db/storage-fault.ts';
+import { type Logger, mailLog } from './log/log.ts';
+import type { QueueStoreContract } from './queue/contract.ts';
+import type { PgQueueStore } from './queue/pg/store.ts';
+import type { RetryPolicy } from './queue/schedule.ts';
+import { Spool, spoolDirOf } from './queue/spool.ts';
+import { SqliteQueueStoreContract } from './queue/sqlite-contract.ts';
+import { QueueStore } from './queue/store.ts';
+
+export interface DaemonStores {
+  readonly kind: StoreConfig['kind'];
+  /** The node-local SQLite database (data_dir). */
+  readonly db: Db;
+  /** The queue the workers, intake and the session processes' primary use. */
+  readonly queue: QueueStoreContract;
+  /** Where large bodies are written as they arrive (data_dir/spool; with PostgreSQL only until COMMIT). */
+  readonly spool: Spool;
+  /**
+   * The queue's health as the workers see it: the disk's (SQLite, shared with the listeners) or the
+   * PostgreSQL connection's (its faults waited out, never a crash).
+   */
+  readonly queueHealth: StorageHealth;
+  /** kind "postgres": this node's name on its claims, and the pool (others' stores may share it). */
+  readonly node?: string;
+  readonly pool?: pg.Pool;
+  /** At start-up, before the workers: this node's work in flight at its last stop queued again. Returns a stop for retries. */
+  recover(): Promise<() => void>;
+  /** Removes the spool files no message names (written before a crash). Returns how many. */
+  sweepSpool(): Promise<number>;
+  /** Stops for the caller's list, in the order to push them (it stops them in reverse). */
+  readonly stops: { name: string; stop: () => unknown }[];
+}
+
+export interface StoresDeps {
+  store: StoreConfig;
+  dataDir: string;
+  retry: RetryPolicy;
+  /** The node-local database, opened by the caller (main.ts opens it on a full disk too). */
+  db: Db;
+  /** The disk's health (the listeners share it). */
+  storage: StorageHealth;
+  log: Logger;
+  now: () => number;
+  /** PostgreSQL connections of this node's pool. */
+  poolSize?: number;
+}
+
+export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
+  const { db, log, now, storage } = deps;
+  const config = deps.store;
+  if (config.kind === 'sqlite') {
+    const store = new QueueStore(db, deps.retry);
+    return {
+      kind: 'sqlite',
+      db,
+      queue: new SqliteQueueStoreContract(store, db),
+      spool: store.spool,
+      queueHealth: storage,
+      async recover() {
+        return storage.untilWritten('recover', () => {
+          const recovered = store.recover();
+          if (recovered > 0) mailLog(log, 'daemon', { state: 'recovered', recipients: recovered }, 'deliveries in flight at the last stop are queued again');
+        });
+      },
+      sweepSpool: () => store.sweepSpool(),
+      stops: [],
+    };
+  }
+  // Loaded only for kind "postgres": pg stays out of an SQLite daemon's memory.
+  const [{ default: pg }, { clientConfig, openPool }, { isConnectionFault }, { PgQueueStore }] = await Promise.all([
+    import('pg'),
+    import('./queue/pg/connect.ts'),
+    import('./queue/pg/faults.ts'),
+    import('./queue/pg/store.ts'),
+  ]);
+  const node = config.node ?? os.hostname();
+  const settings = { url: config.url, ...(config.passwordFile ? { passwordFile: config.passwordFile } : {}) };
+  const pool = openPool(settings, deps.poolSize ?? 20);
+  const stops: DaemonStores['stops'] = [{ name: 'queue database pool', stop: () => pool.end() }];
+  let queue: PgQueueStore;
+  try {
+    queue = await PgQueueStore.open({
+      pool,
+      node,
+      retry: deps.retry,
+      leaseMs: config.leaseMs,
+      now,
+      listenClient: () => new pg.Client(clientConfig(settings)),
+    });
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw err;
+  }
+  stops.push({ name: 'queue store', stop: () => queue.close() });
+  const queueHealth = new StorageHealth({
+    log,
+    now,
+    isFault: isConnectionFault,
+    failingText: 'the queue database (PostgreSQL) does not answer; deliveries wait and retry, new mail gets 451 4.3.0',
+    recoveredText: 'the queue database (PostgreSQL) answers again',
+  });
+  const spool = new Spool(spoolDirOf(deps.dataDir));
+  mailLog(log, 'daemon', { state: 'queue-database', node, url: config.url, leaseMs: config.leaseMs }, `queue on PostgreSQL as node ${node}`);
+  return {
+    kind: 'postgres',
+    db,
+    queue,
+    spool,
+    queueHealth,
+    node,
+    pool,
+    async recover() {
+      const recovered = await queue.recover();
+      if (recovered > 0)
+        mailLog(log, 'daemon', { state: 'recovered', recipients: recovered, node }, "this node's deliveries in flight at its last stop are queued again");
+      return () => undefined;
+    },
+    // The bodies are in the database once committed: every spool file left at start-up is an orphan.
+    sweepSpool: () => spool.sweep(new Set()),
+    stops,
+  };
+}
