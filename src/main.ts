@@ -232,6 +232,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       storage,
       now,
       dane: () => daneState,
+      ...(stores.slots ? { sharedSlots: stores.slots } : {}),
     });
     started.push({ name: 'remote courier', stop: () => remote.close() });
     // Maildir writes and the SPF/DKIM/DMARC checks of port 25 (through our resolver, dns.servers,

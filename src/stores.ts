@@ -6,6 +6,7 @@
 import os from 'node:os';
 import type pg from 'pg';
 import type { StoreConfig } from './config/types.ts';
+import type { SharedSlots } from './core/limiter.ts';
 import type { Db } from './db/open.ts';
 import { StorageHealth } from './db/storage-fault.ts';
 import { type Logger, mailLog } from './log/log.ts';
@@ -32,6 +33,8 @@ export interface DaemonStores {
   /** kind "postgres": this node's name on its claims, and the pool (others' stores may share it). */
   readonly node?: string;
   readonly pool?: pg.Pool;
+  /** kind "postgres": [outbound] concurrency_per_destination counted over every node (queue/pg/slots.ts). */
+  readonly slots?: SharedSlots;
   /** At start-up, before the workers: this node's work in flight at its last stop queued again. Returns a stop for retries. */
   recover(): Promise<() => void>;
   /** Removes the spool files no message names (written before a crash). Returns how many. */
@@ -76,11 +79,12 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
     };
   }
   // Loaded only for kind "postgres": pg stays out of an SQLite daemon's memory.
-  const [{ default: pg }, { clientConfig, openPool }, { isConnectionFault }, { PgQueueStore }] = await Promise.all([
+  const [{ default: pg }, { clientConfig, openPool }, { isConnectionFault }, { PgQueueStore }, { PgDestinationSlots }] = await Promise.all([
     import('pg'),
     import('./queue/pg/connect.ts'),
     import('./queue/pg/faults.ts'),
     import('./queue/pg/store.ts'),
+    import('./queue/pg/slots.ts'),
   ]);
   const node = config.node ?? os.hostname();
   const settings = { url: config.url, ...(config.passwordFile ? { passwordFile: config.passwordFile } : {}) };
@@ -101,6 +105,16 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
     throw err;
   }
   stops.push({ name: 'queue store', stop: () => queue.close() });
+  // This node's slots of each destination, with the claims' lease: a dead node's free up with its claims.
+  let slots: Awaited<ReturnType<typeof PgDestinationSlots.open>>;
+  try {
+    slots = await PgDestinationSlots.open({ pool, node, leaseMs: config.leaseMs, now, listenClient: () => new pg.Client(clientConfig(settings)) });
+  } catch (err) {
+    await queue.close().catch(() => undefined);
+    await pool.end().catch(() => undefined);
+    throw err;
+  }
+  stops.push({ name: 'destination slots', stop: () => slots.close() });
   const queueHealth = new StorageHealth({
     log,
     now,
@@ -118,6 +132,7 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
     queueHealth,
     node,
     pool,
+    slots,
     async recover() {
       const recovered = await queue.recover();
       if (recovered > 0)

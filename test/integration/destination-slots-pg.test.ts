@@ -2,7 +2,8 @@
 // two nodes (two pools, two slot sets) on one database never hold more slots of a destination than
 // the limit together; a dead node's slots are free once its lease runs out; a release wakes a
 // waiting node at once (NOTIFY); two remote couriers delivering to one receiver open no more
-// sessions together than the limit.
+// sessions together than the limit; two Sealpost daemons on one database deliver to a destination
+// no more at once than its limit.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,9 +18,12 @@ import { RemoteCourier } from '../../src/outbound/courier.ts';
 import { clientConfig, openPool } from '../../src/queue/pg/connect.ts';
 import { migrate } from '../../src/queue/pg/schema.ts';
 import { PgDestinationSlots, type PgDestinationSlotsDeps } from '../../src/queue/pg/slots.ts';
+import { startNodes } from '../helpers/nodes.ts';
 import { freePort } from '../helpers/ports.ts';
 import { type Postgres, startPostgres } from '../helpers/postgres.ts';
+import { sendOne } from '../helpers/smtp-send.ts';
 import type { Scope } from '../helpers/tmp.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { job, outboundConfig } from './outbound-setup.ts';
 
 let server: Postgres | undefined;
@@ -191,4 +195,58 @@ test('two remote couriers sharing the slots deliver no more messages to a destin
   for (const r of results) assert.equal(r.get(1)?.kind, 'delivered', JSON.stringify(r.get(1)));
   assert.equal(delivered, 12);
   assert.equal(most, limit, `${limit} deliveries at once across both nodes at most; saw ${most}`);
+});
+
+test('two Sealpost nodes with concurrency_per_destination = 1 deliver to a destination one message at a time between them', { timeout: 120_000 }, async (t) => {
+  assert.ok(server, 'the PostgreSQL server started');
+  let busy = 0;
+  let most = 0;
+  const delivered: string[] = [];
+  const receiver = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    disableReverseLookup: true,
+    logger: false,
+    onMailFrom(_a, _s, cb) {
+      busy++;
+      most = Math.max(most, busy);
+      cb();
+    },
+    onData(stream, _s, cb) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        delivered.push(/^Subject: (.*)$/m.exec(Buffer.concat(chunks).toString())?.[1]?.trim() ?? '');
+        setTimeout(() => {
+          busy--;
+          cb();
+        }, 200);
+      });
+    },
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => receiver.listen(port, '127.0.0.1', () => resolve()));
+  t.after(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
+  const cluster = await startNodes(t, server, {
+    count: 2,
+    config: { outbound: { relay: `smtp:[127.0.0.1]:${port}`, relay_tls: 'none', concurrency_per_destination: 1 }, store: { allow_local_maildir: true } },
+  });
+  const sent = await Promise.all(
+    Array.from({ length: 8 }, (_, i) =>
+      sendOne({
+        host: cluster.host(i % 2),
+        port: (cluster.nodes[i % 2] as (typeof cluster.nodes)[number]).smtpPort,
+        from: 'sender@example.test',
+        to: `r${i}@dest.test`,
+        subject: `slot-${i}`,
+      }),
+    ),
+  );
+  assert.deepEqual(
+    sent.map((s) => s.code),
+    Array(8).fill(250),
+  );
+  await waitFor(() => delivered.length >= 8, { timeoutMs: 60_000, what: '8 messages at the receiver' });
+  assert.deepEqual([...delivered].sort(), Array.from({ length: 8 }, (_, i) => `slot-${i}`).sort(), 'each delivered once');
+  assert.equal(most, 1, `one delivery at a time across both nodes; saw ${most}`);
 });
