@@ -15,6 +15,7 @@ import type { NewMessage, Transport } from '../message.ts';
 import { expired, nextAttemptAt, type RetryPolicy } from '../schedule.ts';
 import { type CompleteOptions, describe, type FailedRecipient, type Finished } from '../store.ts';
 import { QueueUnavailable } from '../unavailable.ts';
+import { withClient } from './connect.ts';
 import { isConnectionFault } from './faults.ts';
 import { AsyncGroupCommit } from './group-commit.ts';
 import { type Listener, listen } from './listen.ts';
@@ -104,6 +105,8 @@ export class PgQueueStore implements QueueStoreContract {
   private readonly group: AsyncGroupCommit<Pending>;
   private readonly wake = new HandOff();
   private heartbeat: NodeJS.Timeout | undefined;
+  /** Recipients claimed through this store whose outcome complete() has not been given yet: what the heartbeat renews. */
+  private readonly inFlight = new Set<number>();
   private listener: Listener | undefined;
 
   private constructor(deps: PgQueueStoreDeps) {
@@ -199,6 +202,9 @@ export class PgQueueStore implements QueueStoreContract {
       'SELECT id, received_at, sender, size, body, smtputf8, eight_bit, tls_required FROM messages WHERE id = ANY($1) ORDER BY received_at, id',
       [[...byMessage.keys()]],
     );
+    // Renewed from here on; had the read of the messages failed (the database went away), the
+    // claims would be left to run out and be claimed again.
+    for (const r of rows) this.inFlight.add(Number(r.id));
     return messages.rows.map((m) => ({
       queueId: m.id,
       sender: m.sender,
@@ -212,12 +218,23 @@ export class PgQueueStore implements QueueStoreContract {
     }));
   }
 
-  /** The heartbeat: every claim of this node is leased for another leaseMs. Returns how many. */
+  /**
+   * The heartbeat: the claims this store handed out and has not been told the outcome of are
+   * leased for another leaseMs. Returns how many. Not every active row of this node: a claim whose
+   * outcome could not be recorded (the database went away during complete()), or whose claim
+   * statement's answer was lost, is left to expire, and is claimed again (at least once), instead
+   * of being renewed for as long as the node runs.
+   */
   async renew(now: number): Promise<number> {
-    const { rowCount } = await this.deps.pool.query(`UPDATE recipients SET lease_until = $2 WHERE owner = $1 AND state = 'active'`, [
-      this.deps.node,
-      now + this.deps.leaseMs,
-    ]);
+    const ids = [...this.inFlight];
+    const { rowCount } =
+      ids.length === 0
+        ? { rowCount: 0 }
+        : await this.deps.pool.query(`UPDATE recipients SET lease_until = $2 WHERE owner = $1 AND state = 'active' AND id = ANY($3::bigint[])`, [
+            this.deps.node,
+            now + this.deps.leaseMs,
+            ids,
+          ]);
     await this.deps.pool.query('UPDATE nodes SET heartbeat_at = $2 WHERE name = $1', [this.deps.node, now]);
     return rowCount ?? 0;
   }
@@ -229,6 +246,15 @@ export class PgQueueStore implements QueueStoreContract {
    * which of them ends it (deletes it, writes the DSN).
    */
   async complete(job: DeliveryJob, outcomes: ReadonlyMap<number, Outcome>, now: number, options: CompleteOptions = {}): Promise<Finished | undefined> {
+    try {
+      return await this.record(job, outcomes, now, options);
+    } finally {
+      // Recorded or not, the heartbeat stops renewing these claims (renew()).
+      for (const r of job.recipients) this.inFlight.delete(r.id);
+    }
+  }
+
+  private async record(job: DeliveryJob, outcomes: ReadonlyMap<number, Outcome>, now: number, options: CompleteOptions): Promise<Finished | undefined> {
     const notices: NewMessage[] = [];
     // Not durable at COMMIT, as with SQLite: an outcome lost in a crash of the database means the
     // delivery is made again (at least once), and its DSN, written in the same transaction, with it.
@@ -392,18 +418,17 @@ export class PgQueueStore implements QueueStoreContract {
 
   /** `durable` false: COMMIT returns before the WAL is flushed (synchronous_commit off for this transaction). */
   private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>, durable = true): Promise<T> {
-    const client = await this.deps.pool.connect();
-    try {
-      await client.query(durable ? 'BEGIN' : 'BEGIN; SET LOCAL synchronous_commit TO off');
-      const result = await fn(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    return withClient(this.deps.pool, async (client) => {
+      try {
+        await client.query(durable ? 'BEGIN' : 'BEGIN; SET LOCAL synchronous_commit TO off');
+        const result = await fn(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
   }
 }
 
