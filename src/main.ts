@@ -7,7 +7,6 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { AuthGuard } from './auth/guard.ts';
-import { UsersStore } from './auth/users.ts';
 import { type SessionProcesses, startSessionProcesses } from './cluster/primary.ts';
 import { reviveBody } from './cluster/protocol.ts';
 import { SharedAnvil } from './cluster/shared-anvil.ts';
@@ -30,7 +29,7 @@ import { BodyBudget } from './inbound/memory-budget.ts';
 import type { InboundDeps } from './inbound/session.ts';
 import { SessionStats } from './inbound/session-stats.ts';
 import { createIntake } from './intake/intake.ts';
-import { checkDeps, loadSigning, offloadChecks } from './intake/wiring.ts';
+import { checkDeps, loadSigning, offloadChecks, reloadDkim } from './intake/wiring.ts';
 import { createLocalCourier } from './local/courier.ts';
 import { LocalDeliveryStats } from './local/delivery-stats.ts';
 import { type Logger, mailLog, observeMailEvents } from './log/log.ts';
@@ -39,7 +38,6 @@ import { startHttpsListener } from './mta-sts/listener.ts';
 import { hostedPolicies } from './mta-sts/policy.ts';
 import { startOffloadThread } from './offload/client.ts';
 import { startAttemptsPruning } from './outbound/attempts-prune.ts';
-import { AttemptsStore } from './outbound/attempts-store.ts';
 import type { DaneState } from './outbound/courier.ts';
 import { forwardingCourier } from './outbound/forward.ts';
 import { createRemoteCourier } from './outbound/remote.ts';
@@ -51,6 +49,7 @@ import { QueueWorker } from './queue/worker.ts';
 import { networkMatcher } from './routing/networks.ts';
 import { buildDirectory, decideRecipient } from './routing/recipients.ts';
 import { RspamdStats } from './rspamd/stats.ts';
+import type { SharedStores } from './shared-state/stores.ts';
 import type { StatusFacts } from './status-page/page.ts';
 import { openStores } from './stores.ts';
 import { createAlpnChallenges } from './tls/alpn-challenges.ts';
@@ -61,9 +60,7 @@ import { loadTrust } from './tls-policy/trust.ts';
 import { postReport } from './tlsrpt/post.ts';
 import { withTlsReports } from './tlsrpt/receive.ts';
 import { reportMailboxes } from './tlsrpt/record.ts';
-import { TlsrptSentStore } from './tlsrpt/sent-store.ts';
 import { startTlsrpt } from './tlsrpt/service.ts';
-import { TlsReportStore } from './tlsrpt/store.ts';
 
 /**
  * Maildir deliveries at once (Postfix's default_destination_concurrency_limit). They mostly wait
@@ -79,7 +76,8 @@ export interface DaemonDeps {
   /** The config file, read again on reload(); without it reload() re-reads certificate files only. */
   configFile?: string;
   /** What `sealpost status --json` reports (cli/status.ts), for the status page (listen.status_http). */
-  statusFacts?: (now: number) => Promise<StatusFacts>;
+  /** `shared`: the daemon's shared stores (on PostgreSQL, read through its pool rather than one of the page's own). */
+  statusFacts?: (now: number, shared: SharedStores) => Promise<StatusFacts>;
   /** A test clock jumped (cli/test-clock.ts): timers that wait for a time of day look again. */
   onClockJump?: (listener: () => void) => void;
 }
@@ -139,14 +137,22 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     const db = openOnFullDisk(config.dataDir, deps.migrationsDir, log);
     started.push({ name: 'database', stop: () => db.close() });
     convertToIncrementalVacuum(db, log, now);
-    // The queue (SQLite here, or PostgreSQL shared by several nodes) and the other stores (stores.ts).
+    // The queue (SQLite here, or PostgreSQL shared by several nodes) and the other stores (stores.ts):
+    // users, attempts, the MTA-STS cache and the TLS report state in `shared` (with the queue).
     const stores = await openStores({ store: config.store, dataDir: config.dataDir, retry: config.queue, db, storage, log, now });
     started.push(...stores.stops);
-    const { queue, spool } = stores;
+    const { queue, spool, shared } = stores;
     const stopRecover = await stores.recover();
     started.push({ name: 'recover', stop: stopRecover });
     const orphans = await stores.sweepSpool();
     if (orphans > 0) mailLog(log, 'daemon', { state: 'recovered', spoolFiles: orphans }, 'spool files of messages never committed were removed');
+    // [store] kind = "postgres": the files every node shares (the ACME cache, DKIM keys) are in step
+    // before the keys and certificates load; then kept so (shared-files/): loaded only in this mode.
+    const sharing =
+      config.store.kind === 'postgres'
+        ? await (await import('./shared-files/node.ts')).startNodeSharing(config.store, config.dataDir, { log, now })
+        : undefined;
+    if (sharing) started.push({ name: 'shared files', stop: () => sharing.close() });
     // Every configured DKIM key and the SRS secret, before anything listens (intake/wiring.ts).
     const signing = await loadSigning(config, now);
     const { signer, srsKeys, srsDirectory } = signing;
@@ -171,17 +177,21 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         ? (await import('./metrics/daemon.ts')).createDaemonMetrics({
             addresses: config.listen.metrics,
             db,
+            ...(stores.queueSizes ? { queue: stores.queueSizes } : {}),
             certificates: () => new Map([...tls.store.current().byName].map(([name, entry]) => [name, entry.notAfter])),
             log,
             now,
           })
         : undefined;
     if (metrics) observeMailEvents(log, metrics.observe);
+    const stopSizes = metrics ? stores.watchSizes?.() : undefined;
+    if (stopSizes) started.push({ name: 'queue gauges', stop: stopSizes });
 
     // What reload() swaps: the config in force (its reloadable parts) and the domain directory.
     let inForce = config;
-    // TLS-ALPN-01 challenge certificates: the ACME manager writes, the HTTPS listener serves.
-    const alpn = createAlpnChallenges();
+    // TLS-ALPN-01 challenge certificates: the ACME manager writes, the HTTPS listener serves (with
+    // several nodes, also those another node's order published).
+    const alpn = sharing ? sharing.alpn(createAlpnChallenges()) : createAlpnChallenges();
     if (config.listen.https.length > 0) {
       const https = await startHttpsListener({
         addresses: config.listen.https,
@@ -193,11 +203,13 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       });
       started.push({ name: 'https', stop: () => https.close() });
     }
+    let acmeManager: { reloadCache(): Promise<void> } | undefined;
     if (config.acme.enabled) {
       // Loaded only when enabled: acme-client and its HTTP stack are a large share of the memory.
       const { startAcmeService } = await import('./acme/service.ts');
-      const acme = await startAcmeService({ config, store: tls.store, log, clock: { now }, alpn });
+      const acme = await startAcmeService({ config, store: tls.store, log, clock: { now }, alpn, ...(sharing ? { nodes: sharing } : {}) });
       started.push({ name: 'acme', stop: () => acme.stop() });
+      acmeManager = acme.manager;
     }
     let directory = buildDirectory(config.domains, srsDirectory);
     const newId = () => newQueueId(now());
@@ -232,6 +244,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       storage,
       now,
       dane: () => daneState,
+      attempts: shared.attempts,
+      stsCache: shared.sts,
       ...(stores.slots ? { sharedSlots: stores.slots } : {}),
     });
     started.push({ name: 'remote courier', stop: () => remote.close() });
@@ -254,8 +268,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     });
     started.push({ name: 'LMTP connections', stop: () => localCourier.close() });
     // Mail to a [[domain]] tlsrpt_rua mailbox is read as TLS reports once delivered (tlsrpt/receive.ts).
-    const tlsReports = new TlsReportStore(db);
-    const local = withTlsReports(localCourier, { store: tlsReports, mailboxes: () => reportMailboxes(inForce.domains), log, now });
+    const local = withTlsReports(localCourier, { store: shared.tlsReports, mailboxes: () => reportMailboxes(inForce.domains), log, now });
     // Stopped after the workers (started before them), so the last local deliveries are counted.
     const localStats = new LocalDeliveryStats(db, { now, log, storage });
     started.push({ name: 'local delivery stats', stop: () => localStats.close() });
@@ -299,11 +312,18 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       onCollect: (ms) => log.info({ ms: Math.round(ms), rssMiB: Math.round(process.memoryUsage.rss() / 2 ** 20) }, 'full collection after a burst'),
     });
     started.push({ name: 'quiet gc', stop: stopQuietGc });
-    const stopPruning = startAttemptsPruning({ db, attempts: new AttemptsStore(db), retentionMs: config.queue.attemptsRetentionMs, now, log, storage });
+    const stopPruning = startAttemptsPruning({
+      ...(shared.kind === 'sqlite' ? { db } : {}),
+      attempts: shared.attempts,
+      retentionMs: config.queue.attemptsRetentionMs,
+      now,
+      log,
+      storage,
+    });
     started.push({ name: 'attempts pruning', stop: stopPruning });
     // TLS reports (RFC 8460) once a UTC day about the previous day's attempts, to the domains that ask.
     if (config.tlsrpt.enabled) {
-      const tlsrptStore = new TlsrptSentStore(db);
+      const tlsrptStore = shared.tlsrptSent;
       const trust = loadTrust(config.outbound.caFile);
       const from = `tlsrpt-noreply@${signer.domains[0] ?? config.domains[0]?.name ?? config.hostname}`;
       const scheduler = startTlsrpt({
@@ -314,12 +334,12 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         now,
         newId,
         route: (address) => decideRecipient(address, directory, true),
-        enqueue: (message) => {
-          tlsrptStore.markMessage(message.id, message.receivedAt);
+        enqueue: async (message) => {
+          await tlsrptStore.markMessage(message.id, message.receivedAt);
           return queue.enqueue(message);
         },
         post: (url, gzip) => postReport(url, gzip, { resolver: dnsResolver, trust, timeoutMs: 30_000, ipv6: config.outbound.ipv6 }),
-        attempts: new AttemptsStore(db),
+        attempts: shared.attempts,
         store: tlsrptStore,
         resolveTxt: (name) => dnsResolver.resolveTxt(name),
         log,
@@ -372,7 +392,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     };
     // One guard for 587 and 465: a client cannot double its guesses by switching ports.
     const authenticate = createAuthenticator({
-      users: new UsersStore(db),
+      users: shared.users,
       guard: new AuthGuard({ ...config.auth, lockoutMs: config.auth.lockoutSeconds * 1000 }),
       log,
       now,
@@ -466,7 +486,15 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       if (!statusFacts) throw new Error('listen.status_http is set but the caller gave no statusFacts (a bug)');
       // Loaded only when on; after the listeners, so that its first page finds them answering.
       const { startStatusPage } = await import('./status-page/service.ts');
-      const page = await startStatusPage({ config, facts: statusFacts, store: tls.store, log, now });
+      // The outbound chart from the nodes' shared attempts on PostgreSQL (the other charts are this node's).
+      const page = await startStatusPage({
+        config,
+        facts: (at) => statusFacts(at, shared),
+        store: tls.store,
+        log,
+        now,
+        ...(shared.kind === 'postgres' ? { attempts: shared.attempts } : {}),
+      });
       started.push({ name: 'status page', stop: () => page.close() });
     }
     // The start-up reserve for the next start on a full disk (db/reserve.ts); only with room to spare.
@@ -491,8 +519,18 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       ? import('./doctor/startup.ts').then((m) => m.runStartupDoctor(config, { resolver: nodeResolver, log, now }))
       : undefined;
 
+    // Another node's change to the shared files: the ACME swap path (the cert store, every session
+    // process) for a certificate, the DKIM reload for a key.
+    sharing?.onChange(async (paths) => {
+      if (paths.some((p) => p.startsWith('certs/acme/'))) await acmeManager?.reloadCache();
+      if (paths.some((p) => p.startsWith('dkim/'))) {
+        await reloadDkim(signing, log);
+        await sessions?.reload();
+      }
+    });
     const reloadOnce = async (): Promise<void> => {
       await tls.reload();
+      await reloadDkim(signing, log);
       // Each session process reads the config and certificate files again itself.
       await sessions?.reload();
       if (deps.configFile === undefined) return mailLog(log, 'daemon', { state: 'reloaded' });

@@ -2,7 +2,8 @@
 // data_dir (always: session stats, rspamd stats, DNSBL counts, local delivery stats, and for now
 // every table not moved yet), and the queue, on that database (kind "sqlite") or on PostgreSQL
 // (kind "postgres": a pool, this node's PgQueueStore with its lease, heartbeat and LISTEN). A store
-// that moves to PostgreSQL is swapped here, in openStores, and nowhere else.
+// that moves to PostgreSQL is swapped here, in openStores, and nowhere else: the users, attempts,
+// MTA-STS cache and TLS report state follow the queue (shared-state/stores.ts, on this pool).
 import os from 'node:os';
 import type pg from 'pg';
 import type { StoreConfig } from './config/types.ts';
@@ -10,12 +11,14 @@ import type { SharedSlots } from './core/limiter.ts';
 import type { Db } from './db/open.ts';
 import { StorageHealth } from './db/storage-fault.ts';
 import { type Logger, mailLog } from './log/log.ts';
+import type { QueueSizes } from './metrics/queue-sizes.ts';
 import type { QueueStoreContract } from './queue/contract.ts';
 import type { PgQueueStore } from './queue/pg/store.ts';
 import type { RetryPolicy } from './queue/schedule.ts';
 import { Spool, spoolDirOf } from './queue/spool.ts';
 import { SqliteQueueStoreContract } from './queue/sqlite-contract.ts';
 import { QueueStore } from './queue/store.ts';
+import { openSharedStores, type SharedStores } from './shared-state/stores.ts';
 
 export interface DaemonStores {
   readonly kind: StoreConfig['kind'];
@@ -23,6 +26,15 @@ export interface DaemonStores {
   readonly db: Db;
   /** The queue the workers, intake and the session processes' primary use. */
   readonly queue: QueueStoreContract;
+  /** Users, attempts, the MTA-STS cache, TLS reports received and sent: in db, or on the nodes' PostgreSQL beside the queue. */
+  readonly shared: SharedStores;
+  /**
+   * kind "postgres": the queue gauges of listen.metrics (a scrape reads synchronously), refreshed
+   * every 10 s while `watchSizes` runs; absent: the metrics read the SQLite queue themselves.
+   */
+  readonly queueSizes?: () => QueueSizes;
+  /** Starts refreshing queueSizes (with listen.metrics only); returns its stop. */
+  watchSizes?(): () => void;
   /** Where large bodies are written as they arrive (data_dir/spool; with PostgreSQL only until COMMIT). */
   readonly spool: Spool;
   /**
@@ -62,10 +74,12 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
   const config = deps.store;
   if (config.kind === 'sqlite') {
     const store = new QueueStore(db, deps.retry);
+    const shared = await openSharedStores({ store: config }, { db, onAttemptsError: (err) => attemptsLost(err, storage, log) });
     return {
       kind: 'sqlite',
       db,
       queue: new SqliteQueueStoreContract(store, db),
+      shared,
       spool: store.spool,
       queueHealth: storage,
       async recover() {
@@ -75,17 +89,20 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
         });
       },
       sweepSpool: () => store.sweepSpool(),
-      stops: [],
+      // Before the database closes, after the couriers (started later, stopped first): their last attempts are written.
+      stops: [{ name: 'shared stores', stop: () => shared.close() }],
     };
   }
   // Loaded only for kind "postgres": pg stays out of an SQLite daemon's memory.
-  const [{ default: pg }, { clientConfig, openPool }, { isConnectionFault }, { PgQueueStore }, { PgDestinationSlots }] = await Promise.all([
-    import('pg'),
-    import('./queue/pg/connect.ts'),
-    import('./queue/pg/faults.ts'),
-    import('./queue/pg/store.ts'),
-    import('./queue/pg/slots.ts'),
-  ]);
+  const [{ default: pg }, { clientConfig, openPool, targetOf }, { isConnectionFault }, { PgQueueStore }, { pgQueueSizes }, { PgDestinationSlots }] =
+    await Promise.all([
+      import('pg'),
+      import('./queue/pg/connect.ts'),
+      import('./queue/pg/faults.ts'),
+      import('./queue/pg/store.ts'),
+      import('./queue/pg/admin.ts'),
+      import('./queue/pg/slots.ts'),
+    ]);
   const node = config.node ?? os.hostname();
   const settings = { url: config.url, ...(config.passwordFile ? { passwordFile: config.passwordFile } : {}) };
   const pool = openPool(settings, deps.poolSize ?? 20);
@@ -102,7 +119,13 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
     });
   } catch (err) {
     await pool.end().catch(() => undefined);
-    throw err;
+    if (!isConnectionFault(err) && !/password authentication failed|does not exist/.test((err as Error).message)) throw err;
+    // The start-up fails (a supervisor starts it again); the operator is told where to look.
+    const t = targetOf(config.url);
+    throw new Error(
+      `the PostgreSQL queue at postgres://${t.user}@${t.host}:${t.port}/${t.database} does not answer (${(err as Error).message}): check store.url, the password (store.password_file or PGPASSFILE), and that PostgreSQL runs and accepts this host (listen_addresses, pg_hba.conf)`,
+      { cause: err },
+    );
   }
   stops.push({ name: 'queue store', stop: () => queue.close() });
   // This node's slots of each destination, with the claims' lease: a dead node's free up with its claims.
@@ -119,20 +142,42 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
     log,
     now,
     isFault: isConnectionFault,
+    // A database comes back in seconds (a restart, a fail-over): look again soon, not after 30 s.
+    minBackoffMs: 500,
+    maxBackoffMs: 5000,
+    readsHeal: true,
     failingText: 'the queue database (PostgreSQL) does not answer; deliveries wait and retry, new mail gets 451 4.3.0',
     recoveredText: 'the queue database (PostgreSQL) answers again',
   });
+  const shared = await openSharedStores({ store: config }, { pool, onAttemptsError: (err) => attemptsLost(err, queueHealth, log) });
+  // Closed before the queue store and the pool (stops run in reverse).
+  stops.push({ name: 'shared stores', stop: () => shared.close() });
   const spool = new Spool(spoolDirOf(deps.dataDir));
   mailLog(log, 'daemon', { state: 'queue-database', node, url: config.url, leaseMs: config.leaseMs }, `queue on PostgreSQL as node ${node}`);
+  let sizes: QueueSizes = { recipients: [], messages: 0, oldestReceivedAt: undefined };
+  const refresh = (): Promise<void> =>
+    pgQueueSizes(pool).then(
+      (s) => void (sizes = s),
+      // The database does not answer: the gauges keep their last values (the workers log the episode).
+      () => undefined,
+    );
   return {
     kind: 'postgres',
     db,
     queue,
+    shared,
     spool,
     queueHealth,
     node,
     pool,
     slots,
+    queueSizes: () => sizes,
+    watchSizes() {
+      void refresh();
+      const timer = setInterval(() => void refresh(), 10_000);
+      timer.unref();
+      return () => clearInterval(timer);
+    },
     async recover() {
       const recovered = await queue.recover();
       if (recovered > 0)
@@ -143,4 +188,9 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
     sweepSpool: () => spool.sweep(new Set()),
     stops,
   };
+}
+
+/** An attempts batch that could not be written: one 'storage' record per episode, else an error. */
+function attemptsLost(err: unknown, health: StorageHealth, log: Logger): void {
+  if (!health.fault('attempts', err)) log.error({ err }, 'could not record delivery attempts (the hop records have them)');
 }

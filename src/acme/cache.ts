@@ -5,11 +5,13 @@
 //   <name>/meta.json                      which files are current (written last: the commit point)
 //   <name>/next-key.json (0600)           a staged next key and when it was staged (`sealpost dane rollover`)
 // Every file is written atomically (tmp + fsync + rename + fsync dir), so a crash leaves the
-// previous generation in force. Side effects: file system only.
+// previous generation in force. Each writer takes a FileWriter (local disk by default; with
+// [store] kind = "postgres" the shared_files table too, src/shared-files/), so every node gets the
+// same files. Side effects: file system (and that table) only.
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../core/durable-fs.ts';
+import { type FileWriter, localFiles } from '../core/durable-fs.ts';
 
 export interface AccountRecord {
   directory: string;
@@ -51,8 +53,9 @@ export async function loadAccountKey(root: string): Promise<string | undefined> 
   return readOptional(path.join(root, 'account.key'));
 }
 
-export async function saveAccountKey(root: string, pem: string): Promise<void> {
-  await writeFileAtomic(path.join(root, 'account.key'), pem, 0o600);
+/** `exclusive`: fails with EEXIST when another node (or process) stored an account key first. */
+export async function saveAccountKey(root: string, pem: string, files: FileWriter = localFiles, exclusive = false): Promise<void> {
+  await files.write(path.join(root, 'account.key'), pem, 0o600, { exclusive });
 }
 
 /** The account URL registered at `directory`, if any. */
@@ -67,7 +70,7 @@ export async function loadAccountUrl(root: string, directory: string): Promise<s
   }
 }
 
-export async function saveAccountUrl(root: string, record: AccountRecord): Promise<void> {
+export async function saveAccountUrl(root: string, record: AccountRecord, files: FileWriter = localFiles): Promise<void> {
   const file = path.join(root, 'account.json');
   let records: AccountRecord[] = [];
   try {
@@ -77,7 +80,7 @@ export async function saveAccountUrl(root: string, record: AccountRecord): Promi
     records = [];
   }
   records = [...records.filter((r) => r.directory !== record.directory), record];
-  await writeFileAtomic(file, `${JSON.stringify(records, null, 2)}\n`, 0o600);
+  await files.write(file, `${JSON.stringify(records, null, 2)}\n`, 0o600);
 }
 
 /** Reads the current generation of a certificate entry (no checks beyond readability; lint is the caller's). */
@@ -118,22 +121,23 @@ export async function saveEntry(
   generation: string,
   material: { keyPem: string; certPem: string },
   meta: Omit<CertMeta, 'keyFile' | 'chainFile'>,
+  files: FileWriter = localFiles,
 ): Promise<CertMeta> {
   const dir = path.join(root, safeName(primaryName));
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const tag = generation.replace(/[^A-Za-z0-9]/g, '').slice(0, 64) || randomBytes(8).toString('hex');
   const full: CertMeta = { ...meta, keyFile: `key-${tag}.pem`, chainFile: `fullchain-${tag}.pem` };
   const previous = await loadEntry(root, primaryName);
-  await writeFileAtomic(path.join(dir, full.keyFile), material.keyPem, 0o600);
-  await writeFileAtomic(path.join(dir, full.chainFile), material.certPem, 0o644);
-  await writeFileAtomic(path.join(dir, 'meta.json'), `${JSON.stringify(full, null, 2)}\n`, 0o644);
+  await files.write(path.join(dir, full.keyFile), material.keyPem, 0o600);
+  await files.write(path.join(dir, full.chainFile), material.certPem, 0o644);
+  await files.write(path.join(dir, 'meta.json'), `${JSON.stringify(full, null, 2)}\n`, 0o644);
   const keep = new Set(['meta.json', full.keyFile, full.chainFile]);
   if (previous.kind === 'found') {
     keep.add(previous.entry.meta.keyFile);
     keep.add(previous.entry.meta.chainFile);
   }
   for (const file of await readdir(dir)) {
-    if (!keep.has(file) && /^(key|fullchain)-.*\.pem$/.test(file)) await unlink(path.join(dir, file)).catch(() => undefined);
+    if (!keep.has(file) && /^(key|fullchain)-.*\.pem$/.test(file)) await files.remove(path.join(dir, file)).catch(() => undefined);
   }
   return full;
 }
@@ -157,17 +161,15 @@ export async function loadStagedKey(root: string, primaryName: string): Promise<
   }
 }
 
-export async function saveStagedKey(root: string, primaryName: string, record: StagedKeyRecord): Promise<void> {
+export async function saveStagedKey(root: string, primaryName: string, record: StagedKeyRecord, files: FileWriter = localFiles): Promise<void> {
   const dir = path.join(root, safeName(primaryName));
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeFileAtomic(path.join(dir, 'next-key.json'), `${JSON.stringify(record, null, 2)}\n`, 0o600);
+  await files.write(path.join(dir, 'next-key.json'), `${JSON.stringify(record, null, 2)}\n`, 0o600);
 }
 
 /** After the switch: the staged key is the current one now. */
-export async function clearStagedKey(root: string, primaryName: string): Promise<void> {
-  await unlink(path.join(root, safeName(primaryName), 'next-key.json')).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOENT') throw err;
-  });
+export async function clearStagedKey(root: string, primaryName: string, files: FileWriter = localFiles): Promise<void> {
+  await files.remove(path.join(root, safeName(primaryName), 'next-key.json'));
 }
 
 export async function readOptional(file: string): Promise<string | undefined> {

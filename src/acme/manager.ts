@@ -6,10 +6,14 @@
 // any failure the old certificate keeps serving and the reason is logged.
 // The renewal and back-off state is one immutable value (renewal-state.ts); this file is the I/O
 // around its transitions.
+// On several nodes ([store] kind = "postgres") `files` writes the cache to PostgreSQL too, only the
+// node whose `leader.held()` is true orders and renews (the others look again every LEADER_LOOK_MS),
+// and reloadCache() takes in a certificate another node committed.
 // Side effects: files under <dataDir>/certs/acme, HTTPS to the CA, one timer, the control watcher.
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../config/types.ts';
+import { type FileWriter, localFiles } from '../core/durable-fs.ts';
 import { isStorageFault } from '../db/storage-fault.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 import { policyHosts } from '../mta-sts/policy.ts';
@@ -70,6 +74,10 @@ export interface AcmeDeps {
   poll?: OrderDeps['poll'];
   /** 'daemon': schedule by itself and answer `certs renew` requests; 'once': only renewNow(). */
   mode?: 'daemon' | 'once';
+  /** Where the cache is written: the local disk by default; with [store] kind = "postgres", shared_files too. */
+  files?: FileWriter;
+  /** Several nodes: only the one holding this (a PostgreSQL advisory lock) orders and renews. */
+  leader?: { held(): Promise<boolean> };
 }
 
 export type RenewOutcome =
@@ -81,11 +89,15 @@ export interface AcmeManager {
   status(): CertStatus;
   /** Renews now if due (or always with `force`); waits for an attempt already running first. */
   renewNow(force: boolean): Promise<RenewOutcome>;
+  /** Takes in the cache's current certificate when another node wrote a newer one (src/shared-files/). */
+  reloadCache(): Promise<void>;
   stop(): Promise<void>;
 }
 
 /** Longest single timer: the plan is re-evaluated at least this often (clock jumps, suspend). */
 const MAX_SLEEP_MS = 3_600_000;
+/** How often a node that does not hold the renewer lock looks whether it is free (its holder died). */
+export const LEADER_LOOK_MS = 30_000;
 
 export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
   const { config, log, clock, challenges } = deps;
@@ -94,6 +106,8 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
   const directory = config.acme.directory;
   const names = certificateNames(config);
   const root = cacheRoot(config.dataDir);
+  const files = deps.files ?? localFiles;
+  const leader = deps.leader;
 
   let caPem = '';
   if (config.acme.caFile) {
@@ -108,19 +122,22 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
   if (accountKeyPem === undefined) {
     accountKeyPem = await createKey('ecdsa-p256');
     try {
-      await saveAccountKey(root, accountKeyPem);
+      // Exclusive: two nodes starting at once must not end up with two accounts.
+      await saveAccountKey(root, accountKeyPem, files, true);
       mailLog(log, 'cert', { action: 'account-key-created', file: `${root}/account.key` }, 'ACME account key created');
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') accountKeyPem = (await loadAccountKey(root)) ?? accountKeyPem;
       // A full disk must not keep the daemon from starting: this key serves until the next start,
       // which makes (and, with room, stores) another; the CA takes a new account for it.
-      if (!isStorageFault(err)) throw err;
-      log.error(
-        { event: 'cert', action: 'account-key-not-stored', file: `${root}/account.key`, error: (err as Error).message },
-        'the disk is full: the new ACME account key is used from memory only',
-      );
+      else if (!isStorageFault(err)) throw err;
+      else
+        log.error(
+          { event: 'cert', action: 'account-key-not-stored', file: `${root}/account.key`, error: (err as Error).message },
+          'the disk is full: the new ACME account key is used from memory only',
+        );
     }
   }
-  const accountKey = accountKeyPem;
+  let accountKey = accountKeyPem;
   let accountUrl = await loadAccountUrl(root, directory);
 
   // Resume the failure count and retry time so a restart does not hammer a failing CA.
@@ -142,6 +159,8 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   let control: ControlWatcher | undefined;
+  /** What the last look at the renewer lock found (logged once per change). */
+  let role: 'renewer' | 'standby' | undefined;
 
   function refuse(reason: string): void {
     mailLog(log, 'cert', { action: 'refused', source: 'acme', names, error: reason }, 'ACME certificate refused; the previous certificate keeps serving');
@@ -175,6 +194,11 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
 
   /** One issuance attempt; the outcome is logged, saved and returned, never thrown. */
   async function attempt(why: string): Promise<RenewOutcome> {
+    if (leader) {
+      // The node that held the lock before may have registered the account: its key and URL are ours now.
+      accountKey = (await loadAccountKey(root).catch(() => undefined)) ?? accountKey;
+      accountUrl = (await loadAccountUrl(root, directory).catch(() => undefined)) ?? accountUrl;
+    }
     const replacing = replaces(state);
     const key = await nextKey();
     mailLog(
@@ -197,7 +221,7 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
     if (result.accountUrl && result.accountUrl !== accountUrl) {
       accountUrl = result.accountUrl;
       // Only a shortcut (the CA finds the account by its key again): a failed write is logged, not thrown.
-      await saveAccountUrl(root, { directory, url: accountUrl }).catch((err: unknown) =>
+      await saveAccountUrl(root, { directory, url: accountUrl }, files).catch((err: unknown) =>
         log.error({ event: 'cert', action: 'account-url-not-stored', error: (err as Error).message }, 'cannot store the ACME account URL'),
       );
     }
@@ -213,13 +237,20 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
     const serial = parsed.chain[0]?.serialNumber ?? '';
     let entry: CachedCert;
     try {
-      const meta = await saveEntry(root, config.hostname, serial || randomBytes(8).toString('hex'), result, {
-        names,
-        issuedAt: iso(now),
-        directory,
-        orderUrl: result.orderUrl,
-        jitter: random(),
-      });
+      const meta = await saveEntry(
+        root,
+        config.hostname,
+        serial || randomBytes(8).toString('hex'),
+        result,
+        {
+          names,
+          issuedAt: iso(now),
+          directory,
+          orderUrl: result.orderUrl,
+          jitter: random(),
+        },
+        files,
+      );
       entry = { meta, keyPem: result.keyPem, certPem: result.certPem };
     } catch (err) {
       return fail(`cannot write the certificate cache in ${root}: ${(err as Error).message}`);
@@ -230,7 +261,7 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
     state = issued(state, accepted, now); // and ask the CA about the new certificate's window
     if (key.kind === 'staged') {
       // The staged key serves now: it is no longer "next" (`dane show` prints only its record).
-      await clearStagedKey(root, config.hostname).catch((err: unknown) =>
+      await clearStagedKey(root, config.hostname, files).catch((err: unknown) =>
         log.error({ event: 'cert', action: 'staged-key-not-cleared', error: (err as Error).message }, 'cannot remove the staged key file'),
       );
     }
@@ -307,12 +338,35 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
     timer.unref?.();
   }
 
+  /** True when this node may order (one node, or the renewer lock's holder); a change is logged. */
+  async function mayOrder(): Promise<boolean> {
+    if (!leader) return true;
+    const held = await leader.held();
+    if (role !== (held ? 'renewer' : 'standby')) {
+      role = held ? 'renewer' : 'standby';
+      mailLog(
+        log,
+        'cert',
+        { action: role, names },
+        held ? 'this node orders and renews the ACME certificate for every node' : 'another node orders and renews the ACME certificate; this one loads it',
+      );
+    }
+    return held;
+  }
+
   async function tick(): Promise<void> {
     if (stopped) return;
     if (inFlight) {
       await inFlight.catch(() => undefined);
     } else {
       const next = nextStep(state, clock.now());
+      if (next.action !== 'wait' && !(await mayOrder())) {
+        if (stopped) return;
+        clearTimeout(timer);
+        timer = setTimeout(() => void tick(), LEADER_LOOK_MS);
+        timer.unref?.();
+        return;
+      }
       try {
         if (next.action === 'issue') await run(state.current ? 'renewal due' : 'no certificate yet');
         else if (next.action === 'poll-ari') await pollAri();
@@ -340,6 +394,8 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
     status,
     async renewNow(force) {
       while (inFlight) await inFlight.catch(() => undefined);
+      if (!(await mayOrder()))
+        return { kind: 'failed', names, reason: 'another node holds the ACME renewer lock and renews for every node; run sealpost certs renew there' };
       if (state.current && ariPollAt(state) !== undefined && state.ariOffered !== true) await pollAri(); // learn whether to send `replaces`
       const notDue = force ? undefined : notDueUntil(state, clock.now());
       if (notDue !== undefined) return { kind: 'not-due', names, nextRenewalAt: iso(notDue) };
@@ -348,6 +404,28 @@ export async function startAcme(deps: AcmeDeps): Promise<AcmeManager> {
       const outcome = await run(force ? 'renewal forced by the operator' : 'renewal requested by the operator');
       schedule();
       return outcome;
+    },
+    async reloadCache() {
+      if (inFlight || stopped) return; // our own order is writing it
+      const loaded = await loadEntry(root, config.hostname);
+      if (loaded.kind !== 'found') return;
+      const parsed = inspect(loaded.entry, { names, now: clock.now(), origin: 'cache' });
+      if (typeof parsed === 'string') return refuse(parsed);
+      if (state.current && parsed.chain[0]?.serialNumber === state.current.serial) return;
+      const accepted = admit(loaded.entry, parsed, { names, origin: 'cache', ...(deps.store ? { store: deps.store } : {}) });
+      if (typeof accepted === 'string') return refuse(accepted);
+      const replaced = state.current;
+      state = admitted(state, accepted);
+      mailLog(log, 'cert', {
+        action: 'loaded',
+        source: 'acme',
+        names,
+        serial: accepted.serial,
+        notAfter: iso(accepted.notAfter),
+        ...(replaced ? { replacedSerial: replaced.serial } : {}),
+      });
+      await saveStatus();
+      schedule();
     },
     async stop() {
       stopped = true;

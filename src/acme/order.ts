@@ -154,8 +154,8 @@ async function validate(client: acme.Client, authz: acme.Authorization, type: Ac
   if (type === 'tls-alpn-01') {
     if (!alpn) return `tls-alpn-01 challenge for ${name}: only the running daemon's HTTPS listener (listen.https) can answer it; start the daemon, then renew`;
     const [keyPem, certPem] = await acme.crypto.createAlpnCertificate(authz, keyAuthorization);
-    alpn.set(name, { keyPem: keyPem.toString(), certPem: certPem.toString() });
-  } else deps.challenges.set(challenge.token, keyAuthorization);
+    await alpn.set(name, { keyPem: keyPem.toString(), certPem: certPem.toString() });
+  } else await deps.challenges.set(challenge.token, keyAuthorization);
   try {
     await client.completeChallenge(challenge);
     await client.waitForValidStatus(authz);
@@ -165,8 +165,8 @@ async function validate(client: acme.Client, authz: acme.Authorization, type: Ac
     const detail = await challengeError(client, authz).catch(() => undefined);
     return `${type} challenge for ${name} failed: ${detail ?? explain('validating', err, deps.transport)}`;
   } finally {
-    if (type === 'tls-alpn-01') alpn?.delete(name);
-    else deps.challenges.delete(challenge.token);
+    // A failed delete leaves a stale row only (the token is never used again): not the order's failure.
+    await Promise.resolve(type === 'tls-alpn-01' ? alpn?.delete(name) : deps.challenges.delete(challenge.token)).catch(() => undefined);
   }
 }
 

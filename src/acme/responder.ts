@@ -6,11 +6,16 @@ import type { AddressInfo } from 'node:net';
 import type { ListenAddress } from '../config/types.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 
-/** Pending HTTP-01 challenges: token → key authorization. The manager writes, the responder reads. */
+/**
+ * Pending HTTP-01 challenges: token → key authorization. The manager writes (and awaits a set
+ * before it asks the CA to validate), the responder reads. `lookup`: where a token this process
+ * does not hold may be found (the nodes' shared table, src/shared-files/challenges.ts).
+ */
 export interface ChallengeTable {
   get(token: string): string | undefined;
-  set(token: string, keyAuthorization: string): void;
-  delete(token: string): void;
+  set(token: string, keyAuthorization: string): void | Promise<void>;
+  delete(token: string): void | Promise<void>;
+  lookup?(token: string): Promise<string | undefined>;
 }
 
 export function createChallengeTable(): ChallengeTable {
@@ -60,8 +65,14 @@ export async function startChallengeServer(addresses: readonly ListenAddress[], 
 }
 
 function listen(address: ListenAddress, challenges: ChallengeTable, log: Logger): Promise<http.Server> {
-  const server = http.createServer((req, res) => {
-    const reply = challengeReply(req.method ?? 'GET', req.url ?? '/', challenges);
+  const server = http.createServer(async (req, res) => {
+    let reply = challengeReply(req.method ?? 'GET', req.url ?? '/', challenges);
+    const token = (req.url ?? '').split('?')[0]?.slice(PREFIX.length) ?? '';
+    if (reply.status === 404 && challenges.lookup && (req.url ?? '').startsWith(PREFIX) && TOKEN.test(token)) {
+      // Another node's order: its key authorization is in the shared table.
+      const keyAuthorization = await challenges.lookup(token).catch(() => undefined);
+      if (keyAuthorization !== undefined) reply = { status: 200, body: keyAuthorization };
+    }
     if (reply.status === 200) mailLog(log, 'cert', { action: 'challenge-served', peer: req.socket.remoteAddress, url: req.url }, 'HTTP-01 challenge served');
     res.writeHead(reply.status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(reply.body), connection: 'close' });
     res.end(req.method === 'HEAD' ? undefined : reply.body);

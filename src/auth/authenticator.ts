@@ -7,7 +7,7 @@
 import { type Logger, mailLog } from '../log/log.ts';
 import type { AuthGuard } from './guard.ts';
 import { UNMATCHABLE_HASH, verifyPassword } from './password.ts';
-import { normalizeLogin } from './users.ts';
+import { normalizeLogin, type UserStore } from './users.ts';
 
 export interface AuthRequest {
   method: string;
@@ -22,7 +22,8 @@ export interface AuthRequest {
 export type AuthOutcome = { ok: true; user: string } | { ok: false; code: number; enhanced: string; text: string };
 
 export interface AuthenticatorDeps {
-  users: { passwordHash(address: string): string | undefined };
+  /** The users table (SQLite, or the nodes' shared PostgreSQL): read per AUTH. */
+  users: Pick<UserStore, 'passwordHash'>;
   guard: AuthGuard;
   log: Logger;
   now: () => number;
@@ -74,7 +75,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): (request: AuthRequ
 
       const address = normalizeLogin(request.username);
       const asOther = request.authzid !== undefined && request.authzid !== '' && normalizeLogin(request.authzid) !== address;
-      const stored = address === undefined || asOther ? undefined : users.passwordHash(address);
+      const stored = address === undefined || asOther ? undefined : await users.passwordHash(address);
       // Unknown users cost a full scrypt as well, so timing does not tell which logins exist.
       const matches = await verifyPassword(request.password, stored ?? UNMATCHABLE_HASH);
       settled = true;

@@ -1,5 +1,6 @@
 // The users table: who may authenticate for submission, with their scrypt hashes. The only writer
-// of `users`; reads happen per AUTH, so `sealpost user` changes apply to a running daemon at once.
+// of `users` in SQLite (users-pg.ts in PostgreSQL, behind the same UserStore contract); reads
+// happen per AUTH, so `sealpost user` changes apply to a running daemon (every node) at once.
 //
 //   normalizeLogin(text)       → "alice@example.org" (the stored form) or undefined
 //   new UsersStore(db)         .add / .setPassword / .remove / .list / .passwordHash
@@ -22,7 +23,20 @@ export function normalizeLogin(text: string): string | undefined {
   return formatMailbox({ local: parsed.local.toLowerCase(), domain: parsed.domain });
 }
 
-export class UsersStore {
+/** The submission users, wherever they are kept (SQLite here, PostgreSQL in users-pg.ts). */
+export interface UserStore {
+  /** False when the user exists already. `address` must be normalizeLogin's output. */
+  add(address: string, passwordHash: string, now: number): Promise<boolean>;
+  /** False when there is no such user. */
+  setPassword(address: string, passwordHash: string, now: number): Promise<boolean>;
+  /** False when there is no such user. */
+  remove(address: string): Promise<boolean>;
+  passwordHash(address: string): Promise<string | undefined>;
+  /** Every user, by address. */
+  list(): Promise<UserRow[]>;
+}
+
+export class UsersStore implements UserStore {
   private readonly statements;
 
   constructor(db: Db) {
@@ -36,25 +50,25 @@ export class UsersStore {
   }
 
   /** False when the user exists already. `address` must be normalizeLogin's output. */
-  add(address: string, passwordHash: string, now: number): boolean {
+  async add(address: string, passwordHash: string, now: number): Promise<boolean> {
     return this.statements.insert.run(address, passwordHash, now, now).changes === 1;
   }
 
   /** False when there is no such user. */
-  setPassword(address: string, passwordHash: string, now: number): boolean {
+  async setPassword(address: string, passwordHash: string, now: number): Promise<boolean> {
     return this.statements.update.run(passwordHash, now, address).changes === 1;
   }
 
   /** False when there is no such user. */
-  remove(address: string): boolean {
+  async remove(address: string): Promise<boolean> {
     return this.statements.remove.run(address).changes === 1;
   }
 
-  passwordHash(address: string): string | undefined {
+  async passwordHash(address: string): Promise<string | undefined> {
     return this.statements.hash.get(address)?.password_hash;
   }
 
-  list(): UserRow[] {
+  async list(): Promise<UserRow[]> {
     return this.statements.list.all().map((r) => ({ address: r.address, createdAt: r.created_at, updatedAt: r.updated_at }));
   }
 }

@@ -14,6 +14,7 @@ import { readStatus } from '../acme/status.ts';
 import { formatProblems, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/types.ts';
 import { createLogger } from '../log/log.ts';
+import { startNodeSharing } from '../shared-files/node.ts';
 import { loadCertFiles } from '../tls/files.ts';
 import { type ParsedMaterial, parseMaterial } from '../tls/material.ts';
 import { RENEW_BEFORE_MS, selfSignedDir } from '../tls/self-signed.ts';
@@ -167,16 +168,21 @@ async function renew(config: Config, force: boolean, out: Out, err: Out): Promis
   // No daemon answered: renew here, with our own HTTP-01 responder on listen.acme_http.
   out.write('no running daemon answered; renewing without it\n');
   const log = createLogger(config.log.level, process.stderr);
-  const challenges = createChallengeTable();
+  // Several nodes: the cache goes to PostgreSQL, and only the renewer lock's holder orders.
+  const sharing =
+    config.store.kind === 'postgres' ? await startNodeSharing(config.store, config.dataDir, { log, now: Date.now, pollMs: 3_600_000 }) : undefined;
+  const challenges = sharing ? sharing.challenges(createChallengeTable()) : createChallengeTable();
   let responder: Awaited<ReturnType<typeof startChallengeServer>>;
   try {
     responder = await startChallengeServer(config.listen.acmeHttp, challenges, log);
   } catch (e) {
+    await sharing?.close();
     err.write(`sealpost certs renew: ${(e as Error).message}; if the daemon runs, it did not answer: check its log\n`);
     return 1;
   }
   try {
-    const manager = await startAcme({ config, challenges, log, clock: { now: Date.now }, mode: 'once' });
+    const nodes = sharing ? { files: sharing.files, leader: sharing.leader } : {};
+    const manager = await startAcme({ config, challenges, log, clock: { now: Date.now }, mode: 'once', ...nodes });
     try {
       const outcome = await manager.renewNow(force);
       out.write(`${describeOutcome(outcome)}\n`);
@@ -186,6 +192,7 @@ async function renew(config: Config, force: boolean, out: Out, err: Out): Promis
     }
   } finally {
     await responder.close();
+    await sharing?.close();
   }
 }
 

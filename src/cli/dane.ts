@@ -11,6 +11,7 @@ import { createKey } from '../acme/order.ts';
 import { formatProblems, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/types.ts';
 import { spkiSha256, tlsaLine, tlsaName } from '../records/tlsa.ts';
+import { withFileWriter } from '../shared-files/node.ts';
 import { loadCertFiles } from '../tls/files.ts';
 import { selfSignedDir } from '../tls/self-signed.ts';
 import type { Args } from './args.ts';
@@ -124,7 +125,7 @@ async function rollover(config: Config, out: Out, err: Out): Promise<number> {
   } else {
     await ensureCacheDir(root);
     const keyPem = await createKey(config.acme.keyType);
-    await saveStagedKey(root, config.hostname, { keyPem, stagedAt: new Date().toISOString() });
+    await withFileWriter(config.store, config.dataDir, (files) => saveStagedKey(root, config.hostname, { keyPem, stagedAt: new Date().toISOString() }, files));
     out.write(`staged a new ${config.acme.keyType} key; publish its record next to the current one:\n`);
   }
   const show = await tlsaShow(config);

@@ -15,6 +15,7 @@ import {
   writeNewKey,
   zoneLine,
 } from '../dkim/keys.ts';
+import { withFileWriter } from '../shared-files/node.ts';
 import type { Args } from './args.ts';
 
 export async function run(
@@ -68,7 +69,8 @@ export async function run(
   const file = dkimKeyPath(config.dataDir, domain, selector);
   const pem = generateDkimKey(type as DkimKeyType);
   try {
-    await writeNewKey(file, pem, args.flags.has('force'));
+    // With [store] kind = "postgres" the key goes to PostgreSQL too: every node takes it in (shared-files/).
+    await withFileWriter(config.store, config.dataDir, (files) => writeNewKey(file, pem, args.flags.has('force'), files));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') {
@@ -89,8 +91,9 @@ export async function run(
       '',
       zoneLine(domain, selector, dkimRecord(pem)),
       '',
+      ...(config.store.kind === 'postgres' ? ['Stored in PostgreSQL too: every node has the file within seconds.', ''] : []),
       signs
-        ? `${domain} already lists "${selector}" in dkim_selectors: restart Sealpost to sign with the new key.`
+        ? `${domain} already lists "${selector}" in dkim_selectors: reload Sealpost (SIGHUP: systemctl reload sealpost; with [store] kind = "postgres" each node does so by itself) to sign with the new key.`
         : `Then sign with it: in the [[domain]] table of ${domain} in ${loaded.file} set\n  dkim_selectors = ${JSON.stringify([...configured, selector])}\nand restart Sealpost (publish the record first: mail signed before it is visible fails DKIM).`,
       '',
     ].join('\n'),

@@ -43,6 +43,10 @@ commands:
                              written there when the file does not exist)
   store init                 create or upgrade the schema of the PostgreSQL queue ([store] kind = "postgres")
   store status [--json]      its schema version, nodes with their heartbeat and claims, recipients by state
+  nodes [--json]             the nodes sharing the PostgreSQL queue: heartbeat age, claims; silent > 3 × lease: gone
+  store migrate --to postgres://USER@HOST:PORT/DB [--json]
+                             copy the stopped SQLite queue (messages, recipients, users, …, the ACME and
+                             DKIM files) into an empty PostgreSQL database; counts checked after COMMIT
   tls-check DOMAIN|HOST[:PORT] [--json] [--dns SERVER] [--ca-file FILE]
                              the mail TLS of a domain's MX hosts, explained (--config optional;
                              sealpost tls-check --help for every option)
@@ -54,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
   // init and doctor default to /etc/sealpost/sealpost.toml and take repeatable --ip: the same.
   if (argv[0] === 'init') return (await import('./init.ts')).run(argv.slice(1));
   if (argv[0] === 'doctor') return (await import('./doctor.ts')).run(argv.slice(1));
-  const args = parseArgs(argv, ['config', 'f', 'domain', 'selector', 'type', 'limit', 'after', 'out', 'days']);
+  const args = parseArgs(argv, ['config', 'f', 'domain', 'selector', 'type', 'limit', 'after', 'out', 'days', 'to']);
   if (typeof args === 'string') return usage(args);
   const [verb, sub] = args.words;
   if (args.flags.has('help') || args.flags.has('h') || verb === 'help' || verb === undefined) {
@@ -90,6 +94,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./restore.ts')).run(config, args);
     case 'store':
       return (await import('./store.ts')).run(config, args);
+    case 'nodes':
+      return (await import('./nodes.ts')).run(config, args);
     case 'config':
       if (sub === 'check') return (await import('./config-check.ts')).run(config);
       return usage(`config: unknown subcommand "${sub ?? ''}"; try: sealpost config check --config FILE`);

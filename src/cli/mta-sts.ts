@@ -35,7 +35,7 @@ export async function run(
   }
   const { config } = loaded;
   const resolver = createNodeResolver(config.dns);
-  const reports = receivedReports(config.dataDir, sinceDays(Date.now(), days)) ?? [];
+  const reports = (await receivedReports(config, sinceDays(Date.now(), days))) ?? [];
   const records = tlsRptRecords(config.domains);
   const shows: PolicyShow[] = await Promise.all(
     hostedPolicies(config).map(async (policy) => {

@@ -1,15 +1,19 @@
 // `sealpost send --config FILE [-f SENDER] RCPT...`: queues the message on standard input, like
 // sendmail for local programs (cron, scripts). Adds Received, From/Date/Message-ID when missing,
 // and a DKIM signature when the From: domain has a key.
-// Exit 0 once the message is committed to the queue; the daemon delivers it.
+// Exit 0 once the message is committed to the queue (data_dir's, or with [store] kind = "postgres"
+// the shared one, whose nodes are woken by NOTIFY); the daemon delivers it.
 import os from 'node:os';
 import { prepareOutgoing } from '../auth/submission.ts';
+import type { Config } from '../config/types.ts';
 import { rfc5322Date } from '../core/date.ts';
 import { loadDkimKeys } from '../dkim/keys.ts';
 import { createDkimSigner } from '../dkim/signer.ts';
 import { createIntake } from '../intake/intake.ts';
 import { checkNewlines, hasEightBit } from '../message/body.ts';
+import type { QueueStoreContract } from '../queue/contract.ts';
 import { newQueueId } from '../queue/ids.ts';
+import { Spool, spoolDirOf } from '../queue/spool.ts';
 import { QueueStore } from '../queue/store.ts';
 import { requestWake } from '../queue/wake.ts';
 import { buildDirectory, decideRecipient } from '../routing/recipients.ts';
@@ -31,6 +35,7 @@ export async function run(
   const opened = await openForCli(configFile, err);
   if (!opened) return 1;
   const { config, db } = opened;
+  let shared: SharedQueue | undefined;
   try {
     const sender = args.values.get('f') ?? `${os.userInfo().username}@${config.hostname}`;
     const directory = buildDirectory(config.domains);
@@ -53,9 +58,12 @@ export async function run(
     const checked = checkNewlines(raw, 'normalize');
     const body = checked.ok ? checked.body : raw;
     const signer = createDkimSigner(await loadDkimKeys(config.dataDir, config.dkim));
+    const local = new QueueStore(db, config.queue);
+    shared = config.store.kind === 'postgres' ? await sharedQueue(config, config.store) : undefined;
+    const queue: Pick<QueueStoreContract, 'enqueue'> = shared ?? local;
     // The same intake as mail from a trusted client: From/Date/Message-ID when missing, DKIM.
     const intake = createIntake({
-      store: new QueueStore(db, config.queue),
+      store: { enqueue: (message) => queue.enqueue(message), spool: shared ? new Spool(spoolDirOf(config.dataDir)) : local.spool },
       directory: () => directory,
       now: Date.now,
       newId: () => newQueueId(Date.now()),
@@ -81,6 +89,17 @@ export async function run(
     out.write(`queued as ${id}\n`);
     return 0;
   } finally {
+    await shared?.close().catch(() => undefined);
     db.close();
   }
+}
+
+type SharedQueue = Pick<QueueStoreContract, 'enqueue'> & { close(): Promise<void> };
+
+/** The PostgreSQL queue, for one message: the operator's store (no node registered), its own pool. */
+async function sharedQueue(config: Config, store: Extract<Config['store'], { kind: 'postgres' }>): Promise<SharedQueue> {
+  const [{ openPool }, { PgQueueStore }] = await Promise.all([import('../queue/pg/connect.ts'), import('../queue/pg/store.ts')]);
+  const pool = openPool(store, 1);
+  const queue = PgQueueStore.forOperator({ pool, retry: config.queue, leaseMs: store.leaseMs, by: `cli@${os.hostname()}` });
+  return { enqueue: (message) => queue.enqueue(message), close: () => pool.end() };
 }

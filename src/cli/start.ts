@@ -64,7 +64,7 @@ export async function run(configFile: string): Promise<number> {
       migrationsDir: MIGRATIONS_DIR,
       configFile: loaded.file,
       // Loaded at the first page view only: status.ts brings cli/certs.ts and with it acme-client.
-      statusFacts: async (now) => (await import('./status.ts')).collectStatus(loaded.config, loaded.file, now, { errors: 50 }),
+      statusFacts: async (now, shared) => (await import('./status.ts')).collectStatus(loaded.config, loaded.file, now, { errors: 50, shared }),
     });
   } catch (err) {
     log.fatal({ err }, `sealpost: cannot start: ${(err as Error).message}`);

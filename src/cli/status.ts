@@ -21,10 +21,12 @@ import { describeProbe, probeValidation, type ValidationProbe } from '../dns/val
 import { readDoctorRecord } from '../doctor/startup.ts';
 import { inboundShare } from '../inbound/session-stats.ts';
 import { localDeliveries } from '../local/delivery-stats.ts';
-import { CONNECTED_SQL } from '../outbound/attempts-store.ts';
+import { type AttemptRecord, AttemptsStore, type ConnectionShare } from '../outbound/attempts-store.ts';
+import type { NodeView } from '../queue/pg/admin.ts';
 import { rspamdActions } from '../rspamd/stats.ts';
+import { openSharedStores, type SharedStores } from '../shared-state/stores.ts';
 import { type TlsRptRecord, tlsRptRecords } from '../tlsrpt/record.ts';
-import { lastSentDay } from '../tlsrpt/sent-store.ts';
+import { lastSentDay, type SentDay } from '../tlsrpt/sent-store.ts';
 import { readReports, type StoredPolicy } from '../tlsrpt/store.ts';
 import { type ReportDay, type ReportTotals, reportDays, reportTotals, sinceDays, totalsLine } from '../tlsrpt/summary.ts';
 import type { Args } from './args.ts';
@@ -83,6 +85,11 @@ export interface StatusReport {
   doctor?: { checkedAt: string; errors: number; warnings: number };
   /** TLS reports (RFC 8460) received in the last 7 days and the _smtp._tls records to publish. */
   tlsReports: { since: string; days: number; totals: ReportTotals; byDay: ReportDay[]; records: TlsRptRecord[] };
+  /**
+   * [store] kind = "postgres": the shared queue (its counts are `queue`), the nodes with their
+   * heartbeat and claims, or why the database could not be read.
+   */
+  queueDatabase?: { url: string; nodes: NodeView[]; error?: string };
   /** The TLS reports we send ([tlsrpt]): on or off, and those of the latest day made (tlsrpt/sent-store.ts). */
   tlsReportsSent: { enabled: boolean; last: { day: string; sent: string[]; failed: string[] } | null };
 }
@@ -109,7 +116,12 @@ export async function run(configFile: string, args: Args, out: Out = process.std
 }
 
 /** `errors`: how many of the newest delivery errors (default 10; the status page groups more). */
-export async function collectStatus(config: Config, configFile: string, now: number, options: { errors?: number } = {}): Promise<StatusReport> {
+export async function collectStatus(
+  config: Config,
+  configFile: string,
+  now: number,
+  options: { errors?: number; shared?: SharedStores } = {},
+): Promise<StatusReport> {
   const [listeners, dnssec] = await Promise.all([
     Promise.all(listenerTargets(config).map((l) => probeListener(l.kind, l.address, config.inbound.greetPauseMs))),
     probeDnssec(config),
@@ -139,16 +151,50 @@ export async function collectStatus(config: Config, configFile: string, now: num
     dane: daneStatus(dnssec, config.outbound.tlsDefault, config.outbound.tlsPolicy),
     ...doctor,
   };
+  const errors = options.errors ?? 10;
+  // With [store] kind = "postgres" the attempts and the TLS report state are the nodes' shared
+  // tables (shared-state/stores.ts); in data_dir's database otherwise (read here read-only).
+  const sharedState = config.store.kind === 'postgres' ? await sharedFacts(config, since, reportsSince, errors, options.shared) : undefined;
+  const shared = await sharedQueue(config.store, now, errors);
+  const local = await collectLocal(config, base, { since, reportsSince }, tlsReports, { errors, ...(sharedState ? { sharedState } : {}) });
+  if (!shared) return local;
+  // The local recipients' errors are the shared queue's (whichever node tried them), not data_dir's.
+  const lastErrors = [...local.lastErrors, ...shared.localErrors].sort((a, b) => b.at.localeCompare(a.at)).slice(0, errors);
+  return { ...local, queue: shared.queue, queueDatabase: shared.database, lastErrors };
+}
+
+type Base = Omit<StatusReport, 'queue' | 'lastErrors' | 'tls' | 'refused' | 'tlsReports' | 'tlsReportsSent'>;
+
+/** What status reads of the state the nodes share on PostgreSQL. */
+interface SharedFacts {
+  failures: AttemptRecord[];
+  share: ConnectionShare;
+  policies: StoredPolicy[];
+  lastSent: SentDay | null;
+}
+
+/**
+ * The report's parts read from the node-local database (with SQLite, the queue too); `sharedState`:
+ * the attempts and TLS report parts read from the nodes' PostgreSQL instead.
+ */
+async function collectLocal(
+  config: Config,
+  base: Base,
+  { since, reportsSince }: { since: number; reportsSince: number },
+  tlsReports: (policies: readonly StoredPolicy[]) => StatusReport['tlsReports'],
+  options: { errors: number; sharedState?: SharedFacts },
+): Promise<StatusReport> {
+  const { errors, sharedState: shared } = options;
   const file = path.join(config.dataDir, 'sealpost.db');
   if (!existsSync(file))
     return {
       ...base,
       queue: null,
-      lastErrors: [],
-      tls: { since: new Date(since).toISOString(), inbound: null, outbound: null },
+      lastErrors: shared ? shared.failures.map(attemptError) : [],
+      tls: { since: new Date(since).toISOString(), inbound: null, outbound: shared ? outboundShare(shared.share) : null },
       refused: null,
-      tlsReports: tlsReports([]),
-      tlsReportsSent: { enabled: config.tlsrpt.enabled, last: null },
+      tlsReports: tlsReports(shared?.policies ?? []),
+      tlsReportsSent: { enabled: config.tlsrpt.enabled, last: shared?.lastSent ?? null },
     };
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
@@ -156,23 +202,87 @@ export async function collectStatus(config: Config, configFile: string, now: num
     const has = (table: string): boolean =>
       db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?").get(table)?.n === 1;
     const share = has('session_stats') ? inboundShare(db, since) : null;
+    const attempts = has('attempts') ? new AttemptsStore(db) : undefined;
+    const failures = shared ? shared.failures : attempts ? await attempts.recentFailures(errors) : [];
+    const outbound = shared ? shared.share : attempts ? await attempts.connectionShare(since) : undefined;
     return {
       ...base,
       queue: queueCounts(db),
-      lastErrors: lastErrors(db, options.errors ?? 10),
+      lastErrors: lastErrors(db, failures, errors),
       tls: {
         since: new Date(since).toISOString(),
         inbound: share ? withShare(share) : null,
-        outbound: has('attempts') ? outboundShare(db, since) : null,
+        outbound: outbound ? outboundShare(outbound) : null,
       },
       refused: share ? { since: new Date(since).toISOString(), dnsbl: share.dnsblRefused } : null,
       rspamd: has('rspamd_stats') ? rspamdActions(db, since) : null,
       local: has('local_delivery_stats') ? { since: new Date(since).toISOString(), ...localDeliveries(db, since) } : null,
-      tlsReports: tlsReports(has('tls_reports') ? readReports(db, reportsSince) : []),
-      tlsReportsSent: { enabled: config.tlsrpt.enabled, last: has('tlsrpt_sent') ? lastSentDay(db) : null },
+      tlsReports: tlsReports(shared ? shared.policies : has('tls_reports') ? readReports(db, reportsSince) : []),
+      tlsReportsSent: { enabled: config.tlsrpt.enabled, last: shared ? shared.lastSent : has('tlsrpt_sent') ? lastSentDay(db) : null },
     };
   } finally {
     db.close();
+  }
+}
+
+/** What status reads of the state the nodes share in PostgreSQL: through `given` (the daemon's), or a pool of its own. */
+async function sharedFacts(
+  config: Config,
+  since: number,
+  reportsSince: number,
+  errors: number,
+  given: SharedStores | undefined,
+): Promise<SharedFacts | undefined> {
+  // An unreachable database: those parts are left empty (the queue part says why, sharedQueue).
+  const stores = given ?? (await openSharedStores(config, {}).catch(() => undefined));
+  if (!stores) return undefined;
+  try {
+    const [failures, share, policies, lastSent] = await Promise.all([
+      stores.attempts.recentFailures(errors),
+      stores.attempts.connectionShare(since),
+      stores.tlsReports.reports(reportsSince),
+      stores.tlsrptSent.lastDay(),
+    ]);
+    return { failures, share, policies, lastSent };
+  } catch {
+    return undefined;
+  } finally {
+    if (!given) await stores.close().catch(() => undefined);
+  }
+}
+
+/** [store] kind = "postgres": the shared queue's counts and nodes, read from any node; an unreachable database is reported, not thrown. */
+async function sharedQueue(
+  store: Config['store'],
+  now: number,
+  errors: number,
+): Promise<{ queue: StatusReport['queue']; database: NonNullable<StatusReport['queueDatabase']>; localErrors: DeliveryError[] } | undefined> {
+  if (store.kind !== 'postgres') return undefined;
+  const [{ openPool, targetOf }, { nodeViews, pgLocalErrors, pgQueueByTransport, pgQueueStatus }] = await Promise.all([
+    import('../queue/pg/connect.ts'),
+    import('../queue/pg/admin.ts'),
+  ]);
+  const t = targetOf(store.url);
+  const url = `postgres://${t.user}@${t.host}:${t.port}/${t.database}`;
+  const pool = openPool(store, 1);
+  try {
+    const status = await pgQueueStatus(pool);
+    if (status.schema.version === 0)
+      return { queue: null, database: { url, nodes: [], error: 'no Sealpost schema yet (sealpost store init)' }, localErrors: [] };
+    const localErrors = (await pgLocalErrors(pool, errors)).map(
+      (r): DeliveryError => ({
+        at: new Date(r.updatedAt).toISOString(),
+        queueId: r.queueId,
+        to: r.address,
+        result: r.state === 'failed' ? 'permanent' : 'transient',
+        error: r.lastError,
+      }),
+    );
+    return { queue: await pgQueueByTransport(pool), database: { url, nodes: nodeViews(status.nodes, now, store.leaseMs) }, localErrors };
+  } catch (e) {
+    return { queue: null, database: { url, nodes: [], error: e instanceof Error ? e.message : String(e) }, localErrors: [] };
+  } finally {
+    await pool.end().catch(() => undefined);
   }
 }
 
@@ -253,44 +363,25 @@ function queueCounts(db: Db): NonNullable<StatusReport['queue']> {
   return { messages: messages?.n ?? 0, oldestReceivedAt: messages?.oldest ? new Date(messages.oldest).toISOString() : null, recipients };
 }
 
-/** The newest failed attempts (remote) and local recipients waiting with an error, newest first. */
-function lastErrors(db: Db, limit: number): DeliveryError[] {
-  const remote = db
-    .prepare<
-      [number],
-      {
-        at: number;
-        queue_id: string;
-        domain: string;
-        mx: string;
-        ip: string;
-        port: number;
-        result: string;
-        reply_code: number | null;
-        reply_enhanced: string | null;
-        reply_text: string | null;
-        error: string | null;
-        tls_error: string | null;
-      }
-    >(
-      `SELECT at, queue_id, domain, mx, ip, port, result, reply_code, reply_enhanced, reply_text, error, tls_error FROM attempts
-       WHERE result IN ('transient', 'permanent', 'mixed') ORDER BY at DESC, id DESC LIMIT ?`,
-    )
-    .all(limit)
-    .map(
-      (a): DeliveryError => ({
-        at: new Date(a.at).toISOString(),
-        queueId: a.queue_id,
-        to: a.domain,
-        ...(a.mx !== '' ? { host: `${a.mx}[${a.ip}]:${a.port}` } : {}),
-        result: a.result,
-        error:
-          a.error ??
-          (a.reply_code !== null
-            ? `${a.reply_code}${a.reply_enhanced ? ` ${a.reply_enhanced}` : ''} ${a.reply_text ?? ''}`.trim()
-            : (a.tls_error ?? 'unknown')),
-      }),
-    );
+/** A failed attempt as a delivery error of the report. */
+function attemptError(a: AttemptRecord): DeliveryError {
+  return {
+    at: new Date(a.at).toISOString(),
+    queueId: a.queueId,
+    to: a.domain,
+    ...(a.mx !== '' ? { host: `${a.mx}[${a.ip}]:${a.port}` } : {}),
+    result: a.result,
+    error:
+      a.error ??
+      (a.reply !== undefined ? `${a.reply.code}${a.reply.enhanced ? ` ${a.reply.enhanced}` : ''} ${a.reply.text}`.trim() : (a.tls?.error ?? 'unknown')),
+  };
+}
+
+/**
+ * The newest failed attempts (remote: `remote`, read from the attempts store) and local recipients
+ * waiting with an error, newest first.
+ */
+function lastErrors(db: Db, remote: readonly AttemptRecord[], limit: number): DeliveryError[] {
   const local = db
     .prepare<[number], { updated_at: number; message_id: string; address: string; state: string; last_error: string }>(
       `SELECT updated_at, message_id, address, state, last_error FROM recipients
@@ -306,20 +397,13 @@ function lastErrors(db: Db, limit: number): DeliveryError[] {
         error: r.last_error,
       }),
     );
-  return [...remote, ...local].sort((a, b) => b.at.localeCompare(a.at)).slice(0, limit);
+  return [...remote.map(attemptError), ...local].sort((a, b) => b.at.localeCompare(a.at)).slice(0, limit);
 }
 
 /** Outbound attempts that had a session with a host since `since` (CONNECTED_SQL): how many used TLS, how many verified. */
-function outboundShare(db: Db, since: number): NonNullable<StatusReport['tls']['outbound']> {
-  const row = db
-    .prepare<[number], { n: number; tls: number | null; verified: number | null }>(
-      `SELECT count(*) AS n, sum(tls_version IS NOT NULL) AS tls, sum(tls_verified = 1) AS verified FROM attempts WHERE at >= ? AND ${CONNECTED_SQL}`,
-    )
-    .get(since);
-  const n = row?.n ?? 0;
-  const tlsCount = row?.tls ?? 0;
-  const verified = row?.verified ?? 0;
-  return { connections: n, tls: tlsCount, verified, share: n > 0 ? tlsCount / n : null, verifiedShare: n > 0 ? verified / n : null };
+function outboundShare(c: ConnectionShare): NonNullable<StatusReport['tls']['outbound']> {
+  const n = c.connections;
+  return { connections: n, tls: c.tls, verified: c.verified, share: n > 0 ? c.tls / n : null, verifiedShare: n > 0 ? c.verified / n : null };
 }
 
 function withShare(s: ReturnType<typeof inboundShare>): NonNullable<StatusReport['tls']['inbound']> {
@@ -347,8 +431,9 @@ export function renderStatus(r: StatusReport): string {
       : 'no certificate';
     out.push(`  ${c.source.padEnd(13)}${(c.names.join(', ') || '-').padEnd(24)}${expiry}${c.lastError ? `; last error: ${c.lastError}` : ''}`);
   }
-  out.push('queue');
-  if (r.queue === null) out.push('  no database yet: the daemon has not run with this data_dir');
+  out.push(r.queueDatabase ? `queue (PostgreSQL ${r.queueDatabase.url})` : 'queue');
+  if (r.queueDatabase?.error) out.push(`  cannot read the queue database: ${r.queueDatabase.error}`);
+  else if (r.queue === null) out.push('  no database yet: the daemon has not run with this data_dir');
   else {
     const states = Object.entries(r.queue.recipients).flatMap(([transport, byState]) =>
       Object.entries(byState).map(([state, n]) => `${transport} ${state} ${n}`),
@@ -357,6 +442,13 @@ export function renderStatus(r: StatusReport): string {
       `  ${r.queue.messages} message${r.queue.messages === 1 ? '' : 's'}${r.queue.oldestReceivedAt ? `, oldest received ${r.queue.oldestReceivedAt}` : ''}`,
     );
     out.push(`  recipients: ${states.length > 0 ? states.join(', ') : 'none'}`);
+  }
+  if (r.queueDatabase && !r.queueDatabase.error) {
+    out.push(`nodes (${r.queueDatabase.nodes.filter((n) => !n.gone).length} live)`);
+    for (const n of r.queueDatabase.nodes)
+      out.push(
+        `  ${n.name}: ${n.gone ? 'gone' : 'live'}, heartbeat ${Math.round(n.heartbeatAgeMs / 1000)}s ago, ${n.claims} claim${n.claims === 1 ? '' : 's'}`,
+      );
   }
   out.push('last delivery errors');
   if (r.lastErrors.length === 0) out.push('  none');

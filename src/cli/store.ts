@@ -1,6 +1,7 @@
 // `sealpost store init|status --config FILE [--json]`: the PostgreSQL queue store of [store]
-// kind = "postgres". init creates or upgrades its schema (once, under an advisory lock: safe while
-// other nodes start); status shows, from any node, the schema version, the nodes with their last
+// kind = "postgres" (`store migrate --to URL` copies a SQLite queue into one: store-migrate.ts).
+// init creates or upgrades its schema (once, under an advisory lock: safe while other nodes
+// start); status shows, from any node, the schema version, the nodes with their last
 // heartbeat and claims, and the recipients by state. Reads the password as the store does
 // (password_file or PGPASSFILE) and never prints it.
 import { formatProblems, loadConfig } from '../config/load.ts';
@@ -11,8 +12,9 @@ import type { Args } from './args.ts';
 
 export async function run(configFile: string, args: Args, out = process.stdout, err = process.stderr, now = Date.now): Promise<number> {
   const [, action] = args.words;
+  if (action === 'migrate') return (await import('./store-migrate.ts')).runMigrate(configFile, args, out, err, now);
   if (action !== 'init' && action !== 'status') {
-    err.write(`sealpost store: unknown subcommand "${action ?? ''}"; try: sealpost store init|status --config FILE\n`);
+    err.write(`sealpost store: unknown subcommand "${action ?? ''}"; try: sealpost store init|status|migrate --config FILE\n`);
     return 2;
   }
   const loaded = await loadConfig(configFile, { acceptPostgres: true });

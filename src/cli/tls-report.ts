@@ -6,7 +6,9 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { formatProblems, loadConfig } from '../config/load.ts';
+import type { Config } from '../config/types.ts';
 import type { Db } from '../db/open.ts';
+import { openSharedStores } from '../shared-state/stores.ts';
 import { tlsRptRecords } from '../tlsrpt/record.ts';
 import { readReports, type StoredPolicy } from '../tlsrpt/store.ts';
 import { formatByType, type ReportDay, reportDays, reportTotals, sinceDays, totalsLine } from '../tlsrpt/summary.ts';
@@ -28,7 +30,7 @@ export async function run(configFile: string, args: Args, out: Out = process.std
     return 1;
   }
   const since = sinceDays(Date.now(), days);
-  const policies = receivedReports(loaded.config.dataDir, since);
+  const policies = await receivedReports(loaded.config, since);
   const byDay = reportDays(policies ?? []);
   const totals = reportTotals(policies ?? []);
   const records = tlsRptRecords(loaded.config.domains);
@@ -64,9 +66,16 @@ export function parseDays(text: string | undefined, fallback: number): number | 
   return /^\d+$/.test(text) && n >= 1 && n <= 3650 ? n : `--days must be a whole number of days from 1 to 3650, not "${text}"`;
 }
 
-/** The stored reports from `since` on; undefined without a database, [] before migration 010. */
-export function receivedReports(dataDir: string, since: number): StoredPolicy[] | undefined {
-  const file = path.join(dataDir, 'sealpost.db');
+/**
+ * The stored reports from `since` on: in the PostgreSQL the nodes share with [store] kind =
+ * "postgres", else in data_dir's database (undefined without one, [] before migration 010).
+ */
+export async function receivedReports(config: Config, since: number): Promise<StoredPolicy[] | undefined> {
+  if (config.store.kind === 'postgres') {
+    const shared = await openSharedStores(config, {});
+    return shared.tlsReports.reports(since).finally(() => shared.close());
+  }
+  const file = path.join(config.dataDir, 'sealpost.db');
   if (!existsSync(file)) return undefined;
   const db: Db = new Database(file, { readonly: true, fileMustExist: true });
   try {

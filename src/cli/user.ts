@@ -1,13 +1,15 @@
 // `sealpost user add|passwd|del|list --config FILE`: the submission users. A password is read
 // from standard input (its first line) or, on a terminal, prompted for twice without echo; never
 // from the command line, where `ps` and shell history would keep it. Changes apply to a running
-// daemon at once (it reads the users table per AUTH). Side effects: the database, the terminal.
+// daemon at once (it reads the users table per AUTH; with [store] kind = "postgres", every node's).
+// Side effects: the database (data_dir's, or the nodes' PostgreSQL), the terminal.
 
 import { hashPassword } from '../auth/password.ts';
 import { ownedAddresses, senderAllowed } from '../auth/senders.ts';
-import { normalizeLogin, UsersStore } from '../auth/users.ts';
+import { normalizeLogin, type UserStore } from '../auth/users.ts';
 import type { Config } from '../config/types.ts';
 import { buildDirectory } from '../routing/recipients.ts';
+import { openSharedStores, type SharedStores } from '../shared-state/stores.ts';
 import type { Args } from './args.ts';
 import { openForCli } from './open.ts';
 
@@ -35,15 +37,18 @@ export async function run(configFile: string, args: Args, io: UserIo = { input: 
   const opened = await openForCli(configFile, io.err);
   if (!opened) return 1;
   const { config, db } = opened;
+  let shared: SharedStores | undefined;
   try {
-    const users = new UsersStore(db);
-    if (sub === 'list' || address === undefined) return list(users, config, args.flags.has('json'), io);
+    // data_dir's database, or with [store] kind = "postgres" the one every node reads per AUTH.
+    shared = await openSharedStores(config, { db });
+    const users = shared.users;
+    if (sub === 'list' || address === undefined) return await list(users, config, args.flags.has('json'), io);
     if (sub === 'del') {
-      if (!users.remove(address)) return fail(io, `no user ${address}`);
+      if (!(await users.remove(address))) return fail(io, `no user ${address}`);
       io.out.write(`deleted ${address}\n`);
       return 0;
     }
-    const exists = users.passwordHash(address) !== undefined;
+    const exists = (await users.passwordHash(address)) !== undefined;
     if (sub === 'add') {
       const problem = notAMailbox(address, config);
       if (problem) return fail(io, problem);
@@ -55,21 +60,26 @@ export async function run(configFile: string, args: Args, io: UserIo = { input: 
     if (typeof password !== 'string') return fail(io, password.error);
     const hash = await hashPassword(password);
     if (sub === 'add') {
-      if (!users.add(address, hash, Date.now())) return fail(io, `${address} exists already`);
+      if (!(await users.add(address, hash, Date.now()))) return fail(io, `${address} exists already`);
       io.out.write(`added ${address}; may send as ${ownedAddresses(address, buildDirectory(config.domains)).join(', ')}\n`);
     } else {
-      if (!users.setPassword(address, hash, Date.now())) return fail(io, `no user ${address}`);
+      if (!(await users.setPassword(address, hash, Date.now()))) return fail(io, `no user ${address}`);
       io.out.write(`password changed for ${address}\n`);
     }
     return 0;
   } finally {
+    await shared?.close();
     db.close();
   }
 }
 
-function list(users: UsersStore, config: Config, json: boolean, io: UserIo): number {
+async function list(users: UserStore, config: Config, json: boolean, io: UserIo): Promise<number> {
   const directory = buildDirectory(config.domains);
-  const rows = users.list().map((u) => ({ ...u, sendsAs: ownedAddresses(u.address, directory), mailbox: notAMailbox(u.address, config) === undefined }));
+  const rows = (await users.list()).map((u) => ({
+    ...u,
+    sendsAs: ownedAddresses(u.address, directory),
+    mailbox: notAMailbox(u.address, config) === undefined,
+  }));
   if (json) {
     io.out.write(
       `${JSON.stringify(rows.map((r) => ({ address: r.address, createdAt: new Date(r.createdAt).toISOString(), updatedAt: new Date(r.updatedAt).toISOString(), sendsAs: r.sendsAs, mailbox: r.mailbox })))}\n`,

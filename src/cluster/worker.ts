@@ -16,7 +16,7 @@ import { createInboundListener, type Listener, listenerRoles } from '../inbound/
 import { BodyBudget } from '../inbound/memory-budget.ts';
 import type { InboundDeps, ListenerRole } from '../inbound/session.ts';
 import { createIntake } from '../intake/intake.ts';
-import { checkDeps, loadSigning, offloadChecks } from '../intake/wiring.ts';
+import { checkDeps, loadSigning, offloadChecks, reloadDkim } from '../intake/wiring.ts';
 import { type Logger, mailLog, observeMailEvents } from '../log/log.ts';
 import { startOffloadThread } from '../offload/client.ts';
 import { newQueueId } from '../queue/ids.ts';
@@ -163,6 +163,7 @@ export async function runSessionWorker(config: Config, deps: SessionWorkerDeps):
       case 'reload':
         return void (async () => {
           await tls.reload();
+          await reloadDkim(signing, log);
           const result = await readReload(deps.configFile, inForce);
           if (result.ok) {
             inForce = applyReloadable(inForce, result.config);

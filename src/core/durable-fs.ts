@@ -19,7 +19,7 @@ export async function syncDir(dir: string): Promise<void> {
  * Replaces `file` with `data` (mode exactly `mode`): readers see the old file or the new one.
  * `exclusive`: never replace an existing file; fails with EEXIST instead (atomically, by link()).
  */
-export async function writeFileAtomic(file: string, data: string, mode: number, options: { exclusive?: boolean } = {}): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode: number, options: { exclusive?: boolean } = {}): Promise<void> {
   const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
   const handle = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
@@ -46,3 +46,23 @@ export async function writeFileAtomic(file: string, data: string, mode: number, 
   }
   await syncDir(path.dirname(file));
 }
+
+/**
+ * Where the writers of files every node shares (the ACME cache, DKIM keys) put them: the local
+ * disk (localFiles), or, with [store] kind = "postgres", the shared_files table as well
+ * (src/shared-files/). Paths are absolute; `exclusive` as in writeFileAtomic.
+ */
+export interface FileWriter {
+  write(file: string, data: string | Uint8Array, mode: number, options?: { exclusive?: boolean }): Promise<void>;
+  /** Removes the file; one already gone is not an error. */
+  remove(file: string): Promise<void>;
+}
+
+export const localFiles: FileWriter = {
+  write: writeFileAtomic,
+  async remove(file) {
+    await unlink(file).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  },
+};

@@ -33,6 +33,11 @@ export interface StorageHealthDeps {
   isFault?: (err: unknown) => boolean;
   failingText?: string;
   recoveredText?: string;
+  /**
+   * Any answer ends an episode, a read too (a database over the network: it answered, so it is
+   * back). Default false: on a full disk a read that writes nothing proves nothing.
+   */
+  readsHeal?: boolean;
 }
 
 /** The daemon's one view of the disk under data_dir, shared by the queue workers and the listeners. */
@@ -82,6 +87,11 @@ export class StorageHealth {
       this.deps.recoveredText ?? 'the disk under data_dir takes writes again',
     );
     this.deps.recovered?.();
+  }
+
+  /** A call that wrote nothing still ends an episode (see StorageHealthDeps.readsHeal). */
+  get readsHeal(): boolean {
+    return this.deps.readsHeal === true;
   }
 
   /** In an episode. */

@@ -5,7 +5,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../core/durable-fs.ts';
+import { type FileWriter, localFiles } from '../core/durable-fs.ts';
 
 export type DkimKeyType = 'rsa-2048' | 'ed25519';
 export const DKIM_KEY_TYPES: readonly DkimKeyType[] = ['rsa-2048', 'ed25519'];
@@ -54,10 +54,13 @@ export function zoneLine(domain: string, selector: string, record: string): stri
   return `${selector}._domainkey.${domain}. IN TXT ${value}`;
 }
 
-/** Writes a new key durably (mode 0600, folders 0700); refuses to replace one (EEXIST) unless `force`. */
-export async function writeNewKey(file: string, pem: string, force: boolean): Promise<void> {
+/**
+ * Writes a new key durably (mode 0600, folders 0700); refuses to replace one (EEXIST) unless
+ * `force`. `files`: with [store] kind = "postgres", the shared_files table too (every node's copy).
+ */
+export async function writeNewKey(file: string, pem: string, force: boolean, files: FileWriter = localFiles): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  await writeFileAtomic(file, pem, 0o600, { exclusive: !force });
+  await files.write(file, pem, 0o600, { exclusive: !force });
 }
 
 /** Why `pem` cannot sign, or its signing algorithm. Pure apart from parsing. */

@@ -3,6 +3,7 @@
 // DMARC (RFC 7489 §3.1.1) finds an aligned signature. CPU work only; no I/O.
 //
 //   createDkimSigner(keys) → { domains, sign(message, domain) → SignOutcome }
+//   createLiveDkimSigner(keys) → the same, plus swap(keys)
 import type { DKIMSignOptions } from 'mailauth';
 import { canonicalDomain } from '../core/address.ts';
 import { bodyStream, isSpooled, type MessageBody } from '../core/body.ts';
@@ -41,6 +42,24 @@ export function createDkimSigner(keys: readonly DkimKey[]): DkimSigner {
       const failed = result.errors[0];
       if (failed) throw new Error(`DKIM signing for ${name} (selector ${failed.selector ?? '?'}) failed: ${failed.err.message}`);
       return { kind: 'signed', headers: result.signatures, domain: name, selectors: domainKeys.map((k) => k.selector) };
+    },
+  };
+}
+
+/** A signer whose keys can be replaced while it runs (a key rotated on disk, or synced from another node). */
+export interface LiveDkimSigner extends DkimSigner {
+  swap(keys: readonly DkimKey[]): void;
+}
+
+export function createLiveDkimSigner(keys: readonly DkimKey[]): LiveDkimSigner {
+  let current = createDkimSigner(keys);
+  return {
+    get domains() {
+      return current.domains;
+    },
+    sign: (message, domain) => current.sign(message, domain),
+    swap(next) {
+      current = createDkimSigner(next);
     },
   };
 }

@@ -23,6 +23,16 @@ export function createAcceptor({ deps, role, relayAllowed, refuse, stateOf }: Ac
   const { config, log } = deps;
   /** DATA is complete: check, hand to intake, then (only once committed) answer 250. Returns the queue id. */
   return async function accept(session: SMTPServerSession, data: Collected): Promise<string> {
+    // The body fed to the checks as it arrived goes with this message's checks, or is let go here.
+    const fed = stateOf(session)?.early?.body;
+    try {
+      return await settle(session, data);
+    } finally {
+      fed?.drop();
+    }
+  };
+
+  async function settle(session: SMTPServerSession, data: Collected): Promise<string> {
     if (data.kind === 'too-big') throw reply(552, '5.3.4', `Message size exceeds fixed limit of ${config.limits.messageSize} bytes`);
     if (data.kind === 'bare') throw refuse(session, reply(550, '5.6.0', BARE_NEWLINE_REASON));
     if (data.kind === 'no-room') {
@@ -43,7 +53,7 @@ export function createAcceptor({ deps, role, relayAllowed, refuse, stateOf }: Ac
       // Refused or not committed: the spool file goes (a crash here leaves an orphan, swept at start).
       if (!committed) await data.spool.abort();
     }
-  };
+  }
 
   async function intake(session: SMTPServerSession, body: MessageBody, eightBit: boolean): Promise<string> {
     const state = stateOf(session);

@@ -2,7 +2,10 @@
 // one (above the spool threshold, or one whose next chunk would not fit the memory budget) written
 // to a spool file as it comes, its bare newlines normalized on the way (newline-stream.ts), with
 // backpressure to the client. Only the header block of a spooled message stays in memory.
-// onHeader hears the header block as soon as it has arrived (the checks start their lookups).
+// onHeader hears the header block as soon as it has arrived (the checks start their lookups);
+// feed gets every chunk as it comes (the checks hash it meanwhile; when they fall behind on a
+// spooled body the client waits, as for the disk), and is dropped when the body is too big or the
+// client leaves.
 import { isAscii } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import type { SpooledBody } from '../core/body.ts';
@@ -39,6 +42,8 @@ export interface CollectDeps {
   headerLimit?: number;
   /** Called once with the header block (up to its blank line) as it arrives; not for a header over headerLimit. */
   onHeader?: (header: Buffer) => void;
+  /** Given each chunk of DATA as received (false: wait for onDrain); dropped when the body is too big or the client leaves. */
+  feed?: { push(chunk: Buffer): boolean; onDrain(callback: () => void): void; drop(): void };
 }
 
 export interface Collection {
@@ -59,6 +64,15 @@ export function collectBody(stream: Readable & { sizeExceeded?: boolean }, deps:
   let header: Buffer | undefined;
   let headerParts: Buffer[] = [];
   let headerBytes = 0;
+
+  // The stream is paused while the spool or the feed asks to wait, and resumed once neither does.
+  let waits = 0;
+  const wait = (until: (resume: () => void) => void): void => {
+    if (waits++ === 0) stream.pause();
+    until(() => {
+      if (--waits === 0) stream.resume();
+    });
+  };
 
   const release = (): void => {
     deps.budget.give(held);
@@ -103,10 +117,7 @@ export function collectBody(stream: Readable & { sizeExceeded?: boolean }, deps:
     size += bytes.length;
     if (!eightBit && !isAscii(bytes)) eightBit = true;
     scanHeader(bytes);
-    if (!spool.write(bytes)) {
-      stream.pause();
-      spool.onDrain(() => stream.resume());
-    }
+    if (!spool.write(bytes)) wait((resume) => spool?.onDrain(resume));
   };
 
   const spill = (): void => {
@@ -126,22 +137,25 @@ export function collectBody(stream: Readable & { sizeExceeded?: boolean }, deps:
   };
 
   stream.on('data', (chunk: Buffer) => {
-    if (stream.sizeExceeded || failure !== undefined) return;
+    if (stream.sizeExceeded || failure !== undefined) return deps.feed?.drop();
     hearHeader(chunk);
-    if (spool) return toSpool(chunk);
-    if (held + chunk.length <= deps.threshold && deps.budget.take(chunk.length)) {
+    const { feed } = deps;
+    if (!spool && held + chunk.length <= deps.threshold && deps.budget.take(chunk.length)) {
       chunks.push(chunk);
       held += chunk.length;
+      feed?.push(chunk); // in memory: bounded by the threshold, no need to wait
       return;
     }
-    spill();
+    if (!spool) spill();
     toSpool(chunk);
+    if (feed && failure === undefined && !feed.push(chunk)) wait((resume) => feed.onDrain(resume));
   });
 
   let ended = false;
   // The client went away in the middle of DATA: smtp-server destroys the stream, 'end' never comes.
   stream.once('close', () => {
     if (ended) return;
+    deps.feed?.drop();
     void spool?.abort();
     chunks = [];
     release();

@@ -177,6 +177,7 @@ export function sessionHandlers({ deps, role, sessions, refuse, enoughSpace, rel
         openSpool: deps.intake.openSpool,
         bareNewline: config.inbound.bareNewline,
         ...(state?.early?.headerRead ? { onHeader: state.early.headerRead } : {}),
+        ...(state?.early?.body ? { feed: state.early.body } : {}),
       });
       void collection.done.then((collected) => {
         accept(session, collected).then(

@@ -6,14 +6,15 @@
 // commit). Outcomes are values; the SMTP side turns a refusal into its reply.
 //
 // The checks that need only the envelope start earlier: mailFrom() kicks off SPF as MAIL FROM is
-// accepted, and accept() finds its result settled in the arrival.
+// accepted, and accept() finds its result settled in the arrival; with it comes a feed that takes
+// the body as it arrives (the DKIM body hashes are done by the end of DATA), handed to the checks.
 //
 //   createIntake(deps) → { mailFrom(transaction) → EarlyChecks, accept(arrival) → Promise<IntakeOutcome>, openSpool() }
 import type { OutgoingInput, Prepared } from '../auth/submission.ts';
 import { bodyHead, bodySize, isSpooled, type MessageBody, prependTo, withHead } from '../core/body.ts';
 import { isStorageFault, type StorageHealth } from '../db/storage-fault.ts';
 import { type Logger, mailLog } from '../log/log.ts';
-import type { ArcSealKey, SPFResult, SpfInput, Verdict, VerifyInput } from '../mailauth/verify.ts';
+import type { ArcSealKey, BodyFeed, SPFResult, SpfInput, Verdict, VerifyInput } from '../mailauth/verify.ts';
 import { headerBlock } from '../message/body.ts';
 import { plainHeaderFacts } from '../message/header-facts.ts';
 import { withSubject } from '../message/subject.ts';
@@ -43,8 +44,10 @@ export interface IntakeDeps {
   storage?: StorageHealth;
   /** Outgoing mail: From: check, RFC 6409 §8 fix-ups, DKIM (src/auth/submission.ts). Absent: stored as received. */
   prepareOutgoing?: (input: OutgoingInput) => Promise<Prepared>;
-  /** Mail from other servers: SPF/DKIM/DMARC (src/mailauth/verify.ts). Absent: off. */
-  verifyInbound?: (input: VerifyInput) => Promise<Verdict>;
+  /** Mail from other servers: SPF/DKIM/DMARC (src/mailauth/verify.ts); `feed`: feedChecks' feed of this body. Absent: off. */
+  verifyInbound?: (input: VerifyInput, feed?: BodyFeed) => Promise<Verdict>;
+  /** With verifyInbound: a feed that takes the body as it arrives, for the checks at its end (offload/client.ts). */
+  feedChecks?: (sender: string) => BodyFeed;
   /** With verifyInbound: SPF alone, started at MAIL FROM; undefined when it could not be had (verifyInbound then evaluates it). */
   checkSpf?: (input: SpfInput) => Promise<SPFResult | undefined>;
   /** With verifyInbound: the header block has arrived; starts the lookups it names (DMARC, DKIM keys). */
@@ -107,6 +110,8 @@ export interface EarlyChecks {
   spf?: { input: SpfInput; result: Promise<SPFResult | undefined> };
   /** Call once the header block has been read from the streaming body (DMARC and DKIM key lookups start). */
   headerRead?: (header: Buffer) => void;
+  /** Push the body to it as it arrives (collect.ts); accept() hands it to the checks. Dropped by whoever ends the transaction otherwise. */
+  body?: BodyFeed;
 }
 
 export type IntakeOutcome =
@@ -136,7 +141,11 @@ export function createIntake(deps: IntakeDeps): Intake {
       const outgoing = t.user !== undefined || t.relayAllowed;
       if (!deps.verifyInbound || !deps.checkSpf || outgoing || t.origin !== 'smtp') return {};
       const input = { ip: t.client.ip, helo: t.client.helo, sender: t.sender };
-      return { spf: { input, result: deps.checkSpf(input) }, ...(deps.warmChecks ? { headerRead: deps.warmChecks } : {}) };
+      return {
+        spf: { input, result: deps.checkSpf(input) },
+        ...(deps.warmChecks ? { headerRead: deps.warmChecks } : {}),
+        ...(deps.feedChecks ? { body: deps.feedChecks(t.sender) } : {}),
+      };
     },
     async accept(arrival) {
       const directory = deps.directory();
@@ -191,7 +200,7 @@ export function createIntake(deps: IntakeDeps): Intake {
         const spf = early && sameSpfInput(early.input, input) ? await early.result : undefined;
         // Mail from another server to a remote recipient is a forward (an alias, or a bounce to an SRS address): sealed (RFC 8617).
         const seal = deps.arcSeal && recipients.some((r) => r.transport === 'remote') ? deps.arcSeal : undefined;
-        verdict = await deps.verifyInbound({ message: arrival.body, ...input, ...(spf ? { spf } : {}), ...(seal ? { seal } : {}) });
+        verdict = await deps.verifyInbound({ message: arrival.body, ...input, ...(spf ? { spf } : {}), ...(seal ? { seal } : {}) }, arrival.early?.body);
         if (verdict.error && log) mailLog(log, 'authres', { queueId: id, error: verdict.error }, 'sender authentication checks did not finish', 'warn');
         if (verdict.reject) {
           if (log)

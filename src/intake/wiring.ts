@@ -5,8 +5,9 @@
 import { prepareOutgoing } from '../auth/submission.ts';
 import type { Config } from '../config/types.ts';
 import { type DkimKey, loadDkimKeys } from '../dkim/keys.ts';
-import { createDkimSigner, type DkimSigner } from '../dkim/signer.ts';
-import type { SPFResult, SpfInput, Verdict, VerifyInput } from '../mailauth/verify.ts';
+import { createLiveDkimSigner, type DkimSigner } from '../dkim/signer.ts';
+import { type Logger, mailLog } from '../log/log.ts';
+import type { BodyFeed, SPFResult, SpfInput, Verdict, VerifyInput } from '../mailauth/verify.ts';
 import type { Directory } from '../routing/recipients.ts';
 import { createRspamdClient } from '../rspamd/client.ts';
 import type { ScanDirection } from '../rspamd/verdict.ts';
@@ -25,6 +26,12 @@ export interface Signing {
   readonly srsDirectory: Directory['srs'];
   /** RFC 8617 ARC sets are signed like DKIM: the [srs] domain's key, RSA first (verified most widely). */
   readonly arcKey: DkimKey | undefined;
+  /**
+   * Reads the configured DKIM keys again and signs with them from now on (SIGHUP, or a key synced
+   * from another node); throws, keeping the keys in use, when one is missing or unusable. The
+   * selectors are the config's at start (a new selector needs a restart); the ARC key stays.
+   */
+  reloadDkim(): Promise<{ changed: string[] }>;
 }
 
 /** Every configured DKIM key and the SRS secret: a missing one is a start-up error, never unsigned mail. */
@@ -33,12 +40,14 @@ export async function loadSigning(config: Config, now: () => number): Promise<Si
   const srs = await loadSrsSecrets(config.srs.secretFile);
   if (!srs.ok) throw new Error(`srs.secret_file: ${srs.problem}`);
   const srsKeys: SrsKeys = { secrets: srs.secrets, domain: config.srs.domain };
+  const signer = createLiveDkimSigner(dkimKeys);
+  let inUse = dkimKeys;
   const arcKey = config.arc.enabled
     ? (dkimKeys.find((k) => k.domain === config.srs.domain && k.algorithm === 'rsa-sha256') ?? dkimKeys.find((k) => k.domain === config.srs.domain))
     : undefined;
   return {
     dkimKeys,
-    signer: createDkimSigner(dkimKeys),
+    signer,
     srsKeys,
     srsCreated: srs.created,
     srsDirectory:
@@ -46,7 +55,25 @@ export async function loadSigning(config: Config, now: () => number): Promise<Si
         ? undefined
         : { domain: config.srs.domain, reverse: (local: string) => srsReverse(local, srsKeys, now(), config.srs.maxAgeDays) },
     arcKey,
+    async reloadDkim() {
+      const keys = await loadDkimKeys(config.dataDir, config.dkim);
+      const before = new Map(inUse.map((k) => [`${k.domain}/${k.selector}`, k.privateKeyPem]));
+      const changed = keys.filter((k) => before.get(`${k.domain}/${k.selector}`) !== k.privateKeyPem).map((k) => `${k.domain}/${k.selector}`);
+      if (changed.length > 0) signer.swap(keys);
+      inUse = keys;
+      return { changed };
+    },
   };
+}
+
+/** signing.reloadDkim(), logged: the keys that changed, or why the ones in use stay. */
+export async function reloadDkim(signing: Signing, log: Logger): Promise<void> {
+  try {
+    const { changed } = await signing.reloadDkim();
+    if (changed.length > 0) mailLog(log, 'daemon', { state: 'dkim-reloaded', keys: changed }, 'DKIM keys read again: new mail is signed with them');
+  } catch (err) {
+    log.error({ event: 'daemon', state: 'dkim-reload-failed', error: (err as Error).message }, 'DKIM keys not reloaded; the keys in use stay');
+  }
 }
 
 /** The offload thread's SPF/DKIM/DMARC settings (through dns.servers, never node's global resolver); none when the checks are off. */
@@ -65,22 +92,24 @@ export function offloadChecks(config: Config) {
 
 /** The checks the offload thread answers (offload/client.ts). */
 export interface OffloadedChecks {
-  verify?: (input: VerifyInput) => Promise<Verdict>;
+  verify?: (input: VerifyInput, feed?: BodyFeed) => Promise<Verdict>;
   spf?: (input: SpfInput) => Promise<SPFResult | undefined>;
   warm?: (header: Buffer) => void;
+  feed?: (sender: string) => BodyFeed;
 }
 
 /** The intake's signing and check deps: DKIM for our users, SPF/DKIM/DMARC, ARC sealing, rspamd. */
 export function checkDeps(
   config: Config,
   o: { signing: Signing; offload: OffloadedChecks; now: () => number; recordRspamd: (direction: ScanDirection, action: string) => void },
-): Pick<IntakeDeps, 'prepareOutgoing' | 'verifyInbound' | 'checkSpf' | 'warmChecks' | 'arcSeal' | 'rspamd'> {
+): Pick<IntakeDeps, 'prepareOutgoing' | 'verifyInbound' | 'checkSpf' | 'warmChecks' | 'feedChecks' | 'arcSeal' | 'rspamd'> {
   const { signer, arcKey } = o.signing;
   return {
     prepareOutgoing: (input) => prepareOutgoing(input, { signer, hostname: config.hostname }),
     ...(o.offload.verify ? { verifyInbound: o.offload.verify } : {}),
     ...(o.offload.spf ? { checkSpf: o.offload.spf } : {}),
     ...(o.offload.warm ? { warmChecks: o.offload.warm } : {}),
+    ...(o.offload.feed ? { feedChecks: o.offload.feed } : {}),
     ...(arcKey ? { arcSeal: { signingDomain: arcKey.domain, selector: arcKey.selector, privateKey: arcKey.privateKeyPem } } : {}),
     ...(config.rspamd
       ? {

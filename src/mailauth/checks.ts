@@ -8,7 +8,7 @@
 //
 //   checkSpf({ ip, helo, sender, mta, resolver })       → Promise<SPFResult>
 //   warmUp(headerBlock, resolver)                      → starts the DMARC and DKIM key lookups (as the body streams)
-//   authenticateInbound(message, { ..., spf? })        → Promise<AuthenticateResult-like>
+//   authenticateInbound(message, { ..., spf?, dkim? }) → Promise<AuthenticateResult-like>
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { type ARCData, type ARCResult, arc, type DKIMVerifyResult, type DNSResolver, dkimVerify, type SPFResult, spf } from 'mailauth';
@@ -63,19 +63,21 @@ export function checkSpf(options: CheckOptions): Promise<SPFResult> {
 
 /**
  * SPF, DKIM, ARC and DMARC of one message. `spf`: the SPF evaluation started at MAIL FROM (the
- * same input); absent, it is started here. The DMARC record lookups start at once, from the From:
+ * same input); absent, it is started here. `dkim`: mailauth's DKIM verification of this same
+ * message, fed as the body arrived (streaming.ts); when it gives undefined, the message is
+ * verified here. The DMARC record lookups start at once, from the From:
  * fields of the header block, as a warm-up of the resolver's cache (its in-flight lookups are
  * shared); DMARC itself is evaluated, as before, once DKIM and SPF are known.
  */
 export async function authenticateInbound(
   message: Parameters<typeof dkimVerify>[0],
-  options: CheckOptions & { spf?: Promise<SPFResult> },
+  options: CheckOptions & { spf?: Promise<SPFResult>; dkim?: Promise<DKIMVerifyResult | undefined> },
 ): Promise<InboundResult> {
   const { resolver } = options;
   const spfResult = options.spf ?? checkSpf(options);
   spfResult.catch(() => {}); // awaited below; a failure while DKIM runs is not unhandled
   if (Buffer.isBuffer(message)) warmDmarc(message, resolver);
-  const dkimResult = await dkimVerify(message, { resolver, sender: options.sender, strict: false });
+  const dkimResult = (await options.dkim) ?? (await dkimVerify(message, { resolver, sender: options.sender, strict: false }));
   const spfFacts = await spfResult;
   // The verifier always sets `arc` (its declared type has it optional), as authenticate() relies on.
   const arcResult = await arc(dkimResult.arc as ARCData, { resolver, strict: false, ip: options.ip });

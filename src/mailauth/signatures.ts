@@ -12,6 +12,7 @@
 //
 //   chooseSignatures(domains, fromDomains, max) → indexes to keep
 //   limitSignatures(message, max) → { message, dropped }
+//   readBody(message) → does any check hash the body (a DKIM or ARC message signature)?
 
 import { headerBlock } from '../message/body.ts';
 import { type HeaderField, headerFields, withoutFields } from '../message/header-fields.ts';
@@ -64,4 +65,13 @@ export function signingDomain(field: HeaderField): string | undefined {
 /** The domains of the addresses in a From: value, lower case (good enough to order by). */
 function addressDomains(value: string): string[] {
   return [...value.matchAll(/@([a-z0-9-]+(?:\.[a-z0-9-]+)+)/gi)].map((m) => (m[1] ?? '').toLowerCase());
+}
+
+/**
+ * Whether a check reads the body: only the hash of a DKIM signature (RFC 6376 §3.7) or of an ARC
+ * message signature (RFC 8617 §4.1.2) covers it. Without either, the checks get the header block
+ * alone and a large message costs what a small one does.
+ */
+export function readBody(message: Buffer): boolean {
+  return headerFields(headerBlock(message).toString('latin1')).some((field) => field.name === 'dkim-signature' || field.name === 'arc-message-signature');
 }

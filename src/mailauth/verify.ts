@@ -7,16 +7,16 @@
 //
 //   createInboundVerifier({ hostname, resolver, dmarcReject, timeoutMs }) → (input) → Promise<Verdict>
 //   createSpfCheck({ hostname, resolver }) → ({ ip, helo, sender }) → Promise<SPFResult>
-import { createSeal, type DNSResolver } from 'mailauth';
-import { bodyHead, bodyStream, isSpooled, type MessageBody, withHead } from '../core/body.ts';
+import { createSeal, type DKIMVerifyResult, type DNSResolver } from 'mailauth';
+import { bodyHead, bodySize, bodyStream, isSpooled, type MessageBody, withHead } from '../core/body.ts';
 import { headerBlock } from '../message/body.ts';
-import { headerFields } from '../message/header-fields.ts';
 import { authenticateInbound, checkSpf, type SPFResult, type SpfInput } from './checks.ts';
 import { cleanResults, dmarcRejection, unverified, type Verdict } from './results.ts';
-import { limitSignatures, MAX_DKIM_SIGNATURES } from './signatures.ts';
+import { limitSignatures, MAX_DKIM_SIGNATURES, readBody } from './signatures.ts';
 
 export type { SPFResult, SpfInput } from './checks.ts';
 export type { Verdict } from './results.ts';
+export { readBody } from './signatures.ts';
 
 export interface VerifyInput {
   /** The message as received (CRLF), without our Received header; large: spooled (read as a stream). */
@@ -29,6 +29,32 @@ export interface VerifyInput {
   seal?: ArcSealKey;
   /** The SPF result of this ip, helo and sender, evaluated at MAIL FROM (createSpfCheck); absent: evaluated here. */
   spf?: SPFResult;
+  /** DKIM of this message as its body arrived (streaming.ts): used when it is this message, else let go. */
+  streamed?: StreamedDkim;
+}
+
+/** DKIM of a message verified as its body arrived (streaming.ts makes one). */
+export interface StreamedDkim {
+  /** The next bytes of DATA as received (dot-unstuffed); `taken`: called once the verifier has room for more. */
+  push(chunk: Buffer, taken?: () => void): void;
+  /**
+   * The body has ended: mailauth's DKIM result when the message the checks get (its header block
+   * and size, line ends checked) is what was pushed, else undefined (verify it whole). Rejects as
+   * dkimVerify would on the same message.
+   */
+  finish(message: { header: Buffer; size: number }): Promise<DKIMVerifyResult | undefined>;
+  /** Nothing more comes: the verifier is let go. */
+  abort(): void;
+}
+
+/** A body fed, as it arrives, to checks that run elsewhere (the offload thread): pushed chunk by chunk, or let go. */
+export interface BodyFeed {
+  /** False: the checks are behind; wait for onDrain before pushing more. */
+  push(chunk: Buffer): boolean;
+  /** Called once the checks have caught up (or the feed has ended). */
+  onDrain(callback: () => void): void;
+  /** No check will ask for it (the message was refused or the client left). */
+  drop(): void;
 }
 
 export interface ArcSealKey {
@@ -58,13 +84,17 @@ export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) 
       // At most MAX_DKIM_SIGNATURES key lookups, the From:-aligned signatures first (signatures.ts).
       const checked = withHead(input.message, limitSignatures(head, MAX_DKIM_SIGNATURES).message);
       const whole = isSpooled(checked) ? bodyStream(checked) : checked;
-      const checks = authenticateInbound(readBody(head) ? whole : headerBlock(bodyHead(checked)), {
+      const body = readBody(head);
+      // The body hashes done as it arrived: only the signature checks are left.
+      const streamed = body ? input.streamed?.finish({ header: headerBlock(head), size: bodySize(input.message) }) : input.streamed?.abort();
+      const checks = authenticateInbound(body ? whole : headerBlock(bodyHead(checked)), {
         ip: input.ip,
         helo: input.helo,
         sender: input.sender,
         mta: deps.hostname,
         resolver: deps.resolver,
         ...(input.spf ? { spf: Promise.resolve(input.spf) } : {}),
+        ...(streamed ? { dkim: streamed } : {}),
       });
       checks.catch(() => {}); // a late failure after the deadline is not unhandled
       const result = await Promise.race([checks, deadline]);
@@ -121,13 +151,4 @@ async function seal(
  */
 export function createSpfCheck(deps: Pick<VerifierDeps, 'hostname' | 'resolver'>): (input: SpfInput) => Promise<SPFResult> {
   return (input) => checkSpf({ ...input, mta: deps.hostname, resolver: deps.resolver });
-}
-
-/**
- * Whether a check reads the body: only the hash of a DKIM signature (RFC 6376 §3.7) or of an ARC
- * message signature (RFC 8617 §4.1.2) covers it. Without either, the checks get the header block
- * alone and a large message costs what a small one does.
- */
-export function readBody(message: Buffer): boolean {
-  return headerFields(headerBlock(message).toString('latin1')).some((field) => field.name === 'dkim-signature' || field.name === 'arc-message-signature');
 }

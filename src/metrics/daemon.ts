@@ -6,12 +6,14 @@ import type { Db } from '../db/open.ts';
 import type { Logger } from '../log/log.ts';
 import { scrapeAll } from './aggregate.ts';
 import { type MetricsListener, startMetricsListener } from './listener.ts';
-import { queueSizeReader } from './queue-sizes.ts';
+import { type QueueSizes, queueSizeReader } from './queue-sizes.ts';
 import { createProcessMetrics, type ProcessMetrics } from './registry.ts';
 
 export interface DaemonMetricsDeps {
   addresses: readonly ListenAddress[];
   db: Db;
+  /** The queue's sizes when the queue is not in `db` ([store] kind = "postgres": stores.ts keeps them fresh); absent: read from db. */
+  queue?: () => QueueSizes;
   /** The certificates served: name → notAfter (unix ms), read at each scrape. */
   certificates: () => ReadonlyMap<string, number>;
   log: Logger;
@@ -24,7 +26,7 @@ export interface DaemonMetrics extends ProcessMetrics {
 }
 
 export function createDaemonMetrics(deps: DaemonMetricsDeps): DaemonMetrics {
-  const metrics = createProcessMetrics({ now: deps.now, queue: queueSizeReader(deps.db), certificates: deps.certificates });
+  const metrics = createProcessMetrics({ now: deps.now, queue: deps.queue ?? queueSizeReader(deps.db), certificates: deps.certificates });
   return {
     ...metrics,
     start: () =>

@@ -76,7 +76,10 @@ export async function startHttpsListener(deps: HttpsListenerDeps): Promise<Https
     handshakeTimeout: HELLO_TIMEOUT_MS,
     SNICallback: (servername, cb) => {
       const context = alpn.get(servername);
-      cb(context ? null : new Error(`no TLS-ALPN-01 challenge pending for ${servername}`), context);
+      const answer = (found: tls.SecureContext | undefined) => cb(found ? null : new Error(`no TLS-ALPN-01 challenge pending for ${servername}`), found);
+      // Another node's order: its challenge certificate is in the shared table.
+      if (context === undefined && alpn.lookup) alpn.lookup(servername).then(answer, () => answer(undefined));
+      else answer(context);
     },
   });
   validation.on('secureConnection', (socket) => {

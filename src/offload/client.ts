@@ -4,12 +4,17 @@
 // for at MAIL FROM, the rest at the end of DATA with that SPF result handed back). One thread
 // for both, since each thread costs its own ~15 MB. A request the thread cannot answer (it died)
 // fails: a Maildir write as a file-system error (the message stays queued), a check as "none".
+// The body of a signed message is fed to the thread as DATA arrives (feed()): the thread hashes it
+// for DKIM meanwhile (mailauth/streaming.ts) and the check at the end of DATA is left with the
+// signatures. An unsigned message is not sent (its header block says so before its body comes).
 import { Worker } from 'node:worker_threads';
 import { isSpooled, type MessageBody } from '../core/body.ts';
 import type { NodeResolverOptions } from '../dns/node-resolver.ts';
 import type { MaildirPart, MaildirWrite } from '../local/maildir.ts';
 import { checksFailed } from '../mailauth/results.ts';
-import type { SPFResult, SpfInput, Verdict, VerifyInput } from '../mailauth/verify.ts';
+import { readBody } from '../mailauth/signatures.ts';
+import type { BodyFeed, SPFResult, SpfInput, Verdict, VerifyInput } from '../mailauth/verify.ts';
+import { HeaderEnd } from '../message/header-end.ts';
 
 /** What the thread needs to check inbound mail (see createInboundVerifier); absent: no checks. */
 export interface VerifySettings {
@@ -25,13 +30,26 @@ export interface VerifySettings {
  */
 export type WireBody = Uint8Array | { kind: 'spooled'; prefix: Uint8Array; file: string; offset: number; size: number };
 
-type Work =
+export type Work =
   | { kind: 'maildir'; dir: string; name: string; parts: readonly MaildirPart[] }
-  | { kind: 'verify'; input: Omit<VerifyInput, 'message'> & { message: WireBody } }
+  /** `stream`: the body fed as it arrived (feed()), for the DKIM body hashes. */
+  | { kind: 'verify'; input: Omit<VerifyInput, 'message' | 'streamed'> & { message: WireBody }; stream?: number }
   | { kind: 'spf'; input: SpfInput }
   | { kind: 'warm'; header: Uint8Array };
 
-export type Request = Work & { id: number };
+/** What is fed to the thread without an answer: the next bytes of a body (the first with its sender), or that none will be checked. */
+export type Feed = { kind: 'feed'; stream: number; chunk: Uint8Array; sender?: string } | { kind: 'drop'; stream: number };
+
+export type Request = (Work & { id: number }) | Feed;
+
+/** From the thread: a fed body's verifier has taken this many more bytes (sent every FEED_ACK bytes). */
+export interface FeedTaken {
+  kind: 'taken';
+  stream: number;
+  bytes: number;
+  /** The thread let the body go (too many at once): feed no more, the check verifies it whole. */
+  gone?: true;
+}
 
 /** A lookup of the thread's resolver that got no answer (dns/resolver.ts's servfail or timeout). */
 export interface DnsFailure {
@@ -43,8 +61,10 @@ export type Answer = { id: number; dnsFailures?: DnsFailure[] } & ({ ok: true; v
 
 export interface Offload {
   write: MaildirWrite;
-  /** Present when the thread was started with VerifySettings. */
-  verify?: (input: VerifyInput) => Promise<Verdict>;
+  /** Present when the thread was started with VerifySettings; `feed`: the body of this message as it arrived (feed()). */
+  verify?: (input: VerifyInput, feed?: BodyFeed) => Promise<Verdict>;
+  /** With verify: a feed for the body of a transaction from `sender` (MAIL FROM), pushed as DATA arrives. */
+  feed?: (sender: string) => BodyFeed;
   /** SPF alone, started at MAIL FROM (with verify); undefined when the thread could not answer (verify then evaluates it). */
   spf?: (input: SpfInput) => Promise<SPFResult | undefined>;
   /** The header block has arrived: the thread starts the DMARC and DKIM key lookups it names (nothing to wait for). */
@@ -67,12 +87,19 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}, o
   const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (e: Error) => void }>();
   let next = 0;
   let dead: Error | undefined;
+  /** The bodies being fed, by stream id: told what the thread's verifier took. */
+  const feeds = new Map<number, ThreadFeed>();
   const failAll = (err: Error) => {
     dead = err;
     for (const w of waiting.values()) w.reject(err);
     waiting.clear();
+    for (const feed of [...feeds.values()]) feed.off();
   };
-  worker.on('message', (answer: Answer) => {
+  worker.on('message', (answer: Answer | FeedTaken) => {
+    if ('kind' in answer) {
+      const feed = feeds.get(answer.stream);
+      return answer.gone ? feed?.off() : feed?.taken(answer.bytes);
+    }
     if (onDnsFailure) for (const f of answer.dnsFailures ?? []) onDnsFailure(f);
     const w = waiting.get(answer.id);
     if (!w) return;
@@ -94,16 +121,30 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}, o
     });
   };
 
+  const channel: FeedChannel = {
+    post: (feed, transfer) => {
+      if (dead) return false;
+      worker.postMessage(feed satisfies Request, transfer ? [transfer] : []);
+      return true;
+    },
+    open: (stream, feed) => feeds.set(stream, feed),
+    close: (stream) => feeds.delete(stream),
+  };
+  let streams = 0;
+
   const checks = settings.verify;
   return {
     write: (dir, name, parts) => call({ kind: 'maildir', dir, name, parts: parts.map((p) => (p instanceof Uint8Array ? exact(p) : p)) }),
     ...(checks
       ? {
-          verify: async (input: VerifyInput): Promise<Verdict> => {
+          verify: async (input: VerifyInput, feed?: BodyFeed): Promise<Verdict> => {
             try {
+              const { streamed: _, ...rest } = input;
+              const stream = feed instanceof ThreadFeed ? feed.claim() : undefined;
               const verdict = await call<Omit<Verdict, 'message'> & { message: WireBody }>({
                 kind: 'verify',
-                input: { ...input, message: toWire(input.message) },
+                input: { ...rest, message: toWire(input.message) },
+                ...(stream !== undefined ? { stream } : {}),
               });
               return { ...verdict, message: fromWire(verdict.message) };
             } catch (err) {
@@ -112,6 +153,7 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}, o
           },
           spf: (input: SpfInput) => within(call<SPFResult>({ kind: 'spf', input }), checks.timeoutMs),
           warm: (header: Buffer) => void call({ kind: 'warm', header: exact(header) }).catch(() => {}),
+          feed: (sender: string) => new ThreadFeed(streams++, sender, channel),
         }
       : {}),
     async close() {
@@ -121,6 +163,144 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}, o
       await worker.terminate();
     },
   };
+}
+
+/** Past this, a header block is not waited for: the body is not fed (checked whole at the end). */
+const HEADER_LIMIT = 256 * 1024;
+/** Bytes of one body posted and not yet taken by the thread's verifier at most, before push() asks to wait. */
+const FEED_WINDOW = 512 * 1024;
+/**
+ * Past the first MiB (a body that goes to the spool) chunks are sent in blocks of at least this:
+ * fewer messages, and each block is large enough for malloc to map it apart and give it back
+ * when freed (scripts/sealpost's MALLOC_MMAP_THRESHOLD_) instead of fragmenting the thread's heap.
+ */
+const FEED_BLOCK = 64 * 1024;
+const BLOCKS_AFTER = 1024 * 1024;
+
+/**
+ * One transaction's body on its way to the thread. Chunks are held until the header block has
+ * ended; then, if a signature covers the body (readBody), they and the rest go to the thread,
+ * each copied once into memory of its own that is transferred (the body's own chunks stay with
+ * collect.ts), otherwise nothing is sent. The thread
+ * tells how much its verifier has taken (thread.ts FEED_ACK): past FEED_WINDOW in flight push()
+ * says to wait, so a fast client of a large body goes at the pace of the hashing.
+ */
+class ThreadFeed implements BodyFeed {
+  private state: 'header' | 'open' | 'off' = 'header';
+  private held: Buffer[] = [];
+  private readonly end = new HeaderEnd();
+  private readonly id: number;
+  private readonly sender: string;
+  private readonly channel: FeedChannel;
+  private inFlight = 0;
+  private sent = 0;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private drains: (() => void)[] = [];
+
+  constructor(id: number, sender: string, channel: FeedChannel) {
+    this.id = id;
+    this.sender = sender;
+    this.channel = channel;
+  }
+
+  push(chunk: Buffer): boolean {
+    if (this.state === 'open' && this.sent < BLOCKS_AFTER) return this.send({ kind: 'feed', stream: this.id, chunk: new Uint8Array(chunk) });
+    if (this.state === 'open') {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      return this.pendingBytes >= FEED_BLOCK ? this.flush() : this.inFlight < FEED_WINDOW;
+    }
+    if (this.state === 'off' || chunk.length === 0) return true;
+    this.held.push(chunk);
+    if (!this.end.push(chunk)) {
+      if (this.end.bytes >= HEADER_LIMIT) this.off();
+      return true;
+    }
+    const joined = Buffer.concat(this.held);
+    this.held = [];
+    if (!readBody(joined)) {
+      this.off();
+      return true;
+    }
+    this.state = 'open';
+    this.channel.open(this.id, this);
+    return this.send({ kind: 'feed', stream: this.id, chunk: new Uint8Array(joined), sender: this.sender });
+  }
+
+  onDrain(callback: () => void): void {
+    if (this.state !== 'open' || this.inFlight < FEED_WINDOW) callback();
+    else this.drains.push(callback);
+  }
+
+  drop(): void {
+    if (this.state === 'open') this.channel.post({ kind: 'drop', stream: this.id });
+    this.off();
+  }
+
+  /** The stream the thread holds, for the check at the end of DATA (once); undefined when nothing was fed. */
+  claim(): number | undefined {
+    if (this.state === 'open') this.flush();
+    const open = this.state === 'open';
+    this.off();
+    return open ? this.id : undefined;
+  }
+
+  /** The thread's verifier has taken this many more bytes. */
+  taken(bytes: number): void {
+    this.inFlight -= bytes;
+    if (this.inFlight < FEED_WINDOW) this.drained();
+  }
+
+  /** The feed ends: nothing more is sent and nobody waits. */
+  off(): void {
+    if (this.state === 'open') this.channel.close(this.id);
+    this.state = 'off';
+    this.held = [];
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.drained();
+  }
+
+  /** The pending chunks as one block. */
+  private flush(): boolean {
+    if (this.pendingBytes === 0) return this.inFlight < FEED_WINDOW;
+    const block = new Uint8Array(this.pendingBytes);
+    let at = 0;
+    for (const chunk of this.pending) {
+      block.set(chunk, at);
+      at += chunk.length;
+    }
+    this.pending = [];
+    this.pendingBytes = 0;
+    return this.send({ kind: 'feed', stream: this.id, chunk: block });
+  }
+
+  /** `feed.chunk` is a copy of ours alone: it moves to the thread without a second copy. */
+  private send(feed: Extract<Feed, { kind: 'feed' }>): boolean {
+    const bytes = feed.chunk.byteLength; // 0 once transferred
+    if (!this.channel.post(feed, feed.chunk.buffer as ArrayBuffer)) {
+      this.off();
+      return true;
+    }
+    this.inFlight += bytes;
+    this.sent += bytes;
+    return this.inFlight < FEED_WINDOW;
+  }
+
+  private drained(): void {
+    const waiting = this.drains;
+    this.drains = [];
+    for (const callback of waiting) callback();
+  }
+}
+
+/** What a feed needs of the thread: to post to it, and to hear what its verifier took. */
+interface FeedChannel {
+  /** False when the thread is gone. `transfer`: memory that moves with it (no copy). */
+  post(feed: Feed, transfer?: ArrayBuffer): boolean;
+  open(stream: number, feed: ThreadFeed): void;
+  close(stream: number): void;
 }
 
 /** The value, or undefined when it fails or takes longer than `ms` (the timer does not hold the process). */

@@ -1,6 +1,7 @@
 // Entry point of the offload thread (started by client.ts): answers Maildir writes, SPF at MAIL
-// FROM, the lookups a header block names (as the body streams) and inbound checks as they come,
-// each with the same code the event loop would run (maildir.ts, verify.ts).
+// FROM, the lookups a header block names (as the body streams), the DKIM body hashes of a body
+// fed as it arrives (streaming.ts) and inbound checks as they come, each with the same code the
+// event loop would run (maildir.ts, verify.ts).
 // Builds its own DNS resolver and cache from the settings it is given; the lookups that failed
 // (SERVFAIL, REFUSED, timeouts) since the last answer go back with the next one, for the daemon's
 // DNS error count (client.ts hands them to its observer). Collects its own heap after each burst
@@ -12,8 +13,8 @@ import { createNodeResolver } from '../dns/node-resolver.ts';
 import { type DnsAnswer, isTemporary } from '../dns/resolver.ts';
 import { createMaildirWriter } from '../local/maildir.ts';
 import { mailauthResolver } from '../mailauth/resolver.ts';
-import type { VerifyInput } from '../mailauth/verify.ts';
-import { type Answer, type DnsFailure, fromWire, type Request, toWire, type VerifySettings } from './client.ts';
+import type { StreamedDkim, VerifyInput } from '../mailauth/verify.ts';
+import { type Answer, type DnsFailure, type Feed, type FeedTaken, fromWire, type Request, toWire, type VerifySettings, type Work } from './client.ts';
 
 const port = parentPort;
 if (!port) throw new Error('offload/thread.ts runs only as a worker thread');
@@ -31,8 +32,24 @@ const checks = verify && (() => (loaded ??= verifier(verify)));
 // this thread's loop is quiet: one full collection, as the event loop does for its own heap.
 startQuietGc();
 
+/** Bodies being fed, by stream id (client.ts); each leaves with its check or its drop. */
+const streams = new Map<number, StreamedDkim>();
+/** Bodies fed at once at most (sessions in DATA with a signed message); past it the oldest is let go (checked whole). */
+const MAX_STREAMS = 1000;
+/** What a fed body's verifier has taken is told the event loop in steps of this (client.ts FEED_WINDOW): a 10 KiB body costs no message back. */
+const FEED_ACK = 64 * 1024;
+/** Taken and not yet told, per stream. */
+const untold = new Map<number, number>();
+
 port.on('message', (request: Request) => {
-  handle(request).then(
+  if (request.kind === 'feed' || request.kind === 'drop') return fed(request);
+  // Taken now, before any await: a drop that follows cannot take it away.
+  const streamed = request.kind === 'verify' && request.stream !== undefined ? streams.get(request.stream) : undefined;
+  if (request.kind === 'verify' && request.stream !== undefined) {
+    streams.delete(request.stream);
+    untold.delete(request.stream);
+  }
+  handle(request, streamed).then(
     ({ value, transfer }) => port.postMessage({ id: request.id, ok: true, value, ...failures() } satisfies Answer, transfer),
     (err: NodeJS.ErrnoException) =>
       port.postMessage({ id: request.id, ok: false, error: { message: err.message, ...(err.code ? { code: err.code } : {}) }, ...failures() } satisfies Answer),
@@ -46,7 +63,68 @@ function failures(): { dnsFailures?: DnsFailure[] } {
   return { dnsFailures: sent };
 }
 
-async function handle(request: Request): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
+function fed(feed: Feed): void {
+  let stream = streams.get(feed.stream);
+  if (feed.kind === 'drop') {
+    stream?.abort();
+    streams.delete(feed.stream);
+    untold.delete(feed.stream);
+    return;
+  }
+  if (!stream) {
+    if (feed.sender === undefined || !checks) return; // dropped already, or let go (MAX_STREAMS)
+    const sender = feed.sender;
+    stream = whenReady(checks().then((c) => c.stream(sender)));
+    streams.set(feed.stream, stream);
+    if (streams.size > MAX_STREAMS) {
+      const [oldest, s] = streams.entries().next().value as [number, StreamedDkim];
+      s.abort();
+      streams.delete(oldest);
+      untold.delete(oldest);
+      port?.postMessage({ kind: 'taken', stream: oldest, bytes: 0, gone: true } satisfies FeedTaken); // its session need not wait
+    }
+  }
+  const id = feed.stream;
+  const bytes = feed.chunk.byteLength;
+  stream.push(Buffer.from(feed.chunk.buffer, feed.chunk.byteOffset, bytes), () => {
+    if (!streams.has(id)) return untold.delete(id);
+    const sum = (untold.get(id) ?? 0) + bytes;
+    if (sum < FEED_ACK) return untold.set(id, sum);
+    untold.delete(id);
+    port?.postMessage({ kind: 'taken', stream: id, bytes: sum } satisfies FeedTaken);
+  });
+}
+
+/** A stream usable at once, its chunks kept in order until mailauth has loaded (the first message of the thread). */
+function whenReady(made: Promise<StreamedDkim>): StreamedDkim {
+  let ready: StreamedDkim | undefined;
+  let queue: [Buffer, (() => void) | undefined][] = [];
+  let aborted = false;
+  const started = made.then((s) => {
+    ready = s;
+    for (const [chunk, taken] of queue) s.push(chunk, taken);
+    queue = [];
+    if (aborted) s.abort();
+    return s;
+  });
+  // finish() rejects with it (the check then verifies the message whole); nobody waits for the queued chunks.
+  started.catch(() => {
+    for (const [, taken] of queue) taken?.();
+    queue = [];
+    aborted = true;
+  });
+  return {
+    push: (chunk, taken) => (ready ? ready.push(chunk, taken) : aborted ? taken?.() : void queue.push([chunk, taken])),
+    finish: async (message) => (await started).finish(message),
+    abort: () => {
+      aborted = true;
+      queue = [];
+      ready?.abort();
+    },
+  };
+}
+
+async function handle(request: Work, streamed: StreamedDkim | undefined): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
   if (request.kind === 'maildir') return { value: await write(request.dir, request.name, request.parts), transfer: [] };
   if (!checks) throw new Error('inbound checks are off');
   const c = await checks();
@@ -55,7 +133,7 @@ async function handle(request: Request): Promise<{ value: unknown; transfer: Arr
     c.warm(Buffer.from(request.header.buffer, request.header.byteOffset, request.header.byteLength));
     return { value: null, transfer: [] };
   }
-  const input: VerifyInput = { ...request.input, message: fromWire(request.input.message) };
+  const input: VerifyInput = { ...request.input, message: fromWire(request.input.message), ...(streamed ? { streamed } : {}) };
   const verdict = await c.verify(input);
   const message = toWire(verdict.message);
   // The message (or a spooled one's prefix) goes back without a copy when it owns its memory.
@@ -65,7 +143,11 @@ async function handle(request: Request): Promise<{ value: unknown; transfer: Arr
 }
 
 async function verifier(s: VerifySettings) {
-  const [{ createInboundVerifier, createSpfCheck }, { warmUp }] = await Promise.all([import('../mailauth/verify.ts'), import('../mailauth/checks.ts')]);
+  const [{ createInboundVerifier, createSpfCheck }, { warmUp }, { startStreamedDkim }] = await Promise.all([
+    import('../mailauth/verify.ts'),
+    import('../mailauth/checks.ts'),
+    import('../mailauth/streaming.ts'),
+  ]);
   const observe = (type: string, answer: DnsAnswer<unknown>) => {
     if (isTemporary(answer)) dnsFailures.push({ type, kind: answer.kind });
   };
@@ -75,5 +157,6 @@ async function verifier(s: VerifySettings) {
     verify: createInboundVerifier({ hostname: s.hostname, resolver, dmarcReject: s.dmarcReject, timeoutMs: s.timeoutMs }),
     spf: createSpfCheck({ hostname: s.hostname, resolver }),
     warm: (header: Buffer) => warmUp(header, resolver),
+    stream: (sender: string) => startStreamedDkim({ resolver, sender }),
   };
 }

@@ -1,16 +1,18 @@
 // Keeps the attempts table to [queue] attempts_retention: once at start and then every hour, the
 // rows older than that are deleted in batches (the event loop is let go between them) and the
-// freed pages are given back to the file system (db/vacuum.ts), so the file shrinks. One log
-// record per round that deleted anything. A full disk is retried at the next round.
+// freed pages are given back to the file system (db/vacuum.ts), so the file shrinks (SQLite; on
+// PostgreSQL autovacuum does that). One log record per round that deleted anything. A full disk
+// (or a database away) is retried at the next round.
 import type { Db } from '../db/open.ts';
 import type { StorageHealth } from '../db/storage-fault.ts';
 import { vacuumSome } from '../db/vacuum.ts';
 import type { Logger } from '../log/log.ts';
-import type { AttemptsStore } from './attempts-store.ts';
+import type { AttemptsContract } from './attempts-store.ts';
 
 export interface AttemptsPruneDeps {
-  db: Db;
-  attempts: AttemptsStore;
+  /** The SQLite database the attempts are in, whose freed pages are given back; absent on PostgreSQL. */
+  db?: Db;
+  attempts: Pick<AttemptsContract, 'pruneSome'>;
   retentionMs: number;
   now: () => number;
   log: Logger;
@@ -38,14 +40,14 @@ export async function pruneAttempts(deps: AttemptsPruneDeps): Promise<PruneRound
   const pages = deps.batchPages ?? 1000;
   let deleted = 0;
   for (;;) {
-    const n = attempts.pruneSome(before, rows);
+    const n = await attempts.pruneSome(before, rows);
     deleted += n;
     if (n < rows) break;
     await yieldLoop();
     if (deps.stopped?.()) return { deleted, pages: 0 };
   }
   let given = 0;
-  if (deleted > 0) {
+  if (deleted > 0 && db) {
     let free = db.pragma('freelist_count', { simple: true }) as number;
     while (free > 0) {
       const left = vacuumSome(db, pages);

@@ -1,9 +1,10 @@
 // The attempts table (migrations 002, 007, 012, 013, 014): one row per outbound attempt per host, the same facts as
-// the "hop" log record. The only writer of that table; also reads it back for `queue show` and the TLS
-// reports (tlsrpt/). The rows of one turn of the event loop go in together, in one transaction at
-// its end.
+// the "hop" log record. The only writer of that table in SQLite (attempts-pg.ts on PostgreSQL, the
+// same AttemptsContract); also reads it back for `queue show`, `status` and the TLS reports
+// (tlsrpt/). The rows of one turn of the event loop go in together, in one transaction at its end.
 
 import type { HopInfo, SmtpReply } from '../core/delivery.ts';
+import { HOUR } from '../db/hourly-counts.ts';
 import { type Db, relaxedSync } from '../db/open.ts';
 
 export interface AttemptRecord {
@@ -53,7 +54,48 @@ export interface AttemptSink {
   record(attempt: AttemptRecord): void;
 }
 
-interface Row {
+/** Sessions with a host (CONNECTED_SQL) since a time, and how many of them used TLS and verified it. */
+export interface ConnectionShare {
+  connections: number;
+  tls: number;
+  verified: number;
+}
+
+/** One hour of attempts (the status page's outbound chart): connections as in ConnectionShare, results counted. */
+export interface AttemptHour {
+  /** Unix ms of the hour's start. */
+  hour: number;
+  connections: number;
+  tls: number;
+  delivered: number;
+  transient: number;
+  permanent: number;
+  mixed: number;
+}
+
+/**
+ * The attempts table wherever it is (SQLite here, the nodes' shared PostgreSQL in attempts-pg.ts).
+ * record() queues the row for the end of the event-loop turn (no wait, never throws); every read
+ * first writes what is queued, so it sees this process's own attempts.
+ */
+export interface AttemptsContract extends AttemptSink {
+  /** Every attempt for a message, oldest first. */
+  forMessage(queueId: string): Promise<AttemptRecord[]>;
+  /** The attempts that started in [from, to), oldest first, `limit` at a time; pass `next` back for the following page. */
+  page(from: number, to: number, after: AttemptsCursor | undefined, limit: number): Promise<{ attempts: AttemptRecord[]; next?: AttemptsCursor }>;
+  /** The latest attempts that did not deliver to everyone (transient, permanent, mixed), newest first. */
+  recentFailures(limit: number): Promise<AttemptRecord[]>;
+  /** The attempts since `since` that had a session with a host, with TLS, verified. */
+  connectionShare(since: number): Promise<ConnectionShare>;
+  /** The attempts since `since` per UTC hour, the hours without any left out. */
+  hourly(since: number): Promise<AttemptHour[]>;
+  /** Deletes at most `limit` of the oldest attempts from before `before`; returns how many (short: done). */
+  pruneSome(before: number, limit: number): Promise<number>;
+  /** Writes what record() queued; resolves once it is in (or dropped, told to onError). */
+  flushed(): Promise<void>;
+}
+
+export interface AttemptRow {
   queue_id: string;
   at: number;
   domain: string;
@@ -81,17 +123,20 @@ interface Row {
   sts_problem: string | null;
 }
 
-export class AttemptsStore implements AttemptSink {
+export class AttemptsStore implements AttemptsContract {
   private readonly insert;
   private readonly select;
   private readonly selectPage;
   private readonly prune;
   private readonly pruneBatch;
+  private readonly selectFailures;
+  private readonly selectShare;
+  private readonly selectHours;
 
   private readonly relaxed: <T>(fn: () => T) => T;
   private readonly insertAll;
   private readonly db: Db;
-  private pending: Row[] = [];
+  private pending: AttemptRow[] = [];
   private readonly onError: (err: unknown) => void;
 
   /** `onError`: a batch that could not be written (the disk is full?); the rows are dropped. */
@@ -105,47 +150,33 @@ export class AttemptsStore implements AttemptSink {
        VALUES (@queue_id, @at, @domain, @rcpts, @mx, @ip, @port, @policy, @policy_source, @tls_version, @tls_cipher, @tls_verified,
          @tls_error, @downgrade, @result, @reply_code, @reply_enhanced, @reply_text, @error, @ms, @transport, @source, @dane, @sts_policy, @sts_problem)`,
     );
-    this.select = db.prepare<[string], Row>('SELECT * FROM attempts WHERE queue_id = ? ORDER BY at, id');
+    this.select = db.prepare<[string], AttemptRow>('SELECT * FROM attempts WHERE queue_id = ? ORDER BY at, id');
     // By the at index (its entries are in (at, rowid) order): no sort, each page starts where the last ended.
-    this.selectPage = db.prepare<[{ from: number; to: number; afterAt: number; afterId: number; limit: number }], Row & { id: number }>(
+    this.selectPage = db.prepare<[{ from: number; to: number; afterAt: number; afterId: number; limit: number }], AttemptRow & { id: number }>(
       'SELECT * FROM attempts WHERE at >= @afterAt AND at >= @from AND at < @to AND (at > @afterAt OR id > @afterId) ORDER BY at, id LIMIT @limit',
     );
     this.prune = db.prepare('DELETE FROM attempts WHERE at < ?');
     // By the at index, oldest first (DELETE … LIMIT needs a compile option better-sqlite3 lacks).
     this.pruneBatch = db.prepare('DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE at < ? ORDER BY at LIMIT ?)');
-    this.insertAll = db.transaction((rows: readonly Row[]) => {
+    this.selectFailures = db.prepare<[number], AttemptRow>(
+      "SELECT * FROM attempts WHERE result IN ('transient', 'permanent', 'mixed') ORDER BY at DESC, id DESC LIMIT ?",
+    );
+    this.selectShare = db.prepare<[number], { n: number; tls: number | null; verified: number | null }>(
+      `SELECT count(*) AS n, sum(tls_version IS NOT NULL) AS tls, sum(tls_verified = 1) AS verified FROM attempts WHERE at >= ? AND ${CONNECTED_SQL}`,
+    );
+    this.selectHours = db.prepare<[number], Omit<AttemptHour, 'hour'> & { hour: number }>(
+      `SELECT (at / ${HOUR}) AS hour, sum(${CONNECTED_SQL}) AS connections, sum(${CONNECTED_SQL} AND tls_version IS NOT NULL) AS tls,
+         sum(result = 'delivered') AS delivered, sum(result = 'transient') AS transient,
+         sum(result = 'permanent') AS permanent, sum(result = 'mixed') AS mixed
+       FROM attempts WHERE at >= ? GROUP BY 1 ORDER BY 1`,
+    );
+    this.insertAll = db.transaction((rows: readonly AttemptRow[]) => {
       for (const row of rows) this.insert.run(row);
     });
   }
 
   record(a: AttemptRecord): void {
-    const row: Row = {
-      queue_id: a.queueId,
-      at: a.at,
-      domain: a.domain,
-      rcpts: JSON.stringify(a.rcpts),
-      mx: a.mx,
-      ip: a.ip,
-      port: a.port,
-      policy: a.policy,
-      policy_source: a.policySource,
-      tls_version: a.tls?.version || null,
-      tls_cipher: a.tls?.cipher || null,
-      tls_verified: a.tls ? (a.tls.verified ? 1 : 0) : null,
-      tls_error: a.tls?.error ?? null,
-      downgrade: a.downgrade ?? null,
-      result: a.result,
-      reply_code: a.reply?.code ?? null,
-      reply_enhanced: a.reply?.enhanced ?? null,
-      reply_text: a.reply?.text ?? null,
-      error: a.error ?? null,
-      ms: Math.round(a.ms),
-      transport: a.transport ?? null,
-      dane: a.dane ? JSON.stringify(a.dane) : null,
-      source: a.source ?? null,
-      sts_policy: a.stsPolicy ? JSON.stringify(a.stsPolicy) : null,
-      sts_problem: a.stsProblem ? JSON.stringify(a.stsProblem) : null,
-    };
+    const row = attemptRow(a);
     this.pending.push(row);
     if (this.pending.length === 1) {
       setImmediate(() => {
@@ -166,17 +197,46 @@ export class AttemptsStore implements AttemptSink {
     if (rows.length > 0 && this.db.open) this.relaxed(() => this.insertAll(rows));
   }
 
+  async flushed(): Promise<void> {
+    try {
+      this.flush();
+    } catch (err) {
+      this.onError(err);
+    }
+  }
+
   /** Every attempt for a message, oldest first. */
-  forMessage(queueId: string): AttemptRecord[] {
+  async forMessage(queueId: string): Promise<AttemptRecord[]> {
     this.flush();
     return this.select.all(queueId).map(fromRow);
+  }
+
+  async hourly(since: number): Promise<AttemptHour[]> {
+    return this.hourlySync(since);
+  }
+
+  /** hourly() for a synchronous reader of the SQLite database (the status page's read-only connection). */
+  hourlySync(since: number): AttemptHour[] {
+    this.flush();
+    return this.selectHours.all(since).map((r) => ({ ...r, hour: r.hour * HOUR }));
+  }
+
+  async recentFailures(limit: number): Promise<AttemptRecord[]> {
+    this.flush();
+    return this.selectFailures.all(limit).map(fromRow);
+  }
+
+  async connectionShare(since: number): Promise<ConnectionShare> {
+    this.flush();
+    const row = this.selectShare.get(since);
+    return { connections: row?.n ?? 0, tls: row?.tls ?? 0, verified: row?.verified ?? 0 };
   }
 
   /**
    * The attempts that started in [from, to) (unix ms), oldest first, `limit` at a time (the day of
    * a TLS report: many rows): pass `next` back for the following page; none when this was the last.
    */
-  page(from: number, to: number, after: AttemptsCursor | undefined, limit: number): { attempts: AttemptRecord[]; next?: AttemptsCursor } {
+  async page(from: number, to: number, after: AttemptsCursor | undefined, limit: number): Promise<{ attempts: AttemptRecord[]; next?: AttemptsCursor }> {
     this.flush();
     const rows = this.selectPage.all({ from, to, afterAt: after?.at ?? from, afterId: after?.id ?? 0, limit });
     const last = rows.at(-1);
@@ -190,13 +250,45 @@ export class AttemptsStore implements AttemptSink {
   }
 
   /** Deletes at most `limit` of the oldest attempts from before `before`; returns how many (short: done). */
-  pruneSome(before: number, limit: number): number {
+  async pruneSome(before: number, limit: number): Promise<number> {
     this.flush();
     return this.relaxed(() => this.pruneBatch.run(before, limit).changes);
   }
 }
 
-function fromRow(r: Row): AttemptRecord {
+/** The row written for an attempt (column names; tls_verified 0/1 as SQLite stores it). */
+export function attemptRow(a: AttemptRecord): AttemptRow {
+  return {
+    queue_id: a.queueId,
+    at: a.at,
+    domain: a.domain,
+    rcpts: JSON.stringify(a.rcpts),
+    mx: a.mx,
+    ip: a.ip,
+    port: a.port,
+    policy: a.policy,
+    policy_source: a.policySource,
+    tls_version: a.tls?.version || null,
+    tls_cipher: a.tls?.cipher || null,
+    tls_verified: a.tls ? (a.tls.verified ? 1 : 0) : null,
+    tls_error: a.tls?.error ?? null,
+    downgrade: a.downgrade ?? null,
+    result: a.result,
+    reply_code: a.reply?.code ?? null,
+    reply_enhanced: a.reply?.enhanced ?? null,
+    reply_text: a.reply?.text ?? null,
+    error: a.error ?? null,
+    ms: Math.round(a.ms),
+    transport: a.transport ?? null,
+    dane: a.dane ? JSON.stringify(a.dane) : null,
+    source: a.source ?? null,
+    sts_policy: a.stsPolicy ? JSON.stringify(a.stsPolicy) : null,
+    sts_problem: a.stsProblem ? JSON.stringify(a.stsProblem) : null,
+  };
+}
+
+/** An attempt as read back; `r` as SQLite returns it or as PostgreSQL does (bigint strings, boolean) after attempts-pg.ts's fix-up. */
+export function fromRow(r: AttemptRow): AttemptRecord {
   return {
     queueId: r.queue_id,
     at: r.at,

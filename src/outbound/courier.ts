@@ -182,7 +182,14 @@ export class RemoteCourier implements Courier {
     const transport = chooseTransport(domain, o.transports ?? {}, o.relay);
     // The table wins over MTA-STS; no need to fetch a policy it would override. MTA-STS names the
     // domain's own MX hosts: it has nothing to say about a transport's next hop.
-    const found = this.deps.sts && transport.kind === 'mx' && tableLevel(domain, o.tlsPolicy) === undefined ? await this.deps.sts(domain) : undefined;
+    let found: Awaited<ReturnType<NonNullable<typeof this.deps.sts>>>;
+    try {
+      found = this.deps.sts && transport.kind === 'mx' && tableLevel(domain, o.tlsPolicy) === undefined ? await this.deps.sts(domain) : undefined;
+    } catch (err) {
+      // The policy cache could not be read (on PostgreSQL: the database is away): deferred, never
+      // delivered without the domain's policy.
+      return finish({ kind: 'transient', reason: `MTA-STS policy cache unavailable: ${(err as Error).message}` });
+    }
     const sts = found && 'unusable' in found ? undefined : found;
     const stsProblem = found && 'unusable' in found ? found.unusable : undefined;
     const chosen: TlsPolicy =

@@ -7,11 +7,11 @@ import type { StorageHealth } from '../db/storage-fault.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import type { Resolver } from '../dns/resolver.ts';
 import { type Logger, mailLog } from '../log/log.ts';
-import { currentStsPolicy, type StsFound } from '../tls-policy/sts.ts';
+import { currentStsPolicy, type StsFound, type StsStore } from '../tls-policy/sts.ts';
 import { StsCache } from '../tls-policy/sts-cache.ts';
 import { fetchStsPolicy } from '../tls-policy/sts-fetch.ts';
 import { loadTrust } from '../tls-policy/trust.ts';
-import { AttemptsStore } from './attempts-store.ts';
+import { type AttemptSink, AttemptsStore } from './attempts-store.ts';
 import { type DaneState, RemoteCourier } from './courier.ts';
 
 export interface RemoteOverrides {
@@ -27,6 +27,9 @@ export interface RemoteOverrides {
   storage?: StorageHealth;
   /** DANE on (DNSSEC validation works; the DNSSEC-aware resolver) or off and why (main.ts). */
   dane?: () => Promise<DaneState>;
+  /** Where attempts go and the MTA-STS cache (shared-state/stores.ts: SQLite or the nodes' PostgreSQL); default: in `db`. */
+  attempts?: AttemptSink;
+  stsCache?: StsStore;
   /** [store] kind = "postgres": the per-destination slots every node counts (queue/pg/slots.ts). */
   sharedSlots?: SharedSlots;
 }
@@ -36,7 +39,7 @@ export function createRemoteCourier(config: Config, db: Db, log: Logger, overrid
   const resolver = overrides.resolver ?? createNodeResolver(config.dns);
   const trust = loadTrust(config.outbound.caFile);
   const now = overrides.now ?? Date.now;
-  const cache = new StsCache(db);
+  const cache = overrides.stsCache ?? new StsCache(db);
   const fetchDeps = {
     resolver,
     trust,
@@ -67,9 +70,11 @@ export function createRemoteCourier(config: Config, db: Db, log: Logger, overrid
     resolver,
     trust,
     log,
-    attempts: new AttemptsStore(db, (err) => {
-      if (!overrides.storage?.fault('attempts', err)) log.error({ err }, 'could not record delivery attempts (the hop records have them)');
-    }),
+    attempts:
+      overrides.attempts ??
+      new AttemptsStore(db, (err) => {
+        if (!overrides.storage?.fault('attempts', err)) log.error({ err }, 'could not record delivery attempts (the hop records have them)');
+      }),
     now,
     ...(sts ? { sts } : {}),
     ...(overrides.dane ? { dane: overrides.dane } : {}),

@@ -10,6 +10,9 @@ export interface QueuedRecipient {
   attempts: number;
   nextAttemptAt: number;
   lastError: string | null;
+  /** PostgreSQL ([store] kind = "postgres"): the node holding an active recipient's claim, and until when. */
+  owner?: string;
+  leaseUntil?: number;
 }
 
 export interface QueuedMessage {

@@ -130,8 +130,9 @@ export class QueueWorker implements JobTaker {
         this.claiming = 0;
         this.claimed = undefined;
         this.claimFailures = 0;
-        // A claim that found nothing wrote nothing: it says nothing about the disk.
-        if (jobs.length > 0) this.storage.ok();
+        // A claim that found nothing wrote nothing: it says nothing about the disk (but a database
+        // over the network that answered is back: readsHeal).
+        if (jobs.length > 0 || this.storage.readsHeal) this.storage.ok();
         // Stopped meanwhile: the recipients stay active and recover() queues them at the next start.
         if (!this.running) return;
         for (const job of jobs) this.track(this.run(job));
@@ -197,6 +198,7 @@ export class QueueWorker implements JobTaker {
     this.deps.store.nextDue(this.deps.transport).then(
       (due) => {
         // A newer arm() (or a fault, or stop) came meanwhile: its timer is the one that counts.
+        if (this.storage.readsHeal) this.storage.ok();
         if (arms !== this.arms || !this.running || this.faultTimer) return;
         if (this.timer) clearTimeout(this.timer);
         const wait = due === undefined ? MAX_IDLE_MS : Math.min(MAX_IDLE_MS, Math.max(0, due - this.deps.now()));

@@ -6,7 +6,7 @@
 
 import { HOUR, hourOf } from '../db/hourly-counts.ts';
 import type { Db } from '../db/open.ts';
-import { CONNECTED_SQL } from '../outbound/attempts-store.ts';
+import { type AttemptHour, AttemptsStore } from '../outbound/attempts-store.ts';
 
 export const WEEK_HOURS = 7 * 24;
 
@@ -20,9 +20,18 @@ export interface Week {
   local: { delivered: number[]; deferred: number[]; bounced: number[] };
 }
 
-/** The `hours` hours up to and including the one holding `now`. */
-export function readWeek(db: Db, now: number, hours = WEEK_HOURS): Week {
-  const from = hourOf(now) - (hours - 1) * HOUR;
+/** The start of the first of the `hours` hours up to and including the one holding `now`. */
+export function weekFrom(now: number, hours = WEEK_HOURS): number {
+  return hourOf(now) - (hours - 1) * HOUR;
+}
+
+/**
+ * The `hours` hours up to and including the one holding `now`. `outbound`: the attempts per hour
+ * from weekFrom(now, hours) on, read by the caller from the attempts store (on PostgreSQL: every
+ * node's); absent: from `db`'s attempts table.
+ */
+export function readWeek(db: Db, now: number, hours = WEEK_HOURS, outbound?: readonly AttemptHour[]): Week {
+  const from = weekFrom(now, hours);
   const zeros = () => new Array<number>(hours).fill(0);
   const week: Week = {
     from,
@@ -48,25 +57,17 @@ export function readWeek(db: Db, now: number, hours = WEEK_HOURS): Week {
       if (r.tls === 1) week.inbound.tls[i] = (week.inbound.tls[i] ?? 0) + r.sessions;
     }
   }
-  if (has(db, 'attempts')) {
-    for (const r of db
-      .prepare<[number], { hour: number; connections: number; tls: number; delivered: number; transient: number; permanent: number; mixed: number }>(
-        `SELECT (at / ${HOUR}) AS hour, sum(${CONNECTED_SQL}) AS connections, sum(${CONNECTED_SQL} AND tls_version IS NOT NULL) AS tls,
-           sum(result = 'delivered') AS delivered, sum(result = 'transient') AS transient,
-           sum(result = 'permanent') AS permanent, sum(result = 'mixed') AS mixed
-         FROM attempts WHERE at >= ? GROUP BY 1`,
-      )
-      .all(from)) {
-      const i = slot(r.hour * HOUR);
-      if (i === undefined) continue;
-      const o = week.outbound;
-      o.connections[i] = r.connections;
-      o.tls[i] = r.tls;
-      o.delivered[i] = r.delivered;
-      o.deferred[i] = r.transient;
-      o.bounced[i] = r.permanent;
-      o.mixed[i] = r.mixed;
-    }
+  const hoursOut = outbound ?? (has(db, 'attempts') ? new AttemptsStore(db).hourlySync(from) : []);
+  for (const r of hoursOut) {
+    const i = slot(r.hour);
+    if (i === undefined) continue;
+    const o = week.outbound;
+    o.connections[i] = r.connections;
+    o.tls[i] = r.tls;
+    o.delivered[i] = r.delivered;
+    o.deferred[i] = r.transient;
+    o.bounced[i] = r.permanent;
+    o.mixed[i] = r.mixed;
   }
   if (has(db, 'local_delivery_stats')) {
     for (const r of db

@@ -8,8 +8,9 @@ import type { Config } from '../config/types.ts';
 import type { Db } from '../db/open.ts';
 import { readDoctorRecord } from '../doctor/startup.ts';
 import type { Logger } from '../log/log.ts';
+import type { AttemptsContract } from '../outbound/attempts-store.ts';
 import type { CertStore } from '../tls/store.ts';
-import { readWeek } from './history.ts';
+import { readWeek, WEEK_HOURS, weekFrom } from './history.ts';
 import { renderPage, type StatusFacts } from './page.ts';
 import { loadPasswordFile } from './password-file.ts';
 import { type StatusServer, startStatusServer } from './server.ts';
@@ -20,6 +21,8 @@ export interface StatusPageDeps {
   store: CertStore;
   log: Logger;
   now: () => number;
+  /** The attempts store of the daemon (on PostgreSQL: every node's attempts); absent: data_dir's attempts table. */
+  attempts?: Pick<AttemptsContract, 'hourly'>;
 }
 
 export async function startStatusPage(deps: StatusPageDeps): Promise<StatusServer> {
@@ -43,7 +46,8 @@ export async function startStatusPage(deps: StatusPageDeps): Promise<StatusServe
       now: deps.now,
       page: async (now) => {
         const [facts, doctor] = await Promise.all([deps.facts(now), readDoctorRecord(config.dataDir)]);
-        return renderPage({ facts, week: readWeek(db, now), doctor });
+        const outbound = deps.attempts ? await deps.attempts.hourly(weekFrom(now)) : undefined;
+        return renderPage({ facts, week: readWeek(db, now, WEEK_HOURS, outbound), doctor });
       },
     });
     return {

@@ -5,9 +5,11 @@ import type { Resolver } from '../dns/resolver.ts';
 import { parseStsPolicy, parseStsTxt, type StsPolicy } from './mta-sts.ts';
 import type { FetchResult } from './sts-fetch.ts';
 
+/** The policy cache (sts-cache.ts on SQLite, sts-cache-pg.ts on the nodes' shared PostgreSQL). */
 export interface StsStore {
-  get(domain: string, now: number): (StsPolicy & { id: string }) | undefined;
-  put(domain: string, id: string, policy: StsPolicy, now: number): StsPolicy & { id: string };
+  get(domain: string, now: number): Promise<(StsPolicy & { id: string }) | undefined>;
+  /** Never rejects for a cache write that failed: the policy still applies to this delivery. */
+  put(domain: string, id: string, policy: StsPolicy, now: number): Promise<StsPolicy & { id: string }>;
 }
 
 export interface StsDeps {
@@ -32,7 +34,7 @@ export type StsFound = (StsPolicy & { id: string }) | { unusable: StsProblem } |
 
 export async function currentStsPolicy(domain: string, deps: StsDeps): Promise<(StsPolicy & { id: string }) | undefined> {
   const now = deps.now();
-  const cached = deps.cache.get(domain, now);
+  const cached = await deps.cache.get(domain, now);
   const txt = await deps.resolver.resolveTxt(`_mta-sts.${domain}`);
   if (txt.kind !== 'records') return cached;
   const record = parseStsTxt(txt.records);

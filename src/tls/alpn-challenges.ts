@@ -6,8 +6,10 @@ import tls from 'node:tls';
 export interface AlpnChallenges {
   /** The context for a validation handshake with SNI `name`, if one is pending. */
   get(name: string): tls.SecureContext | undefined;
-  set(name: string, material: { keyPem: string; certPem: string }): void;
-  delete(name: string): void;
+  set(name: string, material: { keyPem: string; certPem: string }): void | Promise<void>;
+  delete(name: string): void | Promise<void>;
+  /** Where a challenge this process does not hold may be found (the nodes' shared table, src/shared-files/challenges.ts). */
+  lookup?(name: string): Promise<tls.SecureContext | undefined>;
 }
 
 export function createAlpnChallenges(): AlpnChallenges {

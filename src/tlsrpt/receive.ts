@@ -7,13 +7,13 @@ import { bodyChunks, bodySize } from '../core/body.ts';
 import type { Courier, DeliveryJob, JobRecipient } from '../core/delivery.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 import { decodeReport, isReportPart } from './parse.ts';
-import type { TlsReportStore } from './store.ts';
+import type { ReceivedReports } from './store.ts';
 
 /** Messages larger than this are delivered but not read (a report mail is a few KiB of gzip). */
 export const MAX_REPORT_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 export interface ReportIntakeDeps {
-  store: Pick<TlsReportStore, 'add'>;
+  store: Pick<ReceivedReports, 'add'>;
   /** The tlsrpt_rua mailboxes of ours ("tlsrpt@example.org"), as in force at each delivery. */
   mailboxes: () => ReadonlySet<string>;
   log: Logger;
@@ -90,7 +90,7 @@ async function readReportMail(job: DeliveryJob, rcpt: string, deps: ReportIntake
       failures: r.policies.reduce((n, p) => n + p.failures, 0),
     };
     try {
-      const state = deps.store.add(r, { receivedAt: deps.now(), queueId: job.queueId });
+      const state = await deps.store.add(r, { receivedAt: deps.now(), queueId: job.queueId });
       mailLog(deps.log, 'tls-report', { ...base, state, ...facts }, state === 'stored' ? 'TLS report stored' : 'TLS report already stored');
     } catch (e) {
       warn('error', [`could not store it: ${(e as Error).message}`], 'TLS report not stored; kept as mail');

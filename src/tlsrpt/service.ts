@@ -6,19 +6,20 @@
 
 import type { DnsAnswer } from '../dns/resolver.ts';
 import { type Logger, mailLog } from '../log/log.ts';
-import type { AttemptRecord, AttemptsCursor, AttemptsStore } from '../outbound/attempts-store.ts';
+import type { AttemptRecord, AttemptsContract, AttemptsCursor } from '../outbound/attempts-store.ts';
 import { DayTally, utcDay } from './aggregate.ts';
 import { type DeliverDeps, deliverReport, packReport } from './deliver.ts';
 import { parseTlsrptRecord, tlsrptName } from './rua.ts';
-import type { TlsrptSentStore } from './sent-store.ts';
+import type { TlsrptSent } from './sent-store.ts';
 
 const DAY_MS = 86_400_000;
 
 export interface TlsrptDeps extends DeliverDeps {
   organization: string;
   contact: string;
-  attempts: Pick<AttemptsStore, 'page'>;
-  store: TlsrptSentStore;
+  attempts: Pick<AttemptsContract, 'page'>;
+  /** The reports made; on PostgreSQL shared by the nodes, whose claim lets one node only send a domain's day. */
+  store: TlsrptSent;
   resolveTxt: (name: string) => Promise<DnsAnswer<string>>;
   log: Logger;
   /** How long the records of reports made are kept (queue.attempts_retention, as the attempts). */
@@ -35,9 +36,9 @@ export interface RunSummary {
 /** Reports on the UTC day `dayStart` for every domain not done yet. Rejects only when the database does. */
 export async function reportDay(dayStart: number, deps: TlsrptDeps): Promise<RunSummary> {
   const { day, start, end } = utcDay(dayStart);
-  const done = deps.store.doneFor(day);
+  const done = await deps.store.doneFor(day);
   // Our report messages of the whole retention (a report may be retried for days: queue.max_lifetime).
-  const ours = deps.store.reportMessages(start - deps.retentionMs);
+  const ours = await deps.store.reportMessages(start - deps.retentionMs);
   // One pass over the day's rows, a page at a time (the loop serves others in between), counted as they come.
   const byDomain = new Map<string, DayTally>();
   for await (const a of dayAttempts(deps.attempts, start, end)) {
@@ -60,7 +61,7 @@ export async function reportDay(dayStart: number, deps: TlsrptDeps): Promise<Run
       deps.log.error({ err, event: 'tlsrpt', domain, day }, 'TLS report failed');
     }
   }
-  deps.store.pruneBefore(start - deps.retentionMs);
+  await deps.store.pruneBefore(start - deps.retentionMs);
   mailLog(deps.log, 'tlsrpt', { state: 'run', ...summary }, `TLS reports for ${day}: ${summary.reports} sent, ${summary.failed} failed`);
   return summary;
 }
@@ -68,10 +69,10 @@ export async function reportDay(dayStart: number, deps: TlsrptDeps): Promise<Run
 /** Rows per page of the day's attempts: a few milliseconds of the event loop each. */
 const PAGE_ROWS = 2000;
 
-async function* dayAttempts(attempts: Pick<AttemptsStore, 'page'>, start: number, end: number): AsyncGenerator<AttemptRecord> {
+async function* dayAttempts(attempts: Pick<AttemptsContract, 'page'>, start: number, end: number): AsyncGenerator<AttemptRecord> {
   let after: AttemptsCursor | undefined;
   for (;;) {
-    const page = attempts.page(start, end, after, PAGE_ROWS);
+    const page = await attempts.page(start, end, after, PAGE_ROWS);
     yield* page.attempts;
     if (!page.next) return;
     after = page.next;
@@ -101,11 +102,11 @@ async function reportDomain(
     sessions += p.summary['total-successful-session-count'] + p.summary['total-failure-session-count'];
     failures += p.summary['total-failure-session-count'];
   }
-  if (!deps.store.claim({ domain, day: range.day, reportId, at: deps.now(), sessions, failures })) return 'skipped';
+  if (!(await deps.store.claim({ domain, day: range.day, reportId, at: deps.now(), sessions, failures }))) return 'skipped';
   const packed = packReport(report, deps.hostname, domain, range.start, range.end);
   const destinations = [];
   for (const destination of record.destinations) destinations.push(await deliverReport(destination, packed, report, domain, deps));
-  const state = deps.store.finish(domain, range.day, destinations);
+  const state = await deps.store.finish(domain, range.day, destinations);
   mailLog(
     deps.log,
     'tlsrpt',

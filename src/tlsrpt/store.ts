@@ -1,6 +1,7 @@
 // The TLS reports we received (tables tls_reports, tls_report_policies, tls_report_failures,
 // migration 010): stores a parsed report once per (organization, report-id), in one transaction,
-// and reads them back for the summaries. The only writer of those tables.
+// and reads them back for the summaries. The only writer of those tables in SQLite (store-pg.ts on
+// PostgreSQL, the same ReceivedReports contract).
 import type { Db } from '../db/open.ts';
 import type { ReportFailure, ReportPolicyType, TlsReport } from './parse.ts';
 
@@ -18,7 +19,15 @@ export interface StoredPolicy {
   details: ReportFailure[];
 }
 
-export class TlsReportStore {
+/** The TLS reports received, wherever they are kept (SQLite here, the nodes' PostgreSQL in store-pg.ts). */
+export interface ReceivedReports {
+  /** Stores `report`, or nothing when one with its organization and report-id is there already. */
+  add(report: TlsReport, meta: { receivedAt: number; queueId: string }): Promise<'stored' | 'duplicate'>;
+  /** The policies of the reports whose date-range starts at `since` or later, oldest first. */
+  reports(since: number): Promise<StoredPolicy[]>;
+}
+
+export class TlsReportStore implements ReceivedReports {
   private readonly db: Db;
 
   constructor(db: Db) {
@@ -26,7 +35,7 @@ export class TlsReportStore {
   }
 
   /** Stores `report`, or nothing when one with its organization and report-id is there already. */
-  add(report: TlsReport, meta: { receivedAt: number; queueId: string }): 'stored' | 'duplicate' {
+  async add(report: TlsReport, meta: { receivedAt: number; queueId: string }): Promise<'stored' | 'duplicate'> {
     return this.db.transaction((): 'stored' | 'duplicate' => {
       const inserted = this.db
         .prepare(
@@ -48,6 +57,10 @@ export class TlsReportStore {
       }
       return 'stored';
     })();
+  }
+
+  async reports(since: number): Promise<StoredPolicy[]> {
+    return readReports(this.db, since);
   }
 }
 

@@ -9,7 +9,7 @@ import { parse, stringify } from 'smol-toml';
 export interface SealpostToml {
   hostname?: string;
   data_dir?: string;
-  listen?: { smtp?: string[]; acme_http?: string[]; https?: string[]; status_http?: string[] };
+  listen?: { smtp?: string[]; acme_http?: string[]; https?: string[]; status_http?: string[]; submission?: string[]; metrics?: string[] };
   tls?: { min_version?: string; cert_file?: string; key_file?: string };
   acme?: {
     enabled?: boolean;

@@ -16,6 +16,7 @@ import { connectSmtp } from './inbound-smtp.ts';
 
 const HOST = 'mx.sealpost.test';
 const senderKey = generateDkimKey('rsa-2048');
+const edKey = generateDkimKey('ed25519');
 
 async function signed(message: string, domain: string, selector: string): Promise<string> {
   const options = { signatureData: [{ signingDomain: domain, selector, privateKey: senderKey }] } as Parameters<typeof dkimSign>[1];
@@ -56,6 +57,7 @@ describe('Authentication-Results on port 25', { timeout: 120_000 }, () => {
         ['s1._domainkey.stream.test', { TXT: [dkimRecord(senderKey)] }],
         ['_dmarc.stream.test', { TXT: ['v=DMARC1; p=reject'] }],
         ['_dmarc.relaxed.test', { TXT: ['v=DMARC1; p=none'] }],
+        ['ed1._domainkey.stream.test', { TXT: [dkimRecord(edKey)] }],
       ]),
     );
     cleanups.push(() => dns.close());
@@ -229,5 +231,75 @@ describe('Authentication-Results on port 25', { timeout: 120_000 }, () => {
     assert.match(got.results[0] ?? '', /dkim=pass header\.i=@stream\.test header\.s=s1/);
     assert.match(got.results[0] ?? '', /dmarc=pass .*header\.from=stream\.test/);
     assert.equal(dns.queries.filter((q) => q === '_dmarc.stream.test TXT').length, 1, 'looked up once: the checks used the answer');
+  });
+
+  it('a body that arrives in pieces (a CRLF split, dot-stuffed lines) under four signatures (l=, simple and relaxed, RSA and Ed25519): each passes', async () => {
+    const body = `${'.leading dot, stuffed by the client\n..two dots\ntrailing blanks  \t\n'.repeat(40)}\n\n`;
+    const message = composeMessage({ from: 'news@stream.test', to: ['alice@example.test'], subject: 'pieces', body });
+    const signatureData = [
+      { signingDomain: 'stream.test', selector: 's1', privateKey: senderKey, canonicalization: 'simple/simple' },
+      { signingDomain: 'stream.test', selector: 'ed1', privateKey: edKey, canonicalization: 'relaxed/relaxed' },
+      { signingDomain: 'stream.test', selector: 's1', privateKey: senderKey, canonicalization: 'relaxed/simple', maxBodyLength: 100 },
+      { signingDomain: 'stream.test', selector: 'ed1', privateKey: edKey, canonicalization: 'simple/relaxed', maxBodyLength: 1001 },
+    ];
+    const signed = (await dkimSign(message, { signatureData } as Parameters<typeof dkimSign>[1])).signatures + message;
+    // RFC 5321 §4.5.2: the client doubles a leading dot; the server takes it away again.
+    const wire = signed.replace(/\r\n\./g, '\r\n..');
+    const smtp = await connectSmtp(daemon.smtpPort);
+    try {
+      assert.equal((await smtp.reply()).code, 220);
+      assert.equal((await smtp.command('EHLO out.stream.test')).code, 250);
+      assert.equal((await smtp.command('MAIL FROM:<news@stream.test>')).code, 250);
+      assert.equal((await smtp.command('RCPT TO:<alice@example.test>')).code, 250);
+      assert.equal((await smtp.command('DATA')).code, 354);
+      // Cut inside the blank line after the header block, inside a CRLF of the body, and just
+      // after a stuffed dot; a pause after each piece so the server reads them apart.
+      const blank = wire.indexOf('\r\n\r\n');
+      const crlf = wire.indexOf('\r\n', blank + 200);
+      const dot = wire.indexOf('\r\n..', crlf + 50) + 3;
+      for (const [from, to] of [
+        [0, blank + 3],
+        [blank + 3, crlf + 1],
+        [crlf + 1, dot],
+      ] as const) {
+        smtp.write(wire.slice(from, to));
+        await new Promise((resolve) => setTimeout(resolve, 30));
+      }
+      assert.equal((await smtp.command(`${wire.slice(dot)}.`, 20_000)).code, 250);
+      await smtp.command('QUIT');
+    } finally {
+      smtp.destroy();
+    }
+    const got = await delivered(daemon, 'pieces');
+    const results = got.results[0] ?? '';
+    assert.equal(results.match(/dkim=pass/g)?.length, 4, results);
+    assert.match(results, /dkim=pass header\.i=@stream\.test header\.s=ed1 header\.a=ed25519-sha256/);
+    assert.match(results, /dmarc=pass/);
+  });
+
+  it('a signed message large enough for the spool (3 MiB, fed to the checks as it arrives, at their pace): dkim=pass', async () => {
+    const body = `${'z'.repeat(78)}\n`.repeat(40_000);
+    const message = composeMessage({ from: 'news@stream.test', to: ['alice@example.test'], subject: 'large signed', body });
+    const signatureData = [
+      { signingDomain: 'stream.test', selector: 's1', privateKey: senderKey, canonicalization: 'relaxed/relaxed' },
+      { signingDomain: 'stream.test', selector: 'ed1', privateKey: edKey, canonicalization: 'simple/simple', maxBodyLength: 2_000_000 },
+    ];
+    const signed = (await dkimSign(message, { signatureData } as Parameters<typeof dkimSign>[1])).signatures + message;
+    const smtp = await connectSmtp(daemon.smtpPort);
+    try {
+      assert.equal((await smtp.reply()).code, 220);
+      assert.equal((await smtp.command('EHLO out.stream.test')).code, 250);
+      assert.equal((await smtp.command('MAIL FROM:<news@stream.test>')).code, 250);
+      assert.equal((await smtp.command('RCPT TO:<alice@example.test>')).code, 250);
+      assert.equal((await smtp.command('DATA')).code, 354);
+      assert.equal((await smtp.command(`${signed}.`, 60_000)).code, 250);
+      await smtp.command('QUIT');
+    } finally {
+      smtp.destroy();
+    }
+    const got = await delivered(daemon, 'large signed');
+    const results = got.results[0] ?? '';
+    assert.equal(results.match(/dkim=pass/g)?.length, 2, results);
+    assert.ok(got.raw.length > 3_000_000);
   });
 });

@@ -213,11 +213,7 @@ for (const column of COLUMNS) {
         assert.ok(hop?.['error'], `${z}/${column}: the hop says why`);
       }
       // The attempts row carries the same DANE facts as the log record.
-      const rowDane =
-        attempts
-          .forMessage(j.queueId)
-          .filter((r) => r.domain === `${z}.test`)
-          .at(-1)?.dane ?? null;
+      const rowDane = (await attempts.forMessage(j.queueId)).filter((r) => r.domain === `${z}.test`).at(-1)?.dane ?? null;
       assert.deepEqual(rowDane, hop?.['dane'] ?? null, `${z}/${column}: attempts row`);
     }
     ours[column] = row;
@@ -227,6 +223,7 @@ for (const column of COLUMNS) {
       JSON.stringify(log.records.filter((r) => r['event'] === 'hop').map((r) => [r['domain'], r['policy'], r['dane'], r['error']])),
     );
     // The TLS report (tlsrpt/aggregate.ts) these attempts make, per destination domain.
+    const dayAttempts = await attempts.forMessage(j.queueId);
     const reports = Object.fromEntries(
       ZONES.map((z) => {
         const report = buildReport({
@@ -236,7 +233,7 @@ for (const column of COLUMNS) {
           organization: 'Sealpost',
           contact: 'postmaster@sender.sealpost.test',
           reportId: 'r',
-          attempts: attempts.forMessage(j.queueId).filter((r) => r.domain === `${z}.test`),
+          attempts: dayAttempts.filter((r) => r.domain === `${z}.test`),
         });
         return [z, report];
       }),

@@ -56,7 +56,7 @@ test('Postfix receiver: verify → delivered over verified TLS; plain Postfix: m
   assert.equal(hop?.policySource, 'table');
   assert.equal(hop?.tls?.verified, true);
   assert.match(hop?.reply?.text ?? '', /queued as/);
-  const row = attempts.forMessage(j.queueId).find((r) => r.domain === 'postfix-tls.test');
+  const row = (await attempts.forMessage(j.queueId)).find((r) => r.domain === 'postfix-tls.test');
   assert.equal(row?.tls?.verified, true);
   assert.equal(row?.result, 'delivered');
   const [plainMessage] = await plainPeer.waitForMessages(1);

@@ -53,7 +53,7 @@ test('source_ipv4 = 127.0.0.2, then 127.0.0.3: the receiver sees that peer addre
     assert.equal(arrived(v4, `from ${source}`)?.remoteAddress, source);
     const [hop] = log.hops(j.queueId);
     assert.equal((hop as unknown as { source: string }).source, source);
-    assert.equal(attempts.forMessage(j.queueId)[0]?.source, source);
+    assert.equal((await attempts.forMessage(j.queueId))[0]?.source, source);
   }
 });
 

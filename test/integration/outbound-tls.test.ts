@@ -98,7 +98,7 @@ for (const level of ['none', 'may', 'encrypt', 'verify'] as const) {
     const rcpts = RECEIVER_KINDS.map((kind) => `user@${kind}.dest.test`);
     const j = job(rcpts, `From: alice@sender.sealpost.test\nSubject: policy ${level}\nX-Test-Policy: ${level}\n\nhello\n.leading dot\n`);
     const outcomes = await courier.deliver(j);
-    const rows = attempts.forMessage(j.queueId);
+    const rows = await attempts.forMessage(j.queueId);
     for (const [i, kind] of RECEIVER_KINDS.entries()) {
       const want = EXPECT[level][kind];
       const label = `${level} → ${kind}`;

@@ -8,8 +8,9 @@ import { once } from 'node:events';
 import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import pg from 'pg';
 import type { NewMessage } from '../../src/queue/message.ts';
-import { openPool } from '../../src/queue/pg/connect.ts';
+import { clientConfig, openPool } from '../../src/queue/pg/connect.ts';
 import { MIGRATIONS, migrate, SchemaTooNew } from '../../src/queue/pg/schema.ts';
 import { PG_CLAIM_SQL, PgQueueStore, SchemaMismatch } from '../../src/queue/pg/store.ts';
 import { type Postgres, startPostgres } from '../helpers/postgres.ts';
@@ -161,6 +162,33 @@ test('NOTIFY wakes an idle node at once, and again after PostgreSQL restarts', {
     },
     { what: 'node-b woken by NOTIFY after the restart', timeoutMs: 30_000, intervalMs: 500 },
   );
+});
+
+test('a LISTEN connection that broke: once made again, the node looks for work (what was notified meanwhile was lost)', { timeout: 60_000 }, async (t) => {
+  const queue = await pgQueue(t, pgServer());
+  const a = await queue.open({ node: 'node-a' });
+  const b = await queue.open({ node: 'node-b' });
+  const woken: string[] = [];
+  b.onEnqueued((transport) => woken.push(transport));
+  // node-b's LISTEN connection is cut (as a server restart or a network break would); node-a
+  // commits before it is made again (a pause of 1 s), so node-b misses that NOTIFY.
+  const admin = new pg.Client(clientConfig({ url: queue.url, passwordFile: pgServer().passwordFile }));
+  await admin.connect();
+  t.after(() => admin.end());
+  const cut = await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'`);
+  assert.equal(cut.rowCount, 2, 'both nodes listen');
+  const listening = async () =>
+    Number(
+      (
+        await admin.query<{ n: string }>(
+          `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()`,
+        )
+      ).rows[0]?.n,
+    );
+  await waitFor(async () => (await listening()) === 0, { what: 'the LISTEN connections gone', timeoutMs: 5000, intervalMs: 20 });
+  await a.enqueue(message('L1', ['one@a.test']));
+  await waitFor(() => woken.length > 0, { what: 'node-b told to look once LISTEN is made again', timeoutMs: 10_000 });
+  assert.equal((await b.claim('remote', Date.now(), 10))[0]?.queueId, 'L1', 'and finds the message');
 });
 
 test('migrations run once when nodes start together; a node refuses a schema older or newer than its own', { timeout: 60_000 }, async () => {

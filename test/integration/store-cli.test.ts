@@ -1,5 +1,6 @@
-// [store] kind = "postgres" as a new user meets it: `config check` and `start` say the daemon does
-// not run on it yet; `sealpost store init` creates the schema on a real PostgreSQL (once),
+// [store] kind = "postgres" as a new user meets it: `config check` and `start` refuse Maildir
+// delivery and name the fix; `start` refuses a database without the schema and one that does not
+// answer, saying what to do; `sealpost store init` creates the schema on a real PostgreSQL (once),
 // `sealpost store status` shows the nodes, their claims and the queue; a wrong password is
 // reported with the fix and never printed.
 import assert from 'node:assert/strict';
@@ -7,6 +8,7 @@ import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { NewMessage } from '../../src/queue/message.ts';
+import { MIGRATIONS } from '../../src/queue/pg/schema.ts';
 import { freePort } from '../helpers/ports.ts';
 import { type Postgres, startPostgres } from '../helpers/postgres.ts';
 import { run } from '../helpers/proc.ts';
@@ -56,9 +58,13 @@ test('config check and start refuse kind = "postgres" with Maildir delivery, nam
   assert.match(before.stderr, /no Sealpost schema yet; create it with: sealpost store init/);
   const init = await sealpost(['store', 'init', '--config', file]);
   assert.equal(init.code, 0, init.stderr);
-  assert.match(init.stdout, /^postgres:\/\/sealpost@127\.0\.0\.1:\d+\/cli: schema at version 2 \(applied 1, 2\)$/m);
+  const versions = MIGRATIONS.map((_, i) => i + 1);
+  assert.match(
+    init.stdout,
+    new RegExp(`^postgres://sealpost@127\\.0\\.0\\.1:\\d+/cli: schema at version ${MIGRATIONS.length} \\(applied ${versions.join(', ')}\\)$`, 'm'),
+  );
   const again = await sealpost(['store', 'init', '--config', file]);
-  assert.match(again.stdout, /schema at version 2 \(already current\)/);
+  assert.match(again.stdout, new RegExp(`schema at version ${MIGRATIONS.length} \\(already current\\)`));
 
   // A node at work: one message claimed by mx1, one waiting.
   const node = await pgQueueAt(t, { url, passwordFile: server.passwordFile }).open({ node: 'mx1' });
@@ -77,7 +83,7 @@ test('config check and start refuse kind = "postgres" with Maildir delivery, nam
   assert.equal((await node.claim('local', Date.now(), 1)).length, 1);
   const status = await sealpost(['store', 'status', '--config', file]);
   assert.equal(status.code, 0, status.stderr);
-  assert.match(status.stdout, /schema version 2\n/);
+  assert.match(status.stdout, new RegExp(`schema version ${MIGRATIONS.length}\n`));
   assert.match(status.stdout, /queue: 2 messages; recipients 1 queued, 1 active, 0 held/);
   assert.match(status.stdout, /nodes: 1\n {2}mx1: heartbeat \d+s ago, 1 claim, first lease ends \d{4}-/);
   const json = JSON.parse((await sealpost(['store', 'status', '--config', file, '--json'])).stdout) as { nodes: { name: string; claims: number }[] };
@@ -100,4 +106,31 @@ test('config check and start refuse kind = "postgres" with Maildir delivery, nam
   const open = await sealpost(['store', 'status', '--config', wrongConfig]);
   assert.equal(open.code, 1);
   assert.match(open.stderr, /store\.password_file: .* is readable by others \(mode 0644\)/);
+});
+
+test('start on PostgreSQL: a database without the schema is refused naming store init, a server that does not answer naming what to check', {
+  timeout: 120_000,
+}, async (t) => {
+  assert.ok(server);
+  const dir = await tempDir(t);
+  const url = await server.createDatabase('bare');
+  const file = await configWith(dir, { kind: 'postgres', url, password_file: server.passwordFile, node: 'mx1', allow_local_maildir: true });
+  const bare = await sealpost(['start', '--config', file]);
+  assert.equal(bare.code, 1, bare.stdout);
+  assert.match(bare.stdout, /cannot start: the PostgreSQL queue's schema is at version 0, this Sealpost needs \d+: run sealpost store init/);
+  const closed = await freePort();
+  const nowhere = await configWith(await tempDir(t), {
+    kind: 'postgres',
+    url: `postgres://sealpost@127.0.0.1:${closed}/sealpost`,
+    password_file: server.passwordFile,
+    allow_local_maildir: true,
+  });
+  const down = await sealpost(['start', '--config', nowhere]);
+  assert.equal(down.code, 1, down.stdout);
+  assert.match(
+    down.stdout,
+    new RegExp(
+      `cannot start: the PostgreSQL queue at postgres://sealpost@127\\.0\\.0\\.1:${closed}/sealpost does not answer \\(.*ECONNREFUSED.*\\): check store\\.url`,
+    ),
+  );
 });

@@ -15,7 +15,6 @@ import type { NewMessage, Transport } from '../message.ts';
 import { expired, nextAttemptAt, type RetryPolicy } from '../schedule.ts';
 import { type CompleteOptions, describe, type FailedRecipient, type Finished } from '../store.ts';
 import { QueueUnavailable } from '../unavailable.ts';
-import { withClient } from './connect.ts';
 import { isConnectionFault } from './faults.ts';
 import { AsyncGroupCommit } from './group-commit.ts';
 import { type Listener, listen } from './listen.ts';
@@ -166,6 +165,15 @@ export class PgQueueStore implements QueueStoreContract {
       store.heartbeat.unref();
     }
     return store;
+  }
+
+  /**
+   * The operator's levers (`sealpost queue retry|hold|release|delete` on any machine): no node
+   * registered, no heartbeat, no LISTEN; the NOTIFYs of retry and release name `by`, so every
+   * node wakes.
+   */
+  static forOperator(deps: Pick<PgQueueStoreDeps, 'pool' | 'retry' | 'leaseMs'> & { by: string }): PgQueueStore {
+    return new PgQueueStore({ pool: deps.pool, retry: deps.retry, leaseMs: deps.leaseMs, node: deps.by, heartbeat: false });
   }
 
   /** Resolves once the COMMIT of the round holding this message returned. */
@@ -418,17 +426,27 @@ export class PgQueueStore implements QueueStoreContract {
 
   /** `durable` false: COMMIT returns before the WAL is flushed (synchronous_commit off for this transaction). */
   private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>, durable = true): Promise<T> {
-    return withClient(this.deps.pool, async (client) => {
-      try {
-        await client.query(durable ? 'BEGIN' : 'BEGIN; SET LOCAL synchronous_commit TO off');
-        const result = await fn(client);
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      }
-    });
+    const client = await this.deps.pool.connect();
+    // A connection that breaks between two statements (the server stopped) emits 'error' on the
+    // client, which the pool listens to only while it is idle: without this the process crashed.
+    // The statement in flight, or the next, fails with it and is handled there.
+    const broken = (): void => undefined;
+    client.on('error', broken);
+    let failed: Error | undefined;
+    try {
+      await client.query(durable ? 'BEGIN' : 'BEGIN; SET LOCAL synchronous_commit TO off');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      if (isConnectionFault(err)) failed = err as Error;
+      else await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.off('error', broken);
+      // A broken connection is closed, not given back to the pool.
+      client.release(failed);
+    }
   }
 }
 

@@ -11,7 +11,7 @@ async function setup() {
   let now = 1_000_000;
   const slept: number[] = [];
   const authenticate = createAuthenticator({
-    users: { passwordHash: (address) => (address === 'alice@example.test' ? hash : undefined) },
+    users: { passwordHash: async (address) => (address === 'alice@example.test' ? hash : undefined) },
     guard: new AuthGuard({ slowAfter: 2, delayMs: 100, maxFailures: 4, lockoutMs: 60_000, maxConcurrent: 2 }),
     log,
     now: () => now,

@@ -26,16 +26,16 @@ test('UsersStore: add, change, list, remove', { timeout: 10_000 }, async () => {
   const db = openDb(dir, migrations);
   try {
     const users = new UsersStore(db);
-    assert.equal(users.add('alice@example.test', 'h1', 1000), true);
-    assert.equal(users.add('alice@example.test', 'h2', 2000), false, 'no silent replacement');
-    assert.equal(users.passwordHash('alice@example.test'), 'h1');
-    assert.equal(users.setPassword('alice@example.test', 'h3', 3000), true);
-    assert.equal(users.setPassword('nobody@example.test', 'h3', 3000), false);
-    assert.deepEqual(users.list(), [{ address: 'alice@example.test', createdAt: 1000, updatedAt: 3000 }]);
-    assert.equal(users.passwordHash('alice@example.test'), 'h3');
-    assert.equal(users.remove('alice@example.test'), true);
-    assert.equal(users.remove('alice@example.test'), false);
-    assert.equal(users.passwordHash('alice@example.test'), undefined);
+    assert.equal(await users.add('alice@example.test', 'h1', 1000), true);
+    assert.equal(await users.add('alice@example.test', 'h2', 2000), false, 'no silent replacement');
+    assert.equal(await users.passwordHash('alice@example.test'), 'h1');
+    assert.equal(await users.setPassword('alice@example.test', 'h3', 3000), true);
+    assert.equal(await users.setPassword('nobody@example.test', 'h3', 3000), false);
+    assert.deepEqual(await users.list(), [{ address: 'alice@example.test', createdAt: 1000, updatedAt: 3000 }]);
+    assert.equal(await users.passwordHash('alice@example.test'), 'h3');
+    assert.equal(await users.remove('alice@example.test'), true);
+    assert.equal(await users.remove('alice@example.test'), false);
+    assert.equal(await users.passwordHash('alice@example.test'), undefined);
   } finally {
     db.close();
   }

@@ -76,3 +76,27 @@ test('untilWritten: a write the disk refuses is tried again with backoff until i
     /a bug/,
   );
 });
+
+test('a health of the queue database: its own faults and words, and any answer ends the episode (readsHeal)', { timeout: 5000 }, () => {
+  const { log, records } = captureLog();
+  const health = new StorageHealth({
+    log,
+    now: () => 0,
+    isFault: (err) => (err as { code?: string }).code === 'ECONNREFUSED',
+    failingText: 'the queue database does not answer',
+    recoveredText: 'the queue database answers again',
+    readsHeal: true,
+  });
+  assert.equal(health.fault('remote claim', { code: 'SQLITE_FULL' }), false, "a disk fault is not this health's");
+  assert.equal(health.fault('remote claim', { code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' }), true);
+  assert.equal(health.readsHeal, true);
+  health.ok();
+  assert.deepEqual(
+    records.filter((r) => r['event'] === 'storage').map((r) => [r['state'], r['msg']]),
+    [
+      ['failing', 'the queue database does not answer'],
+      ['recovered', 'the queue database answers again'],
+    ],
+  );
+  assert.equal(new StorageHealth({ log, now: () => 0 }).readsHeal, false, 'the disk: a read proves nothing');
+});

@@ -103,3 +103,65 @@ test('onHeader hears the header block once, as soon as its blank line arrives, i
   await long.done;
   assert.equal(heard.length, 0);
 });
+
+test('the feed gets each chunk as it arrives, in memory and on the way to the spool; it is dropped when the client leaves', { timeout: 5000 }, async () => {
+  const recorder = () => {
+    const seen: string[] = [];
+    return {
+      seen,
+      feed: { push: (chunk: Buffer) => seen.push(chunk.toString('latin1')) > 0, onDrain: (fn: () => void) => fn(), drop: () => void seen.push('drop') },
+    };
+  };
+  const kept = recorder();
+  const budget = new BodyBudget(10_000);
+  const inMemory = collectBody(feed(['Subject: a\r', '\n\r\nbody\r\n']), { threshold: 1000, budget, openSpool, bareNewline: 'normalize', feed: kept.feed });
+  assert.equal((await inMemory.done).kind, 'memory');
+  assert.deepEqual(kept.seen, ['Subject: a\r', '\n\r\nbody\r\n']);
+  inMemory.release();
+
+  const spilled = recorder();
+  const big = await collectBody(feed(['Subject: big\r\n\r\n', 'x'.repeat(100), 'y'.repeat(100)]), {
+    threshold: 64,
+    budget,
+    openSpool,
+    bareNewline: 'normalize',
+    feed: spilled.feed,
+  }).done;
+  assert.equal(big.kind, 'spooled');
+  assert.deepEqual(spilled.seen, ['Subject: big\r\n\r\n', 'x'.repeat(100), 'y'.repeat(100)], 'the spooled part too, as received');
+
+  const left = recorder();
+  const stream = new PassThrough();
+  collectBody(stream, { threshold: 1000, budget, openSpool, bareNewline: 'normalize', feed: left.feed });
+  stream.write(Buffer.from('Subject: gone\r\n'));
+  await new Promise((r) => setImmediate(r));
+  stream.destroy();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(left.seen, ['Subject: gone\r\n', 'drop']);
+});
+
+test('a feed that falls behind on a spooled body pauses the client until it drains', { timeout: 5000 }, async () => {
+  const drains: (() => void)[] = [];
+  const pushed: number[] = [];
+  const slow = { push: (chunk: Buffer) => pushed.push(chunk.length) === 0, onDrain: (fn: () => void) => void drains.push(fn), drop: () => {} };
+  const stream = new PassThrough();
+  const c = collectBody(stream, { threshold: 16, budget: new BodyBudget(10_000), openSpool, bareNewline: 'normalize', feed: slow });
+  stream.write(Buffer.from('Subject: slow\r\n\r\n'));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(stream.isPaused(), true, 'paused while the checks are behind');
+  assert.equal(drains.length, 1);
+  stream.write(Buffer.from('more\r\n'));
+  stream.end();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(pushed, [17], 'nothing more read while paused');
+  drains.shift()?.();
+  // Each chunk read from here asks to wait again: keep draining until the body has ended.
+  const done = c.done;
+  while (drains.length > 0 || pushed.length < 2) {
+    await new Promise((r) => setImmediate(r));
+    drains.shift()?.();
+  }
+  const got = await done;
+  assert.equal(got.kind, 'spooled');
+  assert.deepEqual(pushed, [17, 6]);
+});

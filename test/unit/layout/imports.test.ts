@@ -32,6 +32,8 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   intake: ['inbound', 'outbound', 'local', 'cli'],
   // Counts from the log records and reads the tables: it knows no session, courier or worker.
   metrics: ['inbound', 'intake', 'outbound', 'local', 'auth', 'queue', 'cli', 'offload', 'acme'],
+  // Copies tables and files generically: it knows no session, courier, worker or certificate code.
+  'store-migrate': ['inbound', 'intake', 'outbound', 'local', 'auth', 'cli', 'offload', 'acme', 'tls', 'dkim'],
 };
 
 const STATIC = /(?:^|[\s;}])(?:import|export)\s+(?:type\s+)?(?:[^'";]*?\s+from\s+)?['"](\.{1,2}\/[^'"]+)['"]/gm;

@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
+import { dkimSign } from 'mailauth';
+import { dkimRecord, generateDkimKey } from '../../../src/dkim/keys.ts';
 import { startOffloadThread } from '../../../src/offload/client.ts';
 import { startDnsServer } from '../../helpers/dns-server.ts';
 
@@ -86,5 +91,90 @@ test("the thread's failed lookups (mailauth's SPF query: SERVFAIL) come back to 
   } finally {
     await offload.close();
     await dns.close();
+  }
+});
+
+test('a body fed as it arrives is hashed in the thread: its check uses those hashes, and gives what an unfed one gives', { timeout: 30_000 }, async () => {
+  const key = generateDkimKey('ed25519');
+  const dns = await startDnsServer(
+    new Map([
+      ['sender.test', { TXT: ['v=spf1 ip4:192.0.2.1 -all'] }],
+      ['s1._domainkey.sender.test', { TXT: [dkimRecord(key)] }],
+      ['_dmarc.sender.test', { TXT: ['v=DMARC1; p=reject'] }],
+    ]),
+  );
+  const offload = startOffloadThread({
+    verify: { hostname: 'mx.example.test', dns: { servers: [dns.address], timeoutMs: 2000 }, dmarcReject: false, timeoutMs: 10_000 },
+  });
+  try {
+    const unsigned = `From: a@sender.test\r\nTo: b@example.test\r\nSubject: fed\r\nMessage-ID: <f1@x>\r\n\r\n${'.line of the body\r\n'.repeat(300)}`;
+    const options = { signatureData: [{ signingDomain: 'sender.test', selector: 's1', privateKey: key, canonicalization: 'relaxed/simple' }] };
+    const signed = Buffer.from((await dkimSign(unsigned, options as Parameters<typeof dkimSign>[1])).signatures + unsigned);
+    const feedIn = (bytes: Buffer) => {
+      const feed = offload.feed?.('a@sender.test');
+      assert.ok(feed);
+      // Cut in the header block, in a CRLF, and in the blank line after the header block.
+      const blank = bytes.indexOf('\r\n\r\n');
+      const cuts = [0, 40, blank + 1, blank + 3, blank + 30, blank + 31, bytes.length];
+      for (let i = 1; i < cuts.length; i++) feed.push(bytes.subarray(cuts[i - 1], cuts[i]));
+      return feed;
+    };
+    const whole = await offload.verify?.({ ...input, message: signed });
+    assert.equal(whole?.results.dkim, 'pass');
+    const fed = await offload.verify?.({ ...input, message: signed }, feedIn(signed));
+    assert.deepEqual({ ...fed, message: undefined }, { ...whole, message: undefined });
+    // The same size and header block with one body byte changed: the hashes made as the body was fed
+    // (of the signed body) are the ones checked, which proves they were made then.
+    const changed = Buffer.from(signed.toString('latin1').replace('.line of the body\r\n.line', '.line of the body\r\n.LINE'), 'latin1');
+    assert.equal(changed.length, signed.length);
+    assert.equal((await offload.verify?.({ ...input, message: changed }))?.results.dkim, 'neutral'); // mailauth: body hash did not verify
+    assert.equal((await offload.verify?.({ ...input, message: changed }, feedIn(signed)))?.results.dkim, 'pass');
+    // A dropped feed is gone: its check verifies the message it is given.
+    const dropped = feedIn(signed);
+    dropped.drop();
+    assert.equal((await offload.verify?.({ ...input, message: changed }, dropped))?.results.dkim, 'neutral'); // mailauth: body hash did not verify
+  } finally {
+    await offload.close();
+    await dns.close();
+  }
+});
+
+test('a large body fed as it arrives waits for the thread (push false, then onDrain); its spooled check uses the hashes made meanwhile', {
+  timeout: 60_000,
+}, async () => {
+  const key = generateDkimKey('ed25519');
+  const dns = await startDnsServer(new Map([['s1._domainkey.sender.test', { TXT: [dkimRecord(key)] }]]));
+  const offload = startOffloadThread({
+    verify: { hostname: 'mx.example.test', dns: { servers: [dns.address], timeoutMs: 2000 }, dmarcReject: false, timeoutMs: 30_000 },
+  });
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-feed-'));
+  try {
+    const unsigned = `From: a@sender.test\r\nTo: b@example.test\r\nSubject: large\r\n\r\n${`${'y'.repeat(78)}\r\n`.repeat(40_000)}`;
+    const options = { signatureData: [{ signingDomain: 'sender.test', selector: 's1', privateKey: key }] };
+    const signed = Buffer.from((await dkimSign(unsigned, options as Parameters<typeof dkimSign>[1])).signatures + unsigned);
+    const header = signed.subarray(0, signed.indexOf('\r\n\r\n') + 4);
+    // The spooled check gets another body of the same size: only the fed hashes can make it pass.
+    const changed = Buffer.from(signed.toString('latin1').replace(/y{78}\r\n$/, `${'z'.repeat(78)}\r\n`), 'latin1');
+    const file = path.join(dir, 'm');
+    writeFileSync(file, changed);
+    const spooled = { kind: 'spooled' as const, prefix: Buffer.from(header), file, offset: header.length, size: changed.length };
+    assert.equal((await offload.verify?.({ ...input, message: spooled }))?.results.dkim, 'neutral', 'the file as it is: its body hash fails');
+
+    const feed = offload.feed?.('a@sender.test');
+    assert.ok(feed);
+    let waited = 0;
+    for (let at = 0; at < signed.length; at += 64 * 1024) {
+      if (!feed.push(signed.subarray(at, at + 64 * 1024))) {
+        waited++;
+        await new Promise<void>((resolve) => feed.onDrain(resolve));
+      }
+    }
+    assert.ok(waited > 0, 'a 3 MiB body fed at once makes the feed ask to wait');
+    const verdict = await offload.verify?.({ ...input, message: spooled }, feed);
+    assert.equal(verdict?.results.dkim, 'pass');
+  } finally {
+    await offload.close();
+    await dns.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -35,7 +35,7 @@ test('pages of a range: every row once, in order, none outside', { timeout: 10_0
     const seen: AttemptRecord[] = [];
     let after: AttemptsCursor | undefined;
     for (let pages = 0; pages < 50; pages++) {
-      const page = store.page(10, 30, after, size);
+      const page = await store.page(10, 30, after, size);
       seen.push(...page.attempts);
       if (!page.next) break;
       after = page.next;

@@ -70,3 +70,28 @@ test('a delivery keeps the [outbound] snapshot it started with when a reload swa
     ],
   );
 });
+
+test('an MTA-STS policy cache that cannot be read defers the delivery; no host is tried without the policy', { timeout: 5000 }, async () => {
+  const { log } = captureLog();
+  const rows: AttemptRecord[] = [];
+  const asked: string[] = [];
+  const courier = new RemoteCourier({
+    hostname: 'mx.example.test',
+    outbound: () => outbound({ port: 2525 }),
+    resolver: fakeResolver({ 'dest.test': { MX: [{ exchange: 'mx.dest.test', preference: 10 }] }, 'mx.dest.test': { A: ['127.0.0.9'] } }, asked),
+    trust: tls.createSecureContext(),
+    log,
+    attempts: { record: (r) => rows.push(r) },
+    // What PgStsCache.get does when PostgreSQL is away.
+    sts: async () => {
+      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    },
+  });
+  const outcomes = await courier.deliver(job('b@dest.test'));
+  await courier.close();
+  const outcome = outcomes.get(1);
+  assert.equal(outcome?.kind, 'transient');
+  assert.match(outcome?.kind === 'transient' ? outcome.reason : '', /MTA-STS policy cache unavailable: connect ECONNREFUSED/);
+  assert.deepEqual(asked, [], 'no MX lookup, no connection');
+  assert.deepEqual(rows, []);
+});

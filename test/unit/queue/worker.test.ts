@@ -252,3 +252,77 @@ test('delivered, deferred and bounced records name the delivery agent of each ad
   assert.equal(record('maildir')?.['event'], 'deferred');
   assert.equal(record('maildir')?.['agent'], 'maildir');
 });
+
+/** A store over the network as the worker sees it: every call answers after `delayMs`, no hand-off. */
+function slowStore(delayMs: number, jobs: DeliveryJob[]) {
+  const listeners = new Set<(t: 'local' | 'remote') => void>();
+  const later = <T>(value: () => T): Promise<T> => new Promise((resolve) => setTimeout(() => resolve(value()), delayMs));
+  let claims = 0;
+  let inClaim = 0;
+  let mostAtOnce = 0;
+  const completed: string[] = [];
+  const store: WorkerDeps['store'] = {
+    onEnqueued: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    claim: async (_transport, _now, limit) => {
+      claims++;
+      mostAtOnce = Math.max(mostAtOnce, ++inClaim);
+      // What is queued when the claim reads the table (at its start), handed out when it answers.
+      const taken = jobs.splice(0, limit);
+      return later(() => {
+        inClaim--;
+        return taken;
+      });
+    },
+    complete: (job) =>
+      later(() => {
+        completed.push(job.queueId);
+        return undefined;
+      }),
+    nextDue: () => later(() => undefined),
+  };
+  return {
+    store,
+    enqueue(job: DeliveryJob) {
+      jobs.push(job);
+      for (const l of listeners) l('local');
+    },
+    stats: () => ({ claims, mostAtOnce, completed }),
+  };
+}
+
+const fakeJob = (queueId: string): DeliveryJob => ({
+  queueId,
+  sender: '',
+  receivedAt: Date.now(),
+  size: 10,
+  body: Buffer.from('x\r\n'),
+  smtputf8: false,
+  eightBit: false,
+  recipients: [{ id: Number(queueId.slice(1)), rcpt: `${queueId}@example.test`, address: `${queueId}@example.test`, attempts: 0 }],
+});
+
+test('an asynchronous store (PostgreSQL): one claim at a time, and a message queued while a claim is under way is claimed next, not left for the idle timer', {
+  timeout: 10_000,
+}, async () => {
+  const slow = slowStore(30, []);
+  const delivered: string[] = [];
+  const courier: Courier = {
+    async deliver(job) {
+      delivered.push(job.queueId);
+      return new Map<number, Outcome>(job.recipients.map((r) => [r.id, { kind: 'delivered' }]));
+    },
+  };
+  const worker = new QueueWorker({ store: slow.store, transport: 'local', courier, log: captureLog().log, now: Date.now, concurrency: 4 });
+  worker.start();
+  // The start-up claim is under way (it read an empty table): this message comes after its read.
+  slow.enqueue(fakeJob('m1'));
+  await waitFor(() => delivered.includes('m1'), { timeoutMs: 2000, what: 'm1 delivered well before the 60 s idle timer' });
+  for (const id of ['m2', 'm3', 'm4', 'm5', 'm6']) slow.enqueue(fakeJob(id));
+  await waitFor(() => slow.stats().completed.length === 6, { timeoutMs: 5000, what: 'six outcomes recorded' });
+  await worker.stop();
+  assert.deepEqual([...delivered].sort(), ['m1', 'm2', 'm3', 'm4', 'm5', 'm6'], 'each delivered once');
+  assert.equal(slow.stats().mostAtOnce, 1, 'never two claims at once (they would claim past the free slots)');
+});

@@ -9,11 +9,11 @@ function memoryCache() {
   const rows = new Map<string, StsPolicy & { id: string; expiresAt: number }>();
   return {
     rows,
-    get: (domain: string, now: number) => {
+    get: async (domain: string, now: number) => {
       const r = rows.get(domain);
       return r && r.expiresAt > now ? r : undefined;
     },
-    put: (domain: string, id: string, policy: StsPolicy, now: number) => {
+    put: async (domain: string, id: string, policy: StsPolicy, now: number) => {
       const r = { ...policy, id, expiresAt: now + policy.maxAge * 1000 };
       rows.set(domain, r);
       return r;

@@ -67,7 +67,7 @@ test('a day: one report per domain that asks, by mail and by POST; never twice; 
     attempts.record(a);
   attempts.flush();
   // A report queued three days before, still being retried today.
-  store.markMessage('R1', DAY - 3 * 86_400_000);
+  await store.markMessage('R1', DAY - 3 * 86_400_000);
   const queued: NewMessage[] = [];
   const posted: { url: string; body: Buffer }[] = [];
   const { stream, records } = captureLog('info');
@@ -115,7 +115,7 @@ test('a day: one report per domain that asks, by mail and by POST; never twice; 
   assert.equal(web['report-id'], '2026-12-01.web.test@mx.org.test');
   assert.deepEqual(web.policies[0]?.summary, { 'total-successful-session-count': 1, 'total-failure-session-count': 0 });
   assert.deepEqual(
-    store.list().map((r) => [r.domain, r.day, r.state, r.sessions, r.destinations.map((d) => d.result)]),
+    (await store.list()).map((r) => [r.domain, r.day, r.state, r.sessions, r.destinations.map((d) => d.result)]),
     [
       ['mail.test', '2026-12-01', 'sent', 2, ['queued']],
       ['web.test', '2026-12-01', 'sent', 1, ['posted']],
@@ -162,7 +162,7 @@ test('a destination that refuses: the report is recorded as failed and not tried
   };
   assert.deepEqual(await reportDay(DAY, deps), { day: '2026-12-01', domains: 1, reports: 0, failed: 1 });
   assert.deepEqual(
-    store.list().map((r) => [r.state, r.destinations]),
+    (await store.list()).map((r) => [r.state, r.destinations]),
     [['failed', [{ uri: 'https://r.web.test/', result: 'failed', error: 'HTTP 500' }]]],
   );
   assert.deepEqual(await reportDay(DAY, deps), { day: '2026-12-01', domains: 0, reports: 0, failed: 0 });

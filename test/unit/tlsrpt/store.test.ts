@@ -57,10 +57,10 @@ describe('TlsReportStore', () => {
       const store = new TlsReportStore(db);
       const rfc = parseReport(RFC_EXAMPLE);
       assert.ok(rfc.ok);
-      assert.equal(store.add(rfc.report, { receivedAt: 1, queueId: 'Q1' }), 'stored');
-      assert.equal(store.add(rfc.report, { receivedAt: 2, queueId: 'Q2' }), 'duplicate');
+      assert.equal(await store.add(rfc.report, { receivedAt: 1, queueId: 'Q1' }), 'stored');
+      assert.equal(await store.add(rfc.report, { receivedAt: 2, queueId: 'Q2' }), 'duplicate');
       // Another organization may reuse an id format (Google's is "<date>_<domain>"): a report of its own.
-      assert.equal(store.add({ ...rfc.report, organization: 'Company-Z' }, { receivedAt: 3, queueId: 'Q3' }), 'stored');
+      assert.equal(await store.add({ ...rfc.report, organization: 'Company-Z' }, { receivedAt: 3, queueId: 'Q3' }), 'stored');
       const rows = readReports(db, 0);
       assert.equal(rows.length, 2);
       assert.deepEqual(
@@ -233,7 +233,7 @@ describe('withTlsReports', () => {
   test('a store that throws (a full disk) is logged; the delivery stands', { timeout: 10_000 }, async () => {
     const { log, records } = captureLog();
     const store = {
-      add: (): 'stored' => {
+      add: async (): Promise<'stored'> => {
         throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
       },
     };
