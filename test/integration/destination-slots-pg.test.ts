@@ -105,12 +105,9 @@ test("a dead node's slots are free once its lease runs out, not before", { timeo
   assert.ok(waited < leaseMs + 2000, `took over within the lease and a margin (${waited} ms)`);
   const held = await alive.held();
   assert.deepEqual(
-    held.map((h) => [h.slot, h.owner]),
-    [
-      [0, 'node-b'],
-      [1, 'node-dead'],
-    ],
-    'one expired slot taken over; the other stays the dead node’s row until needed',
+    held.map((h) => h.owner).sort(),
+    ['node-b', 'node-dead'],
+    'one expired slot taken over (either: the pick is random); the other stays the dead node’s row until needed',
   );
   release();
 });
