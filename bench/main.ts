@@ -13,6 +13,7 @@ import { startDnsServer } from '../test/helpers/dns-server.ts';
 import { freePort } from '../test/helpers/ports.ts';
 import { run } from '../test/helpers/proc.ts';
 import { openServerGroups, type ServerGroup } from './cgroup.ts';
+import { storeBench } from './nodes.ts';
 import { PEER_NAMES, type PeerName, type RunningPeer, startPeers } from './peers/index.ts';
 import { POSTFIX_DOMAIN, POSTFIX_MAILBOX, type PostfixPeer, SINK_DOMAIN, startReceivingPostfix, startRelayingPostfix } from './postfix.ts';
 import { type CpuProfile, formatSummary, summarizeProfile } from './profile.ts';
@@ -34,7 +35,11 @@ const USAGE = `usage: bench/bench [--quick] [--out FILE] [--only inbound,starttl
   --rounds     inbound and STARTTLS cases: runs of each side, alternating who goes first, added up (default 2)
   --profile    run the Sealpost daemons under node --cpu-prof; profiles and summaries go to DIR
                (profiling slows Sealpost down: do not compare those figures)
-  --keep       keep the work directory (configs, logs, queues) for a post-mortem`;
+  --keep       keep the work directory (configs, logs, queues) for a post-mortem
+       bench/bench --store postgres --nodes 1|2|3 [--quick] [--messages N] [--outbound-messages N] [--out FILE]
+  --store      Sealpost on PostgreSQL with N nodes (127.0.0.11-13) against Sealpost on SQLite on one
+               node: inbound C=20 and outbound to smtp-sink, msg/s, the ratio and CPU per message
+               of every process (the other peers do not run)`;
 
 /** Collects cleanups (a test Scope for the helpers) and runs them last-first. */
 class Cleanup {
@@ -278,6 +283,8 @@ async function main(): Promise<number> {
       'max-minutes': { type: 'string' },
       peers: { type: 'string' },
       cpus: { type: 'string' },
+      store: { type: 'string' },
+      nodes: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -313,6 +320,14 @@ async function main(): Promise<number> {
   const work = await mkdtemp(path.join(os.tmpdir(), 'sealpost-bench-'));
   await chmod(work, 0o755);
   if (!values.keep) cleanup.after(() => rm(work, { recursive: true, force: true }));
+  if (values.store !== undefined) {
+    try {
+      return await storeBench(cleanup, root, work, values, (text) => process.stderr.write(`bench: ${text}\n`));
+    } finally {
+      clearTimeout(watchdog);
+      await cleanup.run();
+    }
+  }
   const profileDir = values.profile ? path.resolve(values.profile) : undefined;
   const nodeOptions = (name: string) => (profileDir ? `--cpu-prof --cpu-prof-dir=${path.join(profileDir, name)}` : undefined);
   const postfixVersion = (await run('postconf', ['-d', '-h', 'mail_version'])).stdout.trim();

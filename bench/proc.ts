@@ -177,3 +177,17 @@ export function sampleMemory(read: () => number, intervalMs: number): { stop(): 
     },
   };
 }
+
+/**
+ * CPU time of `pid` and its live descendants, plus the children it has reaped (its cutime and
+ * cstime: PostgreSQL's backends that ended), ms. Take differences of two readings.
+ */
+export function treeCpuMs(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
+    const s = readStat(p);
+    if (!s) continue;
+    total += s.utime + s.stime + (p === pid ? s.cutime + s.cstime : 0);
+  }
+  return total * TICK_MS;
+}

@@ -37,6 +37,10 @@ export interface SealpostOptions {
   nodeOptions?: string;
   /** Keep [limits] at their defaults (connections_per_ip 50, message_size 50 MiB) instead of the load's 2000 connections. */
   defaultLimits?: boolean;
+  /** The listening address (default 127.0.0.1): a node of bench/nodes.ts on 127.0.0.11-13. */
+  host?: string;
+  /** The queue on PostgreSQL ([store] kind = "postgres") as this node; default the SQLite one in data_dir. */
+  store?: { url: string; passwordFile: string; node: string };
 }
 
 /**
@@ -46,13 +50,16 @@ export interface SealpostOptions {
  * peers: inet_protocols = ipv4). Durability settings are the defaults: synchronous=FULL, 250 after commit.
  */
 export function benchConfig(o: SealpostOptions): string {
+  const store = o.store
+    ? `\n[store]\nkind = "postgres"\nurl = ${JSON.stringify(o.store.url)}\npassword_file = ${JSON.stringify(o.store.passwordFile)}\nnode = ${JSON.stringify(o.store.node)}\nallow_local_maildir = true\n`
+    : '';
   const tls = o.cert ? `[tls]\ncert_file = ${JSON.stringify(o.cert.certFile)}\nkey_file = ${JSON.stringify(o.cert.keyFile)}\n\n` : '';
   return `# Written by bench/bench.
 hostname = "mx.${SEALPOST_DOMAIN}"
 data_dir = ${JSON.stringify(path.join(o.dir, 'data'))}
 
 [listen]
-smtp = ["127.0.0.1:${o.port}"]
+smtp = ["${o.host ?? '127.0.0.1'}:${o.port}"]
 
 ${tls}[dns]
 servers = ["${o.dns}"]
@@ -63,7 +70,7 @@ name = "${SEALPOST_DOMAIN}"
 mailboxes = ["bench"]
 
 [relay]
-networks = [${o.relay ? '"127.0.0.1/32"' : ''}]
+networks = [${o.relay ? (o.host ? '"127.0.0.0/8"' : '"127.0.0.1/32"') : ''}]
 
 ${o.defaultLimits ? '' : '[limits]\nconnections = 2000\nconnections_per_ip = 2000\n\n'}[inbound]
 reverse_dns = false
@@ -74,7 +81,7 @@ ipv6 = false
 
 [doctor]
 at_startup = false
-`;
+${store}`;
 }
 
 export interface SealpostDaemon {

@@ -154,7 +154,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         : undefined;
     if (sharing) started.push({ name: 'shared files', stop: () => sharing.close() });
     // Every configured DKIM key and the SRS secret, before anything listens (intake/wiring.ts).
-    const signing = await loadSigning(config, now);
+    const signing = await loadSigning(config, now, sharing?.files);
     const { signer, srsKeys, srsDirectory } = signing;
     if (signing.srsCreated)
       mailLog(
@@ -246,6 +246,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       dane: () => daneState,
       attempts: shared.attempts,
       stsCache: shared.sts,
+      ...(stores.slots ? { sharedSlots: stores.slots } : {}),
     });
     started.push({ name: 'remote courier', stop: () => remote.close() });
     // Maildir writes and the SPF/DKIM/DMARC checks of port 25 (through our resolver, dns.servers,

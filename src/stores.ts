@@ -7,6 +7,7 @@
 import os from 'node:os';
 import type pg from 'pg';
 import type { StoreConfig } from './config/types.ts';
+import type { SharedSlots } from './core/limiter.ts';
 import type { Db } from './db/open.ts';
 import { StorageHealth } from './db/storage-fault.ts';
 import { type Logger, mailLog } from './log/log.ts';
@@ -44,6 +45,8 @@ export interface DaemonStores {
   /** kind "postgres": this node's name on its claims, and the pool (others' stores may share it). */
   readonly node?: string;
   readonly pool?: pg.Pool;
+  /** kind "postgres": [outbound] concurrency_per_destination counted over every node (queue/pg/slots.ts). */
+  readonly slots?: SharedSlots;
   /** At start-up, before the workers: this node's work in flight at its last stop queued again. Returns a stop for retries. */
   recover(): Promise<() => void>;
   /** Removes the spool files no message names (written before a crash). Returns how many. */
@@ -91,13 +94,15 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
     };
   }
   // Loaded only for kind "postgres": pg stays out of an SQLite daemon's memory.
-  const [{ default: pg }, { clientConfig, openPool, targetOf }, { isConnectionFault }, { PgQueueStore }, { pgQueueSizes }] = await Promise.all([
-    import('pg'),
-    import('./queue/pg/connect.ts'),
-    import('./queue/pg/faults.ts'),
-    import('./queue/pg/store.ts'),
-    import('./queue/pg/admin.ts'),
-  ]);
+  const [{ default: pg }, { clientConfig, openPool, targetOf }, { isConnectionFault }, { PgQueueStore }, { pgQueueSizes }, { PgDestinationSlots }] =
+    await Promise.all([
+      import('pg'),
+      import('./queue/pg/connect.ts'),
+      import('./queue/pg/faults.ts'),
+      import('./queue/pg/store.ts'),
+      import('./queue/pg/admin.ts'),
+      import('./queue/pg/slots.ts'),
+    ]);
   const node = config.node ?? os.hostname();
   const settings = { url: config.url, ...(config.passwordFile ? { passwordFile: config.passwordFile } : {}) };
   const pool = openPool(settings, deps.poolSize ?? 20);
@@ -123,6 +128,16 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
     );
   }
   stops.push({ name: 'queue store', stop: () => queue.close() });
+  // This node's slots of each destination, with the claims' lease: a dead node's free up with its claims.
+  let slots: Awaited<ReturnType<typeof PgDestinationSlots.open>>;
+  try {
+    slots = await PgDestinationSlots.open({ pool, node, leaseMs: config.leaseMs, now, listenClient: () => new pg.Client(clientConfig(settings)) });
+  } catch (err) {
+    await queue.close().catch(() => undefined);
+    await pool.end().catch(() => undefined);
+    throw err;
+  }
+  stops.push({ name: 'destination slots', stop: () => slots.close() });
   const queueHealth = new StorageHealth({
     log,
     now,
@@ -155,6 +170,7 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
     queueHealth,
     node,
     pool,
+    slots,
     queueSizes: () => sizes,
     watchSizes() {
       void refresh();

@@ -12,8 +12,9 @@ import { readStore } from '../config/store.ts';
 import { MIGRATIONS_DIR } from '../db/open.ts';
 import { openPool, targetOf } from '../queue/pg/connect.ts';
 import { migrate, SchemaTooNew } from '../queue/pg/schema.ts';
+import { SHARED_ROOTS } from '../shared-files/paths.ts';
 import { copyAll, TargetNotEmpty, targetTables, type Verified, verify } from '../store-migrate/copy.ts';
-import { SHARED_DIRS, sharedFilesOf } from '../store-migrate/files.ts';
+import { sharedFilesOf } from '../store-migrate/files.ts';
 import { ConversionError, type CopyPlan, planCopy, type Skipped } from '../store-migrate/plan.ts';
 import { FOLDED_COLUMNS, openSource, SourceUnreadable } from '../store-migrate/source.ts';
 import type { Args } from './args.ts';
@@ -146,7 +147,7 @@ function report(where: string, applied: readonly number[], v: Verified, requeued
       'shared_files',
       v.files.source,
       v.files.target,
-      ` (${SHARED_DIRS.map((d) => `${d}/`).join(', ')}: ${v.files.sourceBytes} → ${v.files.targetBytes} bytes${v.files.sourceBytes === v.files.targetBytes ? '' : ' MISMATCH'})`,
+      ` (${SHARED_ROOTS.join(', ')}: ${v.files.sourceBytes} → ${v.files.targetBytes} bytes${v.files.sourceBytes === v.files.targetBytes ? '' : ' MISMATCH'})`,
     ),
   ];
   if (v.shortBodies > 0) lines.push(`  MISMATCH: ${v.shortBodies} message bodies are not as long as their size says`);

@@ -55,3 +55,12 @@ export class Limiter {
     }
   }
 }
+
+/**
+ * Slots of a destination that every node counts ([store] kind = "postgres": queue/pg/slots.ts),
+ * taken after this process's Limiter slot, so the per-destination limit holds across nodes.
+ */
+export interface SharedSlots {
+  /** Resolves with a release once one of `limit` slots for `key` is ours; rejects when they cannot be counted (the database is down). */
+  acquire(key: string, limit: number): Promise<() => void>;
+}

@@ -1,9 +1,11 @@
 // What both composition roots (src/main.ts, src/cluster/worker.ts) build for the intake before
 // anything listens: the DKIM keys and signer, the SRS secret and its directory entry, the ARC key,
 // the offload thread's check settings, and the intake's check and signing deps from them.
-// Side effects: loadSigning reads the key files and may create the SRS secret.
+// Side effects: loadSigning reads the key files and may create the SRS secret (through the shared
+// writer on PostgreSQL, so every node signs with the first node's secret).
 import { prepareOutgoing } from '../auth/submission.ts';
 import type { Config } from '../config/types.ts';
+import type { FileWriter } from '../core/durable-fs.ts';
 import { type DkimKey, loadDkimKeys } from '../dkim/keys.ts';
 import { createLiveDkimSigner, type DkimSigner } from '../dkim/signer.ts';
 import { type Logger, mailLog } from '../log/log.ts';
@@ -35,9 +37,9 @@ export interface Signing {
 }
 
 /** Every configured DKIM key and the SRS secret: a missing one is a start-up error, never unsigned mail. */
-export async function loadSigning(config: Config, now: () => number): Promise<Signing> {
+export async function loadSigning(config: Config, now: () => number, files?: FileWriter): Promise<Signing> {
   const dkimKeys = await loadDkimKeys(config.dataDir, config.dkim);
-  const srs = await loadSrsSecrets(config.srs.secretFile);
+  const srs = await loadSrsSecrets(config.srs.secretFile, files);
   if (!srs.ok) throw new Error(`srs.secret_file: ${srs.problem}`);
   const srsKeys: SrsKeys = { secrets: srs.secrets, domain: config.srs.domain };
   const signer = createLiveDkimSigner(dkimKeys);

@@ -13,6 +13,7 @@ import type tls from 'node:tls';
 import { isDaneLevel, type OutboundConfig } from '../config/types.ts';
 import { parseMailbox } from '../core/address.ts';
 import type { Courier, DeliveryJob, Outcome, SmtpReply } from '../core/delivery.ts';
+import type { SharedSlots } from '../core/limiter.ts';
 import type { Resolver } from '../dns/resolver.ts';
 import type { Logger } from '../log/log.ts';
 import { choosePolicy, type TlsPolicy, tableLevel } from '../tls-policy/policy.ts';
@@ -68,6 +69,8 @@ export interface RemoteCourierDeps {
   idleMs?: number;
   /** Reads a smarthost password file (default: the file, less its final line break). */
   readSecret?: (file: string) => Promise<string>;
+  /** Slots of a destination every node counts (queue/pg/slots.ts, [store] kind = "postgres"); absent: this process's limit only. */
+  sharedSlots?: SharedSlots;
 }
 
 /** The text operators look for in `queue show` and `status` when a smarthost says no to AUTH. */
@@ -93,6 +96,7 @@ export class RemoteCourier implements Courier {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly limiter: Limiter;
+  private readonly perDestination: number;
   private readonly pool: SessionPool<SmtpSession>;
   private readonly hopDeps: HopDeps;
 
@@ -103,6 +107,7 @@ export class RemoteCourier implements Courier {
     // Concurrency is a restart-only setting (config/reload.ts): read once.
     const o = deps.outbound();
     this.limiter = new Limiter(o.concurrency, o.concurrencyPerDestination);
+    this.perDestination = o.concurrencyPerDestination;
     this.pool = new SessionPool({ idleMs: deps.idleMs ?? 5000, maxMessages: 100, maxIdlePerKey: o.concurrencyPerDestination });
     this.hopDeps = { log: deps.log, attempts: deps.attempts, now: this.now };
   }
@@ -142,7 +147,23 @@ export class RemoteCourier implements Courier {
   private async deliverDomain(job: DeliveryJob, group: Group): Promise<Map<string, Outcome>> {
     const release = await this.limiter.acquire(group.domain);
     try {
-      return await this.walk(job, group);
+      let releaseShared: (() => void) | undefined;
+      try {
+        releaseShared = await this.deps.sharedSlots?.acquire(group.domain, this.perDestination);
+      } catch (err) {
+        // The slots of other nodes cannot be counted: no session, so the limit holds; try again later.
+        const outcome: Outcome = {
+          kind: 'transient',
+          reason: `cannot count the connections to ${group.domain} of every node: ${(err as Error).message}`,
+          enhanced: '4.3.0',
+        };
+        return new Map(group.rcpts.map((r) => [r.address, outcome]));
+      }
+      try {
+        return await this.walk(job, group);
+      } finally {
+        releaseShared?.();
+      }
     } finally {
       release();
     }

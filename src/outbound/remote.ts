@@ -1,6 +1,7 @@
 // Builds the remote courier from config for the composition root: node:dns resolver on dns.servers,
 // trust (Node's CAs + outbound.ca_file, read now), attempts table, MTA-STS cache and fetcher.
 import type { Config, OutboundConfig } from '../config/types.ts';
+import type { SharedSlots } from '../core/limiter.ts';
 import type { Db } from '../db/open.ts';
 import type { StorageHealth } from '../db/storage-fault.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
@@ -29,6 +30,8 @@ export interface RemoteOverrides {
   /** Where attempts go and the MTA-STS cache (shared-state/stores.ts: SQLite or the nodes' PostgreSQL); default: in `db`. */
   attempts?: AttemptSink;
   stsCache?: StsStore;
+  /** [store] kind = "postgres": the per-destination slots every node counts (queue/pg/slots.ts). */
+  sharedSlots?: SharedSlots;
 }
 
 /** Throws only when outbound.ca_file cannot be read (a startup error). */
@@ -77,5 +80,6 @@ export function createRemoteCourier(config: Config, db: Db, log: Logger, overrid
     ...(overrides.dane ? { dane: overrides.dane } : {}),
     ...(overrides.random ? { random: overrides.random } : {}),
     ...(overrides.idleMs ? { idleMs: overrides.idleMs } : {}),
+    ...(overrides.sharedSlots ? { sharedSlots: overrides.sharedSlots } : {}),
   });
 }

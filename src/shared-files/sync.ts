@@ -152,7 +152,10 @@ export async function startSharedFiles(deps: SharedFilesDeps): Promise<SharedFil
   const look = async (): Promise<string[]> => {
     const result = await syncOnce(pool, dataDir, state);
     if (result.refused.length > 0)
-      log.error({ event: 'shared-files', action: 'refused', paths: result.refused }, 'shared_files rows outside certs/acme/** and dkim/** are never written');
+      log.error(
+        { event: 'shared-files', action: 'refused', paths: result.refused },
+        'shared_files rows outside certs/acme/**, dkim/** and srs/** are never written',
+      );
     if (result.changed.length > 0) log.info({ event: 'shared-files', action: 'synced', paths: result.changed }, 'shared files synced from PostgreSQL');
     return result.changed;
   };

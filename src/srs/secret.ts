@@ -5,18 +5,19 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../core/durable-fs.ts';
+import { type FileWriter, localFiles } from '../core/durable-fs.ts';
 
 export type SecretLoad = { ok: true; secrets: string[]; created: boolean } | { ok: false; problem: string };
 
-export async function loadSrsSecrets(file: string): Promise<SecretLoad> {
+/** `files` writes a new secret (postgres mode: the shared writer, so every node gets the first node's secret). */
+export async function loadSrsSecrets(file: string, files: FileWriter = localFiles): Promise<SecretLoad> {
   let created = false;
   const info = await stat(file).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : err));
   if (info instanceof Error) return { ok: false, problem: `${file}: ${info.message}` };
   if (info === undefined) {
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     try {
-      await writeFileAtomic(file, `${randomBytes(32).toString('base64')}\n`, 0o600, { exclusive: true });
+      await files.write(file, `${randomBytes(32).toString('base64')}\n`, 0o600, { exclusive: true });
       created = true;
     } catch (err) {
       // Another process made it first: read theirs.

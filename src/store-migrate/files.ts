@@ -1,14 +1,11 @@
 // The files `sealpost store migrate` puts into shared_files (PostgreSQL schema 2): every regular
-// file under data_dir/certs/acme (the ACME account and certificates, acme/cache.ts) and
-// data_dir/dkim (the DKIM keys, dkim/keys.ts), by its '/'-separated path under data_dir, with its
-// mode bits. Left out: temp files of an interrupted atomic write (core/durable-fs.ts: NAME.tmp-HEX),
-// the renewal requests of `sealpost certs renew` to this node's daemon (certs/acme/control,
-// acme/control.ts) and anything that is not a regular file. File-system reads only.
+// file under data_dir that the nodes share (shared-files/paths.ts: the ACME cache, the DKIM keys,
+// the SRS secret), by its '/'-separated path under data_dir, with its mode bits; the same set the
+// nodes' sync writes, so nothing it would refuse goes in. Anything that is not a regular file is
+// left out. File-system reads only.
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-
-/** The directories under data_dir whose files every node shares. */
-export const SHARED_DIRS: readonly string[] = ['certs/acme', 'dkim'];
+import { SHARED_ROOTS, sharedPathProblem } from '../shared-files/paths.ts';
 
 export interface SharedFile {
   /** Relative to data_dir, '/'-separated. */
@@ -17,10 +14,6 @@ export interface SharedFile {
   /** Permission bits, e.g. 0o600. */
   mode: number;
 }
-
-const TEMP_FILE = /\.tmp-[0-9a-f]+$/;
-/** Directories of one node's own short-lived files. */
-const NODE_LOCAL_DIRS: readonly string[] = ['certs/acme/control'];
 
 export async function sharedFilesOf(dataDir: string): Promise<SharedFile[]> {
   const files: SharedFile[] = [];
@@ -36,11 +29,11 @@ export async function sharedFilesOf(dataDir: string): Promise<SharedFile[]> {
       const child = `${rel}/${name}`;
       const info = await lstat(path.join(dataDir, child));
       if (info.isDirectory()) {
-        if (!NODE_LOCAL_DIRS.includes(child)) await walk(child);
-      } else if (info.isFile() && !TEMP_FILE.test(name))
+        await walk(child);
+      } else if (info.isFile() && sharedPathProblem(child) === undefined)
         files.push({ path: child, content: await readFile(path.join(dataDir, child)), mode: info.mode & 0o7777 });
     }
   };
-  for (const dir of SHARED_DIRS) await walk(dir);
+  for (const root of SHARED_ROOTS) await walk(root.slice(0, -1));
   return files;
 }

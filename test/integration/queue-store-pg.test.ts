@@ -331,3 +331,31 @@ test('a claim walks the due index in order up to its limit: no sort of every due
     'the 10 most overdue, oldest first',
   );
 });
+
+test('the heartbeat renews only claims whose outcome is still to come: one whose outcome could not be recorded runs out and is claimed again', {
+  timeout: 60_000,
+}, async (t) => {
+  const queue = await pgQueue(t, pgServer());
+  const a = await queue.open({ node: 'node-a', leaseMs: 60_000 });
+  await a.enqueue(message('R', ['one@a.test']));
+  const [job] = await a.claim('remote', 1000, 10);
+  assert.ok(job);
+  assert.equal(await a.renew(2000), 1, 'in flight: renewed (until 62 000)');
+  // The outcome's transaction fails (here its DSN cannot be made; in life the database went away).
+  const outcomes = new Map(job.recipients.map((r) => [r.id, { kind: 'permanent' as const, reason: '550 no such user' }]));
+  await assert.rejects(
+    a.complete(job, outcomes, 3000, {
+      notice: () => {
+        throw new Error('the database went away');
+      },
+    }),
+  );
+  assert.equal(await a.renew(4000), 0, 'not renewed any more: no delivery of it is under way');
+  assert.deepEqual(await a.claim('remote', 61_000, 10), [], 'still leased until 62 000');
+  const [again] = await a.claim('remote', 62_001, 10);
+  assert.deepEqual(
+    again?.recipients.map((r) => r.id),
+    job.recipients.map((r) => r.id),
+    'claimed again once the lease ran out',
+  );
+});

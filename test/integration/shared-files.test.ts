@@ -1,7 +1,8 @@
 // The files every node shares ([store] kind = "postgres", src/shared-files/) against a real
 // PostgreSQL: two data_dirs kept in step (NOTIFY at once, the poll as fallback, a sync at start),
-// writes atomic on disk with their modes, removals followed, the first exclusive writer winning,
-// rows outside certs/acme/** and dkim/** refused, LISTEN made again after its connection breaks;
+// writes atomic on disk with their modes, removals followed, the first exclusive writer winning
+// (one SRS secret for all),
+// rows outside certs/acme/**, dkim/** and srs/** refused, LISTEN made again after its connection breaks;
 // and the ACME challenge tables and renewer lock of several nodes.
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
@@ -14,6 +15,7 @@ import { migrate } from '../../src/queue/pg/schema.ts';
 import { sharedAlpnChallenges, sharedChallengeTable } from '../../src/shared-files/challenges.ts';
 import { ACME_LOCK, sessionLock } from '../../src/shared-files/lock.ts';
 import { type SharedFiles, startSharedFiles } from '../../src/shared-files/sync.ts';
+import { loadSrsSecrets } from '../../src/srs/secret.ts';
 import { createAlpnChallenges } from '../../src/tls/alpn-challenges.ts';
 import { generateSelfSigned } from '../../src/tls/self-signed.ts';
 import { captureLog } from '../helpers/log.ts';
@@ -140,6 +142,21 @@ test("the first exclusive writer wins on every node; the loser gets EEXIST and t
   assert.equal(await readFile(path.join(a.dataDir, rel), 'utf8'), 'FIRST\n');
 });
 
+test('the SRS secret two nodes make at their first start is one secret: the first made, the other node loads it', { timeout: 60_000 }, async (t) => {
+  const { settings } = await database(t);
+  const a = await node(t, settings, 'mx1');
+  const b = await node(t, settings, 'mx2');
+  // Both start at once with no secret (srs/secret.ts makes one when absent, through the node's writer).
+  const [first, second] = await Promise.all([
+    loadSrsSecrets(path.join(a.dataDir, 'srs/secret'), a.shared.files),
+    loadSrsSecrets(path.join(b.dataDir, 'srs/secret'), b.shared.files),
+  ]);
+  assert.ok(first.ok && second.ok, 'both loaded a secret');
+  assert.deepEqual(first.secrets, second.secrets, 'an SRS address one node makes verifies on the other');
+  assert.equal([first.created, second.created].filter(Boolean).length, 1, 'exactly one node made it');
+  assert.equal(await modeOf(path.join(b.dataDir, 'srs/secret')), 0o600);
+});
+
 test('a node starting later gets every file before it starts; the poll finds a change no NOTIFY told of', { timeout: 60_000 }, async (t) => {
   const { settings, pool } = await database(t);
   const a = await node(t, settings, 'mx1');
@@ -156,7 +173,7 @@ test('a node starting later gets every file before it starts; the poll finds a c
   });
 });
 
-test('rows outside certs/acme/** and dkim/** are never written, wherever they point', { timeout: 60_000 }, async (t) => {
+test('rows outside certs/acme/**, dkim/** and srs/** are never written, wherever they point', { timeout: 60_000 }, async (t) => {
   const { settings, pool } = await database(t);
   const a = await node(t, settings, 'mx1');
   const evil = ['../outside', 'dkim/../queue.db', 'certs/acme/../../escaped', 'queue.db', '/tmp/absolute', 'certs/acme/status.json', 'dkim/ok.test/good.pem'];

@@ -174,16 +174,21 @@ test('a data_dir a real daemon made, migrated: every count, body and file equal;
   const maxId = Math.max(...sqlite.prepare<[], number>('SELECT id FROM recipients').pluck().all());
   sqlite.close();
   const wantFiles = new Map(
-    [...(await filesUnder(dataDir, 'certs/acme')), ...(await filesUnder(dataDir, 'dkim'))].filter(([p]) => !p.startsWith('certs/acme/control/')),
+    [...(await filesUnder(dataDir, 'certs/acme')), ...(await filesUnder(dataDir, 'dkim')), ...(await filesUnder(dataDir, 'srs'))].filter(
+      ([p]) => !p.startsWith('certs/acme/control/'),
+    ),
   );
-  assert.ok(wantFiles.has('dkim/example.test/s1.pem') && wantFiles.has('certs/acme/account.key'), [...wantFiles.keys()].join(', '));
+  assert.ok(
+    wantFiles.has('dkim/example.test/s1.pem') && wantFiles.has('certs/acme/account.key') && wantFiles.has('srs/secret'),
+    [...wantFiles.keys()].join(', '),
+  );
 
   const migrated = await migrateCli(configFile, url, pgpass);
   assert.equal(migrated.code, 0, `${migrated.stdout}\n${migrated.stderr}`);
   assert.ok(!`${migrated.stdout}${migrated.stderr}`.includes(s.password), 'the password is never printed');
   assert.match(migrated.stdout, new RegExp(`schema at version ${MIGRATIONS.length} \\(applied 1`));
   assert.match(migrated.stdout, /^ {2}messages +5 → 5 +ok$/m);
-  assert.match(migrated.stdout, /^ {2}shared_files +\d+ → \d+ +ok \(certs\/acme\/, dkim\/: (\d+) → \1 bytes\)$/m);
+  assert.match(migrated.stdout, /^ {2}shared_files +\d+ → \d+ +ok \(certs\/acme\/, dkim\/, srs\/: (\d+) → \1 bytes\)$/m);
   assert.match(migrated.stdout, /^1 recipient was being delivered when the daemon stopped: queued again$/m);
   assert.match(migrated.stdout, /not copied, each node counts its own: .*session_stats/);
   assert.match(migrated.stdout, new RegExp(`\\[store\\]\\n {2}kind = "postgres"\\n {2}url = "postgres://sealpost@127\\.0\\.0\\.1:${s.port}/migrated"`));

@@ -55,3 +55,24 @@ export function openPool(settings: PgSettings, max = 10): pg.Pool {
   pool.on('error', () => undefined);
   return pool;
 }
+
+/**
+ * A client of the pool for one transaction, given back when `fn` settles. pg-pool takes its own
+ * error listener off a client it hands out: without one, a connection the server ends while the
+ * client is out (a restart, pg_terminate_backend) is an unhandled 'error' event, which ends the
+ * process. The statement under way fails with that error anyway; the broken client is discarded.
+ */
+export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (err: Error): void => {
+    broken = err;
+  };
+  client.on('error', onError);
+  try {
+    return await fn(client);
+  } finally {
+    client.removeListener('error', onError);
+    client.release(broken);
+  }
+}

@@ -3,6 +3,7 @@
 // nothing to do). A database whose schema is newer than this program is refused with a clear
 // message, so a node left on an old release never writes rows it does not understand.
 import type pg from 'pg';
+import { withClient } from './connect.ts';
 
 /** pg_advisory_xact_lock key of the migrations ("SEALPOST" in ASCII, so no other user's lock collides by chance). */
 export const MIGRATION_LOCK = 0x5345_414c_504f_5354n;
@@ -166,6 +167,16 @@ export const MIGRATIONS: readonly string[] = [
     queue_id text PRIMARY KEY,
     at bigint NOT NULL
   );`,
+  `-- [outbound] concurrency_per_destination across nodes (pg/slots.ts): slot n (0 <= n < the limit) of a
+  -- destination is one node's at a time (the primary key), until it is released or its lease runs out.
+  CREATE TABLE destination_slots (
+    destination text NOT NULL,
+    slot integer NOT NULL,
+    owner text NOT NULL,                     -- the node delivering to the destination on this slot
+    lease_until bigint NOT NULL,             -- unix ms; renewed by the owner's heartbeat, past it the slot is free
+    PRIMARY KEY (destination, slot)
+  );
+  CREATE INDEX destination_slots_owner ON destination_slots (owner);`,
 ];
 
 export class SchemaTooNew extends Error {}
@@ -175,32 +186,31 @@ export class SchemaTooNew extends Error {}
  * when the database was migrated by a newer Sealpost.
  */
 export async function migrate(pool: pg.Pool, migrations: readonly string[] = MIGRATIONS): Promise<number[]> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK.toString()]);
-    await client.query('CREATE TABLE IF NOT EXISTS sealpost_schema (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
-    const { rows } = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM sealpost_schema');
-    const current = rows[0]?.v ?? 0;
-    if (current > migrations.length) {
-      throw new SchemaTooNew(
-        `the PostgreSQL queue's schema is at version ${current}, newer than this Sealpost knows (${migrations.length}): another node runs a newer release; upgrade this node before starting it`,
-      );
+  return withClient(pool, async (client) => {
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK.toString()]);
+      await client.query('CREATE TABLE IF NOT EXISTS sealpost_schema (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+      const { rows } = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM sealpost_schema');
+      const current = rows[0]?.v ?? 0;
+      if (current > migrations.length) {
+        throw new SchemaTooNew(
+          `the PostgreSQL queue's schema is at version ${current}, newer than this Sealpost knows (${migrations.length}): another node runs a newer release; upgrade this node before starting it`,
+        );
+      }
+      const applied: number[] = [];
+      for (let v = current + 1; v <= migrations.length; v++) {
+        await client.query(migrations[v - 1] as string);
+        await client.query('INSERT INTO sealpost_schema (version) VALUES ($1)', [v]);
+        applied.push(v);
+      }
+      await client.query('COMMIT');
+      return applied;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
     }
-    const applied: number[] = [];
-    for (let v = current + 1; v <= migrations.length; v++) {
-      await client.query(migrations[v - 1] as string);
-      await client.query('INSERT INTO sealpost_schema (version) VALUES ($1)', [v]);
-      applied.push(v);
-    }
-    await client.query('COMMIT');
-    return applied;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** The schema version of the database without changing it: 0 before any migration. */

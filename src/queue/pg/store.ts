@@ -104,6 +104,8 @@ export class PgQueueStore implements QueueStoreContract {
   private readonly group: AsyncGroupCommit<Pending>;
   private readonly wake = new HandOff();
   private heartbeat: NodeJS.Timeout | undefined;
+  /** Recipients claimed through this store whose outcome complete() has not been given yet: what the heartbeat renews. */
+  private readonly inFlight = new Set<number>();
   private listener: Listener | undefined;
 
   private constructor(deps: PgQueueStoreDeps) {
@@ -208,6 +210,9 @@ export class PgQueueStore implements QueueStoreContract {
       'SELECT id, received_at, sender, size, body, smtputf8, eight_bit, tls_required FROM messages WHERE id = ANY($1) ORDER BY received_at, id',
       [[...byMessage.keys()]],
     );
+    // Renewed from here on; had the read of the messages failed (the database went away), the
+    // claims would be left to run out and be claimed again.
+    for (const r of rows) this.inFlight.add(Number(r.id));
     return messages.rows.map((m) => ({
       queueId: m.id,
       sender: m.sender,
@@ -221,12 +226,23 @@ export class PgQueueStore implements QueueStoreContract {
     }));
   }
 
-  /** The heartbeat: every claim of this node is leased for another leaseMs. Returns how many. */
+  /**
+   * The heartbeat: the claims this store handed out and has not been told the outcome of are
+   * leased for another leaseMs. Returns how many. Not every active row of this node: a claim whose
+   * outcome could not be recorded (the database went away during complete()), or whose claim
+   * statement's answer was lost, is left to expire, and is claimed again (at least once), instead
+   * of being renewed for as long as the node runs.
+   */
   async renew(now: number): Promise<number> {
-    const { rowCount } = await this.deps.pool.query(`UPDATE recipients SET lease_until = $2 WHERE owner = $1 AND state = 'active'`, [
-      this.deps.node,
-      now + this.deps.leaseMs,
-    ]);
+    const ids = [...this.inFlight];
+    const { rowCount } =
+      ids.length === 0
+        ? { rowCount: 0 }
+        : await this.deps.pool.query(`UPDATE recipients SET lease_until = $2 WHERE owner = $1 AND state = 'active' AND id = ANY($3::bigint[])`, [
+            this.deps.node,
+            now + this.deps.leaseMs,
+            ids,
+          ]);
     await this.deps.pool.query('UPDATE nodes SET heartbeat_at = $2 WHERE name = $1', [this.deps.node, now]);
     return rowCount ?? 0;
   }
@@ -238,6 +254,15 @@ export class PgQueueStore implements QueueStoreContract {
    * which of them ends it (deletes it, writes the DSN).
    */
   async complete(job: DeliveryJob, outcomes: ReadonlyMap<number, Outcome>, now: number, options: CompleteOptions = {}): Promise<Finished | undefined> {
+    try {
+      return await this.record(job, outcomes, now, options);
+    } finally {
+      // Recorded or not, the heartbeat stops renewing these claims (renew()).
+      for (const r of job.recipients) this.inFlight.delete(r.id);
+    }
+  }
+
+  private async record(job: DeliveryJob, outcomes: ReadonlyMap<number, Outcome>, now: number, options: CompleteOptions): Promise<Finished | undefined> {
     const notices: NewMessage[] = [];
     // Not durable at COMMIT, as with SQLite: an outcome lost in a crash of the database means the
     // delivery is made again (at least once), and its DSN, written in the same transaction, with it.

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sharedPathOf, sharedPathProblem, writeOrder } from '../../../src/shared-files/paths.ts';
 
-test('the ACME cache and the DKIM keys are shared; nothing else, nothing that climbs out', () => {
+test('the ACME cache, the DKIM keys and the SRS secret are shared; nothing else, nothing that climbs out', () => {
   const cases: [string, boolean][] = [
     ['certs/acme/account.key', true],
     ['certs/acme/account.json', true],
@@ -11,6 +11,9 @@ test('the ACME cache and the DKIM keys are shared; nothing else, nothing that cl
     ['certs/acme/mx.example.org/key-0a1b.pem', true],
     ['certs/acme/mx.example.org/next-key.json', true],
     ['dkim/example.org/s2026.pem', true],
+    ['srs/secret', true],
+    ['srs/secret.tmp-0a1b2c', false],
+    ['srs', false],
     ['certs/acme/status.json', false], // this node's own ACME status
     ['certs/acme/control/renew-1.json', false], // requests to this daemon
     ['certs/acme/mx.example.org/meta.json.tmp-0a1b2c', false], // a writer's temporary file
