@@ -94,15 +94,21 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
     };
   }
   // Loaded only for kind "postgres": pg stays out of an SQLite daemon's memory.
-  const [{ default: pg }, { clientConfig, openPool, targetOf }, { isConnectionFault }, { PgQueueStore }, { pgQueueSizes }, { PgDestinationSlots }] =
-    await Promise.all([
-      import('pg'),
-      import('./queue/pg/connect.ts'),
-      import('./queue/pg/faults.ts'),
-      import('./queue/pg/store.ts'),
-      import('./queue/pg/admin.ts'),
-      import('./queue/pg/slots.ts'),
-    ]);
+  const [
+    { default: pg },
+    { clientConfig, CONNECTION_HINT, openPool, targetOf },
+    { isConnectionFault },
+    { PgQueueStore },
+    { pgQueueSizes },
+    { PgDestinationSlots },
+  ] = await Promise.all([
+    import('pg'),
+    import('./queue/pg/connect.ts'),
+    import('./queue/pg/faults.ts'),
+    import('./queue/pg/store.ts'),
+    import('./queue/pg/admin.ts'),
+    import('./queue/pg/slots.ts'),
+  ]);
   const node = config.node ?? os.hostname();
   const settings = { url: config.url, ...(config.passwordFile ? { passwordFile: config.passwordFile } : {}) };
   const pool = openPool(settings, deps.poolSize ?? 20);
@@ -123,7 +129,7 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
     // The start-up fails (a supervisor starts it again); the operator is told where to look.
     const t = targetOf(config.url);
     throw new Error(
-      `the PostgreSQL queue at postgres://${t.user}@${t.host}:${t.port}/${t.database} does not answer (${(err as Error).message}): check store.url, the password (store.password_file or PGPASSFILE), and that PostgreSQL runs and accepts this host (listen_addresses, pg_hba.conf)`,
+      `the PostgreSQL queue at postgres://${t.user}@${t.host}:${t.port}/${t.database} does not answer (${(err as Error).message}): ${CONNECTION_HINT}`,
       { cause: err },
     );
   }

@@ -19,7 +19,11 @@ export async function run(configFile: string, args: Args, out: Out = process.std
     err.write(`sealpost nodes: ${loaded.file} has store.kind = "sqlite": this machine is the only node (set [store] kind = "postgres" to share a queue)\n`);
     return 1;
   }
-  const [{ openPool, targetOf }, { nodeViews, pgQueueStatus }] = await Promise.all([import('../queue/pg/connect.ts'), import('../queue/pg/admin.ts')]);
+  const [{ CONNECTION_HINT, openPool, targetOf }, { nodeViews, pgQueueStatus }, { ago }] = await Promise.all([
+    import('../queue/pg/connect.ts'),
+    import('../queue/pg/admin.ts'),
+    import('./store.ts'),
+  ]);
   const t = targetOf(store.url);
   const where = `postgres://${t.user}@${t.host}:${t.port}/${t.database}`;
   const pool = openPool(store, 1);
@@ -46,16 +50,9 @@ export async function run(configFile: string, args: Args, out: Out = process.std
     out.write(`${lines.join('\n')}\n`);
     return 0;
   } catch (e) {
-    err.write(
-      `sealpost nodes: ${where}: ${e instanceof Error ? e.message : String(e)}; check store.url, the password (store.password_file or PGPASSFILE), and that PostgreSQL accepts this host\n`,
-    );
+    err.write(`sealpost nodes: ${where}: ${e instanceof Error ? e.message : String(e)}; ${CONNECTION_HINT}\n`);
     return 1;
   } finally {
     await pool.end().catch(() => undefined);
   }
-}
-
-function ago(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
 }

@@ -6,7 +6,7 @@
 // (password_file or PGPASSFILE) and never prints it.
 import { formatProblems, loadConfig } from '../config/load.ts';
 import { pgQueueStatus } from '../queue/pg/admin.ts';
-import { openPool, targetOf } from '../queue/pg/connect.ts';
+import { CONNECTION_HINT, openPool, targetOf } from '../queue/pg/connect.ts';
 import { migrate, SchemaTooNew } from '../queue/pg/schema.ts';
 import type { Args } from './args.ts';
 
@@ -64,17 +64,15 @@ export async function run(configFile: string, args: Args, out = process.stdout, 
     return 0;
   } catch (e) {
     if (e instanceof SchemaTooNew) err.write(`sealpost store ${action}: ${e.message}\n`);
-    else
-      err.write(
-        `sealpost store ${action}: ${where}: ${e instanceof Error ? e.message : String(e)}; check store.url, the password (store.password_file or PGPASSFILE), and that PostgreSQL accepts this host (listen_addresses, pg_hba.conf)\n`,
-      );
+    else err.write(`sealpost store ${action}: ${where}: ${e instanceof Error ? e.message : String(e)}; ${CONNECTION_HINT}\n`);
     return 1;
   } finally {
     await pool.end().catch(() => undefined);
   }
 }
 
-function ago(ms: number): string {
+/** A heartbeat's age in words: 45s, 12m, 3h. */
+export function ago(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
   return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
 }
