@@ -96,8 +96,8 @@ export async function openStores(deps: StoresDeps): Promise<DaemonStores> {
   // Loaded only for kind "postgres": pg stays out of an SQLite daemon's memory.
   const [
     { default: pg },
-    { clientConfig, CONNECTION_HINT, openPool, targetOf },
-    { isConnectionFault },
+    { clientConfig, openPool, targetOf },
+    { CONNECTION_HINT, isConnectionFault },
     { PgQueueStore },
     { pgQueueSizes },
     { PgDestinationSlots },

@@ -4,6 +4,7 @@
 // more than 3 × store.lease is marked gone (it died, hangs, or was stopped; its claims pass to the
 // others as their leases end). Exit 0; 1 when the config or the database cannot be read.
 import { formatProblems, loadConfig } from '../config/load.ts';
+import { CONNECTION_HINT } from '../queue/pg/faults.ts';
 import type { Args } from './args.ts';
 
 type Out = Pick<NodeJS.WriteStream, 'write'>;
@@ -19,7 +20,7 @@ export async function run(configFile: string, args: Args, out: Out = process.std
     err.write(`sealpost nodes: ${loaded.file} has store.kind = "sqlite": this machine is the only node (set [store] kind = "postgres" to share a queue)\n`);
     return 1;
   }
-  const [{ CONNECTION_HINT, openPool, targetOf }, { nodeViews, pgQueueStatus }, { ago }] = await Promise.all([
+  const [{ openPool, targetOf }, { nodeViews, pgQueueStatus }, { ago }] = await Promise.all([
     import('../queue/pg/connect.ts'),
     import('../queue/pg/admin.ts'),
     import('./store.ts'),

@@ -7,7 +7,7 @@ import { explainDane } from '../dane/explain.ts';
 import type { Db } from '../db/open.ts';
 import type { AttemptRecord } from '../outbound/attempts-store.ts';
 import { QueueAdmin, type QueuedMessage, type QueuedRecipient, type QueuePage } from '../queue/admin.ts';
-import { isConnectionFault } from '../queue/pg/faults.ts';
+import { CONNECTION_HINT, isConnectionFault } from '../queue/pg/faults.ts';
 import { Spool, spoolDirOf } from '../queue/spool.ts';
 import { QueueStore } from '../queue/store.ts';
 import { requestWake } from '../queue/wake.ts';
@@ -138,9 +138,7 @@ export async function run(configFile: string, args: Args, out = process.stdout, 
     }
   } catch (e) {
     if (queue.where === undefined || !isConnectionFault(e)) throw e;
-    err.write(
-      `sealpost queue ${action}: the PostgreSQL queue at ${queue.where} does not answer (${(e as Error).message}); check that it runs, store.url and the password (store.password_file or PGPASSFILE)\n`,
-    );
+    err.write(`sealpost queue ${action}: the PostgreSQL queue at ${queue.where} does not answer (${(e as Error).message}); ${CONNECTION_HINT}\n`);
     return 1;
   } finally {
     await queue.close().catch(() => undefined);

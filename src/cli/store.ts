@@ -6,7 +6,8 @@
 // (password_file or PGPASSFILE) and never prints it.
 import { formatProblems, loadConfig } from '../config/load.ts';
 import { pgQueueStatus } from '../queue/pg/admin.ts';
-import { CONNECTION_HINT, openPool, targetOf } from '../queue/pg/connect.ts';
+import { openPool, targetOf } from '../queue/pg/connect.ts';
+import { CONNECTION_HINT } from '../queue/pg/faults.ts';
 import { migrate, SchemaTooNew } from '../queue/pg/schema.ts';
 import type { Args } from './args.ts';
 

@@ -14,10 +14,6 @@ export interface PgSettings {
 }
 
 /** Host, port, database and user of a checked URL. */
-/** What to check when PostgreSQL does not answer or refuses us: the end of every such error. */
-export const CONNECTION_HINT =
-  'check store.url, the password (store.password_file or PGPASSFILE), and that PostgreSQL runs and accepts this host (listen_addresses, pg_hba.conf)';
-
 export function targetOf(url: string): PgTarget {
   const u = new URL(url);
   return {

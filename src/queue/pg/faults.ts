@@ -3,6 +3,10 @@
 // and try again (pg.Pool makes new connections), intake answers 451 4.3.0 (queue/unavailable.ts).
 import { isQueueUnavailable } from '../unavailable.ts';
 
+/** What to check when PostgreSQL does not answer or refuses us: the end of every such error. */
+export const CONNECTION_HINT =
+  'check store.url, the password (store.password_file or PGPASSFILE), and that PostgreSQL runs and accepts this host (listen_addresses, pg_hba.conf)';
+
 /** Node's socket errors on connect or on a broken connection. */
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED']);
 
