@@ -359,3 +359,29 @@ test('the heartbeat renews only claims whose outcome is still to come: one whose
     'claimed again once the lease ran out',
   );
 });
+
+test('a pooled client the server ends while it is checked out, between queries, does not end the process', { timeout: 30_000 }, async () => {
+  const pgs = pgServer();
+  const settings = { url: await pgs.createDatabase(`checked_out_${process.pid}`), passwordFile: pgs.passwordFile };
+  const pool = openPool(settings, 2);
+  const admin = openPool(settings, 1);
+  try {
+    // Checked out with no listener of its own (as any pool.connect() caller that forgets one):
+    // pg-pool has taken its idle listener off, and the server's 57P01 arrives with no query running.
+    const client = await pool.connect();
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    // Not events.once: it would listen for 'error' itself.
+    const ended = new Promise<void>((resolve) => client.on('end', () => resolve()));
+    try {
+      await admin.query('SELECT pg_terminate_backend($1)', [rows[0]?.pid]);
+      await ended;
+    } finally {
+      client.release(true);
+    }
+    // The pool makes a new connection for the next query.
+    assert.equal((await pool.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one, 1);
+  } finally {
+    await pool.end();
+    await admin.end();
+  }
+});

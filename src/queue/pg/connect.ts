@@ -53,6 +53,12 @@ export function openPool(settings: PgSettings, max = 10): pg.Pool {
   const pool = new pg.Pool({ ...clientConfig(settings), max, idleTimeoutMillis: 30_000 });
   // An idle client's connection that breaks (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
+  // Nor a checked-out one's: pg-pool takes its idle listener off a client it hands out, so a
+  // server that ends the connection (57P01 at a restart) while no query runs on it emitted an
+  // unhandled 'error' and ended the process (seen once with two nodes under load). Every client
+  // keeps a listener for its whole life; the query under way fails with the error anyway, and the
+  // pool discards a client that is no longer queryable when it comes back.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 
