@@ -162,7 +162,7 @@ test('PostgreSQL stopped under a trickle of mail: 451 4.3.0 and no 250 while it 
   assert.equal(list?.code, 1, list?.stdout);
   assert.match(
     list?.stderr ?? '',
-    /^sealpost queue list: the PostgreSQL queue at postgres:\/\/sealpost@127\.0\.0\.1:\d+\/\S+ does not answer \(.*\); check that it runs/m,
+    /^sealpost queue list: the PostgreSQL queue at postgres:\/\/sealpost@127\.0\.0\.1:\d+\/\S+ does not answer \(.*\); check store\.url, the password \(store\.password_file or PGPASSFILE\), and that PostgreSQL runs/m,
   );
   const upBegan = Date.now();
   await pgServer.start();
