@@ -3,8 +3,8 @@
 // is stored once), the ReceivedReports contract of store.ts. The only writer of those tables there.
 // Side effects: queries and transactions on the pool.
 import type pg from 'pg';
-import type { ReportFailure, ReportPolicyType, TlsReport } from './parse.ts';
-import type { ReceivedReports, StoredPolicy } from './store.ts';
+import type { TlsReport } from './parse.ts';
+import { type FailureRow, failuresSql, POLICIES_SQL, type PolicyRow, type ReceivedReports, type StoredPolicy, storedPolicies } from './store.ts';
 
 export class PgTlsReportStore implements ReceivedReports {
   private readonly pool: pg.Pool;
@@ -50,57 +50,9 @@ export class PgTlsReportStore implements ReceivedReports {
   }
 
   async reports(since: number): Promise<StoredPolicy[]> {
-    const policies = await this.pool.query<{
-      id: string;
-      organization: string;
-      report_id: string;
-      start_at: string;
-      end_at: string;
-      policy_type: ReportPolicyType;
-      policy_domain: string;
-      successes: string;
-      failures: string;
-    }>(
-      `SELECT p.id, r.organization, r.report_id, r.start_at, r.end_at, p.policy_type, p.policy_domain, p.successes, p.failures
-       FROM tls_report_policies p JOIN tls_reports r ON r.id = p.report WHERE r.start_at >= $1 ORDER BY r.start_at, r.id, p.id`,
-      [since],
-    );
-    const failures = await this.pool.query<{
-      policy: string;
-      result_type: string;
-      sending_mta_ip: string;
-      receiving_mx: string;
-      receiving_ip: string;
-      sessions: string;
-      reason_code: string;
-    }>(
-      `SELECT f.* FROM tls_report_failures f JOIN tls_report_policies p ON p.id = f.policy JOIN tls_reports r ON r.id = p.report
-       WHERE r.start_at >= $1 ORDER BY f.id`,
-      [since],
-    );
-    const details = new Map<string, ReportFailure[]>();
-    for (const f of failures.rows) {
-      const list = details.get(f.policy) ?? [];
-      list.push({
-        resultType: f.result_type,
-        sendingMtaIp: f.sending_mta_ip,
-        receivingMx: f.receiving_mx,
-        receivingIp: f.receiving_ip,
-        sessions: Number(f.sessions),
-        reasonCode: f.reason_code,
-      });
-      details.set(f.policy, list);
-    }
-    return policies.rows.map((p) => ({
-      organization: p.organization,
-      reportId: p.report_id,
-      start: Number(p.start_at),
-      end: Number(p.end_at),
-      type: p.policy_type,
-      domain: p.policy_domain,
-      successes: Number(p.successes),
-      failures: Number(p.failures),
-      details: details.get(p.id) ?? [],
-    }));
+    const numbered = (sql: string) => sql.replace('?', '$1');
+    const policies = await this.pool.query<PolicyRow>(numbered(POLICIES_SQL), [since]);
+    const failures = await this.pool.query<FailureRow>(numbered(failuresSql('id')), [since]);
+    return storedPolicies(policies.rows, failures.rows);
   }
 }

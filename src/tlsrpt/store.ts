@@ -64,65 +64,66 @@ export class TlsReportStore implements ReceivedReports {
   }
 }
 
-/** The policies of the reports whose date-range starts at `since` or later, oldest first. */
-export function readReports(db: Db, since: number): StoredPolicy[] {
-  const policies = db
-    .prepare<
-      [number],
-      {
-        id: number;
-        organization: string;
-        report_id: string;
-        start_at: number;
-        end_at: number;
-        policy_type: ReportPolicyType;
-        policy_domain: string;
-        successes: number;
-        failures: number;
-      }
-    >(
-      `SELECT p.id, r.organization, r.report_id, r.start_at, r.end_at, p.policy_type, p.policy_domain, p.successes, p.failures
-       FROM tls_report_policies p JOIN tls_reports r ON r.id = p.report WHERE r.start_at >= ? ORDER BY r.start_at, r.id, p.id`,
-    )
-    .all(since);
-  const details = new Map<number, ReportFailure[]>();
-  for (const f of db
-    .prepare<
-      [number],
-      {
-        policy: number;
-        result_type: string;
-        sending_mta_ip: string;
-        receiving_mx: string;
-        receiving_ip: string;
-        sessions: number;
-        reason_code: string;
-      }
-    >(
-      `SELECT f.* FROM tls_report_failures f JOIN tls_report_policies p ON p.id = f.policy JOIN tls_reports r ON r.id = p.report
-       WHERE r.start_at >= ? ORDER BY f.rowid`,
-    )
-    .all(since)) {
-    const list = details.get(f.policy) ?? [];
+/** The SQL of the report policies read back, oldest first (`?` is since; PostgreSQL numbers it). */
+export const POLICIES_SQL = `SELECT p.id, r.organization, r.report_id, r.start_at, r.end_at, p.policy_type, p.policy_domain, p.successes, p.failures
+  FROM tls_report_policies p JOIN tls_reports r ON r.id = p.report WHERE r.start_at >= ? ORDER BY r.start_at, r.id, p.id`;
+/** Their failure details, in the order they came in (SQLite's rowid, PostgreSQL's id column). */
+export const failuresSql = (orderColumn: 'rowid' | 'id'): string =>
+  `SELECT f.* FROM tls_report_failures f JOIN tls_report_policies p ON p.id = f.policy JOIN tls_reports r ON r.id = p.report
+   WHERE r.start_at >= ? ORDER BY f.${orderColumn}`;
+
+/** A policy row of POLICIES_SQL; integers come as numbers from SQLite, as strings (bigint) from PostgreSQL. */
+export interface PolicyRow {
+  id: number | string;
+  organization: string;
+  report_id: string;
+  start_at: number | string;
+  end_at: number | string;
+  policy_type: ReportPolicyType;
+  policy_domain: string;
+  successes: number | string;
+  failures: number | string;
+}
+
+export interface FailureRow {
+  policy: number | string;
+  result_type: string;
+  sending_mta_ip: string;
+  receiving_mx: string;
+  receiving_ip: string;
+  sessions: number | string;
+  reason_code: string;
+}
+
+/** The stored policies of both stores, each with its failure details (pure). */
+export function storedPolicies(policies: readonly PolicyRow[], failures: readonly FailureRow[]): StoredPolicy[] {
+  const details = new Map<string, ReportFailure[]>();
+  for (const f of failures) {
+    const list = details.get(String(f.policy)) ?? [];
     list.push({
       resultType: f.result_type,
       sendingMtaIp: f.sending_mta_ip,
       receivingMx: f.receiving_mx,
       receivingIp: f.receiving_ip,
-      sessions: f.sessions,
+      sessions: Number(f.sessions),
       reasonCode: f.reason_code,
     });
-    details.set(f.policy, list);
+    details.set(String(f.policy), list);
   }
   return policies.map((p) => ({
     organization: p.organization,
     reportId: p.report_id,
-    start: p.start_at,
-    end: p.end_at,
+    start: Number(p.start_at),
+    end: Number(p.end_at),
     type: p.policy_type,
     domain: p.policy_domain,
-    successes: p.successes,
-    failures: p.failures,
-    details: details.get(p.id) ?? [],
+    successes: Number(p.successes),
+    failures: Number(p.failures),
+    details: details.get(String(p.id)) ?? [],
   }));
+}
+
+/** The policies of the reports whose date-range starts at `since` or later, oldest first. */
+export function readReports(db: Db, since: number): StoredPolicy[] {
+  return storedPolicies(db.prepare<[number], PolicyRow>(POLICIES_SQL).all(since), db.prepare<[number], FailureRow>(failuresSql('rowid')).all(since));
 }
