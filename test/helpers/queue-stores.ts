@@ -6,6 +6,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { MIGRATIONS_DIR, openDb } from '../../src/db/open.ts';
 import type { QueueStoreContract } from '../../src/queue/contract.ts';
+import type { NewMessage, Transport } from '../../src/queue/message.ts';
 import { clientConfig, openPool, type PgSettings } from '../../src/queue/pg/connect.ts';
 import { migrate } from '../../src/queue/pg/schema.ts';
 import { PgQueueStore, type PgQueueStoreDeps } from '../../src/queue/pg/store.ts';
@@ -16,6 +17,20 @@ import type { Postgres } from './postgres.ts';
 import { type Scope, tempDir } from './tmp.ts';
 
 export const TEST_RETRY: RetryPolicy = { minBackoffMs: 60_000, maxBackoffMs: 3_600_000, maxLifetimeMs: 86_400_000 };
+
+/** A small message to queue, each recipient its own address on `transport`. */
+export function queuedMessage(id: string, recipients: string[], receivedAt = 1000, transport: Transport = 'local'): NewMessage {
+  return {
+    id,
+    receivedAt,
+    sender: 'sender@remote.test',
+    body: Buffer.from(`Subject: ${id}\r\n\r\nbody\r\n`),
+    smtputf8: false,
+    eightBit: false,
+    origin: 'smtp',
+    recipients: recipients.map((r) => ({ rcpt: r, address: r, transport })),
+  };
+}
 
 /** One queue database and how to open a store (a node, or the same node after a restart) on it. */
 export interface QueueDatabase {

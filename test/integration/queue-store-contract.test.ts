@@ -7,7 +7,7 @@ import type { QueueStoreContract } from '../../src/queue/contract.ts';
 import type { NewMessage } from '../../src/queue/message.ts';
 import type { NoticeInput } from '../../src/queue/notices.ts';
 import { type Postgres, startPostgres } from '../helpers/postgres.ts';
-import { pgQueue, type QueueDatabase, TEST_RETRY as retry, sqliteQueue } from '../helpers/queue-stores.ts';
+import { queuedMessage as message, pgQueue, type QueueDatabase, TEST_RETRY as retry, sqliteQueue } from '../helpers/queue-stores.ts';
 import type { Scope } from '../helpers/tmp.ts';
 
 let server: Postgres | undefined;
@@ -30,19 +30,6 @@ const backends: { name: string; database: (scope: Scope) => Promise<QueueDatabas
     },
   },
 ];
-
-function message(id: string, recipients: string[], receivedAt = 1000): NewMessage {
-  return {
-    id,
-    receivedAt,
-    sender: 'sender@remote.test',
-    body: Buffer.from(`Subject: ${id}\r\n\r\nbody\r\n`),
-    smtputf8: false,
-    eightBit: false,
-    origin: 'smtp',
-    recipients: recipients.map((r) => ({ rcpt: r, address: r, transport: 'local' as const })),
-  };
-}
 
 const transient = (reason: string): Outcome => ({ kind: 'transient', reason });
 

@@ -9,12 +9,11 @@ import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import type { NewMessage } from '../../src/queue/message.ts';
 import { clientConfig, openPool } from '../../src/queue/pg/connect.ts';
 import { MIGRATIONS, migrate, SchemaTooNew } from '../../src/queue/pg/schema.ts';
 import { PG_CLAIM_SQL, PgQueueStore, SchemaMismatch } from '../../src/queue/pg/store.ts';
 import { type Postgres, startPostgres } from '../helpers/postgres.ts';
-import { pgQueue, TEST_RETRY } from '../helpers/queue-stores.ts';
+import { pgQueue, queuedMessage, TEST_RETRY } from '../helpers/queue-stores.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { waitFor, waitForLine } from '../helpers/wait.ts';
 
@@ -31,18 +30,7 @@ const pgServer = (): Postgres => {
   return server;
 };
 
-function message(id: string, recipients: string[], receivedAt = 1000): NewMessage {
-  return {
-    id,
-    receivedAt,
-    sender: 'sender@remote.test',
-    body: Buffer.from(`Subject: ${id}\r\n\r\nbody\r\n`),
-    smtputf8: false,
-    eightBit: false,
-    origin: 'smtp',
-    recipients: recipients.map((r) => ({ rcpt: r, address: r, transport: 'remote' as const })),
-  };
-}
+const message = (id: string, recipients: string[], receivedAt?: number) => queuedMessage(id, recipients, receivedAt, 'remote');
 
 test('two nodes claiming at once never get the same recipient, and together get them all', { timeout: 120_000 }, async (t) => {
   const queue = await pgQueue(t, pgServer());

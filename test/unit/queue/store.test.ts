@@ -4,25 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { MIGRATIONS_DIR, openDb } from '../../../src/db/open.ts';
-import type { NewMessage } from '../../../src/queue/message.ts';
 import { CLAIM_MESSAGE_SQL, DUE_MESSAGES_SQL, QueueStore } from '../../../src/queue/store.ts';
+import { queuedMessage as message } from '../../helpers/queue-stores.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const retry = { minBackoffMs: 60_000, maxBackoffMs: 3_600_000, maxLifetimeMs: 86_400_000 };
-
-function message(id: string, recipients: string[], receivedAt = 1000): NewMessage {
-  return {
-    id,
-    receivedAt,
-    sender: 'sender@remote.test',
-    body: Buffer.from(`Subject: ${id}\r\n\r\nbody\r\n`),
-    smtputf8: false,
-    eightBit: false,
-    origin: 'smtp',
-    recipients: recipients.map((r) => ({ rcpt: r, address: r, transport: 'local' as const })),
-  };
-}
 
 test('messages enqueued in one tick commit together and survive a reopen', async () => {
   const db = openDb(path.join(dir, 'a'), MIGRATIONS_DIR);
