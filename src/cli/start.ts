@@ -31,9 +31,10 @@ export async function run(configFile: string): Promise<number> {
     return 1;
   }
   const log = createLogger(loaded.config.log.level, 'stdout', { shared: cluster.isWorker || loaded.config.server.processes !== 1 });
+  // A session process read the same file: the primary alone logs its warnings (one record each).
+  if (cluster.isWorker) return runWorker(loaded.config, loaded.file, log);
   for (const warning of loaded.warnings)
     log.warn({ event: 'daemon', state: 'config-warning', key: warning.path, warning: warning.message }, `config warning: ${warning.path}: ${warning.message}`);
-  if (cluster.isWorker) return runWorker(loaded.config, loaded.file, log);
   let stopRequested: ((signal: string) => void) | undefined;
   let stopping = false;
   // A SIGHUP during start-up is kept and done once the daemon runs (the file may have changed since it was read).
