@@ -1,6 +1,7 @@
 // The cost of a Maildir write in the writer threads (offload/writers.ts), a micro-measurement, not
 // a timed test: 20 writes in flight (the local worker's concurrency) into a temp dir, with 1, 2
-// and 4 threads (each count in turn, --rounds times, added up). For each: the CPU (user + system,
+// and 4 threads (each count in turn, --rounds times, added up; every thread started, whatever its
+// load). For each: the CPU (user + system,
 // from /proc/self/task/*/stat by thread name) of the maildir-writer threads per message, of the
 // busiest of them, of libuv's pool (the fsyncs) and of the event loop (the posting), and the rate
 // at which the busiest thread would be saturated (messages ÷ its CPU seconds).
@@ -60,7 +61,7 @@ interface Figures {
 }
 
 async function run(threads: number, root: string): Promise<Figures> {
-  const writers = startMaildirWriters({ threads, extraIdleMs: 600_000, lastIdleMs: 600_000, trim: () => undefined });
+  const writers = startMaildirWriters({ threads, busyUtilization: -1, extraIdleMs: 600_000, lastIdleMs: 600_000, trim: () => undefined });
   const dirs = Array.from({ length: MAILBOXES }, (_, i) => path.join(root, `t${threads}`, `box${i}`));
   const body = Buffer.alloc(SIZE, 'x');
   const trace = (i: number) => Buffer.from(`Return-Path: <a@remote.test>\r\nDelivered-To: box${i % MAILBOXES}@example.test\r\n`);

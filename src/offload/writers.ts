@@ -4,7 +4,10 @@
 // instead of saturating one thread. `write` has the MaildirWrite signature.
 //
 // Which thread takes a write (pickWriter, pure): the one with the fewest writes in flight, and a
-// new thread when every running one is busy and there is room. Not by a hash of the mailbox: one
+// new thread when every running one has a write in flight and its loop was busy more than half
+// of the last sample (BUSY_UTILIZATION, the thread's event-loop utilization: its JavaScript and
+// synchronous file-system calls, not the fsyncs it waits for), and there is room. So threads are
+// added as the CPU work needs them, not because fsyncs keep writes waiting. Not by a hash of the mailbox: one
 // mailbox can take most of the mail (a catch-all, a list archive, the bench's single mailbox), and
 // a hash would put all of it on one thread, the very bottleneck this pool is for. Nothing needs a
 // mailbox's writes in order: each message has its own file name (unique per message and
@@ -16,6 +19,7 @@
 // EXTRA_IDLE_MS when another still runs, the last after LAST_IDLE_MS; after each end glibc is
 // given the freed memory back (malloc-trim.ts). A thread that dies fails its writes in flight (a
 // file-system error to the courier: the message stays queued) and the next write starts another.
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { mallocTrim } from '../core/malloc-trim.ts';
 import type { MaildirPart, MaildirWrite } from '../local/maildir.ts';
@@ -36,6 +40,10 @@ export type WriteAnswer = { id: number } & ({ ok: true; value: 'written' | 'exis
 export const EXTRA_IDLE_MS = 5000;
 /** The last thread ends after this idle (ms): a daemon that receives now and then keeps one ready. */
 export const LAST_IDLE_MS = 100_000;
+/** A thread whose loop was busy more than this share of the last sample counts as loaded: another may start. */
+export const BUSY_UTILIZATION = 0.5;
+/** A thread's utilization is sampled at most this often (ms), at a write. */
+const SAMPLE_MS = 100;
 /** [local] maildir_threads = "auto" takes at most this many (and at least one). */
 export const AUTO_MAX_THREADS = 8;
 
@@ -48,27 +56,37 @@ export function maildirThreadCount(setting: number | 'auto', cpus: number): numb
 /** Where the next write goes: a new thread, or the running thread at `index`. */
 export type WriterPick = { kind: 'start' } | { kind: 'thread'; index: number };
 
+/** A running thread as pickWriter sees it: its writes in flight, and its loop's last utilization (0–1). */
+export interface WriterLoad {
+  inFlight: number;
+  utilization: number;
+}
+
 /**
- * `inFlight`: the writes in flight of each running thread, in the order they started. The least
- * busy takes the write (the first of equals: under a light load one thread does it all and the
- * others end); when even that one is busy and fewer than `most` run, a new thread does. Pure.
+ * `threads`: the running threads, in the order they started. The one with the fewest writes in
+ * flight takes the write (the first of equals: under a light load one thread does it all and the
+ * others end); when even that one has a write in flight, every one is loaded (utilization above
+ * `busy`) and fewer than `most` run, a new thread does. Pure.
  */
-export function pickWriter(inFlight: readonly number[], most: number): WriterPick {
+export function pickWriter(threads: readonly WriterLoad[], most: number, busy = BUSY_UTILIZATION): WriterPick {
   let best = -1;
   let least = Number.POSITIVE_INFINITY;
-  inFlight.forEach((n, i) => {
-    if (n < least) {
-      least = n;
+  threads.forEach((t, i) => {
+    if (t.inFlight < least) {
+      least = t.inFlight;
       best = i;
     }
   });
-  if (best < 0 || (least > 0 && inFlight.length < most)) return { kind: 'start' };
+  if (best < 0) return { kind: 'start' };
+  if (least > 0 && threads.length < most && threads.every((t) => t.utilization > busy)) return { kind: 'start' };
   return { kind: 'thread', index: best };
 }
 
 export interface MaildirWritersOptions {
   /** Threads at most (maildirThreadCount). */
   threads: number;
+  /** Above this utilization a thread counts as loaded (default BUSY_UTILIZATION; -1: always, as tests use). */
+  busyUtilization?: number;
   extraIdleMs?: number;
   lastIdleMs?: number;
   /** After a thread has ended; default: malloc_trim (malloc-trim.ts). */
@@ -93,6 +111,23 @@ interface WriterThread {
   timer?: NodeJS.Timeout;
   /** Ended on purpose (idle, close): not a death. */
   ending: boolean;
+  /** The loop's utilization over the last sample, and where that sample started. */
+  utilization: number;
+  sample: { at: number; elu: EventLoopUtilization } | undefined;
+}
+
+/** The thread's utilization, sampled again when the last sample is SAMPLE_MS old (its first once it is online). */
+function loadOf(t: WriterThread, now: number): WriterLoad {
+  const { performance } = t.worker;
+  if (!t.sample) t.sample = { at: now, elu: performance.eventLoopUtilization() };
+  else if (now - t.sample.at >= SAMPLE_MS) {
+    const elu = performance.eventLoopUtilization();
+    const active = elu.active - t.sample.elu.active;
+    const all = active + elu.idle - t.sample.elu.idle;
+    t.utilization = all > 0 ? active / all : 0;
+    t.sample = { at: now, elu };
+  }
+  return { inFlight: t.waiting.size, utilization: t.utilization };
 }
 
 export function startMaildirWriters(o: MaildirWritersOptions): MaildirWriters {
@@ -138,7 +173,7 @@ export function startMaildirWriters(o: MaildirWritersOptions): MaildirWriters {
       // As client.ts's thread: a small young generation keeps the start-up garbage from staying resident.
       resourceLimits: { maxYoungGenerationSizeMb: 8 },
     });
-    const t: WriterThread = { worker, waiting: new Map(), ending: false };
+    const t: WriterThread = { worker, waiting: new Map(), ending: false, utilization: 0, sample: undefined };
     let failure: string | undefined;
     worker.on('message', (answer: WriteAnswer) => {
       const w = t.waiting.get(answer.id);
@@ -166,9 +201,11 @@ export function startMaildirWriters(o: MaildirWritersOptions): MaildirWriters {
 
   const write: MaildirWrite = (dir, name, parts) => {
     if (closed) return Promise.reject(new Error('the Maildir writer threads are closed'));
+    const now = performance.now();
     const pick = pickWriter(
-      threads.map((t) => t.waiting.size),
+      threads.map((t) => loadOf(t, now)),
       o.threads,
+      o.busyUtilization,
     );
     const t = pick.kind === 'start' ? start() : (threads[pick.index] as WriterThread);
     clearTimeout(t.timer);

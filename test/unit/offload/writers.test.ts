@@ -12,19 +12,66 @@ import { waitFor } from '../../helpers/wait.ts';
 
 const noTrim = () => undefined;
 
-test('pickWriter: the least busy thread, the first of equals; a new one only when every running thread is busy and there is room', () => {
-  const cases: [number[], number, ReturnType<typeof pickWriter>][] = [
+test('pickWriter: the least busy thread, the first of equals; a new one only when every running thread has a write in flight, is loaded, and there is room', () => {
+  /** Threads as [in flight, utilization]. */
+  const cases: [[number, number][], number, ReturnType<typeof pickWriter>][] = [
     [[], 4, { kind: 'start' }],
     [[], 1, { kind: 'start' }],
-    [[0], 4, { kind: 'thread', index: 0 }],
-    [[1], 4, { kind: 'start' }],
-    [[1], 1, { kind: 'thread', index: 0 }],
-    [[3, 0, 0], 4, { kind: 'thread', index: 1 }],
-    [[2, 1, 2], 3, { kind: 'thread', index: 1 }],
-    [[2, 1, 2], 4, { kind: 'start' }],
-    [[5, 5], 2, { kind: 'thread', index: 0 }],
+    [[[0, 0.9]], 4, { kind: 'thread', index: 0 }],
+    [[[1, 0.9]], 4, { kind: 'start' }],
+    [[[1, 0.3]], 4, { kind: 'thread', index: 0 }],
+    [[[5, 0.5]], 4, { kind: 'thread', index: 0 }],
+    [[[1, 0.9]], 1, { kind: 'thread', index: 0 }],
+    [
+      [
+        [3, 0.9],
+        [0, 0.9],
+        [0, 0.9],
+      ],
+      4,
+      { kind: 'thread', index: 1 },
+    ],
+    [
+      [
+        [2, 0.9],
+        [1, 0.9],
+        [2, 0.9],
+      ],
+      3,
+      { kind: 'thread', index: 1 },
+    ],
+    [
+      [
+        [2, 0.9],
+        [1, 0.9],
+        [2, 0.9],
+      ],
+      4,
+      { kind: 'start' },
+    ],
+    [
+      [
+        [2, 0.9],
+        [1, 0.9],
+        [2, 0.2],
+      ],
+      4,
+      { kind: 'thread', index: 1 },
+    ],
+    [
+      [
+        [5, 0.9],
+        [5, 0.9],
+      ],
+      2,
+      { kind: 'thread', index: 0 },
+    ],
   ];
-  for (const [inFlight, most, expected] of cases) assert.deepEqual(pickWriter(inFlight, most), expected, `${JSON.stringify(inFlight)} of ${most}`);
+  for (const [threads, most, expected] of cases) {
+    const loads = threads.map(([inFlight, utilization]) => ({ inFlight, utilization }));
+    assert.deepEqual(pickWriter(loads, most), expected, `${JSON.stringify(threads)} of ${most}`);
+  }
+  assert.deepEqual(pickWriter([{ inFlight: 1, utilization: 0 }], 2, -1), { kind: 'start' }, 'busy -1: any thread counts as loaded');
 });
 
 test('maildir_threads: a number as it is; "auto" half the CPUs, at least 1, at most 8', () => {
@@ -43,7 +90,7 @@ test('maildir_threads: a number as it is; "auto" half the CPUs, at least 1, at m
 
 test('writes at once spread over the threads, each answered to its own caller; a retry finds its file', { timeout: 30_000 }, async (t) => {
   const root = await tempDir(t);
-  const writers = startMaildirWriters({ threads: 4, trim: noTrim });
+  const writers = startMaildirWriters({ threads: 4, busyUtilization: -1, trim: noTrim });
   try {
     const dirs = Array.from({ length: 8 }, (_, i) => path.join(root, `box${i}`));
     // A large one among them: answered after the small ones that went to other threads.
@@ -71,9 +118,21 @@ test('writes at once spread over the threads, each answered to its own caller; a
   }
 });
 
-test('writes one after another: one thread does them all, in order, and a file-system error comes back with its code', { timeout: 30_000 }, async (t) => {
+test('a burst on threads not yet loaded: one thread takes it (another starts only once the first is busy)', { timeout: 30_000 }, async (t) => {
   const root = await tempDir(t);
   const writers = startMaildirWriters({ threads: 4, trim: noTrim });
+  try {
+    const writes = Array.from({ length: 20 }, (_, i) => writers.write(path.join(root, 'erin'), `m${i}`, [Buffer.from('x')]));
+    assert.deepEqual(writers.inFlight(), [20]);
+    assert.ok((await Promise.all(writes)).every((r) => r === 'written'));
+  } finally {
+    await writers.close();
+  }
+});
+
+test('writes one after another: one thread does them all, in order, and a file-system error comes back with its code', { timeout: 30_000 }, async (t) => {
+  const root = await tempDir(t);
+  const writers = startMaildirWriters({ threads: 4, busyUtilization: -1, trim: noTrim });
   try {
     const dir = path.join(root, 'alice');
     for (let i = 0; i < 10; i++) {
@@ -128,7 +187,7 @@ test('idle threads end: the extra ones first, the last after its longer wait; ea
 }, async (t) => {
   const root = await tempDir(t);
   let trims = 0;
-  const writers = startMaildirWriters({ threads: 3, extraIdleMs: 200, lastIdleMs: 1500, trim: () => trims++ });
+  const writers = startMaildirWriters({ threads: 3, busyUtilization: -1, extraIdleMs: 200, lastIdleMs: 1500, trim: () => trims++ });
   try {
     const dir = path.join(root, 'carol');
     const writes = Array.from({ length: 6 }, (_, i) => writers.write(dir, `m${i}`, [Buffer.from('x')]));
@@ -150,7 +209,7 @@ test('idle threads end: the extra ones first, the last after its longer wait; ea
 
 test('close waits for the writes in flight, then ends the threads; later writes fail', { timeout: 30_000 }, async (t) => {
   const root = await tempDir(t);
-  const writers = startMaildirWriters({ threads: 2, trim: noTrim });
+  const writers = startMaildirWriters({ threads: 2, busyUtilization: -1, trim: noTrim });
   const dir = path.join(root, 'dave');
   const writes = Array.from({ length: 4 }, (_, i) => writers.write(dir, `m${i}`, [Buffer.from('x')]));
   await writers.close();
