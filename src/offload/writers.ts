@@ -213,7 +213,14 @@ export function startMaildirWriters(o: MaildirWritersOptions): MaildirWriters {
     const written = new Promise<'written' | 'exists'>((resolve, reject) => {
       t.waiting.set(id, { resolve, reject });
       t.worker.ref(); // a write in flight keeps the process alive
-      t.worker.postMessage({ id, dir, name, parts: parts.map((p) => (p instanceof Uint8Array ? exact(p) : p)) } satisfies WriteRequest);
+      try {
+        t.worker.postMessage({ id, dir, name, parts: parts.map((p) => (p instanceof Uint8Array ? exact(p) : p)) } satisfies WriteRequest);
+      } catch (err) {
+        // Not sent (a part that cannot be cloned: a bug of the caller): nothing waits for it.
+        t.waiting.delete(id);
+        if (t.waiting.size === 0) idle(t);
+        reject(err as Error);
+      }
     });
     const settled = written.catch(() => undefined).finally(() => pending.delete(settled));
     pending.add(settled);
