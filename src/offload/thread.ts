@@ -1,6 +1,7 @@
-// Entry point of the offload thread (started by client.ts): answers SPF at MAIL FROM, the lookups a header block names (as the body streams), the DKIM body hashes of a body
-// fed as it arrives (streaming.ts) and inbound checks as they come, each with the same code the
-// event loop would run (verify.ts).
+// Entry point of the offload thread (started by client.ts): answers SPF at MAIL FROM, the
+// lookups a header block names (as the body streams), the DKIM body hashes of a body fed as it
+// arrives (streaming.ts) and inbound checks as they come, each with the same code the event loop
+// would run (verify.ts).
 // Builds its own DNS resolver and cache from the settings it is given; the lookups that failed
 // (SERVFAIL, REFUSED, timeouts) since the last answer go back with the next one, for the daemon's
 // DNS error count (client.ts hands them to its observer). Collects its own heap after each burst
