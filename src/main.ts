@@ -37,6 +37,7 @@ import type { DaemonMetrics } from './metrics/daemon.ts';
 import { startHttpsListener } from './mta-sts/listener.ts';
 import { hostedPolicies } from './mta-sts/policy.ts';
 import { startOffloadThread } from './offload/client.ts';
+import { maildirThreadCount, startMaildirWriters } from './offload/writers.ts';
 import { startAttemptsPruning } from './outbound/attempts-prune.ts';
 import type { DaneState } from './outbound/courier.ts';
 import { forwardingCourier } from './outbound/forward.ts';
@@ -249,19 +250,25 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       ...(stores.slots ? { sharedSlots: stores.slots } : {}),
     });
     started.push({ name: 'remote courier', stop: () => remote.close() });
-    // Maildir writes and the SPF/DKIM/DMARC checks of port 25 (through our resolver, dns.servers,
-    // never node's global one) run in a thread of their own, off the loop that serves the sessions.
-    const offload = startOffloadThread(
-      offloadChecks(config),
-      metrics ? (f) => metrics.dnsAnswer(f.type, { kind: f.kind, detail: 'offload thread' }) : undefined,
-    );
-    started.push({ name: 'offload thread', stop: () => offload.close() });
+    // The SPF/DKIM/DMARC checks of port 25 (through our resolver, dns.servers, never node's global
+    // one) run in a thread of their own, off the loop that serves the sessions; none without checks.
+    const checks = offloadChecks(config);
+    const offload = checks.verify
+      ? startOffloadThread(checks, metrics ? (f) => metrics.dnsAnswer(f.type, { kind: f.kind, detail: 'offload thread' }) : undefined)
+      : undefined;
+    if (offload) started.push({ name: 'offload thread', stop: () => offload.close() });
+    // Maildir writes in threads of their own, as many as the load needs up to [local] maildir_threads.
+    const writers = startMaildirWriters({
+      threads: maildirThreadCount(config.local.maildirThreads, availableParallelism()),
+      onDied: (reason) => log.error({ event: 'daemon', state: 'maildir-writer-died', error: reason }, 'a Maildir writer thread died; its writes stay queued'),
+    });
+    started.push({ name: 'Maildir writer threads', stop: () => writers.close() });
     // [[domain]] delivery (Maildir or LMTP) as in force at each delivery: reload may change it.
     const deliveryOf = (domain: string) => inForce.domains.find((d) => d.name === domain)?.delivery ?? ({ kind: 'maildir' } as const);
     const localCourier = createLocalCourier({
       mailRoot: path.join(config.dataDir, 'mail'),
       hostname: config.hostname,
-      write: offload.write,
+      write: writers.write,
       delivery: deliveryOf,
       junkFolder: config.rspamd?.junkFolder === true,
       lmtpConcurrency: config.local.lmtpConcurrency,
@@ -368,7 +375,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       storage,
       ...checkDeps(config, {
         signing,
-        offload,
+        offload: offload ?? {},
         now,
         recordRspamd: (direction, action) => {
           rspamdStats?.record(direction, action);

@@ -123,7 +123,8 @@ export async function runSessionWorker(config: Config, deps: SessionWorkerDeps):
   );
   const dnsResolver = cachingResolver(nodeResolver, { now });
   // Only the checks run in this process's thread; Maildir writes are the primary's.
-  const offload = startOffloadThread(offloadChecks(config));
+  const checks = offloadChecks(config);
+  const offload = checks.verify ? startOffloadThread(checks) : {};
   // The primary's view of the disk, as it tells it: MAIL FROM gets 452 4.3.1 here exactly while it
   // does there (one clock for every process). A failed enqueue is answered 452 by its error's code.
   let refusingUntil = 0;

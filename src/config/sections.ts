@@ -139,8 +139,20 @@ export function readAuth(r: Reader, t: Table): AuthConfig {
 }
 
 export function readLocal(r: Reader, t: Table): LocalConfig {
-  r.unknownKeys(t, 'local', ['lmtp_concurrency']);
-  return { lmtpConcurrency: r.integer(t, 'lmtp_concurrency', 'local', 10, 1, 1000) };
+  r.unknownKeys(t, 'local', ['lmtp_concurrency', 'maildir_threads']);
+  return { lmtpConcurrency: r.integer(t, 'lmtp_concurrency', 'local', 10, 1, 1000), maildirThreads: maildirThreads(r, t['maildir_threads']) };
+}
+
+/** [local] maildir_threads: "auto" (half the CPUs, 1 to 8) or a whole number from 1 to 64. */
+function maildirThreads(r: Reader, value: unknown): LocalConfig['maildirThreads'] {
+  if (value === undefined || value === 'auto') return 'auto';
+  const n = typeof value === 'bigint' ? Number(value) : value;
+  if (typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 64) return n;
+  r.problem(
+    'local.maildir_threads',
+    `is ${JSON.stringify(typeof value === 'bigint' ? n : value)}; write "auto" (half the CPUs, 1 to 8) or a whole number from 1 to 64`,
+  );
+  return 'auto';
 }
 
 export function readQueue(r: Reader, t: Table): QueueConfig {

@@ -311,6 +311,8 @@ export const MIN_FREE_FLOOR_MB = 4;
 export interface LocalConfig {
   /** Connections at once to one LMTP server; later messages wait for one (Dovecot's lmtp process_limit caps the other side). */
   lmtpConcurrency: number;
+  /** Threads that write Maildirs at most (offload/writers.ts); "auto": half the CPUs, 1 to 8. */
+  maildirThreads: number | 'auto';
 }
 
 /** [queue]: retry schedule and notices. */

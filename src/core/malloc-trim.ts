@@ -8,8 +8,10 @@
 // top alone (glibc trims that itself) and gives back the pages inside it, which is its job here.
 // On x86-64 and arm64 a C function called with more arguments than it takes ignores the rest.
 // Its result (1: memory was given back) reads to SQLite as an error code: an error here is the
-// usual outcome, not a failure. Not glibc (musl): no malloc_trim, nothing done.
-import Database from 'better-sqlite3';
+// usual outcome, not a failure. Not glibc (musl): no malloc_trim, nothing done. better-sqlite3 is
+// loaded at the first trim, not on import: a thread that imports this (quiet-gc.ts in the worker
+// threads) and never trims does not load the native module.
+import { createRequire } from 'node:module';
 
 /** The C library that has malloc_trim, by its soname (already loaded in every glibc process). */
 const LIBC = 'libc.so.6';
@@ -20,16 +22,22 @@ export function onGlibc(): boolean {
   return typeof report.header?.glibcVersionRuntime === 'string';
 }
 
+/** What the trim needs of a connection: better-sqlite3 takes the entry point as a second argument; its types name only the path. */
+type Loader = { loadExtension(file: string, entryPoint: string): void };
+
 /**
  * A function that gives glibc's free heap pages back (one call walks every arena, so every
- * thread's), or a no-op off glibc. Opens a private in-memory SQLite connection (never the queue's:
- * loading is enabled only on it).
+ * thread's), or a no-op off glibc. Its first call opens a private in-memory SQLite connection
+ * (never the queue's: loading is enabled only on it).
  */
 export function mallocTrim(glibc = onGlibc()): () => void {
   if (!glibc) return () => undefined;
-  // better-sqlite3 takes the entry point as a second argument; its types name only the path.
-  const db = new Database(':memory:') as unknown as { loadExtension(file: string, entryPoint: string): void };
+  let db: Loader | undefined;
   return () => {
+    if (!db) {
+      const Database = createRequire(import.meta.url)('better-sqlite3') as typeof import('better-sqlite3');
+      db = new Database(':memory:') as unknown as Loader;
+    }
     try {
       db.loadExtension(LIBC, 'malloc_trim');
     } catch {

@@ -16,7 +16,7 @@ export interface LocalCourierDeps {
   /** <data_dir>/mail */
   mailRoot: string;
   hostname: string;
-  /** The Maildir writer (the daemon's runs in the offload thread, src/offload); default: in this thread. */
+  /** The Maildir writer (the daemon's runs in the writer threads, src/offload/writers.ts); default: in this thread. */
   write?: MaildirWrite;
   /** How a domain's mailboxes receive mail, read at each delivery (reload may change it); default: maildir. */
   delivery?: (domain: string) => LocalDelivery;

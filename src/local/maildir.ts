@@ -1,10 +1,11 @@
 // Maildir writer: the only writer of <data_dir>/mail. tmp → fsync → rename into new/ → fsync of
 // new/, so a message counts as delivered only once it survives a crash (https://cr.yp.to/proto/maildir.html).
 // The fsync of new/ is shared: one covers every rename made before it started (group commit).
-// Made for the offload thread (src/offload): the calls that only touch metadata (stat, open,
-// write, rename, close) are synchronous there, cheaper than a trip through the thread pool each
-// (and, done one at a time, they do not contend in the file system's journal); the fsyncs, which
-// wait for the disk, go to the pool, so several messages wait for the disk at once.
+// Made for the Maildir writer threads (src/offload/writers.ts, one writer each): the calls that
+// only touch metadata (stat, open, write, rename, close) are synchronous there, cheaper than a
+// trip through the thread pool each (and, done one at a time within a thread, they contend in the
+// file system's journal only with the other writer threads'); the fsyncs, which wait for the
+// disk, go to the pool, so several messages wait for the disk at once.
 import { closeSync, existsSync, fsync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync, writevSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';

@@ -1,20 +1,19 @@
-// The offload thread, as the event loop sees it: one worker thread for the per-message work that
-// would otherwise hold up every SMTP session: Maildir writes (their file-system calls) and the
-// SPF/DKIM/DMARC checks of inbound mail (mailauth's parsing, DNS through its own cache; SPF asked
-// for at MAIL FROM, the rest at the end of DATA with that SPF result handed back). One thread
-// for both, since each thread costs its own ~15 MB. A request the thread cannot answer (it died)
-// fails: a Maildir write as a file-system error (the message stays queued), a check as "none".
+// The offload thread, as the event loop sees it: one worker thread (named inbound-checks) for the
+// per-message work that would otherwise hold up every SMTP session: the SPF/DKIM/DMARC checks of
+// inbound mail (mailauth's parsing, DNS through its own cache; SPF asked for at MAIL FROM, the rest
+// at the end of DATA with that SPF result handed back). Maildir writes have threads of their own
+// (writers.ts). A check the thread cannot answer (it died) is "none".
 // The body of a signed message is fed to the thread as DATA arrives (feed()): the thread hashes it
 // for DKIM meanwhile (mailauth/streaming.ts) and the check at the end of DATA is left with the
 // signatures. An unsigned message is not sent (its header block says so before its body comes).
 import { Worker } from 'node:worker_threads';
 import { isSpooled, type MessageBody } from '../core/body.ts';
 import type { NodeResolverOptions } from '../dns/node-resolver.ts';
-import type { MaildirPart, MaildirWrite } from '../local/maildir.ts';
 import { checksFailed } from '../mailauth/results.ts';
 import { readBody } from '../mailauth/signatures.ts';
 import type { BodyFeed, SPFResult, SpfInput, Verdict, VerifyInput } from '../mailauth/verify.ts';
 import { HeaderEnd } from '../message/header-end.ts';
+import { exact, threadEntry } from './threads.ts';
 
 /** What the thread needs to check inbound mail (see createInboundVerifier); absent: no checks. */
 export interface VerifySettings {
@@ -31,7 +30,6 @@ export interface VerifySettings {
 export type WireBody = Uint8Array | { kind: 'spooled'; prefix: Uint8Array; file: string; offset: number; size: number };
 
 export type Work =
-  | { kind: 'maildir'; dir: string; name: string; parts: readonly MaildirPart[] }
   /** `stream`: the body fed as it arrived (feed()), for the DKIM body hashes. */
   | { kind: 'verify'; input: Omit<VerifyInput, 'message' | 'streamed'> & { message: WireBody }; stream?: number }
   | { kind: 'spf'; input: SpfInput }
@@ -60,7 +58,6 @@ export interface DnsFailure {
 export type Answer = { id: number; dnsFailures?: DnsFailure[] } & ({ ok: true; value: unknown } | { ok: false; error: { message: string; code?: string } });
 
 export interface Offload {
-  write: MaildirWrite;
   /** Present when the thread was started with VerifySettings; `feed`: the body of this message as it arrived (feed()). */
   verify?: (input: VerifyInput, feed?: BodyFeed) => Promise<Verdict>;
   /** With verify: a feed for the body of a transaction from `sender` (MAIL FROM), pushed as DATA arrives. */
@@ -78,7 +75,8 @@ export interface Offload {
  * told with the answer that follows it (the metrics' DNS error count).
  */
 export function startOffloadThread(settings: { verify?: VerifySettings } = {}, onDnsFailure?: (failure: DnsFailure) => void): Offload {
-  const worker = new Worker(new URL(`./thread${extensionOf(import.meta.url)}`, import.meta.url), {
+  const worker = new Worker(threadEntry('thread', import.meta.url), {
+    name: 'inbound-checks',
     workerData: settings,
     // A small young generation: with the default, the thread's start-up garbage keeps ~10 MB more resident.
     resourceLimits: { maxYoungGenerationSizeMb: 8 },
@@ -134,7 +132,6 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}, o
 
   const checks = settings.verify;
   return {
-    write: (dir, name, parts) => call({ kind: 'maildir', dir, name, parts: parts.map((p) => (p instanceof Uint8Array ? exact(p) : p)) }),
     ...(checks
       ? {
           verify: async (input: VerifyInput, feed?: BodyFeed): Promise<Verdict> => {
@@ -317,11 +314,6 @@ function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
   return Promise.race([settled, late]).finally(() => clearTimeout(timer));
 }
 
-/** A view is cloned with its whole buffer (a small Buffer shares an 8 KiB pool): an exact copy of a view. */
-function exact<T extends Uint8Array>(bytes: T): Uint8Array {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
-}
-
 export function toWire(body: MessageBody): WireBody {
   return isSpooled(body) ? { ...body, prefix: exact(body.prefix) } : exact(body);
 }
@@ -333,9 +325,4 @@ export function fromWire(body: WireBody): MessageBody {
 
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-/** The extension this module runs under (.js from dist/, .ts from the sources), for the thread's entry file. */
-function extensionOf(url: string): string {
-  return url.slice(url.lastIndexOf('.'));
 }

@@ -1,7 +1,7 @@
-// Entry point of the offload thread (started by client.ts): answers Maildir writes, SPF at MAIL
-// FROM, the lookups a header block names (as the body streams), the DKIM body hashes of a body
-// fed as it arrives (streaming.ts) and inbound checks as they come, each with the same code the
-// event loop would run (maildir.ts, verify.ts).
+// Entry point of the offload thread (started by client.ts): answers SPF at MAIL FROM, the
+// lookups a header block names (as the body streams), the DKIM body hashes of a body fed as it
+// arrives (streaming.ts) and inbound checks as they come, each with the same code the event loop
+// would run (verify.ts).
 // Builds its own DNS resolver and cache from the settings it is given; the lookups that failed
 // (SERVFAIL, REFUSED, timeouts) since the last answer go back with the next one, for the daemon's
 // DNS error count (client.ts hands them to its observer). Collects its own heap after each burst
@@ -11,7 +11,6 @@ import { startQuietGc } from '../core/quiet-gc.ts';
 import { cachingResolver } from '../dns/cache.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import { type DnsAnswer, isTemporary } from '../dns/resolver.ts';
-import { createMaildirWriter } from '../local/maildir.ts';
 import { mailauthResolver } from '../mailauth/resolver.ts';
 import type { StreamedDkim, VerifyInput } from '../mailauth/verify.ts';
 import { type Answer, type DnsFailure, type Feed, type FeedTaken, fromWire, type Request, toWire, type VerifySettings, type Work } from './client.ts';
@@ -19,7 +18,6 @@ import { type Answer, type DnsFailure, type Feed, type FeedTaken, fromWire, type
 const port = parentPort;
 if (!port) throw new Error('offload/thread.ts runs only as a worker thread');
 const settings = workerData as { verify?: VerifySettings };
-const write = createMaildirWriter();
 /** Failed lookups not reported yet: sent with the next answer, whichever request it is for. */
 let dnsFailures: DnsFailure[] = [];
 // mailauth (~13 MiB of heap with undici, joi, the BIMI/VMC parsers; through checks.ts and
@@ -28,7 +26,7 @@ let dnsFailures: DnsFailure[] = [];
 const verify = settings.verify;
 let loaded: ReturnType<typeof verifier> | undefined;
 const checks = verify && (() => (loaded ??= verifier(verify)));
-// After a burst of checks or Maildir writes (the checked bodies, mailauth's parse of them), once
+// After a burst of checks (the checked bodies, mailauth's parse of them), once
 // this thread's loop is quiet: one full collection, as the event loop does for its own heap.
 startQuietGc();
 
@@ -125,7 +123,6 @@ function whenReady(made: Promise<StreamedDkim>): StreamedDkim {
 }
 
 async function handle(request: Work, streamed: StreamedDkim | undefined): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
-  if (request.kind === 'maildir') return { value: await write(request.dir, request.name, request.parts), transfer: [] };
   if (!checks) throw new Error('inbound checks are off');
   const c = await checks();
   if (request.kind === 'spf') return { value: await c.spf(request.input), transfer: [] };

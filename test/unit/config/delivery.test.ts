@@ -67,3 +67,22 @@ test('[local] lmtp_concurrency: default 10, a number from 1 to 1000, unknown key
   assert.ok(!bad.ok);
   assert.deepEqual(bad.problems.map((p) => p.path).sort(), ['local.lmtp_concurrency', 'local.lmtp_idle']);
 });
+
+test('[local] maildir_threads: default "auto", "auto" or a whole number from 1 to 64, anything else named with the fix', () => {
+  const base = { hostname: 'mx.example.test', data_dir: '/tmp/x', domain: [{ name: 'example.test', mailboxes: ['a'] }] };
+  const d = validateConfig(base, '/etc');
+  assert.ok(d.ok && d.config.local.maildirThreads === 'auto');
+  for (const value of ['auto', 1, 64] as const) {
+    const set = validateConfig({ ...base, local: { maildir_threads: value } }, '/etc');
+    assert.ok(set.ok && set.config.local.maildirThreads === value, String(value));
+  }
+  for (const value of [0, 65, 2.5, 'four', '4', true]) {
+    const bad = validateConfig({ ...base, local: { maildir_threads: value } }, '/etc');
+    assert.ok(!bad.ok, String(value));
+    assert.deepEqual(
+      bad.problems.map((p) => p.path),
+      ['local.maildir_threads'],
+    );
+    assert.match(bad.problems[0]?.message ?? '', /write "auto" \(half the CPUs, 1 to 8\) or a whole number from 1 to 64/);
+  }
+});

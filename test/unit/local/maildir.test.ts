@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { createLocalCourier } from '../../../src/local/courier.ts';
 import { createMaildirWriter, maildirPath } from '../../../src/local/maildir.ts';
-import { startOffloadThread } from '../../../src/offload/client.ts';
+import { startMaildirWriters } from '../../../src/offload/writers.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'sealpost-maildir-'));
@@ -76,8 +76,8 @@ test('renames into the same new/ share a directory fsync; each write waits for o
   assert.ok(syncs.every((s) => s.dir === path.join(dir, 'new')));
 });
 
-test('the offload thread writes the same files and reports file-system errors with their code', async () => {
-  const thread = startOffloadThread();
+test('the Maildir writer threads write the same files and report file-system errors with their code', async () => {
+  const thread = startMaildirWriters({ threads: 2 });
   try {
     const courier = createLocalCourier({ mailRoot: path.join(root, 'threaded'), hostname: 'mx.example.test', write: thread.write });
     assert.equal((await courier.deliver(job)).get(7)?.kind, 'delivered');

@@ -35,7 +35,7 @@ test('the thread checks a message with its own resolver: SPF from the DNS it is 
   }
 });
 
-test('a thread that is gone gives "none" with our forged field still removed, and a Maildir write fails', { timeout: 15_000 }, async () => {
+test('a thread that is gone gives "none" with our forged field still removed', { timeout: 15_000 }, async () => {
   const offload = startOffloadThread({
     verify: { hostname: 'mx.example.test', dns: { servers: ['127.0.0.1:9'], timeoutMs: 500 }, dmarcReject: false, timeoutMs: 1000 },
   });
@@ -46,7 +46,6 @@ test('a thread that is gone gives "none" with our forged field still removed, an
   assert.match(verdict.error ?? '', /offload thread exited/);
   assert.equal(verdict.removed, 1);
   assert.equal(verdict.headers, 'Authentication-Results: mx.example.test; none\r\n');
-  await assert.rejects(offload.write('/nonexistent', 'n', [Buffer.from('x')]), /offload thread exited/);
 });
 
 test('SPF alone through the thread, then handed back with the message: the verdict carries it, no second evaluation', { timeout: 15_000 }, async () => {

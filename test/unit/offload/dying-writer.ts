@@ -1,0 +1,10 @@
+// A Maildir writer thread that can be made to die, for writers.test.ts: the real thread
+// (writer-thread.ts, its listener first), and a write named "die" ends it with exit code 3 before
+// that write, or any other still waiting for its fsync, is answered.
+import { parentPort } from 'node:worker_threads';
+import '../../../src/offload/writer-thread.ts';
+import type { WriteRequest } from '../../../src/offload/writers.ts';
+
+parentPort?.on('message', (request: WriteRequest) => {
+  if (request.name === 'die') process.exit(3);
+});
