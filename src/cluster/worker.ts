@@ -122,9 +122,12 @@ export async function runSessionWorker(config: Config, deps: SessionWorkerDeps):
       : undefined,
   );
   const dnsResolver = cachingResolver(nodeResolver, { now });
-  // Only the checks run in this process's thread; Maildir writes are the primary's.
+  // Only the checks run in this process's thread; Maildir writes are the primary's. Its failed
+  // lookups (mailauth's SPF/DKIM/DMARC queries) are counted by the primary, as its own thread's are.
   const checks = offloadChecks(config);
-  const offload = checks.verify ? startOffloadThread(checks) : {};
+  const offload = checks.verify
+    ? startOffloadThread(checks, config.listen.metrics.length > 0 ? (f) => note({ kind: 'dns-answer', type: f.type, answer: f.kind }) : undefined)
+    : {};
   // The primary's view of the disk, as it tells it: MAIL FROM gets 452 4.3.1 here exactly while it
   // does there (one clock for every process). A failed enqueue is answered 452 by its error's code.
   let refusingUntil = 0;
