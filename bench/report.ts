@@ -1,5 +1,6 @@
 // The benchmark's results: their shape (also the JSON written with --out), the figures derived
 // from them (rates, ratios, CPU per message) and the side-by-side table. Pure.
+import type { CaseAcross } from './profiles.ts';
 
 /** One MTA's run of one case. Times are wall-clock ms from the start of the load. */
 export interface SideFigures {
@@ -27,6 +28,17 @@ export interface CaseResult {
   others?: Record<string, SideFigures>;
   /** CPUs the servers ran on, when not all of them (the scaling case). */
   cpus?: number;
+  /** STARTTLS: the servers' certificate key (bench/bench --tls-keys). */
+  tlsKey?: TlsKey;
+}
+
+export type TlsKey = 'rsa' | 'ecdsa';
+export const TLS_KEYS: readonly TlsKey[] = ['rsa', 'ecdsa'];
+const KEY_TITLES: Record<TlsKey, string> = { rsa: 'RSA-2048', ecdsa: 'ECDSA P-256' };
+
+/** "STARTTLS TLSv1.3 resumed, ECDSA P-256" (the key only when the case says it). */
+export function starttlsTitle(c: Pick<CaseResult, 'label' | 'tlsKey'>): string {
+  return `STARTTLS ${c.label}${c.tlsKey ? `, ${KEY_TITLES[c.tlsKey]}` : ''}`;
 }
 
 /** Sealpost with N idle sessions (greeted, EHLO answered): Pss and VmRSS summed over its processes, KiB. */
@@ -101,6 +113,35 @@ export interface BenchReport {
   memory: MemoryResult;
   errors: string[];
   profiles: string[];
+  /** Sealpost's inbound cases across its processes: /proc CPU per role and, with --profile, each thread's profile. */
+  across?: CaseAcross[];
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Several rounds' notes as one: numbers added (in nested records too), lists joined, anything else the first round's. */
+export function mergeNotes(all: readonly Record<string, unknown>[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const notes of all) {
+    for (const [k, v] of Object.entries(notes)) {
+      const was = out[k];
+      if (was === undefined) out[k] = isRecord(v) ? mergeNotes([v]) : v;
+      else if (typeof v === 'number' && typeof was === 'number') out[k] = was + v;
+      else if (Array.isArray(v) && Array.isArray(was)) out[k] = [...was, ...v];
+      else if (isRecord(v) && isRecord(was)) out[k] = mergeNotes([was, v]);
+    }
+  }
+  return out;
+}
+
+/** The rounds of one side as one run: counts and times summed (numeric notes too), the first error kept. */
+export function addUp(sides: readonly SideFigures[]): SideFigures {
+  const failed = sides.find((x) => x.error);
+  if (failed) return failed;
+  const total = (f: (x: SideFigures) => number) => sides.reduce((n, x) => n + f(x), 0);
+  const notes = mergeNotes(sides.map((x) => x.notes ?? {}));
+  const accepted = sides.every((x) => x.acceptMs !== undefined) ? { acceptMs: total((x) => x.acceptMs ?? 0) } : {};
+  return { messages: total((x) => x.messages), ...accepted, drainMs: total((x) => x.drainMs), cpuMs: total((x) => x.cpuMs), notes };
 }
 
 export function rate(messages: number, ms: number | undefined): number | undefined {
@@ -131,7 +172,7 @@ export function formatTable(r: BenchReport): string {
   for (const c of r.cases) {
     const s = headline(c, c.sealpost);
     const p = headline(c, c.postfix);
-    const what = c.scenario === 'outbound' ? 'queued → sink' : c.scenario === 'starttls' ? `STARTTLS ${c.label}` : 'accept';
+    const what = c.scenario === 'outbound' ? 'queued → sink' : c.scenario === 'starttls' ? starttlsTitle(c) : 'accept';
     const cpu = (f: SideFigures) => (f.error ? '—' : `${num(f.cpuMs / f.messages, 2)} ms`);
     const loop = Number(c.sealpost.notes?.['loopCpuMs'] ?? Number.NaN);
     const busy = c.sealpost.error || Number.isNaN(loop) ? '—' : `${Math.round((100 * loop) / c.sealpost.drainMs)} %`;
@@ -230,7 +271,7 @@ export function formatPeers(r: BenchReport): string[] {
       const v = headline(c, side);
       return [side.error ? 'error' : num(v), num(ratio(s, v), 2)];
     });
-    const what = c.scenario === 'outbound' ? 'outbound' : c.scenario === 'starttls' ? `STARTTLS ${c.label}` : 'inbound';
+    const what = c.scenario === 'outbound' ? 'outbound' : c.scenario === 'starttls' ? starttlsTitle(c) : 'inbound';
     const variant = c.scenario === 'inbound' && c.label !== 'plain' ? ` (${c.label})` : '';
     rows.push([`${what}, C=${c.sessions}, ${kib(c.size)}${variant}`, num(s), ...cells]);
   }

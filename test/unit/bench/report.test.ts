@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { logCounter } from '../../../bench/peers/daemon.ts';
-import { type BenchReport, type CaseResult, formatPeers, type SideFigures } from '../../../bench/report.ts';
+import { addUp, type BenchReport, type CaseResult, formatPeers, formatTable, mergeNotes, type SideFigures } from '../../../bench/report.ts';
+import { benchConfig } from '../../../bench/sealpost.ts';
 
 const side = (messages: number, acceptMs: number): SideFigures => ({ messages, acceptMs, drainMs: acceptMs, cpuMs: 1 });
 
@@ -78,4 +79,50 @@ test('logCounter: counts matching lines as the file grows, a partial last line o
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('mergeNotes: numbers added, nested records too, lists joined, anything else the first round’s', () => {
+  const merged = mergeNotes([
+    { clientCpuMs: 10, tls: { version: 'TLSv1.3' }, daemon: 'inbound', windows: [[1, 2]], roleCpuMs: { primary: { processMs: 5, loopMs: 3 } } },
+    {
+      clientCpuMs: 7,
+      tls: { version: 'TLSv1.2' },
+      daemon: 'other',
+      windows: [[3, 4]],
+      roleCpuMs: { primary: { processMs: 1, loopMs: 1 }, 'session 1': { processMs: 2 } },
+    },
+  ]);
+  assert.deepEqual(merged, {
+    clientCpuMs: 17,
+    tls: { version: 'TLSv1.3' },
+    daemon: 'inbound',
+    windows: [
+      [1, 2],
+      [3, 4],
+    ],
+    roleCpuMs: { primary: { processMs: 6, loopMs: 4 }, 'session 1': { processMs: 2 } },
+  });
+});
+
+test('addUp: the rounds of a side summed; the first error kept', () => {
+  const a: SideFigures = { messages: 10, acceptMs: 100, drainMs: 120, cpuMs: 50, notes: { resumed: 9 } };
+  const b: SideFigures = { messages: 10, acceptMs: 200, drainMs: 220, cpuMs: 70, notes: { resumed: 10 } };
+  assert.deepEqual(addUp([a, b]), { messages: 20, acceptMs: 300, drainMs: 340, cpuMs: 120, notes: { resumed: 19 } });
+  const failed: SideFigures = { messages: 10, drainMs: 0, cpuMs: 0, error: 'x' };
+  assert.equal(addUp([a, failed]).error, 'x');
+});
+
+test('formatTable: a STARTTLS row names its certificate key when the case has one', () => {
+  const tls = (tlsKey?: 'rsa' | 'ecdsa'): CaseResult => ({ ...inbound({}), scenario: 'starttls', label: 'TLSv1.3 resumed', ...(tlsKey ? { tlsKey } : {}) });
+  const text = formatTable(report([tls('rsa'), tls('ecdsa'), tls()]));
+  assert.match(text, /inbound STARTTLS TLSv1\.3 resumed, RSA-2048, C=20/);
+  assert.match(text, /inbound STARTTLS TLSv1\.3 resumed, ECDSA P-256, C=20/);
+  assert.match(text, /inbound STARTTLS TLSv1\.3 resumed, C=20/);
+});
+
+test('benchConfig: [server] processes only when asked', () => {
+  const o = { dir: '/tmp/x', port: 2525, dns: '127.0.0.1:53', sinkPort: 2526, relay: false };
+  assert.doesNotMatch(benchConfig(o), /\[server\]/);
+  assert.match(benchConfig({ ...o, processes: 2 }), /\[server\]\nprocesses = 2\n/);
+  assert.match(benchConfig({ ...o, processes: 'auto' }), /\[server\]\nprocesses = "auto"\n/);
 });
