@@ -26,7 +26,7 @@ import { SEALPOST_DOMAIN, SEALPOST_MAILBOX, type SealpostDaemon, startSealpost }
 const USAGE = `usage: bench/bench [--quick] [--out FILE] [--only inbound,starttls,outbound,memory]
                     [--peers postfix,exim,opensmtpd,chasquid,haraka] [--cpus N]
                     [--sessions 1,20] [--sizes 1024,10240] [--messages N] [--outbound-messages N] [--rounds R]
-                    [--drain-messages N] [--profile DIR] [--processes N|auto] [--tls-keys rsa,ecdsa]
+                    [--drain-messages N] [--profile DIR] [--processes N|auto[,N…]] [--tls-keys rsa,ecdsa]
                     [--keep] [--max-minutes M]
   --quick      a smoke run: few messages per case (figures are noisy)
   --peers      the servers Sealpost is measured against (default: all; Postfix always runs)
@@ -42,7 +42,8 @@ const USAGE = `usage: bench/bench [--quick] [--out FILE] [--only inbound,starttl
                the profile's busy ms/msg, /proc CPU ms/msg, self time grouped by kind of work
                (profiling slows Sealpost down: do not compare those figures)
   --processes  the Sealpost daemons run with [server] processes = N ("auto": one per CPU); default 1.
-               Each inbound and STARTTLS case then shows CPU per message per process and thread (/proc)
+               A list (1,2,auto): the daemons run with the first, and the busiest inbound case once
+               more on a daemon of each further count, against the same Postfix (the scaling line)
   --tls-keys   the STARTTLS rows for each certificate key: rsa (RSA-2048), ecdsa (ECDSA P-256; the
                load generator offers X25519:P-256), Sealpost and Postfix both (default rsa; the other
                peers only with the first key)
@@ -378,11 +379,13 @@ async function main(): Promise<number> {
     process.stderr.write(`bench: --cpus must be a whole number from 1 to ${totalCpus}\n`);
     return 64;
   }
-  const processes = values.processes === undefined ? undefined : parseProcesses(values.processes);
-  if (values.processes !== undefined && processes === undefined) {
-    process.stderr.write('bench: --processes must be "auto" or a whole number from 1 to 256\n');
+  const processList = (list(values.processes) ?? []).map(parseProcesses);
+  if (values.processes !== undefined && (processList.length === 0 || processList.some((n) => n === undefined))) {
+    process.stderr.write('bench: --processes takes "auto" or whole numbers from 1 to 256, e.g. 2 or 1,2\n');
     return 64;
   }
+  // The first for every daemon; each further one for the scaling with [server] processes.
+  const [processes, ...moreProcesses] = processList as (number | 'auto')[];
   const tlsKeys = (list(values['tls-keys']) ?? ['rsa']) as TlsKey[];
   if (tlsKeys.length === 0 || tlsKeys.some((k) => !TLS_KEYS.includes(k))) {
     process.stderr.write(`bench: --tls-keys takes ${TLS_KEYS.join(', ')}\n`);
@@ -429,7 +432,7 @@ async function main(): Promise<number> {
       only: [...only],
       plan: p,
       sealpostNodeOptions: profileDir ? 'profiling' : '',
-      processes: processes ?? 1,
+      processes: processList.length > 0 ? processList : [1],
       tlsKeys,
     },
     cases: [],
@@ -438,7 +441,8 @@ async function main(): Promise<number> {
     profiles: [],
   };
   const say = (text: string) => process.stderr.write(`bench: ${text}\n`);
-  const done = (c: CaseResult) => {
+  const done = (result: CaseResult) => {
+    const c = processes !== undefined && result.processes === undefined ? { ...result, processes } : result;
     report.cases.push(c);
     const f = (x: CaseResult['sealpost']) =>
       x.error ? `error: ${x.error}` : `${Math.round((x.messages * 1000) / ((c.scenario === 'outbound' ? x.drainMs : x.acceptMs) ?? x.drainMs))} msg/s`;
@@ -522,6 +526,30 @@ async function main(): Promise<number> {
           } finally {
             groups.setCpus(cpus);
           }
+        }
+        // The scaling with [server] processes: the busiest case on a daemon of each further count, against the same Postfix.
+        for (const n of busiest ? moreProcesses : []) {
+          const shape = busiest as Shape;
+          const name = `inbound-processes-${n}`;
+          say(`starting Sealpost with [server] processes = ${n}`);
+          const other = await startSealpost(cleanup, root, {
+            dir: path.join(work, `sealpost-${name}`),
+            port: await freePort(),
+            dns: dns.address,
+            sinkPort: sealpostSink,
+            relay: false,
+            cert: certFiles,
+            processes: n,
+            ...(nodeOptions(name) ? { nodeOptions: nodeOptions(name) } : {}),
+          });
+          daemons.set(name, { roles: () => other.roles(), ...(profileDir ? { profileDir: path.join(profileDir, name) } : {}) });
+          const t = sealpostTarget(other, groupFor('sealpost'));
+          const r = await inRounds(p.rounds, {
+            sealpost: () => across(name, other, () => inboundPlain(root, t, shape)),
+            postfix: () => inboundPlain(root, pf, shape),
+          });
+          done({ scenario: 'inbound', label: `[server] processes = ${n}`, processes: n, ...shape, messages: shape.messages, ...sides(r) });
+          await other.stop();
         }
       }
       if (only.has('starttls')) {

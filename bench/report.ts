@@ -28,6 +28,8 @@ export interface CaseResult {
   others?: Record<string, SideFigures>;
   /** CPUs the servers ran on, when not all of them (the scaling case). */
   cpus?: number;
+  /** Sealpost's [server] processes, when bench/bench --processes set it. */
+  processes?: number | 'auto';
   /** STARTTLS: the servers' certificate key (bench/bench --tls-keys). */
   tlsKey?: TlsKey;
 }
@@ -177,8 +179,9 @@ export function formatTable(r: BenchReport): string {
     const loop = Number(c.sealpost.notes?.['loopCpuMs'] ?? Number.NaN);
     const busy = c.sealpost.error || Number.isNaN(loop) ? '—' : `${Math.round((100 * loop) / c.sealpost.drainMs)} %`;
     const variant = c.scenario === 'inbound' && c.label !== 'plain' ? ` (${c.label})` : '';
+    const procs = c.processes !== undefined && !c.label.startsWith('[server] processes') ? `, processes = ${c.processes}` : '';
     rows.push([
-      `${c.scenario === 'outbound' ? 'outbound' : 'inbound'} ${what}, C=${c.sessions}, ${kib(c.size)}, N=${c.messages}${variant}`,
+      `${c.scenario === 'outbound' ? 'outbound' : 'inbound'} ${what}${procs}, C=${c.sessions}, ${kib(c.size)}, N=${c.messages}${variant}`,
       num(s),
       num(p),
       num(ratio(s, p), 2),
@@ -205,6 +208,8 @@ export function formatTable(r: BenchReport): string {
     ),
     ...rows.map((row) => pad(row, widths)),
   ];
+  const scaling = processScaling(r.cases);
+  if (scaling) lines.push('', scaling);
   lines.push(...formatPeers(r));
   const m = r.memory;
   // Pss, then VmRSS in brackets when it was read.
@@ -243,6 +248,27 @@ export function formatTable(r: BenchReport): string {
   }
   for (const e of r.errors) lines.push(`error: ${e}`);
   return lines.join('\n');
+}
+
+/**
+ * The scaling with [server] processes: the plain inbound case (on all CPUs) and its runs on
+ * daemons of other counts (label "[server] processes = N"), Sealpost's rate and CPU per message
+ * at each, the rate over the first's, and Postfix's rate in the same rounds (its drift).
+ */
+export function processScaling(cases: readonly CaseResult[]): string | undefined {
+  const more = cases.filter((c) => c.scenario === 'inbound' && c.label.startsWith('[server] processes = '));
+  const first = more[0];
+  const base =
+    first &&
+    cases.find((c) => c.scenario === 'inbound' && c.label === 'plain' && c.cpus === undefined && c.sessions === first.sessions && c.size === first.size);
+  if (!first || !base) return undefined;
+  const s0 = headline(base, base.sealpost);
+  const at = (c: CaseResult) => {
+    const s = headline(c, c.sealpost);
+    const cpu = c.sealpost.error ? '—' : (c.sealpost.cpuMs / c.sealpost.messages).toFixed(2);
+    return `${c.processes ?? 1}: ${num(s)} msg/s (${num(ratio(s, s0), 2)}), ${cpu} ms CPU/msg, Postfix ${num(headline(c, c.postfix))}`;
+  };
+  return `Scaling with [server] processes (inbound C=${base.sessions}, ${kib(base.size)}; Sealpost's rate ÷ the first count's): ${[base, ...more].map(at).join('; ')}`;
 }
 
 const PEER_TITLES: Record<string, string> = { exim: 'Exim', opensmtpd: 'OpenSMTPD', chasquid: 'chasquid', haraka: 'Haraka' };

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { logCounter } from '../../../bench/peers/daemon.ts';
-import { addUp, type BenchReport, type CaseResult, formatPeers, formatTable, mergeNotes, type SideFigures } from '../../../bench/report.ts';
+import { addUp, type BenchReport, type CaseResult, formatPeers, formatTable, mergeNotes, processScaling, type SideFigures } from '../../../bench/report.ts';
 import { benchConfig } from '../../../bench/sealpost.ts';
 
 const side = (messages: number, acceptMs: number): SideFigures => ({ messages, acceptMs, drainMs: acceptMs, cpuMs: 1 });
@@ -125,4 +125,16 @@ test('benchConfig: [server] processes only when asked', () => {
   assert.doesNotMatch(benchConfig(o), /\[server\]/);
   assert.match(benchConfig({ ...o, processes: 2 }), /\[server\]\nprocesses = 2\n/);
   assert.match(benchConfig({ ...o, processes: 'auto' }), /\[server\]\nprocesses = "auto"\n/);
+});
+
+test('processScaling: each [server] processes count’s rate over the first’s, CPU per message, Postfix beside', () => {
+  const base = inbound({ processes: 1, sealpost: { messages: 1000, acceptMs: 2000, drainMs: 2000, cpuMs: 2000 } });
+  const two = inbound({ label: '[server] processes = 2', processes: 2, sealpost: { messages: 1000, acceptMs: 1600, drainMs: 1600, cpuMs: 2400 } });
+  const line = processScaling([base, inbound({ label: 'servers on one CPU', cpus: 1 }), two]);
+  assert.equal(
+    line,
+    "Scaling with [server] processes (inbound C=20, 10 KiB; Sealpost's rate ÷ the first count's): 1: 500 msg/s (1.00), 2.00 ms CPU/msg, Postfix 500; 2: 625 msg/s (1.25), 2.40 ms CPU/msg, Postfix 500",
+  );
+  assert.equal(processScaling([base]), undefined);
+  assert.match(formatTable(report([base, two])), /inbound accept, processes = 1, C=20/);
 });
