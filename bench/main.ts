@@ -17,9 +17,9 @@ import { storeBench } from './nodes.ts';
 import { PEER_NAMES, type PeerName, type RunningPeer, startPeers } from './peers/index.ts';
 import { POSTFIX_DOMAIN, POSTFIX_MAILBOX, type PostfixPeer, SINK_DOMAIN, startReceivingPostfix, startRelayingPostfix } from './postfix.ts';
 import { type CpuProfile, formatSummary, summarizeProfile, type Window } from './profile.ts';
-import { acrossProfiles, type CaseAcross, formatCaseAcross, readProfiles } from './profiles.ts';
-import { addUp, type BenchReport, type CaseResult, formatTable, type SideFigures, starttlsTitle, TLS_KEYS, type TlsKey } from './report.ts';
-import { type RoleCpu, type Roles, roleCpuSince } from './roles.ts';
+import { acrossCases, formatCaseAcross, type ProfiledDaemon } from './profiles.ts';
+import { addUp, type BenchReport, type CaseResult, formatTable, type SideFigures, TLS_KEYS, type TlsKey } from './report.ts';
+import { roleCpuSince } from './roles.ts';
 import { idleMemory, inboundPlain, inboundTls, largeMessages, outbound, type Shape, type Target } from './scenarios.ts';
 import { SEALPOST_DOMAIN, SEALPOST_MAILBOX, type SealpostDaemon, startSealpost } from './sealpost.ts';
 
@@ -210,41 +210,6 @@ async function summarizeProfiles(dir: string, root: string): Promise<string[]> {
 
 type Plan = ReturnType<typeof plan>;
 
-/** Sealpost's inbound and STARTTLS cases across its processes: /proc CPU per role, and the daemon's profiles cut to the case. */
-async function acrossCases(
-  cases: readonly CaseResult[],
-  daemons: ReadonlyMap<string, { roles: () => Roles; profileDir?: string }>,
-  root: string,
-  cgroups: boolean,
-): Promise<CaseAcross[]> {
-  const out: CaseAcross[] = [];
-  const read = new Map<string, Awaited<ReturnType<typeof readProfiles>>>();
-  for (const c of cases) {
-    const notes = c.sealpost.notes ?? {};
-    const d = typeof notes['daemon'] === 'string' ? daemons.get(notes['daemon']) : undefined;
-    if (!d || c.sealpost.error) continue;
-    const windows = (notes['windows'] ?? []) as Window[];
-    const title =
-      `${c.scenario === 'starttls' ? starttlsTitle(c) : `accept (${c.label})`}, C=${c.sessions}, ${c.size} B, ` +
-      `${c.sealpost.messages} messages${c.cpus ? ` (servers on ${c.cpus} CPU)` : ''}`;
-    let profiles: CaseAcross['profiles'];
-    if (d.profileDir) {
-      const dir = d.profileDir;
-      const threads = read.get(dir) ?? (await readProfiles(dir, d.roles()));
-      read.set(dir, threads);
-      profiles = acrossProfiles(threads, root, windows);
-    }
-    out.push({
-      title,
-      messages: c.sealpost.messages,
-      roleCpu: (notes['roleCpuMs'] ?? {}) as Record<string, RoleCpu>,
-      ...(cgroups ? { groupCpuMs: c.sealpost.cpuMs } : {}),
-      ...(profiles ? { profiles } : {}),
-    });
-  }
-  return out;
-}
-
 /**
  * The memory section's queue drain, on a daemon of its own (its start figure owes nothing to
  * earlier cases): Sealpost alone; Postfix's Pss comes from the outbound case of the same shape.
@@ -394,7 +359,7 @@ async function main(): Promise<number> {
   /** Every Sealpost daemon of the run: [server] processes when --processes says. */
   const daemon = processes === undefined ? {} : { processes };
   /** The inbound daemons, by name: their roles name the processes of their profiles. */
-  const daemons = new Map<string, { roles: () => Roles; profileDir?: string }>();
+  const daemons = new Map<string, ProfiledDaemon>();
   const maxMs = Number(values['max-minutes'] ?? (values.quick ? 15 : 60)) * 60_000;
   const watchdog = setTimeout(() => {
     process.stderr.write(`bench: still running after ${maxMs / 60_000} minutes; stopping\n`);

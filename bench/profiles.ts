@@ -6,6 +6,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type CpuProfile, fileLabel, type Hot, type ProfileNode, selfTimeByNode, summarizeProfile, type Window } from './profile.ts';
+import { type CaseResult, starttlsTitle } from './report.ts';
 import { type RoleCpu, type Roles, roleOrder } from './roles.ts';
 
 /** Node's --cpu-prof file name: CPU.<yyyymmdd>.<hhmmss>.<pid>.<thread id>.<seq>.cpuprofile (thread 0: the main thread). */
@@ -224,4 +225,44 @@ export function acrossProfiles(threads: readonly ProfiledThread[], root: string,
   const out: Record<string, Record<string, ThreadProfile>> = {};
   for (const t of threads) (out[t.role] ??= {})[t.thread] = summarizeThread(t.profile, root, windows);
   return out;
+}
+
+/** A Sealpost daemon of the run: its roles (to name its profiles' processes) and where its profiles are. */
+export interface ProfiledDaemon {
+  roles: () => Roles;
+  profileDir?: string;
+}
+
+/**
+ * Sealpost's cases across its processes (those whose notes name a daemon: bench/main.ts across),
+ * in the order of the cases: /proc CPU per role and, for a profiled daemon, its profiles cut to
+ * the case's windows. One daemon's profiles are read at a time.
+ */
+export async function acrossCases(
+  cases: readonly CaseResult[],
+  daemons: ReadonlyMap<string, ProfiledDaemon>,
+  root: string,
+  cgroups: boolean,
+): Promise<CaseAcross[]> {
+  const daemonOf = (c: CaseResult) => (c.sealpost.error ? undefined : c.sealpost.notes?.['daemon']);
+  const out = new Map<CaseResult, CaseAcross>();
+  for (const [name, d] of daemons) {
+    const mine = cases.filter((c) => daemonOf(c) === name);
+    if (mine.length === 0) continue;
+    const threads = d.profileDir ? await readProfiles(d.profileDir, d.roles()) : undefined;
+    for (const c of mine) {
+      const notes = c.sealpost.notes ?? {};
+      const title =
+        `${c.scenario === 'starttls' ? starttlsTitle(c) : `accept (${c.label})`}, C=${c.sessions}, ${c.size} B, ` +
+        `${c.sealpost.messages} messages${c.cpus ? ` (servers on ${c.cpus} CPU)` : ''}${c.processes !== undefined ? `, [server] processes = ${c.processes}` : ''}`;
+      out.set(c, {
+        title,
+        messages: c.sealpost.messages,
+        roleCpu: (notes['roleCpuMs'] ?? {}) as Record<string, RoleCpu>,
+        ...(cgroups ? { groupCpuMs: c.sealpost.cpuMs } : {}),
+        ...(threads ? { profiles: acrossProfiles(threads, root, (notes['windows'] ?? []) as Window[]) } : {}),
+      });
+    }
+  }
+  return cases.flatMap((c) => out.get(c) ?? []);
 }

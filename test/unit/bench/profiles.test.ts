@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type CpuProfile, selfTimeByNode, summarizeProfile } from '../../../bench/profile.ts';
-import { formatCaseAcross, type Group, groupOf, parseProfileName, summarizeThread, threadLabel } from '../../../bench/profiles.ts';
+import { acrossCases, formatCaseAcross, type Group, groupOf, parseProfileName, summarizeThread, threadLabel } from '../../../bench/profiles.ts';
+import type { CaseResult } from '../../../bench/report.ts';
 
 const ROOT = '/repo';
 
@@ -135,4 +136,48 @@ test('formatCaseAcross: CPU per message over the tree, then per role its process
   assert.match(text, /^ {4}offload thread +0\.20 *$/m);
   assert.doesNotMatch(text, /primary[^\n]*\n {4}offload thread/, 'no offload row for a role without offload CPU or profile');
   assert.match(text, /primary, event loop: run 29 %/);
+});
+
+test('acrossCases: the cases Sealpost ran on a named daemon, in case order, with their /proc CPU per role (no profiles without a directory)', async () => {
+  const side = (daemon?: string, error?: string) => ({
+    messages: 100,
+    acceptMs: 1000,
+    drainMs: 1000,
+    cpuMs: 300,
+    ...(error ? { error } : {}),
+    notes: daemon ? { daemon, windows: [[0, 1]], roleCpuMs: { primary: { processMs: 100, loopMs: 80, offloadMs: 0 } } } : {},
+  });
+  const c = (label: string, sealpost: ReturnType<typeof side>, extra: Partial<CaseResult> = {}): CaseResult => ({
+    scenario: 'inbound',
+    label,
+    sessions: 20,
+    size: 10240,
+    messages: 100,
+    sealpost,
+    postfix: side(),
+    ...extra,
+  });
+  const daemons = new Map([
+    ['b', { roles: () => new Map([[1, 'primary']]) }],
+    ['a', { roles: () => new Map([[1, 'primary']]) }],
+  ]);
+  const out = await acrossCases(
+    [
+      c('plain', side('a')),
+      c('TLSv1.3', side('b'), { scenario: 'starttls', tlsKey: 'ecdsa', processes: 2 }),
+      c('failed', side('a', 'x')),
+      c('unknown', side('zzz')),
+      c('none', side()),
+    ],
+    daemons,
+    ROOT,
+    true,
+  );
+  assert.deepEqual(
+    out.map((x) => x.title),
+    ['accept (plain), C=20, 10240 B, 100 messages', 'STARTTLS TLSv1.3, ECDSA P-256, C=20, 10240 B, 100 messages, [server] processes = 2'],
+  );
+  assert.equal(out[0]?.groupCpuMs, 300);
+  assert.deepEqual(out[0]?.roleCpu, { primary: { processMs: 100, loopMs: 80, offloadMs: 0 } });
+  assert.equal(out[0]?.profiles, undefined);
 });
