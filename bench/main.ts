@@ -413,7 +413,7 @@ async function main(): Promise<number> {
       x.error ? `error: ${x.error}` : `${Math.round((x.messages * 1000) / ((c.scenario === 'outbound' ? x.drainMs : x.acceptMs) ?? x.drainMs))} msg/s`;
     const rest = Object.entries(c.others ?? {}).map(([n, x]) => `, ${n} ${f(x)}`);
     say(
-      `  ${c.scenario} C=${c.sessions} S=${c.size} N=${c.messages}${c.cpus ? ` (${c.cpus} CPU)` : ''}: Sealpost ${f(c.sealpost)}, Postfix ${f(c.postfix)}${rest.join('')}`,
+      `  ${c.scenario} ${c.label}${c.tlsKey ? ` ${c.tlsKey}` : ''} C=${c.sessions} S=${c.size} N=${c.messages}${c.cpus ? ` (${c.cpus} CPU)` : ''}: Sealpost ${f(c.sealpost)}, Postfix ${f(c.postfix)}${rest.join('')}`,
     );
   };
 
