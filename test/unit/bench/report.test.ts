@@ -5,7 +5,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { logCounter } from '../../../bench/peers/daemon.ts';
-import { addUp, type BenchReport, type CaseResult, formatPeers, formatTable, mergeNotes, processScaling, type SideFigures } from '../../../bench/report.ts';
+import {
+  addUp,
+  type BenchReport,
+  busiestLoopMs,
+  type CaseResult,
+  formatPeers,
+  formatTable,
+  mergeNotes,
+  processScaling,
+  type SideFigures,
+} from '../../../bench/report.ts';
 import { benchConfig } from '../../../bench/sealpost.ts';
 
 const side = (messages: number, acceptMs: number): SideFigures => ({ messages, acceptMs, drainMs: acceptMs, cpuMs: 1 });
@@ -137,4 +147,11 @@ test('processScaling: each [server] processes count’s rate over the first’s,
   );
   assert.equal(processScaling([base]), undefined);
   assert.match(formatTable(report([base, two])), /inbound accept, processes = 1, C=20/);
+});
+
+test('busiestLoopMs: the busiest event loop of any process, else the primary’s loopCpuMs', () => {
+  const roles = { primary: { processMs: 9, loopMs: 3, offloadMs: 1 }, 'session 1': { processMs: 9, loopMs: 7, offloadMs: 1 } };
+  assert.equal(busiestLoopMs({ messages: 1, drainMs: 1, cpuMs: 1, notes: { loopCpuMs: 3, roleCpuMs: roles } }), 7);
+  assert.equal(busiestLoopMs({ messages: 1, drainMs: 1, cpuMs: 1, notes: { loopCpuMs: 3 } }), 3);
+  assert.ok(Number.isNaN(busiestLoopMs({ messages: 1, drainMs: 1, cpuMs: 1 })));
 });
