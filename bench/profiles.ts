@@ -254,7 +254,7 @@ export async function acrossCases(
       const notes = c.sealpost.notes ?? {};
       const title =
         `${c.scenario === 'starttls' ? starttlsTitle(c) : `accept (${c.label})`}, C=${c.sessions}, ${c.size} B, ` +
-        `${c.sealpost.messages} messages${c.cpus ? ` (servers on ${c.cpus} CPU)` : ''}${c.processes !== undefined ? `, [server] processes = ${c.processes}` : ''}`;
+        `${c.sealpost.messages} messages${c.cpus ? ` (servers on ${c.cpus} CPU)` : ''}${c.processes !== undefined && !c.label.startsWith('[server] processes') ? `, [server] processes = ${c.processes}` : ''}`;
       out.set(c, {
         title,
         messages: c.sealpost.messages,
