@@ -274,7 +274,9 @@ export function processScaling(cases: readonly CaseResult[]): string | undefined
   const at = (c: CaseResult) => {
     const s = headline(c, c.sealpost);
     const cpu = c.sealpost.error ? '—' : (c.sealpost.cpuMs / c.sealpost.messages).toFixed(2);
-    return `${c.processes ?? 1}: ${num(s)} msg/s (${num(ratio(s, s0), 2)}), ${cpu} ms CPU/msg, Postfix ${num(headline(c, c.postfix))}`;
+    const eods = (c.sealpost.notes?.['eodMs'] ?? []) as { p50: number }[];
+    const eod = eods.length > 0 ? `, end of data → 250 p50 ${num(eods.reduce((n, e) => n + e.p50, 0) / eods.length, 1)} ms` : '';
+    return `${c.processes ?? 1}: ${num(s)} msg/s (${num(ratio(s, s0), 2)}), ${cpu} ms CPU/msg${eod}, Postfix ${num(headline(c, c.postfix))}`;
   };
   return `Scaling with [server] processes (inbound C=${base.sessions}, ${kib(base.size)}; Sealpost's rate ÷ the first count's): ${[base, ...more].map(at).join('; ')}`;
 }

@@ -96,7 +96,9 @@ async function send(root: string, port: number, rcpt: string, shape: Shape, vers
   const result = JSON.parse(r.stdout) as LoadResult;
   if (result.errors > 0) throw new Error(`${result.errors} messages failed; first: ${result.firstError ?? ''}`);
   const resumed = resume ? { resumed: result.resumed ?? 0 } : {};
-  return { ms: result.ms, notes: { ...(result.tls ? { tls: result.tls } : {}), ...resumed, clientCpuMs: Math.round(result.clientCpuMs) } };
+  // One entry per run (a list: the rounds' percentiles are not added up).
+  const eod = result.eodMs ? { eodMs: [result.eodMs] } : {};
+  return { ms: result.ms, notes: { ...(result.tls ? { tls: result.tls } : {}), ...resumed, ...eod, clientCpuMs: Math.round(result.clientCpuMs) } };
 }
 
 /** Plain SMTP: N messages of S bytes over C sessions, a new connection per message. */

@@ -139,11 +139,15 @@ test('benchConfig: [server] processes only when asked', () => {
 
 test('processScaling: each [server] processes count’s rate over the first’s, CPU per message, Postfix beside', () => {
   const base = inbound({ processes: 1, sealpost: { messages: 1000, acceptMs: 2000, drainMs: 2000, cpuMs: 2000 } });
-  const two = inbound({ label: '[server] processes = 2', processes: 2, sealpost: { messages: 1000, acceptMs: 1600, drainMs: 1600, cpuMs: 2400 } });
+  const two = inbound({
+    label: '[server] processes = 2',
+    processes: 2,
+    sealpost: { messages: 1000, acceptMs: 1600, drainMs: 1600, cpuMs: 2400, notes: { eodMs: [{ p50: 3 }, { p50: 4 }] } },
+  });
   const line = processScaling([base, inbound({ label: 'servers on one CPU', cpus: 1 }), two]);
   assert.equal(
     line,
-    "Scaling with [server] processes (inbound C=20, 10 KiB; Sealpost's rate ÷ the first count's): 1: 500 msg/s (1.00), 2.00 ms CPU/msg, Postfix 500; 2: 625 msg/s (1.25), 2.40 ms CPU/msg, Postfix 500",
+    "Scaling with [server] processes (inbound C=20, 10 KiB; Sealpost's rate ÷ the first count's): 1: 500 msg/s (1.00), 2.00 ms CPU/msg, Postfix 500; 2: 625 msg/s (1.25), 2.40 ms CPU/msg, end of data → 250 p50 3.5 ms, Postfix 500",
   );
   assert.equal(processScaling([base]), undefined);
   assert.match(formatTable(report([base, two])), /inbound accept, processes = 1, C=20/);
