@@ -16,15 +16,18 @@ import { openServerGroups, type ServerGroup } from './cgroup.ts';
 import { storeBench } from './nodes.ts';
 import { PEER_NAMES, type PeerName, type RunningPeer, startPeers } from './peers/index.ts';
 import { POSTFIX_DOMAIN, POSTFIX_MAILBOX, type PostfixPeer, SINK_DOMAIN, startReceivingPostfix, startRelayingPostfix } from './postfix.ts';
-import { type CpuProfile, formatSummary, summarizeProfile } from './profile.ts';
-import { type BenchReport, type CaseResult, formatTable, type SideFigures } from './report.ts';
+import { type CpuProfile, formatSummary, summarizeProfile, type Window } from './profile.ts';
+import { acrossCases, formatCaseAcross, type ProfiledDaemon } from './profiles.ts';
+import { addUp, type BenchReport, type CaseResult, formatTable, type SideFigures, TLS_KEYS, type TlsKey } from './report.ts';
+import { roleCpuSince } from './roles.ts';
 import { idleMemory, inboundPlain, inboundTls, largeMessages, outbound, type Shape, type Target } from './scenarios.ts';
 import { SEALPOST_DOMAIN, SEALPOST_MAILBOX, type SealpostDaemon, startSealpost } from './sealpost.ts';
 
 const USAGE = `usage: bench/bench [--quick] [--out FILE] [--only inbound,starttls,outbound,memory]
                     [--peers postfix,exim,opensmtpd,chasquid,haraka] [--cpus N]
                     [--sessions 1,20] [--sizes 1024,10240] [--messages N] [--outbound-messages N] [--rounds R]
-                    [--drain-messages N] [--profile DIR] [--keep] [--max-minutes M]
+                    [--drain-messages N] [--profile DIR] [--processes N|auto[,N…]] [--tls-keys rsa,ecdsa]
+                    [--keep] [--max-minutes M]
   --quick      a smoke run: few messages per case (figures are noisy)
   --peers      the servers Sealpost is measured against (default: all; Postfix always runs)
   --cpus       run the servers on N CPUs (a cpuset; the load generators on the others); default: all,
@@ -33,8 +36,17 @@ const USAGE = `usage: bench/bench [--quick] [--out FILE] [--only inbound,starttl
   --only       scenarios to run (default: all); --only memory runs the memory rows alone (≈ 2 min)
   --drain-messages  the memory section's queue drain (default 10000, --quick too: the target is for that size)
   --rounds     inbound and STARTTLS cases: runs of each side, alternating who goes first, added up (default 2)
-  --profile    run the Sealpost daemons under node --cpu-prof; profiles and summaries go to DIR
+  --profile    run the Sealpost daemons under node --cpu-prof, every process ([server] processes) and
+               thread (the offload thread); profiles and summaries go to DIR, and each inbound and
+               STARTTLS case is summarized per role (primary, session N, event loop, offload thread):
+               the profile's busy ms/msg, /proc CPU ms/msg, self time grouped by kind of work
                (profiling slows Sealpost down: do not compare those figures)
+  --processes  the Sealpost daemons run with [server] processes = N ("auto": one per CPU); default 1.
+               A list (1,2,auto): the daemons run with the first, and the busiest inbound case once
+               more on a daemon of each further count, against the same Postfix (the scaling line)
+  --tls-keys   the STARTTLS rows for each certificate key: rsa (RSA-2048), ecdsa (ECDSA P-256; the
+               load generator offers X25519:P-256), Sealpost and Postfix both (default rsa; the other
+               peers only with the first key)
   --keep       keep the work directory (configs, logs, queues) for a post-mortem
        bench/bench --store postgres --nodes 1|2|3 [--quick] [--messages N] [--outbound-messages N] [--out FILE]
   --store      Sealpost on PostgreSQL with N nodes (127.0.0.11-13) against Sealpost on SQLite on one
@@ -93,6 +105,32 @@ function plan(
   const drain: Shape = { sessions: 20, size: 10240, messages: Number(v['drain-messages'] ?? 10_000) };
   const large = { sessions: 50, size: 49 * 1024 * 1024 };
   return { inbound, tls, outbound: outboundShapes, idle: [1, 100, 1000], drain, large, settleMs: MEMORY_SETTLE_MS, rounds };
+}
+
+/** The monotonic clock in µs, the clock of the profiles' timestamps in every process. */
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+
+/**
+ * Runs Sealpost's side of a case and notes, beside its figures, which daemon it was, when it ran
+ * (to cut the profiles to it) and the CPU of each of the daemon's processes and threads over it.
+ */
+async function across(daemon: string, d: SealpostDaemon, run: () => Promise<SideFigures>): Promise<SideFigures> {
+  const before = d.roleCpu();
+  const start = monotonicUs();
+  const r = await run();
+  const window: Window = [start, monotonicUs()];
+  const roleCpuMs = roleCpuSince(before, d.roleCpu());
+  return r.error ? r : { ...r, notes: { ...r.notes, daemon, windows: [window], roleCpuMs } };
+}
+
+/** The key exchange groups load.ts offers per certificate key (ECDSA: X25519 and P-256, as MTAs do). */
+const GROUPS: Record<TlsKey, string> = { rsa: 'X25519', ecdsa: 'X25519:P-256' };
+
+/** --processes: "auto" or a whole number from 1 to 256 (src/config/sections.ts), else undefined. */
+function parseProcesses(v: string): number | 'auto' | undefined {
+  if (v === 'auto') return v;
+  const n = Number(v);
+  return Number.isInteger(n) && n >= 1 && n <= 256 ? n : undefined;
 }
 
 function sealpostTarget(d: SealpostDaemon, group?: ServerGroup): Target {
@@ -159,19 +197,6 @@ function sides(r: Record<string, SideFigures>): { sealpost: SideFigures; postfix
   return { sealpost: sealpost as SideFigures, postfix: postfix as SideFigures, ...(Object.keys(others).length > 0 ? { others } : {}) };
 }
 
-/** The rounds of one side as one run: counts and times summed (numeric notes too), the first error kept. */
-function addUp(sides: SideFigures[]): SideFigures {
-  const failed = sides.find((x) => x.error);
-  if (failed) return failed;
-  const total = (f: (x: SideFigures) => number) => sides.reduce((n, x) => n + f(x), 0);
-  const notes: Record<string, unknown> = {};
-  for (const [k, v] of sides.flatMap((x) => Object.entries(x.notes ?? {}))) {
-    notes[k] = typeof v === 'number' && typeof notes[k] === 'number' ? notes[k] + v : (notes[k] ?? v);
-  }
-  const accepted = sides.every((x) => x.acceptMs !== undefined) ? { acceptMs: total((x) => x.acceptMs ?? 0) } : {};
-  return { messages: total((x) => x.messages), ...accepted, drainMs: total((x) => x.drainMs), cpuMs: total((x) => x.cpuMs), notes };
-}
-
 async function summarizeProfiles(dir: string, root: string): Promise<string[]> {
   const out: string[] = [];
   for (const file of (await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.cpuprofile'))) {
@@ -194,12 +219,20 @@ async function memoryDrain(
   root: string,
   report: BenchReport,
   p: Plan,
-  o: { dir: string; dns: string; sinkPort: number; sinkOut: string },
+  o: { dir: string; dns: string; sinkPort: number; sinkOut: string; processes?: number | 'auto' },
   say: (text: string) => void,
 ): Promise<void> {
   const shape = p.drain;
   say(`queue drain: ${shape.messages} messages of ${shape.size} B`);
-  const sealpost = await startSealpost(cleanup, root, { dir: o.dir, port: await freePort(), dns: o.dns, sinkPort: o.sinkPort, relay: true });
+  const { processes } = o;
+  const sealpost = await startSealpost(cleanup, root, {
+    dir: o.dir,
+    port: await freePort(),
+    dns: o.dns,
+    sinkPort: o.sinkPort,
+    relay: true,
+    ...(processes ? { processes } : {}),
+  });
   const r = await outbound(sealpostTarget(sealpost), shape, { root, scope: cleanup, sinkPort: o.sinkPort, sinkOut: o.sinkOut, settleMs: p.settleMs });
   await sealpost.stop();
   if (r.error) {
@@ -234,11 +267,12 @@ async function memoryLarge(
   root: string,
   report: BenchReport,
   p: Plan,
-  o: { dir: string; dns: string; sinkPort: number },
+  o: { dir: string; dns: string; sinkPort: number; processes?: number | 'auto' },
   say: (text: string) => void,
 ): Promise<void> {
   say(`large messages: ${p.large.sessions} sessions × ${p.large.size / 1024 / 1024} MiB at once`);
   const sealpost = await startSealpost(cleanup, root, {
+    ...(o.processes ? { processes: o.processes } : {}),
     dir: o.dir,
     port: await freePort(),
     dns: o.dns,
@@ -285,6 +319,8 @@ async function main(): Promise<number> {
       cpus: { type: 'string' },
       store: { type: 'string' },
       nodes: { type: 'string' },
+      processes: { type: 'string' },
+      'tls-keys': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -308,6 +344,22 @@ async function main(): Promise<number> {
     process.stderr.write(`bench: --cpus must be a whole number from 1 to ${totalCpus}\n`);
     return 64;
   }
+  const processList = (list(values.processes) ?? []).map(parseProcesses);
+  if (values.processes !== undefined && (processList.length === 0 || processList.some((n) => n === undefined))) {
+    process.stderr.write('bench: --processes takes "auto" or whole numbers from 1 to 256, e.g. 2 or 1,2\n');
+    return 64;
+  }
+  // The first for every daemon; each further one for the scaling with [server] processes.
+  const [processes, ...moreProcesses] = processList as (number | 'auto')[];
+  const tlsKeys = (list(values['tls-keys']) ?? ['rsa']) as TlsKey[];
+  if (tlsKeys.length === 0 || tlsKeys.some((k) => !TLS_KEYS.includes(k))) {
+    process.stderr.write(`bench: --tls-keys takes ${TLS_KEYS.join(', ')}\n`);
+    return 64;
+  }
+  /** Every Sealpost daemon of the run: [server] processes when --processes says. */
+  const daemon = processes === undefined ? {} : { processes };
+  /** The inbound daemons, by name: their roles name the processes of their profiles. */
+  const daemons = new Map<string, ProfiledDaemon>();
   const maxMs = Number(values['max-minutes'] ?? (values.quick ? 15 : 60)) * 60_000;
   const watchdog = setTimeout(() => {
     process.stderr.write(`bench: still running after ${maxMs / 60_000} minutes; stopping\n`);
@@ -340,29 +392,42 @@ async function main(): Promise<number> {
     cpuAccounting: groups ? `cgroup ${groups.kind}, servers on ${cpus} of ${totalCpus} CPUs` : 'no (CPU per process tree)',
     startedAt: new Date().toISOString(),
     machine: { cpus: os.cpus().length, kernel: os.release(), node: process.versions.node, postfix: postfixVersion, loadavgStart: os.loadavg(), loadavgEnd: [] },
-    options: { quick: values.quick, only: [...only], plan: p, sealpostNodeOptions: profileDir ? 'profiling' : '' },
+    options: {
+      quick: values.quick,
+      only: [...only],
+      plan: p,
+      sealpostNodeOptions: profileDir ? 'profiling' : '',
+      processes: processList.length > 0 ? processList : [1],
+      tlsKeys,
+    },
     cases: [],
     memory: { idle: [] },
     errors: [],
     profiles: [],
   };
   const say = (text: string) => process.stderr.write(`bench: ${text}\n`);
-  const done = (c: CaseResult) => {
+  const done = (result: CaseResult) => {
+    const c = processes !== undefined && result.processes === undefined ? { ...result, processes } : result;
     report.cases.push(c);
     const f = (x: CaseResult['sealpost']) =>
       x.error ? `error: ${x.error}` : `${Math.round((x.messages * 1000) / ((c.scenario === 'outbound' ? x.drainMs : x.acceptMs) ?? x.drainMs))} msg/s`;
     const rest = Object.entries(c.others ?? {}).map(([n, x]) => `, ${n} ${f(x)}`);
     say(
-      `  ${c.scenario} C=${c.sessions} S=${c.size} N=${c.messages}${c.cpus ? ` (${c.cpus} CPU)` : ''}: Sealpost ${f(c.sealpost)}, Postfix ${f(c.postfix)}${rest.join('')}`,
+      `  ${c.scenario} ${c.label}${c.tlsKey ? ` ${c.tlsKey}` : ''} C=${c.sessions} S=${c.size} N=${c.messages}${c.cpus ? ` (${c.cpus} CPU)` : ''}: Sealpost ${f(c.sealpost)}, Postfix ${f(c.postfix)}${rest.join('')}`,
     );
   };
 
   try {
-    // One certificate for both servers (RSA-2048, the usual MX certificate).
-    const cert = await selfSignedCert({ names: [`mx.${SEALPOST_DOMAIN}`, `bench-in.${POSTFIX_DOMAIN}`], keyType: 'rsa-2048' });
-    const certFiles = { certFile: path.join(work, 'cert.pem'), keyFile: path.join(work, 'key.pem') };
-    await writeFile(certFiles.certFile, cert.chainPem);
-    await writeFile(certFiles.keyFile, cert.keyPem, { mode: 0o600 });
+    // One certificate for every server per key type (RSA-2048, the usual MX certificate; ECDSA P-256).
+    const certs = {} as Record<TlsKey, { certFile: string; keyFile: string }>;
+    for (const key of tlsKeys) {
+      const cert = await selfSignedCert({ names: [`mx.${SEALPOST_DOMAIN}`, `bench-in.${POSTFIX_DOMAIN}`], keyType: key === 'rsa' ? 'rsa-2048' : 'ecdsa-p256' });
+      certs[key] = { certFile: path.join(work, `cert-${key}.pem`), keyFile: path.join(work, `key-${key}.pem`) };
+      await writeFile(certs[key].certFile, cert.chainPem);
+      await writeFile(certs[key].keyFile, cert.keyPem, { mode: 0o600 });
+    }
+    const firstKey = tlsKeys[0] as TlsKey;
+    const certFiles = certs[firstKey];
     const zone = new Map([
       [SINK_DOMAIN, { MX: [{ preference: 10, exchange: `mx.${SINK_DOMAIN}` }] }],
       [`mx.${SINK_DOMAIN}`, { A: ['127.0.0.1'] }],
@@ -396,13 +461,15 @@ async function main(): Promise<number> {
         sinkPort: sealpostSink,
         relay: false,
         cert: certFiles,
+        ...daemon,
         ...(nodeOptions('inbound') ? { nodeOptions: nodeOptions('inbound') } : {}),
       });
+      daemons.set('inbound', { roles: () => sealpost.roles(), ...(profileDir ? { profileDir: path.join(profileDir, 'inbound') } : {}) });
       const postfix = await startReceivingPostfix(cleanup, await freePort(), certFiles);
       const s = sealpostTarget(sealpost, groupFor('sealpost'));
       const pf = postfixTarget(postfix, groupFor('postfix'));
       const plainRuns = (shape: Shape): Runs => ({
-        sealpost: () => inboundPlain(root, s, shape),
+        sealpost: () => across('inbound', sealpost, () => inboundPlain(root, s, shape)),
         postfix: () => inboundPlain(root, pf, shape),
         ...peerRuns(
           () => true,
@@ -425,24 +492,79 @@ async function main(): Promise<number> {
             groups.setCpus(cpus);
           }
         }
+        // The scaling with [server] processes: the busiest case on a daemon of each further count, against the same Postfix.
+        for (const n of busiest ? moreProcesses : []) {
+          const shape = busiest as Shape;
+          const name = `inbound-processes-${n}`;
+          say(`starting Sealpost with [server] processes = ${n}`);
+          const other = await startSealpost(cleanup, root, {
+            dir: path.join(work, `sealpost-${name}`),
+            port: await freePort(),
+            dns: dns.address,
+            sinkPort: sealpostSink,
+            relay: false,
+            cert: certFiles,
+            processes: n,
+            ...(nodeOptions(name) ? { nodeOptions: nodeOptions(name) } : {}),
+          });
+          daemons.set(name, { roles: () => other.roles(), ...(profileDir ? { profileDir: path.join(profileDir, name) } : {}) });
+          const t = sealpostTarget(other, groupFor('sealpost'));
+          const r = await inRounds(p.rounds, {
+            sealpost: () => across(name, other, () => inboundPlain(root, t, shape)),
+            postfix: () => inboundPlain(root, pf, shape),
+          });
+          done({ scenario: 'inbound', label: `[server] processes = ${n}`, processes: n, ...shape, messages: shape.messages, ...sides(r) });
+          await other.stop();
+        }
       }
       if (only.has('starttls')) {
-        // Full handshakes, then each session offering its previous TLS session (tickets).
-        for (const [version, resume] of [
-          ['TLSv1.2', false],
-          ['TLSv1.3', false],
-          ['TLSv1.2', true],
-          ['TLSv1.3', true],
-        ] as const) {
-          const r = await inRounds(p.rounds, {
-            sealpost: () => inboundTls(root, s, p.tls, version, resume),
-            postfix: () => inboundTls(root, pf, p.tls, version, resume),
-            ...peerRuns(
-              (x) => x.server.starttls,
-              (t) => inboundTls(root, t, p.tls, version, resume),
-            ),
-          });
-          done({ scenario: 'starttls', label: resume ? `${version} resumed` : version, ...p.tls, messages: p.tls.messages, ...sides(r) });
+        for (const key of tlsKeys) {
+          // The first key's rows on the daemons above (and the other peers, started with that
+          // certificate); each other key's on a Sealpost and a Postfix of its own.
+          const name = key === firstKey ? 'inbound' : `inbound-${key}`;
+          const pair =
+            key === firstKey
+              ? { sealpost, postfix, s, pf }
+              : await (async () => {
+                  say(`starting Sealpost and a receiving Postfix with the ${key} certificate`);
+                  const sp = await startSealpost(cleanup, root, {
+                    dir: path.join(work, `sealpost-${name}`),
+                    port: await freePort(),
+                    dns: dns.address,
+                    sinkPort: sealpostSink,
+                    relay: false,
+                    cert: certs[key],
+                    ...daemon,
+                    ...(nodeOptions(name) ? { nodeOptions: nodeOptions(name) } : {}),
+                  });
+                  daemons.set(name, { roles: () => sp.roles(), ...(profileDir ? { profileDir: path.join(profileDir, name) } : {}) });
+                  const px = await startReceivingPostfix(cleanup, await freePort(), certs[key]);
+                  return { sealpost: sp, postfix: px, s: sealpostTarget(sp, groupFor('sealpost')), pf: postfixTarget(px, groupFor('postfix')) };
+                })();
+          // Full handshakes, then each session offering its previous TLS session (tickets).
+          for (const [version, resume] of [
+            ['TLSv1.2', false],
+            ['TLSv1.3', false],
+            ['TLSv1.2', true],
+            ['TLSv1.3', true],
+          ] as const) {
+            const groups = GROUPS[key];
+            const r = await inRounds(p.rounds, {
+              sealpost: () => across(name, pair.sealpost, () => inboundTls(root, pair.s, p.tls, version, resume, groups)),
+              postfix: () => inboundTls(root, pair.pf, p.tls, version, resume, groups),
+              ...(key === firstKey
+                ? peerRuns(
+                    (x) => x.server.starttls,
+                    (t) => inboundTls(root, t, p.tls, version, resume, groups),
+                  )
+                : {}),
+            });
+            done({ scenario: 'starttls', label: resume ? `${version} resumed` : version, tlsKey: key, ...p.tls, messages: p.tls.messages, ...sides(r) });
+          }
+          if (key !== firstKey) {
+            await pair.sealpost.stop();
+            await pair.postfix.instance.stop();
+          }
         }
       }
       await sealpost.stop();
@@ -457,9 +579,15 @@ async function main(): Promise<number> {
           sinkPort: sealpostSink,
           relay: false,
           authChecks: false,
+          ...daemon,
+          ...(nodeOptions('inbound-nochecks') ? { nodeOptions: nodeOptions('inbound-nochecks') } : {}),
         });
+        daemons.set('inbound-nochecks', { roles: () => plain.roles(), ...(profileDir ? { profileDir: path.join(profileDir, 'inbound-nochecks') } : {}) });
         const quiet = sealpostTarget(plain, groupFor('sealpost'));
-        const r = await inRounds(p.rounds, { sealpost: () => inboundPlain(root, quiet, like), postfix: () => inboundPlain(root, pf, like) });
+        const r = await inRounds(p.rounds, {
+          sealpost: () => across('inbound-nochecks', plain, () => inboundPlain(root, quiet, like)),
+          postfix: () => inboundPlain(root, pf, like),
+        });
         done({ scenario: 'inbound', label: 'Sealpost without SPF/DKIM/DMARC', ...like, messages: like.messages, ...sides(r) });
         await plain.stop();
       }
@@ -474,6 +602,7 @@ async function main(): Promise<number> {
         dns: dns.address,
         sinkPort: sealpostSink,
         relay: true,
+        ...daemon,
         ...(nodeOptions('outbound') ? { nodeOptions: nodeOptions('outbound') } : {}),
       });
       const postfix = await startRelayingPostfix(cleanup, await freePort(), postfixSink);
@@ -504,6 +633,7 @@ async function main(): Promise<number> {
         dns: dns.address,
         sinkPort: sealpostSink,
         relay: false,
+        ...daemon,
       });
       report.memory.idle = await idleMemory(sealpost.port, sealpostTarget(sealpost), p.idle, p.settleMs);
       await sealpost.stop();
@@ -512,10 +642,10 @@ async function main(): Promise<number> {
         root,
         report,
         p,
-        { dir: path.join(work, 'sealpost-drain'), dns: dns.address, sinkPort: sealpostSink, sinkOut: path.join(work, 'sink-drain.out') },
+        { dir: path.join(work, 'sealpost-drain'), dns: dns.address, sinkPort: sealpostSink, sinkOut: path.join(work, 'sink-drain.out'), ...daemon },
         say,
       );
-      await memoryLarge(cleanup, root, report, p, { dir: path.join(work, 'sealpost-large'), dns: dns.address, sinkPort: sealpostSink }, say);
+      await memoryLarge(cleanup, root, report, p, { dir: path.join(work, 'sealpost-large'), dns: dns.address, sinkPort: sealpostSink, ...daemon }, say);
     }
   } catch (err) {
     report.errors.push((err as Error).stack ?? String(err));
@@ -526,13 +656,19 @@ async function main(): Promise<number> {
 
   report.machine.loadavgEnd = os.loadavg();
   if (profileDir) {
-    for (const name of ['inbound', 'outbound']) report.profiles.push(...(await summarizeProfiles(path.join(profileDir, name), root)));
+    for (const name of ['outbound']) report.profiles.push(...(await summarizeProfiles(path.join(profileDir, name), root)));
   }
+  report.across = await acrossCases(report.cases, daemons, root, groups !== undefined);
+  for (const dir of new Set([...daemons.values()].flatMap((d) => d.profileDir ?? []))) await summarizeProfiles(dir, root);
   const out = values.out ? path.resolve(values.out) : path.join(os.tmpdir(), `sealpost-bench-${report.startedAt.replace(/[:.]/g, '-')}.json`);
   await mkdir(path.dirname(out), { recursive: true });
   await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(`${formatTable(report)}\n`);
   for (const profile of report.profiles) process.stdout.write(`\n${profile}\n`);
+  if (report.across.length > 0) {
+    process.stdout.write('\nSealpost across its processes and threads, per case (/proc CPU; with --profile, the profiles cut to the case):\n');
+    for (const c of report.across) process.stdout.write(`\n${formatCaseAcross(c)}\n`);
+  }
   process.stdout.write(`\nJSON report: ${out}\n`);
   const failed = report.errors.length > 0 || (report.memory.errors ?? []).length > 0 || report.cases.some((c) => c.sealpost.error || c.postfix.error);
   return failed ? 1 : 0;

@@ -191,3 +191,55 @@ export function treeCpuMs(pid: number): number {
   }
   return total * TICK_MS;
 }
+
+export interface ThreadSample {
+  tid: number;
+  /** /proc/PID/task/TID/comm: Node names its threads "MainThread" (the event loop) and "WorkerThread" (a worker_threads Worker). */
+  name: string;
+  cpuMs: number;
+}
+
+export interface ProcessSample {
+  pid: number;
+  ppid: number;
+  /** User + system CPU of the process (all its threads), plus the children it reaped, ms. */
+  cpuMs: number;
+  threads: ThreadSample[];
+}
+
+/** One thread's name and CPU time, or undefined when it is gone. */
+function readThread(pid: number, tid: number): ThreadSample | undefined {
+  try {
+    const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+    const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return { tid, name, cpuMs: (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) * TICK_MS };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every process of `pid`'s tree with its threads' CPU time: the figures bench/roles.ts assigns to roles. */
+export function sampleTree(pid: number): ProcessSample[] {
+  const out: ProcessSample[] = [];
+  for (const p of processTree(pid)) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${p}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    if (f[0] === 'Z') continue;
+    const n = (i: number) => Number(f[i] ?? 0);
+    let tids: string[] = [];
+    try {
+      tids = readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue;
+    }
+    const threads = tids.flatMap((t) => readThread(p, Number(t)) ?? []);
+    out.push({ pid: p, ppid: n(1), cpuMs: (n(11) + n(12) + n(13) + n(14)) * TICK_MS, threads });
+  }
+  return out;
+}

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
-interface ProfileNode {
+export interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   children?: number[];
@@ -33,11 +33,29 @@ export interface ProfileSummary {
   files: Hot[];
 }
 
-/** Self time per function ("name file:line") and per file (node_modules packages as one). */
-export function summarizeProfile(profile: CpuProfile, root: string, top = 25): ProfileSummary {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+/** A span of the monotonic clock in µs (a profile's timestamps; process.hrtime.bigint() / 1000 in any process of the machine). */
+export type Window = readonly [startUs: number, endUs: number];
+
+/**
+ * Self time per profile node, µs: each sample counts the time since the one before it. With
+ * `windows`, only the samples taken inside one of them.
+ */
+export function selfTimeByNode(profile: CpuProfile, windows?: readonly Window[]): Map<number, number> {
   const selfUs = new Map<number, number>();
-  for (const [i, id] of profile.samples.entries()) selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  let at = profile.startTime;
+  for (const [i, id] of profile.samples.entries()) {
+    const delta = profile.timeDeltas[i] ?? 0;
+    at += delta;
+    if (windows && !windows.some(([a, b]) => at >= a && at <= b)) continue;
+    selfUs.set(id, (selfUs.get(id) ?? 0) + delta);
+  }
+  return selfUs;
+}
+
+/** Self time per function ("name file:line") and per file (node_modules packages as one); with `windows`, within those. */
+export function summarizeProfile(profile: CpuProfile, root: string, top = 25, windows?: readonly Window[]): ProfileSummary {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = selfTimeByNode(profile, windows);
   const functions = new Map<string, number>();
   const files = new Map<string, number>();
   let total = 0;
@@ -53,7 +71,7 @@ export function summarizeProfile(profile: CpuProfile, root: string, top = 25): P
     }
     if (frame.functionName === '(garbage collector)') gc += us;
     const file = fileLabel(frame.url, root);
-    const fn = `${frame.functionName || '(anonymous)'} ${file}${frame.url ? `:${frame.lineNumber + 1}` : ''}`;
+    const fn = `${frame.functionName || '(anonymous)'}${file ? ` ${file}` : ''}${frame.url ? `:${frame.lineNumber + 1}` : ''}`;
     functions.set(fn, (functions.get(fn) ?? 0) + us);
     files.set(file || frame.functionName, (files.get(file || frame.functionName) ?? 0) + us);
   }
@@ -67,7 +85,7 @@ export function summarizeProfile(profile: CpuProfile, root: string, top = 25): P
 }
 
 /** "src/inbound/listener.ts", "node_modules/smtp-server", "node:internal/…" or "" for native frames. */
-function fileLabel(url: string, root: string): string {
+export function fileLabel(url: string, root: string): string {
   if (!url) return '';
   const p = url.startsWith('file://') ? decodeURIComponent(new URL(url).pathname) : url;
   const nm = p.lastIndexOf('/node_modules/');

@@ -1,5 +1,6 @@
 // The benchmark's results: their shape (also the JSON written with --out), the figures derived
 // from them (rates, ratios, CPU per message) and the side-by-side table. Pure.
+import type { CaseAcross } from './profiles.ts';
 
 /** One MTA's run of one case. Times are wall-clock ms from the start of the load. */
 export interface SideFigures {
@@ -27,6 +28,19 @@ export interface CaseResult {
   others?: Record<string, SideFigures>;
   /** CPUs the servers ran on, when not all of them (the scaling case). */
   cpus?: number;
+  /** Sealpost's [server] processes, when bench/bench --processes set it. */
+  processes?: number | 'auto';
+  /** STARTTLS: the servers' certificate key (bench/bench --tls-keys). */
+  tlsKey?: TlsKey;
+}
+
+export type TlsKey = 'rsa' | 'ecdsa';
+export const TLS_KEYS: readonly TlsKey[] = ['rsa', 'ecdsa'];
+const KEY_TITLES: Record<TlsKey, string> = { rsa: 'RSA-2048', ecdsa: 'ECDSA P-256' };
+
+/** "STARTTLS TLSv1.3 resumed, ECDSA P-256" (the key only when the case says it). */
+export function starttlsTitle(c: Pick<CaseResult, 'label' | 'tlsKey'>): string {
+  return `STARTTLS ${c.label}${c.tlsKey ? `, ${KEY_TITLES[c.tlsKey]}` : ''}`;
 }
 
 /** Sealpost with N idle sessions (greeted, EHLO answered): Pss and VmRSS summed over its processes, KiB. */
@@ -101,6 +115,35 @@ export interface BenchReport {
   memory: MemoryResult;
   errors: string[];
   profiles: string[];
+  /** Sealpost's inbound cases across its processes: /proc CPU per role and, with --profile, each thread's profile. */
+  across?: CaseAcross[];
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Several rounds' notes as one: numbers added (in nested records too), lists joined, anything else the first round's. */
+export function mergeNotes(all: readonly Record<string, unknown>[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const notes of all) {
+    for (const [k, v] of Object.entries(notes)) {
+      const was = out[k];
+      if (was === undefined) out[k] = isRecord(v) ? mergeNotes([v]) : v;
+      else if (typeof v === 'number' && typeof was === 'number') out[k] = was + v;
+      else if (Array.isArray(v) && Array.isArray(was)) out[k] = [...was, ...v];
+      else if (isRecord(v) && isRecord(was)) out[k] = mergeNotes([was, v]);
+    }
+  }
+  return out;
+}
+
+/** The rounds of one side as one run: counts and times summed (numeric notes too), the first error kept. */
+export function addUp(sides: readonly SideFigures[]): SideFigures {
+  const failed = sides.find((x) => x.error);
+  if (failed) return failed;
+  const total = (f: (x: SideFigures) => number) => sides.reduce((n, x) => n + f(x), 0);
+  const notes = mergeNotes(sides.map((x) => x.notes ?? {}));
+  const accepted = sides.every((x) => x.acceptMs !== undefined) ? { acceptMs: total((x) => x.acceptMs ?? 0) } : {};
+  return { messages: total((x) => x.messages), ...accepted, drainMs: total((x) => x.drainMs), cpuMs: total((x) => x.cpuMs), notes };
 }
 
 export function rate(messages: number, ms: number | undefined): number | undefined {
@@ -125,19 +168,27 @@ function pad(cells: string[], widths: number[]): string {
   return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
 }
 
+/** CPU of Sealpost's busiest event loop over a case, ms: of any process when the case has them per role (roleCpuMs), else the primary's. */
+export function busiestLoopMs(side: SideFigures): number {
+  const roles = side.notes?.['roleCpuMs'];
+  const loops = roles && typeof roles === 'object' ? Object.values(roles as Record<string, { loopMs?: number }>).map((r) => r.loopMs ?? 0) : [];
+  return loops.length > 0 ? Math.max(...loops) : Number(side.notes?.['loopCpuMs'] ?? Number.NaN);
+}
+
 export function formatTable(r: BenchReport): string {
   const head = ['case', 'Sealpost msg/s', 'Postfix msg/s', 'ratio', 'Sealpost CPU/msg', 'Postfix CPU/msg', 'Sealpost loop'];
   const rows: string[][] = [];
   for (const c of r.cases) {
     const s = headline(c, c.sealpost);
     const p = headline(c, c.postfix);
-    const what = c.scenario === 'outbound' ? 'queued → sink' : c.scenario === 'starttls' ? `STARTTLS ${c.label}` : 'accept';
+    const what = c.scenario === 'outbound' ? 'queued → sink' : c.scenario === 'starttls' ? starttlsTitle(c) : 'accept';
     const cpu = (f: SideFigures) => (f.error ? '—' : `${num(f.cpuMs / f.messages, 2)} ms`);
-    const loop = Number(c.sealpost.notes?.['loopCpuMs'] ?? Number.NaN);
+    const loop = busiestLoopMs(c.sealpost);
     const busy = c.sealpost.error || Number.isNaN(loop) ? '—' : `${Math.round((100 * loop) / c.sealpost.drainMs)} %`;
     const variant = c.scenario === 'inbound' && c.label !== 'plain' ? ` (${c.label})` : '';
+    const procs = c.processes !== undefined && !c.label.startsWith('[server] processes') ? `, processes = ${c.processes}` : '';
     rows.push([
-      `${c.scenario === 'outbound' ? 'outbound' : 'inbound'} ${what}, C=${c.sessions}, ${kib(c.size)}, N=${c.messages}${variant}`,
+      `${c.scenario === 'outbound' ? 'outbound' : 'inbound'} ${what}${procs}, C=${c.sessions}, ${kib(c.size)}, N=${c.messages}${variant}`,
       num(s),
       num(p),
       num(ratio(s, p), 2),
@@ -155,7 +206,8 @@ export function formatTable(r: BenchReport): string {
   const lines = [
     `Sealpost vs Postfix ${r.machine.postfix}, same machine, same run: ${r.machine.cpus} CPUs, Node ${r.machine.node}, load average ${r.machine.loadavgStart.map((l) => l.toFixed(1)).join(' ')} at start, ${r.machine.loadavgEnd.map((l) => l.toFixed(1)).join(' ')} at end`,
     'ratio = Sealpost / Postfix (above 1: Sealpost is faster). CPU/msg: server CPU time (all processes and threads) from the first',
-    'connection until the queue was empty. Sealpost loop: CPU time of its event-loop thread over that wall time (near 100 %: the loop is the limit).',
+    'connection until the queue was empty. Sealpost loop: CPU time of its busiest event-loop thread (of any of its processes) over that wall time',
+    '(near 100 %: that loop is the limit).',
     '',
     pad(head, widths),
     pad(
@@ -164,6 +216,8 @@ export function formatTable(r: BenchReport): string {
     ),
     ...rows.map((row) => pad(row, widths)),
   ];
+  const scaling = processScaling(r.cases);
+  if (scaling) lines.push('', scaling);
   lines.push(...formatPeers(r));
   const m = r.memory;
   // Pss, then VmRSS in brackets when it was read.
@@ -204,6 +258,29 @@ export function formatTable(r: BenchReport): string {
   return lines.join('\n');
 }
 
+/**
+ * The scaling with [server] processes: the plain inbound case (on all CPUs) and its runs on
+ * daemons of other counts (label "[server] processes = N"), Sealpost's rate and CPU per message
+ * at each, the rate over the first's, and Postfix's rate in the same rounds (its drift).
+ */
+export function processScaling(cases: readonly CaseResult[]): string | undefined {
+  const more = cases.filter((c) => c.scenario === 'inbound' && c.label.startsWith('[server] processes = '));
+  const first = more[0];
+  const base =
+    first &&
+    cases.find((c) => c.scenario === 'inbound' && c.label === 'plain' && c.cpus === undefined && c.sessions === first.sessions && c.size === first.size);
+  if (!first || !base) return undefined;
+  const s0 = headline(base, base.sealpost);
+  const at = (c: CaseResult) => {
+    const s = headline(c, c.sealpost);
+    const cpu = c.sealpost.error ? '—' : (c.sealpost.cpuMs / c.sealpost.messages).toFixed(2);
+    const eods = (c.sealpost.notes?.['eodMs'] ?? []) as { p50: number }[];
+    const eod = eods.length > 0 ? `, end of data → 250 p50 ${num(eods.reduce((n, e) => n + e.p50, 0) / eods.length, 1)} ms` : '';
+    return `${c.processes ?? 1}: ${num(s)} msg/s (${num(ratio(s, s0), 2)}), ${cpu} ms CPU/msg${eod}, Postfix ${num(headline(c, c.postfix))}`;
+  };
+  return `Scaling with [server] processes (inbound C=${base.sessions}, ${kib(base.size)}; Sealpost's rate ÷ the first count's): ${[base, ...more].map(at).join('; ')}`;
+}
+
 const PEER_TITLES: Record<string, string> = { exim: 'Exim', opensmtpd: 'OpenSMTPD', chasquid: 'chasquid', haraka: 'Haraka' };
 
 /** The case's figure for one server: Postfix, or one of the others; undefined when it did not run it. */
@@ -230,7 +307,7 @@ export function formatPeers(r: BenchReport): string[] {
       const v = headline(c, side);
       return [side.error ? 'error' : num(v), num(ratio(s, v), 2)];
     });
-    const what = c.scenario === 'outbound' ? 'outbound' : c.scenario === 'starttls' ? `STARTTLS ${c.label}` : 'inbound';
+    const what = c.scenario === 'outbound' ? 'outbound' : c.scenario === 'starttls' ? starttlsTitle(c) : 'inbound';
     const variant = c.scenario === 'inbound' && c.label !== 'plain' ? ` (${c.label})` : '';
     rows.push([`${what}, C=${c.sessions}, ${kib(c.size)}${variant}`, num(s), ...cells]);
   }

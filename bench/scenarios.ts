@@ -80,22 +80,25 @@ async function inboundSide(t: Target, shape: Shape, send: () => Promise<Sent>): 
  * waits for the server to close, and Exim waits up to 200 ms for the client to close first, so
  * every Exim session would end in that timeout; load.ts closes on the 221, as MTAs do.
  */
-function load(root: string, t: Target, shape: Shape, version?: 'TLSv1.2' | 'TLSv1.3', resume = false): Promise<SideFigures> {
-  return inboundSide(t, shape, () => send(root, t.port, t.rcpt, shape, version, resume));
+function load(root: string, t: Target, shape: Shape, version?: 'TLSv1.2' | 'TLSv1.3', resume = false, groups?: string): Promise<SideFigures> {
+  return inboundSide(t, shape, () => send(root, t.port, t.rcpt, shape, version, resume, groups));
 }
 
 /** Runs load.ts once: `shape` to `rcpt` at 127.0.0.1:port; every message must be answered 250. */
-async function send(root: string, port: number, rcpt: string, shape: Shape, version?: 'TLSv1.2' | 'TLSv1.3', resume = false): Promise<Sent> {
+async function send(root: string, port: number, rcpt: string, shape: Shape, version?: 'TLSv1.2' | 'TLSv1.3', resume = false, groups?: string): Promise<Sent> {
   const args = ['--disable-warning=ExperimentalWarning', path.join(root, 'bench', 'load.ts'), '--port', String(port), '--to', rcpt];
   args.push('--sessions', String(shape.sessions), '--messages', String(shape.messages), '--size', String(shape.size));
   if (version) args.push('--starttls', version);
   if (resume) args.push('--resume');
+  if (groups) args.push('--groups', groups);
   const r = await run(process.execPath, args, { timeoutMs: boundMs(shape.messages) });
   if (r.code !== 0) throw new Error(`bench-load: exit ${r.code ?? r.signal}: ${r.stderr.trim()}`);
   const result = JSON.parse(r.stdout) as LoadResult;
   if (result.errors > 0) throw new Error(`${result.errors} messages failed; first: ${result.firstError ?? ''}`);
   const resumed = resume ? { resumed: result.resumed ?? 0 } : {};
-  return { ms: result.ms, notes: { ...(result.tls ? { tls: result.tls } : {}), ...resumed, clientCpuMs: Math.round(result.clientCpuMs) } };
+  // One entry per run (a list: the rounds' percentiles are not added up).
+  const eod = result.eodMs ? { eodMs: [result.eodMs] } : {};
+  return { ms: result.ms, notes: { ...(result.tls ? { tls: result.tls } : {}), ...resumed, ...eod, clientCpuMs: Math.round(result.clientCpuMs) } };
 }
 
 /** Plain SMTP: N messages of S bytes over C sessions, a new connection per message. */
@@ -103,9 +106,12 @@ export function inboundPlain(root: string, t: Target, shape: Shape): Promise<Sid
   return load(root, t, shape);
 }
 
-/** The same with STARTTLS at exactly `version`; `resume`: each session offers its previous TLS session. */
-export function inboundTls(root: string, t: Target, shape: Shape, version: 'TLSv1.2' | 'TLSv1.3', resume = false): Promise<SideFigures> {
-  return load(root, t, shape, version, resume);
+/**
+ * The same with STARTTLS at exactly `version`; `resume`: each session offers its previous TLS
+ * session; `groups`: the key exchange groups the client offers (load.ts's default: X25519).
+ */
+export function inboundTls(root: string, t: Target, shape: Shape, version: 'TLSv1.2' | 'TLSv1.3', resume = false, groups?: string): Promise<SideFigures> {
+  return load(root, t, shape, version, resume, groups);
 }
 
 export interface OutboundRun {

@@ -4,14 +4,16 @@
 // one child process (stopped with SIGTERM when the scope ends).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Db, MIGRATIONS_DIR, openDb } from '../src/db/open.ts';
 import { QueueStore } from '../src/queue/store.ts';
 import { requestWake } from '../src/queue/wake.ts';
 import type { Scope } from '../test/helpers/tmp.ts';
 import { waitForLine } from '../test/helpers/wait.ts';
-import { processCpuMs, threadCpuMs, treeMemoryKiB } from './proc.ts';
+import { processTree, sampleTree, threadCpuMs, treeCpuMs, treeMemoryKiB } from './proc.ts';
+import { assignRoles, cpuByRole, type RoleCpu, type Roles } from './roles.ts';
 
 export const SEALPOST_DOMAIN = 'sealpost.test';
 export const SEALPOST_MAILBOX = `bench@${SEALPOST_DOMAIN}`;
@@ -39,6 +41,8 @@ export interface SealpostOptions {
   defaultLimits?: boolean;
   /** The listening address (default 127.0.0.1): a node of bench/nodes.ts on 127.0.0.11-13. */
   host?: string;
+  /** [server] processes: the SMTP sessions in N session processes ("auto": one per CPU); default 1, the primary alone. */
+  processes?: number | 'auto';
   /** The queue on PostgreSQL ([store] kind = "postgres") as this node; default the SQLite one in data_dir. */
   store?: { url: string; passwordFile: string; node: string };
 }
@@ -54,11 +58,12 @@ export function benchConfig(o: SealpostOptions): string {
     ? `\n[store]\nkind = "postgres"\nurl = ${JSON.stringify(o.store.url)}\npassword_file = ${JSON.stringify(o.store.passwordFile)}\nnode = ${JSON.stringify(o.store.node)}\nallow_local_maildir = true\n`
     : '';
   const tls = o.cert ? `[tls]\ncert_file = ${JSON.stringify(o.cert.certFile)}\nkey_file = ${JSON.stringify(o.cert.keyFile)}\n\n` : '';
+  const server = o.processes === undefined ? '' : `[server]\nprocesses = ${JSON.stringify(o.processes)}\n\n`;
   return `# Written by bench/bench.
 hostname = "mx.${SEALPOST_DOMAIN}"
 data_dir = ${JSON.stringify(path.join(o.dir, 'data'))}
 
-[listen]
+${server}[listen]
 smtp = ["${o.host ?? '127.0.0.1'}:${o.port}"]
 
 ${tls}[dns]
@@ -89,8 +94,13 @@ export interface SealpostDaemon {
   readonly port: number;
   readonly dataDir: string;
   readonly logFile: string;
+  /** CPU time of the daemon's process tree (the primary, its session processes, their threads), ms. */
   cpuMs(): number;
-  /** CPU time of the main thread (the event loop) alone. */
+  /** The processes by role (primary, session N), as seen at the last roleCpu() (and at the start). */
+  roles(): Roles;
+  /** CPU time per role (process, event loop, offload thread) from /proc, ms; names any new process a role. */
+  roleCpu(): Record<string, RoleCpu>;
+  /** CPU time of the primary's main thread (the event loop) alone. */
   loopCpuMs(): number;
   /** Pss summed over the daemon's processes (all its threads), KiB: the memory figure. */
   pssKiB(): number;
@@ -124,10 +134,13 @@ export async function startSealpost(scope: Scope, root: string, o: SealpostOptio
     stopping ??= (async () => {
       db?.close();
       if (child.exitCode === null && child.signalCode === null) {
+        // The session processes may end after the primary (and write their --cpu-prof profiles then).
+        const tree = child.pid === undefined ? [] : processTree(child.pid);
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
         await exited;
         clearTimeout(timer);
+        for (let waited = 0; waited < 30_000 && tree.some((p) => existsSync(`/proc/${p}`)); waited += 100) await sleep(100);
       }
     })();
     return stopping;
@@ -139,6 +152,7 @@ export async function startSealpost(scope: Scope, root: string, o: SealpostOptio
   await Promise.race([waitForLine(logFile, /"state":"listening"/, 30_000), died]);
   died.catch(() => undefined);
   const pid = child.pid as number;
+  let roles = assignRoles(pid, sampleTree(pid));
   const queue = (): Db => (db ??= openDb(dataDir, MIGRATIONS_DIR));
   const count = (sql: string) => queue().prepare<[], { n: number }>(sql).get()?.n ?? 0;
   const maildir = path.join(dataDir, 'mail', SEALPOST_DOMAIN, 'bench', 'new');
@@ -147,7 +161,13 @@ export async function startSealpost(scope: Scope, root: string, o: SealpostOptio
     port: o.port,
     dataDir,
     logFile,
-    cpuMs: () => processCpuMs(pid),
+    cpuMs: () => treeCpuMs(pid),
+    roles: () => roles,
+    roleCpu() {
+      const tree = sampleTree(pid);
+      roles = assignRoles(pid, tree, roles);
+      return cpuByRole(tree, roles);
+    },
     loopCpuMs: () => threadCpuMs(pid, pid),
     pssKiB: () => treeMemoryKiB(pid).pssKiB,
     rssKiB: () => treeMemoryKiB(pid).rssKiB,
