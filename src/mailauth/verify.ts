@@ -114,6 +114,8 @@ export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) 
         resolver: deps.resolver,
         ...(input.spf ? { spf: Promise.resolve(input.spf) } : {}),
         ...(streamed ? { dkim: streamed } : {}),
+        // The DMARC lookups start with DKIM's only where DKIM waits for keys not asked for yet (a body not fed).
+        warm: body && !streamed,
       });
       checks.catch(() => {}); // a late failure after the deadline is not unhandled
       const result = await Promise.race([checks, deadline]);
