@@ -169,11 +169,14 @@ async function handle(request: Work, streamed: StreamedDkim | undefined): Promis
 }
 
 async function verifier(s: VerifySettings) {
-  const [{ createInboundVerifier, createSpfCheck }, { warmUp }, { startStreamedDkim }] = await Promise.all([
+  const [{ createInboundVerifier, createSpfCheck }, { warmUp }, { startStreamedDkim }, { installDkimKeyCache }] = await Promise.all([
     import('../mailauth/verify.ts'),
     import('../mailauth/checks.ts'),
     import('../mailauth/streaming.ts'),
+    import('../mailauth/dkim-keys.ts'),
   ]);
+  // DKIM keys parsed once per key record for this thread's verifiers, not once per signature.
+  installDkimKeyCache();
   const observe = (type: string, answer: DnsAnswer<unknown>) => {
     if (isTemporary(answer)) dnsFailures.push({ type, kind: answer.kind });
   };
