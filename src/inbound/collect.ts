@@ -2,8 +2,8 @@
 // one (above the spool threshold, or one whose next chunk would not fit the memory budget) written
 // to a spool file as it comes, its bare newlines normalized on the way (newline-stream.ts), with
 // backpressure to the client. Only the header block of a spooled message stays in memory.
-// onHeader hears the header block as soon as it has arrived (the checks start their lookups);
-// feed gets every chunk as it comes (the checks hash it meanwhile; when they fall behind on a
+// feed gets every chunk as it comes (the checks read its header block and start their lookups,
+// and hash a signed body meanwhile; when they fall behind on a
 // spooled body the client waits, as for the disk), and is dropped when the body is too big or the
 // client leaves.
 import { isAscii } from 'node:buffer';
@@ -40,8 +40,6 @@ export interface CollectDeps {
   bareNewline: 'normalize' | 'reject';
   /** The most of a spooled message's header block kept in memory (the rest stays in the file). */
   headerLimit?: number;
-  /** Called once with the header block (up to its blank line) as it arrives; not for a header over headerLimit. */
-  onHeader?: (header: Buffer) => void;
   /** Given each chunk of DATA as received (false: wait for onDrain); dropped when the body is too big or the client leaves. */
   feed?: { push(chunk: Buffer): boolean; onDrain(callback: () => void): void; drop(): void };
 }
@@ -93,23 +91,6 @@ export function collectBody(stream: Readable & { sizeExceeded?: boolean }, deps:
     if (header) headerParts = [];
   };
 
-  // The header block as received, for onHeader only (the spool's own scan above sees normalized bytes).
-  let headerHeard = deps.onHeader === undefined;
-  let heardParts: Buffer[] = [];
-  let heardBytes = 0;
-  const hearHeader = (chunk: Buffer): void => {
-    if (headerHeard) return;
-    const from = Math.max(0, heardBytes - 3);
-    heardBytes += chunk.length;
-    const joined = heardParts.length === 0 ? chunk : Buffer.concat([...heardParts, chunk]);
-    heardParts = [joined];
-    const end = joined.indexOf('\r\n\r\n', from);
-    if (end < 0 && heardBytes < headerLimit) return;
-    headerHeard = true;
-    heardParts = [];
-    if (end >= 0) deps.onHeader?.(Buffer.from(joined.subarray(0, end + 4)));
-  };
-
   const toSpool = (chunk: Buffer): void => {
     if (!spool || !newlines) return;
     const bytes = newlines.push(chunk);
@@ -151,7 +132,6 @@ export function collectBody(stream: Readable & { sizeExceeded?: boolean }, deps:
 
   stream.on('data', (chunk: Buffer) => {
     if (stream.sizeExceeded || failure !== undefined) return deps.feed?.drop();
-    hearHeader(chunk);
     const { feed } = deps;
     if (!spool && held + chunk.length <= deps.threshold && deps.budget.take(chunk.length)) {
       chunks.push(chunk);

@@ -176,7 +176,6 @@ export function sessionHandlers({ deps, role, sessions, refuse, enoughSpace, rel
         budget: deps.budget,
         openSpool: deps.intake.openSpool,
         bareNewline: config.inbound.bareNewline,
-        ...(state?.early?.headerRead ? { onHeader: state.early.headerRead } : {}),
         ...(state?.early?.body ? { feed: state.early.body } : {}),
       });
       void collection.done.then((collected) => {

@@ -50,8 +50,6 @@ export interface IntakeDeps {
   feedChecks?: (sender: string) => BodyFeed;
   /** With verifyInbound: SPF alone, started at MAIL FROM; undefined when it could not be had (verifyInbound then evaluates it). */
   checkSpf?: (input: SpfInput) => Promise<SPFResult | undefined>;
-  /** With verifyInbound: the header block has arrived; starts the lookups it names (DMARC, DKIM keys). */
-  warmChecks?: (header: Buffer) => void;
   /** [arc] enabled: mail from other servers that we forward gets an ARC set signed with this key. */
   arcSeal?: ArcSealKey;
   /** Content checks by rspamd (src/rspamd) for port 25 mail, and with `outbound` for our users' too. Absent: off. */
@@ -108,9 +106,10 @@ export interface Transaction {
 export interface EarlyChecks {
   /** RFC 7208 §2.4: SPF checks MAIL FROM (or the HELO for <>), both known at MAIL FROM. */
   spf?: { input: SpfInput; result: Promise<SPFResult | undefined> };
-  /** Call once the header block has been read from the streaming body (DMARC and DKIM key lookups start). */
-  headerRead?: (header: Buffer) => void;
-  /** Push the body to it as it arrives (collect.ts); accept() hands it to the checks. Dropped by whoever ends the transaction otherwise. */
+  /**
+   * Push the body to it as it arrives (collect.ts); accept() hands it to the checks. Its header
+   * block starts the lookups it names (DMARC, DKIM keys). Dropped by whoever ends the transaction otherwise.
+   */
   body?: BodyFeed;
 }
 
@@ -143,7 +142,6 @@ export function createIntake(deps: IntakeDeps): Intake {
       const input = { ip: t.client.ip, helo: t.client.helo, sender: t.sender };
       return {
         spf: { input, result: deps.checkSpf(input) },
-        ...(deps.warmChecks ? { headerRead: deps.warmChecks } : {}),
         ...(deps.feedChecks ? { body: deps.feedChecks(t.sender) } : {}),
       };
     },

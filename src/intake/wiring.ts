@@ -96,7 +96,6 @@ export function offloadChecks(config: Config) {
 export interface OffloadedChecks {
   verify?: (input: VerifyInput, feed?: BodyFeed) => Promise<Verdict>;
   spf?: (input: SpfInput) => Promise<SPFResult | undefined>;
-  warm?: (header: Buffer) => void;
   feed?: (sender: string) => BodyFeed;
 }
 
@@ -104,13 +103,12 @@ export interface OffloadedChecks {
 export function checkDeps(
   config: Config,
   o: { signing: Signing; offload: OffloadedChecks; now: () => number; recordRspamd: (direction: ScanDirection, action: string) => void },
-): Pick<IntakeDeps, 'prepareOutgoing' | 'verifyInbound' | 'checkSpf' | 'warmChecks' | 'feedChecks' | 'arcSeal' | 'rspamd'> {
+): Pick<IntakeDeps, 'prepareOutgoing' | 'verifyInbound' | 'checkSpf' | 'feedChecks' | 'arcSeal' | 'rspamd'> {
   const { signer, arcKey } = o.signing;
   return {
     prepareOutgoing: (input) => prepareOutgoing(input, { signer, hostname: config.hostname }),
     ...(o.offload.verify ? { verifyInbound: o.offload.verify } : {}),
     ...(o.offload.spf ? { checkSpf: o.offload.spf } : {}),
-    ...(o.offload.warm ? { warmChecks: o.offload.warm } : {}),
     ...(o.offload.feed ? { feedChecks: o.offload.feed } : {}),
     ...(arcKey ? { arcSeal: { signingDomain: arcKey.domain, selector: arcKey.selector, privateKey: arcKey.privateKeyPem } } : {}),
     ...(config.rspamd

@@ -33,7 +33,9 @@ export class BatchedFd {
     this.lines.push(line);
     this.bytes += line.length;
     if (this.bytes >= this.maxBytes) this.flush();
-    else this.scheduled ??= setImmediate(() => this.flush()).unref();
+    // Not unref'd: an unref'd immediate does not stop the loop from waiting for I/O, so a record
+    // made in the check phase (the queue's completeSoon) sat until something else woke the loop.
+    else this.scheduled ??= setImmediate(() => this.flush());
     return true;
   }
 

@@ -7,7 +7,7 @@
 // header fields. DNS I/O through the given resolver only.
 //
 //   checkSpf({ ip, helo, sender, mta, resolver })       → Promise<SPFResult>
-//   warmUp(headerBlock, resolver)                      → starts the DMARC and DKIM key lookups (as the body streams)
+//   warmUp(headerBlock, resolver)                      → starts the DMARC and DKIM key lookups (as the body streams; no evaluation)
 //   authenticateInbound(message, { ..., spf?, dkim? }) → Promise<AuthenticateResult-like>
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
@@ -23,6 +23,8 @@ export type { SPFResult } from 'mailauth';
 // untyped, so each is given the one signature used here.
 const fromMailauth = createRequire(createRequire(import.meta.url).resolve('mailauth'));
 const libmime = fromMailauth('libmime') as { foldLines(text: string, lineLength: number): string };
+/** RFC 7489 §6.6.3 policy discovery alone (the DNS lookups of a DMARC evaluation, without the evaluation). */
+const getDmarcRecord = fromMailauth('./dmarc/get-dmarc-record.js') as (domain: string, resolver: DNSResolver) => Promise<unknown>;
 const tools = fromMailauth('./tools.js') as {
   formatDomain(domain: string): string;
   formatAuthservId(mta: string, strict: boolean): string;
@@ -65,18 +67,19 @@ export function checkSpf(options: CheckOptions): Promise<SPFResult> {
  * SPF, DKIM, ARC and DMARC of one message. `spf`: the SPF evaluation started at MAIL FROM (the
  * same input); absent, it is started here. `dkim`: mailauth's DKIM verification of this same
  * message, fed as the body arrived (streaming.ts); when it gives undefined, the message is
- * verified here. The DMARC record lookups start at once, from the From:
- * fields of the header block, as a warm-up of the resolver's cache (its in-flight lookups are
- * shared); DMARC itself is evaluated, as before, once DKIM and SPF are known.
+ * verified here. Unless `warm` is false (warmUp ran as the header block arrived, or no DKIM
+ * lookup comes before DMARC), the DMARC record lookups start at once, from the From: fields of
+ * the header block, as a warm-up of the resolver's cache (its in-flight lookups are shared).
+ * DMARC itself is evaluated once, when DKIM and SPF are known.
  */
 export async function authenticateInbound(
   message: Parameters<typeof dkimVerify>[0],
-  options: CheckOptions & { spf?: Promise<SPFResult>; dkim?: Promise<DKIMVerifyResult | undefined> },
+  options: CheckOptions & { spf?: Promise<SPFResult>; dkim?: Promise<DKIMVerifyResult | undefined>; warm?: boolean },
 ): Promise<InboundResult> {
   const { resolver } = options;
   const spfResult = options.spf ?? checkSpf(options);
   spfResult.catch(() => {}); // awaited below; a failure while DKIM runs is not unhandled
-  if (Buffer.isBuffer(message)) warmDmarc(message, resolver);
+  if (options.warm !== false && Buffer.isBuffer(message)) warmDmarc(message, resolver);
   const dkimResult = (await options.dkim) ?? (await dkimVerify(message, { resolver, sender: options.sender, strict: false }));
   const spfFacts = await spfResult;
   // The verifier always sets `arc` (its declared type has it optional), as authenticate() relies on.
@@ -144,16 +147,16 @@ export function warmUp(header: Buffer, resolver: DNSResolver): void {
 }
 
 /**
- * Starts the DMARC record discovery for the From: domain (RFC 7489 §6.6.3, with its fallback to
- * the organizational domain) through the resolver, its answer discarded: the real evaluation after
- * DKIM then finds the records in the cache or in flight. A From: this reads differently from
- * mailauth only costs that overlap, never a different result.
+ * Starts the DMARC record discovery for the From: domains (RFC 7489 §6.6.3, with its fallback to
+ * the organizational domain) through the resolver, its answer discarded: the one evaluation after
+ * DKIM then finds the records in the cache or in flight. Discovery only (mailauth's
+ * getDmarcRecord), not a second evaluation. A From: this reads differently from mailauth only
+ * costs that overlap, never a different result.
  */
 function warmDmarc(message: Buffer, resolver: DNSResolver): void {
   const from = headerFields(headerBlock(message).toString('latin1')).filter((field) => field.name === 'from');
-  const addresses = from.flatMap((field) => [...field.value.matchAll(/[^\s<>"(),:;@]+@([a-z0-9-]+(?:\.[a-z0-9-]+)+)/gi)].map((m) => m[0]));
-  if (addresses.length === 0) return;
-  evaluateDmarc({ headerFrom: addresses, fromFields: from.length, spfDomains: [], dkimDomains: [], resolver, strict: false } as Parameters<
-    typeof evaluateDmarc
-  >[0]).catch(() => {});
+  const domains = new Set(
+    from.flatMap((field) => [...field.value.matchAll(/[^\s<>"(),:;@]+@([a-z0-9-]+(?:\.[a-z0-9-]+)+)/gi)].map((m) => (m[1] ?? '').toLowerCase())),
+  );
+  for (const domain of domains) getDmarcRecord(domain, resolver).catch(() => {});
 }

@@ -31,6 +31,20 @@ export interface VerifyInput {
   spf?: SPFResult;
   /** DKIM of this message as its body arrived (streaming.ts): used when it is this message, else let go. */
   streamed?: StreamedDkim;
+  /**
+   * Set when `message` is the header block alone (the body stayed with the caller): the size of
+   * the whole message. Enough for an unsigned message, and for a signed one whose body hashes were
+   * streamed; otherwise the verifier rejects with BodyNeeded (send the whole message). No seal.
+   */
+  size?: number;
+}
+
+/** The checks of a message given without its body (VerifyInput.size) need the body after all: ask again with it. */
+export class BodyNeeded extends Error {
+  readonly code = 'EBODYNEEDED';
+  constructor() {
+    super('the checks need the body of this message');
+  }
 }
 
 /** DKIM of a message verified as its body arrived (streaming.ts makes one). */
@@ -72,6 +86,7 @@ export interface VerifierDeps {
   timeoutMs: number;
 }
 
+/** Rejects only with BodyNeeded (a message given without its body, VerifyInput.size); any other failure is a verdict of "none". */
 export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) => Promise<Verdict> {
   return async (input) => {
     const cleaned = cleanResults(input.message, deps.hostname);
@@ -85,8 +100,12 @@ export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) 
       const checked = withHead(input.message, limitSignatures(head, MAX_DKIM_SIGNATURES).message);
       const whole = isSpooled(checked) ? bodyStream(checked) : checked;
       const body = readBody(head);
+      const omitted = input.size !== undefined;
+      if (omitted && ((body && !input.streamed) || input.seal)) throw new BodyNeeded();
       // The body hashes done as it arrived: only the signature checks are left.
-      const streamed = body ? input.streamed?.finish({ header: headerBlock(head), size: bodySize(input.message) }) : input.streamed?.abort();
+      const finished = body ? input.streamed?.finish({ header: headerBlock(head), size: input.size ?? bodySize(input.message) }) : input.streamed?.abort();
+      // Without the body a streamed result that does not fit this message cannot be made up here.
+      const streamed = omitted && finished ? finished.then((r) => r ?? Promise.reject(new BodyNeeded())) : finished;
       const checks = authenticateInbound(body ? whole : headerBlock(bodyHead(checked)), {
         ip: input.ip,
         helo: input.helo,
@@ -95,6 +114,8 @@ export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) 
         resolver: deps.resolver,
         ...(input.spf ? { spf: Promise.resolve(input.spf) } : {}),
         ...(streamed ? { dkim: streamed } : {}),
+        // The DMARC lookups start with DKIM's only where DKIM waits for keys not asked for yet (a body not fed).
+        warm: body && !streamed,
       });
       checks.catch(() => {}); // a late failure after the deadline is not unhandled
       const result = await Promise.race([checks, deadline]);
@@ -115,6 +136,7 @@ export function createInboundVerifier(deps: VerifierDeps): (input: VerifyInput) 
         removed: cleaned.removed,
       };
     } catch (err) {
+      if (err instanceof BodyNeeded) throw err;
       return unverified(deps.hostname, cleaned, err instanceof Error ? err.message : String(err));
     } finally {
       clearTimeout(timer);

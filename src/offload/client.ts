@@ -5,13 +5,20 @@
 // (writers.ts). A check the thread cannot answer (it died) is "none".
 // The body of a signed message is fed to the thread as DATA arrives (feed()): the thread hashes it
 // for DKIM meanwhile (mailauth/streaming.ts) and the check at the end of DATA is left with the
-// signatures. An unsigned message is not sent (its header block says so before its body comes).
+// signatures. Of an unsigned message only the header block is sent, once it has arrived (its
+// blank line says no body hash is needed). The feed's header block also starts the thread's DMARC
+// and DKIM key lookups while the body comes. At the end of DATA only the header block crosses
+// to the thread (not the body: the checks need none of it then) and only our header fields come
+// back, with the cleaned header block when a forged Authentication-Results was removed; the
+// whole message goes only when the body was not fed (a header block too long, the thread let it
+// go) or an ARC seal is asked for.
 import { Worker } from 'node:worker_threads';
-import { isSpooled, type MessageBody } from '../core/body.ts';
+import { bodyHead, bodySize, isSpooled, type MessageBody, withHead } from '../core/body.ts';
 import type { NodeResolverOptions } from '../dns/node-resolver.ts';
 import { checksFailed } from '../mailauth/results.ts';
 import { readBody } from '../mailauth/signatures.ts';
 import type { BodyFeed, SPFResult, SpfInput, Verdict, VerifyInput } from '../mailauth/verify.ts';
+import { headerBlock } from '../message/body.ts';
 import { HeaderEnd } from '../message/header-end.ts';
 import { exact, threadEntry } from './threads.ts';
 
@@ -31,12 +38,20 @@ export type WireBody = Uint8Array | { kind: 'spooled'; prefix: Uint8Array; file:
 
 export type Work =
   /** `stream`: the body fed as it arrived (feed()), for the DKIM body hashes. */
-  | { kind: 'verify'; input: Omit<VerifyInput, 'message' | 'streamed'> & { message: WireBody }; stream?: number }
-  | { kind: 'spf'; input: SpfInput }
-  | { kind: 'warm'; header: Uint8Array };
+  { kind: 'verify'; input: Omit<VerifyInput, 'message' | 'streamed'> & { message: WireBody }; stream?: number } | { kind: 'spf'; input: SpfInput };
 
-/** What is fed to the thread without an answer: the next bytes of a body (the first with its sender), or that none will be checked. */
-export type Feed = { kind: 'feed'; stream: number; chunk: Uint8Array; sender?: string } | { kind: 'drop'; stream: number };
+/**
+ * What is fed to the thread without an answer: the next bytes of a body (the first with its
+ * sender and the header block), that none will be checked, or the header block of a body that
+ * will not be fed (unsigned), for the lookups it names.
+ */
+export type Feed =
+  | { kind: 'feed'; stream: number; chunk: Uint8Array; sender?: string }
+  | { kind: 'drop'; stream: number }
+  | { kind: 'header'; header: Uint8Array };
+
+/** The thread's answer to a check of a header block alone (VerifyInput.size): the cleaned header block only when it changed. */
+export type HeaderVerdict = Omit<Verdict, 'message'> & { message?: Uint8Array };
 
 export type Request = (Work & { id: number }) | Feed;
 
@@ -64,8 +79,6 @@ export interface Offload {
   feed?: (sender: string) => BodyFeed;
   /** SPF alone, started at MAIL FROM (with verify); undefined when the thread could not answer (verify then evaluates it). */
   spf?: (input: SpfInput) => Promise<SPFResult | undefined>;
-  /** The header block has arrived: the thread starts the DMARC and DKIM key lookups it names (nothing to wait for). */
-  warm?: (header: Buffer) => void;
   /** Ends the thread after the requests in flight are answered. */
   close(): Promise<void>;
 }
@@ -135,13 +148,27 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}, o
     ...(checks
       ? {
           verify: async (input: VerifyInput, feed?: BodyFeed): Promise<Verdict> => {
+            const { streamed: _, ...rest } = input;
+            const claimed = feed instanceof ThreadFeed ? feed.claim() : { headerOnly: false };
+            const stream = claimed.stream !== undefined ? { stream: claimed.stream } : {};
+            const headerOnly = claimed.headerOnly && !input.seal;
             try {
-              const { streamed: _, ...rest } = input;
-              const stream = feed instanceof ThreadFeed ? feed.claim() : undefined;
+              if (headerOnly) {
+                const header = headerBlock(bodyHead(input.message));
+                const answer = await call<HeaderVerdict>({
+                  kind: 'verify',
+                  input: { ...rest, message: new Uint8Array(header), size: bodySize(input.message) },
+                  ...stream,
+                }).catch((err: NodeJS.ErrnoException) => {
+                  if (err.code === 'EBODYNEEDED') return undefined; // the whole message then, its stream spent
+                  throw err;
+                });
+                if (answer) return withCleanedHeader(input.message, header.length, answer);
+              }
               const verdict = await call<Omit<Verdict, 'message'> & { message: WireBody }>({
                 kind: 'verify',
                 input: { ...rest, message: toWire(input.message) },
-                ...(stream !== undefined ? { stream } : {}),
+                ...(headerOnly ? {} : stream),
               });
               return { ...verdict, message: fromWire(verdict.message) };
             } catch (err) {
@@ -149,7 +176,6 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}, o
             }
           },
           spf: (input: SpfInput) => within(call<SPFResult>({ kind: 'spf', input }), checks.timeoutMs),
-          warm: (header: Buffer) => void call({ kind: 'warm', header: exact(header) }).catch(() => {}),
           feed: (sender: string) => new ThreadFeed(streams++, sender, channel),
         }
       : {}),
@@ -184,6 +210,8 @@ const BLOCKS_AFTER = 1024 * 1024;
  */
 class ThreadFeed implements BodyFeed {
   private state: 'header' | 'open' | 'off' = 'header';
+  /** What the header block said once it ended: a body hash is needed (signed) or not; unknown while it has not (or was too long). */
+  private header: 'unknown' | 'signed' | 'unsigned' = 'unknown';
   private held: Buffer[] = [];
   private readonly end = new HeaderEnd();
   private readonly id: number;
@@ -217,9 +245,14 @@ class ThreadFeed implements BodyFeed {
     const joined = Buffer.concat(this.held);
     this.held = [];
     if (!readBody(joined)) {
+      // No body hash: the body is not sent, its header block only, for the lookups it names.
+      this.header = 'unsigned';
+      const block = new Uint8Array(headerBlock(joined));
+      this.channel.post({ kind: 'header', header: block }, block.buffer as ArrayBuffer);
       this.off();
       return true;
     }
+    this.header = 'signed';
     this.state = 'open';
     this.channel.open(this.id, this);
     return this.send({ kind: 'feed', stream: this.id, chunk: new Uint8Array(joined), sender: this.sender });
@@ -235,12 +268,15 @@ class ThreadFeed implements BodyFeed {
     this.off();
   }
 
-  /** The stream the thread holds, for the check at the end of DATA (once); undefined when nothing was fed. */
-  claim(): number | undefined {
+  /**
+   * For the check at the end of DATA (once): the stream the thread holds (undefined when nothing
+   * was fed), and whether the header block alone will do (unsigned, or signed and streamed whole).
+   */
+  claim(): { stream?: number; headerOnly: boolean } {
     if (this.state === 'open') this.flush();
     const open = this.state === 'open';
     this.off();
-    return open ? this.id : undefined;
+    return { ...(open ? { stream: this.id } : {}), headerOnly: this.header === 'unsigned' || (this.header === 'signed' && open) };
   }
 
   /** The thread's verifier has taken this many more bytes. */
@@ -312,6 +348,18 @@ function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
     () => undefined,
   );
   return Promise.race([settled, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The message as the thread checked it from its header block alone: unchanged (no copy) unless
+ * forged Authentication-Results were removed, then with the cleaned header block in front of the
+ * rest. `headerLength`: the bytes of the header block that was sent.
+ */
+export function withCleanedHeader(message: MessageBody, headerLength: number, answer: HeaderVerdict): Verdict {
+  const { message: cleaned, ...verdict } = answer;
+  if (!cleaned || verdict.removed === 0) return { ...verdict, message };
+  const head = bodyHead(message);
+  return { ...verdict, message: withHead(message, Buffer.concat([cleaned, head.subarray(headerLength)])) };
 }
 
 export function toWire(body: MessageBody): WireBody {

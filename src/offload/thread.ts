@@ -1,19 +1,32 @@
 // Entry point of the offload thread (started by client.ts): answers SPF at MAIL FROM, the
-// lookups a header block names (as the body streams), the DKIM body hashes of a body fed as it
-// arrives (streaming.ts) and inbound checks as they come, each with the same code the event loop
-// would run (verify.ts).
+// lookups a fed header block names (as the body streams), the DKIM body hashes of a body fed as
+// it arrives (streaming.ts) and inbound checks as they come (of a header block alone when the body
+// is not needed: only our fields and a cleaned header block go back), each with the same code the
+// event loop would run (verify.ts).
 // Builds its own DNS resolver and cache from the settings it is given; the lookups that failed
 // (SERVFAIL, REFUSED, timeouts) since the last answer go back with the next one, for the daemon's
 // DNS error count (client.ts hands them to its observer). Collects its own heap after each burst
 // (quiet-gc.ts: this thread has its own V8 heap and event loop).
 import { parentPort, workerData } from 'node:worker_threads';
+import { bodyHead } from '../core/body.ts';
 import { startQuietGc } from '../core/quiet-gc.ts';
 import { cachingResolver } from '../dns/cache.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import { type DnsAnswer, isTemporary } from '../dns/resolver.ts';
 import { mailauthResolver } from '../mailauth/resolver.ts';
 import type { StreamedDkim, VerifyInput } from '../mailauth/verify.ts';
-import { type Answer, type DnsFailure, type Feed, type FeedTaken, fromWire, type Request, toWire, type VerifySettings, type Work } from './client.ts';
+import {
+  type Answer,
+  type DnsFailure,
+  type Feed,
+  type FeedTaken,
+  fromWire,
+  type HeaderVerdict,
+  type Request,
+  toWire,
+  type VerifySettings,
+  type Work,
+} from './client.ts';
 
 const port = parentPort;
 if (!port) throw new Error('offload/thread.ts runs only as a worker thread');
@@ -40,7 +53,7 @@ const FEED_ACK = 64 * 1024;
 const untold = new Map<number, number>();
 
 port.on('message', (request: Request) => {
-  if (request.kind === 'feed' || request.kind === 'drop') return fed(request);
+  if (request.kind === 'feed' || request.kind === 'drop' || request.kind === 'header') return fed(request);
   // Taken now, before any await: a drop that follows cannot take it away.
   const streamed = request.kind === 'verify' && request.stream !== undefined ? streams.get(request.stream) : undefined;
   if (request.kind === 'verify' && request.stream !== undefined) {
@@ -62,6 +75,7 @@ function failures(): { dnsFailures?: DnsFailure[] } {
 }
 
 function fed(feed: Feed): void {
+  if (feed.kind === 'header') return warm(feed.header);
   let stream = streams.get(feed.stream);
   if (feed.kind === 'drop') {
     stream?.abort();
@@ -72,6 +86,7 @@ function fed(feed: Feed): void {
   if (!stream) {
     if (feed.sender === undefined || !checks) return; // dropped already, or let go (MAX_STREAMS)
     const sender = feed.sender;
+    warm(feed.chunk); // the first chunk holds the header block
     stream = whenReady(checks().then((c) => c.stream(sender)));
     streams.set(feed.stream, stream);
     if (streams.size > MAX_STREAMS) {
@@ -91,6 +106,16 @@ function fed(feed: Feed): void {
     untold.delete(id);
     port?.postMessage({ kind: 'taken', stream: id, bytes: sum } satisfies FeedTaken);
   });
+}
+
+/** The DMARC and DKIM key lookups a header block names, started while the body arrives (nothing waits for them). */
+function warm(header: Uint8Array): void {
+  if (!checks) return;
+  const bytes = Buffer.from(header.buffer, header.byteOffset, header.byteLength);
+  checks().then(
+    (c) => c.warm(bytes),
+    () => {},
+  );
 }
 
 /** A stream usable at once, its chunks kept in order until mailauth has loaded (the first message of the thread). */
@@ -126,12 +151,13 @@ async function handle(request: Work, streamed: StreamedDkim | undefined): Promis
   if (!checks) throw new Error('inbound checks are off');
   const c = await checks();
   if (request.kind === 'spf') return { value: await c.spf(request.input), transfer: [] };
-  if (request.kind === 'warm') {
-    c.warm(Buffer.from(request.header.buffer, request.header.byteOffset, request.header.byteLength));
-    return { value: null, transfer: [] };
-  }
   const input: VerifyInput = { ...request.input, message: fromWire(request.input.message), ...(streamed ? { streamed } : {}) };
-  const verdict = await c.verify(input);
+  const verdict = await c.verify(input); // rejects with BodyNeeded (code EBODYNEEDED) for a header block that will not do
+  if (request.input.size !== undefined) {
+    // The header block alone came: our fields go back, the header block only when it changed (client.ts withCleanedHeader).
+    const { message, ...rest } = verdict;
+    return { value: { ...rest, ...(verdict.removed > 0 ? { message: new Uint8Array(bodyHead(message)) } : {}) } satisfies HeaderVerdict, transfer: [] };
+  }
   const message = toWire(verdict.message);
   // The message (or a spooled one's prefix) goes back without a copy when it owns its memory.
   const bytes = message instanceof Uint8Array ? message : message.prefix;
@@ -140,11 +166,14 @@ async function handle(request: Work, streamed: StreamedDkim | undefined): Promis
 }
 
 async function verifier(s: VerifySettings) {
-  const [{ createInboundVerifier, createSpfCheck }, { warmUp }, { startStreamedDkim }] = await Promise.all([
+  const [{ createInboundVerifier, createSpfCheck }, { warmUp }, { startStreamedDkim }, { installDkimKeyCache }] = await Promise.all([
     import('../mailauth/verify.ts'),
     import('../mailauth/checks.ts'),
     import('../mailauth/streaming.ts'),
+    import('../mailauth/dkim-keys.ts'),
   ]);
+  // DKIM keys parsed once per key record for this thread's verifiers, not once per signature.
+  installDkimKeyCache();
   const observe = (type: string, answer: DnsAnswer<unknown>) => {
     if (isTemporary(answer)) dnsFailures.push({ type, kind: answer.kind });
   };

@@ -1,6 +1,6 @@
 // The embedded SQLite queue store (store.ts) behind the asynchronous queue-store contract
 // (contract.ts): each call is the synchronous store's, its result wrapped in a promise, so the
-// SQLite path does no extra work; counts() is one read of the recipients table.
+// SQLite path does no extra work (complete: completeSoon, the outcomes of a tick in one transaction); counts() is one read of the recipients table.
 import type { Statement } from 'better-sqlite3';
 import type { DeliveryJob, Outcome } from '../core/delivery.ts';
 import type { Db } from '../db/open.ts';
@@ -39,7 +39,7 @@ export class SqliteQueueStoreContract implements QueueStoreContract {
   }
 
   async complete(job: DeliveryJob, outcomes: ReadonlyMap<number, Outcome>, now: number, options?: CompleteOptions): Promise<Finished | undefined> {
-    return this.store.complete(job, outcomes, now, options);
+    return this.store.completeSoon(job, outcomes, now, options);
   }
 
   async retryNow(id: string | undefined, now: number): Promise<number> {

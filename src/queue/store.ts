@@ -1,7 +1,9 @@
 // The queue store: the only writer of the messages and recipients tables, and the owner of the
 // spool of large bodies (spool.ts: files removed with their rows, orphans swept at start). Enqueue
 // with group commit (group-commit.ts), fresh messages handed straight to a worker with room
-// (handoff.ts), claim of due recipients by index, outcomes recorded, in-flight work recovered
+// (handoff.ts), claim of due recipients by index, outcomes recorded (completeSoon: the outcomes of
+// one tick in one transaction; a message delivered to all its recipients at once deleted outright),
+// in-flight work recovered
 // after a crash, and the operator's levers (retry, hold, release, delete; admin.ts only reads).
 import path from 'node:path';
 import { bodyHead, bodySize, isSpooled, type MessageBody } from '../core/body.ts';
@@ -43,6 +45,16 @@ interface Pending {
   takers?: Reserved;
   /** Their jobs, once committed: given to the workers after the WAL sync. */
   jobs?: { transport: Transport; job: DeliveryJob }[];
+}
+
+/** A job's outcomes waiting for the tick's transaction (completeSoon). */
+interface PendingOutcome {
+  job: DeliveryJob;
+  outcomes: ReadonlyMap<number, Outcome>;
+  now: number;
+  options: CompleteOptions;
+  resolve: (finished: Finished | undefined) => void;
+  reject: (err: Error) => void;
 }
 
 interface RecipientRow {
@@ -87,6 +99,8 @@ export class QueueStore {
   private readonly transactions;
   private readonly handoff = new HandOff();
   private readonly statements;
+  /** Outcomes handed to completeSoon since the last tick. */
+  private outcomes: PendingOutcome[] = [];
   /** The files of large bodies (data_dir/spool beside the database); this store removes them. */
   readonly spool: Spool;
 
@@ -117,6 +131,7 @@ export class QueueStore {
       delivered: db.prepare(`UPDATE recipients SET state = 'delivered', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?`),
       deferred: db.prepare(`UPDATE recipients SET state = 'queued', attempts = attempts + 1, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?`),
       failed: db.prepare(`UPDATE recipients SET state = 'failed', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?`),
+      recipientCount: db.prepare<[string], number>('SELECT count(*) FROM recipients WHERE message_id = ?').pluck(),
       open: db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM recipients WHERE message_id = ? AND state IN ('queued', 'active', 'held')`),
       failedOf: db.prepare<[string], { rcpt: string; address: string; last_error: string | null }>(
         `SELECT rcpt, address, last_error FROM recipients WHERE message_id = ? AND state = 'failed'`,
@@ -141,6 +156,9 @@ export class QueueStore {
       claim: db.transaction((transport: Transport, now: number, limit: number) => this.claimNow(transport, now, limit)),
       complete: db.transaction((job: DeliveryJob, outcomes: ReadonlyMap<number, Outcome>, now: number, options: CompleteOptions, notices: NewMessage[]) =>
         this.completeNow(job, outcomes, now, options, notices),
+      ),
+      completeAll: db.transaction((batch: readonly PendingOutcome[], notices: NewMessage[]) =>
+        batch.map((p) => this.completeNow(p.job, p.outcomes, p.now, p.options, notices)),
       ),
     };
     this.group = new GroupCommit<Pending>({
@@ -285,6 +303,42 @@ export class QueueStore {
     return finished;
   }
 
+  /**
+   * complete(), with the outcomes of every job finished in the same tick written in one
+   * transaction (one commit instead of one per job while many deliveries end together). When that
+   * transaction fails, each job is tried in its own, so a failure reaches only the jobs it is for.
+   */
+  completeSoon(job: DeliveryJob, outcomes: ReadonlyMap<number, Outcome>, now: number, options: CompleteOptions = {}): Promise<Finished | undefined> {
+    return new Promise((resolve, reject) => {
+      if (this.outcomes.push({ job, outcomes, now, options, resolve, reject }) === 1) setImmediate(() => this.completePending());
+    });
+  }
+
+  private completePending(): void {
+    const batch = this.outcomes;
+    this.outcomes = [];
+    const notices: NewMessage[] = [];
+    let results: (Finished | undefined)[];
+    try {
+      results = this.withoutSync(() => this.transactions.completeAll.immediate(batch, notices));
+    } catch {
+      for (const p of batch) {
+        try {
+          p.resolve(this.complete(p.job, p.outcomes, p.now, p.options));
+        } catch (err) {
+          p.reject(err as Error);
+        }
+      }
+      return;
+    }
+    this.handoff.notify(notices.flatMap((n) => n.recipients.map((r) => r.transport)));
+    for (const [i, p] of batch.entries()) {
+      const finished = results[i];
+      if (finished && isSpooled(p.job.body)) void this.spool.remove(path.basename(p.job.body.file)).catch(() => undefined);
+      p.resolve(finished);
+    }
+  }
+
   private completeNow(
     job: DeliveryJob,
     outcomes: ReadonlyMap<number, Outcome>,
@@ -292,6 +346,13 @@ export class QueueStore {
     options: CompleteOptions,
     notices: NewMessage[],
   ): Finished | undefined {
+    const base = { queueId: job.queueId, sender: job.sender, receivedAt: job.receivedAt, body: job.body };
+    // Every recipient of the message is in this job and delivered: the message goes (its recipient
+    // rows with it, ON DELETE CASCADE) without marking each one delivered first.
+    if (job.recipients.every((r) => outcomes.get(r.id)?.kind === 'delivered') && this.statements.recipientCount.get(job.queueId) === job.recipients.length) {
+      this.statements.deleteMessage.run(job.queueId);
+      return { ...base, failed: [] };
+    }
     const deferred: FailedRecipient[] = [];
     for (const r of job.recipients) {
       const outcome: Outcome = outcomes.get(r.id) ?? { kind: 'transient', reason: 'courier returned no outcome for this recipient (bug)' };
@@ -306,7 +367,6 @@ export class QueueStore {
         deferred.push({ rcpt: r.rcpt, address: r.address, reason: describe(outcome) });
       }
     }
-    const base = { queueId: job.queueId, sender: job.sender, receivedAt: job.receivedAt, body: job.body };
     if ((this.statements.open.get(job.queueId)?.n ?? 0) > 0) {
       const warnAfter = options.delayWarningMs ?? 0;
       if (deferred.length > 0 && warnAfter > 0 && now - job.receivedAt >= warnAfter && this.statements.markDelayNotice.run(job.queueId).changes === 1) {

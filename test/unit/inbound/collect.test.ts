@@ -71,39 +71,6 @@ test('bare_newline = "reject": a spooled body with a bare LF is refused', { time
   assert.equal(got.kind, 'bare');
 });
 
-test('onHeader hears the header block once, as soon as its blank line arrives, in memory and on the way to the spool', { timeout: 5000 }, async () => {
-  for (const threshold of [1000, 16]) {
-    const budget = new BodyBudget(10_000);
-    const heard: string[] = [];
-    const stream = new PassThrough();
-    const c = collectBody(stream, { threshold, budget, openSpool, bareNewline: 'normalize', onHeader: (h) => heard.push(h.toString('latin1')) });
-    stream.write(Buffer.from('From: a@b.test\r\nSubject: split\r'));
-    stream.write(Buffer.from('\n\r'));
-    await new Promise((r) => setImmediate(r));
-    assert.deepEqual(heard, [], 'not before the blank line');
-    stream.write(Buffer.from('\nbody line\r\n\r\nmore\r\n'));
-    await new Promise((r) => setImmediate(r));
-    assert.deepEqual(heard, ['From: a@b.test\r\nSubject: split\r\n\r\n'], `threshold ${threshold}`);
-    stream.end();
-    const got = await c.done;
-    assert.equal(got.kind, threshold === 1000 ? 'memory' : 'spooled');
-    assert.equal(heard.length, 1);
-    c.release();
-  }
-  // A header block past the limit is not heard (the checks then look it up at the end of DATA).
-  const heard: Buffer[] = [];
-  const long = collectBody(feed([`X-Long: ${'x'.repeat(200)}\r\n`, '\r\nbody\r\n']), {
-    threshold: 1000,
-    budget: new BodyBudget(10_000),
-    openSpool,
-    bareNewline: 'normalize',
-    headerLimit: 100,
-    onHeader: (h) => heard.push(h),
-  });
-  await long.done;
-  assert.equal(heard.length, 0);
-});
-
 test('the feed gets each chunk as it arrives, in memory and on the way to the spool; it is dropped when the client leaves', { timeout: 5000 }, async () => {
   const recorder = () => {
     const seen: string[] = [];

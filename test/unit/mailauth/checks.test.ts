@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { authenticate, dkimSign } from 'mailauth';
 import { dkimRecord, generateDkimKey } from '../../../src/dkim/keys.ts';
-import { authenticateInbound, checkSpf } from '../../../src/mailauth/checks.ts';
+import { authenticateInbound, checkSpf, warmUp } from '../../../src/mailauth/checks.ts';
 import { mailauthResolver } from '../../../src/mailauth/resolver.ts';
 import { type FakeEntry, fakeResolver } from '../dns/fake-resolver.ts';
 
@@ -76,3 +76,32 @@ for (const c of cases) {
     }
   });
 }
+
+test('warmUp asks for what the header block names, the DMARC records (organizational fallback) and the signature keys, and nothing more', {
+  timeout: 10_000,
+}, async () => {
+  const asked: string[] = [];
+  const resolver = mailauthResolver(fakeResolver(zone, asked), noExtra);
+  const body = Buffer.from(await sign(message('n@news.sender.test'), 'sender.test'));
+  warmUp(body, resolver);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(asked.sort(), ['_dmarc.news.sender.test TXT', '_dmarc.sender.test TXT', '_dmarc.test TXT', 's1._domainkey.sender.test TXT']);
+});
+
+test('authenticateInbound with warm: false starts no lookup of its own before DKIM (warmUp did them)', { timeout: 10_000 }, async () => {
+  const asked: string[] = [];
+  const resolver = mailauthResolver(fakeResolver(zone, asked), noExtra);
+  const body = Buffer.from(message('a@sender.test'));
+  const opts = { ip: '192.0.2.10', helo: 'h.test', sender: 'a@sender.test', mta: 'mx.example.test', resolver };
+  const spf = checkSpf(opts);
+  await spf;
+  asked.length = 0;
+  const warm = await authenticateInbound(body, { ...opts, spf });
+  const warmAsked = [...asked];
+  asked.length = 0;
+  const cold = await authenticateInbound(body, { ...opts, spf, warm: false });
+  assert.equal(cold.headers, warm.headers);
+  // The evaluation asks once for each name; the warm-up asked for them a second time.
+  assert.ok(warmAsked.length > asked.length, `${warmAsked} / ${asked}`);
+  assert.deepEqual(asked, ['_dmarc.sender.test TXT', '_dmarc.test TXT']);
+});

@@ -177,3 +177,84 @@ test('a large body fed as it arrives waits for the thread (push false, then onDr
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a fed unsigned message: its header block starts the DMARC lookup as it arrives, the check gets the header block alone and gives what a whole check gives', {
+  timeout: 30_000,
+}, async () => {
+  const dns = await startDnsServer(
+    new Map([
+      ['sender.test', { TXT: ['v=spf1 ip4:192.0.2.1 -all'] }],
+      ['_dmarc.sender.test', { TXT: ['v=DMARC1; p=reject'] }],
+    ]),
+  );
+  const offload = startOffloadThread({
+    verify: { hostname: 'mx.example.test', dns: { servers: [dns.address], timeoutMs: 2000 }, dmarcReject: true, timeoutMs: 10_000 },
+  });
+  try {
+    const body = '.line of the body\r\n'.repeat(300);
+    const unsigned = Buffer.from(`${forged}From: a@sender.test\r\nTo: b@example.test\r\nSubject: unsigned\r\n\r\n${body}`);
+    const whole = await offload.verify?.({ ...input, message: unsigned });
+    assert.equal(whole?.results.dmarc, 'pass');
+    dns.queries.length = 0;
+    const feed = offload.feed?.('a@sender.test');
+    assert.ok(feed);
+    feed.push(unsigned.subarray(0, 60));
+    feed.push(unsigned.subarray(60));
+    // The thread's DNS cache has sender.test's answers by now: a new name shows the lookup starting before any check.
+    const fresh = Buffer.from(unsigned.toString('latin1').replaceAll('a@sender.test', 'a@other.test'), 'latin1');
+    const feed2 = offload.feed?.('a@other.test');
+    assert.ok(feed2);
+    feed2.push(fresh);
+    for (let i = 0; i < 200 && !dns.queries.some((q) => q.includes('_dmarc.other.test')); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(
+      dns.queries.some((q) => q.includes('_dmarc.other.test')),
+      'the header block fed started the DMARC lookup',
+    );
+    feed2.drop();
+    const fed = await offload.verify?.({ ...input, message: unsigned }, feed);
+    assert.ok(fed);
+    assert.deepEqual({ ...fed, message: undefined }, { ...whole, message: undefined });
+    assert.equal(fed.removed, 1);
+    assert.deepEqual(fed.message, whole?.message, 'the cleaned header block joined with the body');
+    assert.ok(Buffer.isBuffer(fed.message));
+    // No forged field: the message comes back as it was given (the same bytes, no copy).
+    const clean = unsigned.subarray(forged.length);
+    const feed3 = offload.feed?.('a@sender.test');
+    feed3?.push(clean);
+    const untouched = await offload.verify?.({ ...input, message: clean }, feed3);
+    assert.equal(untouched?.message, clean);
+    assert.equal(untouched?.removed, 0);
+  } finally {
+    await offload.close();
+    await dns.close();
+  }
+});
+
+test('a signed message whose fed body is not the one checked (another size): the header block will not do, the whole message is checked', {
+  timeout: 30_000,
+}, async () => {
+  const key = generateDkimKey('ed25519');
+  const dns = await startDnsServer(
+    new Map([
+      ['sender.test', { TXT: ['v=spf1 ip4:192.0.2.1 -all'] }],
+      ['s1._domainkey.sender.test', { TXT: [dkimRecord(key)] }],
+    ]),
+  );
+  const offload = startOffloadThread({
+    verify: { hostname: 'mx.example.test', dns: { servers: [dns.address], timeoutMs: 2000 }, dmarcReject: false, timeoutMs: 10_000 },
+  });
+  try {
+    const unsigned = `From: a@sender.test\r\nTo: b@example.test\r\nSubject: fed\r\n\r\n${'body\r\n'.repeat(50)}`;
+    const options = { signatureData: [{ signingDomain: 'sender.test', selector: 's1', privateKey: key, canonicalization: 'relaxed/simple' }] };
+    const signed = Buffer.from((await dkimSign(unsigned, options as Parameters<typeof dkimSign>[1])).signatures + unsigned);
+    const feed = offload.feed?.('a@sender.test');
+    assert.ok(feed);
+    feed.push(Buffer.concat([signed, Buffer.from('extra\r\n')]));
+    const verdict = await offload.verify?.({ ...input, message: signed }, feed);
+    assert.equal(verdict?.results.dkim, 'pass', 'verified whole: the body given, not the one fed');
+    assert.deepEqual(verdict?.message, signed);
+  } finally {
+    await offload.close();
+    await dns.close();
+  }
+});

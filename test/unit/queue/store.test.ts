@@ -130,3 +130,53 @@ test('RFC 8689: the tls_required flag goes with the message into its claimed job
     ['R', 'requiretls'],
   ]);
 });
+
+test('completeSoon: the outcomes of one tick in one transaction; a message delivered to every recipient at once is deleted outright', async () => {
+  const db = openDb(path.join(dir, 'soon'), MIGRATIONS_DIR);
+  const store = new QueueStore(db, retry);
+  await Promise.all([
+    store.enqueue(message('S1', ['a@example.test', 'b@example.test'])),
+    store.enqueue(message('S2', ['c@example.test'])),
+    store.enqueue(message('S3', ['d@example.test', 'e@example.test'])),
+  ]);
+  const jobs = new Map(store.claim('local', 1000, 10).map((j) => [j.queueId, j]));
+  const [s1, s2, s3] = ['S1', 'S2', 'S3'].map((id) => jobs.get(id));
+  assert.ok(s1 && s2 && s3);
+  const delivered = (job: typeof s1) => new Map(job.recipients.map((r) => [r.id, { kind: 'delivered' as const }]));
+  // complete() is the one-transaction-per-job path (completeSoon's fallback): not taken here.
+  let single = 0;
+  const complete = store.complete.bind(store);
+  store.complete = (...args) => (single++, complete(...args));
+  const [first, second, third] = await Promise.all([
+    store.completeSoon(s1, delivered(s1), 2000),
+    store.completeSoon(s2, delivered(s2), 2000),
+    store.completeSoon(s3, new Map([[s3.recipients[0]?.id ?? 0, { kind: 'delivered' as const }]]), 2000),
+  ]);
+  assert.equal(single, 0, 'one transaction for the three');
+  assert.equal(first?.queueId, 'S1');
+  assert.deepEqual(first?.failed, []);
+  assert.equal(second?.queueId, 'S2');
+  assert.equal(third, undefined, 'S3 has a recipient with no outcome (deferred): it stays');
+  const rows = db.prepare('SELECT message_id, state FROM recipients ORDER BY id').all();
+  assert.deepEqual(rows, [
+    { message_id: 'S3', state: 'delivered' },
+    { message_id: 'S3', state: 'queued' },
+  ]);
+  assert.deepEqual(db.prepare('SELECT id FROM messages').pluck().all(), ['S3']);
+  // A job whose writes fail (a value SQLite cannot bind) fails alone: the batch falls back to one transaction each.
+  await store.enqueue(message('S4', ['f@example.test']));
+  const again = new Map(store.claim('local', 1_000_000_000, 10).map((j) => [j.queueId, j]));
+  const [s3again, s4] = [again.get('S3'), again.get('S4')];
+  assert.ok(s3again && s4);
+  const unbindable = { kind: 'delivered' as const, detail: {} as unknown as string };
+  const results = await Promise.allSettled([
+    store.completeSoon(s4, delivered(s4), 3000),
+    store.completeSoon(s3again, new Map(s3again.recipients.map((r) => [r.id, unbindable])), 3000),
+  ]);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['fulfilled', 'rejected'],
+  );
+  assert.equal(single, 2, 'the batch failed, then each was tried alone');
+  assert.deepEqual(db.prepare('SELECT id FROM messages').pluck().all(), ['S3']);
+});
