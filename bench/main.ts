@@ -37,8 +37,8 @@ const USAGE = `usage: bench/bench [--quick] [--out FILE] [--only inbound,starttl
   --drain-messages  the memory section's queue drain (default 10000, --quick too: the target is for that size)
   --rounds     inbound and STARTTLS cases: runs of each side, alternating who goes first, added up (default 2)
   --profile    run the Sealpost daemons under node --cpu-prof, every process ([server] processes) and
-               thread (the offload thread); profiles and summaries go to DIR, and each inbound and
-               STARTTLS case is summarized per role (primary, session N, event loop, offload thread):
+               thread (checks, Maildir writers); profiles and summaries go to DIR, and each inbound and
+               STARTTLS case is summarized per role (primary, session N; event loop, checks, writers):
                the profile's busy ms/msg, /proc CPU ms/msg, self time grouped by kind of work
                (profiling slows Sealpost down: do not compare those figures)
   --processes  the Sealpost daemons run with [server] processes = N ("auto": one per CPU); default 1.

@@ -13,9 +13,11 @@ test('parseProfileName: pid and thread id of node --cpu-prof files; anything els
   assert.deepEqual(parseProfileName('CPU.20261202.170155.15816.1.002.cpuprofile'), { pid: 15816, threadId: 1 });
   assert.equal(parseProfileName('CPU.20261202.170155.15816.1.002.cpuprofile.txt'), undefined);
   assert.equal(parseProfileName('other.cpuprofile'), undefined);
-  assert.equal(threadLabel(0), 'event loop');
-  assert.equal(threadLabel(1), 'offload thread');
-  assert.equal(threadLabel(3), 'worker thread 3');
+  const ran = (url: string) => ({ nodes: [{ id: 1, callFrame: { functionName: 'f', url, lineNumber: 0 }, hitCount: 1 }] });
+  assert.equal(threadLabel(0, ran('file:///sealpost/src/main.ts')), 'event loop');
+  assert.equal(threadLabel(1, ran('file:///sealpost/src/offload/thread.ts')), 'offload thread');
+  assert.equal(threadLabel(1, ran('file:///sealpost/src/offload/writer-thread.ts')), 'Maildir writers', 'a writer started before the checks thread');
+  assert.equal(threadLabel(3, ran('file:///sealpost/dist/offload/writer-thread.js')), 'Maildir writers');
 });
 
 test('groupOf: by file; native frames by a telling name, else as their caller', () => {
@@ -118,8 +120,8 @@ test('formatCaseAcross: CPU per message over the tree, then per role its process
     title: 'accept (plain), C=20, 10240 B, 1000 messages',
     messages: 1000,
     roleCpu: {
-      'session 1': { processMs: 900, loopMs: 600, offloadMs: 200 },
-      primary: { processMs: 600, loopMs: 400, offloadMs: 0 },
+      'session 1': { processMs: 900, loopMs: 600, offloadMs: 200, writersMs: 0 },
+      primary: { processMs: 600, loopMs: 400, offloadMs: 0, writersMs: 0 },
     },
     groupCpuMs: 1600,
     profiles: {
@@ -145,7 +147,7 @@ test('acrossCases: the cases Sealpost ran on a named daemon, in case order, with
     drainMs: 1000,
     cpuMs: 300,
     ...(error ? { error } : {}),
-    notes: daemon ? { daemon, windows: [[0, 1]], roleCpuMs: { primary: { processMs: 100, loopMs: 80, offloadMs: 0 } } } : {},
+    notes: daemon ? { daemon, windows: [[0, 1]], roleCpuMs: { primary: { processMs: 100, loopMs: 80, offloadMs: 0, writersMs: 0 } } } : {},
   });
   const c = (label: string, sealpost: ReturnType<typeof side>, extra: Partial<CaseResult> = {}): CaseResult => ({
     scenario: 'inbound',
@@ -178,6 +180,6 @@ test('acrossCases: the cases Sealpost ran on a named daemon, in case order, with
     ['accept (plain), C=20, 10240 B, 100 messages', 'STARTTLS TLSv1.3, ECDSA P-256, C=20, 10240 B, 100 messages, [server] processes = 2'],
   );
   assert.equal(out[0]?.groupCpuMs, 300);
-  assert.deepEqual(out[0]?.roleCpu, { primary: { processMs: 100, loopMs: 80, offloadMs: 0 } });
+  assert.deepEqual(out[0]?.roleCpu, { primary: { processMs: 100, loopMs: 80, offloadMs: 0, writersMs: 0 } });
   assert.equal(out[0]?.profiles, undefined);
 });

@@ -154,7 +154,7 @@ test('processScaling: each [server] processes count’s rate over the first’s,
 });
 
 test('busiestLoopMs: the busiest event loop of any process, else the primary’s loopCpuMs', () => {
-  const roles = { primary: { processMs: 9, loopMs: 3, offloadMs: 1 }, 'session 1': { processMs: 9, loopMs: 7, offloadMs: 1 } };
+  const roles = { primary: { processMs: 9, loopMs: 3, offloadMs: 1, writersMs: 0 }, 'session 1': { processMs: 9, loopMs: 7, offloadMs: 1, writersMs: 0 } };
   assert.equal(busiestLoopMs({ messages: 1, drainMs: 1, cpuMs: 1, notes: { loopCpuMs: 3, roleCpuMs: roles } }), 7);
   assert.equal(busiestLoopMs({ messages: 1, drainMs: 1, cpuMs: 1, notes: { loopCpuMs: 3 } }), 3);
   assert.ok(Number.isNaN(busiestLoopMs({ messages: 1, drainMs: 1, cpuMs: 1 })));
