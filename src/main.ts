@@ -23,7 +23,7 @@ import { createDnssecResolver } from './dns/dnssec-resolver.ts';
 import { createNodeResolver } from './dns/node-resolver.ts';
 import { reverseLookup } from './dns/reverse.ts';
 import { describeProbe, probeValidation } from './dns/validation-probe.ts';
-import { createDnsblCheck } from './inbound/dnsbl-check.ts';
+import { createDnsblCheck, logDnsblProblems } from './inbound/dnsbl-check.ts';
 import { createInboundListener, listenerRoles } from './inbound/listener.ts';
 import { BodyBudget } from './inbound/memory-budget.ts';
 import type { InboundDeps } from './inbound/session.ts';
@@ -383,6 +383,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         },
       }),
     });
+    // A DNSBL zone that says our set-up is wrong: logged once, whichever process met it.
+    const dnsblProblems = logDnsblProblems(log);
     const inbound: Omit<InboundDeps, 'tls'> = {
       config,
       directory: () => directory,
@@ -395,7 +397,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       storage,
       sessionEnded: (end) => sessionStats.record(end),
       // Through the caching resolver: the lookup begun in the greeting pause and the one at onConnect share their queries.
-      ...(config.inbound.dnsbl.zones.length > 0 ? { dnsbl: createDnsblCheck(config.inbound.dnsbl, dnsResolver, log) } : {}),
+      ...(config.inbound.dnsbl.zones.length > 0 ? { dnsbl: createDnsblCheck(config.inbound.dnsbl, dnsResolver, dnsblProblems) } : {}),
     };
     // One guard for 587 and 465: a client cannot double its guesses by switching ports.
     const authenticate = createAuthenticator({
@@ -448,6 +450,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
             else if (n.kind === 'mail-event') metrics?.observe(n.event, n.fields as never);
             else if (n.kind === 'dns-answer')
               metrics?.dnsAnswer(n.type, n.answer === 'servfail' || n.answer === 'timeout' ? { kind: n.answer, detail: '' } : { kind: n.answer });
+            else if (n.kind === 'dnsbl-problem') dnsblProblems(n.problem);
             else {
               rspamdStats?.record(n.direction, n.action);
               metrics?.rspamd(n.direction, n.action);

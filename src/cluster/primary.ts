@@ -19,7 +19,7 @@ export interface SessionServices {
   left(role: Role, ip: string, process: number): void;
   /** A session process exited: every session it had counted is gone. */
   gone(process: number): void;
-  note(note: Extract<Note, { kind: 'session-ended' | 'rspamd' | 'mail-event' | 'dns-answer' }>): void;
+  note(note: Extract<Note, { kind: 'session-ended' | 'rspamd' | 'mail-event' | 'dns-answer' | 'dnsbl-problem' }>): void;
   /** The ACME certificates in force now, for a process that starts. */
   acme(): CertMaterial[];
   /** What every process shares: the TLS session ticket secret (tickets resume on any process). */

@@ -3,7 +3,7 @@
 // a message's body on the primary's side. Types and pure functions only.
 //
 //   session process → primary: calls (enqueue, authenticate, admit) answered by id; notes (listening,
-//                              session ended, rspamd verdict counted, a session left)
+//                              session ended, rspamd verdict counted, a session left, a DNSBL problem)
 //   primary → session process: answers, reload, ACME certificates, stop
 import path from 'node:path';
 import type { AuthOutcome, AuthRequest } from '../auth/authenticator.ts';
@@ -39,6 +39,8 @@ export type Note =
   | { kind: 'reloaded' }
   /** listen.metrics: a mail-log record of this process, for the primary's counts (log/log.ts observeMailEvents). */
   | { kind: 'mail-event'; event: MailEvent; fields: unknown }
+  /** A DNSBL zone's answer says the set-up is wrong (inbound/dnsbl-check.ts DnsblProblem): the primary logs it once for all. */
+  | { kind: 'dnsbl-problem'; problem: { zone: string; why: 'refused' | 'bad-answer'; answer?: string } }
   /** listen.metrics: a DNS query of this process that did not get records (its kind counted). */
   | { kind: 'dns-answer'; type: string; answer: 'nxdomain' | 'nodata' | 'servfail' | 'timeout' };
 

@@ -12,7 +12,7 @@ import { startQuietGc } from '../core/quiet-gc.ts';
 import { cachingResolver } from '../dns/cache.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import { reverseLookup } from '../dns/reverse.ts';
-import { createDnsblCheck } from '../inbound/dnsbl-check.ts';
+import { createDnsblCheck, oncePerZone } from '../inbound/dnsbl-check.ts';
 import { createInboundListener, type Listener, listenerRoles } from '../inbound/listener.ts';
 import { BodyBudget } from '../inbound/memory-budget.ts';
 import type { InboundDeps, ListenerRole } from '../inbound/session.ts';
@@ -162,7 +162,15 @@ export async function runSessionWorker(config: Config, deps: SessionWorkerDeps):
       admit: (ip) => rpc.call({ kind: 'admit', role, ip }),
       left: (ip) => note({ kind: 'left', role, ip }),
     }),
-    ...(config.inbound.dnsbl.zones.length > 0 ? { dnsbl: createDnsblCheck(config.inbound.dnsbl, dnsResolver, log) } : {}),
+    ...(config.inbound.dnsbl.zones.length > 0
+      ? {
+          dnsbl: createDnsblCheck(
+            config.inbound.dnsbl,
+            dnsResolver,
+            oncePerZone((problem) => note({ kind: 'dnsbl-problem', problem })),
+          ),
+        }
+      : {}),
   };
   // The primary holds the one AUTH guard: guesses count across processes and ports.
   const authenticate = (request: AuthRequest): Promise<AuthOutcome> => rpc.call({ kind: 'authenticate', request });

@@ -2,7 +2,8 @@
 // (caching) resolver, and with allow_domains the client's forward-confirmed reverse name (FCrDNS:
 // a PTR name whose A/AAAA records hold the address) beside them; the verdict is dnsbl.ts's. A
 // zone that answers "query refused" (Spamhaus's 127.255.255.x: our resolver is a public one) is a
-// configuration problem, logged once per zone for the life of the process, and counts as not
+// configuration problem, told once per zone (logDnsblProblems: logged once for the life of the
+// daemon; a session process tells the primary, which logs it once for all), and counts as not
 // listing anyone. allow_networks are never looked up.
 import type { DnsblConfig } from '../config/types.ts';
 import type { DnsAnswer } from '../dns/resolver.ts';
@@ -19,18 +20,41 @@ export interface DnsblResolver {
 
 export type DnsblCheck = (ip: string) => Promise<DnsblVerdict | { kind: 'allowed'; by: 'network' | 'domain'; name?: string }>;
 
-export function createDnsblCheck(config: DnsblConfig, resolver: DnsblResolver, log: Logger): DnsblCheck {
-  const allowed = networkMatcher(config.allowNetworks);
-  const reported = new Set<string>();
-  const report = (r: ZoneResult): void => {
-    if (r.kind !== 'unavailable' || r.why === 'temporary' || reported.has(r.zone)) return;
-    reported.add(r.zone);
+/** A zone's answer that says our set-up is wrong (not a listing, not a passing failure). */
+export interface DnsblProblem {
+  zone: string;
+  why: 'refused' | 'bad-answer';
+  answer?: string;
+}
+
+/** `tell`, once per zone: later problems of a zone told already are dropped. */
+export function oncePerZone(tell: (problem: DnsblProblem) => void): (problem: DnsblProblem) => void {
+  const told = new Set<string>();
+  return (problem) => {
+    if (told.has(problem.zone)) return;
+    told.add(problem.zone);
+    tell(problem);
+  };
+}
+
+/** Each zone's problem logged once, with the fix. */
+export function logDnsblProblems(log: Logger): (problem: DnsblProblem) => void {
+  return oncePerZone((p) =>
     log.error(
-      { event: 'daemon', problem: 'dnsbl', zone: r.zone, answer: r.answer, why: r.why },
-      r.why === 'refused'
-        ? `DNSBL ${r.zone} refuses our queries (answer ${r.answer}): it does not answer queries from public resolvers; run a local resolver (unbound) and set dns.servers to it; until then this zone lists no one`
-        : `DNSBL ${r.zone} answered ${r.answer}, outside 127.0.0.0/8: the resolver in dns.servers rewrites answers; use a local resolver; until then this zone lists no one`,
-    );
+      { event: 'daemon', problem: 'dnsbl', zone: p.zone, answer: p.answer, why: p.why },
+      p.why === 'refused'
+        ? `DNSBL ${p.zone} refuses our queries (answer ${p.answer}): it does not answer queries from public resolvers; run a local resolver (unbound) and set dns.servers to it; until then this zone lists no one`
+        : `DNSBL ${p.zone} answered ${p.answer}, outside 127.0.0.0/8: the resolver in dns.servers rewrites answers; use a local resolver; until then this zone lists no one`,
+    ),
+  );
+}
+
+/** `problems`: told each zone answer that says the set-up is wrong (logDnsblProblems, or a session process's note to the primary). */
+export function createDnsblCheck(config: DnsblConfig, resolver: DnsblResolver, problems: (problem: DnsblProblem) => void): DnsblCheck {
+  const allowed = networkMatcher(config.allowNetworks);
+  const report = (r: ZoneResult): void => {
+    if (r.kind !== 'unavailable' || r.why === 'temporary') return;
+    problems({ zone: r.zone, why: r.why, ...(r.answer !== undefined ? { answer: r.answer } : {}) });
   };
 
   const fcrdnsAllowed = async (ip: string): Promise<string | undefined> => {
