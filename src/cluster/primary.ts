@@ -113,7 +113,7 @@ export async function startSessionProcesses(count: number, services: SessionServ
       else if (call.kind === 'authenticate') {
         if (!services.authenticate) throw new Error('AUTH asked of a primary without submission listeners (a bug)');
         value = await services.authenticate(call.request);
-      } else if (call.kind === 'hello') value = { ticketSecret: services.ticketSecret } satisfies Hello;
+      } else if (call.kind === 'hello') value = { ticketSecret: services.ticketSecret, processes: count } satisfies Hello;
       else value = services.admit(call.role, call.ip, worker.id);
       send(worker, { t: 'answer', id, ok: true, value });
     } catch (err) {

@@ -74,6 +74,8 @@ export type Answer<C extends Call['kind']> = C extends 'enqueue'
 export interface Hello {
   /** 32 bytes: the TLS session ticket keys of every process derive from it (tls/ticket-keys.ts). */
   ticketSecret: Uint8Array;
+  /** How many session processes there are: each holds its share of limits.connections. */
+  processes: number;
 }
 
 /** A Buffer, or a Uint8Array that crossed the channel, as a Buffer (no copy). */

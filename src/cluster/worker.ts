@@ -161,6 +161,7 @@ export async function runSessionWorker(config: Config, deps: SessionWorkerDeps):
     sharedAdmission: (role) => ({
       admit: (ip) => rpc.call({ kind: 'admit', role, ip }),
       left: (ip) => note({ kind: 'left', role, ip }),
+      connections: Math.ceil(config.limits.connections / hello.processes),
     }),
     ...(config.inbound.dnsbl.zones.length > 0
       ? {

@@ -36,8 +36,10 @@ export type AnvilEvent =
  */
 export interface SharedAdmission {
   admit(ip: string): Promise<{ kind: 'accept' } | { kind: 'refuse'; limit: 'address' | 'network' | 'total' | 'rate' }>;
-  /** A session `admit` accepted has ended. */
+  /** A session `admit` accepted has ended (or is being closed to make room). */
   left(ip: string): void;
+  /** This process's share of limits.connections: its own table enters stress mode by it (the primary counts the total). */
+  connections: number;
 }
 
 export interface AnvilOptions {
@@ -145,8 +147,8 @@ export class Anvil {
     return ok;
   }
 
-  /** Closes the session stuck longest, if one may go (slow-clients.ts pickEviction). */
-  private makeRoom(): boolean {
+  /** Closes the session stuck longest, if one may go (slow-clients.ts pickEviction); false when none may. */
+  makeRoom(): boolean {
     const now = this.now();
     const byId = new Map<string, AnvilMember>();
     const candidates: EvictionCandidate[] = [];
@@ -172,7 +174,7 @@ export class Anvil {
   }
 
   private checkStress(): void {
-    const on = underStress(this.members.size, this.options.limits.connections, this.stressMode);
+    const on = underStress(this.members.size, this.options.shared?.connections ?? this.options.limits.connections, this.stressMode);
     if (on === this.stressMode) return;
     this.stressMode = on;
     this.options.report({ kind: 'stress', on, open: this.members.size, limit: this.options.limits.connections });

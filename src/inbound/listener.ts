@@ -50,6 +50,8 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
   const sessions = new Map<string, SessionState>();
   const trusted = networkMatcher(config.relay.networks);
   // Admission per address, per network and in total, stress mode, slow-client timeouts (anvil.ts).
+  // In a session process the primary counts the total across the processes (shared).
+  const shared = deps.sharedAdmission?.(role);
   const anvil = new Anvil({
     perMinute: submission ? 0 : config.limits.connectionsPerMinutePerIp,
     rateExempt: trusted,
@@ -61,7 +63,7 @@ export function createInboundListener(deps: InboundDeps, addresses: readonly Lis
     },
     now: deps.now,
     report: (event) => logAnvil(log, role, event),
-    ...(deps.sharedAdmission ? { shared: deps.sharedAdmission(role) } : {}),
+    ...(shared ? { shared } : {}),
   });
   let free: { bytes: number; at: number } | undefined;
   /** Set by close(): a session that finishes its message now is told 421 right after the reply. */

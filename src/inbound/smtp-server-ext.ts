@@ -126,19 +126,23 @@ class SealpostConnection extends SMTPConnection implements AnvilMember {
       if (!shared) return this.admitted();
       // Several session processes: the primary's table counts this client's sessions in all of them.
       const ip = this.remoteAddress;
-      shared.admit(ip).then(
-        (answer) => {
-          if (answer.kind === 'accept') {
-            if (this.ended) return shared.left(ip);
-            this.sharedHeld = true;
-            return this.admitted();
-          }
-          this.anvil.refusedShared(ip, answer.limit);
-          if (!this.ended) this.send(421, `4.7.0 ${this.name} ${REFUSALS[answer.limit]}`);
-        },
-        // The primary is going away (this process exits with it): no greeting.
-        () => undefined,
-      );
+      const ask = (retried: boolean): void =>
+        void shared.admit(ip).then(
+          (answer) => {
+            if (answer.kind === 'accept') {
+              if (this.ended) return shared.left(ip);
+              this.sharedHeld = true;
+              return this.admitted();
+            }
+            // Full across the processes: this one closes its session stuck longest, if one may go, and asks again.
+            if (answer.limit === 'total' && !retried && !this.ended && this.anvil.makeRoom()) return ask(true);
+            this.anvil.refusedShared(ip, answer.limit);
+            if (!this.ended) this.send(421, `4.7.0 ${this.name} ${REFUSALS[answer.limit]}`);
+          },
+          // The primary is going away (this process exits with it): no greeting.
+          () => undefined,
+        );
+      ask(false);
     });
   }
 
@@ -243,6 +247,8 @@ class SealpostConnection extends SMTPConnection implements AnvilMember {
 
   evict(): void {
     this.send(421, `4.7.0 ${this.name} Error: too many connections, closing the session idle longest`);
+    // Its place in the primary's table goes now, before the session that takes it is asked for there.
+    this.releaseShared();
   }
 
   /** Arms the deadline timer if the deadline is now earlier than the one armed (a later one is found when it fires). */
@@ -308,6 +314,10 @@ class SealpostConnection extends SMTPConnection implements AnvilMember {
     this.armedFor = Number.NEGATIVE_INFINITY;
     this.anvil.leave(this);
     this.ended = true;
+    this.releaseShared();
+  }
+
+  private releaseShared(): void {
     if (this.sharedHeld) this.anvil.shared?.left(this.remoteAddress);
     this.sharedHeld = false;
   }
