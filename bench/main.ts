@@ -21,7 +21,7 @@ import { acrossCases, formatCaseAcross, type ProfiledDaemon } from './profiles.t
 import { addUp, type BenchReport, type CaseResult, formatTable, type SideFigures, TLS_KEYS, type TlsKey } from './report.ts';
 import { roleCpuSince } from './roles.ts';
 import { idleMemory, inboundPlain, inboundTls, largeMessages, outbound, type Shape, type Target } from './scenarios.ts';
-import { SEALPOST_DOMAIN, SEALPOST_MAILBOX, type SealpostDaemon, startSealpost } from './sealpost.ts';
+import { SEALPOST_DOMAIN, SEALPOST_MAILBOX, type SealpostDaemon, type SealpostOptions, startSealpost } from './sealpost.ts';
 
 const USAGE = `usage: bench/bench [--quick] [--out FILE] [--only inbound,starttls,outbound,memory]
                     [--peers postfix,exim,opensmtpd,chasquid,haraka] [--cpus N]
@@ -440,6 +440,24 @@ async function main(): Promise<number> {
     // Sealpost's outbound port is fixed per daemon; Postfix's relayhost too: one sink port each.
     const sealpostSink = await freePort();
     const postfixSink = await freePort();
+    /**
+     * A receiving Sealpost of the inbound and STARTTLS cases, named `name`: with --profile its
+     * profiles go to DIR/name, and its processes are named by role for the per-role summaries.
+     */
+    const startInbound = async (name: string, options: Pick<SealpostOptions, 'cert' | 'authChecks' | 'processes'>): Promise<SealpostDaemon> => {
+      const d = await startSealpost(cleanup, root, {
+        dir: path.join(work, `sealpost-${name}`),
+        port: await freePort(),
+        dns: dns.address,
+        sinkPort: sealpostSink,
+        relay: false,
+        ...daemon,
+        ...options,
+        ...(nodeOptions(name) ? { nodeOptions: nodeOptions(name) } : {}),
+      });
+      daemons.set(name, { roles: () => d.roles(), ...(profileDir ? { profileDir: path.join(profileDir, name) } : {}) });
+      return d;
+    };
 
     // The other peers, each started once for the run: receiving for its own domain, relaying to its own sink port.
     let peers = new Map<PeerName, RunningPeer>();
@@ -454,17 +472,7 @@ async function main(): Promise<number> {
 
     if (only.has('inbound') || only.has('starttls')) {
       say('starting Sealpost and a receiving Postfix (Maildir delivery on both)');
-      const sealpost = await startSealpost(cleanup, root, {
-        dir: path.join(work, 'sealpost-in'),
-        port: await freePort(),
-        dns: dns.address,
-        sinkPort: sealpostSink,
-        relay: false,
-        cert: certFiles,
-        ...daemon,
-        ...(nodeOptions('inbound') ? { nodeOptions: nodeOptions('inbound') } : {}),
-      });
-      daemons.set('inbound', { roles: () => sealpost.roles(), ...(profileDir ? { profileDir: path.join(profileDir, 'inbound') } : {}) });
+      const sealpost = await startInbound('inbound', { cert: certFiles });
       const postfix = await startReceivingPostfix(cleanup, await freePort(), certFiles);
       const s = sealpostTarget(sealpost, groupFor('sealpost'));
       const pf = postfixTarget(postfix, groupFor('postfix'));
@@ -497,17 +505,7 @@ async function main(): Promise<number> {
           const shape = busiest as Shape;
           const name = `inbound-processes-${n}`;
           say(`starting Sealpost with [server] processes = ${n}`);
-          const other = await startSealpost(cleanup, root, {
-            dir: path.join(work, `sealpost-${name}`),
-            port: await freePort(),
-            dns: dns.address,
-            sinkPort: sealpostSink,
-            relay: false,
-            cert: certFiles,
-            processes: n,
-            ...(nodeOptions(name) ? { nodeOptions: nodeOptions(name) } : {}),
-          });
-          daemons.set(name, { roles: () => other.roles(), ...(profileDir ? { profileDir: path.join(profileDir, name) } : {}) });
+          const other = await startInbound(name, { cert: certFiles, processes: n });
           const t = sealpostTarget(other, groupFor('sealpost'));
           const r = await inRounds(p.rounds, {
             sealpost: () => across(name, other, () => inboundPlain(root, t, shape)),
@@ -527,17 +525,7 @@ async function main(): Promise<number> {
               ? { sealpost, postfix, s, pf }
               : await (async () => {
                   say(`starting Sealpost and a receiving Postfix with the ${key} certificate`);
-                  const sp = await startSealpost(cleanup, root, {
-                    dir: path.join(work, `sealpost-${name}`),
-                    port: await freePort(),
-                    dns: dns.address,
-                    sinkPort: sealpostSink,
-                    relay: false,
-                    cert: certs[key],
-                    ...daemon,
-                    ...(nodeOptions(name) ? { nodeOptions: nodeOptions(name) } : {}),
-                  });
-                  daemons.set(name, { roles: () => sp.roles(), ...(profileDir ? { profileDir: path.join(profileDir, name) } : {}) });
+                  const sp = await startInbound(name, { cert: certs[key] });
                   const px = await startReceivingPostfix(cleanup, await freePort(), certs[key]);
                   return { sealpost: sp, postfix: px, s: sealpostTarget(sp, groupFor('sealpost')), pf: postfixTarget(px, groupFor('postfix')) };
                 })();
@@ -572,17 +560,7 @@ async function main(): Promise<number> {
       // Sealpost doing the work Postfix does (it has no such checks without milters).
       const like = p.inbound.at(-1);
       if (only.has('inbound') && like) {
-        const plain = await startSealpost(cleanup, root, {
-          dir: path.join(work, 'sealpost-in-nochecks'),
-          port: await freePort(),
-          dns: dns.address,
-          sinkPort: sealpostSink,
-          relay: false,
-          authChecks: false,
-          ...daemon,
-          ...(nodeOptions('inbound-nochecks') ? { nodeOptions: nodeOptions('inbound-nochecks') } : {}),
-        });
-        daemons.set('inbound-nochecks', { roles: () => plain.roles(), ...(profileDir ? { profileDir: path.join(profileDir, 'inbound-nochecks') } : {}) });
+        const plain = await startInbound('inbound-nochecks', { authChecks: false });
         const quiet = sealpostTarget(plain, groupFor('sealpost'));
         const r = await inRounds(p.rounds, {
           sealpost: () => across('inbound-nochecks', plain, () => inboundPlain(root, quiet, like)),
