@@ -12,11 +12,14 @@ const forged = 'Authentication-Results: mx.example.test; spf=pass smtp.mailfrom=
 const message = Buffer.from(`${forged}From: a@sender.test\r\nTo: b@example.test\r\nSubject: hi\r\n\r\nbody\r\n`);
 const input = { message, ip: '192.0.2.1', helo: 'mail.sender.test', sender: 'a@sender.test' };
 
+/** A checks thread on the test's DNS server, as the daemon starts it; `timeoutMs`: the checks' own bound. */
+function checksThread(dns: string, timeoutMs: number, dmarcReject = false) {
+  return startOffloadThread({ verify: { hostname: 'mx.example.test', dns: { servers: [dns], timeoutMs: 2000 }, dmarcReject, timeoutMs } });
+}
+
 test('the thread checks a message with its own resolver: SPF from the DNS it is given, our forged field removed', { timeout: 15_000 }, async () => {
   const dns = await startDnsServer(new Map([['sender.test', { TXT: ['v=spf1 ip4:192.0.2.1 -all'] }]]));
-  const offload = startOffloadThread({
-    verify: { hostname: 'mx.example.test', dns: { servers: [dns.address], timeoutMs: 2000 }, dmarcReject: false, timeoutMs: 5000 },
-  });
+  const offload = checksThread(dns.address, 5000);
   try {
     const verdict = await offload.verify?.(input);
     assert.ok(verdict);
@@ -50,9 +53,7 @@ test('a thread that is gone gives "none" with our forged field still removed', {
 
 test('SPF alone through the thread, then handed back with the message: the verdict carries it, no second evaluation', { timeout: 15_000 }, async () => {
   const dns = await startDnsServer(new Map([['sender.test', { TXT: ['v=spf1 ip4:192.0.2.1 -all'] }]]));
-  const offload = startOffloadThread({
-    verify: { hostname: 'mx.example.test', dns: { servers: [dns.address], timeoutMs: 2000 }, dmarcReject: false, timeoutMs: 5000 },
-  });
+  const offload = checksThread(dns.address, 5000);
   try {
     const spf = await offload.spf?.({ ip: input.ip, helo: input.helo, sender: input.sender });
     assert.equal(spf?.status.result, 'pass');
@@ -102,9 +103,7 @@ test('a body fed as it arrives is hashed in the thread: its check uses those has
       ['_dmarc.sender.test', { TXT: ['v=DMARC1; p=reject'] }],
     ]),
   );
-  const offload = startOffloadThread({
-    verify: { hostname: 'mx.example.test', dns: { servers: [dns.address], timeoutMs: 2000 }, dmarcReject: false, timeoutMs: 10_000 },
-  });
+  const offload = checksThread(dns.address, 10_000);
   try {
     const unsigned = `From: a@sender.test\r\nTo: b@example.test\r\nSubject: fed\r\nMessage-ID: <f1@x>\r\n\r\n${'.line of the body\r\n'.repeat(300)}`;
     const options = { signatureData: [{ signingDomain: 'sender.test', selector: 's1', privateKey: key, canonicalization: 'relaxed/simple' }] };
@@ -143,9 +142,7 @@ test('a large body fed as it arrives waits for the thread (push false, then onDr
 }, async () => {
   const key = generateDkimKey('ed25519');
   const dns = await startDnsServer(new Map([['s1._domainkey.sender.test', { TXT: [dkimRecord(key)] }]]));
-  const offload = startOffloadThread({
-    verify: { hostname: 'mx.example.test', dns: { servers: [dns.address], timeoutMs: 2000 }, dmarcReject: false, timeoutMs: 30_000 },
-  });
+  const offload = checksThread(dns.address, 30_000);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-feed-'));
   try {
     const unsigned = `From: a@sender.test\r\nTo: b@example.test\r\nSubject: large\r\n\r\n${`${'y'.repeat(78)}\r\n`.repeat(40_000)}`;
@@ -187,9 +184,7 @@ test('a fed unsigned message: its header block starts the DMARC lookup as it arr
       ['_dmarc.sender.test', { TXT: ['v=DMARC1; p=reject'] }],
     ]),
   );
-  const offload = startOffloadThread({
-    verify: { hostname: 'mx.example.test', dns: { servers: [dns.address], timeoutMs: 2000 }, dmarcReject: true, timeoutMs: 10_000 },
-  });
+  const offload = checksThread(dns.address, 10_000, true);
   try {
     const body = '.line of the body\r\n'.repeat(300);
     const unsigned = Buffer.from(`${forged}From: a@sender.test\r\nTo: b@example.test\r\nSubject: unsigned\r\n\r\n${body}`);
@@ -240,9 +235,7 @@ test('a signed message whose fed body is not the one checked (another size): the
       ['s1._domainkey.sender.test', { TXT: [dkimRecord(key)] }],
     ]),
   );
-  const offload = startOffloadThread({
-    verify: { hostname: 'mx.example.test', dns: { servers: [dns.address], timeoutMs: 2000 }, dmarcReject: false, timeoutMs: 10_000 },
-  });
+  const offload = checksThread(dns.address, 10_000);
   try {
     const unsigned = `From: a@sender.test\r\nTo: b@example.test\r\nSubject: fed\r\n\r\n${'body\r\n'.repeat(50)}`;
     const options = { signatureData: [{ signingDomain: 'sender.test', selector: 's1', privateKey: key, canonicalization: 'relaxed/simple' }] };
