@@ -5,9 +5,10 @@
 // that dies, and stops them all first at shutdown. Side effects: child processes, logs.
 import cluster, { type Worker } from 'node:cluster';
 import type { ListenAddress } from '../config/types.ts';
+import { toWireError } from '../core/wire-error.ts';
 import { type Logger, mailLog } from '../log/log.ts';
 import type { CertMaterial } from '../tls/material.ts';
-import { type Admission, type Call, callError, type Hello, type Note, type Role, type ToPrimary, type ToWorker } from './protocol.ts';
+import type { Admission, Call, Hello, Note, Role, ToPrimary, ToWorker } from './protocol.ts';
 
 /** What the primary does for its session processes (main.ts gives its queue store, guard, counters). */
 export interface SessionServices {
@@ -117,7 +118,7 @@ export async function startSessionProcesses(count: number, services: SessionServ
       else value = services.admit(call.role, call.ip, worker.id);
       send(worker, { t: 'answer', id, ok: true, value });
     } catch (err) {
-      send(worker, { t: 'answer', id, ok: false, error: callError(err) });
+      send(worker, { t: 'answer', id, ok: false, error: toWireError(err) });
     }
   }
 

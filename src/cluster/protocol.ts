@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { AuthOutcome, AuthRequest } from '../auth/authenticator.ts';
 import type { ListenAddress } from '../config/types.ts';
 import type { MessageBody } from '../core/body.ts';
+import type { WireError } from '../core/wire-error.ts';
 import type { MailEvent } from '../log/log.ts';
 import type { NewMessage } from '../queue/message.ts';
 import type { ScanDirection } from '../rspamd/verdict.ts';
@@ -46,11 +47,9 @@ export type Note =
 
 export type ToPrimary = { t: 'call'; id: number; call: Call } | { t: 'note'; note: Note };
 
-export type CallError = { message: string; code?: string };
-
 export type ToWorker =
   | { t: 'answer'; id: number; ok: true; value: unknown }
-  | { t: 'answer'; id: number; ok: false; error: CallError }
+  | { t: 'answer'; id: number; ok: false; error: WireError }
   /** SIGHUP reached the primary: read the config file and the certificate files again. */
   | { t: 'reload' }
   /** The ACME certificates now in force (the whole set; [] = none). */
@@ -91,10 +90,4 @@ export function reviveBody(body: MessageBody | Uint8Array, spoolDir: string): Me
   if (body instanceof Uint8Array) return asBuffer(body);
   if (path.dirname(body.file) !== spoolDir || path.basename(body.file).startsWith('.')) return undefined;
   return { ...body, prefix: asBuffer(body.prefix) };
-}
-
-/** An error thrown in the primary, as the session process rethrows it (its code kept: a storage fault stays one). */
-export function callError(err: unknown): CallError {
-  const code = (err as { code?: unknown } | null)?.code;
-  return { message: err instanceof Error ? err.message : String(err), ...(typeof code === 'string' ? { code } : {}) };
 }

@@ -9,6 +9,7 @@ import type { AuthOutcome, AuthRequest } from '../auth/authenticator.ts';
 import { applyReloadable, logReload, readReload } from '../config/reload.ts';
 import type { Config, ListenAddress } from '../config/types.ts';
 import { startQuietGc } from '../core/quiet-gc.ts';
+import { fromWireError } from '../core/wire-error.ts';
 import { cachingResolver } from '../dns/cache.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import { reverseLookup } from '../dns/reverse.ts';
@@ -61,7 +62,7 @@ function caller(channel: PrimaryChannel): { call<C extends Call>(c: C): Promise<
       if (!p) return;
       pending.delete(m.id);
       if (m.ok) p.resolve(m.value);
-      else p.reject(Object.assign(new Error(m.error.message), m.error.code ? { code: m.error.code } : {}));
+      else p.reject(fromWireError(m.error));
     },
   };
 }

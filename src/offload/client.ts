@@ -14,6 +14,7 @@
 // go) or an ARC seal is asked for.
 import { Worker } from 'node:worker_threads';
 import { bodyHead, bodySize, isSpooled, type MessageBody, withHead } from '../core/body.ts';
+import { fromWireError, type WireError } from '../core/wire-error.ts';
 import type { NodeResolverOptions } from '../dns/node-resolver.ts';
 import { checksFailed } from '../mailauth/results.ts';
 import { readBody } from '../mailauth/signatures.ts';
@@ -70,7 +71,7 @@ export interface DnsFailure {
   kind: 'servfail' | 'timeout';
 }
 
-export type Answer = { id: number; dnsFailures?: DnsFailure[] } & ({ ok: true; value: unknown } | { ok: false; error: { message: string; code?: string } });
+export type Answer = { id: number; dnsFailures?: DnsFailure[] } & ({ ok: true; value: unknown } | { ok: false; error: WireError });
 
 export interface Offload {
   /** Present when the thread was started with VerifySettings; `feed`: the body of this message as it arrived (feed()). */
@@ -117,7 +118,7 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}, o
     waiting.delete(answer.id);
     if (waiting.size === 0) worker.unref();
     if (answer.ok) w.resolve(answer.value);
-    else w.reject(Object.assign(new Error(answer.error.message), answer.error.code ? { code: answer.error.code } : {}));
+    else w.reject(fromWireError(answer.error));
   });
   worker.on('error', (err) => failAll(new Error(`the offload thread failed: ${err.message}`)));
   worker.on('exit', (code) => failAll(new Error(`the offload thread exited (code ${code})`)));

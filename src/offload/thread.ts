@@ -10,6 +10,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { bodyHead } from '../core/body.ts';
 import { startQuietGc } from '../core/quiet-gc.ts';
+import { toWireError } from '../core/wire-error.ts';
 import { cachingResolver } from '../dns/cache.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
 import { type DnsAnswer, isTemporary } from '../dns/resolver.ts';
@@ -62,8 +63,7 @@ port.on('message', (request: Request) => {
   }
   handle(request, streamed).then(
     ({ value, transfer }) => port.postMessage({ id: request.id, ok: true, value, ...failures() } satisfies Answer, transfer),
-    (err: NodeJS.ErrnoException) =>
-      port.postMessage({ id: request.id, ok: false, error: { message: err.message, ...(err.code ? { code: err.code } : {}) }, ...failures() } satisfies Answer),
+    (err: unknown) => port.postMessage({ id: request.id, ok: false, error: toWireError(err), ...failures() } satisfies Answer),
   );
 });
 

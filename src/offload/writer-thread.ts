@@ -5,6 +5,7 @@
 // (quiet-gc.ts: this thread has its own V8 heap and event loop).
 import { parentPort } from 'node:worker_threads';
 import { startQuietGc } from '../core/quiet-gc.ts';
+import { toWireError } from '../core/wire-error.ts';
 import { createMaildirWriter } from '../local/maildir.ts';
 import type { WriteAnswer, WriteRequest } from './writers.ts';
 
@@ -16,7 +17,6 @@ startQuietGc();
 port.on('message', (request: WriteRequest) => {
   write(request.dir, request.name, request.parts).then(
     (value) => port.postMessage({ id: request.id, ok: true, value } satisfies WriteAnswer),
-    (err: NodeJS.ErrnoException) =>
-      port.postMessage({ id: request.id, ok: false, error: { message: err.message, ...(err.code ? { code: err.code } : {}) } } satisfies WriteAnswer),
+    (err: unknown) => port.postMessage({ id: request.id, ok: false, error: toWireError(err) } satisfies WriteAnswer),
   );
 });

@@ -22,6 +22,7 @@
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { mallocTrim } from '../core/malloc-trim.ts';
+import { fromWireError, type WireError } from '../core/wire-error.ts';
 import type { MaildirPart, MaildirWrite } from '../local/maildir.ts';
 import { exact, threadEntry } from './threads.ts';
 
@@ -34,7 +35,7 @@ export interface WriteRequest {
 }
 
 /** A thread's answer to one write: the writer's value, or its error with the file system's code. */
-export type WriteAnswer = { id: number } & ({ ok: true; value: 'written' | 'exists' } | { ok: false; error: { message: string; code?: string } });
+export type WriteAnswer = { id: number } & ({ ok: true; value: 'written' | 'exists' } | { ok: false; error: WireError });
 
 /** An idle thread ends after this while another runs (ms). */
 export const EXTRA_IDLE_MS = 5000;
@@ -180,7 +181,7 @@ export function startMaildirWriters(o: MaildirWritersOptions): MaildirWriters {
       if (!w) return;
       t.waiting.delete(answer.id);
       if (answer.ok) w.resolve(answer.value);
-      else w.reject(Object.assign(new Error(answer.error.message), answer.error.code ? { code: answer.error.code } : {}));
+      else w.reject(fromWireError(answer.error));
       if (t.waiting.size === 0) idle(t);
     });
     worker.on('error', (err) => {

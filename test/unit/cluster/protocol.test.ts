@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { callError, reviveBody } from '../../../src/cluster/protocol.ts';
+import { reviveBody } from '../../../src/cluster/protocol.ts';
 
 test('a body that crossed the channel becomes a Buffer again; a spool file outside the spool is refused', () => {
   const bytes = new Uint8Array(Buffer.from('xxhello')).subarray(2);
@@ -13,9 +13,4 @@ test('a body that crossed the channel becomes a Buffer again; a spool file outsi
   assert.equal(back.file, '/data/spool/ABC');
   assert.equal(reviveBody({ ...spooled, file: '/etc/passwd' }, '/data/spool'), undefined);
   assert.equal(reviveBody({ ...spooled, file: '/data/spool/../x' }, '/data/spool'), undefined);
-});
-
-test('an error keeps its code across the channel (a storage fault stays one)', () => {
-  assert.deepEqual(callError(Object.assign(new Error('disk full'), { code: 'SQLITE_FULL' })), { message: 'disk full', code: 'SQLITE_FULL' });
-  assert.deepEqual(callError('odd'), { message: 'odd' });
 });
