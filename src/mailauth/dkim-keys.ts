@@ -69,13 +69,18 @@ export function installDkimKeyCache(options: { max?: number } = {}): KeyCounts {
 /** A per-message cache (as mailauth's) in front of mailauth's own, answering from parsed keys when the record is known. */
 function reusing(inner: KeyCache, parsedKeys: ParsedKeys, counts: KeyCounts): KeyCache {
   const asked = new Map<string, Promise<KeyAnswer>>();
-  const lookup = async (type: string, name: string, minBitLength: number | undefined, options: { strict?: boolean; hashAlgo?: string }): Promise<KeyAnswer> => {
-    const question = [type, !!options.strict, minBitLength ?? '', options.hashAlgo ?? ''].join(':');
+  const lookup = async (
+    question: string,
+    type: string,
+    name: string,
+    minBitLength: number | undefined,
+    options: { strict?: boolean; hashAlgo?: string },
+  ): Promise<KeyAnswer> => {
     const rr = /^[\x21-\x7e]+$/.test(name) ? await recordText(inner.resolver, name) : undefined;
     const known = rr === undefined ? undefined : parsedKeys.get(`${question}:${rr}`);
     if (known) {
       counts.reused++;
-      return { ...known, warnings: [...(known.warnings ?? [])] };
+      return copied(known);
     }
     const answer = await inner.get(type, name, minBitLength, options);
     counts.parsed++;
@@ -84,21 +89,28 @@ function reusing(inner: KeyCache, parsedKeys: ParsedKeys, counts: KeyCounts): Ke
     const made = { ...answer, publicKey: key };
     // The record mailauth read (it asked just now): the same text next time gives this answer.
     parsedKeys.set(`${question}:${answer.rr}`, made);
-    return { ...made, warnings: [...(made.warnings ?? [])] };
+    return copied(made);
   };
   return {
     resolver: inner.resolver,
     get(type, name, minBitLength, options = {}) {
-      const id = [type, !!options.strict, minBitLength ?? '', options.hashAlgo ?? '', name].join(':');
+      // The same question of another name is another lookup; of the same record text, the same answer.
+      const question = [type, !!options.strict, minBitLength ?? '', options.hashAlgo ?? ''].join(':');
+      const id = `${question}:${name}`;
       let answer = asked.get(id);
       if (!answer) {
-        answer = lookup(type, name, minBitLength, options);
+        answer = lookup(question, type, name, minBitLength, options);
         answer.catch(() => false); // as mailauth's: every caller that awaits it still gets the error
         asked.set(id, answer);
       }
       return answer;
     },
   };
+}
+
+/** An answer given out: its warnings a list of its own (mailauth's callers may add to them). */
+function copied(answer: KeyAnswer): KeyAnswer {
+  return { ...answer, warnings: [...(answer.warnings ?? [])] };
 }
 
 /** The key record as mailauth reads it (the first TXT record, its strings joined, white space removed); undefined when there is none. */
