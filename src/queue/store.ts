@@ -47,12 +47,16 @@ interface Pending {
   jobs?: { transport: Transport; job: DeliveryJob }[];
 }
 
-/** A job's outcomes waiting for the tick's transaction (completeSoon). */
-interface PendingOutcome {
+/** A job's outcomes, to be recorded (complete, completeSoon). */
+interface JobOutcome {
   job: DeliveryJob;
   outcomes: ReadonlyMap<number, Outcome>;
   now: number;
   options: CompleteOptions;
+}
+
+/** A job's outcomes waiting for the tick's transaction (completeSoon). */
+interface PendingOutcome extends JobOutcome {
   resolve: (finished: Finished | undefined) => void;
   reject: (err: Error) => void;
 }
@@ -154,10 +158,7 @@ export class QueueStore {
         for (const p of batch) p.jobs = this.insert(p.message, [...(p.takers?.keys() ?? [])]);
       }),
       claim: db.transaction((transport: Transport, now: number, limit: number) => this.claimNow(transport, now, limit)),
-      complete: db.transaction((job: DeliveryJob, outcomes: ReadonlyMap<number, Outcome>, now: number, options: CompleteOptions, notices: NewMessage[]) =>
-        this.completeNow(job, outcomes, now, options, notices),
-      ),
-      completeAll: db.transaction((batch: readonly PendingOutcome[], notices: NewMessage[]) =>
+      completeAll: db.transaction((batch: readonly JobOutcome[], notices: NewMessage[]) =>
         batch.map((p) => this.completeNow(p.job, p.outcomes, p.now, p.options, notices)),
       ),
     };
@@ -293,14 +294,21 @@ export class QueueStore {
    * the same transaction, so a crash neither loses one nor sends one twice.
    */
   complete(job: DeliveryJob, outcomes: ReadonlyMap<number, Outcome>, now: number, options: CompleteOptions = {}): Finished | undefined {
+    return this.completeAll([{ job, outcomes, now, options }])[0];
+  }
+
+  /** The outcomes of these jobs in one transaction; what finished, job by job. */
+  private completeAll(batch: readonly JobOutcome[]): (Finished | undefined)[] {
     const notices: NewMessage[] = [];
     // No fsync: an outcome lost in a power failure means the delivery is made again (at least
     // once; Maildir delivery finds its file and stops). Keeps the disk off the event loop.
-    const finished = this.withoutSync(() => this.transactions.complete.immediate(job, outcomes, now, options, notices));
+    const results = this.withoutSync(() => this.transactions.completeAll.immediate(batch, notices));
     this.handoff.notify(notices.flatMap((n) => n.recipients.map((r) => r.transport)));
-    // The row is gone: its spool file goes too (a crash before this leaves an orphan, swept at start).
-    if (finished && isSpooled(job.body)) void this.spool.remove(path.basename(job.body.file)).catch(() => undefined);
-    return finished;
+    // A row gone: its spool file goes too (a crash before this leaves an orphan, swept at start).
+    for (const [i, { job }] of batch.entries()) {
+      if (results[i] && isSpooled(job.body)) void this.spool.remove(path.basename(job.body.file)).catch(() => undefined);
+    }
+    return results;
   }
 
   /**
@@ -317,10 +325,9 @@ export class QueueStore {
   private completePending(): void {
     const batch = this.outcomes;
     this.outcomes = [];
-    const notices: NewMessage[] = [];
     let results: (Finished | undefined)[];
     try {
-      results = this.withoutSync(() => this.transactions.completeAll.immediate(batch, notices));
+      results = this.completeAll(batch);
     } catch {
       for (const p of batch) {
         try {
@@ -331,12 +338,7 @@ export class QueueStore {
       }
       return;
     }
-    this.handoff.notify(notices.flatMap((n) => n.recipients.map((r) => r.transport)));
-    for (const [i, p] of batch.entries()) {
-      const finished = results[i];
-      if (finished && isSpooled(p.job.body)) void this.spool.remove(path.basename(p.job.body.file)).catch(() => undefined);
-      p.resolve(finished);
-    }
+    for (const [i, p] of batch.entries()) p.resolve(results[i]);
   }
 
   private completeNow(
