@@ -123,9 +123,7 @@ function loadOf(t: WriterThread, now: number): WriterLoad {
   if (!t.sample) t.sample = { at: now, elu: performance.eventLoopUtilization() };
   else if (now - t.sample.at >= SAMPLE_MS) {
     const elu = performance.eventLoopUtilization();
-    const active = elu.active - t.sample.elu.active;
-    const all = active + elu.idle - t.sample.elu.idle;
-    t.utilization = all > 0 ? active / all : 0;
+    t.utilization = performance.eventLoopUtilization(elu, t.sample.elu).utilization;
     t.sample = { at: now, elu };
   }
   return { inFlight: t.waiting.size, utilization: t.utilization };
