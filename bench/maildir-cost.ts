@@ -7,11 +7,12 @@
 // at which the busiest thread would be saturated (messages ÷ its CPU seconds).
 //   node bench/maildir-cost.ts [--messages 2000] [--size 10240] [--threads 1,2,4] [--rounds 2]
 //                              [--mailboxes 1] [--in-flight 20] [--dir DIR]
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startMaildirWriters } from '../src/offload/writers.ts';
+import { threadsOf } from './proc.ts';
 
 const { values } = parseArgs({
   options: {
@@ -30,24 +31,9 @@ const COUNTS = values.threads.split(',').map(Number);
 const ROUNDS = Number(values.rounds);
 const MAILBOXES = Number(values.mailboxes);
 const IN_FLIGHT = Number(values['in-flight']);
-/** USER_HZ: the unit of /proc's utime and stime (100 on Linux x86-64 and arm64). */
-const TICKS_PER_S = 100;
-
-/** CPU milliseconds (user + system) of each thread of this process, by thread id, with its name. */
-function threadCpu(): Map<string, { name: string; ms: number }> {
-  const out = new Map<string, { name: string; ms: number }>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
-      const name = readFileSync(`/proc/self/task/${tid}/comm`, 'latin1').trim();
-      // Fields after "(comm) ": state is field 3, utime 14, stime 15.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(tid, { name, ms: ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_S });
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return out;
+/** CPU milliseconds (user + system) of each thread of this process, by thread id, with its name (proc.ts). */
+function threadCpu(): Map<number, { name: string; ms: number }> {
+  return new Map((threadsOf(process.pid) ?? []).map((t) => [t.tid, { name: t.name, ms: t.cpuMs }]));
 }
 
 interface Figures {

@@ -194,7 +194,7 @@ export function treeCpuMs(pid: number): number {
 
 export interface ThreadSample {
   tid: number;
-  /** /proc/PID/task/TID/comm: Node names its threads "MainThread" (the event loop) and "WorkerThread" (a worker_threads Worker). */
+  /** /proc/PID/task/TID/comm: "MainThread" (the event loop), a worker thread's name ("inbound-checks", "maildir-writer"; "WorkerThread" unnamed), "libuv-worker" … */
   name: string;
   cpuMs: number;
 }
@@ -219,6 +219,17 @@ function readThread(pid: number, tid: number): ThreadSample | undefined {
   }
 }
 
+/** The threads of process `pid` with their CPU time (one that ends meanwhile is left out); undefined when the process is gone. */
+export function threadsOf(pid: number): ThreadSample[] | undefined {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  return tids.flatMap((t) => readThread(pid, Number(t)) ?? []);
+}
+
 /** Every process of `pid`'s tree with its threads' CPU time: the figures bench/roles.ts assigns to roles. */
 export function sampleTree(pid: number): ProcessSample[] {
   const out: ProcessSample[] = [];
@@ -232,13 +243,8 @@ export function sampleTree(pid: number): ProcessSample[] {
     const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
     if (f[0] === 'Z') continue;
     const n = (i: number) => Number(f[i] ?? 0);
-    let tids: string[] = [];
-    try {
-      tids = readdirSync(`/proc/${p}/task`);
-    } catch {
-      continue;
-    }
-    const threads = tids.flatMap((t) => readThread(p, Number(t)) ?? []);
+    const threads = threadsOf(p);
+    if (!threads) continue;
     out.push({ pid: p, ppid: n(1), cpuMs: (n(11) + n(12) + n(13) + n(14)) * TICK_MS, threads });
   }
   return out;
