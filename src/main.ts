@@ -36,7 +36,7 @@ import { type Logger, mailLog, observeMailEvents } from './log/log.ts';
 import type { DaemonMetrics } from './metrics/daemon.ts';
 import { startHttpsListener } from './mta-sts/listener.ts';
 import { hostedPolicies } from './mta-sts/policy.ts';
-import { startOffloadThread } from './offload/client.ts';
+import { startChecks } from './offload/adaptive.ts';
 import { maildirThreadCount, startMaildirWriters } from './offload/writers.ts';
 import { startAttemptsPruning } from './outbound/attempts-prune.ts';
 import type { DaneState } from './outbound/courier.ts';
@@ -251,10 +251,11 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     });
     started.push({ name: 'remote courier', stop: () => remote.close() });
     // The SPF/DKIM/DMARC checks of port 25 (through our resolver, dns.servers, never node's global
-    // one) run in a thread of their own, off the loop that serves the sessions; none without checks.
+    // one) run on the loop that serves the sessions while it has room, else in a thread of their own
+    // (offload/adaptive.ts); none without checks.
     const checks = offloadChecks(config);
     const offload = checks.verify
-      ? startOffloadThread(checks, metrics ? (f) => metrics.dnsAnswer(f.type, { kind: f.kind, detail: 'offload thread' }) : undefined)
+      ? startChecks(checks, metrics ? (f) => metrics.dnsAnswer(f.type, { kind: f.kind, detail: 'inbound checks' }) : undefined)
       : undefined;
     if (offload) started.push({ name: 'offload thread', stop: () => offload.close() });
     // Maildir writes in threads of their own, as many as the load needs up to [local] maildir_threads.

@@ -20,7 +20,7 @@ import type { InboundDeps, ListenerRole } from '../inbound/session.ts';
 import { createIntake } from '../intake/intake.ts';
 import { checkDeps, loadSigning, offloadChecks, reloadDkim } from '../intake/wiring.ts';
 import { type Logger, mailLog, observeMailEvents } from '../log/log.ts';
-import { startOffloadThread } from '../offload/client.ts';
+import { startChecks } from '../offload/adaptive.ts';
 import { newQueueId } from '../queue/ids.ts';
 import { Spool, spoolDirOf } from '../queue/spool.ts';
 import { buildDirectory } from '../routing/recipients.ts';
@@ -127,7 +127,7 @@ export async function runSessionWorker(config: Config, deps: SessionWorkerDeps):
   // lookups (mailauth's SPF/DKIM/DMARC queries) are counted by the primary, as its own thread's are.
   const checks = offloadChecks(config);
   const offload = checks.verify
-    ? startOffloadThread(checks, config.listen.metrics.length > 0 ? (f) => note({ kind: 'dns-answer', type: f.type, answer: f.kind }) : undefined)
+    ? startChecks(checks, config.listen.metrics.length > 0 ? (f) => note({ kind: 'dns-answer', type: f.type, answer: f.kind }) : undefined)
     : {};
   // The primary's view of the disk, as it tells it: MAIL FROM gets 452 4.3.1 here exactly while it
   // does there (one clock for every process). A failed enqueue is answered 452 by its error's code.

@@ -9,6 +9,7 @@ import type { FileWriter } from '../core/durable-fs.ts';
 import { type DkimKey, loadDkimKeys } from '../dkim/keys.ts';
 import { createLiveDkimSigner, type DkimSigner } from '../dkim/signer.ts';
 import { type Logger, mailLog } from '../log/log.ts';
+import { cachedSpf } from '../mailauth/spf-cache.ts';
 import type { BodyFeed, SPFResult, SpfInput, Verdict, VerifyInput } from '../mailauth/verify.ts';
 import type { Directory } from '../routing/recipients.ts';
 import { createRspamdClient } from '../rspamd/client.ts';
@@ -108,7 +109,8 @@ export function checkDeps(
   return {
     prepareOutgoing: (input) => prepareOutgoing(input, { signer, hostname: config.hostname }),
     ...(o.offload.verify ? { verifyInbound: o.offload.verify } : {}),
-    ...(o.offload.spf ? { checkSpf: o.offload.spf } : {}),
+    // By whole input for a short time (spf-cache.ts): a sender's connection per message is evaluated once per window.
+    ...(o.offload.spf ? { checkSpf: cachedSpf(o.offload.spf, { now: o.now }) } : {}),
     ...(o.offload.feed ? { feedChecks: o.offload.feed } : {}),
     ...(arcKey ? { arcSeal: { signingDomain: arcKey.domain, selector: arcKey.selector, privateKey: arcKey.privateKeyPem } } : {}),
     ...(config.rspamd

@@ -15,21 +15,13 @@
 import { Worker } from 'node:worker_threads';
 import { bodyHead, bodySize, isSpooled, type MessageBody, withHead } from '../core/body.ts';
 import { fromWireError, type WireError } from '../core/wire-error.ts';
-import type { NodeResolverOptions } from '../dns/node-resolver.ts';
+import type { VerifySettings } from '../mailauth/inbound.ts';
 import { checksFailed } from '../mailauth/results.ts';
 import { readBody } from '../mailauth/signatures.ts';
 import type { BodyFeed, SPFResult, SpfInput, Verdict, VerifyInput } from '../mailauth/verify.ts';
 import { headerBlock } from '../message/body.ts';
 import { HeaderEnd } from '../message/header-end.ts';
 import { exact, threadEntry } from './threads.ts';
-
-/** What the thread needs to check inbound mail (see createInboundVerifier); absent: no checks. */
-export interface VerifySettings {
-  hostname: string;
-  dns: NodeResolverOptions;
-  dmarcReject: boolean;
-  timeoutMs: number;
-}
 
 /**
  * A body as it crosses to the thread: bytes, or a spooled body whose prefix is bytes; the thread
@@ -338,7 +330,7 @@ interface FeedChannel {
 }
 
 /** The value, or undefined when it fails or takes longer than `ms` (the timer does not hold the process). */
-function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+export function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<undefined>((resolve) => {
     timer = setTimeout(() => resolve(undefined), ms);

@@ -11,23 +11,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { bodyHead } from '../core/body.ts';
 import { startQuietGc } from '../core/quiet-gc.ts';
 import { toWireError } from '../core/wire-error.ts';
-import { cachingResolver } from '../dns/cache.ts';
-import { createNodeResolver } from '../dns/node-resolver.ts';
-import { type DnsAnswer, isTemporary } from '../dns/resolver.ts';
-import { mailauthResolver } from '../mailauth/resolver.ts';
+import { isTemporary } from '../dns/resolver.ts';
+import type { VerifySettings } from '../mailauth/inbound.ts';
+import { streamWhenReady } from '../mailauth/pending-stream.ts';
 import type { StreamedDkim, VerifyInput } from '../mailauth/verify.ts';
-import {
-  type Answer,
-  type DnsFailure,
-  type Feed,
-  type FeedTaken,
-  fromWire,
-  type HeaderVerdict,
-  type Request,
-  toWire,
-  type VerifySettings,
-  type Work,
-} from './client.ts';
+import { type Answer, type DnsFailure, type Feed, type FeedTaken, fromWire, type HeaderVerdict, type Request, toWire, type Work } from './client.ts';
 
 const port = parentPort;
 if (!port) throw new Error('offload/thread.ts runs only as a worker thread');
@@ -87,7 +75,7 @@ function fed(feed: Feed): void {
     if (feed.sender === undefined || !checks) return; // dropped already, or let go (MAX_STREAMS)
     const sender = feed.sender;
     warm(feed.chunk); // the first chunk holds the header block
-    stream = whenReady(checks().then((c) => c.stream(sender)));
+    stream = streamWhenReady(checks().then((c) => c.stream(sender)));
     streams.set(feed.stream, stream);
     if (streams.size > MAX_STREAMS) {
       const [oldest, s] = streams.entries().next().value as [number, StreamedDkim];
@@ -118,35 +106,6 @@ function warm(header: Uint8Array): void {
   );
 }
 
-/** A stream usable at once, its chunks kept in order until mailauth has loaded (the first message of the thread). */
-function whenReady(made: Promise<StreamedDkim>): StreamedDkim {
-  let ready: StreamedDkim | undefined;
-  let queue: [Buffer, (() => void) | undefined][] = [];
-  let aborted = false;
-  const started = made.then((s) => {
-    ready = s;
-    for (const [chunk, taken] of queue) s.push(chunk, taken);
-    queue = [];
-    if (aborted) s.abort();
-    return s;
-  });
-  // finish() rejects with it (the check then verifies the message whole); nobody waits for the queued chunks.
-  started.catch(() => {
-    for (const [, taken] of queue) taken?.();
-    queue = [];
-    aborted = true;
-  });
-  return {
-    push: (chunk, taken) => (ready ? ready.push(chunk, taken) : aborted ? taken?.() : void queue.push([chunk, taken])),
-    finish: async (message) => (await started).finish(message),
-    abort: () => {
-      aborted = true;
-      queue = [];
-      ready?.abort();
-    },
-  };
-}
-
 async function handle(request: Work, streamed: StreamedDkim | undefined): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
   if (!checks) throw new Error('inbound checks are off');
   const c = await checks();
@@ -166,23 +125,8 @@ async function handle(request: Work, streamed: StreamedDkim | undefined): Promis
 }
 
 async function verifier(s: VerifySettings) {
-  const [{ createInboundVerifier, createSpfCheck }, { warmUp }, { startStreamedDkim }, { installDkimKeyCache }] = await Promise.all([
-    import('../mailauth/verify.ts'),
-    import('../mailauth/checks.ts'),
-    import('../mailauth/streaming.ts'),
-    import('../mailauth/dkim-keys.ts'),
-  ]);
-  // DKIM keys parsed once per key record for this thread's verifiers, not once per signature.
-  installDkimKeyCache();
-  const observe = (type: string, answer: DnsAnswer<unknown>) => {
+  const { inboundChecks } = await import('../mailauth/inbound.ts');
+  return inboundChecks(s, (type, answer) => {
     if (isTemporary(answer)) dnsFailures.push({ type, kind: answer.kind });
-  };
-  const cache = cachingResolver(createNodeResolver(s.dns, observe), { now: Date.now });
-  const resolver = mailauthResolver(cache, cache);
-  return {
-    verify: createInboundVerifier({ hostname: s.hostname, resolver, dmarcReject: s.dmarcReject, timeoutMs: s.timeoutMs }),
-    spf: createSpfCheck({ hostname: s.hostname, resolver }),
-    warm: (header: Buffer) => warmUp(header, resolver),
-    stream: (sender: string) => startStreamedDkim({ resolver, sender }),
-  };
+  });
 }

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import type { Answer, Request, VerifySettings } from '../../../src/offload/client.ts';
+import type { VerifySettings } from '../../../src/mailauth/inbound.ts';
+import type { Answer, Request } from '../../../src/offload/client.ts';
 import { startDnsServer } from '../../helpers/dns-server.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
