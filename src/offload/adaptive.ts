@@ -24,7 +24,9 @@ import { readBody } from '../mailauth/signatures.ts';
 import type { BodyFeed, SPFResult, SpfInput, StreamedDkim, Verdict, VerifyInput } from '../mailauth/verify.ts';
 import { headerBlock } from '../message/body.ts';
 import { HeaderEnd } from '../message/header-end.ts';
-import { type DnsFailure, type Offload, startOffloadThread, within } from './client.ts';
+// The thread's own limits, the same on the loop: bytes given to the verifier and not yet hashed at
+// most before push() asks to wait, and the longest header block waited for.
+import { type DnsFailure, FEED_WINDOW, HEADER_LIMIT, type Offload, startOffloadThread, within } from './client.ts';
 
 /** The share of the loop's time above which new checks go to the thread. */
 export const LOOP_BUSY = 0.75;
@@ -86,11 +88,6 @@ export function loopChecks(settings: VerifySettings, onDnsFailure?: (failure: Dn
   };
 }
 
-/** Bytes of one body given to the loop's DKIM verifier and not yet hashed at most, before push() asks to wait. */
-const LOOP_WINDOW = 512 * 1024;
-/** Past this, a header block is not waited for: no lookups start early, the verifier takes the body whole (client.ts has the same). */
-const HEADER_LIMIT = 256 * 1024;
-
 /**
  * A body fed to the checks on the loop as it arrives: once its header block has ended, the
  * DMARC and DKIM key lookups it names start (warm), and when a signature covers the body it goes
@@ -135,7 +132,7 @@ export class LoopFeed implements BodyFeed {
   }
 
   onDrain(callback: () => void): void {
-    if (this.inFlight < LOOP_WINDOW) callback();
+    if (this.inFlight < FEED_WINDOW) callback();
     else this.drains.push(callback);
   }
 
@@ -160,9 +157,9 @@ export class LoopFeed implements BodyFeed {
     this.inFlight += chunk.length;
     this.streamed.push(chunk, () => {
       this.inFlight -= chunk.length;
-      if (this.inFlight < LOOP_WINDOW) this.drained();
+      if (this.inFlight < FEED_WINDOW) this.drained();
     });
-    return this.inFlight < LOOP_WINDOW;
+    return this.inFlight < FEED_WINDOW;
   }
 
   private drained(): void {

@@ -182,9 +182,9 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}, o
 }
 
 /** Past this, a header block is not waited for: the body is not fed (checked whole at the end). */
-const HEADER_LIMIT = 256 * 1024;
+export const HEADER_LIMIT = 256 * 1024;
 /** Bytes of one body posted and not yet taken by the thread's verifier at most, before push() asks to wait. */
-const FEED_WINDOW = 512 * 1024;
+export const FEED_WINDOW = 512 * 1024;
 /**
  * Past the first MiB (a body that goes to the spool) chunks are sent in blocks of at least this:
  * fewer messages, and each block is large enough for malloc to map it apart and give it back
