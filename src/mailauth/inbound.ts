@@ -9,7 +9,7 @@
 import { cachingResolver } from '../dns/cache.ts';
 import type { NodeResolverOptions } from '../dns/node-resolver.ts';
 import { createNodeResolver } from '../dns/node-resolver.ts';
-import type { DnsAnswer } from '../dns/resolver.ts';
+import { isTemporary } from '../dns/resolver.ts';
 import { warmUp } from './checks.ts';
 import { installDkimKeyCache } from './dkim-keys.ts';
 import { mailauthResolver } from './resolver.ts';
@@ -26,9 +26,17 @@ export interface VerifySettings {
 
 export type InboundChecks = ReturnType<typeof inboundChecks>;
 
-/** `observe`: every answer of the checks' resolver (the caller counts the failed ones). */
-export function inboundChecks(s: VerifySettings, observe?: (type: string, answer: DnsAnswer<unknown>) => void) {
+/** A lookup of the checks' resolver that got no answer (SERVFAIL, REFUSED, a timeout). */
+export interface DnsFailure {
+  type: string;
+  kind: 'servfail' | 'timeout';
+}
+
+/** `onDnsFailure`: each failed lookup (the daemon's DNS error count). */
+export function inboundChecks(s: VerifySettings, onDnsFailure?: (failure: DnsFailure) => void) {
   installDkimKeyCache();
+  const observe =
+    onDnsFailure && ((type: string, answer: Parameters<typeof isTemporary>[0]) => isTemporary(answer) && onDnsFailure({ type, kind: answer.kind }));
   const cache = cachingResolver(createNodeResolver(s.dns, observe), { now: Date.now });
   const resolver = mailauthResolver(cache, cache);
   return {

@@ -16,7 +16,6 @@
 //   loopBusy({ threshold, now, sample, everyMs? }) → () => boolean
 import { performance } from 'node:perf_hooks';
 import { isSpooled } from '../core/body.ts';
-import { isTemporary } from '../dns/resolver.ts';
 import type { InboundChecks, VerifySettings } from '../mailauth/inbound.ts';
 import { streamWhenReady } from '../mailauth/pending-stream.ts';
 import { checksFailed } from '../mailauth/results.ts';
@@ -64,12 +63,7 @@ export function adaptiveChecks(thread: Offload, onLoop: LoopChecks, busy: () => 
 /** The checks on this thread, with mailauth loaded at the first. Answers as the thread's do: a failure is a verdict of "none", an SPF check past the budget undefined. */
 export function loopChecks(settings: VerifySettings, onDnsFailure?: (failure: DnsFailure) => void): LoopChecks {
   let loaded: Promise<InboundChecks> | undefined;
-  const checks = () =>
-    (loaded ??= import('../mailauth/inbound.ts').then(({ inboundChecks }) =>
-      inboundChecks(settings, (type, answer) => {
-        if (onDnsFailure && isTemporary(answer)) onDnsFailure({ type, kind: answer.kind });
-      }),
-    ));
+  const checks = () => (loaded ??= import('../mailauth/inbound.ts').then(({ inboundChecks }) => inboundChecks(settings, onDnsFailure)));
   return {
     async verify(input, feed) {
       try {

@@ -15,13 +15,15 @@
 import { Worker } from 'node:worker_threads';
 import { bodyHead, bodySize, isSpooled, type MessageBody, withHead } from '../core/body.ts';
 import { fromWireError, type WireError } from '../core/wire-error.ts';
-import type { VerifySettings } from '../mailauth/inbound.ts';
+import type { DnsFailure, VerifySettings } from '../mailauth/inbound.ts';
 import { checksFailed } from '../mailauth/results.ts';
 import { readBody } from '../mailauth/signatures.ts';
 import type { BodyFeed, SPFResult, SpfInput, Verdict, VerifyInput } from '../mailauth/verify.ts';
 import { headerBlock } from '../message/body.ts';
 import { HeaderEnd } from '../message/header-end.ts';
 import { exact, threadEntry } from './threads.ts';
+
+export type { DnsFailure } from '../mailauth/inbound.ts';
 
 /**
  * A body as it crosses to the thread: bytes, or a spooled body whose prefix is bytes; the thread
@@ -55,12 +57,6 @@ export interface FeedTaken {
   bytes: number;
   /** The thread let the body go (too many at once): feed no more, the check verifies it whole. */
   gone?: true;
-}
-
-/** A lookup of the thread's resolver that got no answer (dns/resolver.ts's servfail or timeout). */
-export interface DnsFailure {
-  type: string;
-  kind: 'servfail' | 'timeout';
 }
 
 export type Answer = { id: number; dnsFailures?: DnsFailure[] } & ({ ok: true; value: unknown } | { ok: false; error: WireError });

@@ -11,7 +11,6 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { bodyHead } from '../core/body.ts';
 import { startQuietGc } from '../core/quiet-gc.ts';
 import { toWireError } from '../core/wire-error.ts';
-import { isTemporary } from '../dns/resolver.ts';
 import type { VerifySettings } from '../mailauth/inbound.ts';
 import { streamWhenReady } from '../mailauth/pending-stream.ts';
 import type { StreamedDkim, VerifyInput } from '../mailauth/verify.ts';
@@ -126,7 +125,5 @@ async function handle(request: Work, streamed: StreamedDkim | undefined): Promis
 
 async function verifier(s: VerifySettings) {
   const { inboundChecks } = await import('../mailauth/inbound.ts');
-  return inboundChecks(s, (type, answer) => {
-    if (isTemporary(answer)) dnsFailures.push({ type, kind: answer.kind });
-  });
+  return inboundChecks(s, (failure) => dnsFailures.push(failure));
 }
