@@ -257,7 +257,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     const offload = checks.verify
       ? startChecks(checks, metrics ? (f) => metrics.dnsAnswer(f.type, { kind: f.kind, detail: 'inbound checks' }) : undefined)
       : undefined;
-    if (offload) started.push({ name: 'offload thread', stop: () => offload.close() });
+    if (offload) started.push({ name: 'inbound checks', stop: () => offload.close() });
     // Maildir writes in threads of their own, as many as the load needs up to [local] maildir_threads.
     const writers = startMaildirWriters({
       threads: maildirThreadCount(config.local.maildirThreads, availableParallelism()),

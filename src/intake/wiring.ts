@@ -1,6 +1,6 @@
 // What both composition roots (src/main.ts, src/cluster/worker.ts) build for the intake before
 // anything listens: the DKIM keys and signer, the SRS secret and its directory entry, the ARC key,
-// the offload thread's check settings, and the intake's check and signing deps from them.
+// the inbound checks' settings, and the intake's check and signing deps from them.
 // Side effects: loadSigning reads the key files and may create the SRS secret (through the shared
 // writer on PostgreSQL, so every node signs with the first node's secret).
 import { prepareOutgoing } from '../auth/submission.ts';
@@ -79,7 +79,7 @@ export async function reloadDkim(signing: Signing, log: Logger): Promise<void> {
   }
 }
 
-/** The offload thread's SPF/DKIM/DMARC settings (through dns.servers, never node's global resolver); none when the checks are off. */
+/** The inbound checks' SPF/DKIM/DMARC settings, wherever they run (offload/adaptive.ts), through dns.servers, never node's global resolver; none when the checks are off. */
 export function offloadChecks(config: Config) {
   return config.inbound.authenticationResults
     ? {
@@ -93,7 +93,7 @@ export function offloadChecks(config: Config) {
     : {};
 }
 
-/** The checks the offload thread answers (offload/client.ts). */
+/** The inbound checks as the intake calls them (offload/adaptive.ts: on the checks thread or the loop). */
 export interface OffloadedChecks {
   verify?: (input: VerifyInput, feed?: BodyFeed) => Promise<Verdict>;
   spf?: (input: SpfInput) => Promise<SPFResult | undefined>;

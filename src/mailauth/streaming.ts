@@ -13,11 +13,9 @@ import { PassThrough } from 'node:stream';
 import { type DKIMVerifyResult, type DNSResolver, dkimVerify } from 'mailauth';
 import { HeaderEnd } from '../message/header-end.ts';
 import { NewlineStream } from '../message/newline-stream.ts';
+import { HEADER_LIMIT } from './header-gate.ts';
 import { limitSignatures, MAX_DKIM_SIGNATURES, readBody } from './signatures.ts';
 import type { StreamedDkim } from './verify.ts';
-
-/** A header block longer than this is not waited for (collect.ts's own limit for the header it keeps). */
-const HEADER_LIMIT = 256 * 1024;
 
 export function startStreamedDkim(options: { resolver: DNSResolver; sender: string }): StreamedDkim {
   const newlines = new NewlineStream('normalize');

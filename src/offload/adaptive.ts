@@ -16,16 +16,14 @@
 //   loopBusy({ threshold, now, sample, everyMs? }) → () => boolean
 import { performance } from 'node:perf_hooks';
 import { isSpooled } from '../core/body.ts';
+import { HeaderGate } from '../mailauth/header-gate.ts';
 import type { InboundChecks, VerifySettings } from '../mailauth/inbound.ts';
 import { streamWhenReady } from '../mailauth/pending-stream.ts';
 import { checksFailed } from '../mailauth/results.ts';
-import { readBody } from '../mailauth/signatures.ts';
 import type { BodyFeed, SPFResult, SpfInput, StreamedDkim, Verdict, VerifyInput } from '../mailauth/verify.ts';
-import { headerBlock } from '../message/body.ts';
-import { HeaderEnd } from '../message/header-end.ts';
-// The thread's own limits, the same on the loop: bytes given to the verifier and not yet hashed at
-// most before push() asks to wait, and the longest header block waited for.
-import { type DnsFailure, FEED_WINDOW, HEADER_LIMIT, type Offload, startOffloadThread, within } from './client.ts';
+// The thread's own limit, the same on the loop: bytes given to the verifier and not yet hashed at
+// most before push() asks to wait.
+import { type DnsFailure, FEED_WINDOW, type Offload, startOffloadThread, within } from './client.ts';
 
 /** The share of the loop's time above which new checks go to the thread. */
 export const LOOP_BUSY = 0.75;
@@ -91,8 +89,7 @@ export function loopChecks(settings: VerifySettings, onDnsFailure?: (failure: Dn
 export class LoopFeed implements BodyFeed {
   private readonly streamed: StreamedDkim;
   private readonly checks: () => Promise<InboundChecks>;
-  private readonly end = new HeaderEnd();
-  private held: Buffer[] = [];
+  private readonly gate = new HeaderGate();
   private state: 'header' | 'signed' | 'off' = 'header';
   private inFlight = 0;
   private drains: (() => void)[] = [];
@@ -105,17 +102,14 @@ export class LoopFeed implements BodyFeed {
   push(chunk: Buffer): boolean {
     if (this.state === 'off' || chunk.length === 0) return true;
     if (this.state === 'header') {
-      this.held.push(chunk);
-      const ended = this.end.push(chunk);
-      if (!ended && this.end.bytes < HEADER_LIMIT) return this.give(chunk);
-      const block = headerBlock(Buffer.concat(this.held));
-      this.held = [];
-      if (ended) {
+      const seen = this.gate.push(chunk);
+      if (!seen) return this.give(chunk);
+      if (seen.kind === 'ended') {
         this.checks().then(
-          (c) => c.warm(block),
+          (c) => c.warm(seen.header),
           () => {},
         );
-        if (!readBody(block)) {
+        if (!seen.signed) {
           this.drop(); // no body hash needed: the check reads the header block alone
           return true;
         }
@@ -133,7 +127,7 @@ export class LoopFeed implements BodyFeed {
   drop(): void {
     if (this.state !== 'off') this.streamed.abort();
     this.state = 'off';
-    this.held = [];
+    this.gate.clear();
     this.drained();
   }
 
@@ -142,7 +136,7 @@ export class LoopFeed implements BodyFeed {
     const fed = this.state === 'signed' ? this.streamed : undefined;
     if (this.state === 'header') this.streamed.abort();
     this.state = 'off';
-    this.held = [];
+    this.gate.clear();
     this.drained();
     return fed;
   }

@@ -15,12 +15,11 @@
 import { Worker } from 'node:worker_threads';
 import { bodyHead, bodySize, isSpooled, type MessageBody, withHead } from '../core/body.ts';
 import { fromWireError, type WireError } from '../core/wire-error.ts';
+import { HeaderGate } from '../mailauth/header-gate.ts';
 import type { DnsFailure, VerifySettings } from '../mailauth/inbound.ts';
 import { checksFailed } from '../mailauth/results.ts';
-import { readBody } from '../mailauth/signatures.ts';
 import type { BodyFeed, SPFResult, SpfInput, Verdict, VerifyInput } from '../mailauth/verify.ts';
 import { headerBlock } from '../message/body.ts';
-import { HeaderEnd } from '../message/header-end.ts';
 import { exact, threadEntry } from './threads.ts';
 
 export type { DnsFailure } from '../mailauth/inbound.ts';
@@ -177,8 +176,6 @@ export function startOffloadThread(settings: { verify?: VerifySettings } = {}, o
   };
 }
 
-/** Past this, a header block is not waited for: the body is not fed (checked whole at the end). */
-export const HEADER_LIMIT = 256 * 1024;
 /** Bytes of one body posted and not yet taken by the thread's verifier at most, before push() asks to wait. */
 export const FEED_WINDOW = 512 * 1024;
 /**
@@ -201,8 +198,7 @@ class ThreadFeed implements BodyFeed {
   private state: 'header' | 'open' | 'off' = 'header';
   /** What the header block said once it ended: a body hash is needed (signed) or not; unknown while it has not (or was too long). */
   private header: 'unknown' | 'signed' | 'unsigned' = 'unknown';
-  private held: Buffer[] = [];
-  private readonly end = new HeaderEnd();
+  private readonly gate = new HeaderGate();
   private readonly id: number;
   private readonly sender: string;
   private readonly channel: FeedChannel;
@@ -225,18 +221,17 @@ class ThreadFeed implements BodyFeed {
       this.pendingBytes += chunk.length;
       return this.pendingBytes >= FEED_BLOCK ? this.flush() : this.inFlight < FEED_WINDOW;
     }
-    if (this.state === 'off' || chunk.length === 0) return true;
-    this.held.push(chunk);
-    if (!this.end.push(chunk)) {
-      if (this.end.bytes >= HEADER_LIMIT) this.off();
+    if (this.state === 'off') return true;
+    const seen = this.gate.push(chunk);
+    if (!seen) return true;
+    if (seen.kind === 'too-long') {
+      this.off();
       return true;
     }
-    const joined = Buffer.concat(this.held);
-    this.held = [];
-    if (!readBody(joined)) {
+    if (!seen.signed) {
       // No body hash: the body is not sent, its header block only, for the lookups it names.
       this.header = 'unsigned';
-      const block = new Uint8Array(headerBlock(joined));
+      const block = new Uint8Array(seen.header);
       this.channel.post({ kind: 'header', header: block }, block.buffer as ArrayBuffer);
       this.off();
       return true;
@@ -244,7 +239,7 @@ class ThreadFeed implements BodyFeed {
     this.header = 'signed';
     this.state = 'open';
     this.channel.open(this.id, this);
-    return this.send({ kind: 'feed', stream: this.id, chunk: new Uint8Array(joined), sender: this.sender });
+    return this.send({ kind: 'feed', stream: this.id, chunk: new Uint8Array(seen.start), sender: this.sender });
   }
 
   onDrain(callback: () => void): void {
@@ -278,7 +273,7 @@ class ThreadFeed implements BodyFeed {
   off(): void {
     if (this.state === 'open') this.channel.close(this.id);
     this.state = 'off';
-    this.held = [];
+    this.gate.clear();
     this.pending = [];
     this.pendingBytes = 0;
     this.drained();

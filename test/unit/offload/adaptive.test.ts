@@ -2,13 +2,12 @@
 // everyMs, decides; a feed says where its body's check goes; a spooled message goes to the thread.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { dkimSign } from 'mailauth';
 import type { SpooledBody } from '../../../src/core/body.ts';
-import { dkimRecord, generateDkimKey } from '../../../src/dkim/keys.ts';
+import { generateDkimKey } from '../../../src/dkim/keys.ts';
 import type { BodyFeed, Verdict, VerifyInput } from '../../../src/mailauth/verify.ts';
 import { adaptiveChecks, type LoopChecks, LoopFeed, type LoopTime, loopBusy, loopChecks } from '../../../src/offload/adaptive.ts';
 import type { Offload } from '../../../src/offload/client.ts';
-import { startDnsServer } from '../../helpers/dns-server.ts';
+import { checkSettings, senderDns, signedBySender } from '../../helpers/checks-fixture.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 test('loopBusy: the share of busy time between two readings, each at least everyMs after the last', () => {
@@ -113,12 +112,10 @@ test('adaptiveChecks: without checks the thread is returned as it is', () => {
 });
 
 test('loopChecks: the checks on this thread with the DNS they are given, failed lookups told, forged results removed', { timeout: 15_000 }, async () => {
-  const dns = await startDnsServer(new Map([['sender.test', { TXT: ['v=spf1 ip4:192.0.2.1 -all'] }]]));
+  const dns = await senderDns();
   try {
     const failures: string[] = [];
-    const checks = loopChecks({ hostname: 'mx.example.test', dns: { servers: [dns.address], timeoutMs: 2000 }, dmarcReject: false, timeoutMs: 5000 }, (f) =>
-      failures.push(`${f.type} ${f.kind}`),
-    );
+    const checks = loopChecks(checkSettings(dns.address, 5000), (f) => failures.push(`${f.type} ${f.kind}`));
     const forged = 'Authentication-Results: mx.example.test; spf=pass smtp.mailfrom=bank.test\r\n';
     const message = Buffer.from(`${forged}From: a@sender.test\r\nTo: b@example.test\r\nSubject: hi\r\n\r\nbody\r\n`);
     const spf = await checks.spf({ ip: '192.0.2.1', helo: 'mail.sender.test', sender: 'a@sender.test' });
@@ -138,18 +135,11 @@ test('LoopFeed: the lookups start at the end of the header block; a signed body 
   timeout: 15_000,
 }, async () => {
   const key = generateDkimKey('ed25519');
-  const dns = await startDnsServer(
-    new Map([
-      ['sender.test', { TXT: ['v=spf1 ip4:192.0.2.1 -all'] }],
-      ['s1._domainkey.sender.test', { TXT: [dkimRecord(key)] }],
-      ['_dmarc.sender.test', { TXT: ['v=DMARC1; p=reject'] }],
-    ]),
-  );
+  const dns = await senderDns({ key, dmarc: true });
   try {
-    const checks = loopChecks({ hostname: 'mx.example.test', dns: { servers: [dns.address], timeoutMs: 2000 }, dmarcReject: false, timeoutMs: 5000 });
+    const checks = loopChecks(checkSettings(dns.address, 5000));
     const unsigned = `From: a@sender.test\r\nTo: b@example.test\r\nSubject: fed\r\n\r\n${'.line of the body\r\n'.repeat(300)}`;
-    const options = { signatureData: [{ signingDomain: 'sender.test', selector: 's1', privateKey: key, canonicalization: 'relaxed/simple' }] };
-    const signed = Buffer.from((await dkimSign(unsigned, options as Parameters<typeof dkimSign>[1])).signatures + unsigned);
+    const signed = await signedBySender(unsigned, key);
     const blank = signed.indexOf('\r\n\r\n');
     const fed = (bytes: Buffer, rest = true) => {
       const feed = checks.feed('a@sender.test');

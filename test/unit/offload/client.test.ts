@@ -3,10 +3,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { dkimSign } from 'mailauth';
-import { dkimRecord, generateDkimKey } from '../../../src/dkim/keys.ts';
+import { generateDkimKey } from '../../../src/dkim/keys.ts';
 import { startOffloadThread } from '../../../src/offload/client.ts';
+import { checkSettings, senderDns, signedBySender } from '../../helpers/checks-fixture.ts';
 import { startDnsServer } from '../../helpers/dns-server.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 const forged = 'Authentication-Results: mx.example.test; spf=pass smtp.mailfrom=bank.test\r\n';
 const message = Buffer.from(`${forged}From: a@sender.test\r\nTo: b@example.test\r\nSubject: hi\r\n\r\nbody\r\n`);
@@ -14,11 +15,11 @@ const input = { message, ip: '192.0.2.1', helo: 'mail.sender.test', sender: 'a@s
 
 /** A checks thread on the test's DNS server, as the daemon starts it; `timeoutMs`: the checks' own bound. */
 function checksThread(dns: string, timeoutMs: number, dmarcReject = false) {
-  return startOffloadThread({ verify: { hostname: 'mx.example.test', dns: { servers: [dns], timeoutMs: 2000 }, dmarcReject, timeoutMs } });
+  return startOffloadThread({ verify: checkSettings(dns, timeoutMs, dmarcReject) });
 }
 
 test('the thread checks a message with its own resolver: SPF from the DNS it is given, our forged field removed', { timeout: 15_000 }, async () => {
-  const dns = await startDnsServer(new Map([['sender.test', { TXT: ['v=spf1 ip4:192.0.2.1 -all'] }]]));
+  const dns = await senderDns();
   const offload = checksThread(dns.address, 5000);
   try {
     const verdict = await offload.verify?.(input);
@@ -52,7 +53,7 @@ test('a thread that is gone gives "none" with our forged field still removed', {
 });
 
 test('SPF alone through the thread, then handed back with the message: the verdict carries it, no second evaluation', { timeout: 15_000 }, async () => {
-  const dns = await startDnsServer(new Map([['sender.test', { TXT: ['v=spf1 ip4:192.0.2.1 -all'] }]]));
+  const dns = await senderDns();
   const offload = checksThread(dns.address, 5000);
   try {
     const spf = await offload.spf?.({ ip: input.ip, helo: input.helo, sender: input.sender });
@@ -72,10 +73,7 @@ test('SPF alone through the thread, then handed back with the message: the verdi
 test("the thread's failed lookups (mailauth's SPF query: SERVFAIL) come back to the observer with the answer", { timeout: 15_000 }, async () => {
   const dns = await startDnsServer(new Map([['sender.test', { rcode: 'SERVFAIL' }]]));
   const failures: { type: string; kind: string }[] = [];
-  const offload = startOffloadThread(
-    { verify: { hostname: 'mx.example.test', dns: { servers: [dns.address], timeoutMs: 2000 }, dmarcReject: false, timeoutMs: 5000 } },
-    (f) => failures.push(f),
-  );
+  const offload = startOffloadThread({ verify: checkSettings(dns.address, 5000) }, (f) => failures.push(f));
   try {
     const verdict = await offload.verify?.(input);
     assert.equal(verdict?.results.spf, 'temperror');
@@ -96,18 +94,11 @@ test("the thread's failed lookups (mailauth's SPF query: SERVFAIL) come back to 
 
 test('a body fed as it arrives is hashed in the thread: its check uses those hashes, and gives what an unfed one gives', { timeout: 30_000 }, async () => {
   const key = generateDkimKey('ed25519');
-  const dns = await startDnsServer(
-    new Map([
-      ['sender.test', { TXT: ['v=spf1 ip4:192.0.2.1 -all'] }],
-      ['s1._domainkey.sender.test', { TXT: [dkimRecord(key)] }],
-      ['_dmarc.sender.test', { TXT: ['v=DMARC1; p=reject'] }],
-    ]),
-  );
+  const dns = await senderDns({ key, dmarc: true });
   const offload = checksThread(dns.address, 10_000);
   try {
     const unsigned = `From: a@sender.test\r\nTo: b@example.test\r\nSubject: fed\r\nMessage-ID: <f1@x>\r\n\r\n${'.line of the body\r\n'.repeat(300)}`;
-    const options = { signatureData: [{ signingDomain: 'sender.test', selector: 's1', privateKey: key, canonicalization: 'relaxed/simple' }] };
-    const signed = Buffer.from((await dkimSign(unsigned, options as Parameters<typeof dkimSign>[1])).signatures + unsigned);
+    const signed = await signedBySender(unsigned, key);
     const feedIn = (bytes: Buffer) => {
       const feed = offload.feed?.('a@sender.test');
       assert.ok(feed);
@@ -141,13 +132,12 @@ test('a large body fed as it arrives waits for the thread (push false, then onDr
   timeout: 60_000,
 }, async () => {
   const key = generateDkimKey('ed25519');
-  const dns = await startDnsServer(new Map([['s1._domainkey.sender.test', { TXT: [dkimRecord(key)] }]]));
+  const dns = await senderDns({ spf: false, key });
   const offload = checksThread(dns.address, 30_000);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-feed-'));
   try {
     const unsigned = `From: a@sender.test\r\nTo: b@example.test\r\nSubject: large\r\n\r\n${`${'y'.repeat(78)}\r\n`.repeat(40_000)}`;
-    const options = { signatureData: [{ signingDomain: 'sender.test', selector: 's1', privateKey: key }] };
-    const signed = Buffer.from((await dkimSign(unsigned, options as Parameters<typeof dkimSign>[1])).signatures + unsigned);
+    const signed = await signedBySender(unsigned, key, 'relaxed/relaxed');
     const header = signed.subarray(0, signed.indexOf('\r\n\r\n') + 4);
     // The spooled check gets another body of the same size: only the fed hashes can make it pass.
     const changed = Buffer.from(signed.toString('latin1').replace(/y{78}\r\n$/, `${'z'.repeat(78)}\r\n`), 'latin1');
@@ -178,12 +168,7 @@ test('a large body fed as it arrives waits for the thread (push false, then onDr
 test('a fed unsigned message: its header block starts the DMARC lookup as it arrives, the check gets the header block alone and gives what a whole check gives', {
   timeout: 30_000,
 }, async () => {
-  const dns = await startDnsServer(
-    new Map([
-      ['sender.test', { TXT: ['v=spf1 ip4:192.0.2.1 -all'] }],
-      ['_dmarc.sender.test', { TXT: ['v=DMARC1; p=reject'] }],
-    ]),
-  );
+  const dns = await senderDns({ dmarc: true });
   const offload = checksThread(dns.address, 10_000, true);
   try {
     const body = '.line of the body\r\n'.repeat(300);
@@ -200,11 +185,7 @@ test('a fed unsigned message: its header block starts the DMARC lookup as it arr
     const feed2 = offload.feed?.('a@other.test');
     assert.ok(feed2);
     feed2.push(fresh);
-    for (let i = 0; i < 200 && !dns.queries.some((q) => q.includes('_dmarc.other.test')); i++) await new Promise((r) => setTimeout(r, 10));
-    assert.ok(
-      dns.queries.some((q) => q.includes('_dmarc.other.test')),
-      'the header block fed started the DMARC lookup',
-    );
+    await waitFor(() => dns.queries.some((q) => q.includes('_dmarc.other.test')), { what: 'the header block fed starting the DMARC lookup', timeoutMs: 2000 });
     feed2.drop();
     const fed = await offload.verify?.({ ...input, message: unsigned }, feed);
     assert.ok(fed);
@@ -229,17 +210,11 @@ test('a signed message whose fed body is not the one checked (another size): the
   timeout: 30_000,
 }, async () => {
   const key = generateDkimKey('ed25519');
-  const dns = await startDnsServer(
-    new Map([
-      ['sender.test', { TXT: ['v=spf1 ip4:192.0.2.1 -all'] }],
-      ['s1._domainkey.sender.test', { TXT: [dkimRecord(key)] }],
-    ]),
-  );
+  const dns = await senderDns({ key });
   const offload = checksThread(dns.address, 10_000);
   try {
     const unsigned = `From: a@sender.test\r\nTo: b@example.test\r\nSubject: fed\r\n\r\n${'body\r\n'.repeat(50)}`;
-    const options = { signatureData: [{ signingDomain: 'sender.test', selector: 's1', privateKey: key, canonicalization: 'relaxed/simple' }] };
-    const signed = Buffer.from((await dkimSign(unsigned, options as Parameters<typeof dkimSign>[1])).signatures + unsigned);
+    const signed = await signedBySender(unsigned, key);
     const feed = offload.feed?.('a@sender.test');
     assert.ok(feed);
     feed.push(Buffer.concat([signed, Buffer.from('extra\r\n')]));

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import type { VerifySettings } from '../../../src/mailauth/inbound.ts';
 import type { Answer, Request } from '../../../src/offload/client.ts';
-import { startDnsServer } from '../../helpers/dns-server.ts';
+import { checkSettings, senderDns } from '../../helpers/checks-fixture.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 /** A DKIM-signed message (so the checks read and hash the whole body) of about `size` bytes. */
@@ -19,9 +19,9 @@ function signedMessage(size: number, n: number): Buffer {
 }
 
 test('after a burst of checks the thread collects its heap once it is quiet', { timeout: 60_000 }, async () => {
-  const dns = await startDnsServer(new Map([['sender.test', { TXT: ['v=spf1 ip4:192.0.2.1 -all'] }]]));
+  const dns = await senderDns();
   const settings: { verify: VerifySettings } = {
-    verify: { hostname: 'mx.example.test', dns: { servers: [dns.address], timeoutMs: 2000 }, dmarcReject: false, timeoutMs: 20_000 },
+    verify: checkSettings(dns.address, 20_000),
   };
   // The thread as client.ts starts it, so the test can read its heap.
   const worker = new Worker(new URL('../../../src/offload/thread.ts', import.meta.url), {
