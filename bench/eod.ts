@@ -1,13 +1,14 @@
 // The end-of-data → 250 time and the CPU per message with the inbound checks on (a
 // micro-measurement, not a timed test, not part of bench/bench): one Sealpost per --root (this
-// tree by default; another checkout's to compare) and a DNS server with the sender's SPF, DKIM key
+// tree by default; another checkout's to compare; --unchecked: the first once more with the checks
+// off, what they add) and a DNS server with the sender's SPF, DKIM key
 // and DMARC records; bench/load.ts sends one message per connection over --sessions sessions
 // (default 1), unsigned or DKIM-signed, at C=1 the final dot --dot-apart-ms after the body, in
 // batches that alternate between the daemons, who goes first too (so outside load falls on each
 // alike). Prints one JSON line per case, concurrency and daemon: the median over the batches of
 // each batch's p50 and p90, and CPU per message (whole daemon, event loop alone). Opens loopback
 // sockets only; run it in netless:
-//   ../shared/bin/netless node bench/eod.ts [--root DIR …] [--sessions 1,20] [--batches 10] [--batch 30] [--size 10240] [--dot-apart-ms 5]
+//   ../shared/bin/netless node bench/eod.ts [--root DIR …] [--unchecked] [--sessions 1,20] [--batches 10] [--batch 30] [--size 10240] [--dot-apart-ms 5]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '30' },
     size: { type: 'string', default: '10240' },
     'dot-apart-ms': { type: 'string', default: '5' },
+    unchecked: { type: 'boolean', default: false },
   },
 });
 const rsa = generateDkimKey('rsa-2048');
@@ -43,14 +45,20 @@ const work = mkdtempSync(path.join(tmpdir(), 'sealpost-eod-'));
 const cleanups: (() => unknown)[] = [];
 try {
   const daemons = [];
-  for (const [i, root] of values.root.entries()) {
+  // --unchecked: the first root once more with the checks off, what the checks add.
+  const runs = [
+    ...values.root.map((root) => ({ root, name: root, checks: true })),
+    ...(values.unchecked ? [{ root: values.root[0] as string, name: `${values.root[0]} (checks off)`, checks: false }] : []),
+  ];
+  for (const [i, run] of runs.entries()) {
     daemons.push(
-      await startSealpost({ after: (fn) => cleanups.push(fn) }, root, {
+      await startSealpost({ after: (fn) => cleanups.push(fn) }, run.root, {
         dir: path.join(work, `sealpost-${i}`),
         port: await freePort(),
         dns: dns.address,
         sinkPort: await freePort(),
         relay: false,
+        ...(run.checks ? {} : { authChecks: false }),
       }),
     );
   }
@@ -115,7 +123,7 @@ try {
           `${JSON.stringify({
             case: c.label,
             sessions,
-            root: values.root[i],
+            root: runs[i]?.name,
             messages: s.messages,
             errors: s.errors,
             eodMs: { p50: round(median(s.p50)), p90: round(median(s.p90)) },
