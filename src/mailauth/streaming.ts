@@ -5,8 +5,9 @@
 // would see: bare newlines made CRLF as the body's are (newline-stream.ts, RFC 5321 §2.3.8), the
 // header block held until its blank line and cut to the signatures that are verified
 // (signatures.ts). At the end, the result is used only for the message it was computed from (same
-// header block, same size); otherwise the caller verifies the message as it did before. Runs where the checks run (the offload thread); no I/O but the key
-// lookups mailauth makes through the given resolver once the body has ended.
+// header block, same size); otherwise the caller verifies the message as it did before. Runs
+// where the checks run (the checks thread or the event loop, offload/adaptive.ts); no I/O but the
+// key lookups mailauth makes through the given resolver once the body has ended.
 //
 //   startStreamedDkim({ resolver, sender }) → { push(chunk, taken?), finish({ header, size }) → Promise<result | undefined>, abort() }
 import { PassThrough } from 'node:stream';

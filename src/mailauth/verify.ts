@@ -61,7 +61,7 @@ export interface StreamedDkim {
   abort(): void;
 }
 
-/** A body fed, as it arrives, to checks that run elsewhere (the offload thread): pushed chunk by chunk, or let go. */
+/** A body fed, as it arrives, to the checks (on the checks thread or the loop): pushed chunk by chunk, or let go. */
 export interface BodyFeed {
   /** False: the checks are behind; wait for onDrain before pushing more. */
   push(chunk: Buffer): boolean;
