@@ -9,8 +9,8 @@
 // new messages go to the thread until it is below again. The decision is made for SPF at MAIL
 // FROM, for the body at DATA (a body fed to the loop is hashed there as it arrives, and its check
 // follows it) and for a check without a feed at the end of DATA; a large (spooled) message not
-// fed is checked on the thread, which reads its file itself. Both run the same code (mailauth/inbound.ts); mailauth is loaded on the loop
-// only at its first check there.
+// fed is checked on the thread, which reads its file itself. Both run the same code
+// (mailauth/inbound.ts); mailauth is loaded on the loop only at its first check there.
 //
 //   startChecks(settings, onDnsFailure?) → Offload           (the thread and the loop, chosen per message)
 //   loopBusy({ threshold, now, sample, everyMs? }) → () => boolean
