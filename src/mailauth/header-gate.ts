@@ -2,7 +2,7 @@
 // what the checks need to know of it, once: the header block (for the DMARC and DKIM key lookups
 // it names) and whether a signature covers the body (readBody: only then is the body hashed).
 // Shared by the feeds of the checks thread (offload/client.ts) and of the event loop
-// (offload/adaptive.ts), and bounded like the streamed verifier (streaming.ts). Pure.
+// (offload/adaptive.ts), and by the streamed DKIM verifier behind them (streaming.ts). Pure.
 //
 //   new HeaderGate().push(chunk) → undefined while the header block goes on, then HeaderSeen (once)
 import { headerBlock } from '../message/body.ts';

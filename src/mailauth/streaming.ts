@@ -12,39 +12,30 @@
 //   startStreamedDkim({ resolver, sender }) → { push(chunk, taken?), finish({ header, size }) → Promise<result | undefined>, abort() }
 import { PassThrough } from 'node:stream';
 import { type DKIMVerifyResult, type DNSResolver, dkimVerify } from 'mailauth';
-import { HeaderEnd } from '../message/header-end.ts';
 import { NewlineStream } from '../message/newline-stream.ts';
-import { HEADER_LIMIT } from './header-gate.ts';
-import { limitSignatures, MAX_DKIM_SIGNATURES, readBody } from './signatures.ts';
+import { HeaderGate, type HeaderSeen } from './header-gate.ts';
+import { limitSignatures, MAX_DKIM_SIGNATURES } from './signatures.ts';
 import type { StreamedDkim } from './verify.ts';
 
 export function startStreamedDkim(options: { resolver: DNSResolver; sender: string }): StreamedDkim {
   const newlines = new NewlineStream('normalize');
-  let held: Buffer[] = [];
-  const headerEnd = new HeaderEnd();
+  const gate = new HeaderGate();
   /** The header block as received (normalized), once its blank line came. */
   let header: Buffer | undefined;
-  /** Set when the header block names no signature to verify: no body needs hashing. */
-  let headerOnly = false;
   let input: PassThrough | undefined;
   let result: Promise<DKIMVerifyResult> | undefined;
   let size = 0;
   let failed = false;
 
-  /** The held bytes hold the blank line (or are too many to wait for): the verifier starts, or is not needed. */
-  const headerArrived = (): void => {
-    const joined = Buffer.concat(held);
-    held = [];
-    const end = joined.indexOf('\r\n\r\n');
-    if (end < 0) {
-      failed = true; // over HEADER_LIMIT: verified whole at the end
+  /** The header block has ended (or is too long to wait for): the verifier starts, or is not needed. */
+  const headerArrived = (seen: HeaderSeen): void => {
+    if (seen.kind === 'too-long') {
+      failed = true; // verified whole at the end
       return;
     }
-    header = Buffer.from(joined.subarray(0, end + 4));
-    if (!readBody(header)) {
-      headerOnly = true;
-      return;
-    }
+    // A copy of its own: the bytes after it in `start` need not stay in memory until the end.
+    header = Buffer.from(seen.header);
+    if (!seen.signed) return; // no signature to verify: no body needs hashing
     const stream = new PassThrough();
     input = stream;
     result = dkimVerify(stream, { resolver: options.resolver, sender: options.sender, strict: false });
@@ -52,7 +43,7 @@ export function startStreamedDkim(options: { resolver: DNSResolver; sender: stri
     // more, so the rest flows away and the writer is never left waiting.
     result.catch(() => stream.resume());
     input.write(limitSignatures(header, MAX_DKIM_SIGNATURES).message);
-    if (joined.length > header.length) input.write(joined.subarray(header.length));
+    if (seen.start.length > header.length) input.write(seen.start.subarray(header.length));
   };
 
   const take = (bytes: Buffer, taken?: () => void): void => {
@@ -63,10 +54,8 @@ export function startStreamedDkim(options: { resolver: DNSResolver; sender: stri
       input.write(bytes, taken && (() => taken()));
       return;
     }
-    if (!headerOnly) {
-      held.push(bytes);
-      if (headerEnd.push(bytes) || headerEnd.bytes >= HEADER_LIMIT) headerArrived();
-    }
+    const seen = gate.push(bytes);
+    if (seen) headerArrived(seen);
     taken?.();
   };
 
@@ -84,7 +73,7 @@ export function startStreamedDkim(options: { resolver: DNSResolver; sender: stri
     },
     abort() {
       failed = true;
-      held = [];
+      gate.clear();
       input?.destroy();
     },
   };
