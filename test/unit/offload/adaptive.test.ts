@@ -30,6 +30,23 @@ test('loopBusy: the share of busy time between two readings, each at least every
   }
 });
 
+test('loopBusy with spare: busy only while the machine also had that many CPUs idle for the thread', () => {
+  let now = 0;
+  let time: LoopTime = { active: 0, idle: 0, machineIdle: 0 };
+  const busy = loopBusy({ threshold: 0.75, spare: 0.5, now: () => now, sample: () => time, everyMs: 250 });
+  const cases: { at: number; active: number; machineIdle: number; want: boolean; why: string }[] = [
+    { at: 250, active: 200, machineIdle: 250, want: true, why: 'loop 0.8 busy, one CPU idle' },
+    { at: 500, active: 400, machineIdle: 300, want: false, why: 'loop 0.8 busy, 0.2 CPU idle: the thread would take from the loop' },
+    { at: 750, active: 600, machineIdle: 425, want: true, why: 'loop 0.8 busy, exactly 0.5 CPU idle' },
+    { at: 1000, active: 700, machineIdle: 925, want: false, why: 'two CPUs idle, the loop 0.4 busy' },
+  ];
+  for (const c of cases) {
+    now = c.at;
+    time = { active: c.active, idle: c.at - c.active, machineIdle: c.machineIdle };
+    assert.equal(busy(), c.want, c.why);
+  }
+});
+
 function fakes() {
   const calls: string[] = [];
   const verdict = (where: string) => ({ headers: where }) as Verdict;
