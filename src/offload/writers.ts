@@ -19,6 +19,10 @@
 // EXTRA_IDLE_MS when another still runs, the last after LAST_IDLE_MS; after each end glibc is
 // given the freed memory back (malloc-trim.ts). A thread that dies fails its writes in flight (a
 // file-system error to the courier: the message stays queued) and the next write starts another.
+//
+// The writes given to a thread in one turn of the loop cross in one message (an array), and the
+// thread answers those finished in one of its turns in one: each message is a wake-up of the
+// other thread, and the writes of a group commit's round are handed out together.
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { mallocTrim } from '../core/malloc-trim.ts';
@@ -36,6 +40,10 @@ export interface WriteRequest {
 
 /** A thread's answer to one write: the writer's value, or its error with the file system's code. */
 export type WriteAnswer = { id: number } & ({ ok: true; value: 'written' | 'exists' } | { ok: false; error: WireError });
+
+/** What crosses to a thread (the writes of one turn) and back (the answers of one of its turns). */
+export type WriteBatch = readonly WriteRequest[];
+export type AnswerBatch = readonly WriteAnswer[];
 
 /** An idle thread ends after this while another runs (ms). */
 export const EXTRA_IDLE_MS = 5000;
@@ -106,9 +114,16 @@ export interface MaildirWriters {
   close(): Promise<void>;
 }
 
+interface Waiting {
+  resolve: (value: 'written' | 'exists') => void;
+  reject: (e: Error) => void;
+}
+
 interface WriterThread {
   worker: Worker;
-  waiting: Map<number, { resolve: (value: 'written' | 'exists') => void; reject: (e: Error) => void }>;
+  waiting: Map<number, Waiting>;
+  /** Writes of this turn not yet sent (sent together at the next turn). */
+  outbox: WriteRequest[];
   timer?: NodeJS.Timeout;
   /** Ended on purpose (idle, close): not a death. */
   ending: boolean;
@@ -172,14 +187,16 @@ export function startMaildirWriters(o: MaildirWritersOptions): MaildirWriters {
       // As client.ts's thread: a small young generation keeps the start-up garbage from staying resident.
       resourceLimits: { maxYoungGenerationSizeMb: 8 },
     });
-    const t: WriterThread = { worker, waiting: new Map(), ending: false, utilization: 0, sample: undefined };
+    const t: WriterThread = { worker, waiting: new Map(), outbox: [], ending: false, utilization: 0, sample: undefined };
     let failure: string | undefined;
-    worker.on('message', (answer: WriteAnswer) => {
-      const w = t.waiting.get(answer.id);
-      if (!w) return;
-      t.waiting.delete(answer.id);
-      if (answer.ok) w.resolve(answer.value);
-      else w.reject(fromWireError(answer.error));
+    worker.on('message', (answers: AnswerBatch) => {
+      for (const answer of answers) {
+        const w = t.waiting.get(answer.id);
+        if (!w) continue;
+        t.waiting.delete(answer.id);
+        if (answer.ok) w.resolve(answer.value);
+        else w.reject(fromWireError(answer.error));
+      }
       if (t.waiting.size === 0) idle(t);
     });
     worker.on('error', (err) => {
@@ -198,6 +215,29 @@ export function startMaildirWriters(o: MaildirWritersOptions): MaildirWriters {
     return t;
   };
 
+  /** A write not sent (a part that cannot be cloned: a bug of the caller): nothing waits for it. */
+  const unsent = (t: WriterThread, request: WriteRequest, err: unknown) => {
+    t.waiting.get(request.id)?.reject(err as Error);
+    t.waiting.delete(request.id);
+  };
+  const send = (t: WriterThread) => {
+    const batch = t.outbox;
+    t.outbox = [];
+    try {
+      t.worker.postMessage(batch satisfies WriteBatch);
+    } catch {
+      // One write spoils the batch: each on its own, so only that one fails.
+      for (const request of batch) {
+        try {
+          t.worker.postMessage([request] satisfies WriteBatch);
+        } catch (err) {
+          unsent(t, request, err);
+        }
+      }
+    }
+    if (t.waiting.size === 0) idle(t);
+  };
+
   const write: MaildirWrite = (dir, name, parts) => {
     if (closed) return Promise.reject(new Error('the Maildir writer threads are closed'));
     const now = performance.now();
@@ -212,14 +252,7 @@ export function startMaildirWriters(o: MaildirWritersOptions): MaildirWriters {
     const written = new Promise<'written' | 'exists'>((resolve, reject) => {
       t.waiting.set(id, { resolve, reject });
       t.worker.ref(); // a write in flight keeps the process alive
-      try {
-        t.worker.postMessage({ id, dir, name, parts: parts.map((p) => (p instanceof Uint8Array ? exact(p) : p)) } satisfies WriteRequest);
-      } catch (err) {
-        // Not sent (a part that cannot be cloned: a bug of the caller): nothing waits for it.
-        t.waiting.delete(id);
-        if (t.waiting.size === 0) idle(t);
-        reject(err as Error);
-      }
+      if (t.outbox.push({ id, dir, name, parts: parts.map((p) => (p instanceof Uint8Array ? exact(p) : p)) }) === 1) setImmediate(() => send(t));
     });
     const settled = written.catch(() => undefined).finally(() => pending.delete(settled));
     pending.add(settled);

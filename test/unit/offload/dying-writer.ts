@@ -3,8 +3,8 @@
 // that write, or any other still waiting for its fsync, is answered.
 import { parentPort } from 'node:worker_threads';
 import '../../../src/offload/writer-thread.ts';
-import type { WriteRequest } from '../../../src/offload/writers.ts';
+import type { WriteBatch } from '../../../src/offload/writers.ts';
 
-parentPort?.on('message', (request: WriteRequest) => {
-  if (request.name === 'die') process.exit(3);
+parentPort?.on('message', (requests: WriteBatch) => {
+  if (requests.some((r) => r.name === 'die')) process.exit(3);
 });

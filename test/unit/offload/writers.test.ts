@@ -130,6 +130,19 @@ test('a burst on threads not yet loaded: one thread takes it (another starts onl
   }
 });
 
+test('the writes of one turn cross to the thread in one message; those of later turns in their own', { timeout: 30_000 }, async (t) => {
+  const dir = path.join(await tempDir(t), 'fay');
+  const writers = startMaildirWriters({ threads: 1, trim: noTrim, entry: new URL('./counting-writer.ts', import.meta.url) });
+  try {
+    const turn = Array.from({ length: 6 }, (_, i) => writers.write(dir, `m${i}`, [Buffer.from(`message ${i}\r\n`)]));
+    assert.ok((await Promise.all(turn)).every((r) => r === 'written'));
+    assert.equal(await writers.write(dir, 'later', [Buffer.from('x')]), 'written');
+    assert.deepEqual(readFileSync(path.join(dir, 'batches.log'), 'utf8').trim().split('\n'), ['6', '1']);
+  } finally {
+    await writers.close();
+  }
+});
+
 test('writes one after another: one thread does them all, in order, and a file-system error comes back with its code', { timeout: 30_000 }, async (t) => {
   const root = await tempDir(t);
   const writers = startMaildirWriters({ threads: 4, busyUtilization: -1, trim: noTrim });
