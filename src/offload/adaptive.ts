@@ -19,7 +19,7 @@
 // (mailauth/inbound.ts); mailauth is loaded on the loop only at its first check there.
 //
 //   startChecks(settings, onDnsFailure?) → Offload           (the thread and the loop, chosen per message)
-//   loopBusy({ threshold, now, sample, everyMs? }) → () => boolean
+//   loopBusy({ threshold, spare?, now, sample, everyMs? }) → () => boolean
 import { availableParallelism, cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { isSpooled } from '../core/body.ts';

@@ -8,6 +8,7 @@ import { parentPort } from 'node:worker_threads';
 import { startQuietGc } from '../core/quiet-gc.ts';
 import { toWireError } from '../core/wire-error.ts';
 import { createMaildirWriter } from '../local/maildir.ts';
+import { perTurn } from './threads.ts';
 import type { AnswerBatch, WriteAnswer, WriteBatch } from './writers.ts';
 
 const port = parentPort;
@@ -15,15 +16,7 @@ if (!port) throw new Error('offload/writer-thread.ts runs only as a worker threa
 const write = createMaildirWriter();
 startQuietGc();
 
-let answers: WriteAnswer[] = [];
-const answer = (a: WriteAnswer) => {
-  if (answers.push(a) > 1) return;
-  setImmediate(() => {
-    const batch = answers;
-    answers = [];
-    port.postMessage(batch satisfies AnswerBatch);
-  });
-};
+const answer = perTurn<WriteAnswer>((answers) => port.postMessage(answers satisfies AnswerBatch));
 
 port.on('message', (requests: WriteBatch) => {
   for (const request of requests) {

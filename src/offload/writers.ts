@@ -28,7 +28,7 @@ import { Worker } from 'node:worker_threads';
 import { mallocTrim } from '../core/malloc-trim.ts';
 import { fromWireError, type WireError } from '../core/wire-error.ts';
 import type { MaildirPart, MaildirWrite } from '../local/maildir.ts';
-import { exact, threadEntry } from './threads.ts';
+import { exact, perTurn, threadEntry } from './threads.ts';
 
 /** A write as it crosses to a thread. */
 export interface WriteRequest {
@@ -114,16 +114,11 @@ export interface MaildirWriters {
   close(): Promise<void>;
 }
 
-interface Waiting {
-  resolve: (value: 'written' | 'exists') => void;
-  reject: (e: Error) => void;
-}
-
 interface WriterThread {
   worker: Worker;
-  waiting: Map<number, Waiting>;
-  /** Writes of this turn not yet sent (sent together at the next turn). */
-  outbox: WriteRequest[];
+  waiting: Map<number, { resolve: (value: 'written' | 'exists') => void; reject: (e: Error) => void }>;
+  /** Sends a write with the others of this turn, at the next (perTurn). */
+  send: (request: WriteRequest) => void;
   timer?: NodeJS.Timeout;
   /** Ended on purpose (idle, close): not a death. */
   ending: boolean;
@@ -187,7 +182,8 @@ export function startMaildirWriters(o: MaildirWritersOptions): MaildirWriters {
       // As client.ts's thread: a small young generation keeps the start-up garbage from staying resident.
       resourceLimits: { maxYoungGenerationSizeMb: 8 },
     });
-    const t: WriterThread = { worker, waiting: new Map(), outbox: [], ending: false, utilization: 0, sample: undefined };
+    const t: WriterThread = { worker, waiting: new Map(), send: () => {}, ending: false, utilization: 0, sample: undefined };
+    t.send = perTurn((batch) => send(t, batch));
     let failure: string | undefined;
     worker.on('message', (answers: AnswerBatch) => {
       for (const answer of answers) {
@@ -215,14 +211,7 @@ export function startMaildirWriters(o: MaildirWritersOptions): MaildirWriters {
     return t;
   };
 
-  /** A write not sent (a part that cannot be cloned: a bug of the caller): nothing waits for it. */
-  const unsent = (t: WriterThread, request: WriteRequest, err: unknown) => {
-    t.waiting.get(request.id)?.reject(err as Error);
-    t.waiting.delete(request.id);
-  };
-  const send = (t: WriterThread) => {
-    const batch = t.outbox;
-    t.outbox = [];
+  const send = (t: WriterThread, batch: WriteRequest[]) => {
     try {
       t.worker.postMessage(batch satisfies WriteBatch);
     } catch {
@@ -231,7 +220,9 @@ export function startMaildirWriters(o: MaildirWritersOptions): MaildirWriters {
         try {
           t.worker.postMessage([request] satisfies WriteBatch);
         } catch (err) {
-          unsent(t, request, err);
+          // Not sent (a part that cannot be cloned: a bug of the caller): nothing waits for it.
+          t.waiting.get(request.id)?.reject(err as Error);
+          t.waiting.delete(request.id);
         }
       }
     }
@@ -252,7 +243,7 @@ export function startMaildirWriters(o: MaildirWritersOptions): MaildirWriters {
     const written = new Promise<'written' | 'exists'>((resolve, reject) => {
       t.waiting.set(id, { resolve, reject });
       t.worker.ref(); // a write in flight keeps the process alive
-      if (t.outbox.push({ id, dir, name, parts: parts.map((p) => (p instanceof Uint8Array ? exact(p) : p)) }) === 1) setImmediate(() => send(t));
+      t.send({ id, dir, name, parts: parts.map((p) => (p instanceof Uint8Array ? exact(p) : p)) });
     });
     const settled = written.catch(() => undefined).finally(() => pending.delete(settled));
     pending.add(settled);

@@ -10,11 +10,30 @@ import type { Offload } from '../../../src/offload/client.ts';
 import { checkSettings, senderDns, signedBySender } from '../../helpers/checks-fixture.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
-test('loopBusy: the share of busy time between two readings, each at least everyMs after the last', () => {
+/** One reading of the loop's (and the machine's) time, and what loopBusy should say of it. */
+interface Reading {
+  at: number;
+  active: number;
+  idle: number;
+  machineIdle?: number;
+  want: boolean;
+  why: string;
+}
+
+/** loopBusy at threshold 0.75, every 250 ms, `spare` CPUs or none, judged at each reading in turn. */
+function judge(spare: number | undefined, readings: Reading[]): void {
   let now = 0;
-  let time: LoopTime = { active: 0, idle: 0 };
-  const busy = loopBusy({ threshold: 0.75, now: () => now, sample: () => time, everyMs: 250 });
-  const cases: { at: number; active: number; idle: number; want: boolean; why: string }[] = [
+  let time: LoopTime = { active: 0, idle: 0, machineIdle: 0 };
+  const busy = loopBusy({ threshold: 0.75, ...(spare === undefined ? {} : { spare }), now: () => now, sample: () => time, everyMs: 250 });
+  for (const { at, want, why, ...sample } of readings) {
+    now = at;
+    time = sample;
+    assert.equal(busy(), want, why);
+  }
+}
+
+test('loopBusy: the share of busy time between two readings, each at least everyMs after the last', () => {
+  judge(undefined, [
     { at: 100, active: 100, idle: 0, want: false, why: 'before everyMs: the first judgement, not busy' },
     { at: 250, active: 200, idle: 50, want: true, why: '200 of 250 ms busy: 0.8' },
     { at: 300, active: 200, idle: 100, want: true, why: 'within everyMs of the last reading: unchanged' },
@@ -22,29 +41,16 @@ test('loopBusy: the share of busy time between two readings, each at least every
     { at: 5500, active: 370, idle: 5130, want: false, why: 'quiet for seconds' },
     { at: 5750, active: 570, idle: 5180, want: true, why: '200 of 250' },
     { at: 6000, active: 570, idle: 5180, want: false, why: 'no time counted (the loop did not turn): not busy' },
-  ];
-  for (const c of cases) {
-    now = c.at;
-    time = { active: c.active, idle: c.idle };
-    assert.equal(busy(), c.want, c.why);
-  }
+  ]);
 });
 
 test('loopBusy with spare: busy only while the machine also had that many CPUs idle for the thread', () => {
-  let now = 0;
-  let time: LoopTime = { active: 0, idle: 0, machineIdle: 0 };
-  const busy = loopBusy({ threshold: 0.75, spare: 0.5, now: () => now, sample: () => time, everyMs: 250 });
-  const cases: { at: number; active: number; machineIdle: number; want: boolean; why: string }[] = [
-    { at: 250, active: 200, machineIdle: 250, want: true, why: 'loop 0.8 busy, one CPU idle' },
-    { at: 500, active: 400, machineIdle: 300, want: false, why: 'loop 0.8 busy, 0.2 CPU idle: the thread would take from the loop' },
-    { at: 750, active: 600, machineIdle: 425, want: true, why: 'loop 0.8 busy, exactly 0.5 CPU idle' },
-    { at: 1000, active: 700, machineIdle: 925, want: false, why: 'two CPUs idle, the loop 0.4 busy' },
-  ];
-  for (const c of cases) {
-    now = c.at;
-    time = { active: c.active, idle: c.at - c.active, machineIdle: c.machineIdle };
-    assert.equal(busy(), c.want, c.why);
-  }
+  judge(0.5, [
+    { at: 250, active: 200, idle: 50, machineIdle: 250, want: true, why: 'loop 0.8 busy, one CPU idle' },
+    { at: 500, active: 400, idle: 100, machineIdle: 300, want: false, why: 'loop 0.8 busy, 0.2 CPU idle: the thread would take from the loop' },
+    { at: 750, active: 600, idle: 150, machineIdle: 425, want: true, why: 'loop 0.8 busy, exactly 0.5 CPU idle' },
+    { at: 1000, active: 700, idle: 300, machineIdle: 925, want: false, why: 'two CPUs idle, the loop 0.4 busy' },
+  ]);
 });
 
 function fakes() {
