@@ -105,7 +105,8 @@ test('processes = 2: both session processes serve, the primary commits, 250 afte
     mail.map((m) => m.subject).sort(),
     [0, 1, 2, 3, 4, 5].map((i) => `spread ${i}`),
   );
-  // The sessions were served in the session processes, by both of them (the primary deals connections in turn).
+  // The sessions were served in the session processes, by both of them (each accepts on the shared
+  // listener when the kernel wakes it; an idle one is woken as readily as the other).
   const servedBy = new Set(daemon.findLogs({ event: 'received' }).map((r) => r['pid'] as number));
   assert.deepEqual([...servedBy].sort(), [...pids].sort());
   // A rcpt refused at RCPT is refused by the session process as before.
@@ -127,7 +128,7 @@ test('kill -9 of a session process mid-DATA: that client gets no 250, nothing ac
   const before = await send(daemon.smtpPort, 'alice@example.test', 'acknowledged before');
   assert.equal(before.code, 250, before.text);
   // Two sessions in DATA on different processes (which process holds which is read from /proc:
-  // the primary deals connections in turn, but other connections, such as readiness probes, move the turn).
+  // the processes accept on the shared listener as the kernel wakes them, so the test looks).
   const pids = sessionPids(daemon);
   const a = await inData(daemon.smtpPort, 'cut a', '127.0.0.21');
   t.after(() => a.destroy());
